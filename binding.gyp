@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "rewind_native",
+      "sources": [
+        "addon/module.cc",
+        "addon/tracer_thread.cc",
+        "addon/ptrace_ops.cc",
+        "addon/record_loop.cc",
+        "addon/replay_loop.cc",
+        "addon/memory_io.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"]
+    }
+  ]
+}
