@@ -1,0 +1,133 @@
+// Event records: the meaning of the opaque records the container stores. The
+// binary layouts are shared with addon/event_format.h (the native loops write and
+// read syscall, signal, rdtsc and exit records); exec, map-file and stop records
+// carry JSON written here. Documented in docs/trace-format.md.
+
+export const EventKind = {
+  Syscall: 1,
+  Signal: 2,
+  Rdtsc: 3,
+  Exec: 5,
+  MapFile: 6,
+  Exit: 7,
+  Stop: 8,
+} as const;
+
+export const HEADER_SIZE = 12;
+export const SYSCALL_FIXED_SIZE = 84;
+export const SIGINFO_SIZE = 128;
+
+export const SignalHow = { Sync: 0, AtSyscallExit: 1 } as const;
+
+export interface MappingSnapshot {
+  start: string; // hex
+  end: string; // hex
+  perms: string; // e.g. "r-xp"
+  name: string; // path, [stack], [heap] or ''
+  source: { file: string; offset: number } | { blob: string } | { zero: true };
+}
+
+export interface ExecSnapshot {
+  /** struct user_regs_struct, hex */
+  regs: string;
+  mappings: MappingSnapshot[];
+  /** the auxiliary vector as the program sees it (AT_SYSINFO_EHDR hidden), hex */
+  auxv: string;
+  /** the executable's path as the program named it */
+  exe: string;
+}
+
+export interface MapFileInfo {
+  addr: string; // hex
+  length: string; // hex
+  offset: string; // hex
+  prot: number;
+  flags: number;
+  sha: string;
+  path: string;
+  /** bytes of the file from offset (may be less than length) */
+  size: number;
+}
+
+export type TraceEvent =
+  | { kind: 'syscall'; tid: number; flags: number; nr: number; args: bigint[]; result: bigint; checkLen: number; checkCrc: number; writes: { addr: bigint; data: Buffer }[] }
+  | { kind: 'signal'; tid: number; signo: number; how: number; siginfo: Buffer }
+  | { kind: 'rdtsc'; tid: number; tsc: bigint; aux: number; insnLen: number }
+  | { kind: 'exec'; tid: number; snapshot: ExecSnapshot }
+  | { kind: 'map-file'; tid: number; map: MapFileInfo }
+  | { kind: 'exit'; tid: number; killed: boolean; code: number }
+  | { kind: 'stop'; tid: number; reason: string };
+
+export class EventFormatError extends Error {}
+
+function need(rec: Buffer, size: number, what: string): void {
+  if (rec.length < size) throw new EventFormatError(`${what} record is ${rec.length} bytes, shorter than ${size}`);
+}
+
+function json<T>(rec: Buffer): T {
+  try {
+    return JSON.parse(rec.subarray(HEADER_SIZE).toString('utf8')) as T;
+  } catch (e) {
+    throw new EventFormatError(`event record holds malformed JSON: ${(e as Error).message}`);
+  }
+}
+
+export function eventKindOf(rec: Buffer): number {
+  return rec[4];
+}
+
+export function decodeEvent(rec: Buffer): TraceEvent {
+  need(rec, HEADER_SIZE, 'event');
+  if (rec.readUInt32LE(0) !== rec.length) throw new EventFormatError(`event record size field ${rec.readUInt32LE(0)} differs from its length ${rec.length}`);
+  const kind = rec[4];
+  const flags = rec[5];
+  const tid = rec.readUInt32LE(8);
+  switch (kind) {
+    case EventKind.Syscall: {
+      need(rec, SYSCALL_FIXED_SIZE, 'syscall');
+      const nwrites = rec.readUInt32LE(16);
+      const args = [0, 1, 2, 3, 4, 5].map((i) => rec.readBigUInt64LE(20 + 8 * i));
+      const writes: { addr: bigint; data: Buffer }[] = [];
+      let at = SYSCALL_FIXED_SIZE;
+      for (let i = 0; i < nwrites; i++) {
+        need(rec, at + 12, 'syscall');
+        const addr = rec.readBigUInt64LE(at);
+        const len = rec.readUInt32LE(at + 8);
+        need(rec, at + 12 + len, 'syscall');
+        writes.push({ addr, data: rec.subarray(at + 12, at + 12 + len) });
+        at += 12 + len;
+      }
+      return {
+        kind: 'syscall', tid, flags, nr: rec.readUInt32LE(12), args, result: rec.readBigInt64LE(68),
+        checkLen: rec.readUInt32LE(76), checkCrc: rec.readUInt32LE(80), writes,
+      };
+    }
+    case EventKind.Signal:
+      need(rec, HEADER_SIZE + 8 + SIGINFO_SIZE, 'signal');
+      return { kind: 'signal', tid, signo: rec.readUInt32LE(12), how: rec.readUInt32LE(16), siginfo: rec.subarray(20, 20 + SIGINFO_SIZE) };
+    case EventKind.Rdtsc:
+      need(rec, HEADER_SIZE + 16, 'rdtsc');
+      return { kind: 'rdtsc', tid, tsc: rec.readBigUInt64LE(12), aux: rec.readUInt32LE(20), insnLen: rec.readUInt32LE(24) };
+    case EventKind.Exit:
+      need(rec, HEADER_SIZE + 8, 'exit');
+      return { kind: 'exit', tid, killed: rec.readUInt32LE(12) === 1, code: rec.readInt32LE(16) };
+    case EventKind.Exec:
+      return { kind: 'exec', tid, snapshot: json<ExecSnapshot>(rec) };
+    case EventKind.MapFile:
+      return { kind: 'map-file', tid, map: json<MapFileInfo>(rec) };
+    case EventKind.Stop:
+      return { kind: 'stop', tid, reason: json<{ reason: string }>(rec).reason };
+    default:
+      throw new EventFormatError(`unknown event kind ${kind}`);
+  }
+}
+
+export function encodeJsonEvent(kind: number, tid: number, value: unknown): Buffer {
+  const body = Buffer.from(JSON.stringify(value), 'utf8');
+  const rec = Buffer.alloc(HEADER_SIZE + body.length);
+  rec.writeUInt32LE(rec.length, 0);
+  rec[4] = kind;
+  rec.writeUInt32LE(tid, 8);
+  body.copy(rec, HEADER_SIZE);
+  return rec;
+}

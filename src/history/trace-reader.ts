@@ -1,0 +1,263 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { crc32 } from './crc32.js';
+import { TraceError } from './errors.js';
+import {
+  CHUNK_HEADER_SIZE, CHUNK_HEADER_VERSION, CHUNK_MAGIC, CODEC_BROTLI, END_FILE, EVENTS_FILE, EVENTS_MAGIC,
+  EVENTS_VERSION, FILE_HEADER_SIZE, FILES_DIR, FORMAT_NAME, FORMAT_VERSION, META_FILE, SHA256_RE,
+  decodeChunkHeader,
+} from './container-format.js';
+
+export interface TraceMeta { format: string; version: number; [key: string]: unknown }
+export interface TraceEnd { eventCount: number; [key: string]: unknown }
+
+export interface ChunkInfo {
+  firstRecord: number;
+  count: number;
+  /** Offset of the chunk header in events.rwe; the payload follows it. */
+  fileOffset: number;
+  compressedLength: number;
+  uncompressedLength: number;
+}
+
+export interface Chunk {
+  firstRecord: number;
+  data: Buffer;
+  /** Start of each record in data. */
+  offsets: number[];
+}
+
+export interface Truncation {
+  /** Index of the first record that is not readable. */
+  atRecord: number;
+  /** Bytes after the last complete chunk (0 when end.json alone shows records are missing). */
+  bytes: number;
+}
+
+const CACHE_BYTES = 64 * 1024 * 1024;
+
+function readJson(file: string): unknown | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new TraceError('CORRUPT', `trace is corrupt: ${file} is not valid JSON`);
+  }
+}
+
+function readFull(fd: number, buf: Buffer, length: number, position: number): void {
+  for (let done = 0; done < length;) {
+    const n = fs.readSync(fd, buf, done, length - done, position + done);
+    if (n === 0) throw new TraceError('CORRUPT', `trace is corrupt: ${EVENTS_FILE} ended while reading at offset ${position + done}`);
+    done += n;
+  }
+}
+
+function unsupported(what: string, version: unknown, supported: number, where: string): TraceError {
+  return new TraceError('VERSION', `${what} version ${version} is not supported (this rewind reads version ${supported}): ${where}`);
+}
+
+export class TraceReader {
+  readonly chunks: readonly ChunkInfo[];
+  readonly eventCount: number;
+  readonly truncated: Truncation | null;
+  readonly complete: boolean;
+  private readonly cache = new LRUCache<number, Chunk>({
+    maxSize: CACHE_BYTES,
+    sizeCalculation: (c) => Math.max(1, c.data.length + 8 * c.offsets.length),
+  });
+  private readonly verified = new Set<string>();
+  private fd: number;
+
+  private constructor(readonly dir: string, readonly meta: TraceMeta, readonly end: TraceEnd | null) {
+    const eventsPath = path.join(dir, EVENTS_FILE);
+    try {
+      this.fd = fs.openSync(eventsPath, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TraceError('MISSING', `trace has no ${EVENTS_FILE}: ${dir}`);
+      throw e;
+    }
+    try {
+      const scan = this.scan(eventsPath);
+      this.chunks = scan.chunks;
+      this.eventCount = scan.eventCount;
+      let truncated = scan.truncated;
+      if (end && end.eventCount > this.eventCount) truncated ??= { atRecord: this.eventCount, bytes: 0 };
+      if (end && end.eventCount < this.eventCount) {
+        throw new TraceError('CORRUPT', `trace is corrupt: ${END_FILE} says ${end.eventCount} records but ${EVENTS_FILE} holds ${this.eventCount}`);
+      }
+      this.truncated = truncated;
+      this.complete = end !== null && truncated === null;
+    } catch (e) {
+      fs.closeSync(this.fd);
+      throw e;
+    }
+  }
+
+  static open(dir: string): TraceReader {
+    const metaPath = path.join(dir, META_FILE);
+    const meta = readJson(metaPath) as TraceMeta | undefined;
+    if (meta === undefined) throw new TraceError('NOT_A_TRACE', `not a rewind trace (no ${META_FILE}): ${dir}`);
+    if (typeof meta !== 'object' || meta === null || meta.format !== FORMAT_NAME) {
+      throw new TraceError('NOT_A_TRACE', `not a rewind trace (${META_FILE} has no format "${FORMAT_NAME}"): ${dir}`);
+    }
+    if (meta.version !== FORMAT_VERSION) throw unsupported('trace format', meta.version, FORMAT_VERSION, dir);
+    const end = readJson(path.join(dir, END_FILE)) as TraceEnd | undefined;
+    if (end !== undefined && (typeof end !== 'object' || end === null || !Number.isSafeInteger(end.eventCount) || end.eventCount < 0)) {
+      throw new TraceError('CORRUPT', `trace is corrupt: ${END_FILE} has no valid eventCount: ${dir}`);
+    }
+    return new TraceReader(dir, meta, end ?? null);
+  }
+
+  /** Reads every chunk header and payload once to check crcs; nothing is decompressed. */
+  private scan(eventsPath: string): { chunks: ChunkInfo[]; eventCount: number; truncated: Truncation | null } {
+    const size = fs.fstatSync(this.fd).size;
+    const head = Buffer.alloc(FILE_HEADER_SIZE);
+    const got = fs.readSync(this.fd, head, 0, FILE_HEADER_SIZE, 0);
+    if (got < FILE_HEADER_SIZE) {
+      // The writer creates the file and writes its header separately; a kill in between leaves a prefix.
+      const n = Math.min(got, EVENTS_MAGIC.length);
+      if (head.subarray(0, n).equals(EVENTS_MAGIC.subarray(0, n))) return { chunks: [], eventCount: 0, truncated: { atRecord: 0, bytes: got } };
+    }
+    if (!head.subarray(0, 8).equals(EVENTS_MAGIC)) throw new TraceError('CORRUPT', `trace is corrupt: ${eventsPath} does not start with the events magic`);
+    const version = head.readUInt32LE(8);
+    if (version !== EVENTS_VERSION) throw unsupported('events file format', version, EVENTS_VERSION, eventsPath);
+
+    const chunks: ChunkInfo[] = [];
+    const header = Buffer.alloc(CHUNK_HEADER_SIZE);
+    let payload = Buffer.alloc(0);
+    let next = 0;
+    let off = FILE_HEADER_SIZE;
+    while (off < size) {
+      const where = `chunk ${chunks.length} at offset ${off}`;
+      if (size - off < CHUNK_HEADER_SIZE) return { chunks, eventCount: next, truncated: { atRecord: next, bytes: size - off } };
+      readFull(this.fd, header, CHUNK_HEADER_SIZE, off);
+      const h = decodeChunkHeader(header);
+      if (h.magic !== CHUNK_MAGIC) throw new TraceError('CORRUPT', `trace is corrupt: ${where} (from record ${next}) has a bad chunk magic`);
+      if (crc32(header, 0, 36) !== h.headerCrc) throw new TraceError('CORRUPT', `trace is corrupt: ${where} (from record ${next}) fails its header checksum`);
+      const range = `records ${h.firstRecord}–${h.firstRecord + h.count - 1}`;
+      if (h.version !== CHUNK_HEADER_VERSION) throw unsupported('chunk header', h.version, CHUNK_HEADER_VERSION, `${where} in ${eventsPath}`);
+      if (h.codec !== CODEC_BROTLI) throw new TraceError('VERSION', `${where} uses codec ${h.codec}, which this rewind does not read: ${eventsPath}`);
+      if (h.firstRecord !== next) throw new TraceError('CORRUPT', `trace is corrupt: ${where} (${range}) does not follow on: expected first record ${next}`);
+      if (h.count === 0) throw new TraceError('CORRUPT', `trace is corrupt: ${where} (from record ${next}) holds no records`);
+      const end = off + CHUNK_HEADER_SIZE + h.compressedLength;
+      if (end > size) return { chunks, eventCount: next, truncated: { atRecord: next, bytes: size - off } };
+      if (payload.length < h.compressedLength) payload = Buffer.alloc(h.compressedLength);
+      readFull(this.fd, payload, h.compressedLength, off + CHUNK_HEADER_SIZE);
+      if (crc32(payload, 0, h.compressedLength) !== h.payloadCrc) throw new TraceError('CORRUPT', `trace is corrupt: ${where} (${range}) fails its checksum`);
+      chunks.push({ firstRecord: h.firstRecord, count: h.count, fileOffset: off, compressedLength: h.compressedLength, uncompressedLength: h.uncompressedLength });
+      next += h.count;
+      off = end;
+    }
+    return { chunks, eventCount: next, truncated: null };
+  }
+
+  readChunk(i: number): Chunk {
+    const cached = this.cache.get(i);
+    if (cached) return cached;
+    const info = this.chunks[i];
+    if (!info) throw new RangeError(`chunk ${i} out of range (trace has ${this.chunks.length})`);
+    const fail = (why: string) => new TraceError('CORRUPT',
+      `trace is corrupt: chunk ${i} at offset ${info.fileOffset} (records ${info.firstRecord}–${info.firstRecord + info.count - 1}) ${why}`);
+    const raw = Buffer.alloc(CHUNK_HEADER_SIZE + info.compressedLength);
+    readFull(this.fd, raw, raw.length, info.fileOffset);
+    const compressed = raw.subarray(CHUNK_HEADER_SIZE);
+    // Checked again: the file may have changed since open(), and brotli errors say nothing useful.
+    if (crc32(compressed) !== raw.readUInt32LE(32)) throw fail('fails its checksum');
+    let data: Buffer;
+    try {
+      data = zlib.brotliDecompressSync(compressed, { maxOutputLength: info.uncompressedLength + 1 });
+    } catch (e) {
+      throw fail(`does not decompress (${(e as Error).message})`);
+    }
+    if (data.length !== info.uncompressedLength) throw fail(`decompresses to ${data.length} bytes, not ${info.uncompressedLength}`);
+    const offsets: number[] = [];
+    let off = 0;
+    while (off < data.length && offsets.length < info.count) {
+      const size = data.length - off >= 4 ? data.readUInt32LE(off) : 0;
+      if (size < 4 || off + size > data.length) throw fail(`has a bad size for record ${info.firstRecord + offsets.length}`);
+      offsets.push(off);
+      off += size;
+    }
+    if (offsets.length !== info.count || off !== data.length) throw fail(`holds ${offsets.length} records in ${off} of ${data.length} bytes, not ${info.count}`);
+    const chunk = { firstRecord: info.firstRecord, data, offsets };
+    this.cache.set(i, chunk);
+    return chunk;
+  }
+
+  chunkIndexOf(recordIndex: number): number {
+    if (!Number.isInteger(recordIndex) || recordIndex < 0 || recordIndex >= this.eventCount) {
+      throw new RangeError(`record ${recordIndex} out of range (trace has ${this.eventCount})`);
+    }
+    let lo = 0;
+    let hi = this.chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.chunks[mid].firstRecord <= recordIndex) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  record(index: number): Buffer {
+    const chunk = this.readChunk(this.chunkIndexOf(index));
+    const j = index - chunk.firstRecord;
+    return chunk.data.subarray(chunk.offsets[j], chunk.offsets[j + 1] ?? chunk.data.length);
+  }
+
+  *records(from = 0): Generator<{ index: number; record: Buffer }> {
+    if (from >= this.eventCount) return;
+    for (let i = this.chunkIndexOf(from); i < this.chunks.length; i++) {
+      const chunk = this.readChunk(i);
+      for (let j = Math.max(0, from - chunk.firstRecord); j < chunk.offsets.length; j++) {
+        yield { index: chunk.firstRecord + j, record: chunk.data.subarray(chunk.offsets[j], chunk.offsets[j + 1] ?? chunk.data.length) };
+      }
+    }
+  }
+
+  /** Contents of a stored file, checked against its hash the first time. */
+  file(sha: string): Buffer {
+    const p = this.storedPath(sha);
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TraceError('MISSING', `trace file ${FILES_DIR}/${sha} is missing: ${this.dir}`);
+      throw e;
+    }
+    if (!this.verified.has(sha)) {
+      if (createHash('sha256').update(buf).digest('hex') !== sha) {
+        throw new TraceError('CORRUPT', `trace is corrupt: trace file ${FILES_DIR}/${sha} does not match its hash`);
+      }
+      this.verified.add(sha);
+    }
+    return buf;
+  }
+
+  /** Path of a stored file, after checking it against its hash. */
+  filePath(sha: string): string {
+    if (!this.verified.has(sha)) this.file(sha);
+    return this.storedPath(sha);
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    fs.closeSync(this.fd);
+    this.fd = -1;
+    this.cache.clear();
+  }
+
+  private storedPath(sha: string): string {
+    if (typeof sha !== 'string' || !SHA256_RE.test(sha)) throw new TraceError('CORRUPT', `trace is corrupt: ${JSON.stringify(sha)} is not a file hash`);
+    return path.join(this.dir, FILES_DIR, sha);
+  }
+}

@@ -1,0 +1,178 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { crc32 } from './crc32.js';
+import { TraceError } from './errors.js';
+import {
+  CHUNK_HEADER_SIZE, CODEC_BROTLI, END_FILE, EVENTS_FILE, FILES_DIR, FORMAT_NAME, FORMAT_VERSION, META_FILE,
+  encodeChunkHeader, encodeFileHeader,
+} from './container-format.js';
+
+export const CHUNK_TARGET_BYTES = 256 * 1024;
+export const FLUSH_DELAY_MS = 200;
+
+const BROTLI_OPTIONS: zlib.BrotliOptions = {
+  params: {
+    [zlib.constants.BROTLI_PARAM_QUALITY]: 5,
+    [zlib.constants.BROTLI_PARAM_LGWIN]: 22,
+  },
+};
+
+export function compressPayload(data: Buffer): Buffer {
+  return zlib.brotliCompressSync(data, BROTLI_OPTIONS);
+}
+
+let tmpCounter = 0;
+function tmpName(target: string): string {
+  return `${target}.tmp-${process.pid}-${tmpCounter++}`;
+}
+
+function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = tmpName(file);
+  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  fs.renameSync(tmp, file);
+}
+
+export class TraceWriter {
+  private fd: number;
+  private pending = Buffer.allocUnsafe(2 * CHUNK_TARGET_BYTES);
+  private pendingBytes = 0;
+  private pendingCount = 0;
+  private flushedCount = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private failure: unknown = null;
+  private closed = false;
+  private readonly stored = new Map<string, string>(); // "dev:ino:size:mtimeMs" -> sha
+  private readonly filesDir: string;
+
+  private constructor(readonly dir: string) {
+    this.filesDir = path.join(dir, FILES_DIR);
+    this.fd = fs.openSync(path.join(dir, EVENTS_FILE), 'wx');
+  }
+
+  static create(dir: string, meta: object): TraceWriter {
+    let entries: string[] | null = null;
+    try {
+      entries = fs.readdirSync(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') throw new TraceError('EXISTS', `cannot create trace: ${dir} exists and is not a directory`);
+      if (code !== 'ENOENT') throw e;
+    }
+    if (entries && entries.length > 0) throw new TraceError('EXISTS', `cannot create trace: ${dir} exists and is not empty`);
+    fs.mkdirSync(path.join(dir, FILES_DIR), { recursive: true });
+    writeJsonAtomic(path.join(dir, META_FILE), { format: FORMAT_NAME, version: FORMAT_VERSION, ...meta });
+    const w = new TraceWriter(dir);
+    fs.writeSync(w.fd, encodeFileHeader());
+    return w;
+  }
+
+  /** Records appended so far, flushed or not. */
+  get eventCount(): number {
+    return this.flushedCount + this.pendingCount;
+  }
+
+  /** Appends one or more whole records; each starts with its u32 LE total size. The bytes are copied. */
+  append(records: Buffer): void {
+    this.check();
+    let count = 0;
+    for (let off = 0; off < records.length; count++) {
+      if (records.length - off < 4) throw new RangeError(`record at byte ${off} is cut short: ${records.length - off} bytes left, a size needs 4`);
+      const size = records.readUInt32LE(off);
+      if (size < 4) throw new RangeError(`record at byte ${off} has invalid size ${size}`);
+      if (off + size > records.length) throw new RangeError(`record at byte ${off} has size ${size} but only ${records.length - off} bytes are left`);
+      off += size;
+    }
+    if (count === 0) return;
+    if (this.pendingBytes + records.length > this.pending.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.pending.length, this.pendingBytes + records.length));
+      this.pending.copy(grown, 0, 0, this.pendingBytes);
+      this.pending = grown;
+    }
+    records.copy(this.pending, this.pendingBytes);
+    this.pendingBytes += records.length;
+    this.pendingCount += count;
+    if (this.pendingBytes >= CHUNK_TARGET_BYTES) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        // An error here has no caller to go to; keep it for the next call.
+        try { this.flush(); } catch (e) { this.failure = e; }
+      }, FLUSH_DELAY_MS).unref();
+    }
+  }
+
+  /** Writes buffered records as one chunk. */
+  flush(): void {
+    this.check();
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.pendingCount === 0) return;
+    const raw = this.pending.subarray(0, this.pendingBytes);
+    const payload = compressPayload(raw);
+    const chunk = Buffer.allocUnsafe(CHUNK_HEADER_SIZE + payload.length);
+    encodeChunkHeader(chunk, {
+      compressedLength: payload.length,
+      uncompressedLength: raw.length,
+      count: this.pendingCount,
+      codec: CODEC_BROTLI,
+      firstRecord: this.flushedCount,
+      payloadCrc: crc32(payload),
+    });
+    payload.copy(chunk, CHUNK_HEADER_SIZE);
+    // One write per chunk, so a killed recorder leaves at most one partial chunk at the end.
+    const n = fs.writeSync(this.fd, chunk);
+    if (n !== chunk.length) {
+      this.failure = new Error(`short write to ${EVENTS_FILE}: ${n} of ${chunk.length} bytes`);
+      throw this.failure;
+    }
+    this.flushedCount += this.pendingCount;
+    this.pendingCount = 0;
+    this.pendingBytes = 0;
+    if (this.pending.length > 2 * CHUNK_TARGET_BYTES) this.pending = Buffer.allocUnsafe(2 * CHUNK_TARGET_BYTES);
+  }
+
+  /** Copies a file into files/<sha256> (once per content) and returns the sha. */
+  storeFile(file: string): string {
+    this.check();
+    const st = fs.statSync(file);
+    const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    let sha = this.stored.get(key);
+    if (!sha) {
+      // Store the bytes that were hashed, not a second read that may differ.
+      sha = this.storeBuffer(fs.readFileSync(file));
+      this.stored.set(key, sha);
+    }
+    return sha;
+  }
+
+  storeBuffer(buf: Buffer): string {
+    this.check();
+    const sha = createHash('sha256').update(buf).digest('hex');
+    const target = path.join(this.filesDir, sha);
+    if (!fs.existsSync(target)) {
+      const tmp = tmpName(target);
+      fs.writeFileSync(tmp, buf);
+      fs.renameSync(tmp, target);
+    }
+    return sha;
+  }
+
+  /** Flushes, writes end.json and closes. Calling it again does nothing. */
+  close(end: object = {}): void {
+    if (this.closed) return;
+    try {
+      this.flush();
+      writeJsonAtomic(path.join(this.dir, END_FILE), { eventCount: this.eventCount, ...end });
+    } finally {
+      this.closed = true;
+      if (this.timer) clearTimeout(this.timer);
+      fs.closeSync(this.fd);
+    }
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error(`trace writer for ${this.dir} is closed`);
+  }
+}
