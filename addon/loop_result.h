@@ -1,0 +1,40 @@
+// What a native run loop hands back to JS: encoded events plus why it stopped.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rw {
+
+struct StopInfo {
+  std::string reason;
+  std::vector<std::pair<std::string, int64_t>> numbers;  // JS numbers
+  std::vector<std::pair<std::string, uint64_t>> bigints;  // JS bigints
+  std::vector<std::pair<std::string, std::string>> strings;
+  void num(const char* k, int64_t v) { numbers.emplace_back(k, v); }
+  void big(const char* k, uint64_t v) { bigints.emplace_back(k, v); }
+  void str(const char* k, std::string v) { strings.emplace_back(k, std::move(v)); }
+  Napi::Object toJs(Napi::Env env) const {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("reason", reason);
+    for (auto& [k, v] : numbers) o.Set(k, Napi::Number::New(env, double(v)));
+    for (auto& [k, v] : bigints) o.Set(k, Napi::BigInt::New(env, v));
+    for (auto& [k, v] : strings) o.Set(k, Napi::String::New(env, v));
+    return o;
+  }
+};
+
+struct LoopResult {
+  std::vector<uint8_t> events;
+  uint32_t eventCount = 0;  // records in `events` (recording) or consumed (replay)
+  size_t consumed = 0;       // replay: bytes of the input buffer consumed
+  std::vector<std::pair<int, std::vector<uint8_t>>> echo;  // replay: (fd, bytes) in order
+  StopInfo stop;
+};
+
+Napi::Object loopResultToJs(Napi::Env env, LoopResult& r);
+
+}  // namespace rw

@@ -1,0 +1,282 @@
+// The JS surface of the addon: thin wrappers that validate arguments on the JS
+// thread and run the ptrace work on the tracer thread. Typed in src/native.d.ts.
+#include <napi.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+
+#include <array>
+#include <cstring>
+#include <memory>
+
+#include "loop_result.h"
+#include "ptrace_ops.h"
+#include "record_loop.h"
+#include "replay_loop.h"
+#include "tracer_thread.h"
+
+namespace rw {
+
+Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("events", Napi::Buffer<uint8_t>::Copy(env, r.events.data(), r.events.size()));
+  o.Set("count", Napi::Number::New(env, r.eventCount));
+  o.Set("consumed", Napi::Number::New(env, double(r.consumed)));
+  Napi::Array echo = Napi::Array::New(env, r.echo.size());
+  for (size_t i = 0; i < r.echo.size(); i++) {
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("fd", r.echo[i].first);
+    e.Set("data", Napi::Buffer<uint8_t>::Copy(env, r.echo[i].second.data(), r.echo[i].second.size()));
+    echo.Set(uint32_t(i), e);
+  }
+  o.Set("echo", echo);
+  o.Set("stop", r.stop.toJs(env));
+  return o;
+}
+
+namespace {
+
+using Napi::CallbackInfo;
+using Napi::Value;
+
+#define USAGE_CHECK(cond, usage)                                                  \
+  if (!(cond)) {                                                                  \
+    Napi::TypeError::New(info.Env(), std::string("bad arguments (usage: ") + usage + ")") \
+        .ThrowAsJavaScriptException();                                            \
+    return info.Env().Undefined();                                                \
+  }
+
+uint64_t big(const Napi::Value& v) {
+  bool lossless;
+  return v.As<Napi::BigInt>().Uint64Value(&lossless);
+}
+
+std::vector<Row> tableFrom(const Napi::Value& v) {
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  std::vector<Row> rows(kTableRows);
+  std::memcpy(rows.data(), a.Data(), std::min<size_t>(a.ElementLength() * 4, rows.size() * sizeof(Row)));
+  return rows;
+}
+
+Outcome number(double v) {
+  Outcome o;
+  o.build = [v](Napi::Env env) { return Napi::Number::New(env, v); };
+  return o;
+}
+
+Outcome nothing() {
+  Outcome o;
+  o.build = [](Napi::Env env) { return env.Undefined(); };
+  return o;
+}
+
+std::vector<std::string> strings(const Napi::Value& v) {
+  std::vector<std::string> out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  return out;
+}
+
+Value Configure(const CallbackInfo& info) {
+  const char* usage = "configure({ cpu: number })";
+  USAGE_CHECK(info.Length() == 1 && info[0].IsObject(), usage);
+  Napi::Object o = info[0].As<Napi::Object>();
+  if (o.Has("cpu")) setTracerCpu(o.Get("cpu").As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+Value Spawn(const CallbackInfo& info) {
+  const char* usage = "spawn({ path, argv, envp, cwd, cpu, trapTsc, traceForks, stdio: [in, out, err] })";
+  USAGE_CHECK(info.Length() == 1 && info[0].IsObject(), usage);
+  Napi::Object o = info[0].As<Napi::Object>();
+  SpawnOptions opts;
+  opts.path = o.Get("path").As<Napi::String>().Utf8Value();
+  opts.argv = strings(o.Get("argv"));
+  opts.envp = strings(o.Get("envp"));
+  if (o.Has("cwd")) opts.cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
+  opts.cpu = tracerCpu();
+  if (o.Has("trapTsc")) opts.trapTsc = o.Get("trapTsc").ToBoolean();
+  if (o.Has("traceForks")) opts.traceForks = o.Get("traceForks").ToBoolean();
+  if (o.Has("stdio")) {
+    Napi::Array s = o.Get("stdio").As<Napi::Array>();
+    opts.stdinFd = s.Get(0u).As<Napi::Number>().Int32Value();
+    opts.stdoutFd = s.Get(1u).As<Napi::Number>().Int32Value();
+    opts.stderrFd = s.Get(2u).As<Napi::Number>().Int32Value();
+  }
+  return submitToTracer(info.Env(), usage, [opts] { return number(spawnTracee(opts)); });
+}
+
+Value GetRegs(const CallbackInfo& info) {
+  const char* usage = "getRegs(pid): Buffer (struct user_regs_struct)";
+  USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  return submitToTracer(info.Env(), usage, [pid] {
+    user_regs_struct r = getRegs(pid);
+    Outcome o;
+    o.build = [r](Napi::Env env) { return Napi::Buffer<uint8_t>::Copy(env, (const uint8_t*)&r, sizeof r); };
+    return o;
+  });
+}
+
+Value SetRegs(const CallbackInfo& info) {
+  const char* usage = "setRegs(pid, regs: Buffer of 216 bytes)";
+  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBuffer() &&
+                  info[1].As<Napi::Buffer<uint8_t>>().Length() == sizeof(user_regs_struct),
+              usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  user_regs_struct r;
+  std::memcpy(&r, info[1].As<Napi::Buffer<uint8_t>>().Data(), sizeof r);
+  return submitToTracer(info.Env(), usage, [pid, r] {
+    setRegs(pid, r);
+    return nothing();
+  });
+}
+
+Value ReadMemory(const CallbackInfo& info) {
+  const char* usage = "readMemory(pid, addr: bigint, length: number): Buffer (short if unreadable)";
+  USAGE_CHECK(info.Length() == 3 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsNumber(), usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t addr = big(info[1]);
+  size_t len = size_t(info[2].As<Napi::Number>().Int64Value());
+  return submitToTracer(info.Env(), usage, [pid, addr, len] {
+    auto buf = std::make_shared<std::vector<uint8_t>>(len);
+    buf->resize(readMemory(pid, addr, buf->data(), len));
+    Outcome o;
+    o.build = [buf](Napi::Env env) { return Napi::Buffer<uint8_t>::Copy(env, buf->data(), buf->size()); };
+    return o;
+  });
+}
+
+Value WriteMemory(const CallbackInfo& info) {
+  const char* usage = "writeMemory(pid, addr: bigint, data: Buffer)";
+  USAGE_CHECK(info.Length() == 3 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsBuffer(), usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t addr = big(info[1]);
+  auto b = info[2].As<Napi::Buffer<uint8_t>>();
+  auto data = std::make_shared<std::vector<uint8_t>>(b.Data(), b.Data() + b.Length());
+  return submitToTracer(info.Env(), usage, [pid, addr, data] {
+    writeMemory(pid, addr, data->data(), data->size());
+    return nothing();
+  });
+}
+
+Value InjectSyscall(const CallbackInfo& info) {
+  const char* usage = "injectSyscall(pid, insnAddr: bigint, nr: number, args: bigint[6]): bigint";
+  USAGE_CHECK(info.Length() == 4 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsNumber() &&
+                  info[3].IsArray() && info[3].As<Napi::Array>().Length() == 6,
+              usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t insn = big(info[1]);
+  int64_t nr = info[2].As<Napi::Number>().Int64Value();
+  std::array<uint64_t, 6> args;
+  for (uint32_t i = 0; i < 6; i++) args[i] = big(info[3].As<Napi::Array>().Get(i));
+  return submitToTracer(info.Env(), usage, [pid, insn, nr, args] {
+    int64_t r = injectSyscall(pid, insn, nr, args.data());
+    Outcome o;
+    o.build = [r](Napi::Env env) { return Napi::BigInt::New(env, r); };
+    return o;
+  });
+}
+
+Value ResumeAndWait(const CallbackInfo& info) {
+  const char* usage = "resumeAndWait(pid, mode: 'cont'|'syscall'|'step', signal: number)";
+  USAGE_CHECK(info.Length() == 3 && info[0].IsNumber() && info[1].IsString() && info[2].IsNumber(), usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  std::string mode = info[1].As<Napi::String>().Utf8Value();
+  int sig = info[2].As<Napi::Number>().Int32Value();
+  int req = mode == "cont" ? PTRACE_CONT : mode == "syscall" ? PTRACE_SYSCALL : mode == "step" ? PTRACE_SINGLESTEP : -1;
+  USAGE_CHECK(req != -1, usage);
+  return submitToTracer(info.Env(), usage, [pid, req, sig] {
+    resume(pid, req, sig);
+    Stop s = waitStop(pid);
+    Outcome o;
+    o.build = [s](Napi::Env env) {
+      static const char* kinds[] = {"syscall", "signal", "event", "exited", "killed"};
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("kind", kinds[s.kind]);
+      r.Set("signal", s.sig);
+      r.Set("event", s.event);
+      r.Set("code", s.code);
+      return r;
+    };
+    return o;
+  });
+}
+
+Value RecordRun(const CallbackInfo& info) {
+  const char* usage = "recordRun(pid, table: Int32Array, maxBytes: number)";
+  USAGE_CHECK(info.Length() == 3 && info[0].IsNumber() && info[1].IsTypedArray() && info[2].IsNumber(), usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  auto table = std::make_shared<std::vector<Row>>(tableFrom(info[1]));
+  size_t maxBytes = size_t(info[2].As<Napi::Number>().Int64Value());
+  return submitToTracer(info.Env(), usage, [pid, table, maxBytes] {
+    auto r = std::make_shared<LoopResult>(recordRun(pid, *table, maxBytes));
+    Outcome o;
+    o.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };
+    return o;
+  });
+}
+
+Value ReplayRun(const CallbackInfo& info) {
+  const char* usage = "replayRun(pid, table: Int32Array, events: Buffer, offset: number, maxEvents: number)";
+  USAGE_CHECK(info.Length() == 5 && info[0].IsNumber() && info[1].IsTypedArray() && info[2].IsBuffer() &&
+                  info[3].IsNumber() && info[4].IsNumber(),
+              usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  auto table = std::make_shared<std::vector<Row>>(tableFrom(info[1]));
+  auto b = info[2].As<Napi::Buffer<uint8_t>>();
+  auto events = std::make_shared<std::vector<uint8_t>>(b.Data(), b.Data() + b.Length());
+  size_t offset = size_t(info[3].As<Napi::Number>().Int64Value());
+  uint32_t maxEvents = info[4].As<Napi::Number>().Uint32Value();
+  return submitToTracer(info.Env(), usage, [pid, table, events, offset, maxEvents] {
+    auto r = std::make_shared<LoopResult>(replayRun(pid, *table, *events, offset, maxEvents));
+    Outcome o;
+    o.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };
+    return o;
+  });
+}
+
+Value ReplaySetBrk(const CallbackInfo& info) {
+  const char* usage = "replaySetBrk(pid, brk: bigint)";
+  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBigInt(), usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t brk = big(info[1]);
+  return submitToTracer(info.Env(), usage, [pid, brk] {
+    replaySetBrk(pid, brk);
+    return nothing();
+  });
+}
+
+Value Kill(const CallbackInfo& info) {
+  const char* usage = "kill(pid)";
+  USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  return submitToTracer(info.Env(), usage, [pid] {
+    killTracee(pid);
+    recordForget(pid);
+    replayForget(pid);
+    return nothing();
+  });
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("configure", Napi::Function::New(env, Configure));
+  exports.Set("spawn", Napi::Function::New(env, Spawn));
+  exports.Set("getRegs", Napi::Function::New(env, GetRegs));
+  exports.Set("setRegs", Napi::Function::New(env, SetRegs));
+  exports.Set("readMemory", Napi::Function::New(env, ReadMemory));
+  exports.Set("writeMemory", Napi::Function::New(env, WriteMemory));
+  exports.Set("injectSyscall", Napi::Function::New(env, InjectSyscall));
+  exports.Set("resumeAndWait", Napi::Function::New(env, ResumeAndWait));
+  exports.Set("recordRun", Napi::Function::New(env, RecordRun));
+  exports.Set("replayRun", Napi::Function::New(env, ReplayRun));
+  exports.Set("replaySetBrk", Napi::Function::New(env, ReplaySetBrk));
+  exports.Set("kill", Napi::Function::New(env, Kill));
+  return exports;
+}
+
+}  // namespace rw
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return rw::Init(env, exports); }
+NODE_API_MODULE(rewind_native, InitModule)

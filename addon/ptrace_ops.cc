@@ -1,0 +1,233 @@
+#include "ptrace_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+
+#include "tracer_thread.h"
+
+namespace rw {
+namespace {
+
+[[noreturn]] void fail(const std::string& what) { throw NativeError{errno, what}; }
+
+std::map<pid_t, int> memFds;
+
+int memFd(pid_t pid) {
+  auto it = memFds.find(pid);
+  if (it != memFds.end()) return it->second;
+  std::string path = "/proc/" + std::to_string(pid) + "/mem";
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) fail("open " + path);
+  memFds[pid] = fd;
+  return fd;
+}
+
+}  // namespace
+
+Stop waitStop(pid_t pid) {
+  int status;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, __WALL);
+    if (r == pid) break;
+    if (r < 0 && errno == EINTR) continue;
+    fail("waitpid(" + std::to_string(pid) + ")");
+  }
+  Stop s{};
+  if (WIFEXITED(status)) {
+    s.kind = Stop::kExited;
+    s.code = WEXITSTATUS(status);
+    forgetMemoryFd(pid);
+  } else if (WIFSIGNALED(status)) {
+    s.kind = Stop::kKilled;
+    s.sig = WTERMSIG(status);
+    forgetMemoryFd(pid);
+  } else if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+    s.kind = Stop::kSyscall;
+  } else if (status >> 16) {
+    s.kind = Stop::kEvent;
+    s.event = status >> 16;
+    s.sig = WSTOPSIG(status);
+  } else {
+    s.kind = Stop::kSignal;
+    s.sig = WSTOPSIG(status);
+  }
+  return s;
+}
+
+void resume(pid_t pid, int request, int sig) {
+  if (ptrace((__ptrace_request)request, pid, nullptr, (void*)(long)sig) != 0)
+    fail("ptrace resume(" + std::to_string(pid) + ")");
+}
+
+user_regs_struct getRegs(pid_t pid) {
+  user_regs_struct r;
+  if (ptrace(PTRACE_GETREGS, pid, nullptr, &r) != 0) fail("ptrace(PTRACE_GETREGS, " + std::to_string(pid) + ")");
+  return r;
+}
+
+void setRegs(pid_t pid, const user_regs_struct& r) {
+  if (ptrace(PTRACE_SETREGS, pid, nullptr, &r) != 0) fail("ptrace(PTRACE_SETREGS, " + std::to_string(pid) + ")");
+}
+
+size_t readMemory(pid_t pid, uint64_t addr, void* out, size_t len) {
+  if (len == 0) return 0;
+  struct iovec local = {out, len}, remote = {(void*)addr, len};
+  ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+  if (n == (ssize_t)len) return len;
+  // Unreadable pages (PROT_NONE, guard pages) or a partial read: fall back to
+  // /proc/pid/mem, which reads what the kernel can fault in.
+  size_t done = n > 0 ? size_t(n) : 0;
+  while (done < len) {
+    ssize_t m = pread(memFd(pid), (char*)out + done, len - done, (off_t)(addr + done));
+    if (m <= 0) break;
+    done += size_t(m);
+  }
+  return done;
+}
+
+void writeMemory(pid_t pid, uint64_t addr, const void* data, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t m = pwrite(memFd(pid), (const char*)data + done, len - done, (off_t)(addr + done));
+    if (m <= 0) {
+      if (m == 0) errno = EFAULT;
+      char hex[32];
+      snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)(addr + done));
+      fail(std::string("write tracee memory at ") + hex);
+    }
+    done += size_t(m);
+  }
+}
+
+void forgetMemoryFd(pid_t pid) {
+  auto it = memFds.find(pid);
+  if (it == memFds.end()) return;
+  close(it->second);
+  memFds.erase(it);
+}
+
+int64_t injectSyscall(pid_t pid, uint64_t insnAddr, int64_t nr, const uint64_t args[6]) {
+  user_regs_struct saved = getRegs(pid), r = saved;
+  r.rax = nr;
+  r.orig_rax = -1;  // no syscall restart logic on the way out of the current stop
+  r.rdi = args[0];
+  r.rsi = args[1];
+  r.rdx = args[2];
+  r.r10 = args[3];
+  r.r8 = args[4];
+  r.r9 = args[5];
+  r.rip = insnAddr;
+  setRegs(pid, r);
+  resume(pid, PTRACE_SINGLESTEP, 0);
+  Stop s = waitStop(pid);
+  if (s.kind != Stop::kSignal || s.sig != SIGTRAP) {
+    errno = EPROTO;
+    fail("injected syscall " + std::to_string(nr) + " did not return to a single-step trap (stop kind " +
+         std::to_string(s.kind) + ", signal " + std::to_string(s.sig) + ")");
+  }
+  int64_t result = (int64_t)getRegs(pid).rax;
+  setRegs(pid, saved);
+  return result;
+}
+
+pid_t spawnTracee(const SpawnOptions& o) {
+  std::vector<char*> argv, envp;
+  for (auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (auto& e : o.envp) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  int errPipe[2];
+  if (pipe2(errPipe, O_CLOEXEC) != 0) fail("pipe2");
+
+  pid_t pid = fork();
+  if (pid < 0) fail("fork");
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until execve.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    if (o.cpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(o.cpu, &set);
+      sched_setaffinity(0, sizeof set, &set);
+    }
+    if (o.stdinFd >= 0) dup2(o.stdinFd, 0);
+    if (o.stdoutFd >= 0) dup2(o.stdoutFd, 1);
+    if (o.stderrFd >= 0) dup2(o.stderrFd, 2);
+    // Node opens its own stdio close-on-exec; the program must inherit it.
+    for (int fd = 0; fd < 3; fd++) fcntl(fd, F_SETFD, 0);
+    syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+    if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) {
+      int e = errno;
+      (void)!write(errPipe[1], &e, sizeof e);
+      _exit(127);
+    }
+    personality(ADDR_NO_RANDOMIZE);
+    if (o.trapTsc) prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
+    ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+    raise(SIGSTOP);
+    execve(o.path.c_str(), argv.data(), envp.data());
+    int e = errno;
+    (void)!write(errPipe[1], &e, sizeof e);
+    _exit(127);
+  }
+  close(errPipe[1]);
+  auto childFailed = [&](const std::string& what) {
+    int e = 0;
+    ssize_t n = read(errPipe[0], &e, sizeof e);
+    close(errPipe[0]);
+    killTracee(pid);
+    errno = n == sizeof e ? e : ECHILD;
+    fail(what);
+  };
+  Stop s = waitStop(pid);
+  if (s.kind != Stop::kSignal || s.sig != SIGSTOP) childFailed("start " + o.path);
+  long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+  if (o.traceForks) opts |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE;
+  if (ptrace(PTRACE_SETOPTIONS, pid, nullptr, (void*)opts) != 0) {
+    int e = errno;
+    killTracee(pid);
+    errno = e;
+    fail("ptrace(PTRACE_SETOPTIONS)");
+  }
+  resume(pid, PTRACE_CONT, 0);
+  s = waitStop(pid);
+  if (s.kind != Stop::kEvent || s.event != PTRACE_EVENT_EXEC) childFailed("execute " + o.path);
+  close(errPipe[0]);
+  // Step to the return of execve: the state user code starts from.
+  resume(pid, PTRACE_SYSCALL, 0);
+  s = waitStop(pid);
+  if (s.kind != Stop::kSyscall) {
+    killTracee(pid);
+    errno = EPROTO;
+    fail("no execve return stop after exec of " + o.path);
+  }
+  forgetMemoryFd(pid);
+  return pid;
+}
+
+void killTracee(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGKILL);
+  int status;
+  while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+  }
+  forgetMemoryFd(pid);
+}
+
+}  // namespace rw

@@ -1,0 +1,49 @@
+// Ptrace primitives used on the tracer thread. Failures throw NativeError.
+#pragma once
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rw {
+
+struct Stop {
+  enum Kind { kSyscall, kSignal, kEvent, kExited, kKilled } kind;
+  int sig = 0;     // kSignal: the signal; kKilled: the fatal signal
+  int event = 0;   // kEvent: PTRACE_EVENT_*
+  int code = 0;    // kExited: exit status
+};
+
+Stop waitStop(pid_t pid);
+void resume(pid_t pid, int request, int sig);
+user_regs_struct getRegs(pid_t pid);
+void setRegs(pid_t pid, const user_regs_struct& regs);
+
+// Reads as much as is readable; returns the byte count.
+size_t readMemory(pid_t pid, uint64_t addr, void* out, size_t len);
+void writeMemory(pid_t pid, uint64_t addr, const void* data, size_t len);
+void forgetMemoryFd(pid_t pid);
+
+// Runs one syscall in a stopped tracee by pointing rip at a `syscall` instruction
+// at insnAddr and single-stepping; registers are restored afterwards.
+int64_t injectSyscall(pid_t pid, uint64_t insnAddr, int64_t nr, const uint64_t args[6]);
+
+struct SpawnOptions {
+  std::string path;
+  std::vector<std::string> argv, envp;
+  std::string cwd;
+  int cpu = -1;
+  bool trapTsc = true;
+  bool traceForks = false;
+  int stdinFd = -1, stdoutFd = -1, stderrFd = -1;  // -1: inherit
+};
+
+// Forks and execs the program stopped at the return of its execve.
+pid_t spawnTracee(const SpawnOptions& opts);
+
+// SIGKILL and reap; safe on a pid that is already gone.
+void killTracee(pid_t pid);
+
+}  // namespace rw

@@ -1,0 +1,16 @@
+#pragma once
+#include <sys/types.h>
+
+#include <vector>
+
+#include "loop_result.h"
+#include "syscall_abi.h"
+
+namespace rw {
+
+// Runs the tracee until maxBytes of events are encoded or something needs the
+// recorder's (JS) attention; the per-tracee state survives between calls.
+LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes);
+void recordForget(pid_t pid);
+
+}  // namespace rw

@@ -1,0 +1,319 @@
+#include "replay_loop.h"
+
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "event_format.h"
+#include "memory_io.h"
+#include "ptrace_ops.h"
+#include "tracer_thread.h"
+
+namespace rw {
+namespace {
+
+constexpr int kNrMmap = 9, kNrMunmap = 11;
+constexpr uint64_t kPage = 4096;
+
+struct Session {
+  int pendingSig = 0;
+  uint64_t brk = 0;
+  bool signalQueued = false;
+};
+
+std::map<pid_t, Session> sessions;
+
+uint64_t pageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
+bool isError(int64_t v) { return v < 0 && v >= -4095; }
+
+void args6(const user_regs_struct& r, uint64_t a[6]) {
+  a[0] = r.rdi; a[1] = r.rsi; a[2] = r.rdx; a[3] = r.r10; a[4] = r.r8; a[5] = r.r9;
+}
+void setArgs(user_regs_struct& r, const uint64_t a[6]) {
+  r.rdi = a[0]; r.rsi = a[1]; r.rdx = a[2]; r.r10 = a[3]; r.r8 = a[4]; r.r9 = a[5];
+}
+
+std::string describeCall(int64_t nr, const uint64_t a[6]) {
+  char buf[256];
+  snprintf(buf, sizeof buf, "syscall %lld (0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx)", (long long)nr,
+           (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
+           (unsigned long long)a[3], (unsigned long long)a[4], (unsigned long long)a[5]);
+  return buf;
+}
+
+std::string describeStop(pid_t pid, const Stop& st) {
+  switch (st.kind) {
+    case Stop::kExited: return "the process exited with status " + std::to_string(st.code);
+    case Stop::kKilled: return "the process was killed by signal " + std::to_string(st.sig);
+    case Stop::kEvent: return "ptrace event " + std::to_string(st.event);
+    case Stop::kSignal: return "signal " + std::to_string(st.sig);
+    case Stop::kSyscall: {
+      user_regs_struct r = getRegs(pid);
+      uint64_t a[6];
+      args6(r, a);
+      return describeCall(int64_t(r.orig_rax), a);
+    }
+  }
+  return "?";
+}
+
+struct Diverged {
+  std::string expected, actual;
+};
+
+Stop resumeAndWait(pid_t pid, Session& s) {
+  resume(pid, PTRACE_SYSCALL, s.pendingSig);
+  s.pendingSig = 0;
+  return waitStop(pid);
+}
+
+Stop expectSyscallExit(pid_t pid, Session& s, int64_t nr, const uint64_t a[6]) {
+  Stop st = resumeAndWait(pid, s);
+  if (st.kind != Stop::kSyscall) throw Diverged{"the return of " + describeCall(nr, a), describeStop(pid, st)};
+  return st;
+}
+
+void applyWrites(pid_t pid, const RecordView& v, uint32_t nwrites) {
+  size_t at = kSyscallFixed;
+  for (uint32_t i = 0; i < nwrites; i++) {
+    if (at + 12 > v.n) throw NativeError{EINVAL, "syscall record overruns its size"};
+    uint64_t addr = v.get64(at);
+    uint32_t len = v.get32(at + 8);
+    at += 12;
+    if (at + len > v.n) throw NativeError{EINVAL, "syscall record overruns its size"};
+    writeMemory(pid, addr, v.p + at, len);
+    at += len;
+  }
+}
+
+void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v, const RecordView* next,
+                   LoopResult& out) {
+  int64_t nr = int64_t(v.get32(12));
+  uint32_t nwrites = v.get32(16);
+  uint64_t a[6];
+  for (int i = 0; i < 6; i++) a[i] = v.get64(20 + 8 * i);
+  int64_t result = int64_t(v.get64(68));
+  uint32_t checkLen = v.get32(76), checkCrc = v.get32(80);
+
+  Stop st = resumeAndWait(pid, s);
+  if (st.kind != Stop::kSyscall) throw Diverged{describeCall(nr, a), describeStop(pid, st)};
+  user_regs_struct r = getRegs(pid);
+  uint64_t got[6];
+  args6(r, got);
+  if (int64_t(r.orig_rax) != nr || std::memcmp(a, got, sizeof got) != 0)
+    throw Diverged{describeCall(nr, a), describeCall(int64_t(r.orig_rax), got)};
+  const Row& row = table[nr];
+  if (row.check != kCheckNone) {
+    std::vector<uint8_t> in = gatherInput(pid, row.check, a, 1ull << 30);
+    if (in.size() != checkLen || crc32(0, in.data(), in.size()) != checkCrc)
+      throw Diverged{describeCall(nr, a) + " writing " + std::to_string(checkLen) + " recorded bytes",
+                     "the same call writing " + std::to_string(in.size()) + " different bytes"};
+    if ((row.flags & kFlagEcho) && (a[0] == 1 || a[0] == 2) && result > 0) {
+      in.resize(std::min<size_t>(in.size(), size_t(result)));
+      out.echo.emplace_back(int(a[0]), std::move(in));
+    }
+  }
+
+  auto annul = [&] {
+    r.orig_rax = uint64_t(-1);
+    setRegs(pid, r);
+    expectSyscallExit(pid, s, nr, a);
+    user_regs_struct x = getRegs(pid);
+    x.rax = uint64_t(result);
+    x.orig_rax = uint64_t(nr);  // keeps the kernel's restart logic as it was when recorded
+    setRegs(pid, x);
+  };
+  // Runs a (possibly rewritten) call for real and puts back the program's registers.
+  auto execute = [&](int64_t runNr, const uint64_t runArgs[6], bool checkResult, int64_t expect) {
+    user_regs_struct x = r;
+    x.orig_rax = uint64_t(runNr);
+    setArgs(x, runArgs);
+    setRegs(pid, x);
+    expectSyscallExit(pid, s, nr, a);
+    x = getRegs(pid);
+    if (checkResult && int64_t(x.rax) != expect) {
+      char buf[160];
+      snprintf(buf, sizeof buf, " returning %lld", (long long)expect);
+      char got[64];
+      snprintf(got, sizeof got, " returning %lld", (long long)int64_t(x.rax));
+      throw Diverged{describeCall(nr, a) + buf, describeCall(runNr, runArgs) + got};
+    }
+    bool rewritten = runNr != nr || std::memcmp(runArgs, a, sizeof a) != 0;
+    if (!rewritten && int64_t(x.rax) == result) return;  // e.g. rt_sigreturn: leave what the kernel restored
+    if (rewritten) {
+      setArgs(x, a);
+      x.orig_rax = uint64_t(nr);
+    }
+    x.rax = uint64_t(result);
+    setRegs(pid, x);
+  };
+
+  switch (row.action) {
+    case kExit:
+      return;  // the exit event that follows resumes it
+    case kWaitSignal:
+      if (next && next->kind() == kEvSignal) {
+        syscall(SYS_tgkill, pid, pid, int(next->get32(12)));
+        s.signalQueued = true;
+      }
+      execute(nr, a, true, result);
+      break;
+    case kExecute:
+    case kExecuteKeepResult:
+      execute(nr, a, row.action == kExecute, result);
+      break;
+    case kArchPrctl:
+      if (a[0] == 0x1001 || a[0] == 0x1002) execute(nr, a, true, result);
+      else annul();
+      break;
+    case kMmap: {
+      if (isError(result)) { annul(); break; }
+      uint64_t flags = a[3];
+      uint64_t share = (flags & 3) == 2 ? 2 : 1;
+      uint64_t keep = flags & (0x100 /* GROWSDOWN */ | 0x4000 /* NORESERVE */ | 0x20000 /* STACK */);
+      uint64_t m[6] = {uint64_t(result), a[1], a[2], share | 0x20 /* ANONYMOUS */ | 0x10 /* FIXED */ | keep,
+                       uint64_t(-1), 0};
+      execute(kNrMmap, m, true, result);
+      break;
+    }
+    case kBrk: {
+      uint64_t from = pageUp(s.brk), to = pageUp(uint64_t(result));
+      if (s.brk == 0 || from == to || isError(result)) {
+        annul();
+      } else if (to > from) {
+        uint64_t m[6] = {from, to - from, 3 /* RW */, 0x32 /* PRIVATE|ANONYMOUS|FIXED */, uint64_t(-1), 0};
+        execute(kNrMmap, m, true, int64_t(from));
+      } else {
+        uint64_t m[6] = {to, from - to, 0, 0, 0, 0};
+        execute(kNrMunmap, m, true, 0);
+      }
+      if (!isError(result)) s.brk = uint64_t(result);
+      break;
+    }
+    case kMremap: {
+      if (isError(result)) { annul(); break; }
+      uint64_t m[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+      if (uint64_t(result) != a[0]) {
+        m[3] |= 3;  // MREMAP_MAYMOVE | MREMAP_FIXED
+        m[4] = uint64_t(result);
+      }
+      execute(nr, m, true, result);
+      break;
+    }
+    case kExec:
+      throw NativeError{ENOSYS, "replaying a program that calls execve again is not supported yet"};
+    default:
+      annul();
+      break;
+  }
+  applyWrites(pid, v, nwrites);
+}
+
+void replaySignal(pid_t pid, Session& s, const RecordView& v) {
+  int sig = int(v.get32(12));
+  uint32_t how = v.get32(16);
+  if (how == kSigAtSyscallExit && !s.signalQueued) syscall(SYS_tgkill, pid, pid, sig);
+  s.signalQueued = false;
+  Stop st = resumeAndWait(pid, s);
+  if (st.kind != Stop::kSignal || st.sig != sig)
+    throw Diverged{"signal " + std::to_string(sig), describeStop(pid, st)};
+  if (how == kSigAtSyscallExit) {
+    siginfo_t si;
+    std::memcpy(&si, v.p + 20, kSiginfoSize);
+    ptrace(PTRACE_SETSIGINFO, pid, nullptr, &si);
+  }
+  s.pendingSig = sig;
+}
+
+void replayTsc(pid_t pid, Session& s, const RecordView& v) {
+  uint64_t tsc = v.get64(12);
+  uint32_t aux = v.get32(20), len = v.get32(24);
+  Stop st = resumeAndWait(pid, s);
+  if (st.kind != Stop::kSignal || st.sig != SIGSEGV)
+    throw Diverged{len == 3 ? "rdtscp" : "rdtsc", describeStop(pid, st)};
+  user_regs_struct r = getRegs(pid);
+  uint8_t insn[3] = {0, 0, 0};
+  readMemory(pid, r.rip, insn, 3);
+  bool ok = insn[0] == 0x0f && (len == 2 ? insn[1] == 0x31 : insn[1] == 0x01 && insn[2] == 0xf9);
+  if (!ok) throw Diverged{len == 3 ? "rdtscp" : "rdtsc", "a SIGSEGV that is not at a time-stamp instruction"};
+  r.rax = tsc & 0xffffffffu;
+  r.rdx = tsc >> 32;
+  if (len == 3) r.rcx = aux;
+  r.rip += len;
+  setRegs(pid, r);
+}
+
+}  // namespace
+
+void replayForget(pid_t pid) { sessions.erase(pid); }
+void replaySetBrk(pid_t pid, uint64_t brk) { sessions[pid].brk = brk; }
+
+LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
+                     size_t offset, uint32_t maxEvents) {
+  Session& s = sessions[pid];
+  LoopResult out;
+  size_t at = offset;
+  auto view = [&](size_t pos, RecordView& v) {
+    if (pos + kHeaderSize > events.size()) return false;
+    v = RecordView{events.data() + pos, 0};
+    v.n = v.size();
+    if (v.n < kHeaderSize || pos + v.n > events.size()) throw NativeError{EINVAL, "event record overruns its chunk"};
+    return true;
+  };
+  try {
+    RecordView v{};
+    while (out.eventCount < maxEvents && view(at, v)) {
+      RecordView nextView{};
+      bool hasNext = view(at + v.n, nextView);
+      switch (v.kind()) {
+        case kEvSyscall:
+          if (v.n < kSyscallFixed) throw NativeError{EINVAL, "short syscall record"};
+          replaySyscall(pid, s, table.data(), v, hasNext ? &nextView : nullptr, out);
+          break;
+        case kEvSignal:
+          replaySignal(pid, s, v);
+          break;
+        case kEvRdtsc:
+          replayTsc(pid, s, v);
+          break;
+        case kEvExit: {
+          bool killed = v.get32(12) == 1;
+          int code = int(v.get32(16));
+          Stop st = resumeAndWait(pid, s);
+          bool ok = killed ? st.kind == Stop::kKilled && st.sig == code : st.kind == Stop::kExited && st.code == code;
+          if (!ok) throw Diverged{killed ? "death by signal " + std::to_string(code) : "exit with status " + std::to_string(code),
+                                  describeStop(pid, st)};
+          out.eventCount++;
+          out.consumed = at + v.n - offset;
+          out.stop.reason = killed ? "killed" : "exited";
+          out.stop.num(killed ? "signal" : "code", code);
+          sessions.erase(pid);
+          return out;
+        }
+        default:
+          out.consumed = at - offset;
+          out.stop.reason = "need-js";
+          out.stop.num("kind", v.kind());
+          return out;
+      }
+      at += v.n;
+      out.eventCount++;
+    }
+    out.consumed = at - offset;
+    out.stop.reason = at >= events.size() ? "end-of-buffer" : "batch";
+  } catch (const Diverged& d) {
+    out.consumed = at - offset;
+    out.stop.reason = "divergence";
+    out.stop.str("expected", d.expected);
+    out.stop.str("actual", d.actual);
+  }
+  return out;
+}
+
+}  // namespace rw

@@ -1,0 +1,34 @@
+// Numeric codes shared with src/replay/syscall-abi.ts (the declarative table is
+// written in TypeScript and handed over as TABLE_ROWS x ROW_INTS int32s).
+#pragma once
+#include <cstdint>
+
+namespace rw {
+
+constexpr int kTableRows = 512;
+constexpr int kRowInts = 16;
+constexpr int kMaxOuts = 4;
+
+enum Action : int32_t {
+  kUnknown = 0, kEmulate = 1, kExecute = 2, kMmap = 3, kBrk = 4, kMremap = 5,
+  kGeneric = 6, kFork = 7, kExec = 8, kUnsupported = 9, kRseq = 10,
+  kWaitSignal = 11, kArchPrctl = 12, kExit = 13, kExecuteKeepResult = 14,
+};
+
+enum Check : int32_t { kCheckNone = 0, kCheckBuffer = 1, kCheckIovec = 2, kCheckMsghdr = 3 };
+
+enum SizeKind : int32_t {
+  kSizeNone = 0, kSizeFixed = 1, kSizeArg = 2, kSizeRet = 3, kSizeRetTimes = 4,
+  kSizeDerefU32 = 5, kSizeIovecRet = 6, kSizeMsghdr = 7, kSizeFdSet = 8,
+  kSizeArgTimes = 9, kSizeIoctl = 10, kSizeFixedIfOk = 11,
+};
+
+enum RowFlag : int32_t { kFlagEcho = 1 };
+
+struct Row {
+  int32_t action, check, flags, nOuts;
+  struct { int32_t arg, size, param; } outs[kMaxOuts];
+};
+static_assert(sizeof(Row) == kRowInts * 4, "row layout");
+
+}  // namespace rw

@@ -1,0 +1,101 @@
+#include "tracer_thread.h"
+
+#include <sched.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace rw {
+namespace {
+
+struct Pending {
+  Napi::Promise::Deferred deferred;
+  std::string usage;
+  Outcome outcome;
+};
+
+struct Queue {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> jobs;
+};
+
+Queue* queue = nullptr;
+Napi::ThreadSafeFunction tsfn;
+int pendingCount = 0;
+int cpu = -1;
+
+void pinSelf() {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+void tracerMain() {
+  pinSelf();
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock<std::mutex> lock(queue->mu);
+      queue->cv.wait(lock, [] { return !queue->jobs.empty(); });
+      job = std::move(queue->jobs.front());
+      queue->jobs.pop_front();
+    }
+    job();
+  }
+}
+
+void settle(Napi::Env env, Napi::Function, Pending* p) {
+  std::unique_ptr<Pending> owned(p);
+  if (--pendingCount == 0) tsfn.Unref(env);
+  if (p->outcome.err != 0 || !p->outcome.build) {
+    std::string msg = p->outcome.message.empty() ? std::string("native call failed") : p->outcome.message;
+    if (p->outcome.err) msg += std::string(": ") + strerror(p->outcome.err);
+    msg += " (usage: " + p->usage + ")";
+    Napi::Error e = Napi::Error::New(env, msg);
+    e.Set("errno", Napi::Number::New(env, p->outcome.err));
+    if (p->outcome.err) e.Set("code", Napi::String::New(env, strerrorname_np(p->outcome.err) ? strerrorname_np(p->outcome.err) : "EUNKNOWN"));
+    p->deferred.Reject(e.Value());
+    return;
+  }
+  p->deferred.Resolve(p->outcome.build(env));
+}
+
+void ensureStarted(Napi::Env env) {
+  if (queue) return;
+  queue = new Queue();
+  Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+  tsfn = Napi::ThreadSafeFunction::New(env, noop, "rewind-tracer", 0, 1);
+  tsfn.Unref(env);
+  std::thread(tracerMain).detach();
+}
+
+}  // namespace
+
+void setTracerCpu(int c) { cpu = c; }
+int tracerCpu() { return cpu; }
+
+Napi::Promise submitToTracer(Napi::Env env, const char* usage, std::function<Outcome()> job) {
+  ensureStarted(env);
+  auto* p = new Pending{Napi::Promise::Deferred::New(env), usage, {}};
+  Napi::Promise promise = p->deferred.Promise();
+  if (pendingCount++ == 0) tsfn.Ref(env);
+  std::lock_guard<std::mutex> lock(queue->mu);
+  queue->jobs.push_back([p, job = std::move(job)] {
+    try {
+      p->outcome = job();
+    } catch (const NativeError& e) {
+      p->outcome = Outcome::fail(e.err, e.message);
+    }
+    tsfn.BlockingCall(p, settle);
+  });
+  queue->cv.notify_one();
+  return promise;
+}
+
+}  // namespace rw

@@ -1,0 +1,38 @@
+// One thread owns every tracee: ptrace accepts requests only from the thread that
+// attached. JS submits jobs; each job runs on the tracer thread and settles a Promise.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace rw {
+
+// What a job hands back: either an error (errno + message) or a builder that turns
+// its result into a JS value on the JS thread.
+struct Outcome {
+  int err = 0;
+  std::string message;
+  std::function<Napi::Value(Napi::Env)> build;
+
+  static Outcome fail(int err, std::string message) {
+    Outcome o;
+    o.err = err;
+    o.message = std::move(message);
+    return o;
+  }
+};
+
+// Thrown on the tracer thread by helpers; turned into a rejected Promise.
+struct NativeError {
+  int err;
+  std::string message;
+};
+
+void setTracerCpu(int cpu);
+int tracerCpu();
+
+Napi::Promise submitToTracer(Napi::Env env, const char* usage, std::function<Outcome()> job);
+
+}  // namespace rw

@@ -1,0 +1,61 @@
+import { TraceReader } from '../history/index.js';
+import { decodeEvent, type TraceEvent } from '../history/events.js';
+import { syscallName } from '../replay/syscall-names.js';
+import { writeAllSync } from './output.js';
+import { resolveTrace } from './trace-store.js';
+import { signalName } from './signals.js';
+
+function hexArg(v: bigint): string {
+  const s = BigInt.asIntN(64, v);
+  return s < 0n && s > -4096n ? s.toString() : s < 4096n ? s.toString() : '0x' + v.toString(16);
+}
+
+function preview(data: Buffer): string {
+  const text = data.subarray(0, 32).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+  return JSON.stringify(text) + (data.length > 32 ? '...' : '');
+}
+
+export function describeEvent(e: TraceEvent): string {
+  switch (e.kind) {
+    case 'syscall': {
+      const result = BigInt.asIntN(64, e.result);
+      const res = result < 0n && result > -4096n ? `-1 errno ${-result}` : hexArg(e.result);
+      const writes = e.writes.map((w) => ` <${w.data.length}B @0x${w.addr.toString(16)} ${preview(w.data)}>`).join('');
+      const check = e.checkLen ? ` [wrote ${e.checkLen}B crc ${e.checkCrc.toString(16)}]` : '';
+      const flags = e.flags & 1 ? ' (refused while recording)' : e.flags & 2 ? ' (memory diff)' : '';
+      return `${syscallName(e.nr)}(${e.args.map(hexArg).join(', ')}) = ${res}${flags}${check}${writes}`;
+    }
+    case 'signal':
+      return `signal ${signalName(e.signo)} ${e.how === 0 ? 'raised by the instruction' : 'delivered as the syscall returned'}`;
+    case 'rdtsc':
+      return `${e.insnLen === 3 ? 'rdtscp' : 'rdtsc'} = 0x${e.tsc.toString(16)}${e.insnLen === 3 ? ` aux ${e.aux}` : ''}`;
+    case 'exec':
+      return `exec ${e.snapshot.exe} (${e.snapshot.mappings.length} mappings)`;
+    case 'map-file':
+      return `map ${e.map.path} offset ${e.map.offset} at ${e.map.addr} length ${e.map.length} (file ${e.map.sha.slice(0, 12)})`;
+    case 'exit':
+      return e.killed ? `killed by ${signalName(e.code)}` : `exit ${e.code}`;
+    case 'stop':
+      return `stop: ${e.reason}`;
+  }
+}
+
+export function dumpCommand(argv: { trace?: string; from?: number; count?: number }): number {
+  const trace = TraceReader.open(resolveTrace(argv.trace));
+  const from = argv.from ?? 0;
+  const end = argv.count === undefined ? trace.eventCount : Math.min(trace.eventCount, from + argv.count);
+  const lines: string[] = [];
+  const flush = () => {
+    writeAllSync(1, Buffer.from(lines.join('')));
+    lines.length = 0;
+  };
+  for (const { index, record } of trace.records(from)) {
+    if (index >= end) break;
+    const e = decodeEvent(record);
+    lines.push(`${index} [${e.tid}] ${describeEvent(e)}\n`);
+    if (lines.length >= 1000) flush();
+  }
+  if (trace.truncated) lines.push(`(trace cut off after event ${trace.eventCount - 1}: ${trace.truncated.bytes} bytes of an unfinished chunk)\n`);
+  flush();
+  return 0;
+}

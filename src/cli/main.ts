@@ -1,0 +1,53 @@
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { recordCommand } from './record-command.js';
+import { replayCheckCommand, replayServeUnavailable } from './replay-command.js';
+import { dumpCommand } from './dump-command.js';
+import { lsCommand } from './ls-command.js';
+import { fail } from './output.js';
+
+async function main(): Promise<void> {
+  let status = 0;
+  await yargs(hideBin(process.argv))
+    .scriptName('rewind')
+    .usage('$0 <command>\n\nRecord a Linux x86-64 program, then debug that exact run with gdb, forwards and backwards.')
+    .command(
+      'record [command..]', 'record a program: rewind record [-o DIR] -- PROGRAM [ARGS...]',
+      (y) => y.option('output', { alias: 'o', type: 'string', describe: 'trace directory (default: a new one under $REWIND_TRACE_DIR or ~/.local/share/rewind)' })
+        .positional('command', { type: 'string', array: true, describe: 'program and arguments' })
+        .parserConfiguration({ 'populate--': true }),
+      async (argv) => {
+        const rest = (argv['--'] as unknown[] | undefined) ?? [];
+        status = await recordCommand({ output: argv.output, command: [...(argv.command ?? []), ...rest].map(String) });
+      },
+    )
+    .command(
+      'replay [trace]', 'replay a trace (default: the latest)',
+      (y) => y.positional('trace', { type: 'string' })
+        .option('check', { type: 'boolean', describe: 'replay headless to the end, echoing the program\'s stdout/stderr, exit with its status' }),
+      async (argv) => {
+        if (!argv.check) replayServeUnavailable();
+        status = await replayCheckCommand({ trace: argv.trace });
+      },
+    )
+    .command(
+      'dump [trace]', 'print the events of a trace, one per line',
+      (y) => y.positional('trace', { type: 'string' })
+        .option('from', { type: 'number', describe: 'first event number' })
+        .option('count', { type: 'number', describe: 'how many events' }),
+      (argv) => {
+        status = dumpCommand({ trace: argv.trace, from: argv.from, count: argv.count });
+      },
+    )
+    .command('ls', 'list the traces, newest first', () => undefined, () => {
+      status = lsCommand();
+    })
+    .demandCommand(1, 'name a command: record, replay, dump or ls')
+    .strict()
+    .fail((msg, err) => fail(err ? err.message : `${msg} (see rewind --help)`))
+    .help()
+    .parseAsync();
+  process.exitCode = status;
+}
+
+main().catch((e) => fail((e as Error).message));

@@ -1,0 +1,38 @@
+import * as path from 'node:path';
+import { Recorder } from '../replay/recorder.js';
+import { fail, notice, shellStatus } from './output.js';
+import { markLatest, newTraceDir } from './trace-store.js';
+
+export async function recordCommand(argv: { output?: string; command: string[] }): Promise<number> {
+  const [program, ...args] = argv.command;
+  if (!program) fail('usage: rewind record [-o DIR] -- PROGRAM [ARGS...]');
+  const dir = argv.output ? path.resolve(argv.output) : newTraceDir(program);
+  const recorder = new Recorder();
+  // The program gets terminal signals itself (same process group); the recorder
+  // keeps recording them. A request to stop the recorder ends the trace cleanly.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGQUIT', () => undefined);
+  for (const sig of ['SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      void recorder.abort(`the recorder received ${sig}`).then(() => {
+        notice(`recording stopped by ${sig}; trace saved to ${dir}`);
+        process.exit(shellStatus({ kind: 'killed', signal: sig === 'SIGTERM' ? 15 : 1 }));
+      });
+    });
+  }
+  let outcome;
+  try {
+    outcome = await recorder.record({ program, args, traceDir: dir });
+  } catch (e) {
+    await recorder.abort(`recorder error: ${(e as Error).message}`);
+    fail((e as Error).message);
+  }
+  markLatest(dir);
+  if (outcome.kind === 'stopped') {
+    notice(`error: ${outcome.reason}`);
+    notice(`trace saved to ${dir} (replayable up to event ${outcome.events - 1})`);
+    return shellStatus(outcome);
+  }
+  notice(`trace saved to ${dir}`);
+  return shellStatus(outcome);
+}

@@ -1,0 +1,76 @@
+// The addon's surface, typed in one place. Native calls run on the addon's tracer
+// thread (the only thread allowed to ptrace), so every one returns a Promise.
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeStopInfo {
+  reason: string;
+  [field: string]: string | number | bigint;
+}
+
+export interface NativeLoopResult {
+  /** encoded event records (recording) */
+  events: Buffer;
+  /** records produced (recording) or consumed (replay) */
+  count: number;
+  /** replay: bytes of the input buffer consumed */
+  consumed: number;
+  /** replay: what the replayed process wrote to fd 1 and 2, in order */
+  echo: { fd: number; data: Buffer }[];
+  stop: NativeStopInfo;
+}
+
+export interface NativeWaitResult {
+  kind: 'syscall' | 'signal' | 'event' | 'exited' | 'killed';
+  signal: number;
+  event: number;
+  code: number;
+}
+
+export interface SpawnOptions {
+  path: string;
+  argv: string[];
+  envp: string[];
+  cwd?: string;
+  trapTsc?: boolean;
+  traceForks?: boolean;
+  stdio?: [number, number, number];
+}
+
+export interface Native {
+  configure(opts: { cpu: number }): void;
+  /** Starts a traced program, stopped at the return of its execve. */
+  spawn(opts: SpawnOptions): Promise<number>;
+  /** struct user_regs_struct, 27 little-endian u64 */
+  getRegs(pid: number): Promise<Buffer>;
+  setRegs(pid: number, regs: Buffer): Promise<void>;
+  /** As much as is readable from addr (possibly short). */
+  readMemory(pid: number, addr: bigint, length: number): Promise<Buffer>;
+  /** Through /proc/pid/mem: works on read-only mappings. */
+  writeMemory(pid: number, addr: bigint, data: Buffer): Promise<void>;
+  injectSyscall(pid: number, insnAddr: bigint, nr: number, args: bigint[]): Promise<bigint>;
+  resumeAndWait(pid: number, mode: 'cont' | 'syscall' | 'step', signal: number): Promise<NativeWaitResult>;
+  recordRun(pid: number, table: Int32Array, maxBytes: number): Promise<NativeLoopResult>;
+  replayRun(pid: number, table: Int32Array, events: Buffer, offset: number, maxEvents: number): Promise<NativeLoopResult>;
+  replaySetBrk(pid: number, brk: bigint): Promise<void>;
+  /** SIGKILL and reap. */
+  kill(pid: number): Promise<void>;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+let loaded: Native | undefined;
+
+export function native(): Native {
+  if (!loaded) {
+    const file = path.join(here, '..', 'build', 'Release', 'rewind_native.node');
+    try {
+      loaded = require(file) as Native;
+    } catch (e) {
+      throw new Error(`cannot load the native addon ${file} (run \`npm install\` to build it): ${(e as Error).message}`);
+    }
+  }
+  return loaded;
+}

@@ -1,0 +1,136 @@
+// The address space at an exec: captured while recording, rebuilt before replay.
+import * as fs from 'node:fs';
+import type { TraceWriter, TraceReader } from '../history/index.js';
+import type { ExecSnapshot, MappingSnapshot } from '../history/events.js';
+import { native } from '../native.js';
+import { getReg, setReg } from './registers.js';
+import { hex, isSpecialMapping, readMaps } from './proc-maps.js';
+import { STUB_BASE, STUB_SIZE, STUB_STACK_PROBE, STUB_SYSCALL } from './stub.js';
+
+const AT_NULL = 0n;
+const AT_IGNORE = 1n;
+const AT_SYSINFO_EHDR = 33n;
+const NR_MMAP = 9;
+const NR_MPROTECT = 10;
+
+/**
+ * Hides the vDSO from the program (its clock functions would read time without a
+ * syscall, invisible to ptrace): AT_SYSINFO_EHDR becomes AT_IGNORE in the auxv on
+ * the initial stack. Returns the auxv as the program will see it.
+ */
+async function hideVdso(pid: number, rsp: bigint): Promise<Buffer> {
+  const n = native();
+  const word = async (addr: bigint) => (await n.readMemory(pid, addr, 8)).readBigUInt64LE(0);
+  let p = rsp + 8n; // argc
+  while ((await word(p)) !== 0n) p += 8n; // argv
+  p += 8n;
+  while ((await word(p)) !== 0n) p += 8n; // envp
+  p += 8n;
+  const start = p;
+  for (;;) {
+    const type = await word(p);
+    if (type === AT_SYSINFO_EHDR) {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(AT_IGNORE);
+      await n.writeMemory(pid, p, b);
+    }
+    p += 16n;
+    if (type === AT_NULL) break;
+  }
+  return n.readMemory(pid, start, Number(p - start));
+}
+
+function sameAsFile(path: string, offset: bigint, data: Buffer): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const buf = Buffer.alloc(data.length);
+    const got = fs.readSync(fd, buf, 0, buf.length, Number(offset));
+    return got === data.length && buf.equals(data);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export async function captureAddressSpace(pid: number, writer: TraceWriter, exe: string): Promise<ExecSnapshot> {
+  const n = native();
+  const regs = await n.getRegs(pid);
+  const auxv = await hideVdso(pid, getReg(regs, 'rsp'));
+  const mappings: MappingSnapshot[] = [];
+  for (const m of readMaps(pid)) {
+    if (isSpecialMapping(m.name)) continue;
+    const data = await n.readMemory(pid, m.start, Number(m.end - m.start));
+    let source: MappingSnapshot['source'];
+    if (m.name.startsWith('/') && data.length === Number(m.end - m.start) && sameAsFile(m.name, m.offset, data)) {
+      source = { file: writer.storeFile(m.name), offset: Number(m.offset) };
+    } else if (data.every((b) => b === 0)) {
+      source = { zero: true };
+    } else {
+      source = { blob: writer.storeBuffer(data) };
+    }
+    mappings.push({ start: hex(m.start), end: hex(m.end), perms: m.perms, name: m.name, source });
+  }
+  return { regs: regs.toString('hex'), mappings, auxv: auxv.toString('hex'), exe };
+}
+
+function protOf(perms: string): bigint {
+  return (perms[0] === 'r' ? 1n : 0n) | (perms[1] === 'w' ? 2n : 0n) | (perms[2] === 'x' ? 4n : 0n);
+}
+
+async function contentOf(reader: TraceReader, m: MappingSnapshot, length: number): Promise<Buffer | null> {
+  const s = m.source;
+  if ('zero' in s) return null;
+  if ('blob' in s) return reader.file(s.blob);
+  const file = reader.file(s.file);
+  return file.subarray(s.offset, Math.min(file.length, s.offset + length));
+}
+
+/** Turns a freshly exec'd stub into the recorded process at its exec. */
+export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap: ExecSnapshot): Promise<void> {
+  const n = native();
+  const syscall = async (nr: number, ...args: bigint[]) => {
+    while (args.length < 6) args.push(0n);
+    return n.injectSyscall(pid, STUB_SYSCALL, nr, args);
+  };
+  let stack: MappingSnapshot | undefined;
+  for (const m of snap.mappings) {
+    if (m.name === '[stack]') {
+      stack = m;
+      continue;
+    }
+    const start = BigInt(m.start);
+    const end = BigInt(m.end);
+    if (start < STUB_BASE + STUB_SIZE && end > STUB_BASE)
+      throw new Error(`the recorded mapping ${m.start}-${m.end} overlaps rewind's replay stub at ${hex(STUB_BASE)}`);
+    const shared = m.perms[3] === 's' ? 1n : 2n;
+    const got = await syscall(NR_MMAP, start, end - start, 3n, shared | 0x20n | 0x10n, -1n & 0xffffffffffffffffn, 0n);
+    if (got !== start) throw new Error(`replay could not map ${m.start}-${m.end} (mmap returned ${got})`);
+    const data = await contentOf(reader, m, Number(end - start));
+    if (data && data.length) await n.writeMemory(pid, start, data);
+    const prot = protOf(m.perms);
+    if (prot !== 3n) await syscall(NR_MPROTECT, start, end - start, prot);
+  }
+  if (!stack) throw new Error('the recorded exec snapshot has no [stack] mapping');
+  const stackStart = BigInt(stack.start);
+  const stackEnd = BigInt(stack.end);
+  // Grow the stub's stack down to the recorded stack's lowest page.
+  const regs = await n.getRegs(pid);
+  const probe = Buffer.from(regs);
+  setReg(probe, 'rsp', stackStart);
+  setReg(probe, 'rip', STUB_STACK_PROBE);
+  setReg(probe, 'orig_rax', -1n);
+  await n.setRegs(pid, probe);
+  const stop = await n.resumeAndWait(pid, 'cont', 0);
+  if (stop.kind !== 'signal' || stop.signal !== 5) throw new Error(`replay stub stack probe stopped unexpectedly (${stop.kind} ${stop.signal})`);
+  const live = readMaps(pid).find((m) => m.name === '[stack]');
+  if (!live || live.end !== stackEnd || live.start > stackStart)
+    throw new Error(`this kernel places the stack at ${live ? hex(live.start) + '-' + hex(live.end) : 'nowhere'}, the recording had ${stack.start}-${stack.end}`);
+  if (live.start < stackStart) await n.writeMemory(pid, live.start, Buffer.alloc(Number(stackStart - live.start)));
+  const content = (await contentOf(reader, stack, Number(stackEnd - stackStart))) ?? Buffer.alloc(Number(stackEnd - stackStart));
+  await n.writeMemory(pid, stackStart, content);
+  await n.setRegs(pid, Buffer.from(snap.regs, 'hex'));
+}

@@ -1,0 +1,151 @@
+// Records a program: spawns it under ptrace, lets the native loop encode its
+// syscalls, signals and rdtsc results, and handles what needs a decision here
+// (files the program maps, exec, calls that cannot be recorded).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { TraceWriter } from '../history/index.js';
+import { EventKind, encodeJsonEvent, type MapFileInfo } from '../history/events.js';
+import { native } from '../native.js';
+import { captureAddressSpace } from './address-space.js';
+import { hex } from './proc-maps.js';
+import { syscallName } from './syscall-names.js';
+import { encodeSyscallTable } from './syscall-table.js';
+import { tracerCpu } from './cpu.js';
+
+export interface RecordOptions {
+  program: string;
+  args: string[];
+  traceDir: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export type RecordOutcome =
+  | { kind: 'exited'; code: number; events: number }
+  | { kind: 'killed'; signal: number; events: number }
+  | { kind: 'stopped'; reason: string; events: number };
+
+export class RecordError extends Error {}
+
+const BATCH_BYTES = 256 * 1024;
+
+/** Finds PROGRAM on PATH the way a shell would. */
+export function resolveProgram(program: string, env: NodeJS.ProcessEnv): string {
+  const candidates = program.includes('/')
+    ? [program]
+    : (env.PATH ?? '/usr/bin:/bin').split(':').filter(Boolean).map((d) => `${d}/${program}`);
+  for (const c of candidates) {
+    try {
+      fs.accessSync(c, fs.constants.X_OK);
+      if (fs.statSync(c).isFile()) return fs.realpathSync(c);
+    } catch {
+      // try the next
+    }
+  }
+  throw new RecordError(`cannot find an executable program named ${program}`);
+}
+
+export class Recorder {
+  private pid = 0;
+  private writer: TraceWriter | undefined;
+  private finished = false;
+
+  async record(opts: RecordOptions): Promise<RecordOutcome> {
+    const env = opts.env ?? process.env;
+    const cwd = opts.cwd ?? process.cwd();
+    const path = resolveProgram(opts.program, env);
+    const n = native();
+    n.configure({ cpu: tracerCpu() });
+    const envp = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+    const writer = (this.writer = TraceWriter.create(opts.traceDir, {
+      program: opts.program, path, args: opts.args, cwd, env: envp,
+      recordedAt: new Date().toISOString(), host: os.hostname(), kernel: os.release(),
+      cpuModel: os.cpus()[0]?.model ?? 'unknown', cpu: tracerCpu(),
+    }));
+    const table = encodeSyscallTable();
+    try {
+      this.pid = await n.spawn({ path, argv: [opts.program, ...opts.args], envp, cwd, trapTsc: true, traceForks: true });
+    } catch (e) {
+      writer.close({ outcome: { kind: 'stopped', reason: `could not start ${path}` } });
+      throw new RecordError((e as Error).message);
+    }
+    const pid = this.pid;
+    writer.append(encodeJsonEvent(EventKind.Exec, pid, await captureAddressSpace(pid, writer, path)));
+
+    for (;;) {
+      const r = await n.recordRun(pid, table, BATCH_BYTES);
+      writer.append(r.events);
+      const stop = r.stop;
+      switch (stop.reason) {
+        case 'batch':
+          continue;
+        case 'exited':
+        case 'killed': {
+          const outcome: RecordOutcome = stop.reason === 'exited'
+            ? { kind: 'exited', code: Number(stop.code), events: writer.eventCount }
+            : { kind: 'killed', signal: Number(stop.signal), events: writer.eventCount };
+          this.finish(outcome);
+          return outcome;
+        }
+        case 'mmap-file':
+          writer.append(encodeJsonEvent(EventKind.MapFile, pid, this.mappedFile(pid, stop)));
+          continue;
+        case 'exec':
+          writer.append(encodeJsonEvent(EventKind.Exec, pid, await captureAddressSpace(pid, writer, fs.readlinkSync(`/proc/${pid}/exe`))));
+          continue;
+        case 'unknown-syscall':
+        case 'unsupported': {
+          const nr = Number(stop.nr);
+          const what = stop.reason === 'unknown-syscall'
+            ? `unknown syscall ${nr}${syscallName(nr).startsWith('syscall_') ? '' : ` (${syscallName(nr)})`}`
+            : `syscall ${syscallName(nr)} (${nr}): ${stop.why}`;
+          const reason = `recording stopped at event ${writer.eventCount}: ${what}`;
+          writer.append(encodeJsonEvent(EventKind.Stop, pid, { reason }));
+          await this.abort();
+          const outcome: RecordOutcome = { kind: 'stopped', reason, events: writer.eventCount };
+          this.finish(outcome);
+          return outcome;
+        }
+        default:
+          throw new Error(`native record loop stopped for an unknown reason: ${stop.reason}`);
+      }
+    }
+  }
+
+  private mappedFile(pid: number, stop: Record<string, unknown>): MapFileInfo {
+    const link = `/proc/${pid}/fd/${stop.fd}`;
+    let path: string;
+    try {
+      path = fs.readlinkSync(link);
+    } catch (e) {
+      throw new RecordError(`cannot find the file behind fd ${stop.fd} mapped by the program: ${(e as Error).message}`);
+    }
+    const sha = this.writer!.storeFile(link);
+    const size = fs.statSync(link).size;
+    const offset = stop.offset as bigint;
+    return {
+      addr: hex(stop.addr as bigint), length: hex(stop.length as bigint), offset: hex(offset),
+      prot: Number(stop.prot), flags: Number(stop.flags), sha, path,
+      size: Math.max(0, Math.min(Number(stop.length as bigint), size - Number(offset))),
+    };
+  }
+
+  private finish(outcome: RecordOutcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.writer?.close({ outcome });
+  }
+
+  /** Kills the program and closes the trace; safe to call more than once. */
+  async abort(reason?: string): Promise<void> {
+    if (this.pid) {
+      const pid = this.pid;
+      this.pid = 0;
+      await native().kill(pid).catch(() => undefined);
+    }
+    if (reason && this.writer && !this.finished) {
+      this.writer.append(encodeJsonEvent(EventKind.Stop, 0, { reason }));
+      this.finish({ kind: 'stopped', reason, events: this.writer.eventCount });
+    }
+  }
+}

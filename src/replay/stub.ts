@@ -1,0 +1,72 @@
+// The replay stub: a 4 KiB static ELF that rewind writes itself. Replay execs it
+// (so the replayed process starts from an almost empty address space, whatever
+// the machine's own ld.so and libraries are), then rebuilds the recorded address
+// space around it. Its page stays mapped at STUB_BASE and gives rewind `syscall`
+// and stack-probe instructions to run in the replayed process.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+
+export const STUB_BASE = 0x6fff00000000n;
+export const STUB_SIZE = 0x1000n;
+const CODE_OFFSET = 0x100;
+/** `syscall; int3` */
+export const STUB_SYSCALL = STUB_BASE + BigInt(CODE_OFFSET);
+/** `mov %rax,(%rsp); int3`: touching the stack grows it down to rsp */
+export const STUB_STACK_PROBE = STUB_SYSCALL + 3n;
+const ENTRY = STUB_STACK_PROBE + 5n;
+
+function stubImage(): Buffer {
+  const img = Buffer.alloc(CODE_OFFSET + 16);
+  // ELF header
+  img.write('\x7fELF', 0, 'latin1');
+  img[4] = 2; // 64-bit
+  img[5] = 1; // little-endian
+  img[6] = 1; // version
+  img.writeUInt16LE(2, 16); // ET_EXEC
+  img.writeUInt16LE(0x3e, 18); // x86-64
+  img.writeUInt32LE(1, 20);
+  img.writeBigUInt64LE(ENTRY, 24);
+  img.writeBigUInt64LE(64n, 32); // program headers right after this header
+  img.writeUInt16LE(64, 52);
+  img.writeUInt16LE(56, 54);
+  img.writeUInt16LE(2, 56); // two program headers
+  img.writeUInt16LE(64, 58);
+  // PT_LOAD, R+X, the whole file at STUB_BASE
+  let ph = 64;
+  img.writeUInt32LE(1, ph);
+  img.writeUInt32LE(5, ph + 4);
+  img.writeBigUInt64LE(0n, ph + 8);
+  img.writeBigUInt64LE(STUB_BASE, ph + 16);
+  img.writeBigUInt64LE(STUB_BASE, ph + 24);
+  img.writeBigUInt64LE(BigInt(img.length), ph + 32);
+  img.writeBigUInt64LE(BigInt(img.length), ph + 40);
+  img.writeBigUInt64LE(0x1000n, ph + 48);
+  // PT_GNU_STACK, RW: a non-executable stack like the recorded program's
+  ph += 56;
+  img.writeUInt32LE(0x6474e551, ph);
+  img.writeUInt32LE(6, ph + 4);
+  Buffer.from([
+    0x0f, 0x05, 0xcc, // syscall; int3
+    0x48, 0x89, 0x04, 0x24, 0xcc, // mov %rax,(%rsp); int3
+    0xcc, 0xeb, 0xfd, // entry: int3; jmp entry
+  ]).copy(img, CODE_OFFSET);
+  return img;
+}
+
+/** Writes the stub (once per content) and returns its path. */
+export function stubPath(): string {
+  const img = stubImage();
+  const name = `rewind-stub-${createHash('sha256').update(img).digest('hex').slice(0, 16)}`;
+  const file = path.join(os.tmpdir(), name);
+  try {
+    if (fs.readFileSync(file).equals(img)) return file;
+  } catch {
+    // not there yet
+  }
+  const tmp = `${file}.${process.pid}`;
+  fs.writeFileSync(tmp, img, { mode: 0o755 });
+  fs.renameSync(tmp, file);
+  return file;
+}
