@@ -175,7 +175,10 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
     case kMmap: {
       if (isError(result)) { annul(); break; }
       uint64_t flags = a[3];
-      uint64_t share = (flags & 3) == 2 ? 2 : 1;
+      // File contents are written in afterwards through /proc/pid/mem, which can
+      // only write read-only pages of private mappings: file mappings become private.
+      bool anonymous = flags & 0x20;
+      uint64_t share = anonymous && (flags & 3) != 2 ? 1 : 2;
       uint64_t keep = flags & (0x100 /* GROWSDOWN */ | 0x4000 /* NORESERVE */ | 0x20000 /* STACK */);
       uint64_t m[6] = {uint64_t(result), a[1], a[2], share | 0x20 /* ANONYMOUS */ | 0x10 /* FIXED */ | keep,
                        uint64_t(-1), 0};

@@ -106,7 +106,9 @@ export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap
     const end = BigInt(m.end);
     if (start < STUB_BASE + STUB_SIZE && end > STUB_BASE)
       throw new Error(`the recorded mapping ${m.start}-${m.end} overlaps rewind's replay stub at ${hex(STUB_BASE)}`);
-    const shared = m.perms[3] === 's' ? 1n : 2n;
+    // Contents are written through /proc/pid/mem, which writes read-only pages of
+    // private mappings only: a shared file mapping is replayed as a private one.
+    const shared = m.perms[3] === 's' && !('file' in m.source) ? 1n : 2n;
     const got = await syscall(NR_MMAP, start, end - start, 3n, shared | 0x20n | 0x10n, -1n & 0xffffffffffffffffn, 0n);
     if (got !== start) throw new Error(`replay could not map ${m.start}-${m.end} (mmap returned ${got})`);
     const data = await contentOf(reader, m, Number(end - start));
