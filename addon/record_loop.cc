@@ -6,6 +6,8 @@
 #include <sys/user.h>
 #include <x86intrin.h>
 
+#include <time.h>
+
 #include <cstring>
 #include <map>
 
@@ -18,6 +20,7 @@ namespace rw {
 namespace {
 
 constexpr uint64_t kCloneThread = 0x00010000;
+constexpr double kHandOverMs = 5;
 constexpr int kNrClone = 56, kNrClone3 = 435, kNrIoctl = 16;
 
 struct Session {
@@ -150,6 +153,13 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
   Session& s = sessions[pid];
   LoopResult out;
   RecordWriter w(out.events);
+  timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  auto elapsedMs = [&] {
+    timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6;
+  };
   auto count = [&] { out.eventCount++; };
 
   while (out.events.size() < maxBytes) {
@@ -198,6 +208,9 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
         }
         s.inSyscall = true;
         if (s.deferredSig) s.pendingSig = s.deferredSig;  // queued now, delivered when the call returns
+        // This call may block for long: hand what is encoded to the trace writer
+        // first, so a recorder killed meanwhile loses at most a few milliseconds.
+        if (out.events.size() && elapsedMs() > kHandOverMs) break;
         continue;
       }
       // Syscall exit.

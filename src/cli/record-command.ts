@@ -7,6 +7,7 @@ export async function recordCommand(argv: { output?: string; command: string[] }
   const [program, ...args] = argv.command;
   if (!program) fail('usage: rewind record [-o DIR] -- PROGRAM [ARGS...]');
   const dir = argv.output ? path.resolve(argv.output) : newTraceDir(program);
+  markLatest(dir);  // now, so that a recorder killed mid-run still leaves `latest` at its trace
   const recorder = new Recorder();
   // The program gets terminal signals itself (same process group); the recorder
   // keeps recording them. A request to stop the recorder ends the trace cleanly.
@@ -27,7 +28,6 @@ export async function recordCommand(argv: { output?: string; command: string[] }
     await recorder.abort(`recorder error: ${(e as Error).message}`);
     fail((e as Error).message);
   }
-  markLatest(dir);
   if (outcome.kind === 'stopped') {
     notice(`error: ${outcome.reason}`);
     notice(`trace saved to ${dir} (replayable up to event ${outcome.events - 1})`);

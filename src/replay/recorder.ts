@@ -71,6 +71,7 @@ export class Recorder {
     }
     const pid = this.pid;
     writer.append(encodeJsonEvent(EventKind.Exec, pid, await captureAddressSpace(pid, writer, path)));
+    writer.flush(); // the start of the program is on disk before it runs
 
     for (;;) {
       const r = await n.recordRun(pid, table, BATCH_BYTES);

@@ -51,7 +51,11 @@ export class Replayer {
   }
 
   private async begin(): Promise<void> {
-    if (this.trace.eventCount === 0) throw new Error('the trace holds no events');
+    if (this.trace.eventCount === 0) {
+      throw new Error(this.trace.truncated
+        ? 'the trace is incomplete: it was cut off before its first event was complete'
+        : 'the trace holds no events');
+    }
     const first = decodeEvent(this.trace.record(0));
     if (first.kind !== 'exec') throw new Error('the trace does not start with an exec event');
     const n = native();
