@@ -1,6 +1,8 @@
 #include "tracer_thread.h"
 
 #include <sched.h>
+#include <sys/prctl.h>
+#include <x86intrin.h>
 
 #include <condition_variable>
 #include <cstring>
@@ -38,6 +40,12 @@ void pinSelf() {
 
 void tracerMain() {
   pinSelf();
+  // Tracees run with rdtsc trapping (PR_TSC_SIGSEGV). The kernel rewrites CR4
+  // whenever it switches between a thread that traps and one that does not, and
+  // in a VM each CR4 write exits to the hypervisor: at two switches per ptrace
+  // stop that doubled the cost of every stop. So the tracer traps rdtsc too, and
+  // reads the time-stamp counter only through readTsc().
+  prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
   for (;;) {
     std::function<void()> job;
     {
@@ -77,7 +85,23 @@ void ensureStarted(Napi::Env env) {
 
 }  // namespace
 
-void setTracerCpu(int c) { cpu = c; }
+void setTracerCpu(int c) {
+  cpu = c;
+  // Keep the JS thread off the tracer's CPU where there is another one.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_ISSET(c, &set) && CPU_COUNT(&set) > 1) {
+    CPU_CLR(c, &set);
+    sched_setaffinity(0, sizeof set, &set);
+  }
+}
+
+uint64_t readTsc(uint32_t* aux) {
+  prctl(PR_SET_TSC, PR_TSC_ENABLE);
+  uint64_t t = aux ? __rdtscp(aux) : __rdtsc();
+  prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
+  return t;
+}
 int tracerCpu() { return cpu; }
 
 Napi::Promise submitToTracer(Napi::Env env, const char* usage, std::function<Outcome()> job) {

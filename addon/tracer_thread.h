@@ -3,6 +3,7 @@
 #pragma once
 #include <napi.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -31,6 +32,9 @@ struct NativeError {
 };
 
 void setTracerCpu(int cpu);
+// The tracer thread traps rdtsc like its tracees (see tracer_thread.cc): read the
+// counter only through this. Never use the vDSO clocks on the tracer thread.
+uint64_t readTsc(uint32_t* aux);
 int tracerCpu();
 
 Napi::Promise submitToTracer(Napi::Env env, const char* usage, std::function<Outcome()> job);
