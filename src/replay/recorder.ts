@@ -18,6 +18,8 @@ export interface RecordOptions {
   traceDir: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** fds for the program's stdin, stdout and stderr (default: the recorder's own) */
+  stdio?: [number, number, number];
 }
 
 export type RecordOutcome =
@@ -64,7 +66,7 @@ export class Recorder {
     }));
     const table = encodeSyscallTable();
     try {
-      this.pid = await n.spawn({ path, argv: [opts.program, ...opts.args], envp, cwd, trapTsc: true, traceForks: true });
+      this.pid = await n.spawn({ path, argv: [opts.program, ...opts.args], envp, cwd, trapTsc: true, traceForks: true, stdio: opts.stdio });
     } catch (e) {
       writer.close({ outcome: { kind: 'stopped', reason: `could not start ${path}` } });
       throw new RecordError((e as Error).message);

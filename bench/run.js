@@ -1,0 +1,61 @@
+// npm run bench: record and replay overhead as ratios to native. Each trial runs
+// in a fresh process (trial.js) that times the workload natively, recorded and
+// replayed side by side; the medians go into docs/benchmarks.md with the date
+// and the machine, between this script's markers (other sections are kept).
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WORKLOADS } from './workloads.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const docs = path.join(here, '..', 'docs', 'benchmarks.md');
+const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
+const only = process.argv.slice(2);
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const f2 = (x) => x.toFixed(2);
+
+const rows = [];
+for (const [name, w] of Object.entries(WORKLOADS)) {
+  if (only.length && !only.includes(name)) continue;
+  const trials = [];
+  for (let i = 0; i < TRIALS; i++) {
+    const out = execFileSync(process.execPath, [path.join(here, 'trial.js'), name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const t = JSON.parse(out.trim().split('\n').pop());
+    trials.push(t);
+    process.stderr.write(`${name} trial ${i + 1}: native ${f2(t.native)} s, record ${f2(t.record)} s, replay ${f2(t.replay)} s\n`);
+  }
+  rows.push({
+    name, title: w.title,
+    native: median(trials.map((t) => t.native)),
+    record: median(trials.map((t) => t.record)),
+    replay: median(trials.map((t) => t.replay)),
+    recordRatio: median(trials.map((t) => t.record / t.native)),
+    replayRatio: median(trials.map((t) => t.replay / t.native)),
+    events: trials[0].events,
+    traceBytes: trials[0].traceBytes,
+  });
+}
+
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const section = [
+  '<!-- bench/run.js: record-replay -->',
+  '## Record and replay overhead',
+  '',
+  `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.hostname()}: ${cpu}, ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}. `
+    + `Median of ${TRIALS} trials; each trial is a fresh process that runs the workload natively, records it and replays it (\`replay\` = headless replay to the end), side by side. `
+    + 'Times are wall-clock and include starting the program and, for record and replay, capturing or rebuilding its address space.',
+  '',
+  '| workload | native | record | record / native | replay | replay / native | events | trace size |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map((r) => `| ${r.title} | ${f2(r.native)} s | ${f2(r.record)} s | **${f2(r.recordRatio)}x** | ${f2(r.replay)} s | ${f2(r.replayRatio)}x | ${r.events} | ${(r.traceBytes / 2 ** 20).toFixed(1)} MiB |`),
+  '<!-- end: record-replay -->',
+].join('\n');
+
+let text = fs.existsSync(docs) ? fs.readFileSync(docs, 'utf8') : '# Benchmarks\n\nProduced by `npm run bench`; numbers are never asserted in tests.\n';
+const re = /<!-- bench\/run.js: record-replay -->[\s\S]*?<!-- end: record-replay -->/;
+text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
+fs.writeFileSync(docs, text);
+process.stdout.write(section + '\n');

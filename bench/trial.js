@@ -1,0 +1,53 @@
+// One trial, in a fresh process: the workload natively, recorded, and replayed,
+// side by side. Prints one JSON line of wall-clock seconds and the trace size.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Recorder } from '../dist/replay/recorder.js';
+import { Replayer } from '../dist/replay/replayer.js';
+import { TraceReader } from '../dist/history/index.js';
+import { WORK, WORKLOADS } from './workloads.js';
+
+const name = process.argv[2];
+const workload = WORKLOADS[name];
+if (!workload) throw new Error(`unknown workload ${name}`);
+const [program, ...args] = workload.command();
+
+function seconds(start) {
+  const [s, ns] = process.hrtime(start);
+  return s + ns / 1e9;
+}
+
+function dirSize(dir) {
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    total += e.isDirectory() ? dirSize(p) : fs.statSync(p).size;
+  }
+  return total;
+}
+
+const traceDir = path.join(WORK, `trace-${name}-${process.pid}`);
+fs.rmSync(traceDir, { recursive: true, force: true });
+const devnull = fs.openSync('/dev/null', 'w');
+try {
+  let t = process.hrtime();
+  const nat = spawnSync(program, args, { stdio: ['ignore', devnull, 'inherit'] });
+  const native = seconds(t);
+  if (nat.status !== 0) throw new Error(`${program} failed natively: ${nat.status}`);
+
+  t = process.hrtime();
+  const outcome = await new Recorder().record({ program, args, traceDir, env: process.env, stdio: [devnull, devnull, 2] });
+  const record = seconds(t);
+  if (outcome.kind !== 'exited' || outcome.code !== 0) throw new Error(`recording failed: ${JSON.stringify(outcome)}`);
+
+  t = process.hrtime();
+  const trace = TraceReader.open(traceDir);
+  const replayer = await Replayer.start(trace);
+  const result = await replayer.run({});
+  const replay = seconds(t);
+  if (result.kind !== 'exited' || result.code !== 0) throw new Error(`replay failed: ${JSON.stringify(result)}`);
+  process.stdout.write(JSON.stringify({ native, record, replay, events: outcome.events, traceBytes: dirSize(traceDir) }) + '\n');
+} finally {
+  fs.rmSync(traceDir, { recursive: true, force: true });
+}
