@@ -66,7 +66,7 @@ export class Recorder {
     }));
     const table = encodeSyscallTable();
     try {
-      this.pid = await n.spawn({ path, argv: [opts.program, ...opts.args], envp, cwd, trapTsc: true, traceForks: true, stdio: opts.stdio });
+      this.pid = await n.spawn({ path, argv: [opts.program, ...opts.args], envp, cwd, trapTsc: true, traceForks: true, ...(opts.stdio ? { stdio: opts.stdio } : {}) });
     } catch (e) {
       writer.close({ outcome: { kind: 'stopped', reason: `could not start ${path}` } });
       throw new RecordError((e as Error).message);
