@@ -22,7 +22,7 @@ namespace {
 
 constexpr uint64_t kCloneThread = 0x00010000;
 constexpr double kHandOverMs = 5;
-constexpr int kNrClone = 56, kNrClone3 = 435, kNrIoctl = 16;
+constexpr int kNrClone = 56, kNrIoctl = 16;
 
 struct Session {
   bool inSyscall = false;
@@ -61,13 +61,9 @@ std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uin
   s.annul = false;
   s.generic = row.action == kGeneric;
   if (row.action == kUnsupported) return "it cannot be replayed faithfully yet";
-  if (row.action == kFork) {
-    uint64_t flags = a[0];
-    if (nr == kNrClone3) readMemory(pid, a[0], &flags, 8);
-    if ((nr == kNrClone || nr == kNrClone3) && (flags & kCloneThread))
-      return "it creates a thread, and multithreaded programs are not supported yet";
-  }
-  if (row.action == kRseq) {
+  if (row.action == kFork && nr == kNrClone && (a[0] & kCloneThread))
+    return "it creates a thread, and multithreaded programs are not supported yet";
+  if (row.action == kRefuse) {
     s.annul = true;
     s.forcedResult = -ENOSYS;
     user_regs_struct r = s.entry;

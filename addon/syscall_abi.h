@@ -11,7 +11,7 @@ constexpr int kMaxOuts = 4;
 
 enum Action : int32_t {
   kUnknown = 0, kEmulate = 1, kExecute = 2, kMmap = 3, kBrk = 4, kMremap = 5,
-  kGeneric = 6, kFork = 7, kExec = 8, kUnsupported = 9, kRseq = 10,
+  kGeneric = 6, kFork = 7, kExec = 8, kUnsupported = 9, kRefuse = 10,
   kWaitSignal = 11, kArchPrctl = 12, kExit = 13, kExecuteKeepResult = 14,
 };
 

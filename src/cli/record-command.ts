@@ -30,7 +30,7 @@ export async function recordCommand(argv: { output?: string; command: string[] }
   }
   if (outcome.kind === 'stopped') {
     notice(`error: ${outcome.reason}`);
-    notice(`trace saved to ${dir} (replayable up to event ${outcome.events - 1})`);
+    notice(`trace saved to ${dir} (replayable up to event ${outcome.events - 2}, before the stop)`);
     return shellStatus(outcome);
   }
   notice(`trace saved to ${dir}`);

@@ -28,8 +28,12 @@ export const Action = {
   Exec: 8,
   /** Cannot be recorded faithfully yet: recording stops with an error naming it. */
   Unsupported: 9,
-  /** rseq: refused with ENOSYS while recording (the kernel would write cpu ids behind our back). */
-  Rseq: 10,
+  /**
+   * Refused with ENOSYS while recording, so the program falls back to an older call:
+   * rseq (the kernel would write cpu ids behind the recorder's back), clone3 (its
+   * flags live in memory; glibc falls back to clone, whose flags are checked).
+   */
+  Refuse: 10,
   /** Blocks until a signal arrives (rt_sigsuspend, pause): replay executes it with the signal queued. */
   WaitSignal: 11,
   /** arch_prctl: ARCH_SET_FS/ARCH_SET_GS executed, the rest emulated. */

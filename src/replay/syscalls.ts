@@ -466,10 +466,9 @@ const BODIES: Record<string, Body> = {
   vfork: { action: Action.Fork },
   // clone3(struct clone_args *args, size): the flags, and the pidfd/parent_tid pointers
   // the kernel writes through, are inside the structure, which the native Fork handling
-  // does not read (it checks clone's flags in a register). Refused rather than recorded
-  // wrongly. glibc falls back to clone only on ENOSYS, so the recorder should answer
-  // clone3 with -ENOSYS the way it does rseq; see the report on the ABI.
-  clone3: unsupported,
+  // does not read (it checks clone's flags in a register). glibc falls back to clone on
+  // ENOSYS, so the recorder refuses clone3 with ENOSYS, as it does rseq.
+  clone3: { action: Action.Refuse },
   execve: { action: Action.Exec },
   execveat: { action: Action.Exec },
   exit: { action: Action.Exit },
@@ -484,7 +483,7 @@ const BODIES: Record<string, Body> = {
   set_robust_list: execute,
   // get_robust_list(pid, struct robust_list_head **head, size_t *len)
   get_robust_list: emulate(fixedIfOk(1, S.pointer), fixedIfOk(2, S.long)),
-  rseq: { action: Action.Rseq },
+  rseq: { action: Action.Refuse },
   // futex(uaddr, op, val, timeout/val2, uaddr2, val3): the PI operations update *uaddr
   // (owner tid, FUTEX_WAITERS, OWNER_DIED), FUTEX_WAKE_OP and the requeue-PI operations
   // modify *uaddr2. For the other operations uaddr2 is unused (possibly garbage in the

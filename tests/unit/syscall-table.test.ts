@@ -196,7 +196,7 @@ describe('syscall specs', () => {
       [Action.Brk]: [SYSCALL_NUMBERS.brk],
       [Action.Mremap]: [SYSCALL_NUMBERS.mremap],
       [Action.ArchPrctl]: [SYSCALL_NUMBERS.arch_prctl],
-      [Action.Rseq]: [SYSCALL_NUMBERS.rseq],
+      [Action.Refuse]: [SYSCALL_NUMBERS.rseq, SYSCALL_NUMBERS.clone3],
       [Action.WaitSignal]: [SYSCALL_NUMBERS.rt_sigsuspend, SYSCALL_NUMBERS.pause],
       [Action.Fork]: [SYSCALL_NUMBERS.fork, SYSCALL_NUMBERS.vfork, SYSCALL_NUMBERS.clone],
       [Action.Exec]: [SYSCALL_NUMBERS.execve, SYSCALL_NUMBERS.execveat],
