@@ -59,6 +59,7 @@ Stop waitStop(pid_t pid) {
     s.kind = Stop::kEvent;
     s.event = status >> 16;
     s.sig = WSTOPSIG(status);
+    if (s.event == PTRACE_EVENT_EXEC) forgetMemoryFd(pid);  // /proc/pid/mem belongs to the old image
   } else {
     s.kind = Stop::kSignal;
     s.sig = WSTOPSIG(status);

@@ -5,7 +5,8 @@ import { decodeEvent, EventKind, eventKindOf } from '../history/events.js';
 import { native } from '../native.js';
 import { tracerCpu } from './cpu.js';
 import { rebuildAddressSpace } from './address-space.js';
-import { stubPath } from './stub.js';
+import { STUB_BASE, stubPath } from './stub.js';
+import { setReg } from './registers.js';
 import { syscallName } from './syscall-names.js';
 import { encodeSyscallTable } from './syscall-table.js';
 import * as fs from 'node:fs';
@@ -102,6 +103,9 @@ export class Replayer {
           await this.close();
           throw err;
         }
+        case 'exec':
+          await this.replayExec();
+          continue;
         case 'need-js': {
           const stopped = await this.handleEvent(trace.record(this.next));
           if (stopped) {
@@ -120,6 +124,38 @@ export class Replayer {
       ? `the trace was cut off after event ${trace.eventCount - 1} (the recorder did not finish)`
       : `the trace ends after event ${trace.eventCount - 1} without the program's exit`;
     return { kind: 'incomplete', reason: why, events: this.next };
+  }
+
+  /**
+   * The process stands at the entry of an execve that succeeded when recorded:
+   * it execs the stub instead, and the exec event that follows rebuilds the new
+   * program's recorded address space around it.
+   */
+  private async replayExec(): Promise<void> {
+    const n = native();
+    const ev = this.next < this.trace.eventCount ? decodeEvent(this.trace.record(this.next)) : undefined;
+    if (ev?.kind !== 'exec') throw new Error(`event ${this.next}: the recording has no exec snapshot after a successful execve`);
+    const path = Buffer.from(stubPath() + '\0');
+    const argv0 = Buffer.from('rewind-stub\0');
+    const scratch = STUB_BASE + 0x800n; // the stub page after its code: the old image goes away anyway
+    const argv = Buffer.alloc(24);
+    argv.writeBigUInt64LE(scratch + 0x100n, 0);
+    await n.writeMemory(this.pid, scratch, path);
+    await n.writeMemory(this.pid, scratch + 0x100n, argv0);
+    await n.writeMemory(this.pid, scratch + 0x200n, argv);
+    const regs = await n.getRegs(this.pid);
+    setReg(regs, 'orig_rax', 59n); // execve (the program may have called execveat)
+    setReg(regs, 'rdi', scratch);
+    setReg(regs, 'rsi', scratch + 0x200n);
+    setReg(regs, 'rdx', scratch + 0x210n); // an empty envp: the NULL after argv's NULL
+    await n.setRegs(this.pid, regs);
+    let stop = await n.resumeAndWait(this.pid, 'syscall', 0);
+    if (stop.kind !== 'event') throw new Error(`event ${this.next}: re-exec of the replay stub failed (${stop.kind} ${stop.signal})`);
+    stop = await n.resumeAndWait(this.pid, 'syscall', 0);
+    if (stop.kind !== 'syscall') throw new Error(`event ${this.next}: no execve return after re-exec of the replay stub`);
+    await n.replaySetBrk(this.pid, 0n);
+    await rebuildAddressSpace(this.pid, this.trace, ev.snapshot);
+    this.next++;
   }
 
   /** Handles an event the native loop leaves to JS; returns a reason when the recording ends here. */
