@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 
+#include "debug_loop.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "record_loop.h"
@@ -96,7 +97,7 @@ Value Spawn(const CallbackInfo& info) {
   opts.cpu = tracerCpu();
   if (o.Has("trapTsc")) opts.trapTsc = o.Get("trapTsc").ToBoolean();
   if (o.Has("traceForks")) opts.traceForks = o.Get("traceForks").ToBoolean();
-  if (o.Has("stdio")) {
+  if (o.Has("stdio") && o.Get("stdio").IsArray()) {
     Napi::Array s = o.Get("stdio").As<Napi::Array>();
     opts.stdinFd = s.Get(0u).As<Napi::Number>().Int32Value();
     opts.stdoutFd = s.Get(1u).As<Napi::Number>().Int32Value();
@@ -273,6 +274,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("replayRun", Napi::Function::New(env, ReplayRun));
   exports.Set("replaySetBrk", Napi::Function::New(env, ReplaySetBrk));
   exports.Set("kill", Napi::Function::New(env, Kill));
+  registerDebugExports(env, exports);
   return exports;
 }
 

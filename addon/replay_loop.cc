@@ -25,6 +25,9 @@ struct Session {
   int pendingSig = 0;
   uint64_t brk = 0;
   bool signalQueued = false;
+  bool execPending = false;  // stopped at the entry of an execve that succeeded when recorded
+  DebugHook* hook = nullptr;  // debugging: runs the program's code before each event
+  bool userCodeNext = false;  // the next resume is the first of an event
 };
 
 std::map<pid_t, Session> sessions;
@@ -68,6 +71,10 @@ struct Diverged {
 };
 
 Stop resumeAndWait(pid_t pid, Session& s) {
+  if (s.hook && s.userCodeNext) {
+    s.userCodeNext = false;
+    return s.hook->runUserCode(pid, s.pendingSig);
+  }
   resume(pid, PTRACE_SYSCALL, s.pendingSig);
   s.pendingSig = 0;
   return waitStop(pid);
@@ -210,7 +217,9 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       break;
     }
     case kExec:
-      throw NativeError{ENOSYS, "replaying a program that calls execve again is not supported yet"};
+      if (isError(result)) { annul(); break; }
+      s.execPending = true;  // JS turns the process into a fresh stub and rebuilds it
+      return;
     default:
       annul();
       break;
@@ -256,6 +265,7 @@ void replayTsc(pid_t pid, Session& s, const RecordView& v) {
 
 void replayForget(pid_t pid) { sessions.erase(pid); }
 void replaySetBrk(pid_t pid, uint64_t brk) { sessions[pid].brk = brk; }
+void replaySetDebugHook(pid_t pid, DebugHook* hook) { sessions[pid].hook = hook; }
 
 LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                      size_t offset, uint32_t maxEvents) {
@@ -274,6 +284,7 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
     while (out.eventCount < maxEvents && view(at, v)) {
       RecordView nextView{};
       bool hasNext = view(at + v.n, nextView);
+      s.userCodeNext = true;
       switch (v.kind()) {
         case kEvSyscall:
           if (v.n < kSyscallFixed) throw NativeError{EINVAL, "short syscall record"};
@@ -307,6 +318,16 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
       }
       at += v.n;
       out.eventCount++;
+      if (s.execPending) {
+        s.execPending = false;
+        out.consumed = at - offset;
+        out.stop.reason = "exec";
+        return out;
+      }
+      if (s.hook && s.hook->afterEvent(pid, v, hasNext ? &nextView : nullptr, out.stop)) {
+        out.consumed = at - offset;
+        return out;
+      }
     }
     out.consumed = at - offset;
     out.stop.reason = at >= events.size() ? "end-of-buffer" : "batch";
@@ -315,6 +336,9 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
     out.stop.reason = "divergence";
     out.stop.str("expected", d.expected);
     out.stop.str("actual", d.actual);
+  } catch (const DebugStop& d) {
+    out.consumed = at - offset;  // the event in progress is not consumed
+    out.stop = d.info;
   }
   return out;
 }

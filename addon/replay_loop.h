@@ -3,7 +3,9 @@
 
 #include <vector>
 
+#include "event_format.h"
 #include "loop_result.h"
+#include "ptrace_ops.h"
 #include "syscall_abi.h"
 
 namespace rw {
@@ -14,5 +16,22 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
                      size_t offset, uint32_t maxEvents);
 void replayForget(pid_t pid);
 void replaySetBrk(pid_t pid, uint64_t brk);
+
+// Debugging (addon/debug_loop.cc): a hook that runs the program's own code before
+// each event and may stop the loop there, without consuming the event.
+struct DebugStop {
+  StopInfo info;
+};
+class DebugHook {
+ public:
+  virtual ~DebugHook() = default;
+  // Resumes the tracee for the event about to be replayed and returns the first stop
+  // the replay must see, or throws DebugStop. `sig` is delivered on the first resume
+  // (and zeroed then).
+  virtual Stop runUserCode(pid_t pid, int& sig) = 0;
+  // After each event: true (with info filled in) stops the loop there.
+  virtual bool afterEvent(pid_t pid, const RecordView& done, const RecordView* next, StopInfo& info) = 0;
+};
+void replaySetDebugHook(pid_t pid, DebugHook* hook);
 
 }  // namespace rw

@@ -56,6 +56,28 @@ export interface Native {
   replaySetBrk(pid: number, brk: bigint): Promise<void>;
   /** SIGKILL and reap. */
   kill(pid: number): Promise<void>;
+
+  // Debugging a replay (addon/debug_loop.cc).
+  /**
+   * replayRun with the program's own code run under debugger control: stops at
+   * breakpoints, watchpoints, after a step (mode 1) or a range step (mode 2: step
+   * while start <= pc < end), on interrupt(), and before a fatal signal is delivered.
+   * Stop reasons beyond replayRun's: swbreak, hwbreak, watch {slot}, step,
+   * interrupted, signal {signal}. The event in progress at such a stop is not consumed.
+   */
+  debugRun(pid: number, table: Int32Array, events: Buffer, offset: number, maxEvents: number,
+    opts: { mode: 0 | 1 | 2; start?: bigint; end?: bigint; fresh: boolean }): Promise<NativeLoopResult>;
+  /** Writes int3 at addr; resolves to the byte it replaced. */
+  insertBreakpoint(pid: number, addr: bigint): Promise<number>;
+  removeBreakpoint(pid: number, addr: bigint): Promise<void>;
+  /** DR0-3 and DR7; type 0 execute, 1 write, 3 read/write. */
+  setDebugRegs(pid: number, slots: ({ addr: bigint; type: 0 | 1 | 3; len: 1 | 2 | 4 | 8 } | null)[]): Promise<void>;
+  /** Synchronous (JS thread): stops a running debugRun, which reports 'interrupted'. */
+  interrupt(pid: number): boolean;
+  debugForget(pid: number): Promise<void>;
+  /** XSAVE area (PTRACE_GETREGSET NT_X86_XSTATE), or the 512-byte FXSAVE area. */
+  getXState(pid: number): Promise<Buffer>;
+  setXState(pid: number, data: Buffer): Promise<void>;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,7 +1,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { recordCommand } from './record-command.js';
-import { replayCheckCommand, replayServeUnavailable } from './replay-command.js';
+import { replayCheckCommand, replayServeCommand } from './replay-command.js';
 import { dumpCommand } from './dump-command.js';
 import { lsCommand } from './ls-command.js';
 import { fail } from './output.js';
@@ -24,10 +24,22 @@ async function main(): Promise<void> {
     .command(
       'replay [trace]', 'replay a trace (default: the latest)',
       (y) => y.positional('trace', { type: 'string' })
-        .option('check', { type: 'boolean', describe: 'replay headless to the end, echoing the program\'s stdout/stderr, exit with its status' }),
+        .option('check', { type: 'boolean', describe: 'replay headless to the end, echoing the program\'s stdout/stderr, exit with its status' })
+        .option('port', { type: 'number', default: 2345, describe: 'serve gdb on this TCP port (0: any free port)' })
+        .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on' })
+        .option('once', { type: 'boolean', default: false, describe: 'exit when gdb disconnects instead of waiting for the next connection' })
+        .option('gdb', { type: 'boolean', default: false, describe: 'start gdb already connected' })
+        .option('gdb-path', { type: 'string', describe: 'the gdb to start with --gdb' })
+        .option('symbols', { type: 'string', describe: 'serve symbols from FILE (checked against the recorded executable)' }),
       async (argv) => {
-        if (!argv.check) replayServeUnavailable();
-        status = await replayCheckCommand({ trace: argv.trace });
+        if (argv.check) {
+          status = await replayCheckCommand({ trace: argv.trace });
+          return;
+        }
+        status = await replayServeCommand({
+          trace: argv.trace, port: argv.port, host: argv.host, once: argv.once, gdb: argv.gdb,
+          gdbPath: argv['gdb-path'], symbols: argv.symbols,
+        });
       },
     )
     .command(

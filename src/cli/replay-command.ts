@@ -1,6 +1,11 @@
 import { TraceReader } from '../history/index.js';
 import { Replayer } from '../replay/replayer.js';
-import { fail, notice, shellStatus, writeAllSync } from './output.js';
+import * as path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { decodeEvent } from '../history/events.js';
+import { checkSymbolFile } from '../replay/trace-files.js';
+import { serveReplay } from '../rsp/server.js';
+import { EXIT_REWIND_ERROR, fail, notice, shellStatus, writeAllSync } from './output.js';
 import { resolveTrace } from './trace-store.js';
 
 export async function replayCheckCommand(argv: { trace?: string }): Promise<number> {
@@ -17,7 +22,62 @@ export async function replayCheckCommand(argv: { trace?: string }): Promise<numb
   }
 }
 
-export function replayServeUnavailable(): never {
-  notice('serving a replay to gdb is not built yet; use `rewind replay --check [TRACE]`');
-  process.exit(125);
+export interface ServeArgs {
+  trace?: string;
+  port: number;
+  host: string;
+  once: boolean;
+  gdb: boolean;
+  gdbPath?: string;
+  symbols?: string;
+}
+
+/** `rewind replay [TRACE] [--port N] [--host ADDR] [--once] [--gdb] [--symbols FILE]`: serves the replay to gdb. */
+export async function replayServeCommand(argv: ServeArgs): Promise<number> {
+  let trace: TraceReader;
+  try {
+    trace = TraceReader.open(resolveTrace(argv.trace));
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const first = decodeEvent(trace.record(0));
+  if (first.kind !== 'exec') fail('the trace does not start with an exec event');
+  let exePath = first.snapshot.exe;
+  let symbolFile: string | undefined;
+  if (argv.symbols) {
+    const files = first.snapshot.mappings.filter((m) => m.name === exePath && 'file' in m.source);
+    const sha = files.length ? (files[0].source as { file: string }).file : undefined;
+    if (!sha) fail(`the trace does not hold the recorded executable ${exePath}, so ${argv.symbols} cannot be checked against it`);
+    const why = checkSymbolFile(argv.symbols, trace.file(sha));
+    if (why) fail(`--symbols ${argv.symbols} does not match the recorded executable ${exePath}: ${why}`);
+    symbolFile = path.resolve(argv.symbols);
+    exePath = symbolFile;
+  }
+  const packetLog = process.env.REWIND_RSP_LOG ? (l: string) => notice(`rsp ${l}`) : undefined;
+  let gdbChild: ChildProcess | undefined;
+  let gdbExit: Promise<number> | undefined;
+  try {
+    await serveReplay({
+      trace, host: argv.host, port: argv.port, once: argv.once || argv.gdb, exePath, symbolFile, packetLog,
+      log: (t) => notice(t),
+      onListening: (port) => {
+        const where = `${argv.host.includes(':') ? `[${argv.host}]` : argv.host}:${port}`;
+        notice(`serving ${trace.dir} to gdb on ${where}`);
+        notice(`connect with: gdb -ex 'target extended-remote ${where}'`);
+        if (argv.gdb) {
+          gdbChild = spawn(argv.gdbPath ?? 'gdb', ['-q', '-ex', `target extended-remote ${where}`], { stdio: 'inherit' });
+          gdbExit = new Promise((resolve) => {
+            gdbChild!.on('exit', (code) => resolve(code ?? 1));
+            gdbChild!.on('error', (e) => {
+              notice(`cannot start ${argv.gdbPath ?? 'gdb'}: ${e.message}`);
+              process.exit(EXIT_REWIND_ERROR);
+            });
+          });
+        }
+      },
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  return gdbExit ? await gdbExit : 0;
 }

@@ -373,7 +373,7 @@ function parseXfer(args: string): Request | undefined {
 }
 
 function signalList(args: string): number[] {
-  return args === '' ? [] : args.split(';').map(signal);
+  return args.split(';').filter((s) => s !== '').map(signal);
 }
 
 function parseSet(text: string): Request | undefined {

@@ -242,6 +242,12 @@ const programs: ProgramCase[] = [
     },
   },
   {
+    name: 'gdbdemo',
+    status: 3,
+    native: same,
+    check: (out) => expect(out).toBe('len=10 total=326 counter=5\nhello, gdb\n'),
+  },
+  {
     name: 'crash',
     status: 139,
     native: same,

@@ -1,0 +1,395 @@
+// Turns typed requests into engine calls and replies. Knows nothing of ptrace or of
+// sockets: src/rsp/connection.ts frames and writes, src/replay/debug-session.ts runs.
+import { readFileSync } from 'node:fs';
+import type { DebugSession, StopEvent, ResumeRequest } from '../replay/debug-session.js';
+import { EngineError } from '../replay/debug-session.js';
+import type { TraceFiles } from '../replay/trace-files.js';
+import { FileIoErrno, RspError } from './errors.js';
+import { encodeHex } from './hex.js';
+import {
+  consoleOutput, currentThread, empty, error, exited, fileIoStat, fileResult, killedBySignal, ok, qXferChunk,
+  stopReply, supported, threadList, type StopReason,
+} from './replies.js';
+import type { Request, ThreadId, VContAction, VFileRequest } from './requests.js';
+import { gPacketSize, targetXml } from './target-xml.js';
+
+export type Reply = string | Buffer;
+
+export interface DispatchResult {
+  /** packets to send, in order (written together) */
+  replies: Reply[];
+  /** enter no-ack mode after sending */
+  noAck?: boolean;
+  /** close the connection after sending */
+  close?: boolean;
+}
+
+export interface DispatcherOptions {
+  /** the path gdb is told the executable has (the recorded one, or --symbols FILE) */
+  exePath: string;
+  /** --symbols FILE, already checked against the recording: served for exePath */
+  symbolFile?: string;
+  files: TraceFiles;
+  /** server-side log (rewind's stderr) */
+  log?: (text: string) => void;
+  /** program output replayed (fd 1/2) */
+  onOutput?: (fd: number, data: Buffer) => void;
+}
+
+const MONITOR_HELP = [
+  'rewind monitor commands:',
+  '  monitor help          this text',
+  '  monitor when          the current event number',
+  '  monitor info          program, arguments, events, exit',
+  '  monitor seek EVENT    replay to just after event EVENT (from the start if it is behind)',
+  '  monitor restart       start the replay again from the beginning',
+  'After seek and restart, run `maintenance flush register-cache` so gdb rereads the state.',
+];
+
+export class Dispatcher {
+  private extended = false;
+  private multiprocess = false;
+  private readonly fds = new Map<number, Buffer>();
+  private nextFd = 3;
+
+  constructor(private readonly engine: DebugSession, private readonly opts: DispatcherOptions) {}
+
+  /** 0x03 or vCtrlC while a resume runs. */
+  interrupt(): void {
+    this.engine.interrupt();
+  }
+
+  private get thread(): { pid: number; tid: number } {
+    return { pid: this.engine.tid, tid: this.engine.tid };
+  }
+
+  private threadId(): ThreadId {
+    return this.multiprocess ? this.thread : { tid: this.engine.tid };
+  }
+
+  private ours(t: ThreadId | undefined): boolean {
+    if (!t) return true;
+    if (t.pid !== undefined && t.pid !== -1 && t.pid !== 0 && t.pid !== this.engine.tid) return false;
+    return t.tid === -1 || t.tid === 0 || t.tid === this.engine.tid;
+  }
+
+  async handle(req: Request): Promise<DispatchResult> {
+    try {
+      return await this.dispatch(req);
+    } catch (e) {
+      if (e instanceof EngineError) {
+        this.opts.log?.(e.message);
+        const code = {
+          'no-process': RspError.NoProcess,
+          'bad-address': RspError.BadAddress,
+          'too-many': RspError.TooManyWatchpoints,
+          refused: RspError.NotSupportedHere,
+          'bad-register': RspError.BadRegister,
+        }[e.code];
+        return this.one(error(code));
+      }
+      this.opts.log?.(`internal error on ${req.type}: ${(e as Error).stack ?? e}`);
+      return this.one(error(RspError.Internal));
+    }
+  }
+
+  private one(r: Reply): DispatchResult {
+    return { replies: [r] };
+  }
+
+  /** The stop reply for an engine stop, preceded by console text where needed. */
+  async stopReplies(stop: StopEvent): Promise<Reply[]> {
+    switch (stop.kind) {
+      case 'exited':
+        return [exited(stop.code, this.multiprocess ? this.engine.tid : undefined)];
+      case 'killed':
+        return [killedBySignal(stop.signal, this.multiprocess ? this.engine.tid : undefined)];
+      case 'end': {
+        const regs = await this.engine.expedite().catch(() => []);
+        return [
+          consoleOutput(`rewind: ${stop.message}\n`),
+          stopReply({ signal: 5, thread: this.thread, registers: regs, reason: { kind: 'replaylog', value: 'end' }, multiprocess: this.multiprocess }),
+        ];
+      }
+      case 'stopped': {
+        let reason: StopReason | undefined;
+        if (stop.watch) reason = { kind: stop.watch.kind, addr: stop.watch.addr };
+        else if (stop.reason === 'swbreak' || stop.reason === 'hwbreak') reason = { kind: stop.reason };
+        const registers = await this.engine.expedite();
+        return [stopReply({ signal: stop.signal, thread: this.thread, registers, reason, multiprocess: this.multiprocess })];
+      }
+    }
+  }
+
+  private async resume(r: ResumeRequest): Promise<DispatchResult> {
+    const stop = await this.engine.resume(r);
+    return { replies: await this.stopReplies(stop) };
+  }
+
+  private async dispatch(req: Request): Promise<DispatchResult> {
+    const e = this.engine;
+    switch (req.type) {
+      case 'qSupported':
+        this.multiprocess = req.features.get('multiprocess') === true;
+        return this.one(supported({
+          PacketSize: '10000', QStartNoAckMode: true, swbreak: true, hwbreak: true, vContSupported: true,
+          'qXfer:features:read': true, 'qXfer:auxv:read': true, 'qXfer:exec-file:read': true,
+          'qXfer:threads:read': true, 'qXfer:siginfo:read': true, QPassSignals: true, QProgramSignals: true,
+          multiprocess: this.multiprocess,
+        }));
+      case 'vMustReplyEmpty':
+      case 'qTStatus':
+      case 'qOffsets':
+      case 'qHostInfo':
+      case 'qProcessInfo':
+      case 'qRegisterInfo':
+      case 'qMemoryRegionInfo':
+      case 'qSearchMemory':
+      case 'qCRC':
+      case 'QCatchSyscalls':
+      case 'reverseContinue':
+      case 'reverseStep':
+      case 'unknown':
+        return this.one(empty());
+      case 'malformed':
+        this.opts.log?.(`malformed packet (${req.reason}): ${req.text.slice(0, 80)}`);
+        return this.one(error(RspError.BadPacket));
+      case 'QStartNoAckMode':
+        return { replies: [ok()], noAck: true };
+      case 'extendedMode':
+        this.extended = true;
+        return this.one(ok());
+      case 'QNonStop':
+        return this.one(req.enable ? error(RspError.NotSupportedHere) : ok());
+      case 'QThreadEvents':
+      case 'QPassSignals':
+      case 'QProgramSignals':
+        return this.one(ok());
+      case 'qSymbol':
+        return this.one(ok());
+      case 'setThread':
+        return this.one(this.ours(req.thread) ? ok() : error(RspError.NoSuchThread));
+      case 'qC':
+        return this.one(currentThread(this.threadId(), this.multiprocess));
+      case 'qfThreadInfo':
+        return this.one(e.alive ? threadList([this.threadId()], this.multiprocess) : 'l');
+      case 'qsThreadInfo':
+        return this.one('l');
+      case 'qAttached':
+        return this.one('1');
+      case 'threadAlive':
+        return this.one(e.alive && this.ours(req.thread) ? ok() : error(RspError.NoSuchThread));
+      case 'qThreadExtraInfo':
+        return this.one(encodeHex('replayed'));
+      case 'haltReason':
+        return { replies: await this.stopReplies(e.stopEvent) };
+      case 'qXferRead':
+        return this.one(await this.xfer(req.object, req.annex, req.offset, req.length));
+      case 'readRegisters':
+        return this.one((await e.readRegisters()).toString('hex'));
+      case 'writeRegisters': {
+        if (req.data.length > gPacketSize({ avx: e.avx })) return this.one(error(RspError.BadLength));
+        await e.writeRegisters(req.data);
+        return this.one(ok());
+      }
+      case 'readRegister':
+        return this.one((await e.readRegister(req.regno)).toString('hex'));
+      case 'writeRegister':
+        await e.writeRegister(req.regno, req.value);
+        return this.one(ok());
+      case 'readMemory': {
+        if (req.length > 0x8000) return this.one(error(RspError.BadLength));
+        const data = await e.readMemory(req.addr, req.length);
+        return this.one(data.length === 0 && req.length > 0 ? error(RspError.BadAddress) : data.toString('hex'));
+      }
+      case 'writeMemory':
+        if (req.data.length > 0) await e.writeMemory(req.addr, req.data);
+        return this.one(ok());
+      case 'insertBreakpoint':
+        await e.insertBreakpoint(req.kind, req.addr, req.length);
+        return this.one(ok());
+      case 'removeBreakpoint':
+        await e.removeBreakpoint(req.kind, req.addr, req.length);
+        return this.one(ok());
+      case 'vContQuery':
+        return this.one('vCont;c;C;s;S;r');
+      case 'vCont':
+        return this.vCont(req.actions);
+      case 'continue':
+        return this.resume({ action: 'continue' });
+      case 'step':
+        return this.resume({ action: 'step' });
+      case 'vCtrlC':
+        this.interrupt();
+        return this.one(ok());
+      case 'vFile':
+        return this.one(this.vFile(req));
+      case 'qRcmd':
+        return { replies: await this.monitor(req.command) };
+      case 'detach':
+        return { replies: [ok()], close: true };
+      case 'kill':
+        // gdb does not wait for an answer to 'k'; in extended mode the next `run` restarts.
+        if (this.extended) {
+          await e.restart();
+          return { replies: [] };
+        }
+        return { replies: [], close: true };
+      case 'vKill':
+        await e.restart();
+        return this.one(ok());
+      case 'vRun':
+      case 'restart': {
+        const stop = await e.restart();
+        return { replies: req.type === 'restart' ? [] : await this.stopReplies(stop) };
+      }
+      case 'vAttach':
+        return this.one(error(RspError.NotSupportedHere));
+    }
+  }
+
+  private vCont(actions: VContAction[]): Promise<DispatchResult> {
+    const mine = actions.find((a) => this.ours(a.thread));
+    if (!mine) return Promise.resolve(this.one(error(RspError.NoSuchThread)));
+    switch (mine.action) {
+      case 'c':
+      case 'C':
+        return this.resume({ action: 'continue' });
+      case 's':
+      case 'S':
+        return this.resume({ action: 'step' });
+      case 'r':
+        return this.resume({ action: 'range', start: mine.start!, end: mine.end! });
+      case 't':
+        return Promise.resolve(this.one(ok()));
+    }
+  }
+
+  private async xfer(object: string, annex: string, offset: number, length: number): Promise<Reply> {
+    const e = this.engine;
+    switch (object) {
+      case 'features':
+        if (annex !== 'target.xml') return error(RspError.NoSuchFile);
+        return qXferChunk(targetXml({ avx: e.avx }), offset, length);
+      case 'auxv':
+        return qXferChunk(Buffer.from(e.snapshot.auxv, 'hex'), offset, length);
+      case 'exec-file':
+        return qXferChunk(this.opts.exePath, offset, length);
+      case 'threads': {
+        const id = this.multiprocess ? `p${e.tid.toString(16)}.${e.tid.toString(16)}` : e.tid.toString(16);
+        const body = e.alive ? `<thread id="${id}" core="0" name="${this.programName()}"/>` : '';
+        return qXferChunk(`<?xml version="1.0"?>\n<threads>${body}</threads>\n`, offset, length);
+      }
+      case 'siginfo': {
+        const si = e.siginfo();
+        return si ? qXferChunk(si, offset, length) : error(RspError.NotSupportedHere);
+      }
+      default:
+        return empty();
+    }
+  }
+
+  private programName(): string {
+    const base = this.opts.exePath.split('/').pop() ?? 'program';
+    return base.replace(/[<>&"]/g, '_').slice(0, 15);
+  }
+
+  private vFile(req: VFileRequest): Reply {
+    switch (req.op) {
+      case 'setfs':
+        return fileResult(0);
+      case 'open': {
+        if ((req.flags & 3) !== 0) return fileResult(-1, FileIoErrno.EACCES);
+        let data: Buffer | undefined;
+        if (this.opts.symbolFile && (req.filename === this.opts.exePath || req.filename === this.opts.symbolFile)) {
+          try {
+            data = readFileSync(this.opts.symbolFile);
+          } catch {
+            return fileResult(-1, FileIoErrno.ENOENT);
+          }
+        } else {
+          const sha = this.opts.files.lookup(req.filename);
+          if (sha) data = this.opts.files.content(sha);
+        }
+        if (!data) return fileResult(-1, FileIoErrno.ENOENT);
+        const fd = this.nextFd++;
+        this.fds.set(fd, data);
+        return fileResult(fd);
+      }
+      case 'pread': {
+        const data = this.fds.get(req.fd);
+        if (!data) return fileResult(-1, FileIoErrno.EBADF);
+        // keep the escaped reply under the advertised packet size
+        const n = Math.min(req.count, 0x7000);
+        const chunk = data.subarray(Math.min(req.offset, data.length), Math.min(req.offset + n, data.length));
+        return fileResult(chunk.length, undefined, chunk);
+      }
+      case 'fstat': {
+        const data = this.fds.get(req.fd);
+        if (!data) return fileResult(-1, FileIoErrno.EBADF);
+        return fileResult(64, undefined, fileIoStat({
+          dev: 0, ino: req.fd, mode: 0o100555, nlink: 1, uid: 0, gid: 0, rdev: 0, size: data.length,
+          blksize: 4096, blocks: Math.ceil(data.length / 512), atime: 0, mtime: 0, ctime: 0,
+        }));
+      }
+      case 'close':
+        if (!this.fds.delete(req.fd)) return fileResult(-1, FileIoErrno.EBADF);
+        return fileResult(0);
+      case 'pwrite':
+        return fileResult(-1, FileIoErrno.EBADF);
+      case 'unlink':
+        return fileResult(-1, FileIoErrno.EROFS);
+      case 'readlink':
+        return fileResult(-1, FileIoErrno.EINVAL);
+    }
+  }
+
+  private async monitor(command: string): Promise<Reply[]> {
+    const e = this.engine;
+    const words = command.trim().split(/\s+/);
+    const lines: string[] = [];
+    switch (words[0]) {
+      case '':
+      case 'help':
+        lines.push(...MONITOR_HELP);
+        break;
+      case 'when':
+        lines.push(`Current event: ${Math.max(0, e.eventIndex - 1)}`);
+        break;
+      case 'info': {
+        const meta = e.trace.meta as Record<string, unknown>;
+        const end = e.trace.end as Record<string, unknown> | null;
+        const outcome = end?.outcome as { kind?: string; code?: number; signal?: number; reason?: string } | undefined;
+        lines.push(`program: ${String(meta.path ?? meta.program ?? '?')}`);
+        lines.push(`args: ${JSON.stringify(meta.args ?? [])}`);
+        lines.push(`events: ${e.trace.eventCount}${e.trace.complete ? '' : ' (incomplete trace)'}`);
+        lines.push(`exit: ${!outcome ? 'unknown' : outcome.kind === 'exited' ? `exited with status ${outcome.code}` : outcome.kind === 'killed' ? `killed by signal ${outcome.signal}` : `recording stopped: ${outcome.reason}`}`);
+        lines.push(`current event: ${Math.max(0, e.eventIndex - 1)}`);
+        break;
+      }
+      case 'seek': {
+        const n = Number(words[1]);
+        if (!Number.isInteger(n) || n < 0) {
+          lines.push('usage: monitor seek EVENT');
+          break;
+        }
+        if (n >= e.trace.eventCount) {
+          lines.push(`the trace has events 0 to ${e.trace.eventCount - 1}`);
+          break;
+        }
+        const stop = await e.seek(n);
+        if (stop.kind === 'stopped') lines.push(`at event ${Math.max(0, e.eventIndex - 1)}`);
+        else if (stop.kind === 'end') lines.push(stop.message);
+        else lines.push(`the program ${stop.kind === 'exited' ? `exited with status ${stop.code}` : `was killed by signal ${stop.signal}`} before event ${n}`);
+        break;
+      }
+      case 'restart':
+        await e.restart();
+        lines.push('restarted at event 0');
+        break;
+      default:
+        lines.push(`unknown monitor command '${words[0]}' (try: monitor help)`);
+    }
+    return [...lines.map((l) => consoleOutput(l + '\n')), ok()];
+  }
+}

@@ -1,0 +1,71 @@
+// Debugging a replay with the real gdb: the same commands against the replay and
+// against the program run natively under gdb must print the same things (the
+// test programs are deterministic and both runs have ASLR off).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { programPath } from '../helpers.js';
+import { afterMark, debugReplay, gdbNative, record } from './gdb-support.js';
+
+let demo: string;
+let crash: string;
+
+beforeAll(() => {
+  demo = record(programPath('gdbdemo'));
+  crash = record(programPath('crash'));
+});
+
+async function compare(program: string, trace: string, commands: string[]): Promise<string> {
+  const native = afterMark(gdbNative(program, commands));
+  const { gdb, server } = await debugReplay(trace, commands);
+  const replay = afterMark(gdb);
+  expect(replay, `server stderr:\n${server}`).toBe(native);
+  return replay;
+}
+
+describe('gdb against a replay prints what gdb prints natively', () => {
+  it('breakpoints, bt, locals, globals, structs, finish', async () => {
+    const out = await compare(programPath('gdbdemo'), demo, [
+      'break walk', 'continue', 'bt', 'print *p', 'print steps', 'print origin', 'print greeting',
+      'finish', 'print total', 'print counter', 'info registers rip', 'x/s greeting', 'print $xmm1.v4_int32', 'print $ymm0.v8_int32',
+    ]);
+    expect(out).toContain('Value returned is $5 = 326');
+    expect(out).toMatch(/#1 +0x[0-9a-f]+ in main \(\) at gdbdemo.c:\d+/);
+  });
+
+  it('conditional breakpoints and a call chain', async () => {
+    const out = await compare(programPath('gdbdemo'), demo, [
+      'break square if v == 6', 'continue', 'bt', 'print v', 'print counter', 'up 2', 'print i', 'print sum', 'print *p',
+    ]);
+    expect(out).toContain('square (v=6)');
+  });
+
+  it('next and step over and into calls, until, library calls', async () => {
+    await compare(programPath('gdbdemo'), demo, [
+      'next', 'next', 'print len', 'step', 'step', 'step', 'next', 'next', 'bt', 'finish', 'finish',
+      'until', 'until', 'next', 'next', 'next', 'print origin.x',
+    ]);
+  });
+
+  it('hardware watchpoints', async () => {
+    const out = await compare(programPath('gdbdemo'), demo, [
+      'watch counter', 'continue', 'continue', 'bt 1', 'delete', 'watch total', 'continue', 'print total',
+    ]);
+    expect(out).toMatch(/Hardware watchpoint \d+: counter/);
+    expect(out).toContain('New value = 2');
+  });
+
+  it('info sharedlibrary', async () => {
+    const out = await compare(programPath('gdbdemo'), demo, ['info sharedlibrary']);
+    expect(out).toMatch(/libc\.so\.6/);
+  });
+
+  it('the exit code', async () => {
+    const out = await compare(programPath('gdbdemo'), demo, ['continue']);
+    expect(out).toContain('exited with code 03');
+  });
+
+  it('a crash: stop at the faulting instruction, bt, then death by the signal', async () => {
+    const out = await compare(programPath('crash'), crash, ['continue', 'bt', 'print bad', 'continue']);
+    expect(out).toContain('Program received signal SIGSEGV');
+    expect(out).toContain('Program terminated with signal SIGSEGV');
+  });
+});

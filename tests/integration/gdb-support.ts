@@ -1,0 +1,102 @@
+// Helpers for the gdb tests: serve a trace with `rewind replay --once --port 0`,
+// drive the real gdb in batch mode against it, and run the same commands natively.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { CLI, rewind, runNative, tempDir, type RunResult } from '../helpers.js';
+
+export const GDB_TIMEOUT_MS = 30_000;
+export const MARK = '==rewind-mark==';
+
+export interface Server {
+  port: number;
+  child: ChildProcess;
+  stderr: () => string;
+  /** resolves with the exit status once the server exits */
+  exited: Promise<number | null>;
+  kill(): void;
+}
+
+/** Starts `rewind replay TRACE --port 0 [--once] ...` and waits for its port. */
+export function startServer(trace: string, extra: string[] = ['--once']): Promise<Server> {
+  const child = spawn(process.execPath, [CLI, 'replay', trace, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  child.on('exit', () => clearTimeout(timer));
+  return new Promise((resolve, reject) => {
+    const giveUp = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the server did not start listening:\n${err}`));
+    }, 15_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /on 127\.0\.0\.1:(\d+)/.exec(err);
+      if (m) {
+        clearTimeout(giveUp);
+        resolve({ port: Number(m[1]), child, stderr: () => err, exited, kill: () => child.kill('SIGKILL') });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(giveUp);
+      reject(new Error(`the server exited (${code}) before listening:\n${err}`));
+    });
+  });
+}
+
+function gdbArgs(commands: string[]): string[] {
+  return ['-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set width 0', '-ex', 'set confirm off', ...commands.flatMap((c) => ['-ex', c])];
+}
+
+/** gdb -batch against a served replay; `commands` run after reaching main. */
+export function gdbRemote(port: number, commands: string[], opts: { breakMain?: boolean; timeoutMs?: number; extended?: boolean } = {}): RunResult {
+  const start = opts.breakMain === false ? [] : ['break main', 'continue'];
+  const target = opts.extended ? 'extended-remote' : 'remote';
+  return runNative(['gdb', ...gdbArgs([`target ${target} 127.0.0.1:${port}`, ...start, `echo ${MARK}\\n`, ...commands])], {
+    timeoutMs: opts.timeoutMs ?? GDB_TIMEOUT_MS,
+  });
+}
+
+/** gdb -batch running the program natively; `commands` run after reaching main. */
+export function gdbNative(program: string, commands: string[]): RunResult {
+  return runNative(['gdb', ...gdbArgs(['break main', 'run > /dev/null', `echo ${MARK}\\n`, ...commands]), program], {
+    timeoutMs: GDB_TIMEOUT_MS,
+  });
+}
+
+/** What gdb printed after the mark, with process ids and file-transfer chatter normalised. */
+export function afterMark(r: RunResult): string {
+  const text = r.stdout.toString('utf8') + '\n' + r.stderr.toString('utf8');
+  const at = text.indexOf(MARK);
+  const body = at < 0 ? text : text.slice(at + MARK.length);
+  return body
+    .split('\n')
+    .filter((l) => !/^Reading .* from remote target\.\.\.$/.test(l) && !/^warning: File transfers from remote targets/.test(l))
+    .filter((l) => !/^\[Inferior 1 \(process \d+\) (detached|killed)\]$/.test(l))
+    .map((l) => l.replace(/\(process \d+\)/g, '(process N)').replace(/target:(\/)/g, '$1'))
+    // gdb gives a natively run program a slightly different environment (LINES,
+    // COLUMNS), which moves the stack by a few bytes: stack addresses are not compared
+    .map((l) => l.replace(/0x(0000)?7ffffff[0-9a-f]{5}/g, '0x<stack>'))
+    .join('\n')
+    .trim();
+}
+
+/** Records PROGRAM into a fresh trace directory; returns the trace path. */
+export function record(program: string, args: string[] = []): string {
+  const root = tempDir('rewind-gdb-');
+  const trace = path.join(root, 'trace');
+  const r = rewind(['record', '-o', trace, '--', program, ...args], { traceRoot: root });
+  if (!/trace saved to/.test(r.stderr.toString())) throw new Error(`recording ${program} failed:\n${r.stderr}`);
+  return trace;
+}
+
+/** Serves the trace once and runs gdb against it; returns gdb's result and the server's stderr. */
+export async function debugReplay(trace: string, commands: string[], opts: { breakMain?: boolean; extra?: string[]; extended?: boolean } = {}): Promise<{ gdb: RunResult; server: string; status: number | null }> {
+  const server = await startServer(trace, opts.extra ?? ['--once']);
+  try {
+    const gdb = gdbRemote(server.port, commands, opts);
+    const status = await Promise.race([server.exited, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    return { gdb, server: server.stderr(), status };
+  } finally {
+    server.kill();
+  }
+}
