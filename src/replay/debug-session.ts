@@ -7,18 +7,14 @@
 // Points in time: `point()` gives { event, pc }. Reverse execution (next issue)
 // will add checkpoints and re-run to earlier points; everything here goes through
 // `runTo` so that a "run until point P" can be layered on top.
-import * as fs from 'node:fs';
 import { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
 import { native, type NativeLoopResult } from '../native.js';
 import { registerLayout } from '../rsp/target-xml.js';
-import { tracerCpu } from './cpu.js';
-import { rebuildAddressSpace } from './address-space.js';
 import { getReg } from './registers.js';
 import { hasAvx, readAllRegisters, readRegister, writeRegister } from './register-file.js';
-import { stubPath } from './stub.js';
-import { syscallName } from './syscall-names.js';
 import { encodeSyscallTable } from './syscall-table.js';
+import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
 
 export type WatchKind = 'watch' | 'rwatch' | 'awatch';
 
@@ -103,11 +99,7 @@ export class DebugSession {
   endMessage: string | undefined;
 
   private constructor(readonly trace: TraceReader) {
-    if (trace.eventCount === 0) throw new Error('the trace holds no events');
-    const first = decodeEvent(trace.record(0));
-    if (first.kind !== 'exec') throw new Error('the trace does not start with an exec event');
-    this.snapshot = first.snapshot;
-    this.tid = first.tid;
+    ({ snapshot: this.snapshot, tid: this.tid } = firstExec(trace));
   }
 
   static async start(trace: TraceReader): Promise<DebugSession> {
@@ -141,15 +133,8 @@ export class DebugSession {
 
   private async begin(): Promise<void> {
     const n = native();
-    n.configure({ cpu: tracerCpu() });
-    const devnull = fs.openSync('/dev/null', 'r+');
+    this.pid = await startReplayProcess(this.trace, this.snapshot);
     try {
-      this.pid = await n.spawn({ path: stubPath(), argv: ['rewind-stub'], envp: [], trapTsc: true, stdio: [devnull, devnull, devnull] });
-    } finally {
-      fs.closeSync(devnull);
-    }
-    try {
-      await rebuildAddressSpace(this.pid, this.trace, this.snapshot);
       this.avx = hasAvx(await n.getXState(this.pid));
     } catch (e) {
       await this.close();
@@ -384,12 +369,7 @@ export class DebugSession {
     try {
       for (;;) {
         if (this.next >= untilEvent) return this.stopped({ kind: 'stopped', signal: 5, reason: 'interrupted' });
-        if (this.next >= this.trace.eventCount) {
-          const why = this.trace.truncated
-            ? `the trace was cut off after event ${this.trace.eventCount - 1} (the recorder did not finish)`
-            : `the trace ends after event ${this.trace.eventCount - 1} without the program's exit`;
-          return this.ended(why);
-        }
+        if (this.next >= this.trace.eventCount) return this.ended(endOfTraceMessage(this.trace));
         const chunk = this.trace.readChunk(this.trace.chunkIndexOf(this.next));
         const offset = chunk.offsets[this.next - chunk.firstRecord];
         const max = untilEvent === Infinity ? 0xffffffff : untilEvent - this.next;
@@ -412,13 +392,15 @@ export class DebugSession {
             this.pid = 0;
             this.state = 'killed';
             return (this.lastStop = { kind: 'killed', signal: Number(stop.signal) });
-          case 'divergence': {
-            const named = (t: unknown) => String(t).replace(/syscall (\d+) \(/g, (_, nr) => `${syscallName(Number(nr))}(`);
-            return this.ended(`replay diverged from the recording at event ${this.next}: the recording has ${named(stop.expected)}, the replay made ${named(stop.actual)}`);
-          }
+          case 'divergence':
+            return this.ended(divergenceMessage(this.next, stop.expected, stop.actual));
+          case 'exec':
+            await replayExec(this.pid, this.trace, this.next);
+            this.next++;
+            continue;
           case 'need-js': {
-            const why = await this.handleEvent(this.trace.record(this.next));
-            if (why) return this.ended(why);
+            const why = await applyJsEvent(this.pid, this.trace, this.next);
+            if (why) return this.ended(`the recording stops here: ${why}`);
             this.next++;
             continue;
           }
@@ -459,25 +441,5 @@ export class DebugSession {
     this.endMessage = message;
     this.xstateCache = undefined;
     return (this.lastStop = { kind: 'end', message });
-  }
-
-  /** Events the native loop leaves to JS; returns a reason when the recording ends here. */
-  private async handleEvent(rec: Buffer): Promise<string | undefined> {
-    const ev = decodeEvent(rec);
-    switch (ev.kind) {
-      case 'map-file': {
-        const file = this.trace.file(ev.map.sha);
-        const offset = Number(BigInt(ev.map.offset));
-        const data = file.subarray(offset, offset + ev.map.size);
-        if (data.length) await native().writeMemory(this.pid, BigInt(ev.map.addr), data);
-        return undefined;
-      }
-      case 'stop':
-        return `the recording stops here: ${ev.reason}`;
-      case 'exec':
-        return `event ${this.next}: the program calls execve again; replaying a second exec is not supported yet`;
-      default:
-        return `event ${this.next}: unexpected ${ev.kind} event left to the replayer`;
-    }
   }
 }

@@ -1,0 +1,110 @@
+// What every replay of a trace does, whether headless (Replayer) or under gdb
+// (DebugSession): start the stub and rebuild the recorded address space, handle
+// the events the native loop leaves to JS, and word the ways a replay can end.
+import * as fs from 'node:fs';
+import type { TraceReader } from '../history/index.js';
+import { decodeEvent, type ExecSnapshot } from '../history/events.js';
+import { native } from '../native.js';
+import { rebuildAddressSpace } from './address-space.js';
+import { tracerCpu } from './cpu.js';
+import { setReg } from './registers.js';
+import { STUB_BASE, stubPath } from './stub.js';
+import { syscallName } from './syscall-names.js';
+
+/** The exec event every trace starts with. */
+export function firstExec(trace: TraceReader): { snapshot: ExecSnapshot; tid: number } {
+  if (trace.eventCount === 0) {
+    throw new Error(trace.truncated
+      ? 'the trace is incomplete: it was cut off before its first event was complete'
+      : 'the trace holds no events');
+  }
+  const first = decodeEvent(trace.record(0));
+  if (first.kind !== 'exec') throw new Error('the trace does not start with an exec event');
+  return { snapshot: first.snapshot, tid: first.tid };
+}
+
+/** A stub process turned into the recorded program at its first instruction. */
+export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnapshot): Promise<number> {
+  const n = native();
+  n.configure({ cpu: tracerCpu() });
+  const devnull = fs.openSync('/dev/null', 'r+');
+  let pid: number;
+  try {
+    pid = await n.spawn({ path: stubPath(), argv: ['rewind-stub'], envp: [], trapTsc: true, stdio: [devnull, devnull, devnull] });
+  } finally {
+    fs.closeSync(devnull);
+  }
+  try {
+    await rebuildAddressSpace(pid, trace, snapshot);
+  } catch (e) {
+    await n.kill(pid).catch(() => undefined);
+    throw e;
+  }
+  return pid;
+}
+
+/**
+ * The process stands at the entry of an execve that succeeded when recorded
+ * (native stop reason 'exec'): it execs the stub instead, and the exec event at
+ * `index` rebuilds the new program's recorded address space around it.
+ */
+export async function replayExec(pid: number, trace: TraceReader, index: number): Promise<void> {
+  const n = native();
+  const ev = index < trace.eventCount ? decodeEvent(trace.record(index)) : undefined;
+  if (ev?.kind !== 'exec') throw new Error(`event ${index}: the recording has no exec snapshot after a successful execve`);
+  const scratch = STUB_BASE + 0x800n; // the stub page after its code: the old image goes away anyway
+  const argv = Buffer.alloc(24);
+  argv.writeBigUInt64LE(scratch + 0x100n, 0);
+  await n.writeMemory(pid, scratch, Buffer.from(stubPath() + '\0'));
+  await n.writeMemory(pid, scratch + 0x100n, Buffer.from('rewind-stub\0'));
+  await n.writeMemory(pid, scratch + 0x200n, argv);
+  const regs = await n.getRegs(pid);
+  setReg(regs, 'orig_rax', 59n); // execve (the program may have called execveat)
+  setReg(regs, 'rdi', scratch);
+  setReg(regs, 'rsi', scratch + 0x200n);
+  setReg(regs, 'rdx', scratch + 0x210n); // an empty envp: the NULL after argv's NULL
+  await n.setRegs(pid, regs);
+  let stop = await n.resumeAndWait(pid, 'syscall', 0);
+  if (stop.kind !== 'event') throw new Error(`event ${index}: re-exec of the replay stub failed (${stop.kind} ${stop.signal})`);
+  stop = await n.resumeAndWait(pid, 'syscall', 0);
+  if (stop.kind !== 'syscall') throw new Error(`event ${index}: no execve return after re-exec of the replay stub`);
+  await n.replaySetBrk(pid, 0n);
+  await rebuildAddressSpace(pid, trace, ev.snapshot);
+}
+
+/**
+ * An event the native loop leaves to JS (native stop reason 'need-js'). Returns
+ * why the history ends there, or undefined to go on with the next event.
+ */
+export async function applyJsEvent(pid: number, trace: TraceReader, index: number): Promise<string | undefined> {
+  const ev = decodeEvent(trace.record(index));
+  switch (ev.kind) {
+    case 'map-file': {
+      const file = trace.file(ev.map.sha);
+      const offset = Number(BigInt(ev.map.offset));
+      const data = file.subarray(offset, offset + ev.map.size);
+      if (data.length) await native().writeMemory(pid, BigInt(ev.map.addr), data);
+      return undefined;
+    }
+    case 'stop':
+      return ev.reason;
+    default:
+      throw new Error(`event ${index}: unexpected ${ev.kind} event left to the replayer`);
+  }
+}
+
+/** Replaces `syscall 1 (0x1, ...)` with `write(0x1, ...)` in native descriptions. */
+function nameCalls(text: unknown): string {
+  return String(text).replace(/syscall (\d+) \(/g, (_, nr) => `${syscallName(Number(nr))}(`);
+}
+
+export function divergenceMessage(event: number, expected: unknown, actual: unknown): string {
+  return `replay diverged from the recording at event ${event}: the recording has ${nameCalls(expected)}, the replay made ${nameCalls(actual)}`;
+}
+
+/** Why a replay ran out of events before the program's exit. */
+export function endOfTraceMessage(trace: TraceReader): string {
+  return trace.truncated
+    ? `the trace was cut off after event ${trace.eventCount - 1} (the recorder did not finish)`
+    : `the trace ends after event ${trace.eventCount - 1} without the program's exit`;
+}
