@@ -59,3 +59,9 @@ const re = /<!-- bench\/run.js: record-replay -->[\s\S]*?<!-- end: record-replay
 text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
 fs.writeFileSync(docs, text);
 process.stdout.write(section + '\n');
+
+// The gdb server's latencies, each suite in a fresh process of its own.
+for (const suite of ['rsp.js']) {
+  if (only.length && !only.includes(suite.replace('.js', ''))) continue;
+  execFileSync(process.execPath, [path.join(here, suite)], { stdio: 'inherit' });
+}
