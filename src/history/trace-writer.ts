@@ -12,15 +12,26 @@ import {
 export const CHUNK_TARGET_BYTES = 256 * 1024;
 export const FLUSH_DELAY_MS = 200;
 
-const BROTLI_OPTIONS: zlib.BrotliOptions = {
-  params: {
-    [zlib.constants.BROTLI_PARAM_QUALITY]: 5,
-    [zlib.constants.BROTLI_PARAM_LGWIN]: 22,
-  },
-};
+const brotli = (quality: number): zlib.BrotliOptions => ({
+  params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_LGWIN]: 22 },
+});
+// Quality 4: on recorded event streams about twice as fast as 5 for data-heavy
+// chunks (file reads), with nearly the same ratio.
+const NORMAL = brotli(4);
+// Incompressible data (reads of compressed or random files) costs brotli as much
+// time at quality 4 as it saves nothing: such chunks use the fastest quality.
+const FAST = brotli(1);
+const SAMPLE = 32 * 1024;
+
+function incompressible(data: Buffer): boolean {
+  if (data.length < 4 * SAMPLE) return false;
+  const mid = data.length >> 1;
+  const sample = Buffer.concat([data.subarray(0, SAMPLE), data.subarray(mid, mid + SAMPLE)]);
+  return zlib.brotliCompressSync(sample, FAST).length > 0.9 * sample.length;
+}
 
 export function compressPayload(data: Buffer): Buffer {
-  return zlib.brotliCompressSync(data, BROTLI_OPTIONS);
+  return zlib.brotliCompressSync(data, incompressible(data) ? FAST : NORMAL);
 }
 
 let tmpCounter = 0;

@@ -75,13 +75,19 @@ export class Recorder {
     writer.append(encodeJsonEvent(EventKind.Exec, pid, await captureAddressSpace(pid, writer, path)));
     writer.flush(); // the start of the program is on disk before it runs
 
+    let running = n.recordRun(pid, table, BATCH_BYTES);
     for (;;) {
-      const r = await n.recordRun(pid, table, BATCH_BYTES);
-      writer.append(r.events);
+      const r = await running;
       const stop = r.stop;
+      if (stop.reason === 'batch') {
+        // The program runs on while this batch is compressed and written (the
+        // tracer has its own CPU): recording and compression overlap.
+        running = n.recordRun(pid, table, BATCH_BYTES);
+        writer.append(r.events);
+        continue;
+      }
+      writer.append(r.events);
       switch (stop.reason) {
-        case 'batch':
-          continue;
         case 'exited':
         case 'killed': {
           const outcome: RecordOutcome = stop.reason === 'exited'
@@ -92,9 +98,11 @@ export class Recorder {
         }
         case 'mmap-file':
           writer.append(encodeJsonEvent(EventKind.MapFile, pid, this.mappedFile(pid, stop)));
+          running = n.recordRun(pid, table, BATCH_BYTES);
           continue;
         case 'exec':
           writer.append(encodeJsonEvent(EventKind.Exec, pid, await captureAddressSpace(pid, writer, fs.readlinkSync(`/proc/${pid}/exe`))));
+          running = n.recordRun(pid, table, BATCH_BYTES);
           continue;
         case 'unknown-syscall':
         case 'unsupported': {

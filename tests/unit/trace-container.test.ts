@@ -27,7 +27,7 @@ function rec(tag: number, extra = 0): Buffer {
 
 function brotli(data: Buffer): Buffer {
   return zlib.brotliCompressSync(data, {
-    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5, [zlib.constants.BROTLI_PARAM_LGWIN]: 22 },
+    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4, [zlib.constants.BROTLI_PARAM_LGWIN]: 22 },
   });
 }
 
