@@ -266,6 +266,16 @@ void replayTsc(pid_t pid, Session& s, const RecordView& v) {
 void replayForget(pid_t pid) { sessions.erase(pid); }
 void replaySetBrk(pid_t pid, uint64_t brk) { sessions[pid].brk = brk; }
 void replaySetDebugHook(pid_t pid, DebugHook* hook) { sessions[pid].hook = hook; }
+void replayCopySession(pid_t from, pid_t to) {
+  Session copy;
+  auto it = sessions.find(from);
+  if (it != sessions.end()) {
+    copy.pendingSig = it->second.pendingSig;
+    copy.brk = it->second.brk;
+    copy.signalQueued = it->second.signalQueued;
+  }
+  sessions[to] = copy;
+}
 
 LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                      size_t offset, uint32_t maxEvents) {
@@ -299,7 +309,11 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
         case kEvExit: {
           bool killed = v.get32(12) == 1;
           int code = int(v.get32(16));
-          Stop st = resumeAndWait(pid, s);
+          // SIGKILL (the OOM killer, kill -9) never shows as a signal event: the
+          // recording just ends there, and so does the replay.
+          bool sigkill = killed && code == SIGKILL && !s.pendingSig;
+          if (sigkill) kill(pid, SIGKILL);
+          Stop st = sigkill ? waitStop(pid) : resumeAndWait(pid, s);
           bool ok = killed ? st.kind == Stop::kKilled && st.sig == code : st.kind == Stop::kExited && st.code == code;
           if (!ok) throw Diverged{killed ? "death by signal " + std::to_string(code) : "exit with status " + std::to_string(code),
                                   describeStop(pid, st)};

@@ -254,6 +254,12 @@ const programs: ProgramCase[] = [
     check: (out) => expect(out).toBe('about to crash\n'),
   },
   {
+    name: 'selfkill',
+    status: 137,
+    native: same,
+    check: (out) => expect(out).toBe('before the kill\n'),
+  },
+  {
     name: 'exitcodes',
     args: () => ['42'],
     status: 42,
