@@ -14,6 +14,8 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
+#include <unordered_map>
 
 #include "loop_result.h"
 #include "ptrace_ops.h"
@@ -64,13 +66,45 @@ DebugStop stopWith(const char* reason) {
   return d;
 }
 
+constexpr uint64_t kNone = ~0ull;
+
+// The search mode's record of the last trap seen (see Debugger::search).
+struct LastTrap {
+  bool have = false;
+  uint32_t event = 0;
+  const char* reason = "";
+  uint64_t pc = 0, n = 0, watchN = 0;
+  bool exact = false;
+  int slot = -1;
+};
+
 struct Debugger : DebugHook {
-  std::map<uint64_t, uint8_t> sw;  // software breakpoints: address -> original byte
+  std::map<uint64_t, uint8_t> sw;  // every int3 we inserted: address -> original byte
+  std::set<uint64_t> silent;       // int3s of this run that only count arrivals (never reported)
   Slot slots[4];
   int mode = kCont;
   uint64_t start = 0, end = 0;
   bool fresh = false;     // the next runUserCode is the first of a resume asked for by JS
   bool stepDone = false;  // step modes: the current event completed an instruction
+
+  // Positions (docs/timeline.md): arrivals at pcs since the start of the interval
+  // `event` (the index of the next event). The boundary state counts as arrival 1
+  // at its pc. A count is exact while every arrival at that pc was seen: always in
+  // step modes, and in continue mode only at addresses with a breakpoint.
+  uint32_t event = 0;
+  std::unordered_map<uint64_t, uint64_t> counts;
+  bool allExact = true;
+  std::set<uint64_t> exact;
+  uint64_t watchHits = 0;   // data watchpoint triggers in this interval
+  uint64_t skipAt = kNone;  // execute the instruction here without trapping on it (already counted)
+  bool boundaryPending = false;  // at a boundary state: a breakpoint here is a hit
+  uint64_t steps = 0, stepsLeft = 1;
+  // per run
+  int targetKind = -1;  // 0: arrival targetN at targetPc; 1: data trigger targetN
+  uint32_t targetEvent = 0;
+  uint64_t targetPc = 0, targetN = 0;
+  bool search = false;  // traps are recorded in `last` instead of stopping the run
+  LastTrap last;
 
   uint64_t dr7() const {
     uint64_t v = 0;
@@ -92,10 +126,66 @@ struct Debugger : DebugHook {
     if (v) pokeDr(pid, 7, v);
   }
 
+  bool hwExecAt(uint64_t pc) const {
+    for (auto& sl : slots)
+      if (sl.used && sl.type == 0 && sl.addr == pc) return true;
+    return false;
+  }
+  bool trapAt(uint64_t pc) const { return sw.count(pc) || hwExecAt(pc); }
+  bool reportingAt(uint64_t pc) const { return (sw.count(pc) && !silent.count(pc)) || hwExecAt(pc); }
+  bool isExact(uint64_t pc) const { return allExact || exact.count(pc); }
+
+  void resetBoundary(pid_t pid) {
+    uint64_t pc = getRegs(pid).rip;
+    counts.clear();
+    counts[pc] = 1;
+    allExact = true;
+    exact.clear();
+    watchHits = 0;
+    skipAt = pc;
+    boundaryPending = true;
+  }
+
+  // Continue mode sees only arrivals at breakpoints.
+  void enterContinue() {
+    std::set<uint64_t> trapped;
+    for (auto& [a, b] : sw) trapped.insert(a);
+    for (auto& sl : slots)
+      if (sl.used && sl.type == 0) trapped.insert(sl.addr);
+    if (allExact) exact = trapped;
+    else {
+      std::set<uint64_t> keep;
+      for (uint64_t a : exact)
+        if (trapped.count(a)) keep.insert(a);
+      exact.swap(keep);
+    }
+    allExact = false;
+  }
+
+  void targetReached(uint64_t pc) {
+    DebugStop d = stopWith("target");
+    d.info.big("pc", pc);
+    throw d;
+  }
+
+  void arrive(uint64_t pc) {
+    uint64_t c = ++counts[pc];
+    if (targetKind == 0 && event == targetEvent && pc == targetPc && c == targetN) targetReached(pc);
+  }
+
+  void record(const char* reason, uint64_t pc, int slot) {
+    last.have = true;
+    last.event = event;
+    last.reason = reason;
+    last.pc = pc;
+    last.n = counts[pc];
+    last.exact = isExact(pc);
+    last.watchN = watchHits;
+    last.slot = slot;
+  }
+
   // Continue the loop, hand the stop to the replay, or report a completed step.
   enum Verdict { kAgain, kReturn, kStepped };
-
-  [[noreturn]] void report(pid_t pid, DebugStop d) { throw d; }
 
   Verdict classify(pid_t pid, const Stop& st, bool stepping) {
     if (st.kind != Stop::kSignal) return kReturn;
@@ -110,11 +200,19 @@ struct Debugger : DebugHook {
     ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si);
     if (si.si_code == SI_KERNEL) {  // int3
       user_regs_struct r = getRegs(pid);
-      if (!sw.count(r.rip - 1)) return kReturn;  // the program's own int3
-      r.rip -= 1;
+      uint64_t pc = r.rip - 1;
+      if (!sw.count(pc)) return kReturn;  // the program's own int3
+      r.rip = pc;
       setRegs(pid, r);
+      skipAt = pc;
+      arrive(pc);
+      if (silent.count(pc)) return kAgain;
+      if (search) {
+        record("swbreak", pc, -1);
+        return kAgain;
+      }
       DebugStop d = stopWith("swbreak");
-      d.info.big("pc", r.rip);
+      d.info.big("pc", pc);
       throw d;
     }
     if (si.si_code == TRAP_HWBKPT || si.si_code == TRAP_TRACE) {
@@ -122,6 +220,24 @@ struct Debugger : DebugHook {
       pokeDr(pid, 6, 0);
       for (int i = 0; i < 4; i++) {
         if (!(dr6 & (1ull << i)) || !slots[i].used) continue;
+        uint64_t pc = getRegs(pid).rip;
+        bool landing = stepping && (dr6 & (1ull << 14)) && mode != kCont;
+        if (landing) steps++;
+        if (slots[i].type != 0) watchHits++;
+        skipAt = pc;
+        if (slots[i].type != 0 && targetKind == 1 && event == targetEvent && watchHits == targetN) {
+          counts[pc]++;
+          targetReached(pc);
+        }
+        // a data trigger at the target state belongs before it (the writing
+        // instruction ran before the target): record it first
+        if (search && slots[i].type != 0) record("watch", pc, i);
+        arrive(pc);
+        if (targetKind == 1 && slots[i].type != 0) return kAgain;  // on the way to trigger targetN
+        if (search) {
+          if (slots[i].type == 0) record("hwbreak", pc, i);
+          return kAgain;
+        }
         DebugStop d = stopWith(slots[i].type == 0 ? "hwbreak" : "watch");
         d.info.num("slot", i);
         throw d;
@@ -131,14 +247,18 @@ struct Debugger : DebugHook {
     return kReturn;
   }
 
-  // After a completed single step: keep going or stop.
-  bool continueAfterStep(pid_t pid) {
+  // After a completed single step (modes step and range): count it, keep going or stop.
+  bool landed(pid_t pid) {
+    uint64_t pc = getRegs(pid).rip;
+    steps++;
+    arrive(pc);
+    return continueAfterStep(pid, pc);
+  }
+
+  bool continueAfterStep(pid_t pid, uint64_t pc) {
     if (mode == kCont) return true;
-    if (mode == kRange) {
-      uint64_t pc = getRegs(pid).rip;
-      if (pc >= start && pc < end && !sw.count(pc)) return true;
-    }
-    return false;
+    if (mode == kRange) return pc >= start && pc < end && !sw.count(pc);
+    return stepsLeft > 0 && --stepsLeft > 0;
   }
 
   Stop waitFor(pid_t pid) {
@@ -184,27 +304,45 @@ struct Debugger : DebugHook {
   }
 
   Stop runUserCode(pid_t pid, int& sig) override {
+    if (mode == kCont && (allExact || !exact.empty())) enterContinue();
     if (fresh) {
       fresh = false;
-      uint64_t pc = getRegs(pid).rip;
-      bool hw = false;
-      for (auto& sl : slots) hw |= sl.used && sl.type == 0 && sl.addr == pc;
-      if (sw.count(pc) || hw) {
-        bool overSyscall = false;
-        Stop st = stepOver(pid, pc, sig, overSyscall);
-        if (overSyscall && st.kind == Stop::kSyscall) {
-          stepDone = true;
-          return st;
-        }
-        Verdict v = classify(pid, st, !overSyscall);
-        if (v == kReturn) {
-          stepDone = mode != kCont;
-          return st;
-        }
-        if (v == kStepped && !continueAfterStep(pid)) throw stopWith("step");
-      }
+      skipAt = getRegs(pid).rip;  // leaving the stop: its breakpoint is not hit again
     }
     for (;;) {
+      if (skipAt != kNone || boundaryPending) {
+        uint64_t pc = getRegs(pid).rip;
+        bool here = skipAt == pc;
+        skipAt = kNone;
+        if (boundaryPending) {
+          boundaryPending = false;
+          if (reportingAt(pc)) {
+            if (search) record(sw.count(pc) ? "swbreak" : "hwbreak", pc, -1);
+            else if (mode == kCont) {
+              DebugStop d = stopWith(sw.count(pc) ? "swbreak" : "hwbreak");
+              d.info.big("pc", pc);
+              throw d;
+            }
+          }
+        }
+        if (here && trapAt(pc)) {
+          bool overSyscall = false;
+          Stop st = stepOver(pid, pc, sig, overSyscall);
+          if (overSyscall && st.kind == Stop::kSyscall) {
+            stepDone = true;
+            return st;
+          }
+          Verdict v = classify(pid, st, !overSyscall);
+          if (v == kReturn) {
+            stepDone = mode != kCont;
+            return st;
+          }
+          if (v == kStepped) {
+            if (mode != kCont && !landed(pid)) throw stopWith("step");
+          }
+          continue;
+        }
+      }
       bool stepping = false, overSyscall = false;
       int request = PTRACE_SYSCALL;
       if (mode != kCont) {
@@ -227,26 +365,58 @@ struct Debugger : DebugHook {
           stepDone = stepping;
           return st;
         case kStepped:
-          if (continueAfterStep(pid)) continue;
+          if (landed(pid)) continue;
           throw stopWith("step");
       }
     }
   }
 
   bool afterEvent(pid_t pid, const RecordView& done, const RecordView* next, StopInfo& info) override {
+    event++;
+    resetBoundary(pid);
     // A fatal signal: stop at the faulting instruction before it is delivered.
     if (done.kind() == kEvSignal && next && next->kind() == kEvExit && next->get32(12) == 1) {
       info.reason = "signal";
       info.num("signal", done.get32(12));
       return true;
     }
+    uint64_t pc = getRegs(pid).rip;
+    if (targetKind == 0 && event == targetEvent && pc == targetPc && targetN == 1) {
+      info.reason = "target";
+      info.big("pc", pc);
+      return true;
+    }
     if (mode == kCont || !stepDone) return false;
     stepDone = false;
     if (done.kind() == kEvSignal) return false;  // a signal arrived: the step enters its handler
     if (next && next->kind() == kEvExit) return false;  // exit_group: let the exit happen
-    if (continueAfterStep(pid)) return false;
+    steps++;
+    if (continueAfterStep(pid, pc)) return false;
     info.reason = "step";
     return true;
+  }
+
+  void describe(pid_t pid, StopInfo& info) {
+    info.num("event", event);
+    info.num("steps", double(steps));
+    info.num("watchHits", double(watchHits));
+    try {
+      uint64_t pc = getRegs(pid).rip;
+      info.big("at", pc);
+      auto it = counts.find(pc);
+      info.num("n", it == counts.end() ? 0 : double(it->second));
+      info.num("exact", isExact(pc) ? 1 : 0);
+    } catch (const NativeError&) {
+    }
+    if (last.have) {
+      info.num("lastEvent", last.event);
+      info.str("lastReason", last.reason);
+      info.big("lastPc", last.pc);
+      info.num("lastN", double(last.n));
+      info.num("lastExact", last.exact ? 1 : 0);
+      info.num("lastWatch", double(last.watchN));
+      info.num("lastSlot", last.slot);
+    }
   }
 };
 
@@ -281,7 +451,9 @@ Outcome nothing() {
 
 Value DebugRun(const CallbackInfo& info) {
   const char* usage =
-      "debugRun(pid, table: Int32Array, events: Buffer, offset, maxEvents, { mode: 0|1|2, start: bigint, end: bigint, fresh: boolean })";
+      "debugRun(pid, table: Int32Array, events: Buffer, offset, maxEvents, { mode: 0|1|2, start: bigint, end: bigint, "
+      "fresh: boolean, event: number, steps?: number, silent?: bigint[], search?: boolean, startCandidate?: boolean, "
+      "target?: { kind: 0|1, event: number, pc?: bigint, n: number } })";
   USAGE_CHECK(info.Length() == 6 && info[0].IsNumber() && info[1].IsTypedArray() && info[2].IsBuffer() &&
                   info[3].IsNumber() && info[4].IsNumber() && info[5].IsObject(),
               usage);
@@ -297,24 +469,167 @@ Value DebugRun(const CallbackInfo& info) {
   int mode = o.Get("mode").As<Napi::Number>().Int32Value();
   uint64_t start = o.Has("start") ? big(o.Get("start")) : 0, end = o.Has("end") ? big(o.Get("end")) : 0;
   bool fresh = o.Get("fresh").ToBoolean();
-  USAGE_CHECK(mode >= kCont && mode <= kRange, usage);
+  USAGE_CHECK(mode >= kCont && mode <= kRange && o.Get("event").IsNumber(), usage);
+  uint32_t event = o.Get("event").As<Napi::Number>().Uint32Value();
+  uint64_t steps = o.Has("steps") ? uint64_t(o.Get("steps").As<Napi::Number>().Int64Value()) : 1;
+  bool search = o.Get("search").ToBoolean(), startCandidate = o.Get("startCandidate").ToBoolean();
+  std::vector<uint64_t> silent;
+  if (o.Get("silent").IsArray()) {
+    Napi::Array arr = o.Get("silent").As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) silent.push_back(big(arr.Get(i)));
+  }
+  int targetKind = -1;
+  uint32_t targetEvent = 0;
+  uint64_t targetPc = 0, targetN = 0;
+  if (o.Get("target").IsObject()) {
+    Napi::Object t = o.Get("target").As<Napi::Object>();
+    targetKind = t.Get("kind").As<Napi::Number>().Int32Value();
+    targetEvent = t.Get("event").As<Napi::Number>().Uint32Value();
+    targetPc = t.Has("pc") ? big(t.Get("pc")) : 0;
+    targetN = uint64_t(t.Get("n").As<Napi::Number>().Int64Value());
+  }
   return submitToTracer(info.Env(), usage, [=] {
     Debugger& d = debuggerFor(pid);
     d.mode = mode;
     d.start = start;
     d.end = end;
+    if (d.event != event) {  // the interval changed outside the loop (events applied by JS)
+      d.event = event;
+      d.resetBoundary(pid);
+      d.boundaryPending = !fresh;
+    }
     if (fresh) {
       d.fresh = true;
       d.stepDone = false;
+      d.boundaryPending = startCandidate;
       pid_t want = pid;
       interruptFor.compare_exchange_strong(want, 0);  // a stale interrupt from the last resume
     }
+    d.steps = 0;
+    d.stepsLeft = steps;
+    d.search = search;
+    d.last = LastTrap();
+    d.targetKind = targetKind;
+    d.targetEvent = targetEvent;
+    d.targetPc = targetPc;
+    d.targetN = targetN;
+    std::vector<uint64_t> added;
+    for (uint64_t addr : silent) {
+      if (d.sw.count(addr)) continue;
+      uint8_t orig;
+      if (readMemory(pid, addr, &orig, 1) != 1) continue;
+      writeMemory(pid, addr, "\xcc", 1);
+      d.sw[addr] = orig;
+      d.silent.insert(addr);
+      added.push_back(addr);
+    }
     replaySetDebugHook(pid, &d);
     auto r = std::make_shared<LoopResult>(replayRun(pid, *table, *events, offset, maxEvents));
-    if (r->stop.reason != "exited" && r->stop.reason != "killed") replaySetDebugHook(pid, nullptr);
+    bool gone = r->stop.reason == "exited" || r->stop.reason == "killed";
+    if (!gone) {
+      replaySetDebugHook(pid, nullptr);
+      for (uint64_t addr : added) {
+        writeMemory(pid, addr, &d.sw[addr], 1);
+        d.sw.erase(addr);
+      }
+      d.describe(pid, r->stop);
+    }
+    d.silent.clear();
+    d.search = false;
+    d.targetKind = -1;
     Outcome out;
     out.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };
     return out;
+  });
+}
+
+// Where a process stands, for its counts: at the boundary of `event`, or at the
+// n-th arrival at pc in that interval (n = 0: unknown).
+Value DebugSetPosition(const CallbackInfo& info) {
+  const char* usage = "debugSetPosition(pid, event, boundary: boolean, pc: bigint, n)";
+  USAGE_CHECK(info.Length() == 5 && info[0].IsNumber() && info[1].IsNumber() && info[3].IsBigInt() && info[4].IsNumber(), usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint32_t event = info[1].As<Napi::Number>().Uint32Value();
+  bool boundary = info[2].ToBoolean();
+  uint64_t pc = big(info[3]);
+  uint64_t n = uint64_t(info[4].As<Napi::Number>().Int64Value());
+  return submitToTracer(info.Env(), usage, [=] {
+    Debugger& d = debuggerFor(pid);
+    d.event = event;
+    if (boundary) {
+      d.resetBoundary(pid);
+      d.boundaryPending = false;
+    } else {
+      d.counts.clear();
+      d.exact.clear();
+      d.allExact = false;
+      d.watchHits = 0;
+      if (n) {
+        d.counts[pc] = n;
+        d.exact.insert(pc);
+      }
+    }
+    return nothing();
+  });
+}
+
+// A checkpoint: clone(flags 0: no exit signal, so the replayed process never sees
+// a SIGCHLD) injected at the `syscall` instruction at insnAddr. The child is
+// auto-attached (PTRACE_O_TRACECLONE), gets the parent's registers and replay
+// session, and stays stopped. Breakpoints are lifted around the fork so that the
+// copy holds none; debug registers are not inherited.
+Value ForkProcess(const CallbackInfo& info) {
+  const char* usage = "forkProcess(pid, insnAddr: bigint): child pid";
+  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBigInt(), usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t insn = big(info[1]);
+  return submitToTracer(info.Env(), usage, [pid, insn] {
+    auto it = debuggers.find(pid);
+    Debugger* d = it == debuggers.end() ? nullptr : it->second.get();
+    if (d)
+      for (auto& [a, b] : d->sw) writeMemory(pid, a, &b, 1);
+    long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE;
+    user_regs_struct saved = getRegs(pid), r = saved;
+    pid_t child = -1;
+    auto restoreParent = [&] {
+      setRegs(pid, saved);
+      if (d)
+        for (auto& [a, b] : d->sw) writeMemory(pid, a, "\xcc", 1);
+    };
+    try {
+      if (ptrace(PTRACE_SETOPTIONS, pid, nullptr, (void*)opts) != 0) throw NativeError{errno, "ptrace(PTRACE_SETOPTIONS)"};
+      r.rax = 56;  // clone
+      r.orig_rax = uint64_t(-1);
+      r.rdi = 0;   // flags: a new process, exit signal 0
+      r.rsi = 0;   // same stack (copy-on-write)
+      r.rdx = r.r10 = r.r8 = r.r9 = 0;
+      r.rip = insn;
+      setRegs(pid, r);
+      resume(pid, PTRACE_SINGLESTEP, 0);
+      Stop st = waitStop(pid);
+      if (st.kind != Stop::kEvent || st.event != PTRACE_EVENT_CLONE)
+        throw NativeError{EPROTO, "checkpoint: no clone event (stop kind " + std::to_string(st.kind) + ", signal " +
+                                      std::to_string(st.sig) + ")"};
+      unsigned long msg = 0;
+      ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg);
+      child = pid_t(msg);
+      resume(pid, PTRACE_SINGLESTEP, 0);
+      st = waitStop(pid);
+      if (st.kind != Stop::kSignal || st.sig != SIGTRAP)
+        throw NativeError{EPROTO, "checkpoint: the clone did not return to a single-step trap"};
+      Stop cs = waitStop(child);
+      if (cs.kind != Stop::kSignal) throw NativeError{EPROTO, "checkpoint: the copy did not stop"};
+      setRegs(child, saved);
+    } catch (...) {
+      if (child > 0) killTracee(child);
+      restoreParent();
+      throw;
+    }
+    restoreParent();
+    replayCopySession(pid, child);
+    Outcome o;
+    o.build = [child](Napi::Env env) { return Napi::Number::New(env, child); };
+    return o;
   });
 }
 
@@ -451,6 +766,8 @@ void registerDebugExports(Napi::Env env, Napi::Object exports) {
   exports.Set("setDebugRegs", Napi::Function::New(env, SetDebugRegs));
   exports.Set("interrupt", Napi::Function::New(env, Interrupt));
   exports.Set("debugForget", Napi::Function::New(env, DebugForget));
+  exports.Set("debugSetPosition", Napi::Function::New(env, DebugSetPosition));
+  exports.Set("forkProcess", Napi::Function::New(env, ForkProcess));
   exports.Set("getXState", Napi::Function::New(env, GetXState));
   exports.Set("setXState", Napi::Function::New(env, SetXState));
 }

@@ -16,6 +16,9 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
                      size_t offset, uint32_t maxEvents);
 void replayForget(pid_t pid);
 void replaySetBrk(pid_t pid, uint64_t brk);
+// A forked copy of a replayed process (a checkpoint) continues the same replay:
+// copies brk, the pending signal and the queued-signal flag (not the debug hook).
+void replayCopySession(pid_t from, pid_t to);
 
 // Debugging (addon/debug_loop.cc): a hook that runs the program's own code before
 // each event and may stop the loop there, without consuming the event.

@@ -60,8 +60,8 @@ text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${secti
 fs.writeFileSync(docs, text);
 process.stdout.write(section + '\n');
 
-// The gdb server's latencies, each suite in a fresh process of its own.
-for (const suite of ['rsp.js']) {
+// The gdb server's latencies and reverse execution, each suite in a fresh process of its own.
+for (const suite of ['rsp.js', 'reverse.js']) {
   if (only.length && !only.includes(suite.replace('.js', ''))) continue;
   execFileSync(process.execPath, [path.join(here, suite)], { stdio: 'inherit' });
 }

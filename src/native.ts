@@ -38,6 +38,32 @@ export interface SpawnOptions {
   stdio?: [number, number, number];
 }
 
+/**
+ * Options of debugRun. Every stop reports { event, at, n, exact, steps, watchHits }:
+ * the interval, the pc, the arrivals at it in the interval, whether that count is
+ * exact, single-steps done, data-watch triggers in the interval; a search also
+ * reports the last trap it passed (lastEvent, lastReason, lastPc, lastN, lastExact,
+ * lastWatch, lastSlot). See docs/timeline.md.
+ */
+export interface DebugRunOptions {
+  mode: 0 | 1 | 2;
+  start?: bigint;
+  end?: bigint;
+  fresh: boolean;
+  /** the index of the next event (the interval the counts belong to) */
+  event: number;
+  /** mode 1: single-steps to do (default 1) */
+  steps?: number;
+  /** breakpoints that only count arrivals, for this run */
+  silent?: bigint[];
+  /** record breakpoint and watchpoint hits instead of stopping */
+  search?: boolean;
+  /** the start state is a boundary whose breakpoint counts as a hit */
+  startCandidate?: boolean;
+  /** stop (reason 'target') at arrival n at pc (kind 0) or data trigger n (kind 1) of interval `event` */
+  target?: { kind: 0 | 1; event: number; pc?: bigint; n: number };
+}
+
 export interface Native {
   configure(opts: { cpu: number }): void;
   /** Starts a traced program, stopped at the return of its execve. */
@@ -68,7 +94,11 @@ export interface Native {
    * interrupted, signal {signal}. The event in progress at such a stop is not consumed.
    */
   debugRun(pid: number, table: Int32Array, events: Buffer, offset: number, maxEvents: number,
-    opts: { mode: 0 | 1 | 2; start?: bigint; end?: bigint; fresh: boolean }): Promise<NativeLoopResult>;
+    opts: DebugRunOptions): Promise<NativeLoopResult>;
+  /** Tells the position counters where a (restored) process stands. */
+  debugSetPosition(pid: number, event: number, boundary: boolean, pc: bigint, n: number): Promise<void>;
+  /** Forks the stopped tracee (clone injected at insnAddr); resolves to the stopped copy. */
+  forkProcess(pid: number, insnAddr: bigint): Promise<number>;
   /** Writes int3 at addr; resolves to the byte it replaced. */
   insertBreakpoint(pid: number, addr: bigint): Promise<number>;
   removeBreakpoint(pid: number, addr: bigint): Promise<void>;

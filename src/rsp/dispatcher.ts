@@ -43,6 +43,8 @@ const MONITOR_HELP = [
   '  monitor info          program, arguments, events, exit',
   '  monitor seek EVENT    replay to just after event EVENT (from the start if it is behind)',
   '  monitor restart       start the replay again from the beginning',
+  '  monitor position      the current point in time: arrival N at PC after event E (+ steps)',
+  '  monitor checkpoints   the checkpoints (forked copies of the replay) kept for going back',
   'After seek and restart, run `maintenance flush register-cache` so gdb rereads the state.',
 ];
 
@@ -115,6 +117,7 @@ export class Dispatcher {
         let reason: StopReason | undefined;
         if (stop.watch) reason = { kind: stop.watch.kind, addr: stop.watch.addr };
         else if (stop.reason === 'swbreak' || stop.reason === 'hwbreak') reason = { kind: stop.reason };
+        else if (stop.reason === 'begin') reason = { kind: 'replaylog', value: 'begin' };
         const registers = await this.engine.expedite();
         return [stopReply({ signal: stop.signal, thread: this.thread, registers, reason, multiprocess: this.multiprocess })];
       }
@@ -135,7 +138,7 @@ export class Dispatcher {
           PacketSize: '10000', QStartNoAckMode: true, swbreak: true, hwbreak: true, vContSupported: true,
           'qXfer:features:read': true, 'qXfer:auxv:read': true, 'qXfer:exec-file:read': true,
           'qXfer:threads:read': true, 'qXfer:siginfo:read': true, QPassSignals: true, QProgramSignals: true,
-          multiprocess: this.multiprocess,
+          multiprocess: this.multiprocess, ReverseContinue: true, ReverseStep: true,
         }));
       case 'vMustReplyEmpty':
       case 'qTStatus':
@@ -147,8 +150,6 @@ export class Dispatcher {
       case 'qSearchMemory':
       case 'qCRC':
       case 'QCatchSyscalls':
-      case 'reverseContinue':
-      case 'reverseStep':
       case 'unknown':
         return this.one(empty());
       case 'malformed':
@@ -215,6 +216,11 @@ export class Dispatcher {
         return this.one('vCont;c;C;s;S;r');
       case 'vCont':
         return this.vCont(req.actions);
+      case 'reverseContinue':
+      case 'reverseStep': {
+        const stop = await e.reverse(req.type === 'reverseStep' ? 'step' : 'continue');
+        return { replies: await this.stopReplies(stop) };
+      }
       case 'continue':
         return this.resume({ action: 'continue' });
       case 'step':
@@ -356,6 +362,20 @@ export class Dispatcher {
       case 'when':
         lines.push(`Current event: ${Math.max(0, e.eventIndex - 1)}`);
         break;
+      case 'position': {
+        const m = await e.position();
+        if (!m) lines.push('the position is not named yet (it is when a reverse command needs it), or was reached by an interrupt');
+        if (m) lines.push(`Current position: arrival ${m.n} at 0x${m.pc.toString(16)} after event ${m.e - 1}${m.steps ? ` + ${m.steps} steps` : ''}`);
+        break;
+      }
+      case 'checkpoints': {
+        const all = e.checkpoints();
+        lines.push(`${all.length} checkpoints:`);
+        for (const c of all) {
+          lines.push(`  #${c.id} pid ${c.pid} after event ${c.mark.e - 1}, ${c.boundary ? 'interval start' : `arrival ${c.mark.n} at 0x${c.mark.pc.toString(16)}${c.mark.steps ? ` + ${c.mark.steps} steps` : ''}`}, ${(c.bytes / 1048576).toFixed(1)} MiB resident`);
+        }
+        break;
+      }
       case 'info': {
         const meta = e.trace.meta as Record<string, unknown>;
         const end = e.trace.end as Record<string, unknown> | null;
