@@ -178,6 +178,8 @@ bool resetBuffer(pid_t pid, Session& s, BufHeader& out) {
   return true;
 }
 
+void serviceChild(Session& s, pid_t c, int status);
+
 bool isForkLike(int64_t nr) { return nr == kNrClone || nr == kNrFork || nr == kNrVfork; }
 
 // A traced child (seccomp mode) stopped: keep it running, untouched by the recording.
@@ -197,6 +199,9 @@ void serviceChild(Session& s, pid_t c, int status) {
         if (child) {
           s.children.insert(pid_t(child));
           s.newChildren.insert(pid_t(child));
+          // Its first stop may have been reaped before this event: serve it now.
+          int early;
+          if (takeStashed(pid_t(child), &early)) serviceChild(s, pid_t(child), early);
         }
       }
       break;

@@ -95,20 +95,22 @@ export class Recorder {
     const n = native();
     n.configure({ cpu: tracerCpu() });
     const envp = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+    const lib = preloadLibraryPath();
+    const buffered = (opts.syscallbuf ?? env.REWIND_SYSCALLBUF !== '0') && isDynamicElf(path) && fs.existsSync(lib);
     const writer = (this.writer = TraceWriter.create(opts.traceDir, {
-      program: opts.program, path, args: opts.args, cwd, env: envp,
+      program: opts.program, path, args: opts.args, cwd, env: envp, syscallbuf: buffered,
       recordedAt: new Date().toISOString(), host: os.hostname(), kernel: os.release(),
       cpuModel: os.cpus()[0]?.model ?? 'unknown', cpu: tracerCpu(),
     }));
     const table = encodeSyscallTable();
-    const lib = preloadLibraryPath();
-    const buffered = (opts.syscallbuf ?? env.REWIND_SYSCALLBUF !== '0') && isDynamicElf(path) && fs.existsSync(lib);
     // The library takes itself out of LD_PRELOAD at start-up: the program sees envp.
     const spawnEnv = buffered ? withPreload(envp, lib) : envp;
     try {
       this.pid = await n.spawn({ path, argv: [opts.program, ...opts.args], envp: spawnEnv, cwd, trapTsc: true, traceForks: true, ...(opts.stdio ? { stdio: opts.stdio } : {}) });
     } catch (e) {
-      writer.close({ outcome: { kind: 'stopped', reason: `could not start ${path}` } });
+      // finish(), not writer.close(): abort() after this must not append to a closed writer
+      // (that error used to hide this one).
+      this.finish({ kind: 'stopped', reason: `could not start ${path}`, events: writer.eventCount });
       throw new RecordError((e as Error).message);
     }
     const pid = this.pid;
