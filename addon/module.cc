@@ -1,5 +1,6 @@
 // The JS surface of the addon: thin wrappers that validate arguments on the JS
 // thread and run the ptrace work on the tracer thread. Typed in src/native.d.ts.
+#include <cpuid.h>
 #include <napi.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
@@ -261,6 +262,34 @@ Value Kill(const CallbackInfo& info) {
 
 }  // namespace
 
+// CPUID cannot be trapped on machines without CPUID faulting: the recording
+// keeps the answers that decide glibc's code paths, and replay compares them.
+Value CpuidLeaves(const CallbackInfo& info) {
+  const char* usage = "cpuidLeaves(): number[][] ([leaf, subleaf, eax, ebx, ecx, edx] on the tracer's CPU)";
+  return submitToTracer(info.Env(), usage, [] {
+    static const uint32_t leaves[][2] = {{0, 0}, {1, 0}, {7, 0}, {7, 1}, {0xd, 0}, {0xd, 1},
+                                         {0x80000000, 0}, {0x80000001, 0}, {0x80000008, 0}};
+    auto rows = std::make_shared<std::vector<std::array<uint32_t, 6>>>();
+    for (auto& l : leaves) {
+      uint32_t a, b, c, d;
+      __cpuid_count(l[0], l[1], a, b, c, d);
+      if (l[0] == 1) b &= 0x00ffffff;  // the initial APIC id says which CPU ran it, not what it can do
+      rows->push_back({l[0], l[1], a, b, c, d});
+    }
+    Outcome o;
+    o.build = [rows](Napi::Env env) {
+      Napi::Array out = Napi::Array::New(env, rows->size());
+      for (size_t i = 0; i < rows->size(); i++) {
+        Napi::Array r = Napi::Array::New(env, 6);
+        for (uint32_t k = 0; k < 6; k++) r.Set(k, Napi::Number::New(env, (*rows)[i][k]));
+        out.Set(uint32_t(i), r);
+      }
+      return out;
+    };
+    return o;
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("configure", Napi::Function::New(env, Configure));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
@@ -274,6 +303,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("replayRun", Napi::Function::New(env, ReplayRun));
   exports.Set("replaySetBrk", Napi::Function::New(env, ReplaySetBrk));
   exports.Set("kill", Napi::Function::New(env, Kill));
+  exports.Set("cpuidLeaves", Napi::Function::New(env, CpuidLeaves));
   registerDebugExports(env, exports);
   return exports;
 }

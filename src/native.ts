@@ -56,6 +56,8 @@ export interface Native {
   replaySetBrk(pid: number, brk: bigint): Promise<void>;
   /** SIGKILL and reap. */
   kill(pid: number): Promise<void>;
+  /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
+  cpuidLeaves(): Promise<number[][]>;
 
   // Debugging a replay (addon/debug_loop.cc).
   /**

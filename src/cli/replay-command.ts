@@ -2,16 +2,18 @@ import { TraceReader } from '../history/index.js';
 import { Replayer } from '../replay/replayer.js';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { decodeEvent } from '../history/events.js';
+import { firstExec } from '../replay/replay-process.js';
 import { checkSymbolFile } from '../replay/trace-files.js';
 import { serveReplay } from '../rsp/server.js';
 import { EXIT_REWIND_ERROR, fail, notice, shellStatus, writeAllSync } from './output.js';
 import { resolveTrace } from './trace-store.js';
+import { cpuidMismatch } from '../replay/cpu.js';
 
 export async function replayCheckCommand(argv: { trace?: string }): Promise<number> {
   let replayer: Replayer | undefined;
   try {
     const trace = TraceReader.open(resolveTrace(argv.trace));
+    await warnAboutCpu(trace);
     replayer = await Replayer.start(trace);
     const outcome = await replayer.run({ onOutput: (fd, data) => writeAllSync(fd, data) });
     if (outcome.kind === 'incomplete') fail(`the trace is incomplete: ${outcome.reason}; replayed ${outcome.events} events`);
@@ -20,6 +22,11 @@ export async function replayCheckCommand(argv: { trace?: string }): Promise<numb
     await replayer?.close();
     fail((e as Error).message);
   }
+}
+
+async function warnAboutCpu(trace: TraceReader): Promise<void> {
+  const warning = await cpuidMismatch(trace.meta.cpuid);
+  if (warning) notice(`warning: ${warning}`);
 }
 
 export interface ServeArgs {
@@ -40,8 +47,13 @@ export async function replayServeCommand(argv: ServeArgs): Promise<number> {
   } catch (e) {
     fail((e as Error).message);
   }
-  const first = decodeEvent(trace.record(0));
-  if (first.kind !== 'exec') fail('the trace does not start with an exec event');
+  let first: ReturnType<typeof firstExec>;
+  try {
+    first = firstExec(trace);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  await warnAboutCpu(trace);
   let exePath = first.snapshot.exe;
   let symbolFile: string | undefined;
   if (argv.symbols) {

@@ -10,7 +10,7 @@ import { captureAddressSpace } from './address-space.js';
 import { hex } from './proc-maps.js';
 import { syscallName } from './syscall-names.js';
 import { encodeSyscallTable } from './syscall-table.js';
-import { tracerCpu } from './cpu.js';
+import { cpuidFingerprint, tracerCpu } from './cpu.js';
 
 export interface RecordOptions {
   program: string;
@@ -97,10 +97,11 @@ export class Recorder {
     const envp = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
     const lib = preloadLibraryPath();
     const buffered = (opts.syscallbuf ?? env.REWIND_SYSCALLBUF !== '0') && isDynamicElf(path) && fs.existsSync(lib);
+    const cpuid = await cpuidFingerprint();
     const writer = (this.writer = TraceWriter.create(opts.traceDir, {
       program: opts.program, path, args: opts.args, cwd, env: envp, syscallbuf: buffered,
       recordedAt: new Date().toISOString(), host: os.hostname(), kernel: os.release(),
-      cpuModel: os.cpus()[0]?.model ?? 'unknown', cpu: tracerCpu(),
+      cpuModel: os.cpus()[0]?.model ?? 'unknown', cpu: tracerCpu(), cpuid,
     }));
     const table = encodeSyscallTable();
     // The library takes itself out of LD_PRELOAD at start-up: the program sees envp.
