@@ -15,6 +15,20 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wno-unused-parameter"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"]
+    },
+    {
+      "target_name": "rwpreload",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "build_preload_library",
+          "inputs": ["addon/preload/rwpreload.c"],
+          "outputs": ["<(PRODUCT_DIR)/librwpreload.so"],
+          "action": ["cc", "-O2", "-fPIC", "-shared", "-nostdlib", "-ffreestanding", "-fno-builtin",
+                     "-mgeneral-regs-only", "-fno-stack-protector", "-fno-tree-loop-distribute-patterns",
+                     "-fvisibility=hidden", "-Wall", "-Wl,-z,defs", "-o", "<@(_outputs)", "<@(_inputs)"]
+        }
+      ]
     }
   ]
 }

@@ -14,6 +14,7 @@
 
 #include <cstring>
 #include <map>
+#include <vector>
 
 #include "tracer_thread.h"
 
@@ -36,14 +37,7 @@ int memFd(pid_t pid) {
 
 }  // namespace
 
-Stop waitStop(pid_t pid) {
-  int status;
-  for (;;) {
-    pid_t r = waitpid(pid, &status, __WALL);
-    if (r == pid) break;
-    if (r < 0 && errno == EINTR) continue;
-    fail("waitpid(" + std::to_string(pid) + ")");
-  }
+Stop decodeStatus(pid_t pid, int status) {
   Stop s{};
   if (WIFEXITED(status)) {
     s.kind = Stop::kExited;
@@ -65,6 +59,35 @@ Stop waitStop(pid_t pid) {
     s.sig = WSTOPSIG(status);
   }
   return s;
+}
+
+namespace {
+// Statuses reaped by a wait for any tracee (recording with traced children) that
+// belonged to another tracee: its own waitStop finds them here.
+std::map<pid_t, std::vector<int>> stashed;
+}  // namespace
+
+void stashStatus(pid_t pid, int status) { stashed[pid].push_back(status); }
+
+bool takeStashed(pid_t pid, int* status) {
+  auto it = stashed.find(pid);
+  if (it == stashed.end()) return false;
+  *status = it->second.front();
+  it->second.erase(it->second.begin());
+  if (it->second.empty()) stashed.erase(it);
+  return true;
+}
+
+Stop waitStop(pid_t pid) {
+  int status;
+  if (takeStashed(pid, &status)) return decodeStatus(pid, status);
+  for (;;) {
+    pid_t r = waitpid(pid, &status, __WALL);
+    if (r == pid) break;
+    if (r < 0 && errno == EINTR) continue;
+    fail("waitpid(" + std::to_string(pid) + ")");
+  }
+  return decodeStatus(pid, status);
 }
 
 void resume(pid_t pid, int request, int sig) {

@@ -17,6 +17,10 @@ struct Stop {
 };
 
 Stop waitStop(pid_t pid);
+Stop decodeStatus(pid_t pid, int status);
+// A status reaped for another tracee than the one waited for is kept for it.
+void stashStatus(pid_t pid, int status);
+bool takeStashed(pid_t pid, int* status);
 void resume(pid_t pid, int request, int sig);
 user_regs_struct getRegs(pid_t pid);
 void setRegs(pid_t pid, const user_regs_struct& regs);

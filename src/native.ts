@@ -128,3 +128,8 @@ export function native(): Native {
   }
   return loaded;
 }
+
+/** The syscall buffer's preload library (addon/preload/rwpreload.c), built beside the addon. */
+export function preloadLibraryPath(): string {
+  return path.join(here, '..', 'build', 'Release', 'librwpreload.so');
+}

@@ -15,10 +15,11 @@ async function main(): Promise<void> {
       'record [command..]', 'record a program: rewind record [-o DIR] -- PROGRAM [ARGS...]',
       (y) => y.option('output', { alias: 'o', type: 'string', describe: 'trace directory (default: a new one under $REWIND_TRACE_DIR or ~/.local/share/rewind)' })
         .positional('command', { type: 'string', array: true, describe: 'program and arguments' })
+        .option('syscallbuf', { type: 'boolean', describe: 'buffer common syscalls inside the program (faster; default on unless REWIND_SYSCALLBUF=0); --no-syscallbuf turns it off' })
         .parserConfiguration({ 'populate--': true }),
       async (argv) => {
         const rest = (argv['--'] as unknown[] | undefined) ?? [];
-        status = await recordCommand({ output: argv.output, command: [...(argv.command ?? []), ...rest].map(String) });
+        status = await recordCommand({ output: argv.output, syscallbuf: argv.syscallbuf, command: [...(argv.command ?? []), ...rest].map(String) });
       },
     )
     .command(

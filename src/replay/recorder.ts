@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { TraceWriter } from '../history/index.js';
 import { EventKind, encodeJsonEvent, type MapFileInfo } from '../history/events.js';
-import { native } from '../native.js';
+import { native, preloadLibraryPath } from '../native.js';
 import { captureAddressSpace } from './address-space.js';
 import { hex } from './proc-maps.js';
 import { syscallName } from './syscall-names.js';
@@ -20,6 +20,42 @@ export interface RecordOptions {
   cwd?: string;
   /** fds for the program's stdin, stdout and stderr (default: the recorder's own) */
   stdio?: [number, number, number];
+  /**
+   * Buffer common syscalls in the program (docs/syscallbuf.md): default on, unless
+   * REWIND_SYSCALLBUF=0. Only dynamically linked programs can use it.
+   */
+  syscallbuf?: boolean;
+}
+
+/** Whether the ELF file at PATH asks for a dynamic loader (has a PT_INTERP header). */
+export function isDynamicElf(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(64);
+    if (fs.readSync(fd, head, 0, 64, 0) < 64 || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2) return false;
+    const phoff = Number(head.readBigUInt64LE(32));
+    const phentsize = head.readUInt16LE(54);
+    const phnum = head.readUInt16LE(56);
+    const ph = Buffer.alloc(phentsize * phnum);
+    fs.readSync(fd, ph, 0, ph.length, phoff);
+    for (let i = 0; i < phnum; i++) if (ph.readUInt32LE(i * phentsize) === 3 /* PT_INTERP */) return true;
+    return false;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** The environment the program is started with: the recorded one, plus the preload library. */
+function withPreload(envp: string[], lib: string): string[] {
+  const at = envp.findIndex((e) => e.startsWith('LD_PRELOAD='));
+  if (at < 0) return [...envp, `LD_PRELOAD=${lib}`];
+  const out = [...envp];
+  const rest = envp[at].slice('LD_PRELOAD='.length);
+  out[at] = `LD_PRELOAD=${lib}${rest ? `:${rest}` : ''}`;
+  return out;
 }
 
 export type RecordOutcome =
@@ -59,17 +95,23 @@ export class Recorder {
     const n = native();
     n.configure({ cpu: tracerCpu() });
     const envp = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+    const lib = preloadLibraryPath();
+    const buffered = (opts.syscallbuf ?? env.REWIND_SYSCALLBUF !== '0') && isDynamicElf(path) && fs.existsSync(lib);
     const cpuid = await cpuidFingerprint();
     const writer = (this.writer = TraceWriter.create(opts.traceDir, {
-      program: opts.program, path, args: opts.args, cwd, env: envp,
+      program: opts.program, path, args: opts.args, cwd, env: envp, syscallbuf: buffered,
       recordedAt: new Date().toISOString(), host: os.hostname(), kernel: os.release(),
       cpuModel: os.cpus()[0]?.model ?? 'unknown', cpu: tracerCpu(), cpuid,
     }));
     const table = encodeSyscallTable();
+    // The library takes itself out of LD_PRELOAD at start-up: the program sees envp.
+    const spawnEnv = buffered ? withPreload(envp, lib) : envp;
     try {
-      this.pid = await n.spawn({ path, argv: [opts.program, ...opts.args], envp, cwd, trapTsc: true, traceForks: true, ...(opts.stdio ? { stdio: opts.stdio } : {}) });
+      this.pid = await n.spawn({ path, argv: [opts.program, ...opts.args], envp: spawnEnv, cwd, trapTsc: true, traceForks: true, ...(opts.stdio ? { stdio: opts.stdio } : {}) });
     } catch (e) {
-      writer.close({ outcome: { kind: 'stopped', reason: `could not start ${path}` } });
+      // finish(), not writer.close(): abort() after this must not append to a closed writer
+      // (that error used to hide this one).
+      this.finish({ kind: 'stopped', reason: `could not start ${path}`, events: writer.eventCount });
       throw new RecordError((e as Error).message);
     }
     const pid = this.pid;

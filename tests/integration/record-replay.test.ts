@@ -551,6 +551,26 @@ describe('stock programs', () => {
     });
   }
 
+  it('syscall buffer: a shell pipeline with forked children records with the buffer on and replays', () => {
+    const rr = recordAndReplay(['/bin/sh', '-c', 'ls /usr/include/linux | wc -l; cat /etc/hostname']);
+    expect(rr.record.status, describeRun(rr.record)).toBe(0);
+    expectTraceSaved(rr);
+    // The children inherit the seccomp filter: they stay traced (and are resumed at
+    // each stop), which they must for their syscalls to work at all.
+    expect(text(rr.record.stdout)).toBe(text(runNative(['/bin/sh', '-c', 'ls /usr/include/linux | wc -l; cat /etc/hostname']).stdout));
+    // Children run live when recorded and are not replayed: only sh's own output
+    // (none) comes back, and its exit status.
+    expect(rr.replay.status, describeRun(rr.replay)).toBe(0);
+    expect(text(rr.replay.stdout)).toBe('');
+  });
+
+  it('syscall buffer: the program does not see LD_PRELOAD', () => {
+    const rr = recordAndReplay(['/usr/bin/env']);
+    expect(rr.record.status, describeRun(rr.record)).toBe(0);
+    expect(text(rr.record.stdout)).not.toContain('librwpreload');
+    expectReplayMatches(rr);
+  });
+
   it('env: the replay shows the recorded environment, not its own', () => {
     const marker = `marker-${process.pid}-${Date.now()}`;
     const rr = recordAndReplay(['/usr/bin/env'], {

@@ -1,0 +1,390 @@
+/* rewind's syscall buffer (see docs/syscallbuf.md).
+ *
+ * Preloaded (LD_PRELOAD) into dynamically linked programs that rewind records.
+ * Its constructor asks the recorder (a prctl with a magic option that only the
+ * recorder answers), maps a buffer, rewrites glibc's `syscall; cmp $-4096,%rax`
+ * wrapper sites for a few common calls into jumps to per-site stubs, and installs
+ * a seccomp filter that lets through, untraced, only the syscall instruction in
+ * rw_untraced below. Buffered calls run through that instruction and append an
+ * ordinary trace syscall record to the buffer; the recorder copies the records into
+ * the trace at its next stop. Everything else goes through rw_traced, which the
+ * recorder sees as before.
+ *
+ * Built with -nostdlib -mgeneral-regs-only: no libc, and no SSE registers touched
+ * (the code around a glibc syscall instruction expects them preserved).
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#define RW_MAGIC 0x52574e44L          /* prctl option: "RWND" */
+#define RW_MAGIC_OK 0x52574e4f4bL     /* the recorder's answer */
+#define RW_INTERRUPTED (-0x5257000000L) /* set by the recorder: redo this call traced */
+#define RW_BUF_SIZE (1L << 20)
+#define RW_HEADER 64
+
+/* Buffer header, shared with addon/record_loop.cc. */
+struct rw_header {
+  uint64_t used;     /* bytes of complete records after the header */
+  uint32_t busy;     /* a record is being written */
+  uint32_t disabled; /* set by the recorder around fork-like calls */
+  uint64_t capacity; /* bytes available for records */
+};
+
+enum {
+  NR_read = 0, NR_write = 1, NR_close = 3, NR_stat = 4, NR_fstat = 5, NR_lstat = 6,
+  NR_lseek = 8, NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_ioctl = 16,
+  NR_pread64 = 17, NR_pwrite64 = 18, NR_access = 21, NR_getpid = 39, NR_fcntl = 72,
+  NR_getcwd = 79, NR_readlink = 89, NR_getppid = 110, NR_prctl = 157,
+  NR_fadvise64 = 221, NR_clock_gettime = 228, NR_openat = 257, NR_newfstatat = 262,
+  NR_readlinkat = 267, NR_faccessat = 269, NR_seccomp = 317, NR_statx = 332,
+  NR_faccessat2 = 439, NR_getdents64 = 217,
+};
+
+long rw_untraced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+long rw_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+long rw_handle(long nr, long *a);
+extern char rw_untraced_after[], rw_traced_after[], rw_entry[];
+
+/* The two syscall instructions, and the entry the patched sites reach. rw_entry
+ * keeps every register a syscall instruction keeps (all but rax, rcx, r11). */
+__asm__(
+    ".text\n"
+    ".globl rw_untraced\n.hidden rw_untraced\n.type rw_untraced,@function\n"
+    "rw_untraced:\n"
+    "  mov %rdi,%rax\n  mov %rsi,%rdi\n  mov %rdx,%rsi\n  mov %rcx,%rdx\n"
+    "  mov %r8,%r10\n  mov %r9,%r8\n  mov 8(%rsp),%r9\n"
+    "  syscall\n"
+    ".globl rw_untraced_after\n.hidden rw_untraced_after\n"
+    "rw_untraced_after:\n"
+    "  ret\n"
+    ".globl rw_traced\n.hidden rw_traced\n.type rw_traced,@function\n"
+    "rw_traced:\n"
+    "  mov %rdi,%rax\n  mov %rsi,%rdi\n  mov %rdx,%rsi\n  mov %rcx,%rdx\n"
+    "  mov %r8,%r10\n  mov %r9,%r8\n  mov 8(%rsp),%r9\n"
+    "  syscall\n"
+    ".globl rw_traced_after\n.hidden rw_traced_after\n"
+    "rw_traced_after:\n"
+    "  ret\n"
+    ".globl rw_entry\n.hidden rw_entry\n.type rw_entry,@function\n"
+    "rw_entry:\n"
+    "  push %rbx\n"
+    "  push %r9\n  push %r8\n  push %r10\n  push %rdx\n  push %rsi\n  push %rdi\n"
+    "  mov %rax,%rdi\n"
+    "  mov %rsp,%rsi\n"
+    "  mov %rsp,%rbx\n"
+    "  and $-16,%rsp\n"
+    "  cld\n"
+    "  call rw_handle\n"
+    "  mov %rbx,%rsp\n"
+    "  pop %rdi\n  pop %rsi\n  pop %rdx\n  pop %r10\n  pop %r8\n  pop %r9\n"
+    "  pop %rbx\n"
+    "  ret\n");
+
+static struct rw_header *buf;
+static int active;  /* the filter is installed: rw_untraced is really untraced */
+static uint32_t crc_table[256];
+
+static long sys(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+  return rw_traced(nr, a0, a1, a2, a3, a4, a5);
+}
+
+static void copy(void *dst, const void *src, size_t n) {
+  unsigned char *d = dst;
+  const unsigned char *s = src;
+  while (n >= 8) {
+    uint64_t v;
+    __builtin_memcpy(&v, s, 8);
+    __builtin_memcpy(d, &v, 8);
+    d += 8; s += 8; n -= 8;
+  }
+  while (n--) *d++ = *s++;
+}
+
+static uint32_t crc32(const unsigned char *p, size_t n) {
+  uint32_t c = 0xffffffffu;
+  while (n--) c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+  return ~c;
+}
+
+static void put32(unsigned char *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
+static void put64(unsigned char *p, uint64_t v) { __builtin_memcpy(p, &v, 8); }
+
+/* Output of a buffered call: where, and at most how much (decided before the
+ * call); `fixed` outputs are `max` bytes when the call succeeds, the others as
+ * many bytes as the (positive) result. */
+struct out { long ptr, max; int fixed; };
+
+/* Which calls are buffered, and what they can write. Returns 0 for calls that go
+ * the traced way. The sizes follow src/replay/syscalls.ts. */
+static int plan(long nr, const long *a, struct out *o) {
+  o->ptr = 0;
+  o->max = 0;
+  o->fixed = 0;
+  switch (nr) {
+    case NR_read: case NR_pread64: o->ptr = a[1]; o->max = a[2]; return 1;
+    case NR_getdents64: o->ptr = a[1]; o->max = a[2]; return 1;
+    case NR_readlink: o->ptr = a[1]; o->max = a[2]; return 1;
+    case NR_readlinkat: o->ptr = a[2]; o->max = a[3]; return 1;
+    case NR_getcwd: o->ptr = a[0]; o->max = a[1]; return 1;
+    case NR_write: case NR_pwrite64:
+    case NR_close: case NR_lseek: case NR_getpid: case NR_getppid: case NR_openat:
+    case NR_access: case NR_faccessat: case NR_faccessat2: case NR_fadvise64:
+      return 1;
+    case NR_fstat: case NR_stat: case NR_lstat: o->ptr = a[1]; o->max = 144; o->fixed = 1; return 1;
+    case NR_newfstatat: o->ptr = a[2]; o->max = 144; o->fixed = 1; return 1;
+    case NR_statx: o->ptr = a[4]; o->max = 256; o->fixed = 1; return 1;
+    case NR_clock_gettime: o->ptr = a[1]; o->max = 16; o->fixed = 1; return 1;
+    case NR_fcntl:
+      /* F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC: no memory written */
+      return (a[1] >= 0 && a[1] <= 4) || a[1] == 1030;
+    case NR_ioctl:
+      if ((a[1] & 0xffffffffL) == 0x5401) { o->ptr = a[2]; o->max = 36; o->fixed = 1; return 1; }  /* TCGETS */
+      if ((a[1] & 0xffffffffL) == 0x5413) { o->ptr = a[2]; o->max = 8; o->fixed = 1; return 1; }   /* TIOCGWINSZ */
+      return 0;
+  }
+  return 0;
+}
+
+/* Whether any call with this number can be buffered: decides which sites to patch. */
+static int patchable(long nr) {
+  long a[6] = {0, 0, 0, 0, 0, 0};
+  struct out o;
+  return nr == NR_fcntl || nr == NR_ioctl || plan(nr, a, &o);
+}
+
+#define SYSCALL_FIXED 84  /* kEvSyscall record without writes (addon/event_format.h) */
+
+long rw_handle(long nr, long *a) {
+  struct rw_header *h = buf;
+  struct out o;
+  if (!active || h->disabled || h->busy || !plan(nr, a, &o))
+    return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  long need = SYSCALL_FIXED + (o.ptr ? 12 + o.max : 0);
+  if (o.max < 0 || o.max > (long)(h->capacity / 4) || h->used + need > h->capacity)
+    return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);  /* the recorder empties the buffer at this stop */
+  h->busy = 1;
+  long ret = rw_untraced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (ret == RW_INTERRUPTED) {
+    /* A signal arrived while the call blocked: the recorder recorded it as this
+     * result and holds the signal back; the traced call gets it. */
+    h->busy = 0;
+    return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  }
+  unsigned char *r = (unsigned char *)h + RW_HEADER + h->used;
+  unsigned char *at = r + SYSCALL_FIXED;
+  uint32_t nwrites = 0, checkLen = 0, checkCrc = 0;
+  if (o.ptr && ret >= 0) {
+    long len = o.fixed ? o.max : ret;
+    if (len > o.max) len = o.max;
+    if (len > 0) {
+      put64(at, (uint64_t)o.ptr);
+      put32(at + 8, (uint32_t)len);
+      copy(at + 12, (const void *)o.ptr, (size_t)len);
+      at += 12 + len;
+      nwrites = 1;
+    }
+  }
+  if ((nr == NR_write || nr == NR_pwrite64) && ret != -14 /* EFAULT */ && a[1] && a[2] > 0) {
+    checkLen = (uint32_t)a[2];
+    checkCrc = crc32((const unsigned char *)a[1], (size_t)a[2]);
+  }
+  put32(r, (uint32_t)(at - r));
+  r[4] = 1;  /* kEvSyscall */
+  r[5] = 0;
+  r[6] = r[7] = 0;
+  put32(r + 8, 0);  /* tid: filled in by the recorder */
+  put32(r + 12, (uint32_t)nr);
+  put32(r + 16, nwrites);
+  for (int i = 0; i < 6; i++) put64(r + 20 + 8 * i, (uint64_t)a[i]);
+  put64(r + 68, (uint64_t)ret);
+  put32(r + 76, checkLen);
+  put32(r + 80, checkCrc);
+  h->used += (uint64_t)(at - r);
+  h->busy = 0;
+  return ret;
+}
+
+/* ---- patching glibc ------------------------------------------------------------ */
+
+static char maps[1 << 16];
+
+static long hex(const char **p) {
+  long v = 0;
+  for (;;) {
+    char c = **p;
+    if (c >= '0' && c <= '9') v = v * 16 + (c - '0');
+    else if (c >= 'a' && c <= 'f') v = v * 16 + (c - 'a' + 10);
+    else return v;
+    (*p)++;
+  }
+}
+
+/* The executable mapping of libc.so.6, from /proc/self/maps. */
+static int find_libc(long *start, long *end) {
+  long fd = sys(NR_openat, -100, (long)"/proc/self/maps", 0 /* O_RDONLY */, 0, 0, 0);
+  if (fd < 0) return 0;
+  long n = 0;
+  for (;;) {
+    long m = sys(NR_read, fd, (long)maps + n, (long)sizeof maps - 1 - n, 0, 0, 0);
+    if (m <= 0) break;
+    n += m;
+    if (n >= (long)sizeof maps - 1) break;
+  }
+  sys(NR_close, fd, 0, 0, 0, 0, 0);
+  maps[n < 0 ? 0 : n] = 0;
+  const char *line = maps;
+  while (*line) {
+    const char *eol = line;
+    while (*eol && *eol != '\n') eol++;
+    const char *p = line;
+    long s = hex(&p);
+    if (*p == '-') p++;
+    long e = hex(&p);
+    if (*p == ' ') p++;
+    int exec = p[0] == 'r' && p[2] == 'x';
+    static const char want[] = "/libc.so.6";
+    long wl = sizeof want - 1;
+    if (exec && eol - line > wl) {
+      int same = 1;
+      for (long i = 0; i < wl; i++) same &= eol[-wl + i] == want[i];
+      if (same) {
+        *start = s;
+        *end = e;
+        return 1;
+      }
+    }
+    line = *eol ? eol + 1 : eol;
+  }
+  return 0;
+}
+
+#define STUB 32
+#define TRAMP_SIZE 8192
+
+static void patch_libc(void) {
+  long start, end;
+  if (!find_libc(&start, &end)) return;
+  /* Stubs within reach of rel32 jumps: just below (or above) libc's text. */
+  long tramp = -1;
+  for (long i = 1; i <= 256 && tramp < 0; i++) {
+    long want = i <= 128 ? start - i * 0x100000L : end + (i - 128) * 0x100000L;
+    long r = sys(NR_mmap, want, TRAMP_SIZE, 3, 0x22 | 0x100000 /* MAP_FIXED_NOREPLACE */, -1, 0);
+    if (r == want) tramp = r;
+    else if (r >= 0 || r < -4095) sys(NR_munmap, r, TRAMP_SIZE, 0, 0, 0, 0);
+  }
+  if (tramp < 0) return;
+  unsigned char *t = (unsigned char *)tramp;
+  put64(t, (uint64_t)(long)rw_entry);
+  long nstubs = 0, maxStubs = (TRAMP_SIZE - 16) / STUB;
+  if (sys(NR_mprotect, start, end - start, 7, 0, 0, 0) != 0) return;
+  for (unsigned char *p = (unsigned char *)start + 8; p + 8 <= (unsigned char *)end && nstubs < maxStubs; p++) {
+    /* syscall, then cmp $-4096/-4095,%rax (48 3d imm32) or cmp $-4096,%eax (3d imm32) */
+    if (p[0] != 0x0f || p[1] != 0x05) continue;
+    long cmp = p[2] == 0x48 && p[3] == 0x3d ? 6 : p[2] == 0x3d ? 5 : 0;
+    if (!cmp) continue;
+    unsigned char *imm = p + 2 + cmp - 4;
+    if (!((imm[0] == 0x00 || imm[0] == 0x01) && imm[1] == 0xf0 && imm[2] == 0xff && imm[3] == 0xff)) continue;
+    long len = 2 + cmp;  /* bytes replaced at the site */
+    long nr = -1;
+    if (p[-5] == 0xb8 && !(p[-6] >= 0x40 && p[-6] <= 0x4f)) {  /* mov $imm32,%eax */
+      uint32_t v;
+      __builtin_memcpy(&v, p - 4, 4);
+      nr = v;
+    } else if (p[-2] == 0x31 && p[-1] == 0xc0) {  /* xor %eax,%eax */
+      nr = 0;
+    }
+    if (nr < 0 || !patchable(nr)) continue;
+    unsigned char *s = t + 16 + nstubs * STUB;
+    nstubs++;
+    unsigned char *q = s;
+    static const unsigned char down[] = {0x48, 0x8d, 0x64, 0x24, 0x80};  /* lea -0x80(%rsp),%rsp */
+    static const unsigned char up[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};  /* lea 0x80(%rsp),%rsp */
+    copy(q, down, 5); q += 5;
+    q[0] = 0xff; q[1] = 0x15;  /* call *slot(%rip) */
+    put32(q + 2, (uint32_t)(int32_t)((long)t - (long)(q + 6)));
+    q += 6;
+    copy(q, up, 8); q += 8;
+    copy(q, p + 2, (size_t)cmp); q += cmp;  /* the cmp the jump replaces */
+    q[0] = 0xe9;  /* jmp back after the patched bytes */
+    put32(q + 1, (uint32_t)(int32_t)((long)(p + len) - (long)(q + 5)));
+    /* the site: jmp to the stub, then a 3- or 2-byte nop */
+    unsigned char site[8] = {0xe9, 0, 0, 0, 0, 0x0f, 0x1f, 0x00};
+    if (len == 7) { site[5] = 0x66; site[6] = 0x90; }
+    put32(site + 1, (uint32_t)(int32_t)((long)s - (long)(p + 5)));
+    copy(p, site, (size_t)len);
+    p += len - 1;
+  }
+  sys(NR_mprotect, start, end - start, 5, 0, 0, 0);
+  sys(NR_mprotect, tramp, TRAMP_SIZE, 5, 0, 0, 0);
+}
+
+/* ---- start-up ------------------------------------------------------------------- */
+
+/* Takes this library out of LD_PRELOAD, so the program and its children see the
+ * environment they were given (/proc/self/environ still shows the original). */
+static void strip_env(char **envp) {
+  static const char key[] = "LD_PRELOAD=", me[] = "/librwpreload.so";
+  for (char **e = envp; e && *e; e++) {
+    char *v = *e;
+    int match = 1;
+    for (int i = 0; key[i]; i++) match &= v[i] == key[i];
+    if (!match) continue;
+    v += sizeof key - 1;
+    char *end = v;
+    while (*end && *end != ':' && *end != ' ') end++;
+    long ml = sizeof me - 1;
+    if (end - v < ml) return;
+    for (long i = 0; i < ml; i++)
+      if (end[-ml + i] != me[i]) return;
+    if (*end == 0) {
+      for (char **f = e; *f; f++) f[0] = f[1];
+    } else {
+      char *src = end + 1, *dst = v;
+      while ((*dst++ = *src++)) {
+      }
+    }
+    return;
+  }
+}
+
+struct sock_filter { uint16_t code; uint8_t jt, jf; uint32_t k; };
+struct sock_fprog { unsigned short len; struct sock_filter *filter; };
+
+__attribute__((constructor)) static void rw_init(int argc, char **argv, char **envp) {
+  (void)argc;
+  (void)argv;
+  strip_env(envp);
+  long b = sys(NR_mmap, 0, RW_BUF_SIZE, 3, 0x22, -1, 0);
+  if (b < 0 && b > -4096) return;
+  long ok = sys(NR_prctl, RW_MAGIC, b, RW_BUF_SIZE, (long)rw_untraced_after, (long)rw_traced_after, 0);
+  if (ok != RW_MAGIC_OK) {  /* not recorded by rewind */
+    sys(NR_munmap, b, RW_BUF_SIZE, 0, 0, 0, 0);
+    return;
+  }
+  buf = (struct rw_header *)b;
+  buf->capacity = RW_BUF_SIZE - RW_HEADER;
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    crc_table[i] = c;
+  }
+  patch_libc();
+  uint64_t ip = (uint64_t)(long)rw_untraced_after;
+  struct sock_filter f[8] = {
+      {0x20, 0, 0, 4},                    /* ld arch */
+      {0x15, 0, 5, 0xc000003e},           /* x86-64? */
+      {0x20, 0, 0, 8},                    /* ld instruction_pointer (low) */
+      {0x15, 0, 3, (uint32_t)ip},
+      {0x20, 0, 0, 12},                   /* (high) */
+      {0x15, 0, 1, (uint32_t)(ip >> 32)},
+      {0x06, 0, 0, 0x7fff0000},           /* SECCOMP_RET_ALLOW */
+      {0x06, 0, 0, 0x7ff00000},           /* SECCOMP_RET_TRACE */
+  };
+  struct sock_fprog prog = {8, f};
+  long r = sys(NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, (long)&prog, 0, 0, 0);
+  if (r == -13 /* EACCES: needs no_new_privs without CAP_SYS_ADMIN */) {
+    sys(NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0, 0);
+    r = sys(NR_seccomp, 1, 0, (long)&prog, 0, 0, 0);
+  }
+  if (r == 0) active = 1;
+}
