@@ -15,7 +15,7 @@ import { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
 import { native, type DebugRunOptions, type NativeLoopResult, type NativeStopInfo } from '../native.js';
 import { registerLayout } from '../rsp/target-xml.js';
-import { getReg } from './registers.js';
+import { getReg, setReg } from './registers.js';
 import { hasAvx, readAllRegisters, readRegister, writeRegister } from './register-file.js';
 import { encodeSyscallTable } from './syscall-table.js';
 import { STUB_SYSCALL } from './stub.js';
@@ -180,6 +180,13 @@ export class DebugSession {
   });
   /** traps in the current process (gdb's, or a search's) */
   private installedSw = new Set<bigint>();
+  /**
+   * While gdb runs code of its own choosing (`print f(3)`, `call`, `jump`): the
+   * replayed process, parked at the recorded state, and the pc it stands at. The
+   * code runs in a throwaway fork (this.pid) whose syscalls are real; the replay
+   * resumes from the parked process as soon as gdb resumes at the recorded pc and stack.
+   */
+  private parked: { pid: number; pc: bigint; sp: bigint; sw: Set<bigint>; slots: (SlotSpec | null)[] } | undefined;
   private installedSlots: SlotSpec[] = [null, null, null, null];
   /** the native position report of the last run */
   private info: NativeStopInfo | undefined;
@@ -260,6 +267,7 @@ export class DebugSession {
 
   /** Ends the replay: the replayed process and every checkpoint. */
   async close(): Promise<void> {
+    await this.leaveScratch();
     if (this.pid) {
       const pid = this.pid;
       this.pid = 0;
@@ -317,9 +325,6 @@ export class DebugSession {
     if (!info) throw new EngineError('bad-register', `no register ${regno}`);
     const user = Buffer.from(await this.user());
     const x = Buffer.from(await this.xstate());
-    if (regno === 16 && !readRegister(info, user, x).equals(value.subarray(0, 8))) {
-      throw new EngineError('refused', 'changing the pc of a replay (jump, return, calling a function) is not supported');
-    }
     if (regno === 57) return; // orig_rax: gdb writes -1 with every pc change; the replay keeps its own
     this.savedUser ??= Buffer.from(user);
     this.savedX ??= Buffer.from(x);
@@ -491,6 +496,8 @@ export class DebugSession {
   async resume(req: ResumeRequest): Promise<StopEvent> {
     if (this.state !== 'stopped') return this.lastStop;
     this.interruptRequested = false;
+    if (await this.pcMoved()) return this.runScratch(req);
+    await this.leaveScratch();
     const from = this.cur;
     const sw = [...this.sw.keys()];
     const slots = this.gdbSlots();
@@ -618,6 +625,82 @@ export class DebugSession {
     } finally {
       this.running = false;
     }
+  }
+
+  // ---------------------------------------------------------------- code gdb runs
+
+  /**
+   * gdb moved the pc or the stack away from where the replay stands (a function
+   * call, jump), and has not put them back yet.
+   */
+  private async pcMoved(): Promise<boolean> {
+    const recorded = this.parked ? [this.parked.pc, this.parked.sp] : this.savedUser ? [getReg(this.savedUser, 'rip'), getReg(this.savedUser, 'rsp')] : undefined;
+    if (!recorded) return false;
+    const now = await native().getRegs(this.pid);
+    return getReg(now, 'rip') !== recorded[0] || getReg(now, 'rsp') !== recorded[1];
+  }
+
+  /**
+   * Runs from gdb's changed state in a fork of the replayed process, with real
+   * syscalls and gdb's breakpoints (the fork has them in its memory), until a
+   * breakpoint (gdb's dummy frame), a signal or an interrupt. The replayed
+   * process itself goes back to the recorded state and waits.
+   */
+  private async runScratch(req: ResumeRequest): Promise<StopEvent> {
+    const n = native();
+    if (!this.parked) {
+      const copy = await n.forkProcess(this.pid, STUB_SYSCALL);
+      const pc = getReg(this.savedUser!, 'rip');
+      const sp = getReg(this.savedUser!, 'rsp');
+      await this.undoWrites();
+      this.parked = { pid: this.pid, pc, sp, sw: new Set(this.installedSw), slots: [...this.installedSlots] };
+      this.pid = copy;
+      this.installedSlots = [null, null, null, null];
+      await this.installGdbTraps();
+    }
+    // in the copy, gdb's changes are the point: nothing to undo
+    this.savedUser = this.savedX = this.xstateCache = undefined;
+    this.memUndo.clear();
+    this.running = true;
+    try {
+      for (;;) {
+        const before = getReg(await n.getRegs(this.pid), 'rip');
+        const st = await n.resumeAndWait(this.pid, req.action === 'continue' ? 'cont' : 'step', 0);
+        if (st.kind === 'exited' || st.kind === 'killed') {
+          // the code ended the copy (exit, a fatal signal): the replay is still there
+          await this.leaveScratch(false);
+          return this.stopped({ kind: 'stopped', signal: st.kind === 'killed' ? st.signal : 9, reason: 'signal' });
+        }
+        if (st.kind !== 'signal') continue; // fork events of the copy's own children
+        if (st.signal === 19 /* SIGSTOP */) return this.stopped({ kind: 'stopped', signal: 2, reason: 'interrupted' });
+        if (st.signal !== 5) return this.stopped({ kind: 'stopped', signal: st.signal, reason: 'signal' });
+        const regs = await n.getRegs(this.pid);
+        const pc = getReg(regs, 'rip');
+        if (this.sw.has(pc - 1n)) {
+          setReg(regs, 'rip', pc - 1n);
+          await n.setRegs(this.pid, regs);
+          return this.stopped({ kind: 'stopped', signal: 5, reason: 'swbreak' });
+        }
+        if (req.action === 'range' && pc >= req.start && pc < req.end && pc !== before) continue;
+        return this.stopped({ kind: 'stopped', signal: 5, reason: req.action === 'continue' ? 'hwbreak' : 'step' });
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Back to the replayed process after gdb's own code ran (kills the copy). */
+  private async leaveScratch(syncTraps = true): Promise<void> {
+    if (!this.parked) return;
+    const copy = this.pid;
+    this.pid = this.parked.pid;
+    this.installedSw = this.parked.sw;
+    this.installedSlots = this.parked.slots;
+    this.parked = undefined;
+    this.savedUser = this.savedX = this.xstateCache = undefined;
+    this.memUndo.clear();
+    await this.killProcess(copy);
+    if (syncTraps) await this.installGdbTraps();
   }
 
   // ---------------------------------------------------------------- checkpoints
@@ -817,6 +900,7 @@ export class DebugSession {
   async reverse(kind: 'step' | 'continue'): Promise<StopEvent> {
     if (this.state !== 'stopped') return this.lastStop;
     this.interruptRequested = false;
+    await this.leaveScratch();
     await this.undoWrites();
     const start = this.cur;
     const gdbSw = [...this.sw.keys()];

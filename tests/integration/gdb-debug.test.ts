@@ -63,6 +63,22 @@ describe('gdb against a replay prints what gdb prints natively', () => {
     expect(out).toContain('exited with code 03');
   });
 
+  it('calling functions: the same results as natively, then the replay goes on as recorded', async () => {
+    // The calls run in a copy of the replayed state, side effects included (walk()
+    // bumps counter), exactly as gdb shows them natively.
+    const calls = ['break walk', 'continue', 'delete', 'print counter', 'print square(7)', 'print walk(p, 2)', 'print counter', 'print square(counter) + 1'];
+    const out = await compare(programPath('gdbdemo'), demo, calls);
+    expect(out).toMatch(/\$2 = 49\n/);
+    expect(out).toMatch(/\$4 = 2\n/);
+    // Once gdb resumes, the replay continues from the recorded state: the calls'
+    // side effects are gone and the program ends as it did when recorded.
+    const { gdb, server } = await debugReplay(demo, [...calls, 'next', 'print counter', 'set var counter = 77', 'next', 'print counter', 'continue']);
+    const after = afterMark(gdb);
+    expect(after, `server stderr:\n${server}`).toMatch(/\$6 = 0\n/);
+    expect(after).toMatch(/\$7 = 0\n/);
+    expect(after).toContain('exited with code 03');
+  });
+
   it('a crash: stop at the faulting instruction, bt, then death by the signal', async () => {
     const out = await compare(programPath('crash'), crash, ['continue', 'bt', 'print bad', 'continue']);
     expect(out).toContain('Program received signal SIGSEGV');
