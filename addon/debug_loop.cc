@@ -17,6 +17,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "js_args.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "replay_loop.h"
@@ -431,24 +432,6 @@ Debugger& debuggerFor(pid_t pid) {
 using Napi::CallbackInfo;
 using Napi::Value;
 
-#define USAGE_CHECK(cond, usage)                                                                   \
-  if (!(cond)) {                                                                                   \
-    Napi::TypeError::New(info.Env(), std::string("bad arguments (usage: ") + usage + ")")         \
-        .ThrowAsJavaScriptException();                                                             \
-    return info.Env().Undefined();                                                                 \
-  }
-
-uint64_t big(const Napi::Value& v) {
-  bool lossless;
-  return v.As<Napi::BigInt>().Uint64Value(&lossless);
-}
-
-Outcome nothing() {
-  Outcome o;
-  o.build = [](Napi::Env env) { return env.Undefined(); };
-  return o;
-}
-
 Value DebugRun(const CallbackInfo& info) {
   const char* usage =
       "debugRun(pid, table: Int32Array, events: Buffer, offset, maxEvents, { mode: 0|1|2, start: bigint, end: bigint, "
@@ -458,9 +441,7 @@ Value DebugRun(const CallbackInfo& info) {
                   info[3].IsNumber() && info[4].IsNumber() && info[5].IsObject(),
               usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  Napi::Int32Array a = info[1].As<Napi::Int32Array>();
-  auto table = std::make_shared<std::vector<Row>>(kTableRows);
-  std::memcpy(table->data(), a.Data(), std::min<size_t>(a.ElementLength() * 4, table->size() * sizeof(Row)));
+  auto table = std::make_shared<std::vector<Row>>(tableFrom(info[1]));
   auto b = info[2].As<Napi::Buffer<uint8_t>>();
   auto events = std::make_shared<std::vector<uint8_t>>(b.Data(), b.Data() + b.Length());
   size_t offset = size_t(info[3].As<Napi::Number>().Int64Value());

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "debug_loop.h"
+#include "js_args.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "record_loop.h"
@@ -39,37 +40,6 @@ namespace {
 
 using Napi::CallbackInfo;
 using Napi::Value;
-
-#define USAGE_CHECK(cond, usage)                                                  \
-  if (!(cond)) {                                                                  \
-    Napi::TypeError::New(info.Env(), std::string("bad arguments (usage: ") + usage + ")") \
-        .ThrowAsJavaScriptException();                                            \
-    return info.Env().Undefined();                                                \
-  }
-
-uint64_t big(const Napi::Value& v) {
-  bool lossless;
-  return v.As<Napi::BigInt>().Uint64Value(&lossless);
-}
-
-std::vector<Row> tableFrom(const Napi::Value& v) {
-  Napi::Int32Array a = v.As<Napi::Int32Array>();
-  std::vector<Row> rows(kTableRows);
-  std::memcpy(rows.data(), a.Data(), std::min<size_t>(a.ElementLength() * 4, rows.size() * sizeof(Row)));
-  return rows;
-}
-
-Outcome number(double v) {
-  Outcome o;
-  o.build = [v](Napi::Env env) { return Napi::Number::New(env, v); };
-  return o;
-}
-
-Outcome nothing() {
-  Outcome o;
-  o.build = [](Napi::Env env) { return env.Undefined(); };
-  return o;
-}
 
 std::vector<std::string> strings(const Napi::Value& v) {
   std::vector<std::string> out;

@@ -1,0 +1,49 @@
+// Argument checking and result helpers shared by the addon's JS-facing functions
+// (module.cc, debug_loop.cc).
+#pragma once
+#include <napi.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "syscall_abi.h"
+#include "tracer_thread.h"
+
+// Throws a TypeError carrying the function's usage line and returns undefined.
+#define USAGE_CHECK(cond, usage)                                                            \
+  if (!(cond)) {                                                                            \
+    Napi::TypeError::New(info.Env(), std::string("bad arguments (usage: ") + usage + ")")  \
+        .ThrowAsJavaScriptException();                                                      \
+    return info.Env().Undefined();                                                          \
+  }
+
+namespace rw {
+
+inline uint64_t big(const Napi::Value& v) {
+  bool lossless;
+  return v.As<Napi::BigInt>().Uint64Value(&lossless);
+}
+
+// The declarative syscall table, copied off the JS heap for the tracer thread.
+inline std::vector<Row> tableFrom(const Napi::Value& v) {
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  std::vector<Row> rows(kTableRows);
+  std::memcpy(rows.data(), a.Data(), std::min<size_t>(a.ElementLength() * 4, rows.size() * sizeof(Row)));
+  return rows;
+}
+
+inline Outcome number(double v) {
+  Outcome o;
+  o.build = [v](Napi::Env env) { return Napi::Number::New(env, v); };
+  return o;
+}
+
+inline Outcome nothing() {
+  Outcome o;
+  o.build = [](Napi::Env env) { return env.Undefined(); };
+  return o;
+}
+
+}  // namespace rw
