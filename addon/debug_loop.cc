@@ -608,9 +608,7 @@ Value ForkProcess(const CallbackInfo& info) {
     }
     restoreParent();
     replayCopySession(pid, child);
-    Outcome o;
-    o.build = [child](Napi::Env env) { return Napi::Number::New(env, child); };
-    return o;
+    return number(child);
   });
 }
 
