@@ -16,6 +16,7 @@ import { decodeEvent, type ExecSnapshot } from '../history/events.js';
 import { native, type DebugRunOptions, type NativeLoopResult, type NativeStopInfo } from '../native.js';
 import { registerLayout } from '../rsp/target-xml.js';
 import { getReg, setReg } from './registers.js';
+import { librariesSvr4Xml, readLinkMap } from './link-map.js';
 import { hasAvx, readAllRegisters, readRegister, writeRegister } from './register-file.js';
 import { encodeSyscallTable } from './syscall-table.js';
 import { STUB_SYSCALL } from './stub.js';
@@ -346,6 +347,12 @@ export class DebugSession {
   }
 
   // ---------------------------------------------------------------- memory
+
+  /** The dynamic linker's list of loaded objects, as gdb's libraries-svr4 document. */
+  async librariesSvr4(): Promise<string> {
+    if (!this.alive) return librariesSvr4Xml([]);
+    return librariesSvr4Xml(await readLinkMap((addr, length) => this.readMemory(addr, length).catch(() => Buffer.alloc(0)), this.snapshot));
+  }
 
   /** Memory as the program sees it: breakpoint bytes replaced by the originals. */
   async readMemory(addr: bigint, length: number): Promise<Buffer> {

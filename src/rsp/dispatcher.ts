@@ -51,6 +51,8 @@ const MONITOR_HELP = [
 export class Dispatcher {
   private extended = false;
   private multiprocess = false;
+  /** the libraries-svr4 document being read in chunks */
+  private svr4: string | undefined;
   private readonly fds = new Map<number, Buffer>();
   private nextFd = 3;
 
@@ -136,7 +138,7 @@ export class Dispatcher {
         this.multiprocess = req.features.get('multiprocess') === true;
         return this.one(supported({
           PacketSize: '10000', QStartNoAckMode: true, swbreak: true, hwbreak: true, vContSupported: true,
-          'qXfer:features:read': true, 'qXfer:auxv:read': true, 'qXfer:exec-file:read': true,
+          'qXfer:features:read': true, 'qXfer:auxv:read': true, 'qXfer:exec-file:read': true, 'qXfer:libraries-svr4:read': true,
           'qXfer:threads:read': true, 'qXfer:siginfo:read': true, QPassSignals: true, QProgramSignals: true,
           multiprocess: this.multiprocess, ReverseContinue: true, ReverseStep: true,
         }));
@@ -281,6 +283,10 @@ export class Dispatcher {
         return qXferChunk(Buffer.from(e.snapshot.auxv, 'hex'), offset, length);
       case 'exec-file':
         return qXferChunk(this.opts.exePath, offset, length);
+      case 'libraries-svr4':
+        // the whole list at offset 0; later chunks from the same document
+        if (offset === 0 || this.svr4 === undefined) this.svr4 = await e.librariesSvr4();
+        return qXferChunk(this.svr4, offset, length);
       case 'threads': {
         const id = this.multiprocess ? `p${e.tid.toString(16)}.${e.tid.toString(16)}` : e.tid.toString(16);
         const body = e.alive ? `<thread id="${id}" core="0" name="${this.programName()}"/>` : '';
