@@ -105,6 +105,7 @@ struct Debugger : DebugHook {
   uint32_t targetEvent = 0;
   uint64_t targetPc = 0, targetN = 0;
   bool search = false;  // traps are recorded in `last` instead of stopping the run
+  uint64_t stopSignals = 0;  // bit n: stop before delivering recorded signal n (gdb's "stop")
   LastTrap last;
 
   uint64_t dr7() const {
@@ -381,6 +382,13 @@ struct Debugger : DebugHook {
       info.num("signal", done.get32(12));
       return true;
     }
+    // Any other signal the program received: gdb shows it before it is delivered,
+    // as it would live (the recorded delivery follows whatever gdb answers).
+    if (done.kind() == kEvSignal && !search && (stopSignals >> (done.get32(12) & 63) & 1)) {
+      info.reason = "signal";
+      info.num("signal", done.get32(12));
+      return true;
+    }
     uint64_t pc = getRegs(pid).rip;
     if (targetKind == 0 && event == targetEvent && pc == targetPc && targetN == 1) {
       info.reason = "target";
@@ -454,6 +462,7 @@ Value DebugRun(const CallbackInfo& info) {
   uint32_t event = o.Get("event").As<Napi::Number>().Uint32Value();
   uint64_t steps = o.Has("steps") ? uint64_t(o.Get("steps").As<Napi::Number>().Int64Value()) : 1;
   bool search = o.Get("search").ToBoolean(), startCandidate = o.Get("startCandidate").ToBoolean();
+  uint64_t stopSignals = o.Get("stopSignals").IsBigInt() ? big(o.Get("stopSignals")) : 0;
   std::vector<uint64_t> silent;
   if (o.Get("silent").IsArray()) {
     Napi::Array arr = o.Get("silent").As<Napi::Array>();
@@ -489,6 +498,7 @@ Value DebugRun(const CallbackInfo& info) {
     d.steps = 0;
     d.stepsLeft = steps;
     d.search = search;
+    d.stopSignals = stopSignals;
     d.last = LastTrap();
     d.targetKind = targetKind;
     d.targetEvent = targetEvent;

@@ -23,6 +23,7 @@ constexpr uint64_t kPage = 4096;
 
 struct Session {
   int pendingSig = 0;
+  siginfo_t pendingInfo{};  // the recorded siginfo of pendingSig
   uint64_t brk = 0;
   bool signalQueued = false;
   bool execPending = false;  // stopped at the entry of an execve that succeeded when recorded
@@ -71,6 +72,10 @@ struct Diverged {
 };
 
 Stop resumeAndWait(pid_t pid, Session& s) {
+  // The stop we resume from may no longer be the signal's own delivery stop (a
+  // checkpoint was forked there, gdb looked around): the kernel then invents a
+  // siginfo for the signal unless it is given the recorded one.
+  if (s.pendingSig) ptrace(PTRACE_SETSIGINFO, pid, nullptr, &s.pendingInfo);
   if (s.hook && s.userCodeNext) {
     s.userCodeNext = false;
     return s.hook->runUserCode(pid, s.pendingSig);
@@ -235,11 +240,8 @@ void replaySignal(pid_t pid, Session& s, const RecordView& v) {
   Stop st = resumeAndWait(pid, s);
   if (st.kind != Stop::kSignal || st.sig != sig)
     throw Diverged{"signal " + std::to_string(sig), describeStop(pid, st)};
-  if (how == kSigAtSyscallExit) {
-    siginfo_t si;
-    std::memcpy(&si, v.p + 20, kSiginfoSize);
-    ptrace(PTRACE_SETSIGINFO, pid, nullptr, &si);
-  }
+  std::memcpy(&s.pendingInfo, v.p + 20, kSiginfoSize);
+  if (how == kSigAtSyscallExit) ptrace(PTRACE_SETSIGINFO, pid, nullptr, &s.pendingInfo);
   s.pendingSig = sig;
 }
 
@@ -271,6 +273,7 @@ void replayCopySession(pid_t from, pid_t to) {
   auto it = sessions.find(from);
   if (it != sessions.end()) {
     copy.pendingSig = it->second.pendingSig;
+    copy.pendingInfo = it->second.pendingInfo;
     copy.brk = it->second.brk;
     copy.signalQueued = it->second.signalQueued;
   }

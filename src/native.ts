@@ -58,6 +58,8 @@ export interface DebugRunOptions {
   silent?: bigint[];
   /** record breakpoint and watchpoint hits instead of stopping */
   search?: boolean;
+  /** bit n set: stop before delivering a recorded signal n */
+  stopSignals?: bigint;
   /** the start state is a boundary whose breakpoint counts as a hit */
   startCandidate?: boolean;
   /** stop (reason 'target') at arrival n at pc (kind 0) or data trigger n (kind 1) of interval `event` */

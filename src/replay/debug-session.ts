@@ -187,6 +187,16 @@ export class DebugSession {
    * code runs in a throwaway fork (this.pid) whose syscalls are real; the replay
    * resumes from the parked process as soon as gdb resumes at the recorded pc and stack.
    */
+  /** Signals gdb wants reported before delivery: all but those QPassSignals passes. */
+  private stopSignals = (1n << 64n) - 2n;
+
+  /** gdb's QPassSignals: these are delivered without stopping. */
+  setPassSignals(signals: number[]): void {
+    let mask = (1n << 64n) - 2n;
+    for (const s of signals) if (s > 0 && s < 64) mask &= ~(1n << BigInt(s));
+    this.stopSignals = mask;
+  }
+
   private parked: { pid: number; pc: bigint; sp: bigint; sw: Set<bigint>; slots: (SlotSpec | null)[] } | undefined;
   private installedSlots: SlotSpec[] = [null, null, null, null];
   /** the native position report of the last run */
@@ -508,7 +518,7 @@ export class DebugSession {
     const from = this.cur;
     const sw = [...this.sw.keys()];
     const slots = this.gdbSlots();
-    const stop = await this.runTo(req, Infinity);
+    const stop = await this.runTo(req, Infinity, { stopSignals: this.stopSignals });
     this.cur = this.positionAfter(stop, from, req, sw, slots);
     await this.checkpointHere();
     return stop;

@@ -1,5 +1,6 @@
 // Turns typed requests into engine calls and replies. Knows nothing of ptrace or of
 // sockets: src/rsp/connection.ts frames and writes, src/replay/debug-session.ts runs.
+import { gdbSignal, linuxSignal } from './signals.js';
 import { readFileSync } from 'node:fs';
 import type { DebugSession, StopEvent, ResumeRequest } from '../replay/debug-session.js';
 import { EngineError } from '../replay/debug-session.js';
@@ -107,7 +108,7 @@ export class Dispatcher {
       case 'exited':
         return [exited(stop.code, this.multiprocess ? this.engine.tid : undefined)];
       case 'killed':
-        return [killedBySignal(stop.signal, this.multiprocess ? this.engine.tid : undefined)];
+        return [killedBySignal(gdbSignal(stop.signal), this.multiprocess ? this.engine.tid : undefined)];
       case 'end': {
         const regs = await this.engine.expedite().catch(() => []);
         return [
@@ -121,7 +122,7 @@ export class Dispatcher {
         else if (stop.reason === 'swbreak' || stop.reason === 'hwbreak') reason = { kind: stop.reason };
         else if (stop.reason === 'begin') reason = { kind: 'replaylog', value: 'begin' };
         const registers = await this.engine.expedite();
-        return [stopReply({ signal: stop.signal, thread: this.thread, registers, reason, multiprocess: this.multiprocess })];
+        return [stopReply({ signal: gdbSignal(stop.signal), thread: this.thread, registers, reason, multiprocess: this.multiprocess })];
       }
     }
   }
@@ -164,8 +165,10 @@ export class Dispatcher {
         return this.one(ok());
       case 'QNonStop':
         return this.one(req.enable ? error(RspError.NotSupportedHere) : ok());
-      case 'QThreadEvents':
       case 'QPassSignals':
+        this.engine.setPassSignals(req.signals.map(linuxSignal).filter((s): s is number => s !== undefined));
+        return this.one(ok());
+      case 'QThreadEvents':
       case 'QProgramSignals':
         return this.one(ok());
       case 'qSymbol':

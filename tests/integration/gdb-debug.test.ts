@@ -7,10 +7,12 @@ import { afterMark, debugReplay, gdbNative, record } from './gdb-support.js';
 
 let demo: string;
 let crash: string;
+let signals: string;
 
 beforeAll(() => {
   demo = record(programPath('gdbdemo'));
   crash = record(programPath('crash'));
+  signals = record(programPath('signals'));
 });
 
 async function compare(program: string, trace: string, commands: string[]): Promise<string> {
@@ -77,6 +79,14 @@ describe('gdb against a replay prints what gdb prints natively', () => {
     expect(after, `server stderr:\n${server}`).toMatch(/\$6 = 0\n/);
     expect(after).toMatch(/\$7 = 0\n/);
     expect(after).toContain('exited with code 03');
+  });
+
+  it('signals the program received stop gdb as they would live (SIGALRM passes, as gdb asks)', async () => {
+    const out = await compare(programPath('signals'), signals, ['continue', 'bt 1', 'print $_siginfo.si_signo', 'continue', 'continue', 'continue', 'continue']);
+    expect(out).toContain('Program received signal SIGSEGV');
+    expect(out).toContain('Program received signal SIGUSR1');
+    expect(out).toContain('Program received signal SIGUSR2');
+    expect(out).toContain('exited normally');
   });
 
   it('a crash: stop at the faulting instruction, bt, then death by the signal', async () => {
