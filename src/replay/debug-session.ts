@@ -14,7 +14,7 @@ import { LRUCache } from 'lru-cache';
 import { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
 import { native, type DebugRunOptions, type NativeLoopResult, type NativeStopInfo } from '../native.js';
-import { registerLayout } from '../rsp/target-xml.js';
+import { registerLayout } from './register-layout.js';
 import { getReg, setReg } from './registers.js';
 import { librariesSvr4Xml, readLinkMap } from './link-map.js';
 import { hasAvx, readAllRegisters, readRegister, writeRegister } from './register-file.js';

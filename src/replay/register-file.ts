@@ -1,7 +1,7 @@
 // gdb's amd64 register file (src/rsp/target-xml.ts numbering) built from the
 // tracee's struct user_regs_struct and its XSAVE (or FXSAVE) area, and register
 // writes applied back to those two buffers.
-import { registerLayout, type RegisterInfo } from '../rsp/target-xml.js';
+import { registerLayout, type RegisterInfo } from './register-layout.js';
 import { type UserReg, USER_REGS } from './registers.js';
 
 const GPR: Record<number, UserReg> = {
