@@ -72,6 +72,7 @@ export async function replayServeCommand(argv: ServeArgs): Promise<number> {
     await serveReplay({
       trace, host: argv.host, port: argv.port, once: argv.once || argv.gdb, exePath, symbolFile, packetLog,
       log: (t) => notice(t),
+      onOutput: (fd, data) => writeAllSync(fd, data),
       onListening: (port) => {
         const where = `${argv.host.includes(':') ? `[${argv.host}]` : argv.host}:${port}`;
         notice(`serving ${trace.dir} to gdb on ${where}`);

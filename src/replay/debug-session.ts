@@ -209,12 +209,16 @@ export class DebugSession {
   /** statistics for `monitor checkpoints` and the benchmarks */
   readonly stats = { checkpointsTaken: 0, restores: 0, forwardRuns: 0, steps: 0 };
 
-  private constructor(readonly trace: TraceReader) {
+  /** Events whose output (fd 1/2 writes) was already shown: re-running them is silent. */
+  private shownUpTo = 0;
+
+  private constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void) {
     ({ snapshot: this.snapshot, tid: this.tid } = firstExec(trace));
   }
 
-  static async start(trace: TraceReader): Promise<DebugSession> {
-    const s = new DebugSession(trace);
+  /** onOutput gets what the replayed program writes to fd 1 and 2, once, the first time the replay gets there. */
+  static async start(trace: TraceReader, onOutput?: (fd: number, data: Buffer) => void): Promise<DebugSession> {
+    const s = new DebugSession(trace, onOutput);
     await s.begin();
     return s;
   }
@@ -580,7 +584,12 @@ export class DebugSession {
           ? { mode: MODE.range, start: req.start, end: req.end, fresh, event: this.next, ...extra }
           : { mode: MODE[req.action], fresh, event: this.next, ...extra };
         if (!fresh) opts.startCandidate = false;
+        const startedAt = this.next;
         const r: NativeLoopResult = await n.debugRun(this.pid, this.table, chunk.data, offset, max, opts);
+        if (!extra.search && startedAt >= this.shownUpTo && r.echo.length) {
+          for (const e of r.echo) this.onOutput?.(e.fd, e.data);
+        }
+        if (!extra.search) this.shownUpTo = Math.max(this.shownUpTo, startedAt + r.count);
         if (extra.steps !== undefined) extra = { ...extra, steps: Math.max(1, extra.steps - Number(r.stop.steps ?? 0)) };
         this.stats.steps += Number(r.stop.steps ?? 0);
         if (r.stop.lastReason !== undefined) last = r.stop;

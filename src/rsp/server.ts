@@ -19,10 +19,12 @@ export interface ServerOptions {
   /** called once listening, with the actual port */
   onListening?: (port: number) => void;
   packetLog?: (line: string) => void;
+  /** what the replayed program writes to fd 1 and 2, as the replay first gets there */
+  onOutput?: (fd: number, data: Buffer) => void;
 }
 
 export async function serveReplay(opts: ServerOptions): Promise<void> {
-  let session = await DebugSession.start(opts.trace);
+  let session = await DebugSession.start(opts.trace, opts.onOutput);
   const files = new TraceFiles(opts.trace, session.snapshot);
   const server = net.createServer({ noDelay: true, pauseOnConnect: true });
   const pending: net.Socket[] = [];
@@ -38,7 +40,7 @@ export async function serveReplay(opts: ServerOptions): Promise<void> {
     try {
       if (!session.alive || session.eventIndex !== 1) {
         await session.close();
-        session = await DebugSession.start(opts.trace);
+        session = await DebugSession.start(opts.trace, opts.onOutput);
       }
       opts.log(`gdb connected from ${socket.remoteAddress}:${socket.remotePort}`);
       const dispatcher = new Dispatcher(session, { exePath: opts.exePath, symbolFile: opts.symbolFile, files, log: opts.log });
@@ -61,7 +63,7 @@ export async function serveReplay(opts: ServerOptions): Promise<void> {
     // the next connection gets a fresh replay
     await session.close();
     try {
-      session = await DebugSession.start(opts.trace);
+      session = await DebugSession.start(opts.trace, opts.onOutput);
     } catch (e) {
       opts.log(`cannot restart the replay: ${(e as Error).message}`);
       server.close();

@@ -4,7 +4,7 @@
 // `record full` running the program natively.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { programPath } from '../helpers.js';
-import { afterMark, debugReplay, gdbNative, record } from './gdb-support.js';
+import { afterMark, debugReplay, gdbNative, gdbRemote, record, startServer } from './gdb-support.js';
 
 let demo: string;
 
@@ -87,5 +87,21 @@ describe('reverse execution prints what gdb record full prints', () => {
     expect(replayed, `server stderr:\n${server}`).toBe(native);
     expect(replayed).toContain('0x0000555555555181 in add_squares (a=4, b=2) at gdbdemo.c:23');
     expect(replayed).toContain('Hardware watchpoint 4: counter');
+  });
+});
+
+describe('the program output while serving', () => {
+  it('is shown once, the first time the replay gets there, whatever gdb re-runs', async () => {
+    const server = await startServer(demo);
+    let out = '';
+    server.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const gdb = gdbRemote(server.port, ['break square', 'continue', 'continue', 'reverse-continue', 'reverse-continue', 'delete', 'continue']);
+      expect(afterMark(gdb)).toContain('exited with code 03');
+      await Promise.race([server.exited, new Promise((r) => setTimeout(r, 10_000))]);
+    } finally {
+      server.kill();
+    }
+    expect(out).toBe('len=10 total=326 counter=5\nhello, gdb\n');
   });
 });
