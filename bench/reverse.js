@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measuredOn, writeSection } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, '..', 'bin', 'rewind.js');
-const docs = path.join(here, '..', 'docs', 'benchmarks.md');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rewind-bench-rev-'));
 
 const SOURCE = `
@@ -109,12 +109,10 @@ const every = await session(small, ['break done', 'continue', 'break revloop.c:9
 const watch = await session(small, ['break done', 'continue', 'watch g'], [['watch', 'reverse-continue'], ['watch2', 'reverse-continue']]);
 
 const f = (x) => (x === undefined ? 'n/a' : `${x.toFixed(3)} s`);
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-const section = [
-  '<!-- bench/reverse.js: reverse -->',
+writeSection('bench/reverse.js', 'reverse', [
   '## Reverse execution',
   '',
-  `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.hostname()}: ${cpu}, ${os.cpus().length} CPUs, Linux ${os.release()}, Node ${process.version}. `
+  `${measuredOn()} `
     + `\`node bench/reverse.js\`. The program updates a global every iteration; ${N} iterations take ${native.toFixed(2)} s natively, all in one interval (no syscalls). `
     + 'gdb stands at the end (`break done`); each time is one gdb command, timed by gdb, including its packets.',
   '',
@@ -128,12 +126,5 @@ const section = [
   `Checkpoints after the first session: ${rc.checkpoints} processes, ${rc.resident.toFixed(1)} MiB resident in total (pages are shared copy-on-write, so real use is lower).`,
   '',
   'Reading: a search replays from the start of the interval that holds the target at native speed plus one trap per breakpoint or watchpoint hit on the way (about 5-30 us each), so within one long interval the time is that of the replay so far, not of T; a checkpoint at every stop makes the following commands cheaper when they land close to one.',
-  '<!-- end: reverse -->',
-].join('\n');
-
-let text = fs.existsSync(docs) ? fs.readFileSync(docs, 'utf8') : '# Benchmarks\n';
-const re = /<!-- bench\/reverse.js: reverse -->[\s\S]*?<!-- end: reverse -->/;
-text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
-fs.writeFileSync(docs, text);
-process.stdout.write(section + '\n');
+]);
 fs.rmSync(work, { recursive: true, force: true });

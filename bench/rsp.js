@@ -5,15 +5,14 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measuredOn, writeSection } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
 const cli = path.join(root, 'bin', 'rewind.js');
 const work = path.join(here, '.work');
-const docs = path.join(root, 'docs', 'benchmarks.md');
 fs.mkdirSync(work, { recursive: true });
 
 const src = path.join(here, 'programs', 'loopline.c');
@@ -149,11 +148,10 @@ const rows = await latencies();
 const next = await nextOverLoop();
 fs.rmSync(trace, { recursive: true, force: true });
 
-const section = [
-  '<!-- bench/rsp.js: rsp -->',
+writeSection('bench/rsp.js', 'rsp', [
   '## gdb server: packet round trips and forward `next`',
   '',
-  `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.hostname()}: ${os.cpus()[0]?.model}, ${os.cpus().length} CPUs, Linux ${os.release()}. `
+  `${measuredOn()} `
     + 'A raw RSP client over loopback (no-ack mode, TCP_NODELAY) sends each packet 500 times (steps 200) to `rewind replay` stopped at the start of a recording of bench/programs/loopline.c.',
   '',
   '| request | packet | median | p90 |',
@@ -162,11 +160,4 @@ const section = [
   '',
   `Forward \`next\` over the loop line (20 000 iterations, gdb range-steps every instruction of it): `
     + `**${next.replay.toFixed(2)} s** on the replay (rewind steps the range natively) vs **${next.native.toFixed(2)} s** in gdb on the native program (ratio ${(next.replay / next.native).toFixed(2)}x).`,
-  '<!-- end: rsp -->',
-].join('\n');
-
-let text = fs.existsSync(docs) ? fs.readFileSync(docs, 'utf8') : '# Benchmarks\n';
-const re = /<!-- bench\/rsp.js: rsp -->[\s\S]*?<!-- end: rsp -->/;
-text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
-fs.writeFileSync(docs, text);
-process.stdout.write(section + '\n');
+]);

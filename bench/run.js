@@ -3,14 +3,12 @@
 // replayed side by side; the medians go into docs/benchmarks.md with the date
 // and the machine, between this script's markers (other sections are kept).
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WORKLOADS } from './workloads.js';
+import { measuredOn, writeSection } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const docs = path.join(here, '..', 'docs', 'benchmarks.md');
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
 const only = process.argv.slice(2);
 
@@ -39,26 +37,17 @@ for (const [name, w] of Object.entries(WORKLOADS)) {
   });
 }
 
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-const section = [
-  '<!-- bench/run.js: record-replay -->',
+writeSection('bench/run.js', 'record-replay', [
   '## Record and replay overhead',
   '',
-  `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.hostname()}: ${cpu}, ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}. `
+  `${measuredOn()} `
     + `Median of ${TRIALS} trials; each trial is a fresh process that runs the workload natively, records it and replays it (\`replay\` = headless replay to the end), side by side. `
     + 'Times are wall-clock and include starting the program and, for record and replay, capturing or rebuilding its address space.',
   '',
   '| workload | native | record | record / native | replay | replay / native | events | trace size |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map((r) => `| ${r.title} | ${f2(r.native)} s | ${f2(r.record)} s | **${f2(r.recordRatio)}x** | ${f2(r.replay)} s | ${f2(r.replayRatio)}x | ${r.events} | ${(r.traceBytes / 2 ** 20).toFixed(1)} MiB |`),
-  '<!-- end: record-replay -->',
-].join('\n');
-
-let text = fs.existsSync(docs) ? fs.readFileSync(docs, 'utf8') : '# Benchmarks\n\nProduced by `npm run bench`; numbers are never asserted in tests.\n';
-const re = /<!-- bench\/run.js: record-replay -->[\s\S]*?<!-- end: record-replay -->/;
-text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
-fs.writeFileSync(docs, text);
-process.stdout.write(section + '\n');
+]);
 
 // The gdb server's latencies and reverse execution, each suite in a fresh process of its own.
 for (const suite of ['rsp.js', 'reverse.js']) {
