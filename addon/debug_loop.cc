@@ -450,8 +450,7 @@ Value DebugRun(const CallbackInfo& info) {
               usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   auto table = std::make_shared<std::vector<Row>>(tableFrom(info[1]));
-  auto b = info[2].As<Napi::Buffer<uint8_t>>();
-  auto events = std::make_shared<std::vector<uint8_t>>(b.Data(), b.Data() + b.Length());
+  auto events = bytesFrom(info[2]);
   size_t offset = size_t(info[3].As<Napi::Number>().Int64Value());
   uint32_t maxEvents = info[4].As<Napi::Number>().Uint32Value();
   Napi::Object o = info[5].As<Napi::Object>();
@@ -732,8 +731,7 @@ Value SetXState(const CallbackInfo& info) {
   const char* usage = "setXState(pid, data: Buffer from getXState)";
   USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBuffer(), usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  auto b = info[1].As<Napi::Buffer<uint8_t>>();
-  auto data = std::make_shared<std::vector<uint8_t>>(b.Data(), b.Data() + b.Length());
+  auto data = bytesFrom(info[1]);
   return submitToTracer(info.Env(), usage, [pid, data] {
     if (data->size() == sizeof(user_fpregs_struct)) {
       if (ptrace(PTRACE_SETFPREGS, pid, nullptr, data->data()) != 0) throw NativeError{errno, "ptrace(PTRACE_SETFPREGS)"};

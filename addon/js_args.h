@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,12 @@ inline std::vector<Row> tableFrom(const Napi::Value& v) {
   std::vector<Row> rows(kTableRows);
   std::memcpy(rows.data(), a.Data(), std::min<size_t>(a.ElementLength() * 4, rows.size() * sizeof(Row)));
   return rows;
+}
+
+// A Buffer's bytes, copied off the JS heap for the tracer thread.
+inline std::shared_ptr<std::vector<uint8_t>> bytesFrom(const Napi::Value& v) {
+  auto b = v.As<Napi::Buffer<uint8_t>>();
+  return std::make_shared<std::vector<uint8_t>>(b.Data(), b.Data() + b.Length());
 }
 
 inline Outcome number(double v) {

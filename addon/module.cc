@@ -123,8 +123,7 @@ Value WriteMemory(const CallbackInfo& info) {
   USAGE_CHECK(info.Length() == 3 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsBuffer(), usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   uint64_t addr = big(info[1]);
-  auto b = info[2].As<Napi::Buffer<uint8_t>>();
-  auto data = std::make_shared<std::vector<uint8_t>>(b.Data(), b.Data() + b.Length());
+  auto data = bytesFrom(info[2]);
   return submitToTracer(info.Env(), usage, [pid, addr, data] {
     writeMemory(pid, addr, data->data(), data->size());
     return nothing();
@@ -195,8 +194,7 @@ Value ReplayRun(const CallbackInfo& info) {
               usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   auto table = std::make_shared<std::vector<Row>>(tableFrom(info[1]));
-  auto b = info[2].As<Napi::Buffer<uint8_t>>();
-  auto events = std::make_shared<std::vector<uint8_t>>(b.Data(), b.Data() + b.Length());
+  auto events = bytesFrom(info[2]);
   size_t offset = size_t(info[3].As<Napi::Number>().Int64Value());
   uint32_t maxEvents = info[4].As<Napi::Number>().Uint32Value();
   return submitToTracer(info.Env(), usage, [pid, table, events, offset, maxEvents] {
