@@ -9,7 +9,8 @@
         "addon/record_loop.cc",
         "addon/replay_loop.cc",
         "addon/memory_io.cc",
-        "addon/debug_loop.cc"
+        "addon/debug_loop.cc",
+        "addon/slice_timer.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -21,6 +22,7 @@
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "replay_loop.h"
+#include "slice_timer.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -69,6 +71,87 @@ DebugStop stopWith(const char* reason) {
 
 constexpr uint64_t kNone = ~0ull;
 
+// A copy of the stopped tracee: clone(flags 0: no exit signal, so the replayed
+// process never sees a SIGCHLD) injected at the `syscall` instruction at insn. The
+// child is auto-attached (PTRACE_O_TRACECLONE), gets the parent's registers and
+// replay session, and stays stopped. The breakpoints in `sw` are lifted around the
+// fork so that the copy holds none; debug registers are not inherited.
+pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
+  if (sw)
+    for (auto& [a, b] : *sw) writeMemory(pid, a, &b, 1);
+  long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE;
+  user_regs_struct saved = getRegs(pid), r = saved;
+  pid_t child = -1;
+  auto restoreParent = [&] {
+    setRegs(pid, saved);
+    if (sw)
+      for (auto& [a, b] : *sw) writeMemory(pid, a, "\xcc", 1);
+  };
+  try {
+    if (ptrace(PTRACE_SETOPTIONS, pid, nullptr, (void*)opts) != 0) throw NativeError{errno, "ptrace(PTRACE_SETOPTIONS)"};
+    r.rax = 56;  // clone
+    r.orig_rax = uint64_t(-1);
+    r.rdi = 0;  // flags: a new process, exit signal 0
+    r.rsi = 0;  // same stack (copy-on-write)
+    r.rdx = r.r10 = r.r8 = r.r9 = 0;
+    r.rip = insn;
+    setRegs(pid, r);
+    resume(pid, PTRACE_SINGLESTEP, 0);
+    Stop st = waitStop(pid);
+    if (st.kind != Stop::kEvent || st.event != PTRACE_EVENT_CLONE)
+      throw NativeError{EPROTO, "checkpoint: no clone event (stop kind " + std::to_string(st.kind) + ", signal " +
+                                    std::to_string(st.sig) + ")"};
+    unsigned long msg = 0;
+    ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg);
+    child = pid_t(msg);
+    resume(pid, PTRACE_SINGLESTEP, 0);
+    st = waitStop(pid);
+    if (st.kind != Stop::kSignal || st.sig != SIGTRAP)
+      throw NativeError{EPROTO, "checkpoint: the clone did not return to a single-step trap"};
+    Stop cs = waitStop(child);
+    if (cs.kind != Stop::kSignal) throw NativeError{EPROTO, "checkpoint: the copy did not stop"};
+    setRegs(child, saved);
+  } catch (...) {
+    if (child > 0) killTracee(child);
+    restoreParent();
+    throw;
+  }
+  restoreParent();
+  replayCopySession(pid, child);
+  return child;
+}
+
+// A state's fingerprint: its registers (orig_rax and the trap flags left out) and
+// the 64 bytes at the stack pointer. Names a point when no count can (docs/timeline.md).
+constexpr size_t kFpStack = 64;
+std::vector<uint8_t> fingerprint(pid_t pid) {
+  user_regs_struct r = getRegs(pid);
+  r.orig_rax = 0;
+  r.eflags &= ~uint64_t(0x10100);  // RF, TF
+  std::vector<uint8_t> fp(sizeof r + kFpStack, 0);
+  std::memcpy(fp.data(), &r, sizeof r);
+  readMemory(pid, r.rsp, fp.data() + sizeof r, kFpStack);
+  return fp;
+}
+
+// The SIGSTOP bit in the tracee's pending signals (private or shared).
+bool stopPending(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
+  FILE* f = std::fopen(path, "r");
+  if (!f) return false;
+  char line[256];
+  bool pending = false;
+  while (std::fgets(line, sizeof line, f)) {
+    unsigned long long mask = 0;
+    if ((std::sscanf(line, "SigPnd: %llx", &mask) == 1 || std::sscanf(line, "ShdPnd: %llx", &mask) == 1) &&
+        (mask & (1ull << (SIGSTOP - 1))))
+      pending = true;
+  }
+  std::fclose(f);
+  return pending;
+}
+
 // The search mode's record of the last trap seen (see Debugger::search).
 struct LastTrap {
   bool have = false;
@@ -77,6 +160,7 @@ struct LastTrap {
   uint64_t pc = 0, n = 0, watchN = 0;
   bool exact = false;
   int slot = -1;
+  uint64_t seq = 0;  // traps recorded in this run, this one included
 };
 
 struct Debugger : DebugHook {
@@ -101,7 +185,20 @@ struct Debugger : DebugHook {
   bool boundaryPending = false;  // at a boundary state: a breakpoint here is a hit
   uint64_t steps = 0, stepsLeft = 1;
   // per run
-  int targetKind = -1;  // 0: arrival targetN at targetPc; 1: data trigger targetN
+  int targetKind = -1;  // 0: arrival targetN at targetPc; 1: data trigger targetN; 2: arrival at targetPc with fingerprint targetFp
+  std::vector<uint8_t> targetFp;
+  pid_t pid = 0;
+  // Slices (continue mode): at these run times (ns since the run began) the run
+  // leaves a copy of the process, with the counts there, in `slicesTaken`.
+  std::vector<uint64_t> sliceAt;
+  uint64_t ranNs = 0, resumedAt = 0;
+  bool sliceArmed = false;
+  int staleStops = 0;  // slice SIGSTOPs sent but not seen yet
+  uint64_t forkAt = 0;
+  std::vector<StopInfo>* slicesTaken = nullptr;
+  uint64_t hitSeq = 0;
+  user_regs_struct regsCache{};
+  bool regsValid = false;
   uint32_t targetEvent = 0;
   uint64_t targetPc = 0, targetN = 0;
   bool search = false;  // traps are recorded in `last` instead of stopping the run
@@ -170,9 +267,50 @@ struct Debugger : DebugHook {
     throw d;
   }
 
+  bool fpMatches() {
+    std::vector<uint8_t> fp = fingerprint(pid);
+    return fp.size() == targetFp.size() && std::memcmp(fp.data(), targetFp.data(), fp.size()) == 0;
+  }
+
   void arrive(uint64_t pc) {
     uint64_t c = ++counts[pc];
-    if (targetKind == 0 && event == targetEvent && pc == targetPc && c == targetN) targetReached(pc);
+    if (event != targetEvent || pc != targetPc) return;
+    if ((targetKind == 0 && c == targetN) || (targetKind == 2 && fpMatches())) targetReached(pc);
+  }
+
+  user_regs_struct regs(pid_t p) {
+    if (!regsValid) {
+      regsCache = getRegs(p);
+      regsValid = true;
+    }
+    return regsCache;
+  }
+
+  // A slice is due: leave a copy here with the exact counts (arrivals before this
+  // state: a breakpoint at the current pc has not trapped yet).
+  void takeSlice(pid_t p) {
+    pid_t child = forkCopy(p, forkAt, &sw);
+    StopInfo s;
+    s.num("pid", child);
+    s.num("event", event);
+    s.big("pc", regs(p).rip);
+    s.num("watchHits", double(watchHits));
+    s.num("seq", double(hitSeq));
+    s.num("ranNs", double(ranNs));
+    std::vector<uint64_t> cs;
+    auto add = [&](uint64_t a) {
+      if (!isExact(a)) return;
+      auto it = counts.find(a);
+      cs.push_back(a);
+      cs.push_back(it == counts.end() ? 0 : it->second);
+    };
+    for (auto& [a, b] : sw) add(a);
+    for (auto& sl : slots)
+      if (sl.used && sl.type == 0 && !sw.count(sl.addr)) add(sl.addr);
+    s.bigs("counts", std::move(cs));
+    if (slicesTaken) slicesTaken->push_back(std::move(s));
+    if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
+    while (!sliceAt.empty() && sliceAt.front() <= ranNs) sliceAt.erase(sliceAt.begin());
   }
 
   void record(const char* reason, uint64_t pc, int slot) {
@@ -184,6 +322,7 @@ struct Debugger : DebugHook {
     last.exact = isExact(pc);
     last.watchN = watchHits;
     last.slot = slot;
+    last.seq = ++hitSeq;
   }
 
   // Continue the loop, hand the stop to the replay, or report a completed step.
@@ -201,11 +340,12 @@ struct Debugger : DebugHook {
     std::memset(&si, 0, sizeof si);
     ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si);
     if (si.si_code == SI_KERNEL) {  // int3
-      user_regs_struct r = getRegs(pid);
+      user_regs_struct r = regs(pid);
       uint64_t pc = r.rip - 1;
       if (!sw.count(pc)) return kReturn;  // the program's own int3
       r.rip = pc;
       setRegs(pid, r);
+      regsCache = r;
       skipAt = pc;
       arrive(pc);
       if (silent.count(pc)) return kAgain;
@@ -218,11 +358,18 @@ struct Debugger : DebugHook {
       throw d;
     }
     if (si.si_code == TRAP_HWBKPT || si.si_code == TRAP_TRACE) {
-      uint64_t dr6 = peekDr(pid, 6);
-      pokeDr(pid, 6, 0);
+      bool anySlot = false;
+      for (auto& sl : slots) anySlot |= sl.used;
+      uint64_t dr6 = 0;
+      if (anySlot || si.si_code == TRAP_HWBKPT) {
+        dr6 = peekDr(pid, 6);
+        pokeDr(pid, 6, 0);
+      } else if (stepping) {
+        dr6 = 1ull << 14;  // a plain single-step: no debug register to look at
+      }
       for (int i = 0; i < 4; i++) {
         if (!(dr6 & (1ull << i)) || !slots[i].used) continue;
-        uint64_t pc = getRegs(pid).rip;
+        uint64_t pc = regs(pid).rip;
         bool landing = stepping && (dr6 & (1ull << 14)) && mode != kCont;
         if (landing) steps++;
         if (slots[i].type != 0) watchHits++;
@@ -251,7 +398,7 @@ struct Debugger : DebugHook {
 
   // After a completed single step (modes step and range): count it, keep going or stop.
   bool landed(pid_t pid) {
-    uint64_t pc = getRegs(pid).rip;
+    uint64_t pc = regs(pid).rip;
     steps++;
     arrive(pc);
     return continueAfterStep(pid, pc);
@@ -263,21 +410,57 @@ struct Debugger : DebugHook {
     return stepsLeft > 0 && --stepsLeft > 0;
   }
 
-  Stop waitFor(pid_t pid) {
-    Stop st = waitStop(pid);
-    runningPid.store(0);
-    return st;
+  // Waits for the tracee's next stop. A SIGSTOP of a slice is handled here: the
+  // slice is taken where allowed (the main resume of continue mode), and the same
+  // request resumes the tracee again.
+  Stop waitFor(pid_t pid, int request, bool sliceHere) {
+    for (;;) {
+      Stop st = waitStop(pid);
+      ranNs += monotonicNs() - resumedAt;
+      bool sent = sliceArmed && disarmSlice();
+      sliceArmed = false;
+      runningPid.store(0);
+      bool isStop = st.kind == Stop::kSignal && st.sig == SIGSTOP;
+      if (sent && !isStop) staleStops++;
+      if (!isStop || !(sent || staleStops > 0)) return st;
+      if (!sent) staleStops--;
+      if (interruptFor.load() == pid) return st;  // the user's interrupt came with it
+      regsValid = false;
+      if (sliceHere && !sliceAt.empty() && sliceAt.front() <= ranNs + 50000) takeSlice(pid);
+      resumeWatched(pid, request, nullptr, sliceHere);
+    }
   }
 
-  void resumeWatched(pid_t pid, int request, int& sig) {
+  void resumeWatched(pid_t pid, int request, int* sig, bool sliceHere) {
     runningPid.store(pid);
     pid_t want = pid;
     if (interruptFor.compare_exchange_strong(want, 0)) {
       runningPid.store(0);
       throw stopWith("interrupted");
     }
-    resume(pid, request, sig);
-    sig = 0;
+    int s = sig ? *sig : 0;
+    if (sliceHere && s == 0 && !sliceAt.empty()) {
+      uint64_t due = sliceAt.front() > ranNs ? sliceAt.front() - ranNs : 0;
+      armSlice(pid, monotonicNs() + due);
+      sliceArmed = true;
+    }
+    regsValid = false;
+    resumedAt = monotonicNs();
+    resume(pid, request, s);
+    if (sig) *sig = 0;
+  }
+
+  // A slice SIGSTOP still pending at the end of a run: take it now, before anything
+  // else resumes the tracee (it arrives before the next instruction).
+  void drainStops(pid_t pid) {
+    if (staleStops <= 0) return;
+    staleStops = 0;
+    if (!stopPending(pid)) return;
+    resume(pid, PTRACE_SINGLESTEP, 0);
+    Stop st = waitStop(pid);
+    if (!(st.kind == Stop::kSignal && st.sig == SIGSTOP))
+      throw NativeError{EPROTO, "a slice's SIGSTOP was pending, the tracee stopped otherwise"};
+    regsValid = false;
   }
 
   // Executes the instruction at pc with any breakpoint there lifted.
@@ -288,11 +471,12 @@ struct Debugger : DebugHook {
     for (int i = 0; i < 4; i++)
       if (slots[i].used && slots[i].type == 0 && slots[i].addr == pc) masked &= ~(1ull << (2 * i));
     if (masked != full) pokeDr(pid, 7, masked);
-    overSyscall = isSyscallInsn(pid, pc);
+    overSyscall = hadSw && sw[pc] != 0x0f ? false : isSyscallInsn(pid, pc);
     Stop st;
     try {
-      resumeWatched(pid, overSyscall ? PTRACE_SYSCALL : PTRACE_SINGLESTEP, sig);
-      st = waitFor(pid);
+      int request = overSyscall ? PTRACE_SYSCALL : PTRACE_SINGLESTEP;
+      resumeWatched(pid, request, &sig, false);
+      st = waitFor(pid, request, false);
     } catch (...) {
       if (hadSw) writeMemory(pid, pc, "\xcc", 1);
       if (masked != full) pokeDr(pid, 7, full);
@@ -307,13 +491,15 @@ struct Debugger : DebugHook {
 
   Stop runUserCode(pid_t pid, int& sig) override {
     if (mode == kCont && (allExact || !exact.empty())) enterContinue();
+    this->pid = pid;
+    regsValid = false;
     if (fresh) {
       fresh = false;
-      skipAt = getRegs(pid).rip;  // leaving the stop: its breakpoint is not hit again
+      skipAt = regs(pid).rip;  // leaving the stop: its breakpoint is not hit again
     }
     for (;;) {
       if (skipAt != kNone || boundaryPending) {
-        uint64_t pc = getRegs(pid).rip;
+        uint64_t pc = regs(pid).rip;
         bool here = skipAt == pc;
         skipAt = kNone;
         if (boundaryPending) {
@@ -348,14 +534,15 @@ struct Debugger : DebugHook {
       bool stepping = false, overSyscall = false;
       int request = PTRACE_SYSCALL;
       if (mode != kCont) {
-        if (isSyscallInsn(pid, getRegs(pid).rip)) overSyscall = true;
+        if (isSyscallInsn(pid, regs(pid).rip)) overSyscall = true;
         else {
           request = PTRACE_SINGLESTEP;
           stepping = true;
         }
       }
-      resumeWatched(pid, request, sig);
-      Stop st = waitFor(pid);
+      bool sliceHere = mode == kCont;
+      resumeWatched(pid, request, &sig, sliceHere);
+      Stop st = waitFor(pid, request, sliceHere);
       if (overSyscall && st.kind == Stop::kSyscall) {
         stepDone = true;
         return st;
@@ -389,8 +576,9 @@ struct Debugger : DebugHook {
       info.num("signal", done.get32(12));
       return true;
     }
-    uint64_t pc = getRegs(pid).rip;
-    if (targetKind == 0 && event == targetEvent && pc == targetPc && targetN == 1) {
+    regsValid = false;
+    uint64_t pc = regs(pid).rip;
+    if (event == targetEvent && pc == targetPc && ((targetKind == 0 && targetN == 1) || (targetKind == 2 && fpMatches()))) {
       info.reason = "target";
       info.big("pc", pc);
       return true;
@@ -444,7 +632,7 @@ Value DebugRun(const CallbackInfo& info) {
   const char* usage =
       "debugRun(pid, table: Int32Array, events: Buffer, offset, maxEvents, { mode: 0|1|2, start: bigint, end: bigint, "
       "fresh: boolean, event: number, steps?: number, silent?: bigint[], search?: boolean, startCandidate?: boolean, "
-      "target?: { kind: 0|1, event: number, pc?: bigint, n: number } })";
+      "target?: { kind: 0|1|2, event: number, pc?: bigint, n?: number, fp?: Buffer }, slices?: number[], forkAt?: bigint })";
   USAGE_CHECK(info.Length() == 6 && info[0].IsNumber() && info[1].IsTypedArray() && info[2].IsBuffer() &&
                   info[3].IsNumber() && info[4].IsNumber() && info[5].IsObject(),
               usage);
@@ -470,13 +658,27 @@ Value DebugRun(const CallbackInfo& info) {
   int targetKind = -1;
   uint32_t targetEvent = 0;
   uint64_t targetPc = 0, targetN = 0;
+  std::vector<uint8_t> targetFp;
   if (o.Get("target").IsObject()) {
     Napi::Object t = o.Get("target").As<Napi::Object>();
     targetKind = t.Get("kind").As<Napi::Number>().Int32Value();
     targetEvent = t.Get("event").As<Napi::Number>().Uint32Value();
     targetPc = t.Has("pc") ? big(t.Get("pc")) : 0;
-    targetN = uint64_t(t.Get("n").As<Napi::Number>().Int64Value());
+    USAGE_CHECK(targetKind >= 0 && targetKind <= 2, usage);
+    if (targetKind == 2) {
+      USAGE_CHECK(t.Get("fp").IsBuffer(), usage);
+      targetFp = *bytesFrom(t.Get("fp"));
+    } else {
+      targetN = uint64_t(t.Get("n").As<Napi::Number>().Int64Value());
+    }
   }
+  std::vector<uint64_t> sliceAt;
+  if (o.Get("slices").IsArray()) {
+    Napi::Array arr = o.Get("slices").As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) sliceAt.push_back(uint64_t(arr.Get(i).As<Napi::Number>().Int64Value()));
+    USAGE_CHECK(o.Get("forkAt").IsBigInt(), usage);
+  }
+  uint64_t forkAt = o.Get("forkAt").IsBigInt() ? big(o.Get("forkAt")) : 0;
   return submitToTracer(info.Env(), usage, [=] {
     Debugger& d = debuggerFor(pid);
     d.mode = mode;
@@ -493,7 +695,13 @@ Value DebugRun(const CallbackInfo& info) {
       d.boundaryPending = startCandidate;
       pid_t want = pid;
       interruptFor.compare_exchange_strong(want, 0);  // a stale interrupt from the last resume
+      d.sliceAt = sliceAt;
+      d.ranNs = 0;
+      d.hitSeq = 0;
     }
+    d.forkAt = forkAt;
+    std::vector<StopInfo> slicesTaken;
+    d.slicesTaken = &slicesTaken;
     d.steps = 0;
     d.stepsLeft = steps;
     d.search = search;
@@ -503,6 +711,7 @@ Value DebugRun(const CallbackInfo& info) {
     d.targetEvent = targetEvent;
     d.targetPc = targetPc;
     d.targetN = targetN;
+    d.targetFp = targetFp;
     std::vector<uint64_t> added;
     for (uint64_t addr : silent) {
       if (d.sw.count(addr)) continue;
@@ -515,9 +724,12 @@ Value DebugRun(const CallbackInfo& info) {
     }
     replaySetDebugHook(pid, &d);
     auto r = std::make_shared<LoopResult>(replayRun(pid, *table, *events, offset, maxEvents));
+    r->slices = std::move(slicesTaken);
+    d.slicesTaken = nullptr;
     bool gone = r->stop.reason == "exited" || r->stop.reason == "killed";
     if (!gone) {
       replaySetDebugHook(pid, nullptr);
+      d.drainStops(pid);
       for (uint64_t addr : added) {
         writeMemory(pid, addr, &d.sw[addr], 1);
         d.sw.erase(addr);
@@ -563,11 +775,7 @@ Value DebugSetPosition(const CallbackInfo& info) {
   });
 }
 
-// A checkpoint: clone(flags 0: no exit signal, so the replayed process never sees
-// a SIGCHLD) injected at the `syscall` instruction at insnAddr. The child is
-// auto-attached (PTRACE_O_TRACECLONE), gets the parent's registers and replay
-// session, and stays stopped. Breakpoints are lifted around the fork so that the
-// copy holds none; debug registers are not inherited.
+// A checkpoint (forkCopy) of a stopped tracee.
 Value ForkProcess(const CallbackInfo& info) {
   const char* usage = "forkProcess(pid, insnAddr: bigint): child pid";
   USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBigInt(), usage);
@@ -575,49 +783,19 @@ Value ForkProcess(const CallbackInfo& info) {
   uint64_t insn = big(info[1]);
   return submitToTracer(info.Env(), usage, [pid, insn] {
     auto it = debuggers.find(pid);
-    Debugger* d = it == debuggers.end() ? nullptr : it->second.get();
-    if (d)
-      for (auto& [a, b] : d->sw) writeMemory(pid, a, &b, 1);
-    long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE;
-    user_regs_struct saved = getRegs(pid), r = saved;
-    pid_t child = -1;
-    auto restoreParent = [&] {
-      setRegs(pid, saved);
-      if (d)
-        for (auto& [a, b] : d->sw) writeMemory(pid, a, "\xcc", 1);
-    };
-    try {
-      if (ptrace(PTRACE_SETOPTIONS, pid, nullptr, (void*)opts) != 0) throw NativeError{errno, "ptrace(PTRACE_SETOPTIONS)"};
-      r.rax = 56;  // clone
-      r.orig_rax = uint64_t(-1);
-      r.rdi = 0;   // flags: a new process, exit signal 0
-      r.rsi = 0;   // same stack (copy-on-write)
-      r.rdx = r.r10 = r.r8 = r.r9 = 0;
-      r.rip = insn;
-      setRegs(pid, r);
-      resume(pid, PTRACE_SINGLESTEP, 0);
-      Stop st = waitStop(pid);
-      if (st.kind != Stop::kEvent || st.event != PTRACE_EVENT_CLONE)
-        throw NativeError{EPROTO, "checkpoint: no clone event (stop kind " + std::to_string(st.kind) + ", signal " +
-                                      std::to_string(st.sig) + ")"};
-      unsigned long msg = 0;
-      ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg);
-      child = pid_t(msg);
-      resume(pid, PTRACE_SINGLESTEP, 0);
-      st = waitStop(pid);
-      if (st.kind != Stop::kSignal || st.sig != SIGTRAP)
-        throw NativeError{EPROTO, "checkpoint: the clone did not return to a single-step trap"};
-      Stop cs = waitStop(child);
-      if (cs.kind != Stop::kSignal) throw NativeError{EPROTO, "checkpoint: the copy did not stop"};
-      setRegs(child, saved);
-    } catch (...) {
-      if (child > 0) killTracee(child);
-      restoreParent();
-      throw;
-    }
-    restoreParent();
-    replayCopySession(pid, child);
-    return number(child);
+    return number(forkCopy(pid, insn, it == debuggers.end() ? nullptr : &it->second->sw));
+  });
+}
+
+Value Fingerprint(const CallbackInfo& info) {
+  const char* usage = "fingerprint(pid): Buffer (registers and the 64 bytes at the stack pointer)";
+  USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  return submitToTracer(info.Env(), usage, [pid] {
+    auto fp = std::make_shared<std::vector<uint8_t>>(fingerprint(pid));
+    Outcome o;
+    o.build = [fp](Napi::Env env) { return Napi::Buffer<uint8_t>::Copy(env, fp->data(), fp->size()); };
+    return o;
   });
 }
 
@@ -755,6 +933,7 @@ void registerDebugExports(Napi::Env env, Napi::Object exports) {
   exports.Set("debugForget", Napi::Function::New(env, DebugForget));
   exports.Set("debugSetPosition", Napi::Function::New(env, DebugSetPosition));
   exports.Set("forkProcess", Napi::Function::New(env, ForkProcess));
+  exports.Set("fingerprint", Napi::Function::New(env, Fingerprint));
   exports.Set("getXState", Napi::Function::New(env, GetXState));
   exports.Set("setXState", Napi::Function::New(env, SetXState));
 }

@@ -33,6 +33,9 @@ Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
   }
   o.Set("echo", echo);
   o.Set("stop", r.stop.toJs(env));
+  Napi::Array slices = Napi::Array::New(env, r.slices.size());
+  for (size_t i = 0; i < r.slices.size(); i++) slices.Set(uint32_t(i), r.slices[i].toJs(env));
+  o.Set("slices", slices);
   return o;
 }
 

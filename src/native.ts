@@ -19,6 +19,23 @@ export interface NativeLoopResult {
   /** replay: what the replayed process wrote to fd 1 and 2, in order */
   echo: { fd: number; data: Buffer }[];
   stop: NativeStopInfo;
+  /** debugRun with `slices`: the copies left on the way */
+  slices: NativeSlice[];
+}
+
+/**
+ * A copy of the process left by a debug run at a slice time: its interval, pc,
+ * the exact arrival counts there (flattened [pc, n, pc, n, ...], arrivals before
+ * this state), data-watch triggers and search hits (seq) so far, run time so far.
+ */
+export interface NativeSlice {
+  pid: number;
+  event: number;
+  pc: bigint;
+  counts: bigint[];
+  watchHits: number;
+  seq: number;
+  ranNs: number;
 }
 
 export interface NativeWaitResult {
@@ -62,8 +79,14 @@ export interface DebugRunOptions {
   stopSignals?: bigint;
   /** the start state is a boundary whose breakpoint counts as a hit */
   startCandidate?: boolean;
-  /** stop (reason 'target') at arrival n at pc (kind 0) or data trigger n (kind 1) of interval `event` */
-  target?: { kind: 0 | 1; event: number; pc?: bigint; n: number };
+  /**
+   * stop (reason 'target') at arrival n at pc (kind 0), data trigger n (kind 1), or
+   * the first arrival at pc whose fingerprint is fp (kind 2), in interval `event`
+   */
+  target?: { kind: 0 | 1; event: number; pc?: bigint; n: number } | { kind: 2; event: number; pc: bigint; fp: Buffer };
+  /** continue mode: leave a copy (forked at forkAt) at these run times, ns since the run began */
+  slices?: number[];
+  forkAt?: bigint;
 }
 
 export interface Native {
@@ -99,6 +122,8 @@ export interface Native {
     opts: DebugRunOptions): Promise<NativeLoopResult>;
   /** Tells the position counters where a (restored) process stands. */
   debugSetPosition(pid: number, event: number, boundary: boolean, pc: bigint, n: number): Promise<void>;
+  /** The registers (orig_rax, RF and TF left out) and the 64 bytes at rsp: names a state. */
+  fingerprint(pid: number): Promise<Buffer>;
   /** Forks the stopped tracee (clone injected at insnAddr); resolves to the stopped copy. */
   forkProcess(pid: number, insnAddr: bigint): Promise<number>;
   /** Writes int3 at addr; resolves to the byte it replaced. */

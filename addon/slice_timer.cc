@@ -1,0 +1,99 @@
+#include "slice_timer.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "tracer_thread.h"
+
+namespace rw {
+
+namespace {
+
+std::mutex mu;
+std::condition_variable cv;
+pid_t armedPid = 0;
+uint64_t armedAt = 0;
+std::atomic<uint64_t> generation{0};
+bool sent = false;
+bool started = false;
+
+// Sleeps until shortly before the deadline, then spins: a sleeping wake-up in a VM
+// is late by tens of microseconds, too coarse for the finest slices.
+constexpr uint64_t kSpinNs = 200000;
+
+void timerMain() {
+  prctl(PR_SET_TSC, PR_TSC_ENABLE);  // created from the tracer thread, which traps rdtsc
+  prctl(PR_SET_TIMERSLACK, 1);
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int mine = tracerCpu();
+    if (mine >= 0 && CPU_COUNT(&set) > 1) {
+      CPU_ZERO(&set);
+      for (int c = 0; c < CPU_SETSIZE; c++)
+        if (c != mine) CPU_SET(c, &set);
+      sched_setaffinity(0, sizeof set, &set);
+    }
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  for (;;) {
+    cv.wait(lock, [] { return armedPid != 0 && !sent; });
+    uint64_t gen = generation;
+    uint64_t at = armedAt;
+    uint64_t now = monotonicNs();
+    if (now + kSpinNs < at) {
+      cv.wait_for(lock, std::chrono::nanoseconds(at - kSpinNs - now));
+      continue;  // re-check: disarmed or re-armed meanwhile
+    }
+    pid_t pid = armedPid;
+    lock.unlock();
+    while (monotonicNs() < at) {
+      if (generation != gen) break;
+    }
+    lock.lock();
+    if (generation == gen && armedPid == pid && !sent) {
+      sent = true;
+      syscall(SYS_tgkill, pid, pid, SIGSTOP);
+    }
+  }
+}
+
+}  // namespace
+
+uint64_t monotonicNs() {
+  struct timespec ts;
+  syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+void armSlice(pid_t pid, uint64_t deadlineNs) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (!started) {
+    started = true;
+    std::thread(timerMain).detach();
+  }
+  armedPid = pid;
+  armedAt = deadlineNs;
+  sent = false;
+  generation++;
+  cv.notify_all();
+}
+
+bool disarmSlice() {
+  std::lock_guard<std::mutex> lock(mu);
+  bool was = sent;
+  armedPid = 0;
+  sent = false;
+  generation++;
+  return was;
+}
+
+}  // namespace rw

@@ -1,0 +1,20 @@
+// Time slices of a debug run: a helper thread stops the running tracee (SIGSTOP)
+// at a deadline, so that the run can leave a checkpoint there and go on. Used to
+// place checkpoints inside long stretches without events (docs/timeline.md).
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace rw {
+
+// CLOCK_MONOTONIC in ns by a real syscall: the tracer thread traps rdtsc, so the
+// vDSO clocks must not run on it.
+uint64_t monotonicNs();
+
+// From now until disarmSlice(): SIGSTOP to pid at deadlineNs (CLOCK_MONOTONIC).
+void armSlice(pid_t pid, uint64_t deadlineNs);
+// Returns true when the SIGSTOP was sent (it is then pending or being reported).
+bool disarmSlice();
+
+}  // namespace rw
