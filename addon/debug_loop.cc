@@ -98,9 +98,15 @@ pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) 
     setRegs(pid, r);
     resume(pid, PTRACE_SINGLESTEP, 0);
     Stop st = waitStop(pid);
-    if (st.kind != Stop::kEvent || st.event != PTRACE_EVENT_CLONE)
-      throw NativeError{EPROTO, "checkpoint: no clone event (stop kind " + std::to_string(st.kind) + ", signal " +
-                                    std::to_string(st.sig) + ")"};
+    if (st.kind != Stop::kEvent || st.event != PTRACE_EVENT_CLONE) {
+      siginfo_t si;
+      std::memset(&si, 0, sizeof si);
+      ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si);
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "checkpoint: no clone event (stop kind %d, signal %d, code %d, addr %p, rip 0x%llx)",
+                    int(st.kind), st.sig, si.si_code, si.si_addr, (unsigned long long)getRegs(pid).rip);
+      throw NativeError{EPROTO, buf};
+    }
     unsigned long msg = 0;
     ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg);
     child = pid_t(msg);
@@ -134,19 +140,17 @@ std::vector<uint8_t> fingerprint(pid_t pid) {
   return fp;
 }
 
-// The SIGSTOP bit in the tracee's pending signals (private or shared).
-bool stopPending(pid_t pid) {
+// The tracee's pending signals (private and shared), bit n-1 for signal n.
+uint64_t pendingSignals(pid_t pid) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
   FILE* f = std::fopen(path, "r");
-  if (!f) return false;
+  if (!f) return 0;
   char line[256];
-  bool pending = false;
+  uint64_t pending = 0;
   while (std::fgets(line, sizeof line, f)) {
     unsigned long long mask = 0;
-    if ((std::sscanf(line, "SigPnd: %llx", &mask) == 1 || std::sscanf(line, "ShdPnd: %llx", &mask) == 1) &&
-        (mask & (1ull << (SIGSTOP - 1))))
-      pending = true;
+    if (std::sscanf(line, "SigPnd: %llx", &mask) == 1 || std::sscanf(line, "ShdPnd: %llx", &mask) == 1) pending |= mask;
   }
   std::fclose(f);
   return pending;
@@ -426,7 +430,8 @@ struct Debugger : DebugHook {
       if (!sent) staleStops--;
       if (interruptFor.load() == pid) return st;  // the user's interrupt came with it
       regsValid = false;
-      if (sliceHere && !sliceAt.empty() && sliceAt.front() <= ranNs + 50000) takeSlice(pid);
+      // another signal pending (an rdtsc's SIGSEGV, a fault) comes first: no copy here
+      if (sliceHere && !sliceAt.empty() && sliceAt.front() <= ranNs + 50000 && pendingSignals(pid) == 0) takeSlice(pid);
       resumeWatched(pid, request, nullptr, sliceHere);
     }
   }
@@ -455,7 +460,7 @@ struct Debugger : DebugHook {
   void drainStops(pid_t pid) {
     if (staleStops <= 0) return;
     staleStops = 0;
-    if (!stopPending(pid)) return;
+    if (pendingSignals(pid) != (1ull << (SIGSTOP - 1))) return;
     resume(pid, PTRACE_SINGLESTEP, 0);
     Stop st = waitStop(pid);
     if (!(st.kind == Stop::kSignal && st.sig == SIGSTOP))
@@ -597,6 +602,7 @@ struct Debugger : DebugHook {
     info.num("event", event);
     info.num("steps", double(steps));
     info.num("watchHits", double(watchHits));
+    info.num("ranNs", double(ranNs));
     try {
       uint64_t pc = getRegs(pid).rip;
       info.big("at", pc);
@@ -613,6 +619,7 @@ struct Debugger : DebugHook {
       info.num("lastExact", last.exact ? 1 : 0);
       info.num("lastWatch", double(last.watchN));
       info.num("lastSlot", last.slot);
+      info.num("lastSeq", double(last.seq));
     }
   }
 };
@@ -699,7 +706,7 @@ Value DebugRun(const CallbackInfo& info) {
       d.ranNs = 0;
       d.hitSeq = 0;
     }
-    d.forkAt = forkAt;
+    if (forkAt) d.forkAt = forkAt;
     std::vector<StopInfo> slicesTaken;
     d.slicesTaken = &slicesTaken;
     d.steps = 0;

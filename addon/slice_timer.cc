@@ -18,8 +18,10 @@ namespace rw {
 
 namespace {
 
-std::mutex mu;
-std::condition_variable cv;
+// Never destroyed: at exit the timer thread still waits on them, and destroying a
+// condition variable with a waiter blocks the exiting process.
+std::mutex& mu = *new std::mutex;
+std::condition_variable& cv = *new std::condition_variable;
 pid_t armedPid = 0;
 uint64_t armedAt = 0;
 std::atomic<uint64_t> generation{0};

@@ -4,16 +4,16 @@
 // breakpoints and watchpoints, and runs forwards: continue, step, range step,
 // interrupt, restart, seek. It knows nothing of the wire protocol.
 //
-// Reverse execution (docs/timeline.md): every stop has a position (Pos) that can be
-// reached again: a Mark (event, pc, n, steps), the k-th data-watch trigger of an
-// interval, or "action A from position P". Checkpoints are forked copies of the
-// replayed process; reverse-continue searches forward from them with gdb's traps
-// recorded, reverse-stepi single-steps forward from the nearest earlier known point.
-import * as fs from 'node:fs';
-import { LRUCache } from 'lru-cache';
+// Reverse execution (docs/timeline.md): every stop has a name that can be reached
+// again (a Mark: the n-th arrival at a pc since a base, or a fingerprinted state;
+// or the k-th data-watch trigger since a base). Checkpoints are forked copies of
+// the replayed process, also left inside long stretches without events (slices).
+// reverse-continue searches forward in windows that end at the current point and
+// start ever further back; reverse-stepi single-steps forward from the nearest
+// earlier known point.
 import { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
-import { native, type DebugRunOptions, type NativeLoopResult, type NativeStopInfo } from '../native.js';
+import { native, type DebugRunOptions, type NativeLoopResult, type NativeSlice, type NativeStopInfo } from '../native.js';
 import { registerLayout } from './register-layout.js';
 import { getReg, setReg } from './registers.js';
 import { librariesSvr4Xml, readLinkMap } from './link-map.js';
@@ -21,6 +21,11 @@ import { hasAvx, readAllRegisters, readRegister, writeRegister } from './registe
 import { encodeSyscallTable } from './syscall-table.js';
 import { STUB_SYSCALL } from './stub.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
+import { CheckpointStore } from './checkpoint-store.js';
+import { lower, rename, sameMark, type Checkpoint, type Mark } from './marks.js';
+
+export type { Checkpoint, Mark } from './marks.js';
+export { describeMark } from './marks.js';
 
 export type WatchKind = 'watch' | 'rwatch' | 'awatch';
 
@@ -58,66 +63,40 @@ interface Slot {
   owner: HwPoint;
 }
 
-/**
- * A point in time: the n-th arrival at pc in the interval before event `e` (the
- * interval's first state, just after event e-1, is arrival 1 at its pc), then
- * `steps` single-steps.
- */
-export interface Mark {
-  e: number;
-  pc: bigint;
-  n: number;
-  steps: number;
-}
-
 type SlotSpec = { addr: bigint; type: 0 | 1 | 3; len: 1 | 2 | 4 | 8 } | null;
 
 /** How to reach a stop again. */
 type Pos =
   | { kind: 'mark'; mark: Mark }
-  /** the k-th trigger of these data watchpoints in interval e */
-  | { kind: 'watch'; e: number; k: number; slots: SlotSpec[]; pc: bigint }
-  /** the first stop of resume `req` with these traps from position `from` */
-  | { kind: 'after'; from: Pos; req: ResumeRequest; sw: bigint[]; slots: SlotSpec[]; pc: bigint }
-  /** an interrupt: not reproducible */
-  | { kind: 'unknown' };
+  /** the k-th trigger of these data watchpoints since base (see Mark.base) in interval e */
+  | { kind: 'watch'; e: number; base: number; k: number; slots: SlotSpec[]; pc: bigint };
 
-export interface Checkpoint {
-  id: number;
-  pid: number;
-  mark: Mark;
-  /** the mark is the first state of its interval */
-  boundary: boolean;
-  /** resident size when taken (shared copy-on-write with the others) */
-  bytes: number;
+/** Where a window of a reverse search starts: a checkpoint, or the start of interval e. */
+type Start = { cp: Checkpoint; e: number } | { cp: undefined; e: number };
+
+/** A stop found by a reverse search. */
+interface Found {
+  pos: Pos;
+  reason: 'swbreak' | 'hwbreak' | 'watch';
+  slot: number;
 }
 
 /** Options of runTo beyond the resume request. */
-type RunExtra = Omit<DebugRunOptions, 'mode' | 'start' | 'end' | 'fresh' | 'event'>;
+type RunExtra = Omit<DebugRunOptions, 'mode' | 'start' | 'end' | 'fresh' | 'event' | 'forkAt'>;
 
-const MAX_CHECKPOINTS = 48;
-const MAX_CHECKPOINT_BYTES = 8 * 1024 ** 3;
 /** a periodic checkpoint at the next event boundary after this much replay time */
 const CHECKPOINT_EVERY_MS = 100;
 /** ... or after this many events */
 const CHECKPOINT_EVERY_EVENTS = 200;
+/** a forward continue leaves a copy this often inside a long stretch without events */
+const FORWARD_SLICE_NS = 50e6;
+const FORWARD_SLICES = 2000;
+/** the finest distance a window is narrowed to before it is searched (timer precision) */
+const FINE_NS = 20e3;
 /** single-steps between checkpoints while searching for a predecessor */
 const STEP_CHUNK = 256;
 /** steps tried from the previous arrival before a search for a closer start */
 const STEP_BUDGET = 4096;
-
-function sameMark(a: Mark, b: Mark): boolean {
-  return a.e === b.e && a.pc === b.pc && a.n === b.n && a.steps === b.steps;
-}
-
-function rssBytes(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 class Interrupted extends Error {}
 
@@ -142,6 +121,22 @@ function alignedPieces(addr: bigint, length: number): { addr: bigint; len: 1 | 2
     left -= BigInt(size);
   }
   return out;
+}
+
+/** The native target that stops at m's arrival, m named relative to the run's base. */
+function targetOf(m: Mark): NonNullable<DebugRunOptions['target']> {
+  return m.n ? { kind: 0, event: m.e, pc: m.pc, n: m.n } : { kind: 2, event: m.e, pc: m.pc, fp: m.fp! };
+}
+
+/** count run times, `every` ns apart */
+function periodic(every: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => (i + 1) * every);
+}
+
+function countsOf(s: NativeSlice): Map<bigint, number> {
+  const m = new Map<bigint, number>();
+  for (let i = 0; i + 1 < s.counts.length; i += 2) m.set(s.counts[i], Number(s.counts[i + 1]));
+  return m;
 }
 
 export class DebugSession {
@@ -169,24 +164,19 @@ export class DebugSession {
 
   // ---- timeline state
   /** where the process stands (how to come back here) */
-  private cur: Pos = { kind: 'unknown' };
-  /** the start of the replay: never evicted */
-  private root: Checkpoint | undefined;
-  private cpSeq = 0;
-  private readonly cps = new LRUCache<number, Checkpoint>({
-    max: MAX_CHECKPOINTS,
-    maxSize: MAX_CHECKPOINT_BYTES,
-    sizeCalculation: (c) => Math.max(1, c.bytes),
-    dispose: (c) => void this.killProcess(c.pid),
-  });
+  private cur: Pos | undefined;
+  private readonly store = new CheckpointStore((pid) => this.killProcess(pid));
+  /** where the native arrival counters of the current process start: a checkpoint id, or 0 for the start of interval e */
+  private countBase = { e: 1, base: 0 };
+  /** the copies the last runTo left (slices), in order */
+  private runSlices: Checkpoint[] = [];
+  /** slices' search-hit sequence numbers (which hits came after them) and run times */
+  private readonly sliceSeq = new Map<number, number>();
+  private readonly sliceRan = new Map<number, number>();
+  /** which run left a slice (slices of one run are ordered by run time) */
+  private readonly sliceRun = new Map<number, number>();
   /** traps in the current process (gdb's, or a search's) */
   private installedSw = new Set<bigint>();
-  /**
-   * While gdb runs code of its own choosing (`print f(3)`, `call`, `jump`): the
-   * replayed process, parked at the recorded state, and the pc it stands at. The
-   * code runs in a throwaway fork (this.pid) whose syscalls are real; the replay
-   * resumes from the parked process as soon as gdb resumes at the recorded pc and stack.
-   */
   /** Signals gdb wants reported before delivery: all but those QPassSignals passes. */
   private stopSignals = (1n << 64n) - 2n;
 
@@ -197,6 +187,12 @@ export class DebugSession {
     this.stopSignals = mask;
   }
 
+  /**
+   * While gdb runs code of its own choosing (`print f(3)`, `call`, `jump`): the
+   * replayed process, parked at the recorded state, and the pc it stands at. The
+   * code runs in a throwaway fork (this.pid) whose syscalls are real; the replay
+   * resumes from the parked process as soon as gdb resumes at the recorded pc and stack.
+   */
   private parked: { pid: number; pc: bigint; sp: bigint; sw: Set<bigint>; slots: (SlotSpec | null)[] } | undefined;
   private installedSlots: SlotSpec[] = [null, null, null, null];
   /** the native position report of the last run */
@@ -263,9 +259,10 @@ export class DebugSession {
     this.installedSlots = [null, null, null, null];
     const pc = getReg(await native().getRegs(this.pid), 'rip');
     await native().debugSetPosition(this.pid, 1, true, pc, 1);
-    this.cur = { kind: 'mark', mark: { e: 1, pc, n: 1, steps: 0 } };
+    this.countBase = { e: 1, base: 0 };
+    this.cur = { kind: 'mark', mark: { e: 1, base: 0, pc, n: 1, steps: 0 } };
     this.boundaryPcs.set(1, pc);
-    this.root = await this.takeCheckpoint(true);
+    await this.takeCheckpoint(true);
   }
 
   /** Starts the replay again from the beginning, keeping breakpoints and watchpoints. */
@@ -288,11 +285,11 @@ export class DebugSession {
       this.pid = 0;
       await this.killProcess(pid);
     }
-    const all = [...this.cps.values()];
-    this.cps.clear();
-    for (const c of all) await this.killProcess(c.pid);
-    if (this.root) await this.killProcess(this.root.pid);
-    this.root = undefined;
+    await this.store.clear();
+    this.sliceSeq.clear();
+    this.sliceRan.clear();
+    this.sliceRun.clear();
+    this.runSlices = [];
     this.boundaryPcs.clear();
   }
 
@@ -519,40 +516,58 @@ export class DebugSession {
     this.interruptRequested = false;
     if (await this.pcMoved()) return this.runScratch(req);
     await this.leaveScratch();
-    const from = this.cur;
-    const sw = [...this.sw.keys()];
     const slots = this.gdbSlots();
-    const stop = await this.runTo(req, Infinity, { stopSignals: this.stopSignals });
-    this.cur = this.positionAfter(stop, from, req, sw, slots);
+    const extra: RunExtra = { stopSignals: this.stopSignals };
+    if (req.action === 'continue') extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
+    const stop = await this.runTo(req, Infinity, extra);
+    this.cur = await this.positionAfter(stop, slots);
     await this.checkpointHere();
     return stop;
   }
 
-  /** The position of a stop a forward run from `from` ended at. */
-  private positionAfter(stop: StopEvent, from: Pos, req: ResumeRequest, sw: bigint[], slots: SlotSpec[]): Pos {
-    if (stop.kind !== 'stopped' || this.userInterrupted || !this.info || this.info.at === undefined) return { kind: 'unknown' };
+  /** The name of the stop a forward run ended at (relative to the latest copy it left before it). */
+  private async positionAfter(stop: StopEvent, slots: SlotSpec[]): Promise<Pos | undefined> {
+    if (stop.kind !== 'stopped' || !this.pid || !this.info || this.info.at === undefined) return undefined;
     const pc = this.info.at as bigint;
     const n = Number(this.info.n);
-    if (Number(this.info.exact) && n > 0) return { kind: 'mark', mark: { e: this.next, pc, n, steps: 0 } };
-    if (stop.watch && from.kind !== 'unknown') {
-      return { kind: 'after', from, req, sw, slots, pc };
+    const e = this.next;
+    const base = this.baseFor(e);
+    const exact = Number(this.info.exact) && n > 0;
+    let pos: Pos;
+    if (stop.watch && !exact) pos = { kind: 'watch', e, base, k: Number(this.info.watchHits), slots, pc };
+    else if (exact) pos = { kind: 'mark', mark: { e, base, pc, n, steps: 0 } };
+    else pos = { kind: 'mark', mark: { e, base, pc, n: 0, steps: 0, fp: await native().fingerprint(this.pid) } };
+    return this.afterSlices(pos, Infinity);
+  }
+
+  /** pos renamed relative to the latest copy the last run left before it (search hit `seq`). */
+  private afterSlices(pos: Pos, seq: number): Pos {
+    const e = pos.kind === 'mark' ? pos.mark.e : pos.e;
+    for (let i = this.runSlices.length - 1; i >= 0; i--) {
+      const s = this.runSlices[i];
+      if (s.mark.e !== e || (this.sliceSeq.get(s.id) ?? Infinity) >= seq) continue;
+      if (pos.kind === 'mark') {
+        const r = rename(pos.mark, s, (id) => this.store.get(id));
+        if (r && !(r.n === 1 && r.pc === s.mark.pc)) return { kind: 'mark', mark: r };
+      } else if (s.watchHits !== undefined && s.mark.base === pos.base && pos.k > s.watchHits) {
+        return { ...pos, base: s.id, k: pos.k - s.watchHits };
+      }
     }
-    return from.kind === 'unknown' ? { kind: 'unknown' } : { kind: 'after', from, req, sw, slots, pc };
+    return pos;
   }
 
   /** Replays forward to just after event `event` (restarting first if it is behind). */
   async seek(event: number): Promise<StopEvent> {
     if (event + 1 < this.next || this.state !== 'stopped') {
-      const cp = this.boundaryCheckpoint(event + 1);
-      if (this.state === 'stopped' || this.state === 'exited' || this.state === 'killed') await this.switchTo(cp);
-      else await this.restart();
+      if (this.state === 'ended') await this.restart();
+      else await this.switchTo(this.latestBefore(event + 1));
     }
     if (event + 1 <= this.next) return this.lastStop;
     await this.installTraps([], [null, null, null, null]);
     let stop: StopEvent;
     try {
       stop = await this.runTo({ action: 'continue' }, event + 1);
-      this.cur = this.positionAfter(stop, { kind: 'unknown' }, { action: 'continue' }, [], []);
+      this.cur = await this.positionAfter(stop, []);
     } finally {
       if (this.state === 'stopped') await this.installGdbTraps();
     }
@@ -566,6 +581,7 @@ export class DebugSession {
     this.running = true;
     this.userInterrupted = false;
     this.info = undefined;
+    this.runSlices = [];
     let fresh = true;
     let last: NativeStopInfo | undefined;
     this.stats.forwardRuns++;
@@ -583,9 +599,14 @@ export class DebugSession {
         const opts: DebugRunOptions = req.action === 'range'
           ? { mode: MODE.range, start: req.start, end: req.end, fresh, event: this.next, ...extra }
           : { mode: MODE[req.action], fresh, event: this.next, ...extra };
-        if (!fresh) opts.startCandidate = false;
+        if (!fresh) {
+          opts.startCandidate = false;
+          delete opts.slices;
+        }
+        opts.forkAt = STUB_SYSCALL;
         const startedAt = this.next;
         const r: NativeLoopResult = await n.debugRun(this.pid, this.table, chunk.data, offset, max, opts);
+        await this.keepSlices(r.slices);
         if (!extra.search && startedAt >= this.shownUpTo && r.echo.length) {
           for (const e of r.echo) this.onOutput?.(e.fd, e.data);
         }
@@ -595,10 +616,10 @@ export class DebugSession {
         if (r.stop.lastReason !== undefined) last = r.stop;
         this.info = r.stop;
         if (last && last !== r.stop) {
-          for (const k of ['lastEvent', 'lastReason', 'lastPc', 'lastN', 'lastExact', 'lastWatch', 'lastSlot']) this.info[k] = last[k];
+          for (const k of ['lastEvent', 'lastReason', 'lastPc', 'lastN', 'lastExact', 'lastWatch', 'lastSlot', 'lastSeq']) this.info[k] = last[k];
         }
         fresh = false;
-        this.next += r.count;
+        this.advance(r.count);
         const stop = r.stop;
         switch (stop.reason) {
           case 'end-of-buffer':
@@ -616,12 +637,12 @@ export class DebugSession {
             return this.ended(divergenceMessage(this.next, stop.expected, stop.actual));
           case 'exec':
             await replayExec(this.pid, this.trace, this.next);
-            this.next++;
+            this.advance(1);
             continue;
           case 'need-js': {
             const why = await applyJsEvent(this.pid, this.trace, this.next);
             if (why) return this.ended(`the recording stops here: ${why}`);
-            this.next++;
+            this.advance(1);
             continue;
           }
           case 'interrupted':
@@ -650,6 +671,31 @@ export class DebugSession {
       return this.ended(`replay failed: ${(e as Error).message}`);
     } finally {
       this.running = false;
+    }
+  }
+
+  /** Events replayed: the native counters now start at the new interval. */
+  private advance(events: number): void {
+    if (events <= 0) return;
+    this.next += events;
+    this.countBase = { e: this.next, base: 0 };
+  }
+
+  /** The copies a run left: checkpoints named relative to the run's counting base. */
+  private async keepSlices(slices: NativeSlice[]): Promise<void> {
+    for (const s of slices) {
+      const counts = countsOf(s);
+      const base = this.baseFor(s.event);
+      const k = counts.get(s.pc);
+      const mark: Mark = k !== undefined
+        ? { e: s.event, base, pc: s.pc, n: k + 1, steps: 0 }
+        : { e: s.event, base, pc: s.pc, n: 0, steps: 0, fp: await native().fingerprint(s.pid) };
+      const cp = this.store.add(s.pid, mark, false, counts, s.watchHits);
+      this.sliceSeq.set(cp.id, s.seq);
+      this.sliceRan.set(cp.id, s.ranNs);
+      this.sliceRun.set(cp.id, this.stats.forwardRuns);
+      this.runSlices.push(cp);
+      this.stats.checkpointsTaken++;
     }
   }
 
@@ -731,33 +777,33 @@ export class DebugSession {
 
   // ---------------------------------------------------------------- checkpoints
 
+  /** The base of the native counters in interval e. */
+  private baseFor(e: number): number {
+    return e === this.countBase.e ? this.countBase.base : 0;
+  }
+
   /** The current process as a checkpoint at the current mark. */
   private async takeCheckpoint(boundary: boolean): Promise<Checkpoint | undefined> {
-    if (this.cur.kind !== 'mark' || this.state !== 'stopped' || !this.pid) return undefined;
+    if (this.cur?.kind !== 'mark' || this.state !== 'stopped' || !this.pid) return undefined;
     if (this.next < this.trace.eventCount && decodeEvent(this.trace.record(this.next)).kind === 'exit') return undefined;
-    const mark = this.cur.mark;
     const pid = await native().forkProcess(this.pid, STUB_SYSCALL);
-    const cp: Checkpoint = { id: ++this.cpSeq, pid, mark, boundary, bytes: rssBytes(pid) };
+    const cp = this.store.add(pid, this.cur.mark, boundary);
     this.stats.checkpointsTaken++;
     this.lastCheckpointAt = Date.now();
-    if (boundary) this.lastCheckpointEvent = mark.e;
-    if (this.root) this.cps.set(cp.id, cp);
+    if (boundary) this.lastCheckpointEvent = this.cur.mark.e;
     return cp;
   }
 
-  private findCheckpoint(pred: (c: Checkpoint) => boolean): Checkpoint | undefined {
-    let best: Checkpoint | undefined;
-    for (const c of this.cps.values()) if (pred(c) && (!best || c.id > best.id)) best = c;
-    return best;
+  private isBoundaryMark(m: Mark): boolean {
+    return m.base === 0 && m.n === 1 && m.steps === 0 && this.boundaryPcs.get(m.e) === m.pc;
   }
 
   /** A checkpoint at the current mark, unless one exists. */
   private async checkpointHere(): Promise<void> {
-    if (this.cur.kind !== 'mark') return;
+    if (this.cur?.kind !== 'mark') return;
     const m = this.cur.mark;
-    if (this.findCheckpoint((c) => sameMark(c.mark, m)) || (this.root && sameMark(this.root.mark, m))) return;
-    const boundary = m.steps === 0 && m.n === 1 && this.boundaryPcs.get(m.e) === m.pc;
-    await this.takeCheckpoint(boundary);
+    if (this.store.find((c) => sameMark(c.mark, m))) return;
+    await this.takeCheckpoint(this.isBoundaryMark(m));
   }
 
   /** During a forward run, between two events: a periodic checkpoint. */
@@ -765,9 +811,9 @@ export class DebugSession {
     const pc = getReg(await native().getRegs(this.pid), 'rip');
     this.boundaryPcs.set(this.next, pc);
     const saved = this.cur;
-    this.cur = { kind: 'mark', mark: { e: this.next, pc, n: 1, steps: 0 } };
+    this.cur = { kind: 'mark', mark: { e: this.next, base: 0, pc, n: 1, steps: 0 } };
     try {
-      if (!this.findCheckpoint((c) => c.boundary && c.mark.e === this.next)) await this.takeCheckpoint(true);
+      if (!this.store.find((c) => c.boundary && c.mark.e === this.next)) await this.takeCheckpoint(true);
     } finally {
       this.cur = saved;
     }
@@ -775,18 +821,21 @@ export class DebugSession {
     this.lastCheckpointEvent = this.next;
   }
 
-  /** The latest checkpoint at the start of an interval e' <= e. */
-  private boundaryCheckpoint(e: number): Checkpoint {
-    const c = this.findCheckpoint((x) => x.boundary && x.mark.e <= e);
-    let best = this.root!;
-    for (const x of this.cps.values()) if (x.boundary && x.mark.e <= e && x.mark.e > best.mark.e) best = x;
-    return c && c.mark.e > best.mark.e ? c : best;
+  /** The latest live checkpoint at or before the start of interval e (strictly before it: `strict`). */
+  private latestBefore(e: number, strict = false): Checkpoint {
+    let best = this.store.root!;
+    const key = (c: Checkpoint) => c.mark.e * 4 + (c.boundary ? 0 : 2);
+    for (const c of this.store.alive()) {
+      const ok = strict ? c.mark.e < e : c.mark.e < e || (c.boundary && c.mark.e === e);
+      if (ok && (key(c) > key(best) || (key(c) === key(best) && c.id > best.id))) best = c;
+    }
+    return best;
   }
 
-  /** Makes a fresh copy of checkpoint `cp` the replayed process. */
+  /** Makes a fresh copy of checkpoint `cp` the replayed process; counting starts there. */
   private async switchTo(cp: Checkpoint): Promise<void> {
     const n = native();
-    if (cp !== this.root) this.cps.get(cp.id); // recently used
+    this.store.touch(cp);
     const child = await n.forkProcess(cp.pid, STUB_SYSCALL);
     const old = this.pid;
     this.pid = child;
@@ -800,7 +849,8 @@ export class DebugSession {
     this.lastSiginfo = undefined;
     this.installedSw = new Set();
     this.installedSlots = [null, null, null, null];
-    await n.debugSetPosition(child, cp.mark.e, cp.boundary, cp.mark.pc, cp.mark.steps ? 0 : cp.mark.n);
+    await n.debugSetPosition(child, cp.mark.e, true, cp.mark.pc, 1);
+    this.countBase = { e: cp.mark.e, base: cp.boundary ? 0 : cp.id };
     this.cur = { kind: 'mark', mark: cp.mark };
   }
 
@@ -815,109 +865,131 @@ export class DebugSession {
   }
 
   private async reachBoundary(e: number): Promise<void> {
-    const cp = this.boundaryCheckpoint(e);
-    await this.switchTo(cp);
+    await this.switchTo(this.latestBefore(e));
     if (this.next < e) {
       await this.installTraps([], [null, null, null, null]);
       const stop = await this.runTo({ action: 'continue' }, e);
       if (stop.kind !== 'stopped' || this.next !== e) throw new Error(`cannot replay to event ${e}`);
       const pc = getReg(await native().getRegs(this.pid), 'rip');
       this.boundaryPcs.set(e, pc);
-      this.cur = { kind: 'mark', mark: { e, pc, n: 1, steps: 0 } };
+      this.cur = { kind: 'mark', mark: { e, base: 0, pc, n: 1, steps: 0 } };
       await this.checkpointHere();
     }
   }
 
+  /** Brings the process to the start of a window; counting starts there. */
+  private async reachStart(s: Start): Promise<void> {
+    if (!s.cp) return this.reachBoundary(s.e);
+    if (s.cp.pid) return this.switchTo(s.cp);
+    // a dropped copy: reach its state by its name, count from there, keep a copy again
+    const cp = s.cp;
+    await this.reachMark(cp.mark);
+    await native().debugSetPosition(this.pid, cp.mark.e, true, cp.mark.pc, 1);
+    this.countBase = { e: cp.mark.e, base: cp.boundary ? 0 : cp.id };
+    this.store.revive(cp, await native().forkProcess(this.pid, STUB_SYSCALL));
+  }
+
+  private reachBase(e: number, base: number): Promise<void> {
+    return this.reachStart(base ? { cp: this.store.get(base)!, e } : { cp: undefined, e });
+  }
+
+  /** m renamed, through its bases, relative to one whose copy still exists (when counts allow). */
+  private liveName(m: Mark): Mark {
+    for (;;) {
+      const c = m.base ? this.store.get(m.base) : undefined;
+      if (!c || c.pid) return m;
+      const l = lower(m, c);
+      if (!l || l.fp) return m; // a fingerprint is cheaper to look for from the closer base
+      m = l;
+    }
+  }
+
+  /** The pc of m's base state. */
+  private async basePc(m: Mark): Promise<bigint> {
+    return m.base ? this.store.get(m.base)!.mark.pc : this.boundaryPc(m.e);
+  }
+
+  /** m is the state its base stands at. */
+  private async isBaseState(m: Mark): Promise<boolean> {
+    return m.steps === 0 && m.n === 1 && m.pc === (await this.basePc(m));
+  }
+
+  /** Runs from the current state (m's base, or later) to m's arrival. */
+  private async runToArrival(m: Mark, counters: bigint[]): Promise<void> {
+    if (m.n === 0 && getReg(await native().getRegs(this.pid), 'rip') === m.pc && (await native().fingerprint(this.pid)).equals(m.fp!)) return;
+    const stop = await this.runTo({ action: 'continue' }, m.e + 1, { silent: [m.pc, ...counters], target: targetOf(m) });
+    if (stop.kind !== 'stopped' || stop.reason !== 'target') throw new Error(`cannot reach ${m.n ? `arrival ${m.n}` : 'the fingerprinted state'} at 0x${m.pc.toString(16)} in interval ${m.e}`);
+  }
+
+  private async stepN(steps: number, counters: bigint[], e: number): Promise<void> {
+    if (steps <= 0) return;
+    const stop = await this.runTo({ action: 'step' }, e + 1, { steps, silent: counters });
+    if (stop.kind !== 'stopped' || stop.reason !== 'step') throw new Error('cannot replay the steps of a position');
+  }
+
   /**
    * Brings the process to mark m. `counters`: breakpoints that count arrivals from
-   * the start of m's interval on, so that their counts are exact at m.
+   * m's base on, so that their counts are exact at m (then the run starts at the base).
    */
   private async reachMark(m: Mark, counters: bigint[] = []): Promise<void> {
+    m = this.liveName(m);
     if (!counters.length) {
-      if (this.cur.kind === 'mark' && sameMark(this.cur.mark, m) && this.state === 'stopped') return;
-      const exact = this.findCheckpoint((c) => sameMark(c.mark, m));
+      if (this.cur?.kind === 'mark' && sameMark(this.cur.mark, m) && this.state === 'stopped' && this.pid) return;
+      const exact = this.store.find((c) => sameMark(c.mark, m));
       if (exact) return this.switchTo(exact);
-    }
-    // the nearest checkpoint on the way: same pc with fewer arrivals, or the same base with fewer steps
-    const near = counters.length ? undefined : this.findCheckpoint((c) =>
-      c.mark.e === m.e && c.mark.pc === m.pc && (c.mark.steps === 0 ? c.mark.n <= m.n : c.mark.n === m.n && c.mark.steps <= m.steps));
-    let best = near;
-    if (near) {
-      for (const c of this.cps.values()) {
-        if (c.mark.e === m.e && c.mark.pc === m.pc && c.mark.n <= m.n && (c.mark.n === m.n ? c.mark.steps <= m.steps : c.mark.steps === 0)) {
-          if (c.mark.n > best!.mark.n || (c.mark.n === best!.mark.n && c.mark.steps > best!.mark.steps)) best = c;
+      // the same pc with fewer arrivals since the same base
+      let near: Checkpoint | undefined;
+      if (m.n) {
+        for (const c of this.store.alive()) {
+          const k = c.mark;
+          if (k.e !== m.e || k.base !== m.base || k.pc !== m.pc || !k.n || k.n > m.n || (k.n === m.n ? k.steps > m.steps : k.steps !== 0)) continue;
+          if (!near || k.n > near.mark.n || (k.n === near.mark.n && k.steps > near.mark.steps)) near = c;
         }
       }
+      if (near) {
+        await this.switchTo(near);
+        if (near.mark.n !== m.n) await this.runToArrival({ ...m, base: near.id, n: m.n - near.mark.n + 1, steps: 0 }, []);
+        await this.stepN(m.steps - (near.mark.n === m.n ? near.mark.steps : 0), [], m.e);
+        this.cur = { kind: 'mark', mark: m };
+        return;
+      }
     }
-    if (best) await this.switchTo(best);
-    else await this.reachBoundary(m.e);
-    await this.installTraps([], [null, null, null, null]);
-    const here = this.cur.kind === 'mark' ? this.cur.mark : undefined;
-    if (!here || here.e !== m.e) throw new Error(`cannot reach event ${m.e}`);
-    if (!(here.pc === m.pc && here.n === m.n)) {
-      const stop = await this.runTo({ action: 'continue' }, m.e + 1, {
-        silent: [m.pc, ...counters], target: { kind: 0, event: m.e, pc: m.pc, n: m.n },
-      });
-      if (stop.kind !== 'stopped' || stop.reason !== 'target') throw new Error(`cannot reach arrival ${m.n} at 0x${m.pc.toString(16)} in interval ${m.e}`);
-      this.cur = { kind: 'mark', mark: { ...m, steps: 0 } };
-    }
-    const done = this.cur.kind === 'mark' ? this.cur.mark.steps : 0;
-    if (m.steps > done) {
-      const stop = await this.runTo({ action: 'step' }, m.e + 1, { steps: m.steps - done, silent: counters });
-      if (stop.kind !== 'stopped' || stop.reason !== 'step') throw new Error('cannot replay the steps of a position');
-    }
+    await this.reachBase(m.e, m.base);
+    if (!(await this.isBaseState({ ...m, steps: 0 }))) await this.runToArrival(m, counters);
+    await this.stepN(m.steps, counters, m.e);
     this.cur = { kind: 'mark', mark: m };
   }
 
   /** Brings the process to position p (see reachMark for counters). */
   private async reach(p: Pos, counters: bigint[] = []): Promise<void> {
-    switch (p.kind) {
-      case 'mark':
-        return this.reachMark(p.mark, counters);
-      case 'watch': {
-        await this.reachBoundary(p.e);
-        if (this.cur.kind === 'mark' && this.cur.mark.e === p.e && this.cur.mark.steps === 0 && this.cur.mark.n !== 1) {
-          await this.switchTo(this.boundaryCheckpoint(p.e));
-        }
-        await this.installTraps([], p.slots);
-        const stop = await this.runTo({ action: 'continue' }, p.e + 1, { silent: counters, target: { kind: 1, event: p.e, n: p.k } });
-        if (stop.kind !== 'stopped' || stop.reason !== 'target') throw new Error(`cannot reach watchpoint trigger ${p.k} of interval ${p.e} again (${stop.kind} ${stop.kind === 'stopped' ? stop.reason : ''} ${JSON.stringify(this.info, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))})`);
-        this.cur = p;
-        return;
-      }
-      case 'after': {
-        await this.reach(p.from, counters);
-        await this.installTraps(p.sw, p.slots);
-        const stop = await this.runTo(p.req, Infinity, { silent: counters });
-        if (stop.kind !== 'stopped') throw new Error('cannot repeat a resume');
-        this.cur = p;
-        return;
-      }
-      case 'unknown':
-        throw new Error('this point (reached by an interrupt) cannot be found again');
-    }
+    if (p.kind === 'mark') return this.reachMark(p.mark, counters);
+    await this.reachBase(p.e, p.base);
+    await this.installTraps([], p.slots);
+    const stop = await this.runTo({ action: 'continue' }, p.e + 1, { silent: counters, target: { kind: 1, event: p.e, n: p.k } });
+    if (stop.kind !== 'stopped' || stop.reason !== 'target') throw new Error(`cannot reach watchpoint trigger ${p.k} of interval ${p.e} again`);
+    this.cur = p;
   }
 
-  /** The mark of the current position (replays from its interval's start if needed). */
+  /** The mark of the current position (a watch trigger is counted from its base once). */
   private async canon(): Promise<Mark | undefined> {
     const p = this.cur;
+    if (!p) return undefined;
     if (p.kind === 'mark') return p.mark;
-    if (p.kind === 'unknown') return undefined;
     await this.reach(p, [p.pc]);
     const info = this.info;
     if (!info || !Number(info.exact) || !Number(info.n)) return undefined;
-    const mark = { e: this.next, pc: p.pc, n: Number(info.n), steps: 0 };
+    const mark: Mark = { e: this.next, base: p.base, pc: p.pc, n: Number(info.n), steps: 0 };
     this.cur = { kind: 'mark', mark };
     return mark;
   }
 
-  /** Where gdb stands, for `monitor when` and the tests. */
+  /** Where gdb stands, for `monitor position` and the tests. */
   async position(): Promise<Mark | undefined> {
-    return this.cur.kind === 'mark' ? this.cur.mark : undefined;
+    return this.cur?.kind === 'mark' ? this.cur.mark : undefined;
   }
 
   checkpoints(): Checkpoint[] {
-    return [...(this.root ? [this.root] : []), ...[...this.cps.values()].sort((a, b) => a.id - b.id)];
+    return this.store.alive();
   }
 
   // ---------------------------------------------------------------- reverse execution
@@ -932,10 +1004,14 @@ export class DebugSession {
     const gdbSw = [...this.sw.keys()];
     const gdbSlots = this.gdbSlots();
     try {
-      const now = await this.canon();
+      let now = await this.canon();
       if (!now) {
-        this.endMessage = 'rewind: cannot go back from a point reached by an interrupt; step or continue first';
+        this.endMessage = 'rewind: this point cannot be found again; step or continue first';
         return (this.lastStop = { kind: 'stopped', signal: 5, reason: 'begin' });
+      }
+      if (!now.fp && now.steps === 0) {
+        now = { ...now, fp: await native().fingerprint(this.pid) };
+        this.cur = { kind: 'mark', mark: now };
       }
       const stop = kind === 'step' ? await this.reverseStep(now) : await this.reverseContinue(now, gdbSw, gdbSlots);
       await this.installGdbTraps();
@@ -944,7 +1020,7 @@ export class DebugSession {
     } catch (e) {
       if (e instanceof Interrupted) {
         // go back to where the command started
-        await this.reach(start).catch(() => undefined);
+        if (start) await this.reach(start).catch(() => undefined);
         await this.installGdbTraps();
         return this.stopped({ kind: 'stopped', signal: 2, reason: 'interrupted' });
       }
@@ -977,30 +1053,32 @@ export class DebugSession {
   /** The state one instruction before m. */
   private async predecessor(m: Mark): Promise<Mark | 'begin'> {
     if (m.steps > 0) return { ...m, steps: m.steps - 1 };
-    const bpc = await this.boundaryPc(m.e);
-    if (m.n === 1 && m.pc === bpc) return this.lastOfInterval(m.e - 1, bpc);
+    if (await this.isBaseState(m)) {
+      if (m.base) return this.predecessor(this.store.get(m.base)!.mark);
+      return this.lastOfInterval(m.e - 1, m.pc);
+    }
     // Q: the previous arrival at the same pc (if a few thousand steps reach m from
     // there), else the latest of that arrival and the last call from a call site on
-    // m's stack (one search run), else the start of the interval
+    // m's stack (one search run from m's base), else m's base
     if (m.n >= 2) {
-      const found = await this.stepFrom({ e: m.e, pc: m.pc, n: m.n - 1, steps: 0 }, m, STEP_BUDGET);
+      const found = await this.stepFrom({ e: m.e, base: m.base, pc: m.pc, n: m.n - 1, steps: 0 }, m, STEP_BUDGET);
       if (found) return found;
     }
-    const q = (await this.closeStart(m)) ?? { e: m.e, pc: bpc, n: 1, steps: 0 };
+    const q = (await this.closeStart(m)) ?? { e: m.e, base: m.base, pc: await this.basePc(m), n: 1, steps: 0 };
     const found = await this.stepFrom(q, m, Infinity);
     if (!found) throw new Error(`lost the way back from 0x${m.pc.toString(16)}`);
     return found;
   }
 
-  /** Single-steps from q until m (at most `budget` steps): the state before m. */
+  /** Single-steps from q until m (at most `budget` steps): the state before m. q and m share a base. */
   private async stepFrom(q: Mark, m: Mark, budget: number): Promise<Mark | undefined> {
-    // m's pc is counted from the interval's start so that the target is exact
-    await this.reachMark(q, q.pc !== m.pc ? [m.pc] : []);
+    // m's pc is counted from the base so that the target is exact
+    await this.reachMark(q, m.n && q.pc !== m.pc ? [m.pc] : []);
     this.checkInterrupt();
     await this.checkpointHere();
     let steps = 0;
     while (steps < budget) {
-      const stop = await this.runTo({ action: 'step' }, m.e + 1, { steps: STEP_CHUNK, target: { kind: 0, event: m.e, pc: m.pc, n: m.n } });
+      const stop = await this.runTo({ action: 'step' }, m.e + 1, { steps: STEP_CHUNK, target: targetOf(m) });
       this.checkInterrupt();
       if (stop.kind !== 'stopped') throw new Error(`lost the way back from 0x${m.pc.toString(16)} (${stop.kind})`);
       steps += Number(this.info?.steps ?? 0);
@@ -1018,8 +1096,8 @@ export class DebugSession {
 
   /**
    * The last execution, before m, of a call instruction whose return address is on
-   * m's stack ([rsp], or [rbp+8] after a frame setup): a close start for stepping.
-   * One search run from the interval's start.
+   * m's stack ([rsp], or [rbp+8] after a frame setup), or of m's own pc: a close
+   * start for stepping. One search run from m's base.
    */
   private async closeStart(m: Mark): Promise<Mark | undefined> {
     await this.reachMark(m);
@@ -1042,16 +1120,14 @@ export class DebugSession {
     }
     if (!sites.size && m.n < 2) return undefined;
     sites.add(m.pc); // its previous arrival, if later than the calls
-    await this.reachBoundary(m.e);
+    await this.reachBase(m.e, m.base);
     await this.installTraps(sites, [null, null, null, null]);
-    const stop = await this.runTo({ action: 'continue' }, m.e + 1, {
-      search: true, startCandidate: true, target: { kind: 0, event: m.e, pc: m.pc, n: m.n },
-    });
+    const stop = await this.runTo({ action: 'continue' }, m.e + 1, { search: true, startCandidate: true, target: targetOf(m) });
     this.checkInterrupt();
     const info = this.info;
     if (stop.kind !== 'stopped' || stop.reason !== 'target' || !info || info.lastReason === undefined || Number(info.lastEvent) !== m.e) return undefined;
     this.cur = { kind: 'mark', mark: m };
-    return { e: m.e, pc: info.lastPc as bigint, n: Number(info.lastN), steps: 0 };
+    return { e: m.e, base: m.base, pc: info.lastPc as bigint, n: Number(info.lastN), steps: 0 };
   }
 
   /** The last state of interval e, whose next event starts interval e+1 at pc bpc. */
@@ -1064,80 +1140,192 @@ export class DebugSession {
     else if (ev.kind === 'signal') pc = bpc;
     else if (ev.kind === 'map-file') return this.lastOfInterval(e - 1, bpc);
     else return 'begin';
-    const cp = this.boundaryCheckpoint(e);
-    if (cp.mark.e !== e) await this.reachBoundary(e);
-    else await this.switchTo(cp);
+    // any state of interval e comes before its last one
+    const inside = this.store.find((c) => c.mark.e === e && !c.boundary);
+    const start: Start = inside ? { cp: inside, e } : { cp: undefined, e };
+    await this.reachStart(start);
     await this.installTraps([pc], [null, null, null, null]);
     await this.runTo({ action: 'continue' }, e + 1, { search: true, startCandidate: true });
     this.checkInterrupt();
     const info = this.info;
+    const base = start.cp ? start.cp.id : 0;
     if (!info || info.lastReason === undefined || Number(info.lastEvent) !== e) {
-      const b = await this.boundaryPc(e);
-      return { e, pc: b, n: 1, steps: 0 };
+      return { e, base, pc: start.cp ? start.cp.mark.pc : await this.boundaryPc(e), n: 1, steps: 0 };
     }
-    return { e, pc, n: Number(info.lastN), steps: 0 };
+    return { e, base, pc, n: Number(info.lastN), steps: 0 };
   }
 
-  /** The last stop of gdb's traps before `now`. */
-  private async reverseContinue(now: Mark, sw: bigint[], slots: SlotSpec[]): Promise<StopEvent> {
-    let hi: Mark | undefined = now;
-    let hiEvent = now.e;
-    for (;;) {
-      let cp = this.boundaryCheckpoint(hiEvent);
-      if (!hi && cp.mark.e >= hiEvent) cp = this.boundaryCheckpoint(hiEvent - 1);
-      await this.switchTo(cp);
-      await this.installTraps(sw, slots);
-      let found: Pos | undefined;
-      let foundReason: 'swbreak' | 'hwbreak' | 'watch' = 'swbreak';
-      let foundSlot = -1;
-      const atBase = hi && cp.mark.e === hi.e && cp.mark.pc === hi.pc && hi.n === 1;
-      if (!atBase) {
-        const stop = await this.runTo({ action: 'continue' }, hi ? hi.e + 1 : hiEvent, {
-          search: true, startCandidate: true,
-          ...(hi ? { target: { kind: 0 as const, event: hi.e, pc: hi.pc, n: hi.n }, silent: [hi.pc] } : {}),
-        });
-        this.checkInterrupt();
-        if (stop.kind !== 'stopped') throw new Error(`lost the way back (${stop.kind})`);
-        const info = this.info!;
-        if (info.lastReason !== undefined) {
-          const e = Number(info.lastEvent);
-          foundReason = info.lastReason as 'swbreak' | 'hwbreak' | 'watch';
-          foundSlot = Number(info.lastSlot);
-          if (foundReason === 'watch') {
-            found = { kind: 'watch', e, k: Number(info.lastWatch), slots, pc: info.lastPc as bigint };
-          } else {
-            found = { kind: 'mark', mark: { e, pc: info.lastPc as bigint, n: Number(info.lastN), steps: 0 } };
-          }
-        }
+  /** Copies left by the same run as c, before it, latest first. */
+  private earlierSiblings(c: Checkpoint): Checkpoint[] {
+    const run = this.sliceRun.get(c.id);
+    const ran = this.sliceRan.get(c.id) ?? 0;
+    if (run === undefined) return [];
+    return this.store.alive()
+      .filter((x) => x !== c && this.sliceRun.get(x.id) === run && (this.sliceRan.get(x.id) ?? 0) < ran)
+      .sort((a, b) => (this.sliceRan.get(b.id) ?? 0) - (this.sliceRan.get(a.id) ?? 0));
+  }
+
+  /**
+   * Where windows that end at `end` can start, latest first, down to the start of
+   * the replay: end's base and the bases below it, the copies their runs left
+   * before them, and the latest checkpoints before each interval start passed.
+   */
+  private async startsBefore(end: Mark): Promise<Start[]> {
+    const out: Start[] = [];
+    const seen = new Set<number>();
+    const push = (x: Start) => {
+      const key = x.cp ? x.cp.id : -x.e;
+      if (seen.has(key)) return;
+      seen.add(key);
+      if (!x.cp || x.cp.pid) out.push(x);
+    };
+    let m = end;
+    for (let guard = 0; guard < 100000; guard++) {
+      const here = await this.isBaseState(m);
+      if (m.base) {
+        const c = this.store.get(m.base)!;
+        if (!here) push({ cp: c, e: m.e });
+        for (const x of this.earlierSiblings(c)) push({ cp: x, e: x.mark.e });
+        m = c.mark;
+        continue;
       }
-      if (hi && hi.steps > 0) {
-        // the steps after the base: each landing on a trap is a stop
-        this.cur = { kind: 'mark', mark: { ...hi, steps: 0 } };
-        for (let i = 1; i <= hi.steps; i++) {
-          const stop = await this.runTo({ action: 'step' }, hi.e + 1, { steps: 1 });
-          this.checkInterrupt();
-          if (stop.kind !== 'stopped') break;
-          const pc = getReg(await native().getRegs(this.pid), 'rip');
-          if (stop.watch) {
-            found = { kind: 'mark', mark: { ...hi, steps: i - 1 } };
-            foundReason = 'watch';
-            foundSlot = this.slots.findIndex((s) => s.addr === stop.watch!.addr);
-            break;
-          }
-          if (i < hi.steps && (sw.includes(pc) || slots.some((s) => s?.type === 0 && s.addr === pc))) {
-            found = { kind: 'mark', mark: { ...hi, steps: i } };
-            foundReason = sw.includes(pc) ? 'swbreak' : 'hwbreak';
-          }
-        }
-      }
-      if (found) return this.stopAt(found, foundReason, foundSlot);
-      if (cp === this.root || cp.mark.e <= 1) {
-        await this.switchTo(this.root!);
-        return this.atBegin();
-      }
-      hi = undefined;
-      hiEvent = cp.mark.e;
+      if (!here) push({ cp: undefined, e: m.e });
+      if (m.e <= 1) break;
+      const c = this.latestBefore(m.e, true);
+      push({ cp: c, e: c.mark.e });
+      if (c === this.store.root) break;
+      for (const x of this.earlierSiblings(c)) push({ cp: x, e: x.mark.e });
+      m = c.mark;
     }
+    return out;
+  }
+
+  /** end named relative to the start of a window (undefined: it cannot be named from there). */
+  private endFrom(end: Mark, s: Start): Mark | undefined {
+    const get = (id: number) => this.store.get(id);
+    if (s.e !== end.e) return rename(end, 0, get);
+    return rename(end, s.cp && !s.cp.boundary ? s.cp : 0, get);
+  }
+
+  /**
+   * The last stop of gdb's traps before `now`: windows that end at now and start
+   * ever further back. The first is narrowed first: runs without traps leave copies
+   * ever closer to now (densify), and windows from the closest of them are searched
+   * first, each about twice as long as the last.
+   */
+  private async reverseContinue(now: Mark, sw: bigint[], slots: SlotSpec[]): Promise<StopEvent> {
+    let end = now;
+    if (end.steps > 0) {
+      const found = await this.searchSteps(end, sw, slots);
+      if (found) return this.stopAt(found.pos, found.reason, found.slot);
+      end = { ...end, steps: 0 };
+      if (!end.n) end.fp = await native().fingerprint(this.pid);
+    }
+    const starts = await this.startsBefore(end);
+    const windows: Start[] = [];
+    if (starts.length) {
+      const anchors = await this.densify(starts[0], end);
+      let last = 0;
+      for (let i = anchors.length - 1; i >= 0; i--) {
+        const a = anchors[i];
+        if (a.dist > 0 && (!windows.length || a.dist >= 1.7 * last)) {
+          windows.push({ cp: a.cp, e: a.cp.mark.e });
+          last = a.dist;
+        }
+      }
+      for (let i = 0; i < starts.length; i++) if ((i & (i - 1)) === 0 || i === starts.length - 1) windows.push(starts[i]);
+    }
+    for (const s of windows) {
+      const found = await this.searchWindow(s, end, sw, slots);
+      if (found) return this.stopAt(found.pos, found.reason, found.slot);
+    }
+    await this.switchTo(this.store.root!);
+    return this.atBegin();
+  }
+
+  /** The steps after end's arrival: each landing on a trap is a stop (the arrival is left at the process). */
+  private async searchSteps(end: Mark, sw: bigint[], slots: SlotSpec[]): Promise<Found | undefined> {
+    const arrival = { ...end, steps: 0 };
+    await this.reachMark(arrival);
+    let found: Found | undefined;
+    for (let i = 1; i <= end.steps; i++) {
+      const stop = await this.runTo({ action: 'step' }, end.e + 1, { steps: 1 });
+      this.checkInterrupt();
+      if (stop.kind !== 'stopped') break;
+      const pc = getReg(await native().getRegs(this.pid), 'rip');
+      if (stop.watch) {
+        found = { pos: { kind: 'mark', mark: { ...end, steps: i - 1 } }, reason: 'watch', slot: this.slots.findIndex((s) => s.addr === stop.watch!.addr) };
+        break;
+      }
+      if (i < end.steps && (sw.includes(pc) || slots.some((s) => s?.type === 0 && s.addr === pc))) {
+        found = { pos: { kind: 'mark', mark: { ...end, steps: i } }, reason: sw.includes(pc) ? 'swbreak' : 'hwbreak', slot: -1 };
+      }
+    }
+    await this.reachMark(arrival);
+    return found;
+  }
+
+  /** The last trap hit in the window [s, end), or undefined. */
+  private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSpec[]): Promise<Found | undefined> {
+    const target = this.endFrom(end, s);
+    if (!target) return undefined;
+    if (s.cp && this.isAt(s.cp, end)) return undefined; // the copy stands at end
+    await this.reachStart(s);
+    await this.installTraps(sw, slots);
+    const stop = await this.runTo({ action: 'continue' }, end.e + 1, {
+      search: true, startCandidate: true, target: targetOf(target), silent: [target.pc], slices: periodic(10e6, 400),
+    });
+    this.checkInterrupt();
+    if (stop.kind !== 'stopped' || stop.reason !== 'target') throw new Error(`lost the way back (${stop.kind === 'stopped' ? stop.reason : stop.kind})`);
+    const info = this.info!;
+    if (info.lastReason === undefined) return undefined;
+    const e = Number(info.lastEvent);
+    const base = e === s.e && s.cp && !s.cp.boundary ? s.cp.id : 0;
+    const reason = info.lastReason as 'swbreak' | 'hwbreak' | 'watch';
+    const pos: Pos = reason === 'watch'
+      ? { kind: 'watch', e, base, k: Number(info.lastWatch), slots, pc: info.lastPc as bigint }
+      : { kind: 'mark', mark: { e, base, pc: info.lastPc as bigint, n: Number(info.lastN), steps: 0 } };
+    return { pos: this.afterSlices(pos, Number(info.lastSeq)), reason, slot: Number(info.lastSlot) };
+  }
+
+  /**
+   * Copies between start and end, ever closer to end: a run without traps (only the
+   * target end) leaves copies at 1, 2, 4, ... ms, which measures the window; then,
+   * from the last copy, runs leave copies at 1/2, 3/4, 7/8, ... of what is left, down
+   * to the timer's precision. Returns them in order with their distance to end (ns).
+   */
+  private async densify(start: Start, end: Mark): Promise<{ cp: Checkpoint; dist: number }[]> {
+    const out: { cp: Checkpoint; dist: number }[] = [];
+    let from = start;
+    let schedule = Array.from({ length: 17 }, (_, k) => 2 ** k * 1e6);
+    for (let level = 0; level < 4; level++) {
+      const target = this.endFrom(end, from);
+      if (!target) break;
+      await this.reachStart(from);
+      await this.installTraps([], [null, null, null, null]);
+      const stop = await this.runTo({ action: 'continue' }, end.e + 1, { search: true, target: targetOf(target), silent: [target.pc], slices: schedule });
+      this.checkInterrupt();
+      if (stop.kind !== 'stopped' || stop.reason !== 'target') throw new Error(`lost the way back (${stop.kind === 'stopped' ? stop.reason : stop.kind})`);
+      const total = Number(this.info?.ranNs ?? 0);
+      const made = this.runSlices.filter((c) => !this.isAt(c, end));
+      if (!made.length) break;
+      for (const c of made) out.push({ cp: c, dist: Math.max(0, total - (this.sliceRan.get(c.id) ?? 0)) });
+      const last = made[made.length - 1];
+      const left = out[out.length - 1].dist;
+      if (left < 2 * FINE_NS) break;
+      schedule = [];
+      for (let k = 1; k <= 12 && left / 2 ** k >= FINE_NS / 2; k++) schedule.push(left - left / 2 ** k);
+      from = { cp: last, e: last.mark.e };
+    }
+    return out;
+  }
+
+  /** Checkpoint c stands at end's arrival. */
+  private isAt(c: Checkpoint, end: Mark): boolean {
+    if (c.mark.e !== end.e || c.mark.pc !== end.pc) return false;
+    if (!end.n) return !!(c.mark.fp && end.fp && c.mark.fp.equals(end.fp));
+    const r = rename(end, c, (id) => this.store.get(id));
+    return r !== undefined && r.n === 1;
   }
 
   /** Goes to a stop found by a search and says why gdb stops there. */
@@ -1152,9 +1340,9 @@ export class DebugSession {
     if (p.kind === 'mark') writer = p.mark; // found while stepping: already the writing instruction
     else {
       // the trap comes after the writing instruction: one instruction back
-      await this.reach(p, [p.kind === 'watch' ? p.pc : 0n]);
+      await this.reach(p, [p.pc]);
       const info = this.info!;
-      const after: Mark = { e: this.next, pc: info.at as bigint, n: Number(info.n), steps: 0 };
+      const after: Mark = { e: this.next, base: p.base, pc: info.at as bigint, n: Number(info.n), steps: 0 };
       writer = await this.predecessor(after);
     }
     if (writer === 'begin') return this.atBegin();

@@ -3,7 +3,7 @@
 import { gdbSignal, linuxSignal } from './signals.js';
 import { readFileSync } from 'node:fs';
 import type { DebugSession, StopEvent, ResumeRequest } from '../replay/debug-session.js';
-import { EngineError } from '../replay/debug-session.js';
+import { EngineError, describeMark } from '../replay/debug-session.js';
 import type { TraceFiles } from '../replay/trace-files.js';
 import { FileIoErrno, RspError } from './errors.js';
 import { encodeHex } from './hex.js';
@@ -374,14 +374,14 @@ export class Dispatcher {
       case 'position': {
         const m = await e.position();
         if (!m) lines.push('the position is not named yet (it is when a reverse command needs it), or was reached by an interrupt');
-        if (m) lines.push(`Current position: arrival ${m.n} at 0x${m.pc.toString(16)} after event ${m.e - 1}${m.steps ? ` + ${m.steps} steps` : ''}`);
+        if (m) lines.push(`Current position: ${describeMark(m)}`);
         break;
       }
       case 'checkpoints': {
         const all = e.checkpoints();
         lines.push(`${all.length} checkpoints:`);
         for (const c of all) {
-          lines.push(`  #${c.id} pid ${c.pid} after event ${c.mark.e - 1}, ${c.boundary ? 'interval start' : `arrival ${c.mark.n} at 0x${c.mark.pc.toString(16)}${c.mark.steps ? ` + ${c.mark.steps} steps` : ''}`}, ${(c.bytes / 1048576).toFixed(1)} MiB resident`);
+          lines.push(`  #${c.id} pid ${c.pid} after event ${c.mark.e - 1}, ${c.boundary ? 'interval start' : describeMark(c.mark)}, ${(c.bytes / 1048576).toFixed(1)} MiB resident`);
         }
         break;
       }

@@ -1,0 +1,87 @@
+// The checkpoints of one replay: every record ever made (names of points refer to
+// them), and the processes of the most recently used ones, in an LRU bounded in
+// count and resident memory. A dropped checkpoint keeps its record with pid 0.
+import * as fs from 'node:fs';
+import { LRUCache } from 'lru-cache';
+import type { Checkpoint, Mark } from './marks.js';
+
+export const MAX_CHECKPOINTS = 64;
+export const MAX_CHECKPOINT_BYTES = 8 * 1024 ** 3;
+
+export function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export class CheckpointStore {
+  private seq = 0;
+  private readonly records = new Map<number, Checkpoint>();
+  /** the start of the replay: never dropped */
+  root: Checkpoint | undefined;
+  private readonly live: LRUCache<number, Checkpoint>;
+
+  constructor(private readonly drop: (pid: number) => Promise<void>) {
+    this.live = new LRUCache<number, Checkpoint>({
+      max: MAX_CHECKPOINTS,
+      maxSize: MAX_CHECKPOINT_BYTES,
+      sizeCalculation: (c) => Math.max(1, c.bytes),
+      dispose: (c) => {
+        const pid = c.pid;
+        c.pid = 0;
+        void this.drop(pid);
+      },
+    });
+  }
+
+  /** Records a new checkpoint for process pid standing at mark. */
+  add(pid: number, mark: Mark, boundary: boolean, counts = new Map<bigint, number>(), watchHits?: number): Checkpoint {
+    const c: Checkpoint = { id: ++this.seq, pid, mark, boundary, counts, watchHits, bytes: rssBytes(pid) };
+    this.records.set(c.id, c);
+    if (!this.root) this.root = c;
+    else this.live.set(c.id, c);
+    return c;
+  }
+
+  /** A dropped checkpoint gets a process again. */
+  revive(c: Checkpoint, pid: number): void {
+    c.pid = pid;
+    c.bytes = rssBytes(pid);
+    if (c !== this.root) this.live.set(c.id, c);
+  }
+
+  get(id: number): Checkpoint | undefined {
+    return this.records.get(id);
+  }
+
+  /** Marks a checkpoint as just used. */
+  touch(c: Checkpoint): void {
+    if (c !== this.root && c.pid) this.live.get(c.id);
+  }
+
+  /** The checkpoints that have a process. */
+  alive(): Checkpoint[] {
+    return [...(this.root?.pid ? [this.root] : []), ...[...this.live.values()].sort((a, b) => a.id - b.id)];
+  }
+
+  /** The newest live checkpoint that satisfies pred. */
+  find(pred: (c: Checkpoint) => boolean): Checkpoint | undefined {
+    let best: Checkpoint | undefined;
+    for (const c of this.alive()) if (pred(c) && (!best || c.id > best.id)) best = c;
+    return best;
+  }
+
+  /** Kills every process and forgets every record. */
+  async clear(): Promise<void> {
+    const all = this.alive();
+    this.live.clear(); // dispose kills
+    const root = this.root;
+    this.root = undefined;
+    this.records.clear();
+    if (root?.pid) await this.drop(root.pid);
+    await Promise.all(all.filter((c) => c !== root && c.pid).map((c) => this.drop(c.pid)));
+  }
+}
