@@ -336,7 +336,15 @@ struct Debugger : DebugHook {
     if (st.kind != Stop::kSignal) return kReturn;
     if (st.sig == SIGSTOP) {  // sent by interrupt(); never part of a replay
       pid_t want = pid;
-      if (interruptFor.compare_exchange_strong(want, 0)) throw stopWith("interrupted");
+      if (interruptFor.compare_exchange_strong(want, 0)) {
+        // a copy here with the counts, so that the point can be named (docs/timeline.md)
+        if (mode == kCont && forkAt && slicesTaken && pendingSignals(pid) == 0) {
+          regsValid = false;
+          sliceAt.insert(sliceAt.begin(), 0);
+          takeSlice(pid);
+        }
+        throw stopWith("interrupted");
+      }
       return kAgain;
     }
     if (st.sig != SIGTRAP) return kReturn;
@@ -361,6 +369,9 @@ struct Debugger : DebugHook {
       d.info.big("pc", pc);
       throw d;
     }
+    // a single-step that delivered a signal stops at the handler's first instruction
+    // (reported by ptrace_notify: si_code SIGTRAP)
+    if ((si.si_code == TRAP_BRKPT || si.si_code == SIGTRAP) && stepping) return kStepped;
     if (si.si_code == TRAP_HWBKPT || si.si_code == TRAP_TRACE) {
       bool anySlot = false;
       for (auto& sl : slots) anySlot |= sl.used;
@@ -396,6 +407,15 @@ struct Debugger : DebugHook {
         throw d;
       }
       if (stepping && si.si_code == TRAP_TRACE) return kStepped;
+      if (!stepping && si.si_code == TRAP_TRACE) {
+        // The trap flag of an earlier single-step leaked: a signal delivered by a
+        // step saved it in the signal frame, and rt_sigreturn restored it. Drop it.
+        user_regs_struct r = regs(pid);
+        r.eflags &= ~uint64_t(0x100);
+        setRegs(pid, r);
+        regsCache = r;
+        return kAgain;
+      }
     }
     return kReturn;
   }
@@ -405,6 +425,7 @@ struct Debugger : DebugHook {
     uint64_t pc = regs(pid).rip;
     steps++;
     arrive(pc);
+    if (trapAt(pc)) skipAt = pc;  // counted: the next step lifts the breakpoint instead of trapping on it
     return continueAfterStep(pid, pc);
   }
 

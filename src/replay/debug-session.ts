@@ -93,6 +93,8 @@ const FORWARD_SLICE_NS = 50e6;
 const FORWARD_SLICES = 2000;
 /** the finest distance a window is narrowed to before it is searched (timer precision) */
 const FINE_NS = 20e3;
+/** an interrupted continue stops this many instructions after the interrupt (see afterInterrupt) */
+const AFTER_INTERRUPT_STEPS = 1000;
 /** single-steps between checkpoints while searching for a predecessor */
 const STEP_CHUNK = 256;
 /** steps tried from the previous arrival before a search for a closer start */
@@ -520,9 +522,29 @@ export class DebugSession {
     const extra: RunExtra = { stopSignals: this.stopSignals };
     if (req.action === 'continue') extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
     const stop = await this.runTo(req, Infinity, extra);
-    this.cur = await this.positionAfter(stop, slots);
+    this.cur = this.userInterrupted ? await this.afterInterrupt() : await this.positionAfter(stop, slots);
     await this.checkpointHere();
     return stop;
+  }
+
+  /**
+   * An interrupted continue stops anywhere. The loop left a copy there; the stop
+   * moves a few instructions on, so that it is named by steps from that copy and
+   * going back over those steps is cheap.
+   */
+  private async afterInterrupt(): Promise<Pos | undefined> {
+    const here = this.runSlices[this.runSlices.length - 1];
+    const pc = this.info?.at as bigint | undefined;
+    if (!here || here.mark.pc !== pc || here.mark.e !== this.next || this.state !== 'stopped') return this.positionAfter(this.lastStop, []);
+    const e = this.next;
+    const interrupted = this.lastStop;
+    this.countBase = { e, base: here.id };
+    const stop = await this.runTo({ action: 'step' }, e + 1, { steps: AFTER_INTERRUPT_STEPS });
+    const steps = Number(this.info?.steps ?? 0);
+    this.lastStop = interrupted;
+    this.userInterrupted = true;
+    if (stop.kind !== 'stopped' || this.next !== e) return this.positionAfter(stop, []);
+    return { kind: 'mark', mark: { e, base: here.id, pc: here.mark.pc, n: 1, steps } };
   }
 
   /** The name of the stop a forward run ended at (relative to the latest copy it left before it). */
@@ -1055,7 +1077,10 @@ export class DebugSession {
     if (m.steps > 0) return { ...m, steps: m.steps - 1 };
     if (await this.isBaseState(m)) {
       if (m.base) return this.predecessor(this.store.get(m.base)!.mark);
-      return this.lastOfInterval(m.e - 1, m.pc);
+      const last = await this.lastOfInterval(m.e - 1, m.pc);
+      // a signal's delivery state is the same machine state as the start of the next interval
+      if (last !== 'begin' && m.e >= 2 && decodeEvent(this.trace.record(m.e - 1)).kind === 'signal') return this.predecessor(last);
+      return last;
     }
     // Q: the previous arrival at the same pc (if a few thousand steps reach m from
     // there), else the latest of that arrival and the last call from a call site on
@@ -1250,6 +1275,7 @@ export class DebugSession {
     let found: Found | undefined;
     for (let i = 1; i <= end.steps; i++) {
       const stop = await this.runTo({ action: 'step' }, end.e + 1, { steps: 1 });
+      this.cur = { kind: 'mark', mark: { ...end, steps: i } };
       this.checkInterrupt();
       if (stop.kind !== 'stopped') break;
       const pc = getReg(await native().getRegs(this.pid), 'rip');
@@ -1260,6 +1286,10 @@ export class DebugSession {
       if (i < end.steps && (sw.includes(pc) || slots.some((s) => s?.type === 0 && s.addr === pc))) {
         found = { pos: { kind: 'mark', mark: { ...end, steps: i } }, reason: sw.includes(pc) ? 'swbreak' : 'hwbreak', slot: -1 };
       }
+    }
+    if (!found && (sw.includes(end.pc) || slots.some((x) => x?.type === 0 && x.addr === end.pc))) {
+      // no trap after the arrival: the arrival itself, when it is at a breakpoint
+      found = { pos: { kind: 'mark', mark: arrival }, reason: sw.includes(end.pc) ? 'swbreak' : 'hwbreak', slot: -1 };
     }
     await this.reachMark(arrival);
     return found;
