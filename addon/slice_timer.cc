@@ -29,8 +29,9 @@ bool sent = false;
 bool started = false;
 
 // Sleeps until shortly before the deadline, then spins: a sleeping wake-up in a VM
-// is late by tens of microseconds, too coarse for the finest slices.
-constexpr uint64_t kSpinNs = 200000;
+// is late by tens of microseconds. The spin is short: on a sibling hyperthread it
+// slows the tracee down, which makes run times less comparable.
+constexpr uint64_t kSpinNs = 30000;
 
 void timerMain() {
   prctl(PR_SET_TSC, PR_TSC_ENABLE);  // created from the tracer thread, which traps rdtsc
@@ -59,6 +60,7 @@ void timerMain() {
     lock.unlock();
     while (monotonicNs() < at) {
       if (generation != gen) break;
+      __builtin_ia32_pause();  // a sibling hyperthread may be running the tracee
     }
     lock.lock();
     if (generation == gen && armedPid == pid && !sent) {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import type { Checkpoint, Mark } from './marks.js';
 
-export const MAX_CHECKPOINTS = 64;
+export const MAX_CHECKPOINTS = 256;
 export const MAX_CHECKPOINT_BYTES = 8 * 1024 ** 3;
 
 export function rssBytes(pid: number): number {
@@ -38,8 +38,8 @@ export class CheckpointStore {
   }
 
   /** Records a new checkpoint for process pid standing at mark. */
-  add(pid: number, mark: Mark, boundary: boolean, counts = new Map<bigint, number>(), watchHits?: number): Checkpoint {
-    const c: Checkpoint = { id: ++this.seq, pid, mark, boundary, counts, watchHits, bytes: rssBytes(pid) };
+  add(pid: number, mark: Mark, boundary: boolean, t: number, counts = new Map<bigint, number>(), watchHits?: number): Checkpoint {
+    const c: Checkpoint = { id: ++this.seq, pid, mark, boundary, counts, watchHits, t, bytes: rssBytes(pid) };
     this.records.set(c.id, c);
     if (!this.root) this.root = c;
     else this.live.set(c.id, c);
@@ -51,6 +51,11 @@ export class CheckpointStore {
     c.pid = pid;
     c.bytes = rssBytes(pid);
     if (c !== this.root) this.live.set(c.id, c);
+  }
+
+  /** Drops a checkpoint's process now (its record stays). */
+  release(c: Checkpoint): void {
+    if (c !== this.root && c.pid) this.live.delete(c.id); // dispose kills it
   }
 
   get(id: number): Checkpoint | undefined {

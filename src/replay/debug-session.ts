@@ -22,7 +22,7 @@ import { encodeSyscallTable } from './syscall-table.js';
 import { STUB_SYSCALL } from './stub.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
 import { CheckpointStore } from './checkpoint-store.js';
-import { lower, rename, sameMark, type Checkpoint, type Mark } from './marks.js';
+import { describeMark, lower, rename, sameMark, type Checkpoint, type Mark } from './marks.js';
 
 export type { Checkpoint, Mark } from './marks.js';
 export { describeMark } from './marks.js';
@@ -93,6 +93,12 @@ const FORWARD_SLICE_NS = 50e6;
 const FORWARD_SLICES = 2000;
 /** the finest distance a window is narrowed to before it is searched (timer precision) */
 const FINE_NS = 20e3;
+/** REWIND_TRACE_RUNS=1: every run of the engine is described on stderr (for studying searches) */
+const TRACE_RUNS = !!process.env.REWIND_TRACE_RUNS;
+function trace(text: () => string): void {
+  if (TRACE_RUNS) process.stderr.write(`rewind: ${text()}\n`);
+}
+
 /** an interrupted continue stops this many instructions after the interrupt (see afterInterrupt) */
 const AFTER_INTERRUPT_STEPS = 1000;
 /** single-steps between checkpoints while searching for a predecessor */
@@ -168,6 +174,9 @@ export class DebugSession {
   /** where the process stands (how to come back here) */
   private cur: Pos | undefined;
   private readonly store = new CheckpointStore((pid) => this.killProcess(pid));
+  /** estimated replay run time (ns) from the start to the current state, and to the start of the current run */
+  private curT = 0;
+  private runStartT = 0;
   /** where the native arrival counters of the current process start: a checkpoint id, or 0 for the start of interval e */
   private countBase = { e: 1, base: 0 };
   /** the copies the last runTo left (slices), in order */
@@ -598,12 +607,24 @@ export class DebugSession {
   }
 
   private async runTo(req: ResumeRequest, untilEvent: number, extra: RunExtra = {}): Promise<StopEvent> {
+    if (!TRACE_RUNS) return this.runToInner(req, untilEvent, extra);
+    const t = Date.now();
+    const from = this.cur?.kind === 'mark' ? describeMark(this.cur.mark) : this.cur?.kind;
+    const show = (v: unknown) => JSON.stringify(v, (k, x) => (typeof x === 'bigint' ? `0x${x.toString(16)}` : k === 'fp' ? 'fp' : k === 'slices' ? x.length : x));
+    process.stderr.write(`rewind: run ${req.action} from ${from} (countBase ${JSON.stringify(this.countBase)}) ${show(extra)} traps ${show([...this.installedSw])} starts\n`);
+    const stop = await this.runToInner(req, untilEvent, extra);
+    process.stderr.write(`rewind: run ${req.action} from ${from} ${show(extra)} -> ${show(stop)} in ${Date.now() - t} ms, ${this.runSlices.length} slices, ${show(this.info)}\n`);
+    return stop;
+  }
+
+  private async runToInner(req: ResumeRequest, untilEvent: number, extra: RunExtra = {}): Promise<StopEvent> {
     const n = native();
     await this.undoWrites();
     this.running = true;
     this.userInterrupted = false;
     this.info = undefined;
     this.runSlices = [];
+    this.runStartT = this.curT;
     let fresh = true;
     let last: NativeStopInfo | undefined;
     this.stats.forwardRuns++;
@@ -628,6 +649,7 @@ export class DebugSession {
         opts.forkAt = STUB_SYSCALL;
         const startedAt = this.next;
         const r: NativeLoopResult = await n.debugRun(this.pid, this.table, chunk.data, offset, max, opts);
+        this.curT = this.runStartT + Number(r.stop.ranNs ?? 0);
         await this.keepSlices(r.slices);
         if (!extra.search && startedAt >= this.shownUpTo && r.echo.length) {
           for (const e of r.echo) this.onOutput?.(e.fd, e.data);
@@ -712,7 +734,7 @@ export class DebugSession {
       const mark: Mark = k !== undefined
         ? { e: s.event, base, pc: s.pc, n: k + 1, steps: 0 }
         : { e: s.event, base, pc: s.pc, n: 0, steps: 0, fp: await native().fingerprint(s.pid) };
-      const cp = this.store.add(s.pid, mark, false, counts, s.watchHits);
+      const cp = this.store.add(s.pid, mark, false, this.runStartT + s.ranNs, counts, s.watchHits);
       this.sliceSeq.set(cp.id, s.seq);
       this.sliceRan.set(cp.id, s.ranNs);
       this.sliceRun.set(cp.id, this.stats.forwardRuns);
@@ -809,7 +831,7 @@ export class DebugSession {
     if (this.cur?.kind !== 'mark' || this.state !== 'stopped' || !this.pid) return undefined;
     if (this.next < this.trace.eventCount && decodeEvent(this.trace.record(this.next)).kind === 'exit') return undefined;
     const pid = await native().forkProcess(this.pid, STUB_SYSCALL);
-    const cp = this.store.add(pid, this.cur.mark, boundary);
+    const cp = this.store.add(pid, this.cur.mark, boundary, this.curT);
     this.stats.checkpointsTaken++;
     this.lastCheckpointAt = Date.now();
     if (boundary) this.lastCheckpointEvent = this.cur.mark.e;
@@ -863,6 +885,7 @@ export class DebugSession {
     this.pid = child;
     if (old) await this.killProcess(old);
     this.stats.restores++;
+    this.curT = cp.t;
     this.next = cp.mark.e;
     this.state = 'stopped';
     this.endMessage = undefined;
@@ -1074,6 +1097,7 @@ export class DebugSession {
 
   /** The state one instruction before m. */
   private async predecessor(m: Mark): Promise<Mark | 'begin'> {
+    trace(() => `predecessor of ${describeMark(m)}`);
     if (m.steps > 0) return { ...m, steps: m.steps - 1 };
     if (await this.isBaseState(m)) {
       if (m.base) return this.predecessor(this.store.get(m.base)!.mark);
@@ -1239,17 +1263,22 @@ export class DebugSession {
    * first, each about twice as long as the last.
    */
   private async reverseContinue(now: Mark, sw: bigint[], slots: SlotSpec[]): Promise<StopEvent> {
+    const endT = this.curT;
     let end = now;
     if (end.steps > 0) {
       const found = await this.searchSteps(end, sw, slots);
       if (found) return this.stopAt(found.pos, found.reason, found.slot);
       end = { ...end, steps: 0 };
-      if (!end.n) end.fp = await native().fingerprint(this.pid);
     }
+    // the process stands at end's arrival: its fingerprint names it from any earlier base
+    if (!end.fp) end = { ...end, fp: await native().fingerprint(this.pid) };
     const starts = await this.startsBefore(end);
+    trace(() => `reverse-continue to ${describeMark(end)}: ${starts.length} starts`);
     const windows: Start[] = [];
     if (starts.length) {
-      const anchors = await this.densify(starts[0], end);
+      // (narrowing runs stop at end by counting arrivals at its pc: not when that pc is hot)
+      const hot = end.n > 4096;
+      const anchors = hot ? [] : await this.densify(starts[0], end);
       let last = 0;
       for (let i = anchors.length - 1; i >= 0; i--) {
         const a = anchors[i];
@@ -1258,10 +1287,19 @@ export class DebugSession {
           last = a.dist;
         }
       }
-      for (let i = 0; i < starts.length; i++) if ((i & (i - 1)) === 0 || i === starts.length - 1) windows.push(starts[i]);
+      // then the known earlier starts, each window about twice as long as the last
+      for (let i = 0; i < starts.length; i++) {
+        const x = starts[i];
+        const dist = x.cp ? endT - x.cp.t : Infinity;
+        if (i === 0 || i === starts.length - 1 || dist >= 1.8 * last) {
+          windows.push(x);
+          last = Math.max(last, dist);
+        }
+      }
     }
+    trace(() => `windows from ${windows.map((w) => (w.cp ? `#${w.cp.id} (${((endT - w.cp.t) / 1e6).toFixed(3)} ms)` : `interval ${w.e}`)).join(', ')}`);
     for (const s of windows) {
-      const found = await this.searchWindow(s, end, sw, slots);
+      const found = await this.searchWindow(s, end, sw, slots, s.cp ? endT - s.cp.t : Infinity);
       if (found) return this.stopAt(found.pos, found.reason, found.slot);
     }
     await this.switchTo(this.store.root!);
@@ -1296,18 +1334,25 @@ export class DebugSession {
   }
 
   /** The last trap hit in the window [s, end), or undefined. */
-  private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSpec[]): Promise<Found | undefined> {
+  private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSpec[], dist: number): Promise<Found | undefined> {
+    if (s.cp && !s.cp.pid) return undefined; // dropped meanwhile: a wider window covers it
     const target = this.endFrom(end, s);
-    if (!target) return undefined;
+    if (!target) throw new Error(`cannot name ${describeMark(end)} from an earlier checkpoint`);
     if (s.cp && this.isAt(s.cp, end)) return undefined; // the copy stands at end
     await this.reachStart(s);
     await this.installTraps(sw, slots);
     const stop = await this.runTo({ action: 'continue' }, end.e + 1, {
-      search: true, startCandidate: true, target: targetOf(target), silent: [target.pc], slices: periodic(10e6, 400),
+      // copies on the way, for what comes next (a reverse-stepi close to the hit)
+      search: true, startCandidate: true, target: targetOf(target), silent: [target.pc],
+      slices: periodic(Number.isFinite(dist) && dist > 160e6 ? dist / 16 : 10e6, 1000),
     });
     this.checkInterrupt();
     if (stop.kind !== 'stopped' || stop.reason !== 'target') throw new Error(`lost the way back (${stop.kind === 'stopped' ? stop.reason : stop.kind})`);
     const info = this.info!;
+    // keep the copies just before the last hit (or the end), drop the rest
+    const seqAt = info.lastReason === undefined ? Infinity : Number(info.lastSeq);
+    const before = this.runSlices.filter((c) => (this.sliceSeq.get(c.id) ?? Infinity) < seqAt);
+    for (const c of this.runSlices) if (!before.slice(-8).includes(c)) this.store.release(c);
     if (info.lastReason === undefined) return undefined;
     const e = Number(info.lastEvent);
     const base = e === s.e && s.cp && !s.cp.boundary ? s.cp.id : 0;
@@ -1328,7 +1373,11 @@ export class DebugSession {
     const out: { cp: Checkpoint; dist: number }[] = [];
     let from = start;
     let schedule = Array.from({ length: 17 }, (_, k) => 2 ** k * 1e6);
-    for (let level = 0; level < 4; level++) {
+    // run times vary by some percent from run to run: each level gets about that
+    // much closer, and the levels stop when one does not
+    let prevLeft = Infinity;
+    for (let level = 0; level < 6; level++) {
+      if (from.cp && !from.cp.pid) break;
       const target = this.endFrom(end, from);
       if (!target) break;
       await this.reachStart(from);
@@ -1340,9 +1389,11 @@ export class DebugSession {
       const made = this.runSlices.filter((c) => !this.isAt(c, end));
       if (!made.length) break;
       for (const c of made) out.push({ cp: c, dist: Math.max(0, total - (this.sliceRan.get(c.id) ?? 0)) });
+      trace(() => `densify level ${level}: ${(total / 1e6).toFixed(3)} ms to the end, copies at ${made.map((c) => ((total - (this.sliceRan.get(c.id) ?? 0)) / 1e6).toFixed(3)).join(', ')} ms before it`);
       const last = made[made.length - 1];
       const left = out[out.length - 1].dist;
-      if (left < 2 * FINE_NS) break;
+      if (left < 2 * FINE_NS || left > 0.7 * prevLeft) break;
+      prevLeft = left;
       schedule = [];
       for (let k = 1; k <= 12 && left / 2 ** k >= FINE_NS / 2; k++) schedule.push(left - left / 2 ** k);
       from = { cp: last, e: last.mark.e };

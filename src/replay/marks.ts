@@ -30,6 +30,8 @@ export interface Checkpoint {
   watchHits?: number;
   /** resident size when taken (shared copy-on-write with the others) */
   bytes: number;
+  /** replay run time from the start of the replay to it (ns), as measured: an estimate, only for choosing */
+  t: number;
 }
 
 export function sameMark(a: Mark, b: Mark): boolean {
