@@ -1375,8 +1375,13 @@ export class DebugSession {
     let schedule = Array.from({ length: 17 }, (_, k) => 2 ** k * 1e6);
     // run times vary by some percent from run to run: each level gets about that
     // much closer, and the levels stop when one does not
-    let prevLeft = Infinity;
-    for (let level = 0; level < 6; level++) {
+    // each copy also adds some run time that is not progress (the stop, the fork, the
+    // faults of copy-on-write after it): measured from one level to the next and
+    // added to the offsets of the copies that follow it
+    let cost = 30e3;
+    let expected = 0;
+    let left = Infinity;
+    for (let level = 0; level < 10; level++) {
       if (from.cp && !from.cp.pid) break;
       const target = this.endFrom(end, from);
       if (!target) break;
@@ -1387,16 +1392,21 @@ export class DebugSession {
       if (stop.kind !== 'stopped' || stop.reason !== 'target') throw new Error(`lost the way back (${stop.kind === 'stopped' ? stop.reason : stop.kind})`);
       const total = Number(this.info?.ranNs ?? 0);
       const made = this.runSlices.filter((c) => !this.isAt(c, end));
-      if (!made.length) break;
       for (const c of made) out.push({ cp: c, dist: Math.max(0, total - (this.sliceRan.get(c.id) ?? 0)) });
       trace(() => `densify level ${level}: ${(total / 1e6).toFixed(3)} ms to the end, copies at ${made.map((c) => ((total - (this.sliceRan.get(c.id) ?? 0)) / 1e6).toFixed(3)).join(', ')} ms before it`);
-      const last = made[made.length - 1];
-      const left = out[out.length - 1].dist;
-      if (left < 2 * FINE_NS || left > 0.7 * prevLeft) break;
-      prevLeft = left;
+      if (made.length) {
+        if (expected) cost = Math.max(0, Math.min(500e3, (total - expected) / made.length));
+        const last = made[made.length - 1];
+        if (out[out.length - 1].dist > 0.7 * left) break; // no closer than the last level
+        left = out[out.length - 1].dist;
+        from = { cp: last, e: last.mark.e };
+      } else if (Number.isFinite(left)) {
+        left = Math.min(left, total) / 2; // the end came sooner than the first copy: aim closer
+      } else break;
+      if (left < 2 * FINE_NS) break;
       schedule = [];
-      for (let k = 1; k <= 12 && left / 2 ** k >= FINE_NS / 2; k++) schedule.push(left - left / 2 ** k);
-      from = { cp: last, e: last.mark.e };
+      for (let k = 1; k <= 12 && left / 2 ** k >= FINE_NS / 2; k++) schedule.push(left - left / 2 ** k + (k - 1) * cost);
+      expected = left;
     }
     return out;
   }
