@@ -442,9 +442,15 @@ struct Debugger : DebugHook {
     for (;;) {
       Stop st = waitStop(pid);
       ranNs += monotonicNs() - resumedAt;
-      bool sent = sliceArmed && disarmSlice();
-      sliceArmed = false;
       runningPid.store(0);
+      bool isStopSig = st.kind == Stop::kSignal && st.sig == SIGSTOP;
+      // the timer stays armed across other stops (re-arming at every trap of a busy
+      // search would cost a wake-up of the timer thread each time)
+      bool sent = false;
+      if (sliceArmed && (isStopSig || !sliceHere)) {
+        sent = disarmSlice();
+        sliceArmed = false;
+      }
       bool isStop = st.kind == Stop::kSignal && st.sig == SIGSTOP;
       if (sent && !isStop) staleStops++;
       if (!isStop || !(sent || staleStops > 0)) return st;
@@ -465,10 +471,13 @@ struct Debugger : DebugHook {
       throw stopWith("interrupted");
     }
     int s = sig ? *sig : 0;
-    if (sliceHere && s == 0 && !sliceAt.empty()) {
+    if (sliceHere && s == 0 && !sliceAt.empty() && !sliceArmed) {
       uint64_t due = sliceAt.front() > ranNs ? sliceAt.front() - ranNs : 0;
       armSlice(pid, monotonicNs() + due);
       sliceArmed = true;
+    } else if (sliceArmed && (!sliceHere || s != 0)) {
+      if (disarmSlice()) staleStops++;
+      sliceArmed = false;
     }
     regsValid = false;
     resumedAt = monotonicNs();
@@ -755,6 +764,10 @@ Value DebugRun(const CallbackInfo& info) {
     r->slices = std::move(slicesTaken);
     d.slicesTaken = nullptr;
     bool gone = r->stop.reason == "exited" || r->stop.reason == "killed";
+    if (d.sliceArmed) {
+      if (disarmSlice()) d.staleStops++;
+      d.sliceArmed = false;
+    }
     if (!gone) {
       replaySetDebugHook(pid, nullptr);
       d.drainStops(pid);

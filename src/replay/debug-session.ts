@@ -92,7 +92,7 @@ const CHECKPOINT_EVERY_EVENTS = 200;
 const FORWARD_SLICE_NS = 50e6;
 const FORWARD_SLICES = 2000;
 /** the finest distance a window is narrowed to before it is searched (timer precision) */
-const FINE_NS = 20e3;
+const FINE_NS = 5e3;
 /** REWIND_TRACE_RUNS=1: every run of the engine is described on stderr (for studying searches) */
 const TRACE_RUNS = !!process.env.REWIND_TRACE_RUNS;
 function trace(text: () => string): void {
@@ -1381,7 +1381,7 @@ export class DebugSession {
     let cost = 30e3;
     let expected = 0;
     let left = Infinity;
-    for (let level = 0; level < 10; level++) {
+    for (let level = 0; level < 12; level++) {
       if (from.cp && !from.cp.pid) break;
       const target = this.endFrom(end, from);
       if (!target) break;
@@ -1394,14 +1394,13 @@ export class DebugSession {
       const made = this.runSlices.filter((c) => !this.isAt(c, end));
       for (const c of made) out.push({ cp: c, dist: Math.max(0, total - (this.sliceRan.get(c.id) ?? 0)) });
       trace(() => `densify level ${level}: ${(total / 1e6).toFixed(3)} ms to the end, copies at ${made.map((c) => ((total - (this.sliceRan.get(c.id) ?? 0)) / 1e6).toFixed(3)).join(', ')} ms before it`);
-      if (made.length) {
-        if (expected) cost = Math.max(0, Math.min(500e3, (total - expected) / made.length));
-        const last = made[made.length - 1];
-        if (out[out.length - 1].dist > 0.7 * left) break; // no closer than the last level
-        left = out[out.length - 1].dist;
-        from = { cp: last, e: last.mark.e };
+      if (made.length && expected) cost = Math.max(0, Math.min(500e3, (total - expected) / made.length));
+      const closest = made.length ? out[out.length - 1] : undefined;
+      if (closest && closest.dist < left) {
+        left = closest.dist;
+        from = { cp: closest.cp, e: closest.cp.mark.e };
       } else if (Number.isFinite(left)) {
-        left = Math.min(left, total) / 2; // the end came sooner than the first copy: aim closer
+        left = Math.min(left, total) / 2; // no closer (the end came sooner than planned): aim closer from the same copy
       } else break;
       if (left < 2 * FINE_NS) break;
       schedule = [];
