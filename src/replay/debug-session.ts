@@ -1310,6 +1310,7 @@ export class DebugSession {
   private async searchSteps(end: Mark, sw: bigint[], slots: SlotSpec[]): Promise<Found | undefined> {
     const arrival = { ...end, steps: 0 };
     await this.reachMark(arrival);
+    await this.installTraps(sw, slots);
     let found: Found | undefined;
     for (let i = 1; i <= end.steps; i++) {
       const stop = await this.runTo({ action: 'step' }, end.e + 1, { steps: 1 });
@@ -1318,8 +1319,9 @@ export class DebugSession {
       if (stop.kind !== 'stopped') break;
       const pc = getReg(await native().getRegs(this.pid), 'rip');
       if (stop.watch) {
+        // the latest trap before end wins: go on after a trigger
         found = { pos: { kind: 'mark', mark: { ...end, steps: i - 1 } }, reason: 'watch', slot: this.slots.findIndex((s) => s.addr === stop.watch!.addr) };
-        break;
+        continue;
       }
       if (i < end.steps && (sw.includes(pc) || slots.some((s) => s?.type === 0 && s.addr === pc))) {
         found = { pos: { kind: 'mark', mark: { ...end, steps: i } }, reason: sw.includes(pc) ? 'swbreak' : 'hwbreak', slot: -1 };
