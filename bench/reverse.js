@@ -102,42 +102,57 @@ const big = record(exe, N);
 // Every session stands at the end of the run (`break done`) first.
 // 1. reverse-continue to mark(), called every tenth of the run: T = k/10 of the run back;
 //    then reverse-stepi at a mark hit
-const rc = await session(big, ['break done', 'continue', 'break mark'],
+// Each session runs TRIALS times (a fresh server each time); the median time is reported.
+const TRIALS = Number(process.env.BENCH_REVERSE_TRIALS ?? 3);
+async function trials(setup, timed) {
+  const runs = [];
+  for (let i = 0; i < TRIALS; i++) runs.push(await session(big, setup, timed));
+  const times = {};
+  const spread = {};
+  for (const [label] of timed) {
+    const xs = runs.map((r) => r.times[label]).filter((x) => x !== undefined).sort((a, b) => a - b);
+    times[label] = xs.length === runs.length ? xs[Math.floor(xs.length / 2)] : undefined;
+    spread[label] = xs;
+  }
+  return { ...runs[0], runs, times, spread };
+}
+const rc = await trials(['break done', 'continue', 'break mark'],
   [1, 2, 3, 4, 5].map((k) => [`rc${k}`, 'reverse-continue']).concat([['stepi0', 'reverse-stepi'], ['stepi1', 'reverse-stepi'], ['stepi2', 'reverse-stepi']]));
 // 2. a breakpoint hit on every iteration, and a watchpoint on the global written every iteration
-const every = await session(big, ['break done', 'continue', 'break revloop.c:9'], [['bp', 'reverse-continue'], ['bp2', 'reverse-continue']]);
-const watch = await session(big, ['break done', 'continue', 'watch g'], [['watch', 'reverse-continue'], ['watch2', 'reverse-continue']]);
+const every = await trials(['break done', 'continue', 'break revloop.c:9'], [['bp', 'reverse-continue'], ['bp2', 'reverse-continue']]);
+const watch = await trials(['break done', 'continue', 'watch g'], [['watch', 'reverse-continue'], ['watch2', 'reverse-continue']]);
 // the answers must be right, not only quick
 const iters = (out) => [...out.matchAll(/i=(\d+)/g)].map((m) => Number(m[1]));
 const check = (ok, what) => {
   if (!ok) throw new Error(`bench/reverse.js: wrong answer: ${what}`);
 };
-check(JSON.stringify(iters(rc.out).slice(0, 5)) === JSON.stringify([1, 2, 3, 4, 5].map((k) => N - (k - 1) * (N / 10) - 1)), `mark hits ${iters(rc.out)}`);
-check(/Breakpoint 2, main .*revloop\.c:9/.test(every.out), 'the every-iteration breakpoint');
-check((watch.out.match(/Old value = /g) ?? []).length === 2, 'the watchpoint');
+for (const r of rc.runs) check(JSON.stringify(iters(r.out).slice(0, 5)) === JSON.stringify([1, 2, 3, 4, 5].map((k) => N - (k - 1) * (N / 10) - 1)), `mark hits ${iters(r.out)}`);
+for (const r of every.runs) check(/Breakpoint 2, main .*revloop\.c:9/.test(r.out), 'the every-iteration breakpoint');
+for (const r of watch.runs) check((r.out.match(/Old value = /g) ?? []).length === 2, 'the watchpoint');
 
 const f = (x) => (x === undefined ? 'n/a' : `${x.toFixed(3)} s`);
+const range = (xs) => (xs.length ? ` (${xs[0].toFixed(2)}–${xs[xs.length - 1].toFixed(2)})` : '');
 const met = (x, target) => (x === undefined ? 'n/a' : x <= target ? 'yes' : 'no');
 const rows = [1, 2, 3, 4, 5].map((k) => {
   const T = (k / 10) * native;
   const target = 1.5 * T + 1;
-  return `| reverse-continue to \`mark\`, T = ${k / 10} of the run back | ${T.toFixed(2)} s | ≤ ${target.toFixed(2)} s | ${f(rc.times[`rc${k}`])} | ${met(rc.times[`rc${k}`], target)} |`;
+  return `| reverse-continue to \`mark\`, T = ${k / 10} of the run back | ${T.toFixed(2)} s | ≤ ${target.toFixed(2)} s | ${f(rc.times[`rc${k}`])}${range(rc.spread[`rc${k}`])} | ${met(rc.times[`rc${k}`], target)} |`;
 });
 writeSection('bench/reverse.js', 'reverse', [
   '## Reverse execution',
   '',
   `${measuredOn()} `
     + `\`node bench/reverse.js\`. The program updates a global every iteration and calls \`mark\` every tenth of the run; ${N} iterations take ${native.toFixed(2)} s natively, all in one interval (no syscalls). `
-    + 'gdb stands at the end (`break done`, `continue`); each time is one gdb command, timed by gdb\'s python, packets included. The targets are the ones of issue 4.',
+    + `gdb stands at the end (\`break done\`, \`continue\`); each time is one gdb command, timed by gdb's python, packets included: the median of ${TRIALS} sessions, each with a fresh server (min–max in parentheses). The targets are the ones of issue 4.`,
   '',
   '| command | T back | target | time | met? |',
   '| --- | ---: | ---: | ---: | --- |',
   ...rows,
   `| reverse-stepi at a \`mark\` hit (first, second, third) | one instruction | ≤ 0.25 s | ${f(rc.times.stepi0)}, ${f(rc.times.stepi1)}, ${f(rc.times.stepi2)} | ${met(Math.max(rc.times.stepi0 ?? Infinity, rc.times.stepi1 ?? Infinity, rc.times.stepi2 ?? Infinity), 0.25)} |`,
-  `| reverse-continue to a breakpoint hit every iteration (first, second) | one iteration | ≤ 2 s | ${f(every.times.bp)}, ${f(every.times.bp2)} | ${met(Math.max(every.times.bp ?? Infinity, every.times.bp2 ?? Infinity), 2)} |`,
-  `| reverse-continue to the last write of the watched global (first, second) | one iteration | ≤ 2 s | ${f(watch.times.watch)}, ${f(watch.times.watch2)} | ${met(Math.max(watch.times.watch ?? Infinity, watch.times.watch2 ?? Infinity), 2)} |`,
+  `| reverse-continue to a breakpoint hit every iteration (first, second) | one iteration | ≤ 2 s | ${f(every.times.bp)}${range(every.spread.bp)}, ${f(every.times.bp2)} | ${met(Math.max(every.times.bp ?? Infinity, every.times.bp2 ?? Infinity), 2)} |`,
+  `| reverse-continue to the last write of the watched global (first, second) | one iteration | ≤ 2 s | ${f(watch.times.watch)}${range(watch.spread.watch)}, ${f(watch.times.watch2)} | ${met(Math.max(watch.times.watch ?? Infinity, watch.times.watch2 ?? Infinity), 2)} |`,
   '',
-  `Checkpoints at the end of the first session: ${rc.checkpoints} processes, ${rc.resident.toFixed(1)} MiB resident in total (pages are shared copy-on-write, so real use is lower).`,
+  `Checkpoints at the end of the first \`mark\` session: ${rc.checkpoints} processes, ${rc.resident.toFixed(1)} MiB resident in total (pages are shared copy-on-write, so real use is lower).`,
   '',
   'Reading: the forward `continue` leaves a copy of the process every 50 ms of replay. A reverse-continue first narrows the stretch between the closest copy and the current point with runs that trap only on the current point, leaving copies ever closer to it (down to tens of microseconds), then searches windows that end at the current point, each about twice as long as the last, with gdb\'s traps armed. So the cost follows the distance to the answer, not the length of the run, and a breakpoint hit every iteration costs one narrowing plus a few thousand traps. See docs/timeline.md.',
 ]);
