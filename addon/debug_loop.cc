@@ -165,6 +165,7 @@ struct LastTrap {
   bool exact = false;
   int slot = -1;
   uint64_t seq = 0;  // traps recorded in this run, this one included
+  uint64_t steps = 0;  // single-steps done in this run when it was recorded (step modes)
 };
 
 struct Debugger : DebugHook {
@@ -327,10 +328,11 @@ struct Debugger : DebugHook {
     last.watchN = watchHits;
     last.slot = slot;
     last.seq = ++hitSeq;
+    last.steps = steps;
   }
 
   // Continue the loop, hand the stop to the replay, or report a completed step.
-  enum Verdict { kAgain, kReturn, kStepped };
+  enum Verdict { kAgain, kReturn, kStepped, kLandedCounted };
 
   Verdict classify(pid_t pid, const Stop& st, bool stepping) {
     if (st.kind != Stop::kSignal) return kReturn;
@@ -400,7 +402,7 @@ struct Debugger : DebugHook {
         if (targetKind == 1 && slots[i].type != 0) return kAgain;  // on the way to trigger targetN
         if (search) {
           if (slots[i].type == 0) record("hwbreak", pc, i);
-          return kAgain;
+          return landing ? kLandedCounted : kAgain;  // a step that triggered: it still counts as a step
         }
         DebugStop d = stopWith(slots[i].type == 0 ? "hwbreak" : "watch");
         d.info.num("slot", i);
@@ -425,6 +427,7 @@ struct Debugger : DebugHook {
     uint64_t pc = regs(pid).rip;
     steps++;
     arrive(pc);
+    if (search && reportingAt(pc)) record(sw.count(pc) ? "swbreak" : "hwbreak", pc, -1);  // landing on a trap
     if (trapAt(pc)) skipAt = pc;  // counted: the next step lifts the breakpoint instead of trapping on it
     return continueAfterStep(pid, pc);
   }
@@ -563,6 +566,7 @@ struct Debugger : DebugHook {
           if (v == kStepped) {
             if (mode != kCont && !landed(pid)) throw stopWith("step");
           }
+          if (v == kLandedCounted && !continueAfterStep(pid, regs(pid).rip)) throw stopWith("step");
           continue;
         }
       }
@@ -590,6 +594,9 @@ struct Debugger : DebugHook {
           return st;
         case kStepped:
           if (landed(pid)) continue;
+          throw stopWith("step");
+        case kLandedCounted:
+          if (continueAfterStep(pid, regs(pid).rip)) continue;
           throw stopWith("step");
       }
     }
@@ -650,6 +657,7 @@ struct Debugger : DebugHook {
       info.num("lastWatch", double(last.watchN));
       info.num("lastSlot", last.slot);
       info.num("lastSeq", double(last.seq));
+      info.num("lastSteps", double(last.steps));
     }
   }
 };

@@ -1306,26 +1306,37 @@ export class DebugSession {
     return this.atBegin();
   }
 
-  /** The steps after end's arrival: each landing on a trap is a stop (the arrival is left at the process). */
+  /**
+   * The steps after end's arrival: each landing on a trap is a stop, and a data
+   * trigger makes the step before it one; the latest wins. One native run (search
+   * mode) over all but the last step, then the last step (there only a data trigger
+   * counts: landing on a breakpoint is end itself). The process is left at the arrival.
+   */
   private async searchSteps(end: Mark, sw: bigint[], slots: SlotSpec[]): Promise<Found | undefined> {
     const arrival = { ...end, steps: 0 };
     await this.reachMark(arrival);
     await this.installTraps(sw, slots);
     let found: Found | undefined;
-    for (let i = 1; i <= end.steps; i++) {
-      const stop = await this.runTo({ action: 'step' }, end.e + 1, { steps: 1 });
-      this.cur = { kind: 'mark', mark: { ...end, steps: i } };
+    const slotOf = (i: number) => (i >= 0 ? i : -1);
+    if (end.steps > 1) {
+      const stop = await this.runTo({ action: 'step' }, end.e + 1, { steps: end.steps - 1, search: true });
       this.checkInterrupt();
-      if (stop.kind !== 'stopped') break;
-      const pc = getReg(await native().getRegs(this.pid), 'rip');
-      if (stop.watch) {
-        // the latest trap before end wins: go on after a trigger
-        found = { pos: { kind: 'mark', mark: { ...end, steps: i - 1 } }, reason: 'watch', slot: this.slots.findIndex((s) => s.addr === stop.watch!.addr) };
-        continue;
+      if (stop.kind !== 'stopped' || stop.reason !== 'step') throw new Error(`cannot replay the steps after ${describeMark(arrival)}`);
+      this.cur = { kind: 'mark', mark: { ...end, steps: end.steps - 1 } };
+      const info = this.info!;
+      if (info.lastReason !== undefined) {
+        const k = Number(info.lastSteps);
+        const reason = info.lastReason as 'swbreak' | 'hwbreak' | 'watch';
+        found = reason === 'watch'
+          ? { pos: { kind: 'mark', mark: { ...end, steps: k - 1 } }, reason, slot: slotOf(Number(info.lastSlot)) }
+          : { pos: { kind: 'mark', mark: { ...end, steps: k } }, reason: sw.includes(info.lastPc as bigint) ? 'swbreak' : reason, slot: -1 };
       }
-      if (i < end.steps && (sw.includes(pc) || slots.some((s) => s?.type === 0 && s.addr === pc))) {
-        found = { pos: { kind: 'mark', mark: { ...end, steps: i } }, reason: sw.includes(pc) ? 'swbreak' : 'hwbreak', slot: -1 };
-      }
+    }
+    const stop = await this.runTo({ action: 'step' }, end.e + 1, { steps: 1 });
+    this.cur = { kind: 'mark', mark: end };
+    this.checkInterrupt();
+    if (stop.kind === 'stopped' && stop.watch) {
+      found = { pos: { kind: 'mark', mark: { ...end, steps: end.steps - 1 } }, reason: 'watch', slot: this.slots.findIndex((x) => x.addr === stop.watch!.addr) };
     }
     if (!found && (sw.includes(end.pc) || slots.some((x) => x?.type === 0 && x.addr === end.pc))) {
       // no trap after the arrival: the arrival itself, when it is at a breakpoint
