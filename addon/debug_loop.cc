@@ -96,8 +96,14 @@ pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) 
     r.rdx = r.r10 = r.r8 = r.r9 = 0;
     r.rip = insn;
     setRegs(pid, r);
-    resume(pid, PTRACE_SINGLESTEP, 0);
-    Stop st = waitStop(pid);
+    // a SIGSTOP still pending (an interrupt that came as the run ended) is reported
+    // before the instruction runs: swallow it and step again
+    Stop st;
+    for (int tries = 0; tries < 4; tries++) {
+      resume(pid, PTRACE_SINGLESTEP, 0);
+      st = waitStop(pid);
+      if (!(st.kind == Stop::kSignal && st.sig == SIGSTOP)) break;
+    }
     if (st.kind != Stop::kEvent || st.event != PTRACE_EVENT_CLONE) {
       siginfo_t si;
       std::memset(&si, 0, sizeof si);
@@ -204,6 +210,8 @@ struct Debugger : DebugHook {
   uint64_t hitSeq = 0;
   user_regs_struct regsCache{};
   bool regsValid = false;
+  user_regs_struct lastSliceRegs{};
+  bool haveSliceRegs = false;
   uint32_t targetEvent = 0;
   uint64_t targetPc = 0, targetN = 0;
   bool search = false;  // traps are recorded in `last` instead of stopping the run
@@ -294,6 +302,16 @@ struct Debugger : DebugHook {
   // A slice is due: leave a copy here with the exact counts (arrivals before this
   // state: a breakpoint at the current pc has not trapped yet).
   void takeSlice(pid_t p) {
+    // a second slice due at once would stand at the same state (no instruction ran
+    // since the last one): two copies of one point, which later searches would take
+    // for two points in order
+    user_regs_struct now = regs(p);
+    if (haveSliceRegs && std::memcmp(&now, &lastSliceRegs, sizeof now) == 0) {
+      if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
+      return;
+    }
+    lastSliceRegs = now;
+    haveSliceRegs = true;
     pid_t child = forkCopy(p, forkAt, &sw);
     StopInfo s;
     s.num("pid", child);
@@ -741,6 +759,7 @@ Value DebugRun(const CallbackInfo& info) {
       pid_t want = pid;
       interruptFor.compare_exchange_strong(want, 0);  // a stale interrupt from the last resume
       d.sliceAt = sliceAt;
+      d.haveSliceRegs = false;
       d.ranNs = 0;
       d.hitSeq = 0;
     }
