@@ -464,15 +464,14 @@ struct Debugger : DebugHook {
       Stop st = waitStop(pid);
       ranNs += monotonicNs() - resumedAt;
       runningPid.store(0);
-      bool isStopSig = st.kind == Stop::kSignal && st.sig == SIGSTOP;
+      bool isStop = st.kind == Stop::kSignal && st.sig == SIGSTOP;
       // the timer stays armed across other stops (re-arming at every trap of a busy
       // search would cost a wake-up of the timer thread each time)
       bool sent = false;
-      if (sliceArmed && (isStopSig || !sliceHere)) {
+      if (sliceArmed && (isStop || !sliceHere)) {
         sent = disarmSlice();
         sliceArmed = false;
       }
-      bool isStop = st.kind == Stop::kSignal && st.sig == SIGSTOP;
       if (sent && !isStop) staleStops++;
       if (!isStop || !(sent || staleStops > 0)) return st;
       if (!sent) staleStops--;

@@ -91,11 +91,6 @@ void armSlice(pid_t pid, uint64_t deadlineNs) {
   cv.notify_all();
 }
 
-bool sliceFired() {
-  std::lock_guard<std::mutex> lock(mu);
-  return sent;
-}
-
 bool disarmSlice() {
   std::lock_guard<std::mutex> lock(mu);
   bool was = sent;

@@ -16,7 +16,5 @@ uint64_t monotonicNs();
 void armSlice(pid_t pid, uint64_t deadlineNs);
 // Returns true when the SIGSTOP was sent (it is then pending or being reported).
 bool disarmSlice();
-// The SIGSTOP was sent since the last arming (the timer is idle then).
-bool sliceFired();
 
 }  // namespace rw

@@ -38,8 +38,8 @@ export class CheckpointStore {
   }
 
   /** Records a new checkpoint for process pid standing at mark. */
-  add(pid: number, mark: Mark, boundary: boolean, t: number, counts = new Map<bigint, number>(), watchHits?: number): Checkpoint {
-    const c: Checkpoint = { id: ++this.seq, pid, mark, boundary, counts, watchHits, t, bytes: rssBytes(pid) };
+  add(pid: number, mark: Mark, boundary: boolean, t: number, counts = new Map<bigint, number>(), watchHits?: number, slice?: Checkpoint['slice']): Checkpoint {
+    const c: Checkpoint = { id: ++this.seq, pid, mark, boundary, counts, watchHits, t, slice, bytes: rssBytes(pid) };
     this.records.set(c.id, c);
     if (!this.root) this.root = c;
     else this.live.set(c.id, c);

@@ -181,11 +181,6 @@ export class DebugSession {
   private countBase = { e: 1, base: 0 };
   /** the copies the last runTo left (slices), in order */
   private runSlices: Checkpoint[] = [];
-  /** slices' search-hit sequence numbers (which hits came after them) and run times */
-  private readonly sliceSeq = new Map<number, number>();
-  private readonly sliceRan = new Map<number, number>();
-  /** which run left a slice (slices of one run are ordered by run time) */
-  private readonly sliceRun = new Map<number, number>();
   /** traps in the current process (gdb's, or a search's) */
   private installedSw = new Set<bigint>();
   /** Signals gdb wants reported before delivery: all but those QPassSignals passes. */
@@ -297,9 +292,6 @@ export class DebugSession {
       await this.killProcess(pid);
     }
     await this.store.clear();
-    this.sliceSeq.clear();
-    this.sliceRan.clear();
-    this.sliceRun.clear();
     this.runSlices = [];
     this.boundaryPcs.clear();
   }
@@ -576,7 +568,7 @@ export class DebugSession {
     const e = pos.kind === 'mark' ? pos.mark.e : pos.e;
     for (let i = this.runSlices.length - 1; i >= 0; i--) {
       const s = this.runSlices[i];
-      if (s.mark.e !== e || (this.sliceSeq.get(s.id) ?? Infinity) >= seq) continue;
+      if (s.mark.e !== e || (s.slice?.seq ?? Infinity) >= seq) continue;
       if (pos.kind === 'mark') {
         const r = rename(pos.mark, s, (id) => this.store.get(id));
         if (r && !(r.n === 1 && r.pc === s.mark.pc)) return { kind: 'mark', mark: r };
@@ -660,7 +652,7 @@ export class DebugSession {
         if (r.stop.lastReason !== undefined) last = r.stop;
         this.info = r.stop;
         if (last && last !== r.stop) {
-          for (const k of ['lastEvent', 'lastReason', 'lastPc', 'lastN', 'lastExact', 'lastWatch', 'lastSlot', 'lastSeq']) this.info[k] = last[k];
+          for (const k of ['lastEvent', 'lastReason', 'lastPc', 'lastN', 'lastExact', 'lastWatch', 'lastSlot', 'lastSeq', 'lastSteps']) this.info[k] = last[k];
         }
         fresh = false;
         this.advance(r.count);
@@ -734,10 +726,8 @@ export class DebugSession {
       const mark: Mark = k !== undefined
         ? { e: s.event, base, pc: s.pc, n: k + 1, steps: 0 }
         : { e: s.event, base, pc: s.pc, n: 0, steps: 0, fp: await native().fingerprint(s.pid) };
-      const cp = this.store.add(s.pid, mark, false, this.runStartT + s.ranNs, counts, s.watchHits);
-      this.sliceSeq.set(cp.id, s.seq);
-      this.sliceRan.set(cp.id, s.ranNs);
-      this.sliceRun.set(cp.id, this.stats.forwardRuns);
+      const cp = this.store.add(s.pid, mark, false, this.runStartT + s.ranNs, counts, s.watchHits,
+        { run: this.stats.forwardRuns, ran: s.ranNs, seq: s.seq });
       this.runSlices.push(cp);
       this.stats.checkpointsTaken++;
     }
@@ -1206,12 +1196,11 @@ export class DebugSession {
 
   /** Copies left by the same run as c, before it, latest first. */
   private earlierSiblings(c: Checkpoint): Checkpoint[] {
-    const run = this.sliceRun.get(c.id);
-    const ran = this.sliceRan.get(c.id) ?? 0;
-    if (run === undefined) return [];
+    const own = c.slice;
+    if (!own) return [];
     return this.store.alive()
-      .filter((x) => x !== c && this.sliceRun.get(x.id) === run && (this.sliceRan.get(x.id) ?? 0) < ran)
-      .sort((a, b) => (this.sliceRan.get(b.id) ?? 0) - (this.sliceRan.get(a.id) ?? 0));
+      .filter((x) => x !== c && x.slice?.run === own.run && x.slice.ran < own.ran)
+      .sort((a, b) => b.slice!.ran - a.slice!.ran);
   }
 
   /**
@@ -1317,7 +1306,6 @@ export class DebugSession {
     await this.reachMark(arrival);
     await this.installTraps(sw, slots);
     let found: Found | undefined;
-    const slotOf = (i: number) => (i >= 0 ? i : -1);
     if (end.steps > 1) {
       const stop = await this.runTo({ action: 'step' }, end.e + 1, { steps: end.steps - 1, search: true });
       this.checkInterrupt();
@@ -1328,7 +1316,7 @@ export class DebugSession {
         const k = Number(info.lastSteps);
         const reason = info.lastReason as 'swbreak' | 'hwbreak' | 'watch';
         found = reason === 'watch'
-          ? { pos: { kind: 'mark', mark: { ...end, steps: k - 1 } }, reason, slot: slotOf(Number(info.lastSlot)) }
+          ? { pos: { kind: 'mark', mark: { ...end, steps: k - 1 } }, reason, slot: Number(info.lastSlot) }
           : { pos: { kind: 'mark', mark: { ...end, steps: k } }, reason: sw.includes(info.lastPc as bigint) ? 'swbreak' : reason, slot: -1 };
       }
     }
@@ -1364,7 +1352,7 @@ export class DebugSession {
     const info = this.info!;
     // keep the copies just before the last hit (or the end), drop the rest
     const seqAt = info.lastReason === undefined ? Infinity : Number(info.lastSeq);
-    const before = this.runSlices.filter((c) => (this.sliceSeq.get(c.id) ?? Infinity) < seqAt);
+    const before = this.runSlices.filter((c) => (c.slice?.seq ?? Infinity) < seqAt);
     for (const c of this.runSlices) if (!before.slice(-8).includes(c)) this.store.release(c);
     if (info.lastReason === undefined) return undefined;
     const e = Number(info.lastEvent);
@@ -1405,8 +1393,8 @@ export class DebugSession {
       if (stop.kind !== 'stopped' || stop.reason !== 'target') throw new Error(`lost the way back (${stop.kind === 'stopped' ? stop.reason : stop.kind})`);
       const total = Number(this.info?.ranNs ?? 0);
       const made = this.runSlices.filter((c) => !this.isAt(c, end));
-      for (const c of made) out.push({ cp: c, dist: Math.max(0, total - (this.sliceRan.get(c.id) ?? 0)) });
-      trace(() => `densify level ${level}: ${(total / 1e6).toFixed(3)} ms to the end, copies at ${made.map((c) => ((total - (this.sliceRan.get(c.id) ?? 0)) / 1e6).toFixed(3)).join(', ')} ms before it`);
+      for (const c of made) out.push({ cp: c, dist: Math.max(0, total - (c.slice?.ran ?? 0)) });
+      trace(() => `densify level ${level}: ${(total / 1e6).toFixed(3)} ms to the end, copies at ${made.map((c) => ((total - (c.slice?.ran ?? 0)) / 1e6).toFixed(3)).join(', ')} ms before it`);
       if (made.length && expected) cost = Math.max(0, Math.min(500e3, (total - expected) / made.length));
       const closest = made.length ? out[out.length - 1] : undefined;
       if (closest && closest.dist < left) {

@@ -32,6 +32,8 @@ export interface Checkpoint {
   bytes: number;
   /** replay run time from the start of the replay to it (ns), as measured: an estimate, only for choosing */
   t: number;
+  /** a copy a run left on the way (a slice): which run, its run time then, the search hits recorded before it */
+  slice?: { run: number; ran: number; seq: number };
 }
 
 export function sameMark(a: Mark, b: Mark): boolean {

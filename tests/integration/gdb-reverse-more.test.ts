@@ -142,6 +142,24 @@ describe('a breakpoint in a shared library, in reverse', () => {
 describe('^C and reverse execution (raw protocol)', () => {
   // revloop: a syscall-free loop of about half a second natively, then
   // loop_done(); never_called() never runs.
+  /**
+   * From a stop whose registers are `before`: `bs` goes one instruction back (a
+   * normal stop, another pc, still in main), and `vCont;s` returns to exactly `before`.
+   */
+  async function backAndForth(c: RspClient, server: Server, sym: Symbols, before: string): Promise<void> {
+    const pc0 = ripOf(before);
+    const back = await c.resume('bs', 30_000);
+    expect(back, `${c.console}\nserver stderr:\n${server.stderr()}`).toMatch(/^T05/);
+    expect(back, `${c.console}\nserver stderr:\n${server.stderr()}`).not.toContain('replaylog');
+    const pc1 = ripOf(await c.registers());
+    expect(pc1).not.toBe(pc0);
+    expect(inMain(pc1, sym)).toBe(true);
+    expect(await c.resume('vCont;s', 10_000)).toMatch(/^T05/);
+    const after = await c.registers();
+    expect(ripOf(after)).toBe(pc0);
+    expect(after).toBe(before);
+  }
+
   async function session(): Promise<{ server: Server; c: RspClient; sym: Symbols }> {
     const server = await startServer(loop, ['--once']);
     const c = await RspClient.connect(server.port);
@@ -198,15 +216,7 @@ describe('^C and reverse execution (raw protocol)', () => {
       expect(atEnd).not.toContain('replaylog');
       expect(expedited(atEnd, 0x10)).toBe(sym.loop_done.addr);
       expect(await c.request(`z0,${hexAddr(sym.loop_done.addr)},1`)).toBe('OK');
-      const before = await c.registers();
-      const back = await c.resume('bs', 30_000);
-      expect(back, `${c.console}\nserver stderr:\n${server.stderr()}`).toMatch(/^T05/);
-      expect(back).not.toContain('replaylog');
-      const pc1 = ripOf(await c.registers());
-      expect(pc1).not.toBe(sym.loop_done.addr);
-      expect(inMain(pc1, sym)).toBe(true); // the call in main
-      expect(await c.resume('vCont;s', 10_000)).toMatch(/^T05/);
-      expect(await c.registers()).toBe(before);
+      await backAndForth(c, server, sym, await c.registers()); // back to the call in main
       c.close();
     } finally {
       server.kill();
@@ -224,18 +234,8 @@ describe('^C and reverse execution (raw protocol)', () => {
       const before = await c.registers();
       const pc0 = ripOf(before);
       expect(inMain(pc0, sym), `interrupted at 0x${pc0.toString(16)}, not in the loop`).toBe(true);
-      const back = await c.resume('bs', 30_000);
-      // the engine at the time of writing refuses ("T05 ... replaylog:begin",
-      // without moving: gdb says "No more reverse-execution history")
-      expect(back, `${c.console}\nserver stderr:\n${server.stderr()}`).toMatch(/^T05/);
-      expect(back, `${c.console}\nserver stderr:\n${server.stderr()}`).not.toContain('replaylog');
-      const pc1 = ripOf(await c.registers());
-      expect(pc1).not.toBe(pc0);
-      expect(inMain(pc1, sym)).toBe(true);
-      expect(await c.resume('vCont;s', 10_000)).toMatch(/^T05/);
-      const after = await c.registers();
-      expect(ripOf(after)).toBe(pc0);
-      expect(after).toBe(before);
+      // a refusal would be "T05 ... replaylog:begin" without moving
+      await backAndForth(c, server, sym, before);
       c.close();
     } finally {
       server.kill();
