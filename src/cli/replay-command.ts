@@ -7,7 +7,7 @@ import { checkSymbolFile } from '../replay/trace-files.js';
 import { serveReplay } from '../rsp/server.js';
 import { EXIT_REWIND_ERROR, fail, notice, shellStatus, writeAllSync } from './output.js';
 import { resolveTrace } from './trace-store.js';
-import { cpuidMismatch } from '../replay/cpu.js';
+import { cpuidMismatch } from '../arch/cpu.js';
 
 export async function replayCheckCommand(argv: { trace?: string }): Promise<number> {
   let replayer: Replayer | undefined;

@@ -1,9 +1,9 @@
 // Turns typed requests into engine calls and replies. Knows nothing of ptrace or of
-// sockets: src/rsp/connection.ts frames and writes, src/replay/debug-session.ts runs.
+// sockets: src/rsp/connection.ts frames and writes, src/debug/ runs.
 import { gdbSignal, linuxSignal } from './signals.js';
 import { readFileSync } from 'node:fs';
-import type { DebugSession, StopEvent, ResumeRequest } from '../replay/debug-session.js';
-import { EngineError, describeMark } from '../replay/debug-session.js';
+import type { DebugSession, StopEvent, ResumeRequest } from '../debug/session.js';
+import { EngineError, describeMark } from '../debug/session.js';
 import type { TraceFiles } from '../replay/trace-files.js';
 import { FileIoErrno, RspError } from './errors.js';
 import { encodeHex } from './hex.js';

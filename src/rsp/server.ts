@@ -2,7 +2,7 @@
 // fresh replay from the start of the trace.
 import * as net from 'node:net';
 import type { TraceReader } from '../history/index.js';
-import { DebugSession } from '../replay/debug-session.js';
+import { DebugSession } from '../debug/session.js';
 import { TraceFiles } from '../replay/trace-files.js';
 import { serveConnection } from './connection.js';
 import { Dispatcher } from './dispatcher.js';

@@ -146,7 +146,7 @@ let loaded: Native | undefined;
 
 export function native(): Native {
   if (!loaded) {
-    const file = path.join(here, '..', 'build', 'Release', 'rewind_native.node');
+    const file = path.join(here, '..', '..', 'build', 'Release', 'rewind_native.node');
     try {
       loaded = require(file) as Native;
     } catch (e) {
@@ -158,5 +158,5 @@ export function native(): Native {
 
 /** The syscall buffer's preload library (addon/preload/rwpreload.c), built beside the addon. */
 export function preloadLibraryPath(): string {
-  return path.join(here, '..', 'build', 'Release', 'librwpreload.so');
+  return path.join(here, '..', '..', 'build', 'Release', 'librwpreload.so');
 }

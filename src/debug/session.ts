@@ -13,14 +13,14 @@
 // earlier known point.
 import { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
-import { native, type DebugRunOptions, type NativeLoopResult, type NativeSlice, type NativeStopInfo } from '../native.js';
-import { registerLayout } from './register-layout.js';
-import { getReg, setReg } from './registers.js';
-import { librariesSvr4Xml, readLinkMap } from './link-map.js';
-import { hasAvx, readAllRegisters, readRegister, writeRegister } from './register-file.js';
-import { encodeSyscallTable } from './syscall-table.js';
-import { STUB_SYSCALL } from './stub.js';
-import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
+import { native, type DebugRunOptions, type NativeLoopResult, type NativeSlice, type NativeStopInfo } from '../native/addon.js';
+import { registerLayout } from '../arch/register-layout.js';
+import { getReg, setReg } from '../arch/registers.js';
+import { librariesSvr4Xml, readLinkMap } from '../replay/link-map.js';
+import { hasAvx, readAllRegisters, readRegister, writeRegister } from '../arch/register-file.js';
+import { encodeSyscallTable } from '../syscalls/table.js';
+import { STUB_SYSCALL } from '../replay/stub.js';
+import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from '../replay/replay-process.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import { describeMark, lower, rename, sameMark, type Checkpoint, type Mark } from './marks.js';
 
