@@ -16,7 +16,9 @@ import { decodeEvent, type ExecSnapshot } from '../history/events.js';
 import { native, type DebugRunOptions, type NativeLoopResult, type NativeSlice, type NativeStopInfo } from '../native.js';
 import { registerLayout } from './register-layout.js';
 import { getReg, setReg } from './registers.js';
-import { librariesSvr4Xml, readLinkMap } from './link-map.js';
+import { debugSlotAddress, librariesSvr4Xml, readLinkMap } from './link-map.js';
+import { RecordedNames, replayRegion, type MemoryRegion } from './memory-regions.js';
+import { readProcessIds, type ProcessIds } from './process-ids.js';
 import { hasAvx, readAllRegisters, readRegister, writeRegister } from './register-file.js';
 import { encodeSyscallTable } from './syscall-table.js';
 import { STUB_SYSCALL } from './stub.js';
@@ -366,6 +368,23 @@ export class DebugSession {
   async librariesSvr4(): Promise<string> {
     if (!this.alive) return librariesSvr4Xml([]);
     return librariesSvr4Xml(await readLinkMap((addr, length) => this.readMemory(addr, length).catch(() => Buffer.alloc(0)), this.snapshot));
+  }
+
+  // LLDB's queries (src/replay/memory-regions.ts, process-ids.ts, link-map.ts)
+  private names: RecordedNames | undefined;
+  /** The region holding addr now, named as the recording named it (qMemoryRegionInfo). */
+  memoryRegion(addr: bigint): MemoryRegion {
+    this.requireProcess();
+    this.names ??= RecordedNames.scan(this.trace, this.snapshot);
+    return replayRegion(this.pid, this.names.at(this.next), addr);
+  }
+  /** Where the executable keeps the address of r_debug (qShlibInfoAddr). */
+  shlibInfoAddress(): Promise<bigint | undefined> {
+    return debugSlotAddress((addr, length) => this.readMemory(addr, length).catch(() => Buffer.alloc(0)), this.snapshot);
+  }
+  processIds(): ProcessIds {
+    this.requireProcess();
+    return readProcessIds(this.pid);
   }
 
   /** Memory as the program sees it: breakpoint bytes replaced by the originals. */
