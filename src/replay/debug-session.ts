@@ -780,6 +780,8 @@ export class DebugSession {
       await this.undoWrites();
       this.parked = { pid: this.pid, pc, sp, sw: new Set(this.installedSw), slots: [...this.installedSlots] };
       this.pid = copy;
+      // forkCopy leaves the copy without traps (it lifts them around the fork)
+      this.installedSw = new Set();
       this.installedSlots = [null, null, null, null];
       await this.installGdbTraps();
     }
