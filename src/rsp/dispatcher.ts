@@ -225,7 +225,8 @@ export class Dispatcher {
       case 'readMemory': {
         if (req.length > 0x8000) return this.one(error(RspError.BadLength));
         const data = await e.readMemory(req.addr, req.length);
-        return this.one(data.length === 0 && req.length > 0 ? error(RspError.BadAddress) : data.toString('hex'));
+        if (data.length === 0 && req.length > 0) return this.one(this.lldb.error(RspError.BadAddress, `cannot read memory at 0x${req.addr.toString(16)}`));
+        return this.one(data.toString('hex'));
       }
       case 'writeMemory':
         if (req.data.length > 0) await e.writeMemory(req.addr, req.data);

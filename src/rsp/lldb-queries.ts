@@ -117,7 +117,7 @@ export class LldbQueries {
         if (req.length === 0) return this.binaryUpload ? 'b' : ok();
         if (req.length > MAX_READ) return error(RspError.BadLength);
         const data = await e.readMemory(req.addr, req.length);
-        if (data.length === 0) return error(RspError.BadAddress);
+        if (data.length === 0) return this.error(RspError.BadAddress, `cannot read memory at 0x${req.addr.toString(16)}`);
         return this.binaryUpload ? Buffer.concat([Buffer.from('b'), data]) : data;
       }
     }
