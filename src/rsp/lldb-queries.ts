@@ -10,8 +10,7 @@
 // r_debug's pointer, reads garbage as r_brk, and plants its shared-library
 // breakpoint at a bogus address ("failed to set breakpoint site at 0x1003e0003").
 import * as os from 'node:os';
-import type { DebugSession } from '../replay/debug-session.js';
-import type { MemoryRegion } from '../replay/memory-regions.js';
+import type { DebugTarget, MemoryRegion } from '../debug/target.js';
 import { RspError } from './errors.js';
 import { encodeHex } from './hex.js';
 import type { LldbRequest } from './lldb-requests.js';
@@ -74,7 +73,7 @@ export class LldbQueries {
   binaryUpload = false;
 
   constructor(
-    private readonly engine: DebugSession,
+    private readonly engine: DebugTarget,
     /** the current stop reply (the last packet of what '?' sends) */
     private readonly currentStop: () => Promise<Reply>,
     /** what LLDB calls the thread (the program's name) */
