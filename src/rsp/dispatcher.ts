@@ -107,7 +107,7 @@ export class Dispatcher {
         return [
           consoleOutput(`rewind: ${stop.message}\n`),
           stopReply({ signal: 5, thread: this.thread, registers: regs, reason: { kind: 'replaylog', value: 'end' }, multiprocess: this.multiprocess }) +
-            this.lldb.stopReplyKeys(pcOf(regs)),
+            this.lldb.stopReplyKeys(pcOf(regs), false),
         ];
       }
       case 'stopped': {
@@ -117,7 +117,7 @@ export class Dispatcher {
         else if (stop.reason === 'begin') reason = { kind: 'replaylog', value: 'begin' };
         const registers = await this.engine.expedite();
         const reply = stopReply({ signal: gdbSignal(stop.signal), thread: this.thread, registers, reason, multiprocess: this.multiprocess }) +
-          this.lldb.stopReplyKeys(pcOf(registers));
+          this.lldb.stopReplyKeys(pcOf(registers), stop.reason === 'step' && !stop.watch);
         return stop.message ? [consoleOutput(`rewind: ${stop.message}\n`), reply] : [reply];
       }
     }

@@ -129,10 +129,14 @@ export class LldbQueries {
 
   /**
    * LLDB's keys for a stop reply, once it asked for them with QListThreadsInStopReply:
-   * the thread's name, and threads: and thread-pcs: (which spare it a packet per stop).
+   * the thread's name, threads: and thread-pcs: (which spare it a packet per stop),
+   * and reason:trace for a completed step. Without that reason, a step that lands on
+   * one of its breakpoints looks like a hit: LLDB reports the breakpoint, and keeps
+   * its step plan to finish at the next stop (a `continue` then stops after one step).
    */
-  stopReplyKeys(pc: bigint | undefined): string {
+  stopReplyKeys(pc: bigint | undefined, stepped: boolean): string {
     if (!this.listThreadsInStopReply || pc === undefined) return '';
-    return `hexname:${encodeHex(this.threadName)};threads:${this.engine.tid.toString(16)};thread-pcs:${pc.toString(16)};`;
+    const reason = stepped ? 'reason:trace;' : '';
+    return `hexname:${encodeHex(this.threadName)};threads:${this.engine.tid.toString(16)};thread-pcs:${pc.toString(16)};${reason}`;
   }
 }

@@ -35,12 +35,13 @@ export function lldbBinary(): string {
 }
 
 /** lldb -b with a command file: no ~/.lldbinit, no colours. */
-function runLldb(program: string, commands: string[]): RunResult {
+function runLldb(program: string, commands: string[], cwd?: string): RunResult {
   const file = path.join(tempDir('rewind-lldb-'), 'commands');
   writeFileSync(file, commands.join('\n') + '\n');
   return runNative([lldbBinary(), '--no-lldbinit', '--no-use-colors', '-b', '-s', file, program], {
     timeoutMs: LLDB_TIMEOUT_MS,
     env: { TERM: 'dumb' },
+    cwd,
   });
 }
 
@@ -71,10 +72,10 @@ export function outputOf(t: Transcript, command: string, n = 0): string {
 }
 
 /** lldb -b against a served replay: `gdb-remote`, then the commands. */
-export async function lldbReplay(trace: string, program: string, commands: string[]): Promise<{ lldb: Transcript; server: string; result: RunResult }> {
+export async function lldbReplay(trace: string, program: string, commands: string[], cwd?: string): Promise<{ lldb: Transcript; server: string; result: RunResult }> {
   const server = await startServer(trace);
   try {
-    const result = runLldb(program, [`gdb-remote 127.0.0.1:${server.port}`, ...commands]);
+    const result = runLldb(program, [`gdb-remote 127.0.0.1:${server.port}`, ...commands], cwd);
     return { lldb: transcript(result), server: server.stderr(), result };
   } finally {
     server.kill();

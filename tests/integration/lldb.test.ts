@@ -3,9 +3,10 @@
 // must print the same things, shared libraries included (image list, a
 // breakpoint in libc, backtraces through it), with no warning; and reverse
 // execution from lldb-19 through `process plugin packet send bc/bs`.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { programPath, rewind, tempDir } from '../helpers.js';
+import { ROOT, programPath, rewind, tempDir } from '../helpers.js';
 import { record } from './gdb-support.js';
 import { lldbBinary, lldbNative, lldbReplay, normalise, outputOf, type Transcript } from './lldb-support.js';
 
@@ -90,41 +91,42 @@ describe('lldb against a replay prints what lldb prints natively', () => {
   });
 });
 
-describe('reverse execution from lldb-19: process plugin packet send, then a step to resync', () => {
-  // lldb-19 has no reverse commands: `bc`/`bs` go to rewind as raw packets, lldb does
-  // not see the process move, and a forward `thread step-inst` after one more `bs`
-  // makes it reread everything at the point the reverse command reached.
-  const reverseContinue = ['process plugin packet send bc', 'process plugin packet send bs', 'thread step-inst'];
-  const reverseStepi = ['process plugin packet send bs', 'process plugin packet send bs', 'thread step-inst'];
+describe('reverse execution from lldb-19: scripts/lldb_reverse.py (rc, rsi) over bc and bs', () => {
+  const script = `command script import ${path.join(ROOT, 'scripts', 'lldb_reverse.py')}`;
 
-  it('reverse-continue back through breakpoint hits, then forward again', async () => {
+  it('rc back through breakpoint hits to the start of the history, then forward again', async () => {
     const out = await replay([
-      'breakpoint set -f gdbdemo.c -l 34', 'continue', 'continue', 'continue', 'frame variable i',
-      ...reverseContinue, 'frame variable i', 'expression counter',
-      ...reverseContinue, 'frame variable i', 'expression counter',
-      ...reverseContinue, 'bt 1',
-      'continue', 'frame variable i', 'continue', 'frame variable i',
+      script, 'breakpoint set -f gdbdemo.c -l 34', 'continue', 'continue', 'continue', 'frame variable i',
+      'rc', 'frame variable i', 'expression counter', 'rc', 'frame variable i', 'expression counter',
+      'rc', 'bt 1', 'rc', 'rc', 'thread plan list',
+      'continue', 'continue', 'frame variable i', 'continue', 'frame variable i',
     ]);
     const i = (n: number) => outputOf(out, 'frame variable i', n).trim();
     expect([0, 1, 2, 3, 4].map(i)).toEqual(['(int) i = 2', '(int) i = 1', '(int) i = 0', '(int) i = 0', '(int) i = 1']);
     expect(outputOf(out, 'expression counter', 0)).toMatch(/= 2$/m);
     expect(outputOf(out, 'expression counter', 1)).toMatch(/= 1$/m);
-    expect(outputOf(out, 'process plugin packet send bc', 0)).toMatch(/response: T05.*swbreak:;/);
+    expect(outputOf(out, 'rc', 0)).toMatch(/stop reason = breakpoint 2\.1\n.*gdbdemo`walk.* at gdbdemo\.c:34/);
     // the third goes back past the first hit of line 34 to the breakpoint in main
     expect(outputOf(out, 'bt 1')).toMatch(/frame #0: 0x[0-9a-f]+ gdbdemo`main at gdbdemo\.c:40/);
+    // then past lldb's own _dl_debug_state breakpoint to the start, where it stays
+    expect(outputOf(out, 'rc', 3)).toMatch(/rewind: reached the start of the history/);
+    expect(outputOf(out, 'rc', 4)).toMatch(/rewind: at the start of the history/);
+    // no step plan left pending: the next continue runs to main
+    expect(outputOf(out, 'thread plan list')).not.toMatch(/Active plan stack:\n.*\n\s*Element 1:/);
+    expect(outputOf(out, 'continue', 3)).toMatch(/stop reason = breakpoint 1\.1/);
   });
 
-  it('reverse-stepi undoes one instruction; bc goes back to the start of the history', async () => {
+  it('rsi undoes one instruction; bc by hand goes back to the start of the history', async () => {
     const out = await replay([
-      'breakpoint set -f gdbdemo.c -l 34', 'continue', 'register read rip', 'thread step-inst', 'register read rip',
-      ...reverseStepi, 'register read rip', 'breakpoint delete --force',
+      script, 'breakpoint set -f gdbdemo.c -l 34', 'continue', 'register read rip', 'thread step-inst', 'register read rip',
+      'rsi', 'register read rip', 'breakpoint delete --force',
       ...Array.from({ length: 4 }, () => 'process plugin packet send bc'),
     ]);
     const rip = (n: number) => /rip = (0x[0-9a-f]+)/.exec(outputOf(out, 'register read rip', n))?.[1];
     expect(rip(1)).not.toBe(rip(0));
     expect(rip(2)).toBe(rip(0));
-    // lldb keeps its own breakpoint on the dynamic linker's r_brk (_dl_debug_state, hit
-    // as libraries load): going back, bc stops there, then at the start of the history
+    // lldb's own breakpoint on the dynamic linker's r_brk (_dl_debug_state, hit as
+    // libraries load) stays: going back, bc stops there, then at the start of the history
     const replies = [0, 1, 2, 3].map((n) => /response: (.*)/.exec(outputOf(out, 'process plugin packet send bc', n))?.[1] ?? '');
     const begin = replies.findIndex((r) => r.includes('replaylog:begin;'));
     expect(begin, replies.join('\n')).toBeGreaterThan(0);
@@ -150,5 +152,30 @@ describe('a trace recorded with the syscall buffer (its preload library mapped t
     expect(outputOf(lldb, 'image list')).toMatch(/libc\.so\.6/);
     expect(outputOf(lldb, 'image list')).toMatch(/librwpreload\.so/);
     expect(outputOf(lldb, 'continue', 2)).toMatch(/exited with status = 3/);
+  });
+});
+
+describe("docs/lldb.md's session, as written", () => {
+  it('runs on a replay of gdbdemo and shows what the text says', async () => {
+    const doc = readFileSync(path.join(ROOT, 'docs', 'lldb.md'), 'utf8');
+    const block = doc.slice(doc.indexOf('<!-- lldb-session -->'));
+    const body = block.slice(block.indexOf('```') + 3, block.indexOf('```', block.indexOf('```') + 3));
+    const lines = body.split('\n').filter((l) => l.startsWith('(lldb) ')).map((l) => l.slice(7).trim());
+    expect(lines[0]).toBe('gdb-remote 127.0.0.1:2345');
+    // recorded as the text records it (syscall buffer on); the server's port is the one
+    // it got, and lldb runs in the rewind checkout (the script's relative path)
+    const root = tempDir('rewind-lldb-doc-');
+    const trace = path.join(root, 'trace');
+    expect(rewind(['record', '-o', trace, '--', program], { traceRoot: root }).stderr.toString()).toMatch(/trace saved to/);
+    const { lldb, server } = await lldbReplay(trace, program, lines.slice(1), ROOT);
+    const trouble = lldb.text.split('\n').filter((l) => /^warning:|^error:|failed to|internal error/i.test(l));
+    expect(trouble, `${lldb.text}\nserver stderr:\n${server}`).toEqual([]);
+    const images = outputOf(lldb, 'image list');
+    expect(images).toMatch(/ld-linux-x86-64\.so\.2/);
+    expect(images).not.toMatch(/libc\.so\.6/);
+    expect([0, 1, 2].map((n) => outputOf(lldb, 'frame variable i', n).trim())).toEqual(['(int) i = 1', '(int) i = 0', '(int) i = 0']);
+    expect(outputOf(lldb, 'thread step-inst')).toMatch(/gdbdemo\.c:34/);
+    expect(outputOf(lldb, 'bt')).toMatch(/frame #0: .*libc\.so\.6`.*puts/);
+    expect(outputOf(lldb, 'continue', 4)).toMatch(/exited with status = 3/);
   });
 });
