@@ -97,11 +97,9 @@ describe('LLDB >= 21: process continue --reverse (bc, bs)', () => {
     expect(await readInt(c, counter)).toBe(1);
   });
 
-  // Known engine bug (reported to the lead, src/replay/debug-session.ts): a bs off a
-  // breakpoint followed by bc finds the hit the bs left instead of the one before it
-  // (gdb shows it too: `break *square`, continue x3, reverse-stepi, reverse-continue).
-  // LLDB >= 21 sends exactly this when it reverse-continues from a breakpoint.
-  it.fails('bs off a breakpoint then bc reaches the previous hit', async () => {
+  // LLDB >= 21 sends exactly this when it reverse-continues from a breakpoint: z0, bs,
+  // Z0, bc. (The step back used to land in the future, so bc found the hit it left.)
+  it('bs off a breakpoint then bc reaches the previous hit', async () => {
     const { c, tid } = await lldbConnect();
     const sym = await c.symbols(program, ['square']);
     const counter = dataSymbol(sym, 'counter');
