@@ -68,10 +68,10 @@ export class RewindDebugSession extends DebugSession {
     this.sendResponse(response);
   }
 
-  protected launchRequest(response: DebugProtocol.LaunchResponse, args: RewindLaunchArguments): void {
+  protected launchRequest(response: DebugProtocol.LaunchResponse, given: DebugProtocol.LaunchRequestArguments | undefined): void {
     this.handle(response, async () => {
       if (this.gdb) throw new Error('this session has launched already');
-      checkLaunchArguments(args);
+      const args = checkLaunchArguments(given);
       this.launchArgs = args;
       try {
         this.server = await startReplayServer({
@@ -94,7 +94,10 @@ export class RewindDebugSession extends DebugSession {
           if (pid !== args.pid) throw new Error(`the trace ${args.trace} recorded process ${pid ?? '(none)'}, not process ${args.pid}`);
         }
       } catch (e) {
+        // nothing of a failed launch stays: the front end may launch again
         await this.stopBackends();
+        this.gdb = this.server = this.inspector = this.breakpoints = this.launchArgs = undefined;
+        this.ended = false;
         throw e;
       }
       this.sendEvent(new InitializedEvent());
@@ -403,14 +406,17 @@ export class RewindDebugSession extends DebugSession {
       (r) => {
         if (r !== 'responded') this.sendResponse(response);
       },
-      (e: Error) => this.sendErrorResponse(response, { id: 1, format: e.message.replace(/[{}]/g, (c) => (c === '{' ? '(' : ')')), showUser: true }),
+      (e: Error) => this.sendErrorResponse(response, { id: 1, format: e.message, showUser: true }),
     );
   }
 }
 
-function checkLaunchArguments(args: RewindLaunchArguments): void {
+/** The launch arguments, checked (a request without arguments arrives as undefined). */
+function checkLaunchArguments(given: DebugProtocol.LaunchRequestArguments | undefined): RewindLaunchArguments {
+  const args = (given ?? {}) as Partial<RewindLaunchArguments>;
   if (typeof args.trace !== 'string' || !args.trace) throw new Error('launch needs "trace": a trace directory (rewind record prints it)');
   if (args.program !== undefined && typeof args.program !== 'string') throw new Error('"program" must be a path');
   if (args.pid !== undefined && (!Number.isInteger(args.pid) || args.pid <= 0)) throw new Error('"pid" must be a process id');
   if (args.gdbPath !== undefined && typeof args.gdbPath !== 'string') throw new Error('"gdbPath" must be a path');
+  return args as RewindLaunchArguments;
 }

@@ -121,7 +121,13 @@ export class Inspector {
   /** An expression's value (and children) in a frame, or in gdb's current frame without one. */
   async evaluate(expr: string, frameId?: number): Promise<{ result: string; type?: string; variablesReference: number }> {
     const frame = frameId !== undefined ? this.frame(frameId) : undefined;
-    const obj = await this.rootVarObj(expr, frame);
+    let obj: MiVarObj;
+    try {
+      obj = await this.rootVarObj(expr, frame);
+    } catch {
+      // gdb says only "unable to create variable object"; evaluating says why (or has a value after all)
+      return { result: await this.gdb.evaluate(expr, frame), variablesReference: 0 };
+    }
     const ref = obj.numchild > 0 ? this.containers.create({ kind: 'varobj', name: obj.name, frame }) : 0;
     return { result: obj.value, type: obj.type, variablesReference: ref };
   }
