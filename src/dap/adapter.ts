@@ -29,6 +29,11 @@ export interface RewindLaunchArguments extends DebugProtocol.LaunchRequestArgume
   gdbPath?: string;
 }
 
+/** The launch attributes this adapter reads (editors/vscode/package.json declares the same). */
+export const LAUNCH_ATTRIBUTES = ['trace', 'program', 'pid', 'stopOnEntry', 'gdbPath'] as const;
+/** what VS Code itself puts in a launch request */
+const FRONT_END_ATTRIBUTES = new Set(['type', 'request', 'name', 'noDebug', 'preLaunchTask', 'postDebugTask', 'internalConsoleOptions', 'debugServer', 'presentation']);
+
 /** `rewind/goto`: replay to just after event EVENT (the timeline's unit of time). */
 export const GOTO_REQUEST = 'rewind/goto';
 
@@ -72,6 +77,8 @@ export class RewindDebugSession extends DebugSession {
     this.handle(response, async () => {
       if (this.gdb) throw new Error('this session has launched already');
       const args = checkLaunchArguments(given);
+      const unknown = Object.keys(args).filter((k) => !(LAUNCH_ATTRIBUTES as readonly string[]).includes(k) && !FRONT_END_ATTRIBUTES.has(k) && !k.startsWith('__'));
+      if (unknown.length) this.sendEvent(new OutputEvent(`rewind: ignoring unknown launch attributes: ${unknown.join(', ')} (known: ${LAUNCH_ATTRIBUTES.join(', ')})\n`, 'console'));
       this.launchArgs = args;
       try {
         this.server = await startReplayServer({
