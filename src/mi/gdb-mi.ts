@@ -37,6 +37,8 @@ export interface GdbMiEvents {
 
 export interface GdbMiOptions {
   gdbPath?: string;
+  /** the MI version: mi3 (gdb 9 and later) unless a front end that speaks another is imitated */
+  interpreter?: 'mi' | 'mi2' | 'mi3';
   /** more arguments for gdb, after --interpreter=mi3 -nx -q */
   args?: string[];
   /** every line to and from gdb, for debugging the adapter */
@@ -64,7 +66,7 @@ export class GdbMi extends EventEmitter<GdbMiEvents> {
   /** Starts gdb and waits for its first prompt; a gdb that cannot start is a clear error. */
   static async start(opts: GdbMiOptions = {}): Promise<GdbMi> {
     const gdbPath = opts.gdbPath ?? 'gdb';
-    const child = spawn(gdbPath, ['--interpreter=mi3', '-nx', '-q', ...(opts.args ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(gdbPath, [`--interpreter=${opts.interpreter ?? 'mi3'}`, '-nx', '-q', ...(opts.args ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] });
     const gdb = new GdbMi(child, opts.trace);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
