@@ -51,6 +51,8 @@ export class RewindDebugSession extends DebugSession {
   private pauseRequested = false;
   private lastResumeReverse = false;
   private ended = false;
+  /** gdb reached the replay server (which then ends when gdb leaves) */
+  private connected = false;
 
   protected initializeRequest(response: DebugProtocol.InitializeResponse, args: DebugProtocol.InitializeRequestArguments): void {
     // gdb counts lines from 1 and names files by path, as VS Code does; other conventions are refused, not mistranslated
@@ -96,6 +98,7 @@ export class RewindDebugSession extends DebugSession {
         this.breakpoints = new BreakpointTable(gdb);
         this.listen(gdb);
         await gdb.connect(this.server.host, this.server.port);
+        this.connected = true;
         if (args.pid !== undefined) {
           const pid = await gdb.inferiorPid();
           if (pid !== args.pid) throw new Error(`the trace ${args.trace} recorded process ${pid ?? '(none)'}, not process ${args.pid}`);
@@ -104,7 +107,7 @@ export class RewindDebugSession extends DebugSession {
         // nothing of a failed launch stays: the front end may launch again
         await this.stopBackends();
         this.gdb = this.server = this.inspector = this.breakpoints = this.launchArgs = undefined;
-        this.ended = false;
+        this.ended = this.connected = false;
         throw e;
       }
       this.sendEvent(new InitializedEvent());
@@ -291,7 +294,8 @@ export class RewindDebugSession extends DebugSession {
     this.ended = true;
     await gdb?.close();
     if (server) {
-      // gdb's leaving ends a --once server; if it does not end, it is killed
+      // gdb's leaving ends a --once server; one gdb never reached, or that does not end, is killed
+      if (!this.connected) server.kill();
       const killer = setTimeout(() => server.kill(), 5000);
       await server.exited;
       clearTimeout(killer);

@@ -203,6 +203,7 @@ describe('rewind dap', () => {
     await expect(c.launchRequest({ trace: '/nonexistent/trace' } as DebugProtocol.LaunchRequestArguments)).rejects.toThrow(/no trace at \/nonexistent\/trace/);
     await expect(c.launchRequest({} as DebugProtocol.LaunchRequestArguments)).rejects.toThrow(/launch needs "trace"/);
     await expect(c.launchRequest({ trace, pid: 1 } as DebugProtocol.LaunchRequestArguments)).rejects.toThrow(/recorded process \d+, not process 1/);
+    await expect(c.launchRequest({ trace, gdbPath: '/nonexistent/gdb' } as DebugProtocol.LaunchRequestArguments)).rejects.toThrow('cannot start /nonexistent/gdb');
     expect(childrenOf(c.child.pid!)).toEqual([]);
     expect((await c.threadsRequest()).body.threads).toEqual([]);
     await c.disconnectRequest({});
