@@ -4,17 +4,15 @@
 // (`-exec-next --reverse`, `-exec-continue --reverse`), served by the replay. The
 // inspection of a stopped program, the breakpoint sets and disassembly live in their
 // own files; this one holds the session's life and the execution control.
-import {
-  BreakpointEvent, ContinuedEvent, DebugSession, ExitedEvent, InitializedEvent, OutputEvent, StoppedEvent, TerminatedEvent,
-} from '@vscode/debugadapter';
+import { BreakpointEvent, ContinuedEvent, DebugSession, InitializedEvent, OutputEvent, TerminatedEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import * as os from 'node:os';
 import { Gdb, type ResumeAction } from '../mi/gdb.js';
 import type { MiStop } from '../mi/mi-records.js';
 import { BreakpointTable, encodeDataId } from './breakpoints.js';
 import { disassemble } from './disassembly.js';
 import { Inspector } from './inspector.js';
 import { startReplayServer, type ReplayServer } from './replay-server.js';
+import { stopEvents, stoppedEvent } from './stop-events.js';
 
 /** The launch configuration of a `rewind` debug session (launch.json). */
 export interface RewindLaunchArguments extends DebugProtocol.LaunchRequestArguments {
@@ -119,7 +117,7 @@ export class RewindDebugSession extends DebugSession {
       this.need();
       this.configured = true;
       if (this.launchArgs?.stopOnEntry) {
-        this.sendEvent(this.stoppedEvent('entry', await this.currentThread(), 'the start of the recording'));
+        this.sendEvent(stoppedEvent('entry', await this.currentThread(), 'the start of the recording'));
       } else {
         await this.resume('continue', false);
       }
@@ -194,7 +192,7 @@ export class RewindDebugSession extends DebugSession {
       this.inspector!.forget();
       response.body = { event: Number(at[1]) };
       this.sendResponse(response);
-      this.sendEvent(this.stoppedEvent('goto', await this.currentThread(), `event ${at[1]}`));
+      this.sendEvent(stoppedEvent('goto', await this.currentThread(), `event ${at[1]}`));
       return 'responded';
     });
   }
@@ -329,55 +327,9 @@ export class RewindDebugSession extends DebugSession {
   }
 
   private onStop(stop: MiStop): void {
-    const thread = stop.threadId ?? 1;
     const paused = this.pauseRequested;
     this.pauseRequested = false;
-    switch (stop.reason) {
-      case 'exited':
-      case 'exited-normally':
-      case 'exited-signalled': {
-        const signal = stop.signalName ? (os.constants.signals as Record<string, number>)[stop.signalName] : undefined;
-        const code = stop.reason === 'exited-signalled' ? 128 + (signal ?? 0) : stop.exitCode ?? 0;
-        this.sendEvent(new ExitedEvent(code));
-        this.sendEvent(new TerminatedEvent());
-        return;
-      }
-      case 'breakpoint-hit': {
-        const e = this.stoppedEvent('breakpoint', thread);
-        if (stop.bkptno) e.body.hitBreakpointIds = [Number(stop.bkptno)];
-        this.sendEvent(e);
-        return;
-      }
-      case 'watchpoint-trigger':
-      case 'read-watchpoint-trigger':
-      case 'access-watchpoint-trigger': {
-        const w = stop.watchpoint;
-        const e = this.stoppedEvent('data breakpoint', thread, w ? `${w.exp}: ${w.old !== undefined ? `${w.old} -> ` : ''}${w.new ?? w.value ?? ''}` : undefined);
-        if (w) e.body.hitBreakpointIds = [Number(w.number)];
-        this.sendEvent(e);
-        return;
-      }
-      case 'no-history':
-        this.sendEvent(this.stoppedEvent(this.lastResumeReverse ? 'entry' : 'step', thread,
-          this.lastResumeReverse ? 'the start of the recording' : 'the end of the recording'));
-        return;
-      case 'signal-received':
-        if (paused && stop.signalName === 'SIGINT') this.sendEvent(this.stoppedEvent('pause', thread));
-        else this.sendEvent(this.stoppedEvent('exception', thread, `${stop.signalName ?? 'signal'}: ${stop.signalMeaning ?? ''}`));
-        return;
-      case undefined:
-        this.sendEvent(this.stoppedEvent(paused ? 'pause' : 'entry', thread));
-        return;
-      default:
-        this.sendEvent(this.stoppedEvent('step', thread));
-    }
-  }
-
-  private stoppedEvent(reason: string, thread: number, text?: string): DebugProtocol.StoppedEvent {
-    const e: DebugProtocol.StoppedEvent = new StoppedEvent(reason, thread, text);
-    e.body.allThreadsStopped = true;
-    if (text) e.body.description = `Paused: ${text}`;
-    return e;
+    for (const e of stopEvents(stop, { paused, reverse: this.lastResumeReverse })) this.sendEvent(e);
   }
 
   private prepareResume(reverse: boolean): void {

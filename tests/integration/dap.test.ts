@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { PROGRAMS_DIR, programPath, runNative } from '../helpers.js';
+import { PROGRAMS_DIR, programPath, runNative, shellStatus } from '../helpers.js';
 import { record } from './gdb-support.js';
 import { AdapterClient, childrenOf, gdbReference, LOC } from './dap-support.js';
 
@@ -193,6 +193,23 @@ describe('rewind dap', () => {
     expect(bad.body.breakpoints[0].verified).toBe(false);
     // still at the start, still answering
     expect((await c.top()).loc).toEqual(ref.locs[0]);
+    await disconnect(c);
+  });
+
+  it('a crash stops as an exception where gdb stops, then the program dies of it', async () => {
+    const crash = record(programPath('crash'));
+    const ref = await gdbReference(crash, ['continue', LOC]);
+    const c = new AdapterClient();
+    dc = c;
+    await c.initializeRequest();
+    const initialized = c.waitForEvent('initialized');
+    await c.launchRequest({ trace: crash } as DebugProtocol.LaunchRequestArguments);
+    await initialized;
+    const stop = await c.causes('stopped', () => c.configurationDoneRequest());
+    expect(stop.event.body).toMatchObject({ reason: 'exception', text: expect.stringMatching(/^SIGSEGV/) });
+    expect((await c.top()).loc).toEqual(ref.locs[0]);
+    const exited = await c.causes('exited', () => c.continueRequest({ threadId: 1 }));
+    expect(exited.event.body.exitCode).toBe(shellStatus(runNative([programPath('crash')])));
     await disconnect(c);
   });
 
