@@ -1,4 +1,4 @@
-// Numeric codes shared with src/replay/syscall-abi.ts (the declarative table is
+// Numeric codes shared with src/syscalls/abi.ts (the declarative table is
 // written in TypeScript and handed over as TABLE_ROWS x ROW_INTS int32s).
 #pragma once
 #include <cstdint>

@@ -69,7 +69,17 @@ describe('gdb against a replay prints what gdb prints natively', () => {
     // The calls run in a copy of the replayed state, side effects included (walk()
     // bumps counter), exactly as gdb shows them natively.
     const calls = ['break walk', 'continue', 'delete', 'print counter', 'print square(7)', 'print walk(p, 2)', 'print counter', 'print square(counter) + 1'];
-    const out = await compare(programPath('gdbdemo'), demo, calls);
+    const native = afterMark(gdbNative(programPath('gdbdemo'), calls));
+    const { gdb: called, server: calledServer } = await debugReplay(demo, calls);
+    const out = afterMark(called);
+    if (/Couldn't write extended state status: Bad address/.test(native)) {
+      // gdb 13 cannot call functions in a native process on a CPU with AMX state: it
+      // writes an XSAVE buffer of the size it knows and the kernel, which wants the
+      // full size, answers EFAULT. The replay serves that state itself, so native gdb
+      // is the reference up to the first call, and the calls' values are the program's.
+      expect(out.startsWith(native.slice(0, native.indexOf('$1 = 0') + 6)), `server stderr:\n${calledServer}`).toBe(true);
+      expect(out).toMatch(/\$2 = 49\n\$3 = 38\n\$4 = 2\n\$5 = 5/);
+    } else expect(out, `server stderr:\n${calledServer}`).toBe(native);
     expect(out).toMatch(/\$2 = 49\n/);
     expect(out).toMatch(/\$4 = 2\n/);
     // Once gdb resumes, the replay continues from the recorded state: the calls'

@@ -5,10 +5,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-import { Action, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS } from '../../src/replay/syscall-abi.js';
-import { SYSCALL_NAMES, SYSCALL_NUMBERS, syscallName } from '../../src/replay/syscall-names.js';
-import { encodeSyscallTable, specFor } from '../../src/replay/syscall-table.js';
-import { STRUCT_SIZES, SYSCALL_SPECS } from '../../src/replay/syscalls.js';
+import { Action, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS } from '../../src/syscalls/abi.js';
+import { SYSCALL_NAMES, SYSCALL_NUMBERS, syscallName } from '../../src/syscalls/names.js';
+import { encodeSyscallTable, specFor } from '../../src/syscalls/table.js';
+import { STRUCT_SIZES, SYSCALL_SPECS } from '../../src/syscalls/specs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');

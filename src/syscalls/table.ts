@@ -2,9 +2,9 @@
 // (layout in syscall-abi.ts). Validated when this module loads, so a bad spec fails
 // fast instead of recording garbage.
 
-import { Action, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS, type SyscallSpec } from './syscall-abi.js';
-import { SYSCALL_NAMES, SYSCALL_NUMBERS, syscallName } from './syscall-names.js';
-import { SYSCALL_SPECS } from './syscalls.js';
+import { Action, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS, type SyscallSpec } from './abi.js';
+import { SYSCALL_NAMES, SYSCALL_NUMBERS, syscallName } from './names.js';
+import { SYSCALL_SPECS } from './specs.js';
 
 /** Ints before the outputs in a row: action, check, flags, nOuts. */
 const HEADER_INTS = 4;
