@@ -54,8 +54,9 @@ describe('rewind dap', () => {
     const ref = await gdbReference(trace, [
       `break gdbdemo.c:${LOOP_LINE}`, 'continue', LOC, 'info args', 'info locals', 'print *p',
       'continue', LOC, 'print i', 'next', LOC, 'reverse-next', LOC, 'reverse-continue', LOC, 'print i',
+      'step', LOC, 'finish', LOC,
     ]);
-    expect(ref.locs.length, ref.text).toBe(5);
+    expect(ref.locs.length, ref.text).toBe(7);
 
     const c = await launch({});
     const set = await c.setBreakpointsRequest({ source: { path: SOURCE }, breakpoints: [{ line: LOOP_LINE }] });
@@ -77,6 +78,8 @@ describe('rewind dap', () => {
     const fields = (await c.variablesRequest({ variablesReference: p.variablesReference })).body.variables;
     const star = /^\{x = (-?\d+), y = (-?\d+), name = /.exec(ref.values[0])!;
     expect(fields.map((f) => [f.name, f.name === 'name' ? '' : f.value])).toEqual([['x', star[1]], ['y', star[2]], ['name', '']]);
+    const registers = (await c.variablesRequest({ variablesReference: scopes[1].variablesReference })).body.variables;
+    expect(BigInt(registers.find((r) => r.name === 'rip')!.value)).toBe(at.loc.pc);
 
     const second = await c.causes('stopped', () => c.continueRequest({ threadId: 1 }));
     expect(second.event.body.reason).toBe('breakpoint');
@@ -100,6 +103,14 @@ describe('rewind dap', () => {
     const iEarlier = await c.value('i', earlier.frame.id);
     expect(iEarlier).toBe(ref.values[2]);
     expect(Number(iEarlier), 'an earlier hit').toBeLessThan(Number(iSecond));
+
+    // step into the call on the line, and out again
+    await c.causes('stopped', () => c.stepInRequest({ threadId: 1 }));
+    const inside = await c.top();
+    expect(inside.loc).toEqual(ref.locs[5]);
+    expect(inside.frame.name).toBe('add_squares');
+    await c.causes('stopped', () => c.stepOutRequest({ threadId: 1 }));
+    expect((await c.top()).loc).toEqual(ref.locs[6]);
 
     // restart: back to the start of the recording, on to the first hit again
     await c.causes('stopped', () => c.restartRequest({}));
@@ -147,6 +158,14 @@ describe('rewind dap', () => {
       expect(dis[k].presentationHint).toBeUndefined();
       expect(BigInt(dis[k].address) + BigInt(dis[k].instructionBytes!.split(' ').length)).toBe(BigInt(dis[k + 1].address));
     }
+
+    // an instruction breakpoint two instructions ahead (as the disassembly view sets them)
+    const ib = (await c.send('setInstructionBreakpoints', { breakpoints: [{ instructionReference: dis[5].address }] })) as DebugProtocol.SetInstructionBreakpointsResponse;
+    expect(ib.body.breakpoints[0].verified).toBe(true);
+    const atInsn = await c.causes('stopped', () => c.continueRequest({ threadId: 1 }));
+    expect(atInsn.event.body.reason).toBe('breakpoint');
+    expect((await c.top()).loc.pc).toBe(BigInt(dis[5].address));
+    await c.send('setInstructionBreakpoints', { breakpoints: [] });
 
     await c.setFunctionBreakpointsRequest({ breakpoints: [] });
     const info = await c.dataBreakpointInfoRequest({ name: 'counter', frameId: inSquare.frame.id });
