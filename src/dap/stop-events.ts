@@ -40,6 +40,8 @@ export function stopEvents(stop: MiStop, ctx: StopContext): DebugProtocol.Event[
     case 'no-history':
       return [ctx.reverse ? stoppedEvent('entry', thread, 'the start of the recording') : stoppedEvent('step', thread, 'the end of the recording')];
     case 'signal-received':
+      // "signal 0" is no signal: a restarted replay (`starti`) stops so at its first instruction
+      if (stop.signalName === '0') return [stoppedEvent(ctx.paused ? 'pause' : 'entry', thread)];
       if (ctx.paused && stop.signalName === 'SIGINT') return [stoppedEvent('pause', thread)];
       return [stoppedEvent('exception', thread, `${stop.signalName ?? 'signal'}: ${stop.signalMeaning ?? ''}`)];
     case undefined:

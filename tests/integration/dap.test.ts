@@ -39,6 +39,24 @@ async function launch(args: Record<string, unknown>, configure: (c: AdapterClien
   return c;
 }
 
+/** Resolves once process PID has ended (gone, or a zombie waiting for its new parent to reap it). */
+function stopsRunning(pid: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      let state = 'gone';
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      } catch {
+        // no such process
+      }
+      if (state === 'gone' || state === 'Z' || state === 'X') resolve();
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+}
+
 /** Disconnects and checks that the adapter exits with nothing of its own left running. */
 async function disconnect(c: AdapterClient): Promise<void> {
   const children = childrenOf(c.child.pid!);
@@ -204,6 +222,15 @@ describe('rewind dap', () => {
     expect(back.event.body.reason).toBe('entry');
     expect((await c.top()).loc).toEqual(ref.locs[1]);
 
+    // restart with stopOnEntry: back at the first instruction, after going somewhere first
+    await c.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'main' }] });
+    await c.causes('stopped', () => c.continueRequest({ threadId: 1 }));
+    expect((await c.top()).frame.name).toBe('main');
+    await c.setFunctionBreakpointsRequest({ breakpoints: [] });
+    const again = await c.causes('stopped', () => c.restartRequest({}));
+    expect(again.event.body.reason).toBe('entry');
+    expect((await c.top()).loc).toEqual(ref.locs[0]);
+
     const events = Number(/^events: (\d+)/m.exec(ref.text)![1]);
     await expect(c.customRequest('rewind/goto', { event: events })).rejects.toThrow(`the trace has events 0 to ${events - 1}`);
     await expect(c.customRequest('rewind/goto', { event: 'soon' })).rejects.toThrow('needs { "event": N }');
@@ -230,6 +257,16 @@ describe('rewind dap', () => {
     const exited = await c.causes('exited', () => c.continueRequest({ threadId: 1 }));
     expect(exited.event.body.exitCode).toBe(shellStatus(runNative([programPath('crash')])));
     await disconnect(c);
+  });
+
+  it('a front end that goes away (its pipe closes) takes gdb and the replay server with it', async () => {
+    const c = await launch({});
+    const children = childrenOf(c.child.pid!);
+    expect(children.length).toBe(2);
+    c.child.stdin!.end();
+    expect(await c.exited, c.stderr).toBe(0);
+    // the exiting adapter SIGKILLs them; this waits until each is gone or a zombie (the test's timeout fails it otherwise)
+    await Promise.all(children.map(stopsRunning));
   });
 
   it('a launch that cannot start says why and leaves nothing running', async () => {

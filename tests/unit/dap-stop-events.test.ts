@@ -11,6 +11,7 @@ describe('stopEvents', () => {
     expect(segv.map((e) => [e.event, e.body.reason, e.body.text])).toEqual([['stopped', 'exception', 'SIGSEGV: Segmentation fault']]);
     expect(stopEvents({ reason: 'signal-received', signalName: 'SIGINT', threadId: 1 }, { paused: true, reverse: false })[0].body.reason).toBe('pause');
     expect(stopEvents({ reason: 'signal-received', signalName: 'SIGINT', threadId: 1 }, calm)[0].body.reason).toBe('exception');
+    expect(stopEvents({ reason: 'signal-received', signalName: '0', threadId: 1 }, calm)[0].body.reason).toBe('entry');
   });
 
   it('ends the session when the program exits, with the status a shell would report', () => {
