@@ -116,11 +116,12 @@ export class RewindDebugSession extends DebugSession {
     this.handle(response, async () => {
       this.need();
       this.configured = true;
-      if (this.launchArgs?.stopOnEntry) {
-        this.sendEvent(stoppedEvent('entry', await this.currentThread(), 'the start of the recording'));
-      } else {
-        await this.resume('continue', false);
-      }
+      if (!this.launchArgs?.stopOnEntry) return this.resume('continue', false);
+      // the replay stands at its first instruction already: say so once configured
+      const thread = await this.currentThread();
+      this.sendResponse(response);
+      this.sendEvent(stoppedEvent('entry', thread, 'the start of the recording'));
+      return 'responded';
     });
   }
 
