@@ -29,8 +29,8 @@ export interface GdbMiEvents {
   exec: [cls: string, data: MiTuple];
   /** `=thread-created`, `=breakpoint-modified`, ... */
   notify: [cls: string, data: MiTuple];
-  /** console (~), target (@) and log (&) text that no command is waiting for */
-  stream: [type: 'console' | 'target' | 'log', text: string];
+  /** console (~), target (@) and log (&) text; `claimed` when it is a pending command's output */
+  stream: [type: 'console' | 'target' | 'log', text: string, claimed: boolean];
   /** gdb is gone */
   exit: [code: number | null, signal: NodeJS.Signals | null];
 }
@@ -145,12 +145,13 @@ export class GdbMi extends EventEmitter<GdbMiEvents> {
       case 'target':
       case 'log': {
         const oldest = this.pending.values().next();
-        if (!oldest.done && r.type !== 'log') oldest.value.output.push(r.text);
-        else this.emit('stream', r.type, r.text);
+        const claimed = !oldest.done && r.type !== 'log';
+        if (claimed) oldest.value.output.push(r.text);
+        this.emit('stream', r.type, r.text, claimed);
         return false;
       }
       case 'other':
-        this.emit('stream', 'target', `${r.text}\n`);
+        this.emit('stream', 'target', `${r.text}\n`, false);
         return false;
     }
   }

@@ -29,15 +29,28 @@ export interface GdbEvents {
 export class Gdb extends EventEmitter<GdbEvents> {
   private constructor(readonly mi: GdbMi) {
     super();
+    // gdb 13's MI gives a stop at either end of the reverse history no reason; only its
+    // console says "No more reverse-execution history." just before the *stopped record
+    let noHistory = false;
     mi.on('exec', (cls, data) => {
-      if (cls === 'running') this.emit('running');
-      else if (cls === 'stopped') this.emit('stopped', toStop(data));
+      if (cls === 'running') {
+        noHistory = false;
+        this.emit('running');
+      } else if (cls === 'stopped') {
+        const stop = toStop(data);
+        if (stop.reason === undefined && noHistory) stop.reason = 'no-history';
+        noHistory = false;
+        this.emit('stopped', stop);
+      }
     });
     mi.on('notify', (cls, data) => {
       const bkpt = tuple(data.bkpt);
       if (cls === 'breakpoint-modified' && bkpt) this.emit('breakpointModified', toBreakpoint(bkpt));
     });
-    mi.on('stream', (type, text) => this.emit('output', type === 'log' ? 'log' : 'console', text));
+    mi.on('stream', (type, text, claimed) => {
+      if (type === 'console' && text.includes('No more reverse-execution history.')) noHistory = true;
+      if (!claimed) this.emit('output', type === 'log' ? 'log' : 'console', text);
+    });
     mi.on('exit', () => this.emit('exit'));
   }
 

@@ -72,9 +72,9 @@ describe('rewind dap', () => {
     const ref = await gdbReference(trace, [
       `break gdbdemo.c:${LOOP_LINE}`, 'continue', LOC, 'info args', 'info locals', 'print *p',
       'continue', LOC, 'print i', 'next', LOC, 'reverse-next', LOC, 'reverse-continue', LOC, 'print i',
-      'step', LOC, 'finish', LOC,
+      'step', LOC, 'finish', LOC, 'delete', 'continue', LOC, 'reverse-stepi', LOC,
     ]);
-    expect(ref.locs.length, ref.text).toBe(7);
+    expect(ref.locs.length, ref.text).toBe(9);
 
     const c = await launch({});
     const set = await c.setBreakpointsRequest({ source: { path: SOURCE }, breakpoints: [{ line: LOOP_LINE }] });
@@ -134,12 +134,22 @@ describe('rewind dap', () => {
     await c.causes('stopped', () => c.restartRequest({}));
     expect((await c.top()).loc).toEqual(ref.locs[0]);
 
-    // to the end: the program's output, its exit status, the session ends
+    // to the end of the recording, a place like any other: back from there, and forward again
     let stdout = '';
     c.on('output', (e: DebugProtocol.OutputEvent) => {
       if (e.body.category === 'stdout') stdout += e.body.output;
     });
     await c.setBreakpointsRequest({ source: { path: SOURCE }, breakpoints: [] });
+    const end = await c.causes('stopped', () => c.continueRequest({ threadId: 1 }));
+    expect(end.event.body).toMatchObject({ reason: 'step', text: 'the end of the recording' });
+    expect((await c.top()).loc).toEqual(ref.locs[7]);
+    await c.causes('stopped', () => c.stepBackRequest({ threadId: 1, granularity: 'instruction' }));
+    expect((await c.top()).loc).toEqual(ref.locs[8]);
+    const endAgain = await c.causes('stopped', () => c.continueRequest({ threadId: 1 }));
+    expect(endAgain.event.body.text).toBe('the end of the recording');
+    expect((await c.top()).loc).toEqual(ref.locs[7]);
+
+    // past the end: the program exits as recorded, with its output and status, and the session ends
     const terminated = c.waitForEvent('terminated');
     const exited = await c.causes('exited', () => c.continueRequest({ threadId: 1 }));
     await terminated;
@@ -242,9 +252,9 @@ describe('rewind dap', () => {
     await disconnect(c);
   });
 
-  it('a crash stops as an exception where gdb stops, then the program dies of it', async () => {
+  it('a crash stops as an exception where gdb stops, then at the end of the recording, then the program dies of it', async () => {
     const crash = record(programPath('crash'));
-    const ref = await gdbReference(crash, ['continue', LOC]);
+    const ref = await gdbReference(crash, ['continue', LOC, 'continue', LOC]);
     const c = new AdapterClient();
     dc = c;
     await c.initializeRequest();
@@ -254,6 +264,10 @@ describe('rewind dap', () => {
     const stop = await c.causes('stopped', () => c.configurationDoneRequest());
     expect(stop.event.body).toMatchObject({ reason: 'exception', text: expect.stringMatching(/^SIGSEGV/) });
     expect((await c.top()).loc).toEqual(ref.locs[0]);
+    // the end of the recording: the signal about to be delivered
+    const end = await c.causes('stopped', () => c.continueRequest({ threadId: 1 }));
+    expect(end.event.body.text).toBe('the end of the recording');
+    expect((await c.top()).loc).toEqual(ref.locs[1]);
     const exited = await c.causes('exited', () => c.continueRequest({ threadId: 1 }));
     expect(exited.event.body.exitCode).toBe(shellStatus(runNative([programPath('crash')])));
     await disconnect(c);

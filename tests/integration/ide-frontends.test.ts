@@ -117,6 +117,8 @@ describe("VS Code cppdbg's MI sequence (miDebuggerServerAddress)", () => {
     const atMain = await stopAfter(gdb, '-exec-run');
     expect(atMain.reason).toBe('breakpoint-hit');
     expect({ line: atMain.frame!.line, pc: BigInt(atMain.frame!.addr) }).toEqual(ref.locs[0]);
+    // the end of the recording is a stop (gdb 13's MI gives it no reason), then the exit
+    expect((await stopAfter(gdb, '-exec-continue')).reason).toBeUndefined();
     const exited = await stopAfter(gdb, '-exec-continue');
     expect(exited).toMatchObject({ reason: 'exited', exitCode: runNative([programPath('gdbdemo')]).status });
   });
