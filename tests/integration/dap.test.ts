@@ -220,9 +220,10 @@ describe('rewind dap', () => {
     await disconnect(c);
   });
 
-  it('stop on entry, the start of the recording, and bad requests', async () => {
+  it('stop on entry with a local program, the start of the recording, restart, and bad requests', async () => {
     const ref = await gdbReference(trace, [LOC, 'reverse-stepi', LOC, 'monitor info']);
-    const c = await launch({ stopOnEntry: true });
+    // program: the executable given locally, checked against the recorded one
+    const c = await launch({ stopOnEntry: true, program: programPath('gdbdemo') });
     const entry = await c.causes('stopped', () => c.configurationDoneRequest());
     expect(entry.event.body.reason).toBe('entry');
     expect((await c.top()).loc).toEqual(ref.locs[0]);
@@ -290,6 +291,7 @@ describe('rewind dap', () => {
     await expect(c.launchRequest({ trace: '/nonexistent/trace' } as DebugProtocol.LaunchRequestArguments)).rejects.toThrow(/no trace at \/nonexistent\/trace/);
     await expect(c.launchRequest({} as DebugProtocol.LaunchRequestArguments)).rejects.toThrow(/launch needs "trace"/);
     await expect(c.launchRequest({ trace, pid: 1 } as DebugProtocol.LaunchRequestArguments)).rejects.toThrow(/recorded process \d+, not process 1/);
+    await expect(c.launchRequest({ trace, program: programPath('hello') } as DebugProtocol.LaunchRequestArguments)).rejects.toThrow(/does not match the recorded executable/);
     await expect(c.launchRequest({ trace, gdbPath: '/nonexistent/gdb' } as DebugProtocol.LaunchRequestArguments)).rejects.toThrow('cannot start /nonexistent/gdb');
     expect(childrenOf(c.child.pid!)).toEqual([]);
     expect((await c.threadsRequest()).body.threads).toEqual([]);
