@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 
+#include "cpuid_emulation.h"
 #include "event_format.h"
 #include "memory_io.h"
 #include "ptrace_ops.h"
@@ -75,6 +76,12 @@ bool sameArguments(const Row& row, const uint64_t recorded[6], const uint64_t re
   for (int i = 0; i < 6; i++)
     if ((recorded[i] ^ replayed[i]) & argMask(row, i)) return false;
   return true;
+}
+
+std::string hex32(uint32_t v) {
+  char buf[16];
+  snprintf(buf, sizeof buf, "%x", v);
+  return buf;
 }
 
 struct Diverged {
@@ -292,6 +299,7 @@ void replayCopySession(pid_t from, pid_t to) {
     copy.signalQueued = it->second.signalQueued;
   }
   sessions[to] = copy;
+  cpuidCopyState(from, to);
 }
 
 LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
@@ -323,6 +331,13 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
         case kEvRdtsc:
           replayTsc(pid, s, v);
           break;
+        case kEvCpuid: {
+          Stop st = resumeAndWait(pid, s);
+          std::string why = cpuidReplayEvent(pid, st, v);
+          if (!why.empty()) throw Diverged{"cpuid leaf 0x" + hex32(v.get32(12)) + " subleaf 0x" + hex32(v.get32(16)),
+                                           st.kind == Stop::kSignal ? why : describeStop(pid, st)};
+          break;
+        }
         case kEvExit: {
           bool killed = v.get32(12) == 1;
           int code = int(v.get32(16));
