@@ -86,6 +86,16 @@ describe('every CPUID the program executes is answered from the trace', () => {
     }
   });
 
+  it('forked children run their CPUID live, untrapped, both ways', () => {
+    for (const env of HAS_FAULTING ? [TRAP, {}] : [TRAP]) {
+      const { trace, run } = record([programPath('forkcpuid')], [], env);
+      expect(run.stdout.toString()).toBe('fork child agrees: 1, vfork child exited 0, fork child agrees: 1\n');
+      const again = replay(trace, env);
+      expect(again.status, describeRun(again)).toBe(0);
+      expect(again.stdout.toString()).toBe(run.stdout.toString());
+    }
+  });
+
   it('a replay that asks another leaf than the recording diverges at that event', () => {
     const { trace } = record([programPath('cpuinfo')]);
     const target = cpuidEvents(trace).find((e) => e.leaf === 7)!;
