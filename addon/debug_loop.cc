@@ -622,6 +622,15 @@ struct Debugger : DebugHook {
   bool afterEvent(pid_t pid, const RecordView& done, const RecordView* next, StopInfo& info) override {
     event++;
     resetBoundary(pid);
+    regsValid = false;
+    uint64_t pc = regs(pid).rip;
+    // The target first: a run that looks for the state a signal is delivered from
+    // (the state gdb was shown at a fatal signal, say) ends there, as the target.
+    if (event == targetEvent && pc == targetPc && ((targetKind == 0 && targetN == 1) || (targetKind == 2 && fpMatches()))) {
+      info.reason = "target";
+      info.big("pc", pc);
+      return true;
+    }
     // A fatal signal: stop at the faulting instruction before it is delivered.
     if (done.kind() == kEvSignal && next && next->kind() == kEvExit && next->get32(12) == 1) {
       info.reason = "signal";
@@ -633,13 +642,6 @@ struct Debugger : DebugHook {
     if (done.kind() == kEvSignal && !search && (stopSignals >> (done.get32(12) & 63) & 1)) {
       info.reason = "signal";
       info.num("signal", done.get32(12));
-      return true;
-    }
-    regsValid = false;
-    uint64_t pc = regs(pid).rip;
-    if (event == targetEvent && pc == targetPc && ((targetKind == 0 && targetN == 1) || (targetKind == 2 && fpMatches()))) {
-      info.reason = "target";
-      info.big("pc", pc);
       return true;
     }
     if (mode == kCont || !stepDone) return false;

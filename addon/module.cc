@@ -1,5 +1,5 @@
 // The JS surface of the addon: thin wrappers that validate arguments on the JS
-// thread and run the ptrace work on the tracer thread. Typed in src/native.d.ts.
+// thread and run the ptrace work on the tracer thread. Typed in src/native/addon.ts.
 #include <cpuid.h>
 #include <napi.h>
 #include <sys/ptrace.h>

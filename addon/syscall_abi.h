@@ -1,4 +1,4 @@
-// Numeric codes shared with src/replay/syscall-abi.ts (the declarative table is
+// Numeric codes shared with src/syscalls/abi.ts (the declarative table is
 // written in TypeScript and handed over as TABLE_ROWS x ROW_INTS int32s).
 #pragma once
 #include <cstdint>
@@ -25,7 +25,7 @@ enum SizeKind : int32_t {
 
 enum RowFlag : int32_t { kFlagEcho = 1 };
 
-// The flags slot's argument-bits field (src/replay/syscall-abi.ts): 2 bits per
+// The flags slot's argument-bits field (src/syscalls/abi.ts): 2 bits per
 // argument register from kArgBitsShift on, 0 unread, 1 low 16 bits, 2 low 32, 3 all.
 constexpr int kArgBitsShift = 8;
 

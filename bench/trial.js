@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Recorder } from '../dist/replay/recorder.js';
+import { Recorder } from '../dist/record/recorder.js';
 import { Replayer } from '../dist/replay/replayer.js';
 import { TraceReader } from '../dist/history/index.js';
 import { WORK, WORKLOADS } from './workloads.js';

@@ -1,5 +1,6 @@
 // npm run example: builds examples/buggy.c, records it until a run hits its
-// intermittent bug (at most 20 tries), replays that trace, and shows how to
+// intermittent bug (at most 100 tries: it shows in about one run in four,
+// so 100 tries miss it about once in 10^12), replays that trace, and shows how to
 // debug it with gdb.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -17,7 +18,7 @@ const env = { ...process.env, REWIND_TRACE_DIR: process.env.REWIND_TRACE_DIR ?? 
 const rewind = (...args) => spawnSync(process.execPath, [cli, ...args], { env, stdio: 'inherit' });
 
 let trace;
-for (let attempt = 1; attempt <= 20; attempt++) {
+for (let attempt = 1; attempt <= 100; attempt++) {
   const dir = path.join(env.REWIND_TRACE_DIR, `buggy-example-${Date.now()}-${attempt}`);
   fs.mkdirSync(env.REWIND_TRACE_DIR, { recursive: true });
   console.log(`\n$ rewind record -o ${dir} -- ${exe}`);
@@ -36,4 +37,4 @@ console.log(`(replay exit status ${check.status})`);
 console.log(`\n$ rewind dump ${trace} | tail -5`);
 const dump = spawnSync(process.execPath, [cli, 'dump', trace], { env, encoding: 'utf8' });
 console.log(dump.stdout.trimEnd().split('\n').slice(-5).join('\n'));
-console.log(`\nTo debug that exact run in gdb:\n  node ${path.relative(process.cwd(), cli)} replay ${trace}\n  gdb ${exe} -ex 'target remote :2345'`);
+console.log(`\nTo debug that exact run in gdb:\n  node ${path.relative(process.cwd(), cli)} replay ${trace}\n  gdb ${path.relative(process.cwd(), exe)} -ex 'target remote :2345'`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Generates src/replay/syscall-arity.ts: for every x86-64 syscall, how many argument
+// Generates src/syscalls/arity.ts: for every x86-64 syscall, how many argument
 // registers the kernel reads and how many bits of each. Replay compares only those
 // bits with the recording (a register a call never reads may hold anything).
 // The output is committed; nothing runs this at build time.
@@ -19,8 +19,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const NAMES = join(HERE, '..', 'src', 'replay', 'syscall-names.ts');
-const DEFAULT_OUT = join(HERE, '..', 'src', 'replay', 'syscall-arity.ts');
+const NAMES = join(HERE, '..', 'src', 'syscalls', 'names.ts');
+const DEFAULT_OUT = join(HERE, '..', 'src', 'syscalls', 'arity.ts');
 const TRACEFS = '/sys/kernel/tracing';
 
 /** Width in bits of each parameter type the kernel declares (const stripped). Pointers are 64. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Generates src/replay/syscall-names.ts from the kernel's x86-64 syscall header.
+// Generates src/syscalls/names.ts from the kernel's x86-64 syscall header.
 // The output is committed; nothing runs this at build time.
 //
 //   node scripts/gen-syscall-names.mjs [--header PATH] [--out PATH] [--check]
@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DEFAULT_HEADER = '/usr/include/x86_64-linux-gnu/asm/unistd_64.h';
-const DEFAULT_OUT = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'replay', 'syscall-names.ts');
+const DEFAULT_OUT = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'syscalls', 'names.ts');
 
 /** x86-64 syscalls added after Linux 6.1 (number -> name, from syscall_64.tbl). */
 const SUPPLEMENT = {

@@ -1,6 +1,6 @@
 import { TraceReader } from '../history/index.js';
 import { decodeEvent, type TraceEvent } from '../history/events.js';
-import { syscallName } from '../replay/syscall-names.js';
+import { syscallName } from '../syscalls/names.js';
 import { writeAllSync } from './output.js';
 import { resolveTrace } from './trace-store.js';
 import { signalName } from './signals.js';

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Recorder } from '../replay/recorder.js';
+import { Recorder } from '../record/recorder.js';
 import { fail, notice, shellStatus } from './output.js';
 import { markLatest, newTraceDir } from './trace-store.js';
 

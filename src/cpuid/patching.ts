@@ -4,7 +4,7 @@
 // dlopen). The sites come from code-sites.ts; the native side writes `ud2` over
 // them and answers the trap (addon/cpuid_emulation.cc).
 import type { ExecSnapshot, MapFileInfo } from '../history/events.js';
-import { native } from '../native.js';
+import { native } from '../native/addon.js';
 import { cpuidSitesInFile } from './code-sites.js';
 
 const PROT_EXEC = 4;

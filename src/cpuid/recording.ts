@@ -5,7 +5,7 @@
 // says about it. One CpuidRecording per recorded process.
 import * as fs from 'node:fs';
 import type { ExecSnapshot, MapFileInfo } from '../history/events.js';
-import { native } from '../native.js';
+import { native } from '../native/addon.js';
 import { type CpuidRow, portableAnswers, regOf } from './leaves.js';
 import { forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
 

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import type { TraceReader } from '../history/index.js';
 import { EventKind, eventKindOf, type ExecSnapshot, type MapFileInfo } from '../history/events.js';
-import { native } from '../native.js';
+import { native } from '../native/addon.js';
 import { type CpuidRow, featuresOnlyIn, FEATURES, regOf, trampolineXsave, xsaveWrites, xstateName } from './leaves.js';
 import { forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
 import { type CpuidMeta, faultingAvailable } from './recording.js';

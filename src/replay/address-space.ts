@@ -2,8 +2,8 @@
 import * as fs from 'node:fs';
 import type { TraceWriter, TraceReader } from '../history/index.js';
 import type { ExecSnapshot, MappingSnapshot } from '../history/events.js';
-import { native } from '../native.js';
-import { getReg, setReg } from './registers.js';
+import { native } from '../native/addon.js';
+import { getReg, setReg } from '../arch/registers.js';
 import { hex, isSpecialMapping, readMaps } from './proc-maps.js';
 import { STUB_BASE, STUB_SIZE, STUB_STACK_PROBE, STUB_SYSCALL } from './stub.js';
 

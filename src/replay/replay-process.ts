@@ -4,12 +4,12 @@
 import * as fs from 'node:fs';
 import type { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
-import { native } from '../native.js';
+import { native } from '../native/addon.js';
 import { rebuildAddressSpace } from './address-space.js';
-import { tracerCpu } from './cpu.js';
-import { setReg } from './registers.js';
+import { tracerCpu } from '../arch/cpu.js';
+import { setReg } from '../arch/registers.js';
 import { STUB_BASE, stubPath } from './stub.js';
-import { syscallName } from './syscall-names.js';
+import { syscallName } from '../syscalls/names.js';
 import { checkCpuForReplay, cpuidAfterMap, cpuidAfterRebuild, cpuidBeforeMap } from '../cpuid/replaying.js';
 
 /** The exec event every trace starts with. */

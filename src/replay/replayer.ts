@@ -1,8 +1,8 @@
 // Replays a trace headless to its end: feeds the recorded events to the native
 // replay loop chunk by chunk, echoing what the replayed process writes to fd 1/2.
 import type { TraceReader } from '../history/index.js';
-import { native } from '../native.js';
-import { encodeSyscallTable } from './syscall-table.js';
+import { native } from '../native/addon.js';
+import { encodeSyscallTable } from '../syscalls/table.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
 
 export type ReplayOutcome =

@@ -1,10 +1,10 @@
 // amd64 GNU/Linux target description, generated from the register layout the
-// replay engine uses (src/replay/register-layout.ts). The XML is one self-contained
+// replay engine uses (src/arch/register-layout.ts). The XML is one self-contained
 // document, so gdb fetches target.xml only.
 
-import { CORE, SSE, registerLayout, type RegisterInfo } from '../replay/register-layout.js';
+import { CORE, SSE, registerLayout, type RegisterInfo } from '../arch/register-layout.js';
 
-export { REGISTERS_AMD64, REGISTERS_AMD64_AVX, REGNO, gPacketSize, registerLayout, type RegisterInfo } from '../replay/register-layout.js';
+export { REGISTERS_AMD64, REGISTERS_AMD64_AVX, REGNO, gPacketSize, registerLayout, type RegisterInfo } from '../arch/register-layout.js';
 
 const bits = (fields: [string, number][]) =>
   fields.map(([name, bit]) => `      <field name="${name}" start="${bit}" end="${bit}"/>`).join('\n');

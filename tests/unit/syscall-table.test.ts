@@ -5,11 +5,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-import { ARG_BITS_SHIFT, Action, ArgBits, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS } from '../../src/replay/syscall-abi.js';
-import { SYSCALL_ARG_BITS, SYSCALLS_WITHOUT_ARITY } from '../../src/replay/syscall-arity.js';
-import { SYSCALL_NAMES, SYSCALL_NUMBERS, syscallName } from '../../src/replay/syscall-names.js';
-import { encodeSyscallTable, specFor } from '../../src/replay/syscall-table.js';
-import { STRUCT_SIZES, SYSCALL_SPECS } from '../../src/replay/syscalls.js';
+import { ARG_BITS_SHIFT, Action, ArgBits, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS } from '../../src/syscalls/abi.js';
+import { SYSCALL_ARG_BITS, SYSCALLS_WITHOUT_ARITY } from '../../src/syscalls/arity.js';
+import { SYSCALL_NAMES, SYSCALL_NUMBERS, syscallName } from '../../src/syscalls/names.js';
+import { encodeSyscallTable, specFor } from '../../src/syscalls/table.js';
+import { STRUCT_SIZES, SYSCALL_SPECS } from '../../src/syscalls/specs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');

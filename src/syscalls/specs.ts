@@ -16,7 +16,7 @@
 // - Syscalls the kernel no longer implements (sys_ni_syscall in syscall_64.tbl) are
 //   emulated without outputs: they return -ENOSYS and write nothing.
 
-import { Action, Check, RowFlag, Size, type OutSpec, type SyscallSpec } from './syscall-abi.js';
+import { Action, Check, RowFlag, Size, type OutSpec, type SyscallSpec } from './abi.js';
 
 /**
  * x86-64 sizes (bytes) of the kernel structures the rows below capture. Checked against

@@ -1,11 +1,11 @@
 // Encodes SYSCALL_SPECS into the flat Int32Array the native record/replay loops read
-// (layout in syscall-abi.ts). Validated when this module loads, so a bad spec fails
+// (layout in abi.ts). Validated when this module loads, so a bad spec fails
 // fast instead of recording garbage.
 
-import { ARG_BITS_SHIFT, Action, ArgBits, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS, type SyscallSpec } from './syscall-abi.js';
-import { SYSCALL_ARG_BITS } from './syscall-arity.js';
-import { SYSCALL_NAMES, SYSCALL_NUMBERS, syscallName } from './syscall-names.js';
-import { SYSCALL_SPECS } from './syscalls.js';
+import { ARG_BITS_SHIFT, Action, ArgBits, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS, type SyscallSpec } from './abi.js';
+import { SYSCALL_ARG_BITS } from './arity.js';
+import { SYSCALL_NAMES, SYSCALL_NUMBERS, syscallName } from './names.js';
+import { SYSCALL_SPECS } from './specs.js';
 
 /** Ints before the outputs in a row: action, check, flags, nOuts. */
 const HEADER_INTS = 4;
@@ -53,8 +53,8 @@ function effectiveSpec(name: string): SyscallSpec {
 const WIDTH_CODES: Record<number, number> = { 16: ArgBits.Low16, 32: ArgBits.Low32, 64: ArgBits.All };
 
 /**
- * The argument-bits field of a row's flags (syscall-abi.ts): what the kernel reads of
- * each argument register, from its own metadata (syscall-arity.ts). A call without
+ * The argument-bits field of a row's flags (abi.ts): what the kernel reads of
+ * each argument register, from its own metadata (arity.ts). A call without
  * metadata is compared in all six registers.
  */
 export function argBitsField(name: string): number {

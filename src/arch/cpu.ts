@@ -19,7 +19,7 @@ export function tracerCpu(): number {
 
 /** The CPUID answers that steer glibc's choice of code (string functions, xsave size). */
 export async function cpuidFingerprint(): Promise<number[][]> {
-  const { native } = await import('../native.js');
+  const { native } = await import('../native/addon.js');
   native().configure({ cpu: tracerCpu() });
   return native().cpuidLeaves();
 }

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The stop report as the addon sends it; decoded once, by stop-report.ts. */
 export interface NativeStopInfo {
   reason: string;
   [field: string]: string | number | bigint;
@@ -62,8 +63,20 @@ export interface SpawnOptions {
  * reports the last trap it passed (lastEvent, lastReason, lastPc, lastN, lastExact,
  * lastWatch, lastSlot). See docs/timeline.md.
  */
+/** debugRun's modes: run freely, single-step, or step while start <= pc < end. */
+export const RunMode = { continue: 0, step: 1, range: 2 } as const;
+export type RunMode = (typeof RunMode)[keyof typeof RunMode];
+
+/** What a debugRun target stops at (see DebugRunOptions.target). */
+export const TargetKind = { arrival: 0, watchTrigger: 1, fingerprint: 2 } as const;
+
+export type RunTarget =
+  | { kind: typeof TargetKind.arrival; event: number; pc: bigint; n: number }
+  | { kind: typeof TargetKind.watchTrigger; event: number; n: number }
+  | { kind: typeof TargetKind.fingerprint; event: number; pc: bigint; fp: Buffer };
+
 export interface DebugRunOptions {
-  mode: 0 | 1 | 2;
+  mode: RunMode;
   start?: bigint;
   end?: bigint;
   fresh: boolean;
@@ -80,10 +93,10 @@ export interface DebugRunOptions {
   /** the start state is a boundary whose breakpoint counts as a hit */
   startCandidate?: boolean;
   /**
-   * stop (reason 'target') at arrival n at pc (kind 0), data trigger n (kind 1), or
-   * the first arrival at pc whose fingerprint is fp (kind 2), in interval `event`
+   * stop (reason 'target') at arrival n at pc, data trigger n, or the first arrival
+   * at pc whose fingerprint is fp, in interval `event`
    */
-  target?: { kind: 0 | 1; event: number; pc?: bigint; n: number } | { kind: 2; event: number; pc: bigint; fp: Buffer };
+  target?: RunTarget;
   /** continue mode: leave a copy (forked at forkAt) at these run times, ns since the run began */
   slices?: number[];
   forkAt?: bigint;
@@ -158,7 +171,7 @@ let loaded: Native | undefined;
 
 export function native(): Native {
   if (!loaded) {
-    const file = path.join(here, '..', 'build', 'Release', 'rewind_native.node');
+    const file = path.join(here, '..', '..', 'build', 'Release', 'rewind_native.node');
     try {
       loaded = require(file) as Native;
     } catch (e) {
@@ -170,5 +183,5 @@ export function native(): Native {
 
 /** The syscall buffer's preload library (addon/preload/rwpreload.c), built beside the addon. */
 export function preloadLibraryPath(): string {
-  return path.join(here, '..', 'build', 'Release', 'librwpreload.so');
+  return path.join(here, '..', '..', 'build', 'Release', 'librwpreload.so');
 }

@@ -5,12 +5,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { TraceWriter } from '../history/index.js';
 import { EventKind, encodeJsonEvent, type MapFileInfo } from '../history/events.js';
-import { native, preloadLibraryPath } from '../native.js';
-import { captureAddressSpace } from './address-space.js';
-import { hex } from './proc-maps.js';
-import { syscallName } from './syscall-names.js';
-import { encodeSyscallTable } from './syscall-table.js';
-import { tracerCpu } from './cpu.js';
+import { native, preloadLibraryPath } from '../native/addon.js';
+import { captureAddressSpace } from '../replay/address-space.js';
+import { hex } from '../replay/proc-maps.js';
+import { syscallName } from '../syscalls/names.js';
+import { encodeSyscallTable } from '../syscalls/table.js';
+import { tracerCpu } from '../arch/cpu.js';
 import { CpuidRecording, type CpuidOptions } from '../cpuid/recording.js';
 import { join as joinPath } from 'node:path';
 

@@ -1,0 +1,353 @@
+// The debug session: one replay of a trace under a debugger's control, as a small
+// facade over the engine's rooms (docs/architecture.md). It starts, resumes,
+// reverses, seeks, restarts and closes; registers, memory and traps are served by
+// the rooms behind it. A command that fails unexpectedly is logged with its stack,
+// the replay goes back to where the command started, and the session stays usable.
+import type { TraceReader } from '../history/index.js';
+import type { ExecSnapshot } from '../history/events.js';
+import { getReg } from '../arch/registers.js';
+import { native } from '../native/addon.js';
+import { librariesSvr4Xml, readLinkMap } from '../replay/link-map.js';
+import { firstExec, startReplayProcess } from '../replay/replay-process.js';
+import { Diversion } from './diversion.js';
+import { ReplayedProcess, type RunExtra } from './forward.js';
+import { Inspector } from './inspector.js';
+import type { Checkpoint, Mark } from './marks.js';
+import { monitorCommand, type MonitoredSession } from './monitor.js';
+import { ReverseSearch } from './reverse-continue.js';
+import { ReverseStepper } from './reverse-step.js';
+import { periodic } from './search-plans.js';
+import { Interrupted, Seeker } from './seek.js';
+import { EngineError, type DebugTarget, type HwKind, type ResumeRequest, type StopEvent } from './target.js';
+import { Timeline, type Pos, type TimelineRun } from './timeline.js';
+import { NO_SLOTS, Traps } from './traps.js';
+
+export type { StopEvent, ResumeRequest } from './target.js';
+
+/** a forward continue leaves a copy this often inside a long stretch without events */
+const FORWARD_SLICE_NS = 50e6;
+const FORWARD_SLICES = 2000;
+/** an interrupted continue stops this many instructions after the interrupt (see afterInterrupt) */
+const AFTER_INTERRUPT_STEPS = 1000;
+
+export interface SessionOptions {
+  /** what the replayed program writes to fd 1 and 2, once, the first time the replay gets there */
+  onOutput?: (fd: number, data: Buffer) => void;
+  /** the recording's files, for vFile */
+  openFile?: (path: string) => Buffer | undefined;
+  /** the server's log: internal errors, with their stacks */
+  log?: (text: string) => void;
+}
+
+export class DebugSession implements DebugTarget, MonitoredSession {
+  readonly snapshot: ExecSnapshot;
+  readonly tid: number;
+  avx = false;
+  private readonly proc: ReplayedProcess;
+  private readonly traps: Traps;
+  private readonly inspector: Inspector;
+  private readonly diversion: Diversion;
+  private readonly timeline: Timeline;
+  private readonly seeker: Seeker;
+  private readonly stepper: ReverseStepper;
+  private readonly search: ReverseSearch;
+  /** Signals gdb wants reported before delivery: all but those QPassSignals passes. */
+  private stopSignals = (1n << 64n) - 2n;
+
+  private constructor(readonly trace: TraceReader, private readonly opts: SessionOptions) {
+    ({ snapshot: this.snapshot, tid: this.tid } = firstExec(trace));
+    this.proc = new ReplayedProcess(trace, opts.onOutput);
+    this.traps = new Traps(this.proc);
+    this.inspector = new Inspector(this.proc, this.traps);
+    this.diversion = new Diversion(this.proc, this.traps, this.inspector);
+    this.timeline = new Timeline(this.proc, this.traps, () => this.inspector.undoWrites());
+    this.seeker = new Seeker(this.proc, this.timeline, this.traps);
+    this.stepper = new ReverseStepper(this.proc, this.timeline, this.seeker, this.traps);
+    this.search = new ReverseSearch(this.proc, this.timeline, this.seeker, this.traps, this.stepper);
+  }
+
+  static async start(trace: TraceReader, opts: SessionOptions = {}): Promise<DebugSession> {
+    const s = new DebugSession(trace, opts);
+    await s.begin();
+    return s;
+  }
+
+  private async begin(): Promise<void> {
+    const pid = await startReplayProcess(this.trace, this.snapshot);
+    let pc: bigint;
+    try {
+      pc = getReg(await native().getRegs(pid), 'rip');
+      await this.proc.adopt(pid, 1, 0, pc, 0);
+      this.avx = await this.inspector.detectAvx();
+    } catch (e) {
+      await this.proc.kill();
+      await native().kill(pid).catch(() => undefined);
+      throw e;
+    }
+    this.proc.lastStop = { kind: 'stopped', signal: 5, reason: 'start' };
+    await this.timeline.begin(pc);
+  }
+
+  // ---------------------------------------------------------------- state
+
+  get alive(): boolean {
+    return this.proc.alive;
+  }
+
+  get stopEvent(): StopEvent {
+    return this.proc.lastStop;
+  }
+
+  /** the index of the next event to replay */
+  get eventIndex(): number {
+    return this.proc.next;
+  }
+
+  get isRunning(): boolean {
+    return this.proc.running;
+  }
+
+  /** statistics for `monitor checkpoints` and the benchmarks */
+  get stats(): ReplayedProcess['stats'] {
+    return this.proc.stats;
+  }
+
+  auxv(): Buffer {
+    return Buffer.from(this.snapshot.auxv, 'hex');
+  }
+
+  siginfo(): Buffer | undefined {
+    return this.proc.lastSiginfo;
+  }
+
+  setPassSignals(signals: number[]): void {
+    let mask = (1n << 64n) - 2n;
+    for (const s of signals) if (s > 0 && s < 64) mask &= ~(1n << BigInt(s));
+    this.stopSignals = mask;
+  }
+
+  interrupt(): void {
+    this.proc.interrupt();
+  }
+
+  /** Where gdb stands, for `monitor position` and the tests. */
+  position(): Mark | undefined {
+    const here = this.timeline.here;
+    return here?.kind === 'mark' ? here.mark : undefined;
+  }
+
+  checkpoints(): Checkpoint[] {
+    return this.timeline.store.alive();
+  }
+
+  monitor(command: string): Promise<string[]> {
+    return monitorCommand(this, command);
+  }
+
+  openFile(path: string): Buffer | undefined {
+    return this.opts.openFile?.(path);
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /**
+   * Runs a command. An unexpected failure is logged with its stack and answered
+   * with an 'internal' EngineError; the replay goes back to where the command
+   * started (or to the start of the replay), so the session stays usable.
+   */
+  private async command(name: string, body: () => Promise<StopEvent>): Promise<StopEvent> {
+    const start = this.timeline.here;
+    try {
+      return await body();
+    } catch (e) {
+      if (e instanceof EngineError) throw e;
+      this.opts.log?.(`internal error in ${name}: ${(e as Error).stack ?? e}`);
+      await this.recover(start);
+      throw new EngineError('internal', `${name} failed: ${(e as Error).message}`);
+    }
+  }
+
+  private async recover(start: Pos | undefined): Promise<void> {
+    this.proc.running = false;
+    this.proc.interruptRequested = false;
+    try {
+      await this.diversion.leave(false);
+      if (!start) throw new Error('no position to go back to');
+      await this.seeker.reach(start);
+      await this.traps.installGdb();
+      this.proc.lastStop = { kind: 'stopped', signal: 5, reason: 'step' };
+    } catch (e) {
+      this.opts.log?.(`cannot go back to where the command started (${(e as Error).message}): the replay starts again`);
+      await this.restart().catch((e2) => this.opts.log?.(`cannot restart the replay: ${(e2 as Error).stack ?? e2}`));
+    }
+  }
+
+  private stopped(s: StopEvent): StopEvent {
+    this.inspector.invalidate();
+    if (!(s.kind === 'stopped' && s.reason === 'signal')) this.proc.lastSiginfo = undefined;
+    return (this.proc.lastStop = s);
+  }
+
+  resume(req: ResumeRequest): Promise<StopEvent> {
+    return this.command('resume', async () => {
+      if (this.proc.state !== 'stopped') return this.proc.lastStop;
+      this.proc.interruptRequested = false;
+      if (await this.diversion.diverted()) return this.stopped(await this.diversion.run(req));
+      await this.diversion.leave();
+      // The end of the recording is a place: a run stops there first ("No more
+      // reverse-execution history"); a resume from there replays the exit as recorded.
+      const atEnd = this.proc.atEnd;
+      const lastWasEnd = this.proc.lastStop.kind === 'stopped' && this.proc.lastStop.reason === 'end';
+      if (atEnd && !lastWasEnd) return this.stopped({ kind: 'stopped', signal: 5, reason: 'end' });
+      const slots = this.traps.gdbSlots();
+      const extra: RunExtra = { stopSignals: this.stopSignals };
+      if (req.action === 'continue') extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
+      const run = await this.timeline.run(req, Infinity, extra, atEnd);
+      this.timeline.here = run.interrupted ? await this.afterInterrupt(run) : await this.timeline.positionAfter(run, slots);
+      await this.timeline.checkpointHere();
+      return this.stopped(run.stop);
+    });
+  }
+
+  /**
+   * An interrupted continue stops anywhere. The loop left a copy there; the stop
+   * moves a few instructions on, so that it is named by steps from that copy and
+   * going back over those steps is cheap.
+   */
+  private async afterInterrupt(run: TimelineRun): Promise<Pos | undefined> {
+    const here = run.slices[run.slices.length - 1];
+    const proc = this.proc;
+    if (!here || here.mark.pc !== run.position?.at || here.mark.e !== proc.next || proc.state !== 'stopped') return this.timeline.positionAfter(run, []);
+    const e = proc.next;
+    const interrupted = proc.lastStop;
+    proc.countBase = { e, base: here.id };
+    const steps = await this.timeline.run({ action: 'step' }, e + 1, { steps: AFTER_INTERRUPT_STEPS });
+    proc.lastStop = interrupted;
+    if (steps.stop.kind !== 'stopped' || proc.next !== e) return this.timeline.positionAfter(steps, []);
+    return { kind: 'mark', mark: { e, base: here.id, pc: here.mark.pc, n: 1, steps: steps.steps } };
+  }
+
+  /** Replays forward to just after event `event` (from an earlier checkpoint if it is behind). */
+  seek(event: number): Promise<StopEvent> {
+    return this.command('seek', async () => {
+      const proc = this.proc;
+      if (event + 1 < proc.next || proc.state !== 'stopped') {
+        if (proc.state === 'ended') await this.restart();
+        else await this.timeline.switchTo(this.timeline.latestBefore(event + 1));
+      }
+      if (event + 1 <= proc.next) return proc.lastStop;
+      await this.traps.install([], NO_SLOTS);
+      let run: TimelineRun;
+      try {
+        run = await this.timeline.run({ action: 'continue' }, event + 1);
+        this.timeline.here = await this.timeline.positionAfter(run, []);
+      } finally {
+        if (proc.state === 'stopped') await this.traps.installGdb();
+      }
+      await this.timeline.checkpointHere();
+      return this.stopped(run.stop);
+    });
+  }
+
+  /** gdb's `bs` and `bc`. */
+  reverse(kind: 'step' | 'continue'): Promise<StopEvent> {
+    return this.command(kind === 'step' ? 'reverse-step' : 'reverse-continue', async () => {
+      if (this.proc.state !== 'stopped') return this.proc.lastStop;
+      this.proc.interruptRequested = false;
+      await this.diversion.leave();
+      await this.inspector.undoWrites();
+      const start = this.timeline.here;
+      const sw = [...this.traps.sw.keys()];
+      const slots = this.traps.gdbSlots();
+      try {
+        let now = await this.seeker.canon();
+        if (!now) return this.stopped({ kind: 'stopped', signal: 5, reason: 'begin', message: 'this point cannot be found again; step or continue first' });
+        if (!now.fp && now.steps === 0) {
+          now = { ...now, fp: await native().fingerprint(this.proc.pid) };
+          this.timeline.here = { kind: 'mark', mark: now };
+        }
+        const stop = kind === 'step' ? await this.reverseStep(now) : await this.search.run(now, sw, slots);
+        await this.traps.installGdb();
+        await this.timeline.checkpointHere();
+        return this.stopped(stop);
+      } catch (e) {
+        if (!(e instanceof Interrupted)) throw e;
+        // go back to where the command started
+        if (start) await this.seeker.reach(start).catch(() => undefined);
+        await this.traps.installGdb();
+        return this.stopped({ kind: 'stopped', signal: 2, reason: 'interrupted' });
+      }
+    });
+  }
+
+  private async reverseStep(now: Mark): Promise<StopEvent> {
+    const prev = await this.stepper.predecessor(now);
+    if (prev === 'begin') {
+      await this.seeker.reachMark(now);
+      return { kind: 'stopped', signal: 5, reason: 'begin' };
+    }
+    await this.seeker.reachMark(prev);
+    this.seeker.checkInterrupt();
+    return { kind: 'stopped', signal: 5, reason: 'step' };
+  }
+
+  /** Starts the replay again from the beginning, keeping breakpoints and watchpoints. */
+  async restart(): Promise<StopEvent> {
+    await this.close();
+    this.inspector.forget();
+    await this.begin();
+    await this.traps.reinstallAfterRestart();
+    return this.proc.lastStop;
+  }
+
+  /** Ends the replay: the replayed process and every checkpoint. */
+  async close(): Promise<void> {
+    await this.diversion.leave(false).catch(() => undefined);
+    await this.proc.kill();
+    await this.timeline.clear();
+  }
+
+  // ---------------------------------------------------------------- registers, memory, traps
+
+  readRegisters(): Promise<Buffer> {
+    return this.inspector.readRegisters(this.avx);
+  }
+
+  readRegister(regno: number): Promise<Buffer> {
+    return this.inspector.readRegister(this.avx, regno);
+  }
+
+  writeRegister(regno: number, value: Buffer): Promise<void> {
+    return this.inspector.writeRegister(this.avx, regno, value);
+  }
+
+  writeRegisters(data: Buffer): Promise<void> {
+    return this.inspector.writeRegisters(this.avx, data);
+  }
+
+  expedite(): Promise<{ regno: number; bytes: Buffer }[]> {
+    return this.inspector.expedite();
+  }
+
+  readMemory(addr: bigint, length: number): Promise<Buffer> {
+    return this.inspector.readMemory(addr, length);
+  }
+
+  writeMemory(addr: bigint, data: Buffer): Promise<void> {
+    return this.inspector.writeMemory(addr, data);
+  }
+
+  insertBreakpoint(kind: 0 | HwKind, addr: bigint, length: number): Promise<void> {
+    return this.traps.insert(kind, addr, length, (a) => this.inspector.originalByte(a));
+  }
+
+  removeBreakpoint(kind: 0 | HwKind, addr: bigint, length: number): Promise<void> {
+    return this.traps.remove(kind, addr, length);
+  }
+
+  /** The dynamic linker's list of loaded objects, as gdb's libraries-svr4 document. */
+  async librariesSvr4(): Promise<string> {
+    if (!this.alive) return librariesSvr4Xml([]);
+    return librariesSvr4Xml(await readLinkMap((addr, length) => this.readMemory(addr, length).catch(() => Buffer.alloc(0)), this.snapshot));
+  }
+}
