@@ -123,6 +123,18 @@ export interface Native {
   /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
   cpuidLeaves(): Promise<number[][]>;
 
+  // CPUID from the trace (addon/cpuid_emulation.cc, docs/portability.md).
+  /** Every leaf and subleaf this CPU answers, and XCR0, read on the tracer's CPU. */
+  cpuidDump(): Promise<{ leaves: number[][]; xcr0: bigint }>;
+  /** Recording: the answers the program gets (rows as cpuidDump's), or null for this CPU's. */
+  cpuidSetAnswers(pid: number, rows: number[][] | null): Promise<void>;
+  /** ARCH_SET_CPUID(0) in the stopped tracee: its CPUID instructions fault from now on. */
+  cpuidEnableFaulting(pid: number): Promise<boolean>;
+  /** Forgets the sites in [start, end), then turns the CPUID instructions at `sites` into ud2. */
+  cpuidPatch(pid: number, start: bigint, end: bigint, sites: bigint[]): Promise<number>;
+  /** The patched sites (readMemory shows them with their original bytes). */
+  cpuidSites(pid: number): Promise<bigint[]>;
+
   // Debugging a replay (addon/debug_loop.cc).
   /**
    * replayRun with the program's own code run under debugger control: stops at
