@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { Recorder } from '../record/recorder.js';
+import { inheritedStdioNonBlocking } from './inherited-stdio.js';
 import { fail, notice, shellStatus } from './output.js';
 import { markLatest, newTraceDir } from './trace-store.js';
 
@@ -23,7 +24,9 @@ export async function recordCommand(argv: { output?: string; command: string[]; 
   }
   let outcome;
   try {
-    outcome = await recorder.record({ program, args, traceDir: dir, ...(argv.syscallbuf === false ? { syscallbuf: false } : {}) });
+    // The program's stdio as rewind was given it, not as Node has made it since.
+    const stdioNonBlocking = inheritedStdioNonBlocking();
+    outcome = await recorder.record({ program, args, traceDir: dir, stdioNonBlocking, ...(argv.syscallbuf === false ? { syscallbuf: false } : {}) });
   } catch (e) {
     await recorder.abort(`recorder error: ${(e as Error).message}`);
     fail((e as Error).message);
