@@ -300,8 +300,8 @@ const programs: ProgramCase[] = [
   },
 ];
 
-/** Programs with tests of their own below (or in failures.test.ts, or the gdb tests). */
-const specialPrograms = ['unknown_syscall', 'revextra', 'revsignal', 'revloop'];
+/** Programs with tests of their own below (or in failures.test.ts, slow-reader.test.ts, or the gdb tests). */
+const specialPrograms = ['unknown_syscall', 'revextra', 'revsignal', 'revloop', 'pipewrite'];
 
 const variants = [
   { label: 'dynamic', static: false },
