@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, DEFAULT_TIMEOUT_MS, commandLine, programBuilt, programPath, programStderr, rewind, runNative, tempDir, type RunResult } from '../helpers.js';
+import { CLI, DEFAULT_TIMEOUT_MS, commandLine, describeRun, programPath, programStderr, rewind, runNative, tempDir, type RunResult } from '../helpers.js';
 
 /** Runs cmd with its stdout read in chunks, pausing a few ms after each. */
 function runWithSlowReader(cmd: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
@@ -36,13 +36,10 @@ function runWithSlowReader(cmd: string[], env: NodeJS.ProcessEnv = process.env):
   });
 }
 
-function describeRun(r: RunResult): string {
-  return `${commandLine(r.command)} -> status ${r.status}, signal ${r.signal}\n${r.stderr.toString()}`;
-}
-
 const program = programPath('pipewrite');
 
-describe.skipIf(!programBuilt('pipewrite'))('a slow reader on the recorded program\'s stdout', () => {
+// Never skipped: a missing pipewrite fails these (record-replay.test.ts also checks it was built).
+describe('a slow reader on the recorded program\'s stdout', () => {
   let native: RunResult | undefined;
   async function nativeRun(): Promise<RunResult> {
     native ??= await runWithSlowReader([program]);
