@@ -212,6 +212,7 @@ struct Debugger : DebugHook {
   bool regsValid = false;
   user_regs_struct lastSliceRegs{};
   bool haveSliceRegs = false;
+  uint64_t resumeRip = kNone;  // the pc the main resume started from, while a copy may be due
   uint32_t targetEvent = 0;
   uint64_t targetPc = 0, targetN = 0;
   bool search = false;  // traps are recorded in `last` instead of stopping the run
@@ -477,8 +478,12 @@ struct Debugger : DebugHook {
       if (!sent) staleStops--;
       if (interruptFor.load() == pid) return st;  // the user's interrupt came with it
       regsValid = false;
-      // another signal pending (an rdtsc's SIGSEGV, a fault) comes first: no copy here
-      if (sliceHere && !sliceAt.empty() && sliceAt.front() <= ranNs + 50000 && pendingSignals(pid) == 0) takeSlice(pid);
+      // another signal pending (an rdtsc's SIGSEGV, a fault) comes first: no copy here.
+      // Nor where no instruction ran since the resume: a SIGSTOP reported before the
+      // first instruction stands at a state that other paths reach differently (the
+      // first instruction of a signal handler entered by a step over a breakpoint,
+      // whose frame remembers the step), and re-execution did not find it again.
+      if (sliceHere && !sliceAt.empty() && sliceAt.front() <= ranNs + 50000 && pendingSignals(pid) == 0 && regs(pid).rip != resumeRip) takeSlice(pid);
       resumeWatched(pid, request, nullptr, sliceHere);
     }
   }
@@ -491,6 +496,8 @@ struct Debugger : DebugHook {
       throw stopWith("interrupted");
     }
     int s = sig ? *sig : 0;
+    // where this resume starts, while a copy may be due (see waitFor)
+    resumeRip = sliceHere && !sliceAt.empty() ? regs(pid).rip : kNone;
     if (sliceHere && s == 0 && !sliceAt.empty() && !sliceArmed) {
       uint64_t due = sliceAt.front() > ranNs ? sliceAt.front() - ranNs : 0;
       armSlice(pid, monotonicNs() + due);
