@@ -42,7 +42,16 @@ struct SpawnOptions {
   bool trapTsc = true;
   bool traceForks = false;
   int stdinFd = -1, stdoutFd = -1, stderrFd = -1;  // -1: inherit
+  // Its own process group, so that kill(0, ...) by the program reaches neither the
+  // recorder nor anything else outside it. When the recorder's stdin is a terminal
+  // and the recorder is in its foreground, the program's group gets the terminal
+  // (Ctrl-C goes to the program, as natively); restoreTerminal() takes it back.
+  bool newProcessGroup = false;
 };
+
+// Gives the terminal back to the caller's process group after a spawn with
+// newProcessGroup took it. Runs on the JS thread.
+void restoreTerminal();
 
 // Forks and execs the program stopped at the return of its execve.
 pid_t spawnTracee(const SpawnOptions& opts);

@@ -53,6 +53,11 @@ export interface SpawnOptions {
   trapTsc?: boolean;
   traceForks?: boolean;
   stdio?: [number, number, number];
+  /**
+   * A process group of its own (kill(0) by the program reaches nothing else); it
+   * gets the terminal if the caller has it (restoreTerminal() takes it back).
+   */
+  newProcessGroup?: boolean;
 }
 
 /**
@@ -107,6 +112,12 @@ export interface Native {
   replaySetBrk(pid: number, brk: bigint): Promise<void>;
   /** SIGKILL and reap. */
   kill(pid: number): Promise<void>;
+  /** Synchronous: the [start, end) ranges of data (not holes) in path between from and to, flattened. */
+  fileDataExtents(path: string, from: number, to: number): number[];
+  /** Synchronous: gives the terminal back to this process's group after spawn({ newProcessGroup }). */
+  restoreTerminal(): void;
+  /** Gives the stopped replayed process its own copy of the emulated file at fd (addon/replay_files.h). */
+  emuUnshare(pid: number, fd: number): Promise<void>;
   /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
   cpuidLeaves(): Promise<number[][]>;
 
