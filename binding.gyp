@@ -10,6 +10,7 @@
         "addon/record_buffer.cc",
         "addon/record_children.cc",
         "addon/record_files.cc",
+        "addon/record_shared.cc",
         "addon/record_signals.cc",
         "addon/record_views.cc",
         "addon/replay_files.cc",

@@ -57,10 +57,11 @@ uint32_t appendBufferWrites(pid_t pid, Session& s, RecordWriter& w) {
     n++;
   }
   // Once the program maps a data file, its writes to files must be seen by the
-  // recorder (they change mapped memory): the library sends them the traced way.
-  uint32_t want = s.mappedFiles.empty() ? 0 : 1;
-  if (want != h.tracedWrites) {
-    uint64_t at = s.bufAddr + offsetof(BufHeader, tracedWrites);
+  // recorder (they change mapped memory); once children share memory with it,
+  // every call must stop, to record what they changed (record_shared.cc).
+  uint32_t want = (s.mappedFiles.empty() ? 0 : kTracedFileWrites) | (s.shared.empty() ? 0 : kTracedAll);
+  if (want != h.traced) {
+    uint64_t at = s.bufAddr + offsetof(BufHeader, traced);
     writeMemory(pid, at, &want, 4);
     w.u64(at);
     w.u32(4);

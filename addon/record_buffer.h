@@ -16,7 +16,7 @@ void flushBuffer(pid_t pid, Session& s, RecordWriter& w, uint32_t& count);
 
 // At a traced syscall's exit: the header writes the recorder makes there (empty the
 // buffer unless a record is being written, lift the fork guard, ask for traced
-// writes), appended to the event's memory writes so that replay makes the same
+// calls), appended to the event's memory writes so that replay makes the same
 // change at the same point. Returns how many writes it appended.
 uint32_t appendBufferWrites(pid_t pid, Session& s, RecordWriter& w);
 

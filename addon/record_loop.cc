@@ -24,6 +24,7 @@
 #include "record_children.h"
 #include "record_files.h"
 #include "record_session.h"
+#include "record_shared.h"
 #include "record_signals.h"
 #include "record_views.h"
 #include "tracer_thread.h"
@@ -35,7 +36,7 @@ namespace {
 constexpr uint64_t kCloneThread = 0x00010000;
 constexpr double kHandOverMs = 5;
 constexpr int kNrClone = 56, kNrIoctl = 16, kNrPrctl = 157, kNrSeccomp = 317;
-constexpr int kNrFork = 57, kNrVfork = 58;
+constexpr int kNrFork = 57, kNrVfork = 58, kNrMunmap = 11, kNrMprotect = 10;
 constexpr uint64_t kMapShared = 0x01, kMapAnonymous = 0x20;
 
 // A syscall number the table does not know is run, and recorded if the kernel
@@ -94,7 +95,10 @@ void appendSyscall(pid_t pid, Session& s, const Row& row, int64_t nr, int64_t re
   w.u32(s.checkLen);
   w.u32(s.checkCrc);
   uint32_t n = s.generic ? emitDifferences(pid, s.snapshot, w) : captureOutputs(pid, row, a, result, w);
-  if (row.action != kExit && !s.execed) n += appendBufferWrites(pid, s, w);
+  if (row.action != kExit && !s.execed) {
+    n += appendSharedChanges(pid, s, w);
+    n += appendBufferWrites(pid, s, w);
+  }
   w.patchU32(nwritesAt, n);
   w.end(start);
   s.snapshot.clear();
@@ -214,6 +218,7 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
           return out;
         }
         s.inSyscall = true;
+        if (isForkLike(nr) && !s.watchingShared) watchSharedMemory(pid, s);
         if (s.bufAddr && isForkLike(nr)) {
           // A vfork child shares the buffer: keep the library off it until the call returns.
           uint32_t one = 1;
@@ -247,6 +252,8 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
         return out;
       }
       const Row& row = known ? *known : kUnknownNumber;
+      if (row.action == kMmap || row.action == kMremap || nr == kNrMunmap || nr == kNrMprotect || row.action == kExec)
+        s.sharedMapsChanged = true;
       if (row.action == kMmap && !isError(result) && !(s.entry.r10 & kMapAnonymous)) {
         std::pair<uint64_t, uint64_t> id;
         int fd = int(int32_t(s.entry.r8));

@@ -25,9 +25,11 @@ struct BufHeader {
   uint64_t used;
   uint32_t busy, disabled;
   uint64_t capacity;
-  uint32_t tracedWrites;  // set by the recorder: write-like calls go the traced way
+  uint32_t traced;  // set by the recorder: kTracedFileWrites | kTracedAll calls go the traced way
   uint32_t pad;
 };
+constexpr uint32_t kTracedFileWrites = 1;  // calls that change files (a data file is mapped)
+constexpr uint32_t kTracedAll = 2;         // every call (children share memory with the program)
 constexpr uint64_t kBufHeader = 64;               // records start after the header
 constexpr uint64_t kBufMagic = 0x52574e44;        // prctl option the preload library registers with
 constexpr int64_t kBufMagicOk = 0x52574e4f4bLL;   // the recorder's answer
@@ -73,12 +75,16 @@ struct Session {
   uint64_t flushed = 0;  // bytes of records already copied into the trace
   bool seccompMode = false;
   bool clearDisabled = false;  // set around a fork-like call: cleared at its exit
-  bool tracedWritesSet = false;  // the buffer's tracedWrites flag is on
   std::set<pid_t> children;    // forked children: they inherit the filter, so they stay traced
   std::set<pid_t> newChildren; // children whose first (SIGSTOP) stop is still to come
   double lastResendMs = 0;
   // Regular files the program mapped (st_dev, st_ino): writes to them change mapped memory.
   std::set<std::pair<uint64_t, uint64_t>> mappedFiles;
+  // Shared memory its children may write (record_shared.cc): the last copy of each
+  // writable shared mapping, watched from the first fork on.
+  bool watchingShared = false;
+  bool sharedMapsChanged = false;
+  std::vector<Region> shared;
 };
 
 inline void args6(const user_regs_struct& r, uint64_t a[6]) {
