@@ -59,13 +59,14 @@ static inline uint32_t fnv(const void *p, size_t n) {
 }
 
 /* A scratch file in the directory given by $EDGE_DIR (the test makes one per
- * run) or /tmp, named after the program and pid-independent within a run. */
+ * run), else in /tmp with the pid in its name. Never printed. */
 static inline const char *scratch(const char *name) {
   static char path[4][512];
   static int next;
   const char *dir = getenv("EDGE_DIR");
   char *p = path[next++ % 4];
-  snprintf(p, 512, "%s/%s", dir && *dir ? dir : "/tmp", name);
+  if (dir && *dir) snprintf(p, 512, "%s/%s", dir, name);
+  else snprintf(p, 512, "/tmp/edge-%d-%s", (int)getpid(), name);
   return p;
 }
 
