@@ -2,7 +2,13 @@
 import { crc32 } from './crc32.js';
 
 export const FORMAT_NAME = 'rewind-trace';
-export const FORMAT_VERSION = 1;
+/**
+ * 2: map-file events name an emulated file and carry the mapped range in pieces;
+ * file-data events (kind 9). A version 1 trace (map-file with a whole-file sha
+ * only) reads the same way, so both are read.
+ */
+export const FORMAT_VERSION = 2;
+export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
 
 export const META_FILE = 'meta.json';
 export const END_FILE = 'end.json';
