@@ -18,7 +18,8 @@
         "addon/replay_loop.cc",
         "addon/memory_io.cc",
         "addon/debug_loop.cc",
-        "addon/slice_timer.cc"
+        "addon/slice_timer.cc",
+        "addon/cpuid_emulation.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

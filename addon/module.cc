@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include "cpuid_emulation.h"
 #include "debug_loop.h"
 #include "js_args.h"
 #include "loop_result.h"
@@ -118,6 +119,7 @@ Value ReadMemory(const CallbackInfo& info) {
   return submitToTracer(info.Env(), usage, [pid, addr, len] {
     auto buf = std::make_shared<std::vector<uint8_t>>(len);
     buf->resize(readMemory(pid, addr, buf->data(), len));
+    cpuidHidePatches(pid, addr, buf->data(), buf->size());
     Outcome o;
     o.build = [buf](Napi::Env env) { return Napi::Buffer<uint8_t>::Copy(env, buf->data(), buf->size()); };
     return o;
@@ -132,6 +134,7 @@ Value WriteMemory(const CallbackInfo& info) {
   auto data = bytesFrom(info[2]);
   return submitToTracer(info.Env(), usage, [pid, addr, data] {
     writeMemory(pid, addr, data->data(), data->size());
+    cpuidAfterWrite(pid, addr, data->size());
     return nothing();
   });
 }
@@ -230,6 +233,7 @@ Value Kill(const CallbackInfo& info) {
     killTracee(pid);
     recordForget(pid);
     replayForget(pid);
+    cpuidForget(pid);
     return nothing();
   });
 }
@@ -280,6 +284,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuidLeaves", Napi::Function::New(env, CpuidLeaves));
   registerDebugExports(env, exports);
   registerFileExports(env, exports);
+  registerCpuidExports(env, exports);
   return exports;
 }
 

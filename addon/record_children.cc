@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpuid_emulation.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -63,13 +64,15 @@ double nowMs() {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-void adoptForkChild(pid_t child, Session& s) {
+void adoptForkChild(pid_t pid, pid_t child, bool sharesMemory, Session& s) {
   Stop st = waitStop(child);
   if (st.kind == Stop::kExited || st.kind == Stop::kKilled) return;
   uint64_t args[6] = {kPrSetTsc, kPrTscEnable, 0, 0, 0, 0};
   if (s.seccompMode) {
-    // Its rdtsc trapping is turned off through the library's untraced instruction.
+    // Its rdtsc trapping (and CPUID trapping) is turned off through the library's
+    // untraced instruction.
     injectSyscall(child, s.untracedAfter - 2, kNrPrctl, args);
+    cpuidReleaseChild(pid, child, sharesMemory, s.untracedAfter - 2);
     s.children.insert(child);
     ptrace(PTRACE_CONT, child, nullptr, nullptr);
     return;
@@ -79,7 +82,10 @@ void adoptForkChild(pid_t child, Session& s) {
   user_regs_struct r = getRegs(child);
   uint8_t insn[2] = {0, 0};
   readMemory(child, r.rip - 2, insn, 2);
-  if (insn[0] == 0x0f && insn[1] == 0x05) injectSyscall(child, r.rip - 2, kNrPrctl, args);
+  if (insn[0] == 0x0f && insn[1] == 0x05) {
+    injectSyscall(child, r.rip - 2, kNrPrctl, args);
+    cpuidReleaseChild(pid, child, sharesMemory, r.rip - 2);
+  }
   ptrace(PTRACE_DETACH, child, nullptr, nullptr);
 }
 

@@ -14,8 +14,9 @@
 
 namespace rw {
 
-// A PTRACE_EVENT_FORK/VFORK/CLONE stop of the recorded process: takes care of the child.
-void adoptForkChild(pid_t child, Session& s);
+// A PTRACE_EVENT_FORK/VFORK/CLONE stop of the recorded process: takes care of the
+// child (sharesMemory: a vfork child, which runs in the parent's memory).
+void adoptForkChild(pid_t pid, pid_t child, bool sharesMemory, Session& s);
 
 // Waits for the recorded process's next stop, serving its traced children meanwhile.
 Stop waitRecorded(pid_t pid, Session& s);

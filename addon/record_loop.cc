@@ -304,7 +304,7 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
                  st.event == PTRACE_EVENT_CLONE) {
         unsigned long child = 0;
         ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &child);
-        if (child) adoptForkChild(pid_t(child), s);
+        if (child) adoptForkChild(pid, pid_t(child), st.event == PTRACE_EVENT_VFORK, s);
       }
       continue;  // group-stop and other event stops: resume
     }

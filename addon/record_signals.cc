@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cpuid_emulation.h"
 #include "record_buffer.h"
 #include "tracer_thread.h"
 
@@ -139,6 +140,12 @@ void onSignalStop(pid_t pid, Session& s, const Stop& st, const std::vector<Row>&
       s.atExit = false;
       return;
     }
+  }
+  // The recorder's own CPUID trap (a patched site's SIGILL, a faulting CPUID's SIGSEGV).
+  if (cpuidRecordTrap(pid, st.sig, si, w)) {
+    count++;
+    s.atExit = false;
+    return;
   }
   uint32_t how;
   if (raisedByInstruction(st.sig, si)) {

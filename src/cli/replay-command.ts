@@ -3,7 +3,9 @@ import { Replayer } from '../replay/replayer.js';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { firstExec } from '../replay/replay-process.js';
-import { checkSymbolFile } from '../replay/trace-files.js';
+import { checkSymbolFile, TraceFiles } from '../replay/trace-files.js';
+import { DebugSession } from '../debug/session.js';
+import { readFileSync } from 'node:fs';
 import { serveReplay } from '../rsp/server.js';
 import { EXIT_REWIND_ERROR, fail, notice, shellStatus, writeAllSync } from './output.js';
 import { resolveTrace } from './trace-store.js';
@@ -69,10 +71,24 @@ export async function replayServeCommand(argv: ServeArgs): Promise<number> {
   let gdbChild: ChildProcess | undefined;
   let gdbExit: Promise<number> | undefined;
   try {
+    const files = new TraceFiles(trace, first.snapshot);
+    // gdb reads the executable and libraries from the trace; --symbols FILE stands for the executable
+    const openFile = (name: string): Buffer | undefined => {
+      if (symbolFile && (name === exePath || name === symbolFile)) {
+        try {
+          return readFileSync(symbolFile);
+        } catch {
+          return undefined;
+        }
+      }
+      const sha = files.lookup(name);
+      return sha ? files.content(sha) : undefined;
+    };
+    const log = (t: string) => notice(t);
+    const onOutput = (fd: number, data: Buffer) => writeAllSync(fd, data);
     await serveReplay({
-      trace, host: argv.host, port: argv.port, once: argv.once || argv.gdb, exePath, symbolFile, packetLog,
-      log: (t) => notice(t),
-      onOutput: (fd, data) => writeAllSync(fd, data),
+      startSession: () => DebugSession.start(trace, { onOutput, openFile, log }),
+      host: argv.host, port: argv.port, once: argv.once || argv.gdb, exePath, packetLog, log,
       onListening: (port) => {
         const where = `${argv.host.includes(':') ? `[${argv.host}]` : argv.host}:${port}`;
         notice(`serving ${trace.dir} to gdb on ${where}`);

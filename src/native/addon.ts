@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The stop report as the addon sends it; decoded once, by stop-report.ts. */
 export interface NativeStopInfo {
   reason: string;
   [field: string]: string | number | bigint;
@@ -67,8 +68,20 @@ export interface SpawnOptions {
  * reports the last trap it passed (lastEvent, lastReason, lastPc, lastN, lastExact,
  * lastWatch, lastSlot). See docs/timeline.md.
  */
+/** debugRun's modes: run freely, single-step, or step while start <= pc < end. */
+export const RunMode = { continue: 0, step: 1, range: 2 } as const;
+export type RunMode = (typeof RunMode)[keyof typeof RunMode];
+
+/** What a debugRun target stops at (see DebugRunOptions.target). */
+export const TargetKind = { arrival: 0, watchTrigger: 1, fingerprint: 2 } as const;
+
+export type RunTarget =
+  | { kind: typeof TargetKind.arrival; event: number; pc: bigint; n: number }
+  | { kind: typeof TargetKind.watchTrigger; event: number; n: number }
+  | { kind: typeof TargetKind.fingerprint; event: number; pc: bigint; fp: Buffer };
+
 export interface DebugRunOptions {
-  mode: 0 | 1 | 2;
+  mode: RunMode;
   start?: bigint;
   end?: bigint;
   fresh: boolean;
@@ -85,10 +98,10 @@ export interface DebugRunOptions {
   /** the start state is a boundary whose breakpoint counts as a hit */
   startCandidate?: boolean;
   /**
-   * stop (reason 'target') at arrival n at pc (kind 0), data trigger n (kind 1), or
-   * the first arrival at pc whose fingerprint is fp (kind 2), in interval `event`
+   * stop (reason 'target') at arrival n at pc, data trigger n, or the first arrival
+   * at pc whose fingerprint is fp, in interval `event`
    */
-  target?: { kind: 0 | 1; event: number; pc?: bigint; n: number } | { kind: 2; event: number; pc: bigint; fp: Buffer };
+  target?: RunTarget;
   /** continue mode: leave a copy (forked at forkAt) at these run times, ns since the run began */
   slices?: number[];
   forkAt?: bigint;
@@ -120,6 +133,18 @@ export interface Native {
   emuUnshare(pid: number, fd: number): Promise<void>;
   /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
   cpuidLeaves(): Promise<number[][]>;
+
+  // CPUID from the trace (addon/cpuid_emulation.cc, docs/portability.md).
+  /** Every leaf and subleaf this CPU answers, and XCR0, read on the tracer's CPU. */
+  cpuidDump(): Promise<{ leaves: number[][]; xcr0: bigint }>;
+  /** Recording: the answers the program gets (rows as cpuidDump's), or null for this CPU's. */
+  cpuidSetAnswers(pid: number, rows: number[][] | null): Promise<void>;
+  /** ARCH_SET_CPUID(0) in the stopped tracee: its CPUID instructions fault from now on. */
+  cpuidEnableFaulting(pid: number): Promise<boolean>;
+  /** Forgets the sites in [start, end), then turns the CPUID instructions at `sites` into ud2. */
+  cpuidPatch(pid: number, start: bigint, end: bigint, sites: bigint[]): Promise<number>;
+  /** The patched sites (readMemory shows them with their original bytes). */
+  cpuidSites(pid: number): Promise<bigint[]>;
 
   // Debugging a replay (addon/debug_loop.cc).
   /**

@@ -11,7 +11,9 @@ import { handOverChildren } from './babysitter.js';
 import { MappingRefused, recordFileChange, recordGrowth, recordMapping } from './mapped-files.js';
 import { syscallName } from '../syscalls/names.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
-import { cpuidFingerprint, tracerCpu } from '../arch/cpu.js';
+import { tracerCpu } from '../arch/cpu.js';
+import { CpuidRecording, type CpuidOptions } from '../cpuid/recording.js';
+import { join as joinPath } from 'node:path';
 
 export interface RecordOptions {
   program: string;
@@ -26,6 +28,8 @@ export interface RecordOptions {
    * REWIND_SYSCALLBUF=0. Only dynamically linked programs can use it.
    */
   syscallbuf?: boolean;
+  /** which CPUID answers the program gets (docs/portability.md) */
+  cpuid?: CpuidOptions;
 }
 
 /** Whether the ELF file at PATH asks for a dynamic loader (has a PT_INTERP header). */
@@ -66,6 +70,16 @@ export type RecordOutcome =
 
 export class RecordError extends Error {}
 
+/** Signal records in a batch of encoded events (walked by their size fields). */
+function countSignals(events: Buffer): number {
+  let n = 0;
+  for (let at = 0; at + 5 <= events.length; at += events.readUInt32LE(at)) {
+    if (events[at + 4] === EventKind.Signal) n++;
+    if (events.readUInt32LE(at) < 12) break;
+  }
+  return n;
+}
+
 const BATCH_BYTES = 256 * 1024;
 
 /** Finds PROGRAM on PATH the way a shell would. */
@@ -88,6 +102,7 @@ export class Recorder {
   private pid = 0;
   private writer: TraceWriter | undefined;
   private finished = false;
+  private signalEvents = 0;
   /** Why the recording is being ended early (requestStop), if it is. */
   private stopReason: string | undefined;
 
@@ -100,11 +115,11 @@ export class Recorder {
     const envp = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
     const lib = preloadLibraryPath();
     const buffered = (opts.syscallbuf ?? env.REWIND_SYSCALLBUF !== '0') && isDynamicElf(path) && fs.existsSync(lib);
-    const cpuid = await cpuidFingerprint();
+    const cpuid = await CpuidRecording.plan(opts.cpuid ?? {});
     const writer = (this.writer = TraceWriter.create(opts.traceDir, {
       program: opts.program, path, args: opts.args, cwd, env: envp, syscallbuf: buffered,
       recordedAt: new Date().toISOString(), host: os.hostname(), kernel: os.release(),
-      cpuModel: os.cpus()[0]?.model ?? 'unknown', cpu: tracerCpu(), cpuid,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown', cpu: tracerCpu(), cpuid: cpuid.meta,
     }));
     // The library takes itself out of LD_PRELOAD at start-up: the program sees envp.
     const spawnEnv = buffered ? withPreload(envp, lib) : envp;
@@ -122,17 +137,19 @@ export class Recorder {
       throw new RecordError((e as Error).message);
     }
     try {
-      return await this.run(this.pid, writer);
+      return await this.run(this.pid, path, writer, cpuid, (sha) => fs.readFileSync(joinPath(opts.traceDir, 'files', sha)));
     } finally {
       n.restoreTerminal();
     }
   }
 
-  private async run(pid: number, writer: TraceWriter): Promise<RecordOutcome> {
+  private async run(pid: number, path: string, writer: TraceWriter, cpuid: CpuidRecording, stored: (sha: string) => Buffer): Promise<RecordOutcome> {
     const n = native();
     const table = encodeSyscallTable();
-    writer.append(encodeJsonEvent(EventKind.Exec, pid, await captureAddressSpace(pid, writer, fs.readlinkSync(`/proc/${pid}/exe`))));
+    const first = await captureAddressSpace(pid, writer, path);
+    writer.append(encodeJsonEvent(EventKind.Exec, pid, first));
     writer.flush(); // the start of the program is on disk before it runs
+    await cpuid.afterExec(pid, first, stored);
 
     let running = n.recordRun(pid, table, BATCH_BYTES);
     for (;;) {
@@ -145,6 +162,7 @@ export class Recorder {
         throw e;
       }
       const stop = r.stop;
+      this.signalEvents += countSignals(r.events);
       if (this.stopReason && stop.reason !== 'exited') {
         // Whatever the loop saw last, the program is gone: the trace ends with why.
         writer.append(withoutExitRecord(r.events));
@@ -170,9 +188,12 @@ export class Recorder {
             this.finish(outcome);
             return outcome;
           }
-          case 'mmap-file':
-            writer.append(encodeJsonEvent(EventKind.MapFile, pid, recordMapping(pid, stop, writer, writer.eventCount - 1)));
+          case 'mmap-file': {
+            const map = recordMapping(pid, stop, writer, writer.eventCount - 1);
+            writer.append(encodeJsonEvent(EventKind.MapFile, pid, map));
+            await cpuid.afterMap(pid, map, stored);
             break;
+          }
           case 'mremap-grow': {
             const data = recordGrowth(pid, stop, writer);
             if (data) writer.append(encodeJsonEvent(EventKind.FileData, pid, data));
@@ -181,9 +202,12 @@ export class Recorder {
           case 'file-changed':
             writer.append(encodeJsonEvent(EventKind.FileData, pid, recordFileChange(pid, stop, writer)));
             break;
-          case 'exec':
-            writer.append(encodeJsonEvent(EventKind.Exec, pid, await captureAddressSpace(pid, writer, fs.readlinkSync(`/proc/${pid}/exe`))));
+          case 'exec': {
+            const snap = await captureAddressSpace(pid, writer, fs.readlinkSync(`/proc/${pid}/exe`));
+            writer.append(encodeJsonEvent(EventKind.Exec, pid, snap));
+            await cpuid.afterExec(pid, snap, stored);
             break;
+          }
           case 'unknown-syscall':
           case 'unsupported': {
             const nr = Number(stop.nr);
@@ -225,7 +249,8 @@ export class Recorder {
   private finish(outcome: RecordOutcome): void {
     if (this.finished) return;
     this.finished = true;
-    this.writer?.close({ outcome });
+    // signals: replay on a CPU with other signal frame sizes is refused only if there were any
+    this.writer?.close({ outcome, signals: this.signalEvents });
   }
 
   /**

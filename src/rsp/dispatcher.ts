@@ -1,10 +1,7 @@
 // Turns typed requests into engine calls and replies. Knows nothing of ptrace or of
 // sockets: src/rsp/connection.ts frames and writes, src/debug/ runs.
 import { gdbSignal, linuxSignal } from './signals.js';
-import { readFileSync } from 'node:fs';
-import type { DebugSession, StopEvent, ResumeRequest } from '../debug/session.js';
-import { EngineError, describeMark } from '../debug/session.js';
-import type { TraceFiles } from '../replay/trace-files.js';
+import { EngineError, type DebugTarget, type StopEvent, type ResumeRequest } from '../debug/target.js';
 import { FileIoErrno, RspError } from './errors.js';
 import { encodeHex } from './hex.js';
 import {
@@ -12,6 +9,7 @@ import {
   stopReply, supported, threadList, type StopReason,
 } from './replies.js';
 import type { Request, ThreadId, VContAction, VFileRequest } from './requests.js';
+import { LldbQueries } from './lldb-queries.js';
 import { gPacketSize, targetXml } from './target-xml.js';
 
 export type Reply = string | Buffer;
@@ -28,26 +26,15 @@ export interface DispatchResult {
 export interface DispatcherOptions {
   /** the path gdb is told the executable has (the recorded one, or --symbols FILE) */
   exePath: string;
-  /** --symbols FILE, already checked against the recording: served for exePath */
-  symbolFile?: string;
-  files: TraceFiles;
   /** server-side log (rewind's stderr) */
   log?: (text: string) => void;
-  /** program output replayed (fd 1/2) */
-  onOutput?: (fd: number, data: Buffer) => void;
 }
 
-const MONITOR_HELP = [
-  'rewind monitor commands:',
-  '  monitor help          this text',
-  '  monitor when          the current event number',
-  '  monitor info          program, arguments, events, exit',
-  '  monitor seek EVENT    replay to just after event EVENT (from the start if it is behind)',
-  '  monitor restart       start the replay again from the beginning',
-  '  monitor position      the current point in time: arrival N at PC after event E (+ steps)',
-  '  monitor checkpoints   the checkpoints (forked copies of the replay) kept for going back',
-  'After seek and restart, run `maintenance flush register-cache` so gdb rereads the state.',
-];
+/** The pc among expedited registers (regno 16, little-endian). */
+function pcOf(regs: { regno: number; bytes: Buffer }[]): bigint | undefined {
+  const rip = regs.find((r) => r.regno === 16);
+  return rip && rip.bytes.length === 8 ? rip.bytes.readBigUInt64LE(0) : undefined;
+}
 
 export class Dispatcher {
   private extended = false;
@@ -57,7 +44,11 @@ export class Dispatcher {
   private readonly fds = new Map<number, Buffer>();
   private nextFd = 3;
 
-  constructor(private readonly engine: DebugSession, private readonly opts: DispatcherOptions) {}
+  private readonly lldb: LldbQueries;
+
+  constructor(private readonly engine: DebugTarget, private readonly opts: DispatcherOptions) {
+    this.lldb = new LldbQueries(engine, async () => (await this.stopReplies(engine.stopEvent)).at(-1)!, this.programName());
+  }
 
   /** 0x03 or vCtrlC while a resume runs. */
   interrupt(): void {
@@ -82,7 +73,7 @@ export class Dispatcher {
     try {
       return await this.dispatch(req);
     } catch (e) {
-      if (e instanceof EngineError) {
+      if (e instanceof EngineError && e.code !== 'internal') {
         this.opts.log?.(e.message);
         const code = {
           'no-process': RspError.NoProcess,
@@ -91,8 +82,10 @@ export class Dispatcher {
           refused: RspError.NotSupportedHere,
           'bad-register': RspError.BadRegister,
         }[e.code];
-        return this.one(error(code));
+        return this.one(this.lldb.error(code, e.message));
       }
+      // a bug: the engine logged its stack and stays usable (EngineError 'internal'), or it
+      // never reached the engine; either way the client gets an error, not a dead server
       this.opts.log?.(`internal error on ${req.type}: ${(e as Error).stack ?? e}`);
       return this.one(error(RspError.Internal));
     }
@@ -113,16 +106,19 @@ export class Dispatcher {
         const regs = await this.engine.expedite().catch(() => []);
         return [
           consoleOutput(`rewind: ${stop.message}\n`),
-          stopReply({ signal: 5, thread: this.thread, registers: regs, reason: { kind: 'replaylog', value: 'end' }, multiprocess: this.multiprocess }),
+          stopReply({ signal: 5, thread: this.thread, registers: regs, reason: { kind: 'replaylog', value: 'end' }, multiprocess: this.multiprocess }) +
+            this.lldb.stopReplyKeys(pcOf(regs), false),
         ];
       }
       case 'stopped': {
         let reason: StopReason | undefined;
         if (stop.watch) reason = { kind: stop.watch.kind, addr: stop.watch.addr };
         else if (stop.reason === 'swbreak' || stop.reason === 'hwbreak') reason = { kind: stop.reason };
-        else if (stop.reason === 'begin') reason = { kind: 'replaylog', value: 'begin' };
+        else if (stop.reason === 'begin' || stop.reason === 'end') reason = { kind: 'replaylog', value: stop.reason };
         const registers = await this.engine.expedite();
-        return [stopReply({ signal: gdbSignal(stop.signal), thread: this.thread, registers, reason, multiprocess: this.multiprocess })];
+        const reply = stopReply({ signal: gdbSignal(stop.signal), thread: this.thread, registers, reason, multiprocess: this.multiprocess }) +
+          this.lldb.stopReplyKeys(pcOf(registers), stop.reason === 'step' && !stop.watch);
+        return stop.message ? [consoleOutput(`rewind: ${stop.message}\n`), reply] : [reply];
       }
     }
   }
@@ -137,19 +133,17 @@ export class Dispatcher {
     switch (req.type) {
       case 'qSupported':
         this.multiprocess = req.features.get('multiprocess') === true;
+        this.lldb.binaryUpload = req.features.get('binary-upload') === true;
         return this.one(supported({
           PacketSize: '10000', QStartNoAckMode: true, swbreak: true, hwbreak: true, vContSupported: true,
           'qXfer:features:read': true, 'qXfer:auxv:read': true, 'qXfer:exec-file:read': true, 'qXfer:libraries-svr4:read': true,
           'qXfer:threads:read': true, 'qXfer:siginfo:read': true, QPassSignals: true, QProgramSignals: true,
           multiprocess: this.multiprocess, ReverseContinue: true, ReverseStep: true,
+          ...(this.lldb.binaryUpload ? { 'binary-upload': true } : {}),
         }));
       case 'vMustReplyEmpty':
       case 'qTStatus':
       case 'qOffsets':
-      case 'qHostInfo':
-      case 'qProcessInfo':
-      case 'qRegisterInfo':
-      case 'qMemoryRegionInfo':
       case 'qSearchMemory':
       case 'qCRC':
       case 'QCatchSyscalls':
@@ -191,22 +185,30 @@ export class Dispatcher {
         return { replies: await this.stopReplies(e.stopEvent) };
       case 'qXferRead':
         return this.one(await this.xfer(req.object, req.annex, req.offset, req.length));
+      case 'qHostInfo':
+      case 'qProcessInfo':
+      case 'qRegisterInfo':
+      case 'qMemoryRegionInfo':
+      case 'qShlibInfoAddr':
+      case 'qThreadStopInfo':
+      case 'jThreadsInfo':
+      case 'QThreadSuffixSupported':
+      case 'QListThreadsInStopReply':
+      case 'QEnableErrorStrings':
+      case 'readMemoryBinary':
+        return this.one(await this.lldb.answer(req));
       case 'readRegisters':
-        return this.one((await e.readRegisters()).toString('hex'));
-      case 'writeRegisters': {
-        if (req.data.length > gPacketSize({ avx: e.avx })) return this.one(error(RspError.BadLength));
-        await e.writeRegisters(req.data);
-        return this.one(ok());
-      }
       case 'readRegister':
-        return this.one((await e.readRegister(req.regno)).toString('hex'));
+      case 'writeRegisters':
       case 'writeRegister':
-        await e.writeRegister(req.regno, req.value);
-        return this.one(ok());
+        // LLDB names the thread in a suffix instead of Hg
+        if (!this.ours(req.thread)) return this.one(error(RspError.NoSuchThread));
+        return this.registers(req);
       case 'readMemory': {
         if (req.length > 0x8000) return this.one(error(RspError.BadLength));
         const data = await e.readMemory(req.addr, req.length);
-        return this.one(data.length === 0 && req.length > 0 ? error(RspError.BadAddress) : data.toString('hex'));
+        if (data.length === 0 && req.length > 0) return this.one(this.lldb.error(RspError.BadAddress, `cannot read memory at 0x${req.addr.toString(16)}`));
+        return this.one(data.toString('hex'));
       }
       case 'writeMemory':
         if (req.data.length > 0) await e.writeMemory(req.addr, req.data);
@@ -239,13 +241,17 @@ export class Dispatcher {
         return { replies: await this.monitor(req.command) };
       case 'detach':
         return { replies: [ok()], close: true };
-      case 'kill':
-        // gdb does not wait for an answer to 'k'; in extended mode the next `run` restarts.
+      case 'kill': {
+        // gdb does not wait for an answer to 'k' (one would be taken for the answer to its
+        // next packet); LLDB waits for the exit, as lldb-server sends it. In extended mode
+        // the next `run` restarts.
+        const replies = this.lldb.client ? [killedBySignal(9, this.multiprocess ? e.tid : undefined)] : [];
         if (this.extended) {
           await e.restart();
-          return { replies: [] };
+          return { replies };
         }
-        return { replies: [], close: true };
+        return { replies, close: true };
+      }
       case 'vKill':
         await e.restart();
         return this.one(ok());
@@ -256,6 +262,23 @@ export class Dispatcher {
       }
       case 'vAttach':
         return this.one(error(RspError.NotSupportedHere));
+    }
+  }
+
+  private async registers(req: Extract<Request, { type: 'readRegisters' | 'readRegister' | 'writeRegisters' | 'writeRegister' }>): Promise<DispatchResult> {
+    const e = this.engine;
+    switch (req.type) {
+      case 'readRegisters':
+        return this.one((await e.readRegisters()).toString('hex'));
+      case 'readRegister':
+        return this.one((await e.readRegister(req.regno)).toString('hex'));
+      case 'writeRegisters':
+        if (req.data.length > gPacketSize({ avx: e.avx })) return this.one(error(RspError.BadLength));
+        await e.writeRegisters(req.data);
+        return this.one(ok());
+      case 'writeRegister':
+        await e.writeRegister(req.regno, req.value);
+        return this.one(ok());
     }
   }
 
@@ -283,7 +306,7 @@ export class Dispatcher {
         if (annex !== 'target.xml') return error(RspError.NoSuchFile);
         return qXferChunk(targetXml({ avx: e.avx }), offset, length);
       case 'auxv':
-        return qXferChunk(Buffer.from(e.snapshot.auxv, 'hex'), offset, length);
+        return qXferChunk(e.auxv(), offset, length);
       case 'exec-file':
         return qXferChunk(this.opts.exePath, offset, length);
       case 'libraries-svr4':
@@ -315,17 +338,7 @@ export class Dispatcher {
         return fileResult(0);
       case 'open': {
         if ((req.flags & 3) !== 0) return fileResult(-1, FileIoErrno.EACCES);
-        let data: Buffer | undefined;
-        if (this.opts.symbolFile && (req.filename === this.opts.exePath || req.filename === this.opts.symbolFile)) {
-          try {
-            data = readFileSync(this.opts.symbolFile);
-          } catch {
-            return fileResult(-1, FileIoErrno.ENOENT);
-          }
-        } else {
-          const sha = this.opts.files.lookup(req.filename);
-          if (sha) data = this.opts.files.content(sha);
-        }
+        const data = this.engine.openFile(req.filename);
         if (!data) return fileResult(-1, FileIoErrno.ENOENT);
         const fd = this.nextFd++;
         this.fds.set(fd, data);
@@ -360,65 +373,7 @@ export class Dispatcher {
   }
 
   private async monitor(command: string): Promise<Reply[]> {
-    const e = this.engine;
-    const words = command.trim().split(/\s+/);
-    const lines: string[] = [];
-    switch (words[0]) {
-      case '':
-      case 'help':
-        lines.push(...MONITOR_HELP);
-        break;
-      case 'when':
-        lines.push(`Current event: ${Math.max(0, e.eventIndex - 1)}`);
-        break;
-      case 'position': {
-        const m = await e.position();
-        if (!m) lines.push('the position is not named yet (it is when a reverse command needs it), or was reached by an interrupt');
-        if (m) lines.push(`Current position: ${describeMark(m)}`);
-        break;
-      }
-      case 'checkpoints': {
-        const all = e.checkpoints();
-        lines.push(`${all.length} checkpoints:`);
-        for (const c of all) {
-          lines.push(`  #${c.id} pid ${c.pid} after event ${c.mark.e - 1}, ${c.boundary ? 'interval start' : describeMark(c.mark)}, ${(c.bytes / 1048576).toFixed(1)} MiB resident`);
-        }
-        break;
-      }
-      case 'info': {
-        const meta = e.trace.meta as Record<string, unknown>;
-        const end = e.trace.end as Record<string, unknown> | null;
-        const outcome = end?.outcome as { kind?: string; code?: number; signal?: number; reason?: string } | undefined;
-        lines.push(`program: ${String(meta.path ?? meta.program ?? '?')}`);
-        lines.push(`args: ${JSON.stringify(meta.args ?? [])}`);
-        lines.push(`events: ${e.trace.eventCount}${e.trace.complete ? '' : ' (incomplete trace)'}`);
-        lines.push(`exit: ${!outcome ? 'unknown' : outcome.kind === 'exited' ? `exited with status ${outcome.code}` : outcome.kind === 'killed' ? `killed by signal ${outcome.signal}` : `recording stopped: ${outcome.reason}`}`);
-        lines.push(`current event: ${Math.max(0, e.eventIndex - 1)}`);
-        break;
-      }
-      case 'seek': {
-        const n = Number(words[1]);
-        if (!Number.isInteger(n) || n < 0) {
-          lines.push('usage: monitor seek EVENT');
-          break;
-        }
-        if (n >= e.trace.eventCount) {
-          lines.push(`the trace has events 0 to ${e.trace.eventCount - 1}`);
-          break;
-        }
-        const stop = await e.seek(n);
-        if (stop.kind === 'stopped') lines.push(`at event ${Math.max(0, e.eventIndex - 1)}`);
-        else if (stop.kind === 'end') lines.push(stop.message);
-        else lines.push(`the program ${stop.kind === 'exited' ? `exited with status ${stop.code}` : `was killed by signal ${stop.signal}`} before event ${n}`);
-        break;
-      }
-      case 'restart':
-        await e.restart();
-        lines.push('restarted at event 0');
-        break;
-      default:
-        lines.push(`unknown monitor command '${words[0]}' (try: monitor help)`);
-    }
+    const lines = await this.engine.monitor(command);
     return [...lines.map((l) => consoleOutput(l + '\n')), ok()];
   }
 }

@@ -1,72 +1,70 @@
 // The replay server: listens for gdb, serves one connection at a time, each on a
-// fresh replay from the start of the trace.
+// fresh replay from the start of the trace. It knows the engine only as a
+// DebugTarget made by the composition root (src/cli). Nothing a client sends ends
+// the server: a failing connection or a failing cleanup is logged, and the next
+// connection gets a new replay.
 import * as net from 'node:net';
-import type { TraceReader } from '../history/index.js';
-import { DebugSession } from '../debug/session.js';
-import { TraceFiles } from '../replay/trace-files.js';
+import type { DebugTarget } from '../debug/target.js';
 import { serveConnection } from './connection.js';
 import { Dispatcher } from './dispatcher.js';
 
 export interface ServerOptions {
-  trace: TraceReader;
+  /** a new replay of the trace, stopped at its start */
+  startSession: () => Promise<DebugTarget>;
   host: string;
   port: number;
   /** exit after the first connection ends */
   once: boolean;
+  /** the path gdb is told the executable has */
   exePath: string;
-  symbolFile?: string;
   log: (text: string) => void;
   /** called once listening, with the actual port */
   onListening?: (port: number) => void;
   packetLog?: (line: string) => void;
-  /** what the replayed program writes to fd 1 and 2, as the replay first gets there */
-  onOutput?: (fd: number, data: Buffer) => void;
 }
 
 export async function serveReplay(opts: ServerOptions): Promise<void> {
-  let session = await DebugSession.start(opts.trace, opts.onOutput);
-  const files = new TraceFiles(opts.trace, session.snapshot);
+  // started before listening, so that a trace that cannot replay fails at once
+  let session: DebugTarget | undefined = await opts.startSession();
   const server = net.createServer({ noDelay: true, pauseOnConnect: true });
   const pending: net.Socket[] = [];
   let serving = false;
   let finished: () => void;
   const allDone = new Promise<void>((resolve) => (finished = resolve));
 
+  const closeSession = async (): Promise<void> => {
+    const s = session;
+    session = undefined;
+    await s?.close().catch((e) => opts.log(`cannot end the replay cleanly: ${(e as Error).stack ?? e}`));
+  };
+
+  const serve = async (socket: net.Socket): Promise<void> => {
+    try {
+      session ??= await opts.startSession();
+      opts.log(`gdb connected from ${socket.remoteAddress}:${socket.remotePort}`);
+      const dispatcher = new Dispatcher(session, { exePath: opts.exePath, log: opts.log });
+      socket.resume();
+      await serveConnection(socket, dispatcher, { trace: opts.packetLog });
+      opts.log('gdb disconnected');
+    } catch (e) {
+      opts.log(`connection failed: ${(e as Error).stack ?? e}`);
+    } finally {
+      socket.destroy();
+    }
+    // the next connection gets a fresh replay
+    await closeSession();
+  };
+
   const next = async (): Promise<void> => {
     if (serving) return;
     const socket = pending.shift();
     if (!socket) return;
     serving = true;
-    try {
-      if (!session.alive || session.eventIndex !== 1) {
-        await session.close();
-        session = await DebugSession.start(opts.trace, opts.onOutput);
-      }
-      opts.log(`gdb connected from ${socket.remoteAddress}:${socket.remotePort}`);
-      const dispatcher = new Dispatcher(session, { exePath: opts.exePath, symbolFile: opts.symbolFile, files, log: opts.log });
-      socket.resume();
-      await serveConnection(socket, dispatcher, { trace: opts.packetLog });
-      socket.destroy();
-      opts.log('gdb disconnected');
-    } catch (e) {
-      opts.log(`connection failed: ${(e as Error).message}`);
-      socket.destroy();
-    }
+    await serve(socket);
     serving = false;
     if (opts.once) {
       server.close();
       for (const s of pending) s.destroy();
-      await session.close();
-      finished();
-      return;
-    }
-    // the next connection gets a fresh replay
-    await session.close();
-    try {
-      session = await DebugSession.start(opts.trace, opts.onOutput);
-    } catch (e) {
-      opts.log(`cannot restart the replay: ${(e as Error).message}`);
-      server.close();
       finished();
       return;
     }

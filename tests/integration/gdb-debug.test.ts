@@ -3,7 +3,7 @@
 // test programs are deterministic and both runs have ASLR off).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { programPath } from '../helpers.js';
-import { afterMark, debugReplay, gdbNative, record } from './gdb-support.js';
+import { afterMark, debugReplay, gdbNative, record, withoutEndOfHistory } from './gdb-support.js';
 
 let demo: string;
 let crash: string;
@@ -20,6 +20,19 @@ async function compare(program: string, trace: string, commands: string[]): Prom
   const { gdb, server } = await debugReplay(trace, commands);
   const replay = afterMark(gdb);
   expect(replay, `server stderr:\n${server}`).toBe(native);
+  return replay;
+}
+
+/**
+ * The same, for commands whose last `continue` reaches the end of the recording:
+ * the replay stops there first ("No more reverse-execution history"), and one more
+ * `continue` replays the recorded exit, which gdb natively shows at once.
+ */
+async function compareToTheEnd(program: string, trace: string, commands: string[]): Promise<string> {
+  const native = afterMark(gdbNative(program, commands));
+  const { gdb, server } = await debugReplay(trace, [...commands, 'continue']);
+  const replay = afterMark(gdb);
+  expect(withoutEndOfHistory(replay), `server stderr:\n${server}`).toBe(native);
   return replay;
 }
 
@@ -61,7 +74,8 @@ describe('gdb against a replay prints what gdb prints natively', () => {
   });
 
   it('the exit code', async () => {
-    const out = await compare(programPath('gdbdemo'), demo, ['continue']);
+    const out = await compareToTheEnd(programPath('gdbdemo'), demo, ['continue']);
+    expect(out).toMatch(/No more reverse-execution history\.\n__GI__exit \(status=status@entry=3\)/);
     expect(out).toContain('exited with code 03');
   });
 
@@ -69,12 +83,22 @@ describe('gdb against a replay prints what gdb prints natively', () => {
     // The calls run in a copy of the replayed state, side effects included (walk()
     // bumps counter), exactly as gdb shows them natively.
     const calls = ['break walk', 'continue', 'delete', 'print counter', 'print square(7)', 'print walk(p, 2)', 'print counter', 'print square(counter) + 1'];
-    const out = await compare(programPath('gdbdemo'), demo, calls);
+    const native = afterMark(gdbNative(programPath('gdbdemo'), calls));
+    const { gdb: called, server: calledServer } = await debugReplay(demo, calls);
+    const out = afterMark(called);
+    if (/Couldn't write extended state status: Bad address/.test(native)) {
+      // gdb 13 cannot call functions in a native process on a CPU with AMX state: it
+      // writes an XSAVE buffer of the size it knows and the kernel, which wants the
+      // full size, answers EFAULT. The replay serves that state itself, so native gdb
+      // is the reference up to the first call, and the calls' values are the program's.
+      expect(out.startsWith(native.slice(0, native.indexOf('$1 = 0') + 6)), `server stderr:\n${calledServer}`).toBe(true);
+      expect(out).toMatch(/\$2 = 49\n\$3 = 38\n\$4 = 2\n\$5 = 5/);
+    } else expect(out, `server stderr:\n${calledServer}`).toBe(native);
     expect(out).toMatch(/\$2 = 49\n/);
     expect(out).toMatch(/\$4 = 2\n/);
     // Once gdb resumes, the replay continues from the recorded state: the calls'
     // side effects are gone and the program ends as it did when recorded.
-    const { gdb, server } = await debugReplay(demo, [...calls, 'next', 'print counter', 'set var counter = 77', 'next', 'print counter', 'continue']);
+    const { gdb, server } = await debugReplay(demo, [...calls, 'next', 'print counter', 'set var counter = 77', 'next', 'print counter', 'continue', 'continue']);
     const after = afterMark(gdb);
     expect(after, `server stderr:\n${server}`).toMatch(/\$6 = 0\n/);
     expect(after).toMatch(/\$7 = 0\n/);
@@ -82,7 +106,7 @@ describe('gdb against a replay prints what gdb prints natively', () => {
   });
 
   it('signals the program received stop gdb as they would live (SIGALRM passes, as gdb asks)', async () => {
-    const out = await compare(programPath('signals'), signals, ['continue', 'bt 1', 'print $_siginfo.si_signo', 'continue', 'continue', 'continue', 'continue']);
+    const out = await compareToTheEnd(programPath('signals'), signals, ['continue', 'bt 1', 'print $_siginfo.si_signo', 'continue', 'continue', 'continue', 'continue']);
     expect(out).toContain('Program received signal SIGSEGV');
     expect(out).toContain('Program received signal SIGUSR1');
     expect(out).toContain('Program received signal SIGUSR2');
@@ -90,7 +114,7 @@ describe('gdb against a replay prints what gdb prints natively', () => {
   });
 
   it('a crash: stop at the faulting instruction, bt, then death by the signal', async () => {
-    const out = await compare(programPath('crash'), crash, ['continue', 'bt', 'print bad', 'continue']);
+    const out = await compareToTheEnd(programPath('crash'), crash, ['continue', 'bt', 'print bad', 'continue']);
     expect(out).toContain('Program received signal SIGSEGV');
     expect(out).toContain('Program terminated with signal SIGSEGV');
   });

@@ -301,7 +301,9 @@ const programs: ProgramCase[] = [
 ];
 
 /** Programs with tests of their own below (or in failures.test.ts, or the gdb tests). */
-const specialPrograms = ['unknown_syscall', 'revextra', 'revsignal', 'revloop'];
+// exercised by their own tests: revextra, revsignal, revloop (gdb-reverse*), junkargs (syscall-arity),
+// cpuinfo and forkcpuid (cpuid, gdb-cpuid)
+const specialPrograms = ['unknown_syscall', 'revextra', 'revsignal', 'revloop', 'junkargs', 'cpuinfo', 'forkcpuid'];
 
 const variants = [
   { label: 'dynamic', static: false },

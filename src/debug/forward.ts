@@ -1,0 +1,264 @@
+// The replayed process and its forward runs (rr's ReplaySession): which process
+// stands for the replay, the next event to replay, where its arrival counters
+// start, and runs of the native debug loop over the trace's events. A run returns
+// its report (the stop, the position, the last search hit, the copies it left);
+// nothing of it is left behind for others to read.
+import type { TraceReader } from '../history/index.js';
+import { decodeEvent } from '../history/events.js';
+import { native, RunMode, type DebugRunOptions, type NativeSlice } from '../native/addon.js';
+import { decodeStopReport, type RunPosition, type SearchHit } from '../native/stop-report.js';
+import { encodeSyscallTable } from '../syscalls/table.js';
+import { STUB_SYSCALL } from '../replay/stub.js';
+import { applyJsEvent, divergenceMessage, endOfTraceMessage, replayExec } from '../replay/replay-process.js';
+import { EngineError, type ResumeRequest, type StopEvent, type WatchKind } from './target.js';
+
+/** Options of a run beyond the resume request. */
+export type RunExtra = Omit<DebugRunOptions, 'mode' | 'start' | 'end' | 'fresh' | 'event' | 'forkAt'>;
+
+/** A copy a run left (a slice), with the counting base and run time it was taken at. */
+export interface LeftCopy {
+  slice: NativeSlice;
+  /** the counting base of its interval when it was taken (0: the interval start) */
+  base: number;
+  /** estimated replay time from the start of the replay, ns */
+  t: number;
+}
+
+/** What one run did. */
+export interface RunReport {
+  stop: StopEvent;
+  /** where the native loop stopped (undefined when the run did not start) */
+  position?: RunPosition;
+  /** the latest trap a search run passed */
+  lastHit?: SearchHit;
+  /** copies left on the way, in order */
+  copies: LeftCopy[];
+  /** the user's interrupt ended the run */
+  interrupted: boolean;
+  /** single-steps done by the whole run */
+  steps: number;
+}
+
+export interface RunHooks {
+  /** the data watchpoint of a debug-register slot, for 'watch' stops */
+  watchOf(slot: number): { kind: WatchKind; addr: bigint };
+  /** called between two events of a run that is not a search (periodic checkpoints) */
+  atBoundary?(runStartedMs: number): Promise<void>;
+}
+
+export type ProcessState = 'stopped' | 'exited' | 'killed' | 'ended';
+
+export class ReplayedProcess {
+  /** the process that stands for the replay (0: none) */
+  pid = 0;
+  /** the index of the next event to replay */
+  next = 0;
+  state: ProcessState = 'stopped';
+  lastStop: StopEvent = { kind: 'stopped', signal: 5, reason: 'start' };
+  /** the recorded siginfo of the signal the last stop reported */
+  lastSiginfo: Buffer | undefined;
+  /** where the native arrival counters start: a checkpoint id, or 0 for the start of interval e */
+  countBase = { e: 1, base: 0 };
+  /** estimated replay run time (ns) from the start to the current state */
+  curT = 0;
+  /** a run is in progress */
+  running = false;
+  /** the user asked the current command to stop (^C); consumed by the command */
+  interruptRequested = false;
+  /** statistics for `monitor checkpoints` and the benchmarks */
+  readonly stats = { checkpointsTaken: 0, restores: 0, forwardRuns: 0, steps: 0 };
+  private readonly table = encodeSyscallTable();
+  /** events whose output (fd 1/2 writes) was already shown: re-running them is silent */
+  private shownUpTo = 0;
+  private readonly switchListeners: (() => void)[] = [];
+  /**
+   * The index of the recorded exit (exit_group's end, or the death by a signal),
+   * when the trace has one. Runs stop before it: the end of the recording is a place
+   * (the exit_group, or the fatal signal's delivery), and only a resume from there
+   * that asks for it replays the exit.
+   */
+  readonly exitEvent: number | undefined;
+
+  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void) {
+    const last = trace.eventCount - 1;
+    this.exitEvent = last >= 1 && decodeEvent(trace.record(last)).kind === 'exit' ? last : undefined;
+  }
+
+  /** The process stands at the end of the recording: the next event is the exit. */
+  get atEnd(): boolean {
+    return this.state === 'stopped' && this.next === this.exitEvent;
+  }
+
+  /** Called whenever another process comes to stand for the replay (nothing is installed in it). */
+  onSwitch(listener: () => void): void {
+    this.switchListeners.push(listener);
+  }
+
+  requireProcess(): void {
+    if ((this.state !== 'stopped' && this.state !== 'ended') || !this.pid) throw new EngineError('no-process', 'the replayed process is not running');
+  }
+
+  /** The process can be inspected (stopped, or at the end of a history that stops early). */
+  get alive(): boolean {
+    return (this.state === 'stopped' || this.state === 'ended') && this.pid !== 0;
+  }
+
+  /** The base of the native counters in interval e. */
+  baseFor(e: number): number {
+    return e === this.countBase.e ? this.countBase.base : 0;
+  }
+
+  /**
+   * Makes `pid` (a fresh copy standing at the start of a counting base) the replayed
+   * process, killing the one before; counting starts at `base` in interval e.
+   */
+  async adopt(pid: number, e: number, base: number, pc: bigint, t: number): Promise<void> {
+    const old = this.pid;
+    this.pid = pid;
+    if (old && old !== pid) await killProcess(old);
+    this.curT = t;
+    this.next = e;
+    this.state = 'stopped';
+    this.lastSiginfo = undefined;
+    await native().debugSetPosition(pid, e, true, pc, 1);
+    this.countBase = { e, base };
+    for (const l of this.switchListeners) l();
+  }
+
+  /** Asks a running run to stop (it then reports 'interrupted'). */
+  interrupt(): void {
+    this.interruptRequested = true;
+    if (this.running && this.pid) native().interrupt(this.pid);
+  }
+
+  /** Kills the replayed process. */
+  async kill(): Promise<void> {
+    if (!this.pid) return;
+    const pid = this.pid;
+    this.pid = 0;
+    await killProcess(pid);
+  }
+
+  /** Events replayed: the native counters now start at the new interval. */
+  private advance(events: number): void {
+    if (events <= 0) return;
+    this.next += events;
+    this.countBase = { e: this.next, base: 0 };
+  }
+
+  /**
+   * Runs forward until the request stops, event `untilEvent` is next, or the
+   * history ends; returns what the run did. A run stops at the end of the
+   * recording (reason 'end') unless `throughExit` asks it to replay the exit.
+   * Output (fd 1/2) of events not shown before goes to onOutput, except in search runs.
+   */
+  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra, hooks: RunHooks, throughExit = false): Promise<RunReport> {
+    const end = throughExit || this.exitEvent === undefined ? Infinity : this.exitEvent;
+    const n = native();
+    this.running = true;
+    const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0 };
+    const runStartT = this.curT;
+    let fresh = true;
+    this.stats.forwardRuns++;
+    const started = Date.now();
+    try {
+      for (;;) {
+        if (this.next >= untilEvent) return this.finish(report, { kind: 'stopped', signal: 5, reason: 'interrupted' });
+        if (this.next >= end) return this.finish(report, { kind: 'stopped', signal: 5, reason: 'end' });
+        if (this.next >= this.trace.eventCount) return this.finish(report, this.ended(endOfTraceMessage(this.trace)));
+        if (!extra.search && !fresh) await hooks.atBoundary?.(started);
+        const chunk = this.trace.readChunk(this.trace.chunkIndexOf(this.next));
+        const offset = chunk.offsets[this.next - chunk.firstRecord];
+        // a chunk of events ends where the output shown so far ends: what follows is shown
+        const stopAt = Math.min(untilEvent, end, !extra.search && this.next < this.shownUpTo ? this.shownUpTo : Infinity);
+        const max = Math.min(stopAt === Infinity ? 0xffffffff : stopAt - this.next, 64);
+        const opts: DebugRunOptions = req.action === 'range'
+          ? { mode: RunMode.range, start: req.start, end: req.end, fresh, event: this.next, ...extra }
+          : { mode: req.action === 'step' ? RunMode.step : RunMode.continue, fresh, event: this.next, ...extra };
+        if (!fresh) {
+          opts.startCandidate = false;
+          delete opts.slices;
+        }
+        opts.forkAt = STUB_SYSCALL;
+        const startedAt = this.next;
+        const r = await n.debugRun(this.pid, this.table, chunk.data, offset, max, opts);
+        const stop = decodeStopReport(r.stop);
+        this.curT = runStartT + stop.position.ranNs;
+        for (const slice of r.slices) report.copies.push({ slice, base: this.baseFor(slice.event), t: runStartT + slice.ranNs });
+        if (!extra.search && startedAt >= this.shownUpTo) for (const e of r.echo) this.onOutput?.(e.fd, e.data);
+        if (!extra.search) this.shownUpTo = Math.max(this.shownUpTo, startedAt + r.count);
+        if (extra.steps !== undefined) extra = { ...extra, steps: Math.max(1, extra.steps - stop.position.steps) };
+        report.steps += stop.position.steps;
+        this.stats.steps += stop.position.steps;
+        report.position = stop.position;
+        if (stop.lastHit) report.lastHit = stop.lastHit;
+        fresh = false;
+        this.advance(r.count);
+        switch (stop.reason) {
+          case 'end-of-buffer':
+          case 'batch':
+            continue;
+          case 'exited':
+            this.pid = 0;
+            this.state = 'exited';
+            return this.finish(report, { kind: 'exited', code: stop.code });
+          case 'killed':
+            this.pid = 0;
+            this.state = 'killed';
+            return this.finish(report, { kind: 'killed', signal: stop.signal });
+          case 'divergence':
+            return this.finish(report, this.ended(divergenceMessage(this.next, stop.expected, stop.actual)));
+          case 'exec':
+            await replayExec(this.pid, this.trace, this.next);
+            this.advance(1);
+            continue;
+          case 'need-js': {
+            const why = await applyJsEvent(this.pid, this.trace, this.next);
+            if (why) return this.finish(report, this.ended(`the recording stops here: ${why}`));
+            this.advance(1);
+            continue;
+          }
+          case 'interrupted':
+            report.interrupted = true;
+            this.interruptRequested = true;
+            return this.finish(report, { kind: 'stopped', signal: 2, reason: 'interrupted' });
+          case 'swbreak':
+          case 'hwbreak':
+          case 'step':
+          case 'target':
+            return this.finish(report, { kind: 'stopped', signal: 5, reason: stop.reason });
+          case 'watch':
+            return this.finish(report, { kind: 'stopped', signal: 5, watch: hooks.watchOf(stop.slot) });
+          case 'signal': {
+            const ev = decodeEvent(this.trace.record(this.next - 1));
+            if (ev.kind === 'signal') this.lastSiginfo = Buffer.from(ev.siginfo);
+            return this.finish(report, { kind: 'stopped', signal: stop.signal, reason: 'signal' });
+          }
+          case 'unknown':
+            return this.finish(report, this.ended(`the native replay loop stopped for an unknown reason: ${stop.name}`));
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private finish(report: RunReport, stop: StopEvent): RunReport {
+    if (!(stop.kind === 'stopped' && stop.reason === 'signal')) this.lastSiginfo = undefined;
+    this.lastStop = stop;
+    report.stop = stop;
+    return report;
+  }
+
+  /** The history ends at the current state: the trace stops early, or the replay diverged. */
+  ended(message: string): StopEvent {
+    this.state = 'ended';
+    return { kind: 'end', message };
+  }
+}
+
+/** SIGKILL a process (a replayed process or a copy) and forget its native debugger state. */
+export async function killProcess(pid: number): Promise<void> {
+  await native().kill(pid).catch(() => undefined);
+  await native().debugForget(pid).catch(() => undefined);
+}

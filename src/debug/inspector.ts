@@ -1,0 +1,172 @@
+// Registers and memory of the replayed process as gdb sees them: breakpoint bytes
+// hidden, the XSAVE area read once per stop, and gdb's own writes (registers,
+// memory) kept aside so that they are undone before the replay goes on: the
+// replay continues from the recorded state, whatever gdb changed to look around.
+import { getReg } from '../arch/registers.js';
+import { registerLayout } from '../arch/register-layout.js';
+import { hasAvx, readAllRegisters, readRegister, writeRegister } from '../arch/register-file.js';
+import { native } from '../native/addon.js';
+import type { ReplayedProcess } from './forward.js';
+import { EngineError } from './target.js';
+import type { Traps } from './traps.js';
+
+/** gdb writes orig_rax (57) with every pc change; the replay keeps its own. */
+const ORIG_RAX = 57;
+
+export class Inspector {
+  /** registers before gdb's first write since the last stop */
+  private savedUser: Buffer | undefined;
+  private savedX: Buffer | undefined;
+  /** address -> the byte before gdb's first write there since the last stop */
+  private readonly memUndo = new Map<bigint, number>();
+  private xstateCache: Buffer | undefined;
+
+  constructor(private readonly proc: ReplayedProcess, private readonly traps: Traps) {
+    proc.onSwitch(() => this.forget());
+  }
+
+  /** Whether the process has AVX state (read once, at the start of the replay). */
+  async detectAvx(): Promise<boolean> {
+    return hasAvx(await native().getXState(this.proc.pid));
+  }
+
+  /** Drops what was kept of the current process (another one stands for the replay now). */
+  forget(): void {
+    this.memUndo.clear();
+    this.savedUser = this.savedX = this.xstateCache = undefined;
+  }
+
+  /** gdb changed registers or memory since the last stop. */
+  get changed(): boolean {
+    return !!this.savedUser || !!this.savedX || this.memUndo.size > 0;
+  }
+
+  /** The pc and stack pointer of the recorded state, when gdb changed the registers. */
+  recordedPcSp(): [bigint, bigint] | undefined {
+    return this.savedUser ? [getReg(this.savedUser, 'rip'), getReg(this.savedUser, 'rsp')] : undefined;
+  }
+
+  async user(): Promise<Buffer> {
+    this.proc.requireProcess();
+    return native().getRegs(this.proc.pid);
+  }
+
+  private async xstate(): Promise<Buffer> {
+    this.proc.requireProcess();
+    if (!this.xstateCache) this.xstateCache = await native().getXState(this.proc.pid);
+    return this.xstateCache;
+  }
+
+  /** The register state changes when the process runs: read it again after a stop. */
+  invalidate(): void {
+    this.xstateCache = undefined;
+  }
+
+  async readRegisters(avx: boolean): Promise<Buffer> {
+    return readAllRegisters(avx, await this.user(), await this.xstate());
+  }
+
+  async readRegister(avx: boolean, regno: number): Promise<Buffer> {
+    const info = registerLayout({ avx })[regno];
+    if (!info) throw new EngineError('bad-register', `no register ${regno}`);
+    return readRegister(info, await this.user(), await this.xstate());
+  }
+
+  /** Expedited registers for stop replies: rbp, rsp, rip. */
+  async expedite(): Promise<{ regno: number; bytes: Buffer }[]> {
+    const user = await this.user();
+    return [6, 7, 16].map((regno) => ({ regno, bytes: readRegister(registerLayout({ avx: false })[regno], user, Buffer.alloc(0)) }));
+  }
+
+  /** Writes one register; a value the kernel refuses changes nothing. */
+  async writeRegister(avx: boolean, regno: number, value: Buffer): Promise<void> {
+    const info = registerLayout({ avx })[regno];
+    if (!info) throw new EngineError('bad-register', `no register ${regno}`);
+    if (regno === ORIG_RAX) return;
+    const user = Buffer.from(await this.user());
+    const x = Buffer.from(await this.xstate());
+    const before = { user: Buffer.from(user), x: Buffer.from(x) };
+    const part = writeRegister(info, value, user, x);
+    try {
+      if (part === 'user') await native().setRegs(this.proc.pid, user);
+      else await native().setXState(this.proc.pid, x);
+    } catch (e) {
+      throw new EngineError('bad-register', `the kernel refuses that value of register ${regno}: ${(e as Error).message}`);
+    }
+    this.savedUser ??= before.user;
+    this.savedX ??= before.x;
+    if (part !== 'user') this.xstateCache = x;
+  }
+
+  /** gdb's `G`: the registers that differ, written one by one; all or nothing. */
+  async writeRegisters(avx: boolean, data: Buffer): Promise<void> {
+    const user = Buffer.from(await this.user());
+    const x = Buffer.from(await this.xstate());
+    const hadSaved = this.changed;
+    try {
+      for (const r of registerLayout({ avx })) {
+        if (r.offset + r.bytes > data.length) break;
+        const v = data.subarray(r.offset, r.offset + r.bytes);
+        if (!(await this.readRegister(avx, r.regno)).equals(v)) await this.writeRegister(avx, r.regno, v);
+      }
+    } catch (e) {
+      // put back what this packet wrote before the refused value
+      await native().setRegs(this.proc.pid, user).catch(() => undefined);
+      await native().setXState(this.proc.pid, x).catch(() => undefined);
+      this.xstateCache = undefined;
+      if (!hadSaved) this.savedUser = this.savedX = undefined;
+      throw e;
+    }
+  }
+
+  /** Memory as the program sees it: breakpoint bytes replaced by the originals. */
+  async readMemory(addr: bigint, length: number): Promise<Buffer> {
+    this.proc.requireProcess();
+    const data = await native().readMemory(this.proc.pid, addr, length);
+    for (const [a, orig] of this.traps.sw) if (a >= addr && a < addr + BigInt(data.length)) data[Number(a - addr)] = orig;
+    return data;
+  }
+
+  /** The byte the program had at addr before gdb wrote there (for a breakpoint inserted after a write). */
+  originalByte(addr: bigint): number | undefined {
+    return this.memUndo.get(addr);
+  }
+
+  async writeMemory(addr: bigint, data: Buffer): Promise<void> {
+    this.proc.requireProcess();
+    const pid = this.proc.pid;
+    const before = await this.readMemory(addr, data.length);
+    if (before.length < data.length) throw new EngineError('bad-address', `cannot write ${data.length} bytes at 0x${addr.toString(16)}`);
+    try {
+      await native().writeMemory(pid, addr, data);
+    } catch (e) {
+      throw new EngineError('bad-address', `cannot write ${data.length} bytes at 0x${addr.toString(16)}: ${(e as Error).message}`);
+    }
+    for (let i = 0; i < data.length; i++) {
+      const a = addr + BigInt(i);
+      if (!this.memUndo.has(a)) this.memUndo.set(a, before[i]);
+    }
+    // keep breakpoints inserted under the new bytes
+    for (const a of this.traps.sw.keys()) {
+      if (a >= addr && a < addr + BigInt(data.length)) {
+        this.traps.sw.set(a, data[Number(a - addr)]);
+        await native().writeMemory(pid, a, Buffer.from([0xcc]));
+      }
+    }
+  }
+
+  /** Puts back the recorded state gdb changed (registers, memory) before the replay goes on. */
+  async undoWrites(): Promise<void> {
+    const n = native();
+    const pid = this.proc.pid;
+    if (this.savedUser) await n.setRegs(pid, this.savedUser);
+    if (this.savedX) await n.setXState(pid, this.savedX);
+    this.savedUser = this.savedX = undefined;
+    for (const [a, b] of this.memUndo) {
+      if (this.traps.sw.has(a)) this.traps.sw.set(a, b);
+      else await n.writeMemory(pid, a, Buffer.from([b]));
+    }
+    this.memUndo.clear();
+    this.xstateCache = undefined;
+  }
+}

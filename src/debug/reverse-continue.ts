@@ -1,0 +1,230 @@
+// reverse-continue (`bc`, docs/timeline.md): the last trap (gdb's breakpoints and
+// watchpoints) hit before now. Every search is a window that ends at now, run
+// forward in search mode from a start before it; the last hit of the first window
+// that has one wins. Narrowing runs first leave copies ever closer to now, so that
+// the first windows are short.
+import { native } from '../native/addon.js';
+import type { ReplayedProcess } from './forward.js';
+import { describeMark, rename, type Mark } from './marks.js';
+import type { ReverseStepper } from './reverse-step.js';
+import { firstNarrowingSchedule, INITIAL_NARROWING, nextNarrowing, planWindows, windowSliceTimes, type Candidate } from './search-plans.js';
+import { targetOf, type Seeker, type Start } from './seek.js';
+import type { StopEvent } from './target.js';
+import { traceRuns, type Pos, type Timeline } from './timeline.js';
+import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
+import type { Checkpoint } from './marks.js';
+
+/** A stop found by a reverse search. */
+interface Found {
+  pos: Pos;
+  reason: 'swbreak' | 'hwbreak' | 'watch';
+  slot: number;
+}
+
+/** narrowing stops at end by counting arrivals at its pc: not when that pc is this hot */
+const HOT_ARRIVALS = 4096;
+/** a window search keeps this many of the copies it left before the hit */
+const KEEP_BEFORE_HIT = 8;
+
+export class ReverseSearch {
+  constructor(
+    private readonly proc: ReplayedProcess,
+    private readonly timeline: Timeline,
+    private readonly seeker: Seeker,
+    private readonly traps: Traps,
+    private readonly stepper: ReverseStepper,
+  ) {}
+
+  /** The last stop of these traps before `now`, reached; or the start of the history. */
+  async run(now: Mark, sw: bigint[], slots: SlotSet): Promise<StopEvent> {
+    const endT = this.proc.curT;
+    let end = now;
+    if (end.steps > 0) {
+      const found = await this.searchSteps(end, sw, slots);
+      if (found) return this.stopAt(found);
+      end = { ...end, steps: 0 };
+    }
+    // the process stands at end's arrival: its fingerprint names it from any earlier base
+    if (!end.fp) end = { ...end, fp: await native().fingerprint(this.proc.pid) };
+    const starts = await this.startsBefore(end);
+    traceRuns(() => `reverse-continue to ${describeMark(end)}: ${starts.length} starts`);
+    let windows: Start[] = [];
+    if (starts.length) {
+      const anchors = end.n > HOT_ARRIVALS ? [] : await this.narrow(starts[0], end);
+      const known: Candidate<Start>[] = starts.map((x) => ({ start: x, dist: x.cp ? endT - x.cp.t : Infinity }));
+      windows = planWindows(anchors.map((a) => ({ start: { cp: a.cp, e: a.cp.mark.e } as Start, dist: a.dist })), known);
+    }
+    traceRuns(() => `windows from ${windows.map((w) => (w.cp ? `#${w.cp.id} (${((endT - w.cp.t) / 1e6).toFixed(3)} ms)` : `interval ${w.e}`)).join(', ')}`);
+    for (const s of windows) {
+      const found = await this.searchWindow(s, end, sw, slots, s.cp ? endT - s.cp.t : Infinity);
+      if (found) return this.stopAt(found);
+    }
+    await this.timeline.switchTo(this.timeline.store.root!);
+    return { kind: 'stopped', signal: 5, reason: 'begin' };
+  }
+
+  /**
+   * The steps after end's arrival: each landing on a trap is a stop, and a data
+   * trigger makes the step before it one; the latest wins. One native run (search
+   * mode) over all but the last step, then the last step (there only a data trigger
+   * counts: landing on a breakpoint is end itself). The process is left at the arrival.
+   */
+  private async searchSteps(end: Mark, sw: bigint[], slots: SlotSet): Promise<Found | undefined> {
+    const tl = this.timeline;
+    const arrival = { ...end, steps: 0 };
+    await this.seeker.reachMark(arrival);
+    await this.traps.install(sw, slots);
+    let found: Found | undefined;
+    if (end.steps > 1) {
+      const run = await tl.run({ action: 'step' }, end.e + 1, { steps: end.steps - 1, search: true });
+      this.seeker.checkInterrupt();
+      if (run.stop.kind !== 'stopped' || run.stop.reason !== 'step') throw new Error(`cannot replay the steps after ${describeMark(arrival)}`);
+      tl.here = { kind: 'mark', mark: { ...end, steps: end.steps - 1 } };
+      const hit = run.lastHit;
+      if (hit) {
+        found = hit.reason === 'watch'
+          ? { pos: { kind: 'mark', mark: { ...end, steps: hit.steps - 1 } }, reason: 'watch', slot: hit.slot }
+          : { pos: { kind: 'mark', mark: { ...end, steps: hit.steps } }, reason: sw.includes(hit.pc) ? 'swbreak' : hit.reason, slot: -1 };
+      }
+    }
+    const last = await tl.run({ action: 'step' }, end.e + 1, { steps: 1 });
+    tl.here = { kind: 'mark', mark: end };
+    this.seeker.checkInterrupt();
+    const stop = last.stop;
+    if (stop.kind === 'stopped' && stop.watch) {
+      found = { pos: { kind: 'mark', mark: { ...end, steps: end.steps - 1 } }, reason: 'watch', slot: this.traps.slotAt(stop.watch.addr) };
+    }
+    if (!found && (sw.includes(end.pc) || slots.some((x) => x?.type === 0 && x.addr === end.pc))) {
+      // no trap after the arrival: the arrival itself, when it is at a breakpoint
+      found = { pos: { kind: 'mark', mark: arrival }, reason: sw.includes(end.pc) ? 'swbreak' : 'hwbreak', slot: -1 };
+    }
+    await this.seeker.reachMark(arrival);
+    return found;
+  }
+
+  /**
+   * Where windows that end at `end` can start, latest first, down to the start of
+   * the replay: end's base and the bases below it, the copies their runs left
+   * before them, and the latest checkpoints before each interval start passed.
+   */
+  private async startsBefore(end: Mark): Promise<Start[]> {
+    const tl = this.timeline;
+    const out: Start[] = [];
+    const seen = new Set<number>();
+    const push = (x: Start) => {
+      const key = x.cp ? x.cp.id : -x.e;
+      if (seen.has(key)) return;
+      seen.add(key);
+      if (!x.cp || x.cp.pid) out.push(x);
+    };
+    let m = end;
+    for (let guard = 0; guard < 100000; guard++) {
+      const here = await this.seeker.isBaseState(m);
+      if (m.base) {
+        const c = tl.store.get(m.base)!;
+        if (!here) push({ cp: c, e: m.e });
+        for (const x of tl.earlierSiblings(c)) push({ cp: x, e: x.mark.e });
+        m = c.mark;
+        continue;
+      }
+      if (!here) push({ cp: undefined, e: m.e });
+      if (m.e <= 1) break;
+      const c = tl.latestBefore(m.e, true);
+      push({ cp: c, e: c.mark.e });
+      if (c === tl.store.root) break;
+      for (const x of tl.earlierSiblings(c)) push({ cp: x, e: x.mark.e });
+      m = c.mark;
+    }
+    return out;
+  }
+
+  /** end named relative to the start of a window (undefined: it cannot be named from there). */
+  private endFrom(end: Mark, s: Start): Mark | undefined {
+    const get = (id: number) => this.timeline.store.get(id);
+    if (s.e !== end.e) return rename(end, 0, get);
+    return rename(end, s.cp && !s.cp.boundary ? s.cp : 0, get);
+  }
+
+  /** The last trap hit in the window [s, end), or undefined. */
+  private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSet, dist: number): Promise<Found | undefined> {
+    const tl = this.timeline;
+    if (s.cp && !s.cp.pid) return undefined; // dropped meanwhile: a wider window covers it
+    const target = this.endFrom(end, s);
+    if (!target) throw new Error(`cannot name ${describeMark(end)} from an earlier checkpoint`);
+    if (s.cp && tl.isAt(s.cp, end)) return undefined; // the copy stands at end
+    await this.seeker.reachStart(s);
+    await this.traps.install(sw, slots);
+    const run = await tl.run({ action: 'continue' }, end.e + 1, {
+      // copies on the way, for what comes next (a reverse-stepi close to the hit)
+      search: true, startCandidate: true, target: targetOf(target), silent: [target.pc], slices: windowSliceTimes(dist),
+    });
+    this.seeker.checkInterrupt();
+    if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new Error(`lost the way back (${run.stop.kind === 'stopped' ? run.stop.reason : run.stop.kind})`);
+    const hit = run.lastHit;
+    // keep the copies just before the last hit (or the end), drop the rest
+    const seqAt = hit ? hit.seq : Infinity;
+    const before = run.slices.filter((c) => (c.slice?.seq ?? Infinity) < seqAt).slice(-KEEP_BEFORE_HIT);
+    for (const c of run.slices) if (!before.includes(c)) tl.store.release(c);
+    if (!hit) return undefined;
+    const base = hit.event === s.e && s.cp && !s.cp.boundary ? s.cp.id : 0;
+    const pos: Pos = hit.reason === 'watch'
+      ? { kind: 'watch', e: hit.event, base, k: hit.watch, slots, pc: hit.pc }
+      : { kind: 'mark', mark: { e: hit.event, base, pc: hit.pc, n: hit.n, steps: 0 } };
+    return { pos: tl.afterSlices(pos, run.slices, hit.seq), reason: hit.reason, slot: hit.slot };
+  }
+
+  /**
+   * Copies between start and end, ever closer to end (search-plans.ts): returns
+   * them in order with their distance to end (ns).
+   */
+  private async narrow(start: Start, end: Mark): Promise<{ cp: Checkpoint; dist: number }[]> {
+    const tl = this.timeline;
+    const out: { cp: Checkpoint; dist: number }[] = [];
+    let from = start;
+    let schedule: number[] | undefined = firstNarrowingSchedule();
+    let state = INITIAL_NARROWING;
+    for (let level = 0; level < 12 && schedule; level++) {
+      if (from.cp && !from.cp.pid) break;
+      const target = this.endFrom(end, from);
+      if (!target) break;
+      await this.seeker.reachStart(from);
+      await this.traps.install([], NO_SLOTS);
+      const run = await tl.run({ action: 'continue' }, end.e + 1, { search: true, target: targetOf(target), silent: [target.pc], slices: schedule });
+      this.seeker.checkInterrupt();
+      if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new Error(`lost the way back (${run.stop.kind === 'stopped' ? run.stop.reason : run.stop.kind})`);
+      const total = run.position?.ranNs ?? 0;
+      const made = run.slices.filter((c) => !tl.isAt(c, end)).map((c) => ({ cp: c, dist: Math.max(0, total - (c.slice?.ran ?? 0)) }));
+      out.push(...made);
+      traceRuns(() => `narrowing level ${level}: ${(total / 1e6).toFixed(3)} ms to the end, copies at ${made.map((c) => (c.dist / 1e6).toFixed(3)).join(', ')} ms before it`);
+      const step = nextNarrowing(state, total, made.map((c) => c.dist));
+      if (step.fromClosest) {
+        const closest = made[made.length - 1].cp;
+        from = { cp: closest, e: closest.mark.e };
+      }
+      state = step.state;
+      schedule = step.schedule;
+    }
+    return out;
+  }
+
+  /** Goes to a stop found by a search and says why gdb stops there. */
+  private async stopAt(found: Found): Promise<StopEvent> {
+    const { pos: p, reason, slot } = found;
+    if (reason !== 'watch') {
+      await this.seeker.reach(p);
+      return { kind: 'stopped', signal: 5, reason };
+    }
+    const watch = this.traps.watchOf(slot);
+    let writer: Mark | 'begin';
+    if (p.kind === 'mark') writer = p.mark; // found while stepping: already the writing instruction
+    else {
+      // the trap comes after the writing instruction: one instruction back
+      const at = await this.seeker.reach(p, [p.pc]);
+      const after: Mark = { e: this.proc.next, base: p.base, pc: at?.at ?? p.pc, n: at?.n ?? 0, steps: 0 };
+      writer = await this.stepper.predecessor(after);
+    }
+    if (writer === 'begin') return { kind: 'stopped', signal: 5, reason: 'begin' };
+    await this.seeker.reachMark(writer);
+    return { kind: 'stopped', signal: 5, watch };
+  }
+}

@@ -1,0 +1,226 @@
+// The timeline (rr's ReplayTimeline): where the replayed process stands, named so
+// that it can be reached again (a Pos), the checkpoints kept along the way, and
+// runs that turn the copies they leave into checkpoints (docs/timeline.md).
+import { decodeEvent } from '../history/events.js';
+import { getReg } from '../arch/registers.js';
+import { native, type NativeSlice } from '../native/addon.js';
+import { STUB_SYSCALL } from '../replay/stub.js';
+import { CheckpointStore } from './checkpoint-store.js';
+import { killProcess, type ReplayedProcess, type RunExtra, type RunHooks, type RunReport } from './forward.js';
+import { rename, sameMark, type Checkpoint, type Mark } from './marks.js';
+import type { ResumeRequest } from './target.js';
+import type { SlotSet, Traps } from './traps.js';
+
+/** How to reach a stop again. */
+export type Pos =
+  | { kind: 'mark'; mark: Mark }
+  /** the k-th trigger of these data watchpoints since base (see Mark.base) in interval e */
+  | { kind: 'watch'; e: number; base: number; k: number; slots: SlotSet; pc: bigint };
+
+/** A run whose copies became checkpoints. */
+export interface TimelineRun extends Omit<RunReport, 'copies'> {
+  /** the copies the run left, as checkpoints, in order */
+  slices: Checkpoint[];
+}
+
+/** a periodic checkpoint at the next event boundary after this much replay time */
+const CHECKPOINT_EVERY_MS = 100;
+/** ... or after this many events */
+const CHECKPOINT_EVERY_EVENTS = 200;
+
+/** REWIND_TRACE_RUNS=1: every run of the engine is described on stderr (for studying searches) */
+const TRACE_RUNS = !!process.env.REWIND_TRACE_RUNS;
+export function traceRuns(text: () => string): void {
+  if (TRACE_RUNS) process.stderr.write(`rewind: ${text()}\n`);
+}
+
+function countsOf(s: NativeSlice): Map<bigint, number> {
+  const m = new Map<bigint, number>();
+  for (let i = 0; i + 1 < s.counts.length; i += 2) m.set(s.counts[i], Number(s.counts[i + 1]));
+  return m;
+}
+
+export class Timeline {
+  readonly store = new CheckpointStore((pid) => killProcess(pid));
+  /** where the process stands (how to come back here); undefined: not named */
+  here: Pos | undefined;
+  /** the pc at the start of each interval met so far */
+  readonly boundaryPcs = new Map<number, bigint>();
+  private lastCheckpointAt = 0;
+  private lastCheckpointEvent = 0;
+  /** numbers the runs that leave copies (a copy's slice.run) */
+  private runIds = 0;
+
+  constructor(
+    private readonly proc: ReplayedProcess,
+    private readonly traps: Traps,
+    /** before every run: gdb's writes are undone */
+    private readonly beforeRun: () => Promise<void>,
+  ) {}
+
+  /** The start of the replay: the root checkpoint, kept for the whole session. */
+  async begin(pc: bigint): Promise<void> {
+    this.here = { kind: 'mark', mark: { e: 1, base: 0, pc, n: 1, steps: 0 } };
+    this.boundaryPcs.set(1, pc);
+    await this.takeCheckpoint(true);
+  }
+
+  /** A run of the replayed process; the copies it leaves become checkpoints. */
+  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra = {}, throughExit = false): Promise<TimelineRun> {
+    await this.beforeRun();
+    const t = Date.now();
+    const hooks: RunHooks = {
+      watchOf: (slot) => this.traps.watchOf(slot),
+      atBoundary: extra.search ? undefined : (started) => this.periodicCheckpoint(started),
+    };
+    const runId = ++this.runIds;
+    const report = await this.proc.run(req, untilEvent, extra, hooks, throughExit);
+    const slices: Checkpoint[] = [];
+    for (const c of report.copies) slices.push(await this.keepCopy(c.slice, c.base, c.t, runId));
+    traceRuns(() => {
+      const show = (v: unknown) => JSON.stringify(v, (k, x) => (typeof x === 'bigint' ? `0x${x.toString(16)}` : k === 'fp' ? 'fp' : k === 'slices' ? x.length : x));
+      return `run ${req.action} ${show(extra)} -> ${show(report.stop)} in ${Date.now() - t} ms, ${slices.length} slices, ${show(report.position)} last ${show(report.lastHit)}`;
+    });
+    const { copies: _, ...rest } = report;
+    return { ...rest, slices };
+  }
+
+  /** A copy a run left: a checkpoint named relative to the run's counting base. */
+  private async keepCopy(s: NativeSlice, base: number, t: number, run: number): Promise<Checkpoint> {
+    const counts = countsOf(s);
+    const k = counts.get(s.pc);
+    const mark: Mark = k !== undefined
+      ? { e: s.event, base, pc: s.pc, n: k + 1, steps: 0 }
+      : { e: s.event, base, pc: s.pc, n: 0, steps: 0, fp: await native().fingerprint(s.pid) };
+    this.proc.stats.checkpointsTaken++;
+    return this.store.add(s.pid, mark, false, t, counts, s.watchHits, { run, ran: s.ranNs, seq: s.seq });
+  }
+
+  /** The name of the stop a forward run ended at (relative to the latest copy it left before it). */
+  async positionAfter(run: TimelineRun, slots: SlotSet): Promise<Pos | undefined> {
+    const at = run.position;
+    if (run.stop.kind !== 'stopped' || !this.proc.pid || !at || at.at === undefined) return undefined;
+    const pc = at.at;
+    const e = this.proc.next;
+    const base = this.proc.baseFor(e);
+    const exact = at.exact && at.n > 0;
+    let pos: Pos;
+    if (run.stop.watch && !exact) pos = { kind: 'watch', e, base, k: at.watchHits, slots, pc };
+    else if (exact) pos = { kind: 'mark', mark: { e, base, pc, n: at.n, steps: 0 } };
+    else pos = { kind: 'mark', mark: { e, base, pc, n: 0, steps: 0, fp: await native().fingerprint(this.proc.pid) } };
+    return this.afterSlices(pos, run.slices, Infinity);
+  }
+
+  /** pos renamed relative to the latest of a run's copies before it (before search hit `seq`). */
+  afterSlices(pos: Pos, slices: Checkpoint[], seq: number): Pos {
+    const e = pos.kind === 'mark' ? pos.mark.e : pos.e;
+    for (let i = slices.length - 1; i >= 0; i--) {
+      const s = slices[i];
+      if (s.mark.e !== e || (s.slice?.seq ?? Infinity) >= seq) continue;
+      if (pos.kind === 'mark') {
+        const r = rename(pos.mark, s, (id) => this.store.get(id));
+        if (r && !(r.n === 1 && r.pc === s.mark.pc)) return { kind: 'mark', mark: r };
+      } else if (s.watchHits !== undefined && s.mark.base === pos.base && pos.k > s.watchHits) {
+        return { ...pos, base: s.id, k: pos.k - s.watchHits };
+      }
+    }
+    return pos;
+  }
+
+  /** The current process as a checkpoint at the current mark. */
+  async takeCheckpoint(boundary: boolean): Promise<Checkpoint | undefined> {
+    const p = this.proc;
+    if (this.here?.kind !== 'mark' || p.state !== 'stopped' || !p.pid) return undefined;
+    if (p.next < p.trace.eventCount && decodeEvent(p.trace.record(p.next)).kind === 'exit') return undefined;
+    const pid = await native().forkProcess(p.pid, STUB_SYSCALL);
+    // what its name says of the counts: arrival n at pc means n-1 arrivals there before it
+    const m = this.here.mark;
+    const counts = new Map<bigint, number>(m.n > 0 && m.steps === 0 ? [[m.pc, m.n - 1]] : []);
+    const cp = this.store.add(pid, m, boundary, p.curT, counts);
+    p.stats.checkpointsTaken++;
+    this.lastCheckpointAt = Date.now();
+    if (boundary) this.lastCheckpointEvent = this.here.mark.e;
+    return cp;
+  }
+
+  private isBoundaryMark(m: Mark): boolean {
+    return m.base === 0 && m.n === 1 && m.steps === 0 && this.boundaryPcs.get(m.e) === m.pc;
+  }
+
+  /** A checkpoint at the current mark, unless one exists. */
+  async checkpointHere(): Promise<void> {
+    if (this.here?.kind !== 'mark') return;
+    const m = this.here.mark;
+    if (this.store.find((c) => sameMark(c.mark, m))) return;
+    await this.takeCheckpoint(this.isBoundaryMark(m));
+  }
+
+  /** During a forward run, between two events: a checkpoint every 100 ms or 200 events. */
+  private async periodicCheckpoint(runStartedMs: number): Promise<void> {
+    const p = this.proc;
+    if (Date.now() - Math.max(this.lastCheckpointAt, runStartedMs) <= CHECKPOINT_EVERY_MS && p.next - this.lastCheckpointEvent < CHECKPOINT_EVERY_EVENTS) return;
+    const pc = getReg(await native().getRegs(p.pid), 'rip');
+    this.boundaryPcs.set(p.next, pc);
+    const saved = this.here;
+    this.here = { kind: 'mark', mark: { e: p.next, base: 0, pc, n: 1, steps: 0 } };
+    try {
+      if (!this.store.find((c) => c.boundary && c.mark.e === p.next)) await this.takeCheckpoint(true);
+    } finally {
+      this.here = saved;
+    }
+    this.lastCheckpointAt = Date.now();
+    this.lastCheckpointEvent = p.next;
+  }
+
+  /** The latest live checkpoint at or before the start of interval e (strictly before it: `strict`). */
+  latestBefore(e: number, strict = false): Checkpoint {
+    let best = this.store.root!;
+    const key = (c: Checkpoint) => c.mark.e * 4 + (c.boundary ? 0 : 2);
+    for (const c of this.store.alive()) {
+      const ok = strict ? c.mark.e < e : c.mark.e < e || (c.boundary && c.mark.e === e);
+      if (ok && (key(c) > key(best) || (key(c) === key(best) && c.id > best.id))) best = c;
+    }
+    return best;
+  }
+
+  /** Makes a fresh copy of checkpoint `cp` the replayed process; counting starts there. */
+  async switchTo(cp: Checkpoint): Promise<void> {
+    this.store.touch(cp);
+    const child = await native().forkProcess(cp.pid, STUB_SYSCALL);
+    this.proc.stats.restores++;
+    await this.proc.adopt(child, cp.mark.e, cp.boundary ? 0 : cp.id, cp.mark.pc, cp.t);
+    this.here = { kind: 'mark', mark: cp.mark };
+  }
+
+  /** Copies left by the same run as c, before it, latest first. */
+  earlierSiblings(c: Checkpoint): Checkpoint[] {
+    const own = c.slice;
+    if (!own) return [];
+    return this.store.alive()
+      .filter((x) => x !== c && x.slice?.run === own.run && x.slice.ran < own.ran)
+      .sort((a, b) => b.slice!.ran - a.slice!.ran);
+  }
+
+  /** m named relative to the current process's counting base (undefined: its counts do not allow it). */
+  nameFromHere(m: Mark): Mark | undefined {
+    const { e, base } = this.proc.countBase;
+    if (e !== m.e) return undefined;
+    if (base === m.base) return m;
+    return rename(m, base ? this.store.get(base)! : 0, (id) => this.store.get(id));
+  }
+
+  /** Checkpoint c stands at end's arrival. */
+  isAt(c: Checkpoint, end: Mark): boolean {
+    if (c.mark.e !== end.e || c.mark.pc !== end.pc) return false;
+    if (!end.n) return !!(c.mark.fp && end.fp && c.mark.fp.equals(end.fp));
+    const r = rename(end, c, (id) => this.store.get(id));
+    return r !== undefined && r.n === 1;
+  }
+
+  /** Forgets every checkpoint and kills their processes. */
+  async clear(): Promise<void> {
+    await this.store.clear();
+    this.boundaryPcs.clear();
+    this.here = undefined;
+  }
+}
