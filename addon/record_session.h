@@ -36,13 +36,15 @@ constexpr int64_t kBufMagicOk = 0x52574e4f4bLL;   // the recorder's answer
 constexpr int64_t kBufInterrupted = -0x5257000000LL;  // result of a buffered call a signal interrupted
 
 // What the program would see natively of the settings the recorder changes in it
-// (rdtsc trapping, the parent-death signal, ASLR off, the buffer's seccomp filter).
+// (rdtsc and CPUID trapping, the parent-death signal, ASLR off, the buffer's
+// seccomp filter).
 struct ProgramView {
   int pdeathsig = 0;
   int tscMode = 1;  // PR_TSC_ENABLE
   int seccompMode = 0;
   int noNewPrivs = 0;
   uint32_t persona = 0;
+  int cpuid = 1;  // ARCH_GET_CPUID: CPUID not faulting
 };
 
 // A fix the recorder makes at a syscall's exit so that the program sees its view.

@@ -11,7 +11,8 @@
 namespace rw {
 namespace {
 
-constexpr int kNrClone = 56, kNrPtrace = 101, kNrPersonality = 135, kNrPrctl = 157, kNrSeccomp = 317;
+constexpr int kNrClone = 56, kNrPtrace = 101, kNrPersonality = 135, kNrPrctl = 157, kNrArchPrctl = 158, kNrSeccomp = 317;
+constexpr uint64_t kArchGetCpuid = 0x1011, kArchSetCpuid = 0x1012;
 constexpr uint64_t kCloneUntraced = 0x00800000;
 constexpr uint64_t kPtraceAttach = 16, kPtraceSeize = 0x4206;
 constexpr uint64_t kQueryPersona = 0xffffffff;
@@ -67,6 +68,18 @@ std::string viewAtEntry(pid_t pid, Session& s, int64_t nr, const uint64_t a[6]) 
         setRegs(pid, r);
       }
       break;
+    case kNrArchPrctl:
+      // CPUID faulting may be the recorder's (src/cpuid): the program's own setting
+      // is what it reads back; turning faulting off would undo the recorder's, and
+      // natively succeeds, so it is answered 0 without running.
+      if (a[0] == kArchGetCpuid) {
+        s.exitFix = ExitFix::kResult;
+        s.exitValue = s.view.cpuid;
+      } else if (a[0] == kArchSetCpuid && a[1] == 1) {
+        annul(pid, s, 0);
+        s.view.cpuid = 1;
+      }
+      break;
     case kNrPtrace:
       // Attaching to the recorder would stop it: answered as for any traced process.
       if ((a[0] == kPtraceAttach || a[0] == kPtraceSeize) && a[1] == uint64_t(getpid())) annul(pid, s, -EPERM);
@@ -113,6 +126,7 @@ void viewAtExit(pid_t pid, Session& s, user_regs_struct& r) {
     if (nr == kNrPrctl && a[0] == kSetSeccomp) s.view.seccompMode = int(a[1]);
     if (nr == kNrPrctl && a[0] == kSetNoNewPrivs) s.view.noNewPrivs = 1;
     if (nr == kNrSeccomp && (a[0] == 0 || a[0] == 1)) s.view.seccompMode = a[0] == 0 ? 1 : 2;
+    if (nr == kNrArchPrctl && a[0] == kArchSetCpuid) s.view.cpuid = int(a[1]);
   }
   switch (s.exitFix) {
     case ExitFix::kIntAtArg1:
