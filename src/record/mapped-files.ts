@@ -68,6 +68,20 @@ function storeRange(writer: TraceWriter, file: string, from: number, length: num
   return pieces;
 }
 
+// ld.so maps each library several times (the whole file, then each segment): an
+// ELF image is stored once per identity, size and change time. (Not for data files:
+// a store through a shared mapping to an already dirty page changes a file without
+// changing its times; such files are stored as pieces, read at each mapping.)
+const images = new WeakMap<TraceWriter, Map<string, string>>();
+function storeImage(writer: TraceWriter, file: string, st: fs.BigIntStats): string {
+  let known = images.get(writer);
+  if (!known) images.set(writer, (known = new Map()));
+  const key = `${fileIdentity(st)}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  let sha = known.get(key);
+  if (!sha) known.set(key, (sha = writer.storeFile(file)));
+  return sha;
+}
+
 function startsWithElf(file: string): boolean {
   const fd = fs.openSync(file, 'r');
   try {
@@ -114,7 +128,7 @@ export function recordMapping(pid: number, stop: Record<string, unknown>, writer
     throw new MappingRefused(`mmap of a ${describeObject(link, st)} (fd ${stop.fd}): the kernel writes its contents outside syscalls, which rewind cannot record`);
   const path = fs.readlinkSync(link);
   const size = Math.max(0, Math.min(length, Number(st.size) - offset));
-  if (startsWithElf(link)) return { ...base, sha: writer.storeFile(link), path, size };
+  if (startsWithElf(link)) return { ...base, sha: storeImage(writer, link, st), path, size };
   let readOnly = false;
   try {
     readOnly = (Number(/flags:\s*([0-7]+)/.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${stop.fd}`, 'utf8'))?.[1] ?? '2') & 3) === 0;
