@@ -56,10 +56,10 @@ uint32_t appendBufferWrites(pid_t pid, Session& s, RecordWriter& w) {
     w.bytes(&next, 16);
     n++;
   }
-  // Once the program maps a data file, its writes to files must be seen by the
-  // recorder (they change mapped memory); once children share memory with it,
+  // Once the program maps a data file it may write, its writes to files must be seen
+  // by the recorder (they change mapped memory); once children share memory with it,
   // every call must stop, to record what they changed (record_shared.cc).
-  uint32_t want = (s.mappedFiles.empty() ? 0 : kTracedFileWrites) | (s.shared.empty() ? 0 : kTracedAll);
+  uint32_t want = (s.writableMapped ? kTracedFileWrites : 0) | (s.shared.empty() ? 0 : kTracedAll);
   if (want != h.traced) {
     uint64_t at = s.bufAddr + offsetof(BufHeader, traced);
     writeMemory(pid, at, &want, 4);

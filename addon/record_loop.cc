@@ -14,6 +14,7 @@
 #include <sys/user.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -112,6 +113,18 @@ bool dataFileIdentity(pid_t pid, int fd, std::pair<uint64_t, uint64_t>& id) {
   if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   id = {uint64_t(st.st_dev), uint64_t(st.st_ino)};
   return true;
+}
+
+// The tracee's fd was opened for writing (O_WRONLY or O_RDWR in /proc/PID/fdinfo).
+bool openedForWriting(pid_t pid, int fd) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd)).c_str(), "r");
+  if (!f) return true;
+  char line[128];
+  unsigned flags = 0;
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f)) found = std::sscanf(line, "flags: %o", &flags) == 1;
+  std::fclose(f);
+  return !found || (flags & O_ACCMODE) != O_RDONLY;
 }
 
 bool isElfFile(pid_t pid, int fd) {
@@ -257,7 +270,10 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
       if (row.action == kMmap && !isError(result) && !(s.entry.r10 & kMapAnonymous)) {
         std::pair<uint64_t, uint64_t> id;
         int fd = int(int32_t(s.entry.r8));
-        if (dataFileIdentity(pid, fd, id) && !isElfFile(pid, fd)) s.mappedFiles.insert(id);
+        if (dataFileIdentity(pid, fd, id) && !isElfFile(pid, fd)) {
+          s.mappedFiles.insert(id);
+          s.writableMapped |= (s.entry.r10 & kMapShared) || openedForWriting(pid, fd);
+        }
       }
       appendSyscall(pid, s, row, nr, result, w);
       out.eventCount++;

@@ -82,6 +82,10 @@ struct Session {
   double lastResendMs = 0;
   // Regular files the program mapped (st_dev, st_ino): writes to them change mapped memory.
   std::set<std::pair<uint64_t, uint64_t>> mappedFiles;
+  // One of them was mapped shared or through a writable fd: the program is likely to
+  // write it, so the syscall buffer sends write-like calls the traced way. (ld.so.cache
+  // and locale-archive, mapped read-only by every program, do not turn it on.)
+  bool writableMapped = false;
   // Shared memory its children may write (record_shared.cc): the last copy of each
   // writable shared mapping, watched from the first fork on.
   bool watchingShared = false;
