@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <atomic>
 #include <cstring>
 #include <map>
 
@@ -33,6 +34,10 @@
 namespace rw {
 
 namespace {
+
+// Set from the JS thread (recordRequestStop): at the next stop the loop copies the
+// syscall buffer into the trace, kills the program and returns.
+std::atomic<bool> stopRequested{false};
 
 constexpr uint64_t kCloneThread = 0x00010000;
 constexpr double kHandOverMs = 5;
@@ -151,11 +156,15 @@ void mmapStop(const Session& s, int64_t result, LoopResult& out) {
 }  // namespace
 
 void recordForget(pid_t pid) { sessions.erase(pid); }
+void recordRequestStop() { stopRequested = true; }
 
 LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) {
   bool fresh = !sessions.count(pid);
   Session& s = sessions[pid];
-  if (fresh) s.view = initialView();
+  if (fresh) {
+    s.view = initialView();
+    stopRequested = false;
+  }
   LoopResult out;
   RecordWriter w(out.events);
   double t0 = nowMs();
@@ -166,6 +175,17 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
     s.pendingSig = 0;
     Stop st = waitRecorded(pid, s);
     if (!delivered || st.kind != Stop::kSignal) endSignalChain(s);
+    if (stopRequested && st.kind != Stop::kExited && st.kind != Stop::kKilled) {
+      // The recording ends here: what the program buffered is kept, then it dies.
+      flushBuffer(pid, s, w, out.eventCount);
+      killTracee(pid);
+      std::vector<uint64_t> left;  // children live on, as when a parent is killed
+      for (pid_t c : releaseChildren(s)) left.push_back(uint64_t(c));
+      if (!left.empty()) out.stop.bigs("children", left);
+      out.stop.reason = "stopped";
+      sessions.erase(pid);
+      return out;
+    }
 
     if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
       if (s.inSyscall && rowFor(table, int64_t(s.entry.orig_rax)) &&

@@ -127,6 +127,11 @@ export interface Native {
   kill(pid: number): Promise<void>;
   /** Synchronous: the [start, end) ranges of data (not holes) in path between from and to, flattened. */
   fileDataExtents(path: string, from: number, to: number): number[];
+  /**
+   * Synchronous: the running recordRun keeps what the syscall buffer holds at the
+   * tracee's next stop, kills it and resolves with reason 'stopped'.
+   */
+  recordRequestStop(): void;
   /** Synchronous: gives the terminal back to this process's group after spawn({ newProcessGroup }). */
   restoreTerminal(): void;
   /** Gives the stopped replayed process its own copy of the emulated file at fd (addon/replay_files.h). */

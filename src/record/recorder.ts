@@ -105,6 +105,7 @@ export class Recorder {
   private signalEvents = 0;
   /** Why the recording is being ended early (requestStop), if it is. */
   private stopReason: string | undefined;
+  private stopFallback: NodeJS.Timeout | undefined;
 
   async record(opts: RecordOptions): Promise<RecordOutcome> {
     const env = opts.env ?? process.env;
@@ -166,6 +167,7 @@ export class Recorder {
       if (this.stopReason && stop.reason !== 'exited') {
         // Whatever the loop saw last, the program is gone: the trace ends with why.
         writer.append(withoutExitRecord(r.events));
+        if (Array.isArray(stop.children)) handOverChildren(stop.children as unknown as bigint[]);
         return this.stopped(this.stopReason);
       }
       if (stop.reason === 'batch') {
@@ -249,26 +251,41 @@ export class Recorder {
   private finish(outcome: RecordOutcome): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.stopFallback);
     // signals: replay on a CPU with other signal frame sizes is refused only if there were any
     this.writer?.close({ outcome, signals: this.signalEvents });
   }
 
   /**
    * Ends the recording now, whatever the program does (the recorder got SIGTERM,
-   * SIGINT or SIGHUP): the program is killed from this thread, not through the
-   * tracer thread, which may be waiting for it; record() then resolves with a
-   * 'stopped' outcome and a trace that replays up to there.
+   * SIGINT or SIGHUP). The native loop is told to stop at the program's next stop,
+   * keeping what the syscall buffer holds, and the program gets a SIGSTOP so that
+   * there is a next stop even if it computes without syscalls; record() then
+   * resolves with a 'stopped' outcome and a trace that replays up to there. Should
+   * the tracer thread be stuck elsewhere, the program is killed from here after a
+   * second (the buffer's last records are lost then).
    */
   requestStop(reason: string): void {
     if (this.stopReason || this.finished) return;
     this.stopReason = reason;
-    if (this.pid) {
-      try {
-        process.kill(this.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+    if (!this.pid) return;
+    native().recordRequestStop();
+    const pid = this.pid;
+    try {
+      process.kill(pid, 'SIGSTOP');
+    } catch {
+      return;  // already gone
     }
+    this.stopFallback = setTimeout(() => {
+      if (this.pid === pid && !this.finished) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }, 1000);
+    this.stopFallback.unref();
   }
 
   /** Kills the program and closes the trace; safe to call more than once. */
