@@ -63,7 +63,7 @@ Value Configure(const CallbackInfo& info) {
 }
 
 Value Spawn(const CallbackInfo& info) {
-  const char* usage = "spawn({ path, argv, envp, cwd, cpu, trapTsc, traceForks, stdio: [in, out, err] })";
+  const char* usage = "spawn({ path, argv, envp, cwd, cpu, trapTsc, traceForks, stdio: [in, out, err], nonBlocking: [bool?, bool?, bool?] })";
   USAGE_CHECK(info.Length() == 1 && info[0].IsObject(), usage);
   Napi::Object o = info[0].As<Napi::Object>();
   SpawnOptions opts;
@@ -80,6 +80,15 @@ Value Spawn(const CallbackInfo& info) {
     opts.stdinFd = s.Get(0u).As<Napi::Number>().Int32Value();
     opts.stdoutFd = s.Get(1u).As<Napi::Number>().Int32Value();
     opts.stderrFd = s.Get(2u).As<Napi::Number>().Int32Value();
+  }
+  if (o.Has("nonBlocking") && o.Get("nonBlocking").IsArray()) {
+    Napi::Array nb = o.Get("nonBlocking").As<Napi::Array>();
+    USAGE_CHECK(nb.Length() <= 3, usage);
+    for (uint32_t fd = 0; fd < nb.Length(); fd++) {
+      Napi::Value v = nb.Get(fd);
+      USAGE_CHECK(v.IsBoolean() || v.IsUndefined(), usage);
+      if (v.IsBoolean()) opts.nonBlocking[fd] = v.ToBoolean() ? 1 : 0;
+    }
   }
   return submitToTracer(info.Env(), usage, [opts] { return number(spawnTracee(opts)); });
 }

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { Recorder } from '../record/recorder.js';
+import { inheritedStdioNonBlocking } from './inherited-stdio.js';
 import { fail, notice, shellStatus } from './output.js';
 import { markLatest, newTraceDir } from './trace-store.js';
 
@@ -25,8 +26,10 @@ export async function recordCommand(argv: {
   }
   let outcome;
   try {
+    // The program's stdio as rewind was given it, not as Node has made it since.
+    const stdioNonBlocking = inheritedStdioNonBlocking();
     outcome = await recorder.record({
-      program, args, traceDir: dir, ...(argv.syscallbuf === false ? { syscallbuf: false } : {}),
+      program, args, traceDir: dir, stdioNonBlocking, ...(argv.syscallbuf === false ? { syscallbuf: false } : {}),
       cpuid: { portable: argv.portable, answersFrom: argv.cpuidFrom },
     });
   } catch (e) {

@@ -54,6 +54,8 @@ export interface SpawnOptions {
   trapTsc?: boolean;
   traceForks?: boolean;
   stdio?: [number, number, number];
+  /** O_NONBLOCK for the program's fds 0, 1, 2 (undefined: left as it is) */
+  nonBlocking?: [boolean | undefined, boolean | undefined, boolean | undefined];
   /**
    * A process group of its own (kill(0) by the program reaches nothing else); it
    * gets the terminal if the caller has it (restoreTerminal() takes it back).

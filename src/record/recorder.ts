@@ -24,6 +24,12 @@ export interface RecordOptions {
   /** fds for the program's stdin, stdout and stderr (default: the recorder's own) */
   stdio?: [number, number, number];
   /**
+   * O_NONBLOCK for the program's fds 0, 1, 2 (undefined: as they are). The CLI
+   * passes what rewind itself was given (src/cli/inherited-stdio.ts), since Node
+   * turns it on for pipes it shares with the program.
+   */
+  stdioNonBlocking?: [boolean | undefined, boolean | undefined, boolean | undefined];
+  /**
    * Buffer common syscalls in the program (docs/syscallbuf.md): default on, unless
    * REWIND_SYSCALLBUF=0. Only dynamically linked programs can use it.
    */
@@ -130,6 +136,7 @@ export class Recorder {
       this.pid = await n.spawn({
         path, argv: [opts.program, ...opts.args], envp: spawnEnv, cwd, trapTsc: true, traceForks: true,
         newProcessGroup: true, ...(opts.stdio ? { stdio: opts.stdio } : {}),
+        ...(opts.stdioNonBlocking ? { nonBlocking: opts.stdioNonBlocking } : {}),
       });
     } catch (e) {
       // finish(), not writer.close(): abort() after this must not append to a closed writer
