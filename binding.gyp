@@ -7,6 +7,14 @@
         "addon/tracer_thread.cc",
         "addon/ptrace_ops.cc",
         "addon/record_loop.cc",
+        "addon/record_buffer.cc",
+        "addon/record_children.cc",
+        "addon/record_files.cc",
+        "addon/record_shared.cc",
+        "addon/record_signals.cc",
+        "addon/record_views.cc",
+        "addon/replay_files.cc",
+        "addon/file_exports.cc",
         "addon/replay_loop.cc",
         "addon/memory_io.cc",
         "addon/debug_loop.cc",
@@ -17,6 +25,18 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wno-unused-parameter"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"]
+    },
+    {
+      "target_name": "rwbabysit",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "build_babysitter",
+          "inputs": ["addon/babysit/babysit.c"],
+          "outputs": ["<(PRODUCT_DIR)/rewind-babysit"],
+          "action": ["cc", "-O2", "-Wall", "-o", "<@(_outputs)", "<@(_inputs)"]
+        }
+      ]
     },
     {
       "target_name": "rwpreload",

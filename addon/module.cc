@@ -20,6 +20,8 @@
 
 namespace rw {
 
+void registerFileExports(Napi::Env env, Napi::Object exports);  // file_exports.cc
+
 Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("events", Napi::Buffer<uint8_t>::Copy(env, r.events.data(), r.events.size()));
@@ -72,6 +74,7 @@ Value Spawn(const CallbackInfo& info) {
   opts.cpu = tracerCpu();
   if (o.Has("trapTsc")) opts.trapTsc = o.Get("trapTsc").ToBoolean();
   if (o.Has("traceForks")) opts.traceForks = o.Get("traceForks").ToBoolean();
+  if (o.Has("newProcessGroup")) opts.newProcessGroup = o.Get("newProcessGroup").ToBoolean();
   if (o.Has("stdio") && o.Get("stdio").IsArray()) {
     Napi::Array s = o.Get("stdio").As<Napi::Array>();
     opts.stdinFd = s.Get(0u).As<Napi::Number>().Int32Value();
@@ -289,6 +292,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kill", Napi::Function::New(env, Kill));
   exports.Set("cpuidLeaves", Napi::Function::New(env, CpuidLeaves));
   registerDebugExports(env, exports);
+  registerFileExports(env, exports);
   registerCpuidExports(env, exports);
   return exports;
 }

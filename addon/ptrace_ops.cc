@@ -10,7 +10,10 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <cstring>
 #include <map>
@@ -166,6 +169,21 @@ int64_t injectSyscall(pid_t pid, uint64_t insnAddr, int64_t nr, const uint64_t a
   return result;
 }
 
+namespace {
+std::atomic<bool> tookTerminal{false};
+}  // namespace
+
+void restoreTerminal() {
+  if (!tookTerminal.exchange(false)) return;
+  // The caller is in a background group now: tcsetpgrp would stop it with SIGTTOU.
+  sigset_t ttou, old;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  pthread_sigmask(SIG_BLOCK, &ttou, &old);
+  tcsetpgrp(STDIN_FILENO, getpgrp());
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 pid_t spawnTracee(const SpawnOptions& o) {
   std::vector<char*> argv, envp;
   for (auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -174,6 +192,8 @@ pid_t spawnTracee(const SpawnOptions& o) {
   envp.push_back(nullptr);
   int errPipe[2];
   if (pipe2(errPipe, O_CLOEXEC) != 0) fail("pipe2");
+  int ttyFd = o.stdinFd >= 0 ? o.stdinFd : STDIN_FILENO;
+  bool takeTerminal = o.newProcessGroup && isatty(ttyFd) && tcgetpgrp(ttyFd) == getpgrp();
 
   pid_t pid = fork();
   if (pid < 0) fail("fork");
@@ -193,6 +213,14 @@ pid_t spawnTracee(const SpawnOptions& o) {
     if (o.stdinFd >= 0) dup2(o.stdinFd, 0);
     if (o.stdoutFd >= 0) dup2(o.stdoutFd, 1);
     if (o.stderrFd >= 0) dup2(o.stderrFd, 2);
+    if (o.newProcessGroup) {
+      setpgid(0, 0);
+      if (takeTerminal) {
+        signal(SIGTTOU, SIG_IGN);  // a background group may not take the terminal otherwise
+        tcsetpgrp(0, getpid());
+        signal(SIGTTOU, SIG_DFL);
+      }
+    }
     // Node opens its own stdio close-on-exec; the program must inherit it.
     for (int fd = 0; fd < 3; fd++) fcntl(fd, F_SETFD, 0);
     // Node makes its stdio pipes non-blocking, and the open file description is
@@ -217,6 +245,8 @@ pid_t spawnTracee(const SpawnOptions& o) {
     _exit(127);
   }
   close(errPipe[1]);
+  if (o.newProcessGroup) setpgid(pid, pid);  // also here: no window where it is in ours
+  if (takeTerminal) tookTerminal = true;
   auto childFailed = [&](const std::string& what) {
     int e = 0;
     ssize_t n = read(errPipe[0], &e, sizeof e);

@@ -14,12 +14,17 @@
 #include "event_format.h"
 #include "memory_io.h"
 #include "ptrace_ops.h"
+#include "replay_files.h"
 #include "tracer_thread.h"
 
 namespace rw {
 namespace {
 
-constexpr int kNrMmap = 9, kNrMunmap = 11;
+constexpr int kNrMmap = 9, kNrMunmap = 11, kNrMadvise = 28;
+constexpr uint64_t kMadvDontfork = 10, kMadvWipeonfork = 18;
+// A syscall number the table does not know (recorded as failing with ENOSYS).
+// Its arguments are compared in full.
+const Row kUnknownNumber = {kEmulate, kCheckNone, 0xfff << kArgBitsShift, 0, {}};
 constexpr uint64_t kPage = 4096;
 
 struct Session {
@@ -135,9 +140,10 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   user_regs_struct r = getRegs(pid);
   uint64_t got[6];
   args6(r, got);
-  if (nr < 0 || nr >= kTableRows) throw NativeError{EINVAL, "syscall record with number " + std::to_string(nr)};
-  const Row& row = table[nr];
-  if (int64_t(r.orig_rax) != nr || !sameArguments(row, a, got))
+  // A number the table does not know was recorded failing with ENOSYS (syscall(-1)).
+  const Row& row = nr < kTableRows && table[nr].action != kUnknown ? table[nr] : kUnknownNumber;
+  // The kernel reads the number from the low 32 bits (syscall(-1) is 0xffffffff).
+  if (uint32_t(r.orig_rax) != uint32_t(nr) || !sameArguments(row, a, got))
     throw Diverged{describeCall(nr, a), describeCall(int64_t(r.orig_rax), got)};
   // From here on the call runs with the replay's own registers: they agree with the
   // recorded ones in every bit the kernel reads, and the rest stay the program's.
@@ -199,7 +205,10 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       break;
     case kExecute:
     case kExecuteKeepResult:
-      execute(nr, a, row.action == kExecute, result);
+      // The program's forks are not replayed, so these only matter to checkpoints,
+      // which they would break (a copy without the region, or with it zeroed).
+      if (nr == kNrMadvise && (a[2] == kMadvDontfork || a[2] == kMadvWipeonfork)) annul();
+      else execute(nr, a, row.action == kExecute, result);
       break;
     case kArchPrctl:
       if (a[0] == 0x1001 || a[0] == 0x1002) execute(nr, a, true, result);
@@ -208,10 +217,9 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
     case kMmap: {
       if (isError(result)) { annul(); break; }
       uint64_t flags = a[3];
-      // File contents are written in afterwards through /proc/pid/mem, which can
-      // only write read-only pages of private mappings: file mappings become private.
-      bool anonymous = flags & 0x20;
-      uint64_t share = anonymous && (flags & 3) != 2 ? 1 : 2;
+      // A private anonymous mapping stands in: file contents and shared memory are
+      // mapped over it by the map-file event that follows (src/replay/emulated-files.ts).
+      uint64_t share = 2;
       uint64_t keep = flags & (0x100 /* GROWSDOWN */ | 0x4000 /* NORESERVE */ | 0x20000 /* STACK */);
       uint64_t m[6] = {uint64_t(result), a[1], a[2], share | 0x20 /* ANONYMOUS */ | 0x10 /* FIXED */ | keep,
                        uint64_t(-1), 0};
@@ -300,6 +308,8 @@ void replayCopySession(pid_t from, pid_t to) {
   }
   sessions[to] = copy;
   cpuidCopyState(from, to);
+  // The copy must not see the original's later stores to shared memory.
+  emuUnshareWritable(to);
 }
 
 LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,

@@ -36,8 +36,12 @@ export function describeEvent(e: TraceEvent): string {
     }
     case 'exec':
       return `exec ${e.snapshot.exe} (${e.snapshot.mappings.length} mappings)`;
-    case 'map-file':
-      return `map ${e.map.path} offset ${e.map.offset} at ${e.map.addr} length ${e.map.length} (file ${e.map.sha.slice(0, 12)})`;
+    case 'map-file': {
+      const what = e.map.sha ? `file ${e.map.sha.slice(0, 12)}` : e.map.file ? `emulated ${e.map.file}, ${e.map.pieces?.length ?? 0} pieces` : 'zero';
+      return `map ${e.map.path || '(shared memory)'} offset ${e.map.offset} at ${e.map.addr} length ${e.map.length} (${what})`;
+    }
+    case 'file-data':
+      return `file ${e.data.file} ${e.data.changed ? 'changed' : 'mapped further'}: ${e.data.length} bytes at ${e.data.offset}, size ${e.data.fileSize} (${e.data.pieces.length} pieces)`;
     case 'exit':
       return e.killed ? `killed by ${signalName(e.code)}` : `exit ${e.code}`;
     case 'stop':

@@ -11,7 +11,7 @@ const PROT_EXEC = 4;
 const ALL = [0n, (1n << 64n) - 1n] as const;
 
 /** The addresses of the CPUID sites of `file` mapped from file offset `offset` at `start`, `length` bytes. */
-function sitesIn(file: Buffer, sha: string, start: bigint, offset: number, length: number): bigint[] {
+function sitesIn(file: Buffer, sha: string | undefined, start: bigint, offset: number, length: number): bigint[] {
   return cpuidSitesInFile(file, sha)
     .filter((at) => at >= offset && at + 2 <= offset + length)
     .map((at) => start + BigInt(at - offset));

@@ -123,6 +123,7 @@ export class CpuidRecording {
   async afterMap(pid: number, map: MapFileInfo, fileOf: (sha: string) => Buffer): Promise<void> {
     if (this.meta.trap !== 'patched') return;
     await forgetSitesIn(pid, map);
-    await patchMappedFile(pid, map, fileOf(map.sha));
+    // Only ELF images are patched (their sites come from the ELF's code sections).
+    if (map.sha) await patchMappedFile(pid, map, fileOf(map.sha));
   }
 }

@@ -130,5 +130,6 @@ export async function cpuidBeforeMap(pid: number, trace: TraceReader, map: MapFi
 
 /** After a map-file event wrote the file's bytes. */
 export async function cpuidAfterMap(pid: number, trace: TraceReader, map: MapFileInfo): Promise<void> {
-  if (policyOf(trace).patch) await patchMappedFile(pid, map, trace.file(map.sha));
+  // Only ELF images are patched (their sites come from the ELF's code sections).
+  if (policyOf(trace).patch && map.sha) await patchMappedFile(pid, map, trace.file(map.sha));
 }

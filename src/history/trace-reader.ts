@@ -63,7 +63,8 @@ function readFull(fd: number, buf: Buffer, length: number, position: number): vo
 }
 
 function unsupported(what: string, version: unknown, supported: number | readonly number[], where: string): TraceError {
-  const reads = typeof supported === 'number' ? `version ${supported}` : `versions ${supported.join(' and ')}`;
+  const reads = typeof supported === 'number' ? `version ${supported}`
+    : `versions ${supported.slice(0, -1).join(', ')} and ${supported[supported.length - 1]}`;
   return new TraceError('VERSION', `${what} version ${version} is not supported (this rewind reads ${reads}): ${where}`);
 }
 

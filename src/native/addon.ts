@@ -56,6 +56,11 @@ export interface SpawnOptions {
   stdio?: [number, number, number];
   /** O_NONBLOCK for the program's fds 0, 1, 2 (undefined: left as it is) */
   nonBlocking?: [boolean | undefined, boolean | undefined, boolean | undefined];
+  /**
+   * A process group of its own (kill(0) by the program reaches nothing else); it
+   * gets the terminal if the caller has it (restoreTerminal() takes it back).
+   */
+  newProcessGroup?: boolean;
 }
 
 /**
@@ -122,6 +127,17 @@ export interface Native {
   replaySetBrk(pid: number, brk: bigint): Promise<void>;
   /** SIGKILL and reap. */
   kill(pid: number): Promise<void>;
+  /** Synchronous: the [start, end) ranges of data (not holes) in path between from and to, flattened. */
+  fileDataExtents(path: string, from: number, to: number): number[];
+  /**
+   * Synchronous: the running recordRun keeps what the syscall buffer holds at the
+   * tracee's next stop, kills it and resolves with reason 'stopped'.
+   */
+  recordRequestStop(): void;
+  /** Synchronous: gives the terminal back to this process's group after spawn({ newProcessGroup }). */
+  restoreTerminal(): void;
+  /** Gives the stopped replayed process its own copy of the emulated file at fd (addon/replay_files.h). */
+  emuUnshare(pid: number, fd: number): Promise<void>;
   /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
   cpuidLeaves(): Promise<number[][]>;
 

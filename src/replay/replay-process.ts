@@ -6,6 +6,7 @@ import type { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
 import { native } from '../native/addon.js';
 import { rebuildAddressSpace } from './address-space.js';
+import { applyFileData, applyMapFile } from './emulated-files.js';
 import { tracerCpu } from '../arch/cpu.js';
 import { setReg } from '../arch/registers.js';
 import { STUB_BASE, stubPath } from './stub.js';
@@ -83,15 +84,14 @@ export async function replayExec(pid: number, trace: TraceReader, index: number)
 export async function applyJsEvent(pid: number, trace: TraceReader, index: number): Promise<string | undefined> {
   const ev = decodeEvent(trace.record(index));
   switch (ev.kind) {
-    case 'map-file': {
-      const file = trace.file(ev.map.sha);
-      const offset = Number(BigInt(ev.map.offset));
-      const data = file.subarray(offset, offset + ev.map.size);
+    case 'map-file':
       await cpuidBeforeMap(pid, trace, ev.map);
-      if (data.length) await native().writeMemory(pid, BigInt(ev.map.addr), data);
+      await applyMapFile(pid, trace, ev.map);
       await cpuidAfterMap(pid, trace, ev.map);
       return undefined;
-    }
+    case 'file-data':
+      await applyFileData(pid, trace, ev.data);
+      return undefined;
     case 'stop':
       return ev.reason;
     default:
