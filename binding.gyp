@@ -10,6 +10,7 @@
         "addon/replay_loop.cc",
         "addon/memory_io.cc",
         "addon/debug_loop.cc",
+        "addon/debug_regs.cc",
         "addon/slice_timer.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

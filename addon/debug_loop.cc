@@ -18,6 +18,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "debug_regs.h"
 #include "js_args.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"
@@ -33,30 +34,8 @@ namespace {
 
 enum Mode { kCont = 0, kStep = 1, kRange = 2 };
 
-// Debug register slot: type 0 = execute, 1 = write, 3 = read/write.
-struct Slot {
-  bool used = false;
-  uint64_t addr = 0;
-  int type = 0;
-  int len = 1;
-};
-
 std::atomic<pid_t> interruptFor{0};  // an interrupt was asked for this tracee
 std::atomic<pid_t> runningPid{0};    // the tracer thread is waiting for this tracee
-
-constexpr size_t kDrOffset = offsetof(struct user, u_debugreg);
-
-void pokeDr(pid_t pid, int i, uint64_t v) {
-  if (ptrace(PTRACE_POKEUSER, pid, (void*)(kDrOffset + 8 * i), (void*)v) != 0)
-    throw NativeError{errno, "ptrace(PTRACE_POKEUSER, debug register " + std::to_string(i) + ")"};
-}
-
-uint64_t peekDr(pid_t pid, int i) {
-  errno = 0;
-  long v = ptrace(PTRACE_PEEKUSER, pid, (void*)(kDrOffset + 8 * i), nullptr);
-  if (errno) throw NativeError{errno, "ptrace(PTRACE_PEEKUSER, debug register " + std::to_string(i) + ")"};
-  return uint64_t(v);
-}
 
 bool isSyscallInsn(pid_t pid, uint64_t pc) {
   uint8_t b[2] = {0, 0};
@@ -177,7 +156,7 @@ struct LastTrap {
 struct Debugger : DebugHook {
   std::map<uint64_t, uint8_t> sw;  // every int3 we inserted: address -> original byte
   std::set<uint64_t> silent;       // int3s of this run that only count arrivals (never reported)
-  Slot slots[4];
+  Slots slots;
   int mode = kCont;
   uint64_t start = 0, end = 0;
   bool fresh = false;     // the next runUserCode is the first of a resume asked for by JS
@@ -218,33 +197,8 @@ struct Debugger : DebugHook {
   uint64_t stopSignals = 0;  // bit n: stop before delivering recorded signal n (gdb's "stop")
   LastTrap last;
 
-  uint64_t dr7() const {
-    uint64_t v = 0;
-    for (int i = 0; i < 4; i++) {
-      if (!slots[i].used) continue;
-      int lenBits = slots[i].len == 1 ? 0 : slots[i].len == 2 ? 1 : slots[i].len == 8 ? 2 : 3;
-      v |= 1ull << (2 * i);
-      v |= uint64_t(slots[i].type) << (16 + 4 * i);
-      v |= uint64_t(slots[i].type == 0 ? 0 : lenBits) << (18 + 4 * i);
-    }
-    return v;
-  }
-
-  void writeDebugRegs(pid_t pid) {
-    pokeDr(pid, 7, 0);
-    for (int i = 0; i < 4; i++)
-      if (slots[i].used) pokeDr(pid, i, slots[i].addr);
-    uint64_t v = dr7();
-    if (v) pokeDr(pid, 7, v);
-  }
-
-  bool hwExecAt(uint64_t pc) const {
-    for (auto& sl : slots)
-      if (sl.used && sl.type == 0 && sl.addr == pc) return true;
-    return false;
-  }
-  bool trapAt(uint64_t pc) const { return sw.count(pc) || hwExecAt(pc); }
-  bool reportingAt(uint64_t pc) const { return (sw.count(pc) && !silent.count(pc)) || hwExecAt(pc); }
+  bool trapAt(uint64_t pc) const { return sw.count(pc) || hwExecAt(slots, pc); }
+  bool reportingAt(uint64_t pc) const { return (sw.count(pc) && !silent.count(pc)) || hwExecAt(slots, pc); }
   bool isExact(uint64_t pc) const { return allExact || exact.count(pc); }
 
   void resetBoundary(pid_t pid) {
@@ -400,12 +354,12 @@ struct Debugger : DebugHook {
         dr6 = peekDr(pid, 6);
         pokeDr(pid, 6, 0);
       } else if (stepping) {
-        dr6 = 1ull << 14;  // a plain single-step: no debug register to look at
+        dr6 = kDr6SingleStep;  // a plain single-step: no debug register to look at
       }
       for (int i = 0; i < 4; i++) {
         if (!(dr6 & (1ull << i)) || !slots[i].used) continue;
         uint64_t pc = regs(pid).rip;
-        bool landing = stepping && (dr6 & (1ull << 14)) && mode != kCont;
+        bool landing = stepping && (dr6 & kDr6SingleStep) && mode != kCont;
         if (landing) steps++;
         if (slots[i].type != 0) watchHits++;
         skipAt = pc;
@@ -522,7 +476,7 @@ struct Debugger : DebugHook {
   Stop stepOver(pid_t pid, uint64_t pc, int& sig, bool& overSyscall) {
     bool hadSw = sw.count(pc) > 0;
     if (hadSw) writeMemory(pid, pc, &sw[pc], 1);
-    uint64_t full = dr7(), masked = full;
+    uint64_t full = dr7For(slots), masked = full;
     for (int i = 0; i < 4; i++)
       if (slots[i].used && slots[i].type == 0 && slots[i].addr == pc) masked &= ~(1ull << (2 * i));
     if (masked != full) pokeDr(pid, 7, masked);
@@ -912,7 +866,7 @@ Value SetDebugRegs(const CallbackInfo& info) {
               usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   Napi::Array arr = info[1].As<Napi::Array>();
-  std::array<Slot, 4> slots;
+  Slots slots;
   for (uint32_t i = 0; i < 4; i++) {
     Napi::Value v = arr.Get(i);
     if (!v.IsObject()) continue;
@@ -928,7 +882,7 @@ Value SetDebugRegs(const CallbackInfo& info) {
   return submitToTracer(info.Env(), usage, [pid, slots] {
     Debugger& d = debuggerFor(pid);
     for (int i = 0; i < 4; i++) d.slots[i] = slots[i];
-    d.writeDebugRegs(pid);
+    writeDebugRegs(pid, d.slots);
     return nothing();
   });
 }
