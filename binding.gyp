@@ -11,6 +11,7 @@
         "addon/memory_io.cc",
         "addon/debug_loop.cc",
         "addon/debug_regs.cc",
+        "addon/process_copy.cc",
         "addon/slice_timer.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
