@@ -9,7 +9,11 @@
         "addon/record_loop.cc",
         "addon/replay_loop.cc",
         "addon/memory_io.cc",
-        "addon/debug_loop.cc",
+        "addon/debug_exports.cc",
+        "addon/debugger_hook.cc",
+        "addon/debugger_positions.cc",
+        "addon/debugger_slices.cc",
+        "addon/debugger_traps.cc",
         "addon/debug_regs.cc",
         "addon/process_copy.cc",
         "addon/slice_timer.cc"

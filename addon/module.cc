@@ -9,7 +9,7 @@
 #include <cstring>
 #include <memory>
 
-#include "debug_loop.h"
+#include "debug_exports.h"
 #include "js_args.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"
