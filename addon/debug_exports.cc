@@ -1,7 +1,9 @@
-// The debugger's JS surface (typed in src/native/addon.ts): each export checks its
-// arguments on the JS thread, copies them off the JS heap, and runs the work on the
-// tracer thread against the Debugger of the process (debugger.h). Also the exports
-// that act on any stopped tracee: forkProcess, fingerprint, the XSAVE area.
+// The debugger's JS surface (typed in src/native/addon.ts). `new Debugger(pid)` is
+// the Debugger (debugger.h) of one process, as a JS object whose lifetime JS owns:
+// its methods check their arguments on the JS thread, copy them off the JS heap,
+// and run the work on the tracer thread; dispose() (or the garbage collector)
+// lets the state go. Also the exports that act on any stopped tracee:
+// forkProcess, fingerprint, the XSAVE area.
 #include "debug_exports.h"
 
 #include <elf.h>
@@ -13,8 +15,8 @@
 #include <sys/user.h>
 #include <unistd.h>
 
-#include <map>
 #include <memory>
+#include <string>
 
 #include "debugger.h"
 #include "js_args.h"
@@ -23,18 +25,10 @@
 namespace rw {
 namespace {
 
-std::map<pid_t, std::unique_ptr<Debugger>> debuggers;
-
-Debugger& debuggerFor(pid_t pid) {
-  auto& d = debuggers[pid];
-  if (!d) d = std::make_unique<Debugger>(pid);
-  return *d;
-}
-
 using Napi::CallbackInfo;
 using Napi::Value;
 
-// debugRun's options object as a RunRequest; false when it does not fit the usage.
+// run()'s options object as a RunRequest; false when it does not fit the usage.
 bool runRequestFrom(Napi::Object o, RunRequest& req) {
   req.mode = o.Get("mode").As<Napi::Number>().Int32Value();
   req.start = o.Has("start") ? big(o.Get("start")) : 0;
@@ -73,53 +67,167 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
   return true;
 }
 
-Value DebugRun(const CallbackInfo& info) {
-  const char* usage =
-      "debugRun(pid, table: Int32Array, events: Buffer, offset, maxEvents, { mode: 0|1|2, start: bigint, end: bigint, "
-      "fresh: boolean, event: number, steps?: number, silent?: bigint[], search?: boolean, startCandidate?: boolean, "
-      "target?: { kind: 0|1|2, event: number, pc?: bigint, n?: number, fp?: Buffer }, slices?: number[], forkAt?: bigint })";
-  USAGE_CHECK(info.Length() == 6 && info[0].IsNumber() && info[1].IsTypedArray() && info[2].IsBuffer() &&
-                  info[3].IsNumber() && info[4].IsNumber() && info[5].IsObject(),
-              usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  auto table = std::make_shared<std::vector<Row>>(tableFrom(info[1]));
-  auto events = bytesFrom(info[2]);
-  size_t offset = size_t(info[3].As<Napi::Number>().Int64Value());
-  uint32_t maxEvents = info[4].As<Napi::Number>().Uint32Value();
-  auto req = std::make_shared<RunRequest>();
-  USAGE_CHECK(runRequestFrom(info[5].As<Napi::Object>(), *req), usage);
-  return submitToTracer(info.Env(), usage, [=] {
-    auto r = std::make_shared<LoopResult>(debuggerFor(pid).run(*req, *table, *events, offset, maxEvents));
-    Outcome out;
-    out.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };
-    return out;
-  });
-}
+// A Debugger as a JS object (Napi::Value spelled out: ObjectWrap has a Value()).
+// The state is shared with the jobs that use it (see
+// debugger.h); after dispose() every method but interrupt() rejects.
+class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Debugger",
+                       {InstanceAccessor<&DebuggerObject::Pid>("pid"),
+                        InstanceMethod<&DebuggerObject::Run>("run"),
+                        InstanceMethod<&DebuggerObject::SetPosition>("setPosition"),
+                        InstanceMethod<&DebuggerObject::InsertBreakpoint>("insertBreakpoint"),
+                        InstanceMethod<&DebuggerObject::RemoveBreakpoint>("removeBreakpoint"),
+                        InstanceMethod<&DebuggerObject::SetDebugRegs>("setDebugRegs"),
+                        InstanceMethod<&DebuggerObject::ForkCopy>("forkCopy"),
+                        InstanceMethod<&DebuggerObject::Interrupt>("interrupt"),
+                        InstanceMethod<&DebuggerObject::Dispose>("dispose")});
+  }
 
-Value DebugSetPosition(const CallbackInfo& info) {
-  const char* usage = "debugSetPosition(pid, event, boundary: boolean, pc: bigint, n)";
-  USAGE_CHECK(info.Length() == 5 && info[0].IsNumber() && info[1].IsNumber() && info[3].IsBigInt() && info[4].IsNumber(), usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  uint32_t event = info[1].As<Napi::Number>().Uint32Value();
-  bool boundary = info[2].ToBoolean();
-  uint64_t pc = big(info[3]);
-  uint64_t n = uint64_t(info[4].As<Napi::Number>().Int64Value());
-  return submitToTracer(info.Env(), usage, [=] {
-    debuggerFor(pid).setPosition(event, boundary, pc, n);
-    return nothing();
-  });
-}
+  explicit DebuggerObject(const CallbackInfo& info) : Napi::ObjectWrap<DebuggerObject>(info) {
+    if (!(info.Length() == 1 && info[0].IsNumber() && info[0].As<Napi::Number>().Int32Value() > 0)) {
+      Napi::TypeError::New(info.Env(), "bad arguments (usage: new Debugger(pid: a traced process))").ThrowAsJavaScriptException();
+      return;
+    }
+    pid = info[0].As<Napi::Number>().Int32Value();
+    state = std::make_shared<Debugger>(pid);
+  }
 
-// A checkpoint (forkCopy) of a stopped tracee, without the debugger's int3s.
+ private:
+  pid_t pid = 0;
+  std::shared_ptr<Debugger> state;  // null once disposed
+
+  // A rejected Promise for a call after dispose(): a bug in the caller, said clearly.
+  Napi::Value disposed(const CallbackInfo& info, const char* usage) {
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    Napi::Error e = Napi::Error::New(info.Env(), "the debugger of process " + std::to_string(pid) +
+                                                     " was disposed (usage: " + usage + ")");
+    e.Set("code", Napi::String::New(info.Env(), "EDISPOSED"));
+    d.Reject(e.Value());
+    return d.Promise();
+  }
+
+  Napi::Value Pid(const CallbackInfo& info) { return Napi::Number::New(info.Env(), pid); }
+
+  Napi::Value Run(const CallbackInfo& info) {
+    const char* usage =
+        "run(table: Int32Array, events: Buffer, offset, maxEvents, { mode: 0|1|2, start: bigint, end: bigint, "
+        "fresh: boolean, event: number, steps?: number, silent?: bigint[], search?: boolean, startCandidate?: boolean, "
+        "target?: { kind: 0|1|2, event: number, pc?: bigint, n?: number, fp?: Buffer }, slices?: number[], forkAt?: bigint })";
+    USAGE_CHECK(info.Length() == 5 && info[0].IsTypedArray() && info[1].IsBuffer() && info[2].IsNumber() &&
+                    info[3].IsNumber() && info[4].IsObject(),
+                usage);
+    auto table = std::make_shared<std::vector<Row>>(tableFrom(info[0]));
+    auto events = bytesFrom(info[1]);
+    size_t offset = size_t(info[2].As<Napi::Number>().Int64Value());
+    uint32_t maxEvents = info[3].As<Napi::Number>().Uint32Value();
+    auto req = std::make_shared<RunRequest>();
+    USAGE_CHECK(runRequestFrom(info[4].As<Napi::Object>(), *req), usage);
+    if (!state) return disposed(info, usage);
+    return submitToTracer(info.Env(), usage, [d = state, req, table, events, offset, maxEvents] {
+      auto r = std::make_shared<LoopResult>(d->run(*req, *table, *events, offset, maxEvents));
+      Outcome out;
+      out.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };
+      return out;
+    });
+  }
+
+  // Where the process stands, for its counts: at the boundary of `event`, or at the
+  // n-th arrival at pc in that interval (n = 0: unknown).
+  Napi::Value SetPosition(const CallbackInfo& info) {
+    const char* usage = "setPosition(event, boundary: boolean, pc: bigint, n)";
+    USAGE_CHECK(info.Length() == 4 && info[0].IsNumber() && info[2].IsBigInt() && info[3].IsNumber(), usage);
+    uint32_t event = info[0].As<Napi::Number>().Uint32Value();
+    bool boundary = info[1].ToBoolean();
+    uint64_t pc = big(info[2]);
+    uint64_t n = uint64_t(info[3].As<Napi::Number>().Int64Value());
+    if (!state) return disposed(info, usage);
+    return submitToTracer(info.Env(), usage, [d = state, event, boundary, pc, n] {
+      d->setPosition(event, boundary, pc, n);
+      return nothing();
+    });
+  }
+
+  Napi::Value InsertBreakpoint(const CallbackInfo& info) {
+    const char* usage = "insertBreakpoint(addr: bigint): original byte";
+    USAGE_CHECK(info.Length() == 1 && info[0].IsBigInt(), usage);
+    uint64_t addr = big(info[0]);
+    if (!state) return disposed(info, usage);
+    return submitToTracer(info.Env(), usage, [d = state, addr] { return number(d->insertBreakpoint(addr)); });
+  }
+
+  Napi::Value RemoveBreakpoint(const CallbackInfo& info) {
+    const char* usage = "removeBreakpoint(addr: bigint)";
+    USAGE_CHECK(info.Length() == 1 && info[0].IsBigInt(), usage);
+    uint64_t addr = big(info[0]);
+    if (!state) return disposed(info, usage);
+    return submitToTracer(info.Env(), usage, [d = state, addr] {
+      d->removeBreakpoint(addr);
+      return nothing();
+    });
+  }
+
+  Napi::Value SetDebugRegs(const CallbackInfo& info) {
+    const char* usage = "setDebugRegs(slots: ({ addr: bigint, type: 0|1|3, len: 1|2|4|8 } | null)[4])";
+    USAGE_CHECK(info.Length() == 1 && info[0].IsArray() && info[0].As<Napi::Array>().Length() == 4, usage);
+    Napi::Array arr = info[0].As<Napi::Array>();
+    Slots slots;
+    for (uint32_t i = 0; i < 4; i++) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsObject()) continue;
+      Napi::Object s = v.As<Napi::Object>();
+      USAGE_CHECK(s.Get("addr").IsBigInt() && s.Get("type").IsNumber() && s.Get("len").IsNumber(), usage);
+      slots[i].used = true;
+      slots[i].addr = big(s.Get("addr"));
+      slots[i].type = s.Get("type").As<Napi::Number>().Int32Value();
+      slots[i].len = s.Get("len").As<Napi::Number>().Int32Value();
+      USAGE_CHECK((slots[i].type == 0 || slots[i].type == 1 || slots[i].type == 3) &&
+                      (slots[i].len == 1 || slots[i].len == 2 || slots[i].len == 4 || slots[i].len == 8),
+                  usage);
+    }
+    if (!state) return disposed(info, usage);
+    return submitToTracer(info.Env(), usage, [d = state, slots] {
+      d->setSlots(slots);
+      return nothing();
+    });
+  }
+
+  // A stopped copy of the process (a checkpoint) without this debugger's int3s.
+  Napi::Value ForkCopy(const CallbackInfo& info) {
+    const char* usage = "forkCopy(insnAddr: bigint): child pid";
+    USAGE_CHECK(info.Length() == 1 && info[0].IsBigInt(), usage);
+    uint64_t insn = big(info[0]);
+    if (!state) return disposed(info, usage);
+    return submitToTracer(info.Env(), usage, [d = state, insn] { return number(d->forkCopyAt(insn)); });
+  }
+
+  // Runs on the JS thread, not on the tracer thread: wakes a waiting run.
+  Napi::Value Interrupt(const CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), state ? state->interrupt() : false);
+  }
+
+  // Lets the state go: the last reference is dropped on the tracer thread, after
+  // the jobs already submitted (the queue is in order). Nothing in the process is
+  // undone: call it when the process is killed, or has exited.
+  Napi::Value Dispose(const CallbackInfo& info) {
+    const char* usage = "dispose()";
+    if (!state) return disposed(info, usage);
+    return submitToTracer(info.Env(), usage, [d = std::move(state)]() mutable {
+      d.reset();
+      return nothing();
+    });
+  }
+};
+
+// A copy (forkCopy) of a stopped tracee without breakpoints: a checkpoint. A
+// process with breakpoints is copied by its debugger (DebuggerObject::ForkCopy).
 Value ForkProcess(const CallbackInfo& info) {
-  const char* usage = "forkProcess(pid, insnAddr: bigint): child pid";
+  const char* usage = "forkProcess(pid, insnAddr: bigint): child pid (a process without breakpoints)";
   USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBigInt(), usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   uint64_t insn = big(info[1]);
-  return submitToTracer(info.Env(), usage, [pid, insn] {
-    auto it = debuggers.find(pid);
-    return number(it == debuggers.end() ? forkCopy(pid, insn, nullptr) : it->second->forkCopyAt(insn));
-  });
+  return submitToTracer(info.Env(), usage, [pid, insn] { return number(forkCopy(pid, insn, nullptr)); });
 }
 
 Value Fingerprint(const CallbackInfo& info) {
@@ -131,71 +239,6 @@ Value Fingerprint(const CallbackInfo& info) {
     Outcome o;
     o.build = [fp](Napi::Env env) { return Napi::Buffer<uint8_t>::Copy(env, fp->data(), fp->size()); };
     return o;
-  });
-}
-
-Value InsertBreakpoint(const CallbackInfo& info) {
-  const char* usage = "insertBreakpoint(pid, addr: bigint): original byte";
-  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBigInt(), usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  uint64_t addr = big(info[1]);
-  return submitToTracer(info.Env(), usage, [pid, addr] { return number(debuggerFor(pid).insertBreakpoint(addr)); });
-}
-
-Value RemoveBreakpoint(const CallbackInfo& info) {
-  const char* usage = "removeBreakpoint(pid, addr: bigint)";
-  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBigInt(), usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  uint64_t addr = big(info[1]);
-  return submitToTracer(info.Env(), usage, [pid, addr] {
-    debuggerFor(pid).removeBreakpoint(addr);
-    return nothing();
-  });
-}
-
-Value SetDebugRegs(const CallbackInfo& info) {
-  const char* usage = "setDebugRegs(pid, slots: ({ addr: bigint, type: 0|1|3, len: 1|2|4|8 } | null)[4])";
-  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsArray() && info[1].As<Napi::Array>().Length() == 4,
-              usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  Napi::Array arr = info[1].As<Napi::Array>();
-  Slots slots;
-  for (uint32_t i = 0; i < 4; i++) {
-    Napi::Value v = arr.Get(i);
-    if (!v.IsObject()) continue;
-    Napi::Object s = v.As<Napi::Object>();
-    slots[i].used = true;
-    slots[i].addr = big(s.Get("addr"));
-    slots[i].type = s.Get("type").As<Napi::Number>().Int32Value();
-    slots[i].len = s.Get("len").As<Napi::Number>().Int32Value();
-    USAGE_CHECK((slots[i].type == 0 || slots[i].type == 1 || slots[i].type == 3) &&
-                    (slots[i].len == 1 || slots[i].len == 2 || slots[i].len == 4 || slots[i].len == 8),
-                usage);
-  }
-  return submitToTracer(info.Env(), usage, [pid, slots] {
-    debuggerFor(pid).setSlots(slots);
-    return nothing();
-  });
-}
-
-// Runs on the JS thread, not on the tracer thread: wakes a waiting loop.
-Value Interrupt(const CallbackInfo& info) {
-  const char* usage = "interrupt(pid): boolean";
-  USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  interruptFor.store(pid);
-  bool running = runningPid.load() == pid;
-  if (running) syscall(SYS_tgkill, pid, pid, SIGSTOP);
-  return Napi::Boolean::New(info.Env(), running);
-}
-
-Value DebugForget(const CallbackInfo& info) {
-  const char* usage = "debugForget(pid)";
-  USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  return submitToTracer(info.Env(), usage, [pid] {
-    debuggers.erase(pid);
-    return nothing();
   });
 }
 
@@ -239,13 +282,7 @@ Value SetXState(const CallbackInfo& info) {
 }  // namespace
 
 void registerDebugExports(Napi::Env env, Napi::Object exports) {
-  exports.Set("debugRun", Napi::Function::New(env, DebugRun));
-  exports.Set("insertBreakpoint", Napi::Function::New(env, InsertBreakpoint));
-  exports.Set("removeBreakpoint", Napi::Function::New(env, RemoveBreakpoint));
-  exports.Set("setDebugRegs", Napi::Function::New(env, SetDebugRegs));
-  exports.Set("interrupt", Napi::Function::New(env, Interrupt));
-  exports.Set("debugForget", Napi::Function::New(env, DebugForget));
-  exports.Set("debugSetPosition", Napi::Function::New(env, DebugSetPosition));
+  exports.Set("Debugger", DebuggerObject::define(env));
   exports.Set("forkProcess", Napi::Function::New(env, ForkProcess));
   exports.Set("fingerprint", Napi::Function::New(env, Fingerprint));
   exports.Set("getXState", Napi::Function::New(env, GetXState));

@@ -11,6 +11,12 @@
 //   debugger_traps.cc      breakpoints, debug-register slots, trap stops, stepping
 //   debugger_slices.cc     resuming and waiting: slices and interrupts
 //   debugger_hook.cc       a run: the DebugHook callbacks the replay loop calls
+//
+// JS owns each Debugger (debug_exports.cc wraps it in a JS object, one per process
+// that stands for the replay, disposed when the process is killed): the object
+// holds it by a shared_ptr, and so does every job it submits, so the state lives
+// until the last job that uses it has run. Its destructor only frees memory.
+// Only interrupt() runs on the JS thread.
 #pragma once
 #include <sys/types.h>
 #include <sys/user.h>
@@ -31,7 +37,7 @@
 
 namespace rw {
 
-// debugRun's modes: run freely, single-step, or step while start <= pc < end.
+// A run's modes: run freely, single-step, or step while start <= pc < end.
 enum RunMode { kCont = 0, kStep = 1, kRange = 2 };
 // What a run stops at: arrival targetN at targetPc, data trigger targetN, or the
 // first arrival at targetPc whose fingerprint is targetFp (all in interval targetEvent).
@@ -39,7 +45,7 @@ enum TargetKind { kNoTarget = -1, kTargetArrival = 0, kTargetWatch = 1, kTargetF
 
 constexpr uint64_t kNone = ~0ull;
 
-// One debugRun as JS asked for it (src/native/addon.ts DebugRunOptions), parsed on
+// One run as JS asked for it (src/native/addon.ts DebugRunOptions), parsed on
 // the JS thread and applied on the tracer thread.
 struct RunRequest {
   int mode = kCont;
@@ -71,11 +77,15 @@ struct LastTrap {
   uint64_t steps = 0;  // single-steps done in this run when it was recorded (step modes)
 };
 
-// A resume asked for by JS can be interrupted from the JS thread (interrupt() is
-// synchronous, the run is busy on the tracer thread): these two are the only
-// state shared between the threads.
-extern std::atomic<pid_t> interruptFor;  // an interrupt was asked for this tracee
-extern std::atomic<pid_t> runningPid;    // the tracer thread is waiting for this tracee
+// The one part of a Debugger the JS thread touches: interrupt() is synchronous (a
+// run is busy on the tracer thread), so the request and the tracer's "waiting for
+// the tracee" are atomics. Either the run sees the request before it resumes the
+// tracee, or interrupt() sees it running and stops it with SIGSTOP.
+struct InterruptLine {
+  std::atomic<bool> asked{false};    // set by interrupt(), taken by the run
+  std::atomic<bool> running{false};  // the tracer thread is waiting for the tracee
+  bool take() { return asked.exchange(false); }
+};
 
 // A stop of the program's code (swbreak, step, target, ...): thrown out of the
 // replay loop, which reports it with the event in progress not consumed.
@@ -88,7 +98,7 @@ class Debugger : public DebugHook {
   explicit Debugger(pid_t pid) : pid(pid) {}
 
   // ---- what the JS exports call (on the tracer thread)
-  // A debugRun: replays up to maxEvents events from offset with the program's code
+  // A run: replays up to maxEvents events from offset with the program's code
   // under control, and describes the stop in the result.
   LoopResult run(const RunRequest& req, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                  size_t offset, uint32_t maxEvents);
@@ -101,6 +111,9 @@ class Debugger : public DebugHook {
   void setSlots(const Slots& s);
   // A stopped copy of the process without this debugger's breakpoints (forkCopy).
   pid_t forkCopyAt(uint64_t insn);
+  // On the JS thread: stops a run in progress (it reports "interrupted"), or the
+  // next one to start before a fresh resume. True when the tracee was running.
+  bool interrupt();
 
   // ---- DebugHook (debugger_hook.cc), called by the replay loop during run()
   Stop runUserCode(pid_t pid, int& sig) override;
@@ -112,6 +125,7 @@ class Debugger : public DebugHook {
   enum Verdict { kAgain, kReturn, kStepped, kLandedCounted };
 
   const pid_t pid;  // the tracee
+  InterruptLine interrupts;
 
   // ---- Traps: what is installed in the process
   std::map<uint64_t, uint8_t> sw;  // every int3 we inserted: address -> original byte
@@ -192,6 +206,8 @@ class Debugger : public DebugHook {
 
   // debugger_hook.cc
   void beginRun(const RunRequest& req, std::vector<StopInfo>& slicesTaken);
+  std::vector<uint64_t> insertSilent(const std::vector<uint64_t>& addrs);
+  void abandonRun(const std::vector<uint64_t>& added, const std::vector<StopInfo>& taken);
 };
 
 }  // namespace rw

@@ -1,10 +1,12 @@
-// A debug run: the Debugger set up for one debugRun, installed as the replay loop's
-// DebugHook, and the two callbacks the loop makes: runUserCode before each event
-// (the program's own code, with its traps) and afterEvent after it.
+// A debug run (JS: ProcessDebugger.run): the Debugger set up for it, installed as
+// the replay loop's DebugHook, the two callbacks the loop makes (runUserCode before
+// each event: the program's own code, with its traps; afterEvent after it), and
+// what is undone when the run ends or fails.
 #include <sys/ptrace.h>
 
 #include "debugger.h"
 #include "slice_timer.h"
+#include "tracer_thread.h"
 
 namespace rw {
 
@@ -22,8 +24,7 @@ void Debugger::beginRun(const RunRequest& req, std::vector<StopInfo>& taken) {
     fresh = true;
     stepDone = false;
     boundaryPending = req.startCandidate;
-    pid_t want = pid;
-    interruptFor.compare_exchange_strong(want, 0);  // a stale interrupt from the last resume
+    interrupts.asked.store(false);  // a stale interrupt from the last resume
     sliceAt = req.sliceAt;
     haveSliceRegs = false;
     ranNs = 0;
@@ -43,13 +44,11 @@ void Debugger::beginRun(const RunRequest& req, std::vector<StopInfo>& taken) {
   targetFp = req.targetFp;
 }
 
-LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, const std::vector<uint8_t>& events,
-                         size_t offset, uint32_t maxEvents) {
-  std::vector<StopInfo> taken;
-  beginRun(req, taken);
-  // the run's own breakpoints, only counting: in the process for this run only
+// The run's own breakpoints, which only count arrivals: in the process for this run
+// only. Returns those it inserted (an address already trapped stays as it is).
+std::vector<uint64_t> Debugger::insertSilent(const std::vector<uint64_t>& addrs) {
   std::vector<uint64_t> added;
-  for (uint64_t addr : req.silent) {
+  for (uint64_t addr : addrs) {
     if (sw.count(addr)) continue;
     uint8_t orig;
     if (readMemory(pid, addr, &orig, 1) != 1) continue;
@@ -58,8 +57,22 @@ LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, c
     silent.insert(addr);
     added.push_back(addr);
   }
+  return added;
+}
+
+LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, const std::vector<uint8_t>& events,
+                         size_t offset, uint32_t maxEvents) {
+  std::vector<StopInfo> taken;
+  beginRun(req, taken);
+  std::vector<uint64_t> added = insertSilent(req.silent);
   replaySetDebugHook(pid, this);
-  LoopResult r = replayRun(pid, table, events, offset, maxEvents);
+  LoopResult r;
+  try {
+    r = replayRun(pid, table, events, offset, maxEvents);
+  } catch (...) {
+    abandonRun(added, taken);
+    throw;
+  }
   r.slices = std::move(taken);
   slicesTaken = nullptr;
   bool gone = r.stop.reason == "exited" || r.stop.reason == "killed";
@@ -80,6 +93,36 @@ LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, c
   search = false;
   targetKind = kNoTarget;
   return r;
+}
+
+// The replay failed under the run (ptrace refused, the trace is damaged): nothing of
+// the run may outlive it. The loop's hook would point at a Debugger JS may free,
+// the slice timer would stop the tracee later, and the copies the run left would
+// stay stopped with nobody to use them. The process is left as it is, for JS to
+// kill; what cannot be undone in it (it may be gone) is skipped.
+void Debugger::abandonRun(const std::vector<uint64_t>& added, const std::vector<StopInfo>& taken) {
+  replaySetDebugHook(pid, nullptr);
+  slicesTaken = nullptr;
+  if (sliceArmed) {
+    if (disarmSlice()) staleStops++;
+    sliceArmed = false;
+  }
+  for (uint64_t addr : added) {
+    try {
+      writeMemory(pid, addr, &sw[addr], 1);
+    } catch (const NativeError&) {
+    }
+    sw.erase(addr);
+  }
+  for (const StopInfo& copy : taken)
+    for (auto& [k, v] : copy.numbers)
+      if (k == "pid") {
+        killTracee(pid_t(v));
+        replayForget(pid_t(v));
+      }
+  silent.clear();
+  search = false;
+  targetKind = kNoTarget;
 }
 
 // Runs the program's own code up to the stop the replay loop waits for (the next

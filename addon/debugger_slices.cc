@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -17,8 +19,12 @@
 
 namespace rw {
 
-std::atomic<pid_t> interruptFor{0};
-std::atomic<pid_t> runningPid{0};
+bool Debugger::interrupt() {
+  interrupts.asked.store(true);
+  bool running = interrupts.running.load();
+  if (running) syscall(SYS_tgkill, pid, pid, SIGSTOP);
+  return running;
+}
 
 // A slice is due: leave a copy here with the exact counts (arrivals before this
 // state: a breakpoint at the current pc has not trapped yet).
@@ -64,7 +70,7 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
   for (;;) {
     Stop st = waitStop(pid);
     ranNs += monotonicNs() - resumedAt;
-    runningPid.store(0);
+    interrupts.running.store(false);
     bool isStop = st.kind == Stop::kSignal && st.sig == SIGSTOP;
     // the timer stays armed across other stops (re-arming at every trap of a busy
     // search would cost a wake-up of the timer thread each time)
@@ -76,7 +82,7 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
     if (sent && !isStop) staleStops++;
     if (!isStop || !(sent || staleStops > 0)) return st;
     if (!sent) staleStops--;
-    if (interruptFor.load() == pid) return st;  // the user's interrupt came with it
+    if (interrupts.asked.load()) return st;  // the user's interrupt came with it
     regsValid = false;
     // another signal pending (an rdtsc's SIGSEGV, a fault) comes first: no copy here
     if (sliceHere && !sliceAt.empty() && sliceAt.front() <= ranNs + 50000 && pendingSignals(pid) == 0) takeSlice();
@@ -85,10 +91,9 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
 }
 
 void Debugger::resumeWatched(int request, int* sig, bool sliceHere) {
-  runningPid.store(pid);
-  pid_t want = pid;
-  if (interruptFor.compare_exchange_strong(want, 0)) {
-    runningPid.store(0);
+  interrupts.running.store(true);
+  if (interrupts.take()) {
+    interrupts.running.store(false);
     throw stopWith("interrupted");
   }
   int s = sig ? *sig : 0;

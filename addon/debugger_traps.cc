@@ -50,8 +50,7 @@ pid_t Debugger::forkCopyAt(uint64_t insn) { return forkCopy(pid, insn, &sw); }
 Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
   if (st.kind != Stop::kSignal) return kReturn;
   if (st.sig == SIGSTOP) {  // sent by interrupt(); never part of a replay
-    pid_t want = pid;
-    if (interruptFor.compare_exchange_strong(want, 0)) {
+    if (interrupts.take()) {
       // a copy here with the counts, so that the point can be named (docs/timeline.md)
       if (mode == kCont && forkAt && slicesTaken && pendingSignals(pid) == 0) {
         regsValid = false;

@@ -132,7 +132,7 @@ export class Timeline {
     const p = this.proc;
     if (this.here?.kind !== 'mark' || p.state !== 'stopped' || !p.pid) return undefined;
     if (p.next < p.trace.eventCount && decodeEvent(p.trace.record(p.next)).kind === 'exit') return undefined;
-    const pid = await native().forkProcess(p.pid, STUB_SYSCALL);
+    const pid = await p.debugger.forkCopy(STUB_SYSCALL);
     const cp = this.store.add(pid, this.here.mark, boundary, p.curT);
     p.stats.checkpointsTaken++;
     this.lastCheckpointAt = Date.now();
