@@ -71,8 +71,23 @@ export class ReplayedProcess {
   /** events whose output (fd 1/2 writes) was already shown: re-running them is silent */
   private shownUpTo = 0;
   private readonly switchListeners: (() => void)[] = [];
+  /**
+   * The index of the recorded exit (exit_group's end, or the death by a signal),
+   * when the trace has one. Runs stop before it: the end of the recording is a place
+   * (the exit_group, or the fatal signal's delivery), and only a resume from there
+   * that asks for it replays the exit.
+   */
+  readonly exitEvent: number | undefined;
 
-  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void) {}
+  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void) {
+    const last = trace.eventCount - 1;
+    this.exitEvent = last >= 1 && decodeEvent(trace.record(last)).kind === 'exit' ? last : undefined;
+  }
+
+  /** The process stands at the end of the recording: the next event is the exit. */
+  get atEnd(): boolean {
+    return this.state === 'stopped' && this.next === this.exitEvent;
+  }
 
   /** Called whenever another process comes to stand for the replay (nothing is installed in it). */
   onSwitch(listener: () => void): void {
@@ -164,10 +179,12 @@ export class ReplayedProcess {
 
   /**
    * Runs forward until the request stops, event `untilEvent` is next, or the
-   * history ends; returns what the run did. Output (fd 1/2) of events not shown
-   * before goes to onOutput, except in search runs.
+   * history ends; returns what the run did. A run stops at the end of the
+   * recording (reason 'end') unless `throughExit` asks it to replay the exit.
+   * Output (fd 1/2) of events not shown before goes to onOutput, except in search runs.
    */
-  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra, hooks: RunHooks): Promise<RunReport> {
+  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra, hooks: RunHooks, throughExit = false): Promise<RunReport> {
+    const end = throughExit || this.exitEvent === undefined ? Infinity : this.exitEvent;
     this.running = true;
     const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0 };
     const runStartT = this.curT;
@@ -177,11 +194,13 @@ export class ReplayedProcess {
     try {
       for (;;) {
         if (this.next >= untilEvent) return this.finish(report, { kind: 'stopped', signal: 5, reason: 'interrupted' });
+        if (this.next >= end) return this.finish(report, { kind: 'stopped', signal: 5, reason: 'end' });
         if (this.next >= this.trace.eventCount) return this.finish(report, this.ended(endOfTraceMessage(this.trace)));
         if (!extra.search && !fresh) await hooks.atBoundary?.(started);
         const chunk = this.trace.readChunk(this.trace.chunkIndexOf(this.next));
         const offset = chunk.offsets[this.next - chunk.firstRecord];
-        const max = Math.min(untilEvent === Infinity ? 0xffffffff : untilEvent - this.next, 64);
+        const stopAt = Math.min(untilEvent, end);
+        const max = Math.min(stopAt === Infinity ? 0xffffffff : stopAt - this.next, 64);
         const opts: DebugRunOptions = req.action === 'range'
           ? { mode: RunMode.range, start: req.start, end: req.end, fresh, event: this.next, ...extra }
           : { mode: req.action === 'step' ? RunMode.step : RunMode.continue, fresh, event: this.next, ...extra };

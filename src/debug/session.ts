@@ -194,10 +194,15 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       this.proc.interruptRequested = false;
       if (await this.diversion.diverted()) return this.stopped(await this.diversion.run(req));
       await this.diversion.leave();
+      // The end of the recording is a place: a run stops there first ("No more
+      // reverse-execution history"); a resume from there replays the exit as recorded.
+      const atEnd = this.proc.atEnd;
+      const lastWasEnd = this.proc.lastStop.kind === 'stopped' && this.proc.lastStop.reason === 'end';
+      if (atEnd && !lastWasEnd) return this.stopped({ kind: 'stopped', signal: 5, reason: 'end' });
       const slots = this.traps.gdbSlots();
       const extra: RunExtra = { stopSignals: this.stopSignals };
       if (req.action === 'continue') extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
-      const run = await this.timeline.run(req, Infinity, extra);
+      const run = await this.timeline.run(req, Infinity, extra, atEnd);
       this.timeline.here = run.interrupted ? await this.afterInterrupt(run) : await this.timeline.positionAfter(run, slots);
       await this.timeline.checkpointHere();
       return this.stopped(run.stop);

@@ -10,7 +10,8 @@ export type StopEvent =
       kind: 'stopped';
       /** signal to report (5 = SIGTRAP for breakpoints and steps) */
       signal: number;
-      reason?: 'swbreak' | 'hwbreak' | 'step' | 'interrupted' | 'start' | 'signal' | 'target' | 'begin';
+      /** 'begin' and 'end': the start and the end of the recorded history (gdb: "No more reverse-execution history") */
+      reason?: 'swbreak' | 'hwbreak' | 'step' | 'interrupted' | 'start' | 'signal' | 'target' | 'begin' | 'end';
       watch?: { kind: WatchKind; addr: bigint };
       /** a line for the user, shown on gdb's console with the stop */
       message?: string;

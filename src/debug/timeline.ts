@@ -66,7 +66,7 @@ export class Timeline {
   }
 
   /** A run of the replayed process; the copies it leaves become checkpoints. */
-  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra = {}): Promise<TimelineRun> {
+  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra = {}, throughExit = false): Promise<TimelineRun> {
     await this.beforeRun();
     const t = Date.now();
     const hooks: RunHooks = {
@@ -74,7 +74,7 @@ export class Timeline {
       atBoundary: extra.search ? undefined : (started) => this.periodicCheckpoint(started),
     };
     const runId = ++this.runIds;
-    const report = await this.proc.run(req, untilEvent, extra, hooks);
+    const report = await this.proc.run(req, untilEvent, extra, hooks, throughExit);
     const slices: Checkpoint[] = [];
     for (const c of report.copies) slices.push(await this.keepCopy(c.slice, c.base, c.t, runId));
     traceRuns(() => {

@@ -102,7 +102,7 @@ export class Dispatcher {
         let reason: StopReason | undefined;
         if (stop.watch) reason = { kind: stop.watch.kind, addr: stop.watch.addr };
         else if (stop.reason === 'swbreak' || stop.reason === 'hwbreak') reason = { kind: stop.reason };
-        else if (stop.reason === 'begin') reason = { kind: 'replaylog', value: 'begin' };
+        else if (stop.reason === 'begin' || stop.reason === 'end') reason = { kind: 'replaylog', value: stop.reason };
         const registers = await this.engine.expedite();
         const reply = stopReply({ signal: gdbSignal(stop.signal), thread: this.thread, registers, reason, multiprocess: this.multiprocess });
         return stop.message ? [consoleOutput(`rewind: ${stop.message}\n`), reply] : [reply];
