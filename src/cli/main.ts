@@ -4,6 +4,7 @@ import { recordCommand } from './record-command.js';
 import { replayCheckCommand, replayServeCommand } from './replay-command.js';
 import { dumpCommand } from './dump-command.js';
 import { lsCommand } from './ls-command.js';
+import { dapCommand } from './dap-command.js';
 import { fail } from './output.js';
 
 async function main(): Promise<void> {
@@ -55,7 +56,10 @@ async function main(): Promise<void> {
     .command('ls', 'list the traces, newest first', () => undefined, () => {
       status = lsCommand();
     })
-    .demandCommand(1, 'name a command: record, replay, dump or ls')
+    .command('dap', 'serve the Debug Adapter Protocol on stdin/stdout (for VS Code; see editors/vscode)', () => undefined, async () => {
+      status = await dapCommand();
+    })
+    .demandCommand(1, 'name a command: record, replay, dump, ls or dap')
     .strict()
     .fail((msg, err) => fail(err ? err.message : `${msg} (see rewind --help)`))
     .help()

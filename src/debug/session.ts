@@ -7,7 +7,9 @@ import type { TraceReader } from '../history/index.js';
 import type { ExecSnapshot } from '../history/events.js';
 import { getReg } from '../arch/registers.js';
 import { native } from '../native/addon.js';
-import { librariesSvr4Xml, readLinkMap } from '../replay/link-map.js';
+import { debugSlotAddress, librariesSvr4Xml, readLinkMap } from '../replay/link-map.js';
+import { RecordedNames, replayRegion, type MemoryRegion } from '../replay/memory-regions.js';
+import { readProcessIds, type ProcessIds } from '../replay/process-ids.js';
 import { firstExec, startReplayProcess } from '../replay/replay-process.js';
 import { Diversion } from './diversion.js';
 import { ReplayedProcess, type RunExtra } from './forward.js';
@@ -349,5 +351,25 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   async librariesSvr4(): Promise<string> {
     if (!this.alive) return librariesSvr4Xml([]);
     return librariesSvr4Xml(await readLinkMap((addr, length) => this.readMemory(addr, length).catch(() => Buffer.alloc(0)), this.snapshot));
+  }
+
+  // ---------------------------------------------------------------- LLDB's queries
+
+  /** the recording's names for memory, found by one pass over the trace when LLDB first asks */
+  private names: RecordedNames | undefined;
+
+  memoryRegion(addr: bigint): MemoryRegion {
+    this.proc.requireProcess();
+    this.names ??= RecordedNames.scan(this.trace, this.snapshot);
+    return replayRegion(this.proc.pid, this.names.at(this.proc.next), addr);
+  }
+
+  shlibInfoAddress(): Promise<bigint | undefined> {
+    return debugSlotAddress((addr, length) => this.readMemory(addr, length).catch(() => Buffer.alloc(0)), this.snapshot);
+  }
+
+  processIds(): ProcessIds {
+    this.proc.requireProcess();
+    return readProcessIds(this.proc.pid);
   }
 }
