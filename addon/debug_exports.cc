@@ -28,39 +28,57 @@ namespace {
 using Napi::CallbackInfo;
 using Napi::Value;
 
-// run()'s options object as a RunRequest; false when it does not fit the usage.
+// run()'s options object as a RunRequest; false when it does not fit the usage
+// (every field is type-checked: a wrong one is a usage error, never a guess).
 bool runRequestFrom(Napi::Object o, RunRequest& req) {
+  auto optional = [&](Napi::Object from, const char* k, bool (Napi::Value::*is)() const) {
+    Napi::Value v = from.Get(k);
+    return v.IsUndefined() || (v.*is)();
+  };
+  if (!(o.Get("mode").IsNumber() && o.Get("event").IsNumber() && optional(o, "start", &Napi::Value::IsBigInt) &&
+        optional(o, "end", &Napi::Value::IsBigInt) && optional(o, "steps", &Napi::Value::IsNumber) &&
+        optional(o, "stopSignals", &Napi::Value::IsBigInt) && optional(o, "silent", &Napi::Value::IsArray) &&
+        optional(o, "target", &Napi::Value::IsObject) && optional(o, "slices", &Napi::Value::IsArray) &&
+        optional(o, "forkAt", &Napi::Value::IsBigInt)))
+    return false;
   req.mode = o.Get("mode").As<Napi::Number>().Int32Value();
-  req.start = o.Has("start") ? big(o.Get("start")) : 0;
-  req.end = o.Has("end") ? big(o.Get("end")) : 0;
+  if (!(req.mode >= kCont && req.mode <= kRange)) return false;
+  req.start = o.Get("start").IsBigInt() ? big(o.Get("start")) : 0;
+  req.end = o.Get("end").IsBigInt() ? big(o.Get("end")) : 0;
   req.fresh = o.Get("fresh").ToBoolean();
-  if (!(req.mode >= kCont && req.mode <= kRange && o.Get("event").IsNumber())) return false;
   req.event = o.Get("event").As<Napi::Number>().Uint32Value();
-  req.steps = o.Has("steps") ? uint64_t(o.Get("steps").As<Napi::Number>().Int64Value()) : 1;
+  req.steps = o.Get("steps").IsNumber() ? uint64_t(o.Get("steps").As<Napi::Number>().Int64Value()) : 1;
   req.search = o.Get("search").ToBoolean();
   req.startCandidate = o.Get("startCandidate").ToBoolean();
   req.stopSignals = o.Get("stopSignals").IsBigInt() ? big(o.Get("stopSignals")) : 0;
   if (o.Get("silent").IsArray()) {
     Napi::Array arr = o.Get("silent").As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); i++) req.silent.push_back(big(arr.Get(i)));
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      if (!arr.Get(i).IsBigInt()) return false;
+      req.silent.push_back(big(arr.Get(i)));
+    }
   }
   if (o.Get("target").IsObject()) {
     Napi::Object t = o.Get("target").As<Napi::Object>();
+    if (!(t.Get("kind").IsNumber() && t.Get("event").IsNumber() && optional(t, "pc", &Napi::Value::IsBigInt))) return false;
     req.targetKind = t.Get("kind").As<Napi::Number>().Int32Value();
     req.targetEvent = t.Get("event").As<Napi::Number>().Uint32Value();
-    req.targetPc = t.Has("pc") ? big(t.Get("pc")) : 0;
+    req.targetPc = t.Get("pc").IsBigInt() ? big(t.Get("pc")) : 0;
     if (!(req.targetKind >= kTargetArrival && req.targetKind <= kTargetFingerprint)) return false;
     if (req.targetKind == kTargetFingerprint) {
       if (!t.Get("fp").IsBuffer()) return false;
       req.targetFp = *bytesFrom(t.Get("fp"));
     } else {
+      if (!t.Get("n").IsNumber()) return false;
       req.targetN = uint64_t(t.Get("n").As<Napi::Number>().Int64Value());
     }
   }
   if (o.Get("slices").IsArray()) {
     Napi::Array arr = o.Get("slices").As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); i++)
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      if (!arr.Get(i).IsNumber()) return false;
       req.sliceAt.push_back(uint64_t(arr.Get(i).As<Napi::Number>().Int64Value()));
+    }
     if (!o.Get("forkAt").IsBigInt()) return false;  // copies need a place to inject their clone
   }
   req.forkAt = o.Get("forkAt").IsBigInt() ? big(o.Get("forkAt")) : 0;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TraceReader } from '../../src/history/index.js';
 import { getReg } from '../../src/arch/registers.js';
-import { native, RunMode, type ProcessDebugger } from '../../src/native/addon.js';
+import { native, RunMode, type DebugRunOptions, type ProcessDebugger } from '../../src/native/addon.js';
 import { firstExec, startReplayProcess } from '../../src/replay/replay-process.js';
 import { STUB_SYSCALL } from '../../src/replay/stub.js';
 import { encodeSyscallTable } from '../../src/syscalls/table.js';
@@ -106,6 +106,13 @@ describe('the native Debugger object', () => {
     const badSlot = { addr: pc, type: 2, len: 1 } as unknown as { addr: bigint; type: 1; len: 1 };
     expect(() => d.setDebugRegs([badSlot, null, null, null])).toThrow(/usage: setDebugRegs/);
     expect(() => d.insertBreakpoint(Number(pc) as unknown as bigint)).toThrow(/usage: insertBreakpoint/);
+    const run = (opts: object) => () => d.run(encodeSyscallTable(), Buffer.alloc(0), 0, 1, opts as DebugRunOptions);
+    expect(run({ mode: 0, fresh: true, event: 1, silent: [Number(pc)] })).toThrow(/usage: run\(/);
+    expect(run({ mode: 3, fresh: true, event: 1 })).toThrow(/usage: run\(/);
+    expect(run({ mode: 0, fresh: true, event: 1, target: { kind: 0, event: 1, pc } })).toThrow(/usage: run\(/);
+    expect(run({ mode: 0, fresh: true, event: 1, slices: [1000] })).toThrow(/usage: run\(/);
+    // nothing of a refused call reached the process
+    expect(await byteAt(pid, pc)).not.toBe(INT3);
     await d.dispose();
   });
 });
