@@ -16,7 +16,8 @@
         "addon/debugger_traps.cc",
         "addon/debug_regs.cc",
         "addon/process_copy.cc",
-        "addon/slice_timer.cc"
+        "addon/slice_timer.cc",
+        "addon/cpuid_emulation.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

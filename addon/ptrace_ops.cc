@@ -195,6 +195,12 @@ pid_t spawnTracee(const SpawnOptions& o) {
     if (o.stderrFd >= 0) dup2(o.stderrFd, 2);
     // Node opens its own stdio close-on-exec; the program must inherit it.
     for (int fd = 0; fd < 3; fd++) fcntl(fd, F_SETFD, 0);
+    // Node makes its stdio pipes non-blocking, and the open file description is
+    // shared: give the program the flag it would have had natively.
+    for (int fd = 0; fd < 3; fd++) {
+      int fl = o.nonBlocking[fd] < 0 ? -1 : fcntl(fd, F_GETFL);
+      if (fl >= 0) fcntl(fd, F_SETFL, o.nonBlocking[fd] ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+    }
     syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
     if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) {
       int e = errno;

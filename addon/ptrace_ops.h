@@ -42,6 +42,8 @@ struct SpawnOptions {
   bool trapTsc = true;
   bool traceForks = false;
   int stdinFd = -1, stdoutFd = -1, stderrFd = -1;  // -1: inherit
+  // O_NONBLOCK for fds 0, 1, 2 in the program: 0 off, 1 on, -1 as it is.
+  int nonBlocking[3] = {-1, -1, -1};
 };
 
 // Forks and execs the program stopped at the return of its execve.

@@ -14,6 +14,7 @@
 #include <set>
 #include <sys/wait.h>
 
+#include "cpuid_emulation.h"
 #include "event_format.h"
 #include "memory_io.h"
 #include "ptrace_ops.h"
@@ -104,7 +105,7 @@ std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uin
   return "";
 }
 
-void detachForkChild(pid_t child, Session& s) {
+void detachForkChild(pid_t pid, pid_t child, bool sharesMemory, Session& s) {
   Stop st = waitStop(child);
   if (st.kind == Stop::kExited || st.kind == Stop::kKilled) return;
   if (s.seccompMode) {
@@ -113,6 +114,7 @@ void detachForkChild(pid_t child, Session& s) {
     // rdtsc trapping is turned off through the library's untraced instruction.
     uint64_t args[6] = {26 /* PR_SET_TSC */, 1 /* PR_TSC_ENABLE */, 0, 0, 0, 0};
     injectSyscall(child, s.untracedAfter - 2, 157 /* prctl */, args);
+    cpuidReleaseChild(pid, child, sharesMemory, s.untracedAfter - 2);
     s.children.insert(child);
     ptrace(PTRACE_CONT, child, nullptr, nullptr);
     return;
@@ -125,6 +127,7 @@ void detachForkChild(pid_t child, Session& s) {
   if (insn[0] == 0x0f && insn[1] == 0x05) {
     uint64_t args[6] = {26 /* PR_SET_TSC */, 1 /* PR_TSC_ENABLE */, 0, 0, 0, 0};
     injectSyscall(child, r.rip - 2, 157 /* prctl */, args);
+    cpuidReleaseChild(pid, child, sharesMemory, r.rip - 2);
   }
   ptrace(PTRACE_DETACH, child, nullptr, nullptr);
 }
@@ -475,7 +478,7 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
                  st.event == PTRACE_EVENT_CLONE) {
         unsigned long child = 0;
         ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &child);
-        if (child) detachForkChild(pid_t(child), s);
+        if (child) detachForkChild(pid, pid_t(child), st.event == PTRACE_EVENT_VFORK, s);
       }
       continue;  // group-stop and other event stops: resume
     }
@@ -526,7 +529,8 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
       si = s.deferredInfo;
       ptrace(PTRACE_SETSIGINFO, pid, nullptr, &si);
       s.deferredSig = 0;
-    } else if (st.sig == SIGSEGV && si.si_code == SI_KERNEL && emulateTsc(pid, w)) {
+    } else if ((st.sig == SIGSEGV && si.si_code == SI_KERNEL && emulateTsc(pid, w)) ||
+               cpuidRecordTrap(pid, st.sig, si, w)) {
       count();
       s.atExit = false;
       continue;

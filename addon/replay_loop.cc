@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 
+#include "cpuid_emulation.h"
 #include "event_format.h"
 #include "memory_io.h"
 #include "ptrace_ops.h"
@@ -67,6 +68,22 @@ std::string describeStop(pid_t pid, const Stop& st) {
   return "?";
 }
 
+// The recorded and replayed arguments agree in every bit the kernel reads (the
+// syscall's arity and argument widths, syscall_abi.h): a register the call does
+// not read may hold anything, and differs when the code that ran before differs
+// in ways that do not matter (another CPU's string functions, docs/portability.md).
+bool sameArguments(const Row& row, const uint64_t recorded[6], const uint64_t replayed[6]) {
+  for (int i = 0; i < 6; i++)
+    if ((recorded[i] ^ replayed[i]) & argMask(row, i)) return false;
+  return true;
+}
+
+std::string hex32(uint32_t v) {
+  char buf[16];
+  snprintf(buf, sizeof buf, "%x", v);
+  return buf;
+}
+
 struct Diverged {
   std::string expected, actual;
 };
@@ -118,17 +135,21 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   user_regs_struct r = getRegs(pid);
   uint64_t got[6];
   args6(r, got);
-  if (int64_t(r.orig_rax) != nr || std::memcmp(a, got, sizeof got) != 0)
-    throw Diverged{describeCall(nr, a), describeCall(int64_t(r.orig_rax), got)};
+  if (nr < 0 || nr >= kTableRows) throw NativeError{EINVAL, "syscall record with number " + std::to_string(nr)};
   const Row& row = table[nr];
+  if (int64_t(r.orig_rax) != nr || !sameArguments(row, a, got))
+    throw Diverged{describeCall(nr, a), describeCall(int64_t(r.orig_rax), got)};
+  // From here on the call runs with the replay's own registers: they agree with the
+  // recorded ones in every bit the kernel reads, and the rest stay the program's.
+  std::memcpy(a, got, sizeof a);
   if (row.check != kCheckNone) {
     std::vector<uint8_t> in = gatherInput(pid, row.check, a, 1ull << 30);
     if (in.size() != checkLen || crc32(0, in.data(), in.size()) != checkCrc)
       throw Diverged{describeCall(nr, a) + " writing " + std::to_string(checkLen) + " recorded bytes",
                      "the same call writing " + std::to_string(in.size()) + " different bytes"};
-    if ((row.flags & kFlagEcho) && (a[0] == 1 || a[0] == 2) && result > 0) {
+    if ((row.flags & kFlagEcho) && (uint32_t(a[0]) == 1 || uint32_t(a[0]) == 2) && result > 0) {
       in.resize(std::min<size_t>(in.size(), size_t(result)));
-      out.echo.emplace_back(int(a[0]), std::move(in));
+      out.echo.emplace_back(int(uint32_t(a[0])), std::move(in));
     }
   }
 
@@ -278,6 +299,7 @@ void replayCopySession(pid_t from, pid_t to) {
     copy.signalQueued = it->second.signalQueued;
   }
   sessions[to] = copy;
+  cpuidCopyState(from, to);
 }
 
 LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
@@ -309,6 +331,13 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
         case kEvRdtsc:
           replayTsc(pid, s, v);
           break;
+        case kEvCpuid: {
+          Stop st = resumeAndWait(pid, s);
+          std::string why = cpuidReplayEvent(pid, st, v);
+          if (!why.empty()) throw Diverged{"cpuid leaf 0x" + hex32(v.get32(12)) + " subleaf 0x" + hex32(v.get32(16)),
+                                           st.kind == Stop::kSignal ? why : describeStop(pid, st)};
+          break;
+        }
         case kEvExit: {
           bool killed = v.get32(12) == 1;
           int code = int(v.get32(16));

@@ -29,6 +29,11 @@ export function describeEvent(e: TraceEvent): string {
       return `signal ${signalName(e.signo)} ${e.how === 0 ? 'raised by the instruction' : 'delivered as the syscall returned'}`;
     case 'rdtsc':
       return `${e.insnLen === 3 ? 'rdtscp' : 'rdtsc'} = 0x${e.tsc.toString(16)}${e.insnLen === 3 ? ` aux ${e.aux}` : ''}`;
+    case 'cpuid': {
+      const h = (v: number) => `0x${(v >>> 0).toString(16)}`;
+      return `cpuid(${h(e.leaf)}, ${h(e.subleaf)}) = ${[e.eax, e.ebx, e.ecx, e.edx].map(h).join(' ')}`
+        + (e.how === 1 ? ' (faulted)' : ' (patched site)');
+    }
     case 'exec':
       return `exec ${e.snapshot.exe} (${e.snapshot.mappings.length} mappings)`;
     case 'map-file':

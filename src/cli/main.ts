@@ -17,10 +17,16 @@ async function main(): Promise<void> {
       (y) => y.option('output', { alias: 'o', type: 'string', describe: 'trace directory (default: a new one under $REWIND_TRACE_DIR or ~/.local/share/rewind)' })
         .positional('command', { type: 'string', array: true, describe: 'program and arguments' })
         .option('syscallbuf', { type: 'boolean', describe: 'buffer common syscalls inside the program (faster; default on unless REWIND_SYSCALLBUF=0); --no-syscallbuf turns it off' })
+        .option('portable', { type: 'boolean', default: false, describe: 'tell the program only of CPU features every x86-64-v3 CPU has (no AVX-512, no TSX), so the trace replays on more machines' })
+        // tests only (docs/portability.md): answer CPUID from a `cpuid -r` dump, as another machine would
+        .option('cpuid-from', { type: 'string', hidden: true })
         .parserConfiguration({ 'populate--': true }),
       async (argv) => {
         const rest = (argv['--'] as unknown[] | undefined) ?? [];
-        status = await recordCommand({ output: argv.output, syscallbuf: argv.syscallbuf, command: [...(argv.command ?? []), ...rest].map(String) });
+        status = await recordCommand({
+          output: argv.output, syscallbuf: argv.syscallbuf, portable: argv.portable, cpuidFrom: argv['cpuid-from'],
+          command: [...(argv.command ?? []), ...rest].map(String),
+        });
       },
     )
     .command(

@@ -1,9 +1,12 @@
 import * as path from 'node:path';
 import { Recorder } from '../record/recorder.js';
+import { inheritedStdioNonBlocking } from './inherited-stdio.js';
 import { fail, notice, shellStatus } from './output.js';
 import { markLatest, newTraceDir } from './trace-store.js';
 
-export async function recordCommand(argv: { output?: string; command: string[]; syscallbuf?: boolean }): Promise<number> {
+export async function recordCommand(argv: {
+  output?: string; command: string[]; syscallbuf?: boolean; portable?: boolean; cpuidFrom?: string;
+}): Promise<number> {
   const [program, ...args] = argv.command;
   if (!program) fail('usage: rewind record [-o DIR] -- PROGRAM [ARGS...]');
   const dir = argv.output ? path.resolve(argv.output) : newTraceDir(program);
@@ -23,7 +26,12 @@ export async function recordCommand(argv: { output?: string; command: string[]; 
   }
   let outcome;
   try {
-    outcome = await recorder.record({ program, args, traceDir: dir, ...(argv.syscallbuf === false ? { syscallbuf: false } : {}) });
+    // The program's stdio as rewind was given it, not as Node has made it since.
+    const stdioNonBlocking = inheritedStdioNonBlocking();
+    outcome = await recorder.record({
+      program, args, traceDir: dir, stdioNonBlocking, ...(argv.syscallbuf === false ? { syscallbuf: false } : {}),
+      cpuid: { portable: argv.portable, answersFrom: argv.cpuidFrom },
+    });
   } catch (e) {
     await recorder.abort(`recorder error: ${(e as Error).message}`);
     fail((e as Error).message);

@@ -199,7 +199,8 @@ export class ReplayedProcess {
         if (!extra.search && !fresh) await hooks.atBoundary?.(started);
         const chunk = this.trace.readChunk(this.trace.chunkIndexOf(this.next));
         const offset = chunk.offsets[this.next - chunk.firstRecord];
-        const stopAt = Math.min(untilEvent, end);
+        // a chunk of events ends where the output shown so far ends: what follows is shown
+        const stopAt = Math.min(untilEvent, end, !extra.search && this.next < this.shownUpTo ? this.shownUpTo : Infinity);
         const max = Math.min(stopAt === Infinity ? 0xffffffff : stopAt - this.next, 64);
         const opts: DebugRunOptions = req.action === 'range'
           ? { mode: RunMode.range, start: req.start, end: req.end, fresh, event: this.next, ...extra }

@@ -129,6 +129,7 @@ export class ReverseStepper {
     let pc: bigint;
     if (ev.kind === 'syscall') pc = bpc - 2n;
     else if (ev.kind === 'rdtsc') pc = bpc - BigInt(ev.insnLen);
+    else if (ev.kind === 'cpuid') pc = bpc - 2n; // a CPUID (or its ud2 patch) is 2 bytes
     else if (ev.kind === 'signal') pc = bpc;
     else if (ev.kind === 'map-file') return this.lastOfInterval(e - 1, bpc);
     else return 'begin';

@@ -2,7 +2,9 @@
 import { crc32 } from './crc32.js';
 
 export const FORMAT_NAME = 'rewind-trace';
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** meta.json versions this rewind reads: 1 had no cpuid events (kind 4). */
+export const FORMAT_VERSIONS_READ: readonly number[] = [1, 2];
 
 export const META_FILE = 'meta.json';
 export const END_FILE = 'end.json';

@@ -7,6 +7,7 @@ export const EventKind = {
   Syscall: 1,
   Signal: 2,
   Rdtsc: 3,
+  Cpuid: 4,
   Exec: 5,
   MapFile: 6,
   Exit: 7,
@@ -53,6 +54,8 @@ export type TraceEvent =
   | { kind: 'syscall'; tid: number; flags: number; nr: number; args: bigint[]; result: bigint; checkLen: number; checkCrc: number; writes: { addr: bigint; data: Buffer }[] }
   | { kind: 'signal'; tid: number; signo: number; how: number; siginfo: Buffer }
   | { kind: 'rdtsc'; tid: number; tsc: bigint; aux: number; insnLen: number }
+  /** how: 0 a patched CPUID site trapped, 1 a CPUID faulted (ARCH_SET_CPUID) */
+  | { kind: 'cpuid'; tid: number; leaf: number; subleaf: number; eax: number; ebx: number; ecx: number; edx: number; how: number }
   | { kind: 'exec'; tid: number; snapshot: ExecSnapshot }
   | { kind: 'map-file'; tid: number; map: MapFileInfo }
   | { kind: 'exit'; tid: number; killed: boolean; code: number }
@@ -108,6 +111,11 @@ export function decodeEvent(rec: Buffer): TraceEvent {
     case EventKind.Rdtsc:
       need(rec, HEADER_SIZE + 16, 'rdtsc');
       return { kind: 'rdtsc', tid, tsc: rec.readBigUInt64LE(12), aux: rec.readUInt32LE(20), insnLen: rec.readUInt32LE(24) };
+    case EventKind.Cpuid: {
+      need(rec, HEADER_SIZE + 28, 'cpuid');
+      const u = (i: number) => rec.readUInt32LE(HEADER_SIZE + 4 * i);
+      return { kind: 'cpuid', tid, leaf: u(0), subleaf: u(1), eax: u(2), ebx: u(3), ecx: u(4), edx: u(5), how: u(6) };
+    }
     case EventKind.Exit:
       need(rec, HEADER_SIZE + 8, 'exit');
       return { kind: 'exit', tid, killed: rec.readUInt32LE(12) === 1, code: rec.readInt32LE(16) };

@@ -54,6 +54,8 @@ export interface SpawnOptions {
   trapTsc?: boolean;
   traceForks?: boolean;
   stdio?: [number, number, number];
+  /** O_NONBLOCK for the program's fds 0, 1, 2 (undefined: left as it is) */
+  nonBlocking?: [boolean | undefined, boolean | undefined, boolean | undefined];
 }
 
 /**
@@ -154,6 +156,18 @@ export interface Native {
   kill(pid: number): Promise<void>;
   /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
   cpuidLeaves(): Promise<number[][]>;
+
+  // CPUID from the trace (addon/cpuid_emulation.cc, docs/portability.md).
+  /** Every leaf and subleaf this CPU answers, and XCR0, read on the tracer's CPU. */
+  cpuidDump(): Promise<{ leaves: number[][]; xcr0: bigint }>;
+  /** Recording: the answers the program gets (rows as cpuidDump's), or null for this CPU's. */
+  cpuidSetAnswers(pid: number, rows: number[][] | null): Promise<void>;
+  /** ARCH_SET_CPUID(0) in the stopped tracee: its CPUID instructions fault from now on. */
+  cpuidEnableFaulting(pid: number): Promise<boolean>;
+  /** Forgets the sites in [start, end), then turns the CPUID instructions at `sites` into ud2. */
+  cpuidPatch(pid: number, start: bigint, end: bigint, sites: bigint[]): Promise<number>;
+  /** The patched sites (readMemory shows them with their original bytes). */
+  cpuidSites(pid: number): Promise<bigint[]>;
 
   // Debugging a replay (addon/debugger.h, addon/debug_exports.cc).
   /** The debugger of one traced process: create one per process that stands for the replay. */

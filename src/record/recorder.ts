@@ -10,7 +10,9 @@ import { captureAddressSpace } from '../replay/address-space.js';
 import { hex } from '../replay/proc-maps.js';
 import { syscallName } from '../syscalls/names.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
-import { cpuidFingerprint, tracerCpu } from '../arch/cpu.js';
+import { tracerCpu } from '../arch/cpu.js';
+import { CpuidRecording, type CpuidOptions } from '../cpuid/recording.js';
+import { join as joinPath } from 'node:path';
 
 export interface RecordOptions {
   program: string;
@@ -21,10 +23,18 @@ export interface RecordOptions {
   /** fds for the program's stdin, stdout and stderr (default: the recorder's own) */
   stdio?: [number, number, number];
   /**
+   * O_NONBLOCK for the program's fds 0, 1, 2 (undefined: as they are). The CLI
+   * passes what rewind itself was given (src/cli/inherited-stdio.ts), since Node
+   * turns it on for pipes it shares with the program.
+   */
+  stdioNonBlocking?: [boolean | undefined, boolean | undefined, boolean | undefined];
+  /**
    * Buffer common syscalls in the program (docs/syscallbuf.md): default on, unless
    * REWIND_SYSCALLBUF=0. Only dynamically linked programs can use it.
    */
   syscallbuf?: boolean;
+  /** which CPUID answers the program gets (docs/portability.md) */
+  cpuid?: CpuidOptions;
 }
 
 /** Whether the ELF file at PATH asks for a dynamic loader (has a PT_INTERP header). */
@@ -65,6 +75,16 @@ export type RecordOutcome =
 
 export class RecordError extends Error {}
 
+/** Signal records in a batch of encoded events (walked by their size fields). */
+function countSignals(events: Buffer): number {
+  let n = 0;
+  for (let at = 0; at + 5 <= events.length; at += events.readUInt32LE(at)) {
+    if (events[at + 4] === EventKind.Signal) n++;
+    if (events.readUInt32LE(at) < 12) break;
+  }
+  return n;
+}
+
 const BATCH_BYTES = 256 * 1024;
 
 /** Finds PROGRAM on PATH the way a shell would. */
@@ -87,6 +107,7 @@ export class Recorder {
   private pid = 0;
   private writer: TraceWriter | undefined;
   private finished = false;
+  private signalEvents = 0;
 
   async record(opts: RecordOptions): Promise<RecordOutcome> {
     const env = opts.env ?? process.env;
@@ -97,17 +118,18 @@ export class Recorder {
     const envp = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
     const lib = preloadLibraryPath();
     const buffered = (opts.syscallbuf ?? env.REWIND_SYSCALLBUF !== '0') && isDynamicElf(path) && fs.existsSync(lib);
-    const cpuid = await cpuidFingerprint();
+    const cpuid = await CpuidRecording.plan(opts.cpuid ?? {});
     const writer = (this.writer = TraceWriter.create(opts.traceDir, {
       program: opts.program, path, args: opts.args, cwd, env: envp, syscallbuf: buffered,
       recordedAt: new Date().toISOString(), host: os.hostname(), kernel: os.release(),
-      cpuModel: os.cpus()[0]?.model ?? 'unknown', cpu: tracerCpu(), cpuid,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown', cpu: tracerCpu(), cpuid: cpuid.meta,
     }));
+    const stored = (sha: string) => fs.readFileSync(joinPath(opts.traceDir, 'files', sha));
     const table = encodeSyscallTable();
     // The library takes itself out of LD_PRELOAD at start-up: the program sees envp.
     const spawnEnv = buffered ? withPreload(envp, lib) : envp;
     try {
-      this.pid = await n.spawn({ path, argv: [opts.program, ...opts.args], envp: spawnEnv, cwd, trapTsc: true, traceForks: true, ...(opts.stdio ? { stdio: opts.stdio } : {}) });
+      this.pid = await n.spawn({ path, argv: [opts.program, ...opts.args], envp: spawnEnv, cwd, trapTsc: true, traceForks: true, ...(opts.stdio ? { stdio: opts.stdio } : {}), ...(opts.stdioNonBlocking ? { nonBlocking: opts.stdioNonBlocking } : {}) });
     } catch (e) {
       // finish(), not writer.close(): abort() after this must not append to a closed writer
       // (that error used to hide this one).
@@ -115,13 +137,16 @@ export class Recorder {
       throw new RecordError((e as Error).message);
     }
     const pid = this.pid;
-    writer.append(encodeJsonEvent(EventKind.Exec, pid, await captureAddressSpace(pid, writer, path)));
+    const first = await captureAddressSpace(pid, writer, path);
+    writer.append(encodeJsonEvent(EventKind.Exec, pid, first));
     writer.flush(); // the start of the program is on disk before it runs
+    await cpuid.afterExec(pid, first, stored);
 
     let running = n.recordRun(pid, table, BATCH_BYTES);
     for (;;) {
       const r = await running;
       const stop = r.stop;
+      this.signalEvents += countSignals(r.events);
       if (stop.reason === 'batch') {
         // The program runs on while this batch is compressed and written (the
         // tracer has its own CPU): recording and compression overlap.
@@ -139,14 +164,20 @@ export class Recorder {
           this.finish(outcome);
           return outcome;
         }
-        case 'mmap-file':
-          writer.append(encodeJsonEvent(EventKind.MapFile, pid, this.mappedFile(pid, stop)));
+        case 'mmap-file': {
+          const map = this.mappedFile(pid, stop);
+          writer.append(encodeJsonEvent(EventKind.MapFile, pid, map));
+          await cpuid.afterMap(pid, map, stored);
           running = n.recordRun(pid, table, BATCH_BYTES);
           continue;
-        case 'exec':
-          writer.append(encodeJsonEvent(EventKind.Exec, pid, await captureAddressSpace(pid, writer, fs.readlinkSync(`/proc/${pid}/exe`))));
+        }
+        case 'exec': {
+          const snap = await captureAddressSpace(pid, writer, fs.readlinkSync(`/proc/${pid}/exe`));
+          writer.append(encodeJsonEvent(EventKind.Exec, pid, snap));
+          await cpuid.afterExec(pid, snap, stored);
           running = n.recordRun(pid, table, BATCH_BYTES);
           continue;
+        }
         case 'unknown-syscall':
         case 'unsupported': {
           const nr = Number(stop.nr);
@@ -187,7 +218,8 @@ export class Recorder {
   private finish(outcome: RecordOutcome): void {
     if (this.finished) return;
     this.finished = true;
-    this.writer?.close({ outcome });
+    // signals: replay on a CPU with other signal frame sizes is refused only if there were any
+    this.writer?.close({ outcome, signals: this.signalEvents });
   }
 
   /** Kills the program and closes the trace; safe to call more than once. */

@@ -10,6 +10,7 @@ import { tracerCpu } from '../arch/cpu.js';
 import { setReg } from '../arch/registers.js';
 import { STUB_BASE, stubPath } from './stub.js';
 import { syscallName } from '../syscalls/names.js';
+import { checkCpuForReplay, cpuidAfterMap, cpuidAfterRebuild, cpuidBeforeMap } from '../cpuid/replaying.js';
 
 /** The exec event every trace starts with. */
 export function firstExec(trace: TraceReader): { snapshot: ExecSnapshot; tid: number } {
@@ -27,6 +28,7 @@ export function firstExec(trace: TraceReader): { snapshot: ExecSnapshot; tid: nu
 export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnapshot): Promise<number> {
   const n = native();
   n.configure({ cpu: tracerCpu() });
+  await checkCpuForReplay(trace, snapshot);
   const devnull = fs.openSync('/dev/null', 'r+');
   let pid: number;
   try {
@@ -36,6 +38,7 @@ export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnaps
   }
   try {
     await rebuildAddressSpace(pid, trace, snapshot);
+    await cpuidAfterRebuild(pid, trace, snapshot);
   } catch (e) {
     await n.kill(pid).catch(() => undefined);
     throw e;
@@ -70,6 +73,7 @@ export async function replayExec(pid: number, trace: TraceReader, index: number)
   if (stop.kind !== 'syscall') throw new Error(`event ${index}: no execve return after re-exec of the replay stub`);
   await n.replaySetBrk(pid, 0n);
   await rebuildAddressSpace(pid, trace, ev.snapshot);
+  await cpuidAfterRebuild(pid, trace, ev.snapshot);
 }
 
 /**
@@ -83,7 +87,9 @@ export async function applyJsEvent(pid: number, trace: TraceReader, index: numbe
       const file = trace.file(ev.map.sha);
       const offset = Number(BigInt(ev.map.offset));
       const data = file.subarray(offset, offset + ev.map.size);
+      await cpuidBeforeMap(pid, trace, ev.map);
       if (data.length) await native().writeMemory(pid, BigInt(ev.map.addr), data);
+      await cpuidAfterMap(pid, trace, ev.map);
       return undefined;
     }
     case 'stop':

@@ -105,6 +105,21 @@ describe('the program output while serving', () => {
     expect(afterMark(gdb), `server stderr:\n${server}`).toBe(native);
   });
 
+  it('is shown when the replay first gets past it, after a seek back too', async () => {
+    const server = await startServer(demo);
+    let out = '';
+    server.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      // the first output comes after walk(): seek back before it, then run past it
+      const gdb = gdbRemote(server.port, ['break walk', 'continue', 'monitor seek 3', 'delete', 'continue', 'continue']);
+      expect(afterMark(gdb)).toContain('exited with code 03');
+      await Promise.race([server.exited, new Promise((r) => setTimeout(r, 10_000))]);
+    } finally {
+      server.kill();
+    }
+    expect(out).toBe('len=10 total=326 counter=5\nhello, gdb\n');
+  });
+
   it('is shown once, the first time the replay gets there, whatever gdb re-runs', async () => {
     const server = await startServer(demo);
     let out = '';
