@@ -10,7 +10,7 @@
 #include <memory>
 
 #include "cpuid_emulation.h"
-#include "debug_loop.h"
+#include "debug_exports.h"
 #include "js_args.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"

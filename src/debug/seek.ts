@@ -62,9 +62,9 @@ export class Seeker {
     // a dropped copy: reach its state by its name, count from there, keep a copy again
     const cp = s.cp;
     await this.reachMark(cp.mark);
-    await native().debugSetPosition(this.proc.pid, cp.mark.e, true, cp.mark.pc, 1);
+    await this.proc.debugger.setPosition(cp.mark.e, true, cp.mark.pc, 1);
     this.proc.countBase = { e: cp.mark.e, base: cp.boundary ? 0 : cp.id };
-    this.timeline.store.revive(cp, await native().forkProcess(this.proc.pid, STUB_SYSCALL));
+    this.timeline.store.revive(cp, await this.proc.debugger.forkCopy(STUB_SYSCALL));
   }
 
   reachBase(e: number, base: number): Promise<void> {

@@ -132,7 +132,7 @@ export class Timeline {
     const p = this.proc;
     if (this.here?.kind !== 'mark' || p.state !== 'stopped' || !p.pid) return undefined;
     if (p.next < p.trace.eventCount && decodeEvent(p.trace.record(p.next)).kind === 'exit') return undefined;
-    const pid = await native().forkProcess(p.pid, STUB_SYSCALL);
+    const pid = await p.debugger.forkCopy(STUB_SYSCALL);
     // what its name says of the counts: arrival n at pc means n-1 arrivals there before it
     const m = this.here.mark;
     const counts = new Map<bigint, number>(m.n > 0 && m.steps === 0 ? [[m.pc, m.n - 1]] : []);
