@@ -91,20 +91,5 @@ std::vector<uint8_t> fingerprint(pid_t pid) {
   return fp;
 }
 
-// The tracee's pending signals (private and shared), bit n-1 for signal n.
-uint64_t pendingSignals(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
-  FILE* f = std::fopen(path, "r");
-  if (!f) return 0;
-  char line[256];
-  uint64_t pending = 0;
-  while (std::fgets(line, sizeof line, f)) {
-    unsigned long long mask = 0;
-    if (std::sscanf(line, "SigPnd: %llx", &mask) == 1 || std::sscanf(line, "ShdPnd: %llx", &mask) == 1) pending |= mask;
-  }
-  std::fclose(f);
-  return pending;
-}
 
 }  // namespace rw

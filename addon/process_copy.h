@@ -21,7 +21,5 @@ pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
 // The registers (orig_rax and the trap flags left out) and the 64 bytes at rsp.
 std::vector<uint8_t> fingerprint(pid_t pid);
 
-// The tracee's pending signals (private and shared), bit n-1 for signal n.
-uint64_t pendingSignals(pid_t pid);
 
 }  // namespace rw

@@ -9,6 +9,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <cstdio>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -288,6 +289,22 @@ void killTracee(pid_t pid) {
   while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
   }
   forgetMemoryFd(pid);
+}
+
+// The tracee's pending signals (private and shared queues), bit n-1 for signal n.
+uint64_t pendingSignals(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
+  FILE* f = std::fopen(path, "r");
+  if (!f) return 0;
+  char line[256];
+  uint64_t pending = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    unsigned long long mask = 0;
+    if (std::sscanf(line, "SigPnd: %llx", &mask) == 1 || std::sscanf(line, "ShdPnd: %llx", &mask) == 1) pending |= mask;
+  }
+  std::fclose(f);
+  return pending;
 }
 
 }  // namespace rw

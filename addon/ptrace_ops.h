@@ -61,4 +61,7 @@ pid_t spawnTracee(const SpawnOptions& opts);
 // SIGKILL and reap; safe on a pid that is already gone.
 void killTracee(pid_t pid);
 
+// The tracee's pending signals (private and shared queues), bit n-1 for signal n.
+uint64_t pendingSignals(pid_t pid);
+
 }  // namespace rw

@@ -17,21 +17,6 @@ namespace {
 
 bool sameRegs(const user_regs_struct& a, const user_regs_struct& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-// Signals pending for the process, bit n-1 for signal n (private and shared queues).
-uint64_t pendingSignals(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
-  FILE* f = std::fopen(path, "r");
-  if (!f) return 0;
-  char line[256];
-  uint64_t pending = 0;
-  while (std::fgets(line, sizeof line, f)) {
-    unsigned long long mask = 0;
-    if (std::sscanf(line, "SigPnd: %llx", &mask) == 1 || std::sscanf(line, "ShdPnd: %llx", &mask) == 1) pending |= mask;
-  }
-  std::fclose(f);
-  return pending;
-}
 
 // rdtsc (0f 31) or rdtscp (0f 01 f9) at rip: its length, else 0.
 uint32_t tscInsnAt(pid_t pid, uint64_t rip) {
