@@ -232,10 +232,15 @@ describe('^C and reverse execution (raw protocol)', () => {
   it('reverse-stepi after ^C in a forward continue goes one instruction back; stepi returns', async () => {
     const { server, c, sym } = await session();
     try {
+      // first into main, whatever the load: the loop then runs for half a second
+      // natively, so an interrupt 100 ms later lands in it however slow the machine is
+      expect(await c.request(`Z0,${hexAddr(sym.main.addr)},1`)).toBe('OK');
+      expect(await c.resume('vCont;c', 30_000)).toMatch(/^T05/);
+      expect(await c.request(`z0,${hexAddr(sym.main.addr)},1`)).toBe('OK');
       c.sendPacket('vCont;c');
       await sleep(100);
       c.interrupt();
-      const stop = await c.stopReply(5_000);
+      const stop = await c.stopReply(30_000);
       expect(stop, `${c.console}\nserver stderr:\n${server.stderr()}`).toMatch(/^[TS]02/);
       const before = await c.registers();
       const pc0 = ripOf(before);
