@@ -1,10 +1,5 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { recordCommand } from './record-command.js';
-import { replayCheckCommand, replayServeCommand } from './replay-command.js';
-import { dumpCommand } from './dump-command.js';
-import { lsCommand } from './ls-command.js';
-import { dapCommand } from './dap-command.js';
 import { fail } from './output.js';
 
 async function main(): Promise<void> {
@@ -23,6 +18,7 @@ async function main(): Promise<void> {
         .parserConfiguration({ 'populate--': true }),
       async (argv) => {
         const rest = (argv['--'] as unknown[] | undefined) ?? [];
+        const { recordCommand } = await import('./record-command.js');
         status = await recordCommand({
           output: argv.output, syscallbuf: argv.syscallbuf, portable: argv.portable, cpuidFrom: argv['cpuid-from'],
           command: [...(argv.command ?? []), ...rest].map(String),
@@ -41,9 +37,11 @@ async function main(): Promise<void> {
         .option('symbols', { type: 'string', describe: 'serve symbols from FILE (checked against the recorded executable)' }),
       async (argv) => {
         if (argv.check) {
+          const { replayCheckCommand } = await import('./replay-check-command.js');
           status = await replayCheckCommand({ trace: argv.trace });
           return;
         }
+        const { replayServeCommand } = await import('./replay-command.js');
         status = await replayServeCommand({
           trace: argv.trace, port: argv.port, host: argv.host, once: argv.once, gdb: argv.gdb,
           gdbPath: argv['gdb-path'], symbols: argv.symbols,
@@ -55,14 +53,17 @@ async function main(): Promise<void> {
       (y) => y.positional('trace', { type: 'string' })
         .option('from', { type: 'number', describe: 'first event number' })
         .option('count', { type: 'number', describe: 'how many events' }),
-      (argv) => {
+      async (argv) => {
+        const { dumpCommand } = await import('./dump-command.js');
         status = dumpCommand({ trace: argv.trace, from: argv.from, count: argv.count });
       },
     )
-    .command('ls', 'list the traces, newest first', () => undefined, () => {
+    .command('ls', 'list the traces, newest first', () => undefined, async () => {
+      const { lsCommand } = await import('./ls-command.js');
       status = lsCommand();
     })
     .command('dap', 'serve the Debug Adapter Protocol on stdin/stdout (for VS Code; see editors/vscode)', () => undefined, async () => {
+      const { dapCommand } = await import('./dap-command.js');
       status = await dapCommand();
     })
     .demandCommand(1, 'name a command: record, replay, dump, ls or dap')

@@ -1,5 +1,4 @@
 import { TraceReader } from '../history/index.js';
-import { Replayer } from '../replay/replayer.js';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { firstExec } from '../replay/replay-process.js';
@@ -7,29 +6,9 @@ import { checkSymbolFile, TraceFiles } from '../replay/trace-files.js';
 import { DebugSession } from '../debug/session.js';
 import { readFileSync } from 'node:fs';
 import { serveReplay } from '../rsp/server.js';
-import { EXIT_REWIND_ERROR, fail, notice, shellStatus, writeAllSync } from './output.js';
+import { EXIT_REWIND_ERROR, fail, notice, writeAllSync } from './output.js';
+import { warnAboutCpu } from './replay-check-command.js';
 import { resolveTrace } from './trace-store.js';
-import { cpuidMismatch } from '../arch/cpu.js';
-
-export async function replayCheckCommand(argv: { trace?: string }): Promise<number> {
-  let replayer: Replayer | undefined;
-  try {
-    const trace = TraceReader.open(resolveTrace(argv.trace));
-    await warnAboutCpu(trace);
-    replayer = await Replayer.start(trace);
-    const outcome = await replayer.run({ onOutput: (fd, data) => writeAllSync(fd, data) });
-    if (outcome.kind === 'incomplete') fail(`the trace is incomplete: ${outcome.reason}; replayed ${outcome.events} events`);
-    return shellStatus(outcome);
-  } catch (e) {
-    await replayer?.close();
-    fail((e as Error).message);
-  }
-}
-
-async function warnAboutCpu(trace: TraceReader): Promise<void> {
-  const warning = await cpuidMismatch(trace.meta.cpuid);
-  if (warning) notice(`warning: ${warning}`);
-}
 
 export interface ServeArgs {
   trace?: string;

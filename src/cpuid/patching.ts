@@ -5,13 +5,16 @@
 // them and answers the trap (addon/cpuid_emulation.cc).
 import type { ExecSnapshot, MapFileInfo } from '../history/events.js';
 import { native } from '../native/addon.js';
-import { cpuidSitesInFile } from './code-sites.js';
 
 const PROT_EXEC = 4;
 const ALL = [0n, (1n << 64n) - 1n] as const;
 
-/** The addresses of the CPUID sites of `file` mapped from file offset `offset` at `start`, `length` bytes. */
-function sitesIn(file: Buffer, sha: string | undefined, start: bigint, offset: number, length: number): bigint[] {
+/**
+ * The addresses of the CPUID sites of `file` mapped from file offset `offset` at `start`, `length` bytes.
+ * The decoder (iced-x86, slow to load) comes in on first use: with CPUID faulting nothing is patched.
+ */
+async function sitesIn(file: Buffer, sha: string | undefined, start: bigint, offset: number, length: number): Promise<bigint[]> {
+  const { cpuidSitesInFile } = await import('./code-sites.js');
   return cpuidSitesInFile(file, sha)
     .filter((at) => at >= offset && at + 2 <= offset + length)
     .map((at) => start + BigInt(at - offset));
@@ -26,7 +29,7 @@ export async function patchExecSnapshot(pid: number, snap: ExecSnapshot, fileOf:
     if (m.perms[2] !== 'x' || !('file' in m.source)) continue;
     const start = BigInt(m.start);
     const end = BigInt(m.end);
-    const sites = sitesIn(fileOf(m.source.file), m.source.file, start, m.source.offset, Number(end - start));
+    const sites = await sitesIn(fileOf(m.source.file), m.source.file, start, m.source.offset, Number(end - start));
     if (sites.length) patched += await n.cpuidPatch(pid, start, end, sites);
   }
   return patched;
@@ -46,6 +49,6 @@ export async function patchMappedFile(pid: number, map: MapFileInfo, file: Buffe
     await native().cpuidPatch(pid, start, end, []);
     return 0;
   }
-  const sites = sitesIn(file, map.sha, start, Number(BigInt(map.offset)), Number(BigInt(map.length)));
+  const sites = await sitesIn(file, map.sha, start, Number(BigInt(map.offset)), Number(BigInt(map.length)));
   return native().cpuidPatch(pid, start, end, sites);
 }

@@ -1,0 +1,29 @@
+// `rewind replay --check [TRACE]`: replays a trace headless to its end, echoing what
+// the program wrote to fd 1 and 2, and exits with its status. A file of its own so
+// that a check loads the replayer alone, not the debugger and the protocol server.
+import { TraceReader } from '../history/index.js';
+import { Replayer } from '../replay/replayer.js';
+import { cpuidMismatch } from '../arch/cpu.js';
+import { fail, notice, shellStatus, writeAllSync } from './output.js';
+import { resolveTrace } from './trace-store.js';
+
+export async function replayCheckCommand(argv: { trace?: string }): Promise<number> {
+  let replayer: Replayer | undefined;
+  try {
+    const trace = TraceReader.open(resolveTrace(argv.trace));
+    await warnAboutCpu(trace);
+    replayer = await Replayer.start(trace);
+    const outcome = await replayer.run({ onOutput: (fd, data) => writeAllSync(fd, data) });
+    if (outcome.kind === 'incomplete') fail(`the trace is incomplete: ${outcome.reason}; replayed ${outcome.events} events`);
+    return shellStatus(outcome);
+  } catch (e) {
+    await replayer?.close();
+    fail((e as Error).message);
+  }
+}
+
+/** Warns when this CPU's CPUID answers differ from the recording's (the replay may diverge). */
+export async function warnAboutCpu(trace: TraceReader): Promise<void> {
+  const warning = await cpuidMismatch(trace.meta.cpuid);
+  if (warning) notice(`warning: ${warning}`);
+}
