@@ -219,7 +219,12 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   private async afterInterrupt(run: TimelineRun): Promise<Pos | undefined> {
     const here = run.slices[run.slices.length - 1];
     const proc = this.proc;
-    if (!here || here.mark.pc !== run.position?.at || here.mark.e !== proc.next || proc.state !== 'stopped') return this.timeline.positionAfter(run, []);
+    // the copy must stand at the stop itself, not merely at its pc: the loop leaves none
+    // there when another signal is pending, and in a loop an older copy shares the pc
+    // (named from it, the stop would be another iteration). Nothing ran between the
+    // copy and the stop exactly when their run times agree.
+    const atStop = here !== undefined && here.slice?.ran === run.position?.ranNs && here.mark.pc === run.position?.at;
+    if (!atStop || here.mark.e !== proc.next || proc.state !== 'stopped') return this.timeline.positionAfter(run, []);
     const e = proc.next;
     const interrupted = proc.lastStop;
     proc.countBase = { e, base: here.id };
