@@ -67,6 +67,19 @@ describe('a watchpoint the CPU refuses', () => {
     c.close();
   });
 
+  it('left behind by a client that goes, does not stop the server ending that replay', async () => {
+    const c = await RspClient.connect(server.port);
+    expect(await c.request('Z2,ffffffffffff0000,8')).toBe('E02');
+    expect(await c.request('Z2,7ffffffff000,8')).toBe('E02');
+    c.close();
+    const next = await RspClient.connect(server.port);
+    expect(await next.resume('?')).toMatch(/^T05/);
+    expect(await next.resume('vCont;c')).toMatch(/^W03/);
+    next.close();
+    expect(server.child.exitCode).toBeNull();
+    expect(server.stderr()).not.toMatch(/cannot end the replay|internal error|connection failed/);
+  });
+
   it('through gdb: `watch` at that address fails to insert, and `monitor restart` works', async () => {
     const { gdb, server: log } = await debugReplay(demo, ['watch *(long*)0xffffffffffff0000', 'continue', 'monitor restart', 'delete', 'continue']);
     const out = gdb.stdout.toString() + gdb.stderr.toString();
