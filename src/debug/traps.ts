@@ -3,7 +3,6 @@
 // debug-register slots, and the traps actually installed in the current process
 // (gdb's, or a search's). A request the CPU or the process refuses changes nothing.
 import { native } from '../native/addon.js';
-import { readMaps } from '../replay/proc-maps.js';
 import type { ReplayedProcess } from './forward.js';
 import { EngineError, type HwKind, type WatchKind } from './target.js';
 
@@ -70,11 +69,6 @@ function sameSlots(a: SlotSet, b: SlotSet): boolean {
   });
 }
 
-/** addr lies in an executable mapping of process pid. */
-function executable(pid: number, addr: bigint): boolean {
-  return readMaps(pid).some((m) => m.start <= addr && addr < m.end && m.perms[2] === 'x');
-}
-
 /** What is installed in one process (saved while gdb's own code runs in a copy). */
 export interface InstalledTraps {
   sw: Set<bigint>;
@@ -114,8 +108,6 @@ export class Traps {
     const pid = this.proc.pid;
     if (kind === 0) {
       if (this.sw.has(addr)) return;
-      // an int3 in data is never run, only read: the program would replay differently
-      if (!executable(pid, addr)) throw new EngineError('bad-address', `cannot insert a breakpoint at 0x${addr.toString(16)}: not in executable memory`);
       let orig: number;
       try {
         orig = await native().insertBreakpoint(pid, addr);
