@@ -1,6 +1,6 @@
 // Bad input is answered with an error and leaves no trace: a watchpoint the CPU
 // refuses, register values the kernel refuses (G and P), a breakpoint at an
-// unmapped address or in data, one watchpoint too many; each changes nothing,
+// unmapped address, one watchpoint too many; each changes nothing,
 // and what came before still works. A client that disconnects in the middle of
 // a continue leaves the server serving the next one a fresh replay.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,18 +125,16 @@ describe('register values the kernel refuses', () => {
 });
 
 describe('breakpoints and watchpoints that cannot be', () => {
-  it('Z0 at an unmapped address or in data: E02, memory and the replay unchanged', async () => {
-    const { c, sym } = await atMain();
-    expect(await c.request('Z0,1000,1')).toBe('E02');
-    expect(await c.request('Z0,ffffffffffff0000,1')).toBe('E02');
-    // in data: an int3 there would only be read, and the program would change
-    const at = sym.greeting.addr.toString(16);
-    const bytes = await c.request(`m${at},b`);
-    expect(Buffer.from(bytes, 'hex').toString()).toBe('hello, gdb\0');
-    expect(await c.request(`Z0,${at},1`)).toBe('E02');
-    expect(await c.request(`m${at},b`)).toBe(bytes);
-    // removing what was never inserted is harmless, and the replay ends as recorded
-    expect(await c.request(`z0,${at},1`)).toBe('OK');
+  it('Z0 at an unmapped address: E02, and the replay unchanged', async () => {
+    const { c } = await atMain();
+    const before = await c.registers();
+    for (const at of ['1000', 'ffffffffffff0000', '7ffffffff000']) {
+      expect(await c.request(`Z0,${at},1`)).toBe('E02');
+      expect(await c.request(`m${at},1`)).toBe('E02');
+      // removing what was never inserted is harmless
+      expect(await c.request(`z0,${at},1`)).toBe('OK');
+    }
+    expect(await c.registers()).toBe(before);
     expect(await c.resume('vCont;c')).toMatch(/^W03/);
     c.close();
   });
