@@ -161,7 +161,8 @@ export class Seeker {
       return undefined;
     }
     await this.reachBase(p.e, p.base);
-    await this.traps.install([], p.slots);
+    // only data watchpoints count triggers; a hardware breakpoint among the slots would stop the run on the way
+    await this.traps.install([], p.slots.map((x) => (x?.type === 0 ? null : x)));
     const run = await this.timeline.run({ action: 'continue' }, p.e + 1, { silent: counters, target: { kind: TargetKind.watchTrigger, event: p.e, n: p.k } });
     this.checkInterrupt();
     if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new NotRetraced(`cannot reach watchpoint trigger ${p.k} of interval ${p.e} again`);
