@@ -55,6 +55,7 @@ export class Seeker {
     if (this.proc.next < e) {
       await this.traps.install([], NO_SLOTS);
       const run = await tl.run({ action: 'continue' }, e);
+      this.checkInterrupt();
       if (run.stop.kind !== 'stopped' || this.proc.next !== e) throw new NotRetraced(`cannot replay to event ${e}`);
       const pc = getReg(await native().getRegs(this.proc.pid), 'rip');
       tl.boundaryPcs.set(e, pc);

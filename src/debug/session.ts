@@ -269,20 +269,32 @@ export class DebugSession implements DebugTarget, MonitoredSession {
         await this.timeline.checkpointHere();
         return this.stopped(stop);
       } catch (e) {
-        if (e instanceof NotRetraced) {
-          // expected when gdb's breakpoints change the program: nothing moves, gdb is told why
-          this.opts.log?.(`reverse execution cannot go back from here: ${e.message}`);
-          if (start) await this.seeker.reach(start);
-          await this.traps.installGdb();
-          return this.stopped({ kind: 'stopped', signal: 5, reason: 'begin', message: NOT_RETRACED });
-        }
-        if (!(e instanceof Interrupted)) throw e;
-        // go back to where the command started
-        if (start) await this.seeker.reach(start).catch(() => undefined);
+        if (!(e instanceof Interrupted) && !(e instanceof NotRetraced)) throw e;
+        await this.backTo(start);
         await this.traps.installGdb();
-        return this.stopped({ kind: 'stopped', signal: 2, reason: 'interrupted' });
+        if (e instanceof Interrupted) return this.stopped({ kind: 'stopped', signal: 2, reason: 'interrupted' });
+        // expected when gdb's breakpoints change the program: nothing moved, gdb is told why
+        this.opts.log?.(`reverse execution cannot go back from here: ${e.message}`);
+        return this.stopped({ kind: 'stopped', signal: 5, reason: 'begin', message: NOT_RETRACED });
       }
     });
+  }
+
+  /**
+   * Goes back to where a reverse command started (usually a switch to the checkpoint
+   * left there). A ^C meanwhile cannot leave the replay halfway: it is ignored.
+   */
+  private async backTo(start: Pos | undefined): Promise<void> {
+    if (!start) return;
+    for (;;) {
+      this.proc.interruptRequested = false;
+      try {
+        await this.seeker.reach(start);
+        return;
+      } catch (e) {
+        if (!(e instanceof Interrupted)) throw e;
+      }
+    }
   }
 
   private async reverseStep(now: Mark): Promise<StopEvent> {
