@@ -7,15 +7,42 @@
         "addon/tracer_thread.cc",
         "addon/ptrace_ops.cc",
         "addon/record_loop.cc",
+        "addon/record_buffer.cc",
+        "addon/record_children.cc",
+        "addon/record_files.cc",
+        "addon/record_shared.cc",
+        "addon/record_signals.cc",
+        "addon/record_views.cc",
+        "addon/replay_files.cc",
+        "addon/file_exports.cc",
         "addon/replay_loop.cc",
         "addon/memory_io.cc",
-        "addon/debug_loop.cc",
-        "addon/slice_timer.cc"
+        "addon/debug_exports.cc",
+        "addon/debugger_hook.cc",
+        "addon/debugger_positions.cc",
+        "addon/debugger_slices.cc",
+        "addon/debugger_traps.cc",
+        "addon/debug_regs.cc",
+        "addon/process_copy.cc",
+        "addon/slice_timer.cc",
+        "addon/cpuid_emulation.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wno-unused-parameter"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"]
+    },
+    {
+      "target_name": "rwbabysit",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "build_babysitter",
+          "inputs": ["addon/babysit/babysit.c"],
+          "outputs": ["<(PRODUCT_DIR)/rewind-babysit"],
+          "action": ["cc", "-O2", "-Wall", "-o", "<@(_outputs)", "<@(_inputs)"]
+        }
+      ]
     },
     {
       "target_name": "rwpreload",

@@ -14,6 +14,7 @@ enum EventKind : uint8_t {
                    // then nwrites x { u64 addr, u32 len, bytes[len] }
   kEvSignal = 2,   // u32 signo, u32 how, u8 siginfo[128]
   kEvRdtsc = 3,    // u64 tsc, u32 aux, u32 insnLen
+  kEvCpuid = 4,    // u32 leaf, u32 subleaf, u32 eax, ebx, ecx, edx, u32 how (0 patched site, 1 faulted)
   kEvExec = 5,     // JSON (written by TypeScript)
   kEvMapFile = 6,  // JSON (written by TypeScript)
   kEvExit = 7,     // u32 how (0 exited, 1 killed by signal), i32 code

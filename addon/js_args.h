@@ -1,5 +1,5 @@
 // Argument checking and result helpers shared by the addon's JS-facing functions
-// (module.cc, debug_loop.cc).
+// (module.cc, debug_exports.cc).
 #pragma once
 #include <napi.h>
 

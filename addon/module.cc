@@ -9,7 +9,8 @@
 #include <cstring>
 #include <memory>
 
-#include "debug_loop.h"
+#include "cpuid_emulation.h"
+#include "debug_exports.h"
 #include "js_args.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"
@@ -18,6 +19,8 @@
 #include "tracer_thread.h"
 
 namespace rw {
+
+void registerFileExports(Napi::Env env, Napi::Object exports);  // file_exports.cc
 
 Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
   Napi::Object o = Napi::Object::New(env);
@@ -60,7 +63,7 @@ Value Configure(const CallbackInfo& info) {
 }
 
 Value Spawn(const CallbackInfo& info) {
-  const char* usage = "spawn({ path, argv, envp, cwd, cpu, trapTsc, traceForks, stdio: [in, out, err] })";
+  const char* usage = "spawn({ path, argv, envp, cwd, cpu, trapTsc, traceForks, stdio: [in, out, err], nonBlocking: [bool?, bool?, bool?] })";
   USAGE_CHECK(info.Length() == 1 && info[0].IsObject(), usage);
   Napi::Object o = info[0].As<Napi::Object>();
   SpawnOptions opts;
@@ -71,11 +74,21 @@ Value Spawn(const CallbackInfo& info) {
   opts.cpu = tracerCpu();
   if (o.Has("trapTsc")) opts.trapTsc = o.Get("trapTsc").ToBoolean();
   if (o.Has("traceForks")) opts.traceForks = o.Get("traceForks").ToBoolean();
+  if (o.Has("newProcessGroup")) opts.newProcessGroup = o.Get("newProcessGroup").ToBoolean();
   if (o.Has("stdio") && o.Get("stdio").IsArray()) {
     Napi::Array s = o.Get("stdio").As<Napi::Array>();
     opts.stdinFd = s.Get(0u).As<Napi::Number>().Int32Value();
     opts.stdoutFd = s.Get(1u).As<Napi::Number>().Int32Value();
     opts.stderrFd = s.Get(2u).As<Napi::Number>().Int32Value();
+  }
+  if (o.Has("nonBlocking") && o.Get("nonBlocking").IsArray()) {
+    Napi::Array nb = o.Get("nonBlocking").As<Napi::Array>();
+    USAGE_CHECK(nb.Length() <= 3, usage);
+    for (uint32_t fd = 0; fd < nb.Length(); fd++) {
+      Napi::Value v = nb.Get(fd);
+      USAGE_CHECK(v.IsBoolean() || v.IsUndefined(), usage);
+      if (v.IsBoolean()) opts.nonBlocking[fd] = v.ToBoolean() ? 1 : 0;
+    }
   }
   return submitToTracer(info.Env(), usage, [opts] { return number(spawnTracee(opts)); });
 }
@@ -115,6 +128,7 @@ Value ReadMemory(const CallbackInfo& info) {
   return submitToTracer(info.Env(), usage, [pid, addr, len] {
     auto buf = std::make_shared<std::vector<uint8_t>>(len);
     buf->resize(readMemory(pid, addr, buf->data(), len));
+    cpuidHidePatches(pid, addr, buf->data(), buf->size());
     Outcome o;
     o.build = [buf](Napi::Env env) { return Napi::Buffer<uint8_t>::Copy(env, buf->data(), buf->size()); };
     return o;
@@ -129,6 +143,7 @@ Value WriteMemory(const CallbackInfo& info) {
   auto data = bytesFrom(info[2]);
   return submitToTracer(info.Env(), usage, [pid, addr, data] {
     writeMemory(pid, addr, data->data(), data->size());
+    cpuidAfterWrite(pid, addr, data->size());
     return nothing();
   });
 }
@@ -227,6 +242,7 @@ Value Kill(const CallbackInfo& info) {
     killTracee(pid);
     recordForget(pid);
     replayForget(pid);
+    cpuidForget(pid);
     return nothing();
   });
 }
@@ -276,6 +292,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kill", Napi::Function::New(env, Kill));
   exports.Set("cpuidLeaves", Napi::Function::New(env, CpuidLeaves));
   registerDebugExports(env, exports);
+  registerFileExports(env, exports);
+  registerCpuidExports(env, exports);
   return exports;
 }
 

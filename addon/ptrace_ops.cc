@@ -9,8 +9,12 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <cstdio>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <cstring>
 #include <map>
@@ -166,6 +170,21 @@ int64_t injectSyscall(pid_t pid, uint64_t insnAddr, int64_t nr, const uint64_t a
   return result;
 }
 
+namespace {
+std::atomic<bool> tookTerminal{false};
+}  // namespace
+
+void restoreTerminal() {
+  if (!tookTerminal.exchange(false)) return;
+  // The caller is in a background group now: tcsetpgrp would stop it with SIGTTOU.
+  sigset_t ttou, old;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  pthread_sigmask(SIG_BLOCK, &ttou, &old);
+  tcsetpgrp(STDIN_FILENO, getpgrp());
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 pid_t spawnTracee(const SpawnOptions& o) {
   std::vector<char*> argv, envp;
   for (auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -174,6 +193,8 @@ pid_t spawnTracee(const SpawnOptions& o) {
   envp.push_back(nullptr);
   int errPipe[2];
   if (pipe2(errPipe, O_CLOEXEC) != 0) fail("pipe2");
+  int ttyFd = o.stdinFd >= 0 ? o.stdinFd : STDIN_FILENO;
+  bool takeTerminal = o.newProcessGroup && isatty(ttyFd) && tcgetpgrp(ttyFd) == getpgrp();
 
   pid_t pid = fork();
   if (pid < 0) fail("fork");
@@ -193,8 +214,22 @@ pid_t spawnTracee(const SpawnOptions& o) {
     if (o.stdinFd >= 0) dup2(o.stdinFd, 0);
     if (o.stdoutFd >= 0) dup2(o.stdoutFd, 1);
     if (o.stderrFd >= 0) dup2(o.stderrFd, 2);
+    if (o.newProcessGroup) {
+      setpgid(0, 0);
+      if (takeTerminal) {
+        signal(SIGTTOU, SIG_IGN);  // a background group may not take the terminal otherwise
+        tcsetpgrp(0, getpid());
+        signal(SIGTTOU, SIG_DFL);
+      }
+    }
     // Node opens its own stdio close-on-exec; the program must inherit it.
     for (int fd = 0; fd < 3; fd++) fcntl(fd, F_SETFD, 0);
+    // Node makes its stdio pipes non-blocking, and the open file description is
+    // shared: give the program the flag it would have had natively.
+    for (int fd = 0; fd < 3; fd++) {
+      int fl = o.nonBlocking[fd] < 0 ? -1 : fcntl(fd, F_GETFL);
+      if (fl >= 0) fcntl(fd, F_SETFL, o.nonBlocking[fd] ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+    }
     syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
     if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) {
       int e = errno;
@@ -211,6 +246,8 @@ pid_t spawnTracee(const SpawnOptions& o) {
     _exit(127);
   }
   close(errPipe[1]);
+  if (o.newProcessGroup) setpgid(pid, pid);  // also here: no window where it is in ours
+  if (takeTerminal) tookTerminal = true;
   auto childFailed = [&](const std::string& what) {
     int e = 0;
     ssize_t n = read(errPipe[0], &e, sizeof e);
@@ -252,6 +289,22 @@ void killTracee(pid_t pid) {
   while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
   }
   forgetMemoryFd(pid);
+}
+
+// The tracee's pending signals (private and shared queues), bit n-1 for signal n.
+uint64_t pendingSignals(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
+  FILE* f = std::fopen(path, "r");
+  if (!f) return 0;
+  char line[256];
+  uint64_t pending = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    unsigned long long mask = 0;
+    if (std::sscanf(line, "SigPnd: %llx", &mask) == 1 || std::sscanf(line, "ShdPnd: %llx", &mask) == 1) pending |= mask;
+  }
+  std::fclose(f);
+  return pending;
 }
 
 }  // namespace rw

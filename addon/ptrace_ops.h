@@ -42,12 +42,26 @@ struct SpawnOptions {
   bool trapTsc = true;
   bool traceForks = false;
   int stdinFd = -1, stdoutFd = -1, stderrFd = -1;  // -1: inherit
+  // O_NONBLOCK for fds 0, 1, 2 in the program: 0 off, 1 on, -1 as it is.
+  int nonBlocking[3] = {-1, -1, -1};
+  // Its own process group, so that kill(0, ...) by the program reaches neither the
+  // recorder nor anything else outside it. When the recorder's stdin is a terminal
+  // and the recorder is in its foreground, the program's group gets the terminal
+  // (Ctrl-C goes to the program, as natively); restoreTerminal() takes it back.
+  bool newProcessGroup = false;
 };
+
+// Gives the terminal back to the caller's process group after a spawn with
+// newProcessGroup took it. Runs on the JS thread.
+void restoreTerminal();
 
 // Forks and execs the program stopped at the return of its execve.
 pid_t spawnTracee(const SpawnOptions& opts);
 
 // SIGKILL and reap; safe on a pid that is already gone.
 void killTracee(pid_t pid);
+
+// The tracee's pending signals (private and shared queues), bit n-1 for signal n.
+uint64_t pendingSignals(pid_t pid);
 
 }  // namespace rw

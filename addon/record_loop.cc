@@ -1,83 +1,63 @@
+// The record loop: runs the traced program from stop to stop and encodes each
+// syscall (by the declarative table), signal and rdtsc into trace events. The
+// pieces it relies on: record_signals.cc (signal stops), record_views.cc (what the
+// program sees of the recorder), record_buffer.cc (the in-process syscall buffer),
+// record_children.cc (child processes).
 #include "record_loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/ptrace.h>
-#include <sys/user.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/user.h>
 #include <unistd.h>
 
-#include <time.h>
-
+#include <cstdio>
+#include <atomic>
 #include <cstring>
 #include <map>
-#include <set>
-#include <sys/wait.h>
 
 #include "event_format.h"
 #include "memory_io.h"
 #include "ptrace_ops.h"
+#include "record_buffer.h"
+#include "record_children.h"
+#include "record_files.h"
+#include "record_session.h"
+#include "record_shared.h"
+#include "record_signals.h"
+#include "record_views.h"
 #include "tracer_thread.h"
 
 namespace rw {
+
 namespace {
+
+// Set from the JS thread (recordRequestStop): at the next stop the loop copies the
+// syscall buffer into the trace, kills the program and returns.
+std::atomic<bool> stopRequested{false};
 
 constexpr uint64_t kCloneThread = 0x00010000;
 constexpr double kHandOverMs = 5;
 constexpr int kNrClone = 56, kNrIoctl = 16, kNrPrctl = 157, kNrSeccomp = 317;
-constexpr int kNrFork = 57, kNrVfork = 58;
+constexpr int kNrFork = 57, kNrVfork = 58, kNrMunmap = 11, kNrMprotect = 10;
+constexpr uint64_t kMapShared = 0x01, kMapAnonymous = 0x20;
 
-// The syscall buffer (addon/preload/rwpreload.c, docs/syscallbuf.md).
-constexpr uint64_t kBufMagic = 0x52574e44;        // prctl option the preload library registers with
-constexpr int64_t kBufMagicOk = 0x52574e4f4bLL;   // the recorder's answer
-constexpr int64_t kBufInterrupted = -0x5257000000LL;  // result of a buffered call a signal interrupted
-constexpr uint64_t kBufHeader = 64;               // records start after the header
-struct BufHeader {
-  uint64_t used;
-  uint32_t busy, disabled;
-  uint64_t capacity;
-};
-
-struct Session {
-  bool inSyscall = false;
-  user_regs_struct entry{};
-  int pendingSig = 0;
-  bool atExit = false;          // the last stop was a syscall exit, nothing ran since
-  user_regs_struct exitRegs{};
-  bool annul = false;
-  int64_t forcedResult = 0;
-  uint32_t checkLen = 0, checkCrc = 0;
-  bool generic = false;
-  std::vector<Region> snapshot;
-  bool execed = false;
-  int deferredSig = 0;  // asynchronous signal held back until the next syscall
-  siginfo_t deferredInfo{};
-  // Syscall buffer: registered by the preload library; seccomp mode once its
-  // filter is installed (resume with PTRACE_CONT, PTRACE_EVENT_SECCOMP is the entry).
-  uint64_t bufAddr = 0, bufCapacity = 0, untracedAfter = 0, tracedAfter = 0;
-  uint64_t flushed = 0;  // bytes of records already copied into the trace
-  bool seccompMode = false;
-  bool clearDisabled = false;  // set around a fork-like call: cleared at its exit
-  std::set<pid_t> children;    // forked children: they inherit the filter, so they stay traced
-  std::set<pid_t> newChildren; // children whose first (SIGSTOP) stop is still to come
-  double lastResendMs = 0;
-};
+// A syscall number the table does not know is run, and recorded if the kernel
+// does not know it either (ENOSYS, nothing written): this row stands for it.
+const Row kUnknownNumber = {kEmulate, kCheckNone, 0, 0, {}};
 
 std::map<pid_t, Session> sessions;
-
-void args6(const user_regs_struct& r, uint64_t a[6]) {
-  a[0] = r.rdi; a[1] = r.rsi; a[2] = r.rdx; a[3] = r.r10; a[4] = r.r8; a[5] = r.r9;
-}
-
-bool sameRegs(const user_regs_struct& a, const user_regs_struct& b) {
-  return std::memcmp(&a, &b, sizeof a) == 0;
-}
 
 const Row* rowFor(const std::vector<Row>& table, int64_t nr) {
   if (nr < 0 || nr >= int64_t(table.size())) return nullptr;
   const Row* r = &table[size_t(nr)];
   return r->action == kUnknown ? nullptr : r;
 }
+
+bool isError(int64_t v) { return v < 0 && v >= -4095; }
 
 // Returns a non-empty reason when the call cannot be recorded.
 std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uint64_t a[6]) {
@@ -90,9 +70,11 @@ std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uin
     s.annul = true;
     s.forcedResult = -ENOSYS;
     user_regs_struct r = s.entry;
-    r.orig_rax = -1;
+    r.orig_rax = uint64_t(-1);
     setRegs(pid, r);
   }
+  std::string why = viewAtEntry(pid, s, nr, a);
+  if (!why.empty()) return why;
   if (nr == kNrIoctl && ioctlNeedsGeneric(a[1])) s.generic = true;
   if (s.generic) s.snapshot = snapshotWritable(pid);
   s.checkLen = s.checkCrc = 0;
@@ -104,159 +86,7 @@ std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uin
   return "";
 }
 
-void detachForkChild(pid_t child, Session& s) {
-  Stop st = waitStop(child);
-  if (st.kind == Stop::kExited || st.kind == Stop::kKilled) return;
-  if (s.seccompMode) {
-    // The child inherited the seccomp filter, under which an untraced process gets
-    // ENOSYS for every syscall: it stays traced and is resumed at each stop. Its
-    // rdtsc trapping is turned off through the library's untraced instruction.
-    uint64_t args[6] = {26 /* PR_SET_TSC */, 1 /* PR_TSC_ENABLE */, 0, 0, 0, 0};
-    injectSyscall(child, s.untracedAfter - 2, 157 /* prctl */, args);
-    s.children.insert(child);
-    ptrace(PTRACE_CONT, child, nullptr, nullptr);
-    return;
-  }
-  // The child stands right after its fork syscall: use that instruction to turn
-  // rdtsc trapping off, then let it run untraced.
-  user_regs_struct r = getRegs(child);
-  uint8_t insn[2] = {0, 0};
-  readMemory(child, r.rip - 2, insn, 2);
-  if (insn[0] == 0x0f && insn[1] == 0x05) {
-    uint64_t args[6] = {26 /* PR_SET_TSC */, 1 /* PR_TSC_ENABLE */, 0, 0, 0, 0};
-    injectSyscall(child, r.rip - 2, 157 /* prctl */, args);
-  }
-  ptrace(PTRACE_DETACH, child, nullptr, nullptr);
-}
-
-
-// Copies the records the preload library completed since the last flush into the
-// trace, as ordinary syscall events. Reads the tracee's memory only.
-void flushBuffer(pid_t pid, Session& s, RecordWriter& w, uint32_t& count) {
-  if (!s.bufAddr) return;
-  BufHeader h{};
-  if (readMemory(pid, s.bufAddr, &h, sizeof h) != sizeof h) return;
-  if (h.used > s.bufCapacity) throw NativeError{EPROTO, "syscall buffer header is corrupt"};
-  if (h.used <= s.flushed) return;
-  std::vector<uint8_t> bytes(h.used - s.flushed);
-  if (readMemory(pid, s.bufAddr + kBufHeader + s.flushed, bytes.data(), bytes.size()) != bytes.size())
-    throw NativeError{EPROTO, "cannot read the syscall buffer"};
-  size_t at = 0;
-  while (at < bytes.size()) {
-    RecordView v{bytes.data() + at, 0};
-    if (bytes.size() - at < kSyscallFixed) throw NativeError{EPROTO, "syscall buffer record is truncated"};
-    uint32_t size = v.size();
-    if (size < kSyscallFixed || size > bytes.size() - at || v.kind() != kEvSyscall)
-      throw NativeError{EPROTO, "syscall buffer record is corrupt"};
-    uint32_t tid = uint32_t(pid);
-    std::memcpy(bytes.data() + at + 8, &tid, 4);
-    w.bytes(bytes.data() + at, size);
-    count++;
-    at += size;
-  }
-  s.flushed = h.used;
-}
-
-// At a traced syscall's exit: empties the buffer (unless a record is being
-// written: a signal handler's syscall inside the library) and lifts the fork
-// guard. Returns the bytes written into the tracee, for the event's writes, so
-// that replay makes the same change at the same point.
-bool resetBuffer(pid_t pid, Session& s, BufHeader& out) {
-  if (!s.bufAddr) return false;
-  BufHeader h{};
-  if (readMemory(pid, s.bufAddr, &h, sizeof h) != sizeof h) return false;
-  BufHeader n = h;
-  if (!h.busy) {
-    n.used = 0;
-    s.flushed = 0;
-  }
-  if (s.clearDisabled) n.disabled = 0;
-  s.clearDisabled = false;
-  if (n.used == h.used && n.disabled == h.disabled) return false;
-  writeMemory(pid, s.bufAddr, &n, 16);
-  out = n;
-  return true;
-}
-
-void serviceChild(Session& s, pid_t c, int status);
-
 bool isForkLike(int64_t nr) { return nr == kNrClone || nr == kNrFork || nr == kNrVfork; }
-
-// A traced child (seccomp mode) stopped: keep it running, untouched by the recording.
-void serviceChild(Session& s, pid_t c, int status) {
-  Stop st = decodeStatus(c, status);
-  int sig = 0;
-  switch (st.kind) {
-    case Stop::kExited:
-    case Stop::kKilled:
-      s.children.erase(c);
-      s.newChildren.erase(c);
-      return;
-    case Stop::kEvent:
-      if (st.event == PTRACE_EVENT_FORK || st.event == PTRACE_EVENT_VFORK || st.event == PTRACE_EVENT_CLONE) {
-        unsigned long child = 0;
-        ptrace(PTRACE_GETEVENTMSG, c, nullptr, &child);
-        if (child) {
-          s.children.insert(pid_t(child));
-          s.newChildren.insert(pid_t(child));
-          // Its first stop may have been reaped before this event: serve it now.
-          int early;
-          if (takeStashed(pid_t(child), &early)) serviceChild(s, pid_t(child), early);
-        }
-      }
-      break;
-    case Stop::kSyscall:
-      break;
-    case Stop::kSignal: {
-      siginfo_t si;
-      if (s.newChildren.count(c) && st.sig == SIGSTOP) {
-        s.newChildren.erase(c);  // the attach stop
-      } else if (ptrace(PTRACE_GETSIGINFO, c, nullptr, &si) == 0) {
-        sig = st.sig;
-      }  // else a group-stop: resume
-      break;
-    }
-  }
-  ptrace(PTRACE_CONT, c, nullptr, (void*)(long)sig);
-}
-
-double nowMs() {
-  timespec t;
-  syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-// Waits for the recorded process, serving its traced children meanwhile. With an
-// asynchronous signal held back in seccomp mode, the program may be blocked in a
-// buffered (untraced) syscall that nothing would interrupt: the signal is sent
-// again every few milliseconds, so that the call stops and is redone traced.
-Stop waitRecorded(pid_t pid, Session& s) {
-  bool poll = s.seccompMode && s.deferredSig && s.deferredSig < SIGRTMIN;
-  if (s.children.empty() && !poll) return waitStop(pid);
-  double start = nowMs();
-  for (;;) {
-    int status;
-    if (takeStashed(pid, &status)) return decodeStatus(pid, status);
-    pid_t r = waitpid(s.children.empty() ? pid : -1, &status, __WALL | __WNOTHREAD | (poll ? WNOHANG : 0));
-    if (r == pid) return decodeStatus(pid, status);
-    if (r > 0) {
-      if (s.children.count(r)) serviceChild(s, r, status);
-      else stashStatus(r, status);
-      continue;
-    }
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw NativeError{errno, "waitpid(" + std::to_string(pid) + ")"};
-    }
-    double t = nowMs();
-    if (t - start > 5 && t - s.lastResendMs > 20) {
-      syscall(SYS_tgkill, pid, pid, s.deferredSig);
-      s.lastResendMs = t;
-    }
-    timespec pause{0, 200000};
-    nanosleep(&pause, nullptr);
-  }
-}
 
 void appendSyscall(pid_t pid, Session& s, const Row& row, int64_t nr, int64_t result, RecordWriter& w) {
   uint64_t a[6];
@@ -271,91 +101,108 @@ void appendSyscall(pid_t pid, Session& s, const Row& row, int64_t nr, int64_t re
   w.u32(s.checkLen);
   w.u32(s.checkCrc);
   uint32_t n = s.generic ? emitDifferences(pid, s.snapshot, w) : captureOutputs(pid, row, a, result, w);
-  BufHeader h;
-  if (row.action != kExit && !s.execed && resetBuffer(pid, s, h)) {
-    w.u64(s.bufAddr);
-    w.u32(16);
-    w.bytes(&h, 16);
-    n++;
+  if (row.action != kExit && !s.execed) {
+    n += appendSharedChanges(pid, s, w);
+    n += appendBufferWrites(pid, s, w);
   }
   w.patchU32(nwritesAt, n);
   w.end(start);
   s.snapshot.clear();
 }
 
-bool emulateTsc(pid_t pid, RecordWriter& w) {
-  user_regs_struct r = getRegs(pid);
-  uint8_t insn[3] = {0, 0, 0};
-  readMemory(pid, r.rip, insn, 3);
-  uint32_t len = 0, aux = 0;
-  uint64_t tsc;
-  if (insn[0] == 0x0f && insn[1] == 0x31) {
-    len = 2;
-    tsc = readTsc(nullptr);
-  } else if (insn[0] == 0x0f && insn[1] == 0x01 && insn[2] == 0xf9) {
-    len = 3;
-    tsc = readTsc(&aux);
-  } else {
-    return false;
-  }
-  r.rax = tsc & 0xffffffffu;
-  r.rdx = tsc >> 32;
-  if (len == 3) r.rcx = aux;
-  r.rip += len;
-  setRegs(pid, r);
-  size_t start = w.begin(kEvRdtsc, 0, uint32_t(pid));
-  w.u64(tsc);
-  w.u32(aux);
-  w.u32(len);
-  w.end(start);
+// (st_dev, st_ino) of the regular file behind the tracee's fd, if it is one that is
+// not an ELF image (libraries are mapped by ld.so and not written to).
+bool dataFileIdentity(pid_t pid, int fd, std::pair<uint64_t, uint64_t>& id) {
+  std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  id = {uint64_t(st.st_dev), uint64_t(st.st_ino)};
   return true;
+}
+
+// The tracee's fd was opened for writing (O_WRONLY or O_RDWR in /proc/PID/fdinfo).
+bool openedForWriting(pid_t pid, int fd) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd)).c_str(), "r");
+  if (!f) return true;
+  char line[128];
+  unsigned flags = 0;
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f)) found = std::sscanf(line, "flags: %o", &flags) == 1;
+  std::fclose(f);
+  return !found || (flags & O_ACCMODE) != O_RDONLY;
+}
+
+bool isElfFile(pid_t pid, int fd) {
+  std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  int f = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f < 0) return false;
+  char magic[4] = {0, 0, 0, 0};
+  ssize_t n = pread(f, magic, 4, 0);
+  close(f);
+  return n == 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
+}
+
+// The stop JS handles after a successful mmap of a file or of shared memory.
+void mmapStop(const Session& s, int64_t result, LoopResult& out) {
+  out.stop.reason = "mmap-file";
+  out.stop.num("fd", int64_t(int32_t(s.entry.r8)));
+  out.stop.big("addr", uint64_t(result));
+  out.stop.big("length", s.entry.rsi);
+  out.stop.big("offset", s.entry.r9);
+  out.stop.num("prot", int64_t(s.entry.rdx));
+  out.stop.num("flags", int64_t(s.entry.r10));
 }
 
 }  // namespace
 
 void recordForget(pid_t pid) { sessions.erase(pid); }
+void recordRequestStop() { stopRequested = true; }
 
 LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) {
+  bool fresh = !sessions.count(pid);
   Session& s = sessions[pid];
+  if (fresh) {
+    s.view = initialView();
+    stopRequested = false;
+  }
   LoopResult out;
   RecordWriter w(out.events);
-  // Raw syscalls: the vDSO clocks read the TSC, which traps on this thread.
-  timespec t0;
-  syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &t0);
-  auto elapsedMs = [&] {
-    timespec t;
-    syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6;
-  };
-  auto count = [&] { out.eventCount++; };
+  double t0 = nowMs();
 
   while (out.events.size() < maxBytes) {
     resume(pid, s.seccompMode && !s.inSyscall ? PTRACE_CONT : PTRACE_SYSCALL, s.pendingSig);
+    bool delivered = s.pendingSig != 0;
     s.pendingSig = 0;
     Stop st = waitRecorded(pid, s);
+    if (!delivered || st.kind != Stop::kSignal) endSignalChain(s);
+    if (stopRequested && st.kind != Stop::kExited && st.kind != Stop::kKilled) {
+      // The recording ends here: what the program buffered is kept, then it dies.
+      flushBuffer(pid, s, w, out.eventCount);
+      killTracee(pid);
+      std::vector<uint64_t> left;  // children live on, as when a parent is killed
+      for (pid_t c : releaseChildren(s)) left.push_back(uint64_t(c));
+      if (!left.empty()) out.stop.bigs("children", left);
+      out.stop.reason = "stopped";
+      sessions.erase(pid);
+      return out;
+    }
 
     if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
-      if (s.inSyscall && (table[size_t(s.entry.orig_rax) % table.size()].action == kExit)) {
+      if (s.inSyscall && rowFor(table, int64_t(s.entry.orig_rax)) &&
+          table[size_t(s.entry.orig_rax)].action == kExit) {
         // exit/exit_group never return: record the call so replay checks its arguments.
         appendSyscall(pid, s, table[size_t(s.entry.orig_rax)], int64_t(s.entry.orig_rax), 0, w);
-        count();
+        out.eventCount++;
       }
       size_t start = w.begin(kEvExit, 0, uint32_t(pid));
       w.u32(st.kind == Stop::kExited ? 0 : 1);
       w.u32(uint32_t(st.kind == Stop::kExited ? st.code : st.sig));
       w.end(start);
-      count();
-      // Traced children (seccomp mode) are served until they end too.
-      while (!s.children.empty()) {
-        int status;
-        pid_t r = waitpid(-1, &status, __WALL | __WNOTHREAD);
-        if (r < 0) {
-          if (errno == EINTR) continue;
-          break;
-        }
-        if (s.children.count(r)) serviceChild(s, r, status);
-        else stashStatus(r, status);
-      }
+      out.eventCount++;
+      // Children still traced (seccomp mode) go to the helper, which serves them.
+      std::vector<uint64_t> left;
+      for (pid_t c : releaseChildren(s)) left.push_back(uint64_t(c));
+      if (!left.empty()) out.stop.bigs("children", left);
       out.stop.reason = st.kind == Stop::kExited ? "exited" : "killed";
       out.stop.num(st.kind == Stop::kExited ? "code" : "signal", st.kind == Stop::kExited ? st.code : st.sig);
       sessions.erase(pid);
@@ -385,6 +232,7 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
           }
           s.annul = true;
           s.generic = false;
+          s.exitFix = ExitFix::kNone;
           s.checkLen = s.checkCrc = 0;
           s.forcedResult = ok ? kBufMagicOk : -EINVAL;
           r.orig_rax = uint64_t(-1);
@@ -392,14 +240,10 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
           s.inSyscall = true;
           continue;
         }
+        // A number the table does not know is run: the kernel most likely fails it
+        // with ENOSYS, which is recorded (checked at the exit).
         const Row* row = rowFor(table, nr);
-        if (!row) {
-          out.stop.reason = "unknown-syscall";
-          out.stop.num("nr", nr);
-          for (int i = 0; i < 6; i++) out.stop.big(("arg" + std::to_string(i)).c_str(), a[i]);
-          return out;
-        }
-        std::string why = atEntry(pid, s, *row, nr, a);
+        std::string why = atEntry(pid, s, row ? *row : kUnknownNumber, nr, a);
         if (!why.empty()) {
           out.stop.reason = "unsupported";
           out.stop.num("nr", nr);
@@ -407,6 +251,7 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
           return out;
         }
         s.inSyscall = true;
+        if (isForkLike(nr) && !s.watchingShared) watchSharedMemory(pid, s);
         if (s.bufAddr && isForkLike(nr)) {
           // A vfork child shares the buffer: keep the library off it until the call returns.
           uint32_t one = 1;
@@ -420,7 +265,7 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
         }
         // This call may block for long: hand what is encoded to the trace writer
         // first, so a recorder killed meanwhile loses at most a few milliseconds.
-        if (out.events.size() && elapsedMs() > kHandOverMs) break;
+        if (out.events.size() && nowMs() - t0 > kHandOverMs) break;
         continue;
       }
       // Syscall exit.
@@ -430,10 +275,28 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
         r.rax = uint64_t(s.forcedResult);
         setRegs(pid, r);
       }
-      const Row& row = table[size_t(nr)];
+      viewAtExit(pid, s, r);
+      const Row* known = rowFor(table, nr);
       int64_t result = int64_t(r.rax);
+      if (!known && result != -ENOSYS) {
+        out.stop.reason = "unknown-syscall";
+        out.stop.num("nr", nr);
+        out.stop.big("result", uint64_t(result));
+        return out;
+      }
+      const Row& row = known ? *known : kUnknownNumber;
+      if (row.action == kMmap || row.action == kMremap || nr == kNrMunmap || nr == kNrMprotect || row.action == kExec)
+        s.sharedMapsChanged = true;
+      if (row.action == kMmap && !isError(result) && !(s.entry.r10 & kMapAnonymous)) {
+        std::pair<uint64_t, uint64_t> id;
+        int fd = int(int32_t(s.entry.r8));
+        if (dataFileIdentity(pid, fd, id) && !isElfFile(pid, fd)) {
+          s.mappedFiles.insert(id);
+          s.writableMapped |= (s.entry.r10 & kMapShared) || openedForWriting(pid, fd);
+        }
+      }
       appendSyscall(pid, s, row, nr, result, w);
-      count();
+      out.eventCount++;
       s.atExit = true;
       s.exitRegs = r;
       if (nr == kNrSeccomp && !s.seccompMode && s.bufAddr && s.entry.rip == s.tracedAfter && result == 0) {
@@ -453,17 +316,19 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
         out.stop.reason = "exec";
         return out;
       }
-      constexpr uint64_t kMapAnonymous = 0x20;
-      if (row.action == kMmap && !(s.entry.r10 & kMapAnonymous) && (result < 0 ? result < -4095 : true)) {
-        out.stop.reason = "mmap-file";
-        out.stop.num("fd", int64_t(int32_t(s.entry.r8)));
-        out.stop.big("addr", uint64_t(result));
-        out.stop.big("length", s.entry.rsi);
-        out.stop.big("offset", s.entry.r9);
-        out.stop.num("prot", int64_t(s.entry.rdx));
-        out.stop.num("flags", int64_t(s.entry.r10));
+      if (row.action == kMmap && !isError(result) && (!(s.entry.r10 & kMapAnonymous) || (s.entry.r10 & kMapShared))) {
+        mmapStop(s, result, out);
         return out;
       }
+      if (row.action == kMremap && !isError(result) && s.entry.rdx > s.entry.rsi) {
+        // Grown: the new part may show more of a file.
+        out.stop.reason = "mremap-grow";
+        out.stop.big("addr", uint64_t(result));
+        out.stop.big("oldLength", s.entry.rsi);
+        out.stop.big("length", s.entry.rdx);
+        return out;
+      }
+      if (!isError(result) && !s.mappedFiles.empty() && fileChangeStop(pid, s, nr, result, out)) return out;
       continue;
     }
 
@@ -475,88 +340,12 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
                  st.event == PTRACE_EVENT_CLONE) {
         unsigned long child = 0;
         ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &child);
-        if (child) detachForkChild(pid_t(child), s);
+        if (child) adoptForkChild(pid, pid_t(child), st.event == PTRACE_EVENT_VFORK, s);
       }
       continue;  // group-stop and other event stops: resume
     }
 
-    // Signal-delivery stop.
-    flushBuffer(pid, s, w, out.eventCount);
-    siginfo_t si;
-    std::memset(&si, 0, sizeof si);
-    ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si);
-    if (s.seccompMode && s.bufAddr) {
-      user_regs_struct r = getRegs(pid);
-      int64_t rax = int64_t(r.rax), onr = int64_t(r.orig_rax);
-      bool interrupted = rax == -512 || rax == -513 || rax == -514 || rax == -516 || rax == -EINTR;
-      if (r.rip == s.untracedAfter && onr >= 0 && interrupted) {
-        // A buffered call was interrupted: record it as returning kBufInterrupted
-        // (the library then makes it again, traced) and hold the signal back for
-        // that traced call, which gets it as an ordinary call would.
-        const Row* row = rowFor(table, onr);
-        if (!row) throw NativeError{EPROTO, "interrupted buffered syscall " + std::to_string(onr) + " is not in the table"};
-        uint64_t a[6];
-        args6(r, a);
-        uint32_t checkLen = 0, checkCrc = 0;
-        if (row->check != kCheckNone) {
-          std::vector<uint8_t> in = gatherInput(pid, row->check, a, 1ull << 30);
-          checkLen = uint32_t(in.size());
-          checkCrc = crc32(0, in.data(), in.size());
-        }
-        size_t start = w.begin(kEvSyscall, 0, uint32_t(pid));
-        w.u32(uint32_t(onr));
-        w.u32(0);
-        for (int i = 0; i < 6; i++) w.u64(a[i]);
-        w.u64(uint64_t(kBufInterrupted));
-        w.u32(checkLen);
-        w.u32(checkCrc);
-        w.end(start);
-        count();
-        r.rax = uint64_t(kBufInterrupted);
-        setRegs(pid, r);
-        if (!s.deferredSig) {
-          s.deferredSig = st.sig;
-          s.deferredInfo = si;
-        }
-        s.atExit = false;
-        continue;
-      }
-    }
-    if (s.deferredSig && st.sig == s.deferredSig && s.atExit) {
-      si = s.deferredInfo;
-      ptrace(PTRACE_SETSIGINFO, pid, nullptr, &si);
-      s.deferredSig = 0;
-    } else if (st.sig == SIGSEGV && si.si_code == SI_KERNEL && emulateTsc(pid, w)) {
-      count();
-      s.atExit = false;
-      continue;
-    }
-    uint32_t how;
-    bool fault = (st.sig == SIGSEGV || st.sig == SIGBUS || st.sig == SIGILL || st.sig == SIGFPE ||
-                  st.sig == SIGTRAP) && si.si_code > 0 && si.si_code < SI_KERNEL;
-    if (fault) {
-      how = kSigSync;
-    } else if (s.atExit && sameRegs(getRegs(pid), s.exitRegs)) {
-      how = kSigAtSyscallExit;
-    } else {
-      // Arrived while the program computed: there is no way yet to find that
-      // point again in replay, so it is held back and delivered when the next
-      // syscall returns (see docs/timeline.md).
-      if (!s.deferredSig) {
-        s.deferredSig = st.sig;
-        s.deferredInfo = si;
-      }
-      s.atExit = false;
-      continue;
-    }
-    size_t start = w.begin(kEvSignal, 0, uint32_t(pid));
-    w.u32(uint32_t(st.sig));
-    w.u32(how);
-    w.bytes(&si, kSiginfoSize);
-    w.end(start);
-    count();
-    s.pendingSig = st.sig;
-    s.atExit = false;
+    onSignalStop(pid, s, st, table, w, out.eventCount);
   }
   out.stop.reason = "batch";
   return out;

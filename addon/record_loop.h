@@ -12,5 +12,8 @@ namespace rw {
 // recorder's (JS) attention; the per-tracee state survives between calls.
 LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes);
 void recordForget(pid_t pid);
+// Thread-safe (the JS thread): at the tracee's next stop the loop keeps what the
+// syscall buffer holds, kills the tracee and returns with reason 'stopped'.
+void recordRequestStop();
 
 }  // namespace rw

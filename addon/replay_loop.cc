@@ -10,15 +10,21 @@
 #include <cstring>
 #include <map>
 
+#include "cpuid_emulation.h"
 #include "event_format.h"
 #include "memory_io.h"
 #include "ptrace_ops.h"
+#include "replay_files.h"
 #include "tracer_thread.h"
 
 namespace rw {
 namespace {
 
-constexpr int kNrMmap = 9, kNrMunmap = 11;
+constexpr int kNrMmap = 9, kNrMunmap = 11, kNrMadvise = 28;
+constexpr uint64_t kMadvDontfork = 10, kMadvWipeonfork = 18;
+// A syscall number the table does not know (recorded as failing with ENOSYS).
+// Its arguments are compared in full.
+const Row kUnknownNumber = {kEmulate, kCheckNone, 0xfff << kArgBitsShift, 0, {}};
 constexpr uint64_t kPage = 4096;
 
 struct Session {
@@ -65,6 +71,22 @@ std::string describeStop(pid_t pid, const Stop& st) {
     }
   }
   return "?";
+}
+
+// The recorded and replayed arguments agree in every bit the kernel reads (the
+// syscall's arity and argument widths, syscall_abi.h): a register the call does
+// not read may hold anything, and differs when the code that ran before differs
+// in ways that do not matter (another CPU's string functions, docs/portability.md).
+bool sameArguments(const Row& row, const uint64_t recorded[6], const uint64_t replayed[6]) {
+  for (int i = 0; i < 6; i++)
+    if ((recorded[i] ^ replayed[i]) & argMask(row, i)) return false;
+  return true;
+}
+
+std::string hex32(uint32_t v) {
+  char buf[16];
+  snprintf(buf, sizeof buf, "%x", v);
+  return buf;
 }
 
 struct Diverged {
@@ -118,17 +140,22 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   user_regs_struct r = getRegs(pid);
   uint64_t got[6];
   args6(r, got);
-  if (int64_t(r.orig_rax) != nr || std::memcmp(a, got, sizeof got) != 0)
+  // A number the table does not know was recorded failing with ENOSYS (syscall(-1)).
+  const Row& row = nr < kTableRows && table[nr].action != kUnknown ? table[nr] : kUnknownNumber;
+  // The kernel reads the number from the low 32 bits (syscall(-1) is 0xffffffff).
+  if (uint32_t(r.orig_rax) != uint32_t(nr) || !sameArguments(row, a, got))
     throw Diverged{describeCall(nr, a), describeCall(int64_t(r.orig_rax), got)};
-  const Row& row = table[nr];
+  // From here on the call runs with the replay's own registers: they agree with the
+  // recorded ones in every bit the kernel reads, and the rest stay the program's.
+  std::memcpy(a, got, sizeof a);
   if (row.check != kCheckNone) {
     std::vector<uint8_t> in = gatherInput(pid, row.check, a, 1ull << 30);
     if (in.size() != checkLen || crc32(0, in.data(), in.size()) != checkCrc)
       throw Diverged{describeCall(nr, a) + " writing " + std::to_string(checkLen) + " recorded bytes",
                      "the same call writing " + std::to_string(in.size()) + " different bytes"};
-    if ((row.flags & kFlagEcho) && (a[0] == 1 || a[0] == 2) && result > 0) {
+    if ((row.flags & kFlagEcho) && (uint32_t(a[0]) == 1 || uint32_t(a[0]) == 2) && result > 0) {
       in.resize(std::min<size_t>(in.size(), size_t(result)));
-      out.echo.emplace_back(int(a[0]), std::move(in));
+      out.echo.emplace_back(int(uint32_t(a[0])), std::move(in));
     }
   }
 
@@ -178,7 +205,10 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       break;
     case kExecute:
     case kExecuteKeepResult:
-      execute(nr, a, row.action == kExecute, result);
+      // The program's forks are not replayed, so these only matter to checkpoints,
+      // which they would break (a copy without the region, or with it zeroed).
+      if (nr == kNrMadvise && (a[2] == kMadvDontfork || a[2] == kMadvWipeonfork)) annul();
+      else execute(nr, a, row.action == kExecute, result);
       break;
     case kArchPrctl:
       if (a[0] == 0x1001 || a[0] == 0x1002) execute(nr, a, true, result);
@@ -187,10 +217,9 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
     case kMmap: {
       if (isError(result)) { annul(); break; }
       uint64_t flags = a[3];
-      // File contents are written in afterwards through /proc/pid/mem, which can
-      // only write read-only pages of private mappings: file mappings become private.
-      bool anonymous = flags & 0x20;
-      uint64_t share = anonymous && (flags & 3) != 2 ? 1 : 2;
+      // A private anonymous mapping stands in: file contents and shared memory are
+      // mapped over it by the map-file event that follows (src/replay/emulated-files.ts).
+      uint64_t share = 2;
       uint64_t keep = flags & (0x100 /* GROWSDOWN */ | 0x4000 /* NORESERVE */ | 0x20000 /* STACK */);
       uint64_t m[6] = {uint64_t(result), a[1], a[2], share | 0x20 /* ANONYMOUS */ | 0x10 /* FIXED */ | keep,
                        uint64_t(-1), 0};
@@ -278,6 +307,9 @@ void replayCopySession(pid_t from, pid_t to) {
     copy.signalQueued = it->second.signalQueued;
   }
   sessions[to] = copy;
+  cpuidCopyState(from, to);
+  // The copy must not see the original's later stores to shared memory.
+  emuUnshareWritable(to);
 }
 
 LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
@@ -309,6 +341,13 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
         case kEvRdtsc:
           replayTsc(pid, s, v);
           break;
+        case kEvCpuid: {
+          Stop st = resumeAndWait(pid, s);
+          std::string why = cpuidReplayEvent(pid, st, v);
+          if (!why.empty()) throw Diverged{"cpuid leaf 0x" + hex32(v.get32(12)) + " subleaf 0x" + hex32(v.get32(16)),
+                                           st.kind == Stop::kSignal ? why : describeStop(pid, st)};
+          break;
+        }
         case kEvExit: {
           bool killed = v.get32(12) == 1;
           int code = int(v.get32(16));

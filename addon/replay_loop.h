@@ -20,7 +20,7 @@ void replaySetBrk(pid_t pid, uint64_t brk);
 // copies brk, the pending signal and the queued-signal flag (not the debug hook).
 void replayCopySession(pid_t from, pid_t to);
 
-// Debugging (addon/debug_loop.cc): a hook that runs the program's own code before
+// Debugging (addon/debugger.h): a hook that runs the program's own code before
 // each event and may stop the loop there, without consuming the event.
 struct DebugStop {
   StopInfo info;

@@ -25,10 +25,26 @@ enum SizeKind : int32_t {
 
 enum RowFlag : int32_t { kFlagEcho = 1 };
 
+// The flags slot's argument-bits field (src/syscalls/abi.ts): 2 bits per
+// argument register from kArgBitsShift on, 0 unread, 1 low 16 bits, 2 low 32, 3 all.
+constexpr int kArgBitsShift = 8;
+
 struct Row {
   int32_t action, check, flags, nOuts;
   struct { int32_t arg, size, param; } outs[kMaxOuts];
 };
 static_assert(sizeof(Row) == kRowInts * 4, "row layout");
+
+// The bits of argument register i (rdi, rsi, rdx, r10, r8, r9) the kernel reads for
+// this call. A row the table does not know is compared in full.
+inline uint64_t argMask(const Row& row, int i) {
+  if (row.action == kUnknown) return ~0ull;
+  switch ((uint32_t(row.flags) >> (kArgBitsShift + 2 * i)) & 3) {
+    case 0: return 0;
+    case 1: return 0xffffull;
+    case 2: return 0xffffffffull;
+    default: return ~0ull;
+  }
+}
 
 }  // namespace rw

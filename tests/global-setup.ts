@@ -3,6 +3,9 @@
 // Every tests/programs/NAME.c is compiled twice:
 //   cc -g -O0 -o tests/.build/NAME NAME.c                 (dynamically linked)
 //   cc -g -O0 -static -o tests/.build/NAME.static NAME.c  (statically linked)
+// The edge corpus tests/programs/edge/NAME.c (tests/integration/edge.test.ts) and
+// the helpers in tests/programs/tools/NAME.c are compiled dynamically only, into
+// tests/.build/edge/NAME and tests/.build/tools/NAME.
 // A build whose output is newer than its source is skipped. A program that
 // fails to build dynamically fails the run; one that cannot be linked
 // statically loses only its static variant, which is recorded in
@@ -18,11 +21,14 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PROGRAMS_DIR = path.join(ROOT, 'tests', 'programs');
 const BUILD_DIR = path.join(ROOT, 'tests', '.build');
+/** Subdirectories of tests/programs built dynamically only, into tests/.build/<dir>. */
+const DYNAMIC_ONLY_DIRS = ['edge', 'tools'];
 const REPORT = path.join(BUILD_DIR, 'build-report.json');
 
 interface BuildJob {
   name: string;
   variant: 'dynamic' | 'static';
+  /** relative to tests/programs */
   source: string;
   output: string;
   args: string[];
@@ -46,7 +52,10 @@ function requireTool(tool: string, why: string): void {
 
 function isUpToDate(source: string, output: string): boolean {
   if (!existsSync(output)) return false;
-  return statSync(output).mtimeMs > statSync(source).mtimeMs;
+  // A program that includes a header of its directory (edge/edge.h) is as old as it.
+  const header = path.join(path.dirname(source), 'edge.h');
+  const newest = Math.max(statSync(source).mtimeMs, existsSync(header) ? statSync(header).mtimeMs : 0);
+  return statSync(output).mtimeMs > newest;
 }
 
 function compile(job: BuildJob): Promise<{ ok: boolean; log: string }> {
@@ -97,6 +106,15 @@ export default async function setup(): Promise<void> {
       output: stat,
       args: ['-g', '-O0', '-static', '-o', stat, file],
     });
+  }
+  for (const dir of DYNAMIC_ONLY_DIRS) {
+    mkdirSync(path.join(BUILD_DIR, dir), { recursive: true });
+    for (const file of readdirSync(path.join(PROGRAMS_DIR, dir)).filter((f) => f.endsWith('.c')).sort()) {
+      const name = `${dir}/${file.slice(0, -2)}`;
+      const output = path.join(BUILD_DIR, name);
+      const source = `${dir}/${file}`;
+      jobs.push({ name, variant: 'dynamic', source, output, args: ['-g', '-O0', '-Wall', '-o', output, source] });
+    }
   }
 
   const report: BuildReport = { built: [], upToDate: [], staticSkipped: {} };

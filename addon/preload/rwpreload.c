@@ -28,7 +28,10 @@ struct rw_header {
   uint32_t busy;     /* a record is being written */
   uint32_t disabled; /* set by the recorder around fork-like calls */
   uint64_t capacity; /* bytes available for records */
+  uint32_t traced;   /* set by the recorder: calls it must see (TRACED_*) */
 };
+#define TRACED_FILE_WRITES 1 /* a data file is mapped: calls that change files */
+#define TRACED_ALL 2         /* children share memory with the program: every call */
 
 enum {
   NR_read = 0, NR_write = 1, NR_close = 3, NR_stat = 4, NR_fstat = 5, NR_lstat = 6,
@@ -145,6 +148,12 @@ static int plan(long nr, const long *a, struct out *o) {
   return 0;
 }
 
+/* Calls that can change a file's bytes (and so memory that maps the file): the
+ * recorder must see them once the program has mapped a data file. */
+static int changes_files(long nr, const long *a) {
+  return nr == NR_write || nr == NR_pwrite64 || (nr == NR_openat && (a[2] & 01000 /* O_TRUNC */));
+}
+
 /* Whether any call with this number can be buffered: decides which sites to patch. */
 static int patchable(long nr) {
   long a[6] = {0, 0, 0, 0, 0, 0};
@@ -157,7 +166,8 @@ static int patchable(long nr) {
 long rw_handle(long nr, long *a) {
   struct rw_header *h = buf;
   struct out o;
-  if (!active || h->disabled || h->busy || !plan(nr, a, &o))
+  if (!active || h->disabled || h->busy || !plan(nr, a, &o) || (h->traced & TRACED_ALL) ||
+      ((h->traced & TRACED_FILE_WRITES) && changes_files(nr, a)))
     return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   long need = SYSCALL_FIXED + (o.ptr ? 12 + o.max : 0);
   if (o.max < 0 || o.max > (long)(h->capacity / 4) || h->used + need > h->capacity)

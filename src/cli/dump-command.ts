@@ -29,10 +29,19 @@ export function describeEvent(e: TraceEvent): string {
       return `signal ${signalName(e.signo)} ${e.how === 0 ? 'raised by the instruction' : 'delivered as the syscall returned'}`;
     case 'rdtsc':
       return `${e.insnLen === 3 ? 'rdtscp' : 'rdtsc'} = 0x${e.tsc.toString(16)}${e.insnLen === 3 ? ` aux ${e.aux}` : ''}`;
+    case 'cpuid': {
+      const h = (v: number) => `0x${(v >>> 0).toString(16)}`;
+      return `cpuid(${h(e.leaf)}, ${h(e.subleaf)}) = ${[e.eax, e.ebx, e.ecx, e.edx].map(h).join(' ')}`
+        + (e.how === 1 ? ' (faulted)' : ' (patched site)');
+    }
     case 'exec':
       return `exec ${e.snapshot.exe} (${e.snapshot.mappings.length} mappings)`;
-    case 'map-file':
-      return `map ${e.map.path} offset ${e.map.offset} at ${e.map.addr} length ${e.map.length} (file ${e.map.sha.slice(0, 12)})`;
+    case 'map-file': {
+      const what = e.map.sha ? `file ${e.map.sha.slice(0, 12)}` : e.map.file ? `emulated ${e.map.file}, ${e.map.pieces?.length ?? 0} pieces` : 'zero';
+      return `map ${e.map.path || '(shared memory)'} offset ${e.map.offset} at ${e.map.addr} length ${e.map.length} (${what})`;
+    }
+    case 'file-data':
+      return `file ${e.data.file} ${e.data.changed ? 'changed' : 'mapped further'}: ${e.data.length} bytes at ${e.data.offset}, size ${e.data.fileSize} (${e.data.pieces.length} pieces)`;
     case 'exit':
       return e.killed ? `killed by ${signalName(e.code)}` : `exit ${e.code}`;
     case 'stop':

@@ -32,6 +32,15 @@ function readJson(file: string): Record<string, any> | null {
   }
 }
 
+/** Which CPUID answers the recorded program got (docs/portability.md), and what they hid. */
+function cpuidOf(meta: Record<string, any>): { column: string; hidden: string[] } {
+  const c = meta.cpuid;
+  if (!c || typeof c !== 'object' || Array.isArray(c)) return { column: '-', hidden: [] };
+  const hidden: string[] = Array.isArray(c.hidden) ? c.hidden.map(String) : [];
+  const column = c.baseline ? `${c.baseline}, ${hidden.length} hidden` : c.answers ? 'from a dump' : 'this CPU';
+  return { column, hidden };
+}
+
 export function lsCommand(): number {
   const rows = listTraces().map((dir) => {
     const meta = readJson(path.join(dir, 'meta.json')) ?? {};
@@ -39,11 +48,16 @@ export function lsCommand(): number {
     const o = end?.outcome;
     const status = !o ? 'incomplete' : o.kind === 'exited' ? `exit ${o.code}` : o.kind === 'killed' ? signalName(o.signal) : 'stopped';
     const date = String(meta.recordedAt ?? '');
-    return { dir, date, line: [path.basename(dir), date.replace('T', ' ').slice(0, 19), human(dirSize(dir)), status, [meta.program, ...(meta.args ?? [])].join(' ')] };
+    const cpuid = cpuidOf(meta);
+    const line = [path.basename(dir), date.replace('T', ' ').slice(0, 19), human(dirSize(dir)), status, cpuid.column, [meta.program, ...(meta.args ?? [])].join(' ')];
+    return { dir, date, line, hidden: cpuid.hidden };
   });
   rows.sort((a, b) => b.date.localeCompare(a.date));
-  const table = [['TRACE', 'RECORDED', 'SIZE', 'STATUS', 'COMMAND'], ...rows.map((r) => r.line)];
+  const table = [['TRACE', 'RECORDED', 'SIZE', 'STATUS', 'CPUID', 'COMMAND'], ...rows.map((r) => r.line)];
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  writeAllSync(1, Buffer.from(table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n') + '\n'));
+  const format = (row: string[]) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  // a portable trace names the features its program was not told about, on the line below
+  const lines = [format(table[0]), ...rows.flatMap((r) => [format(r.line), ...(r.hidden.length ? [`    hidden: ${r.hidden.join(' ')}`] : [])])];
+  writeAllSync(1, Buffer.from(lines.join('\n') + '\n'));
   return 0;
 }

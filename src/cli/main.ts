@@ -4,6 +4,7 @@ import { recordCommand } from './record-command.js';
 import { replayCheckCommand, replayServeCommand } from './replay-command.js';
 import { dumpCommand } from './dump-command.js';
 import { lsCommand } from './ls-command.js';
+import { dapCommand } from './dap-command.js';
 import { fail } from './output.js';
 
 async function main(): Promise<void> {
@@ -16,10 +17,16 @@ async function main(): Promise<void> {
       (y) => y.option('output', { alias: 'o', type: 'string', describe: 'trace directory (default: a new one under $REWIND_TRACE_DIR or ~/.local/share/rewind)' })
         .positional('command', { type: 'string', array: true, describe: 'program and arguments' })
         .option('syscallbuf', { type: 'boolean', describe: 'buffer common syscalls inside the program (faster; default on unless REWIND_SYSCALLBUF=0); --no-syscallbuf turns it off' })
+        .option('portable', { type: 'boolean', default: false, describe: 'tell the program only of CPU features every x86-64-v3 CPU has (no AVX-512, no TSX), so the trace replays on more machines' })
+        // tests only (docs/portability.md): answer CPUID from a `cpuid -r` dump, as another machine would
+        .option('cpuid-from', { type: 'string', hidden: true })
         .parserConfiguration({ 'populate--': true }),
       async (argv) => {
         const rest = (argv['--'] as unknown[] | undefined) ?? [];
-        status = await recordCommand({ output: argv.output, syscallbuf: argv.syscallbuf, command: [...(argv.command ?? []), ...rest].map(String) });
+        status = await recordCommand({
+          output: argv.output, syscallbuf: argv.syscallbuf, portable: argv.portable, cpuidFrom: argv['cpuid-from'],
+          command: [...(argv.command ?? []), ...rest].map(String),
+        });
       },
     )
     .command(
@@ -55,7 +62,10 @@ async function main(): Promise<void> {
     .command('ls', 'list the traces, newest first', () => undefined, () => {
       status = lsCommand();
     })
-    .demandCommand(1, 'name a command: record, replay, dump or ls')
+    .command('dap', 'serve the Debug Adapter Protocol on stdin/stdout (for VS Code; see editors/vscode)', () => undefined, async () => {
+      status = await dapCommand();
+    })
+    .demandCommand(1, 'name a command: record, replay, dump, ls or dap')
     .strict()
     .fail((msg, err) => fail(err ? err.message : `${msg} (see rewind --help)`))
     .help()

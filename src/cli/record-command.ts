@@ -1,32 +1,44 @@
 import * as path from 'node:path';
 import { Recorder } from '../record/recorder.js';
+import { inheritedStdioNonBlocking } from './inherited-stdio.js';
 import { fail, notice, shellStatus } from './output.js';
 import { markLatest, newTraceDir } from './trace-store.js';
 
-export async function recordCommand(argv: { output?: string; command: string[]; syscallbuf?: boolean }): Promise<number> {
+export async function recordCommand(argv: {
+  output?: string; command: string[]; syscallbuf?: boolean; portable?: boolean; cpuidFrom?: string;
+}): Promise<number> {
   const [program, ...args] = argv.command;
   if (!program) fail('usage: rewind record [-o DIR] -- PROGRAM [ARGS...]');
   const dir = argv.output ? path.resolve(argv.output) : newTraceDir(program);
   markLatest(dir);  // now, so that a recorder killed mid-run still leaves `latest` at its trace
   const recorder = new Recorder();
-  // The program gets terminal signals itself (same process group); the recorder
-  // keeps recording them. A request to stop the recorder ends the trace cleanly.
-  process.on('SIGINT', () => undefined);
+  // The program has the terminal (its own process group in the foreground): Ctrl-C
+  // reaches it, not the recorder. A signal to the recorder itself (SIGINT included)
+  // ends the recording at once, with the trace kept; the status says which.
+  const signals = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+  let stoppedBy: keyof typeof signals | undefined;
   process.on('SIGQUIT', () => undefined);
-  for (const sig of ['SIGTERM', 'SIGHUP'] as const) {
+  for (const sig of Object.keys(signals) as (keyof typeof signals)[]) {
     process.on(sig, () => {
-      void recorder.abort(`the recorder received ${sig}`).then(() => {
-        notice(`recording stopped by ${sig}; trace saved to ${dir}`);
-        process.exit(shellStatus({ kind: 'killed', signal: sig === 'SIGTERM' ? 15 : 1 }));
-      });
+      stoppedBy ??= sig;
+      recorder.requestStop(`the recorder received ${sig}`);
     });
   }
   let outcome;
   try {
-    outcome = await recorder.record({ program, args, traceDir: dir, ...(argv.syscallbuf === false ? { syscallbuf: false } : {}) });
+    // The program's stdio as rewind was given it, not as Node has made it since.
+    const stdioNonBlocking = inheritedStdioNonBlocking();
+    outcome = await recorder.record({
+      program, args, traceDir: dir, stdioNonBlocking, ...(argv.syscallbuf === false ? { syscallbuf: false } : {}),
+      cpuid: { portable: argv.portable, answersFrom: argv.cpuidFrom },
+    });
   } catch (e) {
     await recorder.abort(`recorder error: ${(e as Error).message}`);
     fail((e as Error).message);
+  }
+  if (stoppedBy && outcome.kind === 'stopped') {
+    notice(`recording stopped by ${stoppedBy}; trace saved to ${dir}`);
+    return shellStatus({ kind: 'killed', signal: signals[stoppedBy] });
   }
   if (outcome.kind === 'stopped') {
     notice(`error: ${outcome.reason}`);

@@ -3,15 +3,16 @@
 // process waits, parked at the recorded state (rr's DiversionSession). The replay
 // resumes from the parked process as soon as gdb resumes at the recorded pc and stack.
 import { getReg, setReg } from '../arch/registers.js';
-import { native } from '../native/addon.js';
+import { native, type ProcessDebugger } from '../native/addon.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
-import { killProcess, type ReplayedProcess } from './forward.js';
+import { debuggerOf, killDebugged, type ReplayedProcess } from './forward.js';
 import type { Inspector } from './inspector.js';
 import type { ResumeRequest, StopEvent } from './target.js';
 import type { InstalledTraps, Traps } from './traps.js';
 
 interface Parked {
-  pid: number;
+  /** the replayed process, with its debugger (its breakpoints stay in it) */
+  process: ProcessDebugger;
   pc: bigint;
   sp: bigint;
   traps: InstalledTraps;
@@ -37,11 +38,11 @@ export class Diversion {
   async run(req: ResumeRequest): Promise<StopEvent> {
     const n = native();
     if (!this.parked) {
-      const copy = await n.forkProcess(this.proc.pid, STUB_SYSCALL);
+      const copy = await this.proc.debugger.forkCopy(STUB_SYSCALL);
       const [pc, sp] = this.inspector.recordedPcSp() ?? [0n, 0n];
       await this.inspector.undoWrites();
-      this.parked = { pid: this.proc.pid, pc, sp, traps: this.traps.saveInstalled() };
-      this.proc.pid = copy;
+      const traps = this.traps.saveInstalled();
+      this.parked = { process: this.proc.exchange(debuggerOf(copy))!, pc, sp, traps };
       this.traps.restoreInstalled({ sw: new Set(), slots: [null, null, null, null] });
       await this.traps.installGdb();
     }
@@ -78,12 +79,11 @@ export class Diversion {
   /** Back to the replayed process after gdb's own code ran (kills the copy). */
   async leave(syncTraps = true): Promise<void> {
     if (!this.parked) return;
-    const copy = this.proc.pid;
-    this.proc.pid = this.parked.pid;
+    const copy = this.proc.exchange(this.parked.process);
     this.traps.restoreInstalled(this.parked.traps);
     this.parked = undefined;
     this.inspector.forget();
-    await killProcess(copy);
+    if (copy) await killDebugged(copy);
     if (syncTraps) await this.traps.installGdb();
   }
 }

@@ -5,7 +5,7 @@
 // nothing of it is left behind for others to read.
 import type { TraceReader } from '../history/index.js';
 import { decodeEvent } from '../history/events.js';
-import { native, RunMode, type DebugRunOptions, type NativeSlice } from '../native/addon.js';
+import { native, RunMode, type DebugRunOptions, type NativeSlice, type ProcessDebugger } from '../native/addon.js';
 import { decodeStopReport, type RunPosition, type SearchHit } from '../native/stop-report.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
@@ -49,8 +49,8 @@ export interface RunHooks {
 export type ProcessState = 'stopped' | 'exited' | 'killed' | 'ended';
 
 export class ReplayedProcess {
-  /** the process that stands for the replay (0: none) */
-  pid = 0;
+  /** the process that stands for the replay, with its native debugger (undefined: none) */
+  private current: ProcessDebugger | undefined;
   /** the index of the next event to replay */
   next = 0;
   state: ProcessState = 'stopped';
@@ -71,12 +71,49 @@ export class ReplayedProcess {
   /** events whose output (fd 1/2 writes) was already shown: re-running them is silent */
   private shownUpTo = 0;
   private readonly switchListeners: (() => void)[] = [];
+  /**
+   * The index of the recorded exit (exit_group's end, or the death by a signal),
+   * when the trace has one. Runs stop before it: the end of the recording is a place
+   * (the exit_group, or the fatal signal's delivery), and only a resume from there
+   * that asks for it replays the exit.
+   */
+  readonly exitEvent: number | undefined;
 
-  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void) {}
+  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void) {
+    const last = trace.eventCount - 1;
+    this.exitEvent = last >= 1 && decodeEvent(trace.record(last)).kind === 'exit' ? last : undefined;
+  }
+
+  /** The process stands at the end of the recording: the next event is the exit. */
+  get atEnd(): boolean {
+    return this.state === 'stopped' && this.next === this.exitEvent;
+  }
 
   /** Called whenever another process comes to stand for the replay (nothing is installed in it). */
   onSwitch(listener: () => void): void {
     this.switchListeners.push(listener);
+  }
+
+  /** the process that stands for the replay (0: none) */
+  get pid(): number {
+    return this.current?.pid ?? 0;
+  }
+
+  /** The native debugger of the process that stands for the replay (its breakpoints, slots, counters). */
+  get debugger(): ProcessDebugger {
+    if (!this.current) throw new EngineError('no-process', 'the replayed process is not running');
+    return this.current;
+  }
+
+  /**
+   * Puts another debugged process in the replay's place and returns the one that
+   * stood there; neither is killed, and the listeners are not told (the diversion
+   * swaps its copy in and out, and keeps track of the traps itself).
+   */
+  exchange(next: ProcessDebugger | undefined): ProcessDebugger | undefined {
+    const old = this.current;
+    this.current = next;
+    return old;
   }
 
   requireProcess(): void {
@@ -98,14 +135,16 @@ export class ReplayedProcess {
    * process, killing the one before; counting starts at `base` in interval e.
    */
   async adopt(pid: number, e: number, base: number, pc: bigint, t: number): Promise<void> {
-    const old = this.pid;
-    this.pid = pid;
-    if (old && old !== pid) await killProcess(old);
+    const old = this.current;
+    if (old?.pid !== pid) {
+      this.current = debuggerOf(pid);
+      if (old) await killDebugged(old);
+    }
     this.curT = t;
     this.next = e;
     this.state = 'stopped';
     this.lastSiginfo = undefined;
-    await native().debugSetPosition(pid, e, true, pc, 1);
+    await this.debugger.setPosition(e, true, pc, 1);
     this.countBase = { e, base };
     for (const l of this.switchListeners) l();
   }
@@ -113,15 +152,22 @@ export class ReplayedProcess {
   /** Asks a running run to stop (it then reports 'interrupted'). */
   interrupt(): void {
     this.interruptRequested = true;
-    if (this.running && this.pid) native().interrupt(this.pid);
+    if (this.running) this.current?.interrupt();
   }
 
   /** Kills the replayed process. */
   async kill(): Promise<void> {
-    if (!this.pid) return;
-    const pid = this.pid;
-    this.pid = 0;
-    await killProcess(pid);
+    const d = this.current;
+    if (!d) return;
+    this.current = undefined;
+    await killDebugged(d);
+  }
+
+  /** The process ended in a run (its exit was reaped): only its debugger is left to let go. */
+  private async gone(): Promise<void> {
+    const d = this.current;
+    this.current = undefined;
+    await d?.dispose().catch(() => undefined);
   }
 
   /** Events replayed: the native counters now start at the new interval. */
@@ -133,11 +179,12 @@ export class ReplayedProcess {
 
   /**
    * Runs forward until the request stops, event `untilEvent` is next, or the
-   * history ends; returns what the run did. Output (fd 1/2) of events not shown
-   * before goes to onOutput, except in search runs.
+   * history ends; returns what the run did. A run stops at the end of the
+   * recording (reason 'end') unless `throughExit` asks it to replay the exit.
+   * Output (fd 1/2) of events not shown before goes to onOutput, except in search runs.
    */
-  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra, hooks: RunHooks): Promise<RunReport> {
-    const n = native();
+  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra, hooks: RunHooks, throughExit = false): Promise<RunReport> {
+    const end = throughExit || this.exitEvent === undefined ? Infinity : this.exitEvent;
     this.running = true;
     const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0 };
     const runStartT = this.curT;
@@ -147,11 +194,14 @@ export class ReplayedProcess {
     try {
       for (;;) {
         if (this.next >= untilEvent) return this.finish(report, { kind: 'stopped', signal: 5, reason: 'interrupted' });
+        if (this.next >= end) return this.finish(report, { kind: 'stopped', signal: 5, reason: 'end' });
         if (this.next >= this.trace.eventCount) return this.finish(report, this.ended(endOfTraceMessage(this.trace)));
         if (!extra.search && !fresh) await hooks.atBoundary?.(started);
         const chunk = this.trace.readChunk(this.trace.chunkIndexOf(this.next));
         const offset = chunk.offsets[this.next - chunk.firstRecord];
-        const max = Math.min(untilEvent === Infinity ? 0xffffffff : untilEvent - this.next, 64);
+        // a chunk of events ends where the output shown so far ends: what follows is shown
+        const stopAt = Math.min(untilEvent, end, !extra.search && this.next < this.shownUpTo ? this.shownUpTo : Infinity);
+        const max = Math.min(stopAt === Infinity ? 0xffffffff : stopAt - this.next, 64);
         const opts: DebugRunOptions = req.action === 'range'
           ? { mode: RunMode.range, start: req.start, end: req.end, fresh, event: this.next, ...extra }
           : { mode: req.action === 'step' ? RunMode.step : RunMode.continue, fresh, event: this.next, ...extra };
@@ -161,7 +211,7 @@ export class ReplayedProcess {
         }
         opts.forkAt = STUB_SYSCALL;
         const startedAt = this.next;
-        const r = await n.debugRun(this.pid, this.table, chunk.data, offset, max, opts);
+        const r = await this.debugger.run(this.table, chunk.data, offset, max, opts);
         const stop = decodeStopReport(r.stop);
         this.curT = runStartT + stop.position.ranNs;
         for (const slice of r.slices) report.copies.push({ slice, base: this.baseFor(slice.event), t: runStartT + slice.ranNs });
@@ -179,11 +229,11 @@ export class ReplayedProcess {
           case 'batch':
             continue;
           case 'exited':
-            this.pid = 0;
+            await this.gone();
             this.state = 'exited';
             return this.finish(report, { kind: 'exited', code: stop.code });
           case 'killed':
-            this.pid = 0;
+            await this.gone();
             this.state = 'killed';
             return this.finish(report, { kind: 'killed', signal: stop.signal });
           case 'divergence':
@@ -237,8 +287,18 @@ export class ReplayedProcess {
   }
 }
 
-/** SIGKILL a process (a replayed process or a copy) and forget its native debugger state. */
+/** A new native debugger for a traced process (owned by whoever stands it for the replay). */
+export function debuggerOf(pid: number): ProcessDebugger {
+  return new (native().Debugger)(pid);
+}
+
+/** SIGKILL a process without a debugger (a checkpoint). */
 export async function killProcess(pid: number): Promise<void> {
   await native().kill(pid).catch(() => undefined);
-  await native().debugForget(pid).catch(() => undefined);
+}
+
+/** SIGKILL a debugged process and let its native debugger go. */
+export async function killDebugged(d: ProcessDebugger): Promise<void> {
+  await killProcess(d.pid);
+  await d.dispose().catch(() => undefined);
 }

@@ -64,11 +64,18 @@ export class ReverseStepper {
     const tl = this.timeline;
     // m's pc is counted from the base so that the target is exact
     await this.seeker.reachMark(q, m.n && q.pc !== m.pc ? [m.pc] : []);
+    // reaching q may have restored a checkpoint at (or before) it: the native counts
+    // then start there, and m must be named from there
+    let target = tl.nameFromHere(m);
+    if (!target) {
+      await this.seeker.reachMark(q, [m.pc]);
+      target = m;
+    }
     this.seeker.checkInterrupt();
     await tl.checkpointHere();
     let steps = 0;
     while (steps < budget) {
-      const run = await tl.run({ action: 'step' }, m.e + 1, { steps: STEP_CHUNK, target: targetOf(m) });
+      const run = await tl.run({ action: 'step' }, m.e + 1, { steps: STEP_CHUNK, target: targetOf(target) });
       this.seeker.checkInterrupt();
       const stop = run.stop;
       if (stop.kind !== 'stopped') throw new NotRetraced(`lost the way back from 0x${m.pc.toString(16)} (${stop.kind})`);
@@ -122,6 +129,7 @@ export class ReverseStepper {
     let pc: bigint;
     if (ev.kind === 'syscall') pc = bpc - 2n;
     else if (ev.kind === 'rdtsc') pc = bpc - BigInt(ev.insnLen);
+    else if (ev.kind === 'cpuid') pc = bpc - 2n; // a CPUID (or its ud2 patch) is 2 bytes
     else if (ev.kind === 'signal') pc = bpc;
     else if (ev.kind === 'map-file') return this.lastOfInterval(e - 1, bpc);
     else return 'begin';

@@ -20,8 +20,8 @@ export class Interrupted extends Error {}
 /**
  * Thrown when a run from an earlier state does not come back to a point the replay
  * passed: the replay did not retrace its steps. Replays retrace them unless gdb's
- * breakpoints change what the program does (an int3 inside an instruction); a
- * reverse command then goes back to where it started and says so.
+ * breakpoints change what the program does (an int3 inside an instruction or in
+ * data it reads); a reverse command then goes back to where it started and says so.
  */
 export class NotRetraced extends Error {}
 
@@ -71,9 +71,9 @@ export class Seeker {
     // a dropped copy: reach its state by its name, count from there, keep a copy again
     const cp = s.cp;
     await this.reachMark(cp.mark);
-    await native().debugSetPosition(this.proc.pid, cp.mark.e, true, cp.mark.pc, 1);
+    await this.proc.debugger.setPosition(cp.mark.e, true, cp.mark.pc, 1);
     this.proc.countBase = { e: cp.mark.e, base: cp.boundary ? 0 : cp.id };
-    this.timeline.store.revive(cp, await native().forkProcess(this.proc.pid, STUB_SYSCALL));
+    this.timeline.store.revive(cp, await this.proc.debugger.forkCopy(STUB_SYSCALL));
   }
 
   reachBase(e: number, base: number): Promise<void> {

@@ -7,7 +7,9 @@ import type { TraceReader } from '../history/index.js';
 import type { ExecSnapshot } from '../history/events.js';
 import { getReg } from '../arch/registers.js';
 import { native } from '../native/addon.js';
-import { librariesSvr4Xml, readLinkMap } from '../replay/link-map.js';
+import { debugSlotAddress, librariesSvr4Xml, readLinkMap } from '../replay/link-map.js';
+import { RecordedNames, replayRegion, type MemoryRegion } from '../replay/memory-regions.js';
+import { readProcessIds, type ProcessIds } from '../replay/process-ids.js';
 import { firstExec, startReplayProcess } from '../replay/replay-process.js';
 import { Diversion } from './diversion.js';
 import { ReplayedProcess, type RunExtra } from './forward.js';
@@ -197,10 +199,15 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       this.proc.interruptRequested = false;
       if (await this.diversion.diverted()) return this.stopped(await this.diversion.run(req));
       await this.diversion.leave();
+      // The end of the recording is a place: a run stops there first ("No more
+      // reverse-execution history"); a resume from there replays the exit as recorded.
+      const atEnd = this.proc.atEnd;
+      const lastWasEnd = this.proc.lastStop.kind === 'stopped' && this.proc.lastStop.reason === 'end';
+      if (atEnd && !lastWasEnd) return this.stopped({ kind: 'stopped', signal: 5, reason: 'end' });
       const slots = this.traps.gdbSlots();
       const extra: RunExtra = { stopSignals: this.stopSignals };
       if (req.action === 'continue') extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
-      const run = await this.timeline.run(req, Infinity, extra);
+      const run = await this.timeline.run(req, Infinity, extra, atEnd);
       this.timeline.here = run.interrupted ? await this.afterInterrupt(run) : await this.timeline.positionAfter(run, slots);
       await this.timeline.checkpointHere();
       return this.stopped(run.stop);
@@ -366,5 +373,25 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   async librariesSvr4(): Promise<string> {
     if (!this.alive) return librariesSvr4Xml([]);
     return librariesSvr4Xml(await readLinkMap((addr, length) => this.readMemory(addr, length).catch(() => Buffer.alloc(0)), this.snapshot));
+  }
+
+  // ---------------------------------------------------------------- LLDB's queries
+
+  /** the recording's names for memory, found by one pass over the trace when LLDB first asks */
+  private names: RecordedNames | undefined;
+
+  memoryRegion(addr: bigint): MemoryRegion {
+    this.proc.requireProcess();
+    this.names ??= RecordedNames.scan(this.trace, this.snapshot);
+    return replayRegion(this.proc.pid, this.names.at(this.proc.next), addr);
+  }
+
+  shlibInfoAddress(): Promise<bigint | undefined> {
+    return debugSlotAddress((addr, length) => this.readMemory(addr, length).catch(() => Buffer.alloc(0)), this.snapshot);
+  }
+
+  processIds(): ProcessIds {
+    this.proc.requireProcess();
+    return readProcessIds(this.proc.pid);
   }
 }

@@ -1,3 +1,9 @@
+import type { MemoryRegion } from '../replay/memory-regions.js';
+import type { ProcessIds } from '../replay/process-ids.js';
+
+export type { MemoryRegion } from '../replay/memory-regions.js';
+export type { ProcessIds } from '../replay/process-ids.js';
+
 // What the protocol layer sees of the engine: stop events, resume requests, the
 // engine's one error class, and the DebugTarget interface that src/rsp drives.
 // src/rsp imports these types and nothing else of the engine; the CLI (the
@@ -10,7 +16,8 @@ export type StopEvent =
       kind: 'stopped';
       /** signal to report (5 = SIGTRAP for breakpoints and steps) */
       signal: number;
-      reason?: 'swbreak' | 'hwbreak' | 'step' | 'interrupted' | 'start' | 'signal' | 'target' | 'begin';
+      /** 'begin' and 'end': the start and the end of the recorded history (gdb: "No more reverse-execution history") */
+      reason?: 'swbreak' | 'hwbreak' | 'step' | 'interrupted' | 'start' | 'signal' | 'target' | 'begin' | 'end';
       watch?: { kind: WatchKind; addr: bigint };
       /** a line for the user, shown on gdb's console with the stop */
       message?: string;
@@ -84,6 +91,13 @@ export interface DebugTarget {
   librariesSvr4(): Promise<string>;
   /** a `monitor` command: the lines to show */
   monitor(command: string): Promise<string[]>;
+  // LLDB's queries (src/rsp/lldb-queries.ts)
+  /** the memory region holding addr now, named as the recording named it */
+  memoryRegion(addr: bigint): MemoryRegion;
+  /** where the executable keeps the address of r_debug (its DT_DEBUG value), if it has one */
+  shlibInfoAddress(): Promise<bigint | undefined>;
+  /** the replayed process's parent and user/group ids */
+  processIds(): ProcessIds;
   /** a file of the recording (the executable, libraries) for vFile, or undefined */
   openFile(path: string): Buffer | undefined;
   /** ends the replay: the replayed process and every checkpoint */

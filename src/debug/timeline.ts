@@ -66,7 +66,7 @@ export class Timeline {
   }
 
   /** A run of the replayed process; the copies it leaves become checkpoints. */
-  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra = {}): Promise<TimelineRun> {
+  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra = {}, throughExit = false): Promise<TimelineRun> {
     await this.beforeRun();
     const t = Date.now();
     const hooks: RunHooks = {
@@ -74,7 +74,7 @@ export class Timeline {
       atBoundary: extra.search ? undefined : (started) => this.periodicCheckpoint(started),
     };
     const runId = ++this.runIds;
-    const report = await this.proc.run(req, untilEvent, extra, hooks);
+    const report = await this.proc.run(req, untilEvent, extra, hooks, throughExit);
     const slices: Checkpoint[] = [];
     for (const c of report.copies) slices.push(await this.keepCopy(c.slice, c.base, c.t, runId));
     traceRuns(() => {
@@ -132,8 +132,11 @@ export class Timeline {
     const p = this.proc;
     if (this.here?.kind !== 'mark' || p.state !== 'stopped' || !p.pid) return undefined;
     if (p.next < p.trace.eventCount && decodeEvent(p.trace.record(p.next)).kind === 'exit') return undefined;
-    const pid = await native().forkProcess(p.pid, STUB_SYSCALL);
-    const cp = this.store.add(pid, this.here.mark, boundary, p.curT);
+    const pid = await p.debugger.forkCopy(STUB_SYSCALL);
+    // what its name says of the counts: arrival n at pc means n-1 arrivals there before it
+    const m = this.here.mark;
+    const counts = new Map<bigint, number>(m.n > 0 && m.steps === 0 ? [[m.pc, m.n - 1]] : []);
+    const cp = this.store.add(pid, m, boundary, p.curT, counts);
     p.stats.checkpointsTaken++;
     this.lastCheckpointAt = Date.now();
     if (boundary) this.lastCheckpointEvent = this.here.mark.e;
@@ -196,6 +199,14 @@ export class Timeline {
     return this.store.alive()
       .filter((x) => x !== c && x.slice?.run === own.run && x.slice.ran < own.ran)
       .sort((a, b) => b.slice!.ran - a.slice!.ran);
+  }
+
+  /** m named relative to the current process's counting base (undefined: its counts do not allow it). */
+  nameFromHere(m: Mark): Mark | undefined {
+    const { e, base } = this.proc.countBase;
+    if (e !== m.e) return undefined;
+    if (base === m.base) return m;
+    return rename(m, base ? this.store.get(base)! : 0, (id) => this.store.get(id));
   }
 
   /** Checkpoint c stands at end's arrival. */

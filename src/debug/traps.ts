@@ -105,12 +105,12 @@ export class Traps {
   /** Inserts one of gdb's breakpoints or watchpoints (kind 0: software) into the current process. */
   async insert(kind: 0 | HwKind, addr: bigint, length: number, originalByte?: (addr: bigint) => number | undefined): Promise<void> {
     this.proc.requireProcess();
-    const pid = this.proc.pid;
+    const d = this.proc.debugger;
     if (kind === 0) {
       if (this.sw.has(addr)) return;
       let orig: number;
       try {
-        orig = await native().insertBreakpoint(pid, addr);
+        orig = await d.insertBreakpoint(addr);
       } catch (e) {
         throw new EngineError('bad-address', `cannot insert a breakpoint at 0x${addr.toString(16)}: ${(e as Error).message}`);
       }
@@ -125,10 +125,10 @@ export class Traps {
     if (!slots) throw new EngineError('too-many', 'out of debug registers (4)');
     const regs = specsOf(slots);
     try {
-      await native().setDebugRegs(pid, regs);
+      await d.setDebugRegs(regs);
     } catch (e) {
       // the CPU refused the address: put back the slots that were there
-      await native().setDebugRegs(pid, this.installed.slots).catch(() => undefined);
+      await d.setDebugRegs(this.installed.slots).catch(() => undefined);
       throw new EngineError('bad-address', `cannot watch 0x${addr.toString(16)}: ${(e as Error).message}`);
     }
     this.hw = candidate;
@@ -144,7 +144,7 @@ export class Traps {
       if (!this.sw.has(addr)) return;
       const orig = this.sw.get(addr)!;
       this.sw.delete(addr);
-      if (this.installed.sw.delete(addr)) await native().removeBreakpoint(pid, addr).catch(() => undefined);
+      if (this.installed.sw.delete(addr)) await this.proc.debugger.removeBreakpoint(addr).catch(() => undefined);
       // a gdb write under the breakpoint changed the byte to restore
       const now = await native().readMemory(pid, addr, 1);
       if (now.length === 1 && now[0] !== orig) await native().writeMemory(pid, addr, Buffer.from([orig]));
@@ -158,12 +158,11 @@ export class Traps {
 
   /** Puts exactly these traps into the current process. */
   async install(sw: Iterable<bigint>, slots: SlotSet): Promise<void> {
-    const n = native();
-    const pid = this.proc.pid;
+    const d = this.proc.debugger;
     const want = new Set(sw);
     for (const a of [...this.installed.sw]) {
       if (!want.has(a)) {
-        await n.removeBreakpoint(pid, a);
+        await d.removeBreakpoint(a);
         this.installed.sw.delete(a);
       }
     }
@@ -171,7 +170,7 @@ export class Traps {
       if (!this.installed.sw.has(a)) {
         // not mapped yet at an earlier point (a library loaded later): a search from
         // here cannot see hits there before the mapping, documented in docs/timeline.md
-        if (await n.insertBreakpoint(pid, a).then(() => true, () => false)) this.installed.sw.add(a);
+        if (await d.insertBreakpoint(a).then(() => true, () => false)) this.installed.sw.add(a);
       }
     }
     await this.installSlots(slots);
@@ -180,7 +179,7 @@ export class Traps {
   private async installSlots(slots: SlotSet): Promise<void> {
     const regs = [0, 1, 2, 3].map((i) => slots[i] ?? null);
     if (sameSlots(regs, this.installed.slots)) return;
-    await native().setDebugRegs(this.proc.pid, regs);
+    await this.proc.debugger.setDebugRegs(regs);
     this.installed.slots = regs;
   }
 
@@ -191,10 +190,10 @@ export class Traps {
 
   /** gdb's traps into a new replay of the same program (restart): the bytes under them are read again. */
   async reinstallAfterRestart(): Promise<void> {
-    const pid = this.proc.pid;
+    const d = this.proc.debugger;
     for (const addr of [...this.sw.keys()]) {
       try {
-        this.sw.set(addr, await native().insertBreakpoint(pid, addr));
+        this.sw.set(addr, await d.insertBreakpoint(addr));
         this.installed.sw.add(addr);
       } catch {
         this.sw.delete(addr); // not mapped at the start: gdb inserts it again when it resumes

@@ -2,7 +2,13 @@
 import { crc32 } from './crc32.js';
 
 export const FORMAT_NAME = 'rewind-trace';
-export const FORMAT_VERSION = 1;
+/**
+ * 3: map-file events name an emulated file and carry the mapped range in pieces;
+ * file-data events (kind 9). 2: cpuid events (kind 4).
+ */
+export const FORMAT_VERSION = 3;
+/** meta.json versions this rewind reads: 1 had no cpuid events, 1 and 2 only whole-file map-file events. */
+export const FORMAT_VERSIONS_READ: readonly number[] = [1, 2, 3];
 
 export const META_FILE = 'meta.json';
 export const END_FILE = 'end.json';

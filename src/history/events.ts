@@ -7,10 +7,12 @@ export const EventKind = {
   Syscall: 1,
   Signal: 2,
   Rdtsc: 3,
+  Cpuid: 4,
   Exec: 5,
   MapFile: 6,
   Exit: 7,
   Stop: 8,
+  FileData: 9,
 } as const;
 
 export const HEADER_SIZE = 12;
@@ -37,24 +39,58 @@ export interface ExecSnapshot {
   exe: string;
 }
 
+/** [position relative to the range's start, sha of a stored piece]: the non-zero 1 MiB pieces of a range */
+export type Pieces = [number, string][];
+
 export interface MapFileInfo {
   addr: string; // hex
   length: string; // hex
   offset: string; // hex
   prot: number;
   flags: number;
-  sha: string;
+  /** the whole file, stored (ELF images, which gdb may ask for); its bytes from offset are the contents */
+  sha?: string;
   path: string;
   /** bytes of the file from offset (may be less than length) */
   size: number;
+  /**
+   * The emulated file this mapping shows in replay (a data file, a memfd or shared
+   * memory), named by the recorded file's identity ("major:minor:inode", or
+   * "anon:EVENT" for shared memory); absent for an ELF image (its contents are
+   * copied into private memory).
+   */
+  file?: string;
+  /** the emulated file's size when it was mapped */
+  fileSize?: number;
+  /** the contents of the mapped range (from offset, `size` bytes), when sha is absent */
+  pieces?: Pieces;
+  /** the fd was opened read-only: a shared mapping cannot become writable */
+  readOnly?: boolean;
+}
+
+/** New bytes of an emulated file (written by a syscall, or mapped by a grown mapping). */
+export interface FileDataInfo {
+  file: string;
+  /** its size afterwards */
+  fileSize: number;
+  /** where the bytes start in the file */
+  offset: string; // hex
+  /** how many bytes from offset the pieces cover (the rest of them is zero) */
+  length: number;
+  pieces: Pieces;
+  /** the file changed (replay first gives the process its own copy): not just more of it mapped */
+  changed: boolean;
 }
 
 export type TraceEvent =
   | { kind: 'syscall'; tid: number; flags: number; nr: number; args: bigint[]; result: bigint; checkLen: number; checkCrc: number; writes: { addr: bigint; data: Buffer }[] }
   | { kind: 'signal'; tid: number; signo: number; how: number; siginfo: Buffer }
   | { kind: 'rdtsc'; tid: number; tsc: bigint; aux: number; insnLen: number }
+  /** how: 0 a patched CPUID site trapped, 1 a CPUID faulted (ARCH_SET_CPUID) */
+  | { kind: 'cpuid'; tid: number; leaf: number; subleaf: number; eax: number; ebx: number; ecx: number; edx: number; how: number }
   | { kind: 'exec'; tid: number; snapshot: ExecSnapshot }
   | { kind: 'map-file'; tid: number; map: MapFileInfo }
+  | { kind: 'file-data'; tid: number; data: FileDataInfo }
   | { kind: 'exit'; tid: number; killed: boolean; code: number }
   | { kind: 'stop'; tid: number; reason: string };
 
@@ -108,6 +144,11 @@ export function decodeEvent(rec: Buffer): TraceEvent {
     case EventKind.Rdtsc:
       need(rec, HEADER_SIZE + 16, 'rdtsc');
       return { kind: 'rdtsc', tid, tsc: rec.readBigUInt64LE(12), aux: rec.readUInt32LE(20), insnLen: rec.readUInt32LE(24) };
+    case EventKind.Cpuid: {
+      need(rec, HEADER_SIZE + 28, 'cpuid');
+      const u = (i: number) => rec.readUInt32LE(HEADER_SIZE + 4 * i);
+      return { kind: 'cpuid', tid, leaf: u(0), subleaf: u(1), eax: u(2), ebx: u(3), ecx: u(4), edx: u(5), how: u(6) };
+    }
     case EventKind.Exit:
       need(rec, HEADER_SIZE + 8, 'exit');
       return { kind: 'exit', tid, killed: rec.readUInt32LE(12) === 1, code: rec.readInt32LE(16) };
@@ -115,6 +156,8 @@ export function decodeEvent(rec: Buffer): TraceEvent {
       return { kind: 'exec', tid, snapshot: json<ExecSnapshot>(rec) };
     case EventKind.MapFile:
       return { kind: 'map-file', tid, map: json<MapFileInfo>(rec) };
+    case EventKind.FileData:
+      return { kind: 'file-data', tid, data: json<FileDataInfo>(rec) };
     case EventKind.Stop:
       return { kind: 'stop', tid, reason: json<{ reason: string }>(rec).reason };
     default:

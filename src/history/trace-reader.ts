@@ -7,7 +7,7 @@ import { crc32 } from './crc32.js';
 import { TraceError } from './errors.js';
 import {
   CHUNK_HEADER_SIZE, CHUNK_HEADER_VERSION, CHUNK_MAGIC, CODEC_BROTLI, END_FILE, EVENTS_FILE, EVENTS_MAGIC,
-  EVENTS_VERSION, FILE_HEADER_SIZE, FILES_DIR, FORMAT_NAME, FORMAT_VERSION, META_FILE, SHA256_RE,
+  EVENTS_VERSION, FILE_HEADER_SIZE, FILES_DIR, FORMAT_NAME, FORMAT_VERSIONS_READ, META_FILE, SHA256_RE,
   decodeChunkHeader,
 } from './container-format.js';
 
@@ -62,8 +62,10 @@ function readFull(fd: number, buf: Buffer, length: number, position: number): vo
   }
 }
 
-function unsupported(what: string, version: unknown, supported: number, where: string): TraceError {
-  return new TraceError('VERSION', `${what} version ${version} is not supported (this rewind reads version ${supported}): ${where}`);
+function unsupported(what: string, version: unknown, supported: number | readonly number[], where: string): TraceError {
+  const reads = typeof supported === 'number' ? `version ${supported}`
+    : `versions ${supported.slice(0, -1).join(', ')} and ${supported[supported.length - 1]}`;
+  return new TraceError('VERSION', `${what} version ${version} is not supported (this rewind reads ${reads}): ${where}`);
 }
 
 export class TraceReader {
@@ -110,7 +112,7 @@ export class TraceReader {
     if (typeof meta !== 'object' || meta === null || meta.format !== FORMAT_NAME) {
       throw new TraceError('NOT_A_TRACE', `not a rewind trace (${META_FILE} has no format "${FORMAT_NAME}"): ${dir}`);
     }
-    if (meta.version !== FORMAT_VERSION) throw unsupported('trace format', meta.version, FORMAT_VERSION, dir);
+    if (!FORMAT_VERSIONS_READ.includes(meta.version)) throw unsupported('trace format', meta.version, FORMAT_VERSIONS_READ, dir);
     const end = readJson(path.join(dir, END_FILE)) as TraceEnd | undefined;
     if (end !== undefined && (typeof end !== 'object' || end === null || !Number.isSafeInteger(end.eventCount) || end.eventCount < 0)) {
       throw new TraceError('CORRUPT', `trace is corrupt: ${END_FILE} has no valid eventCount: ${dir}`);

@@ -54,7 +54,6 @@ export class TraceWriter {
   private timer: NodeJS.Timeout | null = null;
   private failure: unknown = null;
   private closed = false;
-  private readonly stored = new Map<string, string>(); // "dev:ino:size:mtimeMs" -> sha
   private readonly filesDir: string;
 
   private constructor(readonly dir: string) {
@@ -143,17 +142,32 @@ export class TraceWriter {
     if (this.pending.length > 2 * CHUNK_TARGET_BYTES) this.pending = Buffer.allocUnsafe(2 * CHUNK_TARGET_BYTES);
   }
 
-  /** Copies a file into files/<sha256> (once per content) and returns the sha. */
+  /**
+   * Copies a file into files/<sha256> and returns the sha: read once, in pieces,
+   * hashed as it is copied (any size; the bytes stored are the bytes hashed). Not
+   * remembered by name or mtime: a file can change without its mtime changing
+   * (stores through a shared mapping to a page that is already dirty).
+   */
   storeFile(file: string): string {
     this.check();
-    const st = fs.statSync(file);
-    const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-    let sha = this.stored.get(key);
-    if (!sha) {
-      // Store the bytes that were hashed, not a second read that may differ.
-      sha = this.storeBuffer(fs.readFileSync(file));
-      this.stored.set(key, sha);
+    const tmp = tmpName(path.join(this.filesDir, 'file'));
+    const hash = createHash('sha256');
+    const src = fs.openSync(file, 'r');
+    const dst = fs.openSync(tmp, 'w');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (let n; (n = fs.readSync(src, buf, 0, buf.length, null)) > 0; ) {
+        hash.update(buf.subarray(0, n));
+        fs.writeSync(dst, buf, 0, n);
+      }
+    } finally {
+      fs.closeSync(src);
+      fs.closeSync(dst);
     }
+    const sha = hash.digest('hex');
+    const target = path.join(this.filesDir, sha);
+    if (fs.existsSync(target)) fs.rmSync(tmp);
+    else fs.renameSync(tmp, target);
     return sha;
   }
 

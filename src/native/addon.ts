@@ -20,7 +20,7 @@ export interface NativeLoopResult {
   /** replay: what the replayed process wrote to fd 1 and 2, in order */
   echo: { fd: number; data: Buffer }[];
   stop: NativeStopInfo;
-  /** debugRun with `slices`: the copies left on the way */
+  /** ProcessDebugger.run with `slices`: the copies left on the way */
   slices: NativeSlice[];
 }
 
@@ -54,20 +54,27 @@ export interface SpawnOptions {
   trapTsc?: boolean;
   traceForks?: boolean;
   stdio?: [number, number, number];
+  /** O_NONBLOCK for the program's fds 0, 1, 2 (undefined: left as it is) */
+  nonBlocking?: [boolean | undefined, boolean | undefined, boolean | undefined];
+  /**
+   * A process group of its own (kill(0) by the program reaches nothing else); it
+   * gets the terminal if the caller has it (restoreTerminal() takes it back).
+   */
+  newProcessGroup?: boolean;
 }
 
 /**
- * Options of debugRun. Every stop reports { event, at, n, exact, steps, watchHits }:
+ * Options of ProcessDebugger.run. Every stop reports { event, at, n, exact, steps, watchHits }:
  * the interval, the pc, the arrivals at it in the interval, whether that count is
  * exact, single-steps done, data-watch triggers in the interval; a search also
  * reports the last trap it passed (lastEvent, lastReason, lastPc, lastN, lastExact,
  * lastWatch, lastSlot). See docs/timeline.md.
  */
-/** debugRun's modes: run freely, single-step, or step while start <= pc < end. */
+/** The run modes: run freely, single-step, or step while start <= pc < end. */
 export const RunMode = { continue: 0, step: 1, range: 2 } as const;
 export type RunMode = (typeof RunMode)[keyof typeof RunMode];
 
-/** What a debugRun target stops at (see DebugRunOptions.target). */
+/** What a run's target stops at (see DebugRunOptions.target). */
 export const TargetKind = { arrival: 0, watchTrigger: 1, fingerprint: 2 } as const;
 
 export type RunTarget =
@@ -102,6 +109,38 @@ export interface DebugRunOptions {
   forkAt?: bigint;
 }
 
+/**
+ * The native debugger of one traced process (addon/debugger.h): the breakpoints it
+ * inserted, its debug-register slots and arrival counters, and runs of the replay
+ * loop with the program's code under its control. JS owns it: it lives until
+ * dispose() (call it when the process is killed or has exited) or until it is
+ * garbage collected. After dispose() every call but interrupt() rejects.
+ */
+export interface ProcessDebugger {
+  readonly pid: number;
+  /**
+   * replayRun with the program's own code run under debugger control: stops at
+   * breakpoints, watchpoints, after a step (mode 1) or a range step (mode 2: step
+   * while start <= pc < end), on interrupt(), and before a fatal signal is delivered.
+   * Stop reasons beyond replayRun's: swbreak, hwbreak, watch {slot}, step,
+   * interrupted, signal {signal}. The event in progress at such a stop is not consumed.
+   */
+  run(table: Int32Array, events: Buffer, offset: number, maxEvents: number, opts: DebugRunOptions): Promise<NativeLoopResult>;
+  /** Tells the position counters where a (restored) process stands. */
+  setPosition(event: number, boundary: boolean, pc: bigint, n: number): Promise<void>;
+  /** Writes int3 at addr; resolves to the byte it replaced. */
+  insertBreakpoint(addr: bigint): Promise<number>;
+  removeBreakpoint(addr: bigint): Promise<void>;
+  /** DR0-3 and DR7; type 0 execute, 1 write, 3 read/write. */
+  setDebugRegs(slots: ({ addr: bigint; type: 0 | 1 | 3; len: 1 | 2 | 4 | 8 } | null)[]): Promise<void>;
+  /** Forks the stopped process without its breakpoints (clone injected at insnAddr); resolves to the stopped copy. */
+  forkCopy(insnAddr: bigint): Promise<number>;
+  /** Synchronous (JS thread): stops a running run, which reports 'interrupted'. */
+  interrupt(): boolean;
+  /** Lets the native state go (after the jobs already submitted). */
+  dispose(): Promise<void>;
+}
+
 export interface Native {
   configure(opts: { cpu: number }): void;
   /** Starts a traced program, stopped at the return of its execve. */
@@ -120,33 +159,42 @@ export interface Native {
   replaySetBrk(pid: number, brk: bigint): Promise<void>;
   /** SIGKILL and reap. */
   kill(pid: number): Promise<void>;
+  /** Synchronous: the [start, end) ranges of data (not holes) in path between from and to, flattened. */
+  fileDataExtents(path: string, from: number, to: number): number[];
+  /**
+   * Synchronous: the running recordRun keeps what the syscall buffer holds at the
+   * tracee's next stop, kills it and resolves with reason 'stopped'.
+   */
+  recordRequestStop(): void;
+  /** Synchronous: gives the terminal back to this process's group after spawn({ newProcessGroup }). */
+  restoreTerminal(): void;
+  /** Gives the stopped replayed process its own copy of the emulated file at fd (addon/replay_files.h). */
+  emuUnshare(pid: number, fd: number): Promise<void>;
   /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
   cpuidLeaves(): Promise<number[][]>;
 
-  // Debugging a replay (addon/debug_loop.cc).
-  /**
-   * replayRun with the program's own code run under debugger control: stops at
-   * breakpoints, watchpoints, after a step (mode 1) or a range step (mode 2: step
-   * while start <= pc < end), on interrupt(), and before a fatal signal is delivered.
-   * Stop reasons beyond replayRun's: swbreak, hwbreak, watch {slot}, step,
-   * interrupted, signal {signal}. The event in progress at such a stop is not consumed.
-   */
-  debugRun(pid: number, table: Int32Array, events: Buffer, offset: number, maxEvents: number,
-    opts: DebugRunOptions): Promise<NativeLoopResult>;
-  /** Tells the position counters where a (restored) process stands. */
-  debugSetPosition(pid: number, event: number, boundary: boolean, pc: bigint, n: number): Promise<void>;
+  // CPUID from the trace (addon/cpuid_emulation.cc, docs/portability.md).
+  /** Every leaf and subleaf this CPU answers, and XCR0, read on the tracer's CPU. */
+  cpuidDump(): Promise<{ leaves: number[][]; xcr0: bigint }>;
+  /** Recording: the answers the program gets (rows as cpuidDump's), or null for this CPU's. */
+  cpuidSetAnswers(pid: number, rows: number[][] | null): Promise<void>;
+  /** ARCH_SET_CPUID(0) in the stopped tracee: its CPUID instructions fault from now on. */
+  cpuidEnableFaulting(pid: number): Promise<boolean>;
+  /** Forgets the sites in [start, end), then turns the CPUID instructions at `sites` into ud2. */
+  cpuidPatch(pid: number, start: bigint, end: bigint, sites: bigint[]): Promise<number>;
+  /** The patched sites (readMemory shows them with their original bytes). */
+  cpuidSites(pid: number): Promise<bigint[]>;
+
+  // Debugging a replay (addon/debugger.h, addon/debug_exports.cc).
+  /** The debugger of one traced process: create one per process that stands for the replay. */
+  Debugger: new (pid: number) => ProcessDebugger;
   /** The registers (orig_rax, RF and TF left out) and the 64 bytes at rsp: names a state. */
   fingerprint(pid: number): Promise<Buffer>;
-  /** Forks the stopped tracee (clone injected at insnAddr); resolves to the stopped copy. */
+  /**
+   * Forks a stopped tracee that holds no breakpoints (a checkpoint; clone injected at
+   * insnAddr); resolves to the stopped copy. A debugged process: ProcessDebugger.forkCopy.
+   */
   forkProcess(pid: number, insnAddr: bigint): Promise<number>;
-  /** Writes int3 at addr; resolves to the byte it replaced. */
-  insertBreakpoint(pid: number, addr: bigint): Promise<number>;
-  removeBreakpoint(pid: number, addr: bigint): Promise<void>;
-  /** DR0-3 and DR7; type 0 execute, 1 write, 3 read/write. */
-  setDebugRegs(pid: number, slots: ({ addr: bigint; type: 0 | 1 | 3; len: 1 | 2 | 4 | 8 } | null)[]): Promise<void>;
-  /** Synchronous (JS thread): stops a running debugRun, which reports 'interrupted'. */
-  interrupt(pid: number): boolean;
-  debugForget(pid: number): Promise<void>;
   /** XSAVE area (PTRACE_GETREGSET NT_X86_XSTATE), or the 512-byte FXSAVE area. */
   getXState(pid: number): Promise<Buffer>;
   setXState(pid: number, data: Buffer): Promise<void>;

@@ -1,6 +1,6 @@
 // The stop report of a native run, decoded once into a discriminated union. The
-// addon sends a flat bag of named numbers (addon/debug_loop.cc `describe`); every
-// consumer reads this typed form instead of picking fields out of the bag.
+// addon sends a flat bag of named numbers (addon/debugger_positions.cc `describe`);
+// every consumer reads this typed form instead of picking fields out of the bag.
 import type { NativeStopInfo } from './addon.js';
 
 /** Where the process stands after a debug run (docs/timeline.md, "Names"). */

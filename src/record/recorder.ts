@@ -4,13 +4,16 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { TraceWriter } from '../history/index.js';
-import { EventKind, encodeJsonEvent, type MapFileInfo } from '../history/events.js';
+import { EventKind, encodeJsonEvent } from '../history/events.js';
 import { native, preloadLibraryPath } from '../native/addon.js';
 import { captureAddressSpace } from '../replay/address-space.js';
-import { hex } from '../replay/proc-maps.js';
+import { handOverChildren } from './babysitter.js';
+import { MappingRefused, recordFileChange, recordGrowth, recordMapping } from './mapped-files.js';
 import { syscallName } from '../syscalls/names.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
-import { cpuidFingerprint, tracerCpu } from '../arch/cpu.js';
+import { tracerCpu } from '../arch/cpu.js';
+import { CpuidRecording, type CpuidOptions } from '../cpuid/recording.js';
+import { join as joinPath } from 'node:path';
 
 export interface RecordOptions {
   program: string;
@@ -21,10 +24,18 @@ export interface RecordOptions {
   /** fds for the program's stdin, stdout and stderr (default: the recorder's own) */
   stdio?: [number, number, number];
   /**
+   * O_NONBLOCK for the program's fds 0, 1, 2 (undefined: as they are). The CLI
+   * passes what rewind itself was given (src/cli/inherited-stdio.ts), since Node
+   * turns it on for pipes it shares with the program.
+   */
+  stdioNonBlocking?: [boolean | undefined, boolean | undefined, boolean | undefined];
+  /**
    * Buffer common syscalls in the program (docs/syscallbuf.md): default on, unless
    * REWIND_SYSCALLBUF=0. Only dynamically linked programs can use it.
    */
   syscallbuf?: boolean;
+  /** which CPUID answers the program gets (docs/portability.md) */
+  cpuid?: CpuidOptions;
 }
 
 /** Whether the ELF file at PATH asks for a dynamic loader (has a PT_INTERP header). */
@@ -65,6 +76,16 @@ export type RecordOutcome =
 
 export class RecordError extends Error {}
 
+/** Signal records in a batch of encoded events (walked by their size fields). */
+function countSignals(events: Buffer): number {
+  let n = 0;
+  for (let at = 0; at + 5 <= events.length; at += events.readUInt32LE(at)) {
+    if (events[at + 4] === EventKind.Signal) n++;
+    if (events.readUInt32LE(at) < 12) break;
+  }
+  return n;
+}
+
 const BATCH_BYTES = 256 * 1024;
 
 /** Finds PROGRAM on PATH the way a shell would. */
@@ -87,6 +108,10 @@ export class Recorder {
   private pid = 0;
   private writer: TraceWriter | undefined;
   private finished = false;
+  private signalEvents = 0;
+  /** Why the recording is being ended early (requestStop), if it is. */
+  private stopReason: string | undefined;
+  private stopFallback: NodeJS.Timeout | undefined;
 
   async record(opts: RecordOptions): Promise<RecordOutcome> {
     const env = opts.env ?? process.env;
@@ -97,31 +122,61 @@ export class Recorder {
     const envp = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
     const lib = preloadLibraryPath();
     const buffered = (opts.syscallbuf ?? env.REWIND_SYSCALLBUF !== '0') && isDynamicElf(path) && fs.existsSync(lib);
-    const cpuid = await cpuidFingerprint();
+    const cpuid = await CpuidRecording.plan(opts.cpuid ?? {});
     const writer = (this.writer = TraceWriter.create(opts.traceDir, {
       program: opts.program, path, args: opts.args, cwd, env: envp, syscallbuf: buffered,
       recordedAt: new Date().toISOString(), host: os.hostname(), kernel: os.release(),
-      cpuModel: os.cpus()[0]?.model ?? 'unknown', cpu: tracerCpu(), cpuid,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown', cpu: tracerCpu(), cpuid: cpuid.meta,
     }));
-    const table = encodeSyscallTable();
     // The library takes itself out of LD_PRELOAD at start-up: the program sees envp.
     const spawnEnv = buffered ? withPreload(envp, lib) : envp;
     try {
-      this.pid = await n.spawn({ path, argv: [opts.program, ...opts.args], envp: spawnEnv, cwd, trapTsc: true, traceForks: true, ...(opts.stdio ? { stdio: opts.stdio } : {}) });
+      // Its own process group: kill(0, ...) by the program reaches neither the
+      // recorder nor what runs beside it; it gets the terminal, as a shell's job would.
+      this.pid = await n.spawn({
+        path, argv: [opts.program, ...opts.args], envp: spawnEnv, cwd, trapTsc: true, traceForks: true,
+        newProcessGroup: true, ...(opts.stdio ? { stdio: opts.stdio } : {}),
+        ...(opts.stdioNonBlocking ? { nonBlocking: opts.stdioNonBlocking } : {}),
+      });
     } catch (e) {
       // finish(), not writer.close(): abort() after this must not append to a closed writer
       // (that error used to hide this one).
       this.finish({ kind: 'stopped', reason: `could not start ${path}`, events: writer.eventCount });
       throw new RecordError((e as Error).message);
     }
-    const pid = this.pid;
-    writer.append(encodeJsonEvent(EventKind.Exec, pid, await captureAddressSpace(pid, writer, path)));
+    try {
+      return await this.run(this.pid, path, writer, cpuid, (sha) => fs.readFileSync(joinPath(opts.traceDir, 'files', sha)));
+    } finally {
+      n.restoreTerminal();
+    }
+  }
+
+  private async run(pid: number, path: string, writer: TraceWriter, cpuid: CpuidRecording, stored: (sha: string) => Buffer): Promise<RecordOutcome> {
+    const n = native();
+    const table = encodeSyscallTable();
+    const first = await captureAddressSpace(pid, writer, path);
+    writer.append(encodeJsonEvent(EventKind.Exec, pid, first));
     writer.flush(); // the start of the program is on disk before it runs
+    await cpuid.afterExec(pid, first, stored);
 
     let running = n.recordRun(pid, table, BATCH_BYTES);
     for (;;) {
-      const r = await running;
+      let r;
+      try {
+        r = await running;
+      } catch (e) {
+        // The program was killed under the loop's feet by requestStop().
+        if (this.stopReason) return this.stopped(this.stopReason);
+        throw e;
+      }
       const stop = r.stop;
+      this.signalEvents += countSignals(r.events);
+      if (this.stopReason && stop.reason !== 'exited') {
+        // Whatever the loop saw last, the program is gone: the trace ends with why.
+        writer.append(withoutExitRecord(r.events));
+        if (Array.isArray(stop.children)) handOverChildren(stop.children as unknown as bigint[]);
+        return this.stopped(this.stopReason);
+      }
       if (stop.reason === 'batch') {
         // The program runs on while this batch is compressed and written (the
         // tracer has its own CPU): recording and compression overlap.
@@ -130,64 +185,114 @@ export class Recorder {
         continue;
       }
       writer.append(r.events);
-      switch (stop.reason) {
-        case 'exited':
-        case 'killed': {
-          const outcome: RecordOutcome = stop.reason === 'exited'
-            ? { kind: 'exited', code: Number(stop.code), events: writer.eventCount }
-            : { kind: 'killed', signal: Number(stop.signal), events: writer.eventCount };
-          this.finish(outcome);
-          return outcome;
+      try {
+        switch (stop.reason) {
+          case 'exited':
+          case 'killed': {
+            if (Array.isArray(stop.children)) handOverChildren(stop.children as unknown as bigint[]);
+            this.pid = 0;
+            const outcome: RecordOutcome = stop.reason === 'exited'
+              ? { kind: 'exited', code: Number(stop.code), events: writer.eventCount }
+              : { kind: 'killed', signal: Number(stop.signal), events: writer.eventCount };
+            this.finish(outcome);
+            return outcome;
+          }
+          case 'mmap-file': {
+            const map = recordMapping(pid, stop, writer, writer.eventCount - 1);
+            writer.append(encodeJsonEvent(EventKind.MapFile, pid, map));
+            await cpuid.afterMap(pid, map, stored);
+            break;
+          }
+          case 'mremap-grow': {
+            const data = recordGrowth(pid, stop, writer);
+            if (data) writer.append(encodeJsonEvent(EventKind.FileData, pid, data));
+            break;
+          }
+          case 'file-changed':
+            writer.append(encodeJsonEvent(EventKind.FileData, pid, recordFileChange(pid, stop, writer)));
+            break;
+          case 'exec': {
+            const snap = await captureAddressSpace(pid, writer, fs.readlinkSync(`/proc/${pid}/exe`));
+            writer.append(encodeJsonEvent(EventKind.Exec, pid, snap));
+            await cpuid.afterExec(pid, snap, stored);
+            break;
+          }
+          case 'unknown-syscall':
+          case 'unsupported': {
+            const nr = Number(stop.nr);
+            const what = stop.reason === 'unknown-syscall'
+              ? `syscall ${nr}, which rewind does not know, and the kernel ran it (it returned ${BigInt.asIntN(64, stop.result as bigint)}, not ENOSYS)`
+              : `syscall ${syscallName(nr)} (${nr}): ${stop.why}`;
+            return await this.refuse(`recording stopped at event ${writer.eventCount}: ${what}`);
+          }
+          default:
+            throw new Error(`native record loop stopped for an unknown reason: ${stop.reason}`);
         }
-        case 'mmap-file':
-          writer.append(encodeJsonEvent(EventKind.MapFile, pid, this.mappedFile(pid, stop)));
-          running = n.recordRun(pid, table, BATCH_BYTES);
-          continue;
-        case 'exec':
-          writer.append(encodeJsonEvent(EventKind.Exec, pid, await captureAddressSpace(pid, writer, fs.readlinkSync(`/proc/${pid}/exe`))));
-          running = n.recordRun(pid, table, BATCH_BYTES);
-          continue;
-        case 'unknown-syscall':
-        case 'unsupported': {
-          const nr = Number(stop.nr);
-          const what = stop.reason === 'unknown-syscall'
-            ? `unknown syscall ${nr}${syscallName(nr).startsWith('syscall_') ? '' : ` (${syscallName(nr)})`}`
-            : `syscall ${syscallName(nr)} (${nr}): ${stop.why}`;
-          const reason = `recording stopped at event ${writer.eventCount}: ${what}`;
-          writer.append(encodeJsonEvent(EventKind.Stop, pid, { reason }));
-          await this.abort();
-          const outcome: RecordOutcome = { kind: 'stopped', reason, events: writer.eventCount };
-          this.finish(outcome);
-          return outcome;
-        }
-        default:
-          throw new Error(`native record loop stopped for an unknown reason: ${stop.reason}`);
+      } catch (e) {
+        if (!(e instanceof MappingRefused)) throw e;
+        return await this.refuse(`recording stopped at event ${writer.eventCount}: ${e.message}`);
       }
+      running = n.recordRun(pid, table, BATCH_BYTES);
     }
   }
 
-  private mappedFile(pid: number, stop: Record<string, unknown>): MapFileInfo {
-    const link = `/proc/${pid}/fd/${stop.fd}`;
-    let path: string;
-    try {
-      path = fs.readlinkSync(link);
-    } catch (e) {
-      throw new RecordError(`cannot find the file behind fd ${stop.fd} mapped by the program: ${(e as Error).message}`);
-    }
-    const sha = this.writer!.storeFile(link);
-    const size = fs.statSync(link).size;
-    const offset = stop.offset as bigint;
-    return {
-      addr: hex(stop.addr as bigint), length: hex(stop.length as bigint), offset: hex(offset),
-      prot: Number(stop.prot), flags: Number(stop.flags), sha, path,
-      size: Math.max(0, Math.min(Number(stop.length as bigint), size - Number(offset))),
-    };
+  /** Ends the recording at a call or mapping rewind cannot record: the trace replays up to there. */
+  private async refuse(reason: string): Promise<RecordOutcome> {
+    const writer = this.writer!;
+    writer.append(encodeJsonEvent(EventKind.Stop, this.pid, { reason }));
+    await this.abort();
+    const outcome: RecordOutcome = { kind: 'stopped', reason, events: writer.eventCount };
+    this.finish(outcome);
+    return outcome;
+  }
+
+  private stopped(reason: string): RecordOutcome {
+    const writer = this.writer!;
+    this.pid = 0;
+    writer.append(encodeJsonEvent(EventKind.Stop, 0, { reason }));
+    const outcome: RecordOutcome = { kind: 'stopped', reason, events: writer.eventCount };
+    this.finish(outcome);
+    return outcome;
   }
 
   private finish(outcome: RecordOutcome): void {
     if (this.finished) return;
     this.finished = true;
-    this.writer?.close({ outcome });
+    clearTimeout(this.stopFallback);
+    // signals: replay on a CPU with other signal frame sizes is refused only if there were any
+    this.writer?.close({ outcome, signals: this.signalEvents });
+  }
+
+  /**
+   * Ends the recording now, whatever the program does (the recorder got SIGTERM,
+   * SIGINT or SIGHUP). The native loop is told to stop at the program's next stop,
+   * keeping what the syscall buffer holds, and the program gets a SIGSTOP so that
+   * there is a next stop even if it computes without syscalls; record() then
+   * resolves with a 'stopped' outcome and a trace that replays up to there. Should
+   * the tracer thread be stuck elsewhere, the program is killed from here after a
+   * second (the buffer's last records are lost then).
+   */
+  requestStop(reason: string): void {
+    if (this.stopReason || this.finished) return;
+    this.stopReason = reason;
+    if (!this.pid) return;
+    native().recordRequestStop();
+    const pid = this.pid;
+    try {
+      process.kill(pid, 'SIGSTOP');
+    } catch {
+      return;  // already gone
+    }
+    this.stopFallback = setTimeout(() => {
+      if (this.pid === pid && !this.finished) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }, 1000);
+    this.stopFallback.unref();
   }
 
   /** Kills the program and closes the trace; safe to call more than once. */
@@ -197,9 +302,17 @@ export class Recorder {
       this.pid = 0;
       await native().kill(pid).catch(() => undefined);
     }
+    native().restoreTerminal();
     if (reason && this.writer && !this.finished) {
       this.writer.append(encodeJsonEvent(EventKind.Stop, 0, { reason }));
       this.finish({ kind: 'stopped', reason, events: this.writer.eventCount });
     }
   }
+}
+
+/** The records of a batch without a trailing exit record (the program's death by our SIGKILL). */
+function withoutExitRecord(events: Buffer): Buffer {
+  let last = -1;
+  for (let at = 0; at + 4 <= events.length; at += events.readUInt32LE(at)) last = at;
+  return last >= 0 && events[last + 4] === EventKind.Exit ? events.subarray(0, last) : events;
 }

@@ -61,12 +61,16 @@ export async function captureAddressSpace(pid: number, writer: TraceWriter, exe:
   const regs = await n.getRegs(pid);
   const auxv = await hideVdso(pid, getReg(regs, 'rsp'));
   const mappings: MappingSnapshot[] = [];
+  // A file mapped several times (an ELF's segments) is stored once per snapshot.
+  const stored = new Map<string, string>();
   for (const m of readMaps(pid)) {
     if (isSpecialMapping(m.name)) continue;
     const data = await n.readMemory(pid, m.start, Number(m.end - m.start));
     let source: MappingSnapshot['source'];
     if (m.name.startsWith('/') && data.length === Number(m.end - m.start) && sameAsFile(m.name, m.offset, data)) {
-      source = { file: writer.storeFile(m.name), offset: Number(m.offset) };
+      const sha = stored.get(m.name) ?? writer.storeFile(m.name);
+      stored.set(m.name, sha);
+      source = { file: sha, offset: Number(m.offset) };
     } else if (data.every((b) => b === 0)) {
       source = { zero: true };
     } else {

@@ -55,24 +55,30 @@ async function dynamicSection(read: ReadMemory, base: bigint): Promise<bigint | 
 }
 
 /**
+ * Where the executable's DT_DEBUG entry keeps its value: the word the dynamic
+ * linker sets to the address of its struct r_debug. LLDB's qShlibInfoAddr answer.
+ * Undefined for a program without a dynamic section (static) or without DT_DEBUG.
+ */
+export async function debugSlotAddress(read: ReadMemory, snap: ExecSnapshot): Promise<bigint | undefined> {
+  const exeMaps = snap.mappings.filter((m) => m.name === snap.exe);
+  if (!exeMaps.length) return undefined;
+  const base = exeMaps.map((m) => BigInt(m.start)).reduce((a, b) => (a < b ? a : b));
+  const dyn = await dynamicSection(read, base);
+  if (dyn === undefined) return undefined;
+  for (let at = dyn; ; at += 16n) {
+    const tag = await u64(read, at);
+    if (tag === undefined || tag === DT_NULL) return undefined;
+    if (tag === DT_DEBUG) return at + 8n;
+  }
+}
+
+/**
  * The loaded objects in link-map order, the main program first; empty before
  * the dynamic linker has set up r_debug, and for static programs.
  */
 export async function readLinkMap(read: ReadMemory, snap: ExecSnapshot): Promise<LinkMapEntry[]> {
-  const exeMaps = snap.mappings.filter((m) => m.name === snap.exe);
-  if (!exeMaps.length) return [];
-  const base = exeMaps.map((m) => BigInt(m.start)).reduce((a, b) => (a < b ? a : b));
-  const dyn = await dynamicSection(read, base);
-  if (dyn === undefined) return [];
-  let rDebug = 0n;
-  for (let at = dyn; ; at += 16n) {
-    const tag = await u64(read, at);
-    if (tag === undefined || tag === DT_NULL) break;
-    if (tag === DT_DEBUG) {
-      rDebug = (await u64(read, at + 8n)) ?? 0n;
-      break;
-    }
-  }
+  const slot = await debugSlotAddress(read, snap);
+  const rDebug = slot === undefined ? 0n : (await u64(read, slot)) ?? 0n;
   if (rDebug === 0n) return [];
   const out: LinkMapEntry[] = [];
   let lm = (await u64(read, rDebug + 8n)) ?? 0n;

@@ -5,6 +5,9 @@ export interface ProcMapping {
   end: bigint;
   perms: string;
   offset: bigint;
+  /** the device of the mapped file (decimal major and minor) */
+  major: number;
+  minor: number;
   inode: number;
   name: string;
 }
@@ -12,11 +15,11 @@ export interface ProcMapping {
 export function parseMaps(text: string): ProcMapping[] {
   const out: ProcMapping[] = [];
   for (const line of text.split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) \S+ (\d+)\s*(.*)$/.exec(line);
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)\s*(.*)$/.exec(line);
     if (!m) continue;
     out.push({
       start: BigInt('0x' + m[1]), end: BigInt('0x' + m[2]), perms: m[3], offset: BigInt('0x' + m[4]),
-      inode: Number(m[5]), name: m[6],
+      major: parseInt(m[5], 16), minor: parseInt(m[6], 16), inode: Number(m[7]), name: m[8],
     });
   }
   return out;

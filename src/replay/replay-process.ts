@@ -6,10 +6,12 @@ import type { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
 import { native } from '../native/addon.js';
 import { rebuildAddressSpace } from './address-space.js';
+import { applyFileData, applyMapFile } from './emulated-files.js';
 import { tracerCpu } from '../arch/cpu.js';
 import { setReg } from '../arch/registers.js';
 import { STUB_BASE, stubPath } from './stub.js';
 import { syscallName } from '../syscalls/names.js';
+import { checkCpuForReplay, cpuidAfterMap, cpuidAfterRebuild, cpuidBeforeMap } from '../cpuid/replaying.js';
 
 /** The exec event every trace starts with. */
 export function firstExec(trace: TraceReader): { snapshot: ExecSnapshot; tid: number } {
@@ -27,6 +29,7 @@ export function firstExec(trace: TraceReader): { snapshot: ExecSnapshot; tid: nu
 export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnapshot): Promise<number> {
   const n = native();
   n.configure({ cpu: tracerCpu() });
+  await checkCpuForReplay(trace, snapshot);
   const devnull = fs.openSync('/dev/null', 'r+');
   let pid: number;
   try {
@@ -36,6 +39,7 @@ export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnaps
   }
   try {
     await rebuildAddressSpace(pid, trace, snapshot);
+    await cpuidAfterRebuild(pid, trace, snapshot);
   } catch (e) {
     await n.kill(pid).catch(() => undefined);
     throw e;
@@ -70,6 +74,7 @@ export async function replayExec(pid: number, trace: TraceReader, index: number)
   if (stop.kind !== 'syscall') throw new Error(`event ${index}: no execve return after re-exec of the replay stub`);
   await n.replaySetBrk(pid, 0n);
   await rebuildAddressSpace(pid, trace, ev.snapshot);
+  await cpuidAfterRebuild(pid, trace, ev.snapshot);
 }
 
 /**
@@ -79,13 +84,14 @@ export async function replayExec(pid: number, trace: TraceReader, index: number)
 export async function applyJsEvent(pid: number, trace: TraceReader, index: number): Promise<string | undefined> {
   const ev = decodeEvent(trace.record(index));
   switch (ev.kind) {
-    case 'map-file': {
-      const file = trace.file(ev.map.sha);
-      const offset = Number(BigInt(ev.map.offset));
-      const data = file.subarray(offset, offset + ev.map.size);
-      if (data.length) await native().writeMemory(pid, BigInt(ev.map.addr), data);
+    case 'map-file':
+      await cpuidBeforeMap(pid, trace, ev.map);
+      await applyMapFile(pid, trace, ev.map);
+      await cpuidAfterMap(pid, trace, ev.map);
       return undefined;
-    }
+    case 'file-data':
+      await applyFileData(pid, trace, ev.data);
+      return undefined;
     case 'stop':
       return ev.reason;
     default:

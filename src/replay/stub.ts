@@ -13,6 +13,8 @@ export const STUB_SIZE = 0x1000n;
 const CODE_OFFSET = 0x100;
 /** `syscall; int3` */
 export const STUB_SYSCALL = STUB_BASE + BigInt(CODE_OFFSET);
+/** Scratch bytes past the code, for the strings of injected syscalls (addon/stub_layout.h). */
+export const STUB_SCRATCH = STUB_BASE + 0xc00n;
 /** `mov %rax,(%rsp); int3`: touching the stack grows it down to rsp */
 export const STUB_STACK_PROBE = STUB_SYSCALL + 3n;
 const ENTRY = STUB_STACK_PROBE + 5n;

@@ -15,7 +15,7 @@ export class TraceFiles {
       const rec = trace.record(i);
       if (eventKindOf(rec) !== EventKind.MapFile) continue;
       const ev = decodeEvent(rec);
-      if (ev.kind === 'map-file' && ev.map.path.startsWith('/') && !this.byPath.has(ev.map.path)) this.byPath.set(ev.map.path, ev.map.sha);
+      if (ev.kind === 'map-file' && ev.map.sha && ev.map.path.startsWith('/') && !this.byPath.has(ev.map.path)) this.byPath.set(ev.map.path, ev.map.sha);
     }
   }
 

@@ -9,6 +9,7 @@ import {
   stopReply, supported, threadList, type StopReason,
 } from './replies.js';
 import type { Request, ThreadId, VContAction, VFileRequest } from './requests.js';
+import { LldbQueries } from './lldb-queries.js';
 import { gPacketSize, targetXml } from './target-xml.js';
 
 export type Reply = string | Buffer;
@@ -29,6 +30,12 @@ export interface DispatcherOptions {
   log?: (text: string) => void;
 }
 
+/** The pc among expedited registers (regno 16, little-endian). */
+function pcOf(regs: { regno: number; bytes: Buffer }[]): bigint | undefined {
+  const rip = regs.find((r) => r.regno === 16);
+  return rip && rip.bytes.length === 8 ? rip.bytes.readBigUInt64LE(0) : undefined;
+}
+
 export class Dispatcher {
   private extended = false;
   private multiprocess = false;
@@ -37,7 +44,11 @@ export class Dispatcher {
   private readonly fds = new Map<number, Buffer>();
   private nextFd = 3;
 
-  constructor(private readonly engine: DebugTarget, private readonly opts: DispatcherOptions) {}
+  private readonly lldb: LldbQueries;
+
+  constructor(private readonly engine: DebugTarget, private readonly opts: DispatcherOptions) {
+    this.lldb = new LldbQueries(engine, async () => (await this.stopReplies(engine.stopEvent)).at(-1)!, this.programName());
+  }
 
   /** 0x03 or vCtrlC while a resume runs. */
   interrupt(): void {
@@ -71,7 +82,7 @@ export class Dispatcher {
           refused: RspError.NotSupportedHere,
           'bad-register': RspError.BadRegister,
         }[e.code];
-        return this.one(error(code));
+        return this.one(this.lldb.error(code, e.message));
       }
       // a bug: the engine logged its stack and stays usable (EngineError 'internal'), or it
       // never reached the engine; either way the client gets an error, not a dead server
@@ -95,16 +106,18 @@ export class Dispatcher {
         const regs = await this.engine.expedite().catch(() => []);
         return [
           consoleOutput(`rewind: ${stop.message}\n`),
-          stopReply({ signal: 5, thread: this.thread, registers: regs, reason: { kind: 'replaylog', value: 'end' }, multiprocess: this.multiprocess }),
+          stopReply({ signal: 5, thread: this.thread, registers: regs, reason: { kind: 'replaylog', value: 'end' }, multiprocess: this.multiprocess }) +
+            this.lldb.stopReplyKeys(pcOf(regs), false),
         ];
       }
       case 'stopped': {
         let reason: StopReason | undefined;
         if (stop.watch) reason = { kind: stop.watch.kind, addr: stop.watch.addr };
         else if (stop.reason === 'swbreak' || stop.reason === 'hwbreak') reason = { kind: stop.reason };
-        else if (stop.reason === 'begin') reason = { kind: 'replaylog', value: 'begin' };
+        else if (stop.reason === 'begin' || stop.reason === 'end') reason = { kind: 'replaylog', value: stop.reason };
         const registers = await this.engine.expedite();
-        const reply = stopReply({ signal: gdbSignal(stop.signal), thread: this.thread, registers, reason, multiprocess: this.multiprocess });
+        const reply = stopReply({ signal: gdbSignal(stop.signal), thread: this.thread, registers, reason, multiprocess: this.multiprocess }) +
+          this.lldb.stopReplyKeys(pcOf(registers), stop.reason === 'step' && !stop.watch);
         return stop.message ? [consoleOutput(`rewind: ${stop.message}\n`), reply] : [reply];
       }
     }
@@ -120,19 +133,17 @@ export class Dispatcher {
     switch (req.type) {
       case 'qSupported':
         this.multiprocess = req.features.get('multiprocess') === true;
+        this.lldb.binaryUpload = req.features.get('binary-upload') === true;
         return this.one(supported({
           PacketSize: '10000', QStartNoAckMode: true, swbreak: true, hwbreak: true, vContSupported: true,
           'qXfer:features:read': true, 'qXfer:auxv:read': true, 'qXfer:exec-file:read': true, 'qXfer:libraries-svr4:read': true,
           'qXfer:threads:read': true, 'qXfer:siginfo:read': true, QPassSignals: true, QProgramSignals: true,
           multiprocess: this.multiprocess, ReverseContinue: true, ReverseStep: true,
+          ...(this.lldb.binaryUpload ? { 'binary-upload': true } : {}),
         }));
       case 'vMustReplyEmpty':
       case 'qTStatus':
       case 'qOffsets':
-      case 'qHostInfo':
-      case 'qProcessInfo':
-      case 'qRegisterInfo':
-      case 'qMemoryRegionInfo':
       case 'qSearchMemory':
       case 'qCRC':
       case 'QCatchSyscalls':
@@ -174,22 +185,30 @@ export class Dispatcher {
         return { replies: await this.stopReplies(e.stopEvent) };
       case 'qXferRead':
         return this.one(await this.xfer(req.object, req.annex, req.offset, req.length));
+      case 'qHostInfo':
+      case 'qProcessInfo':
+      case 'qRegisterInfo':
+      case 'qMemoryRegionInfo':
+      case 'qShlibInfoAddr':
+      case 'qThreadStopInfo':
+      case 'jThreadsInfo':
+      case 'QThreadSuffixSupported':
+      case 'QListThreadsInStopReply':
+      case 'QEnableErrorStrings':
+      case 'readMemoryBinary':
+        return this.one(await this.lldb.answer(req));
       case 'readRegisters':
-        return this.one((await e.readRegisters()).toString('hex'));
-      case 'writeRegisters': {
-        if (req.data.length > gPacketSize({ avx: e.avx })) return this.one(error(RspError.BadLength));
-        await e.writeRegisters(req.data);
-        return this.one(ok());
-      }
       case 'readRegister':
-        return this.one((await e.readRegister(req.regno)).toString('hex'));
+      case 'writeRegisters':
       case 'writeRegister':
-        await e.writeRegister(req.regno, req.value);
-        return this.one(ok());
+        // LLDB names the thread in a suffix instead of Hg
+        if (!this.ours(req.thread)) return this.one(error(RspError.NoSuchThread));
+        return this.registers(req);
       case 'readMemory': {
         if (req.length > 0x8000) return this.one(error(RspError.BadLength));
         const data = await e.readMemory(req.addr, req.length);
-        return this.one(data.length === 0 && req.length > 0 ? error(RspError.BadAddress) : data.toString('hex'));
+        if (data.length === 0 && req.length > 0) return this.one(this.lldb.error(RspError.BadAddress, `cannot read memory at 0x${req.addr.toString(16)}`));
+        return this.one(data.toString('hex'));
       }
       case 'writeMemory':
         if (req.data.length > 0) await e.writeMemory(req.addr, req.data);
@@ -222,13 +241,17 @@ export class Dispatcher {
         return { replies: await this.monitor(req.command) };
       case 'detach':
         return { replies: [ok()], close: true };
-      case 'kill':
-        // gdb does not wait for an answer to 'k'; in extended mode the next `run` restarts.
+      case 'kill': {
+        // gdb does not wait for an answer to 'k' (one would be taken for the answer to its
+        // next packet); LLDB waits for the exit, as lldb-server sends it. In extended mode
+        // the next `run` restarts.
+        const replies = this.lldb.client ? [killedBySignal(9, this.multiprocess ? e.tid : undefined)] : [];
         if (this.extended) {
           await e.restart();
-          return { replies: [] };
+          return { replies };
         }
-        return { replies: [], close: true };
+        return { replies, close: true };
+      }
       case 'vKill':
         await e.restart();
         return this.one(ok());
@@ -239,6 +262,23 @@ export class Dispatcher {
       }
       case 'vAttach':
         return this.one(error(RspError.NotSupportedHere));
+    }
+  }
+
+  private async registers(req: Extract<Request, { type: 'readRegisters' | 'readRegister' | 'writeRegisters' | 'writeRegister' }>): Promise<DispatchResult> {
+    const e = this.engine;
+    switch (req.type) {
+      case 'readRegisters':
+        return this.one((await e.readRegisters()).toString('hex'));
+      case 'readRegister':
+        return this.one((await e.readRegister(req.regno)).toString('hex'));
+      case 'writeRegisters':
+        if (req.data.length > gPacketSize({ avx: e.avx })) return this.one(error(RspError.BadLength));
+        await e.writeRegisters(req.data);
+        return this.one(ok());
+      case 'writeRegister':
+        await e.writeRegister(req.regno, req.value);
+        return this.one(ok());
     }
   }
 

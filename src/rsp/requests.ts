@@ -1,6 +1,7 @@
 // Parse one unframed request payload from gdb into a tagged union. Never throws.
 
 import { decodeHex, parseHexBigInt, parseHexNumber, parseSignedHex } from './hex.js';
+import { parseLldbRequest, type LldbRequest } from './lldb-requests.js';
 
 /** Thread id; pid is present only in multiprocess syntax 'p<pid>.<tid>'. -1 = all, 0 = any. */
 export interface ThreadId {
@@ -28,10 +29,11 @@ export type VFileRequest =
 
 export type Request =
   | { type: 'qSupported'; features: Map<string, string | boolean> }
-  | { type: 'readRegisters' }
-  | { type: 'readRegister'; regno: number }
-  | { type: 'writeRegisters'; data: Buffer }
-  | { type: 'writeRegister'; regno: number; value: Buffer }
+  // thread: LLDB's ';thread:ID;' suffix (QThreadSuffixSupported) instead of Hg
+  | { type: 'readRegisters'; thread?: ThreadId }
+  | { type: 'readRegister'; regno: number; thread?: ThreadId }
+  | { type: 'writeRegisters'; data: Buffer; thread?: ThreadId }
+  | { type: 'writeRegister'; regno: number; value: Buffer; thread?: ThreadId }
   | { type: 'readMemory'; addr: bigint; length: number }
   | { type: 'writeMemory'; addr: bigint; data: Buffer; binary: boolean }
   | { type: 'setThread'; op: 'g' | 'c'; thread: ThreadId }
@@ -71,10 +73,7 @@ export type Request =
   | { type: 'qCRC'; addr: bigint; length: number }
   | { type: 'qSearchMemory'; addr: bigint; length: number; pattern: Buffer }
   | { type: 'vCtrlC' }
-  | { type: 'qHostInfo' }
-  | { type: 'qProcessInfo' }
-  | { type: 'qRegisterInfo'; regno: number }
-  | { type: 'qMemoryRegionInfo'; addr: bigint }
+  | LldbRequest
   | { type: 'unknown'; text: string }
   | { type: 'malformed'; text: string; reason: string };
 
@@ -154,6 +153,8 @@ function exact<T extends Request>(text: string, want: string, req: T): T {
 
 function parse(text: string, data: Buffer): Request {
   const unknown: Request = { type: 'unknown', text };
+  const lldb = parseLldbRequest(text);
+  if (lldb) return lldb;
   const rest = text.slice(1);
   switch (text[0]) {
     case '?':
@@ -316,7 +317,7 @@ function parseVFile(text: string, data: Buffer): Request | undefined {
   }
 }
 
-const SIMPLE_QUERIES = ['qC', 'qfThreadInfo', 'qsThreadInfo', 'qOffsets', 'qTStatus', 'qHostInfo', 'qProcessInfo'] as const;
+const SIMPLE_QUERIES = ['qC', 'qfThreadInfo', 'qsThreadInfo', 'qOffsets', 'qTStatus'] as const;
 
 function parseQuery(text: string, data: Buffer): Request | undefined {
   for (const q of SIMPLE_QUERIES) if (text === q) return { type: q };
@@ -342,10 +343,8 @@ function parseQuery(text: string, data: Buffer): Request | undefined {
     const start = 'qSearch:memory:'.length + a.length + 1 + l.length + 1;
     return { type: 'qSearchMemory', addr: addr(a), length: num(l, 'length'), pattern: Buffer.from(data.subarray(start)) };
   }
-  if (name === 'qMemoryRegionInfo' && args !== undefined) return { type: 'qMemoryRegionInfo', addr: addr(args) };
   if (text.startsWith('qRcmd,')) return { type: 'qRcmd', command: hexString(text.slice(6), 'command') };
   if (text.startsWith('qThreadExtraInfo,')) return { type: 'qThreadExtraInfo', thread: threadId(text.slice(17)) };
-  if (text.startsWith('qRegisterInfo')) return { type: 'qRegisterInfo', regno: num(text.slice(13), 'register number') };
   return undefined;
 }
 

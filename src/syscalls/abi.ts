@@ -88,6 +88,15 @@ export const RowFlag = {
   Echo: 1,
 } as const;
 
+/**
+ * The flags slot also says which argument registers (rdi, rsi, rdx, r10, r8, r9) the
+ * call reads and how many bits of each: 2 bits per argument from ARG_BITS_SHIFT on
+ * (argument i at ARG_BITS_SHIFT + 2i). Replay compares only those bits with the
+ * recording: a register the kernel never reads may hold anything (docs/portability.md).
+ */
+export const ARG_BITS_SHIFT = 8;
+export const ArgBits = { Unread: 0, Low16: 1, Low32: 2, All: 3 } as const;
+
 export interface OutSpec {
   /** index (0-5) of the argument holding the output pointer */
   arg: number;

@@ -502,7 +502,14 @@ const BODIES: Record<string, Body> = {
   // read into the local iovecs.
   process_vm_readv: emulate(iovecRet(1, 2)),
   process_vm_writev: unsupported,
-  ptrace: unsupported,
+  // ptrace: the kernel answers, and that answer is recorded (outputs by memory diff:
+  // PEEK* and GETREGS-like requests write through pointers). The recorded process is
+  // traced by rewind, so PTRACE_TRACEME fails with EPERM as under any debugger, and
+  // so does attaching to its children while rewind traces them (with the syscall
+  // buffer); children rewind lets go can be traced by the program, live. Attaching
+  // to the recorder itself is answered EPERM without asking the kernel
+  // (record_views.cc). rewind does not emulate ptrace between recorded processes.
+  ptrace: generic,
   membarrier: emulate(),
 
   // ---- memory ---------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 // Encodes SYSCALL_SPECS into the flat Int32Array the native record/replay loops read
-// (layout in syscall-abi.ts). Validated when this module loads, so a bad spec fails
+// (layout in abi.ts). Validated when this module loads, so a bad spec fails
 // fast instead of recording garbage.
 
-import { Action, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS, type SyscallSpec } from './abi.js';
+import { ARG_BITS_SHIFT, Action, ArgBits, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS, type SyscallSpec } from './abi.js';
+import { SYSCALL_ARG_BITS } from './arity.js';
 import { SYSCALL_NAMES, SYSCALL_NUMBERS, syscallName } from './names.js';
 import { SYSCALL_SPECS } from './specs.js';
 
@@ -49,6 +50,26 @@ function effectiveSpec(name: string): SyscallSpec {
   return SYSCALL_SPECS[name] ?? { name, action: Action.Generic };
 }
 
+const WIDTH_CODES: Record<number, number> = { 16: ArgBits.Low16, 32: ArgBits.Low32, 64: ArgBits.All };
+
+/**
+ * The argument-bits field of a row's flags (abi.ts): what the kernel reads of
+ * each argument register, from its own metadata (arity.ts). A call without
+ * metadata is compared in all six registers.
+ */
+export function argBitsField(name: string): number {
+  const widths = SYSCALL_ARG_BITS[name] ?? [64, 64, 64, 64, 64, 64];
+  let field = 0;
+  widths.forEach((w, i) => {
+    const code = WIDTH_CODES[w];
+    if (code === undefined) throw new Error(`syscall arity ${name}: argument ${i} is ${w} bits wide`);
+    field |= code << (ARG_BITS_SHIFT + 2 * i);
+  });
+  return field;
+}
+
+if (FLAG_MASK >= 1 << ARG_BITS_SHIFT) throw new Error('syscall table: row flags overlap the argument-bits field');
+
 function encode(): Int32Array {
   const table = new Int32Array(TABLE_ROWS * ROW_INTS);
   for (const [nrText, name] of Object.entries(SYSCALL_NAMES)) {
@@ -59,7 +80,7 @@ function encode(): Int32Array {
     const base = nr * ROW_INTS;
     table[base] = spec.action;
     table[base + 1] = spec.check ?? Check.None;
-    table[base + 2] = spec.flags ?? 0;
+    table[base + 2] = (spec.flags ?? 0) | argBitsField(name);
     table[base + 3] = outs.length;
     outs.forEach((out, k) => {
       const o = base + HEADER_INTS + k * OUT_INTS;

@@ -3,7 +3,7 @@
 // test programs are deterministic and both runs have ASLR off).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { programPath } from '../helpers.js';
-import { afterMark, debugReplay, gdbNative, record } from './gdb-support.js';
+import { afterMark, debugReplay, gdbNative, record, withoutEndOfHistory } from './gdb-support.js';
 
 let demo: string;
 let crash: string;
@@ -20,6 +20,19 @@ async function compare(program: string, trace: string, commands: string[]): Prom
   const { gdb, server } = await debugReplay(trace, commands);
   const replay = afterMark(gdb);
   expect(replay, `server stderr:\n${server}`).toBe(native);
+  return replay;
+}
+
+/**
+ * The same, for commands whose last `continue` reaches the end of the recording:
+ * the replay stops there first ("No more reverse-execution history"), and one more
+ * `continue` replays the recorded exit, which gdb natively shows at once.
+ */
+async function compareToTheEnd(program: string, trace: string, commands: string[]): Promise<string> {
+  const native = afterMark(gdbNative(program, commands));
+  const { gdb, server } = await debugReplay(trace, [...commands, 'continue']);
+  const replay = afterMark(gdb);
+  expect(withoutEndOfHistory(replay), `server stderr:\n${server}`).toBe(native);
   return replay;
 }
 
@@ -61,7 +74,8 @@ describe('gdb against a replay prints what gdb prints natively', () => {
   });
 
   it('the exit code', async () => {
-    const out = await compare(programPath('gdbdemo'), demo, ['continue']);
+    const out = await compareToTheEnd(programPath('gdbdemo'), demo, ['continue']);
+    expect(out).toMatch(/No more reverse-execution history\.\n__GI__exit \(status=status@entry=3\)/);
     expect(out).toContain('exited with code 03');
   });
 
@@ -84,7 +98,7 @@ describe('gdb against a replay prints what gdb prints natively', () => {
     expect(out).toMatch(/\$4 = 2\n/);
     // Once gdb resumes, the replay continues from the recorded state: the calls'
     // side effects are gone and the program ends as it did when recorded.
-    const { gdb, server } = await debugReplay(demo, [...calls, 'next', 'print counter', 'set var counter = 77', 'next', 'print counter', 'continue']);
+    const { gdb, server } = await debugReplay(demo, [...calls, 'next', 'print counter', 'set var counter = 77', 'next', 'print counter', 'continue', 'continue']);
     const after = afterMark(gdb);
     expect(after, `server stderr:\n${server}`).toMatch(/\$6 = 0\n/);
     expect(after).toMatch(/\$7 = 0\n/);
@@ -92,7 +106,7 @@ describe('gdb against a replay prints what gdb prints natively', () => {
   });
 
   it('signals the program received stop gdb as they would live (SIGALRM passes, as gdb asks)', async () => {
-    const out = await compare(programPath('signals'), signals, ['continue', 'bt 1', 'print $_siginfo.si_signo', 'continue', 'continue', 'continue', 'continue']);
+    const out = await compareToTheEnd(programPath('signals'), signals, ['continue', 'bt 1', 'print $_siginfo.si_signo', 'continue', 'continue', 'continue', 'continue']);
     expect(out).toContain('Program received signal SIGSEGV');
     expect(out).toContain('Program received signal SIGUSR1');
     expect(out).toContain('Program received signal SIGUSR2');
@@ -100,7 +114,7 @@ describe('gdb against a replay prints what gdb prints natively', () => {
   });
 
   it('a crash: stop at the faulting instruction, bt, then death by the signal', async () => {
-    const out = await compare(programPath('crash'), crash, ['continue', 'bt', 'print bad', 'continue']);
+    const out = await compareToTheEnd(programPath('crash'), crash, ['continue', 'bt', 'print bad', 'continue']);
     expect(out).toContain('Program received signal SIGSEGV');
     expect(out).toContain('Program terminated with signal SIGSEGV');
   });

@@ -193,8 +193,10 @@ describe('rsp robustness', () => {
 
 describe('the replay command', () => {
   it('runs the replay again for `run` in extended-remote mode', async () => {
-    const { gdb } = await debugReplay(demo, ['continue', 'run', 'print counter', 'continue'], { breakMain: false, extended: true });
+    // each first continue stops at the end of the recording, the second replays the exit
+    const { gdb } = await debugReplay(demo, ['continue', 'continue', 'run', 'print counter', 'continue', 'continue'], { breakMain: false, extended: true });
     const out = gdb.stdout.toString();
+    expect(out.match(/No more reverse-execution history/g)?.length, out + gdb.stderr.toString()).toBe(2);
     expect(out.match(/exited with code 03/g)?.length, out + gdb.stderr.toString()).toBe(2);
   });
 

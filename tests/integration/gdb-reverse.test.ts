@@ -91,12 +91,43 @@ describe('reverse execution prints what gdb record full prints', () => {
 });
 
 describe('the program output while serving', () => {
+  it('reverse-stepi off a breakpoint hit, then reverse-continue to the hit before it', async () => {
+    // The step back from the third hit must land on its call, not on the call of a
+    // later hit: the predecessor is found from the previous hit's checkpoint, whose
+    // counts start at itself, so the third hit is named from there.
+    const go = ['break walk', 'continue'];
+    const session = [
+      'break *square', 'continue', 'continue', 'continue', 'reverse-stepi', 'print $pc', 'bt 2',
+      'reverse-continue', 'bt 2', 'reverse-stepi', 'print $pc', 'bt 2', 'stepi', 'stepi', 'bt 2',
+    ];
+    const native = afterMark(gdbNative(programPath('gdbdemo'), [...go, 'record full', ...session]));
+    const { gdb, server } = await debugReplay(demo, [...go, ...session]);
+    expect(afterMark(gdb), `server stderr:\n${server}`).toBe(native);
+  });
+
+  it('is shown when the replay first gets past it, after a seek back too', async () => {
+    const server = await startServer(demo);
+    let out = '';
+    server.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      // the first output comes after walk(): seek back before it, then run past it
+      const gdb = gdbRemote(server.port, ['break walk', 'continue', 'monitor seek 3', 'delete', 'continue', 'continue']);
+      expect(afterMark(gdb)).toContain('exited with code 03');
+      await Promise.race([server.exited, new Promise((r) => setTimeout(r, 10_000))]);
+    } finally {
+      server.kill();
+    }
+    expect(out).toBe('len=10 total=326 counter=5\nhello, gdb\n');
+  });
+
   it('is shown once, the first time the replay gets there, whatever gdb re-runs', async () => {
     const server = await startServer(demo);
     let out = '';
     server.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      const gdb = gdbRemote(server.port, ['break square', 'continue', 'continue', 'reverse-continue', 'reverse-continue', 'delete', 'continue']);
+      // the first continue after `delete` stops at the end of the recording, the second replays the exit
+      const gdb = gdbRemote(server.port, ['break square', 'continue', 'continue', 'reverse-continue', 'reverse-continue', 'delete', 'continue', 'continue']);
+      expect(afterMark(gdb)).toContain('No more reverse-execution history');
       expect(afterMark(gdb)).toContain('exited with code 03');
       await Promise.race([server.exited, new Promise((r) => setTimeout(r, 10_000))]);
     } finally {

@@ -83,6 +83,28 @@ export function afterMark(r: RunResult): string {
     .trim();
 }
 
+/**
+ * A replay transcript without its one stop at the end of the recording ("No more
+ * reverse-execution history.", the frame, and that frame's source line), for
+ * comparing with gdb on the native program, which has no such stop: the replay
+ * needs one more `continue` to reach the recorded exit. Throws when there is no
+ * such stop, or more than one.
+ */
+export function withoutEndOfHistory(text: string): string {
+  const lines = text.split('\n');
+  const at = lines.indexOf('No more reverse-execution history.');
+  if (at < 0 || lines.indexOf('No more reverse-execution history.', at + 1) >= 0) {
+    throw new Error(`expected one stop at the end of the recording in:\n${text}`);
+  }
+  const frame = / at .*:(\d+)$/.exec(lines[at + 1] ?? '');
+  lines.splice(at - (lines[at - 1] === '' ? 1 : 0), lines[at - 1] === '' ? 3 : 2);
+  if (frame) {
+    const source = lines.findIndex((l, i) => i >= at - 1 && l.startsWith(`${frame[1]}\t`));
+    if (source >= 0) lines.splice(source, 1);
+  }
+  return lines.join('\n').trim();
+}
+
 /** Records PROGRAM into a fresh trace directory; returns the trace path. */
 export function record(program: string, args: string[] = []): string {
   const root = tempDir('rewind-gdb-');

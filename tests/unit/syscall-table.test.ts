@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-import { Action, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS } from '../../src/syscalls/abi.js';
+import { ARG_BITS_SHIFT, Action, ArgBits, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS } from '../../src/syscalls/abi.js';
+import { SYSCALL_ARG_BITS, SYSCALLS_WITHOUT_ARITY } from '../../src/syscalls/arity.js';
 import { SYSCALL_NAMES, SYSCALL_NUMBERS, syscallName } from '../../src/syscalls/names.js';
 import { encodeSyscallTable, specFor } from '../../src/syscalls/table.js';
 import { STRUCT_SIZES, SYSCALL_SPECS } from '../../src/syscalls/specs.js';
@@ -24,6 +25,10 @@ const row = (name: string): number[] => {
 /** A row as [action, check, flags, nOuts, ...outs] padded with zeros to ROW_INTS. */
 const padded = (...ints: number[]): number[] => [...ints, ...new Array<number>(ROW_INTS - ints.length).fill(0)];
 
+/** The argument-bits field of a row's flags for these argument widths. */
+const argBits = (...widths: number[]): number =>
+  widths.reduce((f, w, i) => f | ({ 16: 1, 32: 2, 64: 3 }[w]! << (ARG_BITS_SHIFT + 2 * i)), 0);
+
 function parseUnistd(): Map<number, string> {
   const byNumber = new Map<number, string>();
   const re = /^#define\s+__NR_([A-Za-z0-9_]+)\s+(\d+)\s*$/gm;
@@ -41,33 +46,34 @@ describe('syscall table encoding', () => {
 
   it('encodes read byte for byte', () => {
     expect(SYSCALL_NUMBERS.read).toBe(0);
-    expect(row('read')).toEqual(padded(1, 0, 0, 1, 1, 3, 0));
+    // flags: read(unsigned int fd, char *buf, size_t count) reads 32, 64 and 64 bits
+    expect(row('read')).toEqual(padded(1, 0, 0b111110 << 8, 1, 1, 3, 0));
     // little-endian int32s as the native side sees them
     const bytes = Buffer.from(table.buffer, table.byteOffset, ROW_INTS * 4);
     const expected = Buffer.alloc(ROW_INTS * 4);
-    [1, 0, 0, 1, 1, 3, 0].forEach((v, i) => expected.writeInt32LE(v, i * 4));
+    [1, 0, 0b111110 << 8, 1, 1, 3, 0].forEach((v, i) => expected.writeInt32LE(v, i * 4));
     expect(bytes.equals(expected)).toBe(true);
   });
 
   it('encodes recvfrom', () => {
     expect(SYSCALL_NUMBERS.recvfrom).toBe(45);
     // Emulate; buf (arg1) Ret; src_addr (arg4) DerefU32 of arg5; addrlen (arg5) Fixed 4
-    expect(row('recvfrom')).toEqual(padded(1, 0, 0, 3, 1, 3, 0, 4, 5, 5, 5, 1, 4));
+    expect(row('recvfrom')).toEqual(padded(1, 0, argBits(32, 64, 64, 32, 64, 64), 3, 1, 3, 0, 4, 5, 5, 5, 1, 4));
   });
 
   it('encodes select with four outputs', () => {
     expect(SYSCALL_NUMBERS.select).toBe(23);
     // three fd_sets sized by nfds (arg0), then the timeval (arg4) Fixed 16
-    expect(row('select')).toEqual(padded(1, 0, 0, 4, 1, 8, 0, 2, 8, 0, 3, 8, 0, 4, 1, 16));
+    expect(row('select')).toEqual(padded(1, 0, argBits(32, 64, 64, 64, 64), 4, 1, 8, 0, 2, 8, 0, 3, 8, 0, 4, 1, 16));
   });
 
   it('encodes mmap', () => {
     expect(SYSCALL_NUMBERS.mmap).toBe(9);
-    expect(row('mmap')).toEqual(padded(3));
+    expect(row('mmap')).toEqual(padded(3, 0, argBits(64, 64, 64, 64, 64, 64)));
   });
 
   it('encodes write with its check and echo flag', () => {
-    expect(row('write')).toEqual(padded(1, 1, 1, 0));
+    expect(row('write')).toEqual(padded(1, 1, 1 | argBits(32, 64, 64), 0));
   });
 
   it('leaves numbers without a syscall at Action.Unknown', () => {
@@ -76,6 +82,26 @@ describe('syscall table encoding', () => {
       const r = Array.from(table.subarray(nr * ROW_INTS, (nr + 1) * ROW_INTS));
       expect(r, `row ${nr}`).toEqual(padded());
     }
+  });
+
+  it('says which argument registers each call reads, and how many bits of each', () => {
+    const field = (name: string) => row(name)[2] >> ARG_BITS_SHIFT;
+    // lseek(unsigned int fd, off_t offset, unsigned int whence): r10, r8, r9 unread
+    expect(field('lseek')).toBe(ArgBits.Low32 | (ArgBits.All << 2) | (ArgBits.Low32 << 4));
+    // openat's mode is a umode_t: 16 bits
+    expect(field('openat') >> 6).toBe(ArgBits.Low16);
+    expect(field('getpid')).toBe(0);
+    expect(field('exit_group')).toBe(ArgBits.Low32);
+    // no kernel metadata: all six compared
+    expect(SYSCALLS_WITHOUT_ARITY).toContain('set_thread_area');
+    expect(field('set_thread_area')).toBe(0xfff);
+    for (const [name, widths] of Object.entries(SYSCALL_ARG_BITS)) {
+      expect(SYSCALL_NUMBERS[name], name).toBeTypeOf('number');
+      expect(widths.length, name).toBeLessThanOrEqual(6);
+      for (const w of widths) expect([16, 32, 64], name).toContain(w);
+      expect(field(name), name).toBe(argBits(...widths) >> ARG_BITS_SHIFT);
+    }
+    expect(Object.keys(SYSCALL_ARG_BITS).length).toBeGreaterThan(340);
   });
 
   it('returns a fresh copy each time', () => {
@@ -139,7 +165,7 @@ describe('syscall specs', () => {
       const r = row(name);
       expect(r[0], name).toBe(Action.Emulate);
       expect(r[1], name).toBe(check);
-      expect(r[2], name).toBe(flags);
+      expect(r[2] & ((1 << ARG_BITS_SHIFT) - 1), name).toBe(flags);
     }
     // nothing else claims a check or the echo flag
     for (const spec of Object.values(SYSCALL_SPECS)) {
@@ -203,10 +229,11 @@ describe('syscall specs', () => {
       [Action.Emulate]: ['msync', 'membarrier', 'personality', 'read', 'close'].map((n) => SYSCALL_NUMBERS[n]),
       [Action.Unsupported]: [
         'shmat', 'shmdt', 'io_uring_setup', 'io_uring_enter', 'io_uring_register', 'userfaultfd',
-        'process_vm_writev', 'remap_file_pages', 'modify_ldt', 'ptrace', 'kexec_load', 'kexec_file_load',
+        'process_vm_writev', 'remap_file_pages', 'modify_ldt', 'kexec_load', 'kexec_file_load',
       ].map((n) => SYSCALL_NUMBERS[n]),
+      // ptrace: the kernel's answer is recorded (EPERM for PTRACE_TRACEME under rewind)
       [Action.Generic]: [
-        'recvmmsg', 'io_getevents', 'msgrcv', 'semctl', 'quotactl', 'keyctl', 'bpf', 'perf_event_open',
+        'recvmmsg', 'io_getevents', 'msgrcv', 'semctl', 'quotactl', 'keyctl', 'bpf', 'perf_event_open', 'ptrace',
       ].map((n) => SYSCALL_NUMBERS[n]),
     };
     for (const [action, numbers] of Object.entries(expected)) {

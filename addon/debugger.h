@@ -1,0 +1,214 @@
+// The debugger of one replayed process: the replay loop (replay_loop.cc) with the
+// program's own code run under a debugger's control. Between two recorded events it
+// resumes the tracee with PTRACE_SYSCALL or PTRACE_SINGLESTEP, counts arrivals at
+// the addresses it traps (the positions of docs/timeline.md), stops at gdb's
+// breakpoints and watchpoints (or, in a search, records them and goes on), stops at
+// a target position, and leaves copies of the process at chosen run times (slices).
+//
+// Its state lives on the tracer thread; every member function runs there. The
+// member functions are defined in files by concern:
+//   debugger_positions.cc  arrival counting, positions, targets, the stop report
+//   debugger_traps.cc      breakpoints, debug-register slots, trap stops, stepping
+//   debugger_slices.cc     resuming and waiting: slices and interrupts
+//   debugger_hook.cc       a run: the DebugHook callbacks the replay loop calls
+//
+// JS owns each Debugger (debug_exports.cc wraps it in a JS object, one per process
+// that stands for the replay, disposed when the process is killed): the object
+// holds it by a shared_ptr, and so does every job it submits, so the state lives
+// until the last job that uses it has run. Its destructor only frees memory.
+// Only interrupt() runs on the JS thread.
+#pragma once
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "debug_regs.h"
+#include "event_format.h"
+#include "loop_result.h"
+#include "ptrace_ops.h"
+#include "replay_loop.h"
+#include "syscall_abi.h"
+
+namespace rw {
+
+// A run's modes: run freely, single-step, or step while start <= pc < end.
+enum RunMode { kCont = 0, kStep = 1, kRange = 2 };
+// What a run stops at: arrival targetN at targetPc, data trigger targetN, or the
+// first arrival at targetPc whose fingerprint is targetFp (all in interval targetEvent).
+enum TargetKind { kNoTarget = -1, kTargetArrival = 0, kTargetWatch = 1, kTargetFingerprint = 2 };
+
+constexpr uint64_t kNone = ~0ull;
+
+// One run as JS asked for it (src/native/addon.ts DebugRunOptions), parsed on
+// the JS thread and applied on the tracer thread.
+struct RunRequest {
+  int mode = kCont;
+  uint64_t start = 0, end = 0;  // kRange: step while start <= pc < end
+  bool fresh = false;           // the first run of a resume (not a continuation after JS handled an event)
+  uint32_t event = 0;           // the index of the next event: the interval the counts belong to
+  uint64_t steps = 1;           // kStep: single-steps to do
+  bool search = false;          // record traps instead of stopping
+  bool startCandidate = false;  // the start state is a boundary whose breakpoint counts as a hit
+  uint64_t stopSignals = 0;     // bit n: stop before delivering recorded signal n
+  std::vector<uint64_t> silent;  // breakpoints for this run that only count arrivals
+  int targetKind = kNoTarget;
+  uint32_t targetEvent = 0;
+  uint64_t targetPc = 0, targetN = 0;
+  std::vector<uint8_t> targetFp;
+  std::vector<uint64_t> sliceAt;  // run times (ns since the run began) to leave copies at
+  uint64_t forkAt = 0;            // a `syscall` instruction to inject the copies' clone at (0: keep the last)
+};
+
+// A search's record of the last trap it passed (reported as lastEvent, lastPc, ...).
+struct LastTrap {
+  bool have = false;
+  uint32_t event = 0;
+  const char* reason = "";
+  uint64_t pc = 0, n = 0, watchN = 0;
+  bool exact = false;
+  int slot = -1;
+  uint64_t seq = 0;    // traps recorded in this run, this one included
+  uint64_t steps = 0;  // single-steps done in this run when it was recorded (step modes)
+};
+
+// The one part of a Debugger the JS thread touches: interrupt() is synchronous (a
+// run is busy on the tracer thread), so the request and the tracer's "waiting for
+// the tracee" are atomics. Either the run sees the request before it resumes the
+// tracee, or interrupt() sees it running and stops it with SIGSTOP.
+struct InterruptLine {
+  std::atomic<bool> asked{false};    // set by interrupt(), taken by the run
+  std::atomic<bool> running{false};  // the tracer thread is waiting for the tracee
+  bool take() { return asked.exchange(false); }
+};
+
+// A stop of the program's code (swbreak, step, target, ...): thrown out of the
+// replay loop, which reports it with the event in progress not consumed.
+DebugStop stopWith(const char* reason);
+// The two bytes at pc are a `syscall` instruction.
+bool isSyscallInsn(pid_t pid, uint64_t pc);
+
+class Debugger : public DebugHook {
+ public:
+  explicit Debugger(pid_t pid) : pid(pid) {}
+
+  // ---- what the JS exports call (on the tracer thread)
+  // A run: replays up to maxEvents events from offset with the program's code
+  // under control, and describes the stop in the result.
+  LoopResult run(const RunRequest& req, const std::vector<Row>& table, const std::vector<uint8_t>& events,
+                 size_t offset, uint32_t maxEvents);
+  // Where the process stands, for its counts: at the boundary of `event`, or at
+  // the n-th arrival at pc in that interval (n = 0: unknown).
+  void setPosition(uint32_t event, bool boundary, uint64_t pc, uint64_t n);
+  // Writes int3 at addr; returns the byte it covers.
+  uint8_t insertBreakpoint(uint64_t addr);
+  void removeBreakpoint(uint64_t addr);
+  void setSlots(const Slots& s);
+  // A stopped copy of the process without this debugger's breakpoints (forkCopy).
+  pid_t forkCopyAt(uint64_t insn);
+  // On the JS thread: stops a run in progress (it reports "interrupted"), or the
+  // next one to start before a fresh resume. True when the tracee was running.
+  bool interrupt();
+
+  // ---- DebugHook (debugger_hook.cc), called by the replay loop during run()
+  Stop runUserCode(pid_t pid, int& sig) override;
+  bool afterEvent(pid_t pid, const RecordView& done, const RecordView* next, StopInfo& info) override;
+
+ private:
+  // What a trap stop means to the loop (debugger_traps.cc): keep going, hand the stop
+  // to the replay, a completed single step, a single step already counted.
+  enum Verdict { kAgain, kReturn, kStepped, kLandedCounted };
+
+  const pid_t pid;  // the tracee
+  InterruptLine interrupts;
+
+  // ---- Traps: what is installed in the process
+  std::map<uint64_t, uint8_t> sw;  // every int3 we inserted: address -> original byte
+  std::set<uint64_t> silent;       // int3s of this run that only count arrivals (never reported)
+  Slots slots;                     // the debug registers as written
+
+  // ---- The resume JS asked for (set by run())
+  int mode = kCont;
+  uint64_t start = 0, end = 0;  // kRange's range
+  bool fresh = false;           // the next runUserCode is the first of a resume asked for by JS
+  bool stepDone = false;        // step modes: the current event completed an instruction
+  uint64_t steps = 0;           // single steps done in this run
+  uint64_t stepsLeft = 1;       // kStep: single steps still to do
+  bool search = false;          // traps are recorded in `last` instead of stopping the run
+  uint64_t stopSignals = 0;     // bit n: stop before delivering recorded signal n (gdb's "stop")
+
+  // ---- Positions (docs/timeline.md): arrivals at pcs since the start of the
+  // interval `event` (the index of the next event). The boundary state counts as
+  // arrival 1 at its pc. A count is exact while every arrival at that pc was seen:
+  // always in step modes, and in continue mode only at addresses with a breakpoint.
+  uint32_t event = 0;
+  std::unordered_map<uint64_t, uint64_t> counts;
+  bool allExact = true;
+  std::set<uint64_t> exact;
+  uint64_t watchHits = 0;        // data watchpoint triggers in this interval
+  uint64_t skipAt = kNone;       // execute the instruction here without trapping on it (already counted)
+  bool boundaryPending = false;  // at a boundary state: a breakpoint here is a hit
+
+  // ---- The target of this run (see TargetKind)
+  int targetKind = kNoTarget;
+  uint32_t targetEvent = 0;
+  uint64_t targetPc = 0, targetN = 0;
+  std::vector<uint8_t> targetFp;
+
+  // ---- The search's record
+  LastTrap last;
+  uint64_t hitSeq = 0;  // traps recorded since the resume began
+
+  // ---- Slices (continue mode): at these run times (ns since the resume began) the
+  // run leaves a copy of the process, with the counts there, in `slicesTaken`.
+  std::vector<uint64_t> sliceAt;
+  uint64_t ranNs = 0, resumedAt = 0;  // run time so far; when the tracee was last resumed
+  bool sliceArmed = false;            // the slice timer is armed for this tracee
+  int staleStops = 0;                 // slice SIGSTOPs sent but not seen yet
+  uint64_t forkAt = 0;                // where the copies' clone is injected
+  std::vector<StopInfo>* slicesTaken = nullptr;  // the current run's result, while it runs
+  user_regs_struct lastSliceRegs{};   // the state of the last copy: never two copies of one state
+  bool haveSliceRegs = false;
+  uint64_t resumeRip = kNone;  // the pc the main resume started from, while a copy may be due
+
+  // ---- The registers at the current stop, read once
+  user_regs_struct regsCache{};
+  bool regsValid = false;
+
+  // debugger_positions.cc
+  bool trapAt(uint64_t pc) const { return sw.count(pc) || hwExecAt(slots, pc); }
+  bool reportingAt(uint64_t pc) const { return (sw.count(pc) && !silent.count(pc)) || hwExecAt(slots, pc); }
+  bool isExact(uint64_t pc) const { return allExact || exact.count(pc); }
+  user_regs_struct regs();
+  void resetBoundary();
+  void enterContinue();
+  [[noreturn]] void targetReached(uint64_t pc);
+  bool fpMatches();
+  void arrive(uint64_t pc);
+  void record(const char* reason, uint64_t pc, int slot);
+  void describe(StopInfo& info);
+
+  // debugger_traps.cc
+  Verdict classify(const Stop& st, bool stepping);
+  bool landed();
+  bool continueAfterStep(uint64_t pc);
+  Stop stepOver(uint64_t pc, int& sig, bool& overSyscall);
+
+  // debugger_slices.cc
+  void takeSlice();
+  Stop waitFor(int request, bool sliceHere);
+  void resumeWatched(int request, int* sig, bool sliceHere);
+  void drainStops();
+
+  // debugger_hook.cc
+  void beginRun(const RunRequest& req, std::vector<StopInfo>& slicesTaken);
+  std::vector<uint64_t> insertSilent(const std::vector<uint64_t>& addrs);
+  void abandonRun(const std::vector<uint64_t>& added, const std::vector<StopInfo>& taken);
+};
+
+}  // namespace rw

@@ -1,0 +1,242 @@
+// A debug run (JS: ProcessDebugger.run): the Debugger set up for it, installed as
+// the replay loop's DebugHook, the two callbacks the loop makes (runUserCode before
+// each event: the program's own code, with its traps; afterEvent after it), and
+// what is undone when the run ends or fails.
+#include <sys/ptrace.h>
+
+#include "debugger.h"
+#include "slice_timer.h"
+#include "tracer_thread.h"
+
+namespace rw {
+
+// The run's settings; a fresh resume also starts a new run time, slices and search.
+void Debugger::beginRun(const RunRequest& req, std::vector<StopInfo>& taken) {
+  mode = req.mode;
+  start = req.start;
+  end = req.end;
+  if (event != req.event) {  // the interval changed outside the loop (events applied by JS)
+    event = req.event;
+    resetBoundary();
+    boundaryPending = !req.fresh;
+  }
+  if (req.fresh) {
+    fresh = true;
+    stepDone = false;
+    boundaryPending = req.startCandidate;
+    interrupts.asked.store(false);  // a stale interrupt from the last resume
+    sliceAt = req.sliceAt;
+    haveSliceRegs = false;
+    ranNs = 0;
+    hitSeq = 0;
+  }
+  if (req.forkAt) forkAt = req.forkAt;
+  slicesTaken = &taken;
+  steps = 0;
+  stepsLeft = req.steps;
+  search = req.search;
+  stopSignals = req.stopSignals;
+  last = LastTrap();
+  targetKind = req.targetKind;
+  targetEvent = req.targetEvent;
+  targetPc = req.targetPc;
+  targetN = req.targetN;
+  targetFp = req.targetFp;
+}
+
+// The run's own breakpoints, which only count arrivals: in the process for this run
+// only. Returns those it inserted (an address already trapped stays as it is).
+std::vector<uint64_t> Debugger::insertSilent(const std::vector<uint64_t>& addrs) {
+  std::vector<uint64_t> added;
+  for (uint64_t addr : addrs) {
+    if (sw.count(addr)) continue;
+    uint8_t orig;
+    if (readMemory(pid, addr, &orig, 1) != 1) continue;
+    writeMemory(pid, addr, "\xcc", 1);
+    sw[addr] = orig;
+    silent.insert(addr);
+    added.push_back(addr);
+  }
+  return added;
+}
+
+LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, const std::vector<uint8_t>& events,
+                         size_t offset, uint32_t maxEvents) {
+  std::vector<StopInfo> taken;
+  beginRun(req, taken);
+  std::vector<uint64_t> added = insertSilent(req.silent);
+  replaySetDebugHook(pid, this);
+  LoopResult r;
+  try {
+    r = replayRun(pid, table, events, offset, maxEvents);
+  } catch (...) {
+    abandonRun(added, taken);
+    throw;
+  }
+  r.slices = std::move(taken);
+  slicesTaken = nullptr;
+  bool gone = r.stop.reason == "exited" || r.stop.reason == "killed";
+  if (sliceArmed) {
+    if (disarmSlice()) staleStops++;
+    sliceArmed = false;
+  }
+  if (!gone) {
+    replaySetDebugHook(pid, nullptr);
+    drainStops();
+    for (uint64_t addr : added) {
+      writeMemory(pid, addr, &sw[addr], 1);
+      sw.erase(addr);
+    }
+    describe(r.stop);
+  }
+  silent.clear();
+  search = false;
+  targetKind = kNoTarget;
+  return r;
+}
+
+// The replay failed under the run (ptrace refused, the trace is damaged): nothing of
+// the run may outlive it. The loop's hook would point at a Debugger JS may free,
+// the slice timer would stop the tracee later, and the copies the run left would
+// stay stopped with nobody to use them. The process is left as it is, for JS to
+// kill; what cannot be undone in it (it may be gone) is skipped.
+void Debugger::abandonRun(const std::vector<uint64_t>& added, const std::vector<StopInfo>& taken) {
+  replaySetDebugHook(pid, nullptr);
+  slicesTaken = nullptr;
+  if (sliceArmed) {
+    if (disarmSlice()) staleStops++;
+    sliceArmed = false;
+  }
+  for (uint64_t addr : added) {
+    try {
+      writeMemory(pid, addr, &sw[addr], 1);
+    } catch (const NativeError&) {
+    }
+    sw.erase(addr);
+  }
+  for (const StopInfo& copy : taken)
+    for (auto& [k, v] : copy.numbers)
+      if (k == "pid") {
+        killTracee(pid_t(v));
+        replayForget(pid_t(v));
+      }
+  silent.clear();
+  search = false;
+  targetKind = kNoTarget;
+}
+
+// Runs the program's own code up to the stop the replay loop waits for (the next
+// event's syscall, signal or rdtsc trap), handling every trap on the way: counting,
+// stepping over trapped instructions, and stopping where gdb must see the process.
+Stop Debugger::runUserCode(pid_t, int& sig) {
+  if (mode == kCont && (allExact || !exact.empty())) enterContinue();
+  regsValid = false;
+  if (fresh) {
+    fresh = false;
+    skipAt = regs().rip;  // leaving the stop: its breakpoint is not hit again
+  }
+  for (;;) {
+    if (skipAt != kNone || boundaryPending) {
+      uint64_t pc = regs().rip;
+      bool here = skipAt == pc;
+      skipAt = kNone;
+      if (boundaryPending) {
+        boundaryPending = false;
+        if (reportingAt(pc)) {
+          if (search) record(sw.count(pc) ? "swbreak" : "hwbreak", pc, -1);
+          else if (mode == kCont) {
+            DebugStop d = stopWith(sw.count(pc) ? "swbreak" : "hwbreak");
+            d.info.big("pc", pc);
+            throw d;
+          }
+        }
+      }
+      if (here && trapAt(pc)) {
+        bool overSyscall = false;
+        Stop st = stepOver(pc, sig, overSyscall);
+        if (overSyscall && st.kind == Stop::kSyscall) {
+          stepDone = true;
+          return st;
+        }
+        Verdict v = classify(st, !overSyscall);
+        if (v == kReturn) {
+          stepDone = mode != kCont;
+          return st;
+        }
+        if (v == kStepped) {
+          if (mode != kCont && !landed()) throw stopWith("step");
+        }
+        if (v == kLandedCounted && !continueAfterStep(regs().rip)) throw stopWith("step");
+        continue;
+      }
+    }
+    bool stepping = false, overSyscall = false;
+    int request = PTRACE_SYSCALL;
+    if (mode != kCont) {
+      if (isSyscallInsn(pid, regs().rip)) overSyscall = true;
+      else {
+        request = PTRACE_SINGLESTEP;
+        stepping = true;
+      }
+    }
+    bool sliceHere = mode == kCont;
+    resumeWatched(request, &sig, sliceHere);
+    Stop st = waitFor(request, sliceHere);
+    if (overSyscall && st.kind == Stop::kSyscall) {
+      stepDone = true;
+      return st;
+    }
+    switch (classify(st, stepping)) {
+      case kAgain:
+        continue;
+      case kReturn:
+        stepDone = stepping;
+        return st;
+      case kStepped:
+        if (landed()) continue;
+        throw stopWith("step");
+      case kLandedCounted:
+        if (continueAfterStep(regs().rip)) continue;
+        throw stopWith("step");
+    }
+  }
+}
+
+// After each event: the counts start a new interval; a target, a signal gdb must
+// see or a step completed by the event ends the run here.
+bool Debugger::afterEvent(pid_t, const RecordView& done, const RecordView* next, StopInfo& info) {
+  event++;
+  resetBoundary();
+  regsValid = false;
+  uint64_t pc = regs().rip;
+  // The target first: a run that looks for the state a signal is delivered from
+  // (the state gdb was shown at a fatal signal, say) ends there, as the target.
+  if (event == targetEvent && pc == targetPc && ((targetKind == kTargetArrival && targetN == 1) || (targetKind == kTargetFingerprint && fpMatches()))) {
+    info.reason = "target";
+    info.big("pc", pc);
+    return true;
+  }
+  // A fatal signal: stop at the faulting instruction before it is delivered.
+  if (done.kind() == kEvSignal && next && next->kind() == kEvExit && next->get32(12) == 1) {
+    info.reason = "signal";
+    info.num("signal", done.get32(12));
+    return true;
+  }
+  // Any other signal the program received: gdb shows it before it is delivered,
+  // as it would live (the recorded delivery follows whatever gdb answers).
+  if (done.kind() == kEvSignal && !search && (stopSignals >> (done.get32(12) & 63) & 1)) {
+    info.reason = "signal";
+    info.num("signal", done.get32(12));
+    return true;
+  }
+  if (mode == kCont || !stepDone) return false;
+  stepDone = false;
+  if (done.kind() == kEvSignal) return false;  // a signal arrived: the step enters its handler
+  if (next && next->kind() == kEvExit) return false;  // exit_group: let the exit happen
+  steps++;
+  if (continueAfterStep(pc)) return false;
+  info.reason = "step";
+  return true;
+}
+
+}  // namespace rw

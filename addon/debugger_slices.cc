@@ -1,0 +1,133 @@
+// Resuming the tracee and waiting for it, with the two things that can stop a run
+// from outside: a slice (slice_timer.cc sends SIGSTOP at a chosen run time, and the
+// run leaves a copy of the process there before going on) and the user's interrupt
+// (interrupt() on the JS thread sends SIGSTOP and the run ends "interrupted").
+// Both come as a SIGSTOP; the run time (ranNs) is kept here to tell when a slice
+// is due.
+#include <errno.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "debugger.h"
+#include "process_copy.h"
+#include "tracer_thread.h"
+#include "slice_timer.h"
+
+namespace rw {
+
+bool Debugger::interrupt() {
+  interrupts.asked.store(true);
+  bool running = interrupts.running.load();
+  if (running) syscall(SYS_tgkill, pid, pid, SIGSTOP);
+  return running;
+}
+
+// A slice is due: leave a copy here with the exact counts (arrivals before this
+// state: a breakpoint at the current pc has not trapped yet).
+void Debugger::takeSlice() {
+  // a second slice due at once would stand at the same state (no instruction ran
+  // since the last one): two copies of one point, which later searches would take
+  // for two points in order
+  user_regs_struct now = regs();
+  if (haveSliceRegs && std::memcmp(&now, &lastSliceRegs, sizeof now) == 0) {
+    if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
+    return;
+  }
+  lastSliceRegs = now;
+  haveSliceRegs = true;
+  pid_t child = forkCopy(pid, forkAt, &sw);
+  StopInfo s;
+  s.num("pid", child);
+  s.num("event", event);
+  s.big("pc", regs().rip);
+  s.num("watchHits", double(watchHits));
+  s.num("seq", double(hitSeq));
+  s.num("ranNs", double(ranNs));
+  std::vector<uint64_t> cs;
+  auto add = [&](uint64_t a) {
+    if (!isExact(a)) return;
+    auto it = counts.find(a);
+    cs.push_back(a);
+    cs.push_back(it == counts.end() ? 0 : it->second);
+  };
+  for (auto& [a, b] : sw) add(a);
+  for (auto& sl : slots)
+    if (sl.used && sl.type == 0 && !sw.count(sl.addr)) add(sl.addr);
+  s.bigs("counts", std::move(cs));
+  if (slicesTaken) slicesTaken->push_back(std::move(s));
+  if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
+  while (!sliceAt.empty() && sliceAt.front() <= ranNs) sliceAt.erase(sliceAt.begin());
+}
+
+// Waits for the tracee's next stop. A SIGSTOP of a slice is handled here: the
+// slice is taken where allowed (the main resume of continue mode), and the same
+// request resumes the tracee again.
+Stop Debugger::waitFor(int request, bool sliceHere) {
+  for (;;) {
+    Stop st = waitStop(pid);
+    ranNs += monotonicNs() - resumedAt;
+    interrupts.running.store(false);
+    bool isStop = st.kind == Stop::kSignal && st.sig == SIGSTOP;
+    // the timer stays armed across other stops (re-arming at every trap of a busy
+    // search would cost a wake-up of the timer thread each time)
+    bool sent = false;
+    if (sliceArmed && (isStop || !sliceHere)) {
+      sent = disarmSlice();
+      sliceArmed = false;
+    }
+    if (sent && !isStop) staleStops++;
+    if (!isStop || !(sent || staleStops > 0)) return st;
+    if (!sent) staleStops--;
+    if (interrupts.asked.load()) return st;  // the user's interrupt came with it
+    regsValid = false;
+    // another signal pending (an rdtsc's SIGSEGV, a fault) comes first: no copy here.
+    // Nor where no instruction ran since the resume: a SIGSTOP reported before the
+    // first instruction stands at a state that other paths reach differently (the
+    // first instruction of a signal handler entered by a step over a breakpoint,
+    // whose frame remembers the step), and re-execution did not find it again.
+    if (sliceHere && !sliceAt.empty() && sliceAt.front() <= ranNs + 50000 && pendingSignals(pid) == 0 && regs().rip != resumeRip) takeSlice();
+    resumeWatched(request, nullptr, sliceHere);
+  }
+}
+
+void Debugger::resumeWatched(int request, int* sig, bool sliceHere) {
+  interrupts.running.store(true);
+  if (interrupts.take()) {
+    interrupts.running.store(false);
+    throw stopWith("interrupted");
+  }
+  int s = sig ? *sig : 0;
+  // where this resume starts, while a copy may be due (see waitFor)
+  resumeRip = sliceHere && !sliceAt.empty() ? regs().rip : kNone;
+  if (sliceHere && s == 0 && !sliceAt.empty() && !sliceArmed) {
+    uint64_t due = sliceAt.front() > ranNs ? sliceAt.front() - ranNs : 0;
+    armSlice(pid, monotonicNs() + due);
+    sliceArmed = true;
+  } else if (sliceArmed && (!sliceHere || s != 0)) {
+    if (disarmSlice()) staleStops++;
+    sliceArmed = false;
+  }
+  regsValid = false;
+  resumedAt = monotonicNs();
+  resume(pid, request, s);
+  if (sig) *sig = 0;
+}
+
+// A slice SIGSTOP still pending at the end of a run: take it now, before anything
+// else resumes the tracee (it arrives before the next instruction).
+void Debugger::drainStops() {
+  if (staleStops <= 0) return;
+  staleStops = 0;
+  if (pendingSignals(pid) != (1ull << (SIGSTOP - 1))) return;
+  resume(pid, PTRACE_SINGLESTEP, 0);
+  Stop st = waitStop(pid);
+  if (!(st.kind == Stop::kSignal && st.sig == SIGSTOP))
+    throw NativeError{EPROTO, "a slice's SIGSTOP was pending, the tracee stopped otherwise"};
+  regsValid = false;
+}
+
+}  // namespace rw

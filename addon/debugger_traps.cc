@@ -1,0 +1,179 @@
+// Traps and stepping: the Debugger's int3 breakpoints and debug-register slots,
+// what each trap stop means (classify), and single steps: counting them, stepping
+// over a trapped instruction without trapping on it again, and when a step or range
+// step is done.
+#include <errno.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+
+#include <cstring>
+
+#include "debugger.h"
+#include "process_copy.h"
+#include "tracer_thread.h"
+
+namespace rw {
+
+bool isSyscallInsn(pid_t pid, uint64_t pc) {
+  uint8_t b[2] = {0, 0};
+  return readMemory(pid, pc, b, 2) == 2 && b[0] == 0x0f && b[1] == 0x05;
+}
+
+uint8_t Debugger::insertBreakpoint(uint64_t addr) {
+  auto it = sw.find(addr);
+  if (it != sw.end()) return it->second;  // already ours: the byte under it is the program's
+  uint8_t orig;
+  if (readMemory(pid, addr, &orig, 1) != 1) throw NativeError{EFAULT, "no memory for a breakpoint"};
+  writeMemory(pid, addr, "\xcc", 1);
+  sw[addr] = orig;
+  return orig;
+}
+
+void Debugger::removeBreakpoint(uint64_t addr) {
+  auto it = sw.find(addr);
+  if (it == sw.end()) return;
+  uint8_t orig = it->second;
+  sw.erase(it);
+  writeMemory(pid, addr, &orig, 1);
+}
+
+void Debugger::setSlots(const Slots& s) {
+  slots = s;
+  writeDebugRegs(pid, slots);
+}
+
+pid_t Debugger::forkCopyAt(uint64_t insn) { return forkCopy(pid, insn, &sw); }
+
+// What a stop of the program's code means: an interrupt, one of our int3s, a debug
+// register (a hardware breakpoint, a data trigger, a completed single step), or
+// something the replay must see (a syscall, a recorded signal).
+Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
+  if (st.kind != Stop::kSignal) return kReturn;
+  if (st.sig == SIGSTOP) {  // sent by interrupt(); never part of a replay
+    if (interrupts.take()) {
+      // a copy here with the counts, so that the point can be named (docs/timeline.md)
+      if (mode == kCont && forkAt && slicesTaken && pendingSignals(pid) == 0) {
+        regsValid = false;
+        sliceAt.insert(sliceAt.begin(), 0);
+        takeSlice();
+      }
+      throw stopWith("interrupted");
+    }
+    return kAgain;
+  }
+  if (st.sig != SIGTRAP) return kReturn;
+  siginfo_t si;
+  std::memset(&si, 0, sizeof si);
+  ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si);
+  if (si.si_code == SI_KERNEL) {  // int3
+    user_regs_struct r = regs();
+    uint64_t pc = r.rip - 1;
+    if (!sw.count(pc)) return kReturn;  // the program's own int3
+    r.rip = pc;
+    setRegs(pid, r);
+    regsCache = r;
+    skipAt = pc;
+    arrive(pc);
+    if (silent.count(pc)) return kAgain;
+    if (search) {
+      record("swbreak", pc, -1);
+      return kAgain;
+    }
+    DebugStop d = stopWith("swbreak");
+    d.info.big("pc", pc);
+    throw d;
+  }
+  // a single-step that delivered a signal stops at the handler's first instruction
+  // (reported by ptrace_notify: si_code SIGTRAP)
+  if ((si.si_code == TRAP_BRKPT || si.si_code == SIGTRAP) && stepping) return kStepped;
+  if (si.si_code == TRAP_HWBKPT || si.si_code == TRAP_TRACE) {
+    bool anySlot = false;
+    for (auto& sl : slots) anySlot |= sl.used;
+    uint64_t dr6 = 0;
+    if (anySlot || si.si_code == TRAP_HWBKPT) {
+      dr6 = peekDr(pid, 6);
+      pokeDr(pid, 6, 0);
+    } else if (stepping) {
+      dr6 = kDr6SingleStep;  // a plain single-step: no debug register to look at
+    }
+    for (int i = 0; i < 4; i++) {
+      if (!(dr6 & (1ull << i)) || !slots[i].used) continue;
+      uint64_t pc = regs().rip;
+      bool landing = stepping && (dr6 & kDr6SingleStep) && mode != kCont;
+      if (landing) steps++;
+      if (slots[i].type != 0) watchHits++;
+      skipAt = pc;
+      if (slots[i].type != 0 && targetKind == kTargetWatch && event == targetEvent && watchHits == targetN) {
+        counts[pc]++;
+        targetReached(pc);
+      }
+      // a data trigger at the target state belongs before it (the writing
+      // instruction ran before the target): record it first
+      if (search && slots[i].type != 0) record("watch", pc, i);
+      arrive(pc);
+      if (targetKind == kTargetWatch && slots[i].type != 0) return kAgain;  // on the way to trigger targetN
+      if (search) {
+        if (slots[i].type == 0) record("hwbreak", pc, i);
+        return landing ? kLandedCounted : kAgain;  // a step that triggered: it still counts as a step
+      }
+      DebugStop d = stopWith(slots[i].type == 0 ? "hwbreak" : "watch");
+      d.info.num("slot", i);
+      throw d;
+    }
+    if (stepping && si.si_code == TRAP_TRACE) return kStepped;
+    if (!stepping && si.si_code == TRAP_TRACE) {
+      // The trap flag of an earlier single-step leaked: a signal delivered by a
+      // step saved it in the signal frame, and rt_sigreturn restored it. Drop it.
+      user_regs_struct r = regs();
+      r.eflags &= ~uint64_t(0x100);
+      setRegs(pid, r);
+      regsCache = r;
+      return kAgain;
+    }
+  }
+  return kReturn;
+}
+
+// After a completed single step (modes step and range): count it, keep going or stop.
+bool Debugger::landed() {
+  uint64_t pc = regs().rip;
+  steps++;
+  arrive(pc);
+  if (search && reportingAt(pc)) record(sw.count(pc) ? "swbreak" : "hwbreak", pc, -1);  // landing on a trap
+  if (trapAt(pc)) skipAt = pc;  // counted: the next step lifts the breakpoint instead of trapping on it
+  return continueAfterStep(pc);
+}
+
+bool Debugger::continueAfterStep(uint64_t pc) {
+  if (mode == kCont) return true;
+  if (mode == kRange) return pc >= start && pc < end && !sw.count(pc);
+  return stepsLeft > 0 && --stepsLeft > 0;
+}
+
+// Executes the instruction at pc with any breakpoint there lifted.
+Stop Debugger::stepOver(uint64_t pc, int& sig, bool& overSyscall) {
+  bool hadSw = sw.count(pc) > 0;
+  if (hadSw) writeMemory(pid, pc, &sw[pc], 1);
+  uint64_t full = dr7For(slots), masked = full;
+  for (int i = 0; i < 4; i++)
+    if (slots[i].used && slots[i].type == 0 && slots[i].addr == pc) masked &= ~(1ull << (2 * i));
+  if (masked != full) pokeDr(pid, 7, masked);
+  overSyscall = hadSw && sw[pc] != 0x0f ? false : isSyscallInsn(pid, pc);
+  Stop st;
+  try {
+    int request = overSyscall ? PTRACE_SYSCALL : PTRACE_SINGLESTEP;
+    resumeWatched(request, &sig, false);
+    st = waitFor(request, false);
+  } catch (...) {
+    if (hadSw) writeMemory(pid, pc, "\xcc", 1);
+    if (masked != full) pokeDr(pid, 7, full);
+    throw;
+  }
+  if (st.kind != Stop::kExited && st.kind != Stop::kKilled) {
+    if (hadSw) writeMemory(pid, pc, "\xcc", 1);
+    if (masked != full) pokeDr(pid, 7, full);
+  }
+  return st;
+}
+
+}  // namespace rw

@@ -1,0 +1,100 @@
+// forkCopy, fingerprint and the pending-signal mask of a stopped tracee (see
+// process_copy.h).
+#include "process_copy.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "ptrace_ops.h"
+#include "replay_loop.h"
+#include "tracer_thread.h"
+
+namespace rw {
+
+// A copy of the stopped tracee: clone(flags 0: no exit signal, so the replayed
+// process never sees a SIGCHLD) injected at the `syscall` instruction at insn. The
+// child is auto-attached (PTRACE_O_TRACECLONE), gets the parent's registers and
+// replay session, and stays stopped. The breakpoints in `sw` are lifted around the
+// fork so that the copy holds none; debug registers are not inherited.
+pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
+  if (sw)
+    for (auto& [a, b] : *sw) writeMemory(pid, a, &b, 1);
+  long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE;
+  user_regs_struct saved = getRegs(pid), r = saved;
+  pid_t child = -1;
+  auto restoreParent = [&] {
+    setRegs(pid, saved);
+    if (sw)
+      for (auto& [a, b] : *sw) writeMemory(pid, a, "\xcc", 1);
+  };
+  try {
+    if (ptrace(PTRACE_SETOPTIONS, pid, nullptr, (void*)opts) != 0) throw NativeError{errno, "ptrace(PTRACE_SETOPTIONS)"};
+    r.rax = 56;  // clone
+    r.orig_rax = uint64_t(-1);
+    r.rdi = 0;  // flags: a new process, exit signal 0
+    r.rsi = 0;  // same stack (copy-on-write)
+    r.rdx = r.r10 = r.r8 = r.r9 = 0;
+    r.rip = insn;
+    // gdb may have left segment selectors the kernel accepts but no instruction runs
+    // with (any selector with RPL 3): the clone runs in the standard 64-bit user
+    // segments, and the copy gets gdb's registers back with the others
+    r.cs = 0x33;  // __USER_CS
+    r.ss = 0x2b;  // __USER_DS
+    setRegs(pid, r);
+    // a SIGSTOP still pending (an interrupt that came as the run ended) is reported
+    // before the instruction runs: swallow it and step again
+    Stop st;
+    for (int tries = 0; tries < 4; tries++) {
+      resume(pid, PTRACE_SINGLESTEP, 0);
+      st = waitStop(pid);
+      if (!(st.kind == Stop::kSignal && st.sig == SIGSTOP)) break;
+    }
+    if (st.kind != Stop::kEvent || st.event != PTRACE_EVENT_CLONE) {
+      siginfo_t si;
+      std::memset(&si, 0, sizeof si);
+      ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si);
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "checkpoint: no clone event (stop kind %d, signal %d, code %d, addr %p, rip 0x%llx)",
+                    int(st.kind), st.sig, si.si_code, si.si_addr, (unsigned long long)getRegs(pid).rip);
+      throw NativeError{EPROTO, buf};
+    }
+    unsigned long msg = 0;
+    ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg);
+    child = pid_t(msg);
+    resume(pid, PTRACE_SINGLESTEP, 0);
+    st = waitStop(pid);
+    if (st.kind != Stop::kSignal || st.sig != SIGTRAP)
+      throw NativeError{EPROTO, "checkpoint: the clone did not return to a single-step trap"};
+    Stop cs = waitStop(child);
+    if (cs.kind != Stop::kSignal) throw NativeError{EPROTO, "checkpoint: the copy did not stop"};
+    setRegs(child, saved);
+  } catch (...) {
+    if (child > 0) killTracee(child);
+    restoreParent();
+    throw;
+  }
+  restoreParent();
+  replayCopySession(pid, child);
+  return child;
+}
+
+// A state's fingerprint: its registers (orig_rax and the trap flags left out) and
+// the 64 bytes at the stack pointer. Names a point when no count can (docs/timeline.md).
+constexpr size_t kFpStack = 64;
+std::vector<uint8_t> fingerprint(pid_t pid) {
+  user_regs_struct r = getRegs(pid);
+  r.orig_rax = 0;
+  r.eflags &= ~uint64_t(0x10100);  // RF, TF
+  std::vector<uint8_t> fp(sizeof r + kFpStack, 0);
+  std::memcpy(fp.data(), &r, sizeof r);
+  readMemory(pid, r.rsp, fp.data() + sizeof r, kFpStack);
+  return fp;
+}
+
+
+}  // namespace rw

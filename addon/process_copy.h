@@ -1,0 +1,25 @@
+// Copies of a stopped tracee and what tells its states apart: forkCopy leaves a
+// stopped copy of the process (a checkpoint) that continues the same replay;
+// fingerprint names a state when no arrival count can (docs/timeline.md); the
+// pending-signal mask says whether a copy may be taken here at all (a signal
+// pending would be delivered in the parent, not in the copy).
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+namespace rw {
+
+// A stopped copy of the stopped tracee pid, made by a clone injected at the
+// `syscall` instruction at insn. `sw` (address -> original byte) are the int3s in
+// pid: lifted around the fork, so that the copy holds none. Debug registers are
+// not inherited. The copy gets pid's registers and replay session.
+pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
+
+// The registers (orig_rax and the trap flags left out) and the 64 bytes at rsp.
+std::vector<uint8_t> fingerprint(pid_t pid);
+
+
+}  // namespace rw

@@ -1,0 +1,102 @@
+// The recorder's state for one traced process, shared by the files of the record
+// loop: record_loop.cc (the loop), record_buffer.cc (the in-process syscall
+// buffer), record_signals.cc (signal stops and who owns them), record_views.cc
+// (what the program sees of the recorder's own settings), record_children.cc
+// (the program's child processes).
+#pragma once
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include <cstdint>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "event_format.h"
+#include "loop_result.h"
+#include "memory_io.h"
+#include "syscall_abi.h"
+
+namespace rw {
+
+// The syscall buffer's header (addon/preload/rwpreload.c, docs/syscallbuf.md).
+struct BufHeader {
+  uint64_t used;
+  uint32_t busy, disabled;
+  uint64_t capacity;
+  uint32_t traced;  // set by the recorder: kTracedFileWrites | kTracedAll calls go the traced way
+  uint32_t pad;
+};
+constexpr uint32_t kTracedFileWrites = 1;  // calls that change files (a data file is mapped)
+constexpr uint32_t kTracedAll = 2;         // every call (children share memory with the program)
+constexpr uint64_t kBufHeader = 64;               // records start after the header
+constexpr uint64_t kBufMagic = 0x52574e44;        // prctl option the preload library registers with
+constexpr int64_t kBufMagicOk = 0x52574e4f4bLL;   // the recorder's answer
+constexpr int64_t kBufInterrupted = -0x5257000000LL;  // result of a buffered call a signal interrupted
+
+// What the program would see natively of the settings the recorder changes in it
+// (rdtsc and CPUID trapping, the parent-death signal, ASLR off, the buffer's
+// seccomp filter).
+struct ProgramView {
+  int pdeathsig = 0;
+  int tscMode = 1;  // PR_TSC_ENABLE
+  int seccompMode = 0;
+  int noNewPrivs = 0;
+  uint32_t persona = 0;
+  int cpuid = 1;  // ARCH_GET_CPUID: CPUID not faulting
+};
+
+// A fix the recorder makes at a syscall's exit so that the program sees its view.
+enum class ExitFix { kNone, kIntAtArg1, kResult, kPersona };
+
+struct Session {
+  bool inSyscall = false;
+  user_regs_struct entry{};
+  int pendingSig = 0;
+  bool atExit = false;  // the last stop was a syscall exit, nothing ran since
+  user_regs_struct exitRegs{};
+  bool annul = false;
+  int64_t forcedResult = 0;
+  uint32_t checkLen = 0, checkCrc = 0;
+  bool generic = false;
+  std::vector<Region> snapshot;
+  bool execed = false;
+  int deferredSig = 0;  // asynchronous signal held back until the next syscall
+  siginfo_t deferredInfo{};
+  // A signal was just delivered (resumed with it): signals pending at that moment
+  // are delivered by the kernel right after it, before any user instruction.
+  bool chainArmed = false;
+  uint64_t chainPending = 0;
+  ProgramView view;
+  ExitFix exitFix = ExitFix::kNone;
+  int64_t exitValue = 0;
+  // Syscall buffer: registered by the preload library; seccomp mode once its
+  // filter is installed (resume with PTRACE_CONT, PTRACE_EVENT_SECCOMP is the entry).
+  uint64_t bufAddr = 0, bufCapacity = 0, untracedAfter = 0, tracedAfter = 0;
+  uint64_t flushed = 0;  // bytes of records already copied into the trace
+  bool seccompMode = false;
+  bool clearDisabled = false;  // set around a fork-like call: cleared at its exit
+  std::set<pid_t> children;    // forked children: they inherit the filter, so they stay traced
+  std::set<pid_t> newChildren; // children whose first (SIGSTOP) stop is still to come
+  double lastResendMs = 0;
+  // Regular files the program mapped (st_dev, st_ino): writes to them change mapped memory.
+  std::set<std::pair<uint64_t, uint64_t>> mappedFiles;
+  // One of them was mapped shared or through a writable fd: the program is likely to
+  // write it, so the syscall buffer sends write-like calls the traced way. (ld.so.cache
+  // and locale-archive, mapped read-only by every program, do not turn it on.)
+  bool writableMapped = false;
+  // Shared memory its children may write (record_shared.cc): the last copy of each
+  // writable shared mapping, watched from the first fork on.
+  bool watchingShared = false;
+  bool sharedMapsChanged = false;
+  std::vector<Region> shared;
+};
+
+inline void args6(const user_regs_struct& r, uint64_t a[6]) {
+  a[0] = r.rdi; a[1] = r.rsi; a[2] = r.rdx; a[3] = r.r10; a[4] = r.r8; a[5] = r.r9;
+}
+
+double nowMs();
+
+}  // namespace rw

@@ -1,0 +1,51 @@
+// Turns the CPUID instructions of a process's file-backed code into traps, in the
+// recorded run and in every replay alike, at the same points: right after an exec
+// (the executable, ld.so) and right after a file is mapped executable (libc,
+// dlopen). The sites come from code-sites.ts; the native side writes `ud2` over
+// them and answers the trap (addon/cpuid_emulation.cc).
+import type { ExecSnapshot, MapFileInfo } from '../history/events.js';
+import { native } from '../native/addon.js';
+import { cpuidSitesInFile } from './code-sites.js';
+
+const PROT_EXEC = 4;
+const ALL = [0n, (1n << 64n) - 1n] as const;
+
+/** The addresses of the CPUID sites of `file` mapped from file offset `offset` at `start`, `length` bytes. */
+function sitesIn(file: Buffer, sha: string | undefined, start: bigint, offset: number, length: number): bigint[] {
+  return cpuidSitesInFile(file, sha)
+    .filter((at) => at >= offset && at + 2 <= offset + length)
+    .map((at) => start + BigInt(at - offset));
+}
+
+/** After an exec: forgets every earlier site, patches the snapshot's executable file mappings. */
+export async function patchExecSnapshot(pid: number, snap: ExecSnapshot, fileOf: (sha: string) => Buffer): Promise<number> {
+  const n = native();
+  await n.cpuidPatch(pid, ALL[0], ALL[1], []);
+  let patched = 0;
+  for (const m of snap.mappings) {
+    if (m.perms[2] !== 'x' || !('file' in m.source)) continue;
+    const start = BigInt(m.start);
+    const end = BigInt(m.end);
+    const sites = sitesIn(fileOf(m.source.file), m.source.file, start, m.source.offset, Number(end - start));
+    if (sites.length) patched += await n.cpuidPatch(pid, start, end, sites);
+  }
+  return patched;
+}
+
+/** Before a file's bytes are (re)written at a mapping: the old sites there are gone. */
+export async function forgetSitesIn(pid: number, map: MapFileInfo): Promise<void> {
+  const start = BigInt(map.addr);
+  await native().cpuidPatch(pid, start, start + BigInt(map.length), []);
+}
+
+/** After a file was mapped: patches it when the mapping is executable. */
+export async function patchMappedFile(pid: number, map: MapFileInfo, file: Buffer): Promise<number> {
+  const start = BigInt(map.addr);
+  const end = start + BigInt(map.length);
+  if (!(map.prot & PROT_EXEC)) {
+    await native().cpuidPatch(pid, start, end, []);
+    return 0;
+  }
+  const sites = sitesIn(file, map.sha, start, Number(BigInt(map.offset)), Number(BigInt(map.length)));
+  return native().cpuidPatch(pid, start, end, sites);
+}
