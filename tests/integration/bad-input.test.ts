@@ -3,7 +3,7 @@
 // unmapped address, one watchpoint too many; each changes nothing,
 // and what came before still works. A client that disconnects in the middle of
 // a continue leaves the server serving the next one a fresh replay.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { programPath } from '../helpers.js';
 import { REGNO, registerLayout } from '../../src/arch/register-layout.js';
 import { debugReplay, record, startServer, type Server } from './gdb-support.js';
@@ -22,6 +22,13 @@ beforeAll(async () => {
 
 afterAll(() => server?.kill());
 
+/** A connection that is closed when the test ends, passed or failed: the server serves one at a time. */
+async function connect(port: number): Promise<RspClient> {
+  const c = await RspClient.connect(port);
+  onTestFinished(() => c.close());
+  return c;
+}
+
 const hex = (s: string) => Buffer.from(s).toString('hex');
 
 async function monitor(c: RspClient, command: string): Promise<string> {
@@ -37,7 +44,7 @@ async function monitor(c: RspClient, command: string): Promise<string> {
 
 /** A new connection (a fresh replay), stopped at main. */
 async function atMain(): Promise<{ c: RspClient; sym: Symbols }> {
-  const c = await RspClient.connect(server.port);
+  const c = await connect(server.port);
   const sym = await c.symbols(programPath('gdbdemo'), ['main', 'counter', 'total', 'origin', 'greeting']);
   expect(await c.request(`Z0,${sym.main.addr.toString(16)},1`)).toBe('OK');
   expect(await c.resume('vCont;c')).toMatch(/^T05.*swbreak/);
@@ -57,31 +64,32 @@ const leHex = (value: bigint, size: number) => Buffer.from(Array.from({ length: 
 
 describe('a watchpoint the CPU refuses', () => {
   it('is answered E02 and leaves no slot behind: monitor restart and vRun work', async () => {
-    const c = await RspClient.connect(server.port);
+    const c = await connect(server.port);
     expect(await c.request('Z2,ffffffffffff0000,8')).toBe('E02');
     expect(await monitor(c, 'restart')).toBe('restarted at event 0\n');
     expect(await c.resume('vRun;')).toMatch(/^T05/);
     expect(await monitor(c, 'when')).toBe('Current event: 0\n');
     // and the replay still runs to its end
-    expect(await c.resume('vCont;c')).toMatch(/^W03/);
+    expect(await c.runToExit()).toMatch(/^W03/);
     c.close();
   });
 
   it('left behind by a client that goes, does not stop the server ending that replay', async () => {
-    const c = await RspClient.connect(server.port);
+    const c = await connect(server.port);
     expect(await c.request('Z2,ffffffffffff0000,8')).toBe('E02');
     expect(await c.request('Z2,7ffffffff000,8')).toBe('E02');
     c.close();
-    const next = await RspClient.connect(server.port);
+    const next = await connect(server.port);
     expect(await next.resume('?')).toMatch(/^T05/);
-    expect(await next.resume('vCont;c')).toMatch(/^W03/);
+    expect(await next.runToExit()).toMatch(/^W03/);
     next.close();
     expect(server.child.exitCode).toBeNull();
     expect(server.stderr()).not.toMatch(/cannot end the replay|internal error|connection failed/);
   });
 
   it('through gdb: `watch` at that address fails to insert, and `monitor restart` works', async () => {
-    const { gdb, server: log } = await debugReplay(demo, ['watch *(long*)0xffffffffffff0000', 'continue', 'monitor restart', 'delete', 'continue']);
+    // the last continue replays the exit: the one before stops at the recorded end
+    const { gdb, server: log } = await debugReplay(demo, ['watch *(long*)0xffffffffffff0000', 'continue', 'monitor restart', 'delete', 'continue', 'continue']);
     const out = gdb.stdout.toString() + gdb.stderr.toString();
     expect(out).toContain('Could not insert hardware watchpoint 2');
     expect(out).toContain('restarted at event 0');
@@ -105,7 +113,7 @@ describe('register values the kernel refuses', () => {
     // and a good G still works, and is undone by the continue that follows
     expect(await c.request('G' + withRegister(before, 'rax', 0x1234n))).toBe('OK');
     expect(await c.request(`p${REGNO.rax.toString(16)}`)).toBe(leHex(0x1234n, 8));
-    expect(await c.resume('vCont;c')).toMatch(/^W03/);
+    expect(await c.runToExit()).toMatch(/^W03/);
     c.close();
   });
 
@@ -119,7 +127,7 @@ describe('register values the kernel refuses', () => {
     expect(await c.request(`p${REGNO.cs.toString(16)}`)).toBe(cs);
     expect(await c.request(`p${REGNO.fs_base.toString(16)}`)).toBe(fsBase);
     expect(await c.registers()).toBe(before);
-    expect(await c.resume('vCont;c')).toMatch(/^W03/);
+    expect(await c.runToExit()).toMatch(/^W03/);
     c.close();
   });
 });
@@ -135,7 +143,7 @@ describe('breakpoints and watchpoints that cannot be', () => {
       expect(await c.request(`z0,${at},1`)).toBe('OK');
     }
     expect(await c.registers()).toBe(before);
-    expect(await c.resume('vCont;c')).toMatch(/^W03/);
+    expect(await c.runToExit()).toMatch(/^W03/);
     c.close();
   });
 
@@ -155,6 +163,7 @@ describe('breakpoints and watchpoints that cannot be', () => {
         expect(stop).toMatch(/^W03/);
         break;
       }
+      if (/replaylog:end;/.test(stop)) continue; // the recorded end; the next continue replays the exit
       const m = /watch:([0-9a-f]+);/.exec(stop);
       expect(m, stop).not.toBeNull();
       seen.add(BigInt('0x' + m![1]));
@@ -168,17 +177,17 @@ describe('a client that goes away in the middle of a continue', () => {
   it('leaves the server serving the next client a fresh replay', async () => {
     const s = await startServer(loop, []);
     try {
-      const first = await RspClient.connect(s.port);
+      const first = await connect(s.port);
       expect(await first.resume('?')).toMatch(/^T05/);
       first.sendPacket('vCont;c');
       // most likely the continue is under way when the client goes; if the machine is
       // slow and it has not started yet, the client goes just before it: both must work
       await new Promise((r) => setTimeout(r, 300));
       first.close();
-      const next = await RspClient.connect(s.port);
+      const next = await connect(s.port);
       expect(await next.resume('?')).toMatch(/^T05/);
       expect(await monitor(next, 'when')).toBe('Current event: 0\n');
-      expect(await next.resume('vCont;c', 60_000)).toMatch(/^W00/);
+      expect(await next.runToExit(60_000)).toMatch(/^W00/);
       next.close();
       expect(s.child.exitCode).toBeNull();
       expect(s.stderr()).not.toMatch(/internal error|connection failed|cannot end the replay/);

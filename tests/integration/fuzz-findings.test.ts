@@ -5,7 +5,7 @@
 // that keeps the replay from retracing its steps.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { programPath } from '../helpers.js';
 import { REGNO, registerLayout } from '../../src/arch/register-layout.js';
 import { record, startServer, type Server } from './gdb-support.js';
@@ -19,6 +19,13 @@ beforeAll(async () => {
 });
 
 afterAll(() => server?.kill());
+
+/** A connection that is closed when the test ends, passed or failed: the server serves one at a time. */
+async function connect(port: number): Promise<RspClient> {
+  const c = await RspClient.connect(port);
+  onTestFinished(() => c.close());
+  return c;
+}
 
 /** The executable's load bias in the replay (AT_ENTRY minus e_entry). */
 async function loadBias(c: RspClient): Promise<bigint> {
@@ -51,7 +58,7 @@ async function gotSlot(c: RspClient, fn: string): Promise<bigint> {
 
 /** A new connection (a fresh replay), stopped at address `at`. */
 async function stoppedAt(at: (c: RspClient) => Promise<bigint>): Promise<RspClient> {
-  const c = await RspClient.connect(server.port);
+  const c = await connect(server.port);
   const addr = (await at(c)).toString(16);
   expect(await c.request(`Z0,${addr},1`)).toBe('OK');
   expect(await c.resume('vCont;c')).toMatch(/^T05.*swbreak/);
@@ -85,12 +92,12 @@ it('gdb code run with a cs the kernel accepts but cannot run: the copy faults, t
   expect(await c.resume('vCont;c')).toMatch(/^T0b/);
   // back at the recorded pc and stack: the replay goes on as recorded
   expect(await c.request('G' + before)).toBe('OK');
-  expect(await c.resume('vCont;c')).toMatch(/^W03/);
+  expect(await c.runToExit()).toMatch(/^W03/);
   c.close();
 });
 
 it('reverse-continue reaches the watchpoint trigger it finds with a hardware breakpoint also set', async () => {
-  const c = await RspClient.connect(server.port);
+  const c = await connect(server.port);
   const format = await rodataAddress(c, 'len=%zu');
   const square = (await c.symbols(EXE, ['square'])).square.addr;
   // printf reads its format: the access stops the replay there
@@ -115,7 +122,7 @@ it('a breakpoint in data keeps the replay from retracing its steps: reverse-cont
   expect(c.console).toContain('cannot go back from here');
   expect(await c.registers()).toBe(before);
   expect(await c.request(`z0,${slot},1`)).toBe('OK');
-  expect(await c.resume('vCont;c')).toMatch(/^W03/);
+  expect(await c.runToExit()).toMatch(/^W03/);
   c.close();
   expect(server.stderr()).not.toMatch(/internal error/);
 });

@@ -139,6 +139,16 @@ export class RspClient {
     return this.stopReply(timeoutMs);
   }
 
+  /**
+   * Continues to the program's exit: the recorded end is a stop of its own
+   * (replaylog:end), and one more continue replays the exit. Returns the W or X reply.
+   */
+  async runToExit(timeoutMs = 10_000): Promise<string> {
+    let stop = await this.resume('vCont;c', timeoutMs);
+    if (/^T05.*replaylog:end;/.test(stop)) stop = await this.resume('vCont;c', timeoutMs);
+    return stop;
+  }
+
   /** QStartNoAckMode: from then on, nobody acks. */
   async noAck(): Promise<void> {
     const r = await this.request('QStartNoAckMode');
