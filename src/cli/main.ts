@@ -1,77 +1,100 @@
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { fail } from './output.js';
+// The command line: which command, with which options. Parsed with commander, which
+// loads in a few milliseconds (yargs took ~80 ms of a 0.1 s budget for
+// `rewind record -- /bin/true`: docs/benchmarks.md, start-up); each command's module
+// is imported only when that command runs, so a record does not load the debugger
+// and a replay --check not the protocol server.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { EXIT_REWIND_ERROR, fail } from './output.js';
 
-async function main(): Promise<void> {
-  let status = 0;
-  await yargs(hideBin(process.argv))
-    .scriptName('rewind')
-    .usage('$0 <command>\n\nRecord a Linux x86-64 program, then debug that exact run with gdb, forwards and backwards.')
-    .command(
-      'record [command..]', 'record a program: rewind record [-o DIR] -- PROGRAM [ARGS...]',
-      (y) => y.option('output', { alias: 'o', type: 'string', describe: 'trace directory (default: a new one under $REWIND_TRACE_DIR or ~/.local/share/rewind)' })
-        .positional('command', { type: 'string', array: true, describe: 'program and arguments' })
-        .option('syscallbuf', { type: 'boolean', describe: 'buffer common syscalls inside the program (faster; default on unless REWIND_SYSCALLBUF=0); --no-syscallbuf turns it off' })
-        .option('portable', { type: 'boolean', default: false, describe: 'tell the program only of CPU features every x86-64-v3 CPU has (no AVX-512, no TSX), so the trace replays on more machines' })
-        // tests only (docs/portability.md): answer CPUID from a `cpuid -r` dump, as another machine would
-        .option('cpuid-from', { type: 'string', hidden: true })
-        .parserConfiguration({ 'populate--': true }),
-      async (argv) => {
-        const rest = (argv['--'] as unknown[] | undefined) ?? [];
-        const { recordCommand } = await import('./record-command.js');
-        status = await recordCommand({
-          output: argv.output, syscallbuf: argv.syscallbuf, portable: argv.portable, cpuidFrom: argv['cpuid-from'],
-          command: [...(argv.command ?? []), ...rest].map(String),
-        });
-      },
-    )
-    .command(
-      'replay [trace]', 'replay a trace (default: the latest)',
-      (y) => y.positional('trace', { type: 'string' })
-        .option('check', { type: 'boolean', describe: 'replay headless to the end, echoing the program\'s stdout/stderr, exit with its status' })
-        .option('port', { type: 'number', default: 2345, describe: 'serve gdb on this TCP port (0: any free port)' })
-        .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on' })
-        .option('once', { type: 'boolean', default: false, describe: 'exit when gdb disconnects instead of waiting for the next connection' })
-        .option('gdb', { type: 'boolean', default: false, describe: 'start gdb already connected' })
-        .option('gdb-path', { type: 'string', describe: 'the gdb to start with --gdb' })
-        .option('symbols', { type: 'string', describe: 'serve symbols from FILE (checked against the recorded executable)' }),
-      async (argv) => {
-        if (argv.check) {
-          const { replayCheckCommand } = await import('./replay-check-command.js');
-          status = await replayCheckCommand({ trace: argv.trace });
-          return;
-        }
-        const { replayServeCommand } = await import('./replay-command.js');
-        status = await replayServeCommand({
-          trace: argv.trace, port: argv.port, host: argv.host, once: argv.once, gdb: argv.gdb,
-          gdbPath: argv['gdb-path'], symbols: argv.symbols,
-        });
-      },
-    )
-    .command(
-      'dump [trace]', 'print the events of a trace, one per line',
-      (y) => y.positional('trace', { type: 'string' })
-        .option('from', { type: 'number', describe: 'first event number' })
-        .option('count', { type: 'number', describe: 'how many events' }),
-      async (argv) => {
-        const { dumpCommand } = await import('./dump-command.js');
-        status = dumpCommand({ trace: argv.trace, from: argv.from, count: argv.count });
-      },
-    )
-    .command('ls', 'list the traces, newest first', () => undefined, async () => {
-      const { lsCommand } = await import('./ls-command.js');
-      status = lsCommand();
-    })
-    .command('dap', 'serve the Debug Adapter Protocol on stdin/stdout (for VS Code; see editors/vscode)', () => undefined, async () => {
-      const { dapCommand } = await import('./dap-command.js');
-      status = await dapCommand();
-    })
-    .demandCommand(1, 'name a command: record, replay, dump, ls or dap')
-    .strict()
-    .fail((msg, err) => fail(err ? err.message : `${msg} (see rewind --help)`))
-    .help()
-    .parseAsync();
-  process.exitCode = status;
+function integer(what: string): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${what} must be a whole number`);
+    return Number(value);
+  };
 }
 
-main().catch((e) => fail((e as Error).message));
+/** Runs the command named by argv and returns the status rewind exits with. */
+async function run(argv: string[]): Promise<number> {
+  let status = 0;
+  const program = new Command('rewind')
+    .usage('<command>')
+    .description('Record a Linux x86-64 program, then debug that exact run with gdb, forwards and backwards.')
+    // options after `record PROGRAM` are the program's
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
+    .showSuggestionAfterError();
+
+  program.command('record')
+    .description('record a program')
+    .usage('[-o DIR] -- PROGRAM [ARGS...]')
+    .argument('[command...]', 'program and arguments')
+    .option('-o, --output <dir>', 'trace directory (default: a new one under $REWIND_TRACE_DIR or ~/.local/share/rewind)')
+    .option('--syscallbuf', 'buffer common syscalls inside the program (faster; default on unless REWIND_SYSCALLBUF=0)')
+    .option('--no-syscallbuf', 'turn the syscall buffer off')
+    .option('--portable', 'tell the program only of CPU features every x86-64-v3 CPU has (no AVX-512, no TSX), so the trace replays on more machines')
+    // tests only (docs/portability.md): answer CPUID from a `cpuid -r` dump, as another machine would
+    .addOption(new Option('--cpuid-from <file>').hideHelp())
+    .passThroughOptions()
+    .action(async (command: string[], o: { output?: string; syscallbuf?: boolean; portable?: boolean; cpuidFrom?: string }) => {
+      const { recordCommand } = await import('./record-command.js');
+      status = await recordCommand({ output: o.output, syscallbuf: o.syscallbuf, portable: o.portable ?? false, cpuidFrom: o.cpuidFrom, command });
+    });
+
+  program.command('replay')
+    .description('replay a trace (default: the latest)')
+    .argument('[trace]')
+    .option('--check', 'replay headless to the end, echoing the program\'s stdout/stderr, exit with its status')
+    .option('--port <port>', 'serve gdb on this TCP port (0: any free port)', integer('--port'), 2345)
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--once', 'exit when gdb disconnects instead of waiting for the next connection', false)
+    .option('--gdb', 'start gdb already connected', false)
+    .option('--gdb-path <path>', 'the gdb to start with --gdb')
+    .option('--symbols <file>', 'serve symbols from FILE (checked against the recorded executable)')
+    .action(async (trace: string | undefined, o: { check?: boolean; port: number; host: string; once: boolean; gdb: boolean; gdbPath?: string; symbols?: string }) => {
+      if (o.check) {
+        const { replayCheckCommand } = await import('./replay-check-command.js');
+        status = await replayCheckCommand({ trace });
+        return;
+      }
+      const { replayServeCommand } = await import('./replay-command.js');
+      status = await replayServeCommand({ trace, port: o.port, host: o.host, once: o.once, gdb: o.gdb, gdbPath: o.gdbPath, symbols: o.symbols });
+    });
+
+  program.command('dump')
+    .description('print the events of a trace, one per line')
+    .argument('[trace]')
+    .option('--from <n>', 'first event number', integer('--from'))
+    .option('--count <k>', 'how many events', integer('--count'))
+    .action(async (trace: string | undefined, o: { from?: number; count?: number }) => {
+      const { dumpCommand } = await import('./dump-command.js');
+      status = dumpCommand({ trace, from: o.from, count: o.count });
+    });
+
+  program.command('ls')
+    .description('list the traces, newest first')
+    .action(async () => {
+      const { lsCommand } = await import('./ls-command.js');
+      status = lsCommand();
+    });
+
+  program.command('dap')
+    .description('serve the Debug Adapter Protocol on stdin/stdout (for VS Code; see editors/vscode)')
+    .action(async () => {
+      const { dapCommand } = await import('./dap-command.js');
+      status = await dapCommand();
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    // --help has printed what was asked; without a command, the help went to stderr
+    if (e.code === 'commander.helpDisplayed') return 0;
+    if (e.code === 'commander.help') return EXIT_REWIND_ERROR;
+    fail(`${e.message.replace(/^error: /, '')} (see rewind --help)`);
+  }
+  return status;
+}
+
+run(process.argv.slice(2)).then((status) => { process.exitCode = status; }, (e) => fail((e as Error).message));
