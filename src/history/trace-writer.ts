@@ -4,6 +4,7 @@ import * as zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { crc32 } from './crc32.js';
 import { TraceError } from './errors.js';
+import { copyHashing, FileStore } from './file-store.js';
 import {
   CHUNK_HEADER_SIZE, CODEC_BROTLI, END_FILE, EVENTS_FILE, FILES_DIR, FORMAT_NAME, FORMAT_VERSION, META_FILE,
   encodeChunkHeader, encodeFileHeader,
@@ -55,13 +56,21 @@ export class TraceWriter {
   private failure: unknown = null;
   private closed = false;
   private readonly filesDir: string;
+  /** the machine's file store (undefined: not opened yet; null: none, files are copied) */
+  private store: FileStore | null | undefined;
 
-  private constructor(readonly dir: string) {
+  private constructor(readonly dir: string, store: FileStore | null | undefined) {
     this.filesDir = path.join(dir, FILES_DIR);
+    this.store = store;
     this.fd = fs.openSync(path.join(dir, EVENTS_FILE), 'wx');
   }
 
-  static create(dir: string, meta: object): TraceWriter {
+  /**
+   * `opts.fileStore`: where storeImage() keeps mapped files (default: the machine's
+   * store, FileStore.open(), opened on first use; null: none, files are copied into
+   * the trace).
+   */
+  static create(dir: string, meta: object, opts: { fileStore?: FileStore | null } = {}): TraceWriter {
     let entries: string[] | null = null;
     try {
       entries = fs.readdirSync(dir);
@@ -73,7 +82,7 @@ export class TraceWriter {
     if (entries && entries.length > 0) throw new TraceError('EXISTS', `cannot create trace: ${dir} exists and is not empty`);
     fs.mkdirSync(path.join(dir, FILES_DIR), { recursive: true });
     writeJsonAtomic(path.join(dir, META_FILE), { format: FORMAT_NAME, version: FORMAT_VERSION, ...meta });
-    const w = new TraceWriter(dir);
+    const w = new TraceWriter(dir, opts.fileStore);
     fs.writeSync(w.fd, encodeFileHeader());
     return w;
   }
@@ -151,23 +160,37 @@ export class TraceWriter {
   storeFile(file: string): string {
     this.check();
     const tmp = tmpName(path.join(this.filesDir, 'file'));
-    const hash = createHash('sha256');
-    const src = fs.openSync(file, 'r');
-    const dst = fs.openSync(tmp, 'w');
+    let sha: string;
     try {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (let n; (n = fs.readSync(src, buf, 0, buf.length, null)) > 0; ) {
-        hash.update(buf.subarray(0, n));
-        fs.writeSync(dst, buf, 0, n);
-      }
-    } finally {
-      fs.closeSync(src);
-      fs.closeSync(dst);
+      sha = copyHashing(file, tmp);
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw e;
     }
-    const sha = hash.digest('hex');
     const target = path.join(this.filesDir, sha);
     if (fs.existsSync(target)) fs.rmSync(tmp);
     else fs.renameSync(tmp, target);
+    return sha;
+  }
+
+  /**
+   * Stores a mapped image (an executable, a library) whose stat is `st`, through the
+   * machine's file store: known there by its identity, it is linked into files/
+   * without being read (src/history/file-store.ts). Without a store, storeFile().
+   */
+  storeImage(file: string, st: fs.BigIntStats): string {
+    this.check();
+    if (this.store === undefined) this.store = FileStore.open() ?? null;
+    if (!this.store) return this.storeFile(file);
+    const sha = this.store.add(file, st);
+    const target = path.join(this.filesDir, sha);
+    try {
+      this.store.linkInto(sha, target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // pruned between add() and the link: stored again
+      this.store.linkInto(this.store.add(file, st), target);
+    }
     return sha;
   }
 

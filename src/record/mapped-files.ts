@@ -69,7 +69,9 @@ function storeRange(writer: TraceWriter, file: string, from: number, length: num
 }
 
 // ld.so maps each library several times (the whole file, then each segment): an
-// ELF image is stored once per identity, size and change time. (Not for data files:
+// ELF image is stored once per identity, size and change time, through the machine's
+// file store, which knows it from earlier recordings by the same key and links it
+// into the trace without reading it (src/history/file-store.ts). (Not for data files:
 // a store through a shared mapping to an already dirty page changes a file without
 // changing its times; such files are stored as pieces, read at each mapping.)
 const images = new WeakMap<TraceWriter, Map<string, string>>();
@@ -78,7 +80,7 @@ function storeImage(writer: TraceWriter, file: string, st: fs.BigIntStats): stri
   if (!known) images.set(writer, (known = new Map()));
   const key = `${fileIdentity(st)}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
   let sha = known.get(key);
-  if (!sha) known.set(key, (sha = writer.storeFile(file)));
+  if (!sha) known.set(key, (sha = writer.storeImage(file, st)));
   return sha;
 }
 

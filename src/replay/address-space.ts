@@ -68,7 +68,8 @@ export async function captureAddressSpace(pid: number, writer: TraceWriter, exe:
     const data = await n.readMemory(pid, m.start, Number(m.end - m.start));
     let source: MappingSnapshot['source'];
     if (m.name.startsWith('/') && data.length === Number(m.end - m.start) && sameAsFile(m.name, m.offset, data)) {
-      const sha = stored.get(m.name) ?? writer.storeFile(m.name);
+      // the executable and ld.so: through the machine's file store, like every mapped image
+      const sha = stored.get(m.name) ?? writer.storeImage(m.name, fs.statSync(m.name, { bigint: true }));
       stored.set(m.name, sha);
       source = { file: sha, offset: Number(m.offset) };
     } else if (data.every((b) => b === 0)) {
