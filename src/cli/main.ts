@@ -71,6 +71,14 @@ async function run(argv: string[]): Promise<number> {
       status = dumpCommand({ trace, from: o.from, count: o.count });
     });
 
+  program.command('pack')
+    .description('make a trace self-contained and compact, to move it to another machine (default: the latest)')
+    .argument('[trace]')
+    .action(async (trace: string | undefined) => {
+      const { packCommand } = await import('./pack-command.js');
+      status = packCommand({ trace });
+    });
+
   program.command('ls')
     .description('list the traces, newest first')
     .action(async () => {

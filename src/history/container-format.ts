@@ -14,6 +14,8 @@ export const META_FILE = 'meta.json';
 export const END_FILE = 'end.json';
 export const EVENTS_FILE = 'events.rwe';
 export const FILES_DIR = 'files';
+/** files/<sha><PACKED_SUFFIX>: the file brotli-compressed, in a packed trace (src/history/pack.ts) */
+export const PACKED_SUFFIX = '.br';
 
 export const EVENTS_MAGIC = Buffer.from('RWNDEVT\0', 'latin1');
 export const EVENTS_VERSION = 1;

@@ -143,6 +143,22 @@ export class FileStore {
     return sha;
   }
 
+  /** Stores `content`, known to hash to `sha`, unless the store has it; returns its path. */
+  addContent(content: Buffer, sha: string): string {
+    const obj = this.objectPath(sha);
+    if (fs.existsSync(obj)) return obj;
+    const tmp = tmpName(path.join(this.objects, 'new'));
+    try {
+      fs.writeFileSync(tmp, content, { mode: 0o444 });
+      fs.utimesSync(tmp, STORE_MTIME, STORE_MTIME);
+      fs.renameSync(tmp, obj);
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+    return obj;
+  }
+
   /**
    * Puts object `sha` at `dest`: a hard link where the file system allows, else a
    * copy (a reflink where it offers one). A `dest` that exists already is kept.

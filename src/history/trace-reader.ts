@@ -8,8 +8,9 @@ import { TraceError } from './errors.js';
 import {
   CHUNK_HEADER_SIZE, CHUNK_HEADER_VERSION, CHUNK_MAGIC, CODEC_BROTLI, END_FILE, EVENTS_FILE, EVENTS_MAGIC,
   EVENTS_VERSION, FILE_HEADER_SIZE, FILES_DIR, FORMAT_NAME, FORMAT_VERSIONS_READ, META_FILE, SHA256_RE,
-  decodeChunkHeader,
+  PACKED_SUFFIX, decodeChunkHeader,
 } from './container-format.js';
+import { FileStore } from './file-store.js';
 
 export interface TraceMeta { format: string; version: number; [key: string]: unknown }
 export interface TraceEnd { eventCount: number; [key: string]: unknown }
@@ -226,29 +227,64 @@ export class TraceReader {
     }
   }
 
-  /** Contents of a stored file, checked against its hash the first time. */
+  /**
+   * Contents of a stored file, checked against its hash the first time: files/<sha>,
+   * or files/<sha>.br in a packed trace (src/history/pack.ts).
+   */
   file(sha: string): Buffer {
     const p = this.storedPath(sha);
     let buf: Buffer;
+    let links = 1;
     try {
-      buf = fs.readFileSync(p);
+      const fd = fs.openSync(p, 'r');
+      try {
+        links = fs.fstatSync(fd).nlink;
+        buf = fs.readFileSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TraceError('MISSING', `trace file ${FILES_DIR}/${sha} is missing: ${this.dir}`);
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      buf = this.packedFile(sha);
     }
     if (!this.verified.has(sha)) {
       if (createHash('sha256').update(buf).digest('hex') !== sha) {
-        throw new TraceError('CORRUPT', `trace is corrupt: trace file ${FILES_DIR}/${sha} does not match its hash`);
+        // a hard link shared with the machine's file store: changed there, or through another trace
+        const shared = links > 1 ? ` (it is one of ${links} hard links to a file shared with the file store and other traces, and was changed in place after it was stored)` : '';
+        throw new TraceError('CORRUPT', `trace is corrupt: trace file ${FILES_DIR}/${sha} does not match its hash${shared}: ${this.dir}`);
       }
       this.verified.add(sha);
     }
     return buf;
   }
 
-  /** Path of a stored file, after checking it against its hash. */
+  /** A file of a packed trace: files/<sha>.br, brotli-compressed. */
+  private packedFile(sha: string): Buffer {
+    let packed: Buffer;
+    try {
+      packed = fs.readFileSync(`${this.storedPath(sha)}${PACKED_SUFFIX}`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TraceError('MISSING', `trace file ${FILES_DIR}/${sha} is missing: ${this.dir}`);
+      throw e;
+    }
+    try {
+      return zlib.brotliDecompressSync(packed);
+    } catch (e) {
+      throw new TraceError('CORRUPT', `trace is corrupt: trace file ${FILES_DIR}/${sha}${PACKED_SUFFIX} does not decompress (${(e as Error).message}): ${this.dir}`);
+    }
+  }
+
+  /**
+   * Path of a stored file, after checking it against its hash. A packed file is
+   * unpacked into the machine's file store first (the path is the store's).
+   */
   filePath(sha: string): string {
-    if (!this.verified.has(sha)) this.file(sha);
-    return this.storedPath(sha);
+    const buf = this.file(sha);
+    const p = this.storedPath(sha);
+    if (fs.existsSync(p)) return p;
+    const store = FileStore.open();
+    if (!store) throw new TraceError('MISSING', `trace file ${FILES_DIR}/${sha} is packed, and there is no file store to unpack it into: ${this.dir}`);
+    return store.addContent(buf, sha);
   }
 
   close(): void {
