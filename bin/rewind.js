@@ -1,6 +1,20 @@
 #!/usr/bin/env node
-// Notes whether stdio is non-blocking before Node makes it so (see that module).
-// main.js comes in by a dynamic import: a static one would load its graph first,
-// and loading `assert` (yargs imports it) already touches process.stderr.
-import '../dist/cli/inherited-stdio.js';
-await import('../dist/cli/main.js');
+// Runs the bundled CLI (dist/bundle/, scripts/bundle.mjs) when it is at least as
+// new as tsc's output, else dist/ itself: a bare `npx tsc` makes rewind slower to
+// start, never stale.
+// inherited-stdio.js notes whether stdio is non-blocking before Node makes it so
+// (see that module); main.js comes in by a dynamic import after it: a static one
+// would load its graph first, and loading `assert` already touches process.stderr.
+import { statSync } from 'node:fs';
+
+const dist = new URL('../dist/', import.meta.url);
+const mtime = (rel) => {
+  try {
+    return statSync(new URL(rel, dist)).mtimeMs;
+  } catch {
+    return -1;
+  }
+};
+const from = mtime('bundle/main.js') >= mtime('cli/main.js') ? 'bundle' : 'cli';
+await import(new URL(`${from}/inherited-stdio.js`, dist).href);
+await import(new URL(`${from}/main.js`, dist).href);

@@ -16,28 +16,35 @@ const NR_MPROTECT = 10;
 /**
  * Hides the vDSO from the program (its clock functions would read time without a
  * syscall, invisible to ptrace): AT_SYSINFO_EHDR becomes AT_IGNORE in the auxv on
- * the initial stack. Returns the auxv as the program will see it.
+ * the initial stack. Returns the auxv as the program will see it. The stack above
+ * rsp (argc, argv, envp, auxv, then their strings) is read in one call: read word by
+ * word it cost a round trip to the tracer thread per variable of the environment.
  */
-async function hideVdso(pid: number, rsp: bigint): Promise<Buffer> {
+async function hideVdso(pid: number, rsp: bigint, stackEnd: bigint): Promise<Buffer> {
   const n = native();
-  const word = async (addr: bigint) => (await n.readMemory(pid, addr, 8)).readBigUInt64LE(0);
-  let p = rsp + 8n; // argc
-  while ((await word(p)) !== 0n) p += 8n; // argv
-  p += 8n;
-  while ((await word(p)) !== 0n) p += 8n; // envp
-  p += 8n;
+  const stack = await n.readMemory(pid, rsp, Number(stackEnd - rsp));
+  const word = (off: number) => {
+    if (off + 8 > stack.length) throw new Error(`the initial stack ends before its auxv (${stack.length} bytes above rsp)`);
+    return stack.readBigUInt64LE(off);
+  };
+  let p = 8; // argc
+  while (word(p) !== 0n) p += 8; // argv
+  p += 8;
+  while (word(p) !== 0n) p += 8; // envp
+  p += 8;
   const start = p;
   for (;;) {
-    const type = await word(p);
+    const type = word(p);
     if (type === AT_SYSINFO_EHDR) {
       const b = Buffer.alloc(8);
       b.writeBigUInt64LE(AT_IGNORE);
-      await n.writeMemory(pid, p, b);
+      await n.writeMemory(pid, rsp + BigInt(p), b);
+      b.copy(stack, p);
     }
-    p += 16n;
+    p += 16;
     if (type === AT_NULL) break;
   }
-  return n.readMemory(pid, start, Number(p - start));
+  return Buffer.from(stack.subarray(start, p));
 }
 
 function sameAsFile(path: string, offset: bigint, data: Buffer): boolean {
@@ -59,11 +66,15 @@ function sameAsFile(path: string, offset: bigint, data: Buffer): boolean {
 export async function captureAddressSpace(pid: number, writer: TraceWriter, exe: string): Promise<ExecSnapshot> {
   const n = native();
   const regs = await n.getRegs(pid);
-  const auxv = await hideVdso(pid, getReg(regs, 'rsp'));
+  const maps = readMaps(pid);
+  const rsp = getReg(regs, 'rsp');
+  const stackEnd = maps.find((m) => rsp >= m.start && rsp < m.end)?.end;
+  if (stackEnd === undefined) throw new Error(`the program's stack pointer ${hex(rsp)} is in no mapping at its exec`);
+  const auxv = await hideVdso(pid, rsp, stackEnd);
   const mappings: MappingSnapshot[] = [];
   // A file mapped several times (an ELF's segments) is stored once per snapshot.
   const stored = new Map<string, string>();
-  for (const m of readMaps(pid)) {
+  for (const m of maps) {
     if (isSpecialMapping(m.name)) continue;
     const data = await n.readMemory(pid, m.start, Number(m.end - m.start));
     let source: MappingSnapshot['source'];
