@@ -79,6 +79,14 @@ async function run(argv: string[]): Promise<number> {
       status = packCommand({ trace });
     });
 
+  program.command('store')
+    .description('show the file store that traces share (--prune: remove the files no trace links)')
+    .option('--prune', 'remove the files no trace links any more', false)
+    .action(async (o: { prune: boolean }) => {
+      const { storeCommand } = await import('./store-command.js');
+      status = storeCommand({ prune: o.prune });
+    });
+
   program.command('ls')
     .description('list the traces, newest first')
     .action(async () => {

@@ -179,6 +179,22 @@ export class FileStore {
     fs.renameSync(tmp, dest);
   }
 
+  /** What the store holds: objects, their bytes, and how many no trace links (prune() removes those). */
+  usage(): { objects: number; bytes: number; unlinked: number; unlinkedBytes: number } {
+    const u = { objects: 0, bytes: 0, unlinked: 0, unlinkedBytes: 0 };
+    for (const name of fs.readdirSync(this.objects)) {
+      if (!SHA256_RE.test(name)) continue;
+      const st = fs.statSync(path.join(this.objects, name));
+      u.objects++;
+      u.bytes += st.size;
+      if (st.nlink === 1) {
+        u.unlinked++;
+        u.unlinkedBytes += st.size;
+      }
+    }
+    return u;
+  }
+
   /**
    * Removes what no trace holds: objects with no other link, and known identities
    * whose object is gone. Traces that got copies (another file system) are not seen

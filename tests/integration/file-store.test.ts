@@ -65,14 +65,28 @@ describe('the file store', () => {
     }
   });
 
-  it('a trace keeps its files when the store is removed, or pruned', () => {
+  it('rewind store --prune removes what no trace links; traces keep their files, even with the store removed', () => {
     const store = tempDir('rewind-filestore-');
     const hello = programPath('hello');
-    const { trace, stdout, status } = recordWith(store, [hello]);
+    const demo = programPath('gdbdemo');
+    const kept = recordWith(store, [hello]);
+    const gone = recordWith(store, [demo]);
+    const demoSha = createHash('sha256').update(readFileSync(demo)).digest('hex');
+    const libc = libcSha(hello);
+    rmSync(gone.trace, { recursive: true, force: true });
+    const p = rewind(['store', '--prune'], { env: { REWIND_FILE_STORE: store } });
+    expect(p.status, describeRun(p)).toBe(0);
+    expect(p.stdout.toString()).toMatch(/^removed 1 files \([\d.]+ MiB\) that no trace links\n/);
+    expect(p.stdout.toString()).toContain(`${store}: `);
+    expect(existsSync(path.join(store, 'objects', demoSha))).toBe(false);
+    expect(existsSync(path.join(store, 'objects', libc))).toBe(true);
+    const afterPrune = check(kept.trace, store);
+    expect(afterPrune.status, describeRun(afterPrune)).toBe(kept.status);
+    expect(afterPrune.stdout.toString()).toBe(kept.stdout);
     rmSync(store, { recursive: true, force: true });
-    const r = check(trace, store);
-    expect(r.status, describeRun(r)).toBe(status);
-    expect(r.stdout.toString()).toBe(stdout);
+    const r = check(kept.trace, store);
+    expect(r.status, describeRun(r)).toBe(kept.status);
+    expect(r.stdout.toString()).toBe(kept.stdout);
   });
 
   it('a store file changed in place is refused: by record when its size changed, by replay when only its bytes did', () => {
