@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import type { ExecSnapshot, MapFileInfo } from '../history/events.js';
 import { native } from '../native/addon.js';
+import { hostCpuidDump } from './host-dump.js';
 import { type CpuidRow, portableAnswers, regOf } from './leaves.js';
 import { forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
 
@@ -82,8 +83,8 @@ export class CpuidRecording {
   private constructor(readonly meta: CpuidMeta, private readonly answers: CpuidRow[] | null) {}
 
   static async plan(opts: CpuidOptions): Promise<CpuidRecording> {
-    const dump = await native().cpuidDump();
-    const host = dump.leaves as CpuidRow[];
+    const dump = await hostCpuidDump();
+    const host = dump.leaves;
     let answers: CpuidRow[] | null = null;
     let answeredFrom = 'this CPU';
     if (opts.answersFrom) {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import type { TraceReader } from '../history/index.js';
 import { EventKind, eventKindOf, type ExecSnapshot, type MapFileInfo } from '../history/events.js';
 import { native } from '../native/addon.js';
+import { hostCpuidDump } from './host-dump.js';
 import { type CpuidRow, featuresOnlyIn, FEATURES, regOf, trampolineXsave, xsaveWrites, xstateName } from './leaves.js';
 import { forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
 import { type CpuidMeta, faultingAvailable } from './recording.js';
@@ -59,8 +60,8 @@ function deliveredSignals(trace: TraceReader): boolean {
 async function refusal(trace: TraceReader, snapshot: ExecSnapshot): Promise<string | undefined> {
   const meta = cpuidMetaOf(trace);
   if (!meta) return undefined;
-  const dump = await native().cpuidDump();
-  const here = dump.leaves as CpuidRow[];
+  const dump = await hostCpuidDump();
+  const here = dump.leaves;
   const answers = meta.answers ?? meta.host;
   const missing = featuresOnlyIn(answers, here, (f) => f.isa);
   if (missing.length) {
