@@ -2,7 +2,7 @@
 // noted before Node changes that.
 //
 // The first time process.stdout, process.stderr or process.stdin is touched
-// (commander does to print help, and Node itself when it loads `assert`), libuv turns
+// (printing help does, and Node itself when it loads `assert`), libuv turns
 // O_NONBLOCK on for a pipe or socket (uv_pipe_open). That flag belongs to the
 // open file description, which the recorded program shares when it inherits
 // the fd: natively blocking, its stdout became non-blocking under the recorder,

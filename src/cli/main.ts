@@ -1,116 +1,112 @@
-// The command line: which command, with which options. Parsed with commander, which
-// loads in a few milliseconds (yargs took ~80 ms of a 0.1 s budget for
-// `rewind record -- /bin/true`: docs/benchmarks.md, start-up); each command's module
-// is imported only when that command runs, so a record does not load the debugger
-// and a replay --check not the protocol server.
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { EXIT_REWIND_ERROR, fail } from './output.js';
+// The command line: the table of commands and their options, parsed by
+// command-line.ts (util.parseArgs). Each command's module is imported only when that
+// command runs, so a record does not load the debugger and a replay --check not the
+// protocol server (docs/startup.md).
+import { type CommandSpec, type OptionValues, parseCommandLine, UsageError } from './command-line.js';
+import { EXIT_REWIND_ERROR, fail, writeAllSync } from './output.js';
 
-function integer(what: string): (value: string) => number {
-  return (value) => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${what} must be a whole number`);
-    return Number(value);
-  };
-}
+const TRACE_OPTIONAL = '[TRACE]';
 
-/** Runs the command named by argv and returns the status rewind exits with. */
-async function run(argv: string[]): Promise<number> {
-  let status = 0;
-  const program = new Command('rewind')
-    .usage('<command>')
-    .description('Record a Linux x86-64 program, then debug that exact run with gdb, forwards and backwards.')
-    // options after `record PROGRAM` are the program's
-    .enablePositionalOptions()
-    .exitOverride()
-    .configureOutput({ outputError: () => undefined })
-    .showSuggestionAfterError();
-
-  program.command('record')
-    .description('record a program')
-    .usage('[-o DIR] -- PROGRAM [ARGS...]')
-    .argument('[command...]', 'program and arguments')
-    .option('-o, --output <dir>', 'trace directory (default: a new one under $REWIND_TRACE_DIR or ~/.local/share/rewind)')
-    .option('--syscallbuf', 'buffer common syscalls inside the program (faster; default on unless REWIND_SYSCALLBUF=0)')
-    .option('--no-syscallbuf', 'turn the syscall buffer off')
-    .option('--portable', 'tell the program only of CPU features every x86-64-v3 CPU has (no AVX-512, no TSX), so the trace replays on more machines')
-    // tests only (docs/portability.md): answer CPUID from a `cpuid -r` dump, as another machine would
-    .addOption(new Option('--cpuid-from <file>').hideHelp())
-    .passThroughOptions()
-    .action(async (command: string[], o: { output?: string; syscallbuf?: boolean; portable?: boolean; cpuidFrom?: string }) => {
+const COMMANDS: (CommandSpec & { run(v: OptionValues, positionals: string[]): Promise<number> })[] = [
+  {
+    name: 'record', usage: '[-o DIR] -- PROGRAM [ARGS...]', describe: 'record a program', positionals: 'program',
+    options: [
+      { name: 'output', short: 'o', type: 'string', value: 'dir', describe: 'trace directory (default: a new one under $REWIND_TRACE_DIR or ~/.local/share/rewind)' },
+      { name: 'syscallbuf', type: 'boolean', negatable: true, describe: 'buffer common syscalls inside the program (faster; default on unless REWIND_SYSCALLBUF=0)' },
+      { name: 'portable', type: 'boolean', default: false, describe: 'tell the program only of CPU features every x86-64-v3 CPU has (no AVX-512, no TSX), so the trace replays on more machines' },
+      // tests only (docs/portability.md): answer CPUID from a `cpuid -r` dump, as another machine would
+      { name: 'cpuid-from', type: 'string', hidden: true, describe: '' },
+    ],
+    async run(v, command) {
       const { recordCommand } = await import('./record-command.js');
-      status = await recordCommand({ output: o.output, syscallbuf: o.syscallbuf, portable: o.portable ?? false, cpuidFrom: o.cpuidFrom, command });
-    });
-
-  program.command('replay')
-    .description('replay a trace (default: the latest)')
-    .argument('[trace]')
-    .option('--check', 'replay headless to the end, echoing the program\'s stdout/stderr, exit with its status')
-    .option('--port <port>', 'serve gdb on this TCP port (0: any free port)', integer('--port'), 2345)
-    .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--once', 'exit when gdb disconnects instead of waiting for the next connection', false)
-    .option('--gdb', 'start gdb already connected', false)
-    .option('--gdb-path <path>', 'the gdb to start with --gdb')
-    .option('--symbols <file>', 'serve symbols from FILE (checked against the recorded executable)')
-    .action(async (trace: string | undefined, o: { check?: boolean; port: number; host: string; once: boolean; gdb: boolean; gdbPath?: string; symbols?: string }) => {
-      if (o.check) {
+      return recordCommand({
+        output: v.output as string | undefined, syscallbuf: v.syscallbuf as boolean | undefined, portable: v.portable as boolean,
+        cpuidFrom: v['cpuid-from'] as string | undefined, command,
+      });
+    },
+  },
+  {
+    name: 'replay', usage: `${TRACE_OPTIONAL} [options]`, describe: 'replay a trace (default: the latest)', positionals: 'trace',
+    options: [
+      { name: 'check', type: 'boolean', describe: 'replay headless to the end, echoing the program\'s stdout/stderr, exit with its status' },
+      { name: 'port', type: 'integer', value: 'port', default: 2345, describe: 'serve gdb on this TCP port (0: any free port)' },
+      { name: 'host', type: 'string', value: 'addr', default: '127.0.0.1', describe: 'address to listen on' },
+      { name: 'once', type: 'boolean', default: false, describe: 'exit when gdb disconnects instead of waiting for the next connection' },
+      { name: 'gdb', type: 'boolean', default: false, describe: 'start gdb already connected' },
+      { name: 'gdb-path', type: 'string', value: 'path', describe: 'the gdb to start with --gdb' },
+      { name: 'symbols', type: 'string', value: 'file', describe: 'serve symbols from FILE (checked against the recorded executable)' },
+    ],
+    async run(v, [trace]) {
+      if (v.check) {
         const { replayCheckCommand } = await import('./replay-check-command.js');
-        status = await replayCheckCommand({ trace });
-        return;
+        return replayCheckCommand({ trace });
       }
       const { replayServeCommand } = await import('./replay-command.js');
-      status = await replayServeCommand({ trace, port: o.port, host: o.host, once: o.once, gdb: o.gdb, gdbPath: o.gdbPath, symbols: o.symbols });
-    });
-
-  program.command('dump')
-    .description('print the events of a trace, one per line')
-    .argument('[trace]')
-    .option('--from <n>', 'first event number', integer('--from'))
-    .option('--count <k>', 'how many events', integer('--count'))
-    .action(async (trace: string | undefined, o: { from?: number; count?: number }) => {
+      return replayServeCommand({
+        trace, port: v.port as number, host: v.host as string, once: v.once as boolean, gdb: v.gdb as boolean,
+        gdbPath: v['gdb-path'] as string | undefined, symbols: v.symbols as string | undefined,
+      });
+    },
+  },
+  {
+    name: 'dump', usage: `${TRACE_OPTIONAL} [--from N] [--count K]`, describe: 'print the events of a trace, one per line', positionals: 'trace',
+    options: [
+      { name: 'from', type: 'integer', value: 'n', describe: 'first event number' },
+      { name: 'count', type: 'integer', value: 'k', describe: 'how many events' },
+    ],
+    async run(v, [trace]) {
       const { dumpCommand } = await import('./dump-command.js');
-      status = dumpCommand({ trace, from: o.from, count: o.count });
-    });
-
-  program.command('pack')
-    .description('make a trace self-contained and compact, to move it to another machine (default: the latest)')
-    .argument('[trace]')
-    .action(async (trace: string | undefined) => {
+      return dumpCommand({ trace, from: v.from as number | undefined, count: v.count as number | undefined });
+    },
+  },
+  {
+    name: 'pack', usage: TRACE_OPTIONAL, describe: 'make a trace self-contained and compact, to move it to another machine (default: the latest)',
+    positionals: 'trace', options: [],
+    async run(_v, [trace]) {
       const { packCommand } = await import('./pack-command.js');
-      status = packCommand({ trace });
-    });
-
-  program.command('store')
-    .description('show the file store that traces share (--prune: remove the files no trace links)')
-    .option('--prune', 'remove the files no trace links any more', false)
-    .action(async (o: { prune: boolean }) => {
+      return packCommand({ trace });
+    },
+  },
+  {
+    name: 'store', usage: '[--prune]', describe: 'show the file store that traces share', positionals: 'none',
+    options: [{ name: 'prune', type: 'boolean', default: false, describe: 'remove the files no trace links any more' }],
+    async run(v) {
       const { storeCommand } = await import('./store-command.js');
-      status = storeCommand({ prune: o.prune });
-    });
-
-  program.command('ls')
-    .description('list the traces, newest first')
-    .action(async () => {
+      return storeCommand({ prune: v.prune as boolean });
+    },
+  },
+  {
+    name: 'ls', usage: '', describe: 'list the traces, newest first', positionals: 'none', options: [],
+    async run() {
       const { lsCommand } = await import('./ls-command.js');
-      status = lsCommand();
-    });
-
-  program.command('dap')
-    .description('serve the Debug Adapter Protocol on stdin/stdout (for VS Code; see editors/vscode)')
-    .action(async () => {
+      return lsCommand();
+    },
+  },
+  {
+    name: 'dap', usage: '', describe: 'serve the Debug Adapter Protocol on stdin/stdout (for VS Code; see editors/vscode)', positionals: 'none', options: [],
+    async run() {
       const { dapCommand } = await import('./dap-command.js');
-      status = await dapCommand();
-    });
+      return dapCommand();
+    },
+  },
+];
 
+const ABOUT = 'Record a Linux x86-64 program, then debug that exact run with gdb, forwards and backwards.';
+
+async function main(args: string[]): Promise<number> {
+  let parsed;
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    parsed = parseCommandLine('rewind', ABOUT, COMMANDS, args);
   } catch (e) {
-    if (!(e instanceof CommanderError)) throw e;
-    // --help has printed what was asked; without a command, the help went to stderr
-    if (e.code === 'commander.helpDisplayed') return 0;
-    if (e.code === 'commander.help') return EXIT_REWIND_ERROR;
-    fail(`${e.message.replace(/^error: /, '')} (see rewind --help)`);
+    if (e instanceof UsageError) fail(`${e.message} (see rewind --help)`);
+    throw e;
   }
-  return status;
+  if ('help' in parsed) {
+    writeAllSync(parsed.failed ? 2 : 1, Buffer.from(parsed.help));
+    return parsed.failed ? EXIT_REWIND_ERROR : 0;
+  }
+  const command = COMMANDS.find((c) => c === parsed.command)!;
+  return command.run(parsed.values, parsed.positionals);
 }
 
-run(process.argv.slice(2)).then((status) => { process.exitCode = status; }, (e) => fail((e as Error).message));
+main(process.argv.slice(2)).then((status) => { process.exitCode = status; }, (e) => fail((e as Error).message));

@@ -1,4 +1,4 @@
-// The command line as parsed by src/cli/main.ts (commander): options after the
+// The command line as parsed by src/cli/main.ts (util.parseArgs): options after the
 // program are the program's, bad usage is one `rewind: error:` line and status 125,
 // --help lists every command.
 import { describe, expect, it } from 'vitest';
@@ -22,6 +22,9 @@ describe('the command line', () => {
       [['replay', '--port', 'x'], /^rewind: error: .*--port must be a whole number.*\n$/],
       [['dump', '--bogus'], /^rewind: error: unknown option '--bogus' \(see rewind --help\)\n$/],
       [['record'], /^rewind: error: usage: rewind record \[-o DIR\] -- PROGRAM \[ARGS...\]\n$/],
+      [['replay', '--port'], /^rewind: error: option '--port' needs a value \(see rewind --help\)\n$/],
+      [['ls', 'extra'], /^rewind: error: rewind ls takes no argument \(see rewind --help\)\n$/],
+      [['pack', 'a', 'b'], /^rewind: error: rewind pack takes one trace, not 2 arguments \(see rewind --help\)\n$/],
     ] as const) {
       const r = rewind([...args]);
       expect(r.status, describeRun(r)).toBe(125);
@@ -36,5 +39,9 @@ describe('the command line', () => {
     const r = rewind(['--help']);
     expect(r.status, describeRun(r)).toBe(0);
     for (const command of ['record', 'replay', 'dump', 'pack', 'store', 'ls', 'dap']) expect(r.stdout.toString()).toMatch(new RegExp(`^  ${command} `, 'm'));
+    const record = rewind(['record', '--help']);
+    expect(record.status, describeRun(record)).toBe(0);
+    expect(record.stdout.toString()).toContain('-o, --output <dir>');
+    expect(record.stdout.toString()).not.toContain('cpuid-from');
   });
 });
