@@ -4,11 +4,20 @@ import { listTraces } from './trace-store.js';
 import { signalName } from './signals.js';
 import { writeAllSync } from './output.js';
 
+/**
+ * The bytes a trace holds of its own: files it shares with the file store (hard
+ * links, the libraries) are stored once for all traces and not counted.
+ */
 function dirSize(dir: string): number {
   let total = 0;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);
-    total += entry.isDirectory() ? dirSize(p) : fs.statSync(p).size;
+    if (entry.isDirectory()) {
+      total += dirSize(p);
+    } else {
+      const st = fs.statSync(p);
+      if (st.nlink === 1) total += st.size;
+    }
   }
   return total;
 }
