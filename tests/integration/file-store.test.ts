@@ -58,6 +58,9 @@ describe('the file store', () => {
     expect(inStore.nlink).toBe(3);
     // linked, not stored again (that would have renamed a new inode into place)
     expect(inStore.ino).toBe(stored);
+    // rewind ls counts what the trace holds of its own, not the shared libraries
+    const ls = rewind(['ls'], { traceRoot: path.dirname(a.trace) });
+    expect(ls.stdout.toString()).toMatch(/^trace +\S+ \S+ +\d+(\.\d)? KiB /m);
     for (const t of [a.trace, b.trace]) {
       const r = check(t, store);
       expect(r.status, describeRun(r)).toBe(run.status);
