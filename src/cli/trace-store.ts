@@ -26,6 +26,8 @@ export function newTraceDir(program: string): string {
 export function markLatest(dir: string): void {
   const root = traceRoot();
   if (path.dirname(path.resolve(dir)) !== path.resolve(root)) return;
+  // `-o ROOT/NAME` may come before anything made the root
+  fs.mkdirSync(root, { recursive: true });
   const link = path.join(root, 'latest');
   const tmp = `${link}.${process.pid}`;
   fs.symlinkSync(path.basename(dir), tmp);
