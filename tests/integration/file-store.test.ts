@@ -4,7 +4,7 @@
 // and a packed trace that replays, and debugs with gdb, after it was moved away
 // from the store that had its files. The docs' own commands for moving a trace
 // are run as written.
-import { chmodSync, closeSync, cpSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,6 +65,24 @@ describe('the file store', () => {
       const r = check(t, store);
       expect(r.status, describeRun(r)).toBe(run.status);
       expect(r.stdout.toString()).toBe(native);
+    }
+  });
+
+  it('a store on another file system is copied from, not linked to', () => {
+    // /dev/shm is a tmpfs of its own: the trace in the temp dir cannot hard-link into it
+    const store = path.join(mkdtempSync('/dev/shm/rewind-filestore-'), 'store');
+    try {
+      const hello = programPath('hello');
+      const { trace, stdout, status } = recordWith(store, [hello]);
+      expect(statSync(store).dev).not.toBe(statSync(trace).dev);
+      const sha = libcSha(hello);
+      expect(statSync(path.join(trace, 'files', sha)).nlink).toBe(1);
+      expect(statSync(path.join(store, 'objects', sha)).nlink).toBe(1);
+      const r = check(trace, store);
+      expect(r.status, describeRun(r)).toBe(status);
+      expect(r.stdout.toString()).toBe(stdout);
+    } finally {
+      rmSync(path.dirname(store), { recursive: true, force: true });
     }
   });
 
