@@ -12,7 +12,14 @@ export function newTraceDir(program: string): string {
   const root = traceRoot();
   fs.mkdirSync(root, { recursive: true });
   const base = path.basename(program).replace(/[^A-Za-z0-9._-]/g, '_') || 'trace';
-  for (let i = 0; ; i++) {
+  // from after the highest NAME-N there is: one mkdir, not one per earlier recording
+  const taken = new RegExp(`^${base.replace(/[.]/g, '\\.')}-(\\d+)$`);
+  let next = 0;
+  for (const name of fs.readdirSync(root)) {
+    const m = taken.exec(name);
+    if (m) next = Math.max(next, Number(m[1]) + 1);
+  }
+  for (let i = next; ; i++) {
     const dir = path.join(root, `${base}-${i}`);
     try {
       fs.mkdirSync(dir);

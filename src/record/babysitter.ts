@@ -1,8 +1,8 @@
 // Hands the recorded program's remaining children to rewind-babysit (see
 // addon/babysit/babysit.c) when the recorded process ends, so that the recorder can
 // end while they live on, as they would natively.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,6 +31,8 @@ export function handOverChildren(pids: bigint[]): void {
     }
   };
   if (!fs.existsSync(babysitterPath())) return end();
+  // loaded here, where it is used: node:child_process costs every recording ~2 ms of start-up
+  const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const helper = spawn(babysitterPath(), pids.map(String), { detached: true, stdio: 'ignore' });
   helper.on('error', end);
   helper.unref();
