@@ -39,6 +39,15 @@ export function fileStoreLocation(env: NodeJS.ProcessEnv = process.env): string 
   return path.join(cache, 'rewind');
 }
 
+/** The file's own path, for messages: the recorder reads mapped files through /proc/PID/fd/N. */
+function shownPath(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return file;
+  }
+}
+
 function identityKey(st: fs.BigIntStats): string {
   return `${st.dev}-${st.ino}-${st.size}-${st.mtimeNs}-${st.ctimeNs}`;
 }
@@ -112,7 +121,7 @@ export class FileStore {
       }
       if (ost) {
         if (ost.size !== Number(st.size) || Math.floor(ost.mtimeMs / 1000) !== STORE_MTIME) {
-          throw new FileStoreError(`the file store's copy of ${file} (${obj}) has changed since it was stored `
+          throw new FileStoreError(`the file store's copy of ${shownPath(file)} (${obj}) has changed since it was stored `
             + `(${ost.size !== Number(st.size) ? `${ost.size} bytes, not ${st.size}` : 'its modification time moved'}); `
             + `traces that hold it will be refused at replay. Remove it (rm ${obj}) and record again`);
         }
