@@ -1,0 +1,172 @@
+// One `rewind ui` session's debugger: the replay server and a gdb connected to it over
+// MI, the same layer the DAP adapter drives (src/mi, src/dap/replay-server.ts), so the
+// page has no debugger core of its own. Commands run one at a time, in the order they
+// came (gdb runs one at a time anyway, and a seek under a running step would leave the
+// page showing neither); each returns the state at the point where it stopped.
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { Gdb, type ResumeAction } from '../mi/gdb.js';
+import type { MiFrame, MiStop, MiVariable } from '../mi/mi-records.js';
+import { startReplayServer, type ReplayServer } from '../dap/replay-server.js';
+
+/** What the page shows at the current point. */
+export interface PointState {
+  /** the last event replayed (`monitor when`) */
+  event: number;
+  /** why the last move stopped: a gdb stop reason, `seek`, `start` */
+  reason: string;
+  frames: MiFrame[];
+  /** the innermost frame whose source file is on this machine: where the user's code stands */
+  sourceFrame?: number;
+  locals: MiVariable[];
+  registers: { name: string; value: string }[];
+  /** the program ended (exited or was killed) at this point */
+  ended: boolean;
+}
+
+/** the syscall buffer's library (src/native/addon.ts preloadLibrary) */
+const PRELOAD_LIBRARY = '/librwpreload.so';
+/** its handler returns within a few hundred instructions of a syscall */
+const MAX_PRELOAD_STEPS = 1000;
+
+/** deeper stacks are cut: the page shows where the program stands, not a recursion */
+const MAX_FRAMES = 64;
+
+const SHOWN_REGISTERS = ['rip', 'rsp', 'rbp', 'rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'r8', 'r9', 'eflags'];
+
+export class UiSession {
+  private queue: Promise<unknown> = Promise.resolve();
+  private registerNames: string[] = [];
+  /** source files gdb named in a frame: the only files the page may read */
+  private readonly sources = new Set<string>();
+
+  private constructor(private readonly server: ReplayServer, private readonly gdb: Gdb) {}
+
+  static async start(trace: string, opts: { symbols?: string; log: (line: string) => void }): Promise<UiSession> {
+    const server = await startReplayServer({
+      trace, symbols: opts.symbols,
+      // the page shows output from the timeline (with the write that printed it), not as the replay goes
+      onProgramOutput: () => undefined,
+      onLog: (line) => {
+        if (!/^rewind: (connect with:|gdb (dis)?connected)/.test(line)) opts.log(line);
+      },
+    });
+    let gdb: Gdb | undefined;
+    try {
+      gdb = await Gdb.start({ trace: process.env.REWIND_UI_LOG ? (l) => opts.log(`mi ${l}`) : undefined });
+      await gdb.connect(server.host, server.port);
+      const session = new UiSession(server, gdb);
+      session.registerNames = await gdb.registerNames();
+      return session;
+    } catch (e) {
+      gdb?.mi.kill();
+      server.kill();
+      throw e;
+    }
+  }
+
+  /** Whether PATH is a source file gdb showed; only those are served. */
+  isKnownSource(path: string): boolean {
+    return this.sources.has(path);
+  }
+
+  state(): Promise<PointState> {
+    return this.serial(() => this.readState('start'));
+  }
+
+  /** Replays to just after event N (`monitor seek N`, as the DAP's goto does). */
+  seek(event: number): Promise<PointState> {
+    return this.serial(async () => {
+      const said = await this.gdb.monitor(`seek ${event}`);
+      if (!/^at event \d+$/m.test(said)) throw new Error(said.trim() || `cannot go to event ${event}`);
+      // the replay moved under gdb's feet: make it read the registers and the library list again
+      await this.gdb.console('maintenance flush register-cache');
+      await this.gdb.console('sharedlibrary');
+      await this.leaveSyscallBuffer();
+      await this.returnToSource();
+      return this.readState('seek');
+    });
+  }
+
+  /** step/next/finish/continue, forwards or in reverse, as gdb does them; resolves at the stop. */
+  resume(action: ResumeAction, reverse: boolean): Promise<PointState> {
+    return this.serial(async () => {
+      const stop = await this.untilStop(() => this.gdb.resume(action, { reverse }));
+      return this.readState(stop.reason ?? 'stopped');
+    });
+  }
+
+  /**
+   * An event happens inside a library call (printf's write, malloc's brk): run on
+   * until the call the program's own code made returns, so the page stands on the
+   * line that caused the event, with gdb's stepping acting on that line. A stop on
+   * the way (a breakpoint, a signal) ends the run there instead.
+   */
+  private async returnToSource(): Promise<void> {
+    const { sourceFrame } = await this.readFrames();
+    if (sourceFrame === undefined || sourceFrame === 0) return;
+    await this.untilStop(() => this.gdb.send(`-exec-finish --thread 1 --frame ${sourceFrame - 1}`));
+  }
+
+  /** Runs an execution command and waits for the stop it leads to. */
+  private async untilStop(start: () => Promise<unknown>): Promise<MiStop> {
+    const stopped = new Promise<MiStop>((resolve) => this.gdb.once('stopped', resolve));
+    await start();
+    return stopped;
+  }
+
+  /**
+   * A seek to a buffered syscall stops inside the syscall buffer's preload library;
+   * neither its trampoline nor the stub the patched syscall site jumps to has unwind
+   * information, so gdb cannot find the program's frames from there. Step forwards,
+   * an instruction at a time, until the pc is back in a function gdb knows outside
+   * the library (libc's write); the syscall has happened either way.
+   */
+  private async leaveSyscallBuffer(): Promise<void> {
+    const inBuffer = (f: MiFrame | undefined) => !!f && (!!f.from?.endsWith(PRELOAD_LIBRARY) || f.func === undefined || f.func === '??');
+    let top = (await this.gdb.frames(1, 0, 0).catch(() => []))[0];
+    if (!top?.from?.endsWith(PRELOAD_LIBRARY)) return;
+    for (let i = 0; i < MAX_PRELOAD_STEPS && inBuffer(top); i++) {
+      await this.untilStop(() => this.gdb.resume('stepi'));
+      top = (await this.gdb.frames(1, 0, 0).catch(() => []))[0];
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.gdb.close().catch(() => this.gdb.mi.kill());
+    this.server.kill();
+    await this.server.exited;
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The stack of thread 1 (a replay has one thread), and which frame the page shows. */
+  private async readFrames(): Promise<{ thread?: number; frames: MiFrame[]; sourceFrame?: number }> {
+    const threads = await this.gdb.threads().catch(() => []);
+    if (!threads.length) return { frames: [] };
+    const thread = threads[0].id;
+    const frames = await this.gdb.frames(thread, 0, Math.min(await this.gdb.stackDepth(thread), MAX_FRAMES) - 1);
+    // the innermost frame whose source is on this machine: libc's, with its debug
+    // symbols, names files relative to where libc was built
+    const sourceFrame = frames.find((f) => f.fullname && f.line && path.isAbsolute(f.fullname) && existsSync(f.fullname))?.level;
+    if (sourceFrame !== undefined) this.sources.add(frames[sourceFrame].fullname!);
+    return { thread, frames, sourceFrame };
+  }
+
+  private async readState(reason: string): Promise<PointState> {
+    const event = Number(/Current event: (\d+)/.exec(await this.gdb.monitor('when'))?.[1] ?? -1);
+    const { thread, frames, sourceFrame } = await this.readFrames();
+    if (thread === undefined) return { event, reason, frames: [], locals: [], registers: [], ended: true };
+    const locals = sourceFrame === undefined ? [] : await this.gdb.variables({ thread, level: sourceFrame }).catch(() => []);
+    const values = await this.gdb.registerValues({ thread, level: 0 });
+    const registers = values
+      .map((v) => ({ name: this.registerNames[v.number] ?? '', value: v.value }))
+      .filter((r) => SHOWN_REGISTERS.includes(r.name))
+      .sort((a, b) => SHOWN_REGISTERS.indexOf(a.name) - SHOWN_REGISTERS.indexOf(b.name));
+    return { event, reason, frames, sourceFrame, locals, registers, ended: false };
+  }
+}
