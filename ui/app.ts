@@ -12,6 +12,7 @@ interface PointState {
   event: number; reason: string; frames: Frame[]; sourceFrame?: number;
   locals: { name: string; value?: string; type?: string }[];
   registers: { name: string; value: string }[]; ended: boolean;
+  breakpoints: { file: string; line: number }[];
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -20,6 +21,8 @@ let timeline: Timeline;
 let socket: WebSocket;
 let nextId = 1;
 const waiting = new Map<number, { resolve: (s: PointState) => void; reject: (e: Error) => void }>();
+/** the state last shown: its breakpoints decide whether a click on a line sets or clears one */
+let current: PointState | undefined;
 const sources = new Map<string, string[]>();
 let busy = false;
 
@@ -29,21 +32,38 @@ function command(op: Record<string, unknown>): Promise<PointState> {
   return new Promise((resolve, reject) => waiting.set(id, { resolve, reject }));
 }
 
-/** Runs one move; the page's controls wait while it runs, and show its error. */
+/**
+ * Runs one move; the page's controls wait while it runs, and show its error. A move
+ * that takes a while shows how long it has run and a button that stops it (gdb's
+ * interrupt: the move then answers with where the replay stopped).
+ */
 async function move(op: Record<string, unknown>): Promise<void> {
   if (busy) return;
   busy = true;
   document.body.dataset.busy = 'true';
-  $('status').textContent = 'working…';
+  const started = Date.now();
+  const progress = $('progress');
+  const tick = setInterval(() => {
+    progress.hidden = false;
+    $('elapsed').textContent = `working… ${Math.round((Date.now() - started) / 1000)} s`;
+  }, 500);
+  $('status').textContent = '';
   try {
     await show(await command(op));
-    $('status').textContent = '';
   } catch (e) {
     $('status').textContent = (e as Error).message;
   } finally {
+    clearInterval(tick);
+    progress.hidden = true;
     busy = false;
     document.body.dataset.busy = 'false';
   }
+}
+
+function cancel(): void {
+  const id = nextId++;
+  socket.send(JSON.stringify({ id, op: 'interrupt' }));
+  waiting.set(id, { resolve: () => undefined, reject: (e) => ($('status').textContent = e.message) });
 }
 
 function drawAxis(): void {
@@ -54,15 +74,18 @@ function drawAxis(): void {
     mark.className = `mark ${e.kind}`;
     mark.style.left = `${(e.index / span) * 100}%`;
     mark.title = `event ${e.index} [${e.tid}] ${e.detail}`;
+    mark.dataset.event = String(e.index);
     axis.append(mark);
   }
   const now = document.createElement('div');
   now.className = 'now';
   now.id = 'now';
   axis.append(now);
+  // a mark goes to its event; elsewhere on the axis, to the event at that position
   axis.addEventListener('click', (ev) => {
+    const mark = (ev.target as HTMLElement).dataset.event;
     const box = axis.getBoundingClientRect();
-    void move({ op: 'seek', event: Math.round(((ev.clientX - box.left) / box.width) * span) });
+    void move({ op: 'seek', event: mark !== undefined ? Number(mark) : Math.round(((ev.clientX - box.left) / box.width) * span) });
   });
   const slider = $<HTMLInputElement>('slider');
   slider.max = String(timeline.eventCount - 1);
@@ -83,6 +106,7 @@ function drawControls(): void {
     b.addEventListener('click', () => void move({ op: 'resume', action, reverse }));
     controls.append(b);
   }
+  $('cancel').addEventListener('click', cancel);
 }
 
 async function sourceLines(file: string): Promise<string[]> {
@@ -94,23 +118,33 @@ async function sourceLines(file: string): Promise<string[]> {
 }
 
 async function show(s: PointState): Promise<void> {
+  current = s;
   const span = Math.max(1, timeline.eventCount - 1);
   $('now').style.left = `${(Math.max(0, s.event) / span) * 100}%`;
   $<HTMLInputElement>('slider').value = String(Math.max(0, s.event));
   $('where').textContent = s.ended ? `event ${s.event}: the program has ended` : `event ${s.event} (${s.reason})`;
   document.body.dataset.event = String(s.event);
+  document.body.dataset.reason = s.reason;
 
   const frame = s.sourceFrame !== undefined ? s.frames[s.sourceFrame] : undefined;
   const source = $('source');
   source.replaceChildren();
   if (frame?.fullname && frame.line) {
     $('source-title').textContent = `${frame.file ?? frame.fullname}:${frame.line} in ${frame.func ?? '?'}`;
-    const lines = await sourceLines(frame.fullname);
+    const file = frame.fullname;
+    const lines = await sourceLines(file);
+    const marked = new Set(s.breakpoints.filter((b) => b.file === file).map((b) => b.line));
     lines.forEach((text, i) => {
+      const n = i + 1;
       const line = document.createElement('span');
-      line.className = i + 1 === frame.line ? 'line current' : 'line';
-      line.dataset.n = String(i + 1);
+      line.className = ['line', n === frame.line ? 'current' : '', marked.has(n) ? 'bp' : ''].filter(Boolean).join(' ');
+      line.dataset.n = String(n);
       line.textContent = text || ' ';
+      line.title = marked.has(n) ? 'click: clear the breakpoint' : 'click: break here';
+      line.addEventListener('click', () => {
+        const set = current?.breakpoints.some((b) => b.file === file && b.line === n);
+        void move({ op: set ? 'clear' : 'break', file, line: n });
+      });
       source.append(line);
     });
     source.querySelector('.current')?.scrollIntoView({ block: 'center' });
@@ -154,10 +188,11 @@ async function main(): Promise<void> {
   drawControls();
   socket = new WebSocket(`ws://${location.host}/ws?token=${token}`);
   socket.addEventListener('message', (m) => {
-    const answer = JSON.parse(String(m.data)) as { id: number; state?: PointState; error?: string };
+    const answer = JSON.parse(String(m.data)) as { id: number; state?: PointState; done?: true; error?: string };
     const w = waiting.get(answer.id);
     waiting.delete(answer.id);
     if (answer.state) w?.resolve(answer.state);
+    else if (answer.done) w?.resolve(undefined as unknown as PointState);
     else w?.reject(new Error(answer.error ?? 'no answer'));
   });
   socket.addEventListener('close', () => ($('status').textContent = 'the rewind ui server has gone'));

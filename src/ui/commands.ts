@@ -5,7 +5,11 @@ import type { ResumeAction } from '../mi/gdb.js';
 export type UiCommand =
   | { op: 'state' }
   | { op: 'seek'; event: number }
-  | { op: 'resume'; action: ResumeAction; reverse: boolean };
+  | { op: 'resume'; action: ResumeAction; reverse: boolean }
+  /** stops the move under way (answered by that move's own answer) */
+  | { op: 'interrupt' }
+  | { op: 'break'; file: string; line: number; condition?: string }
+  | { op: 'clear'; file: string; line: number };
 
 const ACTIONS: readonly ResumeAction[] = ['continue', 'next', 'step', 'finish', 'nexti', 'stepi'];
 
@@ -20,7 +24,17 @@ export function parseCommand(message: unknown): UiCommand {
     case 'resume':
       if (!ACTIONS.includes(m.action as ResumeAction)) throw new Error(`resume needs an action: ${ACTIONS.join(', ')}`);
       return { op: 'resume', action: m.action as ResumeAction, reverse: m.reverse === true };
+    case 'interrupt':
+      return { op: 'interrupt' };
+    case 'break':
+    case 'clear': {
+      if (typeof m.file !== 'string' || !m.file) throw new Error(`${m.op} needs the source file`);
+      if (typeof m.line !== 'number' || !Number.isInteger(m.line) || m.line < 1) throw new Error(`${m.op} needs a line number (1 or more)`);
+      if (m.op === 'clear') return { op: 'clear', file: m.file, line: m.line };
+      if (m.condition !== undefined && (typeof m.condition !== 'string' || !m.condition.trim())) throw new Error('a condition is an expression');
+      return { op: 'break', file: m.file, line: m.line, ...(m.condition ? { condition: m.condition as string } : {}) };
+    }
     default:
-      throw new Error(`unknown command ${JSON.stringify(m.op)}: state, seek or resume`);
+      throw new Error(`unknown command ${JSON.stringify(m.op)}: state, seek, resume, interrupt, break or clear`);
   }
 }

@@ -88,7 +88,7 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   };
 }
 
-/** Each message is one command `{ id, op, ... }`; the answer is `{ id, state }` or `{ id, error }`. */
+/** Each message is one command `{ id, op, ... }`; the answer is `{ id, state }` (`{ id, done }` for interrupt) or `{ id, error }`. */
 function serveCommands(ws: WebSocket, session: UiSession, log: (line: string) => void): void {
   ws.on('message', async (data) => {
     let id: unknown;
@@ -96,6 +96,12 @@ function serveCommands(ws: WebSocket, session: UiSession, log: (line: string) =>
       const message = JSON.parse(data.toString()) as { id?: unknown };
       id = message.id;
       const command = parseCommand(message);
+      if (command.op === 'interrupt') {
+        // not queued behind the move it stops; the move answers when it has stopped
+        await session.interrupt();
+        ws.send(JSON.stringify({ id, done: true }));
+        return;
+      }
       let state: PointState;
       switch (command.op) {
         case 'state':
@@ -106,6 +112,12 @@ function serveCommands(ws: WebSocket, session: UiSession, log: (line: string) =>
           break;
         case 'resume':
           state = await session.resume(command.action, command.reverse);
+          break;
+        case 'break':
+          state = await session.setBreakpoint(command.file, command.line, command.condition);
+          break;
+        case 'clear':
+          state = await session.clearBreakpoint(command.file, command.line);
           break;
       }
       ws.send(JSON.stringify({ id, state }));

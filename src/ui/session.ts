@@ -22,6 +22,8 @@ export interface PointState {
   registers: { name: string; value: string }[];
   /** the program ended (exited or was killed) at this point */
   ended: boolean;
+  /** the user's breakpoints, by source file and line */
+  breakpoints: { file: string; line: number }[];
 }
 
 /** the syscall buffer's library (src/native/addon.ts preloadLibrary) */
@@ -37,6 +39,8 @@ const SHOWN_REGISTERS = ['rip', 'rsp', 'rbp', 'rax', 'rbx', 'rcx', 'rdx', 'rsi',
 export class UiSession {
   private queue: Promise<unknown> = Promise.resolve();
   private registerNames: string[] = [];
+  /** the user's breakpoints: gdb's number by "file:line" */
+  private readonly breakpoints = new Map<string, { file: string; line: number; number: string }>();
   /** source files gdb named in a frame: the only files the page may read */
   private readonly sources = new Set<string>();
 
@@ -132,6 +136,33 @@ export class UiSession {
     }
   }
 
+  /** Stops the move under way (its own answer comes when gdb reports the stop). */
+  async interrupt(): Promise<void> {
+    await this.gdb.interrupt();
+  }
+
+  /** A breakpoint at a line of a source file gdb showed. */
+  setBreakpoint(file: string, line: number, condition?: string): Promise<PointState> {
+    return this.serial(async () => {
+      if (!this.sources.has(file)) throw new Error(`${file} is not a source file of this replay`);
+      const key = `${file}:${line}`;
+      if (!this.breakpoints.has(key)) {
+        const bp = await this.gdb.insertBreakpoint(`${file}:${line}`, { condition });
+        this.breakpoints.set(key, { file, line, number: bp.number });
+      }
+      return this.readState('breakpoint set');
+    });
+  }
+
+  clearBreakpoint(file: string, line: number): Promise<PointState> {
+    return this.serial(async () => {
+      const bp = this.breakpoints.get(`${file}:${line}`);
+      if (bp) await this.gdb.deleteBreakpoints([bp.number]);
+      this.breakpoints.delete(`${file}:${line}`);
+      return this.readState('breakpoint cleared');
+    });
+  }
+
   async close(): Promise<void> {
     await this.gdb.close().catch(() => this.gdb.mi.kill());
     this.server.kill();
@@ -160,13 +191,14 @@ export class UiSession {
   private async readState(reason: string): Promise<PointState> {
     const event = Number(/Current event: (\d+)/.exec(await this.gdb.monitor('when'))?.[1] ?? -1);
     const { thread, frames, sourceFrame } = await this.readFrames();
-    if (thread === undefined) return { event, reason, frames: [], locals: [], registers: [], ended: true };
+    const breakpoints = [...this.breakpoints.values()].map(({ file, line }) => ({ file, line }));
+    if (thread === undefined) return { event, reason, frames: [], locals: [], registers: [], ended: true, breakpoints };
     const locals = sourceFrame === undefined ? [] : await this.gdb.variables({ thread, level: sourceFrame }).catch(() => []);
     const values = await this.gdb.registerValues({ thread, level: 0 });
     const registers = values
       .map((v) => ({ name: this.registerNames[v.number] ?? '', value: v.value }))
       .filter((r) => SHOWN_REGISTERS.includes(r.name))
       .sort((a, b) => SHOWN_REGISTERS.indexOf(a.name) - SHOWN_REGISTERS.indexOf(b.name));
-    return { event, reason, frames, sourceFrame, locals, registers, ended: false };
+    return { event, reason, frames, sourceFrame, locals, registers, ended: false, breakpoints };
   }
 }

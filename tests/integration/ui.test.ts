@@ -23,7 +23,7 @@ let ui: UiProcess;
 let browser: Browser;
 let page: Page;
 
-interface Shown { event: number; line?: number; func?: string; locals: Record<string, string>; output: { text: string; event: number }[] }
+interface Shown { event: number; reason: string; line?: number; func?: string; locals: Record<string, string>; output: { text: string; event: number }[] }
 
 /** What the page shows now. */
 async function shown(): Promise<Shown> {
@@ -33,6 +33,7 @@ async function shown(): Promise<Shown> {
     for (const tr of document.querySelectorAll('#locals tr')) locals[(tr as HTMLElement).dataset.name!] = tr.children[1].textContent ?? '';
     return {
       event: Number(document.body.dataset.event),
+      reason: document.body.dataset.reason ?? '',
       line: current ? Number(current.dataset.n) : undefined,
       func: document.getElementById('source-title')!.textContent!.split(' in ')[1],
       locals,
@@ -135,6 +136,23 @@ describe('rewind ui in chromium', () => {
     const back = await settle(() => page.click('#btn-reverse-step'));
     expect(back.func).toBe('add_reading');
     expect(back.line).toBe(first);
+  });
+
+  it('sets and clears a breakpoint by clicking a source line, and continue stops there', async () => {
+    const s0 = await shown();
+    const line = lineOf('sensor.history[next_slot] = value;');
+    const set = await settle(() => page.click(`#source .line[data-n="${line}"]`));
+    expect(await page.$eval(`#source .line[data-n="${line}"]`, (e) => e.classList.contains('bp'))).toBe(true);
+    expect(set.event).toBe(s0.event);
+    // from add_reading (where reverse-step left it) to the same line in the next reading
+    const hit = await settle(() => page.click('#btn-continue'));
+    expect(hit.func).toBe('add_reading');
+    expect(hit.line).toBe(line);
+    expect(hit.reason).toBe('breakpoint-hit');
+    expect(hit.output.length).toBe(s0.output.length + 1);
+    const cleared = await settle(() => page.click(`#source .line[data-n="${line}"]`));
+    expect(await page.$eval(`#source .line[data-n="${line}"]`, (e) => e.classList.contains('bp'))).toBe(false);
+    expect(cleared.line).toBe(line);
   });
 
   it('refuses a request without the token, and one with a wrong token', async () => {

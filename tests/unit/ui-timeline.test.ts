@@ -36,6 +36,8 @@ describe('parseCommand', () => {
     expect(parseCommand({ op: 'resume', action: 'next', reverse: true })).toEqual({ op: 'resume', action: 'next', reverse: true });
     expect(parseCommand({ op: 'resume', action: 'step' })).toEqual({ op: 'resume', action: 'step', reverse: false });
     expect(parseCommand({ op: 'state' })).toEqual({ op: 'state' });
+    expect(parseCommand({ op: 'break', file: '/a.c', line: 3, condition: 'x == 0' })).toEqual({ op: 'break', file: '/a.c', line: 3, condition: 'x == 0' });
+    expect(parseCommand({ op: 'clear', file: '/a.c', line: 3 })).toEqual({ op: 'clear', file: '/a.c', line: 3 });
   });
 
   it('refuses malformed ones with a clear error', () => {
@@ -45,5 +47,8 @@ describe('parseCommand', () => {
     expect(() => parseCommand({ op: 'resume', action: 'run' })).toThrow(/continue, next, step/);
     expect(() => parseCommand({ op: 'shell', cmd: 'rm' })).toThrow(/unknown command/);
     expect(() => parseCommand(null)).toThrow(/unknown command/);
+    expect(() => parseCommand({ op: 'break', line: 3 })).toThrow(/source file/);
+    expect(() => parseCommand({ op: 'break', file: '/a.c', line: 0 })).toThrow(/line number/);
+    expect(() => parseCommand({ op: 'break', file: '/a.c', line: 2, condition: 7 })).toThrow(/expression/);
   });
 });
