@@ -112,11 +112,24 @@ export class UiSession {
     await this.untilStop(() => this.gdb.send(`-exec-finish --thread 1 --frame ${sourceFrame - 1}`));
   }
 
-  /** Runs an execution command and waits for the stop it leads to. */
+  /** Runs an execution command and waits for the stop it leads to (or for gdb to give it up, an error). */
   private async untilStop(start: () => Promise<unknown>): Promise<MiStop> {
-    const stopped = new Promise<MiStop>((resolve) => this.gdb.once('stopped', resolve));
-    await start();
-    return stopped;
+    let onStop!: (stop: MiStop) => void;
+    let onAbort!: (message: string) => void;
+    const outcome = new Promise<MiStop>((resolve, reject) => {
+      onStop = resolve;
+      onAbort = (message) => reject(new Error(message));
+      this.gdb.once('stopped', onStop);
+      this.gdb.once('aborted', onAbort);
+    });
+    outcome.catch(() => undefined); // awaited below unless start() fails first
+    try {
+      await start();
+      return await outcome;
+    } finally {
+      this.gdb.off('stopped', onStop);
+      this.gdb.off('aborted', onAbort);
+    }
   }
 
   /**

@@ -10,14 +10,15 @@ import path from 'node:path';
 import { WebSocket } from 'ws';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, rewind, tempDir } from '../helpers.js';
+import { programPath, ROOT, rewind, tempDir } from '../helpers.js';
 import { chromiumBinary, startUi, type UiProcess } from './ui-support.js';
 
 const SOURCE = path.join(ROOT, 'examples', 'buggy.c');
 const lineOf = (text: string) => readFileSync(SOURCE, 'utf8').split('\n').findIndex((l) => l.includes(text)) + 1;
 /** a seek lands just after the library call that made the event returned: on the next line */
 const AFTER_PRINTF = lineOf('add_reading(t);');
-const SHOTS = path.join(ROOT, 'docs', 'ui');
+/** docs/ui.md's screenshots are refreshed with REWIND_UI_SCREENSHOTS=1; otherwise they go to a temporary directory */
+const SHOTS = process.env.REWIND_UI_SCREENSHOTS ? path.join(ROOT, 'docs', 'ui') : tempDir('rewind-ui-shots-');
 
 let ui: UiProcess;
 let browser: Browser;
@@ -175,5 +176,37 @@ describe('rewind ui in chromium', () => {
       });
       expect(status, url).toBe(403);
     }
+  });
+});
+
+describe('syscall marks in rewind ui', () => {
+  let loopUi: UiProcess;
+  let loopPage: Page;
+
+  beforeAll(async () => {
+    const root = tempDir('rewind-ui-');
+    const trace = path.join(root, 'trace');
+    const r = rewind(['record', '-o', trace, '--', programPath('cpuloop'), '1000'], { traceRoot: root });
+    expect(r.stderr.toString()).toMatch(/trace saved to/);
+    loopUi = await startUi(trace);
+    loopPage = await browser.newPage();
+    await loopPage.goto(loopUi.url);
+    await loopPage.waitForFunction(() => document.body.dataset.ready === 'true', { timeout: 60_000 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await loopPage?.close();
+    expect(await loopUi?.stop()).toBe(0);
+  });
+
+  it('clicking a syscall goes there, onto the line whose call made it', async () => {
+    page = loopPage;
+    // cpuloop's printf allocates stdout's buffer (the last brk) in main; its output
+    // comes at exit, since its stdout is a pipe
+    const brks = await page.$$eval('#axis .mark.syscall', (marks) => marks.filter((m) => / brk\(/.test((m as HTMLElement).title)).map((m) => Number((m as HTMLElement).dataset.event)));
+    const s = await settle(() => page.$$eval('#axis .mark.syscall', (marks, event) => (marks.find((m) => (m as HTMLElement).dataset.event === String(event)) as HTMLElement).click(), brks.at(-1)!));
+    expect(s.event).toBe(brks.at(-1));
+    expect(s.func).toBe('main');
+    expect(s.line).toBe(readFileSync(path.join(ROOT, 'tests', 'programs', 'cpuloop.c'), 'utf8').split('\n').findIndex((l) => l.includes('printf(')) + 2);
   });
 });
