@@ -15,6 +15,9 @@ import { tracerCpu } from '../arch/cpu.js';
 import { CpuidRecording, type CpuidOptions } from '../cpuid/recording.js';
 import { join as joinPath } from 'node:path';
 
+/** how long a requested stop may take before the program is killed instead (see requestStop) */
+const STOP_FALLBACK_MS = 10_000;
+
 export interface RecordOptions {
   program: string;
   args: string[];
@@ -269,8 +272,11 @@ export class Recorder {
    * keeping what the syscall buffer holds, and the program gets a SIGSTOP so that
    * there is a next stop even if it computes without syscalls; record() then
    * resolves with a 'stopped' outcome and a trace that replays up to there. Should
-   * the tracer thread be stuck elsewhere, the program is killed from here after a
-   * second (the buffer's last records are lost then).
+   * the tracer thread be stuck elsewhere, the program is killed from here after
+   * STOP_FALLBACK_MS (the buffer's last records are lost then). That is a net for a
+   * stuck thread, not the way a stop ends: it waits long enough that a loaded
+   * machine, which slows the normal stop, does not reach it (with one second, the
+   * program's last buffered write was lost under load).
    */
   requestStop(reason: string): void {
     if (this.stopReason || this.finished) return;
@@ -291,7 +297,7 @@ export class Recorder {
           // gone
         }
       }
-    }, 1000);
+    }, STOP_FALLBACK_MS);
     this.stopFallback.unref();
   }
 

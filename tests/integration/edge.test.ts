@@ -266,7 +266,9 @@ describe('edge corpus', () => {
     // terminal send SIGINT to its foreground process group.
     const inTerminal = async (command: string): Promise<string> => {
       const dir = tempDir('rewind-edge-tty-');
-      const child = start(['script', '-qefc', command, '/dev/null'], { REWIND_TRACE_DIR: dir, EDGE_DIR: dir }, true);
+      // `exec`: script(1) runs the command with $SHELL -c; dash (CI's /bin/sh) would wait
+      // in the same process group, take the SIGINT itself and die of it (status 130).
+      const child = start(['script', '-qefc', `exec ${command}`, '/dev/null'], { REWIND_TRACE_DIR: dir, EDGE_DIR: dir }, true);
       await child.printed('ready');
       child.type('\x03');
       const r = await child.exited;
