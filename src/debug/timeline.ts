@@ -72,6 +72,8 @@ export class Timeline {
     const hooks: RunHooks = {
       watchOf: (slot) => this.traps.watchOf(slot),
       atBoundary: extra.search ? undefined : (started) => this.periodicCheckpoint(started),
+      beforeMapping: (start, end) => this.traps.beforeMapping(start, end),
+      afterMapping: (start, end) => this.traps.afterMapping(start, end),
     };
     const runId = ++this.runIds;
     const report = await this.proc.run(req, untilEvent, extra, hooks, throughExit);
