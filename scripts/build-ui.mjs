@@ -20,3 +20,5 @@ await build({
   logLevel: 'warning',
 });
 for (const file of ['index.html', 'app.css']) copyFileSync(path.join(root, 'ui', file), path.join(out, file));
+// uPlot's stylesheet, from the package (the plot's script is in the bundle)
+copyFileSync(path.join(root, 'node_modules', 'uplot', 'dist', 'uPlot.min.css'), path.join(out, 'uplot.css'));

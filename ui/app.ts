@@ -1,41 +1,47 @@
-// The timeline page: the run's events on one axis with a slider for the current
-// point, and the state there (source line, stack, locals, registers, output so far).
-// Every move is a command over the WebSocket to the session (src/ui/session.ts), which
-// answers with the state where the replay stopped; the page only draws what it is
-// told. Plain DOM: the page is small, and this keeps the bundle free of a framework.
-
-interface TimelineEvent { index: number; tid: number; kind: string; name: string; detail: string }
-interface OutputLine { index: number; fd: number; text: string }
-interface Timeline { eventCount: number; events: TimelineEvent[]; output: OutputLine[] }
-interface Frame { level: number; addr: string; func?: string; fullname?: string; file?: string; line?: number; from?: string }
-interface PointState {
-  event: number; reason: string; frames: Frame[]; sourceFrame?: number;
-  locals: { name: string; value?: string; type?: string }[];
-  registers: { name: string; value: string }[]; ended: boolean;
-  breakpoints: { file: string; line: number }[];
-}
+// The timeline page: the run's events on a zoomable axis (ui/axis.ts) with a slider
+// for the current point, the state there (source line or disassembly, stack, locals,
+// registers, output so far), the step buttons, and a watched expression across time
+// (ui/watch.ts). Every move is a command over the WebSocket to the session
+// (src/ui/session.ts), which answers with the state where the replay stopped; the
+// page only draws what it is told. Plain DOM: the page is small, and this keeps the
+// bundle to the one library it needs (uPlot, for the plot).
+import { Axis } from './axis.js';
+import { Watch } from './watch.js';
+import type { PointState, Sample, Timeline } from './types.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const token = new URLSearchParams(location.search).get('token') ?? '';
 let timeline: Timeline;
+let axis: Axis;
+let watch: Watch;
 let socket: WebSocket;
 let nextId = 1;
-const waiting = new Map<number, { resolve: (s: PointState) => void; reject: (e: Error) => void }>();
+const waiting = new Map<number, { resolve: (answer: Answer) => void; reject: (e: Error) => void }>();
 /** the state last shown: its breakpoints decide whether a click on a line sets or clears one */
 let current: PointState | undefined;
 const sources = new Map<string, string[]>();
 let busy = false;
 
-function command(op: Record<string, unknown>): Promise<PointState> {
+interface Answer { state?: PointState; done?: boolean; samples?: Sample[] }
+
+function request(op: Record<string, unknown>): Promise<Answer> {
   const id = nextId++;
   socket.send(JSON.stringify({ id, ...op }));
   return new Promise((resolve, reject) => waiting.set(id, { resolve, reject }));
 }
 
+/** What a move is, for its progress line: where a seek goes, which command runs. */
+function describeMove(op: Record<string, unknown>): string {
+  if (op.op === 'seek') return `going to event ${op.event} of ${timeline.eventCount}`;
+  if (op.op === 'resume') return `${op.reverse ? 'reverse-' : ''}${op.action}`;
+  if (op.op === 'origin') return `finding the last write of ${op.expr}`;
+  return String(op.op);
+}
+
 /**
  * Runs one move; the page's controls wait while it runs, and show its error. A move
- * that takes a while shows how long it has run and a button that stops it (gdb's
- * interrupt: the move then answers with where the replay stopped).
+ * that takes a while shows what it is, how long it has run, and a button that stops
+ * it (gdb's interrupt: the move then answers with where the replay stopped).
  */
 async function move(op: Record<string, unknown>): Promise<void> {
   if (busy) return;
@@ -43,13 +49,15 @@ async function move(op: Record<string, unknown>): Promise<void> {
   document.body.dataset.busy = 'true';
   const started = Date.now();
   const progress = $('progress');
+  const what = describeMove(op);
   const tick = setInterval(() => {
     progress.hidden = false;
-    $('elapsed').textContent = `working… ${Math.round((Date.now() - started) / 1000)} s`;
+    $('elapsed').textContent = `${what}: ${Math.round((Date.now() - started) / 1000)} s`;
   }, 500);
   $('status').textContent = '';
   try {
-    await show(await command(op));
+    const answer = await request(op);
+    if (answer.state) await show(answer.state);
   } catch (e) {
     $('status').textContent = (e as Error).message;
   } finally {
@@ -60,37 +68,13 @@ async function move(op: Record<string, unknown>): Promise<void> {
   }
 }
 
-function cancel(): void {
-  const id = nextId++;
-  socket.send(JSON.stringify({ id, op: 'interrupt' }));
-  waiting.set(id, { resolve: () => undefined, reject: (e) => ($('status').textContent = e.message) });
-}
-
-function drawAxis(): void {
-  const axis = $('axis');
-  const span = Math.max(1, timeline.eventCount - 1);
-  for (const e of timeline.events) {
-    const mark = document.createElement('div');
-    mark.className = `mark ${e.kind}`;
-    mark.style.left = `${(e.index / span) * 100}%`;
-    mark.title = `event ${e.index} [${e.tid}] ${e.detail}`;
-    mark.dataset.event = String(e.index);
-    axis.append(mark);
+async function cancel(): Promise<void> {
+  try {
+    const answer = await request({ op: 'interrupt' });
+    if (answer.done === false) $('status').textContent = 'this move cannot be stopped (a seek runs as one command); it ends by itself';
+  } catch (e) {
+    $('status').textContent = (e as Error).message;
   }
-  const now = document.createElement('div');
-  now.className = 'now';
-  now.id = 'now';
-  axis.append(now);
-  // a mark goes to its event; elsewhere on the axis, to the event at that position
-  axis.addEventListener('click', (ev) => {
-    const mark = (ev.target as HTMLElement).dataset.event;
-    const box = axis.getBoundingClientRect();
-    void move({ op: 'seek', event: mark !== undefined ? Number(mark) : Math.round(((ev.clientX - box.left) / box.width) * span) });
-  });
-  const slider = $<HTMLInputElement>('slider');
-  slider.max = String(timeline.eventCount - 1);
-  // the replay moves when the drag ends: each seek is a replay, not a redraw
-  slider.addEventListener('change', () => void move({ op: 'seek', event: Number(slider.value) }));
 }
 
 function drawControls(): void {
@@ -106,7 +90,7 @@ function drawControls(): void {
     b.addEventListener('click', () => void move({ op: 'resume', action, reverse }));
     controls.append(b);
   }
-  $('cancel').addEventListener('click', cancel);
+  $('cancel').addEventListener('click', () => void cancel());
 }
 
 async function sourceLines(file: string): Promise<string[]> {
@@ -117,15 +101,7 @@ async function sourceLines(file: string): Promise<string[]> {
   return sources.get(file)!;
 }
 
-async function show(s: PointState): Promise<void> {
-  current = s;
-  const span = Math.max(1, timeline.eventCount - 1);
-  $('now').style.left = `${(Math.max(0, s.event) / span) * 100}%`;
-  $<HTMLInputElement>('slider').value = String(Math.max(0, s.event));
-  $('where').textContent = s.ended ? `event ${s.event}: the program has ended` : `event ${s.event} (${s.reason})`;
-  document.body.dataset.event = String(s.event);
-  document.body.dataset.reason = s.reason;
-
+async function showSource(s: PointState): Promise<void> {
   const frame = s.sourceFrame !== undefined ? s.frames[s.sourceFrame] : undefined;
   const source = $('source');
   source.replaceChildren();
@@ -133,25 +109,46 @@ async function show(s: PointState): Promise<void> {
     $('source-title').textContent = `${frame.file ?? frame.fullname}:${frame.line} in ${frame.func ?? '?'}`;
     const file = frame.fullname;
     const lines = await sourceLines(file);
-    const marked = new Set(s.breakpoints.filter((b) => b.file === file).map((b) => b.line));
+    const marked = new Map(s.breakpoints.filter((b) => b.file === file).map((b) => [b.line, b.condition]));
     lines.forEach((text, i) => {
       const n = i + 1;
       const line = document.createElement('span');
       line.className = ['line', n === frame.line ? 'current' : '', marked.has(n) ? 'bp' : ''].filter(Boolean).join(' ');
       line.dataset.n = String(n);
       line.textContent = text || ' ';
-      line.title = marked.has(n) ? 'click: clear the breakpoint' : 'click: break here';
+      line.title = marked.has(n) ? `click: clear the breakpoint${marked.get(n) ? ` (if ${marked.get(n)})` : ''}` : 'click: break here (if the condition above holds, when one is given)';
       line.addEventListener('click', () => {
         const set = current?.breakpoints.some((b) => b.file === file && b.line === n);
-        void move({ op: set ? 'clear' : 'break', file, line: n });
+        const condition = $<HTMLInputElement>('condition').value.trim();
+        void move(set ? { op: 'clear', file, line: n } : { op: 'break', file, line: n, ...(condition ? { condition } : {}) });
       });
       source.append(line);
     });
     source.querySelector('.current')?.scrollIntoView({ block: 'center' });
+  } else if (s.disassembly?.length) {
+    const top = s.frames[0];
+    $('source-title').textContent = `${top?.func ?? top?.addr ?? '?'}${top?.from ? ` in ${top.from}` : ''} (no source: disassembly)`;
+    source.append(...s.disassembly.map((i) => {
+      const line = document.createElement('span');
+      line.className = `insn${i.current ? ' current' : ''}`;
+      line.dataset.address = i.address;
+      line.textContent = `${i.address}  ${(i.symbol ?? '').padEnd(28)} ${i.text}`;
+      return line;
+    }));
+    source.querySelector('.current')?.scrollIntoView({ block: 'center' });
   } else {
     $('source-title').textContent = s.frames[0] ? `${s.frames[0].func ?? s.frames[0].addr} (no source)` : 'no program';
   }
+}
 
+async function show(s: PointState): Promise<void> {
+  current = s;
+  axis.show(s.event, s.checkpoints);
+  const watched = s.watch ? ` — ${s.watch.exp}: ${s.watch.old ?? '?'} → ${s.watch.new ?? '?'} (the write that gave it its value)` : '';
+  $('where').textContent = s.ended ? `event ${s.event}: the program has ended` : `event ${s.event} (${s.reason})${watched}`;
+  document.body.dataset.event = String(s.event);
+  document.body.dataset.reason = s.reason;
+  await showSource(s);
   $('stack').replaceChildren(...s.frames.map((f) => {
     const li = document.createElement('li');
     li.textContent = `${f.func ?? '??'} ${f.file ? `${f.file}:${f.line}` : f.from ?? f.addr}`;
@@ -184,16 +181,24 @@ function row(name: string, value: string): HTMLTableRowElement {
 
 async function main(): Promise<void> {
   timeline = await (await fetch(`api/timeline?token=${token}`)).json() as Timeline;
-  drawAxis();
+  axis = new Axis(timeline, {
+    seek: (event) => void move({ op: 'seek', event }),
+    viewChanged: () => void watch.refresh(),
+  });
+  watch = new Watch(timeline, {
+    sample: async (expr, events) => (await request({ op: 'sample', expr, events })).samples ?? [],
+    origin: (expr) => void move({ op: 'origin', expr }),
+    seek: (event) => void move({ op: 'seek', event }),
+    view: () => ({ lo: axis.lo, hi: axis.hi, current: current?.event ?? 0 }),
+  });
   drawControls();
   socket = new WebSocket(`ws://${location.host}/ws?token=${token}`);
   socket.addEventListener('message', (m) => {
-    const answer = JSON.parse(String(m.data)) as { id: number; state?: PointState; done?: true; error?: string };
+    const answer = JSON.parse(String(m.data)) as Answer & { id: number; error?: string };
     const w = waiting.get(answer.id);
     waiting.delete(answer.id);
-    if (answer.state) w?.resolve(answer.state);
-    else if (answer.done) w?.resolve(undefined as unknown as PointState);
-    else w?.reject(new Error(answer.error ?? 'no answer'));
+    if (answer.error !== undefined) w?.reject(new Error(answer.error));
+    else w?.resolve(answer);
   });
   socket.addEventListener('close', () => ($('status').textContent = 'the rewind ui server has gone'));
   await new Promise((resolve) => socket.addEventListener('open', resolve, { once: true }));

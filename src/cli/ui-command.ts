@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { TraceReader } from '../history/index.js';
 import { buildTimeline } from '../ui/timeline.js';
 import { UiSession } from '../ui/session.js';
+import { ValueSampler } from '../ui/sampler.js';
 import { startUiServer } from '../ui/server.js';
 import { resolveTrace } from './trace-store.js';
 
@@ -19,9 +20,10 @@ export async function uiCommand(argv: { trace?: string; port: number; open: bool
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const timeline = await buildTimeline(TraceReader.open(dir));
   const session = await UiSession.start(dir, { symbols: argv.symbols, log });
+  const sampler = new ValueSampler(dir, { symbols: argv.symbols, log });
   let server;
   try {
-    server = await startUiServer({ port: argv.port, bundleDir: BUNDLE_DIR, timeline, session, log });
+    server = await startUiServer({ port: argv.port, bundleDir: BUNDLE_DIR, timeline, session, sampler, log });
   } catch (e) {
     await session.close();
     throw e;
@@ -33,6 +35,7 @@ export async function uiCommand(argv: { trace?: string; port: number; open: bool
     process.once('SIGTERM', resolve);
   });
   await server.close();
+  await sampler.close();
   await session.close();
   return 0;
 }

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Timeline } from './timeline.js';
 import type { UiSession, PointState } from './session.js';
+import type { ValueSampler } from './sampler.js';
 import { parseCommand } from './commands.js';
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
@@ -30,6 +31,8 @@ export interface UiServerOptions {
   bundleDir: string;
   timeline: Timeline;
   session: UiSession;
+  /** the watched expressions' values across time, from a replay of their own */
+  sampler: ValueSampler;
   log: (line: string) => void;
 }
 
@@ -69,7 +72,7 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveCommands(ws, opts.session, opts.log));
+    wss.handleUpgrade(req, socket, head, (ws) => serveCommands(ws, opts.session, opts.sampler, opts.log));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -88,8 +91,12 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   };
 }
 
-/** Each message is one command `{ id, op, ... }`; the answer is `{ id, state }` (`{ id, done }` for interrupt) or `{ id, error }`. */
-function serveCommands(ws: WebSocket, session: UiSession, log: (line: string) => void): void {
+/**
+ * Each message is one command `{ id, op, ... }`; the answer is `{ id, state }`,
+ * `{ id, done }` for interrupt (false: no execution command to stop), `{ id, samples }`
+ * for sample, or `{ id, error }`.
+ */
+function serveCommands(ws: WebSocket, session: UiSession, sampler: ValueSampler, log: (line: string) => void): void {
   ws.on('message', async (data) => {
     let id: unknown;
     try {
@@ -98,8 +105,11 @@ function serveCommands(ws: WebSocket, session: UiSession, log: (line: string) =>
       const command = parseCommand(message);
       if (command.op === 'interrupt') {
         // not queued behind the move it stops; the move answers when it has stopped
-        await session.interrupt();
-        ws.send(JSON.stringify({ id, done: true }));
+        ws.send(JSON.stringify({ id, done: await session.interrupt() }));
+        return;
+      }
+      if (command.op === 'sample') {
+        ws.send(JSON.stringify({ id, samples: await sampler.sample(command.expr, command.events) }));
         return;
       }
       let state: PointState;
@@ -118,6 +128,9 @@ function serveCommands(ws: WebSocket, session: UiSession, log: (line: string) =>
           break;
         case 'clear':
           state = await session.clearBreakpoint(command.file, command.line);
+          break;
+        case 'origin':
+          state = await session.origin(command.expr);
           break;
       }
       ws.send(JSON.stringify({ id, state }));

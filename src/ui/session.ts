@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { Gdb, type ResumeAction } from '../mi/gdb.js';
 import type { MiFrame, MiStop, MiVariable } from '../mi/mi-records.js';
 import { startReplayServer, type ReplayServer } from '../dap/replay-server.js';
+import { disassemble } from '../dap/disassembly.js';
 
 /** What the page shows at the current point. */
 export interface PointState {
@@ -23,16 +24,31 @@ export interface PointState {
   /** the program ended (exited or was killed) at this point */
   ended: boolean;
   /** the user's breakpoints, by source file and line */
-  breakpoints: { file: string; line: number }[];
+  breakpoints: { file: string; line: number; condition?: string }[];
+  /** the checkpoints the engine keeps (`monitor checkpoints`): the event each stands after */
+  checkpoints: number[];
+  /** the instructions around the pc when no frame has source on this machine */
+  disassembly?: { address: string; text: string; symbol?: string; current: boolean }[];
+  /** the watchpoint whose trigger ended the move: the expression and its values before and after */
+  watch?: { exp: string; old?: string; new?: string };
 }
+
+/** One sampled value of a watched expression: undefined where it could not be evaluated. */
+export interface Sample { event: number; value?: string }
 
 /** the syscall buffer's library (src/native/addon.ts preloadLibrary) */
 const PRELOAD_LIBRARY = '/librwpreload.so';
+/** its constructor: code with unwind information, that ld.so calls at start */
+const PRELOAD_CONSTRUCTOR = 'rw_init';
 /** its handler returns within a few hundred instructions of a syscall */
 const MAX_PRELOAD_STEPS = 1000;
 
 /** deeper stacks are cut: the page shows where the program stands, not a recursion */
 const MAX_FRAMES = 64;
+
+/** the page's disassembly: this many instructions, this many of them before the pc */
+const DISASSEMBLY_LINES = 24;
+const DISASSEMBLY_BEFORE = 8;
 
 const SHOWN_REGISTERS = ['rip', 'rsp', 'rbp', 'rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'r8', 'r9', 'eflags'];
 
@@ -40,7 +56,9 @@ export class UiSession {
   private queue: Promise<unknown> = Promise.resolve();
   private registerNames: string[] = [];
   /** the user's breakpoints: gdb's number by "file:line" */
-  private readonly breakpoints = new Map<string, { file: string; line: number; number: string }>();
+  private readonly breakpoints = new Map<string, { file: string; line: number; condition?: string; number: string }>();
+  /** an execution command is running (only those can be interrupted: a seek is one monitor command) */
+  private executing = false;
   /** source files gdb named in a frame: the only files the page may read */
   private readonly sources = new Set<string>();
 
@@ -81,21 +99,68 @@ export class UiSession {
   /** Replays to just after event N (`monitor seek N`, as the DAP's goto does). */
   seek(event: number): Promise<PointState> {
     return this.serial(async () => {
-      const said = await this.gdb.monitor(`seek ${event}`);
-      if (!/^at event \d+$/m.test(said)) throw new Error(said.trim() || `cannot go to event ${event}`);
-      // the replay moved under gdb's feet: make it read the registers and the library list again
-      await this.gdb.console('maintenance flush register-cache');
-      await this.gdb.console('sharedlibrary');
-      await this.leaveSyscallBuffer();
-      await this.returnToSource();
+      await this.moveTo(event);
       return this.readState('seek');
+    });
+  }
+
+  private async moveTo(event: number): Promise<void> {
+    const said = await this.gdb.monitor(`seek ${event}`);
+    if (!/^at event \d+$/m.test(said)) throw new Error(said.trim() || `cannot go to event ${event}`);
+    // the replay moved under gdb's feet: make it read the registers and the library list again
+    await this.gdb.console('maintenance flush register-cache');
+    await this.gdb.console('sharedlibrary');
+    await this.leaveSyscallBuffer();
+    await this.returnToSource();
+  }
+
+  /**
+   * EXPR's value just after each of EVENTS: a seek to each, in order, and gdb's
+   * evaluation in the innermost frame there. Unlike a seek of the page, it neither
+   * steps out of the syscall buffer nor returns to the program's code (hundreds of
+   * steps for a buffered call, far more than the seek): globals and statics have
+   * their value at the event itself, and a local only where that frame has it.
+   * Meant for a session of its own (src/ui/sampler.ts): it moves this session's replay.
+   */
+  sample(expr: string, events: number[]): Promise<Sample[]> {
+    return this.serial(async () => {
+      const out: Sample[] = [];
+      for (const event of [...events].sort((a, b) => a - b)) {
+        try {
+          const said = await this.gdb.monitor(`seek ${event}`);
+          if (!/^at event \d+$/m.test(said)) throw new Error(said);
+          await this.gdb.console('maintenance flush register-cache');
+          out.push({ event, value: await this.gdb.evaluate(expr) });
+        } catch {
+          out.push({ event }); // not in scope here, or the program has ended
+        }
+      }
+      return out;
+    });
+  }
+
+  /**
+   * "Where did this value come from": a watchpoint on EXPR (in the frame the page
+   * shows) and reverse-continue, which stops at the last write before now.
+   */
+  origin(expr: string): Promise<PointState> {
+    return this.serial(async () => {
+      const { thread, sourceFrame } = await this.readFrames();
+      const frame = thread === undefined ? undefined : { thread, level: sourceFrame ?? 0 };
+      const wp = await this.gdb.insertWatchpoint(expr, 'write', frame);
+      try {
+        const stop = await this.execute(() => this.gdb.resume('continue', { reverse: true }));
+        return await this.readState(stop.reason ?? 'stopped', stop.watchpoint && { exp: stop.watchpoint.exp, old: stop.watchpoint.old, new: stop.watchpoint.new });
+      } finally {
+        await this.gdb.deleteBreakpoints([wp.number]).catch(() => undefined);
+      }
     });
   }
 
   /** step/next/finish/continue, forwards or in reverse, as gdb does them; resolves at the stop. */
   resume(action: ResumeAction, reverse: boolean): Promise<PointState> {
     return this.serial(async () => {
-      const stop = await this.untilStop(() => this.gdb.resume(action, { reverse }));
+      const stop = await this.execute(() => this.gdb.resume(action, { reverse }));
       return this.readState(stop.reason ?? 'stopped');
     });
   }
@@ -107,9 +172,23 @@ export class UiSession {
    * the way (a breakpoint, a signal) ends the run there instead.
    */
   private async returnToSource(): Promise<void> {
-    const { sourceFrame } = await this.readFrames();
+    const { frames, sourceFrame } = await this.readFrames();
     if (sourceFrame === undefined || sourceFrame === 0) return;
+    // gdb's unwinding through code it has no unwind information for (ld.so's early
+    // start) can name a source frame that is not on the stack, with unknown frames
+    // around it: finishing it would run to the end of the program
+    if (frames.slice(0, sourceFrame + 2).some((f) => !f.func || f.func === '??')) return;
     await this.untilStop(() => this.gdb.send(`-exec-finish --thread 1 --frame ${sourceFrame - 1}`));
+  }
+
+  /** An execution command the page may stop (interrupt). */
+  private async execute(start: () => Promise<unknown>): Promise<MiStop> {
+    this.executing = true;
+    try {
+      return await this.untilStop(start);
+    } finally {
+      this.executing = false;
+    }
   }
 
   /** Runs an execution command and waits for the stop it leads to (or for gdb to give it up, an error). */
@@ -141,17 +220,26 @@ export class UiSession {
    */
   private async leaveSyscallBuffer(): Promise<void> {
     const inBuffer = (f: MiFrame | undefined) => !!f && (!!f.from?.endsWith(PRELOAD_LIBRARY) || f.func === undefined || f.func === '??');
-    let top = (await this.gdb.frames(1, 0, 0).catch(() => []))[0];
-    if (!top?.from?.endsWith(PRELOAD_LIBRARY)) return;
+    const frames = await this.gdb.frames(1, 0, 3).catch(() => []);
+    if (!frames[0]?.from?.endsWith(PRELOAD_LIBRARY)) return;
+    // the library's constructor (addon/preload: rw_init), which ld.so calls, unwinds
+    // fine: stepping out of it would take thousands of steps, through the syscalls it makes
+    if (frames.some((f) => f.func === PRELOAD_CONSTRUCTOR)) return;
+    let top = frames[0];
     for (let i = 0; i < MAX_PRELOAD_STEPS && inBuffer(top); i++) {
       await this.untilStop(() => this.gdb.resume('stepi'));
       top = (await this.gdb.frames(1, 0, 0).catch(() => []))[0];
     }
   }
 
-  /** Stops the move under way (its own answer comes when gdb reports the stop). */
-  async interrupt(): Promise<void> {
+  /**
+   * Stops the execution command under way (its own answer comes when gdb reports the
+   * stop); false when none is (a seek is one monitor command gdb cannot interrupt).
+   */
+  async interrupt(): Promise<boolean> {
+    if (!this.executing) return false;
     await this.gdb.interrupt();
+    return true;
   }
 
   /** A breakpoint at a line of a source file gdb showed. */
@@ -161,7 +249,7 @@ export class UiSession {
       const key = `${file}:${line}`;
       if (!this.breakpoints.has(key)) {
         const bp = await this.gdb.insertBreakpoint(`${file}:${line}`, { condition });
-        this.breakpoints.set(key, { file, line, number: bp.number });
+        this.breakpoints.set(key, { file, line, condition, number: bp.number });
       }
       return this.readState('breakpoint set');
     });
@@ -201,17 +289,28 @@ export class UiSession {
     return { thread, frames, sourceFrame };
   }
 
-  private async readState(reason: string): Promise<PointState> {
+  private async readState(reason: string, watch?: PointState['watch']): Promise<PointState> {
     const event = Number(/Current event: (\d+)/.exec(await this.gdb.monitor('when'))?.[1] ?? -1);
     const { thread, frames, sourceFrame } = await this.readFrames();
-    const breakpoints = [...this.breakpoints.values()].map(({ file, line }) => ({ file, line }));
-    if (thread === undefined) return { event, reason, frames: [], locals: [], registers: [], ended: true, breakpoints };
+    const breakpoints = [...this.breakpoints.values()].map(({ file, line, condition }) => ({ file, line, ...(condition ? { condition } : {}) }));
+    // "#3 pid 1234 after event 57, ...": the event each checkpoint stands after
+    const listed = [...(await this.gdb.monitor('checkpoints')).matchAll(/^\s*#\d+ .*?after event (\d+)/gm)].map((m) => Number(m[1]));
+    const checkpoints = [...new Set(listed)].sort((a, b) => a - b);
+    const base = { event, reason, breakpoints, checkpoints, ...(watch ? { watch } : {}) };
+    if (thread === undefined) return { ...base, frames: [], locals: [], registers: [], ended: true };
     const locals = sourceFrame === undefined ? [] : await this.gdb.variables({ thread, level: sourceFrame }).catch(() => []);
     const values = await this.gdb.registerValues({ thread, level: 0 });
     const registers = values
       .map((v) => ({ name: this.registerNames[v.number] ?? '', value: v.value }))
       .filter((r) => SHOWN_REGISTERS.includes(r.name))
       .sort((a, b) => SHOWN_REGISTERS.indexOf(a.name) - SHOWN_REGISTERS.indexOf(b.name));
-    return { event, reason, frames, sourceFrame, locals, registers, ended: false, breakpoints };
+    const disassembly = sourceFrame === undefined && frames[0] ? await this.instructionsAround(frames[0].addr) : undefined;
+    return { ...base, frames, sourceFrame, locals, registers, ended: false, ...(disassembly ? { disassembly } : {}) };
+  }
+
+  /** The instructions around PC (the DAP adapter's disassembly: it finds where the ones before PC start). */
+  private async instructionsAround(pc: string): Promise<PointState['disassembly']> {
+    const insns = await disassemble(this.gdb, { memoryReference: pc, instructionOffset: -DISASSEMBLY_BEFORE, instructionCount: DISASSEMBLY_LINES }).catch(() => []);
+    return insns.map((i) => ({ address: i.address, text: i.instruction, symbol: i.symbol, current: BigInt(i.address) === BigInt(pc) }));
   }
 }

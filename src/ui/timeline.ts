@@ -15,7 +15,7 @@ import { SYSCALL_SPECS } from '../syscalls/specs.js';
 import { syscallName } from '../syscalls/names.js';
 import { describeEvent } from '../cli/dump-command.js';
 
-export type TimelineKind = 'syscall' | 'signal' | 'exec' | 'exit' | 'stop' | 'output';
+export type TimelineKind = 'syscall' | 'signal' | 'exec' | 'exit' | 'stop' | 'output' | 'process';
 
 export interface TimelineEvent {
   /** the event's number in the trace (what `monitor seek` takes) */
@@ -52,11 +52,21 @@ function isEchoedWrite(e: TraceEvent): e is Extract<TraceEvent, { kind: 'syscall
   return (fd === 1 || fd === 2) && BigInt.asIntN(64, e.result) > 0n && e.checkLen > 0;
 }
 
+/** calls that start a process or a thread (its children run unrecorded: the trace has only the call) */
+const STARTS = new Set(['fork', 'vfork', 'clone', 'clone3']);
+const CLONE_THREAD = 0x10000n;
+
 function axisEntry(index: number, e: TraceEvent): TimelineEvent | undefined {
   const base = { index, tid: e.tid, detail: describeEvent(e) };
   switch (e.kind) {
-    case 'syscall':
-      return { ...base, kind: isEchoedWrite(e) ? 'output' : 'syscall', name: syscallName(e.nr) };
+    case 'syscall': {
+      const name = syscallName(e.nr);
+      if (STARTS.has(name) && BigInt.asIntN(64, e.result) > 0n) {
+        const thread = name === 'clone' && (e.args[0] & CLONE_THREAD) !== 0n;
+        return { ...base, kind: 'process', name: `${thread ? 'thread' : 'process'} ${e.result} starts` };
+      }
+      return { ...base, kind: isEchoedWrite(e) ? 'output' : 'syscall', name };
+    }
     case 'signal':
       return { ...base, kind: 'signal', name: describeEvent(e).split(' ')[1] ?? 'signal' };
     case 'exec':

@@ -38,6 +38,8 @@ describe('parseCommand', () => {
     expect(parseCommand({ op: 'state' })).toEqual({ op: 'state' });
     expect(parseCommand({ op: 'break', file: '/a.c', line: 3, condition: 'x == 0' })).toEqual({ op: 'break', file: '/a.c', line: 3, condition: 'x == 0' });
     expect(parseCommand({ op: 'clear', file: '/a.c', line: 3 })).toEqual({ op: 'clear', file: '/a.c', line: 3 });
+    expect(parseCommand({ op: 'sample', expr: ' next_slot ', events: [3, 1] })).toEqual({ op: 'sample', expr: 'next_slot', events: [3, 1] });
+    expect(parseCommand({ op: 'origin', expr: 'sensor.name' })).toEqual({ op: 'origin', expr: 'sensor.name' });
   });
 
   it('refuses malformed ones with a clear error', () => {
@@ -50,5 +52,11 @@ describe('parseCommand', () => {
     expect(() => parseCommand({ op: 'break', line: 3 })).toThrow(/source file/);
     expect(() => parseCommand({ op: 'break', file: '/a.c', line: 0 })).toThrow(/line number/);
     expect(() => parseCommand({ op: 'break', file: '/a.c', line: 2, condition: 7 })).toThrow(/expression/);
+    expect(() => parseCommand({ op: 'break', file: '/a.c', line: 2, condition: 'x\n-gdb-exit' })).toThrow(/one-line/);
+    expect(() => parseCommand({ op: 'sample', expr: 'x', events: [] })).toThrow(/event numbers/);
+    expect(() => parseCommand({ op: 'sample', expr: 'x', events: [1, -2] })).toThrow(/event numbers/);
+    expect(() => parseCommand({ op: 'sample', expr: 'x', events: Array.from({ length: 49 }, (_, i) => i) })).toThrow(/at most 48/);
+    expect(() => parseCommand({ op: 'sample', expr: '', events: [1] })).toThrow(/expression/);
+    expect(() => parseCommand({ op: 'origin', expr: 'x\n-gdb-exit' })).toThrow(/one line/);
   });
 });
