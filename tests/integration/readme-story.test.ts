@@ -46,6 +46,8 @@ beforeAll(() => {
   expect(atUi, r.stdout).toBeGreaterThan(at);
   uiCommand = lines[atUi + 1].trim();
   expect(uiCommand).toBe(replayCommand.replace(' replay ', ' ui '));
+  // the README's `rewind ui` line is that command, with the trace directory as TRACE
+  expect(README).toMatch(new RegExp(`^${uiCommand.replace(/ ui .*/, ' ui TRACE').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +# prints: rewind: the timeline of TRACE is at`, 'm'));
 }, 300_000);
 
 /** Runs the printed server command, then gdb with the README's commands on its stdin. */
