@@ -250,7 +250,16 @@ describe('rewind ui in chromium', () => {
     }
     // the user's point did not move: sampling has a replay of its own
     expect((await shown()).event).toBe(readings[0].index);
+    // zooming in samples the new view again
+    await page.evaluate(() => (document.body.dataset.sampling = 'pending'));
+    await page.click('#zoom-in');
+    await page.waitForFunction(() => document.body.dataset.sampling === 'false', { timeout: 120_000 });
+    const [lo, hi] = await page.$eval('#slider', (e) => [Number((e as HTMLInputElement).min), Number((e as HTMLInputElement).max)]);
+    const again = await page.$$eval('#watch-samples li', (els) => els.map((e) => Number((e as HTMLElement).dataset.event)));
+    expect(again.length).toBeGreaterThan(0);
+    expect(again.every((e) => e >= lo && e <= hi)).toBe(true);
     await page.screenshot({ path: path.join(SHOTS, 'watch.png') });
+    await page.click('#zoom-all');
   });
 
   it('"where did this value come from" goes back to the last write of it', async () => {
@@ -335,6 +344,7 @@ describe('syscall marks in rewind ui', () => {
     expect(r.stderr.toString()).toMatch(/trace saved to/);
     loopUi = await startUi(trace);
     loopPage = await browser.newPage();
+    await loopPage.setViewport({ width: 1200, height: 800 });
     await loopPage.goto(loopUi.url);
     await loopPage.waitForFunction(() => document.body.dataset.ready === 'true', { timeout: 60_000 });
   }, 120_000);
