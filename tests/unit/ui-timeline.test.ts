@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { outputLines } from '../../src/ui/timeline.js';
 import { parseCommand } from '../../src/ui/commands.js';
+import { eventsToSample, MAX_SAMPLES, numericValue } from '../../ui/sampling.js';
 
 const w = (index: number, fd: number, text: string) => ({ index, fd, data: Buffer.from(text) });
 
@@ -58,5 +59,36 @@ describe('parseCommand', () => {
     expect(() => parseCommand({ op: 'sample', expr: 'x', events: Array.from({ length: 49 }, (_, i) => i) })).toThrow(/at most 48/);
     expect(() => parseCommand({ op: 'sample', expr: '', events: [1] })).toThrow(/expression/);
     expect(() => parseCommand({ op: 'origin', expr: 'x\n-gdb-exit' })).toThrow(/one line/);
+  });
+});
+
+describe('the watch plot\'s sampling', () => {
+  const ev = (index: number, kind: string) => ({ index, tid: 1, kind, name: kind, detail: '' });
+
+  it('reads the numbers gdb prints, and nothing else', () => {
+    expect(numericValue('42')).toBe(42);
+    expect(numericValue('-3')).toBe(-3);
+    expect(numericValue('2.5e3')).toBe(2500);
+    expect(numericValue("97 'a'")).toBe(97);
+    expect(numericValue('0x1f')).toBe(31);
+    expect(numericValue('(int *) 0x10')).toBe(16);
+    expect(numericValue('0x555555556004 "greenhouse thermometer"')).toBe(0x555555556004);
+    expect(numericValue('true')).toBe(1);
+    expect(numericValue('{1, 2}')).toBeNull();
+    expect(numericValue(undefined)).toBeNull();
+  });
+
+  it('samples the view: the current event and the marked moments first, then syscalls spread evenly, at most MAX_SAMPLES', () => {
+    const few = { eventCount: 20, output: [], events: [ev(2, 'syscall'), ev(5, 'output'), ev(9, 'syscall'), ev(15, 'signal')] };
+    expect(eventsToSample(few, 3, 12, 7)).toEqual([5, 7, 9]);
+    const events = [...Array.from({ length: 200 }, (_, i) => ev(i, 'syscall')), ev(300, 'output'), ev(301, 'exit')];
+    const many = { eventCount: 302, output: [], events };
+    const picked = eventsToSample(many, 0, 301, 150);
+    expect(picked.length).toBe(MAX_SAMPLES);
+    expect(picked).toEqual([...picked].sort((a, b) => a - b));
+    for (const must of [150, 300, 301]) expect(picked).toContain(must);
+    // the syscalls are spread over the view, not the first ones only
+    expect(picked[0]).toBeLessThan(10);
+    expect(Math.max(...picked.filter((i) => i < 200))).toBeGreaterThan(180);
   });
 });
