@@ -21,8 +21,12 @@ const waiting = new Map<number, { resolve: (answer: Answer) => void; reject: (e:
 let current: PointState | undefined;
 const sources = new Map<string, string[]>();
 let busy = false;
+/** shows the progress the engine reports for the move under way */
+let onProgress: (p: { percent: number; event: number }) => void = () => undefined;
 
 interface Answer { state?: PointState; done?: boolean; samples?: Sample[] }
+/** how far the move under way is, when the engine can tell (a seek) */
+let howFar = '';
 
 function request(op: Record<string, unknown>): Promise<Answer> {
   const id = nextId++;
@@ -50,10 +54,17 @@ async function move(op: Record<string, unknown>): Promise<void> {
   const started = Date.now();
   const progress = $('progress');
   const what = describeMove(op);
-  const tick = setInterval(() => {
+  const showProgress = () => {
     progress.hidden = false;
-    $('elapsed').textContent = `${what}: ${Math.round((Date.now() - started) / 1000)} s`;
-  }, 500);
+    $('elapsed').textContent = `${what}: ${howFar ? `${howFar}, ` : ''}${Math.round((Date.now() - started) / 1000)} s`;
+  };
+  howFar = '';
+  onProgress = (p) => {
+    howFar = `${p.percent}% (at event ${p.event})`;
+    document.body.dataset.progressSeen = String(Math.max(Number(document.body.dataset.progressSeen ?? 0), p.percent));
+    showProgress();
+  };
+  const tick = setInterval(showProgress, 500);
   $('status').textContent = '';
   try {
     const answer = await request(op);
@@ -62,6 +73,7 @@ async function move(op: Record<string, unknown>): Promise<void> {
     $('status').textContent = (e as Error).message;
   } finally {
     clearInterval(tick);
+    onProgress = () => undefined;
     progress.hidden = true;
     busy = false;
     document.body.dataset.busy = 'false';
@@ -194,7 +206,8 @@ async function main(): Promise<void> {
   drawControls();
   socket = new WebSocket(`ws://${location.host}/ws?token=${token}`);
   socket.addEventListener('message', (m) => {
-    const answer = JSON.parse(String(m.data)) as Answer & { id: number; error?: string };
+    const answer = JSON.parse(String(m.data)) as Answer & { id: number; error?: string; progress?: { percent: number; event: number } };
+    if (answer.progress) return onProgress(answer.progress); // not the answer yet
     const w = waiting.get(answer.id);
     waiting.delete(answer.id);
     if (answer.error !== undefined) w?.reject(new Error(answer.error));

@@ -47,6 +47,8 @@ export interface RunHooks {
   /** around an event that maps [start, end) over what was there (a file's image, written by JS) */
   beforeMapping?(start: bigint, end: bigint): Promise<void>;
   afterMapping?(start: bigint, end: bigint): Promise<void>;
+  /** events were replayed: `next` is the index of the next one */
+  replayed?(next: number): void;
 }
 
 export type ProcessState = 'stopped' | 'exited' | 'killed' | 'ended';
@@ -227,6 +229,7 @@ export class ReplayedProcess {
         if (stop.lastHit) report.lastHit = stop.lastHit;
         fresh = false;
         this.advance(r.count);
+        hooks.replayed?.(this.next);
         switch (stop.reason) {
           case 'end-of-buffer':
           case 'batch':

@@ -146,8 +146,8 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     return this.timeline.store.alive();
   }
 
-  monitor(command: string): Promise<string[]> {
-    return monitorCommand(this, command);
+  monitor(command: string, progress?: (line: string) => void): Promise<string[]> {
+    return monitorCommand(this, command, progress);
   }
 
   openFile(path: string): Buffer | undefined {
@@ -259,8 +259,11 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     return { kind: 'mark', mark: { e, base: here.id, pc: here.mark.pc, n: 1, steps: steps.steps } };
   }
 
-  /** Replays forward to just after event `event` (from an earlier checkpoint if it is behind). */
-  seek(event: number): Promise<StopEvent> {
+  /**
+   * Replays forward to just after event `event` (from an earlier checkpoint if it is
+   * behind); `replayed` hears of the events as they are replayed.
+   */
+  seek(event: number, replayed?: (next: number) => void): Promise<StopEvent> {
     return this.command('seek', async () => {
       const proc = this.proc;
       if (event + 1 < proc.next || proc.state !== 'stopped') {
@@ -269,9 +272,10 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       }
       if (event + 1 <= proc.next) return proc.lastStop;
       await this.traps.install([], NO_SLOTS);
+      replayed?.(proc.next); // where the run starts
       let run: TimelineRun;
       try {
-        run = await this.timeline.run({ action: 'continue' }, event + 1);
+        run = await this.timeline.run({ action: 'continue' }, event + 1, {}, false, replayed);
         this.timeline.here = await this.timeline.positionAfter(run, []);
       } finally {
         if (proc.state === 'stopped') await this.traps.installGdb();

@@ -118,7 +118,8 @@ function serveCommands(ws: WebSocket, session: UiSession, sampler: ValueSampler,
           state = await session.state();
           break;
         case 'seek':
-          state = await session.seek(command.event);
+          // the engine's progress, as it comes: { id, progress: { percent, event } }
+          state = await session.seek(command.event, (percent, event) => ws.send(JSON.stringify({ id, progress: { percent, event } })));
           break;
         case 'resume':
           state = await session.resume(command.action, command.reverse);

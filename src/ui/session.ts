@@ -96,17 +96,31 @@ export class UiSession {
     return this.serial(() => this.readState('start'));
   }
 
-  /** Replays to just after event N (`monitor seek N`, as the DAP's goto does). */
-  seek(event: number): Promise<PointState> {
+  /**
+   * Replays to just after event N (`monitor seek N`, as the DAP's goto does);
+   * PROGRESS hears the engine's progress lines ("seek: 30% (event 300 of 1000)").
+   */
+  seek(event: number, progress?: (percent: number, at: number) => void): Promise<PointState> {
     return this.serial(async () => {
-      await this.moveTo(event);
+      await this.moveTo(event, progress);
       return this.readState('seek');
     });
   }
 
-  private async moveTo(event: number): Promise<void> {
-    const said = await this.gdb.monitor(`seek ${event}`);
-    if (!/^at event \d+$/m.test(said)) throw new Error(said.trim() || `cannot go to event ${event}`);
+  private async moveTo(event: number, progress?: (percent: number, at: number) => void): Promise<void> {
+    // the engine sends its progress as console output while the monitor command runs
+    const onStream = (type: string, text: string) => {
+      const m = type === 'target' ? /^seek: (\d+)% \(event (\d+) of \d+\)/.exec(text) : null;
+      if (m) progress?.(Number(m[1]), Number(m[2]));
+    };
+    this.gdb.mi.on('stream', onStream);
+    let said: string;
+    try {
+      said = await this.gdb.monitor(`seek ${event}`);
+    } finally {
+      this.gdb.mi.off('stream', onStream);
+    }
+    if (!/^at event \d+$/m.test(said)) throw new Error(said.replace(/^seek: .*\n/gm, '').trim() || `cannot go to event ${event}`);
     // the replay moved under gdb's feet: make it read the registers and the library list again
     await this.gdb.console('maintenance flush register-cache');
     await this.gdb.console('sharedlibrary');

@@ -361,8 +361,13 @@ describe('syscall marks in rewind ui', () => {
     const timeline = await page.evaluate(async () => (await (await fetch(`api/timeline${location.search}`)).json()) as { events: { index: number; name: string }[] });
     const lastBrk = timeline.events.filter((e) => e.name === 'brk').at(-1)!.index;
     await revealMark(lastBrk, 'syscall');
+    await page.evaluate(() => delete document.body.dataset.progressSeen);
     const s = await settle(() => page.click(`#axis .mark[data-event="${lastBrk}"]`));
     expect(s.event).toBe(lastBrk);
+    // on the way, the engine said how far the seek was (counted in events, the same on any machine)
+    const seen = Number(await page.$eval('body', (e) => e.dataset.progressSeen));
+    expect(seen).toBeGreaterThan(0);
+    expect(seen).toBeLessThan(100);
     expect(s.func).toBe('main');
     expect(s.line).toBe(readFileSync(path.join(ROOT, 'tests', 'programs', 'cpuloop.c'), 'utf8').split('\n').findIndex((l) => l.includes('printf(')) + 2);
   });
