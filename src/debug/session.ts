@@ -276,7 +276,9 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       let run: TimelineRun;
       try {
         run = await this.timeline.run({ action: 'continue' }, event + 1, {}, false, replayed);
-        this.timeline.here = await this.timeline.positionAfter(run, []);
+        // an interrupt ends the seek where it is, and is answered by it
+        if (run.interrupted) this.proc.interruptRequested = false;
+        this.timeline.here = run.interrupted ? await this.afterInterrupt(run) : await this.timeline.positionAfter(run, []);
       } finally {
         if (proc.state === 'stopped') await this.traps.installGdb();
       }

@@ -57,8 +57,8 @@ export class UiSession {
   private registerNames: string[] = [];
   /** the user's breakpoints: gdb's number by "file:line" */
   private readonly breakpoints = new Map<string, { file: string; line: number; condition?: string; number: string }>();
-  /** an execution command is running (only those can be interrupted: a seek is one monitor command) */
-  private executing = false;
+  /** what is running: an execution command (gdb interrupts it) or a seek (the replay server's SIGUSR1 does) */
+  private running: 'execution' | 'seek' | undefined;
   /** source files gdb named in a frame: the only files the page may read */
   private readonly sources = new Set<string>();
 
@@ -115,9 +115,11 @@ export class UiSession {
     };
     this.gdb.mi.on('stream', onStream);
     let said: string;
+    this.running = 'seek';
     try {
       said = await this.gdb.monitor(`seek ${event}`);
     } finally {
+      this.running = undefined;
       this.gdb.mi.off('stream', onStream);
     }
     if (!/^at event \d+$/m.test(said)) throw new Error(said.replace(/^seek: .*\n/gm, '').trim() || `cannot go to event ${event}`);
@@ -197,11 +199,11 @@ export class UiSession {
 
   /** An execution command the page may stop (interrupt). */
   private async execute(start: () => Promise<unknown>): Promise<MiStop> {
-    this.executing = true;
+    this.running = 'execution';
     try {
       return await this.untilStop(start);
     } finally {
-      this.executing = false;
+      this.running = undefined;
     }
   }
 
@@ -247,11 +249,16 @@ export class UiSession {
   }
 
   /**
-   * Stops the execution command under way (its own answer comes when gdb reports the
-   * stop); false when none is (a seek is one monitor command gdb cannot interrupt).
+   * Stops the move under way (its own answer comes when it has stopped): gdb's
+   * interrupt for an execution command; for a seek, during which gdb sends nothing,
+   * the replay server's SIGUSR1 (the seek then ends where it is). False when nothing runs.
    */
   async interrupt(): Promise<boolean> {
-    if (!this.executing) return false;
+    if (this.running === 'seek') {
+      process.kill(this.server.pid, 'SIGUSR1');
+      return true;
+    }
+    if (this.running !== 'execution') return false;
     await this.gdb.interrupt();
     return true;
   }

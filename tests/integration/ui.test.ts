@@ -406,3 +406,47 @@ describe('syscall marks in rewind ui', () => {
     expect(Number(s.locals.i)).toBeLessThan(100000000);
   });
 });
+
+describe('a long seek in rewind ui', () => {
+  let seekUi: UiProcess;
+  let seekPage: Page;
+
+  beforeAll(async () => {
+    const root = tempDir('rewind-ui-');
+    const trace = path.join(root, 'trace');
+    // 30000 syscalls, each a stop of the replay (no syscall buffer): a seek across them takes seconds
+    const r = rewind(['record', '--no-syscallbuf', '-o', trace, '--', programPath('manysyscalls'), '10000'], { traceRoot: root });
+    expect(r.stderr.toString()).toMatch(/trace saved to/);
+    seekUi = await startUi(trace);
+    seekPage = await browser.newPage();
+    await seekPage.setViewport({ width: 1200, height: 800 });
+    await seekPage.goto(seekUi.url);
+    await seekPage.waitForFunction(() => document.body.dataset.ready === 'true', { timeout: 60_000 });
+  }, 180_000);
+
+  afterAll(async () => {
+    await seekPage?.close();
+    expect(await seekUi?.stop()).toBe(0);
+  });
+
+  it('shows how far it is, and the stop button ends it where it is', async () => {
+    page = seekPage;
+    const exit = Number(await page.$eval('#axis .mark.exit', (e) => (e as HTMLElement).dataset.event));
+    expect(exit).toBeGreaterThan(30000);
+    await page.evaluate(() => {
+      delete document.body.dataset.progressSeen;
+      document.body.dataset.busy = 'pending';
+    });
+    await page.click('#axis .mark.exit');
+    // the engine says how far the seek is (a tenth of the way at a time, counted in events)
+    await page.waitForFunction(() => Number(document.body.dataset.progressSeen ?? 0) >= 10, { timeout: 60_000 });
+    expect(await page.$eval('#elapsed', (e) => e.textContent)).toMatch(new RegExp(`^going to event ${exit} of \\d+: \\d+% \\(at event \\d+\\), \\d+ s$`));
+    await page.click('#cancel');
+    await page.waitForFunction(() => document.body.dataset.busy === 'false', { timeout: 60_000 });
+    expect(await page.$eval('#status', (e) => e.textContent)).toBe('');
+    const s = await shown();
+    // stopped on the way: short of the exit, in the program's loop
+    expect(s.event).toBeLessThan(exit - 100);
+    expect(s.func).toBe('main');
+  });
+});
