@@ -89,6 +89,19 @@ const COMMANDS: (CommandSpec & { run(v: OptionValues, positionals: string[]): Pr
       return dapCommand();
     },
   },
+  {
+    name: 'ui', usage: `${TRACE_OPTIONAL} [--port N] [--open] [--symbols FILE]`, describe: 'browse a trace on a timeline in the browser (default: the latest)',
+    positionals: 'trace',
+    options: [
+      { name: 'port', type: 'integer', value: 'port', default: 0, describe: 'serve the page on this TCP port of 127.0.0.1 (0: any free port)' },
+      { name: 'open', type: 'boolean', default: false, describe: 'open the page in the default browser' },
+      { name: 'symbols', type: 'string', value: 'file', describe: 'read symbols from FILE (checked against the recorded executable)' },
+    ],
+    async run(v, [trace]) {
+      const { uiCommand } = await import('./ui-command.js');
+      return uiCommand({ trace, port: v.port as number, open: v.open as boolean, symbols: v.symbols as string | undefined });
+    },
+  },
 ];
 
 const ABOUT = 'Record a Linux x86-64 program, then debug that exact run with gdb, forwards and backwards.';
