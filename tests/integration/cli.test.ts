@@ -38,7 +38,7 @@ describe('the command line', () => {
   it('--help names every command', () => {
     const r = rewind(['--help']);
     expect(r.status, describeRun(r)).toBe(0);
-    for (const command of ['record', 'replay', 'dump', 'pack', 'store', 'ls', 'dap']) expect(r.stdout.toString()).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['record', 'replay', 'dump', 'pack', 'store', 'ls', 'dap', 'ui']) expect(r.stdout.toString()).toMatch(new RegExp(`^  ${command} `, 'm'));
     const record = rewind(['record', '--help']);
     expect(record.status, describeRun(record)).toBe(0);
     expect(record.stdout.toString()).toContain('-o, --output <dir>');
