@@ -1,0 +1,342 @@
+/* How often does a fingerprint name two different moments of one interval?
+ *
+ * Runs a command under ptrace, lets it run free for a while (-w ms), then single-steps
+ * it (-n steps). Before every instruction it computes three candidate names of the
+ * moment and the exact state, and counts, per interval (the stretch between two
+ * syscalls or signals), the arrivals whose name was already taken:
+ *   F0  rewind today: the registers (orig_rax, TF, RF left out) + 64 bytes at rsp;
+ *   F1  rr's tie-breakers: F0's registers + x87/SSE/AVX state + 256 bytes at rsp + the
+ *       return addresses found by walking the frame-pointer chain;
+ *   F2  F1 + the values of the memory operands of the code at pc (decoded with Zydis:
+ *       the instructions from pc to the first unconditional branch, through the
+ *       fall-through of conditional ones, whose address registers are not changed on
+ *       the way).
+ *   S   the exact state: registers + x87/SSE/AVX + every 64-byte line written since the
+ *       interval started. Lines never written in the interval hold what they held at its
+ *       start, so this is equality of registers and all of memory. A line's share of the
+ *       hash is H(now) - H(at first touch), so following a line that was not really
+ *       written changes nothing: the write set may be over-approximated safely.
+ * A repeat of a name whose first holder had a different exact state is an *ambiguity*
+ * (the name "first arrival with this fingerprint" would pick the wrong moment); a repeat
+ * whose state is equal is *benign* (the same state: the same future in a replay).
+ *
+ * Prints one JSON line. Not part of rewind: a measurement for docs/preemption.md. */
+#define _GNU_SOURCE
+#include <Zydis/Zydis.h>
+#include <elf.h>
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hashmap.h"
+
+/* One memory operand of the code at a pc, in a form cheap to evaluate at every step. */
+typedef struct {
+  uint64_t next_ip;                 /* for rip-relative operands */
+  int64_t disp;
+  ZydisRegister base, index, segment;
+  uint8_t scale;
+  uint32_t size;                    /* bytes; 0 when the decoder does not say */
+  uint8_t first;                    /* belongs to the instruction at pc itself */
+  uint8_t valid_here;               /* its address registers hold their values at pc */
+} MemOp;
+
+typedef struct {
+  int nops;
+  uint8_t is_syscall;
+  MemOp ops[48];
+} Block;
+
+static ZydisDecoder decoder;
+static pid_t child;
+static Map block_index;             /* pc -> index into blocks */
+static Block *blocks;
+static size_t nblocks, capblocks;
+
+static size_t readmem(uint64_t addr, void *buf, size_t len) {
+  struct iovec local = { buf, len }, remote = { (void *)addr, len };
+  ssize_t n = process_vm_readv(child, &local, 1, &remote, 1, 0);
+  if (n < 0) n = 0;
+  if ((size_t)n < len) memset((char *)buf + n, 0, len - n);
+  return (size_t)n;
+}
+
+static uint64_t gpr(const struct user_regs_struct *r, ZydisRegister reg) {
+  switch (reg) {
+    case ZYDIS_REGISTER_RAX: return r->rax; case ZYDIS_REGISTER_RBX: return r->rbx;
+    case ZYDIS_REGISTER_RCX: return r->rcx; case ZYDIS_REGISTER_RDX: return r->rdx;
+    case ZYDIS_REGISTER_RSI: return r->rsi; case ZYDIS_REGISTER_RDI: return r->rdi;
+    case ZYDIS_REGISTER_RBP: return r->rbp; case ZYDIS_REGISTER_RSP: return r->rsp;
+    case ZYDIS_REGISTER_R8: return r->r8;   case ZYDIS_REGISTER_R9: return r->r9;
+    case ZYDIS_REGISTER_R10: return r->r10; case ZYDIS_REGISTER_R11: return r->r11;
+    case ZYDIS_REGISTER_R12: return r->r12; case ZYDIS_REGISTER_R13: return r->r13;
+    case ZYDIS_REGISTER_R14: return r->r14; case ZYDIS_REGISTER_R15: return r->r15;
+    default: return 0;
+  }
+}
+
+static int is_gpr64(ZydisRegister reg) {
+  return reg == ZYDIS_REGISTER_NONE || (reg >= ZYDIS_REGISTER_RAX && reg <= ZYDIS_REGISTER_R15) ||
+         reg == ZYDIS_REGISTER_RIP;
+}
+
+/* Decodes one instruction sequence from start, up to 32 instructions, through the
+ * fall-through of conditional branches, adding its memory operands to b. Marks in
+ * written the registers it writes; a sequence that starts at pc marks its operands
+ * valid_here when no register of their address was written before them. Returns the
+ * nearest target at or before pc of a branch (the head of the innermost loop around pc,
+ * within 4 KiB), or 0. */
+static uint64_t decode_run(Block *b, uint64_t start, uint64_t end, uint64_t pc, uint8_t *written) {
+  uint8_t code[32 * 15];
+  readmem(start, code, sizeof code);
+  uint64_t head = 0;
+  size_t off = 0;
+  for (int i = 0; i < 32 && off + 15 <= sizeof code && start + off < end; i++) {
+    ZydisDecodedInstruction ins;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, code + off, sizeof code - off, &ins, ops))) break;
+    uint64_t ip = start + off;
+    if (ip == pc && ins.meta.category == ZYDIS_CATEGORY_SYSCALL) b->is_syscall = 1;
+    for (int k = 0; k < ins.operand_count && b->nops < 48; k++) {
+      const ZydisDecodedOperand *op = &ops[k];
+      if (op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE && op->imm.is_relative &&
+          (ins.meta.category == ZYDIS_CATEGORY_COND_BR || ins.meta.category == ZYDIS_CATEGORY_UNCOND_BR)) {
+        ZyanU64 target = 0;
+        if (ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&ins, op, ip, &target)) && target <= pc &&
+            pc - target < 4096 && target > head)
+          head = target;
+      }
+      if (op->type != ZYDIS_OPERAND_TYPE_MEMORY || op->mem.type != ZYDIS_MEMOP_TYPE_MEM) continue;
+      if (!is_gpr64(op->mem.base) || !is_gpr64(op->mem.index)) continue;
+      MemOp *m = &b->ops[b->nops++];
+      m->next_ip = ip + ins.length;
+      m->disp = op->mem.disp.value;
+      m->base = op->mem.base; m->index = op->mem.index; m->segment = op->mem.segment;
+      m->scale = op->mem.scale;
+      m->size = op->size / 8;
+      m->first = ip == pc;
+      m->valid_here = start == pc && !written[op->mem.base] && !written[op->mem.index];
+    }
+    for (int k = 0; k < ins.operand_count; k++)
+      if (ops[k].type == ZYDIS_OPERAND_TYPE_REGISTER && (ops[k].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+        written[ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, ops[k].reg.value)] = 1;
+    written[ZYDIS_REGISTER_RIP] = 0;   /* a rip-relative address does not move */
+    written[ZYDIS_REGISTER_NONE] = 0;  /* flags and the like have no enclosing GPR */
+    off += ins.length;
+    ZydisInstructionCategory c = ins.meta.category;
+    if (c == ZYDIS_CATEGORY_UNCOND_BR || c == ZYDIS_CATEGORY_RET || c == ZYDIS_CATEGORY_CALL ||
+        c == ZYDIS_CATEGORY_SYSCALL || c == ZYDIS_CATEGORY_INTERRUPT) break;
+  }
+  return head;
+}
+
+/* The memory operands of the code around pc: from pc on (see decode_run), and, when a
+ * backward branch closes a loop around pc, the loop's part before pc, whose operands
+ * count only when their address registers are written nowhere in the loop (their
+ * values at pc are then the ones they will have there). */
+static Block *block_at(uint64_t pc) {
+  uint64_t *slot = map_get(&block_index, pc);
+  if (slot) return &blocks[*slot];
+  if (nblocks == capblocks) {
+    capblocks = capblocks ? capblocks * 2 : 1024;
+    blocks = realloc(blocks, capblocks * sizeof *blocks);
+  }
+  Block *b = &blocks[nblocks];
+  memset(b, 0, sizeof *b);
+  uint8_t written[ZYDIS_REGISTER_MAX_VALUE + 1] = { 0 };
+  uint64_t head = decode_run(b, pc, UINT64_MAX, pc, written);
+  if (head && head < pc) {
+    int from = b->nops;
+    decode_run(b, head, pc, pc, written);
+    for (int k = from; k < b->nops; k++)
+      b->ops[k].valid_here = !written[b->ops[k].base] && !written[b->ops[k].index];
+  }
+  map_put(&block_index, pc, nblocks);
+  return &blocks[nblocks++];
+}
+
+static uint64_t op_addr(const MemOp *m, const struct user_regs_struct *r) {
+  uint64_t a = (uint64_t)m->disp;
+  if (m->base == ZYDIS_REGISTER_RIP) a += m->next_ip; else a += gpr(r, m->base);
+  if (m->index != ZYDIS_REGISTER_NONE) a += gpr(r, m->index) * (m->scale ? m->scale : 1);
+  if (m->segment == ZYDIS_REGISTER_FS) a += r->fs_base;
+  if (m->segment == ZYDIS_REGISTER_GS) a += r->gs_base;
+  return a;
+}
+
+/* The exact state's memory part: lines touched in this interval. */
+typedef struct { uint64_t h0, share; } LineState;
+static Map line_index;              /* line address -> index into lines */
+static LineState *lines;
+static size_t nlines, caplines;
+static uint64_t line_sum;
+
+static uint64_t *touched;
+static size_t ntouched, captouched;
+
+static void touch_range(uint64_t addr, uint64_t len) {
+  for (uint64_t l = addr & ~63ULL; l < addr + len; l += 64) {
+    if (ntouched == captouched) { captouched = captouched ? captouched * 2 : 256; touched = realloc(touched, captouched * 8); }
+    touched[ntouched++] = l;
+    if (map_get(&line_index, l)) continue;
+    if (nlines == caplines) { caplines = caplines ? caplines * 2 : 4096; lines = realloc(lines, caplines * sizeof *lines); }
+    uint8_t buf[64];
+    readmem(l, buf, 64);
+    lines[nlines].h0 = hash64(buf, 64, l);
+    lines[nlines].share = 0;
+    map_put(&line_index, l, nlines++);
+  }
+}
+
+static void settle_touched(void) {
+  for (size_t i = 0; i < ntouched; i++) {
+    uint8_t buf[64];
+    readmem(touched[i], buf, 64);
+    LineState *s = &lines[*map_get(&line_index, touched[i])];
+    uint64_t share = hash64(buf, 64, touched[i]) - s->h0;
+    line_sum += share - s->share;
+    s->share = share;
+  }
+  ntouched = 0;
+}
+
+typedef struct { const char *name; Map first; uint64_t repeats, ambiguous; } Candidate;
+
+static void reset_interval(Candidate *c, int nc, Map *states) {
+  for (int i = 0; i < nc; i++) map_clear(&c[i].first);
+  map_clear(states);
+  map_clear(&line_index);
+  nlines = 0; line_sum = 0;
+}
+
+static double now_s(void) {
+  struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+  long steps = 200000, warm_ms = 0;
+  FILE *out = stdout;
+  int opt;
+  while ((opt = getopt(argc, argv, "+n:w:o:")) != -1) {
+    if (opt == 'n') steps = atol(optarg);
+    else if (opt == 'w') warm_ms = atol(optarg);
+    else if (opt == 'o') { out = fopen(optarg, "a"); if (!out) { perror(optarg); return 2; } }
+    else { fprintf(stderr, "usage: fpstep [-n STEPS] [-w WARM_MS] [-o RESULTS] -- CMD ARGS\n"); return 2; }
+  }
+  if (optind >= argc) { fprintf(stderr, "usage: fpstep [-n STEPS] [-w WARM_MS] [-o RESULTS] -- CMD ARGS\n"); return 2; }
+  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  /* Tracer and tracee on one CPU: a ptrace stop then costs no cross-CPU wake-up. */
+  cpu_set_t one; CPU_ZERO(&one); CPU_SET(sched_getcpu(), &one);
+  sched_setaffinity(0, sizeof one, &one);
+  child = fork();
+  if (child == 0) {
+    ptrace(PTRACE_TRACEME, 0, 0, 0);
+    execvp(argv[optind], argv + optind);
+    perror("exec"); _exit(127);
+  }
+  int status;
+  waitpid(child, &status, 0);
+  if (!WIFSTOPPED(status)) { fprintf(stderr, "fpstep: %s did not start\n", argv[optind]); return 1; }
+  ptrace(PTRACE_SETOPTIONS, child, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACEEXEC);
+  if (warm_ms > 0) {
+    ptrace(PTRACE_CONT, child, 0, 0);
+    usleep(warm_ms * 1000);
+    kill(child, SIGSTOP);
+    for (;;) {
+      waitpid(child, &status, 0);
+      if (!WIFSTOPPED(status)) { fprintf(stderr, "fpstep: the program ended while warming up\n"); return 1; }
+      if (WSTOPSIG(status) == SIGSTOP) break;
+      /* An exec (a shim script execs the real program) stops with SIGTRAP: not a signal. */
+      ptrace(PTRACE_CONT, child, 0, WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status));
+    }
+  }
+  Candidate cand[3] = { { "F0" }, { "F1" }, { "F2" } };
+  for (int i = 0; i < 3; i++) map_init(&cand[i].first);
+  Map states; map_init(&states);
+  map_init(&block_index); map_init(&line_index);
+  uint64_t state_repeats = 0, intervals = 1, done = 0;
+  int pending_sig = 0;
+  double t0 = now_s();
+  static uint8_t xstate[16384];
+  for (; done < (uint64_t)steps; done++) {
+    struct user_regs_struct r;
+    ptrace(PTRACE_GETREGS, child, 0, &r);
+    struct iovec xv = { xstate, sizeof xstate };
+    memset(xstate, 0, 1024);
+    ptrace(PTRACE_GETREGSET, child, NT_X86_XSTATE, &xv);
+    struct user_regs_struct masked = r;
+    masked.orig_rax = 0;
+    masked.eflags &= ~0x10100ULL;
+    uint8_t stack[256];
+    readmem(r.rsp, stack, sizeof stack);
+    uint64_t regs_h = hash64(&masked, sizeof masked, 1);
+    /* x87/SSE legacy area and the AVX upper halves; the XSAVE header is left out. */
+    uint64_t fp_h = hash64(xstate, 512, 2) ^ hash64(xstate + 576, 256, 3);
+    uint64_t f0 = hash64(stack, 64, regs_h);
+    uint64_t f1 = hash64(stack, 256, regs_h ^ fp_h);
+    uint64_t fp = r.rbp;
+    for (int k = 0; k < 16 && fp >= r.rsp && fp - r.rsp < (1 << 24) && !(fp & 7); k++) {
+      uint64_t frame[2];
+      if (readmem(fp, frame, 16) < 16) break;
+      f1 = mix64(f1 ^ frame[1]);
+      if (frame[0] <= fp) break;
+      fp = frame[0];
+    }
+    Block *b = block_at(r.rip);
+    uint64_t f2 = f1;
+    for (int k = 0; k < b->nops; k++) {
+      if (!b->ops[k].valid_here) continue;
+      uint64_t a = op_addr(&b->ops[k], &r);
+      uint8_t v[64];
+      uint32_t n = b->ops[k].size && b->ops[k].size < 64 ? b->ops[k].size : 64;
+      readmem(a, v, n);
+      f2 = hash64(v, n, f2 ^ a);
+    }
+    uint64_t s = mix64(regs_h ^ fp_h) + line_sum;
+    uint64_t fps[3] = { f0, f1, f2 };
+    if (map_get(&states, s)) state_repeats++; else map_put(&states, s, done);
+    for (int i = 0; i < 3; i++) {
+      uint64_t *first = map_get(&cand[i].first, fps[i]);
+      if (!first) { map_put(&cand[i].first, fps[i], s); continue; }
+      cand[i].repeats++;
+      if (*first != s) cand[i].ambiguous++;
+    }
+    /* What this instruction may write: its memory operands, the stack around rsp
+     * (push, call, the red zone), 8 KiB for operands of unknown size (xsave). */
+    touch_range(r.rsp - 256, 320);
+    for (int k = 0; k < b->nops; k++)
+      if (b->ops[k].first) touch_range(op_addr(&b->ops[k], &r), b->ops[k].size ? b->ops[k].size : 8192);
+    ptrace(PTRACE_SINGLESTEP, child, 0, pending_sig);
+    pending_sig = 0;
+    waitpid(child, &status, 0);
+    if (!WIFSTOPPED(status)) break;
+    settle_touched();
+    int sig = WSTOPSIG(status);
+    if (b->is_syscall || sig != SIGTRAP) {
+      if (sig != SIGTRAP) pending_sig = sig;   /* a signal delivery ends the interval */
+      reset_interval(cand, 3, &states);
+      intervals++;
+    }
+  }
+  double t = now_s() - t0;
+  if (WIFSTOPPED(status)) { kill(child, SIGKILL); waitpid(child, &status, 0); }
+  fprintf(out, "{\"cmd\":\"%s%s%s\",\"steps\":%lu,\"intervals\":%lu,\"pcs\":%zu,\"state_repeats\":%lu",
+         argv[optind], optind + 1 < argc ? " " : "", optind + 1 < argc ? argv[optind + 1] : "",
+         (unsigned long)done, (unsigned long)intervals, nblocks, (unsigned long)state_repeats);
+  for (int i = 0; i < 3; i++)
+    fprintf(out, ",\"%s\":{\"repeats\":%lu,\"ambiguous\":%lu}", cand[i].name,
+           (unsigned long)cand[i].repeats, (unsigned long)cand[i].ambiguous);
+  fprintf(out, ",\"us_per_step\":%.1f}\n", t * 1e6 / (done ? done : 1));
+  return 0;
+}
