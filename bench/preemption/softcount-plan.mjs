@@ -59,9 +59,12 @@ function decodeRange(seg, from, to) {
 // Every direct branch target of the whole code: no window may cover one inside it.
 const segments = codeSegments(elf);
 const targets = new Set();
+let codeBranches = 0, codeBytes = 0;
 for (const seg of segments) {
+  codeBytes += seg.size;
   for (const ins of decodeRange(seg, seg.addr, seg.addr + BigInt(seg.size))) {
     const fc = ins.flowControl;
+    if (fc === FlowControl.ConditionalBranch) codeBranches++;
     if (fc === FlowControl.ConditionalBranch || fc === FlowControl.UnconditionalBranch || fc === FlowControl.Call)
       if (ins.isJccShortOrNear || ins.code === Code.Jmp_rel8_64 || ins.code === Code.Jmp_rel32_64 || ins.code === Code.Call_rel32_64 || ins.isJcxShort || ins.isLoop || ins.isLoopcc)
         targets.add(ins.nearBranchTarget);
@@ -69,10 +72,26 @@ for (const seg of segments) {
   }
 }
 
+// Functions by name; "*" plans every function of the file (the map-time cost of a
+// whole library), from its symbol table or, when stripped, its dynamic one.
+const scanMs = Number(process.hrtime.bigint() - t0) / 1e6;
 const symbols = new Map();
-for (const line of execFileSync('nm', ['-S', '--defined-only', elfPath], { encoding: 'utf8' }).split('\n')) {
-  const [addr, size, , name] = line.trim().split(/\s+/);
-  if (name && size) symbols.set(name, { addr: BigInt('0x' + addr), size: BigInt('0x' + size) });
+const byAddr = new Set();
+for (const flags of [['-S', '--defined-only'], ['-D', '-S', '--defined-only']]) {
+  let text = '';
+  try { text = execFileSync('nm', [...flags, elfPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }); } catch { continue; }
+  for (const line of text.split('\n')) {
+    const [addr, size, type, name] = line.trim().split(/\s+/);
+    if (!name || !size || !/^[tTiW]$/.test(type)) continue;
+    const a = BigInt('0x' + addr);
+    if (!symbols.has(name)) symbols.set(name, { addr: a, size: BigInt('0x' + size), unique: !byAddr.has(a) });
+    byAddr.add(a);
+  }
+  if (symbols.size) break;
+}
+if (functions.length === 1 && functions[0] === '*') {
+  functions.length = 0;
+  for (const [name, s] of symbols) if (s.unique && s.size > 0n) functions.push(name);
 }
 
 const stubBase = BigInt('0x' + stubBaseHex);
@@ -160,4 +179,4 @@ parts.push(u64(stubBase), u64(counterAddr), u32(stub.length), stub, u32(patches.
 for (const p of patches) parts.push(u64(p.addr), u32(p.bytes.length), p.bytes);
 writeFileSync(outPath, Buffer.concat(parts));
 const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-console.log(JSON.stringify({ elf: elfPath, functions, branches, patched: patches.length, unpatched, stubBytes: stub.length, planMs: +ms.toFixed(1) }));
+console.log(JSON.stringify({ elf: elfPath, functions: functions.length > 5 ? functions.length : functions, branches, patched: patches.length, unpatched, stubBytes: stub.length, codeBytes, codeBranches, scanMs: +scanMs.toFixed(1), planMs: +ms.toFixed(1) }));
