@@ -164,14 +164,21 @@ static int filter_build(Filter *f, uint64_t base, uint64_t pc, const uint8_t *co
       ZydisDecodedInstruction ins;
       ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
       if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, code + w, 32 - w, &ins, ops))) return -1;
-      if (ins.meta.category == ZYDIS_CATEGORY_COND_BR || ins.meta.category == ZYDIS_CATEGORY_UNCOND_BR ||
-          ins.meta.category == ZYDIS_CATEGORY_CALL || ins.meta.category == ZYDIS_CATEGORY_RET)
-        return -1;   /* the prototype displaces straight-line code only */
+      /* A call would push the stub's address, a return or an indirect jump cannot be
+       * followed: the prototype displaces straight-line code and direct jumps only. */
+      if (ins.meta.category == ZYDIS_CATEGORY_CALL || ins.meta.category == ZYDIS_CATEGORY_RET) return -1;
       ZydisEncoderRequest rr;
       if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&ins, ops, ins.operand_count_visible, &rr))) return -1;
-      for (int i = 0; i < rr.operand_count; i++)
+      int is_branch = ins.meta.category == ZYDIS_CATEGORY_COND_BR || ins.meta.category == ZYDIS_CATEGORY_UNCOND_BR;
+      for (int i = 0; i < rr.operand_count; i++) {
+        uint64_t next = pc + w + ins.length;
         if (rr.operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY && rr.operands[i].mem.base == ZYDIS_REGISTER_RIP)
-          rr.operands[i].mem.displacement += (int64_t)(pc + w + ins.length);
+          rr.operands[i].mem.displacement += (int64_t)next;
+        else if (rr.operands[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[i].imm.is_relative)
+          rr.operands[i].imm.u = next + ops[i].imm.value.s;   /* absolute, re-encoded as rel32 */
+        else if (is_branch) return -1;                          /* an indirect jump */
+      }
+      if (is_branch) { rr.branch_type = ZYDIS_BRANCH_TYPE_NEAR; rr.branch_width = ZYDIS_BRANCH_WIDTH_32; }
       err |= emit(f, &off, &rr);
       w += ins.length;
     }

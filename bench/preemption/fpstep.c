@@ -1,7 +1,7 @@
 /* How often does a fingerprint name two different moments of one interval?
  *
- * Runs a command under ptrace, lets it run free for a while (-w ms), then single-steps
- * it (-n steps). Before every instruction it computes three candidate names of the
+ * Runs a command under ptrace, lets it run free for a while (-w ms) or until a syscall
+ * returns (-a nr), then single-steps it (-n steps). Before every instruction it computes three candidate names of the
  * moment and the exact state, and counts, per interval (the stretch between two
  * syscalls or signals), the arrivals whose name was already taken:
  *   F0  rewind today: the registers (orig_rax, TF, RF left out) + 64 bytes at rsp;
@@ -103,16 +103,17 @@ static double now_s(void) {
 }
 
 int main(int argc, char **argv) {
-  long steps = 200000, warm_ms = 0;
+  long steps = 200000, warm_ms = 0, after_nr = -1;
   FILE *out = stdout;
   int opt;
-  while ((opt = getopt(argc, argv, "+n:w:o:")) != -1) {
+  while ((opt = getopt(argc, argv, "+n:w:o:a:")) != -1) {
     if (opt == 'n') steps = atol(optarg);
     else if (opt == 'w') warm_ms = atol(optarg);
+    else if (opt == 'a') after_nr = atol(optarg);
     else if (opt == 'o') { out = fopen(optarg, "a"); if (!out) { perror(optarg); return 2; } }
-    else { fprintf(stderr, "usage: fpstep [-n STEPS] [-w WARM_MS] [-o RESULTS] -- CMD ARGS\n"); return 2; }
+    else { fprintf(stderr, "usage: fpstep [-n STEPS] [-w WARM_MS | -a SYSCALL_NR] [-o RESULTS] -- CMD ARGS\n"); return 2; }
   }
-  if (optind >= argc) { fprintf(stderr, "usage: fpstep [-n STEPS] [-w WARM_MS] [-o RESULTS] -- CMD ARGS\n"); return 2; }
+  if (optind >= argc) { fprintf(stderr, "usage: fpstep [-n STEPS] [-w WARM_MS | -a SYSCALL_NR] [-o RESULTS] -- CMD ARGS\n"); return 2; }
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   /* Tracer and tracee on one CPU: a ptrace stop then costs no cross-CPU wake-up. */
   cpu_set_t one; CPU_ZERO(&one); CPU_SET(sched_getcpu(), &one);
@@ -137,6 +138,19 @@ int main(int argc, char **argv) {
       if (WSTOPSIG(status) == SIGSTOP) break;
       /* An exec (a shim script execs the real program) stops with SIGTRAP: not a signal. */
       ptrace(PTRACE_CONT, child, 0, WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status));
+    }
+  }
+  if (after_nr >= 0) {
+    /* Start at a point that does not depend on time: when syscall after_nr returns. */
+    ptrace(PTRACE_SETOPTIONS, child, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD);
+    for (int entering = 1;; entering = !entering) {
+      ptrace(PTRACE_SYSCALL, child, 0, 0);
+      waitpid(child, &status, 0);
+      if (!WIFSTOPPED(status)) { fprintf(stderr, "fpstep: the program ended before syscall %ld\n", after_nr); return 1; }
+      if (WSTOPSIG(status) != (SIGTRAP | 0x80)) { entering = !entering; continue; }
+      struct user_regs_struct r;
+      ptrace(PTRACE_GETREGS, child, 0, &r);
+      if (!entering && (long)r.orig_rax == after_nr) break;
     }
   }
   Candidate cand[3] = { { "F0" }, { "F1" }, { "F2" } };
