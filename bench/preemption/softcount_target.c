@@ -99,6 +99,7 @@ int main(int argc, char **argv) {
   if (argc < 3) { fprintf(stderr, "usage: softcount_target cpuloop|bytecopy|isort N\n"); return 2; }
   unsigned long n = strtoul(argv[2], 0, 10);
   const char *plan = getenv("SOFTCOUNT_PLAN");
+  if (plan && !*plan) plan = NULL;
   double apply_ms = plan ? apply_plan(plan) : 0;
   static uint64_t unused_counter;
   if (!counter) counter = &unused_counter;
