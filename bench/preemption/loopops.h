@@ -55,7 +55,7 @@ static int is_gpr64(ZydisRegister reg) {
 }
 
 /* Decodes one instruction sequence from start, up to 32 instructions, through the
- * fall-through of conditional branches, adding its memory operands to b. Marks in
+ * fall-through of conditional branches and over calls, adding its memory operands to b. Marks in
  * written the registers it writes; a sequence that starts at pc marks its operands
  * valid_here when no register of their address was written before them. Returns the
  * nearest target at or before pc of a branch (the head of the innermost loop around pc,
@@ -98,7 +98,16 @@ static uint64_t decode_run(Block *b, uint64_t start, uint64_t end, uint64_t pc, 
     written[ZYDIS_REGISTER_NONE] = 0;  /* flags and the like have no enclosing GPR */
     off += ins.length;
     ZydisInstructionCategory c = ins.meta.category;
-    if (c == ZYDIS_CATEGORY_UNCOND_BR || c == ZYDIS_CATEGORY_RET || c == ZYDIS_CATEGORY_CALL ||
+    if (c == ZYDIS_CATEGORY_CALL) {
+      /* Past a call, as the ABI has it: the callee may change the caller-saved registers
+       * (the loop around a call, such as memcpy's caller, keeps its counter beyond it). */
+      static const ZydisRegister clobbered[] = { ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RDX,
+        ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_R8, ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R10,
+        ZYDIS_REGISTER_R11 };
+      for (size_t k = 0; k < sizeof clobbered / sizeof *clobbered; k++) written[clobbered[k]] = 1;
+      continue;
+    }
+    if (c == ZYDIS_CATEGORY_UNCOND_BR || c == ZYDIS_CATEGORY_RET ||
         c == ZYDIS_CATEGORY_SYSCALL || c == ZYDIS_CATEGORY_INTERRUPT) break;
   }
   return head;

@@ -37,7 +37,7 @@ node "$here/softcount-plan.mjs" "$libc" 10000000 "$out/libc.plan" '*'
 node "$here/softcount-plan.mjs" /usr/bin/python3.11 10000000 "$out/py.plan" '*' 2>/dev/null || true
 
 echo "## 4-5. state naming (sigpoint): record and replay of a SIGALRM in the count++ loop"
-for m in alarm alarmspin; do
+for m in alarm alarmspin alarmcopy; do
   "$out/sigpoint" record "$out/$m.name" -- "$out/loops" $m 20000 2>&1 | grep sigpoint
   "$out/sigpoint" replay "$out/$m.name" -- "$out/loops" $m 20000 2>&1 | grep sigpoint
 done

@@ -55,7 +55,9 @@ afterAll(() => {
 });
 
 describe('an asynchronous signal named without a counter (sigpoint)', () => {
-  for (const mode of ['alarm', 'alarmspin']) {
+  // alarmcopy: the signal mostly lands in memcpy, where the count is out of sight; the
+  // recorder moves the point out to the caller's loop (steering) before naming it.
+  for (const mode of ['alarm', 'alarmspin', 'alarmcopy']) {
     it(`${mode}: the replay delivers SIGALRM at the recorded point`, () => {
       const name = path.join(out, `${mode}.name`);
       const env = { SIGPOINT_WATCH: countAddress() };
@@ -63,7 +65,7 @@ describe('an asynchronous signal named without a counter (sigpoint)', () => {
       expect(rec.status).toBe(0);
       expect(rec.report.recorded).toBe(true);
       expect(rec.stdout).toMatch(new RegExp(`^${mode} \\d+\\n$`));
-      if (mode === 'alarm') expect(Number(rec.report.watch)).toBeGreaterThan(0);
+      if (mode !== 'alarmspin') expect(Number(rec.report.watch)).toBeGreaterThan(0);
 
       const rep = run(path.join(out, 'sigpoint'), ['replay', name, '--', path.join(out, 'loops'), mode, '20000'], env);
       expect(rep.report.found).toBe(true);
