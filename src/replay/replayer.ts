@@ -45,7 +45,8 @@ export class Replayer {
       while (this.next < trace.eventCount) {
         const chunk = trace.readChunk(trace.chunkIndexOf(this.next));
         const offset = chunk.offsets[this.next - chunk.firstRecord];
-        const r = await n.replayRun(this.pid, this.table, chunk.data, offset, 0xffffffff);
+        // The loop gets a copy of what it is given: only the records still to replay.
+        const r = await n.replayRun(this.pid, this.table, chunk.data.subarray(offset), 0, 0xffffffff);
         for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
         this.next += r.count;
         switch (r.stop.reason) {
