@@ -328,6 +328,7 @@ bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<ui
     at += size;
     out.eventCount++;
   }
+  out.served += taken;
   return taken > 0;
 }
 
