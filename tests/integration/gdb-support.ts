@@ -16,12 +16,15 @@ export interface Server {
   kill(): void;
 }
 
-/** Starts `rewind replay TRACE --port 0 [--once] ...` and waits for its port. */
-export function startServer(trace: string, extra: string[] = ['--once']): Promise<Server> {
+/**
+ * Starts `rewind replay TRACE --port 0 [--once] ...` and waits for its port. The
+ * server is killed after `lifetimeMs` (default 60 s) whatever happens.
+ */
+export function startServer(trace: string, extra: string[] = ['--once'], opts: { lifetimeMs?: number } = {}): Promise<Server> {
   const child = spawn(process.execPath, [CLI, 'replay', trace, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.lifetimeMs ?? 60_000);
   child.on('exit', () => clearTimeout(timer));
   return new Promise((resolve, reject) => {
     const giveUp = setTimeout(() => {
