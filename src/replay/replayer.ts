@@ -44,12 +44,24 @@ export class Replayer {
   async run(hooks: ReplayHooks = {}): Promise<ReplayOutcome> {
     const n = native();
     const trace = this.trace;
+    let prefetched = 0;
     try {
       while (this.next < trace.eventCount) {
-        const chunk = trace.readChunk(trace.chunkIndexOf(this.next));
+        const index = trace.chunkIndexOf(this.next);
+        const chunk = trace.readChunk(index);
         const offset = chunk.offsets[this.next - chunk.firstRecord];
         // The loop gets a copy of what it is given: only the records still to replay.
-        const r = await n.replayRun(this.pid, this.table, chunk.data.subarray(offset), 0, 0xffffffff);
+        const running = n.replayRun(this.pid, this.table, chunk.data.subarray(offset), 0, 0xffffffff);
+        // It runs on the tracer thread: meanwhile this one decompresses the next chunk (kept by the reader's cache).
+        if (index + 1 > prefetched && index + 1 < trace.chunks.length) {
+          prefetched = index + 1;
+          try {
+            trace.readChunk(prefetched);
+          } catch {
+            // reported when the replay reaches that chunk, with the events before it replayed
+          }
+        }
+        const r = await running;
         for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
         this.next += r.count;
         this.served += r.served;
