@@ -321,6 +321,10 @@ bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<ui
   if (!feedReady(pid, s.feed, table, events, at, room)) return false;
   s.fedStop = resumeAndWait(pid, s);
   s.hasFedStop = true;
+  if (s.fedStop.kind == Stop::kExited || s.fedStop.kind == Stop::kKilled) {
+    s.feed = BufferFeed{};  // gone: the event at `at` reports how
+    return false;
+  }
   uint32_t taken = feedTaken(pid, s.feed, events, at);
   for (uint32_t i = 0; i < taken; i++) {
     uint32_t size;
