@@ -55,5 +55,5 @@ describe('gdb on a trace recorded with the syscall buffer', () => {
     expect(buffered).toBe(plain);
     expect(buffered).toMatch(/\$\d+ = 64\n/);
     expect(buffered).toMatch(/Old value = 640\s+New value = 576/);
-  });
+  }, 180_000);
 });
