@@ -77,7 +77,7 @@ export class RspClient {
   }
 
   /** The next complete packet's payload (acks skipped), as raw bytes. */
-  async packetBytes(timeoutMs = 10_000): Promise<Buffer> {
+  async packetBytes(timeoutMs = 60_000): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       let start = 0;
@@ -109,18 +109,18 @@ export class RspClient {
     }
   }
 
-  async packet(timeoutMs = 10_000): Promise<string> {
+  async packet(timeoutMs = 60_000): Promise<string> {
     return (await this.packetBytes(timeoutMs)).toString('latin1');
   }
 
   /** Sends a packet and returns the answer. */
-  async request(payload: string, timeoutMs = 10_000): Promise<string> {
+  async request(payload: string, timeoutMs = 60_000): Promise<string> {
     this.sendPacket(payload);
     return this.packet(timeoutMs);
   }
 
   /** The next stop reply (T, S, W, X), skipping console output (O) packets. */
-  async stopReply(timeoutMs = 10_000): Promise<string> {
+  async stopReply(timeoutMs = 60_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     this.console = '';
     for (;;) {
@@ -134,7 +134,7 @@ export class RspClient {
   }
 
   /** Sends a resume packet (vCont;c, bc, bs, ...) or `?` and waits for its stop reply. */
-  async resume(payload: string, timeoutMs = 10_000): Promise<string> {
+  async resume(payload: string, timeoutMs = 60_000): Promise<string> {
     this.sendPacket(payload);
     return this.stopReply(timeoutMs);
   }
@@ -143,7 +143,7 @@ export class RspClient {
    * Continues to the program's exit: the recorded end is a stop of its own
    * (replaylog:end), and one more continue replays the exit. Returns the W or X reply.
    */
-  async runToExit(timeoutMs = 10_000): Promise<string> {
+  async runToExit(timeoutMs = 60_000): Promise<string> {
     let stop = await this.resume('vCont;c', timeoutMs);
     if (/^T05.*replaylog:end;/.test(stop)) stop = await this.resume('vCont;c', timeoutMs);
     return stop;
