@@ -16,6 +16,7 @@
         "addon/replay_files.cc",
         "addon/file_exports.cc",
         "addon/replay_loop.cc",
+        "addon/replay_syscallbuf.cc",
         "addon/memory_io.cc",
         "addon/debug_exports.cc",
         "addon/debugger_hook.cc",

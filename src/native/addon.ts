@@ -17,6 +17,8 @@ export interface NativeLoopResult {
   count: number;
   /** replay: bytes of the input buffer consumed */
   consumed: number;
+  /** replay: of `count`, the buffered calls the program took from the syscall buffer's feed, without a stop */
+  served: number;
   /** replay: what the replayed process wrote to fd 1 and 2, in order */
   echo: { fd: number; data: Buffer }[];
   stop: NativeStopInfo;
