@@ -4,6 +4,7 @@
 // that has one wins. Narrowing runs first leave copies ever closer to now, so that
 // the first windows are short.
 import { native } from '../native/addon.js';
+import { countWindow } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import { describeMark, rename, type Mark } from './marks.js';
 import type { ReverseStepper } from './reverse-step.js';
@@ -153,6 +154,17 @@ export class ReverseSearch {
     if (!target) throw new Error(`cannot name ${describeMark(end)} from an earlier checkpoint`);
     if (s.cp && tl.isAt(s.cp, end)) return undefined; // the copy stands at end
     await this.seeker.reachStart(s);
+    if (s.e === end.e && sw.length && slots.every((x) => !x)) {
+      // breakpoints only, within one interval: one run that counts their hits in the process
+      await this.traps.install([], NO_SLOTS);
+      const counted = await countWindow(this.proc, tl, target, sw, (pcs) => this.traps.install(pcs, NO_SLOTS));
+      this.seeker.checkInterrupt();
+      if (!('refused' in counted)) {
+        if (!counted.hit) return undefined;
+        const base = s.cp && !s.cp.boundary ? s.cp.id : 0;
+        return { pos: { kind: 'mark', mark: { e: end.e, base, pc: counted.hit.pc, n: counted.hit.n, steps: 0 } }, reason: 'swbreak', slot: -1 };
+      }
+    }
     await this.traps.install(sw, slots);
     const run = await tl.run({ action: 'continue' }, end.e + 1, {
       // copies on the way, for what comes next (a reverse-stepi close to the hit)
