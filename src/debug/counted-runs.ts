@@ -4,13 +4,15 @@
 // millions of times. Both stay inside one interval (hit-counters.ts says why) and
 // fall back to int3 traps, with the same answers, when a pc cannot be counted.
 import { getReg } from '../arch/registers.js';
-import { native } from '../native/addon.js';
+import { native, TargetKind } from '../native/addon.js';
+import type { RunPosition } from '../native/stop-report.js';
 import type { Refusal } from './counter-stub.js';
 import type { ReplayedProcess } from './forward.js';
-import { installCounters, readCounters, removeCounters, type CounterSite } from './hit-counters.js';
+import { COUNTER_PAGES_SIZE, installCounters, readCounters, removeCounters, type CounterSite } from './hit-counters.js';
 import type { Mark } from './marks.js';
 import { targetOf } from './seek.js';
 import { traceRuns, type Timeline, type TimelineRun } from './timeline.js';
+import type { SlotSet, Traps } from './traps.js';
 
 /** from this many arrivals on, counting in the process beats a trap per arrival (a trap costs some µs, the setup some ms) */
 export const COUNT_IN_PROCESS_FROM = 256;
@@ -29,8 +31,8 @@ async function ripOf(pid: number): Promise<bigint> {
  * A run with counters at `sites`; the counters' readings, or why they could not be
  * installed. `arm` gets the optional sites that cannot be counted, to trap on them.
  */
-async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: CounterSite[], target: Mark, search: boolean, silent: bigint[], arm?: (pcs: bigint[]) => Promise<void>) {
-  const installed = await installCounters(proc.pid, sites, [await ripOf(proc.pid), ...silent]);
+async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: CounterSite[], target: Mark, search: boolean, silent: bigint[], arm?: (pcs: bigint[]) => Promise<void>, trapped: bigint[] = []) {
+  const installed = await installCounters(proc.pid, sites, [await ripOf(proc.pid), ...silent, ...trapped]);
   if ('refused' in installed) {
     traceRuns(() => `no counting in the process: ${installed.refused}`);
     return installed;
@@ -47,7 +49,7 @@ async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: Coun
   const reached = run.stop.kind === 'stopped' && run.stop.reason === 'target';
   const readings = reached ? await readCounters(installed) : [];
   if (proc.pid) await removeCounters(installed);
-  return { run, reached, readings };
+  return { run, reached, readings, pages: installed.pages };
 }
 
 /**
@@ -88,6 +90,21 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
 }
 
 /**
+ * A window search whose traps (gdb's, installed by the caller) trap as usual, but
+ * whose end, at a pc passed too often to trap on each arrival, is a counter that
+ * traps at the end's arrival. The run, or undefined when it could not be counted
+ * (nothing was run) or a trap was recorded inside a stub (the run must be done
+ * again without: the process is then at `target`).
+ */
+export async function searchToCountedEnd(proc: ReplayedProcess, timeline: Timeline, target: Mark, trapped: bigint[]): Promise<{ run?: TimelineRun; ran: boolean }> {
+  const r = await runCounted(proc, timeline, [{ pc: target.pc, target: target.n }], target, true, [], undefined, trapped);
+  if ('refused' in r) return { ran: false };
+  const hit = r.run.lastHit;
+  if (hit && r.pages.some((p) => hit.pc >= p && hit.pc < p + COUNTER_PAGES_SIZE)) return { ran: true };
+  return { run: r.run, ran: true };
+}
+
+/**
  * Runs from m's base (where the process stands) to m's arrival with a counter at
  * its pc: true when it got there, false when the pc cannot be counted (nothing
  * was run then).
@@ -97,4 +114,35 @@ export async function runToArrivalCounted(proc: ReplayedProcess, timeline: Timel
   if ('refused' in r) return false;
   if (!r.reached) throw new Error(`cannot reach arrival ${m.n} at 0x${m.pc.toString(16)} in interval ${m.e}`);
   return true;
+}
+
+/**
+ * From a counting base in interval e (where the process stands), to data trigger
+ * k of `slots`, counting the arrivals at pc (the instruction after the write) in
+ * the process: the position there with its exact count, as a run with a silent
+ * breakpoint at pc would name it but without a trap per arrival. Undefined when pc
+ * cannot be counted, or the trigger did not stop at pc (the process must then be
+ * brought back to the base: it ran).
+ */
+export async function reachWatchCounted(proc: ReplayedProcess, timeline: Timeline, traps: Traps, e: number, k: number, slots: SlotSet, pc: bigint): Promise<{ pos?: RunPosition; ran: boolean }> {
+  await traps.install([], slots);
+  const installed = await installCounters(proc.pid, [{ pc }], [await ripOf(proc.pid)]);
+  if ('refused' in installed) {
+    traceRuns(() => `no counting in the process: ${installed.refused}`);
+    return { ran: false };
+  }
+  let run: TimelineRun;
+  try {
+    run = await timeline.run({ action: 'continue' }, e + 1, { target: { kind: TargetKind.watchTrigger, event: e, n: k }, counterTraps: [], counterSeq: installed.seq });
+  } catch (e) {
+    await removeCounters(installed).catch(() => undefined);
+    throw e;
+  }
+  const reached = run.stop.kind === 'stopped' && run.stop.reason === 'target';
+  const [reading] = reached ? await readCounters(installed) : [];
+  const at = reached ? await ripOf(proc.pid) : undefined;
+  if (proc.pid) await removeCounters(installed);
+  if (!reached || !run.position || at !== pc) return { ran: true };
+  // the trap comes before the instruction at pc runs: this arrival is not counted yet
+  return { pos: { ...run.position, at: pc, n: reading.count + 1, exact: true }, ran: true };
 }

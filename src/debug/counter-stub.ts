@@ -145,7 +145,8 @@ export function planStub(code: Uint8Array, pc: bigint, codeAt: bigint, w: Counte
     for (const i of list) enc.add(i);
     bytes = enc.encode(codeAt);
   } catch (e) {
-    return { refused: `the displaced instructions cannot be relocated: ${(e as Error).message}` };
+    const why = (e as Error).message ?? String(e);
+    return { refused: /too far/i.test(why) ? 'the stub is out of a rip-relative operand\'s reach' : `the displaced instructions cannot be relocated: ${why}` };
   } finally {
     enc.free();
     for (const i of list) i.free();

@@ -18,6 +18,8 @@ import { branchesInto, planStub, STUB_MAX, type CounterWords, type Refusal, type
 const PAGE = 4096n;
 const PAGES = 2n;
 const SIZE = PAGE * PAGES;
+/** the bytes each set of counters' pages takes */
+export const COUNTER_PAGES_SIZE = SIZE;
 const WORDS_AT = 64n;
 const WORDS_SIZE = 32n;
 const CODE_AT = PAGE;

@@ -4,14 +4,14 @@
 // that has one wins. Narrowing runs first leave copies ever closer to now, so that
 // the first windows are short.
 import { native } from '../native/addon.js';
-import { countWindow } from './counted-runs.js';
+import { COUNT_IN_PROCESS_FROM, countWindow, searchToCountedEnd } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import { describeMark, rename, type Mark } from './marks.js';
 import type { ReverseStepper } from './reverse-step.js';
 import { firstNarrowingSchedule, INITIAL_NARROWING, nextNarrowing, planWindows, windowSliceTimes, type Candidate } from './search-plans.js';
 import { targetOf, type Seeker, type Start } from './seek.js';
 import type { StopEvent } from './target.js';
-import { traceRuns, type Pos, type Timeline } from './timeline.js';
+import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
 import type { Checkpoint } from './marks.js';
 
@@ -166,7 +166,18 @@ export class ReverseSearch {
       }
     }
     await this.traps.install(sw, slots);
-    const run = await tl.run({ action: 'continue' }, end.e + 1, {
+    let run: TimelineRun | undefined;
+    if (s.e === end.e && target.n >= COUNT_IN_PROCESS_FROM && !sw.includes(target.pc)) {
+      // the end's pc is hot: its arrivals are counted in the process, gdb's traps trap
+      const counted = await searchToCountedEnd(this.proc, tl, target, sw);
+      this.seeker.checkInterrupt();
+      run = counted.run;
+      if (!run && counted.ran) {
+        await this.seeker.reachStart(s);
+        await this.traps.install(sw, slots);
+      }
+    }
+    run ??= await tl.run({ action: 'continue' }, end.e + 1, {
       // copies on the way, for what comes next (a reverse-stepi close to the hit)
       search: true, startCandidate: true, target: targetOf(target), silent: [target.pc], slices: windowSliceTimes(dist),
     });

@@ -6,7 +6,7 @@ import { getReg } from '../arch/registers.js';
 import { native, TargetKind, type RunTarget } from '../native/addon.js';
 import type { RunPosition } from '../native/stop-report.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
-import { COUNT_IN_PROCESS_FROM, runToArrivalCounted } from './counted-runs.js';
+import { COUNT_IN_PROCESS_FROM, reachWatchCounted, runToArrivalCounted } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import { lower, sameMark, type Checkpoint, type Mark } from './marks.js';
 import type { Pos, Timeline } from './timeline.js';
@@ -159,6 +159,16 @@ export class Seeker {
       return undefined;
     }
     await this.reachBase(p.e, p.base);
+    if (counters.length === 1 && counters[0] === p.pc && this.proc.next === p.e) {
+      // named by its count at the pc after the write: counted in the process, not trapped at every arrival
+      const counted = await reachWatchCounted(this.proc, this.timeline, this.traps, p.e, p.k, p.slots, p.pc);
+      this.checkInterrupt();
+      if (counted.pos) {
+        this.timeline.here = p;
+        return counted.pos;
+      }
+      if (counted.ran) await this.reachBase(p.e, p.base);
+    }
     await this.traps.install([], p.slots);
     const run = await this.timeline.run({ action: 'continue' }, p.e + 1, { silent: counters, target: { kind: TargetKind.watchTrigger, event: p.e, n: p.k } });
     this.checkInterrupt();
