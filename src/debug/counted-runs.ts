@@ -40,7 +40,8 @@ async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: Coun
   for (const u of installed.uncounted) traceRuns(() => `0x${u.pc.toString(16)} is trapped, not counted: ${u.why}`);
   let run: TimelineRun;
   try {
-    if (installed.uncounted.length) await arm?.(installed.uncounted.map((u) => u.pc));
+    const toTrap = [...trapped, ...installed.uncounted.map((u) => u.pc)];
+    if (arm && toTrap.length) await arm(toTrap);
     run = await timeline.run({ action: 'continue' }, target.e + 1, { search, target: targetOf(target), silent, counterTraps: installed.traps, counterSeq: installed.seq });
   } catch (e) {
     await removeCounters(installed).catch(() => undefined);
@@ -62,15 +63,16 @@ async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: Coun
  * int3s), and its hits take numbers in the counters' sequence.
  */
 export async function countWindow(proc: ReplayedProcess, timeline: Timeline, target: Mark, sw: bigint[], arm: (pcs: bigint[]) => Promise<void>): Promise<{ hit?: CountedHit } | Refusal> {
-  if (sw.includes(target.pc) && !target.n) return { refused: 'the end is named by its fingerprint at a breakpoint' };
-  // a breakpoint at the target that cannot be counted is trapped: the native target is then its arrival
-  const sites: CounterSite[] = sw.map((pc) => ({ pc, target: pc === target.pc ? target.n : undefined, optional: true }));
+  // a breakpoint at the target that cannot be counted is trapped (the native target is then its arrival),
+  // and so is one at a target named by its fingerprint (only the tracer can compare that)
+  const byPrint = target.n ? [] : sw.filter((pc) => pc === target.pc);
+  const sites: CounterSite[] = sw.filter((pc) => !byPrint.includes(pc)).map((pc) => ({ pc, target: pc === target.pc ? target.n : undefined, optional: true }));
   const silent: bigint[] = [];
   if (!sw.includes(target.pc)) {
     if (target.n >= COUNT_IN_PROCESS_FROM) sites.push({ pc: target.pc, target: target.n });
     else silent.push(target.pc);
   }
-  const r = await runCounted(proc, timeline, sites, target, true, silent, arm);
+  const r = await runCounted(proc, timeline, sites, target, true, silent, arm, byPrint);
   if ('refused' in r) return r;
   if (!r.reached) {
     const stop = r.run.stop;
@@ -97,6 +99,7 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
  * again without: the process is then at `target`).
  */
 export async function searchToCountedEnd(proc: ReplayedProcess, timeline: Timeline, target: Mark, trapped: bigint[]): Promise<{ run?: TimelineRun; ran: boolean }> {
+  // gdb's traps are in already (the caller's): only kept clear of the patch here
   const r = await runCounted(proc, timeline, [{ pc: target.pc, target: target.n }], target, true, [], undefined, trapped);
   if ('refused' in r) return { ran: false };
   const hit = r.run.lastHit;
