@@ -154,7 +154,8 @@ for (const runs of [idle, loaded]) {
   for (const r of runs.rc.runs) check(JSON.stringify(iters(r.out).slice(0, 5)) === JSON.stringify([1, 2, 3, 4, 5].map((k) => N - (k - 1) * (N / 10) - 1)), `mark hits ${iters(r.out)}`);
   for (const r of runs.every.runs) check(new RegExp(`Breakpoint 2, main .*revloop\\.c:10[^]*\\$1 = ${N - 1}\\n[^]*\\$2 = ${N - 2}\\n`).test(r.out), 'the every-iteration breakpoint');
   const lastH = Math.floor((N - 1) / 65536) * 65536;
-  for (const r of runs.watch.runs) check(r.out.includes(`New value = ${lastH}`) && r.out.includes(`New value = ${lastH - 65536}`), 'the watchpoint');
+  // in reverse, gdb shows the value after the write as Old and the one before as New
+  for (const r of runs.watch.runs) check(r.out.includes(`Old value = ${lastH}\nNew value = ${lastH - 65536}\n`) && r.out.includes(`Old value = ${lastH - 65536}\nNew value = ${lastH - 131072}\n`), `the watchpoint:\n${r.out}`);
 }
 for (const name of Object.keys(SESSIONS)) {
   const want = answers(idle[name].runs[0].out);

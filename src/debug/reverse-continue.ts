@@ -51,7 +51,11 @@ export class ReverseSearch {
     traceRuns(() => `reverse-continue to ${describeMark(end)}: ${starts.length} starts`);
     let windows: Start[] = [];
     if (starts.length) {
-      const anchors = end.n > HOT_ARRIVALS ? [] : await this.narrow(starts[0], end);
+      // Narrowing makes the first windows short where each hit traps; a search
+      // counted in the process (breakpoints only, in one interval) costs the
+      // window's run time whatever the hits, so it starts from the closest start
+      const counted = sw.length > 0 && slots.every((x) => !x) && starts[0].e === end.e;
+      const anchors = end.n > HOT_ARRIVALS || counted ? [] : await this.narrow(starts[0], end);
       const known: Candidate<Start>[] = starts.map((x) => ({ start: x, dist: x.cp ? endT - x.cp.t : Infinity }));
       windows = planWindows(anchors.map((a) => ({ start: { cp: a.cp, e: a.cp.mark.e } as Start, dist: a.dist })), known);
     }
