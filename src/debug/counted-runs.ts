@@ -75,6 +75,7 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
   const r = await runCounted(proc, timeline, sites, target, true, silent, arm, byPrint);
   if ('refused' in r) return r;
   if (!r.reached) {
+    if (r.run.interrupted) return {}; // the user's ^C: the caller's checkInterrupt takes it from here
     const stop = r.run.stop;
     throw new Error(`lost the way back (${stop.kind === 'stopped' ? stop.reason : stop.kind})`);
   }
@@ -109,13 +110,13 @@ export async function searchToCountedEnd(proc: ReplayedProcess, timeline: Timeli
 
 /**
  * Runs from m's base (where the process stands) to m's arrival with a counter at
- * its pc: true when it got there, false when the pc cannot be counted (nothing
- * was run then).
+ * its pc: true when it got there (or the user interrupted it: the caller checks),
+ * false when the pc cannot be counted (nothing was run then).
  */
 export async function runToArrivalCounted(proc: ReplayedProcess, timeline: Timeline, m: Mark): Promise<boolean> {
   const r = await runCounted(proc, timeline, [{ pc: m.pc, target: m.n }], m, false, []);
   if ('refused' in r) return false;
-  if (!r.reached) throw new Error(`cannot reach arrival ${m.n} at 0x${m.pc.toString(16)} in interval ${m.e}`);
+  if (!r.reached && !r.run.interrupted) throw new Error(`cannot reach arrival ${m.n} at 0x${m.pc.toString(16)} in interval ${m.e}`);
   return true;
 }
 

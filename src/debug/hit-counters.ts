@@ -30,6 +30,8 @@ const SCAN = 2048n;
 /** the lowest address a mapping may take (the kernel's usual mmap_min_addr) */
 const MIN_ADDR = 0x10000n;
 const REACH = 2n ** 31n - 2n * SIZE;
+/** the end of a process's address space on x86-64 (4-level paging) */
+const TASK_TOP = 0x7ffffffff000n;
 
 const NR_MMAP = 9;
 const NR_MUNMAP = 11;
@@ -73,23 +75,23 @@ export interface CounterReading {
   last: number;
 }
 
-interface Region { start: bigint; end: bigint; name: string }
+interface Region { start: bigint; end: bigint; perms: string; name: string }
 
 function mapsOf(pid: number): Region[] {
   return fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter(Boolean).map((line) => {
-    const [range, , , , , name = ''] = line.split(/\s+/);
+    const [range, perms, , , , name = ''] = line.split(/\s+/);
     const [a, b] = range.split('-');
-    return { start: BigInt(`0x${a}`), end: BigInt(`0x${b}`), name };
+    return { start: BigInt(`0x${a}`), end: BigInt(`0x${b}`), perms, name };
   }).sort((x, y) => (x.start < y.start ? -1 : 1));
 }
 
 /** A free, page-aligned place for SIZE bytes within a jump's reach of pc, closest first. */
 function holeNear(maps: Region[], pc: bigint, taken: bigint[]): bigint | undefined {
-  const busy = [...maps, ...taken.map((a) => ({ start: a, end: a + SIZE, name: '' }))].sort((x, y) => (x.start < y.start ? -1 : 1));
+  const busy = [...maps, ...taken.map((a) => ({ start: a, end: a + SIZE, perms: '', name: '' }))].sort((x, y) => (x.start < y.start ? -1 : 1));
   let best: bigint | undefined;
   const consider = (addr: bigint) => {
     const d = addr > pc ? addr - pc : pc - addr;
-    if (addr < MIN_ADDR || d > REACH) return;
+    if (addr < MIN_ADDR || addr + SIZE > TASK_TOP || d > REACH) return;
     if (best === undefined || d < (best > pc ? best - pc : pc - best)) best = addr;
   };
   let prevEnd = MIN_ADDR;
@@ -174,6 +176,8 @@ export async function installCounters(pid: number, sites: CounterSite[], keepCle
 /** The stub of one site and the bytes its patch covers, or why its instruction cannot be counted. */
 async function placeable(pid: number, site: CounterSite, region: Region, w: CounterWords, codeAt: bigint): Promise<{ plan: StubPlan; original: Buffer } | string> {
   const n = native();
+  // only code: a breakpoint gdb put in data is an int3 there, never a 5-byte patch
+  if (!region.perms.includes('x')) return 'not in executable memory';
   const code = await n.readMemory(pid, site.pc, 32);
   const plan = planStub(code, site.pc, codeAt, w);
   if ('refused' in plan) return plan.refused;
