@@ -158,8 +158,14 @@ int64_t injectSyscall(pid_t pid, uint64_t insnAddr, int64_t nr, const uint64_t a
   r.r9 = args[5];
   r.rip = insnAddr;
   setRegs(pid, r);
-  resume(pid, PTRACE_SINGLESTEP, 0);
-  Stop s = waitStop(pid);
+  // a SIGSTOP still pending (a slice's or an interrupt's that came as a run ended at
+  // a syscall stop) is reported before the instruction runs: swallow it, step again
+  Stop s;
+  for (int tries = 0; tries < 4; tries++) {
+    resume(pid, PTRACE_SINGLESTEP, 0);
+    s = waitStop(pid);
+    if (!(s.kind == Stop::kSignal && s.sig == SIGSTOP)) break;
+  }
   if (s.kind != Stop::kSignal || s.sig != SIGTRAP) {
     errno = EPROTO;
     fail("injected syscall " + std::to_string(nr) + " did not return to a single-step trap (stop kind " +

@@ -10,7 +10,7 @@ import type { Refusal } from './counter-stub.js';
 import type { ReplayedProcess } from './forward.js';
 import { COUNTER_PAGES_SIZE, installCounters, readCounters, removeCounters, type CounterSite } from './hit-counters.js';
 import type { Mark } from './marks.js';
-import { targetOf } from './seek.js';
+import { NotRetraced, targetOf } from './seek.js';
 import { traceRuns, type Timeline, type TimelineRun } from './timeline.js';
 import type { SlotSet, Traps } from './traps.js';
 
@@ -77,7 +77,7 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
   if (!r.reached) {
     if (r.run.interrupted) return {}; // the user's ^C: the caller's checkInterrupt takes it from here
     const stop = r.run.stop;
-    throw new Error(`lost the way back (${stop.kind === 'stopped' ? stop.reason : stop.kind})`);
+    throw new NotRetraced(`lost the way back (${stop.kind === 'stopped' ? stop.reason : stop.kind})`);
   }
   let best: (CountedHit & { last: number }) | undefined;
   for (const x of r.readings) {
@@ -116,7 +116,7 @@ export async function searchToCountedEnd(proc: ReplayedProcess, timeline: Timeli
 export async function runToArrivalCounted(proc: ReplayedProcess, timeline: Timeline, m: Mark): Promise<boolean> {
   const r = await runCounted(proc, timeline, [{ pc: m.pc, target: m.n }], m, false, []);
   if ('refused' in r) return false;
-  if (!r.reached && !r.run.interrupted) throw new Error(`cannot reach arrival ${m.n} at 0x${m.pc.toString(16)} in interval ${m.e}`);
+  if (!r.reached && !r.run.interrupted) throw new NotRetraced(`cannot reach arrival ${m.n} at 0x${m.pc.toString(16)} in interval ${m.e}`);
   return true;
 }
 
