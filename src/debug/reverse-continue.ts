@@ -2,7 +2,8 @@
 // watchpoints) hit before now. Every search is a window that ends at now, run
 // forward in search mode from a start before it; the last hit of the first window
 // that has one wins. Narrowing runs first leave copies ever closer to now, so that
-// the first windows are short.
+// the first windows are short; a window over breakpoints alone is instead counted
+// in the process (counted-runs.ts), at native speed however often they are hit.
 import { native } from '../native/addon.js';
 import { COUNT_IN_PROCESS_FROM, countWindow, searchToCountedEnd } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
