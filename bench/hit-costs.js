@@ -102,7 +102,7 @@ writeSection('bench/hit-costs.js', 'hit-costs', [
   ...rows.map((r) => `| ${r.title} | ${r.k} | ${r.s.toFixed(3)} s | ${ns(r)} ns |`),
   `| (the loop's iteration natively, for comparison) | ${N} | ${(nativeIter * N / 1e9).toFixed(3)} s | ${nativeIter.toFixed(1)} ns |`,
   '',
-  `Counting's fixed cost (mapping the stub's pages, planning and writing it, and taking it out) is the first counted row's time; with ${K_COUNT} hits it adds ${(((rows[3].s - rows[2].s) * 1e9) / (K_COUNT - K_TRAP) - nativeIter).toFixed(1)} ns per hit to the iteration itself. A search window over breakpoints is always counted in the process (how often they are hit is not known before); a run to the n-th arrival at a pc is counted from ${COUNT_IN_PROCESS_FROM} arrivals on (below that, its traps cost less than the setup).`,
+  `Counting's fixed cost (mapping the stub's pages, planning and writing it, and taking it out) is about the first counted row's time; the second counted row's per-hit time includes the loop's own iteration (the native row, one run on the same machine, is only a rough comparison: on a loaded machine the two vary by more than the stub's cost). A search window over breakpoints is always counted in the process (how often they are hit is not known before); a run to the n-th arrival at a pc is counted from ${COUNT_IN_PROCESS_FROM} arrivals on (below that, its traps cost less than the setup).`,
   '',
   'Reading: a trap costs the tracer two context switches and a few ptrace calls per hit (an int3 also two memory writes and a single-step to step over itself); the stub costs a dozen instructions that never leave the process. Searches over hot breakpoints therefore count in the process, and trap only on the hit they are looking for.',
 ]);
