@@ -23,6 +23,7 @@
         "addon/debugger_positions.cc",
         "addon/debugger_slices.cc",
         "addon/debugger_traps.cc",
+        "addon/debugger_counters.cc",
         "addon/debug_regs.cc",
         "addon/process_copy.cc",
         "addon/slice_timer.cc",

@@ -109,6 +109,13 @@ export interface DebugRunOptions {
   /** continue mode: leave a copy (forked at forkAt) at these run times, ns since the run began */
   slices?: number[];
   forkAt?: bigint;
+  /**
+   * continue mode: [int3 address, counted pc] pairs of in-process counting stubs
+   * (src/debug/hit-counters.ts); the target's stub traps when its count reaches the target
+   */
+  counterTraps?: bigint[];
+  /** the counters' shared hit sequence (a u64 in the process): a search's trap takes a number of it too */
+  counterSeq?: bigint;
 }
 
 /**
