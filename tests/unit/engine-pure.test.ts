@@ -99,11 +99,11 @@ describe('debug-register pieces', () => {
 
 describe('the stop report', () => {
   it('is decoded once into a union, with the last search hit apart', () => {
-    const r = decodeStopReport({ reason: 'watch', slot: 2, event: 9, at: 0x10n, n: 3, exact: 1, steps: 4, watchHits: 1, ranNs: 5e6, lastReason: 'swbreak', lastEvent: 9, lastPc: 0x20n, lastN: 2, lastExact: 1, lastWatch: 0, lastSlot: -1, lastSeq: 7, lastSteps: 0 });
+    const r = decodeStopReport({ reason: 'watch', slot: 2, event: 9, at: 0x10n, n: 3, exact: 1, steps: 4, watchHits: 1, ranNs: 5e6, lastReason: 'swbreak', lastEvent: 9, lastPc: 0x20n, lastN: 2, lastExact: 1, lastWatch: 0, lastSlot: -1, lastSeq: 7, lastSteps: 0, lastOrder: 5 });
     expect(r.reason).toBe('watch');
     if (r.reason === 'watch') expect(r.slot).toBe(2);
     expect(r.position).toEqual({ event: 9, at: 0x10n, n: 3, exact: true, steps: 4, watchHits: 1, ranNs: 5e6 });
-    expect(r.lastHit).toEqual({ event: 9, reason: 'swbreak', pc: 0x20n, n: 2, exact: true, watch: 0, slot: -1, seq: 7, steps: 0 });
+    expect(r.lastHit).toEqual({ event: 9, reason: 'swbreak', pc: 0x20n, n: 2, exact: true, watch: 0, slot: -1, seq: 7, steps: 0, order: 5 });
     const e = decodeStopReport({ reason: 'exited', code: 3 });
     expect(e).toMatchObject({ reason: 'exited', code: 3 });
     expect(e.lastHit).toBeUndefined();
