@@ -160,6 +160,13 @@ int64_t injectSyscall(pid_t pid, uint64_t insnAddr, int64_t nr, const uint64_t a
   setRegs(pid, r);
   resume(pid, PTRACE_SINGLESTEP, 0);
   Stop s = waitStop(pid);
+  // A seccomp filter the program inherited (a recorded child after its exec: the
+  // syscall buffer's filter traces every other instruction) stops the call at its
+  // entry first: it goes on to its single-step trap.
+  if (s.kind == Stop::kEvent && s.event == PTRACE_EVENT_SECCOMP) {
+    resume(pid, PTRACE_SINGLESTEP, 0);
+    s = waitStop(pid);
+  }
   if (s.kind != Stop::kSignal || s.sig != SIGTRAP) {
     errno = EPROTO;
     fail("injected syscall " + std::to_string(nr) + " did not return to a single-step trap (stop kind " +

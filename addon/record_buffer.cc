@@ -1,5 +1,6 @@
 // The recorder's side of the in-process syscall buffer: see record_buffer.h.
 #include "record_buffer.h"
+#include "record_processes.h"
 
 #include <errno.h>
 
@@ -30,6 +31,7 @@ void flushBuffer(pid_t pid, Session& s, RecordWriter& w, uint32_t& count) {
       throw NativeError{EPROTO, "syscall buffer record is corrupt"};
     uint32_t tid = uint32_t(pid);
     std::memcpy(bytes.data() + at + 8, &tid, 4);
+    bytes[at + 5] |= echoFlag(pid, s, int64_t(v.get32(12)), v.get64(20));
     w.bytes(bytes.data() + at, size);
     count++;
     at += size;

@@ -91,6 +91,15 @@ struct Session {
   bool watchingShared = false;
   bool sharedMapsChanged = false;
   std::vector<Region> shared;
+  // Processes (record_processes.cc): the recorded parent (0 for the root), the
+  // last `syscall` instruction the process used (to run one of our own there), and
+  // whether its last resume delivered a signal.
+  pid_t parent = 0;
+  uint64_t syscallInsn = 0;
+  // (st_dev, st_ino) of the recording's own stdout and stderr: a write that reaches
+  // them is marked kSysEchoed (replay --check echoes those, in recorded order).
+  std::pair<uint64_t, uint64_t> echoIds[2] = {{0, 0}, {0, 0}};
+  bool resumedWithSignal = false;
 };
 
 inline void args6(const user_regs_struct& r, uint64_t a[6]) {

@@ -15,6 +15,7 @@
 #include "memory_io.h"
 #include "ptrace_ops.h"
 #include "replay_files.h"
+#include "replay_processes.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -35,6 +36,14 @@ struct Session {
   bool execPending = false;  // stopped at the entry of an execve that succeeded when recorded
   DebugHook* hook = nullptr;  // debugging: runs the program's code before each event
   bool userCodeNext = false;  // the next resume is the first of an event
+  // Processes (replay_processes.h): the recorded pid whose events this process
+  // replays (0: every event), whether clone events create the children, and the
+  // fork-like call in progress (stopped inside it, its entry registers).
+  uint32_t recordedTid = 0;
+  bool followChildren = false;
+  bool echoMarked = false;  // format 4: only writes marked kSysEchoed are echoed
+  bool cloning = false;
+  user_regs_struct cloneEntry{};
 };
 
 std::map<pid_t, Session> sessions;
@@ -104,7 +113,12 @@ Stop resumeAndWait(pid_t pid, Session& s) {
   }
   resume(pid, PTRACE_SYSCALL, s.pendingSig);
   s.pendingSig = 0;
-  return waitStop(pid);
+  Stop st = waitStop(pid);
+  while (s.followChildren && isReplayChildSignal(pid, st)) {
+    resume(pid, PTRACE_SYSCALL, 0);
+    st = waitStop(pid);
+  }
+  return st;
 }
 
 Stop expectSyscallExit(pid_t pid, Session& s, int64_t nr, const uint64_t a[6]) {
@@ -135,9 +149,13 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   int64_t result = int64_t(v.get64(68));
   uint32_t checkLen = v.get32(76), checkCrc = v.get32(80);
 
-  Stop st = resumeAndWait(pid, s);
-  if (st.kind != Stop::kSyscall) throw Diverged{describeCall(nr, a), describeStop(pid, st)};
-  user_regs_struct r = getRegs(pid);
+  bool cloning = s.cloning;
+  s.cloning = false;
+  if (!cloning) {
+    Stop st = resumeAndWait(pid, s);
+    if (st.kind != Stop::kSyscall) throw Diverged{describeCall(nr, a), describeStop(pid, st)};
+  }
+  user_regs_struct r = cloning ? s.cloneEntry : getRegs(pid);
   uint64_t got[6];
   args6(r, got);
   // A number the table does not know was recorded failing with ENOSYS (syscall(-1)).
@@ -153,7 +171,8 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
     if (in.size() != checkLen || crc32(0, in.data(), in.size()) != checkCrc)
       throw Diverged{describeCall(nr, a) + " writing " + std::to_string(checkLen) + " recorded bytes",
                      "the same call writing " + std::to_string(in.size()) + " different bytes"};
-    if ((row.flags & kFlagEcho) && (uint32_t(a[0]) == 1 || uint32_t(a[0]) == 2) && result > 0) {
+    bool echoed = s.echoMarked ? (v.flags() & kSysEchoed) != 0 : uint32_t(a[0]) == 1 || uint32_t(a[0]) == 2;
+    if ((row.flags & kFlagEcho) && echoed && result > 0) {
       in.resize(std::min<size_t>(in.size(), size_t(result)));
       out.echo.emplace_back(int(uint32_t(a[0])), std::move(in));
     }
@@ -193,6 +212,19 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
     setRegs(pid, x);
   };
 
+  if (cloning) {
+    // The child exists (clone event): the call runs on to its exit, which a vfork
+    // parent reaches once the child has exec'd or exited.
+    expectSyscallExit(pid, s, nr, a);
+    user_regs_struct x = getRegs(pid);
+    x.rax = uint64_t(result);
+    x.orig_rax = uint64_t(nr);
+    x.rdi = r.rdi;
+    x.rsi = r.rsi;
+    setRegs(pid, x);
+    applyWrites(pid, v, nwrites);
+    return;
+  }
   switch (row.action) {
     case kExit:
       return;  // the exit event that follows resumes it
@@ -295,6 +327,11 @@ void replayTsc(pid_t pid, Session& s, const RecordView& v) {
 }  // namespace
 
 void replayForget(pid_t pid) { sessions.erase(pid); }
+void replaySetProcess(pid_t pid, uint32_t recordedPid, bool followChildren, bool echoMarked) {
+  sessions[pid].recordedTid = recordedPid;
+  sessions[pid].followChildren = followChildren;
+  sessions[pid].echoMarked = echoMarked;
+}
 void replaySetBrk(pid_t pid, uint64_t brk) { sessions[pid].brk = brk; }
 void replaySetDebugHook(pid_t pid, DebugHook* hook) { sessions[pid].hook = hook; }
 void replayCopySession(pid_t from, pid_t to) {
@@ -305,6 +342,8 @@ void replayCopySession(pid_t from, pid_t to) {
     copy.pendingInfo = it->second.pendingInfo;
     copy.brk = it->second.brk;
     copy.signalQueued = it->second.signalQueued;
+    copy.recordedTid = it->second.recordedTid;
+    copy.echoMarked = it->second.echoMarked;
   }
   sessions[to] = copy;
   cpuidCopyState(from, to);
@@ -326,10 +365,24 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
   };
   try {
     RecordView v{};
+    // The next record of the same process (records of others come between).
+    auto nextOwn = [&](size_t pos, RecordView& nv) {
+      while (view(pos, nv)) {
+        if (!s.recordedTid || nv.tid() == s.recordedTid) return true;
+        pos += nv.n;
+      }
+      return false;
+    };
     while (out.eventCount < maxEvents && view(at, v)) {
+      if (s.recordedTid && v.tid() != s.recordedTid) {
+        // Another process's event: replayed by its own process, if at all.
+        at += v.n;
+        out.eventCount++;
+        continue;
+      }
       RecordView nextView{};
-      bool hasNext = view(at + v.n, nextView);
-      s.userCodeNext = true;
+      bool hasNext = nextOwn(at + v.n, nextView);
+      s.userCodeNext = !s.cloning;
       switch (v.kind()) {
         case kEvSyscall:
           if (v.n < kSyscallFixed) throw NativeError{EINVAL, "short syscall record"};
@@ -341,6 +394,35 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
         case kEvRdtsc:
           replayTsc(pid, s, v);
           break;
+        case kEvClone: {
+          if (!s.followChildren) break;  // the child is not replayed: its parent sees only results
+          Stop st = resumeAndWait(pid, s);
+          if (st.kind != Stop::kSyscall) throw Diverged{"the creation of process " + std::to_string(v.get32(12)),
+                                                        describeStop(pid, st)};
+          user_regs_struct entry = getRegs(pid);
+          pid_t child;
+          try {
+            child = replayCreateChild(pid, entry, v);
+          } catch (const ReplayCloneError& e) {
+            throw Diverged{"the creation of process " + std::to_string(v.get32(12)), e.what};
+          }
+          s.cloning = true;
+          s.cloneEntry = entry;
+          Session& c = sessions[child];
+          c.brk = s.brk;
+          c.recordedTid = v.get32(12);
+          c.followChildren = true;
+          c.echoMarked = s.echoMarked;
+          cpuidCopyState(pid, child);
+          at += v.n;
+          out.eventCount++;
+          out.consumed = at - offset;
+          out.stop.reason = "clone";
+          out.stop.num("child", child);
+          out.stop.num("recordedChild", int64_t(v.get32(12)));
+          out.stop.big("flags", v.get64(20));
+          return out;
+        }
         case kEvCpuid: {
           Stop st = resumeAndWait(pid, s);
           std::string why = cpuidReplayEvent(pid, st, v);

@@ -15,6 +15,12 @@ namespace rw {
 LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                      size_t offset, uint32_t maxEvents);
 void replayForget(pid_t pid);
+// Which recorded process `pid` replays (records of other processes are skipped;
+// 0: all records), and whether its clone events create the children (else the
+// creation is skipped and the parent only sees the recorded results).
+// echoMarked: the trace marks the writes to the recording's stdout and stderr
+// (format 4); else writes to fds 1 and 2 are echoed.
+void replaySetProcess(pid_t pid, uint32_t recordedPid, bool followChildren, bool echoMarked);
 void replaySetBrk(pid_t pid, uint64_t brk);
 // A forked copy of a replayed process (a checkpoint) continues the same replay:
 // copies brk, the pending signal and the queued-signal flag (not the debug hook).

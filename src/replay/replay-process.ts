@@ -40,6 +40,8 @@ export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnaps
   try {
     await rebuildAddressSpace(pid, trace, snapshot);
     await cpuidAfterRebuild(pid, trace, snapshot);
+    // It replays the first process's events only; its children are not created.
+    await n.replaySetProcess(pid, firstExec(trace).tid, false, trace.meta.version >= 4);
   } catch (e) {
     await n.kill(pid).catch(() => undefined);
     throw e;

@@ -1,5 +1,7 @@
 // Replays a trace headless to its end: feeds the recorded events to the native
-// replay loop chunk by chunk, echoing what the replayed process writes to fd 1/2.
+// replay loop chunk by chunk, every process of the recording in the recorded
+// order (docs/timeline.md, "Processes"), echoing what each replayed process
+// writes to fd 1/2 in that order.
 import type { TraceReader } from '../history/index.js';
 import { native } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
@@ -14,12 +16,35 @@ export type ReplayOutcome =
 export class DivergenceError extends Error {}
 
 export interface ReplayHooks {
-  /** what the replayed process wrote to fd 1 or 2 */
+  /** what a replayed process wrote to fd 1 or 2 */
   onOutput?(fd: number, data: Buffer): void;
 }
 
+const CLONE_VM = 0x100n;
+
+/** How many records from `offset` in a chunk belong to the process of the first one. */
+function runOfOneProcess(data: Buffer, offset: number): { tid: number; count: number } {
+  const tid = data.readUInt32LE(offset + 8);
+  let count = 0;
+  for (let at = offset; at + 12 <= data.length && data.readUInt32LE(at + 8) === tid; at += data.readUInt32LE(at)) count++;
+  return { tid, count };
+}
+
+/** What one native run of a process's events ended with, once handled. */
+type Step =
+  | { kind: 'more'; next: number }
+  | { kind: 'exec'; next: number }
+  | { kind: 'ended'; next: number; outcome: ReplayOutcome }
+  | { kind: 'stopped'; next: number; reason: string };
+
 export class Replayer {
-  private pid = 0;
+  /** recorded pid -> the replayed process standing for it */
+  private readonly procs = new Map<number, number>();
+  /** recorded pid -> a child that runs in its memory until it execs or exits (vfork, posix_spawn) */
+  private readonly memoryChild = new Map<number, number>();
+  /** recorded pid -> the index before which its events were replayed ahead of the trace's order */
+  private readonly doneBefore = new Map<number, number>();
+  private root = 0;
   /** index of the next event to replay */
   private next = 0;
   private readonly table = encodeSyscallTable();
@@ -28,7 +53,11 @@ export class Replayer {
 
   static async start(trace: TraceReader): Promise<Replayer> {
     const r = new Replayer(trace);
-    r.pid = await startReplayProcess(trace, firstExec(trace).snapshot);
+    const first = firstExec(trace);
+    const pid = await startReplayProcess(trace, first.snapshot);
+    r.root = first.tid;
+    r.procs.set(first.tid, pid);
+    await native().replaySetProcess(pid, first.tid, true, trace.meta.version >= 4);
     r.next = 1;
     return r;
   }
@@ -37,54 +66,109 @@ export class Replayer {
     return this.next;
   }
 
-  /** Replays to the end of the trace. */
+  /** Replays to the end of the trace; the outcome is the first process's. */
   async run(hooks: ReplayHooks = {}): Promise<ReplayOutcome> {
-    const n = native();
     const trace = this.trace;
+    let rootEnd: ReplayOutcome | undefined;
     try {
       while (this.next < trace.eventCount) {
         const chunk = trace.readChunk(trace.chunkIndexOf(this.next));
         const offset = chunk.offsets[this.next - chunk.firstRecord];
-        const r = await n.replayRun(this.pid, this.table, chunk.data, offset, 0xffffffff);
-        for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
-        this.next += r.count;
-        switch (r.stop.reason) {
-          case 'end-of-buffer':
-          case 'batch':
-            continue;
-          case 'exited':
-            this.pid = 0;
-            return { kind: 'exited', code: Number(r.stop.code), events: this.next };
-          case 'killed':
-            this.pid = 0;
-            return { kind: 'killed', signal: Number(r.stop.signal), events: this.next };
-          case 'divergence':
-            throw new DivergenceError(divergenceMessage(this.next, r.stop.expected, r.stop.actual));
-          case 'exec':
-            await replayExec(this.pid, trace, this.next);
-            this.next++;
-            continue;
-          case 'need-js': {
-            const stopped = await applyJsEvent(this.pid, trace, this.next);
-            if (stopped) return { kind: 'incomplete', reason: stopped, events: this.next };
-            this.next++;
-            continue;
-          }
-          default:
-            throw new Error(`native replay loop stopped for an unknown reason: ${r.stop.reason}`);
+        const { tid, count } = runOfOneProcess(chunk.data, offset);
+        if ((this.doneBefore.get(tid) ?? 0) > this.next) {
+          this.next++; // replayed already, ahead of the order (a child in its parent's memory)
+          continue;
+        }
+        // A parent whose child still runs in its memory waits for the child's exec or exit.
+        const child = this.memoryChild.get(tid);
+        if (child !== undefined) {
+          this.memoryChild.delete(tid);
+          const end = await this.runAhead(child, hooks);
+          if (end) return end;
+          continue;
+        }
+        const step = await this.step(tid, this.next, count, hooks);
+        this.next = step.next;
+        if (step.kind === 'ended' && tid === this.root) rootEnd = step.outcome;
+        // A stop event of a process other than the first ends only its history
+        // (it outlived the program and was handed over).
+        if (step.kind === 'stopped' && !(tid !== this.root && rootEnd)) {
+          return { kind: 'incomplete', reason: step.reason, events: this.next - 1 };
         }
       }
-      return { kind: 'incomplete', reason: endOfTraceMessage(trace), events: this.next };
+      return rootEnd ?? { kind: 'incomplete', reason: endOfTraceMessage(trace), events: this.next };
     } finally {
       await this.close();
     }
   }
 
-  async close(): Promise<void> {
-    if (this.pid) {
-      const pid = this.pid;
-      this.pid = 0;
-      await native().kill(pid).catch(() => undefined);
+  /**
+   * Replays the events of `tid` from the current index on, ahead of the trace's
+   * order, until it has exec'd or ended: a child in its parent's memory must be done
+   * with it before the parent's own code runs again.
+   */
+  private async runAhead(tid: number, hooks: ReplayHooks): Promise<ReplayOutcome | undefined> {
+    let at = Math.max(this.next, this.doneBefore.get(tid) ?? 0);
+    while (at < this.trace.eventCount) {
+      const chunk = this.trace.readChunk(this.trace.chunkIndexOf(at));
+      const step = await this.step(tid, at, chunk.firstRecord + chunk.offsets.length - at, hooks);
+      at = step.next;
+      this.doneBefore.set(tid, at);
+      if (step.kind === 'exec' || step.kind === 'ended') return undefined;
+      if (step.kind === 'stopped') return { kind: 'incomplete', reason: step.reason, events: at - 1 };
     }
+    return undefined;
+  }
+
+  /** Replays up to `count` records from `index` for process `tid` (the records of others are skipped). */
+  private async step(tid: number, index: number, count: number, hooks: ReplayHooks): Promise<Step> {
+    const trace = this.trace;
+    const pid = this.procs.get(tid);
+    if (pid === undefined) {
+      throw new DivergenceError(`replay cannot go on at event ${index}: it belongs to process ${tid}, which the replay has not created (or which has ended)`);
+    }
+    const chunk = trace.readChunk(trace.chunkIndexOf(index));
+    const offset = chunk.offsets[index - chunk.firstRecord];
+    const r = await native().replayRun(pid, this.table, chunk.data, offset, count);
+    for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
+    const next = index + r.count;
+    switch (r.stop.reason) {
+      case 'end-of-buffer':
+      case 'batch':
+        return { kind: 'more', next };
+      case 'clone': {
+        const child = Number(r.stop.recordedChild);
+        this.procs.set(child, Number(r.stop.child));
+        if (BigInt(r.stop.flags as bigint) & CLONE_VM) this.memoryChild.set(tid, child);
+        return { kind: 'more', next };
+      }
+      case 'exited':
+      case 'killed': {
+        this.procs.delete(tid);
+        const outcome: ReplayOutcome = r.stop.reason === 'exited'
+          ? { kind: 'exited', code: Number(r.stop.code), events: next }
+          : { kind: 'killed', signal: Number(r.stop.signal), events: next };
+        return { kind: 'ended', next, outcome };
+      }
+      case 'divergence': {
+        const who = tid === this.root ? '' : ` (process ${tid})`;
+        throw new DivergenceError(divergenceMessage(next, r.stop.expected, r.stop.actual) + who);
+      }
+      case 'exec':
+        await replayExec(pid, trace, next);
+        return { kind: 'exec', next: next + 1 };
+      case 'need-js': {
+        const stopped = await applyJsEvent(pid, trace, next);
+        return stopped === undefined ? { kind: 'more', next: next + 1 } : { kind: 'stopped', next: next + 1, reason: stopped };
+      }
+      default:
+        throw new Error(`native replay loop stopped for an unknown reason: ${r.stop.reason}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    const pids = [...this.procs.values()];
+    this.procs.clear();
+    for (const pid of pids) await native().kill(pid).catch(() => undefined);
   }
 }
