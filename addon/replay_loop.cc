@@ -237,9 +237,10 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       break;
     case kExecute:
     case kExecuteKeepResult:
-      // The program's forks are not replayed, so these only matter to checkpoints,
-      // which they would break (a copy without the region, or with it zeroed).
-      if (nr == kNrMadvise && (a[2] == kMadvDontfork || a[2] == kMadvWipeonfork)) annul();
+      // Under a debugger the program's forks are not replayed, so these only matter to
+      // checkpoints, which they would break (a copy without the region, or with it
+      // zeroed); a replay that makes the forks (followChildren) needs them.
+      if (nr == kNrMadvise && (a[2] == kMadvDontfork || a[2] == kMadvWipeonfork) && !s.followChildren) annul();
       else execute(nr, a, row.action == kExecute, result);
       break;
     case kArchPrctl:

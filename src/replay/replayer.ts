@@ -3,6 +3,7 @@
 // order (docs/timeline.md, "Processes"), echoing what each replayed process
 // writes to fd 1/2 in that order.
 import type { TraceReader } from '../history/index.js';
+import { EventKind } from '../history/events.js';
 import { native } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
@@ -75,6 +76,11 @@ export class Replayer {
         const chunk = trace.readChunk(trace.chunkIndexOf(this.next));
         const offset = chunk.offsets[this.next - chunk.firstRecord];
         const { tid, count } = runOfOneProcess(chunk.data, offset);
+        if (!this.procs.has(tid) && chunk.data[offset + 4] === EventKind.Stop) {
+          // The recorder's own stop (tid 0): the trace ends there for every process.
+          const stopped = await applyJsEvent(0, trace, this.next);
+          if (stopped !== undefined) return { kind: 'incomplete', reason: stopped, events: this.next };
+        }
         if ((this.doneBefore.get(tid) ?? 0) > this.next) {
           this.next++; // replayed already, ahead of the order (a child in its parent's memory)
           continue;
