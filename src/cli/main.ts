@@ -4,6 +4,7 @@ import { recordCommand } from './record-command.js';
 import { replayCheckCommand, replayServeCommand } from './replay-command.js';
 import { dumpCommand } from './dump-command.js';
 import { lsCommand } from './ls-command.js';
+import { psCommand } from './ps-command.js';
 import { dapCommand } from './dap-command.js';
 import { fail } from './output.js';
 
@@ -59,13 +60,16 @@ async function main(): Promise<void> {
         status = dumpCommand({ trace: argv.trace, from: argv.from, count: argv.count });
       },
     )
+    .command('ps [trace]', 'list the processes of a trace: pid, parent, how it ended, command line', (y) => y.positional('trace', { type: 'string' }), (argv) => {
+      status = psCommand({ trace: argv.trace });
+    })
     .command('ls', 'list the traces, newest first', () => undefined, () => {
       status = lsCommand();
     })
     .command('dap', 'serve the Debug Adapter Protocol on stdin/stdout (for VS Code; see editors/vscode)', () => undefined, async () => {
       status = await dapCommand();
     })
-    .demandCommand(1, 'name a command: record, replay, dump, ls or dap')
+    .demandCommand(1, 'name a command: record, replay, dump, ps, ls or dap')
     .strict()
     .fail((msg, err) => fail(err ? err.message : `${msg} (see rewind --help)`))
     .help()

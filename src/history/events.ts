@@ -38,6 +38,8 @@ export interface ExecSnapshot {
   auxv: string;
   /** the executable's path as the program named it */
   exe: string;
+  /** its command line, as /proc/PID/cmdline showed it after the exec (format 4) */
+  argv?: string[];
 }
 
 /** [position relative to the range's start, sha of a stored piece]: the non-zero 1 MiB pieces of a range */

@@ -165,7 +165,7 @@ export class Recorder {
     const pid = root;
     const n = native();
     const table = encodeSyscallTable();
-    const first = await captureAddressSpace(pid, writer, path);
+    const first = { ...(await captureAddressSpace(pid, writer, path)), argv: commandLineOf(pid) };
     writer.append(encodeJsonEvent(EventKind.Exec, pid, first));
     writer.flush(); // the start of the program is on disk before it runs
     await cpuid.afterExec(pid, first, stored);
@@ -225,7 +225,7 @@ export class Recorder {
             writer.append(encodeJsonEvent(EventKind.FileData, at, recordFileChange(at, stop, writer)));
             break;
           case 'exec': {
-            const snap = await captureAddressSpace(at, writer, fs.readlinkSync(`/proc/${at}/exe`));
+            const snap = { ...(await captureAddressSpace(at, writer, fs.readlinkSync(`/proc/${at}/exe`))), argv: commandLineOf(at) };
             writer.append(encodeJsonEvent(EventKind.Exec, at, snap));
             await cpuid.afterExec(at, snap, stored);
             break;
@@ -324,6 +324,16 @@ export class Recorder {
       this.writer.append(encodeJsonEvent(EventKind.Stop, 0, { reason }));
       this.finish({ kind: 'stopped', reason, events: this.writer.eventCount });
     }
+  }
+}
+
+/** The tracee's command line right after its exec (for `rewind ps`). */
+function commandLineOf(pid: number): string[] {
+  try {
+    const raw = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    return raw.split('\0').slice(0, raw.endsWith('\0') ? -1 : undefined);
+  } catch {
+    return [];
   }
 }
 
