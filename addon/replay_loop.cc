@@ -379,6 +379,10 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
         // Another process's event: replayed by its own process, if at all.
         at += v.n;
         out.eventCount++;
+        if (s.hook && s.hook->afterOtherEvent(pid, out.stop)) {
+          out.consumed = at - offset;
+          return out;
+        }
         continue;
       }
       RecordView nextView{};

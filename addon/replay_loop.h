@@ -40,6 +40,9 @@ class DebugHook {
   virtual Stop runUserCode(pid_t pid, int& sig) = 0;
   // After each event: true (with info filled in) stops the loop there.
   virtual bool afterEvent(pid_t pid, const RecordView& done, const RecordView* next, StopInfo& info) = 0;
+  // After an event of another process, skipped (it is an interval in which this
+  // process does nothing): true stops the loop there, as afterEvent.
+  virtual bool afterOtherEvent(pid_t pid, StopInfo& info) { return false; }
 };
 void replaySetDebugHook(pid_t pid, DebugHook* hook);
 

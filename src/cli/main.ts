@@ -39,7 +39,8 @@ async function main(): Promise<void> {
         .option('once', { type: 'boolean', default: false, describe: 'exit when gdb disconnects instead of waiting for the next connection' })
         .option('gdb', { type: 'boolean', default: false, describe: 'start gdb already connected' })
         .option('gdb-path', { type: 'string', describe: 'the gdb to start with --gdb' })
-        .option('symbols', { type: 'string', describe: 'serve symbols from FILE (checked against the recorded executable)' }),
+        .option('symbols', { type: 'string', describe: 'serve symbols from FILE (checked against the recorded executable)' })
+        .option('pid', { type: 'string', describe: 'debug this process of the recording: its recorded pid or command name (see rewind ps; default the first)' }),
       async (argv) => {
         if (argv.check) {
           status = await replayCheckCommand({ trace: argv.trace });
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
         }
         status = await replayServeCommand({
           trace: argv.trace, port: argv.port, host: argv.host, once: argv.once, gdb: argv.gdb,
-          gdbPath: argv['gdb-path'], symbols: argv.symbols,
+          gdbPath: argv['gdb-path'], symbols: argv.symbols, pid: argv.pid,
         });
       },
     )

@@ -3,6 +3,7 @@ import { Replayer } from '../replay/replayer.js';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { firstExec } from '../replay/replay-process.js';
+import { findProcess, imageOf, recordedProcesses, type RecordedProcess } from '../replay/process-tree.js';
 import { checkSymbolFile, TraceFiles } from '../replay/trace-files.js';
 import { DebugSession } from '../debug/session.js';
 import { readFileSync } from 'node:fs';
@@ -39,6 +40,8 @@ export interface ServeArgs {
   gdb: boolean;
   gdbPath?: string;
   symbols?: string;
+  /** the process gdb debugs: a recorded pid or a command name (default the first) */
+  pid?: string;
 }
 
 /** `rewind replay [TRACE] [--port N] [--host ADDR] [--once] [--gdb] [--symbols FILE]`: serves the replay to gdb. */
@@ -50,8 +53,13 @@ export async function replayServeCommand(argv: ServeArgs): Promise<number> {
     fail((e as Error).message);
   }
   let first: ReturnType<typeof firstExec>;
+  let debugged: RecordedProcess | undefined;
   try {
     first = firstExec(trace);
+    if (argv.pid !== undefined) {
+      debugged = findProcess(recordedProcesses(trace), argv.pid);
+      if (debugged.parent) first = imageOf(trace, debugged);
+    }
   } catch (e) {
     fail((e as Error).message);
   }
@@ -87,7 +95,7 @@ export async function replayServeCommand(argv: ServeArgs): Promise<number> {
     const log = (t: string) => notice(t);
     const onOutput = (fd: number, data: Buffer) => writeAllSync(fd, data);
     await serveReplay({
-      startSession: () => DebugSession.start(trace, { onOutput, openFile, log }),
+      startSession: () => DebugSession.start(trace, { onOutput, openFile, log, process: debugged }),
       host: argv.host, port: argv.port, once: argv.once || argv.gdb, exePath, packetLog, log,
       onListening: (port) => {
         const where = `${argv.host.includes(':') ? `[${argv.host}]` : argv.host}:${port}`;

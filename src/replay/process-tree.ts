@@ -3,7 +3,7 @@
 // the command line the recorder read at each exec), and how each ended (exit
 // events). `rewind ps` prints it; `replay --pid` picks a process by it.
 import type { TraceReader } from '../history/index.js';
-import { decodeEvent, EventKind } from '../history/events.js';
+import { decodeEvent, EventKind, type ExecSnapshot } from '../history/events.js';
 
 export interface RecordedProcess {
   /** the pid it had when recorded */
@@ -14,13 +14,17 @@ export interface RecordedProcess {
   argv: string[];
   /** the event that created it (clone) or started the trace (exec) */
   firstEvent: number;
-  /** how it ended; undefined if the trace ends first */
-  end?: { killed: boolean; code: number };
+  /** the exec event whose image it started with (its parent's last, for a child) */
+  imageEvent: number;
+  /** how it ended (its exit event); undefined if the trace ends first */
+  end?: { killed: boolean; code: number; event: number };
 }
 
 /** Every process of the trace, in the order they appear. */
 export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
   const byPid = new Map<number, RecordedProcess>();
+  /** recorded pid -> the exec event of the image it runs now */
+  const lastImage = new Map<number, number>();
   const firstArgv = [String(trace.meta.program ?? ''), ...((trace.meta.args as string[] | undefined) ?? [])];
   // Only clone, exec and exit records are decoded: the others are skipped by kind.
   for (const { index, record } of trace.records(0)) {
@@ -31,16 +35,26 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
       const p = byPid.get(e.tid);
       const argv = e.snapshot.argv ?? (p ? p.argv : firstArgv);
       if (p) p.argv = argv;
-      else byPid.set(e.tid, { pid: e.tid, parent: 0, argv, firstEvent: index });
+      else byPid.set(e.tid, { pid: e.tid, parent: 0, argv, firstEvent: index, imageEvent: index });
+      lastImage.set(e.tid, index);
     } else if (e.kind === 'clone') {
       const parent = byPid.get(e.tid);
-      byPid.set(e.child, { pid: e.child, parent: e.tid, argv: parent ? [...parent.argv] : [], firstEvent: index });
+      const image = lastImage.get(e.tid) ?? 0;
+      lastImage.set(e.child, image);
+      byPid.set(e.child, { pid: e.child, parent: e.tid, argv: parent ? [...parent.argv] : [], firstEvent: index, imageEvent: image });
     } else if (e.kind === 'exit') {
       const p = byPid.get(e.tid);
-      if (p) p.end = { killed: e.killed, code: e.code };
+      if (p) p.end = { killed: e.killed, code: e.code, event: index };
     }
   }
   return [...byPid.values()];
+}
+
+/** The image a child started with (its parent's), as the exec event that made it. */
+export function imageOf(trace: TraceReader, p: RecordedProcess): { snapshot: ExecSnapshot; tid: number } {
+  const e = decodeEvent(trace.record(p.imageEvent));
+  if (e.kind !== 'exec') throw new Error(`event ${p.imageEvent} is not the exec event of process ${p.pid}'s image`);
+  return { snapshot: e.snapshot, tid: p.pid };
 }
 
 /**

@@ -67,12 +67,41 @@ export class Replayer {
     return this.next;
   }
 
+  /**
+   * Replays until process `tid` has been created (its clone event), then hands it
+   * over: the returned replayed process stands at its first instruction, replaying
+   * its own events only and making no children; every other process is killed.
+   */
+  async handOver(tid: number): Promise<{ pid: number; next: number }> {
+    const end = await this.runLoop({}, () => this.procs.has(tid));
+    const pid = this.procs.get(tid);
+    if (pid === undefined || end) {
+      await this.close();
+      throw new Error(`process ${tid} was not created in the replay (${end ? `the replay ended first: ${end.kind}` : 'no clone event'})`);
+    }
+    this.procs.delete(tid);
+    this.memoryChild.clear();
+    await this.close();
+    await native().replaySetProcess(pid, tid, false, this.trace.meta.version >= 4);
+    return { pid, next: this.next };
+  }
+
   /** Replays to the end of the trace; the outcome is the first process's. */
   async run(hooks: ReplayHooks = {}): Promise<ReplayOutcome> {
+    return (await this.runLoop(hooks))!;
+  }
+
+  /** run(); with `until`, stops (resolving undefined) as soon as it holds, leaving the processes alive. */
+  private async runLoop(hooks: ReplayHooks, until?: () => boolean): Promise<ReplayOutcome | undefined> {
     const trace = this.trace;
     let rootEnd: ReplayOutcome | undefined;
+    let handingOver = false;
     try {
       while (this.next < trace.eventCount) {
+        if (until?.()) {
+          handingOver = true;
+          return undefined;
+        }
         const chunk = trace.readChunk(trace.chunkIndexOf(this.next));
         const offset = chunk.offsets[this.next - chunk.firstRecord];
         const { tid, count } = runOfOneProcess(chunk.data, offset);
@@ -104,7 +133,7 @@ export class Replayer {
       }
       return rootEnd ?? { kind: 'incomplete', reason: endOfTraceMessage(trace), events: this.next };
     } finally {
-      await this.close();
+      if (!handingOver) await this.close();
     }
   }
 

@@ -1,13 +1,14 @@
 // Every process of a program is recorded and replayed (docs/timeline.md,
 // "Processes"): programs that fork, vfork+exec and posix_spawn, a shell pipeline,
 // make building a two-file C program and git, each compared with its native run;
-// `rewind ps`; a divergence in a child names the process.
+// `rewind ps`; a divergence in a child names the process; gdb on a child (--pid).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILD_DIR, describeRun, recordAndReplay, rewind, runNative, tempDir } from '../helpers.js';
 import { rewriteTrace } from '../trace-edit.js';
+import { afterMark, debugReplay, GDB_TIMEOUT_MS, record } from './gdb-support.js';
 import { TraceReader } from '../../src/history/index.js';
 import { decodeEvent } from '../../src/history/events.js';
 
@@ -138,5 +139,39 @@ describe('every process of a program', () => {
     expect(again.status, describeRun(again)).toBe(125);
     expect(text(again.stderr)).toContain(`replay diverged from the recording at event ${target}: the recording has write(`);
     expect(text(again.stderr)).toContain(`(process ${child})`);
+  });
+});
+
+describe('gdb on one process of the recording (replay --pid)', () => {
+  it('a forked child: a breakpoint, bt and reverse-continue, as gdb on the native child shows them', async () => {
+    const program = proc('fork_debug');
+    const trace = record(program);
+    const ps = rewind(['ps', trace]);
+    const child = text(ps.stdout).trimEnd().split('\n')[2]?.split(/\s+/)[0];
+    expect(child, text(ps.stdout)).toMatch(/^\d+$/);
+    const forward = ['break child_work', 'continue', 'print i', 'bt', 'continue', 'print i', 'bt'];
+    // What gdb shows of the stops, frames and values (not the start, which differs: a
+    // replay starts in the child at its fork's return, gdb natively at the program's start).
+    // (gdb natively names the forked inferior's thread: "Thread 2.1 "fork_debug" hit Breakpoint 1, ...")
+    const stops = (t: string) => t.split('\n')
+      .map((l) => l.replace(/^Thread \S+ "[^"]*" hit Breakpoint/, 'Breakpoint'))
+      .filter((l) => /^(Breakpoint 1, |\$\d+ = |#\d+ )/.test(l)).join('\n');
+    const nativeRun = runNative(['gdb', '-batch', '-nx', '-ex', 'set follow-fork-mode child', '-ex', 'break child_work', '-ex', 'run > /dev/null',
+      ...['print i', 'bt', 'continue', 'print i', 'bt'].flatMap((c) => ['-ex', c]), program], { timeoutMs: GDB_TIMEOUT_MS });
+    const native = stops(text(nativeRun.stdout));
+    expect(native).toContain('Breakpoint 1, child_work (i=1)');
+    const { gdb } = await debugReplay(trace, [...forward, 'reverse-continue', 'print i', 'bt'], { breakMain: false, extra: ['--once', '--pid', child!] });
+    const replayed = stops(afterMark(gdb));
+    // Forward: exactly what the native child shows; then reverse-continue lands on the first hit again.
+    const firstHit = native.split('\n').slice(0, 4).join('\n');
+    expect(replayed, afterMark(gdb)).toBe(`${native}\n${firstHit.replace('$1 = 0', '$3 = 0')}`);
+  }, 180_000);
+
+  it('a process named by its command, and a name the trace does not have', () => {
+    const rr = recordAndReplay(['/bin/sh', '-c', 'seq 1 3 | sort -rn']);
+    expect(rr.record.status, describeRun(rr.record)).toBe(0);
+    const bad = rewind(['replay', rr.traceDir, '--pid', 'nosuchcommand', '--once', '--port', '0']);
+    expect(bad.status, describeRun(bad)).toBe(125);
+    expect(text(bad.stderr)).toMatch(/rewind: error: the trace has no process named nosuchcommand \(it has: \d+ sh, \d+ seq, \d+ sort\)/);
   });
 });
