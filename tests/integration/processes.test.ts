@@ -27,10 +27,10 @@ function requireTool(tool: string): void {
 }
 
 /** Records CMD and replays it: the recording prints what the native run does, the replay what the recording did. */
-function expectRecordedAndReplayed(cmd: string[], opts: { cwd?: string; nativeCwd?: string; linesInAnyOrder?: boolean } = {}) {
+function expectRecordedAndReplayed(cmd: string[], opts: { cwd?: string; nativeCwd?: string; linesInAnyOrder?: boolean; env?: Record<string, string> } = {}) {
   const native = runNative(cmd, { cwd: opts.nativeCwd ?? opts.cwd });
   expect(native.status, describeRun(native)).toBe(0);
-  const rr = recordAndReplay(cmd, { cwd: opts.cwd });
+  const rr = recordAndReplay(cmd, { cwd: opts.cwd, env: opts.env });
   expect(rr.record.status, describeRun(rr.record)).toBe(0);
   // Processes that run in parallel may print in another order in each run.
   const lines = (b: Buffer) => (opts.linesInAnyOrder ? text(b).split('\n').sort().join('\n') : text(b));
@@ -57,6 +57,16 @@ describe('every process of a program', () => {
     const rr = expectRecordedAndReplayed([proc('spawn')]);
     expect(text(rr.replay.stdout)).toBe('spawned shell\nspawned shell exited 4\n');
   });
+
+  for (const [how, env] of [['with', {}], ['without', { REWIND_SYSCALLBUF: '0' }]] as const) {
+    it(`socketpair, kill of a child in sigsuspend, waitid, setsid, kill of a process group (${how} the syscall buffer)`, () => {
+      const rr = expectRecordedAndReplayed([proc('signals_groups')], { env });
+      expect(text(rr.replay.stdout)).toBe([
+        'child a got pong', 'parent got ping', 'child b leads its session: 1', 'child b got signal 10',
+        'waitid: child b exited 5', "child c is its group's leader: 1", 'child c killed by signal 15', '',
+      ].join('\n'));
+    });
+  }
 
   it('a shell pipeline: sh -c "seq 1 30000 | sort -rn | head -3"', () => {
     const rr = expectRecordedAndReplayed(['/bin/sh', '-c', 'seq 1 30000 | sort -rn | head -3']);
