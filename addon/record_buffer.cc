@@ -39,6 +39,11 @@ void flushBuffer(pid_t pid, Session& s, RecordWriter& w, uint32_t& count) {
   s.flushed = h.used;
 }
 
+uint32_t tracedWanted(const Session& s) {
+  return (s.writableMapped ? kTracedFileWrites : 0) | (s.shared.empty() ? 0 : kTracedAll) |
+         (s.orderStdio ? kTracedStdioWrites : 0);
+}
+
 uint32_t appendBufferWrites(pid_t pid, Session& s, RecordWriter& w) {
   if (!s.bufAddr) return 0;
   BufHeader h{};
@@ -61,7 +66,7 @@ uint32_t appendBufferWrites(pid_t pid, Session& s, RecordWriter& w) {
   // Once the program maps a data file it may write, its writes to files must be seen
   // by the recorder (they change mapped memory); once children share memory with it,
   // every call must stop, to record what they changed (record_shared.cc).
-  uint32_t want = (s.writableMapped ? kTracedFileWrites : 0) | (s.shared.empty() ? 0 : kTracedAll);
+  uint32_t want = tracedWanted(s);
   if (want != h.traced) {
     uint64_t at = s.bufAddr + offsetof(BufHeader, traced);
     writeMemory(pid, at, &want, 4);

@@ -246,6 +246,7 @@ LoopResult recordRun(pid_t root, const std::vector<Row>& table, size_t maxBytes,
       forgetMemoryFd(pid);
       cpuidForget(pid);
       rec.procs.erase(pid);
+      endStdioWrite(rec, pid);
       rec.releasing.erase(pid);
       if (pid == root) {
         rec.rootEnded = true;
@@ -306,6 +307,13 @@ LoopResult recordRun(pid_t root, const std::vector<Row>& table, size_t maxBytes,
         // with ENOSYS, which is recorded (checked at the exit).
         const Row* row = rowFor(table, nr);
         std::string why = atEntry(pid, s, row ? *row : kUnknownNumber, nr, a);
+        if (!why.empty() && isForkLike(nr) && (a[0] & kCloneThread) && releaseAtEntry(rec, pid, s)) {
+          // A child that makes a thread runs on unrecorded; the others go on.
+          out.stop.reason = "released";
+          out.stop.str("why", why);
+          out.stop.bigs("children", {uint64_t(pid)});
+          return withPid(out, pid);
+        }
         if (!why.empty()) {
           out.stop.reason = "unsupported";
           out.stop.num("nr", nr);
@@ -314,6 +322,7 @@ LoopResult recordRun(pid_t root, const std::vector<Row>& table, size_t maxBytes,
         }
         s.inSyscall = true;
         s.syscallInsn = r.rip - 2;
+        if (isForkLike(nr) && rec.recordChildren) s.orderStdio = true;
         if (isForkLike(nr) && !s.watchingShared) watchSharedMemory(pid, s);
         if (s.bufAddr && isForkLike(nr)) {
           // A vfork child shares the buffer: keep the library off it until the call returns.
@@ -326,6 +335,7 @@ LoopResult recordRun(pid_t root, const std::vector<Row>& table, size_t maxBytes,
           if (seccompEntry) syscall(SYS_tgkill, pid, pid, s.deferredSig);
           else s.pendingSig = s.deferredSig;
         }
+        if (s.orderStdio && echoFlag(pid, s, nr, a[0]) && holdStdioWrite(rec, pid)) continue;
         // This call may block for long: hand what is encoded to the trace writer
         // first, so a recorder killed meanwhile loses at most a few milliseconds.
         if (out.events.size() && nowMs() - t0 > kHandOverMs) break;
@@ -333,6 +343,7 @@ LoopResult recordRun(pid_t root, const std::vector<Row>& table, size_t maxBytes,
       }
       // Syscall exit.
       s.inSyscall = false;
+      endStdioWrite(rec, pid);
       nr = int64_t(s.entry.orig_rax);
       if (s.annul) {
         r.rax = uint64_t(s.forcedResult);

@@ -12,6 +12,7 @@
 
 #include "cpuid_emulation.h"
 #include "memory_io.h"
+#include "record_buffer.h"
 #include "record_children.h"
 #include "record_shared.h"
 #include "tracer_thread.h"
@@ -129,6 +130,8 @@ void adoptRecordedChild(Recording& rec, pid_t parent, pid_t child, int event, Re
   c.mappedFiles = p.mappedFiles;
   c.writableMapped = p.writableMapped;
   c.parent = parent;
+  c.orderStdio = true;
+  c.shared = p.shared;  // the parent's copies of shared memory: the child's at its start
   c.echoIds[0] = p.echoIds[0];
   c.echoIds[1] = p.echoIds[1];
   cpuidCopyState(parent, child);
@@ -142,13 +145,18 @@ void adoptRecordedChild(Recording& rec, pid_t parent, pid_t child, int event, Re
       if (readMemory(child, p.entry.r10, tid.data(), 4) == 4) writes.push_back({p.entry.r10, tid});
     }
     if (p.bufAddr && !sharesMemory) {
-      // A forked child has its own copy of the buffer, fork guard up: it lifts it.
+      // A forked child has its own copy of the buffer, fork guard up: it lifts it,
+      // and sends its writes to stdout and stderr the traced way from its start.
       c.bufAddr = p.bufAddr;
       c.bufCapacity = p.bufCapacity;
       c.flushed = p.flushed;
       uint32_t zero = 0;
       writeMemory(child, p.bufAddr + 12, &zero, 4);
       writes.push_back({p.bufAddr + 12, std::vector<uint8_t>(4, 0)});
+      uint32_t traced = tracedWanted(c);
+      uint64_t at = p.bufAddr + offsetof(BufHeader, traced);
+      writeMemory(child, at, &traced, 4);
+      writes.push_back({at, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(&traced), reinterpret_cast<uint8_t*>(&traced) + 4)});
     }
     // A child in the parent's memory (vfork, posix_spawn) leaves the buffer to it:
     // the guard keeps the library off it, every call of the child goes traced.
@@ -178,12 +186,55 @@ void adoptRecordedChild(Recording& rec, pid_t parent, pid_t child, int event, Re
   }
 }
 
+bool holdStdioWrite(Recording& rec, pid_t pid) {
+  if (rec.stdioWriter == 0 || rec.stdioWriter == pid || !rec.procs.count(rec.stdioWriter)) {
+    rec.stdioWriter = pid;
+    return false;
+  }
+  rec.held.erase(pid);
+  rec.stdioQueue.push_back(pid);
+  return true;
+}
+
+void endStdioWrite(Recording& rec, pid_t pid) {
+  if (rec.stdioWriter != pid) return;
+  rec.stdioWriter = 0;
+  while (!rec.stdioQueue.empty()) {
+    pid_t next = rec.stdioQueue.front();
+    rec.stdioQueue.pop_front();
+    if (!rec.procs.count(next)) continue;
+    rec.stdioWriter = next;
+    rec.held.insert(next);  // it stands at its write's entry: resumed into the call
+    return;
+  }
+}
+
 void beginRelease(Recording& rec) {
   for (auto& [pid, s] : rec.procs) {
     if (pid == rec.root) continue;
     rec.releasing.insert(pid);
     kill(pid, SIGSTOP);
   }
+}
+
+bool releaseAtEntry(Recording& rec, pid_t pid, Session& s) {
+  uint64_t insn = s.seccompMode ? s.untracedAfter - 2 : s.syscallInsn;
+  if (pid == rec.root || !insn) return false;
+  user_regs_struct entry = getRegs(pid);
+  // The injected call skips this one (orig_rax -1) and runs at insn; afterwards the
+  // registers go back to the entry's, one instruction earlier, with the call's
+  // number in rax: the `syscall` runs again once the process is released.
+  untrap(pid, s);
+  entry.rip -= 2;
+  entry.rax = entry.orig_rax;
+  setRegs(pid, entry);
+  for (pid_t c : releaseChildren(s)) rec.released.push_back(c);
+  // From the injection's single-step stop: the SIGSTOP holds it until the helper has it.
+  if (ptrace(PTRACE_DETACH, pid, nullptr, (void*)(long)SIGSTOP) != 0) return false;
+  rec.released.push_back(pid);
+  rec.held.erase(pid);
+  rec.procs.erase(pid);
+  return true;
 }
 
 bool releaseAtStop(Recording& rec, pid_t pid, Session& s, const Stop& st) {

@@ -12,6 +12,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <deque>
 #include <map>
 #include <set>
 #include <utility>
@@ -32,6 +33,11 @@ struct Recording {
   // The root has ended: these are handed to rewind-babysit at their next stop.
   std::set<pid_t> releasing;
   std::vector<pid_t> released;
+  // Writes to the recording's stdout and stderr run one at a time, in the order
+  // their entries were seen, so that the trace has them in the order they happened:
+  // the process inside one, and those held at their entry until it returns.
+  pid_t stdioWriter = 0;
+  std::deque<pid_t> stdioQueue;
   bool rootEnded = false, rootKilled = false;
   int rootStatus = 0;
 };
@@ -56,6 +62,19 @@ void adoptRecordedChild(Recording& rec, pid_t parent, pid_t child, int event, Re
 // (docs/syscallbuf.md, "Children"). Returns false while some still have to stop.
 bool releaseAtStop(Recording& rec, pid_t pid, Session& s, const Stop& st);
 void beginRelease(Recording& rec);
+
+// At the entry of a write to the recording's stdout or stderr: true if another
+// process is inside one (then this one is held, queued, until that one returns).
+bool holdStdioWrite(Recording& rec, pid_t pid);
+// A process left its write (returned, or died): the next one queued may go on.
+void endStdioWrite(Recording& rec, pid_t pid);
+
+// A process other than the first is about to do what cannot be recorded yet (make a
+// thread): it stands at that call's entry stop. Its trapping is turned off, the call
+// is set to run again, and it is detached stopped (SIGSTOP) for rewind-babysit to
+// serve: it runs on, unrecorded, and its stream ends here. Returns false if it could
+// not be (then the recording stops, as for the first process).
+bool releaseAtEntry(Recording& rec, pid_t pid, Session& s);
 
 // Notes the recording's stdout and stderr, as the root has them at its start.
 void noteStdio(pid_t root, Session& s);

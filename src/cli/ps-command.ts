@@ -12,7 +12,7 @@ export function psCommand(argv: { trace?: string }): number {
     const rows = recordedProcesses(trace).map((p) => [
       String(p.pid),
       p.parent ? String(p.parent) : '-',
-      !p.end ? 'running' : p.end.killed ? `killed by ${signalName(p.end.code)}` : `exit ${p.end.code}`,
+      !p.end ? (p.unrecordedAfter !== undefined ? `unrecorded after event ${p.unrecordedAfter}` : 'running') : p.end.killed ? `killed by ${signalName(p.end.code)}` : `exit ${p.end.code}`,
       p.argv.join(' '),
     ]);
     const head = ['PID', 'PARENT', 'END', 'COMMAND'];

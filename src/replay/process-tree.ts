@@ -18,6 +18,8 @@ export interface RecordedProcess {
   imageEvent: number;
   /** how it ended (its exit event); undefined if the trace ends first */
   end?: { killed: boolean; code: number; event: number };
+  /** the stop event after which it ran on unrecorded (it made a thread, or outlived the program) */
+  unrecordedAfter?: number;
 }
 
 /** Every process of the trace, in the order they appear. */
@@ -29,7 +31,7 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
   // Only clone, exec and exit records are decoded: the others are skipped by kind.
   for (const { index, record } of trace.records(0)) {
     const kind = record[4];
-    if (kind !== EventKind.Clone && kind !== EventKind.Exec && kind !== EventKind.Exit) continue;
+    if (kind !== EventKind.Clone && kind !== EventKind.Exec && kind !== EventKind.Exit && kind !== EventKind.Stop) continue;
     const e = decodeEvent(record);
     if (e.kind === 'exec') {
       const p = byPid.get(e.tid);
@@ -42,6 +44,9 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
       const image = lastImage.get(e.tid) ?? 0;
       lastImage.set(e.child, image);
       byPid.set(e.child, { pid: e.child, parent: e.tid, argv: parent ? [...parent.argv] : [], firstEvent: index, imageEvent: image });
+    } else if (e.kind === 'stop') {
+      const p = byPid.get(e.tid);
+      if (p) p.unrecordedAfter = index;
     } else if (e.kind === 'exit') {
       const p = byPid.get(e.tid);
       if (p) p.end = { killed: e.killed, code: e.code, event: index };

@@ -19,6 +19,8 @@ export class DivergenceError extends Error {}
 export interface ReplayHooks {
   /** what a replayed process wrote to fd 1 or 2 */
   onOutput?(fd: number, data: Buffer): void;
+  /** a process's history ended before it did (why, from the trace) */
+  onNote?(text: string): void;
 }
 
 const CLONE_VM = 0x100n;
@@ -125,9 +127,14 @@ export class Replayer {
         const step = await this.step(tid, this.next, count, hooks);
         this.next = step.next;
         if (step.kind === 'ended' && tid === this.root) rootEnd = step.outcome;
-        // A stop event of a process other than the first ends only its history
-        // (it outlived the program and was handed over).
-        if (step.kind === 'stopped' && !(tid !== this.root && rootEnd)) {
+        // A stop event of a process other than the first ends only its history (it
+        // made a thread, or outlived the program, and was handed over).
+        if (step.kind === 'stopped' && tid !== this.root) {
+          hooks.onNote?.(`the history of process ${tid} ends at event ${this.next - 1}: ${step.reason}`);
+          const pid = this.procs.get(tid);
+          this.procs.delete(tid);
+          if (pid !== undefined) await native().kill(pid).catch(() => undefined);
+        } else if (step.kind === 'stopped') {
           return { kind: 'incomplete', reason: step.reason, events: this.next - 1 };
         }
       }
