@@ -234,6 +234,7 @@ bool releaseAtEntry(Recording& rec, pid_t pid, Session& s) {
   rec.released.push_back(pid);
   rec.held.erase(pid);
   rec.procs.erase(pid);
+  endStdioWrite(rec, pid);
   return true;
 }
 
@@ -248,6 +249,7 @@ bool releaseAtStop(Recording& rec, pid_t pid, Session& s, const Stop& st) {
   if (ptrace(PTRACE_DETACH, pid, nullptr, (void*)(long)SIGSTOP) == 0) rec.released.push_back(pid);
   rec.releasing.erase(pid);
   rec.procs.erase(pid);
+  endStdioWrite(rec, pid);
   return true;
 }
 
