@@ -1,8 +1,10 @@
-// The record loop: runs the traced program from stop to stop and encodes each
-// syscall (by the declarative table), signal and rdtsc into trace events. The
-// pieces it relies on: record_signals.cc (signal stops), record_views.cc (what the
-// program sees of the recorder), record_buffer.cc (the in-process syscall buffer),
-// record_children.cc (child processes).
+// The record loop: runs the traced processes from stop to stop and encodes each
+// syscall (by the declarative table), signal and rdtsc into trace events, each
+// tagged with its process. The pieces it relies on: record_processes.cc (every
+// process of the recording, waiting for any of them), record_signals.cc (signal
+// stops), record_views.cc (what the program sees of the recorder),
+// record_buffer.cc (the in-process syscall buffer), record_children.cc (children
+// that run live, REWIND_CHILDREN=live).
 #include "record_loop.h"
 
 #include <errno.h>
@@ -51,7 +53,6 @@ constexpr uint64_t kMapShared = 0x01, kMapAnonymous = 0x20;
 // does not know it either (ENOSYS, nothing written): this row stands for it.
 const Row kUnknownNumber = {kEmulate, kCheckNone, 0, 0, {}};
 
-std::map<pid_t, Session> sessions;  // kept for recordForget's callers
 std::map<pid_t, Recording> recordings;  // by the root's pid
 
 const Row* rowFor(const std::vector<Row>& table, int64_t nr) {
@@ -160,7 +161,6 @@ void mmapStop(const Session& s, int64_t result, LoopResult& out) {
 }  // namespace
 
 void recordForget(pid_t pid) {
-  sessions.erase(pid);
   // The root is killed by the caller; the other processes of its recording die with it.
   auto it = recordings.find(pid);
   if (it == recordings.end()) return;
