@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "debugger.h"
@@ -118,15 +119,25 @@ void Debugger::resumeWatched(int request, int* sig, bool sliceHere) {
 }
 
 // A slice SIGSTOP still pending at the end of a run: take it now, before anything
-// else resumes the tracee (it arrives before the next instruction).
+// else resumes the tracee (it arrives before the next instruction). Not at a
+// syscall stop: there the tracee is inside the kernel and a resume finishes the
+// call first (at the recorded end that is exit_group, and the process is gone), so
+// the SIGSTOP stays pending and counted, for the next run's waitFor to swallow.
 void Debugger::drainStops() {
   if (staleStops <= 0) return;
+  siginfo_t si;
+  std::memset(&si, 0, sizeof si);
+  if (ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si) == 0 && si.si_code == (SIGTRAP | 0x80)) return;
   staleStops = 0;
   if (pendingSignals(pid) != (1ull << (SIGSTOP - 1))) return;
   resume(pid, PTRACE_SINGLESTEP, 0);
   Stop st = waitStop(pid);
-  if (!(st.kind == Stop::kSignal && st.sig == SIGSTOP))
-    throw NativeError{EPROTO, "a slice's SIGSTOP was pending, the tracee stopped otherwise"};
+  if (!(st.kind == Stop::kSignal && st.sig == SIGSTOP)) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "a slice's SIGSTOP was pending, the tracee stopped otherwise (stop kind %d, signal %d, event %d, status %d)",
+                  int(st.kind), st.sig, st.event, st.code);
+    throw NativeError{EPROTO, buf};
+  }
   regsValid = false;
 }
 

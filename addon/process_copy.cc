@@ -40,6 +40,11 @@ pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) 
     r.rsi = 0;  // same stack (copy-on-write)
     r.rdx = r.r10 = r.r8 = r.r9 = 0;
     r.rip = insn;
+    // gdb may have left segment selectors the kernel accepts but no instruction runs
+    // with (any selector with RPL 3): the clone runs in the standard 64-bit user
+    // segments, and the copy gets gdb's registers back with the others
+    r.cs = 0x33;  // __USER_CS
+    r.ss = 0x2b;  // __USER_DS
     setRegs(pid, r);
     // a SIGSTOP still pending (an interrupt that came as the run ended) is reported
     // before the instruction runs: swallow it and step again

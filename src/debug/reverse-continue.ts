@@ -8,7 +8,7 @@ import type { ReplayedProcess } from './forward.js';
 import { describeMark, rename, type Mark } from './marks.js';
 import type { ReverseStepper } from './reverse-step.js';
 import { firstNarrowingSchedule, INITIAL_NARROWING, nextNarrowing, planWindows, windowSliceTimes, type Candidate } from './search-plans.js';
-import { targetOf, type Seeker, type Start } from './seek.js';
+import { NotRetraced, targetOf, type Seeker, type Start } from './seek.js';
 import type { StopEvent } from './target.js';
 import { traceRuns, type Pos, type Timeline } from './timeline.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
@@ -78,7 +78,7 @@ export class ReverseSearch {
     if (end.steps > 1) {
       const run = await tl.run({ action: 'step' }, end.e + 1, { steps: end.steps - 1, search: true });
       this.seeker.checkInterrupt();
-      if (run.stop.kind !== 'stopped' || run.stop.reason !== 'step') throw new Error(`cannot replay the steps after ${describeMark(arrival)}`);
+      if (run.stop.kind !== 'stopped' || run.stop.reason !== 'step') throw new NotRetraced(`cannot replay the steps after ${describeMark(arrival)}`);
       tl.here = { kind: 'mark', mark: { ...end, steps: end.steps - 1 } };
       const hit = run.lastHit;
       if (hit) {
@@ -159,7 +159,7 @@ export class ReverseSearch {
       search: true, startCandidate: true, target: targetOf(target), silent: [target.pc], slices: windowSliceTimes(dist),
     });
     this.seeker.checkInterrupt();
-    if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new Error(`lost the way back (${run.stop.kind === 'stopped' ? run.stop.reason : run.stop.kind})`);
+    if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new NotRetraced(`lost the way back (${run.stop.kind === 'stopped' ? run.stop.reason : run.stop.kind})`);
     const hit = run.lastHit;
     // keep the copies just before the last hit (or the end), drop the rest
     const seqAt = hit ? hit.seq : Infinity;
@@ -191,7 +191,7 @@ export class ReverseSearch {
       await this.traps.install([], NO_SLOTS);
       const run = await tl.run({ action: 'continue' }, end.e + 1, { search: true, target: targetOf(target), silent: [target.pc], slices: schedule });
       this.seeker.checkInterrupt();
-      if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new Error(`lost the way back (${run.stop.kind === 'stopped' ? run.stop.reason : run.stop.kind})`);
+      if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new NotRetraced(`lost the way back (${run.stop.kind === 'stopped' ? run.stop.reason : run.stop.kind})`);
       const total = run.position?.ranNs ?? 0;
       const made = run.slices.filter((c) => !tl.isAt(c, end)).map((c) => ({ cp: c, dist: Math.max(0, total - (c.slice?.ran ?? 0)) }));
       out.push(...made);

@@ -7,7 +7,7 @@ import { getReg } from '../arch/registers.js';
 import { native } from '../native/addon.js';
 import type { ReplayedProcess } from './forward.js';
 import { describeMark, type Mark } from './marks.js';
-import { targetOf, type Seeker, type Start } from './seek.js';
+import { NotRetraced, targetOf, type Seeker, type Start } from './seek.js';
 import { traceRuns, type Timeline } from './timeline.js';
 import { NO_SLOTS, type Traps } from './traps.js';
 
@@ -55,7 +55,7 @@ export class ReverseStepper {
     }
     const q = (await this.closeStart(m)) ?? { e: m.e, base: m.base, pc: await this.seeker.basePc(m), n: 1, steps: 0 };
     const found = await this.stepFrom(q, m, Infinity);
-    if (!found) throw new Error(`lost the way back from 0x${m.pc.toString(16)}`);
+    if (!found) throw new NotRetraced(`lost the way back from 0x${m.pc.toString(16)}`);
     return found;
   }
 
@@ -78,14 +78,14 @@ export class ReverseStepper {
       const run = await tl.run({ action: 'step' }, m.e + 1, { steps: STEP_CHUNK, target: targetOf(target) });
       this.seeker.checkInterrupt();
       const stop = run.stop;
-      if (stop.kind !== 'stopped') throw new Error(`lost the way back from 0x${m.pc.toString(16)} (${stop.kind})`);
+      if (stop.kind !== 'stopped') throw new NotRetraced(`lost the way back from 0x${m.pc.toString(16)} (${stop.kind})`);
       steps += run.steps;
       if (stop.reason === 'target') {
         tl.here = { kind: 'mark', mark: m }; // standing at m now
         if (steps < 1) throw new Error('no instruction before a point');
         return { ...q, steps: steps - 1 };
       }
-      if (stop.reason !== 'step') throw new Error(`lost the way back from 0x${m.pc.toString(16)} (${stop.reason})`);
+      if (stop.reason !== 'step') throw new NotRetraced(`lost the way back from 0x${m.pc.toString(16)} (${stop.reason})`);
       tl.here = { kind: 'mark', mark: { ...q, steps } };
       await tl.checkpointHere();
     }

@@ -17,6 +17,14 @@ export type Start = { cp: Checkpoint; e: number } | { cp: undefined; e: number }
 /** Thrown when the user interrupts a command (^C); the command goes back to where it started. */
 export class Interrupted extends Error {}
 
+/**
+ * Thrown when a run from an earlier state does not come back to a point the replay
+ * passed: the replay did not retrace its steps. Replays retrace them unless gdb's
+ * breakpoints change what the program does (an int3 inside an instruction or in
+ * data it reads); a reverse command then goes back to where it started and says so.
+ */
+export class NotRetraced extends Error {}
+
 /** The native target that stops at m's arrival, m named relative to the run's base. */
 export function targetOf(m: Mark): RunTarget {
   return m.n ? { kind: TargetKind.arrival, event: m.e, pc: m.pc, n: m.n } : { kind: TargetKind.fingerprint, event: m.e, pc: m.pc, fp: m.fp! };
@@ -47,7 +55,8 @@ export class Seeker {
     if (this.proc.next < e) {
       await this.traps.install([], NO_SLOTS);
       const run = await tl.run({ action: 'continue' }, e);
-      if (run.stop.kind !== 'stopped' || this.proc.next !== e) throw new Error(`cannot replay to event ${e}`);
+      this.checkInterrupt();
+      if (run.stop.kind !== 'stopped' || this.proc.next !== e) throw new NotRetraced(`cannot replay to event ${e}`);
       const pc = getReg(await native().getRegs(this.proc.pid), 'rip');
       tl.boundaryPcs.set(e, pc);
       tl.here = { kind: 'mark', mark: { e, base: 0, pc, n: 1, steps: 0 } };
@@ -97,14 +106,14 @@ export class Seeker {
     if (m.n === 0 && getReg(await native().getRegs(this.proc.pid), 'rip') === m.pc && (await native().fingerprint(this.proc.pid)).equals(m.fp!)) return;
     const run = await this.timeline.run({ action: 'continue' }, m.e + 1, { silent: [m.pc, ...counters], target: targetOf(m) });
     this.checkInterrupt();
-    if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new Error(`cannot reach ${m.n ? `arrival ${m.n}` : 'the fingerprinted state'} at 0x${m.pc.toString(16)} in interval ${m.e}`);
+    if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new NotRetraced(`cannot reach ${m.n ? `arrival ${m.n}` : 'the fingerprinted state'} at 0x${m.pc.toString(16)} in interval ${m.e}`);
   }
 
   private async stepN(steps: number, counters: bigint[], e: number): Promise<void> {
     if (steps <= 0) return;
     const run = await this.timeline.run({ action: 'step' }, e + 1, { steps, silent: counters });
     this.checkInterrupt();
-    if (run.stop.kind !== 'stopped' || run.stop.reason !== 'step') throw new Error('cannot replay the steps of a position');
+    if (run.stop.kind !== 'stopped' || run.stop.reason !== 'step') throw new NotRetraced('cannot replay the steps of a position');
   }
 
   /**
@@ -153,10 +162,11 @@ export class Seeker {
       return undefined;
     }
     await this.reachBase(p.e, p.base);
-    await this.traps.install([], p.slots);
+    // only data watchpoints count triggers; a hardware breakpoint among the slots would stop the run on the way
+    await this.traps.install([], p.slots.map((x) => (x?.type === 0 ? null : x)));
     const run = await this.timeline.run({ action: 'continue' }, p.e + 1, { silent: counters, target: { kind: TargetKind.watchTrigger, event: p.e, n: p.k } });
     this.checkInterrupt();
-    if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new Error(`cannot reach watchpoint trigger ${p.k} of interval ${p.e} again`);
+    if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new NotRetraced(`cannot reach watchpoint trigger ${p.k} of interval ${p.e} again`);
     this.timeline.here = p;
     return run.position;
   }

@@ -22,7 +22,7 @@ import { monitorCommand, type MonitoredSession } from './monitor.js';
 import { ReverseSearch } from './reverse-continue.js';
 import { ReverseStepper } from './reverse-step.js';
 import { periodic } from './search-plans.js';
-import { Interrupted, Seeker } from './seek.js';
+import { Interrupted, NotRetraced, Seeker } from './seek.js';
 import { EngineError, type DebugTarget, type HwKind, type ResumeRequest, type StopEvent } from './target.js';
 import { Timeline, type Pos, type TimelineRun } from './timeline.js';
 import { NO_SLOTS, Traps } from './traps.js';
@@ -34,6 +34,9 @@ const FORWARD_SLICE_NS = 50e6;
 const FORWARD_SLICES = 2000;
 /** an interrupted continue stops this many instructions after the interrupt (see afterInterrupt) */
 const AFTER_INTERRUPT_STEPS = 1000;
+/** what gdb shows when a reverse command finds that the replay does not retrace its steps (NotRetraced) */
+const NOT_RETRACED = 'cannot go back from here: replayed again, the program does not come back to this point '
+  + '(a breakpoint inside an instruction changes what it does?); remove such breakpoints, or `monitor restart`';
 
 export interface SessionOptions {
   /** what the replayed program writes to fd 1 and 2, once, the first time the replay gets there */
@@ -238,7 +241,12 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   private async afterInterrupt(run: TimelineRun): Promise<Pos | undefined> {
     const here = run.slices[run.slices.length - 1];
     const proc = this.proc;
-    if (!here || here.mark.pc !== run.position?.at || here.mark.e !== proc.next || proc.state !== 'stopped') return this.timeline.positionAfter(run, []);
+    // the copy must stand at the stop itself, not merely at its pc: the loop leaves none
+    // there when another signal is pending, and in a loop an older copy shares the pc
+    // (named from it, the stop would be another iteration). Nothing ran between the
+    // copy and the stop exactly when their run times agree.
+    const atStop = here !== undefined && here.slice?.ran === run.position?.ranNs && here.mark.pc === run.position?.at;
+    if (!atStop || here.mark.e !== proc.next || proc.state !== 'stopped') return this.timeline.positionAfter(run, []);
     const e = proc.next;
     const interrupted = proc.lastStop;
     proc.countBase = { e, base: here.id };
@@ -292,13 +300,32 @@ export class DebugSession implements DebugTarget, MonitoredSession {
         await this.timeline.checkpointHere();
         return this.stopped(stop);
       } catch (e) {
-        if (!(e instanceof Interrupted)) throw e;
-        // go back to where the command started
-        if (start) await this.seeker.reach(start).catch(() => undefined);
+        if (!(e instanceof Interrupted) && !(e instanceof NotRetraced)) throw e;
+        await this.backTo(start);
         await this.traps.installGdb();
-        return this.stopped({ kind: 'stopped', signal: 2, reason: 'interrupted' });
+        if (e instanceof Interrupted) return this.stopped({ kind: 'stopped', signal: 2, reason: 'interrupted' });
+        // expected when gdb's breakpoints change the program: nothing moved, gdb is told why
+        this.opts.log?.(`reverse execution cannot go back from here: ${e.message}`);
+        return this.stopped({ kind: 'stopped', signal: 5, reason: 'begin', message: NOT_RETRACED });
       }
     });
+  }
+
+  /**
+   * Goes back to where a reverse command started (usually a switch to the checkpoint
+   * left there). A ^C meanwhile cannot leave the replay halfway: it is ignored.
+   */
+  private async backTo(start: Pos | undefined): Promise<void> {
+    if (!start) return;
+    for (;;) {
+      this.proc.interruptRequested = false;
+      try {
+        await this.seeker.reach(start);
+        return;
+      } catch (e) {
+        if (!(e instanceof Interrupted)) throw e;
+      }
+    }
   }
 
   private async reverseStep(now: Mark): Promise<StopEvent> {

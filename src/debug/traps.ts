@@ -43,10 +43,15 @@ export function alignedPieces(addr: bigint, length: number): { addr: bigint; len
   return out;
 }
 
+/** Four debug registers of at most 8 bytes each cover at most this many bytes. */
+const MAX_WATCHED_BYTES = 4 * 8;
+
 /** gdb's hardware points spread over debug-register slots; undefined when they need more than four. */
 function assignSlots(points: HwPoint[]): Slot[] | undefined {
   const slots: Slot[] = [];
   for (const p of points) {
+    // a longer region cannot fit: not split at all (a Z2 of length 0xffffffff would be half a billion pieces)
+    if (p.length > MAX_WATCHED_BYTES) return undefined;
     if (p.kind === 1) slots.push({ addr: p.addr, type: 0, len: 1, owner: p });
     else for (const piece of alignedPieces(p.addr, p.length)) slots.push({ ...piece, type: p.kind === 2 ? 1 : 3, owner: p });
   }

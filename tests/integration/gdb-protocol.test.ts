@@ -42,7 +42,7 @@ class Client {
   }
 
   /** Waits for the next complete packet and returns its payload (acks are skipped). */
-  async packet(timeoutMs = 10_000): Promise<string> {
+  async packet(timeoutMs = 60_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       this.data = this.data.replace(/^[+-]+/, '');

@@ -113,7 +113,7 @@ describe('the program output while serving', () => {
       // the first output comes after walk(): seek back before it, then run past it
       const gdb = gdbRemote(server.port, ['break walk', 'continue', 'monitor seek 3', 'delete', 'continue', 'continue']);
       expect(afterMark(gdb)).toContain('exited with code 03');
-      await Promise.race([server.exited, new Promise((r) => setTimeout(r, 10_000))]);
+      await Promise.race([server.exited, new Promise((r) => setTimeout(r, 60_000))]);
     } finally {
       server.kill();
     }
@@ -129,7 +129,7 @@ describe('the program output while serving', () => {
       const gdb = gdbRemote(server.port, ['break square', 'continue', 'continue', 'reverse-continue', 'reverse-continue', 'delete', 'continue', 'continue']);
       expect(afterMark(gdb)).toContain('No more reverse-execution history');
       expect(afterMark(gdb)).toContain('exited with code 03');
-      await Promise.race([server.exited, new Promise((r) => setTimeout(r, 10_000))]);
+      await Promise.race([server.exited, new Promise((r) => setTimeout(r, 60_000))]);
     } finally {
       server.kill();
     }

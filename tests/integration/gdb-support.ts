@@ -4,7 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { CLI, rewind, runNative, tempDir, type RunResult } from '../helpers.js';
 
-export const GDB_TIMEOUT_MS = 30_000;
+export const GDB_TIMEOUT_MS = 90_000;
+/** how long a server may take to start listening before the test gives up on it */
+const SERVER_START_MS = 90_000;
 export const MARK = '==rewind-mark==';
 
 export interface Server {
@@ -16,18 +18,23 @@ export interface Server {
   kill(): void;
 }
 
-/** Starts `rewind replay TRACE --port 0 [--once] ...` and waits for its port. */
-export function startServer(trace: string, extra: string[] = ['--once']): Promise<Server> {
+/**
+ * Starts `rewind replay TRACE --port 0 [--once] ...` and waits for its port. The
+ * server is killed after `lifetimeMs` (default 180 s) whatever happens. The limits
+ * are guards against hangs, generous because a loaded machine may be slow to start
+ * a node process: they never decide a result.
+ */
+export function startServer(trace: string, extra: string[] = ['--once'], opts: { lifetimeMs?: number } = {}): Promise<Server> {
   const child = spawn(process.execPath, [CLI, 'replay', trace, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.lifetimeMs ?? 180_000);
   child.on('exit', () => clearTimeout(timer));
   return new Promise((resolve, reject) => {
     const giveUp = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`the server did not start listening:\n${err}`));
-    }, 15_000);
+      reject(new Error(`the server did not start listening within ${SERVER_START_MS / 1000} s:\n${err}`));
+    }, SERVER_START_MS);
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
       const m = /on 127\.0\.0\.1:(\d+)/.exec(err);
@@ -118,7 +125,7 @@ export async function debugReplay(trace: string, commands: string[], opts: { bre
   const server = await startServer(trace, opts.extra ?? ['--once']);
   try {
     const gdb = gdbRemote(server.port, commands, opts);
-    const status = await Promise.race([server.exited, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    const status = await Promise.race([server.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
     return { gdb, server: server.stderr(), status };
   } finally {
     server.kill();

@@ -32,7 +32,7 @@ function decodePayload(raw: Buffer): Buffer {
   return Buffer.from(out);
 }
 
-/** Functions of an executable: run-time address and size. */
+/** Functions and data of an executable: run-time address and size. */
 export type Symbols = Record<string, { addr: bigint; size: bigint }>;
 
 export class RspClient {
@@ -77,7 +77,7 @@ export class RspClient {
   }
 
   /** The next complete packet's payload (acks skipped), as raw bytes. */
-  async packetBytes(timeoutMs = 10_000): Promise<Buffer> {
+  async packetBytes(timeoutMs = 60_000): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       let start = 0;
@@ -88,7 +88,14 @@ export class RspClient {
       }
       const hash = this.data.indexOf(0x23 /* '#' */);
       if (hash > 0 && this.data.length >= hash + 3) {
-        const payload = decodePayload(this.data.subarray(1, hash));
+        const body = this.data.subarray(1, hash);
+        let sum = 0;
+        for (const b of body) sum = (sum + b) & 0xff;
+        const given = this.data.subarray(hash + 1, hash + 3).toString('latin1');
+        if (given !== sum.toString(16).padStart(2, '0')) {
+          throw new Error(`bad checksum ${given} (want ${sum.toString(16).padStart(2, '0')}) from the server: ${JSON.stringify(body.subarray(0, 80).toString('latin1'))}`);
+        }
+        const payload = decodePayload(body);
         this.data = this.data.subarray(hash + 3);
         return payload;
       }
@@ -102,18 +109,18 @@ export class RspClient {
     }
   }
 
-  async packet(timeoutMs = 10_000): Promise<string> {
+  async packet(timeoutMs = 60_000): Promise<string> {
     return (await this.packetBytes(timeoutMs)).toString('latin1');
   }
 
   /** Sends a packet and returns the answer. */
-  async request(payload: string, timeoutMs = 10_000): Promise<string> {
+  async request(payload: string, timeoutMs = 60_000): Promise<string> {
     this.sendPacket(payload);
     return this.packet(timeoutMs);
   }
 
   /** The next stop reply (T, S, W, X), skipping console output (O) packets. */
-  async stopReply(timeoutMs = 10_000): Promise<string> {
+  async stopReply(timeoutMs = 60_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     this.console = '';
     for (;;) {
@@ -127,9 +134,19 @@ export class RspClient {
   }
 
   /** Sends a resume packet (vCont;c, bc, bs, ...) or `?` and waits for its stop reply. */
-  async resume(payload: string, timeoutMs = 10_000): Promise<string> {
+  async resume(payload: string, timeoutMs = 60_000): Promise<string> {
     this.sendPacket(payload);
     return this.stopReply(timeoutMs);
+  }
+
+  /**
+   * Continues to the program's exit: the recorded end is a stop of its own
+   * (replaylog:end), and one more continue replays the exit. Returns the W or X reply.
+   */
+  async runToExit(timeoutMs = 60_000): Promise<string> {
+    let stop = await this.resume('vCont;c', timeoutMs);
+    if (/^T05.*replaylog:end;/.test(stop)) stop = await this.resume('vCont;c', timeoutMs);
+    return stop;
   }
 
   /** QStartNoAckMode: from then on, nobody acks. */
@@ -171,7 +188,7 @@ export class RspClient {
   }
 
   /**
-   * Run-time addresses of the executable's symbols: nm's values plus the load bias
+   * Run-time addresses of the executable's functions and variables: nm's values plus the load bias
    * (AT_ENTRY from the replayed auxv minus the ELF header's e_entry).
    */
   async symbols(exe: string, names: string[]): Promise<Symbols> {
@@ -181,10 +198,10 @@ export class RspClient {
     const nm = execFileSync('nm', ['-S', '--defined-only', exe], { encoding: 'utf8' });
     const out: Symbols = {};
     for (const line of nm.split('\n')) {
-      const m = /^([0-9a-f]+) ([0-9a-f]+) [Tt] (\S+)$/.exec(line.trim());
+      const m = /^([0-9a-f]+) ([0-9a-f]+) [TtDdBb] (\S+)$/.exec(line.trim());
       if (m && names.includes(m[3])) out[m[3]] = { addr: BigInt('0x' + m[1]) + bias, size: BigInt('0x' + m[2]) };
     }
-    for (const n of names) if (!out[n]) throw new Error(`nm found no function ${n} in ${exe}`);
+    for (const n of names) if (!out[n]) throw new Error(`nm found no function or variable ${n} in ${exe}`);
     return out;
   }
 
