@@ -152,6 +152,13 @@ export class Replayer {
   private async runAhead(tid: number, hooks: ReplayHooks): Promise<ReplayOutcome | undefined> {
     let at = Math.max(this.next, this.doneBefore.get(tid) ?? 0);
     while (at < this.trace.eventCount) {
+      // It made a child in its memory in turn: that one goes first.
+      const child = this.memoryChild.get(tid);
+      if (child !== undefined) {
+        this.memoryChild.delete(tid);
+        const end = await this.runAhead(child, hooks);
+        if (end) return end;
+      }
       const chunk = this.trace.readChunk(this.trace.chunkIndexOf(at));
       const step = await this.step(tid, at, chunk.firstRecord + chunk.offsets.length - at, hooks);
       at = step.next;
@@ -174,6 +181,10 @@ export class Replayer {
     const r = await native().replayRun(pid, this.table, chunk.data, offset, count);
     for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
     const next = index + r.count;
+    if (r.stop.reason === 'exec' || r.stop.reason === 'exited' || r.stop.reason === 'killed') {
+      // Its own memory now, or none: its parent need not wait for it any more.
+      for (const [parent, child] of this.memoryChild) if (child === tid) this.memoryChild.delete(parent);
+    }
     switch (r.stop.reason) {
       case 'end-of-buffer':
       case 'batch':
