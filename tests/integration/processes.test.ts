@@ -134,6 +134,18 @@ describe('every process of a program', () => {
     expect(text(rr.replay.stdout)).toContain('untracked.txt');
   }, 120_000);
 
+  it('REWIND_CHILDREN=live: only the first process is recorded, its children run live as before', () => {
+    const cmd = ['/bin/sh', '-c', 'seq 1 3000 | sort -rn | head -3'];
+    const rr = recordAndReplay(cmd, { env: { REWIND_CHILDREN: 'live' } });
+    expect(rr.record.status, describeRun(rr.record)).toBe(0);
+    expect(text(rr.record.stdout)).toBe('3000\n2999\n2998\n');
+    // sh itself writes nothing: the children's output is not in the trace.
+    expect(rr.replay.status, describeRun(rr.replay)).toBe(0);
+    expect(text(rr.replay.stdout)).toBe('');
+    const ps = rewind(['ps', rr.traceDir]);
+    expect(text(ps.stdout).trimEnd().split('\n').length, text(ps.stdout)).toBe(2);
+  });
+
   it('a divergence in a child names the process and the event', () => {
     const rr = recordAndReplay([proc('fork_pipes')]);
     expect(rr.record.status, describeRun(rr.record)).toBe(0);
