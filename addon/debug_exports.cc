@@ -39,7 +39,8 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
         optional(o, "end", &Napi::Value::IsBigInt) && optional(o, "steps", &Napi::Value::IsNumber) &&
         optional(o, "stopSignals", &Napi::Value::IsBigInt) && optional(o, "silent", &Napi::Value::IsArray) &&
         optional(o, "target", &Napi::Value::IsObject) && optional(o, "slices", &Napi::Value::IsArray) &&
-        optional(o, "forkAt", &Napi::Value::IsBigInt)))
+        optional(o, "forkAt", &Napi::Value::IsBigInt) && optional(o, "counterTraps", &Napi::Value::IsArray) &&
+        optional(o, "counterSeq", &Napi::Value::IsBigInt)))
     return false;
   req.mode = o.Get("mode").As<Napi::Number>().Int32Value();
   if (!(req.mode >= kCont && req.mode <= kRange)) return false;
@@ -73,6 +74,15 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
       req.targetN = uint64_t(t.Get("n").As<Napi::Number>().Int64Value());
     }
   }
+  if (o.Get("counterTraps").IsArray()) {  // [int3 address, counted pc] pairs (debugger_counters.cc)
+    Napi::Array arr = o.Get("counterTraps").As<Napi::Array>();
+    if (arr.Length() % 2 || (arr.Length() && req.mode != kCont)) return false;
+    for (uint32_t i = 0; i + 1 < arr.Length(); i += 2) {
+      if (!arr.Get(i).IsBigInt() || !arr.Get(i + 1).IsBigInt()) return false;
+      req.counterTraps[big(arr.Get(i))] = big(arr.Get(i + 1));
+    }
+  }
+  req.counterSeq = o.Get("counterSeq").IsBigInt() ? big(o.Get("counterSeq")) : 0;
   if (o.Get("slices").IsArray()) {
     Napi::Array arr = o.Get("slices").As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); i++) {
@@ -132,7 +142,7 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
     const char* usage =
         "run(table: Int32Array, events: Buffer, offset, maxEvents, { mode: 0|1|2, start: bigint, end: bigint, "
         "fresh: boolean, event: number, steps?: number, silent?: bigint[], search?: boolean, startCandidate?: boolean, "
-        "target?: { kind: 0|1|2, event: number, pc?: bigint, n?: number, fp?: Buffer }, slices?: number[], forkAt?: bigint })";
+        "target?: { kind: 0|1|2, event: number, pc?: bigint, n?: number, fp?: Buffer }, slices?: number[], forkAt?: bigint, counterTraps?: bigint[], counterSeq?: bigint })";
     USAGE_CHECK(info.Length() == 5 && info[0].IsTypedArray() && info[1].IsBuffer() && info[2].IsNumber() &&
                     info[3].IsNumber() && info[4].IsObject(),
                 usage);

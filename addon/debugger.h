@@ -63,6 +63,8 @@ struct RunRequest {
   std::vector<uint8_t> targetFp;
   std::vector<uint64_t> sliceAt;  // run times (ns since the run began) to leave copies at
   uint64_t forkAt = 0;            // a `syscall` instruction to inject the copies' clone at (0: keep the last)
+  std::map<uint64_t, uint64_t> counterTraps;  // in-process hit counters: the stub's int3 -> the counted pc
+  uint64_t counterSeq = 0;                    // their shared hit sequence, which search traps take a number of too
 };
 
 // A search's record of the last trap it passed (reported as lastEvent, lastPc, ...).
@@ -74,6 +76,7 @@ struct LastTrap {
   bool exact = false;
   int slot = -1;
   uint64_t seq = 0;    // traps recorded in this run, this one included
+  uint64_t order = 0;  // its number in the counting stubs' hit sequence (0: no stubs)
   uint64_t steps = 0;  // single-steps done in this run when it was recorded (step modes)
 };
 
@@ -177,6 +180,12 @@ class Debugger : public DebugHook {
   bool haveSliceRegs = false;
   uint64_t resumeRip = kNone;  // the pc the main resume started from, while a copy may be due
 
+  // ---- In-process hit counters (debugger_counters.cc, src/debug/hit-counters.ts):
+  // the int3 of each counting stub -> the pc whose arrivals it counts. Only the
+  // target's stub traps; the run forks no copies while stubs are in the code.
+  std::map<uint64_t, uint64_t> counterTraps;
+  uint64_t counterSeq = 0;  // the stubs' shared hit sequence: a trap recorded in a search takes a number too
+
   // ---- The registers at the current stop, read once
   user_regs_struct regsCache{};
   bool regsValid = false;
@@ -199,6 +208,10 @@ class Debugger : public DebugHook {
   bool landed();
   bool continueAfterStep(uint64_t pc);
   Stop stepOver(uint64_t pc, int& sig, bool& overSyscall);
+
+  // debugger_counters.cc
+  bool counterTrap(uint64_t int3At);
+  uint64_t takeCounterSeq();
 
   // debugger_slices.cc
   void takeSlice();

@@ -42,6 +42,9 @@ void Debugger::beginRun(const RunRequest& req, std::vector<StopInfo>& taken) {
   targetPc = req.targetPc;
   targetN = req.targetN;
   targetFp = req.targetFp;
+  counterTraps = req.counterTraps;
+  counterSeq = req.counterSeq;
+  if (!counterTraps.empty()) sliceAt.clear();  // a copy would hold the stubs' jumps
 }
 
 // The run's own breakpoints, which only count arrivals: in the process for this run
@@ -90,6 +93,8 @@ LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, c
     describe(r.stop);
   }
   silent.clear();
+  counterTraps.clear();
+  counterSeq = 0;
   search = false;
   targetKind = kNoTarget;
   return r;
@@ -121,6 +126,8 @@ void Debugger::abandonRun(const std::vector<uint64_t>& added, const std::vector<
         replayForget(pid_t(v));
       }
   silent.clear();
+  counterTraps.clear();
+  counterSeq = 0;
   search = false;
   targetKind = kNoTarget;
 }

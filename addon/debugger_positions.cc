@@ -102,6 +102,7 @@ void Debugger::record(const char* reason, uint64_t pc, int slot) {
   last.slot = slot;
   last.seq = ++hitSeq;
   last.steps = steps;
+  last.order = counterSeq ? takeCounterSeq() : 0;
 }
 
 // Every stop reports where the process stands (and a search the last trap it passed).
@@ -128,6 +129,7 @@ void Debugger::describe(StopInfo& info) {
     info.num("lastSlot", last.slot);
     info.num("lastSeq", double(last.seq));
     info.num("lastSteps", double(last.steps));
+    info.num("lastOrder", double(last.order));
   }
 }
 

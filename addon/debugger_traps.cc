@@ -52,7 +52,7 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
   if (st.sig == SIGSTOP) {  // sent by interrupt(); never part of a replay
     if (interrupts.take()) {
       // a copy here with the counts, so that the point can be named (docs/timeline.md)
-      if (mode == kCont && forkAt && slicesTaken && pendingSignals(pid) == 0) {
+      if (mode == kCont && forkAt && slicesTaken && counterTraps.empty() && pendingSignals(pid) == 0) {
         regsValid = false;
         sliceAt.insert(sliceAt.begin(), 0);
         takeSlice();
@@ -68,7 +68,7 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
   if (si.si_code == SI_KERNEL) {  // int3
     user_regs_struct r = regs();
     uint64_t pc = r.rip - 1;
-    if (!sw.count(pc)) return kReturn;  // the program's own int3
+    if (!sw.count(pc)) return counterTrap(pc) ? kAgain : kReturn;  // a counting stub's, or the program's own
     r.rip = pc;
     setRegs(pid, r);
     regsCache = r;

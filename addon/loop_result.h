@@ -38,6 +38,7 @@ struct LoopResult {
   std::vector<uint8_t> events;
   uint32_t eventCount = 0;  // records in `events` (recording) or consumed (replay)
   size_t consumed = 0;       // replay: bytes of the input buffer consumed
+  uint32_t served = 0;       // replay: of eventCount, buffered calls the program took from its feed
   std::vector<std::pair<int, std::vector<uint8_t>>> echo;  // replay: (fd, bytes) in order
   StopInfo stop;
   std::vector<StopInfo> slices;  // debug runs: checkpoints left on the way (docs/timeline.md)

@@ -27,6 +27,7 @@ Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
   o.Set("events", Napi::Buffer<uint8_t>::Copy(env, r.events.data(), r.events.size()));
   o.Set("count", Napi::Number::New(env, r.eventCount));
   o.Set("consumed", Napi::Number::New(env, double(r.consumed)));
+  o.Set("served", Napi::Number::New(env, r.served));
   Napi::Array echo = Napi::Array::New(env, r.echo.size());
   for (size_t i = 0; i < r.echo.size(); i++) {
     Napi::Object e = Napi::Object::New(env);

@@ -15,6 +15,7 @@
 #include "memory_io.h"
 #include "ptrace_ops.h"
 #include "replay_files.h"
+#include "replay_syscallbuf.h"
 #include "replay_processes.h"
 #include "tracer_thread.h"
 
@@ -36,6 +37,9 @@ struct Session {
   bool execPending = false;  // stopped at the entry of an execve that succeeded when recorded
   DebugHook* hook = nullptr;  // debugging: runs the program's code before each event
   bool userCodeNext = false;  // the next resume is the first of an event
+  BufferFeed feed;            // buffered calls served in-process (replay_syscallbuf.cc)
+  bool hasFedStop = false;    // fedStop is the next stop: the program ran to it through fed calls
+  Stop fedStop{};
   // Processes (replay_processes.h): the recorded pid whose events this process
   // replays (0: every event), whether clone events create the children, and the
   // fork-like call in progress (stopped inside it, its entry registers).
@@ -103,6 +107,10 @@ struct Diverged {
 };
 
 Stop resumeAndWait(pid_t pid, Session& s) {
+  if (s.hasFedStop) {
+    s.hasFedStop = false;
+    return s.fedStop;
+  }
   // The stop we resume from may no longer be the signal's own delivery stop (a
   // checkpoint was forked there, gdb looked around): the kernel then invents a
   // siginfo for the signal unless it is given the recorded one.
@@ -187,8 +195,9 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
     x.orig_rax = uint64_t(nr);  // keeps the kernel's restart logic as it was when recorded
     setRegs(pid, x);
   };
-  // Runs a (possibly rewritten) call for real and puts back the program's registers.
-  auto execute = [&](int64_t runNr, const uint64_t runArgs[6], bool checkResult, int64_t expect) {
+  // Runs a (possibly rewritten) call for real and puts back the program's registers;
+  // returns what the call returned.
+  auto execute = [&](int64_t runNr, const uint64_t runArgs[6], bool checkResult, int64_t expect) -> int64_t {
     user_regs_struct x = r;
     x.orig_rax = uint64_t(runNr);
     setArgs(x, runArgs);
@@ -202,14 +211,16 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       snprintf(got, sizeof got, " returning %lld", (long long)int64_t(x.rax));
       throw Diverged{describeCall(nr, a) + buf, describeCall(runNr, runArgs) + got};
     }
+    int64_t ran = int64_t(x.rax);
     bool rewritten = runNr != nr || std::memcmp(runArgs, a, sizeof a) != 0;
-    if (!rewritten && int64_t(x.rax) == result) return;  // e.g. rt_sigreturn: leave what the kernel restored
+    if (!rewritten && ran == result) return ran;  // e.g. rt_sigreturn: leave what the kernel restored
     if (rewritten) {
       setArgs(x, a);
       x.orig_rax = uint64_t(nr);
     }
     x.rax = uint64_t(result);
     setRegs(pid, x);
+    return ran;
   };
 
   if (cloning) {
@@ -285,9 +296,16 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
     }
     case kExec:
       if (isError(result)) { annul(); break; }
+      s.feed = BufferFeed{};  // gone with the old image
       s.execPending = true;  // JS turns the process into a fresh stub and rebuilds it
       return;
     default:
+      if (isFeedRegistration(nr, a, result)) {  // the syscall buffer's library: map its replay feed
+        uint64_t m[6];
+        feedMmapArgs(m);
+        feedInstall(pid, s.feed, a[1], execute(kNrMmap, m, false, 0));
+        break;
+      }
       annul();
       break;
   }
@@ -325,6 +343,44 @@ void replayTsc(pid_t pid, Session& s, const RecordView& v) {
   setRegs(pid, r);
 }
 
+// Without a debugger, the library serves the buffered calls from `at` on in-process
+// (replay_syscallbuf.cc): fill its feed, run the program to its next stop (kept for
+// the event it belongs to) and pass the events it replayed. True when `at` moved.
+// A debugger sees every event stop by stop, so its runs keep the feed empty.
+// How many records from `at` on belong to process `tid`, before another's.
+uint32_t ownRecordsFrom(const std::vector<uint8_t>& events, size_t at, uint32_t tid) {
+  uint32_t n = 0;
+  while (at + kHeaderSize <= events.size()) {
+    RecordView v{events.data() + at, events.size() - at};
+    if (v.tid() != tid || v.size() < kHeaderSize) break;
+    n++;
+    at += v.size();
+  }
+  return n;
+}
+
+bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<uint8_t>& events, size_t& at,
+                   uint32_t room, LoopResult& out) {
+  if (s.hasFedStop) return false;
+  if (s.hook) room = 0;  // empties the feed
+  if (!feedReady(pid, s.feed, table, events, at, room)) return false;
+  s.fedStop = resumeAndWait(pid, s);
+  s.hasFedStop = true;
+  if (s.fedStop.kind == Stop::kExited || s.fedStop.kind == Stop::kKilled) {
+    s.feed = BufferFeed{};  // gone: the event at `at` reports how
+    return false;
+  }
+  uint32_t taken = feedTaken(pid, s.feed, events, at);
+  for (uint32_t i = 0; i < taken; i++) {
+    uint32_t size;
+    std::memcpy(&size, events.data() + at, 4);
+    at += size;
+    out.eventCount++;
+  }
+  out.served += taken;
+  return taken > 0;
+}
+
 }  // namespace
 
 void replayForget(pid_t pid) { sessions.erase(pid); }
@@ -343,6 +399,7 @@ void replayCopySession(pid_t from, pid_t to) {
     copy.pendingInfo = it->second.pendingInfo;
     copy.brk = it->second.brk;
     copy.signalQueued = it->second.signalQueued;
+    copy.feed = it->second.feed;
     copy.recordedTid = it->second.recordedTid;
     copy.echoMarked = it->second.echoMarked;
   }
@@ -355,6 +412,7 @@ void replayCopySession(pid_t from, pid_t to) {
 LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                      size_t offset, uint32_t maxEvents) {
   Session& s = sessions[pid];
+  feedNewBatch(s.feed);
   LoopResult out;
   size_t at = offset;
   auto view = [&](size_t pos, RecordView& v) {
@@ -385,6 +443,10 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
         }
         continue;
       }
+      // In-process service stops at the end of this process's own run of records.
+      uint32_t room = maxEvents - out.eventCount;
+      if (s.recordedTid) room = std::min(room, ownRecordsFrom(events, at, s.recordedTid));
+      if (!s.cloning && serveBuffered(pid, s, table.data(), events, at, room, out)) continue;
       RecordView nextView{};
       bool hasNext = nextOwn(at + v.n, nextView);
       s.userCodeNext = !s.cloning;
@@ -418,6 +480,9 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
           c.recordedTid = v.get32(12);
           c.followChildren = true;
           c.echoMarked = s.echoMarked;
+          // A forked child has its own copy of the feed (private memory); one in the
+          // parent's memory has none of its own.
+          if (!(v.get64(20) & 0x100 /* CLONE_VM */)) c.feed = s.feed;
           cpuidCopyState(pid, child);
           at += v.n;
           out.eventCount++;
@@ -475,11 +540,13 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
     out.consumed = at - offset;
     out.stop.reason = at >= events.size() ? "end-of-buffer" : "batch";
   } catch (const Diverged& d) {
+    s.hasFedStop = false;
     out.consumed = at - offset;
     out.stop.reason = "divergence";
     out.stop.str("expected", d.expected);
     out.stop.str("actual", d.actual);
   } catch (const DebugStop& d) {
+    s.hasFedStop = false;
     out.consumed = at - offset;  // the event in progress is not consumed
     out.stop = d.info;
   }

@@ -11,7 +11,7 @@ const docs = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs
 export function measuredOn() {
   return `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.hostname()}: `
     + `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, `
-    + `Linux ${os.release()}, Node ${process.version}.`;
+    + `Linux ${os.release()}, Node ${process.version}; load average ${os.loadavg()[0].toFixed(1)} when it started (the machine may be shared).`;
 }
 
 /** Replaces (or appends) the section `script: id` with `lines`, and prints it. */

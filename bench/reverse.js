@@ -1,8 +1,10 @@
 // node bench/reverse.js: reverse execution costs, measured with the real gdb
 // against `rewind replay` (run `npm run build` first). A CPU loop that updates a
 // global every iteration is recorded and debugged from its end; gdb's own python
-// times each command. The numbers go into docs/benchmarks.md between this script's
-// markers (other sections are kept). Never asserted in tests.
+// times each command. Every session runs on an idle machine and again with two
+// CPU hogs running, side by side: the answers must be the same. The numbers go
+// into docs/benchmarks.md between this script's markers (other sections are
+// kept). Never asserted in tests.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,13 +18,14 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rewind-bench-rev-'));
 
 const SOURCE = `
 #include <stdlib.h>
-volatile long g;
+volatile long g, h;
 void mark(long i) { g ^= i; }
 __attribute__((noinline)) void done(void) { __asm__ volatile(""); }
 int main(int argc, char **argv) {
   long n = atol(argv[1]);
   for (long i = 0; i < n; i++) {
     g = g * 31 + i;
+    if ((i & 65535) == 0) h = i;
     if (i % (n / 10) == n / 10 - 1) mark(i);
   }
   done();
@@ -94,14 +97,21 @@ async function session(trace, setup, timed) {
 }
 
 const exe = build();
-const N = Number(process.env.BENCH_REVERSE_ITERS ?? 1_500_000_000);
+const N = Number(process.env.BENCH_REVERSE_ITERS ?? 1_000_000_000);
 const native = timeNative(exe, N);
 process.stderr.write(`native run of ${N} iterations: ${native.toFixed(2)} s\n`);
 const big = record(exe, N);
 
-// Every session stands at the end of the run (`break done`) first.
-// 1. reverse-continue to mark(), called every tenth of the run: T = k/10 of the run back;
-//    then reverse-stepi at a mark hit
+/** Two busy loops for the length of fn: the machine under load. */
+async function underLoad(fn) {
+  const hogs = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));
+  try {
+    return await fn();
+  } finally {
+    for (const h of hogs) h.kill('SIGKILL');
+  }
+}
+
 // Each session runs TRIALS times (a fresh server each time); the median time is reported.
 const TRIALS = Number(process.env.BENCH_REVERSE_TRIALS ?? 3);
 async function trials(setup, timed) {
@@ -116,44 +126,80 @@ async function trials(setup, timed) {
   }
   return { ...runs[0], runs, times, spread };
 }
-const rc = await trials(['break done', 'continue', 'break mark'],
-  [1, 2, 3, 4, 5].map((k) => [`rc${k}`, 'reverse-continue']).concat([['stepi0', 'reverse-stepi'], ['stepi1', 'reverse-stepi'], ['stepi2', 'reverse-stepi']]));
-// 2. a breakpoint hit on every iteration, and a watchpoint on the global written every iteration
-const every = await trials(['break done', 'continue', 'break revloop.c:9'], [['bp', 'reverse-continue'], ['bp2', 'reverse-continue']]);
-const watch = await trials(['break done', 'continue', 'watch g'], [['watch', 'reverse-continue'], ['watch2', 'reverse-continue']]);
-// the answers must be right, not only quick
+// Every session stands at the end of the loop (`break done`, `continue`) first.
+const SESSIONS = {
+  // reverse-continue to mark(), called every tenth of the run: T = k/10 of the run back; then reverse-stepi at a mark hit
+  rc: [['break done', 'continue', 'break mark'],
+    [1, 2, 3, 4, 5].map((k) => [`rc${k}`, 'reverse-continue']).concat([['stepi0', 'reverse-stepi'], ['stepi1', 'reverse-stepi'], ['stepi2', 'reverse-stepi']])],
+  // reverse-stepi right after the long forward continue, then a breakpoint hit on every iteration
+  every: [['break done', 'continue'],
+    [['stepiAfter', 'reverse-stepi'], ['brk', 'break revloop.c:10'], ['bp', 'reverse-continue'], ['i1', 'print i'], ['bp2', 'reverse-continue'], ['i2', 'print i']]],
+  // a watchpoint on a global written every 65536 iterations
+  watch: [['break done', 'continue', 'watch h'], [['watch', 'reverse-continue'], ['watch2', 'reverse-continue']]],
+};
+const idle = {};
+const loaded = {};
+for (const [name, [setup, timed]] of Object.entries(SESSIONS)) {
+  idle[name] = await trials(setup, timed);
+  loaded[name] = await underLoad(() => trials(setup, timed));
+}
+
+// the answers must be right, not only quick, and the same under load
 const iters = (out) => [...out.matchAll(/i=(\d+)/g)].map((m) => Number(m[1]));
 const check = (ok, what) => {
   if (!ok) throw new Error(`bench/reverse.js: wrong answer: ${what}`);
 };
-for (const r of rc.runs) check(JSON.stringify(iters(r.out).slice(0, 5)) === JSON.stringify([1, 2, 3, 4, 5].map((k) => N - (k - 1) * (N / 10) - 1)), `mark hits ${iters(r.out)}`);
-for (const r of every.runs) check(/Breakpoint 2, main .*revloop\.c:9/.test(r.out), 'the every-iteration breakpoint');
-for (const r of watch.runs) check((r.out.match(/Old value = /g) ?? []).length === 2, 'the watchpoint');
+const answers = (out) => out.split('\n').filter((l) => !/^(TIME |Reading |warning:|\[Inferior|rewind:)|MiB resident|checkpoint/i.test(l)).join('\n');
+for (const runs of [idle, loaded]) {
+  for (const r of runs.rc.runs) check(JSON.stringify(iters(r.out).slice(0, 5)) === JSON.stringify([1, 2, 3, 4, 5].map((k) => N - (k - 1) * (N / 10) - 1)), `mark hits ${iters(r.out)}`);
+  for (const r of runs.every.runs) check(new RegExp(`Breakpoint 2, main .*revloop\\.c:10[^]*\\$1 = ${N - 1}\\n[^]*\\$2 = ${N - 2}\\n`).test(r.out), 'the every-iteration breakpoint');
+  const lastH = Math.floor((N - 1) / 65536) * 65536;
+  // in reverse, gdb shows the value after the write as Old and the one before as New
+  for (const r of runs.watch.runs) check(r.out.includes(`Old value = ${lastH}\nNew value = ${lastH - 65536}\n`) && r.out.includes(`Old value = ${lastH - 65536}\nNew value = ${lastH - 131072}\n`), `the watchpoint:\n${r.out}`);
+}
+for (const name of Object.keys(SESSIONS)) {
+  const want = answers(idle[name].runs[0].out);
+  for (const r of [...idle[name].runs, ...loaded[name].runs]) check(answers(r.out) === want, `${name}: a session answered differently:\n${answers(r.out)}\n---- against ----\n${want}`);
+}
 
 const f = (x) => (x === undefined ? 'n/a' : `${x.toFixed(3)} s`);
 const range = (xs) => (xs.length ? ` (${xs[0].toFixed(2)}–${xs[xs.length - 1].toFixed(2)})` : '');
 const met = (x, target) => (x === undefined ? 'n/a' : x <= target ? 'yes' : 'no');
+const ratio = (name, label) => {
+  const a = idle[name].times[label];
+  const b = loaded[name].times[label];
+  return a && b ? b / a : undefined;
+};
+const row = (what, back, target, name, label) => {
+  const t = idle[name].times[label];
+  const l = loaded[name].times[label];
+  const r = ratio(name, label);
+  return `| ${what} | ${back} | ≤ ${target.toFixed(2)} s | ${f(t)}${range(idle[name].spread[label])} | ${met(t, target)} | ${f(l)}${range(loaded[name].spread[label])} | ${r === undefined ? 'n/a' : `${r.toFixed(1)}×`} | ${r === undefined ? 'n/a' : r <= 3 || (l ?? Infinity) <= target ? 'yes' : 'no'} |`;
+};
 const rows = [1, 2, 3, 4, 5].map((k) => {
   const T = (k / 10) * native;
-  const target = 1.5 * T + 1;
-  return `| reverse-continue to \`mark\`, T = ${k / 10} of the run back | ${T.toFixed(2)} s | ≤ ${target.toFixed(2)} s | ${f(rc.times[`rc${k}`])}${range(rc.spread[`rc${k}`])} | ${met(rc.times[`rc${k}`], target)} |`;
+  return row(`reverse-continue to \`mark\`, T = ${k / 10} of the run back`, `${T.toFixed(2)} s`, 1.5 * T + 0.5, 'rc', `rc${k}`);
 });
 writeSection('bench/reverse.js', 'reverse', [
   '## Reverse execution',
   '',
   `${measuredOn()} `
-    + `\`node bench/reverse.js\`. The program updates a global every iteration and calls \`mark\` every tenth of the run; ${N} iterations take ${native.toFixed(2)} s natively, all in one interval (no syscalls). `
-    + `gdb stands at the end (\`break done\`, \`continue\`); each time is one gdb command, timed by gdb's python, packets included: the median of ${TRIALS} sessions, each with a fresh server (min–max in parentheses). The targets are the ones of issue 4.`,
+    + `\`node bench/reverse.js\`. The program updates a global every iteration, another every 65 536 iterations, and calls \`mark\` every tenth of the run; ${N} iterations take ${native.toFixed(2)} s natively, all in one interval (no syscalls). `
+    + `gdb stands at the end (\`break done\`, \`continue\`); each time is one gdb command, timed by gdb's python, packets included: the median of ${TRIALS} sessions, each with a fresh server (min–max in parentheses). `
+    + 'Every session runs idle and again with two CPU hogs (`node -e "for (;;);"`) on the 2 CPUs, side by side in one run; the answers gdb printed are compared and must be the same. The targets are the ones of issue 10; under load, the target is at most 3× the idle time (or the idle target itself).',
   '',
-  '| command | T back | target | time | met? |',
-  '| --- | ---: | ---: | ---: | --- |',
+  '| command | T back | target | idle | met? | two CPU hogs | ratio | met? |',
+  '| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |',
   ...rows,
-  `| reverse-stepi at a \`mark\` hit (first, second, third) | one instruction | ≤ 0.25 s | ${f(rc.times.stepi0)}, ${f(rc.times.stepi1)}, ${f(rc.times.stepi2)} | ${met(Math.max(rc.times.stepi0 ?? Infinity, rc.times.stepi1 ?? Infinity, rc.times.stepi2 ?? Infinity), 0.25)} |`,
-  `| reverse-continue to a breakpoint hit every iteration (first, second) | one iteration | ≤ 2 s | ${f(every.times.bp)}${range(every.spread.bp)}, ${f(every.times.bp2)} | ${met(Math.max(every.times.bp ?? Infinity, every.times.bp2 ?? Infinity), 2)} |`,
-  `| reverse-continue to the last write of the watched global (first, second) | one iteration | ≤ 2 s | ${f(watch.times.watch)}${range(watch.spread.watch)}, ${f(watch.times.watch2)} | ${met(Math.max(watch.times.watch ?? Infinity, watch.times.watch2 ?? Infinity), 2)} |`,
+  ...['stepi0', 'stepi1', 'stepi2'].map((l, i) => row(`reverse-stepi at a \`mark\` hit (${['first', 'second', 'third'][i]})`, 'one instruction', 0.1, 'rc', l)),
+  row('reverse-stepi right after the forward `continue` over the whole loop', 'one instruction', 0.1, 'every', 'stepiAfter'),
+  row('reverse-continue to a breakpoint hit every iteration, from just after the loop', 'one iteration', 1, 'every', 'bp'),
+  row('the same, again (the iteration before)', 'one iteration', 1, 'every', 'bp2'),
+  row('reverse-continue to the last write of a global written every 65 536 iterations', '65 536 iterations at most', 1, 'watch', 'watch'),
+  row('the same, again (the write before)', '65 536 iterations', 1, 'watch', 'watch2'),
   '',
-  `Checkpoints at the end of the first \`mark\` session: ${rc.checkpoints} processes, ${rc.resident.toFixed(1)} MiB resident in total (pages are shared copy-on-write, so real use is lower).`,
+  `Checkpoints at the end of the first \`mark\` session: ${idle.rc.checkpoints} processes, ${idle.rc.resident.toFixed(1)} MiB resident in total (pages are shared copy-on-write, so real use is lower).`,
   '',
-  'Reading: the forward `continue` leaves a copy of the process every 50 ms of replay. A reverse-continue first narrows the stretch between the closest copy and the current point with runs that trap only on the current point, leaving copies ever closer to it (down to tens of microseconds), then searches windows that end at the current point, each about twice as long as the last, with gdb\'s traps armed. So the cost follows the distance to the answer, not the length of the run, and a breakpoint hit every iteration costs one narrowing plus a few thousand traps. See docs/timeline.md.',
+  'Reading: the forward `continue` leaves a copy of the process every 50 ms of replay. A reverse-continue first narrows the stretch between the closest copy and the current point with runs that trap only on the current point, leaving copies ever closer to it (down to tens of microseconds), then searches windows that end at the current point, each about twice as long as the last. A window over breakpoints is one run that counts their hits in the process (no stop per hit, see the table above), then one run to the last hit; watchpoints trap per trigger. See docs/timeline.md.',
 ]);
 fs.rmSync(work, { recursive: true, force: true });

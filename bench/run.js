@@ -49,8 +49,8 @@ writeSection('bench/run.js', 'record-replay', [
   ...rows.map((r) => `| ${r.title} | ${f2(r.native)} s | ${f2(r.record)} s | **${f2(r.recordRatio)}x** | ${f2(r.replay)} s | ${f2(r.replayRatio)}x | ${r.events} | ${(r.traceBytes / 2 ** 20).toFixed(1)} MiB |`),
 ]);
 
-// The gdb server's latencies and reverse execution, each suite in a fresh process of its own.
-for (const suite of ['rsp.js', 'reverse.js']) {
+// The gdb server's latencies, reverse execution and the cost of a hit, each suite in a fresh process of its own.
+for (const suite of ['rsp.js', 'reverse.js', 'hit-costs.js']) {
   if (only.length && !only.includes(suite.replace('.js', ''))) continue;
   execFileSync(process.execPath, [path.join(here, suite)], { stdio: 'inherit' });
 }

@@ -47,6 +47,9 @@ static int read_sensor(void) {
 
 int main(void) {
     srand((unsigned)(time(NULL) ^ getpid()));
+    /* a line at a time even into a pipe: each reading is then its own write in the
+       recording (rewind ui links it to the line that printed it), none lost at the crash */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     int count = 3 + rand() % 8; /* 3..10 readings: 9 or more trigger the bug */
 
     for (int i = 0; i < count; i++) {

@@ -38,3 +38,4 @@ console.log(`\n$ rewind dump ${trace} | tail -5`);
 const dump = spawnSync(process.execPath, [cli, 'dump', trace], { env, encoding: 'utf8' });
 console.log(dump.stdout.trimEnd().split('\n').slice(-5).join('\n'));
 console.log(`\nTo debug that exact run in gdb:\n  node ${path.relative(process.cwd(), cli)} replay ${trace}\n  gdb ${path.relative(process.cwd(), exe)} -ex 'target remote :2345'`);
+console.log(`\nTo see it on a timeline in the browser (prints the page's URL):\n  node ${path.relative(process.cwd(), cli)} ui ${trace}`);

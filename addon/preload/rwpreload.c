@@ -29,7 +29,29 @@ struct rw_header {
   uint32_t disabled; /* set by the recorder around fork-like calls */
   uint64_t capacity; /* bytes available for records */
   uint32_t traced;   /* set by the recorder: calls it must see (TRACED_*) */
+  uint32_t pad;
+  uint64_t feed;     /* replay only: rewind's feed of recorded results (below); 0 when recording */
 };
+
+/* Replay's feed (addon/replay_syscallbuf.cc writes it ahead of the program): the
+ * recorded buffered calls to come, in order. A call that matches the next record
+ * (number, the argument bits the kernel reads, the crc32 of the bytes a write
+ * reads) takes its result and memory from it instead of making the call; anything
+ * else makes the call, which replay sees and checks as before. */
+struct rw_feed {
+  uint64_t consumed; /* records taken by the program (written by the library) */
+  uint64_t count;    /* records rewind put in the feed */
+  uint64_t offset;   /* of the next record, from the feed's start */
+};
+/* A feed record: u32 size, u32 nr, u64 args[6] (masked), u64 masks[6], i64 result,
+ * u32 checkLen, u32 checkCrc, u32 checkBytes, u32 nwrites, then nwrites x
+ * { u64 addr, u32 len, bytes } as in a trace record. */
+#define FEED_ARGS 8
+#define FEED_MASKS 56
+#define FEED_RESULT 104
+#define FEED_CHECK 112
+#define FEED_WRITES 128
+#define RW_CAN_FEED 1 /* prctl's sixth argument: this library reads a replay feed */
 #define TRACED_FILE_WRITES 1 /* a data file is mapped: calls that change files */
 #define TRACED_ALL 2         /* children share memory with the program: every call */
 #define TRACED_STDIO_WRITES 4 /* several processes: writes to fds 1 and 2, which the recorder orders */
@@ -71,6 +93,7 @@ __asm__(
     "  ret\n"
     ".globl rw_entry\n.hidden rw_entry\n.type rw_entry,@function\n"
     "rw_entry:\n"
+    "  pushfq\n"
     "  push %rbx\n"
     "  push %r9\n  push %r8\n  push %r10\n  push %rdx\n  push %rsi\n  push %rdi\n"
     "  mov %rax,%rdi\n"
@@ -82,6 +105,10 @@ __asm__(
     "  mov %rbx,%rsp\n"
     "  pop %rdi\n  pop %rsi\n  pop %rdx\n  pop %r10\n  pop %r8\n  pop %r9\n"
     "  pop %rbx\n"
+    /* What a syscall instruction leaves in rcx and r11 (the address after it, the
+     * flags), the same whether the call was made or served from replay's feed. */
+    "  pop %r11\n"
+    "  lea rw_untraced_after(%rip),%rcx\n"
     "  ret\n");
 
 static struct rw_header *buf;
@@ -112,6 +139,36 @@ static uint32_t crc32(const unsigned char *p, size_t n) {
 
 static void put32(unsigned char *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
 static void put64(unsigned char *p, uint64_t v) { __builtin_memcpy(p, &v, 8); }
+static uint32_t get32(const unsigned char *p) { uint32_t v; __builtin_memcpy(&v, p, 4); return v; }
+static uint64_t get64(const unsigned char *p) { uint64_t v; __builtin_memcpy(&v, p, 8); return v; }
+
+/* Replay: takes the call's recorded result and memory from the feed when the next
+ * record is this call. Returns 0 (nothing changed) when it is not, or the feed is
+ * empty: the caller then makes the call, and replay stops there and checks it. */
+static int serve(struct rw_header *h, long nr, const long *a, long *ret) {
+  struct rw_feed *f = (struct rw_feed *)h->feed;
+  if (f->consumed >= f->count) return 0;
+  const unsigned char *r = (const unsigned char *)f + f->offset;
+  if (get32(r + 4) != (uint32_t)nr) return 0;
+  for (int i = 0; i < 6; i++)
+    if (((uint64_t)a[i] ^ get64(r + FEED_ARGS + 8 * i)) & get64(r + FEED_MASKS + 8 * i)) return 0;
+  if (get32(r + FEED_CHECK + 8)) {  /* the bytes a write reads: a[2] bytes at a[1] */
+    long len = a[1] && a[2] > 0 ? a[2] : 0;
+    if (len != (long)get32(r + FEED_CHECK)) return 0;
+    if (len && crc32((const unsigned char *)a[1], (size_t)len) != get32(r + FEED_CHECK + 4)) return 0;
+  }
+  uint32_t nwrites = get32(r + FEED_CHECK + 12);
+  const unsigned char *w = r + FEED_WRITES;
+  for (uint32_t i = 0; i < nwrites; i++) {
+    uint32_t len = get32(w + 8);
+    copy((void *)get64(w), w + 12, len);
+    w += 12 + len;
+  }
+  *ret = (long)get64(r + FEED_RESULT);
+  f->offset += get32(r);
+  f->consumed++;  /* last: rewind reads it at the next stop */
+  return 1;
+}
 
 /* Output of a buffered call: where, and at most how much (decided before the
  * call); `fixed` outputs are `max` bytes when the call succeeds, the others as
@@ -175,7 +232,8 @@ long rw_handle(long nr, long *a) {
   if (o.max < 0 || o.max > (long)(h->capacity / 4) || h->used + need > h->capacity)
     return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);  /* the recorder empties the buffer at this stop */
   h->busy = 1;
-  long ret = rw_untraced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  long ret;
+  if (!h->feed || !serve(h, nr, a, &ret)) ret = rw_untraced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   if (ret == RW_INTERRUPTED) {
     /* A signal arrived while the call blocked: the recorder recorded it as this
      * result and holds the signal back; the traced call gets it. */
@@ -368,7 +426,7 @@ __attribute__((constructor)) static void rw_init(int argc, char **argv, char **e
   strip_env(envp);
   long b = sys(NR_mmap, 0, RW_BUF_SIZE, 3, 0x22, -1, 0);
   if (b < 0 && b > -4096) return;
-  long ok = sys(NR_prctl, RW_MAGIC, b, RW_BUF_SIZE, (long)rw_untraced_after, (long)rw_traced_after, 0);
+  long ok = sys(NR_prctl, RW_MAGIC, b, RW_BUF_SIZE, (long)rw_untraced_after, (long)rw_traced_after, RW_CAN_FEED);
   if (ok != RW_MAGIC_OK) {  /* not recorded by rewind */
     sys(NR_munmap, b, RW_BUF_SIZE, 0, 0, 0, 0);
     return;

@@ -6,6 +6,7 @@ import { dumpCommand } from './dump-command.js';
 import { lsCommand } from './ls-command.js';
 import { psCommand } from './ps-command.js';
 import { dapCommand } from './dap-command.js';
+import { uiCommand } from './ui-command.js';
 import { fail } from './output.js';
 
 async function main(): Promise<void> {
@@ -70,7 +71,17 @@ async function main(): Promise<void> {
     .command('dap', 'serve the Debug Adapter Protocol on stdin/stdout (for VS Code; see editors/vscode)', () => undefined, async () => {
       status = await dapCommand();
     })
-    .demandCommand(1, 'name a command: record, replay, dump, ps, ls or dap')
+    .command(
+      'ui [trace]', 'browse a trace on a timeline in the browser (default: the latest)',
+      (y) => y.positional('trace', { type: 'string' })
+        .option('port', { type: 'number', default: 0, describe: 'serve the page on this TCP port of 127.0.0.1 (0: any free port)' })
+        .option('open', { type: 'boolean', default: false, describe: 'open the page in the default browser' })
+        .option('symbols', { type: 'string', describe: 'read symbols from FILE (checked against the recorded executable)' }),
+      async (argv) => {
+        status = await uiCommand({ trace: argv.trace, port: argv.port, open: argv.open, symbols: argv.symbols });
+      },
+    )
+    .demandCommand(1, 'name a command: record, replay, dump, ps, ls, dap or ui')
     .strict()
     .fail((msg, err) => fail(err ? err.message : `${msg} (see rewind --help)`))
     .help()

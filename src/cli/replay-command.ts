@@ -94,8 +94,13 @@ export async function replayServeCommand(argv: ServeArgs): Promise<number> {
     };
     const log = (t: string) => notice(t);
     const onOutput = (fd: number, data: Buffer) => writeAllSync(fd, data);
+    // SIGUSR1 interrupts the command under way, as gdb's ^C does: also one gdb cannot
+    // interrupt (a `monitor seek`, during which gdb sends nothing); for front ends
+    // that own this process (rewind ui)
+    let current: DebugSession | undefined;
+    process.on('SIGUSR1', () => current?.interrupt());
     await serveReplay({
-      startSession: () => DebugSession.start(trace, { onOutput, openFile, log, process: debugged }),
+      startSession: async () => (current = await DebugSession.start(trace, { onOutput, openFile, log, process: debugged })),
       host: argv.host, port: argv.port, once: argv.once || argv.gdb, exePath, packetLog, log,
       onListening: (port) => {
         const where = `${argv.host.includes(':') ? `[${argv.host}]` : argv.host}:${port}`;

@@ -44,6 +44,11 @@ export interface RunHooks {
   watchOf(slot: number): { kind: WatchKind; addr: bigint };
   /** called between two events of a run that is not a search (periodic checkpoints) */
   atBoundary?(runStartedMs: number): Promise<void>;
+  /** around an event that maps [start, end) over what was there (a file's image, written by JS) */
+  beforeMapping?(start: bigint, end: bigint): Promise<void>;
+  afterMapping?(start: bigint, end: bigint): Promise<void>;
+  /** events were replayed: `next` is the index of the next one */
+  replayed?(next: number): void;
 }
 
 export type ProcessState = 'stopped' | 'exited' | 'killed' | 'ended';
@@ -226,6 +231,7 @@ export class ReplayedProcess {
         if (stop.lastHit) report.lastHit = stop.lastHit;
         fresh = false;
         this.advance(r.count);
+        hooks.replayed?.(this.next);
         switch (stop.reason) {
           case 'end-of-buffer':
           case 'batch':
@@ -245,7 +251,10 @@ export class ReplayedProcess {
             this.advance(1);
             continue;
           case 'need-js': {
+            const mapped = mappedRange(this.trace, this.next);
+            if (mapped) await hooks.beforeMapping?.(mapped.start, mapped.end);
             const why = await applyJsEvent(this.pid, this.trace, this.next);
+            if (mapped) await hooks.afterMapping?.(mapped.start, mapped.end);
             if (why) return this.finish(report, this.ended(`the recording stops here: ${why}`));
             this.advance(1);
             continue;
@@ -287,6 +296,14 @@ export class ReplayedProcess {
     this.state = 'ended';
     return { kind: 'end', message };
   }
+}
+
+/** The memory a map-file event maps (undefined for other events). */
+function mappedRange(trace: TraceReader, index: number): { start: bigint; end: bigint } | undefined {
+  const ev = decodeEvent(trace.record(index));
+  if (ev.kind !== 'map-file') return undefined;
+  const start = BigInt(ev.map.addr);
+  return { start, end: start + BigInt(ev.map.length) };
 }
 
 /** A new native debugger for a traced process (owned by whoever stands it for the replay). */

@@ -10,7 +10,7 @@ export interface MonitoredSession {
   readonly eventIndex: number;
   position(): Mark | undefined;
   checkpoints(): Checkpoint[];
-  seek(event: number): Promise<StopEvent>;
+  seek(event: number, replayed?: (next: number) => void): Promise<StopEvent>;
   restart(): Promise<StopEvent>;
 }
 
@@ -34,8 +34,28 @@ function outcomeText(end: Record<string, unknown> | null): string {
   return `recording stopped: ${outcome.reason}`;
 }
 
-/** Runs one monitor command. */
-export async function monitorCommand(s: MonitoredSession, command: string): Promise<string[]> {
+/**
+ * A seek's progress as lines, at most one per tenth of the way: "seek: 30% (event 300
+ * of 1000)". Counted in events, so the same seek reports the same lines on any machine.
+ * The first call says where the run starts (a seek back starts at a checkpoint).
+ */
+export function seekProgress(to: number, show: (line: string) => void): (next: number) => void {
+  let shown = 0;
+  let from: number | undefined;
+  return (next) => {
+    if (from === undefined) {
+      from = next - 1;
+      return;
+    }
+    const tenths = Math.floor(((next - 1 - from) * 10) / Math.max(1, to - from));
+    if (tenths <= shown || tenths >= 10) return;
+    shown = tenths;
+    show(`seek: ${tenths * 10}% (event ${next - 1} of ${to})`);
+  };
+}
+
+/** Runs one monitor command; PROGRESS gets the lines a long one shows while it runs. */
+export async function monitorCommand(s: MonitoredSession, command: string, progress?: (line: string) => void): Promise<string[]> {
   const words = command.trim().split(/\s+/);
   const current = () => Math.max(0, s.eventIndex - 1);
   switch (words[0]) {
@@ -69,7 +89,7 @@ export async function monitorCommand(s: MonitoredSession, command: string): Prom
       const n = Number(words[1]);
       if (!Number.isInteger(n) || n < 0) return ['usage: monitor seek EVENT'];
       if (n >= s.trace.eventCount) return [`the trace has events 0 to ${s.trace.eventCount - 1}`];
-      const stop = await s.seek(n);
+      const stop = await s.seek(n, progress && seekProgress(n, progress));
       if (stop.kind === 'stopped') return [`at event ${current()}`];
       if (stop.kind === 'end') return [stop.message];
       return [`the program ${stop.kind === 'exited' ? `exited with status ${stop.code}` : `was killed by signal ${stop.signal}`} before event ${n}`];

@@ -2,15 +2,17 @@
 // watchpoints) hit before now. Every search is a window that ends at now, run
 // forward in search mode from a start before it; the last hit of the first window
 // that has one wins. Narrowing runs first leave copies ever closer to now, so that
-// the first windows are short.
+// the first windows are short; a window over breakpoints alone is instead counted
+// in the process (counted-runs.ts), at native speed however often they are hit.
 import { native } from '../native/addon.js';
+import { COUNT_IN_PROCESS_FROM, countWindow, searchToCountedEnd } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import { describeMark, rename, type Mark } from './marks.js';
 import type { ReverseStepper } from './reverse-step.js';
 import { firstNarrowingSchedule, INITIAL_NARROWING, nextNarrowing, planWindows, windowSliceTimes, type Candidate } from './search-plans.js';
 import { NotRetraced, targetOf, type Seeker, type Start } from './seek.js';
 import type { StopEvent } from './target.js';
-import { traceRuns, type Pos, type Timeline } from './timeline.js';
+import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
 import type { Checkpoint } from './marks.js';
 
@@ -50,7 +52,11 @@ export class ReverseSearch {
     traceRuns(() => `reverse-continue to ${describeMark(end)}: ${starts.length} starts`);
     let windows: Start[] = [];
     if (starts.length) {
-      const anchors = end.n > HOT_ARRIVALS ? [] : await this.narrow(starts[0], end);
+      // Narrowing makes the first windows short where each hit traps; a search
+      // counted in the process (breakpoints only, in one interval) costs the
+      // window's run time whatever the hits, so it starts from the closest start
+      const counted = sw.length > 0 && slots.every((x) => !x) && starts[0].e === end.e;
+      const anchors = end.n > HOT_ARRIVALS || counted ? [] : await this.narrow(starts[0], end);
       const known: Candidate<Start>[] = starts.map((x) => ({ start: x, dist: x.cp ? endT - x.cp.t : Infinity }));
       windows = planWindows(anchors.map((a) => ({ start: { cp: a.cp, e: a.cp.mark.e } as Start, dist: a.dist })), known);
     }
@@ -153,8 +159,30 @@ export class ReverseSearch {
     if (!target) throw new Error(`cannot name ${describeMark(end)} from an earlier checkpoint`);
     if (s.cp && tl.isAt(s.cp, end)) return undefined; // the copy stands at end
     await this.seeker.reachStart(s);
+    if (s.e === end.e && sw.length && slots.every((x) => !x)) {
+      // breakpoints only, within one interval: one run that counts their hits in the process
+      await this.traps.install([], NO_SLOTS);
+      const counted = await countWindow(this.proc, tl, target, sw, (pcs) => this.traps.install(pcs, NO_SLOTS));
+      this.seeker.checkInterrupt();
+      if (!('refused' in counted)) {
+        if (!counted.hit) return undefined;
+        const base = s.cp && !s.cp.boundary ? s.cp.id : 0;
+        return { pos: { kind: 'mark', mark: { e: end.e, base, pc: counted.hit.pc, n: counted.hit.n, steps: 0 } }, reason: 'swbreak', slot: -1 };
+      }
+    }
     await this.traps.install(sw, slots);
-    const run = await tl.run({ action: 'continue' }, end.e + 1, {
+    let run: TimelineRun | undefined;
+    if (s.e === end.e && target.n >= COUNT_IN_PROCESS_FROM && !sw.includes(target.pc)) {
+      // the end's pc is hot: its arrivals are counted in the process, gdb's traps trap
+      const counted = await searchToCountedEnd(this.proc, tl, target, sw);
+      this.seeker.checkInterrupt();
+      run = counted.run;
+      if (!run && counted.ran) {
+        await this.seeker.reachStart(s);
+        await this.traps.install(sw, slots);
+      }
+    }
+    run ??= await tl.run({ action: 'continue' }, end.e + 1, {
       // copies on the way, for what comes next (a reverse-stepi close to the hit)
       search: true, startCandidate: true, target: targetOf(target), silent: [target.pc], slices: windowSliceTimes(dist),
     });

@@ -6,6 +6,7 @@ import { getReg } from '../arch/registers.js';
 import { native, TargetKind, type RunTarget } from '../native/addon.js';
 import type { RunPosition } from '../native/stop-report.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
+import { COUNT_IN_PROCESS_FROM, reachWatchCounted, runToArrivalCounted } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import { lower, sameMark, type Checkpoint, type Mark } from './marks.js';
 import type { Pos, Timeline } from './timeline.js';
@@ -104,6 +105,11 @@ export class Seeker {
   /** Runs from the current state (m's base, or later) to m's arrival. */
   private async runToArrival(m: Mark, counters: bigint[]): Promise<void> {
     if (m.n === 0 && getReg(await native().getRegs(this.proc.pid), 'rip') === m.pc && (await native().fingerprint(this.proc.pid)).equals(m.fp!)) return;
+    // a hot pc: counted in the process, not trapped n times (from the base, in its interval)
+    if (!counters.length && m.n >= COUNT_IN_PROCESS_FROM && this.proc.next === m.e && (await runToArrivalCounted(this.proc, this.timeline, m))) {
+      this.checkInterrupt();
+      return;
+    }
     const run = await this.timeline.run({ action: 'continue' }, m.e + 1, { silent: [m.pc, ...counters], target: targetOf(m) });
     this.checkInterrupt();
     if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new NotRetraced(`cannot reach ${m.n ? `arrival ${m.n}` : 'the fingerprinted state'} at 0x${m.pc.toString(16)} in interval ${m.e}`);
@@ -163,7 +169,18 @@ export class Seeker {
     }
     await this.reachBase(p.e, p.base);
     // only data watchpoints count triggers; a hardware breakpoint among the slots would stop the run on the way
-    await this.traps.install([], p.slots.map((x) => (x?.type === 0 ? null : x)));
+    const dataOnly = p.slots.map((x) => (x?.type === 0 ? null : x));
+    if (counters.length === 1 && counters[0] === p.pc && this.proc.next === p.e) {
+      // named by its count at the pc after the write: counted in the process, not trapped at every arrival
+      const counted = await reachWatchCounted(this.proc, this.timeline, this.traps, p.e, p.k, dataOnly, p.pc);
+      this.checkInterrupt();
+      if (counted.pos) {
+        this.timeline.here = p;
+        return counted.pos;
+      }
+      if (counted.ran) await this.reachBase(p.e, p.base);
+    }
+    await this.traps.install([], dataOnly);
     const run = await this.timeline.run({ action: 'continue' }, p.e + 1, { silent: counters, target: { kind: TargetKind.watchTrigger, event: p.e, n: p.k } });
     this.checkInterrupt();
     if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new NotRetraced(`cannot reach watchpoint trigger ${p.k} of interval ${p.e} again`);

@@ -32,6 +32,7 @@ export type { StopEvent, ResumeRequest } from './target.js';
 /** a forward continue leaves a copy this often inside a long stretch without events */
 const FORWARD_SLICE_NS = 50e6;
 const FORWARD_SLICES = 2000;
+const INTERRUPTED: StopEvent = { kind: 'stopped', signal: 2, reason: 'interrupted' };
 /** an interrupted continue stops this many instructions after the interrupt (see afterInterrupt) */
 const AFTER_INTERRUPT_STEPS = 1000;
 /** what gdb shows when a reverse command finds that the replay does not retrace its steps (NotRetraced) */
@@ -164,8 +165,8 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     return this.timeline.store.alive();
   }
 
-  monitor(command: string): Promise<string[]> {
-    return monitorCommand(this, command);
+  monitor(command: string, progress?: (line: string) => void): Promise<string[]> {
+    return monitorCommand(this, command, progress);
   }
 
   openFile(path: string): Buffer | undefined {
@@ -215,8 +216,12 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   resume(req: ResumeRequest): Promise<StopEvent> {
     return this.command('resume', async () => {
       if (this.proc.state !== 'stopped') return this.proc.lastStop;
-      this.proc.interruptRequested = false;
-      if (await this.diversion.diverted()) return this.stopped(await this.diversion.run(req));
+      if (this.takePendingInterrupt()) return this.stopped(INTERRUPTED);
+      if (await this.diversion.diverted()) {
+        const stop = await this.diversion.run(req);
+        if (stop.kind === 'stopped' && stop.reason === 'interrupted') this.proc.interruptRequested = false;
+        return this.stopped(stop);
+      }
       await this.diversion.leave();
       // The end of the recording is a place: a run stops there first ("No more
       // reverse-execution history"); a resume from there replays the exit as recorded.
@@ -227,10 +232,27 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       const extra: RunExtra = { stopSignals: this.stopSignals };
       if (req.action === 'continue') extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
       const run = await this.timeline.run(req, Infinity, extra, atEnd);
+      // the run stopped for the interrupt: it is answered (one that came after the run
+      // stopped for another reason stays for the next resume, see takePendingInterrupt)
+      if (run.interrupted) this.proc.interruptRequested = false;
       this.timeline.here = run.interrupted ? await this.afterInterrupt(run) : await this.timeline.positionAfter(run, slots);
       await this.timeline.checkpointHere();
       return this.stopped(run.stop);
     });
+  }
+
+  /**
+   * An interrupt that came while no run was going (gdb sends ^C whenever it thinks
+   * the target runs: also while the server answers its reads between two resumes of
+   * a conditional breakpoint's checks, or just after a resume packet the server has
+   * not started yet) is kept for the next resume, which then stops at once, as a
+   * SIGINT pending in a native process stops its next resume. Clearing it at the
+   * start of a resume lost it, and a continue over a never-true condition ran on.
+   */
+  private takePendingInterrupt(): boolean {
+    if (!this.proc.interruptRequested) return false;
+    this.proc.interruptRequested = false;
+    return true;
   }
 
   /**
@@ -256,8 +278,11 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     return { kind: 'mark', mark: { e, base: here.id, pc: here.mark.pc, n: 1, steps: steps.steps } };
   }
 
-  /** Replays forward to just after event `event` (from an earlier checkpoint if it is behind). */
-  seek(event: number): Promise<StopEvent> {
+  /**
+   * Replays forward to just after event `event` (from an earlier checkpoint if it is
+   * behind); `replayed` hears of the events as they are replayed.
+   */
+  seek(event: number, replayed?: (next: number) => void): Promise<StopEvent> {
     return this.command('seek', async () => {
       const proc = this.proc;
       if (event + 1 < proc.next || proc.state !== 'stopped') {
@@ -266,10 +291,13 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       }
       if (event + 1 <= proc.next) return proc.lastStop;
       await this.traps.install([], NO_SLOTS);
+      replayed?.(proc.next); // where the run starts
       let run: TimelineRun;
       try {
-        run = await this.timeline.run({ action: 'continue' }, event + 1);
-        this.timeline.here = await this.timeline.positionAfter(run, []);
+        run = await this.timeline.run({ action: 'continue' }, event + 1, {}, false, replayed);
+        // an interrupt ends the seek where it is, and is answered by it
+        if (run.interrupted) this.proc.interruptRequested = false;
+        this.timeline.here = run.interrupted ? await this.afterInterrupt(run) : await this.timeline.positionAfter(run, []);
       } finally {
         if (proc.state === 'stopped') await this.traps.installGdb();
       }
@@ -282,7 +310,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   reverse(kind: 'step' | 'continue'): Promise<StopEvent> {
     return this.command(kind === 'step' ? 'reverse-step' : 'reverse-continue', async () => {
       if (this.proc.state !== 'stopped') return this.proc.lastStop;
-      this.proc.interruptRequested = false;
+      if (this.takePendingInterrupt()) return this.stopped(INTERRUPTED);
       await this.diversion.leave();
       await this.inspector.undoWrites();
       const start = this.timeline.here;

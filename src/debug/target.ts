@@ -89,8 +89,8 @@ export interface DebugTarget {
 
   /** gdb's libraries-svr4 document */
   librariesSvr4(): Promise<string>;
-  /** a `monitor` command: the lines to show */
-  monitor(command: string): Promise<string[]>;
+  /** a `monitor` command: the lines to show; a long one shows progress lines while it runs */
+  monitor(command: string, progress?: (line: string) => void): Promise<string[]>;
   // LLDB's queries (src/rsp/lldb-queries.ts)
   /** the memory region holding addr now, named as the recording named it */
   memoryRegion(addr: bigint): MemoryRegion;

@@ -66,12 +66,15 @@ export class Timeline {
   }
 
   /** A run of the replayed process; the copies it leaves become checkpoints. */
-  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra = {}, throughExit = false): Promise<TimelineRun> {
+  async run(req: ResumeRequest, untilEvent: number, extra: RunExtra = {}, throughExit = false, replayed?: (next: number) => void): Promise<TimelineRun> {
     await this.beforeRun();
     const t = Date.now();
     const hooks: RunHooks = {
       watchOf: (slot) => this.traps.watchOf(slot),
       atBoundary: extra.search ? undefined : (started) => this.periodicCheckpoint(started),
+      beforeMapping: (start, end) => this.traps.beforeMapping(start, end),
+      afterMapping: (start, end) => this.traps.afterMapping(start, end),
+      replayed,
     };
     const runId = ++this.runIds;
     const report = await this.proc.run(req, untilEvent, extra, hooks, throughExit);

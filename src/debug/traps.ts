@@ -73,17 +73,22 @@ function sameSlots(a: SlotSet, b: SlotSet): boolean {
 export interface InstalledTraps {
   sw: Set<bigint>;
   slots: SlotSet;
+  /** the software breakpoints asked for, installed or waiting for their memory to be mapped (default: sw) */
+  wanted?: Set<bigint>;
 }
+
+/** What Traps keeps of the current process. */
+type Installed = Required<InstalledTraps>;
 
 export class Traps {
   /** gdb's software breakpoints: address -> the program's byte under the int3 */
   readonly sw = new Map<bigint, number>();
   private hw: HwPoint[] = [];
   private slots: Slot[] = [];
-  private installed: InstalledTraps = { sw: new Set(), slots: NO_SLOTS };
+  private installed: Installed = { sw: new Set(), slots: NO_SLOTS, wanted: new Set() };
 
   constructor(private readonly proc: ReplayedProcess) {
-    proc.onSwitch(() => (this.installed = { sw: new Set(), slots: NO_SLOTS }));
+    proc.onSwitch(() => (this.installed = { sw: new Set(), slots: NO_SLOTS, wanted: new Set() }));
   }
 
   /** gdb's hardware points as debug-register slots. */
@@ -115,6 +120,7 @@ export class Traps {
         throw new EngineError('bad-address', `cannot insert a breakpoint at 0x${addr.toString(16)}: ${(e as Error).message}`);
       }
       this.installed.sw.add(addr);
+      this.installed.wanted.add(addr);
       this.sw.set(addr, originalByte?.(addr) ?? orig);
       return;
     }
@@ -144,6 +150,7 @@ export class Traps {
       if (!this.sw.has(addr)) return;
       const orig = this.sw.get(addr)!;
       this.sw.delete(addr);
+      this.installed.wanted.delete(addr);
       if (this.installed.sw.delete(addr)) await this.proc.debugger.removeBreakpoint(addr).catch(() => undefined);
       // a gdb write under the breakpoint changed the byte to restore
       const now = await native().readMemory(pid, addr, 1);
@@ -160,6 +167,7 @@ export class Traps {
   async install(sw: Iterable<bigint>, slots: SlotSet): Promise<void> {
     const d = this.proc.debugger;
     const want = new Set(sw);
+    this.installed.wanted = want;
     for (const a of [...this.installed.sw]) {
       if (!want.has(a)) {
         await d.removeBreakpoint(a);
@@ -168,12 +176,37 @@ export class Traps {
     }
     for (const a of want) {
       if (!this.installed.sw.has(a)) {
-        // not mapped yet at an earlier point (a library loaded later): a search from
-        // here cannot see hits there before the mapping, documented in docs/timeline.md
+        // not mapped yet at an earlier point (a library loaded later): armed when a
+        // run maps it (afterMapping)
         if (await d.insertBreakpoint(a).then(() => true, () => false)) this.installed.sw.add(a);
       }
     }
     await this.installSlots(slots);
+  }
+
+  /**
+   * A run is about to map [start, end) over what was there (a library's image written
+   * in by JS, docs/timeline.md): the breakpoints installed there come out first, or
+   * their bytes would be the old mapping's and the new one would have no int3.
+   */
+  async beforeMapping(start: bigint, end: bigint): Promise<void> {
+    for (const a of [...this.installed.sw]) {
+      if (a < start || a >= end) continue;
+      await this.proc.debugger.removeBreakpoint(a).catch(() => undefined);
+      this.installed.sw.delete(a);
+    }
+  }
+
+  /**
+   * [start, end) is mapped now: the breakpoints wanted there go in. A search that
+   * starts before a library is loaded (at the start of the replay) thus sees the hits
+   * in it, as gdb's own breakpoints are inserted when it learns of a new library.
+   */
+  async afterMapping(start: bigint, end: bigint): Promise<void> {
+    for (const a of this.installed.wanted) {
+      if (a < start || a >= end || this.installed.sw.has(a)) continue;
+      if (await this.proc.debugger.insertBreakpoint(a).then(() => true, () => false)) this.installed.sw.add(a);
+    }
   }
 
   private async installSlots(slots: SlotSet): Promise<void> {
@@ -207,10 +240,10 @@ export class Traps {
 
   /** What is installed in the current process (for the diversion, which swaps processes). */
   saveInstalled(): InstalledTraps {
-    return { sw: new Set(this.installed.sw), slots: [...this.installed.slots] };
+    return { sw: new Set(this.installed.sw), slots: [...this.installed.slots], wanted: new Set(this.installed.wanted) };
   }
 
   restoreInstalled(t: InstalledTraps): void {
-    this.installed = t;
+    this.installed = { ...t, wanted: t.wanted ?? new Set(t.sw) };
   }
 }

@@ -31,6 +31,12 @@ export interface GdbMiEvents {
   notify: [cls: string, data: MiTuple];
   /** console (~), target (@) and log (&) text; `claimed` when it is a pending command's output */
   stream: [type: 'console' | 'target' | 'log', text: string, claimed: boolean];
+  /**
+   * a result record whose command was already answered: an execution command answers
+   * ^running, and gdb may still fail it afterwards (`^error,msg="Command aborted."`
+   * when it cannot insert a breakpoint), with no *stopped to follow
+   */
+  lateResult: [cls: string, data: MiTuple];
   /** gdb is gone */
   exit: [code: number | null, signal: NodeJS.Signals | null];
 }
@@ -127,7 +133,10 @@ export class GdbMi extends EventEmitter<GdbMiEvents> {
         return true;
       case 'result': {
         const p = r.token !== undefined ? this.pending.get(r.token) : undefined;
-        if (!p) return false;
+        if (!p) {
+          this.emit('lateResult', r.cls, r.data);
+          return false;
+        }
         this.pending.delete(r.token!);
         if (r.cls === 'error') p.reject(new MiCommandError(p.command, typeof r.data.msg === 'string' ? r.data.msg : 'gdb reported an error'));
         else p.resolve({ cls: r.cls, data: r.data, output: p.output.join('') });

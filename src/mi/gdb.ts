@@ -19,6 +19,8 @@ export type ResumeAction = 'continue' | 'next' | 'step' | 'finish' | 'nexti' | '
 export interface GdbEvents {
   running: [];
   stopped: [stop: MiStop];
+  /** an execution command gdb started (^running) and then gave up with this message: no stop follows */
+  aborted: [message: string];
   /** a breakpoint gdb changed by itself: resolved when a library loaded, hit counts */
   breakpointModified: [bp: MiBreakpoint];
   /** console text no command waits for: what gdb prints about stops, warnings */
@@ -50,6 +52,9 @@ export class Gdb extends EventEmitter<GdbEvents> {
     mi.on('stream', (type, text, claimed) => {
       if (type === 'console' && text.includes('No more reverse-execution history.')) noHistory = true;
       if (!claimed) this.emit('output', type === 'log' ? 'log' : 'console', text);
+    });
+    mi.on('lateResult', (cls, data) => {
+      if (cls === 'error') this.emit('aborted', typeof data.msg === 'string' ? data.msg : 'gdb gave up the command');
     });
     mi.on('exit', () => this.emit('exit'));
   }

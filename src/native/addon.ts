@@ -17,6 +17,8 @@ export interface NativeLoopResult {
   count: number;
   /** replay: bytes of the input buffer consumed */
   consumed: number;
+  /** replay: of `count`, the buffered calls the program took from the syscall buffer's feed, without a stop */
+  served: number;
   /** replay: what the replayed process wrote to fd 1 and 2, in order */
   echo: { fd: number; data: Buffer }[];
   stop: NativeStopInfo;
@@ -107,6 +109,13 @@ export interface DebugRunOptions {
   /** continue mode: leave a copy (forked at forkAt) at these run times, ns since the run began */
   slices?: number[];
   forkAt?: bigint;
+  /**
+   * continue mode: [int3 address, counted pc] pairs of in-process counting stubs
+   * (src/debug/hit-counters.ts); the target's stub traps when its count reaches the target
+   */
+  counterTraps?: bigint[];
+  /** the counters' shared hit sequence (a u64 in the process): a search's trap takes a number of it too */
+  counterSeq?: bigint;
 }
 
 /**

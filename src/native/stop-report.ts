@@ -37,6 +37,8 @@ export interface SearchHit {
   seq: number;
   /** single-steps done before the hit (step mode) */
   steps: number;
+  /** its number in the in-process counters' hit sequence (0: the run had none) */
+  order: number;
 }
 
 export type StopCause =
@@ -100,6 +102,7 @@ export function decodeStopReport(bag: NativeStopInfo): StopReport {
     slot: num(bag.lastSlot),
     seq: num(bag.lastSeq),
     steps: num(bag.lastSteps),
+    order: num(bag.lastOrder),
   };
   return { ...causeOf(bag), position, lastHit };
 }

@@ -8,11 +8,12 @@ import { native } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
 
+/** `served`: of the events, the buffered calls the programs took in-process (docs/syscallbuf.md) */
 export type ReplayOutcome =
-  | { kind: 'exited'; code: number; events: number }
-  | { kind: 'killed'; signal: number; events: number }
+  | { kind: 'exited'; code: number; events: number; served: number }
+  | { kind: 'killed'; signal: number; events: number; served: number }
   /** the trace ends before the program did (recorder stopped or killed) */
-  | { kind: 'incomplete'; reason: string; events: number };
+  | { kind: 'incomplete'; reason: string; events: number; served: number };
 
 export class DivergenceError extends Error {}
 
@@ -50,6 +51,8 @@ export class Replayer {
   private root = 0;
   /** index of the next event to replay */
   private next = 0;
+  /** events the programs replayed in-process from the syscall buffer's feed */
+  private served = 0;
   private readonly table = encodeSyscallTable();
 
   private constructor(readonly trace: TraceReader) {}
@@ -110,7 +113,7 @@ export class Replayer {
         if (!this.procs.has(tid) && chunk.data[offset + 4] === EventKind.Stop) {
           // The recorder's own stop (tid 0): the trace ends there for every process.
           const stopped = await applyJsEvent(0, trace, this.next);
-          if (stopped !== undefined) return { kind: 'incomplete', reason: stopped, events: this.next };
+          if (stopped !== undefined) return { kind: 'incomplete', reason: stopped, events: this.next, served: this.served };
         }
         if ((this.doneBefore.get(tid) ?? 0) > this.next) {
           this.next++; // replayed already, ahead of the order (a child in its parent's memory)
@@ -135,10 +138,11 @@ export class Replayer {
           this.procs.delete(tid);
           if (pid !== undefined) await native().kill(pid).catch(() => undefined);
         } else if (step.kind === 'stopped') {
-          return { kind: 'incomplete', reason: step.reason, events: this.next - 1 };
+          return { kind: 'incomplete', reason: step.reason, events: this.next - 1, served: this.served };
         }
       }
-      return rootEnd ?? { kind: 'incomplete', reason: endOfTraceMessage(trace), events: this.next };
+      if (rootEnd) return { ...rootEnd, served: this.served };
+      return { kind: 'incomplete', reason: endOfTraceMessage(trace), events: this.next, served: this.served };
     } finally {
       if (!handingOver) await this.close();
     }
@@ -164,7 +168,7 @@ export class Replayer {
       at = step.next;
       this.doneBefore.set(tid, at);
       if (step.kind === 'exec' || step.kind === 'ended') return undefined;
-      if (step.kind === 'stopped') return { kind: 'incomplete', reason: step.reason, events: at - 1 };
+      if (step.kind === 'stopped') return { kind: 'incomplete', reason: step.reason, events: at - 1, served: this.served };
     }
     return undefined;
   }
@@ -178,8 +182,10 @@ export class Replayer {
     }
     const chunk = trace.readChunk(trace.chunkIndexOf(index));
     const offset = chunk.offsets[index - chunk.firstRecord];
-    const r = await native().replayRun(pid, this.table, chunk.data, offset, count);
+    // The loop gets a copy of what it is given: only the records from here on.
+    const r = await native().replayRun(pid, this.table, chunk.data.subarray(offset), 0, count);
     for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
+    this.served += r.served;
     const next = index + r.count;
     if (r.stop.reason === 'exec' || r.stop.reason === 'exited' || r.stop.reason === 'killed') {
       // Its own memory now, or none: its parent need not wait for it any more.
@@ -199,8 +205,8 @@ export class Replayer {
       case 'killed': {
         this.procs.delete(tid);
         const outcome: ReplayOutcome = r.stop.reason === 'exited'
-          ? { kind: 'exited', code: Number(r.stop.code), events: next }
-          : { kind: 'killed', signal: Number(r.stop.signal), events: next };
+          ? { kind: 'exited', code: Number(r.stop.code), events: next, served: this.served }
+          : { kind: 'killed', signal: Number(r.stop.signal), events: next, served: this.served };
         return { kind: 'ended', next, outcome };
       }
       case 'divergence': {

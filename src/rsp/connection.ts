@@ -36,6 +36,9 @@ export function serveConnection(socket: net.Socket, dispatcher: Dispatcher, opts
     write(Buffer.concat(frames));
   };
 
+  // a long monitor command's progress goes out while it runs
+  dispatcher.sendNow = send;
+
   const process = async (ev: FrameEvent): Promise<void> => {
     let result: DispatchResult;
     if (ev.kind === 'error') {

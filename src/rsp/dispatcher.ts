@@ -45,6 +45,8 @@ export class Dispatcher {
   private nextFd = 3;
 
   private readonly lldb: LldbQueries;
+  /** sends replies at once, before the answer of the request being handled (a monitor command's progress) */
+  sendNow?: (replies: Reply[]) => void;
 
   constructor(private readonly engine: DebugTarget, private readonly opts: DispatcherOptions) {
     this.lldb = new LldbQueries(engine, async () => (await this.stopReplies(engine.stopEvent)).at(-1)!, this.programName());
@@ -373,7 +375,8 @@ export class Dispatcher {
   }
 
   private async monitor(command: string): Promise<Reply[]> {
-    const lines = await this.engine.monitor(command);
+    const progress = this.sendNow && ((line: string) => this.sendNow!([consoleOutput(line + '\n')]));
+    const lines = await this.engine.monitor(command, progress);
     return [...lines.map((l) => consoleOutput(l + '\n')), ok()];
   }
 }

@@ -189,6 +189,28 @@ describe('rsp robustness', () => {
       s.kill();
     }
   });
+
+  it('an interrupt that comes before the server starts the continue still stops it', async () => {
+    // gdb sends ^C whenever it thinks the target runs: also just after a resume
+    // packet, before the server has started it (between the checks of a conditional
+    // breakpoint it resumes many times). Sent in one write with the continue, the ^C
+    // is read while the replay is stopped; it must stop the continue that follows,
+    // not be forgotten (the continue would then run the loop to its exit: W00).
+    const s = await startServer(loop, ['--once']);
+    try {
+      const c = await Client.connect(s.port);
+      expect(await c.request('QStartNoAckMode')).toBe('OK');
+      c.send(frame('vCont;c') + '\x03');
+      expect(await c.packet(60_000)).toMatch(/^T02/);
+      // that interrupt is answered: the next resume is not stopped by it again
+      expect(await c.request('vCont;s')).toMatch(/^T05/);
+      expect(await c.request('D')).toBe('OK');
+      c.close();
+      expect(await s.exited).toBe(0);
+    } finally {
+      s.kill();
+    }
+  });
 });
 
 describe('the replay command', () => {

@@ -4,7 +4,7 @@
 // print exactly what it prints (as in gdb-reverse.test.ts); where it cannot, the
 // expected values follow from the program's logic (tests/programs/rev*.c).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { programPath } from '../helpers.js';
+import { programPath, rewind } from '../helpers.js';
 import { afterMark, debugReplay, gdbNative, record, startServer, type Server } from './gdb-support.js';
 import { expedited, hexAddr, ripOf, RspClient, type Symbols } from './rsp-client.js';
 
@@ -139,6 +139,27 @@ describe('a breakpoint in a shared library, in reverse', () => {
     // reverse-finish from puts: back in shout, at the call
     expect(out).toMatch(/^#0  0x[0-9a-f]+ in shout \(msg=0x[0-9a-f]+ "two"\) at revextra\.c:\d+\n#1  0x[0-9a-f]+ in main \(\)/m);
     expect(out).toMatch(/exited normally/);
+  });
+});
+
+describe('a breakpoint in a library that a search maps', () => {
+  it('reverse-continue after a seek from the start finds the last call in libc', async () => {
+    // `monitor seek` from the start keeps no checkpoint after libc is mapped: the
+    // search window starts before the mapping, so the breakpoint in puts can only
+    // be armed when the run maps libc (it used to run back to the start instead)
+    const dump = rewind(['dump', extra]).stdout.toString();
+    const exitAt = Number(/^(\d+) \[\d+\] exit_group\(/m.exec(dump)?.[1]);
+    expect(exitAt, dump).toBeGreaterThan(0);
+    const { gdb, server } = await debugReplay(extra, [
+      `monitor seek ${exitAt - 1}`, 'maintenance flush register-cache', 'sharedlibrary',
+      'break puts', 'reverse-continue', 'bt 2', 'print said', 'reverse-continue', 'bt 2', 'print said',
+    ], { breakMain: false });
+    const out = afterMark(gdb);
+    expect(out, `server stderr:\n${server}`).not.toMatch(/No more reverse-execution history|Remote failure|internal error/i);
+    expect(out.match(/^Breakpoint 1, /gm)?.length, out).toBe(2);
+    expect(values(out)).toEqual(['102', '101']);
+    const callers = [...out.matchAll(/^#1  0x[0-9a-f]+ in (\w+) \(msg=0x[0-9a-f]+ "(\w+)"\)/gm)].map((m) => `${m[1]}(${m[2]})`);
+    expect(callers).toEqual(['say(three)', 'shout(two)']);
   });
 });
 

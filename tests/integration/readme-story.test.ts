@@ -25,6 +25,7 @@ const badLine = readFileSync(path.join(ROOT, 'examples', 'buggy.c'), 'utf8').spl
 
 let replayCommand = '';
 let gdbCommand = '';
+let uiCommand = '';
 
 beforeAll(() => {
   // The README's set-up: `npm install && npm run example`; .ci/run (and the
@@ -40,6 +41,13 @@ beforeAll(() => {
   // the README shows the same two commands, with the trace directory as TRACE
   expect(README).toContain(replayCommand.replace(/replay .*/, 'replay TRACE'));
   expect(README).toContain(gdbCommand);
+  // and last, the page of the same trace (docs/ui.md)
+  const atUi = lines.findIndex((l) => l.startsWith('To see it on a timeline in the browser'));
+  expect(atUi, r.stdout).toBeGreaterThan(at);
+  uiCommand = lines[atUi + 1].trim();
+  expect(uiCommand).toBe(replayCommand.replace(' replay ', ' ui '));
+  // the README's `rewind ui` line is that command, with the trace directory as TRACE
+  expect(README).toMatch(new RegExp(`^${uiCommand.replace(/ ui .*/, ' ui TRACE').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +# prints: rewind: the timeline of TRACE is at`, 'm'));
 }, 300_000);
 
 /** Runs the printed server command, then gdb with the README's commands on its stdin. */
@@ -85,6 +93,34 @@ function expectTheBadStore(raw: string): void {
   expect(back).toMatch(new RegExp(`add_reading \\(value=\\d+\\) at .*buggy\\.c:${badLine}\\n${badLine}\\t.*${BAD_STORE.replace(/[[\]]/g, '\\$&')}`));
   expect(back).not.toMatch(/Remote failure reply|Remote connection closed/);
 }
+
+describe('the page of the example', () => {
+  it('`rewind ui` as printed serves the crash run, its readings on the timeline', async () => {
+    const ui = spawn('sh', ['-c', `exec ${uiCommand}`], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => ui.on('exit', (code) => resolve(code)));
+    let err = '';
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        ui.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          const m = /is at (http:\S+)/.exec(err);
+          if (m) resolve(m[1]);
+        });
+        ui.on('exit', (code) => reject(new Error(`rewind ui exited (${code}):\n${err}`)));
+      });
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('app.js');
+      const timeline = await (await fetch(url.replace('/?', '/api/timeline?'))).json() as { output: { text: string }[]; events: { kind: string; name: string }[] };
+      expect(timeline.output.length).toBeGreaterThanOrEqual(9); // the bug needs 9 readings or more
+      timeline.output.forEach((o, i) => expect(o.text).toMatch(new RegExp(`^reading ${i + 1}: \\d+ C$`)));
+      expect(timeline.events.at(-1)).toMatchObject({ kind: 'exit', name: 'killed' });
+    } finally {
+      ui.kill('SIGINT');
+    }
+    expect(await exited, err).toBe(0);
+  }, 120_000);
+});
 
 describe('the README story on the bundled example', () => {
   it('lists the story the test types', () => {

@@ -172,6 +172,14 @@ const programs: ProgramCase[] = [
     },
   },
   {
+    // four buffered calls per 64 bytes of the file: replay serves them in-process
+    name: 'bufferedio',
+    args: () => [fx.mmapFile],
+    status: 0,
+    native: same,
+    check: (out) => expect(out).toMatch(new RegExp(`^bufferedio: ${fx.mmapData.length} bytes, checksum [0-9a-f]+\n$`)),
+  },
+  {
     name: 'dirlist',
     args: () => [fx.listDir],
     status: 0,

@@ -8,6 +8,7 @@ import { alignedPieces } from '../../src/debug/traps.js';
 import { callSiteBefore } from '../../src/debug/reverse-step.js';
 import { FINE_NS, firstNarrowingSchedule, INITIAL_NARROWING, nextNarrowing, planWindows, windowSliceTimes } from '../../src/debug/search-plans.js';
 import { decodeStopReport } from '../../src/native/stop-report.js';
+import { seekProgress } from '../../src/debug/monitor.js';
 
 const PC = 0x401000n;
 const OTHER = 0x401234n;
@@ -98,11 +99,11 @@ describe('debug-register pieces', () => {
 
 describe('the stop report', () => {
   it('is decoded once into a union, with the last search hit apart', () => {
-    const r = decodeStopReport({ reason: 'watch', slot: 2, event: 9, at: 0x10n, n: 3, exact: 1, steps: 4, watchHits: 1, ranNs: 5e6, lastReason: 'swbreak', lastEvent: 9, lastPc: 0x20n, lastN: 2, lastExact: 1, lastWatch: 0, lastSlot: -1, lastSeq: 7, lastSteps: 0 });
+    const r = decodeStopReport({ reason: 'watch', slot: 2, event: 9, at: 0x10n, n: 3, exact: 1, steps: 4, watchHits: 1, ranNs: 5e6, lastReason: 'swbreak', lastEvent: 9, lastPc: 0x20n, lastN: 2, lastExact: 1, lastWatch: 0, lastSlot: -1, lastSeq: 7, lastSteps: 0, lastOrder: 5 });
     expect(r.reason).toBe('watch');
     if (r.reason === 'watch') expect(r.slot).toBe(2);
     expect(r.position).toEqual({ event: 9, at: 0x10n, n: 3, exact: true, steps: 4, watchHits: 1, ranNs: 5e6 });
-    expect(r.lastHit).toEqual({ event: 9, reason: 'swbreak', pc: 0x20n, n: 2, exact: true, watch: 0, slot: -1, seq: 7, steps: 0 });
+    expect(r.lastHit).toEqual({ event: 9, reason: 'swbreak', pc: 0x20n, n: 2, exact: true, watch: 0, slot: -1, seq: 7, steps: 0, order: 5 });
     const e = decodeStopReport({ reason: 'exited', code: 3 });
     expect(e).toMatchObject({ reason: 'exited', code: 3 });
     expect(e.lastHit).toBeUndefined();
@@ -164,5 +165,20 @@ describe('the planners of reverse-continue', () => {
     expect(windowSliceTimes(50e6).slice(0, 2)).toEqual([10e6, 20e6]);
     expect(windowSliceTimes(320e6)[0]).toBe(20e6);
     expect(windowSliceTimes(Infinity)[0]).toBe(10e6);
+  });
+});
+
+describe('a seek\'s progress lines', () => {
+  it('says at most one line a tenth of the way, counted in events, never 100%', () => {
+    const lines: string[] = [];
+    const replayed = seekProgress(1000, (l) => lines.push(l));
+    // first where the run starts, then after each batch of events: next is the next event to replay
+    for (const next of [1, 65, 129, 150, 401, 402, 999, 1001]) replayed(next);
+    expect(lines).toEqual(['seek: 10% (event 128 of 1000)', 'seek: 40% (event 400 of 1000)', 'seek: 90% (event 998 of 1000)']);
+    // a seek back runs from an earlier checkpoint: the way is counted from there
+    const back: string[] = [];
+    const fromCheckpoint = seekProgress(300, (l) => back.push(l));
+    for (const next of [201, 251, 301]) fromCheckpoint(next);
+    expect(back).toEqual(['seek: 50% (event 250 of 300)']);
   });
 });

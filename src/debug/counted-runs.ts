@@ -1,0 +1,152 @@
+// Runs that count arrivals in the process instead of trapping on each
+// (docs/timeline.md, "Counting in the process"): a window of a reverse search
+// counted in one run at native speed, and a run to the n-th arrival at a pc hit
+// millions of times. Both stay inside one interval (hit-counters.ts says why) and
+// fall back to int3 traps, with the same answers, when a pc cannot be counted.
+import { getReg } from '../arch/registers.js';
+import { native, TargetKind } from '../native/addon.js';
+import type { RunPosition } from '../native/stop-report.js';
+import type { Refusal } from './counter-stub.js';
+import type { ReplayedProcess } from './forward.js';
+import { COUNTER_PAGES_SIZE, installCounters, readCounters, removeCounters, type CounterSite } from './hit-counters.js';
+import type { Mark } from './marks.js';
+import { NotRetraced, targetOf } from './seek.js';
+import { traceRuns, type Timeline, type TimelineRun } from './timeline.js';
+import type { SlotSet, Traps } from './traps.js';
+
+/** from this many arrivals on, counting in the process beats a trap per arrival (a trap costs some µs, the setup some ms) */
+export const COUNT_IN_PROCESS_FROM = 256;
+
+/** The last breakpoint hit of a counted window: arrival n at pc since the window's start. */
+export interface CountedHit {
+  pc: bigint;
+  n: number;
+}
+
+async function ripOf(pid: number): Promise<bigint> {
+  return getReg(await native().getRegs(pid), 'rip');
+}
+
+/**
+ * A run with counters at `sites`; the counters' readings, or why they could not be
+ * installed. `arm` gets the optional sites that cannot be counted, to trap on them.
+ */
+async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: CounterSite[], target: Mark, search: boolean, silent: bigint[], arm?: (pcs: bigint[]) => Promise<void>, trapped: bigint[] = []) {
+  const installed = await installCounters(proc.pid, sites, [await ripOf(proc.pid), ...silent, ...trapped]);
+  if ('refused' in installed) {
+    traceRuns(() => `no counting in the process: ${installed.refused}`);
+    return installed;
+  }
+  for (const u of installed.uncounted) traceRuns(() => `0x${u.pc.toString(16)} is trapped, not counted: ${u.why}`);
+  let run: TimelineRun;
+  try {
+    const toTrap = [...trapped, ...installed.uncounted.map((u) => u.pc)];
+    if (arm && toTrap.length) await arm(toTrap);
+    run = await timeline.run({ action: 'continue' }, target.e + 1, { search, target: targetOf(target), silent, counterTraps: installed.traps, counterSeq: installed.seq });
+  } catch (e) {
+    await removeCounters(installed).catch(() => undefined);
+    throw e;
+  }
+  const reached = run.stop.kind === 'stopped' && run.stop.reason === 'target';
+  const readings = reached ? await readCounters(installed) : [];
+  if (proc.pid) await removeCounters(installed);
+  return { run, reached, readings, pages: installed.pages };
+}
+
+/**
+ * One counting run over the window from the process's state (a counting base in
+ * target's interval) to `target` (named from that base): the last arrival at one
+ * of the breakpoints `sw` before the target, or none; or why it cannot be counted
+ * (nothing was run then). A breakpoint at the start state counts (the window
+ * includes its start), and one at the target counts its earlier arrivals only.
+ * A breakpoint whose instruction cannot move is trapped (`arm` installs those
+ * int3s), and its hits take numbers in the counters' sequence.
+ */
+export async function countWindow(proc: ReplayedProcess, timeline: Timeline, target: Mark, sw: bigint[], arm: (pcs: bigint[]) => Promise<void>): Promise<{ hit?: CountedHit } | Refusal> {
+  // a breakpoint at the target that cannot be counted is trapped (the native target is then its arrival),
+  // and so is one at a target named by its fingerprint (only the tracer can compare that)
+  const byPrint = target.n ? [] : sw.filter((pc) => pc === target.pc);
+  const sites: CounterSite[] = sw.filter((pc) => !byPrint.includes(pc)).map((pc) => ({ pc, target: pc === target.pc ? target.n : undefined, optional: true }));
+  const silent: bigint[] = [];
+  if (!sw.includes(target.pc)) {
+    if (target.n >= COUNT_IN_PROCESS_FROM) sites.push({ pc: target.pc, target: target.n });
+    else silent.push(target.pc);
+  }
+  const r = await runCounted(proc, timeline, sites, target, true, silent, arm, byPrint);
+  if ('refused' in r) return r;
+  if (!r.reached) {
+    if (r.run.interrupted) return {}; // the user's ^C: the caller's checkInterrupt takes it from here
+    const stop = r.run.stop;
+    throw new NotRetraced(`lost the way back (${stop.kind === 'stopped' ? stop.reason : stop.kind})`);
+  }
+  let best: (CountedHit & { last: number }) | undefined;
+  for (const x of r.readings) {
+    if (!sw.includes(x.pc)) continue;
+    // the target's own arrival traps before it takes a sequence number: `last` is its previous one's
+    const n = x.pc === target.pc ? x.count - 1 : x.count;
+    if (n >= 1 && (!best || x.last > best.last)) best = { pc: x.pc, n, last: x.last };
+  }
+  const trapped = r.run.lastHit; // a trapped breakpoint's last hit, with its number in the same sequence
+  if (trapped && trapped.reason === 'swbreak' && trapped.exact && (!best || trapped.order > best.last)) best = { pc: trapped.pc, n: trapped.n, last: trapped.order };
+  traceRuns(() => `counted window: ${r.readings.map((x) => `0x${x.pc.toString(16)} x${x.count}`).join(', ')}`);
+  return best ? { hit: { pc: best.pc, n: best.n } } : {};
+}
+
+/**
+ * A window search whose traps (gdb's, installed by the caller) trap as usual, but
+ * whose end, at a pc passed too often to trap on each arrival, is a counter that
+ * traps at the end's arrival. The run, or undefined when it could not be counted
+ * (nothing was run) or a trap was recorded inside a stub (the run must be done
+ * again without: the process is then at `target`).
+ */
+export async function searchToCountedEnd(proc: ReplayedProcess, timeline: Timeline, target: Mark, trapped: bigint[]): Promise<{ run?: TimelineRun; ran: boolean }> {
+  // gdb's traps are in already (the caller's): only kept clear of the patch here
+  const r = await runCounted(proc, timeline, [{ pc: target.pc, target: target.n }], target, true, [], undefined, trapped);
+  if ('refused' in r) return { ran: false };
+  const hit = r.run.lastHit;
+  if (hit && r.pages.some((p) => hit.pc >= p && hit.pc < p + COUNTER_PAGES_SIZE)) return { ran: true };
+  return { run: r.run, ran: true };
+}
+
+/**
+ * Runs from m's base (where the process stands) to m's arrival with a counter at
+ * its pc: true when it got there (or the user interrupted it: the caller checks),
+ * false when the pc cannot be counted (nothing was run then).
+ */
+export async function runToArrivalCounted(proc: ReplayedProcess, timeline: Timeline, m: Mark): Promise<boolean> {
+  const r = await runCounted(proc, timeline, [{ pc: m.pc, target: m.n }], m, false, []);
+  if ('refused' in r) return false;
+  if (!r.reached && !r.run.interrupted) throw new NotRetraced(`cannot reach arrival ${m.n} at 0x${m.pc.toString(16)} in interval ${m.e}`);
+  return true;
+}
+
+/**
+ * From a counting base in interval e (where the process stands), to data trigger
+ * k of `slots`, counting the arrivals at pc (the instruction after the write) in
+ * the process: the position there with its exact count, as a run with a silent
+ * breakpoint at pc would name it but without a trap per arrival. Undefined when pc
+ * cannot be counted, or the trigger did not stop at pc (the process must then be
+ * brought back to the base: it ran).
+ */
+export async function reachWatchCounted(proc: ReplayedProcess, timeline: Timeline, traps: Traps, e: number, k: number, slots: SlotSet, pc: bigint): Promise<{ pos?: RunPosition; ran: boolean }> {
+  await traps.install([], slots);
+  const installed = await installCounters(proc.pid, [{ pc }], [await ripOf(proc.pid)]);
+  if ('refused' in installed) {
+    traceRuns(() => `no counting in the process: ${installed.refused}`);
+    return { ran: false };
+  }
+  let run: TimelineRun;
+  try {
+    run = await timeline.run({ action: 'continue' }, e + 1, { target: { kind: TargetKind.watchTrigger, event: e, n: k }, counterTraps: [], counterSeq: installed.seq });
+  } catch (e) {
+    await removeCounters(installed).catch(() => undefined);
+    throw e;
+  }
+  const reached = run.stop.kind === 'stopped' && run.stop.reason === 'target';
+  const [reading] = reached ? await readCounters(installed) : [];
+  const at = reached ? await ripOf(proc.pid) : undefined;
+  if (proc.pid) await removeCounters(installed);
+  if (!reached || !run.position || at !== pc) return { ran: true };
+  // the trap comes before the instruction at pc runs: this arrival is not counted yet
+  return { pos: { ...run.position, at: pc, n: reading.count + 1, exact: true }, ran: true };
+}

@@ -1,0 +1,188 @@
+// The code of one in-process hit counter (docs/timeline.md, "Counting in the
+// process"), as a pure function of the bytes at the counted pc: which instructions
+// a 5-byte `jmp rel32` displaces, the stub they move to, and the patch written over
+// them. No process is touched here (hit-counters.ts installs what this plans).
+//
+// The stub counts without touching the flags, so no pushf/popf (slow, and a
+// trap-flag hazard): `lea` adds, and `jrcxz` tests the count still to go.
+//
+//   lea rsp, [rsp-128]       ; past the red zone, which the program may be using
+//   push rcx
+//   mov rcx,[count]; lea rcx,[rcx+1]; mov [count],rcx   ; one more arrival
+//   mov rcx,[left];  lea rcx,[rcx-1]; mov [left],rcx    ; one fewer to the target
+//   jrcxz trap
+//   push rax                 ; the order of hits, in one sequence for every counter
+//   mov rax,[abs seq]; lea rax,[rax+1]; mov [abs seq],rax; mov [last],rax
+//   pop rax                  ; (absolute: the pages near two libraries are far apart)
+//   pop rcx
+//   lea rsp, [rsp+128]
+//   <the displaced instructions, relocated>
+//   jmp pc+displaced
+// trap:
+//   int3                     ; addon/debugger_counters.cc undoes the frame
+//
+// The relocation is iced-x86's BlockEncoder (a maintained encoder that fixes
+// rip-relative operands and relative branches for the new address, and widens
+// short branches), not a hand-written table. Instructions that cannot move are
+// refused (the caller then traps with int3 as before): calls (the return address
+// would be the stub's), syscalls and the instructions the replay emulates by their
+// address (rdtsc, cpuid, a patched ud2), and anything after an instruction that
+// does not fall through.
+import { BlockEncoder, BlockEncoderOptions, Code, Decoder, DecoderOptions, FlowControl, Instruction, MemoryOperand, Mnemonic, Register } from 'iced-x86';
+
+/** the bytes of the jump written at the counted pc */
+export const JUMP_LENGTH = 5;
+/** below the stack pointer: the System V red zone, which the stub must not overwrite */
+export const RED_ZONE = 128n;
+/** the most bytes a stub takes (its instructions and up to four displaced ones, relocated) */
+export const STUB_MAX = 160;
+
+/** Where one counter's words are (absolute addresses, each a u64). */
+export interface CounterWords {
+  /** arrivals counted since the run began */
+  count: bigint;
+  /** arrivals still to go to the target: 0 means none (it wraps, and traps after 2^64) */
+  left: bigint;
+  /** the hit sequence number of the latest arrival (shared `seq` when it happened) */
+  last: bigint;
+  /** the sequence of hits shared by every counter of a run (addressed absolutely) */
+  seq: bigint;
+}
+
+export interface StubPlan {
+  pc: bigint;
+  /** the bytes the patch covers (whole instructions): JUMP_LENGTH or more */
+  displaced: number;
+  /** written at pc: the jump, then int3 fill up to `displaced` */
+  patch: Buffer;
+  /** the stub's code, to be written at codeAt */
+  code: Buffer;
+  codeAt: bigint;
+  /** the address of the stub's int3 (the target's trap) */
+  trapAt: bigint;
+}
+
+/** why a pc cannot be counted in the process */
+export type Refusal = { refused: string };
+
+const MOVABLE_FLOW = new Set([FlowControl.Next, FlowControl.ConditionalBranch, FlowControl.UnconditionalBranch]);
+/** instructions the replay traps and emulates by their address, or a syscall: never moved */
+const PINNED = new Set([Mnemonic.Syscall, Mnemonic.Sysenter, Mnemonic.Rdtsc, Mnemonic.Rdtscp, Mnemonic.Cpuid, Mnemonic.Ud2, Mnemonic.Int3, Mnemonic.Int, Mnemonic.Int1]);
+
+function ripMem(addr: bigint): MemoryOperand {
+  return MemoryOperand.new64(Register.RIP, Register.None, 1, addr, 8, false, Register.None);
+}
+
+function absMem(addr: bigint): MemoryOperand {
+  return MemoryOperand.new64(Register.None, Register.None, 1, addr, 8, false, Register.None);
+}
+
+/** The instructions at pc that the jump displaces, or why they cannot move. */
+export function displacedAt(code: Uint8Array, pc: bigint): Instruction[] | Refusal {
+  const decoder = new Decoder(64, code, DecoderOptions.None);
+  decoder.ip = pc;
+  const out: Instruction[] = [];
+  let len = 0;
+  try {
+    while (len < JUMP_LENGTH) {
+      if (!decoder.canDecode) return { refused: 'the code ends inside the displaced bytes' };
+      const insn = decoder.decode();
+      if (insn.code === Code.INVALID) return { refused: `no valid instruction at 0x${insn.ip.toString(16)}` };
+      if (PINNED.has(insn.mnemonic)) return { refused: `a ${Mnemonic[insn.mnemonic].toLowerCase()} cannot move` };
+      if (!MOVABLE_FLOW.has(insn.flowControl)) return { refused: `a ${Mnemonic[insn.mnemonic].toLowerCase()} cannot move (its control flow)` };
+      out.push(insn);
+      len += insn.length;
+      if (insn.flowControl === FlowControl.UnconditionalBranch && len < JUMP_LENGTH) return { refused: 'a jump ends the code before five bytes' };
+    }
+  } finally {
+    decoder.free();
+  }
+  return out;
+}
+
+/**
+ * The stub that counts arrivals at pc, placed at codeAt, using the counter words
+ * `w`; or why pc cannot be counted (`code` holds the bytes at pc, 16 or more).
+ */
+export function planStub(code: Uint8Array, pc: bigint, codeAt: bigint, w: CounterWords): StubPlan | Refusal {
+  const moved = displacedAt(code, pc);
+  if ('refused' in moved) return moved;
+  const displaced = moved.reduce((n, i) => n + i.length, 0);
+  // The stub's own instructions get made-up addresses far from any code, so that
+  // the encoder tells them apart from the displaced ones when it resolves branches.
+  let fake = 0x10n;
+  const own = (i: Instruction) => {
+    i.ip = fake;
+    fake += 0x10n;
+    return i;
+  };
+  const trap = own(Instruction.create(Code.Int3));
+  const rsp = (d: bigint) => own(Instruction.createRegMem(Code.Lea_r64_m, Register.RSP, MemoryOperand.new64(Register.RSP, Register.None, 1, d, 1, false, Register.None)));
+  const rcxAdd = (d: bigint) => own(Instruction.createRegMem(Code.Lea_r64_m, Register.RCX, MemoryOperand.new64(Register.RCX, Register.None, 1, d, 1, false, Register.None)));
+  const load = (a: bigint) => own(Instruction.createRegMem(Code.Mov_r64_rm64, Register.RCX, ripMem(a)));
+  const store = (a: bigint) => own(Instruction.createMemReg(Code.Mov_rm64_r64, ripMem(a), Register.RCX));
+  const list: Instruction[] = [
+    rsp(-RED_ZONE),
+    own(Instruction.createReg(Code.Push_r64, Register.RCX)),
+    load(w.count), rcxAdd(1n), store(w.count),
+    load(w.left), rcxAdd(-1n), store(w.left),
+    own(Instruction.createBranch(Code.Jrcxz_rel8_64, trap.ip)),
+    own(Instruction.createReg(Code.Push_r64, Register.RAX)),
+    own(Instruction.createRegMem(Code.Mov_RAX_moffs64, Register.RAX, absMem(w.seq))),
+    own(Instruction.createRegMem(Code.Lea_r64_m, Register.RAX, MemoryOperand.new64(Register.RAX, Register.None, 1, 1n, 1, false, Register.None))),
+    own(Instruction.createMemReg(Code.Mov_moffs64_RAX, absMem(w.seq), Register.RAX)),
+    own(Instruction.createMemReg(Code.Mov_rm64_r64, ripMem(w.last), Register.RAX)),
+    own(Instruction.createReg(Code.Pop_r64, Register.RAX)),
+    own(Instruction.createReg(Code.Pop_r64, Register.RCX)),
+    rsp(RED_ZONE),
+    ...moved,
+    own(Instruction.createBranch(Code.Jmp_rel32_64, pc + BigInt(displaced))),
+    trap,
+  ];
+  const enc = new BlockEncoder(64, BlockEncoderOptions.None);
+  let bytes: Uint8Array;
+  try {
+    for (const i of list) enc.add(i);
+    bytes = enc.encode(codeAt);
+  } catch (e) {
+    const why = (e as Error).message ?? String(e);
+    return { refused: /too far/i.test(why) ? 'the stub is out of a rip-relative operand\'s reach' : `the displaced instructions cannot be relocated: ${why}` };
+  } finally {
+    enc.free();
+    for (const i of list) i.free();
+  }
+  if (bytes.length > STUB_MAX) return { refused: `the stub takes ${bytes.length} bytes` };
+  const rel = codeAt - (pc + BigInt(JUMP_LENGTH));
+  if (rel < -(2n ** 31n) || rel >= 2n ** 31n) return { refused: 'the stub is out of a jump\'s reach' };
+  const patch = Buffer.alloc(displaced, 0xcc);
+  patch[0] = 0xe9;
+  patch.writeInt32LE(Number(rel), 1);
+  return { pc, displaced, patch, code: Buffer.from(bytes), codeAt, trapAt: codeAt + BigInt(bytes.length - 1) };
+}
+
+/**
+ * The near-branch targets that land inside (pc, pc+len) among the instructions
+ * decoded from `code` (at address `at`): a jump there would land in the patch.
+ * Decoding from an arbitrary point falls into step with the real instructions
+ * within a few, so this finds the branches of the surrounding function; an
+ * indirect jump (a switch table) into the displaced bytes is not seen.
+ */
+export function branchesInto(code: Uint8Array, at: bigint, pc: bigint, len: number): bigint[] {
+  const decoder = new Decoder(64, code, DecoderOptions.None);
+  decoder.ip = at;
+  const hits: bigint[] = [];
+  const insn = new Instruction();
+  try {
+    while (decoder.canDecode) {
+      decoder.decodeOut(insn);
+      const f = insn.flowControl;
+      if (f !== FlowControl.ConditionalBranch && f !== FlowControl.UnconditionalBranch && f !== FlowControl.Call) continue;
+      const t = insn.nearBranchTarget;
+      if (t > pc && t < pc + BigInt(len)) hits.push(insn.ip);
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return hits;
+}

@@ -1,0 +1,211 @@
+// In-process hit counters in a stopped replayed process (docs/timeline.md,
+// "Counting in the process"): pages mapped near the counted code (a `jmp rel32`
+// reaches ±2 GiB), the stubs planned by counter-stub.ts written there, the jumps
+// written over the counted instructions, and, after the run, the counts read and
+// everything put back. They live for one run inside one interval: no recorded
+// event (an mmap replayed at its recorded address) can meet the pages, and no copy
+// of the process is taken while they are in it.
+//
+// The layout of a page: the run's hit sequence at offset 0 of the first page (one
+// for all counters), each counter's words (count, left, last) from offset 64, the
+// stubs' code in the second half.
+import * as fs from 'node:fs';
+import { getReg } from '../arch/registers.js';
+import { native } from '../native/addon.js';
+import { STUB_SYSCALL } from '../replay/stub.js';
+import { branchesInto, planStub, STUB_MAX, type CounterWords, type Refusal, type StubPlan } from './counter-stub.js';
+
+const PAGE = 4096n;
+const PAGES = 2n;
+const SIZE = PAGE * PAGES;
+/** the bytes each set of counters' pages takes */
+export const COUNTER_PAGES_SIZE = SIZE;
+const WORDS_AT = 64n;
+const WORDS_SIZE = 32n;
+const CODE_AT = PAGE;
+/** counters one page set holds: as many stubs as fit in its code half */
+const PER_PAGE = Math.floor(Number(PAGE) / STUB_MAX);
+/** how far from the counted pc branches into the displaced bytes are looked for */
+const SCAN = 2048n;
+/** the lowest address a mapping may take (the kernel's usual mmap_min_addr) */
+const MIN_ADDR = 0x10000n;
+const REACH = 2n ** 31n - 2n * SIZE;
+/** the end of a process's address space on x86-64 (4-level paging) */
+const TASK_TOP = 0x7ffffffff000n;
+
+const NR_MMAP = 9;
+const NR_MUNMAP = 11;
+const PROT_RWX = 7n;
+const MAP_PRIVATE_ANON_NOREPLACE = 0x02n | 0x20n | 0x100000n;
+
+export interface CounterSite {
+  pc: bigint;
+  /** trap (end the run at its target) at this arrival; undefined: only count */
+  target?: number;
+  /** when its instruction cannot be counted, leave it out (listed in `uncounted`) instead of refusing all */
+  optional?: boolean;
+}
+
+interface Placed {
+  site: CounterSite;
+  plan: StubPlan;
+  /** the bytes the patch covers, as they were */
+  original: Buffer;
+  words: { count: bigint; left: bigint; last: bigint };
+}
+
+/** Counters installed in a process, for one run. */
+export interface InstalledCounters {
+  pid: number;
+  pages: bigint[];
+  placed: Placed[];
+  /** the run option: [int3 address, counted pc] pairs */
+  traps: bigint[];
+  /** the run's hit sequence (a u64 in the process) */
+  seq: bigint;
+  /** optional sites left out, with why */
+  uncounted: { pc: bigint; why: string }[];
+}
+
+export interface CounterReading {
+  pc: bigint;
+  /** arrivals since the run began (the start state at pc counts as one) */
+  count: number;
+  /** the hit sequence number of the latest arrival (0: none) */
+  last: number;
+}
+
+interface Region { start: bigint; end: bigint; perms: string; name: string }
+
+function mapsOf(pid: number): Region[] {
+  return fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter(Boolean).map((line) => {
+    const [range, perms, , , , name = ''] = line.split(/\s+/);
+    const [a, b] = range.split('-');
+    return { start: BigInt(`0x${a}`), end: BigInt(`0x${b}`), perms, name };
+  }).sort((x, y) => (x.start < y.start ? -1 : 1));
+}
+
+/** A free, page-aligned place for SIZE bytes within a jump's reach of pc, closest first. */
+function holeNear(maps: Region[], pc: bigint, taken: bigint[]): bigint | undefined {
+  const busy = [...maps, ...taken.map((a) => ({ start: a, end: a + SIZE, perms: '', name: '' }))].sort((x, y) => (x.start < y.start ? -1 : 1));
+  let best: bigint | undefined;
+  const consider = (addr: bigint) => {
+    const d = addr > pc ? addr - pc : pc - addr;
+    if (addr < MIN_ADDR || addr + SIZE > TASK_TOP || d > REACH) return;
+    if (best === undefined || d < (best > pc ? best - pc : pc - best)) best = addr;
+  };
+  let prevEnd = MIN_ADDR;
+  for (const r of busy) {
+    // never just below the stack: it grows down into its guard gap
+    if (r.start - prevEnd >= SIZE && r.name !== '[stack]') {
+      consider(r.start - SIZE);
+      consider(prevEnd);
+    }
+    if (r.end > prevEnd) prevEnd = r.end;
+  }
+  return best;
+}
+
+async function inject(pid: number, nr: number, ...args: bigint[]): Promise<bigint> {
+  while (args.length < 6) args.push(0n);
+  return BigInt.asIntN(64, await native().injectSyscall(pid, STUB_SYSCALL, nr, args));
+}
+
+/**
+ * Installs counters at `sites` in the stopped process `pid`, or says why they
+ * cannot be (then nothing was changed). `keepClear`: addresses that must not fall
+ * inside a patch past its first byte (where the process stands, the run's int3s).
+ */
+export async function installCounters(pid: number, sites: CounterSite[], keepClear: bigint[]): Promise<InstalledCounters | Refusal> {
+  const n = native();
+  const maps = mapsOf(pid);
+  const pages: bigint[] = [];
+  const used = new Map<bigint, number>();
+  const placed: Placed[] = [];
+  const uncounted: { pc: bigint; why: string }[] = [];
+  const refuse = async (why: string): Promise<Refusal> => {
+    for (const p of pages) await inject(pid, NR_MUNMAP, p, SIZE);
+    return { refused: why };
+  };
+  for (const site of sites) {
+    const region = maps.find((r) => site.pc >= r.start && site.pc < r.end);
+    if (!region) return refuse(`0x${site.pc.toString(16)} is not mapped`);
+    let page = pages.find((p) => (used.get(p) ?? 0) < PER_PAGE && (p > site.pc ? p - site.pc : site.pc - p) < REACH);
+    if (page === undefined) {
+      const hole = holeNear(maps, site.pc, pages);
+      if (hole === undefined) return refuse(`no free place within reach of 0x${site.pc.toString(16)}`);
+      const got = await inject(pid, NR_MMAP, hole, SIZE, PROT_RWX, MAP_PRIVATE_ANON_NOREPLACE, 0xffffffffffffffffn, 0n);
+      if (got !== hole) return refuse(`mmap of the counters' page failed (${got})`);
+      pages.push(hole);
+      page = hole;
+    }
+    const k = BigInt(used.get(page) ?? 0);
+    const words = { count: page + WORDS_AT + k * WORDS_SIZE, left: page + WORDS_AT + k * WORDS_SIZE + 8n, last: page + WORDS_AT + k * WORDS_SIZE + 16n };
+    const why = await placeable(pid, site, region, { ...words, seq: pages[0] }, page + CODE_AT + k * BigInt(STUB_MAX));
+    if (typeof why === 'string') {
+      if (!site.optional) return refuse(`0x${site.pc.toString(16)}: ${why}`);
+      uncounted.push({ pc: site.pc, why });
+      continue;
+    }
+    used.set(page, Number(k) + 1);
+    placed.push({ site, plan: why.plan, original: why.original, words });
+  }
+  if (!placed.length) return refuse(`nothing here can be counted (${uncounted.map((u) => u.why).join('; ')})`);
+  for (const p of placed) {
+    const end = p.site.pc + BigInt(p.plan.displaced);
+    // a patch must not cover another, where the process stands, or an int3 of the run
+    const inside = (x: bigint) => x > p.site.pc && x < end;
+    const other = placed.find((q) => q !== p && (inside(q.site.pc) || (q.site.pc <= p.site.pc && q.site.pc + BigInt(q.plan.displaced) > p.site.pc)));
+    if (other) return refuse(`the patches at 0x${p.site.pc.toString(16)} and 0x${other.site.pc.toString(16)} overlap`);
+    const clash = [...keepClear, ...uncounted.map((u) => u.pc)].find(inside);
+    if (clash !== undefined) return refuse(`0x${clash.toString(16)} is inside the patch at 0x${p.site.pc.toString(16)}`);
+  }
+  // every page's words start at zero (a fresh anonymous mapping); the targets' counts to go
+  for (const p of placed) {
+    await n.writeMemory(pid, p.plan.codeAt, p.plan.code);
+    if (p.site.target !== undefined) {
+      const left = Buffer.alloc(8);
+      left.writeBigUInt64LE(BigInt(p.site.target));
+      await n.writeMemory(pid, p.words.left, left);
+    }
+  }
+  for (const p of placed) await n.writeMemory(pid, p.site.pc, p.plan.patch);
+  return { pid, pages, placed, traps: placed.filter((p) => p.site.target !== undefined).flatMap((p) => [p.plan.trapAt, p.site.pc]), seq: pages[0] ?? 0n, uncounted };
+}
+
+/** The stub of one site and the bytes its patch covers, or why its instruction cannot be counted. */
+async function placeable(pid: number, site: CounterSite, region: Region, w: CounterWords, codeAt: bigint): Promise<{ plan: StubPlan; original: Buffer } | string> {
+  const n = native();
+  // only code: a breakpoint gdb put in data is an int3 there, never a 5-byte patch
+  if (!region.perms.includes('x')) return 'not in executable memory';
+  const code = await n.readMemory(pid, site.pc, 32);
+  const plan = planStub(code, site.pc, codeAt, w);
+  if ('refused' in plan) return plan.refused;
+  const lo = site.pc - SCAN > region.start ? site.pc - SCAN : region.start;
+  const hi = site.pc + SCAN < region.end ? site.pc + SCAN : region.end;
+  const into = branchesInto(await n.readMemory(pid, lo, Number(hi - lo)), lo, site.pc, plan.displaced);
+  if (into.length) return `a branch at 0x${into[0].toString(16)} lands inside the displaced bytes`;
+  return { plan, original: code.subarray(0, plan.displaced) };
+}
+
+/** The counts of an installed set, by pc. */
+export async function readCounters(c: InstalledCounters): Promise<CounterReading[]> {
+  const out: CounterReading[] = [];
+  for (const p of c.placed) {
+    const b = await native().readMemory(c.pid, p.words.count, 24);
+    out.push({ pc: p.site.pc, count: Number(b.readBigUInt64LE(0)), last: Number(b.readBigUInt64LE(16)) });
+  }
+  return out;
+}
+
+/**
+ * Puts the counted instructions back and unmaps the pages. A process that
+ * stands inside a stub (an interrupted run) keeps its pages: the stub's jump back
+ * lands on the restored code, so it still runs as recorded.
+ */
+export async function removeCounters(c: InstalledCounters): Promise<void> {
+  const n = native();
+  for (const p of c.placed) await n.writeMemory(c.pid, p.site.pc, p.original);
+  const rip = getReg(await n.getRegs(c.pid), 'rip');
+  for (const page of c.pages) if (rip < page || rip >= page + SIZE) await inject(c.pid, NR_MUNMAP, page, SIZE);
+}

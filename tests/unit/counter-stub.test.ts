@@ -1,0 +1,108 @@
+// The in-process counter's code (src/debug/counter-stub.ts), decoded back with
+// iced-x86: the displaced instructions keep their meaning at the stub's address
+// (rip-relative operands reach the same data, relative branches the same
+// targets), the stub counts without touching the flags, and what cannot move is
+// refused with a reason. Running it for real is tests/integration/gdb-counting.test.ts.
+import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { describe, expect, it } from 'vitest';
+import { branchesInto, displacedAt, JUMP_LENGTH, planStub, RED_ZONE, type CounterWords, type StubPlan } from '../../src/debug/counter-stub.js';
+
+const PC = 0x555555555190n;
+const STUB = 0x555555550000n + 0x1000n;
+const WORDS: CounterWords = { count: 0x555555550040n, left: 0x555555550048n, last: 0x555555550050n, seq: 0x555555550000n };
+
+function decode(bytes: Uint8Array, ip: bigint): Instruction[] {
+  const d = new Decoder(64, bytes, DecoderOptions.None);
+  d.ip = ip;
+  const out = d.decodeAll();
+  d.free();
+  return out;
+}
+
+function plan(hex: string, pc = PC, at = STUB): StubPlan {
+  const p = planStub(Buffer.from(hex.replace(/ /g, ''), 'hex'), pc, at, WORDS);
+  if ('refused' in p) throw new Error(p.refused);
+  return p;
+}
+
+/** The stub's instructions after its counting part: the relocated ones and the jump back. */
+function relocated(p: StubPlan): Instruction[] {
+  const all = decode(p.code, p.codeAt);
+  const restore = all.findIndex((i) => i.mnemonic === Mnemonic.Lea && i.op0Register === Register.RSP && i.memoryDisplacementU64 === RED_ZONE);
+  expect(restore).toBeGreaterThan(0);
+  return all.slice(restore + 1);
+}
+
+describe('the counting stub', () => {
+  it('moves a rip-relative load so that it reads the same address', () => {
+    // mov rdx,[rip+0x2e89] (gcc -O0's `g = g * 31 + i`), then mov rax,rdx
+    const p = plan('488b15892e0000 4889d0 48c1e005');
+    expect(p.displaced).toBe(7);
+    const [moved, jumpBack] = relocated(p);
+    expect(moved.code).toBe(Code.Mov_r64_rm64);
+    expect(moved.isIpRelMemoryOperand).toBe(true);
+    expect(moved.ipRelMemoryAddress).toBe(PC + 7n + 0x2e89n);
+    expect(jumpBack.flowControl).toBe(FlowControl.UnconditionalBranch);
+    expect(jumpBack.nearBranchTarget).toBe(PC + 7n);
+    // the patch: a jump to the stub, int3 over the rest of the displaced bytes
+    const [jump] = decode(p.patch, PC);
+    expect(jump.code).toBe(Code.Jmp_rel32_64);
+    expect(jump.nearBranchTarget).toBe(STUB);
+    expect([...p.patch.subarray(JUMP_LENGTH)]).toEqual([0xcc, 0xcc]);
+  });
+
+  it('moves a short conditional branch and what follows it to the same targets', () => {
+    // jz +8 (over the add), add qword [rip+0x100],1: ten bytes displaced
+    const p = plan('7408 48830500010000 01 90');
+    expect(p.displaced).toBe(10);
+    const [jz, add, jumpBack] = relocated(p);
+    expect(jz.mnemonic).toBe(Mnemonic.Je);
+    expect(jz.nearBranchTarget).toBe(PC + 2n + 8n);
+    expect(add.ipRelMemoryAddress).toBe(PC + 10n + 0x100n);
+    expect(jumpBack.nearBranchTarget).toBe(PC + 10n);
+  });
+
+  it('counts with lea and jrcxz only, and traps with the int3 it names', () => {
+    const p = plan('488b15892e0000');
+    const all = decode(p.code, p.codeAt);
+    const counting = all.slice(0, all.findIndex((i) => i.mnemonic === Mnemonic.Mov && i.isIpRelMemoryOperand && i.ipRelMemoryAddress === PC + 7n + 0x2e89n));
+    // no instruction before the displaced ones writes the flags (the program's may be live)
+    for (const i of counting) expect([Mnemonic.Lea, Mnemonic.Push, Mnemonic.Pop, Mnemonic.Mov, Mnemonic.Jrcxz], Mnemonic[i.mnemonic]).toContain(i.mnemonic);
+    expect(counting[0].memoryDisplacementU64).toBe(-RED_ZONE & 0xffffffffffffffffn);
+    const stores = counting.filter((i) => i.op0Kind === OpKind.Memory).map((i) => (i.isIpRelMemoryOperand ? i.ipRelMemoryAddress : i.memoryDisplacementU64));
+    expect(stores).toEqual([WORDS.count, WORDS.left, WORDS.seq, WORDS.last]);
+    const last = all[all.length - 1];
+    expect(last.mnemonic).toBe(Mnemonic.Int3);
+    expect(p.trapAt).toBe(last.ip);
+    const jrcxz = counting.find((i) => i.mnemonic === Mnemonic.Jrcxz)!;
+    expect(jrcxz.nearBranchTarget).toBe(p.trapAt);
+  });
+
+  it('refuses what cannot move, and says why', () => {
+    const why = (hex: string) => {
+      const r = planStub(Buffer.from(hex, 'hex'), PC, STUB, WORDS);
+      return 'refused' in r ? r.refused : 'planned';
+    };
+    expect(why('e800000000')).toMatch(/call/); // the return address would be the stub's
+    expect(why('0f05909090')).toMatch(/syscall/);
+    expect(why('0f31909090')).toMatch(/rdtsc/);
+    expect(why('0fa2909090')).toMatch(/cpuid/);
+    expect(why('0f0b909090')).toMatch(/ud2/); // a patched cpuid
+    expect(why('c3909090909090')).toMatch(/ret/);
+    expect(why('eb00909090')).toMatch(/jump ends/);
+    expect(why('9090')).toMatch(/code ends/);
+    // out of a rel32's reach
+    expect(why('488b15892e0000'.padEnd(40, '90'))).toBe('planned');
+    const far = planStub(Buffer.from('488b15892e0000', 'hex'), PC, PC + 2n ** 32n, WORDS);
+    expect('refused' in far && far.refused).toMatch(/reach/);
+    expect('refused' in displacedAt(Buffer.from('48', 'hex'), PC)).toBe(true);
+  });
+
+  it('finds a branch that lands inside the displaced bytes', () => {
+    // at PC-4: jmp to PC+3; at PC: three nops, then more
+    const bytes = Buffer.from('eb059090909090909090909090', 'hex');
+    const at = PC - 4n;
+    expect(branchesInto(bytes, at, PC, 5)).toEqual([at]); // eb 05 at PC-4 lands at PC+3
+    expect(branchesInto(bytes, at, PC + 4n, 5)).toEqual([]);
+  });
+});
