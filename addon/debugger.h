@@ -121,6 +121,7 @@ class Debugger : public DebugHook {
   // ---- DebugHook (debugger_hook.cc), called by the replay loop during run()
   Stop runUserCode(pid_t pid, int& sig) override;
   bool afterEvent(pid_t pid, const RecordView& done, const RecordView* next, StopInfo& info) override;
+  bool afterOtherEvent(pid_t pid, StopInfo& info) override;
 
  private:
   // What a trap stop means to the loop (debugger_traps.cc): keep going, hand the stop

@@ -211,6 +211,21 @@ Stop Debugger::runUserCode(pid_t, int& sig) {
 
 // After each event: the counts start a new interval; a target, a signal gdb must
 // see or a step completed by the event ends the run here.
+// Another process's event (replay --pid): a new interval starts, in which this
+// process does nothing; only a target at its start can end the run there.
+bool Debugger::afterOtherEvent(pid_t, StopInfo& info) {
+  event++;
+  resetBoundary();
+  regsValid = false;
+  uint64_t pc = regs().rip;
+  if (event == targetEvent && pc == targetPc && ((targetKind == kTargetArrival && targetN == 1) || (targetKind == kTargetFingerprint && fpMatches()))) {
+    info.reason = "target";
+    info.big("pc", pc);
+    return true;
+  }
+  return false;
+}
+
 bool Debugger::afterEvent(pid_t, const RecordView& done, const RecordView* next, StopInfo& info) {
   event++;
   resetBoundary();

@@ -19,11 +19,14 @@ enum EventKind : uint8_t {
   kEvMapFile = 6,  // JSON (written by TypeScript)
   kEvExit = 7,     // u32 how (0 exited, 1 killed by signal), i32 code
   kEvStop = 8,     // JSON: the recording stopped early (written by TypeScript)
+  kEvClone = 10,   // (9 is file-data, JSON) in the parent's stream: u32 child pid, u32 ptrace event, u64 clone flags,
+                   // u32 nwrites, then nwrites x { u64 addr, u32 len, bytes[len] } of the child's memory
 };
 
 enum SyscallFlag : uint8_t {
   kSysAnnulledInRecord = 1,  // the recorder refused it (rseq) and forced the result
   kSysGenericCapture = 2,    // outputs found by diffing writable memory
+  kSysEchoed = 4,            // a write that reached the recording's own stdout or stderr (format 4)
 };
 
 enum SignalHow : uint32_t {

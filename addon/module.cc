@@ -193,13 +193,16 @@ Value ResumeAndWait(const CallbackInfo& info) {
 }
 
 Value RecordRun(const CallbackInfo& info) {
-  const char* usage = "recordRun(pid, table: Int32Array, maxBytes: number)";
-  USAGE_CHECK(info.Length() == 3 && info[0].IsNumber() && info[1].IsTypedArray() && info[2].IsNumber(), usage);
+  const char* usage = "recordRun(pid, table: Int32Array, maxBytes: number, recordChildren?: boolean)";
+  USAGE_CHECK((info.Length() == 3 || (info.Length() == 4 && info[3].IsBoolean())) && info[0].IsNumber() &&
+                  info[1].IsTypedArray() && info[2].IsNumber(),
+              usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   auto table = std::make_shared<std::vector<Row>>(tableFrom(info[1]));
   size_t maxBytes = size_t(info[2].As<Napi::Number>().Int64Value());
-  return submitToTracer(info.Env(), usage, [pid, table, maxBytes] {
-    auto r = std::make_shared<LoopResult>(recordRun(pid, *table, maxBytes));
+  bool children = info.Length() < 4 || info[3].As<Napi::Boolean>().Value();
+  return submitToTracer(info.Env(), usage, [pid, table, maxBytes, children] {
+    auto r = std::make_shared<LoopResult>(recordRun(pid, *table, maxBytes, children));
     Outcome o;
     o.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };
     return o;
@@ -231,6 +234,21 @@ Value ReplaySetBrk(const CallbackInfo& info) {
   uint64_t brk = big(info[1]);
   return submitToTracer(info.Env(), usage, [pid, brk] {
     replaySetBrk(pid, brk);
+    return nothing();
+  });
+}
+
+Value ReplaySetProcess(const CallbackInfo& info) {
+  const char* usage = "replaySetProcess(pid, recordedPid: number, followChildren: boolean, echoMarked: boolean)";
+  USAGE_CHECK(info.Length() == 4 && info[0].IsNumber() && info[1].IsNumber() && info[2].IsBoolean() &&
+                  info[3].IsBoolean(),
+              usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint32_t recorded = info[1].As<Napi::Number>().Uint32Value();
+  bool follow = info[2].As<Napi::Boolean>().Value();
+  bool echoMarked = info[3].As<Napi::Boolean>().Value();
+  return submitToTracer(info.Env(), usage, [pid, recorded, follow, echoMarked] {
+    replaySetProcess(pid, recorded, follow, echoMarked);
     return nothing();
   });
 }
@@ -290,6 +308,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recordRun", Napi::Function::New(env, RecordRun));
   exports.Set("replayRun", Napi::Function::New(env, ReplayRun));
   exports.Set("replaySetBrk", Napi::Function::New(env, ReplaySetBrk));
+  exports.Set("replaySetProcess", Napi::Function::New(env, ReplaySetProcess));
   exports.Set("kill", Napi::Function::New(env, Kill));
   exports.Set("cpuidLeaves", Napi::Function::New(env, CpuidLeaves));
   registerDebugExports(env, exports);

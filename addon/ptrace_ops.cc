@@ -159,12 +159,16 @@ int64_t injectSyscall(pid_t pid, uint64_t insnAddr, int64_t nr, const uint64_t a
   r.rip = insnAddr;
   setRegs(pid, r);
   // a SIGSTOP still pending (a slice's or an interrupt's that came as a run ended at
-  // a syscall stop) is reported before the instruction runs: swallow it, step again
+  // a syscall stop) is reported before the instruction runs: swallow it, step again.
+  // A seccomp filter the program inherited (a recorded child after its exec: the
+  // syscall buffer's filter traces every other instruction) stops the call at its
+  // entry first: it goes on to its single-step trap.
   Stop s;
   for (int tries = 0; tries < 4; tries++) {
     resume(pid, PTRACE_SINGLESTEP, 0);
     s = waitStop(pid);
-    if (!(s.kind == Stop::kSignal && s.sig == SIGSTOP)) break;
+    bool again = (s.kind == Stop::kSignal && s.sig == SIGSTOP) || (s.kind == Stop::kEvent && s.event == PTRACE_EVENT_SECCOMP);
+    if (!again) break;
   }
   if (s.kind != Stop::kSignal || s.sig != SIGTRAP) {
     errno = EPROTO;

@@ -1,5 +1,6 @@
 // The recorder's side of the in-process syscall buffer: see record_buffer.h.
 #include "record_buffer.h"
+#include "record_processes.h"
 
 #include <errno.h>
 
@@ -30,11 +31,17 @@ void flushBuffer(pid_t pid, Session& s, RecordWriter& w, uint32_t& count) {
       throw NativeError{EPROTO, "syscall buffer record is corrupt"};
     uint32_t tid = uint32_t(pid);
     std::memcpy(bytes.data() + at + 8, &tid, 4);
+    bytes[at + 5] |= echoFlag(pid, s, int64_t(v.get32(12)), v.get64(20));
     w.bytes(bytes.data() + at, size);
     count++;
     at += size;
   }
   s.flushed = h.used;
+}
+
+uint32_t tracedWanted(const Session& s) {
+  return (s.writableMapped ? kTracedFileWrites : 0) | (s.shared.empty() ? 0 : kTracedAll) |
+         (s.orderStdio ? kTracedStdioWrites : 0);
 }
 
 uint32_t appendBufferWrites(pid_t pid, Session& s, RecordWriter& w) {
@@ -59,7 +66,7 @@ uint32_t appendBufferWrites(pid_t pid, Session& s, RecordWriter& w) {
   // Once the program maps a data file it may write, its writes to files must be seen
   // by the recorder (they change mapped memory); once children share memory with it,
   // every call must stop, to record what they changed (record_shared.cc).
-  uint32_t want = (s.writableMapped ? kTracedFileWrites : 0) | (s.shared.empty() ? 0 : kTracedAll);
+  uint32_t want = tracedWanted(s);
   if (want != h.traced) {
     uint64_t at = s.bufAddr + offsetof(BufHeader, traced);
     writeMemory(pid, at, &want, 4);

@@ -20,4 +20,7 @@ void flushBuffer(pid_t pid, Session& s, RecordWriter& w, uint32_t& count);
 // change at the same point. Returns how many writes it appended.
 uint32_t appendBufferWrites(pid_t pid, Session& s, RecordWriter& w);
 
+// The header's `traced` value the recorder wants for this process.
+uint32_t tracedWanted(const Session& s);
+
 }  // namespace rw

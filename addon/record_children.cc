@@ -89,36 +89,10 @@ void adoptForkChild(pid_t pid, pid_t child, bool sharesMemory, Session& s) {
   ptrace(PTRACE_DETACH, child, nullptr, nullptr);
 }
 
-Stop waitRecorded(pid_t pid, Session& s) {
-  // With an asynchronous signal held back in seccomp mode, the program may be
-  // blocked in a buffered (untraced) syscall that nothing would interrupt: the
-  // signal is sent again every few milliseconds, so that the call stops and is
-  // redone traced.
-  bool poll = s.seccompMode && s.deferredSig && s.deferredSig < SIGRTMIN;
-  if (s.children.empty() && !poll) return waitStop(pid);
-  double start = nowMs();
-  for (;;) {
-    int status;
-    if (takeStashed(pid, &status)) return decodeStatus(pid, status);
-    pid_t r = waitpid(s.children.empty() ? pid : -1, &status, __WALL | __WNOTHREAD | (poll ? WNOHANG : 0));
-    if (r == pid) return decodeStatus(pid, status);
-    if (r > 0) {
-      if (s.children.count(r)) serviceChild(s, r, status);
-      else stashStatus(r, status);
-      continue;
-    }
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw NativeError{errno, "waitpid(" + std::to_string(pid) + ")"};
-    }
-    double t = nowMs();
-    if (t - start > 5 && t - s.lastResendMs > 20) {
-      syscall(SYS_tgkill, pid, pid, s.deferredSig);
-      s.lastResendMs = t;
-    }
-    timespec pause{0, 200000};
-    nanosleep(&pause, nullptr);
-  }
+bool serveLiveChild(Session& s, pid_t c, int status) {
+  if (!s.children.count(c)) return false;
+  serviceChild(s, c, status);
+  return true;
 }
 
 std::vector<pid_t> releaseChildren(Session& s) {

@@ -18,8 +18,9 @@ namespace rw {
 // child (sharesMemory: a vfork child, which runs in the parent's memory).
 void adoptForkChild(pid_t pid, pid_t child, bool sharesMemory, Session& s);
 
-// Waits for the recorded process's next stop, serving its traced children meanwhile.
-Stop waitRecorded(pid_t pid, Session& s);
+// A status of one of the live children in s.children: keeps it running; false if
+// `c` is not one of them.
+bool serveLiveChild(Session& s, pid_t c, int status);
 
 // The recorded process has ended: detaches its remaining traced children, each
 // left stopped by a SIGSTOP for the helper to pick up. Returns their pids.

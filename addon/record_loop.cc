@@ -1,8 +1,10 @@
-// The record loop: runs the traced program from stop to stop and encodes each
-// syscall (by the declarative table), signal and rdtsc into trace events. The
-// pieces it relies on: record_signals.cc (signal stops), record_views.cc (what the
-// program sees of the recorder), record_buffer.cc (the in-process syscall buffer),
-// record_children.cc (child processes).
+// The record loop: runs the traced processes from stop to stop and encodes each
+// syscall (by the declarative table), signal and rdtsc into trace events, each
+// tagged with its process. The pieces it relies on: record_processes.cc (every
+// process of the recording, waiting for any of them), record_signals.cc (signal
+// stops), record_views.cc (what the program sees of the recorder),
+// record_buffer.cc (the in-process syscall buffer), record_children.cc (children
+// that run live, REWIND_CHILDREN=live).
 #include "record_loop.h"
 
 #include <errno.h>
@@ -25,6 +27,8 @@
 #include "record_buffer.h"
 #include "record_children.h"
 #include "record_files.h"
+#include "record_processes.h"
+#include "cpuid_emulation.h"
 #include "record_session.h"
 #include "record_shared.h"
 #include "record_signals.h"
@@ -49,7 +53,7 @@ constexpr uint64_t kMapShared = 0x01, kMapAnonymous = 0x20;
 // does not know it either (ENOSYS, nothing written): this row stands for it.
 const Row kUnknownNumber = {kEmulate, kCheckNone, 0, 0, {}};
 
-std::map<pid_t, Session> sessions;
+std::map<pid_t, Recording> recordings;  // by the root's pid
 
 const Row* rowFor(const std::vector<Row>& table, int64_t nr) {
   if (nr < 0 || nr >= int64_t(table.size())) return nullptr;
@@ -91,7 +95,8 @@ bool isForkLike(int64_t nr) { return nr == kNrClone || nr == kNrFork || nr == kN
 void appendSyscall(pid_t pid, Session& s, const Row& row, int64_t nr, int64_t result, RecordWriter& w) {
   uint64_t a[6];
   args6(s.entry, a);
-  uint8_t flags = (s.annul ? kSysAnnulledInRecord : 0) | (s.generic ? kSysGenericCapture : 0);
+  uint8_t flags = (s.annul ? kSysAnnulledInRecord : 0) | (s.generic ? kSysGenericCapture : 0) |
+                  echoFlag(pid, s, nr, a[0]);
   size_t start = w.begin(kEvSyscall, flags, uint32_t(pid));
   w.u32(uint32_t(nr));
   size_t nwritesAt = w.size();
@@ -155,14 +160,59 @@ void mmapStop(const Session& s, int64_t result, LoopResult& out) {
 
 }  // namespace
 
-void recordForget(pid_t pid) { sessions.erase(pid); }
+void recordForget(pid_t pid) {
+  // The root is killed by the caller; the other processes of its recording die with it.
+  auto it = recordings.find(pid);
+  if (it == recordings.end()) return;
+  for (auto& [p, s] : it->second.procs)
+    if (p != pid) killTracee(p);
+  recordings.erase(it);
+}
 void recordRequestStop() { stopRequested = true; }
 
-LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) {
-  bool fresh = !sessions.count(pid);
-  Session& s = sessions[pid];
+namespace {
+
+// The recording ends now (requested): what the stopped process buffered is kept,
+// then every recorded process dies; live children live on, as when a parent is killed.
+LoopResult stopAll(Recording& rec, pid_t pid, Session& s, RecordWriter& w, LoopResult& out) {
+  flushBuffer(pid, s, w, out.eventCount);
+  std::vector<uint64_t> left;
+  for (auto& [p, ps] : rec.procs) {
+    killTracee(p);
+    for (pid_t c : releaseChildren(ps)) left.push_back(uint64_t(c));
+  }
+  if (!left.empty()) out.stop.bigs("children", left);
+  out.stop.reason = "stopped";
+  recordings.erase(rec.root);
+  return out;
+}
+
+// A stop JS handles names the process it is about.
+LoopResult& withPid(LoopResult& out, pid_t pid) {
+  out.stop.num("pid", pid);
+  return out;
+}
+
+// The root's end, reported once every other process has ended or been released.
+void rootEnded(Recording& rec, LoopResult& out) {
+  std::vector<uint64_t> left;
+  for (pid_t c : rec.released) left.push_back(uint64_t(c));
+  if (!left.empty()) out.stop.bigs("children", left);
+  out.stop.reason = rec.rootKilled ? "killed" : "exited";
+  out.stop.num(rec.rootKilled ? "signal" : "code", rec.rootStatus);
+}
+
+}  // namespace
+
+LoopResult recordRun(pid_t root, const std::vector<Row>& table, size_t maxBytes, bool recordChildren) {
+  bool fresh = !recordings.count(root);
+  Recording& rec = recordings[root];
   if (fresh) {
-    s.view = initialView();
+    rec.root = root;
+    rec.recordChildren = recordChildren;
+    rec.procs[root].view = initialView();
+    noteStdio(root, rec.procs[root]);
+    rec.held.insert(root);
     stopRequested = false;
   }
   LoopResult out;
@@ -170,24 +220,16 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
   double t0 = nowMs();
 
   while (out.events.size() < maxBytes) {
-    resume(pid, s.seccompMode && !s.inSyscall ? PTRACE_CONT : PTRACE_SYSCALL, s.pendingSig);
-    bool delivered = s.pendingSig != 0;
-    s.pendingSig = 0;
-    Stop st = waitRecorded(pid, s);
-    if (!delivered || st.kind != Stop::kSignal) endSignalChain(s);
-    if (stopRequested && st.kind != Stop::kExited && st.kind != Stop::kKilled) {
-      // The recording ends here: what the program buffered is kept, then it dies.
-      flushBuffer(pid, s, w, out.eventCount);
-      killTracee(pid);
-      std::vector<uint64_t> left;  // children live on, as when a parent is killed
-      for (pid_t c : releaseChildren(s)) left.push_back(uint64_t(c));
-      if (!left.empty()) out.stop.bigs("children", left);
-      out.stop.reason = "stopped";
-      sessions.erase(pid);
-      return out;
-    }
+    resumeHeld(rec);
+    auto [pid, st] = waitAnyRecorded(rec);
+    Session& s = rec.procs[pid];
+    if (!s.resumedWithSignal || st.kind != Stop::kSignal) endSignalChain(s);
+    s.resumedWithSignal = false;
+    rec.held.insert(pid);  // resumed at the top of the loop, or by the next run
+    if (stopRequested && st.kind != Stop::kExited && st.kind != Stop::kKilled) return stopAll(rec, pid, s, w, out);
 
     if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
+      rec.held.erase(pid);
       if (s.inSyscall && rowFor(table, int64_t(s.entry.orig_rax)) &&
           table[size_t(s.entry.orig_rax)].action == kExit) {
         // exit/exit_group never return: record the call so replay checks its arguments.
@@ -200,13 +242,34 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
       w.end(start);
       out.eventCount++;
       // Children still traced (seccomp mode) go to the helper, which serves them.
-      std::vector<uint64_t> left;
-      for (pid_t c : releaseChildren(s)) left.push_back(uint64_t(c));
-      if (!left.empty()) out.stop.bigs("children", left);
-      out.stop.reason = st.kind == Stop::kExited ? "exited" : "killed";
-      out.stop.num(st.kind == Stop::kExited ? "code" : "signal", st.kind == Stop::kExited ? st.code : st.sig);
-      sessions.erase(pid);
-      return out;
+      for (pid_t c : releaseChildren(s)) rec.released.push_back(c);
+      forgetMemoryFd(pid);
+      cpuidForget(pid);
+      rec.procs.erase(pid);
+      endStdioWrite(rec, pid);
+      rec.releasing.erase(pid);
+      if (pid == root) {
+        rec.rootEnded = true;
+        rec.rootKilled = st.kind == Stop::kKilled;
+        rec.rootStatus = st.kind == Stop::kExited ? st.code : st.sig;
+        // Processes that outlive the program are handed over, as a daemon lives on.
+        beginRelease(rec);
+      }
+      if (rec.rootEnded && rec.procs.empty()) {
+        rootEnded(rec, out);
+        recordings.erase(root);
+        return out;
+      }
+      continue;
+    }
+    if (rec.releasing.count(pid) && releaseAtStop(rec, pid, s, st)) {
+      rec.held.erase(pid);
+      if (rec.procs.empty()) {
+        rootEnded(rec, out);
+        recordings.erase(root);
+        return out;
+      }
+      continue;
     }
 
     bool seccompEntry = st.kind == Stop::kEvent && st.event == PTRACE_EVENT_SECCOMP;
@@ -244,13 +307,22 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
         // with ENOSYS, which is recorded (checked at the exit).
         const Row* row = rowFor(table, nr);
         std::string why = atEntry(pid, s, row ? *row : kUnknownNumber, nr, a);
+        if (!why.empty() && isForkLike(nr) && (a[0] & kCloneThread) && releaseAtEntry(rec, pid, s)) {
+          // A child that makes a thread runs on unrecorded; the others go on.
+          out.stop.reason = "released";
+          out.stop.str("why", why);
+          out.stop.bigs("children", {uint64_t(pid)});
+          return withPid(out, pid);
+        }
         if (!why.empty()) {
           out.stop.reason = "unsupported";
           out.stop.num("nr", nr);
           out.stop.str("why", why);
-          return out;
+          return withPid(out, pid);
         }
         s.inSyscall = true;
+        s.syscallInsn = r.rip - 2;
+        if (isForkLike(nr) && rec.recordChildren) s.orderStdio = true;
         if (isForkLike(nr) && !s.watchingShared) watchSharedMemory(pid, s);
         if (s.bufAddr && isForkLike(nr)) {
           // A vfork child shares the buffer: keep the library off it until the call returns.
@@ -263,6 +335,7 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
           if (seccompEntry) syscall(SYS_tgkill, pid, pid, s.deferredSig);
           else s.pendingSig = s.deferredSig;
         }
+        if (s.orderStdio && echoFlag(pid, s, nr, a[0]) && holdStdioWrite(rec, pid)) continue;
         // This call may block for long: hand what is encoded to the trace writer
         // first, so a recorder killed meanwhile loses at most a few milliseconds.
         if (out.events.size() && nowMs() - t0 > kHandOverMs) break;
@@ -270,6 +343,7 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
       }
       // Syscall exit.
       s.inSyscall = false;
+      endStdioWrite(rec, pid);
       nr = int64_t(s.entry.orig_rax);
       if (s.annul) {
         r.rax = uint64_t(s.forcedResult);
@@ -282,7 +356,7 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
         out.stop.reason = "unknown-syscall";
         out.stop.num("nr", nr);
         out.stop.big("result", uint64_t(result));
-        return out;
+        return withPid(out, pid);
       }
       const Row& row = known ? *known : kUnknownNumber;
       if (row.action == kMmap || row.action == kMremap || nr == kNrMunmap || nr == kNrMprotect || row.action == kExec)
@@ -314,11 +388,11 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
         s.execed = false;
         forgetMemoryFd(pid);
         out.stop.reason = "exec";
-        return out;
+        return withPid(out, pid);
       }
       if (row.action == kMmap && !isError(result) && (!(s.entry.r10 & kMapAnonymous) || (s.entry.r10 & kMapShared))) {
         mmapStop(s, result, out);
-        return out;
+        return withPid(out, pid);
       }
       if (row.action == kMremap && !isError(result) && s.entry.rdx > s.entry.rsi) {
         // Grown: the new part may show more of a file.
@@ -326,21 +400,26 @@ LoopResult recordRun(pid_t pid, const std::vector<Row>& table, size_t maxBytes) 
         out.stop.big("addr", uint64_t(result));
         out.stop.big("oldLength", s.entry.rsi);
         out.stop.big("length", s.entry.rdx);
-        return out;
+        return withPid(out, pid);
       }
-      if (!isError(result) && !s.mappedFiles.empty() && fileChangeStop(pid, s, nr, result, out)) return out;
+      if (!isError(result) && !s.mappedFiles.empty() && fileChangeStop(pid, s, nr, result, out)) return withPid(out, pid);
       continue;
     }
 
     if (st.kind == Stop::kEvent) {
       if (st.event == PTRACE_EVENT_EXEC) {
         s.execed = true;
+        s.syscallInsn = 0;
         forgetMemoryFd(pid);
       } else if (st.event == PTRACE_EVENT_FORK || st.event == PTRACE_EVENT_VFORK ||
                  st.event == PTRACE_EVENT_CLONE) {
         unsigned long child = 0;
         ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &child);
-        if (child) adoptForkChild(pid, pid_t(child), st.event == PTRACE_EVENT_VFORK, s);
+        bool thread = st.event == PTRACE_EVENT_CLONE && (s.entry.rdi & kCloneThread);
+        if (child && rec.recordChildren && !thread)
+          adoptRecordedChild(rec, pid, pid_t(child), st.event, w, out.eventCount);
+        else if (child)
+          adoptForkChild(pid, pid_t(child), st.event == PTRACE_EVENT_VFORK, s);
       }
       continue;  // group-stop and other event stops: resume
     }

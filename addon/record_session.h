@@ -30,6 +30,7 @@ struct BufHeader {
 };
 constexpr uint32_t kTracedFileWrites = 1;  // calls that change files (a data file is mapped)
 constexpr uint32_t kTracedAll = 2;         // every call (children share memory with the program)
+constexpr uint32_t kTracedStdioWrites = 4; // writes to fds 1 and 2 (several processes: the recorder orders them)
 constexpr uint64_t kBufHeader = 64;               // records start after the header
 constexpr uint64_t kBufMagic = 0x52574e44;        // prctl option the preload library registers with
 constexpr int64_t kBufMagicOk = 0x52574e4f4bLL;   // the recorder's answer
@@ -91,6 +92,18 @@ struct Session {
   bool watchingShared = false;
   bool sharedMapsChanged = false;
   std::vector<Region> shared;
+  // Processes (record_processes.cc): the recorded parent (0 for the root), the
+  // last `syscall` instruction the process used (to run one of our own there), and
+  // whether its last resume delivered a signal.
+  pid_t parent = 0;
+  uint64_t syscallInsn = 0;
+  // (st_dev, st_ino) of the recording's own stdout and stderr: a write that reaches
+  // them is marked kSysEchoed (replay --check echoes those, in recorded order).
+  std::pair<uint64_t, uint64_t> echoIds[2] = {{0, 0}, {0, 0}};
+  bool resumedWithSignal = false;
+  // The recording has more than this process (it forked, or is a child): its writes
+  // to the recording's stdout and stderr go traced, so that their order is known.
+  bool orderStdio = false;
 };
 
 inline void args6(const user_regs_struct& r, uint64_t a[6]) {

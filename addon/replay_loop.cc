@@ -16,6 +16,7 @@
 #include "ptrace_ops.h"
 #include "replay_files.h"
 #include "replay_syscallbuf.h"
+#include "replay_processes.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -39,6 +40,14 @@ struct Session {
   BufferFeed feed;            // buffered calls served in-process (replay_syscallbuf.cc)
   bool hasFedStop = false;    // fedStop is the next stop: the program ran to it through fed calls
   Stop fedStop{};
+  // Processes (replay_processes.h): the recorded pid whose events this process
+  // replays (0: every event), whether clone events create the children, and the
+  // fork-like call in progress (stopped inside it, its entry registers).
+  uint32_t recordedTid = 0;
+  bool followChildren = false;
+  bool echoMarked = false;  // format 4: only writes marked kSysEchoed are echoed
+  bool cloning = false;
+  user_regs_struct cloneEntry{};
 };
 
 std::map<pid_t, Session> sessions;
@@ -112,7 +121,12 @@ Stop resumeAndWait(pid_t pid, Session& s) {
   }
   resume(pid, PTRACE_SYSCALL, s.pendingSig);
   s.pendingSig = 0;
-  return waitStop(pid);
+  Stop st = waitStop(pid);
+  while (s.followChildren && isReplayChildSignal(pid, st)) {
+    resume(pid, PTRACE_SYSCALL, 0);
+    st = waitStop(pid);
+  }
+  return st;
 }
 
 Stop expectSyscallExit(pid_t pid, Session& s, int64_t nr, const uint64_t a[6]) {
@@ -143,9 +157,13 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   int64_t result = int64_t(v.get64(68));
   uint32_t checkLen = v.get32(76), checkCrc = v.get32(80);
 
-  Stop st = resumeAndWait(pid, s);
-  if (st.kind != Stop::kSyscall) throw Diverged{describeCall(nr, a), describeStop(pid, st)};
-  user_regs_struct r = getRegs(pid);
+  bool cloning = s.cloning;
+  s.cloning = false;
+  if (!cloning) {
+    Stop st = resumeAndWait(pid, s);
+    if (st.kind != Stop::kSyscall) throw Diverged{describeCall(nr, a), describeStop(pid, st)};
+  }
+  user_regs_struct r = cloning ? s.cloneEntry : getRegs(pid);
   uint64_t got[6];
   args6(r, got);
   // A number the table does not know was recorded failing with ENOSYS (syscall(-1)).
@@ -161,7 +179,8 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
     if (in.size() != checkLen || crc32(0, in.data(), in.size()) != checkCrc)
       throw Diverged{describeCall(nr, a) + " writing " + std::to_string(checkLen) + " recorded bytes",
                      "the same call writing " + std::to_string(in.size()) + " different bytes"};
-    if ((row.flags & kFlagEcho) && (uint32_t(a[0]) == 1 || uint32_t(a[0]) == 2) && result > 0) {
+    bool echoed = s.echoMarked ? (v.flags() & kSysEchoed) != 0 : uint32_t(a[0]) == 1 || uint32_t(a[0]) == 2;
+    if ((row.flags & kFlagEcho) && echoed && result > 0) {
       in.resize(std::min<size_t>(in.size(), size_t(result)));
       out.echo.emplace_back(int(uint32_t(a[0])), std::move(in));
     }
@@ -204,6 +223,19 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
     return ran;
   };
 
+  if (cloning) {
+    // The child exists (clone event): the call runs on to its exit, which a vfork
+    // parent reaches once the child has exec'd or exited.
+    expectSyscallExit(pid, s, nr, a);
+    user_regs_struct x = getRegs(pid);
+    x.rax = uint64_t(result);
+    x.orig_rax = uint64_t(nr);
+    x.rdi = r.rdi;
+    x.rsi = r.rsi;
+    setRegs(pid, x);
+    applyWrites(pid, v, nwrites);
+    return;
+  }
   switch (row.action) {
     case kExit:
       return;  // the exit event that follows resumes it
@@ -216,9 +248,10 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       break;
     case kExecute:
     case kExecuteKeepResult:
-      // The program's forks are not replayed, so these only matter to checkpoints,
-      // which they would break (a copy without the region, or with it zeroed).
-      if (nr == kNrMadvise && (a[2] == kMadvDontfork || a[2] == kMadvWipeonfork)) annul();
+      // Under a debugger the program's forks are not replayed, so these only matter to
+      // checkpoints, which they would break (a copy without the region, or with it
+      // zeroed); a replay that makes the forks (followChildren) needs them.
+      if (nr == kNrMadvise && (a[2] == kMadvDontfork || a[2] == kMadvWipeonfork) && !s.followChildren) annul();
       else execute(nr, a, row.action == kExecute, result);
       break;
     case kArchPrctl:
@@ -314,6 +347,18 @@ void replayTsc(pid_t pid, Session& s, const RecordView& v) {
 // (replay_syscallbuf.cc): fill its feed, run the program to its next stop (kept for
 // the event it belongs to) and pass the events it replayed. True when `at` moved.
 // A debugger sees every event stop by stop, so its runs keep the feed empty.
+// How many records from `at` on belong to process `tid`, before another's.
+uint32_t ownRecordsFrom(const std::vector<uint8_t>& events, size_t at, uint32_t tid) {
+  uint32_t n = 0;
+  while (at + kHeaderSize <= events.size()) {
+    RecordView v{events.data() + at, events.size() - at};
+    if (v.tid() != tid || v.size() < kHeaderSize) break;
+    n++;
+    at += v.size();
+  }
+  return n;
+}
+
 bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<uint8_t>& events, size_t& at,
                    uint32_t room, LoopResult& out) {
   if (s.hasFedStop) return false;
@@ -339,6 +384,11 @@ bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<ui
 }  // namespace
 
 void replayForget(pid_t pid) { sessions.erase(pid); }
+void replaySetProcess(pid_t pid, uint32_t recordedPid, bool followChildren, bool echoMarked) {
+  sessions[pid].recordedTid = recordedPid;
+  sessions[pid].followChildren = followChildren;
+  sessions[pid].echoMarked = echoMarked;
+}
 void replaySetBrk(pid_t pid, uint64_t brk) { sessions[pid].brk = brk; }
 void replaySetDebugHook(pid_t pid, DebugHook* hook) { sessions[pid].hook = hook; }
 void replayCopySession(pid_t from, pid_t to) {
@@ -350,6 +400,8 @@ void replayCopySession(pid_t from, pid_t to) {
     copy.brk = it->second.brk;
     copy.signalQueued = it->second.signalQueued;
     copy.feed = it->second.feed;
+    copy.recordedTid = it->second.recordedTid;
+    copy.echoMarked = it->second.echoMarked;
   }
   sessions[to] = copy;
   cpuidCopyState(from, to);
@@ -372,11 +424,32 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
   };
   try {
     RecordView v{};
+    // The next record of the same process (records of others come between).
+    auto nextOwn = [&](size_t pos, RecordView& nv) {
+      while (view(pos, nv)) {
+        if (!s.recordedTid || nv.tid() == s.recordedTid) return true;
+        pos += nv.n;
+      }
+      return false;
+    };
     while (out.eventCount < maxEvents && view(at, v)) {
-      if (serveBuffered(pid, s, table.data(), events, at, maxEvents - out.eventCount, out)) view(at, v);
+      if (s.recordedTid && v.tid() != s.recordedTid) {
+        // Another process's event: replayed by its own process, if at all.
+        at += v.n;
+        out.eventCount++;
+        if (s.hook && s.hook->afterOtherEvent(pid, out.stop)) {
+          out.consumed = at - offset;
+          return out;
+        }
+        continue;
+      }
+      // In-process service stops at the end of this process's own run of records.
+      uint32_t room = maxEvents - out.eventCount;
+      if (s.recordedTid) room = std::min(room, ownRecordsFrom(events, at, s.recordedTid));
+      if (!s.cloning && serveBuffered(pid, s, table.data(), events, at, room, out)) continue;
       RecordView nextView{};
-      bool hasNext = view(at + v.n, nextView);
-      s.userCodeNext = true;
+      bool hasNext = nextOwn(at + v.n, nextView);
+      s.userCodeNext = !s.cloning;
       switch (v.kind()) {
         case kEvSyscall:
           if (v.n < kSyscallFixed) throw NativeError{EINVAL, "short syscall record"};
@@ -388,6 +461,38 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
         case kEvRdtsc:
           replayTsc(pid, s, v);
           break;
+        case kEvClone: {
+          if (!s.followChildren) break;  // the child is not replayed: its parent sees only results
+          Stop st = resumeAndWait(pid, s);
+          if (st.kind != Stop::kSyscall) throw Diverged{"the creation of process " + std::to_string(v.get32(12)),
+                                                        describeStop(pid, st)};
+          user_regs_struct entry = getRegs(pid);
+          pid_t child;
+          try {
+            child = replayCreateChild(pid, entry, v);
+          } catch (const ReplayCloneError& e) {
+            throw Diverged{"the creation of process " + std::to_string(v.get32(12)), e.what};
+          }
+          s.cloning = true;
+          s.cloneEntry = entry;
+          Session& c = sessions[child];
+          c.brk = s.brk;
+          c.recordedTid = v.get32(12);
+          c.followChildren = true;
+          c.echoMarked = s.echoMarked;
+          // A forked child has its own copy of the feed (private memory); one in the
+          // parent's memory has none of its own.
+          if (!(v.get64(20) & 0x100 /* CLONE_VM */)) c.feed = s.feed;
+          cpuidCopyState(pid, child);
+          at += v.n;
+          out.eventCount++;
+          out.consumed = at - offset;
+          out.stop.reason = "clone";
+          out.stop.num("child", child);
+          out.stop.num("recordedChild", int64_t(v.get32(12)));
+          out.stop.big("flags", v.get64(20));
+          return out;
+        }
         case kEvCpuid: {
           Stop st = resumeAndWait(pid, s);
           std::string why = cpuidReplayEvent(pid, st, v);

@@ -15,6 +15,12 @@ namespace rw {
 LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                      size_t offset, uint32_t maxEvents);
 void replayForget(pid_t pid);
+// Which recorded process `pid` replays (records of other processes are skipped;
+// 0: all records), and whether its clone events create the children (else the
+// creation is skipped and the parent only sees the recorded results).
+// echoMarked: the trace marks the writes to the recording's stdout and stderr
+// (format 4); else writes to fds 1 and 2 are echoed.
+void replaySetProcess(pid_t pid, uint32_t recordedPid, bool followChildren, bool echoMarked);
 void replaySetBrk(pid_t pid, uint64_t brk);
 // A forked copy of a replayed process (a checkpoint) continues the same replay:
 // copies brk, the pending signal and the queued-signal flag (not the debug hook).
@@ -34,6 +40,9 @@ class DebugHook {
   virtual Stop runUserCode(pid_t pid, int& sig) = 0;
   // After each event: true (with info filled in) stops the loop there.
   virtual bool afterEvent(pid_t pid, const RecordView& done, const RecordView* next, StopInfo& info) = 0;
+  // After an event of another process, skipped (it is an interval in which this
+  // process does nothing): true stops the loop there, as afterEvent.
+  virtual bool afterOtherEvent(pid_t pid, StopInfo& info) { return false; }
 };
 void replaySetDebugHook(pid_t pid, DebugHook* hook);
 

@@ -4,8 +4,9 @@
 //   cc -g -O0 -o tests/.build/NAME NAME.c                 (dynamically linked)
 //   cc -g -O0 -static -o tests/.build/NAME.static NAME.c  (statically linked)
 // The edge corpus tests/programs/edge/NAME.c (tests/integration/edge.test.ts) and
-// the helpers in tests/programs/tools/NAME.c are compiled dynamically only, into
-// tests/.build/edge/NAME and tests/.build/tools/NAME.
+// the helpers in tests/programs/tools/NAME.c and the multi-process programs in
+// tests/programs/procs/NAME.c are compiled dynamically only, into
+// tests/.build/<dir>/NAME.
 // A build whose output is newer than its source is skipped. A program that
 // fails to build dynamically fails the run; one that cannot be linked
 // statically loses only its static variant, which is recorded in
@@ -22,7 +23,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PROGRAMS_DIR = path.join(ROOT, 'tests', 'programs');
 const BUILD_DIR = path.join(ROOT, 'tests', '.build');
 /** Subdirectories of tests/programs built dynamically only, into tests/.build/<dir>. */
-const DYNAMIC_ONLY_DIRS = ['edge', 'tools'];
+const DYNAMIC_ONLY_DIRS = ['edge', 'tools', 'procs'];
 const REPORT = path.join(BUILD_DIR, 'build-report.json');
 
 interface BuildJob {

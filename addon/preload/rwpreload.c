@@ -54,6 +54,7 @@ struct rw_feed {
 #define RW_CAN_FEED 1 /* prctl's sixth argument: this library reads a replay feed */
 #define TRACED_FILE_WRITES 1 /* a data file is mapped: calls that change files */
 #define TRACED_ALL 2         /* children share memory with the program: every call */
+#define TRACED_STDIO_WRITES 4 /* several processes: writes to fds 1 and 2, which the recorder orders */
 
 enum {
   NR_read = 0, NR_write = 1, NR_close = 3, NR_stat = 4, NR_fstat = 5, NR_lstat = 6,
@@ -224,7 +225,8 @@ long rw_handle(long nr, long *a) {
   struct rw_header *h = buf;
   struct out o;
   if (!active || h->disabled || h->busy || !plan(nr, a, &o) || (h->traced & TRACED_ALL) ||
-      ((h->traced & TRACED_FILE_WRITES) && changes_files(nr, a)))
+      ((h->traced & TRACED_FILE_WRITES) && changes_files(nr, a)) ||
+      ((h->traced & TRACED_STDIO_WRITES) && (nr == NR_write || nr == NR_pwrite64) && (a[0] == 1 || a[0] == 2)))
     return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   long need = SYSCALL_FIXED + (o.ptr ? 12 + o.max : 0);
   if (o.max < 0 || o.max > (long)(h->capacity / 4) || h->used + need > h->capacity)

@@ -46,6 +46,11 @@ export function describeEvent(e: TraceEvent): string {
       return e.killed ? `killed by ${signalName(e.code)}` : `exit ${e.code}`;
     case 'stop':
       return `stop: ${e.reason}`;
+    case 'clone': {
+      const how = e.ptraceEvent === 2 ? 'vfork' : e.ptraceEvent === 1 ? 'fork' : 'clone';
+      const writes = e.childWrites.map((w) => ` <${w.data.length}B @0x${w.addr.toString(16)} in the child>`).join('');
+      return `${how} of process ${e.child} (flags 0x${e.flags.toString(16)})${writes}`;
+    }
   }
 }
 

@@ -35,6 +35,7 @@ const COMMANDS: (CommandSpec & { run(v: OptionValues, positionals: string[]): Pr
       { name: 'gdb', type: 'boolean', default: false, describe: 'start gdb already connected' },
       { name: 'gdb-path', type: 'string', value: 'path', describe: 'the gdb to start with --gdb' },
       { name: 'symbols', type: 'string', value: 'file', describe: 'serve symbols from FILE (checked against the recorded executable)' },
+      { name: 'pid', type: 'string', value: 'pid', describe: 'debug this process of the recording: its recorded pid or command name (see rewind ps; default the first)' },
     ],
     async run(v, [trace]) {
       if (v.check) {
@@ -44,7 +45,7 @@ const COMMANDS: (CommandSpec & { run(v: OptionValues, positionals: string[]): Pr
       const { replayServeCommand } = await import('./replay-command.js');
       return replayServeCommand({
         trace, port: v.port as number, host: v.host as string, once: v.once as boolean, gdb: v.gdb as boolean,
-        gdbPath: v['gdb-path'] as string | undefined, symbols: v.symbols as string | undefined,
+        gdbPath: v['gdb-path'] as string | undefined, symbols: v.symbols as string | undefined, pid: v.pid as string | undefined,
       });
     },
   },
@@ -73,6 +74,14 @@ const COMMANDS: (CommandSpec & { run(v: OptionValues, positionals: string[]): Pr
     async run(v) {
       const { storeCommand } = await import('./store-command.js');
       return storeCommand({ prune: v.prune as boolean });
+    },
+  },
+  {
+    name: 'ps', usage: TRACE_OPTIONAL, describe: 'list the processes of a trace: pid, parent, how it ended, command line (default: the latest)',
+    positionals: 'trace', options: [],
+    async run(_v, [trace]) {
+      const { psCommand } = await import('./ps-command.js');
+      return psCommand({ trace });
     },
   },
   {

@@ -13,7 +13,7 @@ export async function replayCheckCommand(argv: { trace?: string }): Promise<numb
     const trace = TraceReader.open(resolveTrace(argv.trace));
     await warnAboutCpu(trace);
     replayer = await Replayer.start(trace);
-    const outcome = await replayer.run({ onOutput: (fd, data) => writeAllSync(fd, data) });
+    const outcome = await replayer.run({ onOutput: (fd, data) => writeAllSync(fd, data), onNote: (text) => notice(text) });
     if (outcome.kind === 'incomplete') fail(`the trace is incomplete: ${outcome.reason}; replayed ${outcome.events} events`);
     return shellStatus(outcome);
   } catch (e) {

@@ -2,6 +2,7 @@ import { TraceReader } from '../history/index.js';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { firstExec } from '../replay/replay-process.js';
+import { findProcess, imageOf, recordedProcesses, type RecordedProcess } from '../replay/process-tree.js';
 import { checkSymbolFile, TraceFiles } from '../replay/trace-files.js';
 import { DebugSession } from '../debug/session.js';
 import { readFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ export interface ServeArgs {
   gdb: boolean;
   gdbPath?: string;
   symbols?: string;
+  /** the process gdb debugs: a recorded pid or a command name (default the first) */
+  pid?: string;
 }
 
 /** `rewind replay [TRACE] [--port N] [--host ADDR] [--once] [--gdb] [--symbols FILE]`: serves the replay to gdb. */
@@ -29,8 +32,13 @@ export async function replayServeCommand(argv: ServeArgs): Promise<number> {
     fail((e as Error).message);
   }
   let first: ReturnType<typeof firstExec>;
+  let debugged: RecordedProcess | undefined;
   try {
     first = firstExec(trace);
+    if (argv.pid !== undefined) {
+      debugged = findProcess(recordedProcesses(trace), argv.pid);
+      if (debugged.parent) first = imageOf(trace, debugged);
+    }
   } catch (e) {
     fail((e as Error).message);
   }
@@ -71,7 +79,7 @@ export async function replayServeCommand(argv: ServeArgs): Promise<number> {
     let current: DebugSession | undefined;
     process.on('SIGUSR1', () => current?.interrupt());
     await serveReplay({
-      startSession: async () => (current = await DebugSession.start(trace, { onOutput, openFile, log })),
+      startSession: async () => (current = await DebugSession.start(trace, { onOutput, openFile, log, process: debugged })),
       host: argv.host, port: argv.port, once: argv.once || argv.gdb, exePath, packetLog, log,
       onListening: (port) => {
         const where = `${argv.host.includes(':') ? `[${argv.host}]` : argv.host}:${port}`;

@@ -35,6 +35,15 @@ export async function patchExecSnapshot(pid: number, snap: ExecSnapshot, fileOf:
   return patched;
 }
 
+/**
+ * After an exec the old image's sites are gone. Before the new one is written: a
+ * write over a known site with its original bytes keeps it patched, which would
+ * turn the new image's instruction at the same address into a ud2 no site names.
+ */
+export async function forgetAllSites(pid: number): Promise<void> {
+  await native().cpuidPatch(pid, ALL[0], ALL[1], []);
+}
+
 /** Before a file's bytes are (re)written at a mapping: the old sites there are gone. */
 export async function forgetSitesIn(pid: number, map: MapFileInfo): Promise<void> {
   const start = BigInt(map.addr);

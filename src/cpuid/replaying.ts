@@ -10,7 +10,7 @@ import { EventKind, eventKindOf, type ExecSnapshot, type MapFileInfo } from '../
 import { native } from '../native/addon.js';
 import { hostCpuidDump } from './host-dump.js';
 import { type CpuidRow, featuresOnlyIn, FEATURES, regOf, trampolineXsave, xsaveWrites, xstateName } from './leaves.js';
-import { forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
+import { forgetAllSites, forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
 import { type CpuidMeta, faultingAvailable } from './recording.js';
 
 const AT_MINSIGSTKSZ = 51n;
@@ -116,6 +116,11 @@ function policyOf(trace: TraceReader): Policy {
 }
 
 /** After the address space of an exec is rebuilt: the program's CPUIDs trap from here on. */
+/** At an exec, before the new image is rebuilt (see forgetAllSites). */
+export async function cpuidBeforeRebuild(pid: number, trace: TraceReader): Promise<void> {
+  if (policyOf(trace).patch) await forgetAllSites(pid);
+}
+
 export async function cpuidAfterRebuild(pid: number, trace: TraceReader, snap: ExecSnapshot): Promise<void> {
   const p = policyOf(trace);
   if (p.faulting && !(await native().cpuidEnableFaulting(pid))) {

@@ -84,9 +84,11 @@ export class ReplayedProcess {
    */
   readonly exitEvent: number | undefined;
 
-  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void) {
+  /** exitEvent: the debugged process's exit (replay --pid; null: it has none), else the trace's last event if it is an exit */
+  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void, exitEvent?: number | null) {
     const last = trace.eventCount - 1;
-    this.exitEvent = last >= 1 && decodeEvent(trace.record(last)).kind === 'exit' ? last : undefined;
+    this.exitEvent = exitEvent !== undefined ? exitEvent ?? undefined
+      : last >= 1 && decodeEvent(trace.record(last)).kind === 'exit' ? last : undefined;
   }
 
   /** The process stands at the end of the recording: the next event is the exit. */

@@ -4,6 +4,7 @@
 // the rooms behind it. A command that fails unexpectedly is logged with its stack,
 // the replay goes back to where the command started, and the session stays usable.
 import type { TraceReader } from '../history/index.js';
+import { decodeEvent } from '../history/events.js';
 import type { ExecSnapshot } from '../history/events.js';
 import { getReg } from '../arch/registers.js';
 import { native } from '../native/addon.js';
@@ -11,6 +12,8 @@ import { debugSlotAddress, librariesSvr4Xml, readLinkMap } from '../replay/link-
 import { RecordedNames, replayRegion, type MemoryRegion } from '../replay/memory-regions.js';
 import { readProcessIds, type ProcessIds } from '../replay/process-ids.js';
 import { firstExec, startReplayProcess } from '../replay/replay-process.js';
+import { Replayer } from '../replay/replayer.js';
+import { imageOf, type RecordedProcess } from '../replay/process-tree.js';
 import { Diversion } from './diversion.js';
 import { ReplayedProcess, type RunExtra } from './forward.js';
 import { Inspector } from './inspector.js';
@@ -43,11 +46,23 @@ export interface SessionOptions {
   openFile?: (path: string) => Buffer | undefined;
   /** the server's log: internal errors, with their stacks */
   log?: (text: string) => void;
+  /** the process gdb debugs (replay --pid; default the first) */
+  process?: RecordedProcess;
+}
+
+/** The trace's last event if it is the exit of the first process (another's, in a trace of several: null). */
+function rootExit(trace: TraceReader, tid: number): number | null {
+  const last = trace.eventCount - 1;
+  if (last < 1) return null;
+  const e = decodeEvent(trace.record(last));
+  return e.kind === 'exit' && (e.tid === tid || trace.meta.version < 4) ? last : null;
 }
 
 export class DebugSession implements DebugTarget, MonitoredSession {
   readonly snapshot: ExecSnapshot;
   readonly tid: number;
+  /** the index of the debugged process's first event: 1, or its clone event's + 1 */
+  private readonly firstEvent: number;
   avx = false;
   private readonly proc: ReplayedProcess;
   private readonly traps: Traps;
@@ -61,8 +76,10 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   private stopSignals = (1n << 64n) - 2n;
 
   private constructor(readonly trace: TraceReader, private readonly opts: SessionOptions) {
-    ({ snapshot: this.snapshot, tid: this.tid } = firstExec(trace));
-    this.proc = new ReplayedProcess(trace, opts.onOutput);
+    const child = opts.process && opts.process.parent ? opts.process : undefined;
+    ({ snapshot: this.snapshot, tid: this.tid } = child ? imageOf(trace, child) : firstExec(trace));
+    this.firstEvent = child ? child.firstEvent + 1 : 1;
+    this.proc = new ReplayedProcess(trace, opts.onOutput, child ? child.end?.event ?? null : rootExit(trace, this.tid));
     this.traps = new Traps(this.proc);
     this.inspector = new Inspector(this.proc, this.traps);
     this.diversion = new Diversion(this.proc, this.traps, this.inspector);
@@ -79,11 +96,13 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   }
 
   private async begin(): Promise<void> {
-    const pid = await startReplayProcess(this.trace, this.snapshot);
+    const pid = this.firstEvent > 1
+      ? (await (await Replayer.start(this.trace)).handOver(this.tid)).pid
+      : await startReplayProcess(this.trace, this.snapshot);
     let pc: bigint;
     try {
       pc = getReg(await native().getRegs(pid), 'rip');
-      await this.proc.adopt(pid, 1, 0, pc, 0);
+      await this.proc.adopt(pid, this.firstEvent, 0, pc, 0);
       this.avx = await this.inspector.detectAvx();
     } catch (e) {
       await this.proc.kill();
@@ -91,7 +110,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       throw e;
     }
     this.proc.lastStop = { kind: 'stopped', signal: 5, reason: 'start' };
-    await this.timeline.begin(pc);
+    await this.timeline.begin(pc, this.firstEvent);
   }
 
   // ---------------------------------------------------------------- state

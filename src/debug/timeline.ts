@@ -59,9 +59,9 @@ export class Timeline {
   ) {}
 
   /** The start of the replay: the root checkpoint, kept for the whole session. */
-  async begin(pc: bigint): Promise<void> {
-    this.here = { kind: 'mark', mark: { e: 1, base: 0, pc, n: 1, steps: 0 } };
-    this.boundaryPcs.set(1, pc);
+  async begin(pc: bigint, e = 1): Promise<void> {
+    this.here = { kind: 'mark', mark: { e, base: 0, pc, n: 1, steps: 0 } };
+    this.boundaryPcs.set(e, pc);
     await this.takeCheckpoint(true);
   }
 

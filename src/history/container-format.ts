@@ -3,12 +3,15 @@ import { crc32 } from './crc32.js';
 
 export const FORMAT_NAME = 'rewind-trace';
 /**
+ * 4: the events of every process of the program (clone events, kind 10, where one
+ * was created; records carry the pid they belong to); writes that reached the
+ * recording's stdout or stderr are marked (syscall flag 4).
  * 3: map-file events name an emulated file and carry the mapped range in pieces;
  * file-data events (kind 9). 2: cpuid events (kind 4).
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 /** meta.json versions this rewind reads: 1 had no cpuid events, 1 and 2 only whole-file map-file events. */
-export const FORMAT_VERSIONS_READ: readonly number[] = [1, 2, 3];
+export const FORMAT_VERSIONS_READ: readonly number[] = [1, 2, 3, 4];
 
 export const META_FILE = 'meta.json';
 export const END_FILE = 'end.json';

@@ -13,6 +13,7 @@ export const EventKind = {
   Exit: 7,
   Stop: 8,
   FileData: 9,
+  Clone: 10,
 } as const;
 
 export const HEADER_SIZE = 12;
@@ -37,6 +38,8 @@ export interface ExecSnapshot {
   auxv: string;
   /** the executable's path as the program named it */
   exe: string;
+  /** its command line, as /proc/PID/cmdline showed it after the exec (format 4) */
+  argv?: string[];
 }
 
 /** [position relative to the range's start, sha of a stored piece]: the non-zero 1 MiB pieces of a range */
@@ -92,6 +95,8 @@ export type TraceEvent =
   | { kind: 'map-file'; tid: number; map: MapFileInfo }
   | { kind: 'file-data'; tid: number; data: FileDataInfo }
   | { kind: 'exit'; tid: number; killed: boolean; code: number }
+  /** in the parent's stream: it created process `child` (ptrace event 1 fork, 2 vfork, 3 clone); childWrites: the child's memory that differs from the parent's */
+  | { kind: 'clone'; tid: number; child: number; ptraceEvent: number; flags: bigint; childWrites: { addr: bigint; data: Buffer }[] }
   | { kind: 'stop'; tid: number; reason: string };
 
 export class EventFormatError extends Error {}
@@ -152,6 +157,22 @@ export function decodeEvent(rec: Buffer): TraceEvent {
     case EventKind.Exit:
       need(rec, HEADER_SIZE + 8, 'exit');
       return { kind: 'exit', tid, killed: rec.readUInt32LE(12) === 1, code: rec.readInt32LE(16) };
+    case EventKind.Clone: {
+      need(rec, HEADER_SIZE + 20, 'clone');
+      const childWrites: { addr: bigint; data: Buffer }[] = [];
+      let at = HEADER_SIZE + 20;
+      for (let i = 0, n = rec.readUInt32LE(HEADER_SIZE + 16); i < n; i++) {
+        need(rec, at + 12, 'clone');
+        const len = rec.readUInt32LE(at + 8);
+        need(rec, at + 12 + len, 'clone');
+        childWrites.push({ addr: rec.readBigUInt64LE(at), data: rec.subarray(at + 12, at + 12 + len) });
+        at += 12 + len;
+      }
+      return {
+        kind: 'clone', tid, child: rec.readUInt32LE(HEADER_SIZE), ptraceEvent: rec.readUInt32LE(HEADER_SIZE + 4),
+        flags: rec.readBigUInt64LE(HEADER_SIZE + 8), childWrites,
+      };
+    }
     case EventKind.Exec:
       return { kind: 'exec', tid, snapshot: json<ExecSnapshot>(rec) };
     case EventKind.MapFile:

@@ -163,9 +163,18 @@ export interface Native {
   writeMemory(pid: number, addr: bigint, data: Buffer): Promise<void>;
   injectSyscall(pid: number, insnAddr: bigint, nr: number, args: bigint[]): Promise<bigint>;
   resumeAndWait(pid: number, mode: 'cont' | 'syscall' | 'step', signal: number): Promise<NativeWaitResult>;
-  recordRun(pid: number, table: Int32Array, maxBytes: number): Promise<NativeLoopResult>;
+  /** the root's children are recorded too unless recordChildren is false; a stop carries `pid` */
+  recordRun(pid: number, table: Int32Array, maxBytes: number, recordChildren?: boolean): Promise<NativeLoopResult>;
   replayRun(pid: number, table: Int32Array, events: Buffer, offset: number, maxEvents: number): Promise<NativeLoopResult>;
   replaySetBrk(pid: number, brk: bigint): Promise<void>;
+  /**
+   * Which recorded process `pid` replays (other processes' records are skipped;
+   * 0: all), and whether its clone events create the children (stop 'clone' with
+   * child, recordedChild, flags) or are skipped. echoMarked: only writes the trace
+   * marks as reaching the recording's stdout/stderr are echoed (format 4), else
+   * every write to fd 1 or 2.
+   */
+  replaySetProcess(pid: number, recordedPid: number, followChildren: boolean, echoMarked: boolean): Promise<void>;
   /** SIGKILL and reap. */
   kill(pid: number): Promise<void>;
   /** Synchronous: the [start, end) ranges of data (not holes) in path between from and to, flattened. */

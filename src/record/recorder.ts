@@ -39,6 +39,12 @@ export interface RecordOptions {
   syscallbuf?: boolean;
   /** which CPUID answers the program gets (docs/portability.md) */
   cpuid?: CpuidOptions;
+  /**
+   * Record the program's child processes too (default), or let them run live and
+   * unrecorded as before (false, or REWIND_CHILDREN=live): for a program whose
+   * children must not be traced (they ptrace each other).
+   */
+  children?: boolean;
 }
 
 /** Whether the ELF file at PATH asks for a dynamic loader (has a PT_INTERP header). */
@@ -148,21 +154,23 @@ export class Recorder {
       throw new RecordError((e as Error).message);
     }
     try {
-      return await this.run(this.pid, path, writer, cpuid, (sha) => fs.readFileSync(joinPath(opts.traceDir, 'files', sha)));
+      const children = opts.children ?? env.REWIND_CHILDREN !== 'live';
+      return await this.run(this.pid, path, writer, cpuid, children, (sha) => fs.readFileSync(joinPath(opts.traceDir, 'files', sha)));
     } finally {
       n.restoreTerminal();
     }
   }
 
-  private async run(pid: number, path: string, writer: TraceWriter, cpuid: CpuidRecording, stored: (sha: string) => Buffer): Promise<RecordOutcome> {
+  private async run(root: number, path: string, writer: TraceWriter, cpuid: CpuidRecording, children: boolean, stored: (sha: string) => Buffer): Promise<RecordOutcome> {
+    const pid = root;
     const n = native();
     const table = encodeSyscallTable();
-    const first = await captureAddressSpace(pid, writer, path);
+    const first = { ...(await captureAddressSpace(pid, writer, path)), argv: commandLineOf(pid) };
     writer.append(encodeJsonEvent(EventKind.Exec, pid, first));
     writer.flush(); // the start of the program is on disk before it runs
     await cpuid.afterExec(pid, first, stored);
 
-    let running = n.recordRun(pid, table, BATCH_BYTES);
+    let running = n.recordRun(root, table, BATCH_BYTES, children);
     for (;;) {
       let r;
       try {
@@ -183,11 +191,13 @@ export class Recorder {
       if (stop.reason === 'batch') {
         // The program runs on while this batch is compressed and written (the
         // tracer has its own CPU): recording and compression overlap.
-        running = n.recordRun(pid, table, BATCH_BYTES);
+        running = n.recordRun(root, table, BATCH_BYTES, children);
         writer.append(r.events);
         continue;
       }
       writer.append(r.events);
+      // the process the stop is about: the root or one of its descendants
+      const at = stop.pid === undefined ? root : Number(stop.pid);
       try {
         switch (stop.reason) {
           case 'exited':
@@ -201,23 +211,30 @@ export class Recorder {
             return outcome;
           }
           case 'mmap-file': {
-            const map = recordMapping(pid, stop, writer, writer.eventCount - 1);
-            writer.append(encodeJsonEvent(EventKind.MapFile, pid, map));
-            await cpuid.afterMap(pid, map, stored);
+            const map = recordMapping(at, stop, writer, writer.eventCount - 1);
+            writer.append(encodeJsonEvent(EventKind.MapFile, at, map));
+            await cpuid.afterMap(at, map, stored);
             break;
           }
           case 'mremap-grow': {
-            const data = recordGrowth(pid, stop, writer);
-            if (data) writer.append(encodeJsonEvent(EventKind.FileData, pid, data));
+            const data = recordGrowth(at, stop, writer);
+            if (data) writer.append(encodeJsonEvent(EventKind.FileData, at, data));
             break;
           }
           case 'file-changed':
-            writer.append(encodeJsonEvent(EventKind.FileData, pid, recordFileChange(pid, stop, writer)));
+            writer.append(encodeJsonEvent(EventKind.FileData, at, recordFileChange(at, stop, writer)));
             break;
           case 'exec': {
-            const snap = await captureAddressSpace(pid, writer, fs.readlinkSync(`/proc/${pid}/exe`));
-            writer.append(encodeJsonEvent(EventKind.Exec, pid, snap));
-            await cpuid.afterExec(pid, snap, stored);
+            const snap = { ...(await captureAddressSpace(at, writer, fs.readlinkSync(`/proc/${at}/exe`))), argv: commandLineOf(at) };
+            writer.append(encodeJsonEvent(EventKind.Exec, at, snap));
+            await cpuid.afterExec(at, snap, stored);
+            break;
+          }
+          case 'released': {
+            // A process other than the first did what cannot be recorded yet: it runs on
+            // unrecorded, served by the helper; its history ends here.
+            writer.append(encodeJsonEvent(EventKind.Stop, at, { reason: `process ${at} runs on unrecorded from here: ${stop.why}` }));
+            handOverChildren(stop.children as unknown as bigint[]);
             break;
           }
           case 'unknown-syscall':
@@ -226,7 +243,8 @@ export class Recorder {
             const what = stop.reason === 'unknown-syscall'
               ? `syscall ${nr}, which rewind does not know, and the kernel ran it (it returned ${BigInt.asIntN(64, stop.result as bigint)}, not ENOSYS)`
               : `syscall ${syscallName(nr)} (${nr}): ${stop.why}`;
-            return await this.refuse(`recording stopped at event ${writer.eventCount}: ${what}`);
+            const who = at === root ? '' : ` in process ${at}`;
+            return await this.refuse(`recording stopped at event ${writer.eventCount}${who}: ${what}`);
           }
           default:
             throw new Error(`native record loop stopped for an unknown reason: ${stop.reason}`);
@@ -235,7 +253,7 @@ export class Recorder {
         if (!(e instanceof MappingRefused)) throw e;
         return await this.refuse(`recording stopped at event ${writer.eventCount}: ${e.message}`);
       }
-      running = n.recordRun(pid, table, BATCH_BYTES);
+      running = n.recordRun(root, table, BATCH_BYTES, children);
     }
   }
 
@@ -313,6 +331,16 @@ export class Recorder {
       this.writer.append(encodeJsonEvent(EventKind.Stop, 0, { reason }));
       this.finish({ kind: 'stopped', reason, events: this.writer.eventCount });
     }
+  }
+}
+
+/** The tracee's command line right after its exec (for `rewind ps`). */
+function commandLineOf(pid: number): string[] {
+  try {
+    const raw = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    return raw.split('\0').slice(0, raw.endsWith('\0') ? -1 : undefined);
+  } catch {
+    return [];
   }
 }
 

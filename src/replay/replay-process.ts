@@ -11,7 +11,7 @@ import { tracerCpu } from '../arch/cpu.js';
 import { setReg } from '../arch/registers.js';
 import { STUB_BASE, stubPath } from './stub.js';
 import { syscallName } from '../syscalls/names.js';
-import { checkCpuForReplay, cpuidAfterMap, cpuidAfterRebuild, cpuidBeforeMap } from '../cpuid/replaying.js';
+import { checkCpuForReplay, cpuidAfterMap, cpuidAfterRebuild, cpuidBeforeMap, cpuidBeforeRebuild } from '../cpuid/replaying.js';
 
 /** The exec event every trace starts with. */
 export function firstExec(trace: TraceReader): { snapshot: ExecSnapshot; tid: number } {
@@ -40,6 +40,8 @@ export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnaps
   try {
     await rebuildAddressSpace(pid, trace, snapshot);
     await cpuidAfterRebuild(pid, trace, snapshot);
+    // It replays the first process's events only; its children are not created.
+    await n.replaySetProcess(pid, firstExec(trace).tid, false, trace.meta.version >= 4);
   } catch (e) {
     await n.kill(pid).catch(() => undefined);
     throw e;
@@ -73,6 +75,7 @@ export async function replayExec(pid: number, trace: TraceReader, index: number)
   stop = await n.resumeAndWait(pid, 'syscall', 0);
   if (stop.kind !== 'syscall') throw new Error(`event ${index}: no execve return after re-exec of the replay stub`);
   await n.replaySetBrk(pid, 0n);
+  await cpuidBeforeRebuild(pid, trace);
   await rebuildAddressSpace(pid, trace, ev.snapshot);
   await cpuidAfterRebuild(pid, trace, ev.snapshot);
 }

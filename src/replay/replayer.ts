@@ -1,11 +1,14 @@
 // Replays a trace headless to its end: feeds the recorded events to the native
-// replay loop chunk by chunk, echoing what the replayed process writes to fd 1/2.
+// replay loop chunk by chunk, every process of the recording in the recorded
+// order (docs/timeline.md, "Processes"), echoing what each replayed process
+// writes to fd 1/2 in that order.
 import type { TraceReader } from '../history/index.js';
+import { EventKind } from '../history/events.js';
 import { native } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
 
-/** `served`: of the events, the buffered calls the program took in-process (docs/syscallbuf.md) */
+/** `served`: of the events, the buffered calls the programs took in-process (docs/syscallbuf.md) */
 export type ReplayOutcome =
   | { kind: 'exited'; code: number; events: number; served: number }
   | { kind: 'killed'; signal: number; events: number; served: number }
@@ -15,15 +18,40 @@ export type ReplayOutcome =
 export class DivergenceError extends Error {}
 
 export interface ReplayHooks {
-  /** what the replayed process wrote to fd 1 or 2 */
+  /** what a replayed process wrote to fd 1 or 2 */
   onOutput?(fd: number, data: Buffer): void;
+  /** a process's history ended before it did (why, from the trace) */
+  onNote?(text: string): void;
 }
 
+const CLONE_VM = 0x100n;
+
+/** How many records from `offset` in a chunk belong to the process of the first one. */
+function runOfOneProcess(data: Buffer, offset: number): { tid: number; count: number } {
+  const tid = data.readUInt32LE(offset + 8);
+  let count = 0;
+  for (let at = offset; at + 12 <= data.length && data.readUInt32LE(at + 8) === tid; at += data.readUInt32LE(at)) count++;
+  return { tid, count };
+}
+
+/** What one native run of a process's events ended with, once handled. */
+type Step =
+  | { kind: 'more'; next: number }
+  | { kind: 'exec'; next: number }
+  | { kind: 'ended'; next: number; outcome: ReplayOutcome }
+  | { kind: 'stopped'; next: number; reason: string };
+
 export class Replayer {
-  private pid = 0;
+  /** recorded pid -> the replayed process standing for it */
+  private readonly procs = new Map<number, number>();
+  /** recorded pid -> a child that runs in its memory until it execs or exits (vfork, posix_spawn) */
+  private readonly memoryChild = new Map<number, number>();
+  /** recorded pid -> the index before which its events were replayed ahead of the trace's order */
+  private readonly doneBefore = new Map<number, number>();
+  private root = 0;
   /** index of the next event to replay */
   private next = 0;
-  /** events the program replayed in-process from the syscall buffer's feed */
+  /** events the programs replayed in-process from the syscall buffer's feed */
   private served = 0;
   private readonly table = encodeSyscallTable();
 
@@ -31,7 +59,11 @@ export class Replayer {
 
   static async start(trace: TraceReader): Promise<Replayer> {
     const r = new Replayer(trace);
-    r.pid = await startReplayProcess(trace, firstExec(trace).snapshot);
+    const first = firstExec(trace);
+    const pid = await startReplayProcess(trace, first.snapshot);
+    r.root = first.tid;
+    r.procs.set(first.tid, pid);
+    await native().replaySetProcess(pid, first.tid, true, trace.meta.version >= 4);
     r.next = 1;
     return r;
   }
@@ -40,68 +72,162 @@ export class Replayer {
     return this.next;
   }
 
-  /** Replays to the end of the trace. */
+  /**
+   * Replays until process `tid` has been created (its clone event), then hands it
+   * over: the returned replayed process stands at its first instruction, replaying
+   * its own events only and making no children; every other process is killed.
+   */
+  async handOver(tid: number): Promise<{ pid: number; next: number }> {
+    const end = await this.runLoop({}, () => this.procs.has(tid));
+    const pid = this.procs.get(tid);
+    if (pid === undefined || end) {
+      await this.close();
+      throw new Error(`process ${tid} was not created in the replay (${end ? `the replay ended first: ${end.kind}` : 'no clone event'})`);
+    }
+    this.procs.delete(tid);
+    this.memoryChild.clear();
+    await this.close();
+    await native().replaySetProcess(pid, tid, false, this.trace.meta.version >= 4);
+    return { pid, next: this.next };
+  }
+
+  /** Replays to the end of the trace; the outcome is the first process's. */
   async run(hooks: ReplayHooks = {}): Promise<ReplayOutcome> {
-    const n = native();
+    return (await this.runLoop(hooks))!;
+  }
+
+  /** run(); with `until`, stops (resolving undefined) as soon as it holds, leaving the processes alive. */
+  private async runLoop(hooks: ReplayHooks, until?: () => boolean): Promise<ReplayOutcome | undefined> {
     const trace = this.trace;
-    let prefetched = 0;
+    let rootEnd: ReplayOutcome | undefined;
+    let handingOver = false;
     try {
       while (this.next < trace.eventCount) {
-        const index = trace.chunkIndexOf(this.next);
-        const chunk = trace.readChunk(index);
-        const offset = chunk.offsets[this.next - chunk.firstRecord];
-        // The loop gets a copy of what it is given: only the records still to replay.
-        const running = n.replayRun(this.pid, this.table, chunk.data.subarray(offset), 0, 0xffffffff);
-        // It runs on the tracer thread: meanwhile this one decompresses the next chunk (kept by the reader's cache).
-        if (index + 1 > prefetched && index + 1 < trace.chunks.length) {
-          prefetched = index + 1;
-          try {
-            trace.readChunk(prefetched);
-          } catch {
-            // reported when the replay reaches that chunk, with the events before it replayed
-          }
+        if (until?.()) {
+          handingOver = true;
+          return undefined;
         }
-        const r = await running;
-        for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
-        this.next += r.count;
-        this.served += r.served;
-        switch (r.stop.reason) {
-          case 'end-of-buffer':
-          case 'batch':
-            continue;
-          case 'exited':
-            this.pid = 0;
-            return { kind: 'exited', code: Number(r.stop.code), events: this.next, served: this.served };
-          case 'killed':
-            this.pid = 0;
-            return { kind: 'killed', signal: Number(r.stop.signal), events: this.next, served: this.served };
-          case 'divergence':
-            throw new DivergenceError(divergenceMessage(this.next, r.stop.expected, r.stop.actual));
-          case 'exec':
-            await replayExec(this.pid, trace, this.next);
-            this.next++;
-            continue;
-          case 'need-js': {
-            const stopped = await applyJsEvent(this.pid, trace, this.next);
-            if (stopped) return { kind: 'incomplete', reason: stopped, events: this.next, served: this.served };
-            this.next++;
-            continue;
-          }
-          default:
-            throw new Error(`native replay loop stopped for an unknown reason: ${r.stop.reason}`);
+        const chunk = trace.readChunk(trace.chunkIndexOf(this.next));
+        const offset = chunk.offsets[this.next - chunk.firstRecord];
+        const { tid, count } = runOfOneProcess(chunk.data, offset);
+        if (!this.procs.has(tid) && chunk.data[offset + 4] === EventKind.Stop) {
+          // The recorder's own stop (tid 0): the trace ends there for every process.
+          const stopped = await applyJsEvent(0, trace, this.next);
+          if (stopped !== undefined) return { kind: 'incomplete', reason: stopped, events: this.next, served: this.served };
+        }
+        if ((this.doneBefore.get(tid) ?? 0) > this.next) {
+          this.next++; // replayed already, ahead of the order (a child in its parent's memory)
+          continue;
+        }
+        // A parent whose child still runs in its memory waits for the child's exec or exit.
+        const child = this.memoryChild.get(tid);
+        if (child !== undefined) {
+          this.memoryChild.delete(tid);
+          const end = await this.runAhead(child, hooks);
+          if (end) return end;
+          continue;
+        }
+        const step = await this.step(tid, this.next, count, hooks);
+        this.next = step.next;
+        if (step.kind === 'ended' && tid === this.root) rootEnd = step.outcome;
+        // A stop event of a process other than the first ends only its history (it
+        // made a thread, or outlived the program, and was handed over).
+        if (step.kind === 'stopped' && tid !== this.root) {
+          hooks.onNote?.(`the history of process ${tid} ends at event ${this.next - 1}: ${step.reason}`);
+          const pid = this.procs.get(tid);
+          this.procs.delete(tid);
+          if (pid !== undefined) await native().kill(pid).catch(() => undefined);
+        } else if (step.kind === 'stopped') {
+          return { kind: 'incomplete', reason: step.reason, events: this.next - 1, served: this.served };
         }
       }
+      if (rootEnd) return { ...rootEnd, served: this.served };
       return { kind: 'incomplete', reason: endOfTraceMessage(trace), events: this.next, served: this.served };
     } finally {
-      await this.close();
+      if (!handingOver) await this.close();
+    }
+  }
+
+  /**
+   * Replays the events of `tid` from the current index on, ahead of the trace's
+   * order, until it has exec'd or ended: a child in its parent's memory must be done
+   * with it before the parent's own code runs again.
+   */
+  private async runAhead(tid: number, hooks: ReplayHooks): Promise<ReplayOutcome | undefined> {
+    let at = Math.max(this.next, this.doneBefore.get(tid) ?? 0);
+    while (at < this.trace.eventCount) {
+      // It made a child in its memory in turn: that one goes first.
+      const child = this.memoryChild.get(tid);
+      if (child !== undefined) {
+        this.memoryChild.delete(tid);
+        const end = await this.runAhead(child, hooks);
+        if (end) return end;
+      }
+      const chunk = this.trace.readChunk(this.trace.chunkIndexOf(at));
+      const step = await this.step(tid, at, chunk.firstRecord + chunk.offsets.length - at, hooks);
+      at = step.next;
+      this.doneBefore.set(tid, at);
+      if (step.kind === 'exec' || step.kind === 'ended') return undefined;
+      if (step.kind === 'stopped') return { kind: 'incomplete', reason: step.reason, events: at - 1, served: this.served };
+    }
+    return undefined;
+  }
+
+  /** Replays up to `count` records from `index` for process `tid` (the records of others are skipped). */
+  private async step(tid: number, index: number, count: number, hooks: ReplayHooks): Promise<Step> {
+    const trace = this.trace;
+    const pid = this.procs.get(tid);
+    if (pid === undefined) {
+      throw new DivergenceError(`replay cannot go on at event ${index}: it belongs to process ${tid}, which the replay has not created (or which has ended)`);
+    }
+    const chunk = trace.readChunk(trace.chunkIndexOf(index));
+    const offset = chunk.offsets[index - chunk.firstRecord];
+    // The loop gets a copy of what it is given: only the records from here on.
+    const r = await native().replayRun(pid, this.table, chunk.data.subarray(offset), 0, count);
+    for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
+    this.served += r.served;
+    const next = index + r.count;
+    if (r.stop.reason === 'exec' || r.stop.reason === 'exited' || r.stop.reason === 'killed') {
+      // Its own memory now, or none: its parent need not wait for it any more.
+      for (const [parent, child] of this.memoryChild) if (child === tid) this.memoryChild.delete(parent);
+    }
+    switch (r.stop.reason) {
+      case 'end-of-buffer':
+      case 'batch':
+        return { kind: 'more', next };
+      case 'clone': {
+        const child = Number(r.stop.recordedChild);
+        this.procs.set(child, Number(r.stop.child));
+        if (BigInt(r.stop.flags as bigint) & CLONE_VM) this.memoryChild.set(tid, child);
+        return { kind: 'more', next };
+      }
+      case 'exited':
+      case 'killed': {
+        this.procs.delete(tid);
+        const outcome: ReplayOutcome = r.stop.reason === 'exited'
+          ? { kind: 'exited', code: Number(r.stop.code), events: next, served: this.served }
+          : { kind: 'killed', signal: Number(r.stop.signal), events: next, served: this.served };
+        return { kind: 'ended', next, outcome };
+      }
+      case 'divergence': {
+        const who = tid === this.root ? '' : ` (process ${tid})`;
+        throw new DivergenceError(divergenceMessage(next, r.stop.expected, r.stop.actual) + who);
+      }
+      case 'exec':
+        await replayExec(pid, trace, next);
+        return { kind: 'exec', next: next + 1 };
+      case 'need-js': {
+        const stopped = await applyJsEvent(pid, trace, next);
+        return stopped === undefined ? { kind: 'more', next: next + 1 } : { kind: 'stopped', next: next + 1, reason: stopped };
+      }
+      default:
+        throw new Error(`native replay loop stopped for an unknown reason: ${r.stop.reason}`);
     }
   }
 
   async close(): Promise<void> {
-    if (this.pid) {
-      const pid = this.pid;
-      this.pid = 0;
-      await native().kill(pid).catch(() => undefined);
-    }
+    const pids = [...this.procs.values()];
+    this.procs.clear();
+    for (const pid of pids) await native().kill(pid).catch(() => undefined);
   }
 }

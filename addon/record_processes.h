@@ -1,0 +1,85 @@
+// Every process of a recording (docs/timeline.md, "Processes"). The program's
+// fork, vfork and clone children (not threads) are traced from birth
+// (PTRACE_O_TRACEFORK/VFORK/CLONE on the root, inherited by its descendants) and
+// recorded like the root, each with its own Session, into the one event stream:
+// every record carries the pid of the process it belongs to, and the stream's
+// order is the order the tracer saw the stops in, a global order replay follows.
+// Where a process was created is a clone event in its parent's stream.
+//
+// The processes run in parallel while recording: the tracer resumes each one from
+// its stop and waits for whichever stops next (waitpid(-1, __WALL)). Processes that
+// share no memory are deterministic on their own given their syscall results.
+#pragma once
+#include <sys/types.h>
+
+#include <deque>
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "ptrace_ops.h"
+#include "record_session.h"
+
+namespace rw {
+
+struct Recording {
+  pid_t root = 0;
+  // Children are recorded (default) or run live as before (REWIND_CHILDREN=live).
+  bool recordChildren = true;
+  std::map<pid_t, Session> procs;
+  // Processes in a ptrace-stop the loop holds: resumed at the start of the next run.
+  std::set<pid_t> held;
+  // The root has ended: these are handed to rewind-babysit at their next stop.
+  std::set<pid_t> releasing;
+  std::vector<pid_t> released;
+  // Writes to the recording's stdout and stderr run one at a time, in the order
+  // their entries were seen, so that the trace has them in the order they happened:
+  // the process inside one, and those held at their entry until it returns.
+  pid_t stdioWriter = 0;
+  std::deque<pid_t> stdioQueue;
+  bool rootEnded = false, rootKilled = false;
+  int rootStatus = 0;
+};
+
+// Waits for the next stop of any recorded process; live children (of the root,
+// when children run live) are served meanwhile, other tracees' statuses stashed.
+std::pair<pid_t, Stop> waitAnyRecorded(Recording& rec);
+
+// Resumes every held process (a process that died meanwhile is skipped: its
+// death is reported by waitpid).
+void resumeHeld(Recording& rec);
+
+// A PTRACE_EVENT_FORK/VFORK/CLONE stop of `parent` for a child that is not a
+// thread: the child becomes a recorded process, held at its first stop. Writes
+// the clone event (the child's pid, the event, the clone flags, and the bytes of
+// the child's memory that differ from the parent's: CLONE_CHILD_SETTID's tid and
+// the syscall buffer's fork guard, lifted in the child) to the parent's stream.
+void adoptRecordedChild(Recording& rec, pid_t parent, pid_t child, int event, RecordWriter& w,
+                        uint32_t& count);
+
+// The root has ended: the others are stopped and handed over to rewind-babysit
+// (docs/syscallbuf.md, "Children"). Returns false while some still have to stop.
+bool releaseAtStop(Recording& rec, pid_t pid, Session& s, const Stop& st);
+void beginRelease(Recording& rec);
+
+// At the entry of a write to the recording's stdout or stderr: true if another
+// process is inside one (then this one is held, queued, until that one returns).
+bool holdStdioWrite(Recording& rec, pid_t pid);
+// A process left its write (returned, or died): the next one queued may go on.
+void endStdioWrite(Recording& rec, pid_t pid);
+
+// A process other than the first is about to do what cannot be recorded yet (make a
+// thread): it stands at that call's entry stop. Its trapping is turned off, the call
+// is set to run again, and it is detached stopped (SIGSTOP) for rewind-babysit to
+// serve: it runs on, unrecorded, and its stream ends here. Returns false if it could
+// not be (then the recording stops, as for the first process).
+bool releaseAtEntry(Recording& rec, pid_t pid, Session& s);
+
+// Notes the recording's stdout and stderr, as the root has them at its start.
+void noteStdio(pid_t root, Session& s);
+// kSysEchoed if call nr is a write (write, pwrite64, writev, pwritev, pwritev2) to
+// an fd of the process that is the recording's stdout or stderr, else 0.
+uint8_t echoFlag(pid_t pid, const Session& s, int64_t nr, uint64_t fd);
+
+}  // namespace rw
