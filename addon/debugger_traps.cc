@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/ptrace.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "debugger.h"
@@ -51,8 +52,16 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
   if (st.kind != Stop::kSignal) return kReturn;
   if (st.sig == SIGSTOP) {  // sent by interrupt(); never part of a replay
     if (interrupts.take()) {
-      // a copy here with the counts, so that the point can be named (docs/timeline.md)
-      if (mode == kCont && forkAt && slicesTaken && counterTraps.empty() && pendingSignals(pid) == 0) {
+      // a copy here with the counts, so that the point can be named (docs/timeline.md).
+      // A slice's SIGSTOP sent as the interrupt came is taken first (it is reported
+      // before the next instruction runs): without the copy, the stop is named by its
+      // fingerprint, and going back from it steps a whole slice.
+      bool copyHere = mode == kCont && forkAt && slicesTaken && counterTraps.empty();
+      if (copyHere && pendingSignals(pid) == (1ull << (SIGSTOP - 1))) {
+        staleStops = std::max(staleStops, 1);
+        drainStops();
+      }
+      if (copyHere && pendingSignals(pid) == 0) {
         regsValid = false;
         sliceAt.insert(sliceAt.begin(), 0);
         takeSlice();

@@ -86,7 +86,8 @@ export async function replayServeCommand(argv: ServeArgs): Promise<number> {
         notice(`serving ${trace.dir} to gdb on ${where}`);
         notice(`connect with: gdb -ex 'target extended-remote ${where}'`);
         if (argv.gdb) {
-          gdbChild = spawn(argv.gdbPath ?? 'gdb', ['-q', '-ex', `target extended-remote ${where}`], { stdio: 'inherit' });
+          // -l: a reply may take gdb's default 2 s on a loaded machine (src/mi/gdb-mi.ts)
+          gdbChild = spawn(argv.gdbPath ?? 'gdb', ['-q', '-l', '10000', '-ex', `target extended-remote ${where}`], { stdio: 'inherit' });
           gdbExit = new Promise((resolve) => {
             gdbChild!.on('exit', (code) => resolve(code ?? 1));
             gdbChild!.on('error', (e) => {

@@ -9,6 +9,9 @@ import { EventEmitter } from 'node:events';
 import * as readline from 'node:readline';
 import { parseMiLine, type MiTuple } from './mi-parser.js';
 
+/** gdb's remotetimeout for the replays it debugs, in seconds (see start) */
+export const REMOTE_TIMEOUT_S = 10_000;
+
 export interface MiResult {
   /** done, running, connected or exit (error results reject instead) */
   cls: string;
@@ -72,7 +75,10 @@ export class GdbMi extends EventEmitter<GdbMiEvents> {
   /** Starts gdb and waits for its first prompt; a gdb that cannot start is a clear error. */
   static async start(opts: GdbMiOptions = {}): Promise<GdbMi> {
     const gdbPath = opts.gdbPath ?? 'gdb';
-    const child = spawn(gdbPath, [`--interpreter=${opts.interpreter ?? 'mi3'}`, '-nx', '-q', ...(opts.args ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // -l: gdb gives up on a remote reply after 2 s by default and then takes the next
+    // reply for the wrong packet; a replay server on a loaded machine may take longer
+    // (rr starts its gdb the same way, for the same reason)
+    const child = spawn(gdbPath, [`--interpreter=${opts.interpreter ?? 'mi3'}`, '-nx', '-q', '-l', String(REMOTE_TIMEOUT_S), ...(opts.args ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] });
     const gdb = new GdbMi(child, opts.trace);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -51,7 +51,9 @@ export function startServer(trace: string, extra: string[] = ['--once'], opts: {
 }
 
 function gdbArgs(commands: string[]): string[] {
-  return ['-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set width 0', '-ex', 'set confirm off', ...commands.flatMap((c) => ['-ex', c])];
+  // -l 10000: gdb's remotetimeout, as rewind replay --gdb and rr start gdb (its default
+  // of 2 s lets a reply slowed by load be taken for the next packet's)
+  return ['-batch', '-nx', '-l', '10000', '-ex', 'set pagination off', '-ex', 'set width 0', '-ex', 'set confirm off', ...commands.flatMap((c) => ['-ex', c])];
 }
 
 /** gdb -batch against a served replay; `commands` run after reaching main. */
