@@ -174,8 +174,9 @@ export class ReverseSearch {
     }
     await this.traps.install(sw, slots);
     let run: TimelineRun | undefined;
-    if (s.e === end.e && target.n >= COUNT_IN_PROCESS_FROM && !sw.includes(target.pc)) {
-      // the end's pc is hot: its arrivals are counted in the process, gdb's traps trap
+    if (s.e === end.e && (target.n >= COUNT_IN_PROCESS_FROM || !target.n) && !sw.includes(target.pc)) {
+      // the end's pc is hot (or, named by a fingerprint, may be: a trap per arrival
+      // there cost minutes): its arrivals are counted in the process, gdb's traps trap
       const counted = await searchToCountedEnd(this.proc, tl, target, sw);
       this.seeker.checkInterrupt();
       run = counted.run;
