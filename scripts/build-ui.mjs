@@ -22,3 +22,5 @@ await build({
 for (const file of ['index.html', 'app.css']) copyFileSync(path.join(root, 'ui', file), path.join(out, file));
 // uPlot's stylesheet, from the package (the plot's script is in the bundle)
 copyFileSync(path.join(root, 'node_modules', 'uplot', 'dist', 'uPlot.min.css'), path.join(out, 'uplot.css'));
+// highlight.js's light theme for the source view (its grammars are in the bundle)
+copyFileSync(path.join(root, 'node_modules', 'highlight.js', 'styles', 'github.css'), path.join(out, 'hljs.css'));

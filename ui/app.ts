@@ -7,6 +7,7 @@
 // bundle to the one library it needs (uPlot, for the plot).
 import { Axis } from './axis.js';
 import { Watch } from './watch.js';
+import { highlightedLines, languageOf, type Piece } from './highlight.js';
 import type { PointState, Sample, Timeline } from './types.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -19,7 +20,7 @@ let nextId = 1;
 const waiting = new Map<number, { resolve: (answer: Answer) => void; reject: (e: Error) => void }>();
 /** the state last shown: its breakpoints decide whether a click on a line sets or clears one */
 let current: PointState | undefined;
-const sources = new Map<string, string[]>();
+const sources = new Map<string, Piece[][]>();
 let busy = false;
 /** shows the progress the engine reports for the move under way */
 let onProgress: (p: { percent: number; event: number }) => void = () => undefined;
@@ -105,10 +106,14 @@ function drawControls(): void {
   $('cancel').addEventListener('click', () => void cancel());
 }
 
-async function sourceLines(file: string): Promise<string[]> {
+async function sourceLines(file: string): Promise<Piece[][]> {
   if (!sources.has(file)) {
     const r = await fetch(`api/source?token=${token}&path=${encodeURIComponent(file)}`);
-    sources.set(file, r.ok ? (await r.text()).split('\n') : [`(${await r.text()})`]);
+    const text = await r.text();
+    const language = languageOf(file);
+    sources.set(file, !r.ok ? [[{ text: `(${text})`, classes: [] }]]
+      : language ? highlightedLines(text, language)
+      : text.split('\n').map((l) => (l ? [{ text: l, classes: [] }] : [])));
   }
   return sources.get(file)!;
 }
@@ -122,12 +127,19 @@ async function showSource(s: PointState): Promise<void> {
     const file = frame.fullname;
     const lines = await sourceLines(file);
     const marked = new Map(s.breakpoints.filter((b) => b.file === file).map((b) => [b.line, b.condition]));
-    lines.forEach((text, i) => {
+    lines.forEach((pieces, i) => {
       const n = i + 1;
       const line = document.createElement('span');
       line.className = ['line', n === frame.line ? 'current' : '', marked.has(n) ? 'bp' : ''].filter(Boolean).join(' ');
       line.dataset.n = String(n);
-      line.textContent = text || ' ';
+      if (pieces.length === 0) line.textContent = ' ';
+      for (const p of pieces) {
+        if (!p.classes.length) { line.append(p.text); continue; }
+        const span = document.createElement('span');
+        span.className = p.classes.join(' ');
+        span.textContent = p.text;
+        line.append(span);
+      }
       line.title = marked.has(n) ? `click: clear the breakpoint${marked.get(n) ? ` (if ${marked.get(n)})` : ''}` : 'click: break here (if the condition above holds, when one is given)';
       line.addEventListener('click', () => {
         const set = current?.breakpoints.some((b) => b.file === file && b.line === n);

@@ -153,6 +153,13 @@ describe('rewind ui in chromium', () => {
     }
     expect(b.event).toBeGreaterThan(a.event);
     expect(Number(b.locals.i)).toBeGreaterThan(Number(a.locals.i));
+    // the source view shows the file line for line, coloured by highlight.js
+    const shown = await page.$$eval('#source .line', (els) => els.map((e) => e.textContent ?? ''));
+    expect(shown.map((l) => (l === ' ' ? '' : l))).toEqual(readFileSync(SOURCE, 'utf8').split('\n'));
+    const keywords = await page.$$eval('#source .line .hljs-keyword', (els) => els.map((e) => e.textContent));
+    expect(keywords).toContain('return');
+    const comment = await page.$$eval('#source .line .hljs-comment', (els) => els.map((e) => e.textContent ?? ''));
+    expect(comment.length).toBeGreaterThan(0);
     // the engine keeps a checkpoint where a seek ends: the axis shows it
     const checkpoints = (await axisMarks()).filter((m) => m.lane === 'checkpoint');
     expect(checkpoints.some((m) => m.event === b.event), JSON.stringify(checkpoints)).toBe(true);
