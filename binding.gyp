@@ -7,6 +7,7 @@
         "addon/tracer_thread.cc",
         "addon/ptrace_ops.cc",
         "addon/record_loop.cc",
+        "addon/recording_exports.cc",
         "addon/record_processes.cc",
         "addon/record_buffer.cc",
         "addon/record_children.cc",

@@ -1,6 +1,6 @@
-// The addon's JS surface for files, the terminal and stopping a recording (the
-// record and replay of mapped files, the terminal handed to a recorded program,
-// a recording ended by a signal). Typed in src/native/addon.ts.
+// The addon's JS surface for files and the terminal (the record and replay of
+// mapped files, the terminal handed to a recorded program). Typed in
+// src/native/addon.ts.
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
@@ -11,7 +11,6 @@
 
 #include "js_args.h"
 #include "ptrace_ops.h"
-#include "record_loop.h"
 #include "replay_files.h"
 
 namespace rw {
@@ -57,12 +56,6 @@ Value RestoreTerminal(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Synchronous (not through the tracer thread, which may be waiting for the tracee).
-Value RecordRequestStop(const CallbackInfo& info) {
-  recordRequestStop();
-  return info.Env().Undefined();
-}
-
 Value EmuUnshare(const CallbackInfo& info) {
   const char* usage = "emuUnshare(pid, fd)";
   USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsNumber(), usage);
@@ -79,7 +72,6 @@ Value EmuUnshare(const CallbackInfo& info) {
 void registerFileExports(Napi::Env env, Napi::Object exports) {
   exports.Set("fileDataExtents", Napi::Function::New(env, FileDataExtents));
   exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
-  exports.Set("recordRequestStop", Napi::Function::New(env, RecordRequestStop));
   exports.Set("emuUnshare", Napi::Function::New(env, EmuUnshare));
 }
 

@@ -14,13 +14,13 @@
 #include "js_args.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"
-#include "record_loop.h"
 #include "replay_loop.h"
 #include "tracer_thread.h"
 
 namespace rw {
 
 void registerFileExports(Napi::Env env, Napi::Object exports);  // file_exports.cc
+void registerRecordingExports(Napi::Env env, Napi::Object exports);  // recording_exports.cc
 
 Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
   Napi::Object o = Napi::Object::New(env);
@@ -192,23 +192,6 @@ Value ResumeAndWait(const CallbackInfo& info) {
   });
 }
 
-Value RecordRun(const CallbackInfo& info) {
-  const char* usage = "recordRun(pid, table: Int32Array, maxBytes: number, recordChildren?: boolean)";
-  USAGE_CHECK((info.Length() == 3 || (info.Length() == 4 && info[3].IsBoolean())) && info[0].IsNumber() &&
-                  info[1].IsTypedArray() && info[2].IsNumber(),
-              usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  auto table = std::make_shared<std::vector<Row>>(tableFrom(info[1]));
-  size_t maxBytes = size_t(info[2].As<Napi::Number>().Int64Value());
-  bool children = info.Length() < 4 || info[3].As<Napi::Boolean>().Value();
-  return submitToTracer(info.Env(), usage, [pid, table, maxBytes, children] {
-    auto r = std::make_shared<LoopResult>(recordRun(pid, *table, maxBytes, children));
-    Outcome o;
-    o.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };
-    return o;
-  });
-}
-
 Value ReplayRun(const CallbackInfo& info) {
   const char* usage = "replayRun(pid, table: Int32Array, events: Buffer, offset: number, maxEvents: number)";
   USAGE_CHECK(info.Length() == 5 && info[0].IsNumber() && info[1].IsTypedArray() && info[2].IsBuffer() &&
@@ -259,7 +242,6 @@ Value Kill(const CallbackInfo& info) {
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   return submitToTracer(info.Env(), usage, [pid] {
     killTracee(pid);
-    recordForget(pid);
     replayForget(pid);
     cpuidForget(pid);
     return nothing();
@@ -305,7 +287,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writeMemory", Napi::Function::New(env, WriteMemory));
   exports.Set("injectSyscall", Napi::Function::New(env, InjectSyscall));
   exports.Set("resumeAndWait", Napi::Function::New(env, ResumeAndWait));
-  exports.Set("recordRun", Napi::Function::New(env, RecordRun));
   exports.Set("replayRun", Napi::Function::New(env, ReplayRun));
   exports.Set("replaySetBrk", Napi::Function::New(env, ReplaySetBrk));
   exports.Set("replaySetProcess", Napi::Function::New(env, ReplaySetProcess));
@@ -313,6 +294,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuidLeaves", Napi::Function::New(env, CpuidLeaves));
   registerDebugExports(env, exports);
   registerFileExports(env, exports);
+  registerRecordingExports(env, exports);
   registerCpuidExports(env, exports);
   return exports;
 }

@@ -39,10 +39,6 @@ namespace rw {
 
 namespace {
 
-// Set from the JS thread (recordRequestStop): at the next stop the loop copies the
-// syscall buffer into the trace, kills the program and returns.
-std::atomic<bool> stopRequested{false};
-
 constexpr uint64_t kCloneThread = 0x00010000;
 constexpr double kHandOverMs = 5;
 constexpr int kNrClone = 56, kNrIoctl = 16, kNrPrctl = 157, kNrSeccomp = 317;
@@ -52,8 +48,6 @@ constexpr uint64_t kMapShared = 0x01, kMapAnonymous = 0x20;
 // A syscall number the table does not know is run, and recorded if the kernel
 // does not know it either (ENOSYS, nothing written): this row stands for it.
 const Row kUnknownNumber = {kEmulate, kCheckNone, 0, 0, {}};
-
-std::map<pid_t, Recording> recordings;  // by the root's pid
 
 const Row* rowFor(const std::vector<Row>& table, int64_t nr) {
   if (nr < 0 || nr >= int64_t(table.size())) return nullptr;
@@ -160,15 +154,15 @@ void mmapStop(const Session& s, int64_t result, LoopResult& out) {
 
 }  // namespace
 
-void recordForget(pid_t pid) {
-  // The root is killed by the caller; the other processes of its recording die with it.
-  auto it = recordings.find(pid);
-  if (it == recordings.end()) return;
-  for (auto& [p, s] : it->second.procs)
-    if (p != pid) killTracee(p);
-  recordings.erase(it);
+void recordKillAll(Recording& rec) {
+  for (auto& [p, s] : rec.procs) {
+    killTracee(p);
+    cpuidForget(p);
+  }
+  rec.procs.clear();
+  rec.held.clear();
+  rec.ended = true;
 }
-void recordRequestStop() { stopRequested = true; }
 
 namespace {
 
@@ -177,13 +171,11 @@ namespace {
 LoopResult stopAll(Recording& rec, pid_t pid, Session& s, RecordWriter& w, LoopResult& out) {
   flushBuffer(pid, s, w, out.eventCount);
   std::vector<uint64_t> left;
-  for (auto& [p, ps] : rec.procs) {
-    killTracee(p);
+  for (auto& [p, ps] : rec.procs)
     for (pid_t c : releaseChildren(ps)) left.push_back(uint64_t(c));
-  }
+  recordKillAll(rec);
   if (!left.empty()) out.stop.bigs("children", left);
   out.stop.reason = "stopped";
-  recordings.erase(rec.root);
   return out;
 }
 
@@ -204,16 +196,14 @@ void rootEnded(Recording& rec, LoopResult& out) {
 
 }  // namespace
 
-LoopResult recordRun(pid_t root, const std::vector<Row>& table, size_t maxBytes, bool recordChildren) {
-  bool fresh = !recordings.count(root);
-  Recording& rec = recordings[root];
-  if (fresh) {
-    rec.root = root;
-    rec.recordChildren = recordChildren;
+LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBytes) {
+  const pid_t root = rec.root;
+  if (rec.ended) throw NativeError{EINVAL, "the recording of process " + std::to_string(root) + " has ended"};
+  if (!rec.started) {
+    rec.started = true;
     rec.procs[root].view = initialView();
     noteStdio(root, rec.procs[root]);
     rec.held.insert(root);
-    stopRequested = false;
   }
   LoopResult out;
   RecordWriter w(out.events);
@@ -226,7 +216,7 @@ LoopResult recordRun(pid_t root, const std::vector<Row>& table, size_t maxBytes,
     if (!s.resumedWithSignal || st.kind != Stop::kSignal) endSignalChain(s);
     s.resumedWithSignal = false;
     rec.held.insert(pid);  // resumed at the top of the loop, or by the next run
-    if (stopRequested && st.kind != Stop::kExited && st.kind != Stop::kKilled) return stopAll(rec, pid, s, w, out);
+    if (rec.stopRequested && st.kind != Stop::kExited && st.kind != Stop::kKilled) return stopAll(rec, pid, s, w, out);
 
     if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
       rec.held.erase(pid);
@@ -257,7 +247,7 @@ LoopResult recordRun(pid_t root, const std::vector<Row>& table, size_t maxBytes,
       }
       if (rec.rootEnded && rec.procs.empty()) {
         rootEnded(rec, out);
-        recordings.erase(root);
+        rec.ended = true;
         return out;
       }
       continue;
@@ -266,7 +256,7 @@ LoopResult recordRun(pid_t root, const std::vector<Row>& table, size_t maxBytes,
       rec.held.erase(pid);
       if (rec.procs.empty()) {
         rootEnded(rec, out);
-        recordings.erase(root);
+        rec.ended = true;
         return out;
       }
       continue;

@@ -12,6 +12,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <set>
@@ -23,10 +24,24 @@
 
 namespace rw {
 
+// One recording: every process of it and the loop's state between runs. JS owns it
+// (`new native.Recording(root, recordChildren)`, addon/recording_exports.cc); only
+// the tracer thread touches it, except stopRequested.
 struct Recording {
-  pid_t root = 0;
+  Recording(pid_t root, bool recordChildren) : root(root), recordChildren(recordChildren) {}
+  Recording(const Recording&) = delete;
+  Recording& operator=(const Recording&) = delete;
+
+  const pid_t root;
   // Children are recorded (default) or run live as before (REWIND_CHILDREN=live).
-  bool recordChildren = true;
+  const bool recordChildren;
+  // The root has been given its first view (the first run has begun).
+  bool started = false;
+  // The loop returned its last stop (the program ended or was stopped): no run may follow.
+  bool ended = false;
+  // Set from the JS thread (requestStop): at the next stop the loop copies the
+  // syscall buffer into the trace, kills the program and returns.
+  std::atomic<bool> stopRequested{false};
   std::map<pid_t, Session> procs;
   // Processes in a ptrace-stop the loop holds: resumed at the start of the next run.
   std::set<pid_t> held;

@@ -119,6 +119,28 @@ export interface DebugRunOptions {
 }
 
 /**
+ * One recording (addon/record_processes.h, addon/recording_exports.cc): every process
+ * of it and the record loop's state between runs. JS owns it: make one per spawned
+ * root, close() it when the recording ends or is given up. After close() run() rejects.
+ */
+export interface NativeRecording {
+  readonly root: number;
+  /**
+   * Runs the program until maxBytes of events are encoded or something needs the
+   * recorder; a stop JS handles carries `pid`. Rejects once the recording has ended.
+   */
+  run(table: Int32Array, maxBytes: number): Promise<NativeLoopResult>;
+  /**
+   * Synchronous (JS thread): the running (or next) run keeps what the syscall buffer
+   * holds at the program's next stop, kills every recorded process and resolves with
+   * reason 'stopped'.
+   */
+  requestStop(): void;
+  /** Every process still recorded dies (SIGKILL, reaped); the state goes. Safe to call again. */
+  close(): Promise<void>;
+}
+
+/**
  * The native debugger of one traced process (addon/debugger.h): the breakpoints it
  * inserted, its debug-register slots and arrival counters, and runs of the replay
  * loop with the program's code under its control. JS owns it: it lives until
@@ -163,8 +185,8 @@ export interface Native {
   writeMemory(pid: number, addr: bigint, data: Buffer): Promise<void>;
   injectSyscall(pid: number, insnAddr: bigint, nr: number, args: bigint[]): Promise<bigint>;
   resumeAndWait(pid: number, mode: 'cont' | 'syscall' | 'step', signal: number): Promise<NativeWaitResult>;
-  /** the root's children are recorded too unless recordChildren is false; a stop carries `pid` */
-  recordRun(pid: number, table: Int32Array, maxBytes: number, recordChildren?: boolean): Promise<NativeLoopResult>;
+  /** The recording of a spawned root; its children are recorded too unless recordChildren is false. */
+  Recording: new (root: number, recordChildren: boolean) => NativeRecording;
   replayRun(pid: number, table: Int32Array, events: Buffer, offset: number, maxEvents: number): Promise<NativeLoopResult>;
   replaySetBrk(pid: number, brk: bigint): Promise<void>;
   /**
@@ -179,11 +201,6 @@ export interface Native {
   kill(pid: number): Promise<void>;
   /** Synchronous: the [start, end) ranges of data (not holes) in path between from and to, flattened. */
   fileDataExtents(path: string, from: number, to: number): number[];
-  /**
-   * Synchronous: the running recordRun keeps what the syscall buffer holds at the
-   * tracee's next stop, kills it and resolves with reason 'stopped'.
-   */
-  recordRequestStop(): void;
   /** Synchronous: gives the terminal back to this process's group after spawn({ newProcessGroup }). */
   restoreTerminal(): void;
   /** Gives the stopped replayed process its own copy of the emulated file at fd (addon/replay_files.h). */

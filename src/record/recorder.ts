@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { TraceWriter } from '../history/index.js';
 import { EventKind, encodeJsonEvent } from '../history/events.js';
-import { native, preloadLibraryPath } from '../native/addon.js';
+import { native, preloadLibraryPath, type NativeRecording } from '../native/addon.js';
 import { captureAddressSpace } from '../replay/address-space.js';
 import { handOverChildren } from './babysitter.js';
 import { MappingRefused, recordFileChange, recordGrowth, recordMapping } from './mapped-files.js';
@@ -115,6 +115,8 @@ export function resolveProgram(program: string, env: NodeJS.ProcessEnv): string 
 
 export class Recorder {
   private pid = 0;
+  /** The native loop's state: made once the program is spawned, closed when record() returns. */
+  private recording: NativeRecording | undefined;
   private writer: TraceWriter | undefined;
   private finished = false;
   private signalEvents = 0;
@@ -153,24 +155,28 @@ export class Recorder {
       this.finish({ kind: 'stopped', reason: `could not start ${path}`, events: writer.eventCount });
       throw new RecordError((e as Error).message);
     }
+    const children = opts.children ?? env.REWIND_CHILDREN !== 'live';
+    const recording = (this.recording = new n.Recording(this.pid, children));
+    // A stop asked for while the program was being spawned: the first run honours it.
+    if (this.stopReason) recording.requestStop();
     try {
-      const children = opts.children ?? env.REWIND_CHILDREN !== 'live';
-      return await this.run(this.pid, path, writer, cpuid, children, (sha) => fs.readFileSync(joinPath(opts.traceDir, 'files', sha)));
+      return await this.run(recording, path, writer, cpuid, (sha) => fs.readFileSync(joinPath(opts.traceDir, 'files', sha)));
     } finally {
       n.restoreTerminal();
+      await this.closeRecording();
     }
   }
 
-  private async run(root: number, path: string, writer: TraceWriter, cpuid: CpuidRecording, children: boolean, stored: (sha: string) => Buffer): Promise<RecordOutcome> {
+  private async run(recording: NativeRecording, path: string, writer: TraceWriter, cpuid: CpuidRecording, stored: (sha: string) => Buffer): Promise<RecordOutcome> {
+    const root = recording.root;
     const pid = root;
-    const n = native();
     const table = encodeSyscallTable();
     const first = { ...(await captureAddressSpace(pid, writer, path)), argv: commandLineOf(pid) };
     writer.append(encodeJsonEvent(EventKind.Exec, pid, first));
     writer.flush(); // the start of the program is on disk before it runs
     await cpuid.afterExec(pid, first, stored);
 
-    let running = n.recordRun(root, table, BATCH_BYTES, children);
+    let running = recording.run(table, BATCH_BYTES);
     for (;;) {
       let r;
       try {
@@ -191,7 +197,7 @@ export class Recorder {
       if (stop.reason === 'batch') {
         // The program runs on while this batch is compressed and written (the
         // tracer has its own CPU): recording and compression overlap.
-        running = n.recordRun(root, table, BATCH_BYTES, children);
+        running = recording.run(table, BATCH_BYTES);
         writer.append(r.events);
         continue;
       }
@@ -253,7 +259,7 @@ export class Recorder {
         if (!(e instanceof MappingRefused)) throw e;
         return await this.refuse(`recording stopped at event ${writer.eventCount}: ${e.message}`);
       }
-      running = n.recordRun(root, table, BATCH_BYTES, children);
+      running = recording.run(table, BATCH_BYTES);
     }
   }
 
@@ -300,7 +306,7 @@ export class Recorder {
     if (this.stopReason || this.finished) return;
     this.stopReason = reason;
     if (!this.pid) return;
-    native().recordRequestStop();
+    this.recording?.requestStop();
     const pid = this.pid;
     try {
       process.kill(pid, 'SIGSTOP');
@@ -319,8 +325,21 @@ export class Recorder {
     this.stopFallback.unref();
   }
 
+  /**
+   * Every process still recorded dies and the native state goes. The root pid is
+   * forgotten too: it is reaped, and may name another process from now on.
+   */
+  private async closeRecording(): Promise<void> {
+    const recording = this.recording;
+    if (!recording) return;
+    this.recording = undefined;
+    this.pid = 0;
+    await recording.close();
+  }
+
   /** Kills the program and closes the trace; safe to call more than once. */
   async abort(reason?: string): Promise<void> {
+    await this.closeRecording();
     if (this.pid) {
       const pid = this.pid;
       this.pid = 0;

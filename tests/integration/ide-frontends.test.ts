@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GdbMi } from '../../src/mi/gdb-mi.js';
 import { toStop, type MiStop } from '../../src/mi/mi-records.js';
 import { PROGRAMS_DIR, programPath, runNative } from '../helpers.js';
@@ -23,7 +23,12 @@ beforeAll(() => {
   trace = record(programPath('gdbdemo'));
 });
 
-afterEach(async () => {
+// every server here logs its engine runs (stderr), shown when a test fails: a run that
+// once hung under load (CI) or stopped a line late left nothing else to go on
+process.env.REWIND_TRACE_RUNS = '1';
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') console.log(`server stderr:\n${server?.stderr()}`);
   gdb?.kill();
   server?.kill();
   gdb = server = undefined;
@@ -110,12 +115,8 @@ describe("VS Code cppdbg's MI sequence (miDebuggerServerAddress)", () => {
   });
 
   it('with useExtendedRemote the default -exec-run restarts the replay and stops at main', async () => {
-    // once, under load, this stopped a line after main: keep what the server did for the next failure
-    onTestFailed(() => console.log(`server stderr:\n${server?.stderr()}`));
-    process.env.REWIND_TRACE_RUNS = '1';
     const ref = await gdbReference(trace, ['break main', 'continue', LOC]);
     server = await startServer(trace);
-    delete process.env.REWIND_TRACE_RUNS;
     gdb = await GdbMi.start({ interpreter: 'mi' });
     for (const c of cppdbgLaunch(programPath('gdbdemo'), 'extended-remote', server.port)) await gdb.send(c);
     const atMain = await stopAfter(gdb, '-exec-run');

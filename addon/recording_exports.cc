@@ -1,0 +1,109 @@
+// The record loop's JS surface (typed in src/native/addon.ts): `new Recording(root,
+// recordChildren)` is one recording (record_processes.h) as a JS object whose
+// lifetime JS owns, as the Debugger is (debug_exports.cc). run() runs the loop on
+// the tracer thread; requestStop() sets a flag from the JS thread, since the tracer
+// thread may be waiting for the program; close() kills what is still recorded. The
+// object and each job hold the state by a shared pointer: it lives until the last
+// job that uses it has run, and a Recording garbage-collected without close() frees
+// its memory only (its processes die with the recorder: PTRACE_O_EXITKILL).
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "js_args.h"
+#include "loop_result.h"
+#include "record_loop.h"
+#include "tracer_thread.h"
+
+namespace rw {
+
+Napi::Object loopResultToJs(Napi::Env env, LoopResult& r);  // module.cc
+
+namespace {
+
+using Napi::CallbackInfo;
+
+class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Recording",
+                       {InstanceAccessor<&RecordingObject::Root>("root"),
+                        InstanceMethod<&RecordingObject::Run>("run"),
+                        InstanceMethod<&RecordingObject::RequestStop>("requestStop"),
+                        InstanceMethod<&RecordingObject::Close>("close")});
+  }
+
+  explicit RecordingObject(const CallbackInfo& info) : Napi::ObjectWrap<RecordingObject>(info) {
+    if (!(info.Length() == 2 && info[0].IsNumber() && info[0].As<Napi::Number>().Int32Value() > 0 &&
+          info[1].IsBoolean())) {
+      Napi::TypeError::New(info.Env(),
+                           "bad arguments (usage: new Recording(root: a spawned tracee's pid, recordChildren: boolean))")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    root = info[0].As<Napi::Number>().Int32Value();
+    state = std::make_shared<Recording>(root, info[1].As<Napi::Boolean>().Value());
+  }
+
+ private:
+  pid_t root = 0;
+  std::shared_ptr<Recording> state;  // null once closed
+
+  // A rejected Promise for a call after close(): a bug in the caller, said clearly.
+  Napi::Value closed(const CallbackInfo& info, const char* usage) {
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    Napi::Error e = Napi::Error::New(info.Env(), "the recording of process " + std::to_string(root) +
+                                                     " was closed (usage: " + usage + ")");
+    e.Set("code", Napi::String::New(info.Env(), "EDISPOSED"));
+    d.Reject(e.Value());
+    return d.Promise();
+  }
+
+  Napi::Value Root(const CallbackInfo& info) { return Napi::Number::New(info.Env(), root); }
+
+  Napi::Value Run(const CallbackInfo& info) {
+    const char* usage = "run(table: Int32Array, maxBytes: number)";
+    USAGE_CHECK(info.Length() == 2 && info[0].IsTypedArray() && info[1].IsNumber(), usage);
+    auto table = std::make_shared<std::vector<Row>>(tableFrom(info[0]));
+    size_t maxBytes = size_t(info[1].As<Napi::Number>().Int64Value());
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, table, maxBytes] {
+      auto r = std::make_shared<LoopResult>(recordRun(*rec, *table, maxBytes));
+      Outcome o;
+      o.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };
+      return o;
+    });
+  }
+
+  // Synchronous, on the JS thread: the running (or next) run keeps what the syscall
+  // buffer holds at the program's next stop, kills it and returns reason 'stopped'.
+  Napi::Value RequestStop(const CallbackInfo& info) {
+    if (state) state->stopRequested = true;
+    return info.Env().Undefined();
+  }
+
+  // Every process still recorded dies; then the state goes, after the jobs already
+  // submitted (the queue is in order). Safe to call again.
+  Napi::Value Close(const CallbackInfo& info) {
+    const char* usage = "close()";
+    if (!state) {
+      auto d = Napi::Promise::Deferred::New(info.Env());
+      d.Resolve(info.Env().Undefined());
+      return d.Promise();
+    }
+    return submitToTracer(info.Env(), usage, [rec = std::move(state)]() mutable {
+      recordKillAll(*rec);
+      rec.reset();
+      return nothing();
+    });
+  }
+};
+
+}  // namespace
+
+void registerRecordingExports(Napi::Env env, Napi::Object exports) {
+  exports.Set("Recording", RecordingObject::define(env));
+}
+
+}  // namespace rw
