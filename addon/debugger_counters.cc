@@ -22,9 +22,11 @@ bool Debugger::counterTrap(uint64_t int3At) {
   auto it = counterTraps.find(int3At);
   if (it == counterTraps.end()) return false;
   uint64_t pc = it->second;
-  if (!(targetKind == kTargetArrival && targetPc == pc && event == targetEvent))
+  bool byFingerprint = targetKind == kTargetFingerprint;
+  if (!((targetKind == kTargetArrival || byFingerprint) && targetPc == pc && event == targetEvent))
     throw NativeError{EINVAL, "a counting stub trapped where the run has no target"};
-  user_regs_struct r = regs();
+  user_regs_struct inStub = regs();
+  user_regs_struct r = inStub;
   uint64_t savedRcx = 0;
   if (readMemory(pid, r.rsp, &savedRcx, 8) != 8) throw NativeError{EFAULT, "a counting stub's frame is unreadable"};
   r.rcx = savedRcx;
@@ -32,6 +34,16 @@ bool Debugger::counterTrap(uint64_t int3At) {
   r.rip = pc;
   setRegs(pid, r);
   regsCache = r;
+  if (byFingerprint) {
+    // the stub compared some registers; the whole fingerprint decides. A false
+    // match goes on in the stub, past its int3 (a jump back to its counting)
+    if (!fpMatches()) {
+      setRegs(pid, inStub);
+      regsCache = inStub;
+      return true;
+    }
+    targetReached(pc);
+  }
   counts[pc] = targetN;
   exact.insert(pc);
   targetReached(pc);

@@ -94,14 +94,17 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
 
 /**
  * A window search whose traps (gdb's, installed by the caller) trap as usual, but
- * whose end, at a pc passed too often to trap on each arrival, is a counter that
- * traps at the end's arrival. The run, or undefined when it could not be counted
+ * whose end, at a pc passed too often to trap on each arrival (or named only by
+ * its fingerprint, at a pc that may be), is a counter that traps at the end's
+ * arrival (or where the stub's registers match the fingerprint's). The run, or undefined when it could not be counted
  * (nothing was run) or a trap was recorded inside a stub (the run must be done
  * again without: the process is then at `target`).
  */
 export async function searchToCountedEnd(proc: ReplayedProcess, timeline: Timeline, target: Mark, trapped: bigint[]): Promise<{ run?: TimelineRun; ran: boolean }> {
   // gdb's traps are in already (the caller's): only kept clear of the patch here
-  const r = await runCounted(proc, timeline, [{ pc: target.pc, target: target.n }], target, true, [], undefined, trapped);
+  // an end named by its fingerprint: the stub compares registers, so only near-matches trap
+  const site: CounterSite = target.n ? { pc: target.pc, target: target.n } : { pc: target.pc, fp: target.fp };
+  const r = await runCounted(proc, timeline, [site], target, true, [], undefined, trapped);
   if ('refused' in r) return { ran: false };
   const hit = r.run.lastHit;
   if (hit && r.pages.some((p) => hit.pc >= p && hit.pc < p + COUNTER_PAGES_SIZE)) return { ran: true };

@@ -21,6 +21,12 @@
 // trap:
 //   int3                     ; addon/debugger_counters.cc undoes the frame
 //
+// A stub whose target is a state named by its fingerprint jumps, after counting,
+// to one comparison per register (mov rcx,[-expected]; lea rcx,[rcx+reg]; jrcxz
+// next; jmp back), then an int3 and a jump back: only arrivals whose registers
+// all match trap, and the tracer, which compares the whole fingerprint, lets a
+// false match go on past the int3.
+//
 // The relocation is iced-x86's BlockEncoder (a maintained encoder that fixes
 // rip-relative operands and relative branches for the new address, and widens
 // short branches), not a hand-written table. Instructions that cannot move are
@@ -49,6 +55,32 @@ export interface CounterWords {
   seq: bigint;
 }
 
+/**
+ * A counter whose target is a state named only by its fingerprint (registers and
+ * top of stack, addon/process_copy.cc): after counting, the stub compares these
+ * registers with the fingerprint's, flag-free, and traps only when all match; the
+ * tracer compares the whole fingerprint and, on a false match, lets the stub go
+ * on past its int3. So a run to such a state at a pc passed on every iteration
+ * stops at its few near-matches, not at every arrival.
+ */
+export interface FingerprintCompare {
+  /** where the negated expected values are, one u64 per register of FP_REGISTERS */
+  negatedAt: bigint;
+}
+
+/** the registers the stub compares, with their offsets in a fingerprint (a user_regs_struct) */
+export const FP_REGISTERS: [Register, number][] = [
+  [Register.RSP, 152], [Register.RBP, 32], [Register.RBX, 40], [Register.RAX, 80], [Register.RDX, 96], [Register.RSI, 104], [Register.RDI, 112],
+  [Register.R8, 72], [Register.R9, 64], [Register.R10, 56], [Register.R11, 48], [Register.R12, 24], [Register.R13, 16], [Register.R14, 8], [Register.R15, 0],
+];
+
+/** The u64s a fingerprint stub compares with: minus each register's value in fp, in FP_REGISTERS order. */
+export function negatedRegisters(fp: Buffer): Buffer {
+  const out = Buffer.alloc(FP_REGISTERS.length * 8);
+  FP_REGISTERS.forEach(([, off], i) => out.writeBigUInt64LE(BigInt.asUintN(64, -fp.readBigUInt64LE(off)), i * 8));
+  return out;
+}
+
 export interface StubPlan {
   pc: bigint;
   /** the bytes the patch covers (whole instructions): JUMP_LENGTH or more */
@@ -60,6 +92,8 @@ export interface StubPlan {
   codeAt: bigint;
   /** the address of the stub's int3 (the target's trap) */
   trapAt: bigint;
+  /** a fingerprint stub's int3, where its registers all match (the run's target trap then) */
+  fpTrapAt?: bigint;
 }
 
 /** why a pc cannot be counted in the process */
@@ -104,7 +138,7 @@ export function displacedAt(code: Uint8Array, pc: bigint): Instruction[] | Refus
  * The stub that counts arrivals at pc, placed at codeAt, using the counter words
  * `w`; or why pc cannot be counted (`code` holds the bytes at pc, 16 or more).
  */
-export function planStub(code: Uint8Array, pc: bigint, codeAt: bigint, w: CounterWords): StubPlan | Refusal {
+export function planStub(code: Uint8Array, pc: bigint, codeAt: bigint, w: CounterWords, fp?: FingerprintCompare, maxBytes = STUB_MAX): StubPlan | Refusal {
   const moved = displacedAt(code, pc);
   if ('refused' in moved) return moved;
   const displaced = moved.reduce((n, i) => n + i.length, 0);
@@ -121,11 +155,29 @@ export function planStub(code: Uint8Array, pc: bigint, codeAt: bigint, w: Counte
   const rcxAdd = (d: bigint) => own(Instruction.createRegMem(Code.Lea_r64_m, Register.RCX, MemoryOperand.new64(Register.RCX, Register.None, 1, d, 1, false, Register.None)));
   const load = (a: bigint) => own(Instruction.createRegMem(Code.Mov_r64_rm64, Register.RCX, ripMem(a)));
   const store = (a: bigint) => own(Instruction.createMemReg(Code.Mov_rm64_r64, ripMem(a), Register.RCX));
+  // a fingerprint stub jumps from `back` to its comparisons, which jump back on the first mismatch
+  const back = own(Instruction.createRegMem(Code.Mov_r64_rm64, Register.RCX, ripMem(w.left)));
+  const compare: Instruction[] = [];
+  if (fp) {
+    FP_REGISTERS.forEach(([reg, ], i) => {
+      compare.push(load(fp.negatedAt + BigInt(i) * 8n));
+      // rcx = reg - expected, without touching the flags (the stub's frame is below rsp: 128 + 8 bytes)
+      compare.push(own(Instruction.createRegMem(Code.Lea_r64_m, Register.RCX, reg === Register.RSP
+        ? MemoryOperand.new64(Register.RSP, Register.RCX, 1, RED_ZONE + 8n, 1, false, Register.None)
+        : MemoryOperand.new64(Register.RCX, reg, 1, 0n, 0, false, Register.None))));
+      const next = fake + 0x20n; // the instruction after the jump back
+      compare.push(own(Instruction.createBranch(Code.Jrcxz_rel8_64, next)));
+      compare.push(own(Instruction.createBranch(Code.Jmp_rel32_64, back.ip)));
+    });
+    compare.push(own(Instruction.create(Code.Int3)));
+    compare.push(own(Instruction.createBranch(Code.Jmp_rel32_64, back.ip)));
+  }
   const list: Instruction[] = [
     rsp(-RED_ZONE),
     own(Instruction.createReg(Code.Push_r64, Register.RCX)),
     load(w.count), rcxAdd(1n), store(w.count),
-    load(w.left), rcxAdd(-1n), store(w.left),
+    ...(fp ? [own(Instruction.createBranch(Code.Jmp_rel32_64, compare[0].ip))] : []),
+    back, rcxAdd(-1n), store(w.left),
     own(Instruction.createBranch(Code.Jrcxz_rel8_64, trap.ip)),
     own(Instruction.createReg(Code.Push_r64, Register.RAX)),
     own(Instruction.createRegMem(Code.Mov_RAX_moffs64, Register.RAX, absMem(w.seq))),
@@ -138,6 +190,7 @@ export function planStub(code: Uint8Array, pc: bigint, codeAt: bigint, w: Counte
     ...moved,
     own(Instruction.createBranch(Code.Jmp_rel32_64, pc + BigInt(displaced))),
     trap,
+    ...compare,
   ];
   const enc = new BlockEncoder(64, BlockEncoderOptions.None);
   let bytes: Uint8Array;
@@ -151,13 +204,32 @@ export function planStub(code: Uint8Array, pc: bigint, codeAt: bigint, w: Counte
     enc.free();
     for (const i of list) i.free();
   }
-  if (bytes.length > STUB_MAX) return { refused: `the stub takes ${bytes.length} bytes` };
+  if (bytes.length > maxBytes) return { refused: `the stub takes ${bytes.length} bytes` };
+  const traps = int3sIn(bytes, codeAt);
   const rel = codeAt - (pc + BigInt(JUMP_LENGTH));
   if (rel < -(2n ** 31n) || rel >= 2n ** 31n) return { refused: 'the stub is out of a jump\'s reach' };
   const patch = Buffer.alloc(displaced, 0xcc);
   patch[0] = 0xe9;
   patch.writeInt32LE(Number(rel), 1);
-  return { pc, displaced, patch, code: Buffer.from(bytes), codeAt, trapAt: codeAt + BigInt(bytes.length - 1) };
+  return { pc, displaced, patch, code: Buffer.from(bytes), codeAt, trapAt: traps[0], fpTrapAt: fp ? traps[1] : undefined };
+}
+
+/** The addresses of the stub's own int3s, in order (the encoder chose the branches' sizes; none of the moved instructions is an int3). */
+function int3sIn(bytes: Uint8Array, at: bigint): bigint[] {
+  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+  decoder.ip = at;
+  const out: bigint[] = [];
+  const insn = new Instruction();
+  try {
+    while (decoder.canDecode) {
+      decoder.decodeOut(insn);
+      if (insn.mnemonic === Mnemonic.Int3) out.push(insn.ip);
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return out;
 }
 
 /**

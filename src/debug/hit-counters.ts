@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import { getReg } from '../arch/registers.js';
 import { native } from '../native/addon.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
-import { branchesInto, planStub, STUB_MAX, type CounterWords, type Refusal, type StubPlan } from './counter-stub.js';
+import { branchesInto, negatedRegisters, planStub, STUB_MAX, type CounterWords, type FingerprintCompare, type Refusal, type StubPlan } from './counter-stub.js';
 
 const PAGE = 4096n;
 const PAGES = 2n;
@@ -23,6 +23,10 @@ export const COUNTER_PAGES_SIZE = SIZE;
 const WORDS_AT = 64n;
 const WORDS_SIZE = 32n;
 const CODE_AT = PAGE;
+/** a fingerprint stub's expected registers (one per set of pages), past the counters' words */
+const FP_WORDS_AT = 2048n;
+/** the code slots a fingerprint stub takes (its comparisons make it about three times as long) */
+const FP_SLOTS = 3;
 /** counters one page set holds: as many stubs as fit in its code half */
 const PER_PAGE = Math.floor(Number(PAGE) / STUB_MAX);
 /** how far from the counted pc branches into the displaced bytes are looked for */
@@ -44,6 +48,8 @@ export interface CounterSite {
   target?: number;
   /** when its instruction cannot be counted, leave it out (listed in `uncounted`) instead of refusing all */
   optional?: boolean;
+  /** trap where the state's fingerprint is this one (counter-stub.ts, FingerprintCompare); one such site per set */
+  fp?: Buffer;
 }
 
 interface Placed {
@@ -130,7 +136,9 @@ export async function installCounters(pid: number, sites: CounterSite[], keepCle
   for (const site of sites) {
     const region = maps.find((r) => site.pc >= r.start && site.pc < r.end);
     if (!region) return refuse(`0x${site.pc.toString(16)} is not mapped`);
-    let page = pages.find((p) => (used.get(p) ?? 0) < PER_PAGE && (p > site.pc ? p - site.pc : site.pc - p) < REACH);
+    if (site.fp && sites.filter((x) => x.fp).length > 1) return refuse('one fingerprint target per run');
+    const slots = site.fp ? FP_SLOTS : 1;
+    let page = pages.find((p) => (used.get(p) ?? 0) + slots <= PER_PAGE && (p > site.pc ? p - site.pc : site.pc - p) < REACH);
     if (page === undefined) {
       const hole = holeNear(maps, site.pc, pages);
       if (hole === undefined) return refuse(`no free place within reach of 0x${site.pc.toString(16)}`);
@@ -141,13 +149,15 @@ export async function installCounters(pid: number, sites: CounterSite[], keepCle
     }
     const k = BigInt(used.get(page) ?? 0);
     const words = { count: page + WORDS_AT + k * WORDS_SIZE, left: page + WORDS_AT + k * WORDS_SIZE + 8n, last: page + WORDS_AT + k * WORDS_SIZE + 16n };
-    const why = await placeable(pid, site, region, { ...words, seq: pages[0] }, page + CODE_AT + k * BigInt(STUB_MAX));
+    const fp: FingerprintCompare | undefined = site.fp ? { negatedAt: page + FP_WORDS_AT } : undefined;
+    const why = await placeable(pid, site, region, { ...words, seq: pages[0] }, page + CODE_AT + k * BigInt(STUB_MAX), fp, slots * STUB_MAX);
     if (typeof why === 'string') {
       if (!site.optional) return refuse(`0x${site.pc.toString(16)}: ${why}`);
       uncounted.push({ pc: site.pc, why });
       continue;
     }
-    used.set(page, Number(k) + 1);
+    used.set(page, Number(k) + slots);
+    if (site.fp && fp) await n.writeMemory(pid, fp.negatedAt, negatedRegisters(site.fp));
     placed.push({ site, plan: why.plan, original: why.original, words });
   }
   if (!placed.length) return refuse(`nothing here can be counted (${uncounted.map((u) => u.why).join('; ')})`);
@@ -170,16 +180,20 @@ export async function installCounters(pid: number, sites: CounterSite[], keepCle
     }
   }
   for (const p of placed) await n.writeMemory(pid, p.site.pc, p.plan.patch);
-  return { pid, pages, placed, traps: placed.filter((p) => p.site.target !== undefined).flatMap((p) => [p.plan.trapAt, p.site.pc]), seq: pages[0] ?? 0n, uncounted };
+  const traps = [
+    ...placed.filter((p) => p.site.target !== undefined).flatMap((p) => [p.plan.trapAt, p.site.pc]),
+    ...placed.flatMap((p) => (p.plan.fpTrapAt !== undefined ? [p.plan.fpTrapAt, p.site.pc] : [])),
+  ];
+  return { pid, pages, placed, traps, seq: pages[0] ?? 0n, uncounted };
 }
 
 /** The stub of one site and the bytes its patch covers, or why its instruction cannot be counted. */
-async function placeable(pid: number, site: CounterSite, region: Region, w: CounterWords, codeAt: bigint): Promise<{ plan: StubPlan; original: Buffer } | string> {
+async function placeable(pid: number, site: CounterSite, region: Region, w: CounterWords, codeAt: bigint, fp: FingerprintCompare | undefined, room: number): Promise<{ plan: StubPlan; original: Buffer } | string> {
   const n = native();
   // only code: a breakpoint gdb put in data is an int3 there, never a 5-byte patch
   if (!region.perms.includes('x')) return 'not in executable memory';
   const code = await n.readMemory(pid, site.pc, 32);
-  const plan = planStub(code, site.pc, codeAt, w);
+  const plan = planStub(code, site.pc, codeAt, w, fp, room);
   if ('refused' in plan) return plan.refused;
   const lo = site.pc - SCAN > region.start ? site.pc - SCAN : region.start;
   const hi = site.pc + SCAN < region.end ? site.pc + SCAN : region.end;

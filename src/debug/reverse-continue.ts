@@ -21,6 +21,8 @@ interface Found {
   pos: Pos;
   reason: 'swbreak' | 'hwbreak' | 'watch';
   slot: number;
+  /** found by a counted window, which left no copies on the way */
+  counted?: boolean;
 }
 
 /** narrowing stops at end by counting arrivals at its pc: not when that pc is this hot */
@@ -167,13 +169,14 @@ export class ReverseSearch {
       if (!('refused' in counted)) {
         if (!counted.hit) return undefined;
         const base = s.cp && !s.cp.boundary ? s.cp.id : 0;
-        return { pos: { kind: 'mark', mark: { e: end.e, base, pc: counted.hit.pc, n: counted.hit.n, steps: 0 } }, reason: 'swbreak', slot: -1 };
+        return { pos: { kind: 'mark', mark: { e: end.e, base, pc: counted.hit.pc, n: counted.hit.n, steps: 0 } }, reason: 'swbreak', slot: -1, counted: true };
       }
     }
     await this.traps.install(sw, slots);
     let run: TimelineRun | undefined;
-    if (s.e === end.e && target.n >= COUNT_IN_PROCESS_FROM && !sw.includes(target.pc)) {
-      // the end's pc is hot: its arrivals are counted in the process, gdb's traps trap
+    if (s.e === end.e && (target.n >= COUNT_IN_PROCESS_FROM || !target.n) && !sw.includes(target.pc)) {
+      // the end's pc is hot (or, named by a fingerprint, may be: a trap per arrival
+      // there cost minutes): its arrivals are counted in the process, gdb's traps trap
       const counted = await searchToCountedEnd(this.proc, tl, target, sw);
       this.seeker.checkInterrupt();
       run = counted.run;
@@ -235,10 +238,25 @@ export class ReverseSearch {
     return out;
   }
 
+  /**
+   * A counted window leaves no copies (they would hold its stubs), so without this
+   * the first reverse-stepi at its hit would replay the whole window again: a
+   * checkpoint at the hit's previous arrival at the same pc, from which the hit
+   * is one arrival on and its predecessor a few steps (reverse-step.ts). It costs
+   * one run from the base to there (counted when hot) and a fork; the run to the
+   * hit then starts from the copy.
+   */
+  private async copyBefore(hit: Mark): Promise<void> {
+    if (hit.n < 2 || hit.steps !== 0) return;
+    await this.seeker.reachMark({ ...hit, n: hit.n - 1 });
+    await this.timeline.checkpointHere();
+  }
+
   /** Goes to a stop found by a search and says why gdb stops there. */
   private async stopAt(found: Found): Promise<StopEvent> {
     const { pos: p, reason, slot } = found;
     if (reason !== 'watch') {
+      if (found.counted && p.kind === 'mark') await this.copyBefore(p.mark);
       await this.seeker.reach(p);
       return { kind: 'stopped', signal: 5, reason };
     }

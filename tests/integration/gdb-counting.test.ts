@@ -4,7 +4,8 @@
 // a short conditional branch (hand-written, so that it is one), are found by
 // reverse-continue at their last hits, in the right order, counted in the process
 // (the server's trace of runs says so); the state reached is the program's own
-// (the variables, a reverse-stepi, a forward continue from there); and gdb reads
+// (the variables, a reverse-stepi, a forward continue from there), with a copy left
+// at the hit's previous arrival for the reverse-stepi; and gdb reads
 // the original instructions, not the stub's jump, at the counted addresses.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -66,6 +67,7 @@ describe('breakpoints counted in the process', () => {
       'reverse-continue', 'print i',
       'reverse-continue', 'print i', 'print odd',
       'echo ==code==\\n', 'x/3i at_branch', 'x/16xb at_branch', `info line counted.c:${LINE_G}`, 'echo ==end==\\n',
+      'monitor position', 'monitor checkpoints',
       'reverse-stepi', 'x/i $pc', 'print i',
       'continue', 'print i', 'print odd',
     ]);
@@ -90,6 +92,14 @@ describe('breakpoints counted in the process', () => {
       expect(w).toContain(`${atBranch} x`);
       expect(w).toContain(`${atLine} x`);
     }
+
+    // a counted window leaves no copies on the way: the search leaves one at the hit's
+    // previous arrival, so the reverse-stepi steps from there, not from the window's start
+    const hitAt = /Current position: arrival (\d+) at (0x[0-9a-f]+) since (.*)$/m.exec(out);
+    expect(hitAt?.[2], context).toBe(atBranch);
+    expect(out, context).toContain(`arrival ${Number(hitAt![1]) - 1} at ${atBranch} since ${hitAt![3]}`);
+    const afterPredecessor = server.split(/^rewind: predecessor of .*$/m)[1] ?? '';
+    expect(/^rewind: run (\w+)/m.exec(afterPredecessor)?.[1], context).toBe('step');
 
     // gdb reads the program's own instructions there, as in the file (the stub is invisible)
     const code = /==code==\n([^]*?)==end==/.exec(out)?.[1] ?? '';

@@ -5,7 +5,7 @@
 // refused with a reason. Running it for real is tests/integration/gdb-counting.test.ts.
 import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
 import { describe, expect, it } from 'vitest';
-import { branchesInto, displacedAt, JUMP_LENGTH, planStub, RED_ZONE, type CounterWords, type StubPlan } from '../../src/debug/counter-stub.js';
+import { branchesInto, displacedAt, FP_REGISTERS, JUMP_LENGTH, negatedRegisters, planStub, RED_ZONE, STUB_MAX, type CounterWords, type StubPlan } from '../../src/debug/counter-stub.js';
 
 const PC = 0x555555555190n;
 const STUB = 0x555555550000n + 0x1000n;
@@ -96,6 +96,45 @@ describe('the counting stub', () => {
     const far = planStub(Buffer.from('488b15892e0000', 'hex'), PC, PC + 2n ** 32n, WORDS);
     expect('refused' in far && far.refused).toMatch(/reach/);
     expect('refused' in displacedAt(Buffer.from('48', 'hex'), PC)).toBe(true);
+  });
+
+  it('with a fingerprint target, compares its registers flag-free and traps only past the last', () => {
+    const negatedAt = 0x555555550800n;
+    const p = planStub(Buffer.from('488b15892e0000', 'hex'), PC, STUB, WORDS, { negatedAt }, 3 * STUB_MAX);
+    if ('refused' in p) throw new Error(p.refused);
+    const all = decode(p.code, p.codeAt);
+    const at = (ip: bigint) => all.findIndex((i) => i.ip === ip);
+    // after counting, a jump to the comparisons; the counting goes on at the load of `left`
+    const toCompare = all[at(all.find((i) => i.isIpRelMemoryOperand && i.ipRelMemoryAddress === WORDS.count && i.op0Kind === OpKind.Memory)!.ip) + 1];
+    expect(toCompare.mnemonic).toBe(Mnemonic.Jmp);
+    const back = all.find((i) => i.isIpRelMemoryOperand && i.ipRelMemoryAddress === WORDS.left && i.op0Kind === OpKind.Register)!;
+    const compare = all.slice(at(toCompare.nearBranchTarget));
+    expect(p.fpTrapAt).toBeDefined();
+    expect(all[at(p.trapAt)].mnemonic).toBe(Mnemonic.Int3);
+    expect(p.trapAt).toBeLessThan(toCompare.nearBranchTarget);
+    // per register: rcx = minus the expected value, rcx += the register, equal (jrcxz) goes on, else back
+    const regs: Register[] = [];
+    for (let k = 0; k < FP_REGISTERS.length; k++) {
+      const [load, lea, jrcxz, jmp] = compare.slice(4 * k, 4 * k + 4);
+      expect(load.ipRelMemoryAddress).toBe(negatedAt + BigInt(k) * 8n);
+      expect(lea.mnemonic).toBe(Mnemonic.Lea);
+      regs.push(lea.memoryBase === Register.RSP ? Register.RSP : lea.memoryIndex);
+      if (lea.memoryBase === Register.RSP) expect(lea.memoryDisplacementU64).toBe(RED_ZONE + 8n); // the program's rsp, above the stub's frame
+      expect(jrcxz.mnemonic).toBe(Mnemonic.Jrcxz);
+      expect(jrcxz.nearBranchTarget).toBe(compare[4 * k + 4].ip);
+      expect(jmp.nearBranchTarget).toBe(back.ip);
+    }
+    expect(regs).toEqual(FP_REGISTERS.map(([r]) => r));
+    const [trap, resume] = compare.slice(4 * FP_REGISTERS.length);
+    expect(trap.ip).toBe(p.fpTrapAt);
+    expect(trap.mnemonic).toBe(Mnemonic.Int3);
+    expect(resume.nearBranchTarget).toBe(back.ip); // a false match goes on counting
+    for (const i of compare) expect([Mnemonic.Lea, Mnemonic.Mov, Mnemonic.Jrcxz, Mnemonic.Jmp, Mnemonic.Int3]).toContain(i.mnemonic);
+    // the expected words: minus each register of the fingerprint
+    const fp = Buffer.alloc(280);
+    FP_REGISTERS.forEach(([, off], k) => fp.writeBigUInt64LE(BigInt(k + 1) * 0x1000n, off));
+    const neg = negatedRegisters(fp);
+    FP_REGISTERS.forEach((_, k) => expect(BigInt.asIntN(64, neg.readBigUInt64LE(k * 8))).toBe(-BigInt(k + 1) * 0x1000n));
   });
 
   it('finds a branch that lands inside the displaced bytes', () => {
