@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { programPath } from '../helpers.js';
 import { record, startServer, type Server } from './gdb-support.js';
-import { framePacket, PacketGenerator, Rng, TERMINATOR, type FuzzTarget } from './packet-grammar.js';
+import { framePacket, PacketGenerator, TERMINATOR, type FuzzTarget } from './packet-grammar.js';
+import { Rng } from './rng.js';
 import { RspClient } from './rsp-client.js';
 
 /** Fixed seeds, one generator each; a failure names its seed and batch. */

@@ -7,33 +7,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { describeRun, runNative, tempDir } from '../helpers.js';
 import { afterMark, debugReplay, gdbNative, record } from './gdb-support.js';
-
-// ---------------------------------------------------------------------------
-// a deterministic pseudo-random generator (mulberry32)
-
-class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = (seed * 0x9e3779b9) >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** an integer in [lo, hi] */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)];
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
+import { Rng } from './rng.js';
 
 // ---------------------------------------------------------------------------
 // the program generator
