@@ -122,6 +122,8 @@ class Debugger : public DebugHook {
   Stop runUserCode(pid_t pid, int& sig) override;
   bool afterEvent(pid_t pid, const RecordView& done, const RecordView* next, StopInfo& info) override;
   bool afterOtherEvent(pid_t pid, StopInfo& info) override;
+  // the start of the interval after an event; true when the run's target is that state
+  bool startInterval(StopInfo& info);
 
  private:
   // What a trap stop means to the loop (debugger_traps.cc): keep going, hand the stop

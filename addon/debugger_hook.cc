@@ -213,7 +213,12 @@ Stop Debugger::runUserCode(pid_t, int& sig) {
 // see or a step completed by the event ends the run here.
 // Another process's event (replay --pid): a new interval starts, in which this
 // process does nothing; only a target at its start can end the run there.
-bool Debugger::afterOtherEvent(pid_t, StopInfo& info) {
+bool Debugger::afterOtherEvent(pid_t, StopInfo& info) { return startInterval(info); }
+
+// A new interval starts at the state after an event: the counts restart, and a
+// target that is the interval's first state (arrival 1 at its pc, or its
+// fingerprint) ends the run here.
+bool Debugger::startInterval(StopInfo& info) {
   event++;
   resetBoundary();
   regsValid = false;
@@ -227,17 +232,10 @@ bool Debugger::afterOtherEvent(pid_t, StopInfo& info) {
 }
 
 bool Debugger::afterEvent(pid_t, const RecordView& done, const RecordView* next, StopInfo& info) {
-  event++;
-  resetBoundary();
-  regsValid = false;
-  uint64_t pc = regs().rip;
   // The target first: a run that looks for the state a signal is delivered from
   // (the state gdb was shown at a fatal signal, say) ends there, as the target.
-  if (event == targetEvent && pc == targetPc && ((targetKind == kTargetArrival && targetN == 1) || (targetKind == kTargetFingerprint && fpMatches()))) {
-    info.reason = "target";
-    info.big("pc", pc);
-    return true;
-  }
+  if (startInterval(info)) return true;
+  uint64_t pc = regs().rip;
   // A fatal signal: stop at the faulting instruction before it is delivered.
   if (done.kind() == kEvSignal && next && next->kind() == kEvExit && next->get32(12) == 1) {
     info.reason = "signal";
