@@ -137,35 +137,38 @@ export class FileStore {
 
   /** Copies `file` into objects/<sha>, read-only, at STORE_MTIME; returns the sha. */
   private storeCopy(file: string): string {
-    const tmp = tmpName(path.join(this.objects, 'new'));
-    let sha: string;
-    try {
-      sha = copyHashing(file, tmp);
-      fs.chmodSync(tmp, 0o444);
-      fs.utimesSync(tmp, STORE_MTIME, STORE_MTIME);
-      // Another recorder may have stored the same content meanwhile: the same bytes.
-      fs.renameSync(tmp, this.objectPath(sha));
-    } catch (e) {
-      fs.rmSync(tmp, { force: true });
-      throw e;
-    }
-    return sha;
+    // Another recorder may have stored the same content meanwhile: the same bytes.
+    return this.publish((tmp) => copyHashing(file, tmp));
   }
 
   /** Stores `content`, known to hash to `sha`, unless the store has it; returns its path. */
   addContent(content: Buffer, sha: string): string {
     const obj = this.objectPath(sha);
     if (fs.existsSync(obj)) return obj;
+    this.publish((tmp) => {
+      fs.writeFileSync(tmp, content);
+      return sha;
+    });
+    return obj;
+  }
+
+  /**
+   * Makes a new object: `fill` writes it to a temporary file and returns its sha; it
+   * becomes objects/<sha>, read-only, at STORE_MTIME, by a rename, so that no reader
+   * ever sees a partial object. Returns the sha.
+   */
+  private publish(fill: (tmp: string) => string): string {
     const tmp = tmpName(path.join(this.objects, 'new'));
     try {
-      fs.writeFileSync(tmp, content, { mode: 0o444 });
+      const sha = fill(tmp);
+      fs.chmodSync(tmp, 0o444);
       fs.utimesSync(tmp, STORE_MTIME, STORE_MTIME);
-      fs.renameSync(tmp, obj);
+      fs.renameSync(tmp, this.objectPath(sha));
+      return sha;
     } catch (e) {
       fs.rmSync(tmp, { force: true });
       throw e;
     }
-    return obj;
   }
 
   /**
