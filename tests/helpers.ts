@@ -3,11 +3,11 @@
 // temporary directories that clean themselves up, and record-then-replay.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, onTestFinished } from 'vitest';
+import { afterAll, expect, onTestFinished } from 'vitest';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BUILD_DIR = path.join(ROOT, 'tests', '.build');
@@ -266,4 +266,17 @@ export function pseudoRandomBytes(length: number, seed = 12345): Buffer {
     buf[i] = x & 0xff;
   }
   return buf;
+}
+
+/**
+ * Writes a test's C `source` as `<name>.c` in a new temporary directory and compiles
+ * it there (`cc -g -O0`, so gdb sees every line and local); returns the executable.
+ */
+export function compileC(name: string, source: string, prefix = 'rewind-c-'): string {
+  const dir = tempDir(prefix);
+  writeFileSync(path.join(dir, `${name}.c`), source);
+  const exe = path.join(dir, name);
+  const cc = runNative(['cc', '-g', '-O0', '-o', exe, `${name}.c`], { cwd: dir });
+  expect(cc.status, describeRun(cc)).toBe(0);
+  return exe;
 }

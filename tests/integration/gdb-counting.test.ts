@@ -7,10 +7,8 @@
 // (the variables, a reverse-stepi, a forward continue from there), with a copy left
 // at the hit's previous arrival for the reverse-stepi; and gdb reads
 // the original instructions, not the stub's jump, at the counted addresses.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, runNative, tempDir } from '../helpers.js';
+import { compileC, describeRun, runNative } from '../helpers.js';
 import { afterMark, debugReplay, record } from './gdb-support.js';
 
 const N = 300000;
@@ -45,11 +43,7 @@ describe('breakpoints counted in the process', () => {
   const savedTrace = process.env.REWIND_TRACE_RUNS;
 
   beforeAll(() => {
-    const dir = tempDir('rewind-counting-');
-    writeFileSync(path.join(dir, 'counted.c'), SOURCE);
-    exe = path.join(dir, 'counted');
-    const cc = runNative(['cc', '-g', '-O0', '-o', exe, 'counted.c'], { cwd: dir });
-    expect(cc.status, describeRun(cc)).toBe(0);
+    exe = compileC('counted', SOURCE, 'rewind-counting-');
     trace = record(exe);
     process.env.REWIND_TRACE_RUNS = '1'; // the server says how each run counted
   });

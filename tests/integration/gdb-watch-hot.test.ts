@@ -7,10 +7,8 @@
 // iteration. Such a window used to trap at every arrival there (minutes); it now
 // runs with a counting stub that compares the fingerprint's registers, which the
 // server's trace of runs shows. No times are asserted (bench/reverse.js has them).
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, runNative, tempDir } from '../helpers.js';
+import { compileC } from '../helpers.js';
 import { afterMark, debugReplay, record } from './gdb-support.js';
 
 const N = 60_000_000;
@@ -32,11 +30,7 @@ describe('watchpoint reverse-continues in a hot loop', () => {
   const savedTrace = process.env.REWIND_TRACE_RUNS;
 
   beforeAll(() => {
-    const dir = tempDir('rewind-watch-hot-');
-    writeFileSync(path.join(dir, 'hot.c'), SOURCE);
-    const exe = path.join(dir, 'hot');
-    const cc = runNative(['cc', '-g', '-O0', '-o', exe, 'hot.c'], { cwd: dir });
-    expect(cc.status, describeRun(cc)).toBe(0);
+    const exe = compileC('hot', SOURCE, 'rewind-watch-hot-');
     trace = record(exe);
     process.env.REWIND_TRACE_RUNS = '1'; // the server says how each window ran
   });

@@ -2,10 +2,8 @@
 // small random C program and a gdb session derived from a seed, and the check
 // that gdb prints the same thing against the replay as natively under `record
 // full`. Shared with gdb-reverse-load.test.ts, which runs it on a loaded machine.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { expect } from 'vitest';
-import { describeRun, runNative, tempDir } from '../helpers.js';
+import { compileC } from '../helpers.js';
 import { afterMark, debugReplay, gdbNative, record } from './gdb-support.js';
 import { Rng } from './rng.js';
 
@@ -336,11 +334,7 @@ function normalise(text: string, softwareWatchpoint = false): string {
 /** Generates the program and session of a seed, runs both, and expects the same output. */
 export async function checkSeed(seed: number): Promise<void> {
   const program = generate(seed);
-  const dir = tempDir('rewind-random-');
-  writeFileSync(path.join(dir, program.file), program.source);
-  const exe = path.join(dir, `rand${seed}`);
-  const cc = runNative(['cc', '-g', '-O0', '-o', exe, program.file], { cwd: dir });
-  expect(cc.status, describeRun(cc)).toBe(0);
+  const exe = compileC(program.file.replace(/\.c$/, ''), program.source, 'rewind-random-');
   const trace = record(exe);
   const { site, commands, forwardHits } = session(seed, program);
   const context =
