@@ -273,9 +273,11 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         uint64_t a[6];
         args6(r, a);
         if (nr == kNrPrctl && a[0] == kBufMagic) {
-          // The preload library registers its buffer: refused once in seccomp mode
-          // (a second filter after an exec would trace the library's calls too).
-          bool ok = !s.seccompMode && !s.bufAddr && a[2] > kBufHeader;
+          // The preload library registers its buffer. After an exec, under the filter
+          // an earlier image installed, it uses that filter's untraced instruction (a
+          // page at a fixed address, docs/syscallbuf.md): told so, it installs none.
+          bool ok = !s.bufAddr && a[2] > kBufHeader && (!s.seccompMode || a[3] == s.untracedAfter);
+          bool filtered = s.seccompMode;
           if (ok) {
             s.bufAddr = a[1];
             s.bufCapacity = a[2] - kBufHeader;
@@ -287,7 +289,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
           s.generic = false;
           s.exitFix = ExitFix::kNone;
           s.checkLen = s.checkCrc = 0;
-          s.forcedResult = ok ? kBufMagicOk : -EINVAL;
+          s.forcedResult = !ok ? -EINVAL : filtered ? kBufMagicFiltered : kBufMagicOk;
           r.orig_rax = uint64_t(-1);
           setRegs(pid, r);
           s.inSyscall = true;

@@ -33,7 +33,8 @@ constexpr uint32_t kTracedAll = 2;         // every call (children share memory 
 constexpr uint32_t kTracedStdioWrites = 4; // writes to fds 1 and 2 (several processes: the recorder orders them)
 constexpr uint64_t kBufHeader = 64;               // records start after the header
 constexpr uint64_t kBufMagic = 0x52574e44;        // prctl option the preload library registers with
-constexpr int64_t kBufMagicOk = 0x52574e4f4bLL;   // the recorder's answer
+constexpr int64_t kBufMagicOk = 0x52574e4f4bLL;   // the recorder's answer: install the filter
+constexpr int64_t kBufMagicFiltered = 0x52574e4f46LL;  // its answer under the filter of an earlier image
 constexpr int64_t kBufInterrupted = -0x5257000000LL;  // result of a buffered call a signal interrupted
 
 // What the program would see natively of the settings the recorder changes in it

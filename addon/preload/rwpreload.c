@@ -17,7 +17,8 @@
 #include <stdint.h>
 
 #define RW_MAGIC 0x52574e44L          /* prctl option: "RWND" */
-#define RW_MAGIC_OK 0x52574e4f4bL     /* the recorder's answer */
+#define RW_MAGIC_OK 0x52574e4f4bL     /* the recorder's answer: install the filter */
+#define RW_MAGIC_FILTERED 0x52574e4f46L /* its answer after an exec: the filter is there already */
 #define RW_INTERRUPTED (-0x5257000000L) /* set by the recorder: redo this call traced */
 #define RW_BUF_SIZE (1L << 20)
 #define RW_HEADER 64
@@ -63,13 +64,22 @@ enum {
   NR_getcwd = 79, NR_readlink = 89, NR_getppid = 110, NR_prctl = 157,
   NR_fadvise64 = 221, NR_clock_gettime = 228, NR_openat = 257, NR_newfstatat = 262,
   NR_readlinkat = 267, NR_faccessat = 269, NR_seccomp = 317, NR_statx = 332,
-  NR_faccessat2 = 439, NR_getdents64 = 217,
+  NR_faccessat2 = 439, NR_getdents64 = 217, NR_execve = 59,
 };
+
+/* The one syscall instruction the seccomp filter lets through untraced: `syscall;
+ * ret` in a page at a fixed address, the same in every process of the recording.
+ * The filter outlives exec, and a second filter could only trace more (the kernel
+ * takes the strictest answer), so a program exec'd by a recorded process maps this
+ * page again and uses its parent's filter (docs/syscallbuf.md, "exec"). Below
+ * replay's feed (addon/replay_syscallbuf.h) and stub (src/replay/stub.ts). */
+#define RW_UNTRACED_PAGE 0x6ffd00000000L
+#define RW_UNTRACED_AFTER (RW_UNTRACED_PAGE + 2)
 
 long rw_untraced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long rw_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long rw_handle(long nr, long *a);
-extern char rw_untraced_after[], rw_traced_after[], rw_entry[];
+extern char rw_traced_after[], rw_entry[];
 
 /* The two syscall instructions, and the entry the patched sites reach. rw_entry
  * keeps every register a syscall instruction keeps (all but rax, rcx, r11). */
@@ -79,10 +89,8 @@ __asm__(
     "rw_untraced:\n"
     "  mov %rdi,%rax\n  mov %rsi,%rdi\n  mov %rdx,%rsi\n  mov %rcx,%rdx\n"
     "  mov %r8,%r10\n  mov %r9,%r8\n  mov 8(%rsp),%r9\n"
-    "  syscall\n"
-    ".globl rw_untraced_after\n.hidden rw_untraced_after\n"
-    "rw_untraced_after:\n"
-    "  ret\n"
+    "  movabs $0x6ffd00000000,%r11\n"  /* RW_UNTRACED_PAGE: its syscall returns to our caller */
+    "  jmp *%r11\n"
     ".globl rw_traced\n.hidden rw_traced\n.type rw_traced,@function\n"
     "rw_traced:\n"
     "  mov %rdi,%rax\n  mov %rsi,%rdi\n  mov %rdx,%rsi\n  mov %rcx,%rdx\n"
@@ -108,7 +116,7 @@ __asm__(
     /* What a syscall instruction leaves in rcx and r11 (the address after it, the
      * flags), the same whether the call was made or served from replay's feed. */
     "  pop %r11\n"
-    "  lea rw_untraced_after(%rip),%rcx\n"
+    "  movabs $0x6ffd00000002,%rcx\n"  /* RW_UNTRACED_AFTER */
     "  ret\n");
 
 static struct rw_header *buf;
@@ -216,14 +224,68 @@ static int changes_files(long nr, const long *a) {
 static int patchable(long nr) {
   long a[6] = {0, 0, 0, 0, 0, 0};
   struct out o;
-  return nr == NR_fcntl || nr == NR_ioctl || plan(nr, a, &o);
+  return nr == NR_fcntl || nr == NR_ioctl || nr == NR_execve || plan(nr, a, &o);
 }
 
 #define SYSCALL_FIXED 84  /* kEvSyscall record without writes (addon/event_format.h) */
 
+/* This library's path, as LD_PRELOAD named it (strip_env): put back into the
+ * environment of a program the process execs, so that it is buffered too. */
+static char self_path[1024];
+static long self_len;
+
+#define EXEC_MAX_ENV 1024
+#define EXEC_MAX_PRELOAD 4096
+
+/* execve with this library added to the new program's LD_PRELOAD: the program
+ * takes it out again at its start (strip_env), so it sees the environment it was
+ * given. The new array and string live on this stack, which the kernel reads
+ * before the old image goes; in a vfork or posix_spawn child that stack is the
+ * child's own (glibc gives it 32 KiB and more). A larger environment, or one that
+ * names the library already, is passed as it is. Always traced. */
+__attribute__((noinline)) static long exec_with_preload(const long *a) {
+  char **envp = (char **)a[2];
+  char *env[EXEC_MAX_ENV + 2];
+  char preload[EXEC_MAX_PRELOAD];
+  static const char key[] = "LD_PRELOAD=";
+  long n = 0, at = -1;
+  for (; envp && envp[n]; n++) {
+    if (n >= EXEC_MAX_ENV) return sys(NR_execve, a[0], a[1], a[2], 0, 0, 0);
+    int match = 1;
+    for (int i = 0; key[i] && match; i++) match = envp[n][i] == key[i];
+    if (match && at < 0) at = n;
+    env[n] = envp[n];
+  }
+  long len = 0;
+  for (const char *k = key; *k; k++) preload[len++] = *k;
+  for (long i = 0; i < self_len; i++) preload[len++] = self_path[i];
+  if (at >= 0) {
+    const char *rest = envp[at] + sizeof key - 1;
+    long rl = 0;
+    while (rest[rl]) rl++;
+    if (len + 1 + rl + 1 > EXEC_MAX_PRELOAD) return sys(NR_execve, a[0], a[1], a[2], 0, 0, 0);
+    for (long i = 0; i + self_len <= rl; i++) {  /* named already (the program put it back) */
+      int same = 1;
+      for (long j = 0; j < self_len && same; j++) same = rest[i + j] == self_path[j];
+      if (same) return sys(NR_execve, a[0], a[1], a[2], 0, 0, 0);
+    }
+    if (rl) preload[len++] = ':';
+    for (long i = 0; i < rl; i++) preload[len++] = rest[i];
+  }
+  preload[len] = 0;
+  if (at >= 0) {
+    env[at] = preload;
+  } else {
+    env[n++] = preload;
+  }
+  env[n] = 0;
+  return sys(NR_execve, a[0], a[1], (long)env, 0, 0, 0);
+}
+
 long rw_handle(long nr, long *a) {
   struct rw_header *h = buf;
   struct out o;
+  if (nr == NR_execve && active && self_len) return exec_with_preload(a);
   if (!active || h->disabled || h->busy || !plan(nr, a, &o) || (h->traced & TRACED_ALL) ||
       ((h->traced & TRACED_FILE_WRITES) && changes_files(nr, a)) ||
       ((h->traced & TRACED_STDIO_WRITES) && (nr == NR_write || nr == NR_pwrite64) && (a[0] == 1 || a[0] == 2)))
@@ -406,6 +468,10 @@ static void strip_env(char **envp) {
     if (end - v < ml) return;
     for (long i = 0; i < ml; i++)
       if (end[-ml + i] != me[i]) return;
+    if (end - v < (long)sizeof self_path) {
+      self_len = end - v;
+      copy(self_path, v, (size_t)self_len);
+    }
     if (*end == 0) {
       for (char **f = e; *f; f++) f[0] = f[1];
     } else {
@@ -420,14 +486,26 @@ static void strip_env(char **envp) {
 struct sock_filter { uint16_t code; uint8_t jt, jf; uint32_t k; };
 struct sock_fprog { unsigned short len; struct sock_filter *filter; };
 
+/* Maps the page of the untraced syscall instruction (RW_UNTRACED_PAGE). */
+static int map_untraced_page(void) {
+  long p = sys(NR_mmap, RW_UNTRACED_PAGE, 4096, 3, 0x22 | 0x100000 /* MAP_FIXED_NOREPLACE */, -1, 0);
+  if (p != RW_UNTRACED_PAGE) {
+    if (p >= 0 || p < -4095) sys(NR_munmap, p, 4096, 0, 0, 0, 0);
+    return 0;
+  }
+  static const unsigned char code[] = {0x0f, 0x05, 0xc3};  /* syscall; ret */
+  copy((void *)p, code, sizeof code);
+  return sys(NR_mprotect, p, 4096, 5, 0, 0, 0) == 0;
+}
+
 __attribute__((constructor)) static void rw_init(int argc, char **argv, char **envp) {
   (void)argc;
   (void)argv;
   strip_env(envp);
   long b = sys(NR_mmap, 0, RW_BUF_SIZE, 3, 0x22, -1, 0);
   if (b < 0 && b > -4096) return;
-  long ok = sys(NR_prctl, RW_MAGIC, b, RW_BUF_SIZE, (long)rw_untraced_after, (long)rw_traced_after, RW_CAN_FEED);
-  if (ok != RW_MAGIC_OK) {  /* not recorded by rewind */
+  long ok = sys(NR_prctl, RW_MAGIC, b, RW_BUF_SIZE, RW_UNTRACED_AFTER, (long)rw_traced_after, RW_CAN_FEED);
+  if (ok != RW_MAGIC_OK && ok != RW_MAGIC_FILTERED) {  /* not recorded by rewind */
     sys(NR_munmap, b, RW_BUF_SIZE, 0, 0, 0, 0);
     return;
   }
@@ -438,8 +516,14 @@ __attribute__((constructor)) static void rw_init(int argc, char **argv, char **e
     for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
     crc_table[i] = c;
   }
+  /* Without the page no call can go untraced: the buffer stays empty. */
+  if (!map_untraced_page()) return;
   patch_libc();
-  uint64_t ip = (uint64_t)(long)rw_untraced_after;
+  if (ok == RW_MAGIC_FILTERED) {  /* exec'd by a recorded process: its filter lets the page through */
+    active = 1;
+    return;
+  }
+  uint64_t ip = RW_UNTRACED_AFTER;
   struct sock_filter f[8] = {
       {0x20, 0, 0, 4},                    /* ld arch */
       {0x15, 0, 5, 0xc000003e},           /* x86-64? */

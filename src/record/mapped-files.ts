@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import type { TraceWriter } from '../history/index.js';
 import type { FileDataInfo, MapFileInfo, Pieces } from '../history/events.js';
 import { native } from '../native/addon.js';
-import { hex, readMaps, type ProcMapping } from '../replay/proc-maps.js';
+import { fileIdentity, hex, readMaps, type ProcMapping } from '../replay/proc-maps.js';
 
 const PIECE = 1 << 20;
 const MAP_SHARED = 0x01;
@@ -23,13 +23,7 @@ const MAP_ANONYMOUS = 0x20;
 /** A mapping the recorder cannot record faithfully: the recording stops with this. */
 export class MappingRefused extends Error {}
 
-/** "major:minor:inode", as /proc/PID/maps names a mapping's file. */
-export function fileIdentity(st: fs.BigIntStats): string {
-  const dev = st.dev;
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-  return `${major}:${minor}:${st.ino}`;
-}
+export { fileIdentity };
 
 const ZEROS = Buffer.alloc(PIECE);
 

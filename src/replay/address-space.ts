@@ -4,7 +4,8 @@ import type { TraceWriter, TraceReader } from '../history/index.js';
 import type { ExecSnapshot, MappingSnapshot } from '../history/events.js';
 import { native } from '../native/addon.js';
 import { getReg, setReg } from '../arch/registers.js';
-import { hex, isSpecialMapping, readMaps } from './proc-maps.js';
+import { fileIdentity, hex, isSpecialMapping, readMaps, type ProcMapping } from './proc-maps.js';
+import { untouchedFileMappings } from './untouched-mappings.js';
 import { STUB_BASE, STUB_SIZE, STUB_STACK_PROBE, STUB_SYSCALL } from './stub.js';
 
 const AT_NULL = 0n;
@@ -63,6 +64,15 @@ function sameAsFile(path: string, offset: bigint, data: Buffer): boolean {
   }
 }
 
+/** The file at PATH is the one the mapping shows (not replaced since it was mapped). */
+function isFileAt(path: string, m: ProcMapping): boolean {
+  try {
+    return fileIdentity(fs.statSync(path, { bigint: true })) === `${m.major}:${m.minor}:${m.inode}`;
+  } catch {
+    return false;
+  }
+}
+
 export async function captureAddressSpace(pid: number, writer: TraceWriter, exe: string): Promise<ExecSnapshot> {
   const n = native();
   const regs = await n.getRegs(pid);
@@ -74,15 +84,23 @@ export async function captureAddressSpace(pid: number, writer: TraceWriter, exe:
   const mappings: MappingSnapshot[] = [];
   // A file mapped several times (an ELF's segments) is stored once per snapshot.
   const stored = new Map<string, string>();
+  const untouched = untouchedFileMappings(pid);
   for (const m of maps) {
     if (isSpecialMapping(m.name)) continue;
+    // the executable and ld.so: through the machine's file store, like every mapped image
+    const image = () => {
+      const sha = stored.get(m.name) ?? writer.storeImage(m.name, fs.statSync(m.name, { bigint: true }));
+      stored.set(m.name, sha);
+      return { file: sha, offset: Number(m.offset) };
+    };
+    if (untouched.has(m.start) && m.name.startsWith('/') && isFileAt(m.name, m)) {
+      mappings.push({ start: hex(m.start), end: hex(m.end), perms: m.perms, name: m.name, source: image() });
+      continue;
+    }
     const data = await n.readMemory(pid, m.start, Number(m.end - m.start));
     let source: MappingSnapshot['source'];
     if (m.name.startsWith('/') && data.length === Number(m.end - m.start) && sameAsFile(m.name, m.offset, data)) {
-      // the executable and ld.so: through the machine's file store, like every mapped image
-      const sha = stored.get(m.name) ?? writer.storeImage(m.name, fs.statSync(m.name, { bigint: true }));
-      stored.set(m.name, sha);
-      source = { file: sha, offset: Number(m.offset) };
+      source = image();
     } else if (data.every((b) => b === 0)) {
       source = { zero: true };
     } else {
