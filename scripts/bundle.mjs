@@ -1,8 +1,7 @@
 // Bundles the compiled CLI (dist/) into a few files under dist/bundle/, for start-up:
 // Node's ES module loader spends ~1 ms of CPU per file it resolves and loads, and
 // `rewind record` loaded about 40 of them before recording anything
-// (docs/benchmarks.md, start-up). Code splitting keeps each command's modules in
-// chunks of their own, loaded when that command runs. bin/rewind.js runs the
+// (docs/benchmarks.md, start-up). Each command is a bundle loaded when it runs. bin/rewind.js runs the
 // bundle when it is at least as new as tsc's output, else dist/ itself, so a bare
 // `npx tsc` never runs stale code, only slower code.
 //
@@ -15,16 +14,45 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// Node's builtins through require(), not import: an ES module's import of a builtin
+// builds a facade of all its exports, which reads every lazy getter (node:fs loads
+// all of streams for fs.ReadStream, node:crypto the whole of webcrypto). ~8 ms of a
+// record's start. Property access on the required module stays lazy.
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(build) {
+    build.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'import-statement' && args.path !== 'node:module'
+      ? { path: args.path, namespace: 'builtin-require' } : undefined));
+    build.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js',
+    }));
+  },
+};
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-// chunk names carry a hash of their content: the old ones would pile up
+// Each command is a bundle of its own, without shared chunks: a record loaded 13
+// chunks (ESM resolution and loading ~0.7 ms each); now main.js and one file. The
+// modules that must be one instance (inherited-stdio.js, read by bin/rewind.js and
+// a command), the commands main.js imports when they run, and the x86 decoder's
+// wrapper (loaded only when CPUID sites are patched; inlined, its static import of
+// iced-x86 would load it at every start) stay separate files, imported by path.
+const separate = /^\.\/(inherited-stdio|[a-z-]+-command|code-sites)\.js$/;
+const keepSeparate = {
+  name: 'keep-separate',
+  setup(build) {
+    build.onResolve({ filter: separate }, (args) => (args.kind === 'entry-point' ? undefined : { path: args.path, external: true }));
+  },
+};
+
 fs.rmSync(path.join(root, 'dist', 'bundle'), { recursive: true, force: true });
+const commands = fs.readdirSync(path.join(root, 'dist', 'cli')).filter((f) => /^[a-z-]+-command\.js$/.test(f)).map((f) => `dist/cli/${f}`);
 await esbuild.build({
   absWorkingDir: root,
-  entryPoints: ['dist/cli/inherited-stdio.js', 'dist/cli/main.js'],
+  entryPoints: ['dist/cli/inherited-stdio.js', 'dist/cli/main.js', 'dist/cpuid/code-sites.js', ...commands],
   outdir: 'dist/bundle',
+  entryNames: '[name]',
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
@@ -32,6 +60,7 @@ await esbuild.build({
   // dist/bundle/ is as deep as dist/<room>/: paths built from import.meta.url stay right
   sourcemap: 'linked',
   logLevel: 'warning',
+  plugins: [keepSeparate, builtinsByRequire],
   // less for V8 to scan at every start (~10% of a record's CPU under load); names are
   // kept, so stack traces still read
   minifyWhitespace: true,
