@@ -13,7 +13,7 @@ import { RecordedNames, replayRegion, type MemoryRegion } from '../replay/memory
 import { readProcessIds, type ProcessIds } from '../replay/process-ids.js';
 import { firstExec, startReplayProcess } from '../replay/replay-process.js';
 import { Replayer } from '../replay/replayer.js';
-import { imageOf, type RecordedProcess } from '../replay/process-tree.js';
+import { debugStartOf, type RecordedProcess } from '../replay/process-tree.js';
 import { Diversion } from './diversion.js';
 import { ReplayedProcess, type RunExtra } from './forward.js';
 import { Inspector } from './inspector.js';
@@ -77,8 +77,9 @@ export class DebugSession implements DebugTarget, MonitoredSession {
 
   private constructor(readonly trace: TraceReader, private readonly opts: SessionOptions) {
     const child = opts.process && opts.process.parent ? opts.process : undefined;
-    ({ snapshot: this.snapshot, tid: this.tid } = child ? imageOf(trace, child) : firstExec(trace));
-    this.firstEvent = child ? child.firstEvent + 1 : 1;
+    const start = child ? debugStartOf(trace, child) : { ...firstExec(trace), event: 0 };
+    ({ snapshot: this.snapshot, tid: this.tid } = start);
+    this.firstEvent = start.event + 1;
     this.proc = new ReplayedProcess(trace, opts.onOutput, child ? child.end?.event ?? null : rootExit(trace, this.tid));
     this.traps = new Traps(this.proc);
     this.inspector = new Inspector(this.proc, this.traps);
@@ -97,7 +98,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
 
   private async begin(): Promise<void> {
     const pid = this.firstEvent > 1
-      ? (await (await Replayer.start(this.trace)).handOver(this.tid)).pid
+      ? (await (await Replayer.start(this.trace)).handOver(this.tid, this.firstEvent)).pid
       : await startReplayProcess(this.trace, this.snapshot);
     let pc: bigint;
     try {

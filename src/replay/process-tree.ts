@@ -16,6 +16,8 @@ export interface RecordedProcess {
   firstEvent: number;
   /** the exec event whose image it started with (its parent's last, for a child) */
   imageEvent: number;
+  /** its own last exec event, for a child that exec'd: a debugger starts there, in that image */
+  lastExec?: number;
   /** how it ended (its exit event); undefined if the trace ends first */
   end?: { killed: boolean; code: number; event: number };
   /** the stop event after which it ran on unrecorded (it made a thread, or outlived the program) */
@@ -36,8 +38,10 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
     if (e.kind === 'exec') {
       const p = byPid.get(e.tid);
       const argv = e.snapshot.argv ?? (p ? p.argv : firstArgv);
-      if (p) p.argv = argv;
-      else byPid.set(e.tid, { pid: e.tid, parent: 0, argv, firstEvent: index, imageEvent: index });
+      if (p) {
+        p.argv = argv;
+        if (p.parent) p.lastExec = index;
+      } else byPid.set(e.tid, { pid: e.tid, parent: 0, argv, firstEvent: index, imageEvent: index });
       lastImage.set(e.tid, index);
     } else if (e.kind === 'clone') {
       const parent = byPid.get(e.tid);
@@ -55,11 +59,16 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
   return [...byPid.values()];
 }
 
-/** The image a child started with (its parent's), as the exec event that made it. */
-export function imageOf(trace: TraceReader, p: RecordedProcess): { snapshot: ExecSnapshot; tid: number } {
-  const e = decodeEvent(trace.record(p.imageEvent));
-  if (e.kind !== 'exec') throw new Error(`event ${p.imageEvent} is not the exec event of process ${p.pid}'s image`);
-  return { snapshot: e.snapshot, tid: p.pid };
+/**
+ * Where a debugger of a child starts (replay --pid): after its last exec, in the
+ * program it exec'd, if it exec'd; else at its fork's return, in the image it
+ * started with (its parent's). `event` is the exec event or the clone event.
+ */
+export function debugStartOf(trace: TraceReader, p: RecordedProcess): { snapshot: ExecSnapshot; tid: number; event: number } {
+  const image = p.lastExec ?? p.imageEvent;
+  const e = decodeEvent(trace.record(image));
+  if (e.kind !== 'exec') throw new Error(`event ${image} is not the exec event of process ${p.pid}'s image`);
+  return { snapshot: e.snapshot, tid: p.pid, event: p.lastExec ?? p.firstEvent };
 }
 
 /**

@@ -73,12 +73,14 @@ export class Replayer {
   }
 
   /**
-   * Replays until process `tid` has been created (its clone event), then hands it
-   * over: the returned replayed process stands at its first instruction, replaying
-   * its own events only and making no children; every other process is killed.
+   * Replays until process `tid` has been created (its clone event) and its events
+   * before `from` are replayed (an exec it made: it then stands in the new program),
+   * then hands it over: the returned replayed process stands at its first
+   * instruction, replaying its own events only and making no children; every other
+   * process is killed.
    */
-  async handOver(tid: number): Promise<{ pid: number; next: number }> {
-    const end = await this.runLoop({}, () => this.procs.has(tid));
+  async handOver(tid: number, from = 0): Promise<{ pid: number; next: number }> {
+    const end = await this.runLoop({}, () => this.procs.has(tid) && Math.max(this.next, this.doneBefore.get(tid) ?? 0) >= from);
     const pid = this.procs.get(tid);
     if (pid === undefined || end) {
       await this.close();
