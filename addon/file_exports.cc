@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -67,12 +69,44 @@ Value EmuUnshare(const CallbackInfo& info) {
   });
 }
 
+// A stored file (an ELF image of the trace) mapped privately into a stopped tracee:
+// its path written at `scratch`, then openat, mmap and close injected at `insn`, in
+// one job (src/replay/stored-mappings.ts). Resolves to mmap's result, or the
+// negative errno of openat.
+Value MapFileInto(const CallbackInfo& info) {
+  const char* usage =
+      "mapFileInto(pid, insnAddr: bigint, scratch: bigint, path: string, addr: bigint, length: bigint, prot: number, offset: bigint): bigint";
+  USAGE_CHECK(info.Length() == 8 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsBigInt() && info[3].IsString() &&
+                  info[4].IsBigInt() && info[5].IsBigInt() && info[6].IsNumber() && info[7].IsBigInt(),
+              usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t insn = big(info[1]), scratch = big(info[2]), addr = big(info[4]), length = big(info[5]), offset = big(info[7]);
+  std::string path = info[3].As<Napi::String>().Utf8Value();
+  uint64_t prot = uint64_t(info[6].As<Napi::Number>().Int64Value());
+  return submitToTracer(info.Env(), usage, [=] {
+    writeMemory(pid, scratch, path.c_str(), path.size() + 1);
+    uint64_t open[6] = {uint64_t(AT_FDCWD), scratch, O_RDONLY | O_CLOEXEC, 0, 0, 0};
+    int64_t fd = injectSyscall(pid, insn, SYS_openat, open);
+    int64_t r = fd;
+    if (fd >= 0) {
+      uint64_t map[6] = {addr, length, prot, MAP_PRIVATE | MAP_FIXED, uint64_t(fd), offset};
+      r = injectSyscall(pid, insn, SYS_mmap, map);
+      uint64_t close[6] = {uint64_t(fd), 0, 0, 0, 0, 0};
+      injectSyscall(pid, insn, SYS_close, close);
+    }
+    Outcome o;
+    o.build = [r](Napi::Env env) { return Napi::BigInt::New(env, r); };
+    return o;
+  });
+}
+
 }  // namespace
 
 void registerFileExports(Napi::Env env, Napi::Object exports) {
   exports.Set("fileDataExtents", Napi::Function::New(env, FileDataExtents));
   exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
   exports.Set("emuUnshare", Napi::Function::New(env, EmuUnshare));
+  exports.Set("mapFileInto", Napi::Function::New(env, MapFileInto));
 }
 
 }  // namespace rw

@@ -79,6 +79,8 @@ export class TraceReader {
     sizeCalculation: (c) => Math.max(1, c.data.length + 8 * c.offsets.length),
   });
   private readonly verified = new Set<string>();
+  /** checked files that are in files/ unpacked (unpackedFilePath) */
+  private readonly unpacked = new Set<string>();
   private fd: number;
 
   private constructor(readonly dir: string, readonly meta: TraceMeta, readonly end: TraceEnd | null) {
@@ -285,6 +287,20 @@ export class TraceReader {
     const store = FileStore.open();
     if (!store) throw new TraceError('MISSING', `trace file ${FILES_DIR}/${sha} is packed, and there is no file store to unpack it into: ${this.dir}`);
     return store.addContent(buf, sha);
+  }
+
+  /**
+   * Path of a stored file the trace holds unpacked (files/<sha>, a hard link to the
+   * store or its own), checked against its hash the first time; undefined for a
+   * packed one. Replay maps these (a replay of make maps cc1, 25 MB, at each exec).
+   */
+  unpackedFilePath(sha: string): string | undefined {
+    const p = this.storedPath(sha);
+    if (this.unpacked.has(sha)) return p;
+    if (!fs.existsSync(p)) return undefined;
+    if (!this.verified.has(sha)) this.file(sha);
+    this.unpacked.add(sha);
+    return p;
   }
 
   close(): void {

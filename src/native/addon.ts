@@ -205,6 +205,8 @@ export interface Native {
   restoreTerminal(): void;
   /** Gives the stopped replayed process its own copy of the emulated file at fd (addon/replay_files.h). */
   emuUnshare(pid: number, fd: number): Promise<void>;
+  /** Maps `path` privately at addr in the stopped process (openat, mmap, close injected at insnAddr; the path goes to scratch): mmap's result, or openat's -errno. */
+  mapFileInto(pid: number, insnAddr: bigint, scratch: bigint, path: string, addr: bigint, length: bigint, prot: number, offset: bigint): Promise<bigint>;
   /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
   cpuidLeaves(): Promise<number[][]>;
 

@@ -8,6 +8,7 @@ import type { TraceReader } from '../history/index.js';
 import type { FileDataInfo, MapFileInfo, Pieces } from '../history/events.js';
 import { native } from '../native/addon.js';
 import { STUB_SCRATCH, STUB_SYSCALL } from './stub.js';
+import { mapStoredFile } from './stored-mappings.js';
 
 const NR_CLOSE = 3;
 const NR_MMAP = 9;
@@ -93,6 +94,8 @@ export async function applyMapFile(pid: number, trace: TraceReader, map: MapFile
   const offset = Number(BigInt(map.offset));
   if (!map.file) {
     if (!map.sha) return;  // /dev/zero, mapped privately: zero memory
+    // an ELF image: mapped from the trace's file over the placeholder, else copied
+    if (await mapStoredFile(pid, trace, map.sha, BigInt(map.addr), map.size, offset, BigInt(map.prot))) return;
     const data = trace.file(map.sha).subarray(offset, offset + map.size);
     if (data.length) await native().writeMemory(pid, BigInt(map.addr), data);
     return;
