@@ -38,22 +38,25 @@ function storeRange(writer: TraceWriter, file: string, from: number, length: num
   const extents = native().fileDataExtents(file, from, from + length);
   const fd = fs.openSync(file, 'r');
   try {
-    const buf = Buffer.alloc(PIECE);
+    // no larger than the range: most mapped data files are a few KiB (ld.so.cache,
+    // locale and gconv files), mapped by every process of a build
+    const buf = Buffer.allocUnsafe(Math.min(PIECE, length));
     const done = new Set<number>();
     for (let i = 0; i < extents.length; i += 2) {
       for (let at = Math.floor((extents[i] - from) / PIECE) * PIECE; from + at < extents[i + 1]; at += PIECE) {
         if (done.has(at)) continue;
         done.add(at);
         const want = Math.min(PIECE, length - at);
-        buf.fill(0);
         let got = 0;
         while (got < want) {
           const n = fs.readSync(fd, buf, got, want - got, from + at + got);
           if (n <= 0) break;
           got += n;
         }
+        buf.fill(0, got, want);
         const piece = buf.subarray(0, want);
-        if (!isZero(piece)) pieces.push([at, writer.storeBuffer(Buffer.from(piece))]);
+        // storeBuffer hashes and writes it before returning: the buffer is reused
+        if (!isZero(piece)) pieces.push([at, writer.storeBuffer(piece)]);
       }
     }
   } finally {
