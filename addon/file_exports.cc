@@ -14,6 +14,7 @@
 #include "js_args.h"
 #include "ptrace_ops.h"
 #include "replay_files.h"
+#include "replay_images.h"
 
 namespace rw {
 namespace {
@@ -100,6 +101,19 @@ Value MapFileInto(const CallbackInfo& info) {
   });
 }
 
+// Replay: the checked trace file of the ELF image `sha`; the replay loop maps later
+// map-file events of it itself (replay_images.h). A job, so that it applies before
+// the next run.
+Value ReplayKnowImage(const CallbackInfo& info) {
+  const char* usage = "replayKnowImage(sha: string, path: string)";
+  USAGE_CHECK(info.Length() == 2 && info[0].IsString() && info[1].IsString(), usage);
+  std::string sha = info[0].As<Napi::String>().Utf8Value(), path = info[1].As<Napi::String>().Utf8Value();
+  return submitToTracer(info.Env(), usage, [sha, path] {
+    replayKnowImage(sha, path);
+    return nothing();
+  });
+}
+
 }  // namespace
 
 void registerFileExports(Napi::Env env, Napi::Object exports) {
@@ -107,6 +121,7 @@ void registerFileExports(Napi::Env env, Napi::Object exports) {
   exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
   exports.Set("emuUnshare", Napi::Function::New(env, EmuUnshare));
   exports.Set("mapFileInto", Napi::Function::New(env, MapFileInto));
+  exports.Set("replayKnowImage", Napi::Function::New(env, ReplayKnowImage));
 }
 
 }  // namespace rw

@@ -27,6 +27,7 @@
 #include "record_buffer.h"
 #include "record_children.h"
 #include "record_files.h"
+#include "record_images.h"
 #include "record_processes.h"
 #include "cpuid_emulation.h"
 #include "record_session.h"
@@ -383,6 +384,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         return withPid(out, pid);
       }
       if (row.action == kMmap && !isError(result) && (!(s.entry.r10 & kMapAnonymous) || (s.entry.r10 & kMapShared))) {
+        if (writeKnownImageMap(rec.images, pid, s, result, w, out.eventCount)) continue;
         mmapStop(s, result, out);
         return withPid(out, pid);
       }

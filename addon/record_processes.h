@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ptrace_ops.h"
+#include "record_images.h"
 #include "record_session.h"
 
 namespace rw {
@@ -55,6 +56,8 @@ struct Recording {
   std::deque<pid_t> stdioQueue;
   bool rootEnded = false, rootKilled = false;
   int rootStatus = 0;
+  // ELF images whose mappings the loop records without a stop (record_images.h).
+  KnownImages images;
 };
 
 // Waits for the next stop of any recorded process; live children (of the root,

@@ -31,6 +31,7 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
                        {InstanceAccessor<&RecordingObject::Root>("root"),
                         InstanceMethod<&RecordingObject::Run>("run"),
                         InstanceMethod<&RecordingObject::RequestStop>("requestStop"),
+                        InstanceMethod<&RecordingObject::KnowImage>("knowImage"),
                         InstanceMethod<&RecordingObject::Close>("close")});
   }
 
@@ -81,6 +82,26 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
   Napi::Value RequestStop(const CallbackInfo& info) {
     if (state) state->stopRequested = true;
     return info.Env().Undefined();
+  }
+
+  // An ELF image JS stored (record_images.h): its key and content hash; with
+  // withoutStop, the loop writes the map-file events of later mappings of it itself.
+  // A job like a run, so it applies before the next run.
+  Napi::Value KnowImage(const CallbackInfo& info) {
+    const char* usage =
+        "knowImage(dev: bigint, ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint, sha: string, withoutStop: boolean)";
+    USAGE_CHECK(info.Length() == 7 && info[0].IsBigInt() && info[1].IsBigInt() && info[2].IsBigInt() && info[3].IsBigInt() &&
+                    info[4].IsBigInt() && info[5].IsString() && info[6].IsBoolean(),
+                usage);
+    ImageKey key{big(info[0]), big(info[1]), big(info[2]), big(info[3]), big(info[4])};
+    std::string sha = info[5].As<Napi::String>().Utf8Value();
+    bool withoutStop = info[6].As<Napi::Boolean>().Value();
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, key, sha, withoutStop] {
+      rec->images.withoutStop = withoutStop;
+      rec->images.sha[key] = sha;
+      return nothing();
+    });
   }
 
   // Every process still recorded dies; then the state goes, after the jobs already

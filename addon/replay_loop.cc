@@ -15,6 +15,7 @@
 #include "memory_io.h"
 #include "ptrace_ops.h"
 #include "replay_files.h"
+#include "replay_images.h"
 #include "replay_syscallbuf.h"
 #include "replay_processes.h"
 #include "tracer_thread.h"
@@ -519,6 +520,8 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
           return out;
         }
         default:
+          // an ELF image JS has mapped once already (replay_images.h)
+          if (v.kind() == kEvMapFile && !s.hook && replayKnownImageMap(pid, v)) break;
           out.consumed = at - offset;
           out.stop.reason = "need-js";
           out.stop.num("kind", v.kind());

@@ -125,6 +125,6 @@ export class CpuidRecording {
     if (this.meta.trap !== 'patched') return;
     await forgetSitesIn(pid, map);
     // Only ELF images are patched (their sites come from the ELF's code sections).
-    if (map.sha) await patchMappedFile(pid, map, fileOf(map.sha));
+    if (map.sha) await patchMappedFile(pid, { ...map, sha: map.sha }, fileOf);
   }
 }

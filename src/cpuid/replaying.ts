@@ -129,6 +129,11 @@ export async function cpuidAfterRebuild(pid: number, trace: TraceReader, snap: E
   if (p.patch) await patchExecSnapshot(pid, snap, (sha) => trace.file(sha));
 }
 
+/** CPUID sites are patched after each mapping of code (so every map-file event needs JS). */
+export function cpuidPatchesMappings(trace: TraceReader): boolean {
+  return policyOf(trace).patch;
+}
+
 /** Before a map-file event writes the file's bytes. */
 export async function cpuidBeforeMap(pid: number, trace: TraceReader, map: MapFileInfo): Promise<void> {
   if (policyOf(trace).patch) await forgetSitesIn(pid, map);
@@ -137,5 +142,5 @@ export async function cpuidBeforeMap(pid: number, trace: TraceReader, map: MapFi
 /** After a map-file event wrote the file's bytes. */
 export async function cpuidAfterMap(pid: number, trace: TraceReader, map: MapFileInfo): Promise<void> {
   // Only ELF images are patched (their sites come from the ELF's code sections).
-  if (policyOf(trace).patch && map.sha) await patchMappedFile(pid, map, trace.file(map.sha));
+  if (policyOf(trace).patch && map.sha) await patchMappedFile(pid, { ...map, sha: map.sha }, (sha) => trace.file(sha));
 }

@@ -1,3 +1,4 @@
+import { checkedBefore, rememberChecked } from './checked-files.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -293,12 +294,22 @@ export class TraceReader {
    * Path of a stored file the trace holds unpacked (files/<sha>, a hard link to the
    * store or its own), checked against its hash the first time; undefined for a
    * packed one. Replay maps these (a replay of make maps cc1, 25 MB, at each exec).
+   * A file checked by an earlier replay and unchanged since is not read
+   * (checked-files.ts).
    */
   unpackedFilePath(sha: string): string | undefined {
     const p = this.storedPath(sha);
     if (this.unpacked.has(sha)) return p;
-    if (!fs.existsSync(p)) return undefined;
-    if (!this.verified.has(sha)) this.file(sha);
+    let st: fs.BigIntStats;
+    try {
+      st = fs.statSync(p, { bigint: true });
+    } catch {
+      return undefined;
+    }
+    if (!this.verified.has(sha) && !checkedBefore(sha, st)) {
+      this.file(sha);
+      rememberChecked(sha, st);
+    }
     this.unpacked.add(sha);
     return p;
   }

@@ -103,8 +103,13 @@ function describeObject(link: string, st: fs.BigIntStats): string {
   return `${kind} ${target}`;
 }
 
-/** The 'mmap-file' stop: a successful mmap of a file, or of shared memory, at event `index`. */
-export function recordMapping(pid: number, stop: Record<string, unknown>, writer: TraceWriter, index: number): MapFileInfo {
+/**
+ * The 'mmap-file' stop: a successful mmap of a file, or of shared memory, at event
+ * `index`. `onImage` hears of each ELF image stored (the record loop writes the
+ * events of its later mappings itself: addon/record_images.h).
+ */
+export function recordMapping(pid: number, stop: Record<string, unknown>, writer: TraceWriter, index: number,
+  onImage?: (st: fs.BigIntStats, sha: string) => void): MapFileInfo {
   const flags = Number(stop.flags);
   const length = Number(stop.length as bigint);
   const offset = Number(stop.offset as bigint);
@@ -127,7 +132,11 @@ export function recordMapping(pid: number, stop: Record<string, unknown>, writer
     throw new MappingRefused(`mmap of a ${describeObject(link, st)} (fd ${stop.fd}): the kernel writes its contents outside syscalls, which rewind cannot record`);
   const path = fs.readlinkSync(link);
   const size = Math.max(0, Math.min(length, Number(st.size) - offset));
-  if (startsWithElf(link)) return { ...base, sha: storeImage(writer, link, st), path, size };
+  if (startsWithElf(link)) {
+    const sha = storeImage(writer, link, st);
+    onImage?.(st, sha);
+    return { ...base, sha, path, size };
+  }
   let readOnly = false;
   try {
     readOnly = (Number(/flags:\s*([0-7]+)/.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${stop.fd}`, 'utf8'))?.[1] ?? '2') & 3) === 0;

@@ -217,7 +217,10 @@ export class Recorder {
             return outcome;
           }
           case 'mmap-file': {
-            const map = recordMapping(at, stop, writer, writer.eventCount - 1);
+            const map = recordMapping(at, stop, writer, writer.eventCount - 1, (st, sha) => {
+              // CPUID sites are patched at each mapping (no faulting): those stops stay
+              void recording.knowImage(st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs, sha, cpuid.meta.trap !== 'patched');
+            });
             writer.append(encodeJsonEvent(EventKind.MapFile, at, map));
             await cpuid.afterMap(at, map, stored);
             break;

@@ -9,6 +9,7 @@ import type { FileDataInfo, MapFileInfo, Pieces } from '../history/events.js';
 import { native } from '../native/addon.js';
 import { STUB_SCRATCH, STUB_SYSCALL } from './stub.js';
 import { mapStoredFile } from './stored-mappings.js';
+import { cpuidPatchesMappings } from '../cpuid/replaying.js';
 
 const NR_CLOSE = 3;
 const NR_MMAP = 9;
@@ -95,7 +96,12 @@ export async function applyMapFile(pid: number, trace: TraceReader, map: MapFile
   if (!map.file) {
     if (!map.sha) return;  // /dev/zero, mapped privately: zero memory
     // an ELF image: mapped from the trace's file over the placeholder, else copied
-    if (await mapStoredFile(pid, trace, map.sha, BigInt(map.addr), map.size, offset, BigInt(map.prot))) return;
+    if (await mapStoredFile(pid, trace, map.sha, BigInt(map.addr), map.size, offset, BigInt(map.prot))) {
+      // the native loop maps the next ones itself, unless each is patched for CPUID afterwards
+      const path = trace.unpackedFilePath(map.sha);
+      if (path && !cpuidPatchesMappings(trace)) void native().replayKnowImage(map.sha, path);
+      return;
+    }
     const data = trace.file(map.sha).subarray(offset, offset + map.size);
     if (data.length) await native().writeMemory(pid, BigInt(map.addr), data);
     return;

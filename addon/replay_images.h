@@ -1,0 +1,23 @@
+// Map-file events of ELF images replayed by the replay loop itself: the trace's
+// file of the image mapped privately over the placeholder the loop mapped, as
+// src/replay/stored-mappings.ts does, without the 'need-js' stop. JS tells the loop
+// the path of each image it has checked and mapped once (replayKnowImage); a replay
+// of `make` has ~700 such events, each a round trip to the JS thread. Traces whose
+// CPUID sites are patched keep the stop (JS patches each executable mapping).
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+
+#include "event_format.h"
+
+namespace rw {
+
+// From the JS thread's jobs: the checked trace file holding the image `sha`.
+void replayKnowImage(const std::string& sha, const std::string& path);
+
+// A map-file event (v) of an ELF image whose file is known, for process pid stopped
+// after the mmap: maps it and returns true; false leaves the event to JS.
+bool replayKnownImageMap(pid_t pid, const RecordView& v);
+
+}  // namespace rw
