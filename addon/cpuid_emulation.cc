@@ -261,18 +261,7 @@ Value CpuidPatch(const CallbackInfo& info) {
   std::vector<uint64_t> sites;
   Napi::Array arr = info[3].As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); i++) sites.push_back(big(arr.Get(i)));
-  return submitToTracer(info.Env(), usage, [pid, start, end, sites] {
-    State& st = states[pid];
-    st.sites.erase(st.sites.lower_bound(start), st.sites.lower_bound(end));
-    int patched = 0;
-    for (uint64_t a : sites) {
-      if (a < start || a + 2 > end || !bytesAre(pid, a, kCpuid)) continue;
-      writeMemory(pid, a, kUd2, 2);
-      st.sites.insert(a);
-      patched++;
-    }
-    return number(patched);
-  });
+  return submitToTracer(info.Env(), usage, [pid, start, end, sites] { return number(cpuidPatchRange(pid, start, end, sites)); });
 }
 
 Value CpuidSites(const CallbackInfo& info) {
@@ -386,6 +375,19 @@ void registerCpuidExports(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuidEnableFaulting", Napi::Function::New(env, CpuidEnableFaulting));
   exports.Set("cpuidPatch", Napi::Function::New(env, CpuidPatch));
   exports.Set("cpuidSites", Napi::Function::New(env, CpuidSites));
+}
+
+int cpuidPatchRange(pid_t pid, uint64_t start, uint64_t end, const std::vector<uint64_t>& sites) {
+  State& st = states[pid];
+  st.sites.erase(st.sites.lower_bound(start), st.sites.lower_bound(end));
+  int patched = 0;
+  for (uint64_t a : sites) {
+    if (a < start || a + 2 > end || !bytesAre(pid, a, kCpuid)) continue;
+    writeMemory(pid, a, kUd2, 2);
+    st.sites.insert(a);
+    patched++;
+  }
+  return patched;
 }
 
 }  // namespace rw

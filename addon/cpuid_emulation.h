@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "event_format.h"
 #include "ptrace_ops.h"
@@ -40,6 +41,11 @@ void cpuidForget(pid_t pid);
 // over a site that puts the original bytes back keeps it patched.
 void cpuidHidePatches(pid_t pid, uint64_t addr, uint8_t* data, size_t len);
 void cpuidAfterWrite(pid_t pid, uint64_t addr, size_t len);
+
+// Forgets the patched sites in [start, end) and patches those of `sites` there
+// (addresses) that hold a CPUID: what cpuidPatch() does for JS, for the loops that
+// map known images themselves (record_images.h, replay_images.h). Returns how many.
+int cpuidPatchRange(pid_t pid, uint64_t start, uint64_t end, const std::vector<uint64_t>& sites);
 
 void registerCpuidExports(Napi::Env env, Napi::Object exports);
 

@@ -105,11 +105,18 @@ Value MapFileInto(const CallbackInfo& info) {
 // map-file events of it itself (replay_images.h). A job, so that it applies before
 // the next run.
 Value ReplayKnowImage(const CallbackInfo& info) {
-  const char* usage = "replayKnowImage(sha: string, path: string)";
-  USAGE_CHECK(info.Length() == 2 && info[0].IsString() && info[1].IsString(), usage);
+  const char* usage = "replayKnowImage(sha: string, path: string, sites: number[] | null)";
+  USAGE_CHECK(info.Length() == 3 && info[0].IsString() && info[1].IsString() && (info[2].IsNull() || info[2].IsArray()),
+              usage);
   std::string sha = info[0].As<Napi::String>().Utf8Value(), path = info[1].As<Napi::String>().Utf8Value();
-  return submitToTracer(info.Env(), usage, [sha, path] {
-    replayKnowImage(sha, path);
+  bool patch = info[2].IsArray();
+  std::vector<uint64_t> sites;
+  if (patch) {
+    Napi::Array a = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) sites.push_back(uint64_t(a.Get(i).As<Napi::Number>().Int64Value()));
+  }
+  return submitToTracer(info.Env(), usage, [sha, path, patch, sites] {
+    replayKnowImage(sha, path, patch, sites);
     return nothing();
   });
 }

@@ -2,11 +2,14 @@
 #include "record_images.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+
+#include "cpuid_emulation.h"
 
 namespace rw {
 namespace {
@@ -57,7 +60,7 @@ bool ascii(const std::string& s) {
 
 bool writeKnownImageMap(const KnownImages& images, pid_t pid, const Session& s, int64_t result, RecordWriter& w,
                         uint32_t& count) {
-  if (!images.withoutStop || images.sha.empty()) return false;
+  if (images.empty()) return false;
   uint64_t flags = s.entry.r10;
   if ((flags & kMapSharedValidate) != kMapPrivate) return false;
   std::string link = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(int32_t(s.entry.r8));
@@ -66,8 +69,8 @@ bool writeKnownImageMap(const KnownImages& images, pid_t pid, const Session& s, 
   ImageKey key{uint64_t(st.st_dev), uint64_t(st.st_ino), uint64_t(st.st_size),
                uint64_t(st.st_mtim.tv_sec) * 1000000000ull + uint64_t(st.st_mtim.tv_nsec),
                uint64_t(st.st_ctim.tv_sec) * 1000000000ull + uint64_t(st.st_ctim.tv_nsec)};
-  auto known = images.sha.find(key);
-  if (known == images.sha.end()) return false;
+  auto known = images.find(key);
+  if (known == images.end()) return false;
   char path[4096];
   ssize_t n = readlink(link.c_str(), path, sizeof path);
   if (n <= 0 || size_t(n) >= sizeof path) return false;
@@ -78,13 +81,22 @@ bool writeKnownImageMap(const KnownImages& images, pid_t pid, const Session& s, 
   // as src/record/mapped-files.ts writes it: {addr, length, offset, prot, flags, sha, path, size}
   std::string json = "{\"addr\":\"" + hex(uint64_t(result)) + "\",\"length\":\"" + hex(length) + "\",\"offset\":\"" +
                      hex(offset) + "\",\"prot\":" + std::to_string(int64_t(s.entry.rdx)) +
-                     ",\"flags\":" + std::to_string(int64_t(flags)) + ",\"sha\":\"" + known->second +
+                     ",\"flags\":" + std::to_string(int64_t(flags)) + ",\"sha\":\"" + known->second.sha +
                      "\",\"path\":" + jsonString(name) + ",\"size\":" + std::to_string(size) + "}";
   size_t start = w.begin(kEvMapFile, 0, uint32_t(pid));
   w.bytes(json.data(), json.size());
   w.end(start);
   count++;
+  if (known->second.patch) patchImageSites(pid, known->second, uint64_t(result), length, offset, s.entry.rdx);
   return true;
+}
+
+void patchImageSites(pid_t pid, const KnownImage& image, uint64_t addr, uint64_t length, uint64_t offset, uint64_t prot) {
+  std::vector<uint64_t> at;
+  if (prot & PROT_EXEC)
+    for (uint64_t site : image.sites)
+      if (site >= offset && site + 2 <= offset + length) at.push_back(addr + (site - offset));
+  cpuidPatchRange(pid, addr, addr + length, at);
 }
 
 }  // namespace rw

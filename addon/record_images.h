@@ -4,8 +4,10 @@
 // an image the first time it is mapped and tells the loop its key and content hash
 // (Recording.knowImage); from then on a private mapping of the same file (same
 // device, inode, size, modification and change times: the key the file store
-// trusts) gets the event JS would have written, byte for byte. A `make` maps ~700
-// images; each stop cost a round trip to the JS thread.
+// trusts) gets the event JS would have written, byte for byte, and, when CPUID
+// sites are patched (no CPUID faulting), the image's sites patched as JS patches them
+// (src/cpuid/patching.ts). A `make` maps ~700 images; each stop cost a round trip to
+// the JS thread.
 #pragma once
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -14,6 +16,7 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "event_format.h"
 #include "record_session.h"
@@ -27,11 +30,18 @@ struct ImageKey {
   }
 };
 
-struct KnownImages {
-  // Off while something else must see every mapping (CPUID sites are patched in JS).
-  bool withoutStop = false;
-  std::map<ImageKey, std::string> sha;
+struct KnownImage {
+  std::string sha;
+  bool patch = false;           // CPUID sites are patched at each executable mapping
+  std::vector<uint64_t> sites;  // file offsets of its CPUID instructions
 };
+
+using KnownImages = std::map<ImageKey, KnownImage>;
+
+// The CPUID sites of `image` mapped from file offset `offset` at [addr, addr +
+// length) with `prot`: the range's old sites forgotten, the image's patched if it is
+// executable (what src/cpuid/patching.ts does after a mapping).
+void patchImageSites(pid_t pid, const KnownImage& image, uint64_t addr, uint64_t length, uint64_t offset, uint64_t prot);
 
 // After a successful mmap of a file (the call's entry in s): writes the map-file
 // event if the file is a known image mapped privately, and returns true; false

@@ -9,13 +9,23 @@
 #include <map>
 
 #include "ptrace_ops.h"
+#include "record_images.h"
 #include "stub_layout.h"
 
 namespace rw {
+
+// The trace's file mapped privately at addr (openat, mmap, close injected).
+bool mapFile(pid_t pid, const std::string& path, uint64_t addr, uint64_t length, uint64_t prot, uint64_t offset);
+
 namespace {
 
+struct Image {
+  std::string path;
+  KnownImage cpuid;  // its sites, as the record loop keeps them (record_images.h)
+};
+
 // Only the tracer thread reads or writes it (replayKnowImage runs as a job).
-std::map<std::string, std::string> knownImages;
+std::map<std::string, Image> knownImages;
 constexpr uint64_t kPage = 4096;
 constexpr size_t kScratchBytes = 0x400;  // kStubScratch to the end of the stub's page
 
@@ -53,25 +63,38 @@ bool number(const std::string& s, int base, uint64_t& out) {
 
 }  // namespace
 
-void replayKnowImage(const std::string& sha, const std::string& path) { knownImages[sha] = path; }
+void replayKnowImage(const std::string& sha, const std::string& path, bool patch, const std::vector<uint64_t>& sites) {
+  Image& image = knownImages[sha];
+  image.path = path;
+  image.cpuid.sha = sha;
+  image.cpuid.patch = patch;
+  image.cpuid.sites = sites;
+}
 
 bool replayKnownImageMap(pid_t pid, const RecordView& v) {
   if (knownImages.empty() || v.n <= 12) return false;
   std::string json(reinterpret_cast<const char*>(v.p) + 12, v.n - 12);
-  std::string sha, addrS, offsetS, protS, sizeS, ignored;
+  std::string sha, addrS, lengthS, offsetS, protS, sizeS, ignored;
   // a data file or shared memory ("file") is an emulated file: JS's
   if (field(json, "file", ignored) || !field(json, "sha", sha)) return false;
   auto known = knownImages.find(sha);
   if (known == knownImages.end()) return false;
-  uint64_t addr, offset, prot, size;
-  if (!field(json, "addr", addrS) || !field(json, "offset", offsetS) || !field(json, "prot", protS) ||
-      !field(json, "size", sizeS) || !number(addrS, 16, addr) || !number(offsetS, 16, offset) ||
-      !number(protS, 10, prot) || !number(sizeS, 10, size))
+  uint64_t addr, mapLength, offset, prot, size;
+  if (!field(json, "addr", addrS) || !field(json, "length", lengthS) || !field(json, "offset", offsetS) ||
+      !field(json, "prot", protS) || !field(json, "size", sizeS) || !number(addrS, 16, addr) ||
+      !number(lengthS, 16, mapLength) || !number(offsetS, 16, offset) || !number(protS, 10, prot) ||
+      !number(sizeS, 10, size))
     return false;
-  if (size == 0) return true;  // nothing of the file is mapped: the placeholder is it
-  if (addr % kPage || offset % kPage || known->second.size() + 1 > kScratchBytes) return false;
-  uint64_t length = (size + kPage - 1) / kPage * kPage;
-  writeMemory(pid, kStubScratch, known->second.c_str(), known->second.size() + 1);
+  const std::string& path = known->second.path;
+  if (size && (addr % kPage || offset % kPage || path.size() + 1 > kScratchBytes)) return false;
+  if (size && !mapFile(pid, path, addr, (size + kPage - 1) / kPage * kPage, prot, offset)) return false;
+  // (size 0: nothing of the file is mapped; the placeholder is it)
+  if (known->second.cpuid.patch) patchImageSites(pid, known->second.cpuid, addr, mapLength, offset, prot);
+  return true;
+}
+
+bool mapFile(pid_t pid, const std::string& path, uint64_t addr, uint64_t length, uint64_t prot, uint64_t offset) {
+  writeMemory(pid, kStubScratch, path.c_str(), path.size() + 1);
   uint64_t open[6] = {uint64_t(AT_FDCWD), kStubScratch, O_RDONLY | O_CLOEXEC, 0, 0, 0};
   int64_t fd = injectSyscall(pid, kStubSyscall, SYS_openat, open);
   if (fd < 0) return false;

@@ -66,5 +66,6 @@ await esbuild.build({
   minifyWhitespace: true,
   minifySyntax: true,
   // CommonJS packages bundled into ES modules call require() for builtins
-  banner: { js: "import { createRequire as __rewindRequire } from 'node:module'; const require = __rewindRequire(import.meta.url);" },
+  // (process.getBuiltinModule, Node >= 20.16, skips the ES module facade of node:module)
+  banner: { js: "const require = (process.getBuiltinModule?.('node:module') ?? (await import('node:module'))).createRequire(import.meta.url);" },
 });

@@ -9,11 +9,16 @@ import { resolveTrace } from './trace-store.js';
 
 export async function replayCheckCommand(argv: { trace?: string }): Promise<number> {
   let replayer: Replayer | undefined;
+  globalThis.__rewindMark?.('command loaded');
   try {
     const trace = TraceReader.open(resolveTrace(argv.trace));
+    globalThis.__rewindMark?.('trace opened');
     await warnAboutCpu(trace);
+    globalThis.__rewindMark?.('cpu checked');
     replayer = await Replayer.start(trace);
+    globalThis.__rewindMark?.('address space rebuilt');
     const outcome = await replayer.run({ onOutput: (fd, data) => writeAllSync(fd, data), onNote: (text) => notice(text) });
+    globalThis.__rewindMark?.('program ended');
     if (outcome.kind === 'incomplete') fail(`the trace is incomplete: ${outcome.reason}; replayed ${outcome.events} events`);
     return shellStatus(outcome);
   } catch (e) {

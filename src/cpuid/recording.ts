@@ -9,6 +9,7 @@ import { native } from '../native/addon.js';
 import { hostCpuidDump } from './host-dump.js';
 import { type CpuidRow, portableAnswers, regOf } from './leaves.js';
 import { forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
+import { cpuidSitesOf } from './site-cache.js';
 
 export interface CpuidOptions {
   /** mask the answers to the portable baseline (x86-64-v3, no AVX-512, no TSX) */
@@ -118,6 +119,11 @@ export class CpuidRecording {
       return;
     }
     await patchExecSnapshot(pid, snap, fileOf);
+  }
+
+  /** The CPUID sites (file offsets) of image `sha` when they are patched at each mapping, else null. */
+  async imageSites(sha: string, fileOf: (sha: string) => Buffer): Promise<number[] | null> {
+    return this.meta.trap === 'patched' ? cpuidSitesOf(sha, () => fileOf(sha)) : null;
   }
 
   /** The program mapped a file (the mmap-file stop, after the map-file event). */

@@ -11,6 +11,7 @@ import { native } from '../native/addon.js';
 import { hostCpuidDump } from './host-dump.js';
 import { type CpuidRow, featuresOnlyIn, FEATURES, regOf, trampolineXsave, xsaveWrites, xstateName } from './leaves.js';
 import { forgetAllSites, forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
+import { cpuidSitesOf } from './site-cache.js';
 import { type CpuidMeta, faultingAvailable } from './recording.js';
 
 const AT_MINSIGSTKSZ = 51n;
@@ -129,9 +130,9 @@ export async function cpuidAfterRebuild(pid: number, trace: TraceReader, snap: E
   if (p.patch) await patchExecSnapshot(pid, snap, (sha) => trace.file(sha));
 }
 
-/** CPUID sites are patched after each mapping of code (so every map-file event needs JS). */
-export function cpuidPatchesMappings(trace: TraceReader): boolean {
-  return policyOf(trace).patch;
+/** The CPUID sites (file offsets) of image `sha` when they are patched at each mapping, else null. */
+export async function cpuidImageSites(trace: TraceReader, sha: string): Promise<number[] | null> {
+  return policyOf(trace).patch ? cpuidSitesOf(sha, () => trace.file(sha)) : null;
 }
 
 /** Before a map-file event writes the file's bytes. */

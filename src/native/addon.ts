@@ -137,12 +137,13 @@ export interface NativeRecording {
    */
   requestStop(): void;
   /**
-   * An ELF image JS stored at a mapping (addon/record_images.h): its file's key and
-   * content hash. With withoutStop, later private mappings of the same file get their
-   * map-file event from the loop itself, without an 'mmap-file' stop. Applies before
-   * the next run (no need to await it).
+   * An ELF image JS stored at a mapping (addon/record_images.h): its file's key,
+   * content hash and, when CPUID sites are patched, their file offsets (else null).
+   * Later private mappings of the same file get their map-file event (and patches)
+   * from the loop itself, without an 'mmap-file' stop. Applies before the next run
+   * (no need to await it).
    */
-  knowImage(dev: bigint, ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint, sha: string, withoutStop: boolean): Promise<void>;
+  knowImage(dev: bigint, ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint, sha: string, sites: number[] | null): Promise<void>;
   /** Every process still recorded dies (SIGKILL, reaped); the state goes. Safe to call again. */
   close(): Promise<void>;
 }
@@ -212,8 +213,8 @@ export interface Native {
   restoreTerminal(): void;
   /** Gives the stopped replayed process its own copy of the emulated file at fd (addon/replay_files.h). */
   emuUnshare(pid: number, fd: number): Promise<void>;
-  /** Replay: the checked trace file of ELF image sha; the loop maps its later map-file events itself (addon/replay_images.h). */
-  replayKnowImage(sha: string, path: string): Promise<void>;
+  /** Replay: the checked trace file of ELF image sha and its CPUID sites if they are patched (else null); the loop maps its later map-file events itself (addon/replay_images.h). */
+  replayKnowImage(sha: string, path: string, sites: number[] | null): Promise<void>;
   /** Maps `path` privately at addr in the stopped process (openat, mmap, close injected at insnAddr; the path goes to scratch): mmap's result, or openat's -errno. */
   mapFileInto(pid: number, insnAddr: bigint, scratch: bigint, path: string, addr: bigint, length: bigint, prot: number, offset: bigint): Promise<bigint>;
   /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
