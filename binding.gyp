@@ -22,6 +22,7 @@
         "addon/replay_syscallbuf.cc",
         "addon/memory_io.cc",
         "addon/debug_exports.cc",
+        "addon/tracee_exports.cc",
         "addon/debugger_hook.cc",
         "addon/debugger_positions.cc",
         "addon/debugger_slices.cc",

@@ -29,28 +29,7 @@ constexpr uint64_t kMadvDontfork = 10, kMadvWipeonfork = 18;
 const Row kUnknownNumber = {kEmulate, kCheckNone, 0xfff << kArgBitsShift, 0, {}};
 constexpr uint64_t kPage = 4096;
 
-struct Session {
-  int pendingSig = 0;
-  siginfo_t pendingInfo{};  // the recorded siginfo of pendingSig
-  uint64_t brk = 0;
-  bool signalQueued = false;
-  bool execPending = false;  // stopped at the entry of an execve that succeeded when recorded
-  DebugHook* hook = nullptr;  // debugging: runs the program's code before each event
-  bool userCodeNext = false;  // the next resume is the first of an event
-  BufferFeed feed;            // buffered calls served in-process (replay_syscallbuf.cc)
-  bool hasFedStop = false;    // fedStop is the next stop: the program ran to it through fed calls
-  Stop fedStop{};
-  // Processes (replay_processes.h): the recorded pid whose events this process
-  // replays (0: every event), whether clone events create the children, and the
-  // fork-like call in progress (stopped inside it, its entry registers).
-  uint32_t recordedTid = 0;
-  bool followChildren = false;
-  bool echoMarked = false;  // format 4: only writes marked kSysEchoed are echoed
-  bool cloning = false;
-  user_regs_struct cloneEntry{};
-};
-
-std::map<pid_t, Session> sessions;
+using Session = ReplaySession;
 
 uint64_t pageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 bool isError(int64_t v) { return v < 0 && v >= -4095; }
@@ -383,35 +362,17 @@ bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<ui
 
 }  // namespace
 
-void replayForget(pid_t pid) { sessions.erase(pid); }
-void replaySetProcess(pid_t pid, uint32_t recordedPid, bool followChildren, bool echoMarked) {
-  sessions[pid].recordedTid = recordedPid;
-  sessions[pid].followChildren = followChildren;
-  sessions[pid].echoMarked = echoMarked;
-}
-void replaySetBrk(pid_t pid, uint64_t brk) { sessions[pid].brk = brk; }
-void replaySetDebugHook(pid_t pid, DebugHook* hook) { sessions[pid].hook = hook; }
-void replayCopySession(pid_t from, pid_t to) {
-  Session copy;
-  auto it = sessions.find(from);
-  if (it != sessions.end()) {
-    copy.pendingSig = it->second.pendingSig;
-    copy.pendingInfo = it->second.pendingInfo;
-    copy.brk = it->second.brk;
-    copy.signalQueued = it->second.signalQueued;
-    copy.feed = it->second.feed;
-    copy.recordedTid = it->second.recordedTid;
-    copy.echoMarked = it->second.echoMarked;
-  }
-  sessions[to] = copy;
-  cpuidCopyState(from, to);
-  // The copy must not see the original's later stores to shared memory.
-  emuUnshareWritable(to);
+void replaySetProcess(Tracee& t, uint32_t recordedPid, bool followChildren, bool echoMarked) {
+  t.replay.recordedTid = recordedPid;
+  t.replay.followChildren = followChildren;
+  t.replay.echoMarked = echoMarked;
 }
 
-LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
+LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                      size_t offset, uint32_t maxEvents) {
-  Session& s = sessions[pid];
+  if (t.gone) throw NativeError{ESRCH, "process " + std::to_string(t.pid) + " has ended"};
+  const pid_t pid = t.pid;
+  Session& s = t.replay;
   feedNewBatch(s.feed);
   LoopResult out;
   size_t at = offset;
@@ -475,7 +436,8 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
           }
           s.cloning = true;
           s.cloneEntry = entry;
-          Session& c = sessions[child];
+          auto made = std::make_shared<Tracee>(child);
+          Session& c = made->replay;
           c.brk = s.brk;
           c.recordedTid = v.get32(12);
           c.followChildren = true;
@@ -483,7 +445,8 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
           // A forked child has its own copy of the feed (private memory); one in the
           // parent's memory has none of its own.
           if (!(v.get64(20) & 0x100 /* CLONE_VM */)) c.feed = s.feed;
-          cpuidCopyState(pid, child);
+          made->cpuid = t.cpuid;
+          out.child = std::move(made);
           at += v.n;
           out.eventCount++;
           out.consumed = at - offset;
@@ -495,7 +458,7 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
         }
         case kEvCpuid: {
           Stop st = resumeAndWait(pid, s);
-          std::string why = cpuidReplayEvent(pid, st, v);
+          std::string why = cpuidReplayEvent(pid, t.cpuid, st, v);
           if (!why.empty()) throw Diverged{"cpuid leaf 0x" + hex32(v.get32(12)) + " subleaf 0x" + hex32(v.get32(16)),
                                            st.kind == Stop::kSignal ? why : describeStop(pid, st)};
           break;
@@ -515,7 +478,7 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
           out.consumed = at + v.n - offset;
           out.stop.reason = killed ? "killed" : "exited";
           out.stop.num(killed ? "signal" : "code", code);
-          sessions.erase(pid);
+          t.ended();
           return out;
         }
         default:

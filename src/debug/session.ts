@@ -96,17 +96,17 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   }
 
   private async begin(): Promise<void> {
-    const pid = this.firstEvent > 1
-      ? (await (await Replayer.start(this.trace)).handOver(this.tid)).pid
+    const tracee = this.firstEvent > 1
+      ? (await (await Replayer.start(this.trace)).handOver(this.tid)).tracee
       : await startReplayProcess(this.trace, this.snapshot);
     let pc: bigint;
     try {
-      pc = getReg(await native().getRegs(pid), 'rip');
-      await this.proc.adopt(pid, this.firstEvent, 0, pc, 0);
+      pc = getReg(await native().getRegs(tracee.pid), 'rip');
+      await this.proc.adopt(tracee, this.firstEvent, 0, pc, 0);
       this.avx = await this.inspector.detectAvx();
     } catch (e) {
       await this.proc.kill();
-      await native().kill(pid).catch(() => undefined);
+      if (!tracee.closed) await tracee.close();
       throw e;
     }
     this.proc.lastStop = { kind: 'stopped', signal: 5, reason: 'start' };
