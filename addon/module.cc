@@ -202,10 +202,11 @@ Value Kill(const CallbackInfo& info) {
   const char* usage = "kill(pid)";
   USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  // Harmless on a pid that is not this process's tracee or child (killTracee):
-  // resolves to whether it killed (or reaped) one.
+  // Only a process the tracer thread traces: any other pid (the recorder's or node's
+  // own children, a process that is gone) is left alone and the call resolves false.
+  // There is no table of pids to consult: the kernel says whose tracee it is.
   return submitToTracer(info.Env(), usage, [pid] {
-    bool killed = killTracee(pid);
+    bool killed = tracedByThisThread(pid) && killTracee(pid);
     Outcome o;
     o.build = [killed](Napi::Env env) { return Napi::Boolean::New(env, killed); };
     return o;

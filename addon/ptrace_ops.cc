@@ -295,6 +295,20 @@ pid_t spawnTracee(const SpawnOptions& o) {
   return pid;
 }
 
+bool tracedByThisThread(pid_t pid) {
+  if (pid <= 0) return false;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
+  FILE* f = std::fopen(path, "r");
+  if (!f) return false;
+  char line[256];
+  long tracer = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "TracerPid: %ld", &tracer) == 1) break;
+  std::fclose(f);
+  return tracer == long(syscall(SYS_gettid));
+}
+
 bool killTracee(pid_t pid) {
   if (pid <= 0) return false;
   int status;

@@ -72,6 +72,9 @@ pid_t spawnTracee(const SpawnOptions& opts);
 // SIGKILL and reap. Harmless on a pid that is gone or that is not this process's
 // tracee or child (nothing is sent): returns whether it killed or reaped one.
 bool killTracee(pid_t pid);
+// The process is traced by the calling thread (its TracerPid): on the tracer
+// thread, whether it is one of ours.
+bool tracedByThisThread(pid_t pid);
 
 // The tracee's pending signals (private and shared queues), bit n-1 for signal n.
 uint64_t pendingSignals(pid_t pid);
