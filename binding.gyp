@@ -18,6 +18,7 @@
         "addon/replay_files.cc",
         "addon/file_exports.cc",
         "addon/replay_loop.cc",
+        "addon/replay_divergence.cc",
         "addon/replay_processes.cc",
         "addon/replay_syscallbuf.cc",
         "addon/memory_io.cc",
