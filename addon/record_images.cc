@@ -58,7 +58,7 @@ bool ascii(const std::string& s) {
 
 }  // namespace
 
-bool writeKnownImageMap(const KnownImages& images, pid_t pid, const Session& s, int64_t result, RecordWriter& w,
+bool writeKnownImageMap(const KnownImages& images, pid_t pid, Session& s, int64_t result, RecordWriter& w,
                         uint32_t& count) {
   if (images.empty()) return false;
   uint64_t flags = s.entry.r10;
@@ -87,16 +87,17 @@ bool writeKnownImageMap(const KnownImages& images, pid_t pid, const Session& s, 
   w.bytes(json.data(), json.size());
   w.end(start);
   count++;
-  if (known->second.patch) patchImageSites(pid, known->second, uint64_t(result), length, offset, s.entry.rdx);
+  if (known->second.patch) patchImageSites(pid, s.cpuid, known->second, uint64_t(result), length, offset, s.entry.rdx);
   return true;
 }
 
-void patchImageSites(pid_t pid, const KnownImage& image, uint64_t addr, uint64_t length, uint64_t offset, uint64_t prot) {
+void patchImageSites(pid_t pid, CpuidState& cpuid, const KnownImage& image, uint64_t addr, uint64_t length, uint64_t offset,
+                     uint64_t prot) {
   std::vector<uint64_t> at;
   if (prot & PROT_EXEC)
     for (uint64_t site : image.sites)
       if (site >= offset && site + 2 <= offset + length) at.push_back(addr + (site - offset));
-  cpuidPatchRange(pid, addr, addr + length, at);
+  cpuidPatch(pid, cpuid, addr, addr + length, at);
 }
 
 }  // namespace rw

@@ -18,6 +18,7 @@
 #include <tuple>
 #include <vector>
 
+#include "cpuid_emulation.h"
 #include "event_format.h"
 #include "record_session.h"
 
@@ -41,12 +42,13 @@ using KnownImages = std::map<ImageKey, KnownImage>;
 // The CPUID sites of `image` mapped from file offset `offset` at [addr, addr +
 // length) with `prot`: the range's old sites forgotten, the image's patched if it is
 // executable (what src/cpuid/patching.ts does after a mapping).
-void patchImageSites(pid_t pid, const KnownImage& image, uint64_t addr, uint64_t length, uint64_t offset, uint64_t prot);
+void patchImageSites(pid_t pid, CpuidState& cpuid, const KnownImage& image, uint64_t addr, uint64_t length, uint64_t offset,
+                     uint64_t prot);
 
 // After a successful mmap of a file (the call's entry in s): writes the map-file
 // event if the file is a known image mapped privately, and returns true; false
 // leaves the mapping to JS (the 'mmap-file' stop).
-bool writeKnownImageMap(const KnownImages& images, pid_t pid, const Session& s, int64_t result, RecordWriter& w,
+bool writeKnownImageMap(const KnownImages& images, pid_t pid, Session& s, int64_t result, RecordWriter& w,
                         uint32_t& count);
 
 }  // namespace rw

@@ -71,7 +71,7 @@ void replayKnowImage(const std::string& sha, const std::string& path, bool patch
   image.cpuid.sites = sites;
 }
 
-bool replayKnownImageMap(pid_t pid, const RecordView& v) {
+bool replayKnownImageMap(pid_t pid, CpuidState& cpuid, const RecordView& v) {
   if (knownImages.empty() || v.n <= 12) return false;
   std::string json(reinterpret_cast<const char*>(v.p) + 12, v.n - 12);
   std::string sha, addrS, lengthS, offsetS, protS, sizeS, ignored;
@@ -89,7 +89,7 @@ bool replayKnownImageMap(pid_t pid, const RecordView& v) {
   if (size && (addr % kPage || offset % kPage || path.size() + 1 > kScratchBytes)) return false;
   if (size && !mapFile(pid, path, addr, (size + kPage - 1) / kPage * kPage, prot, offset)) return false;
   // (size 0: nothing of the file is mapped; the placeholder is it)
-  if (known->second.cpuid.patch) patchImageSites(pid, known->second.cpuid, addr, mapLength, offset, prot);
+  if (known->second.cpuid.patch) patchImageSites(pid, cpuid, known->second.cpuid, addr, mapLength, offset, prot);
   return true;
 }
 

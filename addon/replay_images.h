@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cpuid_emulation.h"
 #include "event_format.h"
 
 namespace rw {
@@ -21,6 +22,6 @@ void replayKnowImage(const std::string& sha, const std::string& path, bool patch
 
 // A map-file event (v) of an ELF image whose file is known, for process pid stopped
 // after the mmap: maps it and returns true; false leaves the event to JS.
-bool replayKnownImageMap(pid_t pid, const RecordView& v);
+bool replayKnownImageMap(pid_t pid, CpuidState& cpuid, const RecordView& v);
 
 }  // namespace rw

@@ -176,7 +176,7 @@ export class Recorder {
     writer.append(encodeJsonEvent(EventKind.Exec, pid, first));
     globalThis.__rewindMark?.('captured');
     writer.flush(); // the start of the program is on disk before it runs
-    await cpuid.afterExec(pid, first, stored);
+    await cpuid.afterExec(recording, pid, first, stored);
 
     globalThis.__rewindMark?.('ready to run');
     let running = recording.run(table, BATCH_BYTES);
@@ -223,7 +223,7 @@ export class Recorder {
             const image: { st?: fs.BigIntStats; sha?: string } = {};
             const map = recordMapping(at, stop, writer, writer.eventCount - 1, (st, sha) => Object.assign(image, { st, sha }));
             writer.append(encodeJsonEvent(EventKind.MapFile, at, map));
-            await cpuid.afterMap(at, map, stored);
+            await cpuid.afterMap(recording, at, map, stored);
             // the loop records this image's later mappings itself (addon/record_images.h)
             if (image.st && image.sha) {
               const { st, sha } = image;
@@ -242,7 +242,7 @@ export class Recorder {
           case 'exec': {
             const snap = { ...(await captureAddressSpace(at, writer, fs.readlinkSync(`/proc/${at}/exe`))), argv: commandLineOf(at) };
             writer.append(encodeJsonEvent(EventKind.Exec, at, snap));
-            await cpuid.afterExec(at, snap, stored);
+            await cpuid.afterExec(recording, at, snap, stored);
             break;
           }
           case 'released': {
