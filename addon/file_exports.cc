@@ -85,16 +85,7 @@ Value MapFileInto(const CallbackInfo& info) {
   std::string path = info[3].As<Napi::String>().Utf8Value();
   uint64_t prot = uint64_t(info[6].As<Napi::Number>().Int64Value());
   return submitToTracer(info.Env(), usage, [=] {
-    writeMemory(pid, scratch, path.c_str(), path.size() + 1);
-    uint64_t open[6] = {uint64_t(AT_FDCWD), scratch, O_RDONLY | O_CLOEXEC, 0, 0, 0};
-    int64_t fd = injectSyscall(pid, insn, SYS_openat, open);
-    int64_t r = fd;
-    if (fd >= 0) {
-      uint64_t map[6] = {addr, length, prot, MAP_PRIVATE | MAP_FIXED, uint64_t(fd), offset};
-      r = injectSyscall(pid, insn, SYS_mmap, map);
-      uint64_t close[6] = {uint64_t(fd), 0, 0, 0, 0, 0};
-      injectSyscall(pid, insn, SYS_close, close);
-    }
+    int64_t r = mapTraceFile(pid, insn, scratch, path, addr, length, prot, offset);
     Outcome o;
     o.build = [r](Napi::Env env) { return Napi::BigInt::New(env, r); };
     return o;

@@ -14,9 +14,6 @@
 
 namespace rw {
 
-// The trace's file mapped privately at addr (openat, mmap, close injected).
-bool mapFile(pid_t pid, const std::string& path, uint64_t addr, uint64_t length, uint64_t prot, uint64_t offset);
-
 namespace {
 
 struct Image {
@@ -87,22 +84,25 @@ bool replayKnownImageMap(pid_t pid, CpuidState& cpuid, const RecordView& v) {
     return false;
   const std::string& path = known->second.path;
   if (size && (addr % kPage || offset % kPage || path.size() + 1 > kScratchBytes)) return false;
-  if (size && !mapFile(pid, path, addr, (size + kPage - 1) / kPage * kPage, prot, offset)) return false;
+  if (size && mapTraceFile(pid, kStubSyscall, kStubScratch, path, addr, (size + kPage - 1) / kPage * kPage, prot, offset) !=
+                  int64_t(addr))
+    return false;
   // (size 0: nothing of the file is mapped; the placeholder is it)
   if (known->second.cpuid.patch) patchImageSites(pid, cpuid, known->second.cpuid, addr, mapLength, offset, prot);
   return true;
 }
 
-bool mapFile(pid_t pid, const std::string& path, uint64_t addr, uint64_t length, uint64_t prot, uint64_t offset) {
-  writeMemory(pid, kStubScratch, path.c_str(), path.size() + 1);
-  uint64_t open[6] = {uint64_t(AT_FDCWD), kStubScratch, O_RDONLY | O_CLOEXEC, 0, 0, 0};
-  int64_t fd = injectSyscall(pid, kStubSyscall, SYS_openat, open);
-  if (fd < 0) return false;
+int64_t mapTraceFile(pid_t pid, uint64_t insn, uint64_t scratch, const std::string& path, uint64_t addr, uint64_t length,
+                     uint64_t prot, uint64_t offset) {
+  writeMemory(pid, scratch, path.c_str(), path.size() + 1);
+  uint64_t open[6] = {uint64_t(AT_FDCWD), scratch, O_RDONLY | O_CLOEXEC, 0, 0, 0};
+  int64_t fd = injectSyscall(pid, insn, SYS_openat, open);
+  if (fd < 0) return fd;
   uint64_t map[6] = {addr, length, prot, MAP_PRIVATE | MAP_FIXED, uint64_t(fd), offset};
-  int64_t got = injectSyscall(pid, kStubSyscall, SYS_mmap, map);
+  int64_t r = injectSyscall(pid, insn, SYS_mmap, map);
   uint64_t close[6] = {uint64_t(fd), 0, 0, 0, 0, 0};
-  injectSyscall(pid, kStubSyscall, SYS_close, close);
-  return uint64_t(got) == addr;
+  injectSyscall(pid, insn, SYS_close, close);
+  return r;
 }
 
 }  // namespace rw

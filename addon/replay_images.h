@@ -16,6 +16,12 @@
 
 namespace rw {
 
+// The trace's file `path` mapped privately at addr in the stopped tracee: the path
+// written at `scratch`, then openat, mmap and close injected at `insn`. Returns
+// mmap's result, or openat's negative errno.
+int64_t mapTraceFile(pid_t pid, uint64_t insn, uint64_t scratch, const std::string& path, uint64_t addr, uint64_t length,
+                     uint64_t prot, uint64_t offset);
+
 // From the JS thread's jobs: the checked trace file holding the image `sha`, and
 // whether its CPUID sites (file offsets) are patched at each mapping.
 void replayKnowImage(const std::string& sha, const std::string& path, bool patch, const std::vector<uint64_t>& sites);
