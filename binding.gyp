@@ -59,7 +59,7 @@
       "actions": [
         {
           "action_name": "build_preload_library",
-          "inputs": ["addon/preload/rwpreload.c"],
+          "inputs": ["addon/preload/rwpreload.c", "addon/preload/rwpreload_env.c"],
           "outputs": ["<(PRODUCT_DIR)/librwpreload.so"],
           "action": ["cc", "-O2", "-fPIC", "-shared", "-nostdlib", "-ffreestanding", "-fno-builtin",
                      "-mgeneral-regs-only", "-fno-stack-protector", "-fno-tree-loop-distribute-patterns",

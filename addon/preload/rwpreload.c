@@ -79,6 +79,10 @@ enum {
 long rw_untraced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long rw_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long rw_handle(long nr, long *a);
+/* rwpreload_env.c: this library out of the program's environment, and back into
+ * the environment of a program it execs */
+void rw_strip_env(char **envp);
+long rw_execve(const long *a);
 extern char rw_traced_after[], rw_entry[];
 
 /* The two syscall instructions, and the entry the patched sites reach. rw_entry
@@ -229,63 +233,10 @@ static int patchable(long nr) {
 
 #define SYSCALL_FIXED 84  /* kEvSyscall record without writes (addon/event_format.h) */
 
-/* This library's path, as LD_PRELOAD named it (strip_env): put back into the
- * environment of a program the process execs, so that it is buffered too. */
-static char self_path[1024];
-static long self_len;
-
-#define EXEC_MAX_ENV 1024
-#define EXEC_MAX_PRELOAD 4096
-
-/* execve with this library added to the new program's LD_PRELOAD: the program
- * takes it out again at its start (strip_env), so it sees the environment it was
- * given. The new array and string live on this stack, which the kernel reads
- * before the old image goes; in a vfork or posix_spawn child that stack is the
- * child's own (glibc gives it 32 KiB and more). A larger environment, or one that
- * names the library already, is passed as it is. Always traced. */
-__attribute__((noinline)) static long exec_with_preload(const long *a) {
-  char **envp = (char **)a[2];
-  char *env[EXEC_MAX_ENV + 2];
-  char preload[EXEC_MAX_PRELOAD];
-  static const char key[] = "LD_PRELOAD=";
-  long n = 0, at = -1;
-  for (; envp && envp[n]; n++) {
-    if (n >= EXEC_MAX_ENV) return sys(NR_execve, a[0], a[1], a[2], 0, 0, 0);
-    int match = 1;
-    for (int i = 0; key[i] && match; i++) match = envp[n][i] == key[i];
-    if (match && at < 0) at = n;
-    env[n] = envp[n];
-  }
-  long len = 0;
-  for (const char *k = key; *k; k++) preload[len++] = *k;
-  for (long i = 0; i < self_len; i++) preload[len++] = self_path[i];
-  if (at >= 0) {
-    const char *rest = envp[at] + sizeof key - 1;
-    long rl = 0;
-    while (rest[rl]) rl++;
-    if (len + 1 + rl + 1 > EXEC_MAX_PRELOAD) return sys(NR_execve, a[0], a[1], a[2], 0, 0, 0);
-    for (long i = 0; i + self_len <= rl; i++) {  /* named already (the program put it back) */
-      int same = 1;
-      for (long j = 0; j < self_len && same; j++) same = rest[i + j] == self_path[j];
-      if (same) return sys(NR_execve, a[0], a[1], a[2], 0, 0, 0);
-    }
-    if (rl) preload[len++] = ':';
-    for (long i = 0; i < rl; i++) preload[len++] = rest[i];
-  }
-  preload[len] = 0;
-  if (at >= 0) {
-    env[at] = preload;
-  } else {
-    env[n++] = preload;
-  }
-  env[n] = 0;
-  return sys(NR_execve, a[0], a[1], (long)env, 0, 0, 0);
-}
-
 long rw_handle(long nr, long *a) {
   struct rw_header *h = buf;
   struct out o;
-  if (nr == NR_execve && active && self_len) return exec_with_preload(a);
+  if (nr == NR_execve && active) return rw_execve(a);
   if (!active || h->disabled || h->busy || !plan(nr, a, &o) || (h->traced & TRACED_ALL) ||
       ((h->traced & TRACED_FILE_WRITES) && changes_files(nr, a)) ||
       ((h->traced & TRACED_STDIO_WRITES) && (nr == NR_write || nr == NR_pwrite64) && (a[0] == 1 || a[0] == 2)))
@@ -452,37 +403,6 @@ static void patch_libc(void) {
 
 /* ---- start-up ------------------------------------------------------------------- */
 
-/* Takes this library out of LD_PRELOAD, so the program and its children see the
- * environment they were given (/proc/self/environ still shows the original). */
-static void strip_env(char **envp) {
-  static const char key[] = "LD_PRELOAD=", me[] = "/librwpreload.so";
-  for (char **e = envp; e && *e; e++) {
-    char *v = *e;
-    int match = 1;
-    for (int i = 0; key[i]; i++) match &= v[i] == key[i];
-    if (!match) continue;
-    v += sizeof key - 1;
-    char *end = v;
-    while (*end && *end != ':' && *end != ' ') end++;
-    long ml = sizeof me - 1;
-    if (end - v < ml) return;
-    for (long i = 0; i < ml; i++)
-      if (end[-ml + i] != me[i]) return;
-    if (end - v < (long)sizeof self_path) {
-      self_len = end - v;
-      copy(self_path, v, (size_t)self_len);
-    }
-    if (*end == 0) {
-      for (char **f = e; *f; f++) f[0] = f[1];
-    } else {
-      char *src = end + 1, *dst = v;
-      while ((*dst++ = *src++)) {
-      }
-    }
-    return;
-  }
-}
-
 struct sock_filter { uint16_t code; uint8_t jt, jf; uint32_t k; };
 struct sock_fprog { unsigned short len; struct sock_filter *filter; };
 
@@ -501,7 +421,7 @@ static int map_untraced_page(void) {
 __attribute__((constructor)) static void rw_init(int argc, char **argv, char **envp) {
   (void)argc;
   (void)argv;
-  strip_env(envp);
+  rw_strip_env(envp);
   long b = sys(NR_mmap, 0, RW_BUF_SIZE, 3, 0x22, -1, 0);
   if (b < 0 && b > -4096) return;
   long ok = sys(NR_prctl, RW_MAGIC, b, RW_BUF_SIZE, RW_UNTRACED_AFTER, (long)rw_traced_after, RW_CAN_FEED);
