@@ -13,19 +13,36 @@ import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 
 // Node's builtins through require(), not import: an ES module's import of a builtin
 // builds a facade of all its exports, which reads every lazy getter (node:fs loads
 // all of streams for fs.ReadStream, node:crypto the whole of webcrypto). ~8 ms of a
-// record's start. Property access on the required module stays lazy.
+// record's start. The module standing for a builtin is an ES module of its own
+// whose exports are the builtin's plain properties (a CommonJS one made esbuild copy
+// every property, ~100 for fs, into a namespace object for each module importing it:
+// ~3 ms); a lazy getter that yields a function is exported as a function calling it,
+// the other lazy getters (fs.promises, crypto.webcrypto, classes) not at all, and a
+// use of one fails the build (import-is-undefined is an error below).
+const requireHere = createRequire(import.meta.url);
 const builtinsByRequire = {
   name: 'builtins-by-require',
   setup(build) {
     build.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'import-statement' && args.path !== 'node:module'
       ? { path: args.path, namespace: 'builtin-require' } : undefined));
-    build.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js',
-    }));
+    build.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => {
+      const m = requireHere(args.path);
+      const lines = [`const m = require(${JSON.stringify(args.path)});`, 'export default m;'];
+      Object.entries(Object.getOwnPropertyDescriptors(m)).forEach(([name, d], i) => {
+        if (!/^[A-Za-z_$][\w$]*$/.test(name) || name === 'default') return;
+        const key = JSON.stringify(name);
+        if (!d.get) lines.push(`const v${i} = m[${key}]; export { v${i} as ${name} };`);
+        else if (typeof m[name] === 'function' && !/^class\b/.test(Function.prototype.toString.call(m[name])) && !/^[A-Z]/.test(name)) {
+          lines.push(`function f${i}(...a) { return m[${key}](...a); } export { f${i} as ${name} };`);
+        }
+      });
+      return { contents: lines.join('\n'), loader: 'js' };
+    });
   },
 };
 
@@ -60,6 +77,7 @@ await esbuild.build({
   // dist/bundle/ is as deep as dist/<room>/: paths built from import.meta.url stay right
   sourcemap: 'linked',
   logLevel: 'warning',
+  logOverride: { 'import-is-undefined': 'error' },
   plugins: [keepSeparate, builtinsByRequire],
   // less for V8 to scan at every start (~10% of a record's CPU under load); names are
   // kept, so stack traces still read
