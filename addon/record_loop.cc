@@ -274,12 +274,12 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
           // The preload library registers its buffer. After an exec, under the filter
           // an earlier image installed, it uses that filter's untraced instruction (a
           // page at a fixed address, docs/syscallbuf.md): told so, it installs none.
-          bool ok = !s.bufAddr && a[2] > kBufHeader && (!s.seccompMode || a[3] == s.untracedAfter);
+          bool ok = !s.bufAddr && a[2] > kBufHeader;
           bool filtered = s.seccompMode;
           if (ok) {
             s.bufAddr = a[1];
             s.bufCapacity = a[2] - kBufHeader;
-            s.untracedAfter = a[3];
+            s.untracedAfter = filtered ? kUntracedPageAfter : a[3];
             s.tracedAfter = a[4];
             s.flushed = 0;
           }

@@ -36,6 +36,9 @@ constexpr uint64_t kBufHeader = 64;               // records start after the hea
 constexpr uint64_t kBufMagic = 0x52574e44;        // prctl option the preload library registers with
 constexpr int64_t kBufMagicOk = 0x52574e4f4bLL;   // the recorder's answer: install the filter
 constexpr int64_t kBufMagicFiltered = 0x52574e4f46LL;  // its answer under the filter of an earlier image
+// After an exec, the library's untraced instruction is the one in its page at a
+// fixed address, which the first image's filter lets through (rwpreload.c).
+constexpr uint64_t kUntracedPageAfter = 0x6ffd00000002ull;
 constexpr int64_t kBufInterrupted = -0x5257000000LL;  // result of a buffered call a signal interrupted
 
 // What the program would see natively of the settings the recorder changes in it

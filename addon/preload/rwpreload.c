@@ -67,23 +67,28 @@ enum {
   NR_faccessat2 = 439, NR_getdents64 = 217, NR_execve = 59,
 };
 
-/* The one syscall instruction the seccomp filter lets through untraced: `syscall;
- * ret` in a page at a fixed address, the same in every process of the recording.
- * The filter outlives exec, and a second filter could only trace more (the kernel
- * takes the strictest answer), so a program exec'd by a recorded process maps this
- * page again and uses its parent's filter (docs/syscallbuf.md, "exec"). Below
- * replay's feed (addon/replay_syscallbuf.h) and stub (src/replay/stub.ts). */
+/* The syscall instructions the seccomp filter lets through untraced: the one in
+ * rw_untraced below (the first image's: a debugger sees a function there), and
+ * `syscall; ret` in a page at a fixed address. The filter outlives exec, and a
+ * second filter could only trace more (the kernel takes the strictest answer), so
+ * a program exec'd by a recorded process, whose library is elsewhere, maps this
+ * page and uses its parent's filter (docs/syscallbuf.md, "exec"). Below replay's
+ * feed (addon/replay_syscallbuf.h) and stub (src/replay/stub.ts). */
 #define RW_UNTRACED_PAGE 0x6ffd00000000L
-#define RW_UNTRACED_AFTER (RW_UNTRACED_PAGE + 2)
+#define RW_UNTRACED_PAGE_AFTER (RW_UNTRACED_PAGE + 2)
 
 long rw_untraced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+long rw_untraced_page(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long rw_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long rw_handle(long nr, long *a);
 /* rwpreload_env.c: this library out of the program's environment, and back into
  * the environment of a program it execs */
 void rw_strip_env(char **envp);
 long rw_execve(const long *a);
-extern char rw_traced_after[], rw_entry[];
+extern char rw_untraced_after[], rw_traced_after[], rw_entry[];
+/* The address after the untraced syscall instruction this image uses: what rw_entry
+ * leaves in rcx, as the instruction does, whether the call was made or served. */
+__attribute__((visibility("hidden"))) long rw_untraced_ip;
 
 /* The two syscall instructions, and the entry the patched sites reach. rw_entry
  * keeps every register a syscall instruction keeps (all but rax, rcx, r11). */
@@ -91,6 +96,14 @@ __asm__(
     ".text\n"
     ".globl rw_untraced\n.hidden rw_untraced\n.type rw_untraced,@function\n"
     "rw_untraced:\n"
+    "  mov %rdi,%rax\n  mov %rsi,%rdi\n  mov %rdx,%rsi\n  mov %rcx,%rdx\n"
+    "  mov %r8,%r10\n  mov %r9,%r8\n  mov 8(%rsp),%r9\n"
+    "  syscall\n"
+    ".globl rw_untraced_after\n.hidden rw_untraced_after\n"
+    "rw_untraced_after:\n"
+    "  ret\n"
+    ".globl rw_untraced_page\n.hidden rw_untraced_page\n.type rw_untraced_page,@function\n"
+    "rw_untraced_page:\n"
     "  mov %rdi,%rax\n  mov %rsi,%rdi\n  mov %rdx,%rsi\n  mov %rcx,%rdx\n"
     "  mov %r8,%r10\n  mov %r9,%r8\n  mov 8(%rsp),%r9\n"
     "  movabs $0x6ffd00000000,%r11\n"  /* RW_UNTRACED_PAGE: its syscall returns to our caller */
@@ -120,11 +133,12 @@ __asm__(
     /* What a syscall instruction leaves in rcx and r11 (the address after it, the
      * flags), the same whether the call was made or served from replay's feed. */
     "  pop %r11\n"
-    "  movabs $0x6ffd00000002,%rcx\n"  /* RW_UNTRACED_AFTER */
+    "  mov rw_untraced_ip(%rip),%rcx\n"
     "  ret\n");
 
 static struct rw_header *buf;
-static int active;  /* the filter is installed: rw_untraced is really untraced */
+static int active;    /* the filter is installed: the untraced instruction is really untraced */
+static int use_page;  /* exec'd under an earlier image's filter: the page's instruction is ours */
 static uint32_t crc_table[256];
 
 static long sys(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
@@ -246,7 +260,9 @@ long rw_handle(long nr, long *a) {
     return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);  /* the recorder empties the buffer at this stop */
   h->busy = 1;
   long ret;
-  if (!h->feed || !serve(h, nr, a, &ret)) ret = rw_untraced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (!h->feed || !serve(h, nr, a, &ret))
+    ret = use_page ? rw_untraced_page(nr, a[0], a[1], a[2], a[3], a[4], a[5])
+                   : rw_untraced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   if (ret == RW_INTERRUPTED) {
     /* A signal arrived while the call blocked: the recorder recorded it as this
      * result and holds the signal back; the traced call gets it. */
@@ -424,7 +440,8 @@ __attribute__((constructor)) static void rw_init(int argc, char **argv, char **e
   rw_strip_env(envp);
   long b = sys(NR_mmap, 0, RW_BUF_SIZE, 3, 0x22, -1, 0);
   if (b < 0 && b > -4096) return;
-  long ok = sys(NR_prctl, RW_MAGIC, b, RW_BUF_SIZE, RW_UNTRACED_AFTER, (long)rw_traced_after, RW_CAN_FEED);
+  /* (after an exec the recorder takes the page's instruction as the untraced one) */
+  long ok = sys(NR_prctl, RW_MAGIC, b, RW_BUF_SIZE, (long)rw_untraced_after, (long)rw_traced_after, RW_CAN_FEED);
   if (ok != RW_MAGIC_OK && ok != RW_MAGIC_FILTERED) {  /* not recorded by rewind */
     sys(NR_munmap, b, RW_BUF_SIZE, 0, 0, 0, 0);
     return;
@@ -436,25 +453,35 @@ __attribute__((constructor)) static void rw_init(int argc, char **argv, char **e
     for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
     crc_table[i] = c;
   }
-  /* Without the page no call can go untraced: the buffer stays empty. */
-  if (!map_untraced_page()) return;
-  patch_libc();
-  if (ok == RW_MAGIC_FILTERED) {  /* exec'd by a recorded process: its filter lets the page through */
+  if (ok == RW_MAGIC_FILTERED) {
+    /* exec'd by a recorded process: its filter lets the page's instruction through;
+     * without the page no call can go untraced, and the buffer stays empty */
+    if (!map_untraced_page()) return;
+    use_page = 1;
+    rw_untraced_ip = RW_UNTRACED_PAGE_AFTER;
+    patch_libc();
     active = 1;
     return;
   }
-  uint64_t ip = RW_UNTRACED_AFTER;
-  struct sock_filter f[8] = {
-      {0x20, 0, 0, 4},                    /* ld arch */
-      {0x15, 0, 5, 0xc000003e},           /* x86-64? */
-      {0x20, 0, 0, 8},                    /* ld instruction_pointer (low) */
-      {0x15, 0, 3, (uint32_t)ip},
-      {0x20, 0, 0, 12},                   /* (high) */
-      {0x15, 0, 1, (uint32_t)(ip >> 32)},
-      {0x06, 0, 0, 0x7fff0000},           /* SECCOMP_RET_ALLOW */
-      {0x06, 0, 0, 0x7ff00000},           /* SECCOMP_RET_TRACE */
+  rw_untraced_ip = (long)rw_untraced_after;
+  patch_libc();
+  /* Let through this image's untraced instruction, and the page's, for the
+   * programs this process and its children exec. */
+  uint64_t ip = (uint64_t)(long)rw_untraced_after, page = (uint64_t)RW_UNTRACED_PAGE_AFTER;
+  struct sock_filter f[11] = {
+      {0x20, 0, 0, 4},                      /* 0: ld arch */
+      {0x15, 0, 8, 0xc000003e},             /* 1: x86-64? else 10 */
+      {0x20, 0, 0, 8},                      /* 2: ld instruction_pointer (low) */
+      {0x15, 0, 2, (uint32_t)ip},           /* 3: ours? else 6 */
+      {0x20, 0, 0, 12},                     /* 4: ld (high) */
+      {0x15, 3, 4, (uint32_t)(ip >> 32)},   /* 5: ours: 9, else 10 */
+      {0x15, 0, 3, (uint32_t)page},         /* 6: the page's? else 10 */
+      {0x20, 0, 0, 12},                     /* 7: ld (high) */
+      {0x15, 0, 1, (uint32_t)(page >> 32)}, /* 8: the page's: 9, else 10 */
+      {0x06, 0, 0, 0x7fff0000},             /* 9: SECCOMP_RET_ALLOW */
+      {0x06, 0, 0, 0x7ff00000},             /* 10: SECCOMP_RET_TRACE */
   };
-  struct sock_fprog prog = {8, f};
+  struct sock_fprog prog = {11, f};
   long r = sys(NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, (long)&prog, 0, 0, 0);
   if (r == -13 /* EACCES: needs no_new_privs without CAP_SYS_ADMIN */) {
     sys(NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0, 0);
