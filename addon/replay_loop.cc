@@ -409,6 +409,19 @@ void replayCopySession(pid_t from, pid_t to) {
   emuUnshareWritable(to);
 }
 
+int replayTakePendingSignal(pid_t pid, siginfo_t& info) {
+  Session& s = sessions[pid];
+  int sig = s.pendingSig;
+  info = s.pendingInfo;
+  s.pendingSig = 0;
+  return sig;
+}
+void replaySetPendingSignal(pid_t pid, int sig, const siginfo_t& info) {
+  Session& s = sessions[pid];
+  s.pendingSig = sig;
+  s.pendingInfo = info;
+}
+
 LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                      size_t offset, uint32_t maxEvents) {
   Session& s = sessions[pid];

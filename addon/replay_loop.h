@@ -1,4 +1,5 @@
 #pragma once
+#include <signal.h>
 #include <sys/types.h>
 
 #include <vector>
@@ -25,6 +26,11 @@ void replaySetBrk(pid_t pid, uint64_t brk);
 // A forked copy of a replayed process (a checkpoint) continues the same replay:
 // copies brk, the pending signal and the queued-signal flag (not the debug hook).
 void replayCopySession(pid_t from, pid_t to);
+// A point named by its state (replay_points.h): the signal the next resume would
+// deliver is taken by the search, which resumes the process itself; the point's
+// signal is delivered by the loop's next resume, as a recorded signal is.
+int replayTakePendingSignal(pid_t pid, siginfo_t& info);
+void replaySetPendingSignal(pid_t pid, int sig, const siginfo_t& info);
 
 // Debugging (addon/debugger.h): a hook that runs the program's own code before
 // each event and may stop the loop there, without consuming the event.

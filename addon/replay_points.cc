@@ -1,0 +1,119 @@
+// Reaching a point named by its state in a replay: see replay_points.h.
+#include "replay_points.h"
+
+#include <errno.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "memory_io.h"
+#include "process_stat.h"
+#include "ptrace_ops.h"
+#include "replay_loop.h"
+#include "tracer_thread.h"
+
+namespace rw {
+namespace {
+
+constexpr uint64_t kTrapFlags = 0x10100;  // TF, RF: the tracer's, not the program's
+constexpr int kPollMicros = 2000;
+
+// Waits for the process's next stop; false when it used up the CPU-time budget
+// first (a loop that neither matches nor repeats its state would run for ever).
+// Only CPU time counts, never the wall clock: a loaded machine slows the search
+// but does not end it.
+bool waitWithin(pid_t pid, uint64_t limitTicks, int& status) {
+  for (;;) {
+    pid_t r = waitpid(pid, &status, __WALL | WNOHANG);
+    if (r == pid) return true;
+    if (r < 0 && errno != EINTR) throw NativeError{errno, "waitpid(" + std::to_string(pid) + ")"};
+    if (r == 0 && processUserTicks(pid) > limitTicks) return false;
+    usleep(kPollMicros);
+  }
+}
+
+std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", (unsigned long long)v);
+  return b;
+}
+
+}  // namespace
+
+user_regs_struct pointComparable(user_regs_struct r) {
+  r.orig_rax = 0;
+  r.eflags &= ~kTrapFlags;
+  return r;
+}
+
+PointFound reachPoint(pid_t pid, const PointSearch& p) {
+  PointFound out;
+  const user_regs_struct want = pointComparable(p.regs);
+  std::set<std::pair<uint64_t, uint64_t>> seen;  // states of rejected candidates with the recorded registers
+  auto restoreCode = [&] {
+    if (!p.original.empty()) writeMemory(pid, p.pc, p.original.data(), p.original.size());
+  };
+  siginfo_t info{};
+  int sig = replayTakePendingSignal(pid, info);
+  if (sig) ptrace(PTRACE_SETSIGINFO, pid, nullptr, &info);
+  uint64_t limit = processUserTicks(pid) + p.budgetTicks;
+  for (;;) {
+    resume(pid, PTRACE_SYSCALL, sig);
+    sig = 0;
+    int status = 0;
+    if (!waitWithin(pid, limit, status)) {
+      // Stopped where it is, so that the caller can look at it (or kill it).
+      kill(pid, SIGSTOP);
+      waitpid(pid, &status, __WALL);
+      restoreCode();
+      out.why = "no arrival with the recorded state within the CPU-time budget";
+      return out;
+    }
+    Stop st = decodeStatus(pid, status);
+    if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
+      out.why = "the program ended before it";
+      return out;
+    }
+    if (st.kind == Stop::kSyscall) {
+      restoreCode();
+      out.why = "the program made a syscall before it (" + std::to_string(int64_t(getRegs(pid).orig_rax)) + ")";
+      return out;
+    }
+    if (st.kind != Stop::kSignal) continue;  // an event stop: nothing to deliver
+    user_regs_struct r = getRegs(pid);
+    if (st.sig != SIGTRAP || r.rip != p.trapAfter) {
+      restoreCode();
+      out.why = "signal " + std::to_string(st.sig) + " at " + hex(r.rip) + " came before it";
+      return out;
+    }
+    out.candidates++;
+    r.rip = p.pc;
+    const user_regs_struct got = pointComparable(r);
+    if (std::memcmp(&want, &got, sizeof want) == 0) {
+      StateHash h = stateHash(pid, p.excluded);
+      if (h == p.hash) {
+        restoreCode();
+        setRegs(pid, r);
+        out.found = true;
+        return out;
+      }
+      // The same registers and state again: the loop is periodic at this pc and can
+      // never reach the recorded state (the spin on a flag that nothing sets).
+      if (!seen.insert({h.low, h.high}).second) {
+        restoreCode();
+        setRegs(pid, r);
+        out.why = "the state at its pc cycles without matching (after " + std::to_string(out.candidates) + " candidates)";
+        return out;
+      }
+    }
+    r.rip = p.miss;
+    setRegs(pid, r);
+  }
+}
+
+}  // namespace rw
