@@ -7,12 +7,17 @@
 // Nothing depends on when the timer fires, only on the replay reproducing it.
 // Negative: a trace whose recorded state hash is changed makes the replay stop with
 // a divergence that names the thread, its event index and the reason.
+// Under gdb: a breakpoint in the handler, the interrupted frame at the recorded
+// point, reverse-step out of the handler to it, reverse-continue over it to the
+// start and forward again to the same state, checked against the program's own
+// printed count (gdb's own \`record full\` cannot replay a real timer's signal).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { TraceReader } from '../../src/history/index.js';
 import { decodeEvent, encodeJsonEvent, EventKind, type AsyncPointInfo } from '../../src/history/events.js';
 import { compileC, describeRun, recordAndReplay, rewind, tempDir } from '../helpers.js';
 import { rewriteTrace } from '../trace-edit.js';
+import { afterMark, debugReplay } from './gdb-support.js';
 
 const SOURCE = `#include <signal.h>
 #include <stdio.h>
@@ -48,6 +53,29 @@ int main(int argc, char **argv) {
   return 0;
 }
 `;
+
+const FLAG_SOURCE = `#include <signal.h>
+#include <stdio.h>
+#include <sys/time.h>
+
+static volatile sig_atomic_t stop;
+static volatile unsigned long iterations;
+
+static void on_alarm(int sig) {
+  (void)sig;
+  stop = 1;
+}
+
+int main(void) {
+  signal(SIGALRM, on_alarm);
+  struct itimerval t = { { 0, 0 }, { 0, 20000 } };
+  setitimer(ITIMER_REAL, &t, NULL);
+  while (!stop) iterations++;
+  printf("iterations %lu\\n", iterations);
+  return 0;
+}
+`;
+const FLAG_LINE = FLAG_SOURCE.split('\n').findIndex((l) => l.includes('while (!stop) iterations++')) + 1;
 
 let exe: string;
 const program = () => exe;
@@ -143,5 +171,37 @@ describe('asynchronous signals where they arrived', () => {
     const err = r.stderr.toString();
     expect(err).toContain(`divergence: thread ${p.tid}'s SIGALRM at its event ${p.point.threadEvent}`);
     expect(err).toContain('within the CPU-time budget');
+  });
+
+  it('gdb: a breakpoint in the handler, reverse-step out of it to the point, reverse-continue over it and back', async () => {
+    const flag = compileC('flagloop', FLAG_SOURCE, 'rewind-async-gdb-');
+    const root = tempDir('rewind-async-gdb-');
+    const trace = path.join(root, 'trace');
+    const rec = rewind(['record', '-o', trace, '--', flag], { traceRoot: root });
+    expect(rec.status, describeRun(rec)).toBe(0);
+    const printed = Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]);
+    expect(printed).toBeGreaterThan(0);
+    const [p] = points(trace);
+    expect(p, 'the trace holds the signal\'s point').toBeDefined();
+    const { gdb } = await debugReplay(trace, [
+      'break on_alarm', 'continue', 'frame 2', 'print iterations',
+      'reverse-step', 'print/x $pc', 'print iterations', 'print stop',
+      'reverse-continue', 'continue', 'print iterations', 'print/x $pc', 'bt 1',
+    ]);
+    const out = afterMark(gdb);
+    // the handler runs at the point: its caller frame is the loop at the recorded pc
+    expect(out).toMatch(/Breakpoint \d+, on_alarm \(sig=14\) at flagloop\.c:\d+/);
+    expect(out).toContain(`#2  ${p.point.pc.replace(/^0x/, '0x0000')} in main () at flagloop.c:${FLAG_LINE}`);
+    const values = [...out.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => m[1]);
+    // iterations in the handler, at the point, and in the handler again after going back
+    const [inHandler, pcBack, atPoint, stopAtPoint, again, pcAgain] = values;
+    // the handler interrupted `iterations++` before or after its store: the program printed one of these
+    expect([printed - 1, printed]).toContain(Number(inHandler));
+    expect(pcBack).toBe(p.point.pc);
+    expect(atPoint).toBe(inHandler);
+    expect(stopAtPoint).toBe('0');
+    expect(again).toBe(inHandler);
+    expect(pcAgain).not.toBe(p.point.pc);  // in the handler again
+    expect(out).toMatch(/on_alarm \(sig=14\)[\s\S]*No more reverse-execution history[\s\S]*Breakpoint \d+, on_alarm \(sig=14\)/);
   });
 });
