@@ -78,6 +78,38 @@ function userTicks(pid: number): number {
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
+/** What a point's state hash leaves out: the replay's own region, and the process's syscall buffer ([start, end], from the loop's stop). */
+export function pointExclusions(buffer: bigint[] | undefined): [bigint, bigint][] {
+  const excluded: [bigint, bigint][] = [REPLAY_REGION];
+  if (buffer && buffer.length === 2) excluded.push([buffer[0], buffer[1]]);
+  return excluded;
+}
+
+/** The name of the state where a stopped process stands (its registers `regs`), as an async-point event holds it. */
+export type StateName = Pick<AsyncPointInfo, 'pc' | 'regs' | 'loopValues' | 'hash' | 'excluded' | 'userTicks'>;
+
+/**
+ * Names the state where stopped process `pid` stands: the registers, the loop's
+ * values, the state hash without `excluded`. undefined when the replay could not
+ * find it (no filter fits the code at pc): the caller must not put a point there.
+ * What the threads work calls to preempt a thread where it stands.
+ */
+export async function nameState(pid: number, regs: Buffer, excluded: [bigint, bigint][]): Promise<StateName | undefined> {
+  const n = native();
+  const pc = getReg(regs, 'rip');
+  const values = await valuesAt(pid, regs);
+  const plan = await filterFor(pid, filterPlace(pid, pc) ?? pc, regs, values);
+  if ('refused' in plan) return undefined;
+  return {
+    pc: hex(pc),
+    regs: regs.toString('hex'),
+    loopValues: values.map((v) => ({ addr: hex(v.addr), size: v.size, value: hex(v.value) })),
+    hash: (await n.stateHash(pid, excluded.flat())).toString('hex'),
+    excluded: excluded.map(([a, b]) => [hex(a), hex(b)]),
+    userTicks: userTicks(pid),
+  };
+}
+
 function countRecords(records: Buffer): number {
   let n = 0;
   for (let at = 0; at + 4 <= records.length; at += records.readUInt32LE(at)) n++;
@@ -93,8 +125,7 @@ function countRecords(records: Buffer): number {
 export async function nameSignalPoint(recording: NativeRecording, pid: number, signal: number, siginfo: Buffer,
   trace: { eventsOf(tid: number): number }, buffer: bigint[] | undefined): Promise<RecordedPoint> {
   const n = native();
-  const excluded: [bigint, bigint][] = [REPLAY_REGION];
-  if (buffer && buffer.length === 2) excluded.push([buffer[0], buffer[1]]);
+  const excluded = pointExclusions(buffer);
   const flat = excluded.flat();
   const steps: Buffer[] = [];
   let regs = await n.getRegs(pid);
@@ -133,22 +164,15 @@ export async function nameSignalPoint(recording: NativeRecording, pid: number, s
     }
   }
   const before = Buffer.concat(steps);
-  const pc = getReg(regs, 'rip');
-  const values = await valuesAt(pid, regs);
-  const plan = await filterFor(pid, filterPlace(pid, pc) ?? pc, regs, values);
-  if ('refused' in plan) {
+  const state = await nameState(pid, regs, excluded);
+  if (!state) {
     await recording.pointHoldBack(pid);
     return { before };
   }
   const point: AsyncPointInfo = {
     // its events before the point: those in the trace and those the buffer served while steering
     threadEvent: trace.eventsOf(pid) + countRecords(before),
-    pc: hex(pc),
-    regs: regs.toString('hex'),
-    loopValues: values.map((v) => ({ addr: hex(v.addr), size: v.size, value: hex(v.value) })),
-    hash: (await n.stateHash(pid, flat)).toString('hex'),
-    excluded: excluded.map(([a, b]) => [hex(a), hex(b)]),
-    userTicks: userTicks(pid),
+    ...state,
     steered,
     what: { signal, siginfo: siginfo.toString('hex') },
   };

@@ -40,10 +40,11 @@ async function inject(pid: number, nr: number, args: bigint[]): Promise<bigint> 
 
 /**
  * Runs replayed process `pid` from the thread's event before the point to the
- * point, and has its signal delivered there by the loop's next resume. `what`
- * names the point in errors ("process 1234's SIGALRM after event 30").
+ * point: there it stands with the recorded registers and state. `what` names the
+ * point in errors ("thread 1234's SIGALRM at its event 30 ..."). What the threads
+ * work calls to reach a preemption point before switching threads.
  */
-export async function reachSignalPoint(pid: number, point: AsyncPointInfo, what: string): Promise<{ candidates: number }> {
+export async function reachPoint(pid: number, point: AsyncPointInfo, what: string): Promise<{ candidates: number }> {
   const n = native();
   const regs = Buffer.from(point.regs, 'hex');
   const pc = BigInt(point.pc);
@@ -70,6 +71,12 @@ export async function reachSignalPoint(pid: number, point: AsyncPointInfo, what:
     await inject(pid, NR_MUNMAP, [base, FILTER_SIZE, 0n, 0n, 0n, 0n]).catch(() => undefined);
   }
   if (!result.found) throw fail(`${result.why} (${result.candidates} candidates had the recorded registers and loop values)`);
-  await n.replayDeliverAtPoint(pid, point.what.signal, Buffer.from(point.what.siginfo, 'hex'));
   return { candidates: result.candidates };
+}
+
+/** Reaches an asynchronous signal's point and has the replay loop's next resume deliver the signal there. */
+export async function reachSignalPoint(pid: number, tid: number, index: number, point: AsyncPointInfo): Promise<void> {
+  const what = `thread ${tid}'s ${signalName(point.what.signal)} at its event ${point.threadEvent} (event ${index} of the trace)`;
+  await reachPoint(pid, point, what);
+  await native().replayDeliverAtPoint(pid, point.what.signal, Buffer.from(point.what.siginfo, 'hex'));
 }

@@ -11,7 +11,7 @@ import { tracerCpu } from '../arch/cpu.js';
 import { setReg } from '../arch/registers.js';
 import { STUB_BASE, stubPath } from './stub.js';
 import { syscallName } from '../syscalls/names.js';
-import { reachSignalPoint, signalName } from '../points/replay-point.js';
+import { reachSignalPoint } from '../points/replay-point.js';
 import { checkCpuForReplay, cpuidAfterMap, cpuidAfterRebuild, cpuidBeforeMap, cpuidBeforeRebuild } from '../cpuid/replaying.js';
 
 /** The exec event every trace starts with. */
@@ -100,7 +100,7 @@ export async function applyJsEvent(pid: number, trace: TraceReader, index: numbe
       return ev.reason;
     case 'async-point':
       // an asynchronous signal where it arrived: reached by its state (src/points)
-      await reachSignalPoint(pid, ev.point, `thread ${ev.tid}'s ${signalName(ev.point.what.signal)} at its event ${ev.point.threadEvent} (event ${index} of the trace)`);
+      await reachSignalPoint(pid, ev.tid, index, ev.point);
       return undefined;
     default:
       throw new Error(`event ${index}: unexpected ${ev.kind} event left to the replayer`);
