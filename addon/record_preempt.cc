@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 
 #include "memory_io.h"
@@ -43,6 +44,34 @@ bool waitWithin(pid_t pid, uint64_t limit, int& status) {
     if (r < 0 && errno != EINTR) throw NativeError{errno, "waitpid(" + std::to_string(pid) + ")"};
     if (r == 0 && processUserTicks(pid) > limit) return false;
     usleep(500);
+  }
+}
+
+// The stop is another asynchronous signal's delivery (not a trap of ours, not a
+// fault or trap the program's own instruction raised, which the loop must record).
+bool otherSignalArrived(pid_t pid, int status, siginfo_t& si) {
+  if (!WIFSTOPPED(status) || (status >> 16) != 0) return false;
+  int sig = WSTOPSIG(status);
+  if (sig == SIGTRAP || sig == SIGSTOP || sig == (SIGTRAP | 0x80)) return false;
+  std::memset(&si, 0, sizeof si);
+  if (ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si) != 0) return false;  // a group-stop
+  switch (sig) {
+    case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGSYS:
+      return si.si_code <= 0;
+  }
+  return true;
+}
+
+// Another signal stopped the process on the way: the point is where it stands (an
+// instruction boundary). The same standard signal merges with the one being placed,
+// as two pending occurrences do natively; another one waits for the next syscall,
+// as a second signal did before points.
+void standAtOtherSignal(Session& s, int status, const siginfo_t& si) {
+  int sig = WSTOPSIG(status);
+  if (sig == s.pointSig && sig < SIGRTMIN) return;
+  if (!s.deferredSig) {
+    s.deferredSig = sig;
+    s.deferredInfo = si;
   }
 }
 
@@ -84,9 +113,17 @@ bool pointRunTo(Recording& rec, pid_t pid, uint64_t addr, uint64_t wantRsp, uint
       if (errno != EINTR) throw NativeError{errno, "waitpid(" + std::to_string(pid) + ")"};
   };
   user_regs_struct r = getRegs(pid);
+  siginfo_t other;
   if (r.rip == addr) {  // standing there: the next arrival is after this instruction
     resume(pid, PTRACE_SINGLESTEP, 0);
     wait();
+    if (otherSignalArrived(pid, status, other)) {
+      standAtOtherSignal(s, status, other);
+      out = getRegs(pid);
+      arrived = false;
+      flush();
+      return true;
+    }
     if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP) {
       leaveToLoop(rec, pid, s, status);
       return false;
@@ -135,6 +172,13 @@ bool pointRunTo(Recording& rec, pid_t pid, uint64_t addr, uint64_t wantRsp, uint
       return true;
     }
     if (WIFSTOPPED(status)) writeMemory(pid, addr, &original, 1);
+    if (otherSignalArrived(pid, status, other)) {
+      standAtOtherSignal(s, status, other);
+      out = getRegs(pid);
+      arrived = false;
+      flush();
+      return true;
+    }
     if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP || (status >> 16) != 0) {
       leaveToLoop(rec, pid, s, status);
       return false;
@@ -149,6 +193,13 @@ bool pointRunTo(Recording& rec, pid_t pid, uint64_t addr, uint64_t wantRsp, uint
     if (!wantRsp || r.rsp == wantRsp) break;
     resume(pid, PTRACE_SINGLESTEP, 0);  // past this arrival, which is not the caller's frame
     wait();
+    if (otherSignalArrived(pid, status, other)) {
+      standAtOtherSignal(s, status, other);
+      out = getRegs(pid);
+      arrived = false;
+      flush();
+      return true;
+    }
     if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP) {
       leaveToLoop(rec, pid, s, status);
       return false;

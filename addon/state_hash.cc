@@ -16,6 +16,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "ptrace_ops.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -25,11 +26,15 @@ constexpr size_t kLegacyArea = 512;   // FXSAVE layout: x87, MXCSR, XMM0-15
 constexpr size_t kXsaveHeader = 64;   // XSTATE_BV/XCOMP_BV: which components are in init state
 constexpr size_t kXsaveMax = 1 << 14;
 constexpr size_t kChunk = 1 << 20;
+constexpr uint64_t kRedZone = 128;
 
 struct Mapping { uint64_t start, end; };
 
-std::vector<Mapping> writableMappings(pid_t pid) {
+// Writable memory, adjacent mappings as one; `stackLow` gets the start of the
+// mapping that holds `rsp` (0 if none does).
+std::vector<Mapping> writableMappings(pid_t pid, uint64_t rsp, uint64_t& stackLow) {
   std::vector<Mapping> out;
+  stackLow = 0;
   std::string path = "/proc/" + std::to_string(pid) + "/maps";
   FILE* f = std::fopen(path.c_str(), "r");
   if (!f) throw NativeError{errno, "open " + path};
@@ -38,6 +43,7 @@ std::vector<Mapping> writableMappings(pid_t pid) {
     unsigned long lo, hi;
     char perms[8];
     if (std::sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[1] != 'w') continue;
+    if (rsp >= lo && rsp < hi) stackLow = lo;
     // Adjacent mappings as one: how the kernel splits memory into mappings differs
     // between the runs (a library's .data and .bss are a file mapping and an
     // anonymous one when recorded, one anonymous copy in replay) while the bytes at
@@ -96,8 +102,18 @@ StateHash stateHash(pid_t pid, const AddressRanges& excluded) {
   }
   hashVectorState(st, xsave.data(), std::min(xv.iov_len, xsave.size()));
   std::vector<uint8_t> buf(kChunk);
-  for (Mapping m : writableMappings(pid)) {
-    for (Mapping part : without(m, excluded)) {
+  uint64_t rsp = getRegs(pid).rsp, stackLow = 0;
+  std::vector<Mapping> mappings = writableMappings(pid, rsp, stackLow);
+  // The stack below the red zone is dead (the ABI gives it to signal frames and
+  // callees): it is left out, because the kernel writes signal frames there whose
+  // trapno, err and cr2 are the thread's last trap, which the tracer's own traps
+  // change (a replay single-steps where the recording faulted on an rdtsc). Two
+  // states that differ only there have the same future unless the program reads
+  // stack it has not written.
+  AddressRanges all = excluded;
+  if (stackLow && rsp - kRedZone > stackLow) all.emplace_back(stackLow, rsp - kRedZone);
+  for (Mapping m : mappings) {
+    for (Mapping part : without(m, all)) {
       // Where it is: the same bytes at another address are another state.
       XXH3_128bits_update(st, &part, sizeof part);
       for (uint64_t a = part.start; a < part.end; a += kChunk) {

@@ -24,8 +24,10 @@ struct StateHash {
 
 // xxh3-128 over the x87/SSE/AVX registers (XSAVE, without its header, whose init
 // bits differ between runs with the same values) and every writable mapping's
-// bytes, the excluded ranges cut out. The general registers are not in it: the
-// callers compare them whole.
+// bytes, the excluded ranges cut out, and the dead stack below the red zone (the
+// kernel's signal frames there hold the thread's last trap number, which the
+// tracer's own traps change). The general registers are not in it: the callers
+// compare them whole.
 StateHash stateHash(pid_t pid, const AddressRanges& excluded);
 
 }  // namespace rw
