@@ -11,7 +11,7 @@
 #include <string>
 
 #include "memory_io.h"
-#include "process_stat.h"
+#include "cpu_budget.h"
 #include "record_buffer.h"
 #include "ptrace_ops.h"
 #include "tracer_thread.h"
@@ -33,18 +33,6 @@ void leaveToLoop(Recording& rec, pid_t pid, Session& s, int status) {
   stashStatus(pid, status);
   rec.held.erase(pid);  // stopped at the stashed stop: the loop resumes it after handling it
   pointHoldBack(rec, pid);
-}
-
-// Waits for the process's next stop; false once it has used `limit` user CPU time
-// (clock ticks) first.
-bool waitWithin(pid_t pid, uint64_t limit, int& status) {
-  for (;;) {
-    pid_t r = waitpid(pid, &status, __WALL | WNOHANG);
-    if (r == pid) return true;
-    if (r < 0 && errno != EINTR) throw NativeError{errno, "waitpid(" + std::to_string(pid) + ")"};
-    if (r == 0 && processUserTicks(pid) > limit) return false;
-    usleep(500);
-  }
 }
 
 // The stop is another asynchronous signal's delivery (not a trap of ours, not a
@@ -137,7 +125,7 @@ bool pointRunTo(Recording& rec, pid_t pid, uint64_t addr, uint64_t wantRsp, uint
   for (;;) {
     writeMemory(pid, addr, &trap, 1);
     resume(pid, request, 0);
-    if (!waitWithin(pid, limit, status)) {
+    if (!waitWithinBudget(pid, status, [&] { return processUserTicks(pid) > limit; })) {
       // Too long to the next arrival (the loop ended, say): the point is where the
       // process stands once stopped. A SIGSTOP of ours stops it; should the
       // breakpoint come first, the SIGSTOP is taken before any instruction runs.

@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "memory_io.h"
-#include "process_stat.h"
+#include "cpu_budget.h"
 #include "ptrace_ops.h"
 #include "replay_loop.h"
 #include "tracer_thread.h"
@@ -21,21 +21,16 @@ namespace rw {
 namespace {
 
 constexpr uint64_t kTrapFlags = 0x10100;  // TF, RF: the tracer's, not the program's
-constexpr int kPollMicros = 2000;
 
-// Waits for the process's next stop; false when it used up the CPU-time budget
-// first (a loop that neither matches nor repeats its state would run for ever).
-// Only CPU time counts, never the wall clock: a loaded machine slows the search
-// but does not end it.
-bool waitWithin(pid_t pid, uint64_t limitTicks, int& status) {
-  for (;;) {
-    pid_t r = waitpid(pid, &status, __WALL | WNOHANG);
-    if (r == pid) return true;
-    if (r < 0 && errno != EINTR) throw NativeError{errno, "waitpid(" + std::to_string(pid) + ")"};
-    if (r == 0 && processUserTicks(pid) > limitTicks) return false;
-    usleep(kPollMicros);
-  }
-}
+// The CPU time a search has used: the program's, and the tracer's own (hashing
+// candidates: where the name is weak, arrivals with the recorded registers and loop
+// values come often and cost the tracer far more than the program).
+struct SearchClock {
+  pid_t pid;
+  uint64_t program0, tracer0;
+  explicit SearchClock(pid_t p) : pid(p), program0(processUserTicks(p)), tracer0(callingThreadTicks()) {}
+  uint64_t used() const { return processUserTicks(pid) - program0 + callingThreadTicks() - tracer0; }
+};
 
 std::string hex(uint64_t v) {
   char b[24];
@@ -61,17 +56,25 @@ PointFound reachPoint(pid_t pid, const PointSearch& p) {
   siginfo_t info{};
   int sig = replayTakePendingSignal(pid, info);
   if (sig) ptrace(PTRACE_SETSIGINFO, pid, nullptr, &info);
-  uint64_t limit = processUserTicks(pid) + p.budgetTicks;
+  SearchClock clock(pid);
+  const std::string overBudget = "no arrival with the recorded state within the CPU-time budget";
   for (;;) {
+    if (clock.used() > p.budgetTicks) {  // stopped at a rejected candidate
+      restoreCode();
+      out.why = overBudget;
+      return out;
+    }
     resume(pid, PTRACE_SYSCALL, sig);
     sig = 0;
     int status = 0;
-    if (!waitWithin(pid, limit, status)) {
+    // Only CPU time counts, never the wall clock: a loaded machine slows the search
+    // but does not end it.
+    if (!waitWithinBudget(pid, status, [&] { return clock.used() > p.budgetTicks; })) {
       // Stopped where it is, so that the caller can look at it (or kill it).
       kill(pid, SIGSTOP);
       waitpid(pid, &status, __WALL);
       restoreCode();
-      out.why = "no arrival with the recorded state within the CPU-time budget";
+      out.why = overBudget;
       return out;
     }
     Stop st = decodeStatus(pid, status);
