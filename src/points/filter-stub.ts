@@ -178,6 +178,12 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
     compare.push(own(Instruction.createRegMem(cmp, a, ripMem(recValues + 8n * BigInt(k)))), jne());
   });
   const trap = own(Instruction.create(Code.Int3));
+  // The moved instructions get made-up addresses too: a branch among them back to pc
+  // (a loop of five bytes or fewer) must go to the program's pc, through the filter,
+  // not to the moved copy (the encoder sends a branch to an address in the block to
+  // the block's instruction there). Their targets and rip-relative operands are
+  // absolute in iced's instructions, so they keep their meaning.
+  for (const i of moved) own(i);
   const list = [
     ...compare, ...restore(), trap, ...missList, ...moved,
     own(Instruction.createBranch(Code.Jmp_rel32_64, pc + BigInt(window))),

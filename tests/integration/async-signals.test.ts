@@ -19,10 +19,12 @@ import { compileC, describeRun, recordAndReplay, rewind, tempDir } from '../help
 import { rewriteTrace } from '../trace-edit.js';
 import { afterMark, debugReplay } from './gdb-support.js';
 
-const SOURCE = `#include <signal.h>
+const SOURCE = `#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t stop;
 static unsigned long count;
@@ -45,6 +47,13 @@ int main(int argc, char **argv) {
     while (!stop) __atomic_fetch_add(&count, 1, __ATOMIC_RELAXED);
   } else if (!strcmp(mode, "spin")) {     /* the state repeats: every arrival is the same */
     while (!stop) { }
+  } else if (!strcmp(mode, "buffered")) { /* calls the syscall buffer serves, between the computing */
+    int fd = open("/dev/zero", O_RDONLY);
+    char b[1];
+    while (!stop) {
+      for (int i = 0; i < 1000; i++) count += i;
+      if ((count & 0xff00) == 0 && read(fd, b, 1) == 1) count++;
+    }
   } else if (!strcmp(mode, "memcpy")) {   /* the count is out of sight of memcpy's code */
     memset(src, 'x', sizeof src - 1);
     while (!stop) { copy(dst, src, sizeof src); __atomic_fetch_add(&count, 1, __ATOMIC_RELAXED); }
@@ -167,6 +176,11 @@ describe('asynchronous signals where they arrived', () => {
 
   it('memcpy in a counting loop: replayed to the same count', () => {
     const { count } = recordsAndReplays('memcpy');
+    expect(count).toBeGreaterThan(0);
+  });
+
+  it('calls the syscall buffer serves before the point: replayed to the same count', () => {
+    const { count } = recordsAndReplays('buffered');
     expect(count).toBeGreaterThan(0);
   });
 

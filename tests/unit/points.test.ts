@@ -89,6 +89,17 @@ describe('the filter of a replay', () => {
     expect(code.some((i) => i.mnemonic === Mnemonic.Push || i.mnemonic === Mnemonic.Pop || i.op0Register === Register.RSP && i.mnemonic !== Mnemonic.Cmp)).toBe(false);
   });
 
+  it('a loop of five bytes back to pc goes through the filter at every arrival, not round the moved copy', () => {
+    // pc: sub eax,1; jne pc; ret
+    const code = Buffer.from([0x83, 0xe8, 0x01, 0x75, 0xfb, 0xc3]);
+    const at = 0x500000n;
+    const p = planFilter(at - FILTER_SIZE, at, code, { at, bytes: code }, regsAt(at), []) as FilterPlan;
+    expect('refused' in p).toBe(false);
+    const moved = decode(p.image.subarray(0, 4096), at - FILTER_SIZE).filter((i) => i.ip >= p.miss);
+    const jne = moved.find((i) => i.mnemonic === Mnemonic.Jne);
+    expect(jne?.nearBranchTarget).toBe(at);
+  });
+
   it('a pc whose next instructions cannot move is refused with a reason', () => {
     const p = plan(HEAD + 19n); // the ret
     expect('refused' in p && p.refused).toMatch(/ret/);
