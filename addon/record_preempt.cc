@@ -102,7 +102,7 @@ bool pointRunTo(Recording& rec, pid_t pid, uint64_t addr, uint64_t wantRsp, uint
   };
   user_regs_struct r = getRegs(pid);
   siginfo_t other;
-  if (r.rip == addr) {  // standing there: the next arrival is after this instruction
+  if (addr == 0 || r.rip == addr) {  // one instruction on (addr 0), or the next arrival is after this one
     resume(pid, PTRACE_SINGLESTEP, 0);
     wait();
     if (otherSignalArrived(pid, status, other)) {
@@ -115,6 +115,11 @@ bool pointRunTo(Recording& rec, pid_t pid, uint64_t addr, uint64_t wantRsp, uint
     if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP) {
       leaveToLoop(rec, pid, s, status);
       return false;
+    }
+    if (addr == 0) {
+      out = getRegs(pid);
+      flush();
+      return true;
     }
   }
   uint8_t original = 0, trap = 0xcc;

@@ -25,7 +25,8 @@ namespace rw {
 bool asyncPointStop(pid_t pid, Session& s, LoopResult& out);
 
 // Runs the stopped process (its signal not delivered) to the next arrival at addr
-// (with rsp == wantRsp unless wantRsp is 0) and returns true, its registers in out.
+// (with rsp == wantRsp unless wantRsp is 0), or one instruction on when addr is 0,
+// and returns true, its registers in out.
 // After budgetTicks of its user CPU time without arriving, it is stopped where it
 // is instead (arrived false): steering only makes the replay faster, and a point
 // anywhere is exact. Any other stop first (a syscall, another signal, an rdtsc

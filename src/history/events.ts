@@ -107,7 +107,7 @@ export interface AsyncPointInfo {
   excluded: [string, string][];
   /** the process's user CPU time at the point (clock ticks): bounds the replay's search */
   userTicks: number;
-  /** how the recorder moved the point before naming it: 'none', 'rep' (to the end of a rep-string instruction), 'next' (one arrival on), 'caller' (out of a leaf function) */
+  /** how the recorder moved the point before naming it: 'none', 'rep' (to the end of a rep-string instruction), 'next' (one arrival on), 'caller' (out of a leaf function), 'stepped' (on to code the replay's filter fits) */
   steered: string;
   /** what happens there: a signal is delivered (with the siginfo it arrived with, hex) */
   what: { signal: number; siginfo: string };

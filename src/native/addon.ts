@@ -140,7 +140,8 @@ export interface NativeRecording {
   close(): Promise<void>;
   /**
    * After an 'async-signal' stop (addon/record_preempt.h): runs the process, its
-   * signal not delivered, to the next arrival at addr (with that rsp unless 0n) and
+   * signal not delivered, to the next arrival at addr (with that rsp unless 0n; one
+   * instruction on when addr is 0n) and
    * resolves to its registers there; after budgetTicks of its CPU time it is stopped
    * where it is instead (arrived false). `events`: the syscall buffer's records of
    * calls made on the way, which go into the trace before the point. null when

@@ -25,6 +25,8 @@ import { codeAround, filterFor, filterPlace } from './process-code.js';
 
 /** CPU time a steering run may take before the point is named where the process stands (ticks; only speed depends on it). */
 const STEER_BUDGET_TICKS = 10;
+/** instructions the point may move on to find code the replay's filter fits */
+const FILTER_STEPS = 32;
 
 export interface RecordedPoint {
   /** the syscall buffer's records of calls made while steering: they go into the trace before the point */
@@ -163,8 +165,15 @@ export async function nameSignalPoint(recording: NativeRecording, pid: number, s
       if (r === 'arrived') steered = 'caller';
     }
   }
+  // Where the filter cannot be put (a jump back of two bytes at pc, say), a few
+  // instructions on it can: the point moves on, one instruction at a time.
+  let state = await nameState(pid, regs, excluded);
+  for (let i = 0; !state && i < FILTER_STEPS; i++) {
+    if (await runTo(0n, 0n) === 'given-up') return { before: Buffer.concat(steps) };
+    steered = 'stepped';
+    state = await nameState(pid, regs, excluded);
+  }
   const before = Buffer.concat(steps);
-  const state = await nameState(pid, regs, excluded);
   if (!state) {
     await recording.pointHoldBack(pid);
     return { before };

@@ -86,6 +86,16 @@ int main(void) {
 `;
 const FLAG_LINE = FLAG_SOURCE.split('\n').findIndex((l) => l.includes('while (!stop) iterations++')) + 1;
 
+/** no handler: SIGALRM's default action ends the program; the loop is three instructions and a two-byte jump back */
+const DIE_SOURCE = `#include <sys/time.h>
+static volatile unsigned long n;
+int main(void) {
+  struct itimerval t = { { 0, 0 }, { 0, 20000 } };
+  setitimer(ITIMER_REAL, &t, 0);
+  for (;;) n++;
+}
+`;
+
 /** SIGALRM every 2 ms; the handler adds up the loop's count at each: every point shows in the sum */
 const PERIODIC_SOURCE = `#include <signal.h>
 #include <stdio.h>
@@ -182,6 +192,14 @@ describe('asynchronous signals where they arrived', () => {
   it('calls the syscall buffer serves before the point: replayed to the same count', () => {
     const { count } = recordsAndReplays('buffered');
     expect(count).toBeGreaterThan(0);
+  });
+
+  it('a SIGALRM without a handler kills the loop at the point, in the recording and in the replay', () => {
+    const die = compileC('die', DIE_SOURCE, 'rewind-async-die-');
+    const { record, replay, traceDir } = recordAndReplay([die]);
+    expect(record.status, describeRun(record)).toBe(128 + 14);
+    expect(replay.status, describeRun(replay)).toBe(128 + 14);
+    expect(points(traceDir).length).toBe(1);
   });
 
   it('a periodic timer: many points, signals chained after them, the same sums in the replay', () => {
