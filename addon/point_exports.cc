@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "js_args.h"
-#include "replay_loop.h"
+#include "tracee_exports.h"
 #include "replay_points.h"
 #include "state_hash.h"
 #include "tracer_thread.h"
@@ -47,6 +47,15 @@ bool isBuffer(const Napi::Object& o, const char* k, size_t len) {
 
 bool isBig(const Napi::Object& o, const char* k) { return o.Has(k) && o.Get(k).IsBigInt(); }
 
+// A rejected Promise for a closed Tracee: its process is gone.
+Napi::Value closedTracee(const CallbackInfo& info, const char* usage) {
+  auto d = Napi::Promise::Deferred::New(info.Env());
+  Napi::Error e = Napi::Error::New(info.Env(), std::string("the tracee was closed (usage: ") + usage + ")");
+  e.Set("code", Napi::String::New(info.Env(), "EDISPOSED"));
+  d.Reject(e.Value());
+  return d.Promise();
+}
+
 Value StateHashJs(const CallbackInfo& info) {
   const char* usage = "stateHash(pid, excluded: bigint[] (start, end pairs)): Buffer (16 bytes, xxh3-128)";
   USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && isRanges(info[1]), usage);
@@ -62,15 +71,16 @@ Value StateHashJs(const CallbackInfo& info) {
 
 Value ReachPoint(const CallbackInfo& info) {
   const char* usage =
-      "reachPoint(pid, { pc: bigint, regs: Buffer (216), hash: Buffer (16), excluded: bigint[], trapAfter: bigint, "
+      "reachPoint(tracee: Tracee, { pc: bigint, regs: Buffer (216), hash: Buffer (16), excluded: bigint[], trapAfter: bigint, "
       "miss: bigint, original: Buffer, budgetTicks: number }): { found, why, candidates }";
-  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsObject(), usage);
+  USAGE_CHECK(info.Length() == 2 && isTracee(info.Env(), info[0]) && info[1].IsObject(), usage);
   Napi::Object o = info[1].As<Napi::Object>();
   USAGE_CHECK(isBig(o, "pc") && isBuffer(o, "regs", sizeof(user_regs_struct)) && isBuffer(o, "hash", 16) &&
                   o.Has("excluded") && isRanges(o.Get("excluded")) && isBig(o, "trapAfter") && isBig(o, "miss") &&
                   isBuffer(o, "original", 0) && o.Get("budgetTicks").IsNumber(),
               usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  TraceePtr t = traceeFrom(info.Env(), info[0]);
+  if (!t) return closedTracee(info, usage);
   PointSearch p;
   p.pc = big(o.Get("pc"));
   std::memcpy(&p.regs, o.Get("regs").As<Napi::Buffer<uint8_t>>().Data(), sizeof p.regs);
@@ -82,8 +92,8 @@ Value ReachPoint(const CallbackInfo& info) {
   p.miss = big(o.Get("miss"));
   p.original = *bytesFrom(o.Get("original"));
   p.budgetTicks = uint64_t(o.Get("budgetTicks").As<Napi::Number>().Int64Value());
-  return submitToTracer(info.Env(), usage, [pid, p] {
-    PointFound f = reachPoint(pid, p);
+  return submitToTracer(info.Env(), usage, [t, p] {
+    PointFound f = reachPoint(*t, p);
     Outcome out;
     out.build = [f](Napi::Env env) {
       Napi::Object r = Napi::Object::New(env);
@@ -97,16 +107,18 @@ Value ReachPoint(const CallbackInfo& info) {
 }
 
 Value DeliverAtPoint(const CallbackInfo& info) {
-  const char* usage = "replayDeliverAtPoint(pid, signal: number, siginfo: Buffer (128))";
-  USAGE_CHECK(info.Length() == 3 && info[0].IsNumber() && info[1].IsNumber() && info[2].IsBuffer() &&
+  const char* usage = "replayDeliverAtPoint(tracee: Tracee, signal: number, siginfo: Buffer (128))";
+  USAGE_CHECK(info.Length() == 3 && isTracee(info.Env(), info[0]) && info[1].IsNumber() && info[2].IsBuffer() &&
                   info[2].As<Napi::Buffer<uint8_t>>().Length() == sizeof(siginfo_t),
               usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  TraceePtr t = traceeFrom(info.Env(), info[0]);
+  if (!t) return closedTracee(info, usage);
   int sig = info[1].As<Napi::Number>().Int32Value();
   siginfo_t si;
   std::memcpy(&si, info[2].As<Napi::Buffer<uint8_t>>().Data(), sizeof si);
-  return submitToTracer(info.Env(), usage, [pid, sig, si] {
-    replaySetPendingSignal(pid, sig, si);
+  return submitToTracer(info.Env(), usage, [t, sig, si] {
+    t->replay.pendingSig = sig;
+    t->replay.pendingInfo = si;
     return nothing();
   });
 }

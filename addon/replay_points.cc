@@ -14,7 +14,6 @@
 #include "memory_io.h"
 #include "cpu_budget.h"
 #include "ptrace_ops.h"
-#include "replay_loop.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -46,15 +45,19 @@ user_regs_struct pointComparable(user_regs_struct r) {
   return r;
 }
 
-PointFound reachPoint(pid_t pid, const PointSearch& p) {
+PointFound reachPoint(Tracee& t, const PointSearch& p) {
+  const pid_t pid = t.pid;
   PointFound out;
   const user_regs_struct want = pointComparable(p.regs);
   std::set<std::pair<uint64_t, uint64_t>> seen;  // states of rejected candidates with the recorded registers
   auto restoreCode = [&] {
-    if (!p.original.empty()) writeMemory(pid, p.pc, p.original.data(), p.original.size());
+    if (!p.original.empty()) t.write(p.pc, p.original.data(), p.original.size());
   };
-  siginfo_t info{};
-  int sig = replayTakePendingSignal(pid, info);
+  // The signal the replay loop would deliver on its next resume (a recorded signal
+  // just before the point) goes with the search's first resume.
+  int sig = t.replay.pendingSig;
+  siginfo_t info = t.replay.pendingInfo;
+  t.replay.pendingSig = 0;
   if (sig) ptrace(PTRACE_SETSIGINFO, pid, nullptr, &info);
   SearchClock clock(pid);
   const std::string overBudget = "no arrival with the recorded state within the CPU-time budget";
@@ -79,6 +82,7 @@ PointFound reachPoint(pid_t pid, const PointSearch& p) {
     }
     Stop st = decodeStatus(pid, status);
     if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
+      t.ended();
       out.why = "the program ended before it";
       return out;
     }

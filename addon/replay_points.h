@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "state_hash.h"
+#include "tracee.h"
 
 namespace rw {
 
@@ -37,7 +38,7 @@ struct PointFound {
 
 // Runs the stopped process (its pending signal delivered first) until the point:
 // there it stands with the recorded registers and the program's code back at pc.
-PointFound reachPoint(pid_t pid, const PointSearch& p);
+PointFound reachPoint(Tracee& t, const PointSearch& p);
 
 // The user_regs_struct as points compare it: orig_rax and the trap flags left out.
 user_regs_struct pointComparable(user_regs_struct r);

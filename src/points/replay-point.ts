@@ -9,7 +9,7 @@
 // divergence that names the process, the event and the reason.
 import * as os from 'node:os';
 import type { AsyncPointInfo } from '../history/events.js';
-import { native } from '../native/addon.js';
+import { native, type NativeTracee } from '../native/addon.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
 import { FILTER_SIZE } from './filter-stub.js';
 import type { LoopValue } from './loop-operands.js';
@@ -39,13 +39,14 @@ async function inject(pid: number, nr: number, args: bigint[]): Promise<bigint> 
 }
 
 /**
- * Runs replayed process `pid` from the thread's event before the point to the
+ * Runs replayed process `tracee` from the thread's event before the point to the
  * point: there it stands with the recorded registers and state. `what` names the
  * point in errors ("thread 1234's SIGALRM at its event 30 ..."). What the threads
  * work calls to reach a preemption point before switching threads.
  */
-export async function reachPoint(pid: number, point: AsyncPointInfo, what: string): Promise<{ candidates: number }> {
+export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, what: string): Promise<{ candidates: number }> {
   const n = native();
+  const pid = tracee.pid;
   const regs = Buffer.from(point.regs, 'hex');
   const pc = BigInt(point.pc);
   const fail = (why: string) => new PointNotFoundError(`divergence: ${what} (pc ${point.pc}) was not found: ${why}`);
@@ -61,7 +62,7 @@ export async function reachPoint(pid: number, point: AsyncPointInfo, what: strin
     await n.writeMemory(pid, base, plan.image);
     await n.writeMemory(pid, pc, plan.patch);
     const excluded = [...point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]), base, base + FILTER_SIZE];
-    result = await n.reachPoint(pid, {
+    result = await n.reachPoint(tracee, {
       pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: plan.trapAfter, miss: plan.miss, original,
       budgetTicks: 10 * point.userTicks + BUDGET_SLACK_TICKS,
     });
@@ -75,8 +76,8 @@ export async function reachPoint(pid: number, point: AsyncPointInfo, what: strin
 }
 
 /** Reaches an asynchronous signal's point and has the replay loop's next resume deliver the signal there. */
-export async function reachSignalPoint(pid: number, tid: number, index: number, point: AsyncPointInfo): Promise<void> {
+export async function reachSignalPoint(tracee: NativeTracee, tid: number, index: number, point: AsyncPointInfo): Promise<void> {
   const what = `thread ${tid}'s ${signalName(point.what.signal)} at its event ${point.threadEvent} (event ${index} of the trace)`;
-  await reachPoint(pid, point, what);
-  await native().replayDeliverAtPoint(pid, point.what.signal, Buffer.from(point.what.siginfo, 'hex'));
+  await reachPoint(tracee, point, what);
+  await native().replayDeliverAtPoint(tracee, point.what.signal, Buffer.from(point.what.siginfo, 'hex'));
 }
