@@ -15,10 +15,12 @@
 // Also what the threads work calls to preempt a thread: name the point where a
 // stopped thread stands.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Decoder, DecoderOptions, Instruction } from 'iced-x86';
 import { getReg } from '../arch/registers.js';
 import type { AsyncPointInfo } from '../history/events.js';
-import { native, type NativeRecording } from '../native/addon.js';
+import { native, preloadLibraryPath, type NativeRecording } from '../native/addon.js';
+import { readMaps } from '../replay/proc-maps.js';
 import { comparableRegs, REPLAY_REGION } from './point-state.js';
 import { loopOperands, loopValues, type LoopValue } from './loop-operands.js';
 import { codeAround, filterFor, filterPlace } from './process-code.js';
@@ -39,6 +41,11 @@ async function valuesAt(pid: number, regs: Buffer): Promise<LoopValue[]> {
   const pc = getReg(regs, 'rip');
   const ops = loopOperands(await codeAround(pid, pc), pc);
   return loopValues(ops, regs, (addr, len) => native().readMemory(pid, addr, len));
+}
+
+/** pc is in the syscall buffer's preload library (mapped from librwpreload.so). */
+function inPreloadLibrary(pid: number, pc: bigint): boolean {
+  return readMaps(pid).some((m) => pc >= m.start && pc < m.end && path.basename(m.name) === path.basename(preloadLibraryPath()));
 }
 
 /** The rep-string instruction at pc: its length, else 0. */
@@ -141,6 +148,13 @@ export async function nameSignalPoint(recording: NativeRecording, pid: number, s
     return r.arrived ? 'arrived' : 'stopped';
   };
   const pc0 = getReg(regs, 'rip');
+  if (inPreloadLibrary(pid, pc0)) {
+    // The syscall buffer's library runs other code in the replay (calls served from
+    // its feed): a point in it may never come. Held back, the signal is sent again
+    // while the program waits (addon/record_processes.cc) and placed then.
+    await recording.pointHoldBack(pid);
+    return { before: Buffer.alloc(0) };
+  }
   const rep = repStringLength(await n.readMemory(pid, pc0, 16), pc0);
   if (rep) {
     const r = await runTo(pc0 + BigInt(rep), 0n);
