@@ -9,6 +9,7 @@
         "addon/record_loop.cc",
         "addon/recording_exports.cc",
         "addon/record_processes.cc",
+        "addon/record_threads.cc",
         "addon/record_buffer.cc",
         "addon/record_children.cc",
         "addon/record_files.cc",

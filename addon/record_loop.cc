@@ -32,6 +32,7 @@
 #include "record_session.h"
 #include "record_shared.h"
 #include "record_signals.h"
+#include "record_threads.h"
 #include "record_views.h"
 #include "tracer_thread.h"
 
@@ -62,8 +63,6 @@ std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uin
   s.annul = false;
   s.generic = row.action == kGeneric;
   if (row.action == kUnsupported) return "it cannot be replayed faithfully yet";
-  if (row.action == kFork && nr == kNrClone && (a[0] & kCloneThread))
-    return "it creates a thread, and multithreaded programs are not supported yet";
   if (row.action == kRefuse) {
     s.annul = true;
     s.forcedResult = -ENOSYS;
@@ -152,6 +151,22 @@ void mmapStop(const Session& s, int64_t result, LoopResult& out) {
   out.stop.num("flags", int64_t(s.entry.r10));
 }
 
+// The records of a death: exit/exit_group never return, so the call is recorded
+// here (replay checks its arguments), then the exit event.
+void recordDeath(pid_t pid, Session& s, const Stop& st, const std::vector<Row>& table, RecordWriter& w,
+                 uint32_t& count) {
+  if (s.inSyscall && rowFor(table, int64_t(s.entry.orig_rax)) && table[size_t(s.entry.orig_rax)].action == kExit) {
+    appendSyscall(pid, s, table[size_t(s.entry.orig_rax)], int64_t(s.entry.orig_rax), 0, w);
+    count++;
+  }
+  size_t start = w.begin(kEvExit, 0, uint32_t(pid));
+  w.u32(st.kind == Stop::kExited ? 0 : 1);
+  w.u32(uint32_t(st.kind == Stop::kExited ? st.code : st.sig));
+  w.end(start);
+  count++;
+  s.exitRecorded = true;
+}
+
 }  // namespace
 
 void recordKillAll(Recording& rec) {
@@ -160,6 +175,7 @@ void recordKillAll(Recording& rec) {
     cpuidForget(p);
   }
   rec.procs.clear();
+  rec.groups.clear();
   rec.held.clear();
   rec.ended = true;
 }
@@ -215,22 +231,14 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
     Session& s = rec.procs[pid];
     if (!s.resumedWithSignal || st.kind != Stop::kSignal) endSignalChain(s);
     s.resumedWithSignal = false;
+    threadStopped(rec, pid, s, st);
     rec.held.insert(pid);  // resumed at the top of the loop, or by the next run
     if (rec.stopRequested && st.kind != Stop::kExited && st.kind != Stop::kKilled) return stopAll(rec, pid, s, w, out);
 
     if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
       rec.held.erase(pid);
-      if (s.inSyscall && rowFor(table, int64_t(s.entry.orig_rax)) &&
-          table[size_t(s.entry.orig_rax)].action == kExit) {
-        // exit/exit_group never return: record the call so replay checks its arguments.
-        appendSyscall(pid, s, table[size_t(s.entry.orig_rax)], int64_t(s.entry.orig_rax), 0, w);
-        out.eventCount++;
-      }
-      size_t start = w.begin(kEvExit, 0, uint32_t(pid));
-      w.u32(st.kind == Stop::kExited ? 0 : 1);
-      w.u32(uint32_t(st.kind == Stop::kExited ? st.code : st.sig));
-      w.end(start);
-      out.eventCount++;
+      if (!s.exitRecorded) recordDeath(pid, s, st, table, w, out.eventCount);
+      threadGone(rec, pid, s);
       // Children still traced (seccomp mode) go to the helper, which serves them.
       for (pid_t c : releaseChildren(s)) rec.released.push_back(c);
       forgetMemoryFd(pid);
@@ -262,12 +270,20 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
       continue;
     }
 
+    if (st.kind == Stop::kEvent && st.event == PTRACE_EVENT_EXIT) {
+      // A thread other than the first dies: recorded before it clears its tid word.
+      Stop death{};
+      if (threadExitStatus(pid, s, death)) recordDeath(pid, s, death, table, w, out.eventCount);
+      s.dying = true;
+      continue;
+    }
     bool seccompEntry = st.kind == Stop::kEvent && st.event == PTRACE_EVENT_SECCOMP;
     if (st.kind == Stop::kSyscall || seccompEntry) {
       user_regs_struct r = getRegs(pid);
       int64_t nr = int64_t(r.orig_rax);
       if (!s.inSyscall) {
         flushBuffer(pid, s, w, out.eventCount);
+        markEntry(rec, pid, s, nr, w, out.eventCount);
         s.entry = r;
         s.atExit = false;
         uint64_t a[6];
@@ -297,13 +313,6 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         // with ENOSYS, which is recorded (checked at the exit).
         const Row* row = rowFor(table, nr);
         std::string why = atEntry(pid, s, row ? *row : kUnknownNumber, nr, a);
-        if (!why.empty() && isForkLike(nr) && (a[0] & kCloneThread) && releaseAtEntry(rec, pid, s)) {
-          // A child that makes a thread runs on unrecorded; the others go on.
-          out.stop.reason = "released";
-          out.stop.str("why", why);
-          out.stop.bigs("children", {uint64_t(pid)});
-          return withPid(out, pid);
-        }
         if (!why.empty()) {
           out.stop.reason = "unsupported";
           out.stop.num("nr", nr);
@@ -313,8 +322,9 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         s.inSyscall = true;
         s.syscallInsn = r.rip - 2;
         if (isForkLike(nr) && rec.recordChildren) s.orderStdio = true;
-        if (isForkLike(nr) && !s.watchingShared) watchSharedMemory(pid, s);
-        if (s.bufAddr && isForkLike(nr)) {
+        bool thread = nr == kNrClone && (a[0] & kCloneThread);
+        if (isForkLike(nr) && !thread && !s.watchingShared) watchSharedMemory(pid, s);
+        if (s.bufAddr && isForkLike(nr) && !thread) {
           // A vfork child shares the buffer: keep the library off it until the call returns.
           uint32_t one = 1;
           writeMemory(pid, s.bufAddr + 12, &one, 4);
@@ -322,7 +332,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         }
         if (s.deferredSig) {
           // queued now, delivered when the call returns (a seccomp stop cannot inject)
-          if (seccompEntry) syscall(SYS_tgkill, pid, pid, s.deferredSig);
+          if (seccompEntry) syscall(SYS_tkill, pid, s.deferredSig);
           else s.pendingSig = s.deferredSig;
         }
         if (s.orderStdio && echoFlag(pid, s, nr, a[0]) && holdStdioWrite(rec, pid)) continue;
@@ -357,6 +367,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         if (dataFileIdentity(pid, fd, id) && !isElfFile(pid, fd)) {
           s.mappedFiles.insert(id);
           s.writableMapped |= (s.entry.r10 & kMapShared) || openedForWriting(pid, fd);
+          shareMappedFiles(rec, pid, s);
         }
       }
       appendSyscall(pid, s, row, nr, result, w);
@@ -406,7 +417,9 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         unsigned long child = 0;
         ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &child);
         bool thread = st.event == PTRACE_EVENT_CLONE && (s.entry.rdi & kCloneThread);
-        if (child && rec.recordChildren && !thread)
+        if (child && thread)
+          adoptThread(rec, pid, pid_t(child), w, out.eventCount);
+        else if (child && rec.recordChildren)
           adoptRecordedChild(rec, pid, pid_t(child), st.event, w, out.eventCount);
         else if (child)
           adoptForkChild(pid, pid_t(child), st.event == PTRACE_EVENT_VFORK, s);

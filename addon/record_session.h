@@ -104,6 +104,13 @@ struct Session {
   // The recording has more than this process (it forked, or is a child): its writes
   // to the recording's stdout and stderr go traced, so that their order is known.
   bool orderStdio = false;
+  // Threads (record_threads.h): the process's first thread (0: this is it), whether
+  // the process has had more than one thread (every call goes traced, entries are
+  // marked), the thread is dying (PTRACE_EVENT_EXIT seen) and its exit is recorded.
+  pid_t tgid = 0;
+  bool threaded = false;
+  bool dying = false;
+  bool exitRecorded = false;
 };
 
 inline void args6(const user_regs_struct& r, uint64_t a[6]) {

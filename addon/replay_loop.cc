@@ -48,9 +48,33 @@ struct Session {
   bool echoMarked = false;  // format 4: only writes marked kSysEchoed are echoed
   bool cloning = false;
   user_regs_struct cloneEntry{};
+  // Threads (replay_threads.h): the live tgid of its process (0 while it has one
+  // thread), stopped at a syscall entry by an enter event (the call's event is
+  // still to come), and its process is dying in an exit_group already running.
+  pid_t group = 0;
+  bool atEntry = false;
+  bool exiting = false;
+  bool exitCalled = false;  // its own exit or exit_group call was replayed
 };
 
 std::map<pid_t, Session> sessions;
+
+constexpr uint64_t kCloneThreadFlag = 0x10000;
+constexpr int kNrExitGroup = 231;
+
+// A thread of process `group` dies in an exit_group: the thread that called it
+// stands at its entry (enter event), or has run it already. It runs it now; every
+// thread of the process is then dying, and each exit event waits for its death.
+void startGroupExit(pid_t group) {
+  for (auto& [tid, o] : sessions) {
+    if (o.group != group || !o.atEntry) continue;
+    if (getRegs(tid).orig_rax != uint64_t(kNrExitGroup)) continue;
+    resume(tid, PTRACE_SYSCALL, 0);
+    for (auto& [t2, o2] : sessions)
+      if (o2.group == group) o2.exiting = true;
+    return;
+  }
+}
 
 uint64_t pageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 bool isError(int64_t v) { return v < 0 && v >= -4095; }
@@ -159,7 +183,13 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
 
   bool cloning = s.cloning;
   s.cloning = false;
-  if (!cloning) {
+  bool atEntry = s.atEntry;
+  s.atEntry = false;
+  if (s.exiting) {
+    s.exitCalled = true;
+    return;  // its exit_group runs already (startGroupExit)
+  }
+  if (!cloning && !atEntry) {
     Stop st = resumeAndWait(pid, s);
     if (st.kind != Stop::kSyscall) throw Diverged{describeCall(nr, a), describeStop(pid, st)};
   }
@@ -238,10 +268,11 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   }
   switch (row.action) {
     case kExit:
+      s.exitCalled = true;
       return;  // the exit event that follows resumes it
     case kWaitSignal:
       if (next && next->kind() == kEvSignal) {
-        syscall(SYS_tgkill, pid, pid, int(next->get32(12)));
+        syscall(SYS_tkill, pid, int(next->get32(12)));
         s.signalQueued = true;
       }
       execute(nr, a, true, result);
@@ -281,7 +312,9 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
         uint64_t m[6] = {to, from - to, 0, 0, 0, 0};
         execute(kNrMunmap, m, true, 0);
       }
-      if (!isError(result)) s.brk = uint64_t(result);
+      if (!isError(result))
+        for (auto& [tid, o] : sessions)
+          if (tid == pid || (s.group && o.group == s.group)) o.brk = uint64_t(result);
       break;
     }
     case kMremap: {
@@ -315,7 +348,7 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
 void replaySignal(pid_t pid, Session& s, const RecordView& v) {
   int sig = int(v.get32(12));
   uint32_t how = v.get32(16);
-  if (how == kSigAtSyscallExit && !s.signalQueued) syscall(SYS_tgkill, pid, pid, sig);
+  if (how == kSigAtSyscallExit && !s.signalQueued) syscall(SYS_tkill, pid, sig);
   s.signalQueued = false;
   Stop st = resumeAndWait(pid, s);
   if (st.kind != Stop::kSignal || st.sig != sig)
@@ -449,7 +482,7 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
       if (!s.cloning && serveBuffered(pid, s, table.data(), events, at, room, out)) continue;
       RecordView nextView{};
       bool hasNext = nextOwn(at + v.n, nextView);
-      s.userCodeNext = !s.cloning;
+      s.userCodeNext = !s.cloning && !s.atEntry;
       switch (v.kind()) {
         case kEvSyscall:
           if (v.n < kSyscallFixed) throw NativeError{EINVAL, "short syscall record"};
@@ -461,17 +494,30 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
         case kEvRdtsc:
           replayTsc(pid, s, v);
           break;
+        case kEvEnter: {
+          // Its run of user code ends at this syscall's entry; the call's event comes later.
+          Stop st = resumeAndWait(pid, s);
+          int64_t nr = int64_t(v.get32(12));
+          if (st.kind != Stop::kSyscall || uint32_t(getRegs(pid).orig_rax) != uint32_t(nr))
+            throw Diverged{"the entry of syscall " + std::to_string(nr), describeStop(pid, st)};
+          s.atEntry = true;
+          break;
+        }
         case kEvClone: {
           if (!s.followChildren) break;  // the child is not replayed: its parent sees only results
-          Stop st = resumeAndWait(pid, s);
-          if (st.kind != Stop::kSyscall) throw Diverged{"the creation of process " + std::to_string(v.get32(12)),
-                                                        describeStop(pid, st)};
+          bool thread = v.get64(20) & kCloneThreadFlag;
+          const char* what = thread ? "the creation of thread " : "the creation of process ";
+          if (!s.atEntry) {
+            Stop st = resumeAndWait(pid, s);
+            if (st.kind != Stop::kSyscall) throw Diverged{what + std::to_string(v.get32(12)), describeStop(pid, st)};
+          }
+          s.atEntry = false;
           user_regs_struct entry = getRegs(pid);
           pid_t child;
           try {
             child = replayCreateChild(pid, entry, v);
           } catch (const ReplayCloneError& e) {
-            throw Diverged{"the creation of process " + std::to_string(v.get32(12)), e.what};
+            throw Diverged{what + std::to_string(v.get32(12)), e.what};
           }
           s.cloning = true;
           s.cloneEntry = entry;
@@ -480,6 +526,7 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
           c.recordedTid = v.get32(12);
           c.followChildren = true;
           c.echoMarked = s.echoMarked;
+          if (thread) c.group = s.group = s.group ? s.group : pid;
           // A forked child has its own copy of the feed (private memory); one in the
           // parent's memory has none of its own.
           if (!(v.get64(20) & 0x100 /* CLONE_VM */)) c.feed = s.feed;
@@ -506,8 +553,12 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
           // SIGKILL (the OOM killer, kill -9) never shows as a signal event: the
           // recording just ends there, and so does the replay.
           bool sigkill = killed && code == SIGKILL && !s.pendingSig;
+          // A thread that did not call exit itself dies in its process's exit_group,
+          // whose caller stands at its entry: it runs now, and takes every thread.
+          if (s.group && !s.exiting && !s.exitCalled && !sigkill)
+            startGroupExit(s.group);
           if (sigkill) kill(pid, SIGKILL);
-          Stop st = sigkill ? waitStop(pid) : resumeAndWait(pid, s);
+          Stop st = sigkill || s.exiting ? waitStop(pid) : resumeAndWait(pid, s);
           bool ok = killed ? st.kind == Stop::kKilled && st.sig == code : st.kind == Stop::kExited && st.code == code;
           if (!ok) throw Diverged{killed ? "death by signal " + std::to_string(code) : "exit with status " + std::to_string(code),
                                   describeStop(pid, st)};

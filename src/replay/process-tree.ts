@@ -3,7 +3,7 @@
 // the command line the recorder read at each exec), and how each ended (exit
 // events). `rewind ps` prints it; `replay --pid` picks a process by it.
 import type { TraceReader } from '../history/index.js';
-import { decodeEvent, EventKind, type ExecSnapshot } from '../history/events.js';
+import { CLONE_THREAD, decodeEvent, EventKind, type ExecSnapshot } from '../history/events.js';
 
 export interface RecordedProcess {
   /** the pid it had when recorded */
@@ -18,6 +18,8 @@ export interface RecordedProcess {
   imageEvent: number;
   /** how it ended (its exit event); undefined if the trace ends first */
   end?: { killed: boolean; code: number; event: number };
+  /** its threads other than the first, by recorded tid (format 5) */
+  threads?: number[];
   /** the stop event after which it ran on unrecorded (it made a thread, or outlived the program) */
   unrecordedAfter?: number;
 }
@@ -39,6 +41,10 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
       if (p) p.argv = argv;
       else byPid.set(e.tid, { pid: e.tid, parent: 0, argv, firstEvent: index, imageEvent: index });
       lastImage.set(e.tid, index);
+    } else if (e.kind === 'clone' && (e.flags & CLONE_THREAD) !== 0n) {
+      // a thread of the parent's process (format 5): its events carry its own tid
+      const p = byPid.get(e.tid) ?? [...byPid.values()].find((q) => q.threads?.includes(e.tid));
+      if (p) (p.threads ??= []).push(e.child);
     } else if (e.kind === 'clone') {
       const parent = byPid.get(e.tid);
       const image = lastImage.get(e.tid) ?? 0;

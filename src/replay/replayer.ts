@@ -3,7 +3,7 @@
 // order (docs/timeline.md, "Processes"), echoing what each replayed process
 // writes to fd 1/2 in that order.
 import type { TraceReader } from '../history/index.js';
-import { EventKind } from '../history/events.js';
+import { CLONE_THREAD, EventKind } from '../history/events.js';
 import { native } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
@@ -42,8 +42,10 @@ type Step =
   | { kind: 'stopped'; next: number; reason: string };
 
 export class Replayer {
-  /** recorded pid -> the replayed process standing for it */
+  /** recorded pid (or tid, format 5) -> the replayed process (or thread) standing for it */
   private readonly procs = new Map<number, number>();
+  /** recorded tid of a thread other than its process's first -> the recorded pid of its process */
+  private readonly processOf = new Map<number, number>();
   /** recorded pid -> a child that runs in its memory until it execs or exits (vfork, posix_spawn) */
   private readonly memoryChild = new Map<number, number>();
   /** recorded pid -> the index before which its events were replayed ahead of the trace's order */
@@ -198,7 +200,11 @@ export class Replayer {
       case 'clone': {
         const child = Number(r.stop.recordedChild);
         this.procs.set(child, Number(r.stop.child));
-        if (BigInt(r.stop.flags as bigint) & CLONE_VM) this.memoryChild.set(tid, child);
+        const flags = BigInt(r.stop.flags as bigint);
+        // A thread runs in turn with the others, in the order of the trace; a child
+        // in its parent's memory runs before the parent's code runs again.
+        if (flags & CLONE_THREAD) this.processOf.set(child, this.processOf.get(tid) ?? tid);
+        else if (flags & CLONE_VM) this.memoryChild.set(tid, child);
         return { kind: 'more', next };
       }
       case 'exited':
@@ -210,7 +216,8 @@ export class Replayer {
         return { kind: 'ended', next, outcome };
       }
       case 'divergence': {
-        const who = tid === this.root ? '' : ` (process ${tid})`;
+        const process = this.processOf.get(tid);
+        const who = process !== undefined ? ` (process ${process}, thread ${tid})` : tid === this.root ? '' : ` (process ${tid})`;
         throw new DivergenceError(divergenceMessage(next, r.stop.expected, r.stop.actual) + who);
       }
       case 'exec':
