@@ -53,6 +53,7 @@ struct Session {
   // still to come), and its process is dying in an exit_group already running.
   pid_t group = 0;
   bool atEntry = false;
+  int64_t entryNr = -1;  // the call it stands at the entry of (atEntry)
   bool exiting = false;
   bool exitCalled = false;  // its own exit or exit_group call was replayed
 };
@@ -67,8 +68,7 @@ constexpr int kNrExitGroup = 231;
 // thread of the process is then dying, and each exit event waits for its death.
 void startGroupExit(pid_t group) {
   for (auto& [tid, o] : sessions) {
-    if (o.group != group || !o.atEntry) continue;
-    if (getRegs(tid).orig_rax != uint64_t(kNrExitGroup)) continue;
+    if (o.group != group || !o.atEntry || o.entryNr != kNrExitGroup) continue;
     resume(tid, PTRACE_SYSCALL, 0);
     for (auto& [t2, o2] : sessions)
       if (o2.group == group) o2.exiting = true;
@@ -501,6 +501,7 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
           if (st.kind != Stop::kSyscall || uint32_t(getRegs(pid).orig_rax) != uint32_t(nr))
             throw Diverged{"the entry of syscall " + std::to_string(nr), describeStop(pid, st)};
           s.atEntry = true;
+          s.entryNr = nr;
           break;
         }
         case kEvClone: {
@@ -566,6 +567,10 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
           out.consumed = at + v.n - offset;
           out.stop.reason = killed ? "killed" : "exited";
           out.stop.num(killed ? "signal" : "code", code);
+          // A fatal signal takes every thread of the process: their deaths follow.
+          if (killed && s.group)
+            for (auto& [tid, o] : sessions)
+              if (o.group == s.group) o.exiting = true;
           sessions.erase(pid);
           return out;
         }
