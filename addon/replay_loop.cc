@@ -442,12 +442,30 @@ void replayCopySession(pid_t from, pid_t to) {
   emuUnshareWritable(to);
 }
 
-LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
-                     size_t offset, uint32_t maxEvents) {
+namespace {
+
+// The live thread of the same process as `s` that replays recorded thread `tid`, or 0.
+pid_t siblingThread(const Session& s, uint32_t tid) {
+  if (!s.group || s.hook) return 0;  // a debugger sees one thread
+  for (auto& [live, o] : sessions)
+    if (o.group == s.group && o.recordedTid == tid) return live;
+  return 0;
+}
+
+// An event the loop replays for any thread of the process without returning: the
+// others (a clone, an exit, an exec, those JS handles) go back to JS, whose step
+// names the thread they belong to.
+bool threadSwitchable(const RecordView& v) {
+  if (v.kind() == kEvSyscall) return v.n >= kSyscallFixed && v.get32(12) != 59 && v.get32(12) != 322;
+  return v.kind() == kEvSignal || v.kind() == kEvRdtsc || v.kind() == kEvCpuid || v.kind() == kEvEnter;
+}
+
+// The events of thread `pid` from `at` on (replayRun). Returns the thread of the same
+// process to go on with at `at` (its records follow), or 0 when `out` is complete.
+pid_t replayThreadRun(pid_t pid, bool firstThread, const std::vector<Row>& table, const std::vector<uint8_t>& events,
+                      size_t offset, size_t& at, uint32_t maxEvents, LoopResult& out) {
   Session& s = sessions[pid];
   feedNewBatch(s.feed);
-  LoopResult out;
-  size_t at = offset;
   auto view = [&](size_t pos, RecordView& v) {
     if (pos + kHeaderSize > events.size()) return false;
     v = RecordView{events.data() + pos, 0};
@@ -466,13 +484,21 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
       return false;
     };
     while (out.eventCount < maxEvents && view(at, v)) {
+      // The threads of a process take turns in the recorded order, in one run.
+      pid_t sibling = s.recordedTid && v.tid() != s.recordedTid ? siblingThread(s, v.tid()) : 0;
+      if (sibling && threadSwitchable(v)) return sibling;
+      if (sibling || (!firstThread && !threadSwitchable(v))) {
+        out.consumed = at - offset;
+        out.stop.reason = "batch";
+        return 0;
+      }
       if (s.recordedTid && v.tid() != s.recordedTid) {
         // Another process's event: replayed by its own process, if at all.
         at += v.n;
         out.eventCount++;
         if (s.hook && s.hook->afterOtherEvent(pid, out.stop)) {
           out.consumed = at - offset;
-          return out;
+          return 0;
         }
         continue;
       }
@@ -539,7 +565,7 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
           out.stop.num("child", child);
           out.stop.num("recordedChild", int64_t(v.get32(12)));
           out.stop.big("flags", v.get64(20));
-          return out;
+          return 0;
         }
         case kEvCpuid: {
           Stop st = resumeAndWait(pid, s);
@@ -572,13 +598,13 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
             for (auto& [tid, o] : sessions)
               if (o.group == s.group) o.exiting = true;
           sessions.erase(pid);
-          return out;
+          return 0;
         }
         default:
           out.consumed = at - offset;
           out.stop.reason = "need-js";
           out.stop.num("kind", v.kind());
-          return out;
+          return 0;
       }
       at += v.n;
       out.eventCount++;
@@ -586,11 +612,11 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
         s.execPending = false;
         out.consumed = at - offset;
         out.stop.reason = "exec";
-        return out;
+        return 0;
       }
       if (s.hook && s.hook->afterEvent(pid, v, hasNext ? &nextView : nullptr, out.stop)) {
         out.consumed = at - offset;
-        return out;
+        return 0;
       }
     }
     out.consumed = at - offset;
@@ -601,11 +627,22 @@ LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector
     out.stop.reason = "divergence";
     out.stop.str("expected", d.expected);
     out.stop.str("actual", d.actual);
+    out.stop.num("tid", s.recordedTid);
   } catch (const DebugStop& d) {
     s.hasFedStop = false;
     out.consumed = at - offset;  // the event in progress is not consumed
     out.stop = d.info;
   }
+  return 0;
+}
+
+}  // namespace
+
+LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
+                     size_t offset, uint32_t maxEvents) {
+  LoopResult out;
+  size_t at = offset;
+  for (pid_t thread = pid; thread;) thread = replayThreadRun(thread, thread == pid, table, events, offset, at, maxEvents, out);
   return out;
 }
 

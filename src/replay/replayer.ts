@@ -26,11 +26,19 @@ export interface ReplayHooks {
 
 const CLONE_VM = 0x100n;
 
-/** How many records from `offset` in a chunk belong to the process of the first one. */
-function runOfOneProcess(data: Buffer, offset: number): { tid: number; count: number } {
+/**
+ * How many records from `offset` in a chunk belong to the process of the first one
+ * (`processOf`: a thread's process; the native loop takes the threads' turns itself).
+ */
+function runOfOneProcess(data: Buffer, offset: number, processOf: Map<number, number>): { tid: number; count: number } {
   const tid = data.readUInt32LE(offset + 8);
+  const process = processOf.get(tid) ?? tid;
   let count = 0;
-  for (let at = offset; at + 12 <= data.length && data.readUInt32LE(at + 8) === tid; at += data.readUInt32LE(at)) count++;
+  for (let at = offset; at + 12 <= data.length; at += data.readUInt32LE(at)) {
+    const t = data.readUInt32LE(at + 8);
+    if (t !== tid && (processOf.get(t) ?? t) !== process) break;
+    count++;
+  }
   return { tid, count };
 }
 
@@ -111,7 +119,7 @@ export class Replayer {
         }
         const chunk = trace.readChunk(trace.chunkIndexOf(this.next));
         const offset = chunk.offsets[this.next - chunk.firstRecord];
-        const { tid, count } = runOfOneProcess(chunk.data, offset);
+        const { tid, count } = runOfOneProcess(chunk.data, offset, this.processOf);
         if (!this.procs.has(tid) && chunk.data[offset + 4] === EventKind.Stop) {
           // The recorder's own stop (tid 0): the trace ends there for every process.
           const stopped = await applyJsEvent(0, trace, this.next);
@@ -216,8 +224,9 @@ export class Replayer {
         return { kind: 'ended', next, outcome };
       }
       case 'divergence': {
-        const process = this.processOf.get(tid);
-        const who = process !== undefined ? ` (process ${process}, thread ${tid})` : tid === this.root ? '' : ` (process ${tid})`;
+        const thread = r.stop.tid !== undefined ? Number(r.stop.tid) : tid;
+        const process = this.processOf.get(thread);
+        const who = process !== undefined ? ` (process ${process}, thread ${thread})` : thread === this.root ? '' : ` (process ${thread})`;
         throw new DivergenceError(divergenceMessage(next, r.stop.expected, r.stop.actual) + who);
       }
       case 'exec':

@@ -4,6 +4,7 @@
 // with the recording's own output otherwise; python3's ThreadPoolExecutor and
 // node's crypto thread pool; a divergence in a thread names the process, the thread
 // and the event; an exec from a thread is refused with a clear reason.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILD_DIR, describeRun, recordAndReplay, rewind, runNative, tempDir } from '../helpers.js';
@@ -90,7 +91,9 @@ describe('threads', () => {
       'def work(n): return sum(i * i for i in range(n))',
       'with ThreadPoolExecutor(max_workers=4) as ex: print("results", sum(ex.map(work, [10000 + i for i in range(16)])))',
     ].join('\n');
-    const rr = expectRecordedAndReplayed(['python3', '-c', script]);
+    // The system's python3, not a version manager's shim (a shell script that runs several processes first).
+    const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+    const rr = expectRecordedAndReplayed([python, '-c', script]);
     expect(text(rr.replay.stdout)).toBe('results 5344544564200\n');
     expect(threadsOf(rr.traceDir).length).toBeGreaterThanOrEqual(1);
   });
