@@ -13,7 +13,7 @@ import { RecordedNames, replayRegion, type MemoryRegion } from '../replay/memory
 import { readProcessIds, type ProcessIds } from '../replay/process-ids.js';
 import { firstExec, startReplayProcess } from '../replay/replay-process.js';
 import { Replayer } from '../replay/replayer.js';
-import { imageOf, type RecordedProcess } from '../replay/process-tree.js';
+import { imageOf, recordedProcesses, threadedRefusal, type RecordedProcess } from '../replay/process-tree.js';
 import { Diversion } from './diversion.js';
 import { ReplayedProcess, type RunExtra } from './forward.js';
 import { Inspector } from './inspector.js';
@@ -96,6 +96,11 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   }
 
   private async begin(): Promise<void> {
+    // The front ends that do not go through `rewind replay` (DAP, ui) meet the same refusal.
+    if (this.trace.meta.version >= 5) {
+      const refusal = threadedRefusal(this.opts.process ?? recordedProcesses(this.trace)[0]);
+      if (refusal) throw new EngineError('refused', refusal);
+    }
     const pid = this.firstEvent > 1
       ? (await (await Replayer.start(this.trace)).handOver(this.tid)).pid
       : await startReplayProcess(this.trace, this.snapshot);
