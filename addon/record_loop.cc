@@ -175,7 +175,6 @@ void recordDeath(pid_t pid, Session& s, const Stop& st, const std::vector<Row>& 
 void recordKillAll(Recording& rec) {
   for (auto& [p, s] : rec.procs) {
     killTracee(p);
-    cpuidForget(p);
   }
   rec.procs.clear();
   rec.groups.clear();
@@ -244,8 +243,6 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
       threadGone(rec, pid, s);
       // Children still traced (seccomp mode) go to the helper, which serves them.
       for (pid_t c : releaseChildren(s)) rec.released.push_back(c);
-      forgetMemoryFd(pid);
-      cpuidForget(pid);
       rec.procs.erase(pid);
       endStdioWrite(rec, pid);
       rec.releasing.erase(pid);
@@ -390,7 +387,6 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         s.flushed = 0;
         s.clearDisabled = false;
         s.execed = false;
-        forgetMemoryFd(pid);
         out.stop.reason = "exec";
         return withPid(out, pid);
       }
@@ -414,7 +410,6 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
       if (st.event == PTRACE_EVENT_EXEC) {
         s.execed = true;
         s.syscallInsn = 0;
-        forgetMemoryFd(pid);
       } else if (st.event == PTRACE_EVENT_FORK || st.event == PTRACE_EVENT_VFORK ||
                  st.event == PTRACE_EVENT_CLONE) {
         unsigned long child = 0;

@@ -52,8 +52,8 @@ void adoptThread(Recording& rec, pid_t parent, pid_t child, RecordWriter& w, uin
   c.echoIds[0] = p.echoIds[0];
   c.echoIds[1] = p.echoIds[1];
   c.threaded = p.threaded = true;
+  c.cpuid = p.cpuid;
   rec.procs[child] = c;
-  cpuidCopyState(parent, child);
   ThreadGroup& g = groupFor(rec, parent, p);
 
   std::vector<std::pair<uint64_t, std::vector<uint8_t>>> writes;
@@ -99,7 +99,6 @@ void adoptThread(Recording& rec, pid_t parent, pid_t child, RecordWriter& w, uin
     w.u32(uint32_t(st.kind == Stop::kExited ? st.code : st.sig));
     w.end(at);
     count++;
-    cpuidForget(child);
     rec.procs.erase(child);
   }
 }

@@ -14,9 +14,11 @@
 #include "event_format.h"
 #include "memory_io.h"
 #include "ptrace_ops.h"
+#include "replay_divergence.h"
 #include "replay_files.h"
 #include "replay_syscallbuf.h"
 #include "replay_processes.h"
+#include "replay_threads.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -29,86 +31,12 @@ constexpr uint64_t kMadvDontfork = 10, kMadvWipeonfork = 18;
 const Row kUnknownNumber = {kEmulate, kCheckNone, 0xfff << kArgBitsShift, 0, {}};
 constexpr uint64_t kPage = 4096;
 
-struct Session {
-  int pendingSig = 0;
-  siginfo_t pendingInfo{};  // the recorded siginfo of pendingSig
-  uint64_t brk = 0;
-  bool signalQueued = false;
-  bool execPending = false;  // stopped at the entry of an execve that succeeded when recorded
-  DebugHook* hook = nullptr;  // debugging: runs the program's code before each event
-  bool userCodeNext = false;  // the next resume is the first of an event
-  BufferFeed feed;            // buffered calls served in-process (replay_syscallbuf.cc)
-  bool hasFedStop = false;    // fedStop is the next stop: the program ran to it through fed calls
-  Stop fedStop{};
-  // Processes (replay_processes.h): the recorded pid whose events this process
-  // replays (0: every event), whether clone events create the children, and the
-  // fork-like call in progress (stopped inside it, its entry registers).
-  uint32_t recordedTid = 0;
-  bool followChildren = false;
-  bool echoMarked = false;  // format 4: only writes marked kSysEchoed are echoed
-  bool cloning = false;
-  user_regs_struct cloneEntry{};
-  // Threads (replay_threads.h): the live tgid of its process (0 while it has one
-  // thread), stopped at a syscall entry by an enter event (the call's event is
-  // still to come), and its process is dying in an exit_group already running.
-  pid_t group = 0;
-  bool atEntry = false;
-  int64_t entryNr = -1;  // the call it stands at the entry of (atEntry)
-  bool exiting = false;
-  bool exitCalled = false;  // its own exit or exit_group call was replayed
-};
-
-std::map<pid_t, Session> sessions;
+using Session = ReplaySession;
 
 constexpr uint64_t kCloneThreadFlag = 0x10000;
-constexpr int kNrExitGroup = 231;
-
-// A thread of process `group` dies in an exit_group: the thread that called it
-// stands at its entry (enter event), or has run it already. It runs it now; every
-// thread of the process is then dying, and each exit event waits for its death.
-void startGroupExit(pid_t group) {
-  for (auto& [tid, o] : sessions) {
-    if (o.group != group || !o.atEntry || o.entryNr != kNrExitGroup) continue;
-    resume(tid, PTRACE_SYSCALL, 0);
-    for (auto& [t2, o2] : sessions)
-      if (o2.group == group) o2.exiting = true;
-    return;
-  }
-}
 
 uint64_t pageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 bool isError(int64_t v) { return v < 0 && v >= -4095; }
-
-void args6(const user_regs_struct& r, uint64_t a[6]) {
-  a[0] = r.rdi; a[1] = r.rsi; a[2] = r.rdx; a[3] = r.r10; a[4] = r.r8; a[5] = r.r9;
-}
-void setArgs(user_regs_struct& r, const uint64_t a[6]) {
-  r.rdi = a[0]; r.rsi = a[1]; r.rdx = a[2]; r.r10 = a[3]; r.r8 = a[4]; r.r9 = a[5];
-}
-
-std::string describeCall(int64_t nr, const uint64_t a[6]) {
-  char buf[256];
-  snprintf(buf, sizeof buf, "syscall %lld (0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx)", (long long)nr,
-           (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
-           (unsigned long long)a[3], (unsigned long long)a[4], (unsigned long long)a[5]);
-  return buf;
-}
-
-std::string describeStop(pid_t pid, const Stop& st) {
-  switch (st.kind) {
-    case Stop::kExited: return "the process exited with status " + std::to_string(st.code);
-    case Stop::kKilled: return "the process was killed by signal " + std::to_string(st.sig);
-    case Stop::kEvent: return "ptrace event " + std::to_string(st.event);
-    case Stop::kSignal: return "signal " + std::to_string(st.sig);
-    case Stop::kSyscall: {
-      user_regs_struct r = getRegs(pid);
-      uint64_t a[6];
-      args6(r, a);
-      return describeCall(int64_t(r.orig_rax), a);
-    }
-  }
-  return "?";
-}
 
 // The recorded and replayed arguments agree in every bit the kernel reads (the
 // syscall's arity and argument widths, syscall_abi.h): a register the call does
@@ -119,16 +47,6 @@ bool sameArguments(const Row& row, const uint64_t recorded[6], const uint64_t re
     if ((recorded[i] ^ replayed[i]) & argMask(row, i)) return false;
   return true;
 }
-
-std::string hex32(uint32_t v) {
-  char buf[16];
-  snprintf(buf, sizeof buf, "%x", v);
-  return buf;
-}
-
-struct Diverged {
-  std::string expected, actual;
-};
 
 Stop resumeAndWait(pid_t pid, Session& s) {
   if (s.hasFedStop) {
@@ -312,9 +230,11 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
         uint64_t m[6] = {to, from - to, 0, 0, 0, 0};
         execute(kNrMunmap, m, true, 0);
       }
-      if (!isError(result))
-        for (auto& [tid, o] : sessions)
-          if (tid == pid || (s.group && o.group == s.group)) o.brk = uint64_t(result);
+      if (!isError(result)) {
+        s.brk = uint64_t(result);
+        if (s.threads)
+          for (auto& other : s.threads->live()) other->replay.brk = s.brk;
+      }
       break;
     }
     case kMremap: {
@@ -416,40 +336,18 @@ bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<ui
 
 }  // namespace
 
-void replayForget(pid_t pid) { sessions.erase(pid); }
-void replaySetProcess(pid_t pid, uint32_t recordedPid, bool followChildren, bool echoMarked) {
-  sessions[pid].recordedTid = recordedPid;
-  sessions[pid].followChildren = followChildren;
-  sessions[pid].echoMarked = echoMarked;
-}
-void replaySetBrk(pid_t pid, uint64_t brk) { sessions[pid].brk = brk; }
-void replaySetDebugHook(pid_t pid, DebugHook* hook) { sessions[pid].hook = hook; }
-void replayCopySession(pid_t from, pid_t to) {
-  Session copy;
-  auto it = sessions.find(from);
-  if (it != sessions.end()) {
-    copy.pendingSig = it->second.pendingSig;
-    copy.pendingInfo = it->second.pendingInfo;
-    copy.brk = it->second.brk;
-    copy.signalQueued = it->second.signalQueued;
-    copy.feed = it->second.feed;
-    copy.recordedTid = it->second.recordedTid;
-    copy.echoMarked = it->second.echoMarked;
-  }
-  sessions[to] = copy;
-  cpuidCopyState(from, to);
-  // The copy must not see the original's later stores to shared memory.
-  emuUnshareWritable(to);
+void replaySetProcess(Tracee& t, uint32_t recordedPid, bool followChildren, bool echoMarked) {
+  t.replay.recordedTid = recordedPid;
+  t.replay.followChildren = followChildren;
+  t.replay.echoMarked = echoMarked;
 }
 
 namespace {
 
-// The live thread of the same process as `s` that replays recorded thread `tid`, or 0.
-pid_t siblingThread(const Session& s, uint32_t tid) {
-  if (!s.group || s.hook) return 0;  // a debugger sees one thread
-  for (auto& [live, o] : sessions)
-    if (o.group == s.group && o.recordedTid == tid) return live;
-  return 0;
+// The thread of the same process as `s` that replays recorded thread `tid`, or null.
+std::shared_ptr<Tracee> siblingThread(const Session& s, uint32_t tid) {
+  if (!s.threads || s.hook) return nullptr;  // a debugger sees one thread
+  return s.threads->byRecorded(tid);
 }
 
 // An event the loop replays for any thread of the process without returning: the
@@ -460,11 +358,14 @@ bool threadSwitchable(const RecordView& v) {
   return v.kind() == kEvSignal || v.kind() == kEvRdtsc || v.kind() == kEvCpuid || v.kind() == kEvEnter;
 }
 
-// The events of thread `pid` from `at` on (replayRun). Returns the thread of the same
-// process to go on with at `at` (its records follow), or 0 when `out` is complete.
-pid_t replayThreadRun(pid_t pid, bool firstThread, const std::vector<Row>& table, const std::vector<uint8_t>& events,
-                      size_t offset, size_t& at, uint32_t maxEvents, LoopResult& out) {
-  Session& s = sessions[pid];
+// The events of thread `t` from `at` on (replayRun). Returns the thread of the same
+// process to go on with at `at` (its records follow), or null when `out` is complete.
+std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::vector<Row>& table,
+                                        const std::vector<uint8_t>& events, size_t offset, size_t& at,
+                                        uint32_t maxEvents, LoopResult& out) {
+  if (t.gone) throw NativeError{ESRCH, "process " + std::to_string(t.pid) + " has ended"};
+  const pid_t pid = t.pid;
+  Session& s = t.replay;
   feedNewBatch(s.feed);
   auto view = [&](size_t pos, RecordView& v) {
     if (pos + kHeaderSize > events.size()) return false;
@@ -485,12 +386,12 @@ pid_t replayThreadRun(pid_t pid, bool firstThread, const std::vector<Row>& table
     };
     while (out.eventCount < maxEvents && view(at, v)) {
       // The threads of a process take turns in the recorded order, in one run.
-      pid_t sibling = s.recordedTid && v.tid() != s.recordedTid ? siblingThread(s, v.tid()) : 0;
+      auto sibling = s.recordedTid && v.tid() != s.recordedTid ? siblingThread(s, v.tid()) : nullptr;
       if (sibling && threadSwitchable(v)) return sibling;
       if (sibling || (!firstThread && !threadSwitchable(v))) {
         out.consumed = at - offset;
         out.stop.reason = "batch";
-        return 0;
+        return nullptr;
       }
       if (s.recordedTid && v.tid() != s.recordedTid) {
         // Another process's event: replayed by its own process, if at all.
@@ -498,7 +399,7 @@ pid_t replayThreadRun(pid_t pid, bool firstThread, const std::vector<Row>& table
         out.eventCount++;
         if (s.hook && s.hook->afterOtherEvent(pid, out.stop)) {
           out.consumed = at - offset;
-          return 0;
+          return nullptr;
         }
         continue;
       }
@@ -533,7 +434,7 @@ pid_t replayThreadRun(pid_t pid, bool firstThread, const std::vector<Row>& table
         case kEvClone: {
           if (!s.followChildren) break;  // the child is not replayed: its parent sees only results
           bool thread = v.get64(20) & kCloneThreadFlag;
-          const char* what = thread ? "the creation of thread " : "the creation of process ";
+          const std::string what = thread ? "the creation of thread " : "the creation of process ";
           if (!s.atEntry) {
             Stop st = resumeAndWait(pid, s);
             if (st.kind != Stop::kSyscall) throw Diverged{what + std::to_string(v.get32(12)), describeStop(pid, st)};
@@ -548,16 +449,18 @@ pid_t replayThreadRun(pid_t pid, bool firstThread, const std::vector<Row>& table
           }
           s.cloning = true;
           s.cloneEntry = entry;
-          Session& c = sessions[child];
+          auto made = std::make_shared<Tracee>(child);
+          Session& c = made->replay;
           c.brk = s.brk;
           c.recordedTid = v.get32(12);
           c.followChildren = true;
           c.echoMarked = s.echoMarked;
-          if (thread) c.group = s.group = s.group ? s.group : pid;
           // A forked child has its own copy of the feed (private memory); one in the
           // parent's memory has none of its own.
           if (!(v.get64(20) & 0x100 /* CLONE_VM */)) c.feed = s.feed;
-          cpuidCopyState(pid, child);
+          made->cpuid = t.cpuid;
+          if (thread) joinThreads(t, made);
+          out.child = std::move(made);
           at += v.n;
           out.eventCount++;
           out.consumed = at - offset;
@@ -565,11 +468,11 @@ pid_t replayThreadRun(pid_t pid, bool firstThread, const std::vector<Row>& table
           out.stop.num("child", child);
           out.stop.num("recordedChild", int64_t(v.get32(12)));
           out.stop.big("flags", v.get64(20));
-          return 0;
+          return nullptr;
         }
         case kEvCpuid: {
           Stop st = resumeAndWait(pid, s);
-          std::string why = cpuidReplayEvent(pid, st, v);
+          std::string why = cpuidReplayEvent(pid, t.cpuid, st, v);
           if (!why.empty()) throw Diverged{"cpuid leaf 0x" + hex32(v.get32(12)) + " subleaf 0x" + hex32(v.get32(16)),
                                            st.kind == Stop::kSignal ? why : describeStop(pid, st)};
           break;
@@ -582,8 +485,7 @@ pid_t replayThreadRun(pid_t pid, bool firstThread, const std::vector<Row>& table
           bool sigkill = killed && code == SIGKILL && !s.pendingSig;
           // A thread that did not call exit itself dies in its process's exit_group,
           // whose caller stands at its entry: it runs now, and takes every thread.
-          if (s.group && !s.exiting && !s.exitCalled && !sigkill)
-            startGroupExit(s.group);
+          if (s.threads && !s.exiting && !s.exitCalled && !sigkill) startGroupExit(*s.threads);
           if (sigkill) kill(pid, SIGKILL);
           Stop st = sigkill || s.exiting ? waitStop(pid) : resumeAndWait(pid, s);
           bool ok = killed ? st.kind == Stop::kKilled && st.sig == code : st.kind == Stop::kExited && st.code == code;
@@ -594,17 +496,15 @@ pid_t replayThreadRun(pid_t pid, bool firstThread, const std::vector<Row>& table
           out.stop.reason = killed ? "killed" : "exited";
           out.stop.num(killed ? "signal" : "code", code);
           // A fatal signal takes every thread of the process: their deaths follow.
-          if (killed && s.group)
-            for (auto& [tid, o] : sessions)
-              if (o.group == s.group) o.exiting = true;
-          sessions.erase(pid);
-          return 0;
+          if (killed && s.threads) allDying(*s.threads);
+          t.ended();
+          return nullptr;
         }
         default:
           out.consumed = at - offset;
           out.stop.reason = "need-js";
           out.stop.num("kind", v.kind());
-          return 0;
+          return nullptr;
       }
       at += v.n;
       out.eventCount++;
@@ -612,11 +512,11 @@ pid_t replayThreadRun(pid_t pid, bool firstThread, const std::vector<Row>& table
         s.execPending = false;
         out.consumed = at - offset;
         out.stop.reason = "exec";
-        return 0;
+        return nullptr;
       }
       if (s.hook && s.hook->afterEvent(pid, v, hasNext ? &nextView : nullptr, out.stop)) {
         out.consumed = at - offset;
-        return 0;
+        return nullptr;
       }
     }
     out.consumed = at - offset;
@@ -633,16 +533,20 @@ pid_t replayThreadRun(pid_t pid, bool firstThread, const std::vector<Row>& table
     out.consumed = at - offset;  // the event in progress is not consumed
     out.stop = d.info;
   }
-  return 0;
+  return nullptr;
 }
 
 }  // namespace
 
-LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
+LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                      size_t offset, uint32_t maxEvents) {
   LoopResult out;
   size_t at = offset;
-  for (pid_t thread = pid; thread;) thread = replayThreadRun(thread, thread == pid, table, events, offset, at, maxEvents, out);
+  auto next = replayThreadRun(t, true, table, events, offset, at, maxEvents, out);
+  while (next) {
+    auto thread = next;  // held while it runs
+    next = replayThreadRun(*thread, false, table, events, offset, at, maxEvents, out);
+  }
   return out;
 }
 
