@@ -228,7 +228,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
   double t0 = nowMs();
 
   while (out.events.size() < maxBytes) {
-    resumeHeld(rec);
+    resumeHeld(rec, [&](pid_t p, Session& ps) { recordDeath(p, ps, ps.death, table, w, out.eventCount); });
     auto [pid, st] = waitAnyRecorded(rec);
     Session& s = rec.procs[pid];
     if (!s.resumedWithSignal || st.kind != Stop::kSignal) endSignalChain(s);
@@ -272,8 +272,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
 
     if (st.kind == Stop::kEvent && st.event == PTRACE_EVENT_EXIT) {
       // A thread other than the first dies: recorded before it clears its tid word.
-      Stop death{};
-      if (threadExitStatus(pid, s, death)) recordDeath(pid, s, death, table, w, out.eventCount);
+      s.exitPending = threadExitStatus(pid, s, s.death);
       s.dying = true;
       continue;
     }

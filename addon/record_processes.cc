@@ -65,11 +65,15 @@ uint8_t echoFlag(pid_t pid, const Session& s, int64_t nr, uint64_t fd) {
   return id == s.echoIds[0] || id == s.echoIds[1] ? kSysEchoed : 0;
 }
 
-void resumeHeld(Recording& rec) {
+void resumeHeld(Recording& rec, const std::function<void(pid_t, Session&)>& onExitTurn) {
   auto resumeOne = [&](pid_t pid) {
     auto it = rec.procs.find(pid);
     if (it == rec.procs.end()) return;
     Session& s = it->second;
+    if (s.exitPending) {
+      onExitTurn(pid, s);
+      s.exitPending = false;
+    }
     int request = s.seccompMode && !s.inSyscall ? PTRACE_CONT : PTRACE_SYSCALL;
     s.resumedWithSignal = s.pendingSig != 0;
     // ESRCH: killed meanwhile (SIGKILL from another process); waitpid tells.

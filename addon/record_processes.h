@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <utility>
@@ -66,8 +67,9 @@ struct Recording {
 std::pair<pid_t, Stop> waitAnyRecorded(Recording& rec);
 
 // Resumes every held process (a process that died meanwhile is skipped: its
-// death is reported by waitpid).
-void resumeHeld(Recording& rec);
+// death is reported by waitpid). A dying thread whose exit waits for its turn
+// (record_threads.h) is handed to `onExitTurn` first, which records its exit.
+void resumeHeld(Recording& rec, const std::function<void(pid_t, Session&)>& onExitTurn);
 
 // A PTRACE_EVENT_FORK/VFORK/CLONE stop of `parent` for a child that is not a
 // thread: the child becomes a recorded process, held at its first stop. Writes

@@ -17,6 +17,7 @@
 #include "event_format.h"
 #include "loop_result.h"
 #include "memory_io.h"
+#include "ptrace_ops.h"
 #include "syscall_abi.h"
 
 namespace rw {
@@ -113,6 +114,10 @@ struct Session {
   bool threaded = false;
   bool dying = false;
   bool exitRecorded = false;
+  // Dying at PTRACE_EVENT_EXIT, its exit (death, below) still to be recorded: it
+  // waits for its turn to run, as user code does (record_threads.h).
+  bool exitPending = false;
+  Stop death{};
 };
 
 inline void args6(const user_regs_struct& r, uint64_t a[6]) {

@@ -113,7 +113,7 @@ void threadStopped(Recording& rec, pid_t tid, const Session& s, const Stop& st) 
 }
 
 bool mayResume(Recording& rec, pid_t tid, const Session& s) {
-  if (s.inSyscall || s.dying) return true;
+  if (!s.exitPending && (s.inSyscall || s.dying)) return true;
   auto it = rec.groups.find(groupOf(tid, s));
   if (it == rec.groups.end()) return true;  // one thread: nothing to order
   ThreadGroup& g = it->second;

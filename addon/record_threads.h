@@ -67,9 +67,12 @@ std::vector<pid_t> nextRunners(Recording& rec);
 void markEntry(Recording& rec, pid_t tid, const Session& s, int64_t nr, RecordWriter& w, uint32_t& count);
 
 // PTRACE_EVENT_EXIT of a thread that is not its process's first (only those have
-// PTRACE_O_TRACEEXIT): its exit must be recorded now, before the kernel clears its
-// CLONE_CHILD_CLEARTID word and wakes the joiners, so that the trace has it before
-// the joiner's return. True (with how it dies in `death`) if it must.
+// PTRACE_O_TRACEEXIT): when resumed, the kernel clears its CLONE_CHILD_CLEARTID
+// word and wakes the joiners, a store other threads see. So it waits for its turn,
+// as user code does (s.exitPending; mayResume), its exit is recorded when it gets
+// it (resumeHeld's onExitTurn), and it stays the runner until it is reaped: in
+// replay the word is cleared at the same point between the other threads' runs,
+// before the joiner's return. True (with how it dies in `death`) if it must.
 bool threadExitStatus(pid_t tid, const Session& s, Stop& death);
 
 // `tid` is gone (reaped): out of its group.
