@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUILD_DIR, describeRun, recordAndReplay, rewind, runNative, tempDir } from '../helpers.js';
+import { BUILD_DIR, describeRun, PROGRAMS_DIR, recordAndReplay, rewind, runNative, tempDir } from '../helpers.js';
 import { rewriteTrace } from '../trace-edit.js';
 import { TraceReader } from '../../src/history/index.js';
 import { CLONE_THREAD, decodeEvent } from '../../src/history/events.js';
@@ -58,6 +58,15 @@ describe('threads', () => {
     const served = rewind(['replay', '--port', '0', '--once', rr.traceDir]);
     expect(served.status, describeRun(served)).toBe(125);
     expect(text(served.stderr)).toContain(`made 8 threads (${threads.slice(0, 4).join(', ')}, ...): debugging a process with threads is not supported yet`);
+  });
+
+  it('statically linked (no syscall buffer): the mutex counter, and threads that end while main joins them', () => {
+    const dir = tempDir('rewind-threads-static-');
+    const exe = path.join(dir, 'mutex_counter.static');
+    const cc = runNative(['cc', '-O1', '-static', '-pthread', '-o', exe, path.join(PROGRAMS_DIR, 'threads', 'mutex_counter.c')]);
+    expect(cc.status, describeRun(cc)).toBe(0);
+    const rr = expectRecordedAndReplayed([exe]);
+    expect(text(rr.replay.stdout)).toBe('counter 160000\n');
   });
 
   it('an unprotected counter in 4 threads loses updates, and the replay loses the same ones', () => {
