@@ -232,8 +232,7 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       }
       if (!isError(result)) {
         s.brk = uint64_t(result);
-        if (s.threads)
-          for (auto& other : s.threads->live()) other->replay.brk = s.brk;
+        if (s.threads) s.threads->setBrk(s.brk);
       }
       break;
     }
@@ -344,20 +343,6 @@ void replaySetProcess(Tracee& t, uint32_t recordedPid, bool followChildren, bool
 
 namespace {
 
-// The thread of the same process as `s` that replays recorded thread `tid`, or null.
-std::shared_ptr<Tracee> siblingThread(const Session& s, uint32_t tid) {
-  if (!s.threads || s.hook) return nullptr;  // a debugger sees one thread
-  return s.threads->byRecorded(tid);
-}
-
-// An event the loop replays for any thread of the process without returning: the
-// others (a clone, an exit, an exec, those JS handles) go back to JS, whose step
-// names the thread they belong to.
-bool threadSwitchable(const RecordView& v) {
-  if (v.kind() == kEvSyscall) return v.n >= kSyscallFixed && v.get32(12) != 59 && v.get32(12) != 322;
-  return v.kind() == kEvSignal || v.kind() == kEvRdtsc || v.kind() == kEvCpuid || v.kind() == kEvEnter;
-}
-
 // The events of thread `t` from `at` on (replayRun). Returns the thread of the same
 // process to go on with at `at` (its records follow), or null when `out` is complete.
 std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::vector<Row>& table,
@@ -421,16 +406,9 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
         case kEvRdtsc:
           replayTsc(pid, s, v);
           break;
-        case kEvEnter: {
-          // Its run of user code ends at this syscall's entry; the call's event comes later.
-          Stop st = resumeAndWait(pid, s);
-          int64_t nr = int64_t(v.get32(12));
-          if (st.kind != Stop::kSyscall || uint32_t(getRegs(pid).orig_rax) != uint32_t(nr))
-            throw Diverged{"the entry of syscall " + std::to_string(nr), describeStop(pid, st)};
-          s.atEntry = true;
-          s.entryNr = nr;
+        case kEvEnter:
+          atSyscallEntry(pid, s, resumeAndWait(pid, s), v);
           break;
-        }
         case kEvClone: {
           if (!s.followChildren) break;  // the child is not replayed: its parent sees only results
           bool thread = v.get64(20) & kCloneThreadFlag;

@@ -4,6 +4,7 @@
 #include <sys/ptrace.h>
 
 #include "ptrace_ops.h"
+#include "replay_divergence.h"
 #include "tracee.h"
 
 namespace rw {
@@ -24,6 +25,28 @@ std::vector<std::shared_ptr<Tracee>> ReplayThreads::live() const {
   for (auto& w : members)
     if (auto t = w.lock(); t && !t->gone) out.push_back(t);
   return out;
+}
+
+void ReplayThreads::setBrk(uint64_t brk) const {
+  for (auto& t : live()) t->replay.brk = brk;
+}
+
+std::shared_ptr<Tracee> siblingThread(const ReplaySession& s, uint32_t tid) {
+  if (!s.threads || s.hook) return nullptr;
+  return s.threads->byRecorded(tid);
+}
+
+bool threadSwitchable(const RecordView& v) {
+  if (v.kind() == kEvSyscall) return v.n >= kSyscallFixed && v.get32(12) != 59 && v.get32(12) != 322;
+  return v.kind() == kEvSignal || v.kind() == kEvRdtsc || v.kind() == kEvCpuid || v.kind() == kEvEnter;
+}
+
+void atSyscallEntry(pid_t pid, ReplaySession& s, const Stop& st, const RecordView& v) {
+  int64_t nr = int64_t(v.get32(12));
+  if (st.kind != Stop::kSyscall || uint32_t(getRegs(pid).orig_rax) != uint32_t(nr))
+    throw Diverged{"the entry of syscall " + std::to_string(nr), describeStop(pid, st)};
+  s.atEntry = true;
+  s.entryNr = nr;
 }
 
 void joinThreads(Tracee& parent, const std::shared_ptr<Tracee>& child) {

@@ -13,9 +13,13 @@
 #include <memory>
 #include <vector>
 
+#include "event_format.h"
+#include "ptrace_ops.h"
+
 namespace rw {
 
 struct Tracee;
+struct ReplaySession;
 
 struct ReplayThreads {
   // Every thread of the process that is still replayed (expired ones are skipped).
@@ -24,7 +28,23 @@ struct ReplayThreads {
   // The thread that replays recorded thread `tid`, or null.
   std::shared_ptr<Tracee> byRecorded(uint32_t tid) const;
   std::vector<std::shared_ptr<Tracee>> live() const;
+  // brk is the process's: a thread's brk call moves it for all.
+  void setBrk(uint64_t brk) const;
 };
+
+// The thread of the same process as `s` that replays recorded thread `tid`, or null
+// (always null under a debugger, which sees one thread).
+std::shared_ptr<Tracee> siblingThread(const ReplaySession& s, uint32_t tid);
+
+// An event the replay loop replays for any thread of the process without returning:
+// the others (a clone, an exit, an exec, those JS handles) go back to JS, whose step
+// names the thread they belong to.
+bool threadSwitchable(const RecordView& v);
+
+// An enter event: its thread's run of user code ended at the entry of the syscall
+// the event names (`st`, the stop it ran to); it stays there until the call's own
+// event. Throws Diverged (replay_divergence.h) if it stopped elsewhere.
+void atSyscallEntry(pid_t pid, ReplaySession& s, const Stop& st, const RecordView& v);
 
 // `parent` made thread `child`: both are in the parent's ReplayThreads from now on.
 void joinThreads(Tracee& parent, const std::shared_ptr<Tracee>& child);
