@@ -1,6 +1,6 @@
 // Threads are recorded and replayed (docs/timeline.md, "Threads"): C programs that
-// lock, race, wait on condition variables, crash in a worker and exit with live
-// threads, each compared with its native run where the output is deterministic and
+// lock, race, wait on condition variables, block in pipe reads while another thread
+// runs, crash in a worker and exit with live threads, each compared with its native run where the output is deterministic and
 // with the recording's own output otherwise; python3's ThreadPoolExecutor and
 // node's crypto thread pool; a divergence in a thread names the process, the thread
 // and the event; an exec from a thread is refused with a clear reason.
@@ -78,6 +78,11 @@ describe('threads', () => {
   it('producer and consumer on a condition variable', () => {
     const rr = expectRecordedAndReplayed([program('condvar')]);
     expect(text(rr.replay.stdout)).toBe('sum 2001000\n');
+  });
+
+  it('two threads pass a number through two pipes, each blocked in a read while the other runs', () => {
+    const rr = expectRecordedAndReplayed([program('pipe_pingpong')]);
+    expect(text(rr.replay.stdout)).toBe('after 1000 rounds: 2000\n');
   });
 
   it('a worker thread dies of SIGSEGV while the main thread joins it', () => {
