@@ -271,7 +271,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
     }
 
     if (st.kind == Stop::kEvent && st.event == PTRACE_EVENT_EXIT) {
-      // A thread other than the first dies: recorded before it clears its tid word.
+      // A thread other than the first dies: its exit is recorded at its turn (record_threads.h).
       s.exitPending = threadExitStatus(pid, s, s.death);
       s.dying = true;
       continue;
