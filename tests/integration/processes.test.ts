@@ -72,7 +72,8 @@ describe('every process of a program', () => {
     const rr = expectRecordedAndReplayed([proc('child_thread')]);
     expect(text(rr.replay.stdout)).toBe('parent starts\nthread in the child\nchild exited 3\n');
     const ps = rewind(['ps', rr.traceDir]);
-    expect(text(ps.stdout)).toMatch(/\n\d+\s+\d+\s+exit 3\s+\S*child_thread\n$/);
+    // The child made one thread: two in all.
+    expect(text(ps.stdout)).toMatch(/\n\d+\s+\d+\s+exit 3\s+2\s+\S*child_thread\n$/);
   });
 
   it('a shell pipeline: sh -c "seq 1 30000 | sort -rn | head -3"', () => {
@@ -82,15 +83,16 @@ describe('every process of a program', () => {
     const ps = rewind(['ps', rr.traceDir]);
     expect(ps.status, describeRun(ps)).toBe(0);
     const lines = text(ps.stdout).trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^PID\s+PARENT\s+END\s+COMMAND$/);
+    expect(lines[0]).toMatch(/^PID\s+PARENT\s+END\s+THREADS\s+COMMAND$/);
     const rows = lines.slice(1).map((l) => l.split(/\s{2,}/));
     expect(rows.length, text(ps.stdout)).toBe(4);
-    expect(rows.map((r) => r[3])).toEqual(['/bin/sh -c seq 1 30000 | sort -rn | head -3', 'seq 1 30000', 'sort -rn', 'head -3']);
+    expect(rows.map((r) => r[4])).toEqual(['/bin/sh -c seq 1 30000 | sort -rn | head -3', 'seq 1 30000', 'sort -rn', 'head -3']);
+    expect(rows.map((r) => r[3])).toEqual(['1', '1', '1', '1']);
     const [sh, ...children] = rows;
     expect(sh[1]).toBe('-');
     expect(sh[2]).toBe('exit 0');
     for (const c of children) expect(c[1]).toBe(sh[0]);
-    expect(children.find((c) => c[3] === 'head -3')![2]).toBe('exit 0');
+    expect(children.find((c) => c[4] === 'head -3')![2]).toBe('exit 0');
   });
 
   it('make builds a two-file C program (make, cc, cc1, as, ld)', () => {
