@@ -43,7 +43,8 @@ namespace {
 constexpr uint64_t kCloneThread = 0x00010000;
 constexpr double kHandOverMs = 5;
 constexpr int kNrClone = 56, kNrIoctl = 16, kNrPrctl = 157, kNrSeccomp = 317;
-constexpr int kNrFork = 57, kNrVfork = 58, kNrMunmap = 11, kNrMprotect = 10;
+constexpr int kNrFork = 57, kNrVfork = 58, kNrMunmap = 11, kNrMprotect = 10, kNrRestartSyscall = 219;
+constexpr int64_t kRestartBlock = -516;  // -ERESTART_RESTARTBLOCK
 constexpr uint64_t kMapShared = 0x01, kMapAnonymous = 0x20;
 
 // A syscall number the table does not know is run, and recorded if the kernel
@@ -76,6 +77,11 @@ std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uin
   std::string why = viewAtEntry(pid, s, nr, a);
   if (!why.empty()) return why;
   if (nr == kNrIoctl && ioctlNeedsGeneric(a[1])) s.generic = true;
+  // restart_syscall goes on with the call a signal interrupted: it writes what that
+  // call writes. (Comparing all memory instead also took the stores other threads
+  // made meanwhile, and replay wrote those back at the wrong time.)
+  if (nr == kNrRestartSyscall && s.restarting.nr >= 0) s.generic = false;
+  else s.restarting.nr = -1;
   if (s.generic) s.snapshot = snapshotWritable(pid);
   s.checkLen = s.checkCrc = 0;
   if (row.check != kCheckNone) {
@@ -88,7 +94,9 @@ std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uin
 
 bool isForkLike(int64_t nr) { return nr == kNrClone || nr == kNrFork || nr == kNrVfork; }
 
-void appendSyscall(pid_t pid, Session& s, const Row& row, int64_t nr, int64_t result, RecordWriter& w) {
+// `restarted`: for restart_syscall, the row of the call it goes on with (its outputs).
+void appendSyscall(pid_t pid, Session& s, const Row& row, int64_t nr, int64_t result, RecordWriter& w,
+                   const Row* restarted = nullptr) {
   uint64_t a[6];
   args6(s.entry, a);
   uint8_t flags = (s.annul ? kSysAnnulledInRecord : 0) | (s.generic ? kSysGenericCapture : 0) |
@@ -101,7 +109,9 @@ void appendSyscall(pid_t pid, Session& s, const Row& row, int64_t nr, int64_t re
   w.u64(uint64_t(result));
   w.u32(s.checkLen);
   w.u32(s.checkCrc);
-  uint32_t n = s.generic ? emitDifferences(pid, s.snapshot, w) : captureOutputs(pid, row, a, result, w);
+  uint32_t n = s.generic   ? emitDifferences(pid, s.snapshot, w)
+               : restarted ? captureOutputs(pid, *restarted, s.restarting.args, result, w)
+                           : captureOutputs(pid, row, a, result, w);
   if (row.action != kExit && !s.execed) {
     n += appendSharedChanges(pid, s, w);
     n += appendBufferWrites(pid, s, w);
@@ -369,8 +379,14 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
           shareMappedFiles(rec, pid, s);
         }
       }
-      appendSyscall(pid, s, row, nr, result, w);
+      const Row* restarted = nr == kNrRestartSyscall && s.restarting.nr >= 0 ? rowFor(table, s.restarting.nr) : nullptr;
+      appendSyscall(pid, s, row, nr, result, w, restarted);
       out.eventCount++;
+      // Interrupted, to go on with restart_syscall (ERESTART_RESTARTBLOCK): what it writes.
+      if (result == kRestartBlock && nr != kNrRestartSyscall) {
+        s.restarting.nr = nr;
+        args6(s.entry, s.restarting.args);
+      }
       s.atExit = true;
       s.exitRegs = r;
       if (nr == kNrSeccomp && !s.seccompMode && s.bufAddr && s.entry.rip == s.tracedAfter && result == 0) {

@@ -110,6 +110,12 @@ struct Session {
   // Threads (record_threads.h): the process's first thread (0: this is it), whether
   // the process has had more than one thread (every call goes traced, entries are
   // marked), the thread is dying (PTRACE_EVENT_EXIT seen) and its exit is recorded.
+  // The call a signal interrupted with -ERESTART_RESTARTBLOCK (its number, -1 for
+  // none, and arguments): restart_syscall goes on with it.
+  struct {
+    int64_t nr = -1;
+    uint64_t args[6] = {};
+  } restarting;
   pid_t tgid = 0;
   bool threaded = false;
   bool dying = false;

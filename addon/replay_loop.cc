@@ -262,6 +262,7 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       break;
   }
   applyWrites(pid, v, nwrites);
+  restartWithoutHandler(pid, result, next);
 }
 
 void replaySignal(pid_t pid, Session& s, const RecordView& v) {

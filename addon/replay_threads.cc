@@ -49,6 +49,17 @@ void atSyscallEntry(pid_t pid, ReplaySession& s, const Stop& st, const RecordVie
   s.entryNr = nr;
 }
 
+void restartWithoutHandler(pid_t pid, int64_t result, const RecordView* next) {
+  constexpr int64_t kRestartSys = -512, kRestartNoIntr = -513, kRestartNoHand = -514, kRestartBlock = -516;
+  constexpr uint64_t kNrRestartSyscall = 219;
+  if (result != kRestartSys && result != kRestartNoIntr && result != kRestartNoHand && result != kRestartBlock) return;
+  if (next && next->kind() == kEvSignal && next->get32(16) == kSigAtSyscallExit) return;
+  user_regs_struct r = getRegs(pid);
+  r.rax = result == kRestartBlock ? kNrRestartSyscall : r.orig_rax;
+  r.rip -= 2;
+  setRegs(pid, r);
+}
+
 void joinThreads(Tracee& parent, const std::shared_ptr<Tracee>& child) {
   auto& group = parent.replay.threads;
   if (!group) {

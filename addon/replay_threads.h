@@ -41,6 +41,15 @@ std::shared_ptr<Tracee> siblingThread(const ReplaySession& s, uint32_t tid);
 // names the thread they belong to.
 bool threadSwitchable(const RecordView& v);
 
+// A call recorded returning a restart code (-ERESTARTSYS, -ERESTARTNOINTR,
+// -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK) whose thread gets no signal next: the
+// signal that interrupted it went to another thread of the process, and the kernel
+// restarted the call on the way back to user code (rip back to the `syscall`, rax the
+// call's number or restart_syscall). Replay has no signal pending there, so the
+// kernel would not: the restart is made here. (With a signal delivered next, the
+// kernel's delivery does it, as when recorded.)
+void restartWithoutHandler(pid_t pid, int64_t result, const RecordView* next);
+
 // An enter event: its thread's run of user code ended at the entry of the syscall
 // the event names (`st`, the stop it ran to); it stays there until the call's own
 // event. Throws Diverged (replay_divergence.h) if it stopped elsewhere.

@@ -85,6 +85,11 @@ describe('threads', () => {
     expect(text(rr.replay.stdout)).toBe('after 1000 rounds: 2000\n');
   });
 
+  it("a worker signals its process while the main thread sleeps: main's sleep is restarted, the handler runs in the worker", () => {
+    const rr = expectRecordedAndReplayed([program('signal_threads')]);
+    expect(text(rr.replay.stdout)).toBe('got at least 10 signals\n');
+  });
+
   it('a worker thread dies of SIGSEGV while the main thread joins it', () => {
     const rr = expectRecordedAndReplayed([program('worker_crash')], { status: 139, nativeSignal: 'SIGSEGV' });
     expect(text(rr.replay.stdout)).toBe('main starts a worker\nworker about to crash\n');
