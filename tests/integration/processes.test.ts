@@ -2,11 +2,10 @@
 // "Processes"): programs that fork, vfork+exec and posix_spawn, a shell pipeline,
 // make building a two-file C program and git, each compared with its native run;
 // `rewind ps`; a divergence in a child names the process; gdb on a child (--pid).
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUILD_DIR, describeRun, recordAndReplay, rewind, runNative, tempDir } from '../helpers.js';
+import { BUILD_DIR, describeRun, recordAndReplay, requireTool, rewind, runNative, tempDir } from '../helpers.js';
 import { rewriteTrace } from '../trace-edit.js';
 import { afterMark, debugReplay, GDB_TIMEOUT_MS, record } from './gdb-support.js';
 import { TraceReader } from '../../src/history/index.js';
@@ -14,17 +13,6 @@ import { decodeEvent } from '../../src/history/events.js';
 
 const text = (b: Buffer) => b.toString('utf8');
 const proc = (name: string) => path.join(BUILD_DIR, 'procs', name);
-
-function onPath(tool: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-}
-
-/** A tool the test records, installed through apt when missing: the test fails loudly if it cannot be. */
-function requireTool(tool: string): void {
-  if (onPath(tool)) return;
-  const apt = spawnSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${tool}`], { encoding: 'utf8', timeout: 600_000 });
-  if (!onPath(tool)) throw new Error(`${tool} is not on PATH and apt-get install ${tool} failed (exit ${apt.status}): ${(apt.stderr || apt.stdout || '').slice(-500)}`);
-}
 
 /** Records CMD and replays it: the recording prints what the native run does, the replay what the recording did. */
 function expectRecordedAndReplayed(cmd: string[], opts: { cwd?: string; nativeCwd?: string; linesInAnyOrder?: boolean; env?: Record<string, string> } = {}) {

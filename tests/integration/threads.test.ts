@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUILD_DIR, describeRun, PROGRAMS_DIR, recordAndReplay, rewind, runNative, tempDir } from '../helpers.js';
+import { BUILD_DIR, describeRun, PROGRAMS_DIR, recordAndReplay, requireTool, rewind, runNative, tempDir } from '../helpers.js';
 import { rewriteTrace } from '../trace-edit.js';
 import { TraceReader } from '../../src/history/index.js';
 import { CLONE_THREAD, decodeEvent } from '../../src/history/events.js';
@@ -116,6 +116,7 @@ describe('threads', () => {
       'with ThreadPoolExecutor(max_workers=4) as ex: print("results", sum(ex.map(work, [10000 + i for i in range(16)])))',
     ].join('\n');
     // The system's python3, not a version manager's shim (a shell script that runs several processes first).
+    if (!fs.existsSync('/usr/bin/python3')) requireTool('python3');
     const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
     const rr = expectRecordedAndReplayed([python, '-c', script]);
     expect(text(rr.replay.stdout)).toBe('results 5344544564200\n');
