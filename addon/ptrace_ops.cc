@@ -10,6 +10,9 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <cstdio>
+#include <dirent.h>
+#include <cstdlib>
+#include <string>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -295,6 +298,44 @@ pid_t spawnTracee(const SpawnOptions& o) {
   return pid;
 }
 
+namespace {
+
+// Reaps a killed tracee; a stop on its way out (PTRACE_EVENT_EXIT) is let go on.
+void reapKilled(pid_t tid) {
+  for (;;) {
+    int status;
+    pid_t r = waitpid(tid, &status, __WALL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;
+    ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+  }
+}
+
+// The threads of pid's process (/proc/PID/task) and its first thread (its tgid).
+pid_t threadsOf(pid_t pid, std::vector<pid_t>& threads) {
+  pid_t leader = pid;
+  if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str())) {
+    while (dirent* e = readdir(d)) {
+      pid_t t = pid_t(atoi(e->d_name));
+      if (t > 0) threads.push_back(t);
+    }
+    closedir(d);
+  }
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
+  if (FILE* f = std::fopen(path, "r")) {
+    char line[128];
+    int tgid = 0;
+    while (std::fgets(line, sizeof line, f))
+      if (std::sscanf(line, "Tgid: %d", &tgid) == 1) break;
+    std::fclose(f);
+    if (tgid > 0) leader = tgid;
+  }
+  return leader;
+}
+
+}  // namespace
+
 bool tracedByThisThread(pid_t pid) {
   if (pid <= 0) return false;
   char path[64];
@@ -321,12 +362,16 @@ bool killTracee(pid_t pid) {
   }
   if (r < 0) return false;
   if (r == pid && (WIFEXITED(status) || WIFSIGNALED(status))) return true;
+  // The threads of its process die with it, and the kernel reports the first
+  // thread's death only once the others are reaped: they go first (a thread that is
+  // not this tracer's is refused by waitpid, ECHILD).
+  std::vector<pid_t> threads;
+  pid_t leader = threadsOf(pid, threads);
   kill(pid, SIGKILL);
-  for (;;) {
-    r = waitpid(pid, &status, __WALL);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;
-  }
+  for (pid_t t : threads)
+    if (t != leader) reapKilled(t);
+  reapKilled(leader);
+  if (leader != pid) reapKilled(pid);
   return true;
 }
 

@@ -17,6 +17,7 @@
 #include "event_format.h"
 #include "loop_result.h"
 #include "memory_io.h"
+#include "ptrace_ops.h"
 #include "syscall_abi.h"
 
 namespace rw {
@@ -114,6 +115,23 @@ struct Session {
   // The recording has more than this process (it forked, or is a child): its writes
   // to the recording's stdout and stderr go traced, so that their order is known.
   bool orderStdio = false;
+  // Threads (record_threads.h): the process's first thread (0: this is it), whether
+  // the process has had more than one thread (every call goes traced, entries are
+  // marked), the thread is dying (PTRACE_EVENT_EXIT seen) and its exit is recorded.
+  // The call a signal interrupted with -ERESTART_RESTARTBLOCK (its number, -1 for
+  // none, and arguments): restart_syscall goes on with it.
+  struct {
+    int64_t nr = -1;
+    uint64_t args[6] = {};
+  } restarting;
+  pid_t tgid = 0;
+  bool threaded = false;
+  bool dying = false;
+  bool exitRecorded = false;
+  // Dying at PTRACE_EVENT_EXIT, its exit (death, below) still to be recorded: it
+  // waits for its turn to run, as user code does (record_threads.h).
+  bool exitPending = false;
+  Stop death{};
 };
 
 inline void args6(const user_regs_struct& r, uint64_t a[6]) {

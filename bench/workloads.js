@@ -16,6 +16,16 @@ function cpuloop() {
   return exe;
 }
 
+/** A benchmark program of bench/programs, built once with -O2. */
+function benchProgram(name) {
+  const exe = path.join(WORK, name);
+  if (!fs.existsSync(exe)) {
+    fs.mkdirSync(WORK, { recursive: true });
+    execFileSync('cc', ['-O2', '-pthread', '-o', exe, path.join(root, 'bench', 'programs', `${name}.c`)]);
+  }
+  return exe;
+}
+
 export const WORKLOADS = {
   cpu: {
     title: 'CPU-bound loop (cpuloop, 1.5e9 iterations, no syscalls)',
@@ -32,6 +42,18 @@ export const WORKLOADS = {
   io: {
     title: 'I/O-heavy: cat of a 256 MiB file to /dev/null (every byte read goes into the trace)',
     command: () => ['/bin/cat', bigFile()],
+  },
+  // Issue 9's targets: record wall time ≤ 1.2x the native run's total CPU time (the
+  // threads run one at a time when recorded); ≤ 5x native wall for the token.
+  'threads-cpu': {
+    title: '4 CPU-bound threads (threads_cpu, 1e9 rounds each, no syscalls)',
+    command: () => [benchProgram('threads_cpu'), '1000000000'],
+    /** the program writes its total CPU time to $REWIND_BENCH_CPU: record is also compared with that */
+    reportsCpu: true,
+  },
+  'threads-token': {
+    title: '2 threads hand a token over a mutex and condvar 100 000 times (threads_token)',
+    command: () => [benchProgram('threads_token'), '100000'],
   },
 };
 

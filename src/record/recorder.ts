@@ -257,13 +257,6 @@ export class Recorder {
             }
             break;
           }
-          case 'released': {
-            // A process other than the first did what cannot be recorded yet: it runs on
-            // unrecorded, served by the helper; its history ends here.
-            writer.append(encodeJsonEvent(EventKind.Stop, at, { reason: `process ${at} runs on unrecorded from here: ${stop.why}` }));
-            handOverChildren(stop.children as unknown as bigint[]);
-            break;
-          }
           case 'unknown-syscall':
           case 'unsupported': {
             const nr = Number(stop.nr);
