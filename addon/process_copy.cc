@@ -12,16 +12,25 @@
 
 #include "ptrace_ops.h"
 #include "replay_loop.h"
+#include "thread_copy.h"
 #include "tracer_thread.h"
 
 namespace rw {
 
-// A copy of the stopped tracee: clone(flags 0: no exit signal, so the replayed
-// process never sees a SIGCHLD) injected at the `syscall` instruction at insn. The
-// child is auto-attached (PTRACE_O_TRACECLONE), gets the parent's registers and
-// replay session, and stays stopped. The breakpoints in `sw` are lifted around the
-// fork so that the copy holds none; debug registers are not inherited.
+// A process of several threads is copied whole (thread_copy.cc), around a copy of
+// its calling thread.
 pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
+  if (threadIds(pid).size() > 1) return forkCopyThreads(pid, insn, sw).front().copy;
+  return forkCopyCaller(pid, insn, sw);
+}
+
+// A copy of the stopped tracee's calling thread: clone(flags 0: no exit signal, so
+// the replayed process never sees a SIGCHLD) injected at the `syscall` instruction at
+// insn. The child is auto-attached (PTRACE_O_TRACECLONE), gets the parent's
+// registers and replay session, and stays stopped. The breakpoints in `sw` are
+// lifted around the fork so that the copy holds none; debug registers are not
+// inherited.
+pid_t forkCopyCaller(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
   if (sw)
     for (auto& [a, b] : *sw) writeMemory(pid, a, &b, 1);
   long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE;

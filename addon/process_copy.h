@@ -15,8 +15,13 @@ namespace rw {
 // A stopped copy of the stopped tracee pid, made by a clone injected at the
 // `syscall` instruction at insn. `sw` (address -> original byte) are the int3s in
 // pid: lifted around the fork, so that the copy holds none. Debug registers are
-// not inherited. The copy gets pid's registers and replay session.
+// not inherited. The copy gets pid's registers and replay session. The other
+// threads of a multi-threaded process are re-created in the copy
+// (forkCopyThreads, thread_copy.h, which also says which thread copies which).
 pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
+
+// forkCopy of the calling thread pid alone: the copy is a process with one thread.
+pid_t forkCopyCaller(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
 
 // The registers (orig_rax and the trap flags left out) and the 64 bytes at rsp.
 std::vector<uint8_t> fingerprint(pid_t pid);

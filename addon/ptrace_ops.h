@@ -58,8 +58,19 @@ void restoreTerminal();
 // Forks and execs the program stopped at the return of its execve.
 pid_t spawnTracee(const SpawnOptions& opts);
 
-// SIGKILL and reap; safe on a pid that is already gone.
+// SIGKILL and reap, every thread of the process (each traced thread's exit is
+// reported to the tracer, and a group leader is reaped only after the others); safe
+// on a pid that is already gone.
 void killTracee(pid_t pid);
+
+// The ids of the threads of pid's process (/proc/pid/task), in ascending order;
+// empty when it is gone.
+std::vector<pid_t> threadIds(pid_t pid);
+
+// The XSAVE area (PTRACE_GETREGSET NT_X86_XSTATE), or the 512-byte FXSAVE area on
+// a CPU without XSAVE; setXState takes either back.
+std::vector<uint8_t> getXState(pid_t pid);
+void setXState(pid_t pid, const std::vector<uint8_t>& data);
 
 // The tracee's pending signals (private and shared queues), bit n-1 for signal n.
 uint64_t pendingSignals(pid_t pid);

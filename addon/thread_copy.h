@@ -1,0 +1,37 @@
+// Copies of a stopped multi-threaded tracee (a checkpoint of a process with several
+// threads). fork copies only the thread that calls it: forkCopyThreads makes that
+// copy (forkCopyCaller, process_copy.h), then re-creates every other thread in it
+// with an injected clone(CLONE_THREAD) and gives each new thread its original's
+// per-thread state: registers (fs and gs base among them), the XSAVE area, the
+// signal mask, sigaltstack, robust list, clear-tid address and name. As rr's
+// ReplaySession::clone does with its tasks, but from what the kernel says now
+// rather than from what the recording said. What is not copied: docs/timeline.md,
+// "Checkpoints of threads".
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+namespace rw {
+
+struct ThreadCopy {
+  pid_t original;  // a thread of the copied process
+  pid_t copy;      // the thread standing for it in the copy
+};
+
+// The threads of pid's process (from /proc/pid/task), pid first.
+std::vector<pid_t> threadsOf(pid_t pid);
+
+// A stopped copy of pid's whole process. pid is the thread the fork is injected in
+// (at the `syscall` instruction at insn; `sw`: the int3s to lift around it, as for
+// forkCopy); its copy leads the new process. Every thread of the process must be
+// in a ptrace stop of this tracer, and none at a syscall-entry or seccomp stop
+// (an error changes nothing then). Returns one pair per thread, pid's first; every
+// copy is ptrace-stopped with its original's registers, and dies with the copy's
+// process (killTracee kills and reaps them all). The originals keep their
+// registers and memory; each is left at a signal-delivery stop (see the .cc).
+std::vector<ThreadCopy> forkCopyThreads(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
+
+}  // namespace rw

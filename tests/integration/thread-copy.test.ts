@@ -1,0 +1,226 @@
+// Checkpoints of a multi-threaded process (addon/thread_copy.cc, docs/timeline.md
+// "Checkpoints of threads"), on a live program: tests/programs/threadcopy.c runs four
+// threads, each stopped at an int3 halfway through its own loop on its own TLS. The
+// process is copied whole with forkThreads; every copy and the original then run to
+// their ends and must print what a native run prints (each thread's results, and
+// its own checks that its vector registers, TLS, name, signal mask, sigaltstack,
+// robust list and clear-tid address are what they were before the stop; main's
+// pthread_join of each worker waits on that clear-tid address). Each copy's
+// threads start with their originals' registers and XSAVE state.
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { native, type ThreadCopy } from '../../src/native/addon.js';
+import { programPath, tempDir } from '../helpers.js';
+
+const SIGTRAP = 5;
+const SIGSTOP = 19;
+const PTRACE_EVENT_CLONE = 3;
+const THREADS = 4;
+
+const program = programPath('threadcopy');
+const n = native();
+/** Every process the tests made (originals and copies): killed at the end whatever happened. */
+const processes: number[] = [];
+
+function threadsOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+function sorted(xs: number[]): number[] {
+  return [...xs].sort((a, b) => a - b);
+}
+
+/** A thread's state letter (R, S, t, Z...), or undefined when it is gone. */
+function stateOf(tid: number): string | undefined {
+  if (!existsSync(`/proc/${tid}`)) return undefined;
+  return /State:\s+(\S)/.exec(readFileSync(`/proc/${tid}/status`, 'utf8'))?.[1];
+}
+
+/** The blocked-signal mask of a thread, as /proc says it. */
+function sigBlk(tid: number): string {
+  const line = readFileSync(`/proc/${tid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('SigBlk:'));
+  if (!line) throw new Error(`no SigBlk in /proc/${tid}/status`);
+  return line;
+}
+
+/** Where the program's `syscall` instruction is in the process (a PIE: its load base plus nm's offset). */
+function syscallInsn(pid: number): bigint {
+  const nm = spawnSync('nm', [program], { encoding: 'utf8' });
+  if (nm.status !== 0) throw new Error(`nm ${program} failed (binutils is needed): ${nm.stderr}`);
+  const sym = nm.stdout.split('\n').find((l) => l.endsWith(' rw_syscall_insn'));
+  if (!sym) throw new Error(`no rw_syscall_insn in ${program}`);
+  const file = realpathSync(program);
+  const first = readFileSync(`/proc/${pid}/maps`, 'utf8')
+    .split('\n')
+    .find((l) => l.endsWith(` ${file}`));
+  if (!first) throw new Error(`${file} is not mapped in ${pid}`);
+  return BigInt(`0x${first.split('-')[0]}`) + BigInt(`0x${sym.split(' ')[0]}`);
+}
+
+interface Original {
+  leader: number;
+  /** the leader (main) first, then the workers in creation order */
+  tids: number[];
+  insn: bigint;
+}
+
+/**
+ * The program under ptrace with every thread traced from its birth, run until each
+ * of its four threads stands at its int3: main first, then each worker in turn (a
+ * worker's first stop, before any of its code, is its auto-attach SIGSTOP).
+ */
+async function startStopped(out: number): Promise<Original> {
+  const devnull = openSync('/dev/null', 'r');
+  let leader: number;
+  try {
+    leader = await n.spawn({ path: program, argv: [program], envp: [], trapTsc: false, traceForks: true, stdio: [devnull, out, out] });
+  } finally {
+    closeSync(devnull);
+  }
+  processes.push(leader);
+  const tids = [leader];
+  for (let i = 1; i < THREADS; i++) {
+    expect(await n.resumeAndWait(leader, 'cont', 0)).toMatchObject({ kind: 'event', event: PTRACE_EVENT_CLONE });
+    const fresh = threadsOf(leader).filter((t) => !tids.includes(t));
+    expect(fresh).toHaveLength(1);
+    expect(await n.waitStop(fresh[0])).toMatchObject({ kind: 'signal', signal: SIGSTOP });
+    tids.push(fresh[0]);
+  }
+  expect(await n.resumeAndWait(leader, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
+  for (const t of tids.slice(1)) expect(await n.resumeAndWait(t, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
+  expect(threadsOf(leader)).toEqual(sorted(tids));
+  return { leader, tids, insn: syscallInsn(leader) };
+}
+
+/** A copy of the process of thread `caller`, checked to be one process of stopped threads. */
+async function copy(caller: number, insn: bigint, originals: number[]): Promise<ThreadCopy[]> {
+  const pairs = await n.forkThreads(caller, insn);
+  processes.push(pairs[0].copy);
+  expect(pairs[0].original).toBe(caller);
+  expect(sorted(pairs.map((p) => p.original))).toEqual(sorted(originals));
+  expect(threadsOf(pairs[0].copy)).toEqual(sorted(pairs.map((p) => p.copy)));
+  for (const p of pairs) expect(originals).not.toContain(p.copy);
+  return pairs;
+}
+
+/**
+ * Runs every thread of process `pid` to its end: all set going, then each waited
+ * for (the workers end by themselves; main joins them and exits), the process's
+ * own pid last: a leader is reaped only after its other threads.
+ */
+async function runToEnd(pid: number, tids: number[]): Promise<void> {
+  for (const t of tids) await n.resume(t, 'cont', 0);
+  for (const t of tids) if (t !== pid) expect(await n.waitStop(t)).toMatchObject({ kind: 'exited', code: 0 });
+  expect(await n.waitStop(pid)).toMatchObject({ kind: 'exited', code: 0 });
+}
+
+/** What each process printed, in the order they ran (each writes its lines at its exit, in one write). */
+function blocks(file: string, expected: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (let at = 0; at < text.length; at += expected.length) out.push(text.slice(at, at + expected.length));
+  return out;
+}
+
+describe('checkpoints of a multi-threaded process (forkThreads)', () => {
+  let expected: string;
+
+  beforeAll(() => {
+    const r = spawnSync(program, ['native'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expected = r.stdout;
+    expect(expected.split('\n').filter((l) => l.startsWith('t'))).toHaveLength(THREADS);
+    expect(expected).not.toContain('BAD');
+  });
+
+  afterAll(async () => {
+    for (const pid of processes) await n.kill(pid);
+  });
+
+  function outputFile(): { file: string; fd: number } {
+    const file = path.join(tempDir('rewind-thread-copy-'), 'out');
+    return { file, fd: openSync(file, 'w') };
+  }
+
+  it("gives each copied thread its original's registers, and the copy ends as a native run does", async () => {
+    const { file, fd } = outputFile();
+    const o = await startStopped(fd);
+    const regs = new Map<number, Buffer>();
+    const xstate = new Map<number, Buffer>();
+    for (const t of o.tids) {
+      regs.set(t, await n.getRegs(t));
+      xstate.set(t, await n.getXState(t));
+    }
+    const pairs = await copy(o.leader, o.insn, o.tids);
+    for (const { original, copy: c } of pairs) {
+      expect(await n.getRegs(c), `registers of ${c}, the copy of ${original}`).toEqual(regs.get(original));
+      expect(await n.getXState(c), `XSAVE area of ${c}, the copy of ${original}`).toEqual(xstate.get(original));
+      expect(sigBlk(c)).toBe(sigBlk(original));
+      // the original is as it was
+      expect(await n.getRegs(original)).toEqual(regs.get(original));
+      expect(await n.getXState(original)).toEqual(xstate.get(original));
+    }
+    // the registers differ between the threads (each has its own TLS base): a copy
+    // that gave every thread one thread's registers would have failed above
+    expect(new Set(o.tids.map((t) => regs.get(t)!.readBigUInt64LE(21 * 8))).size).toBe(THREADS);
+
+    await runToEnd(pairs[0].copy, pairs.map((p) => p.copy));
+    await runToEnd(o.leader, o.tids);
+    closeSync(fd);
+    expect(blocks(file, expected)).toEqual([expected, expected]);
+  });
+
+  it('copies twice, copies a copy, and copies from a worker thread: all end as a native run does', async () => {
+    const { file, fd } = outputFile();
+    const o = await startStopped(fd);
+    const first = await copy(o.leader, o.insn, o.tids);
+    const second = await copy(o.leader, o.insn, o.tids);
+    const ofCopy = await copy(first[0].copy, o.insn, first.map((p) => p.copy));
+    // a worker's copy leads this one; main's copy is one of its other threads
+    const fromWorker = await copy(o.tids[2], o.insn, o.tids);
+    expect(fromWorker.find((p) => p.original === o.leader)!.copy).not.toBe(fromWorker[0].copy);
+
+    for (const pairs of [first, second, ofCopy, fromWorker]) await runToEnd(pairs[0].copy, pairs.map((p) => p.copy));
+    await runToEnd(o.leader, o.tids);
+    closeSync(fd);
+    expect(blocks(file, expected)).toEqual([expected, expected, expected, expected, expected]);
+  });
+
+  it('kills every thread of a copy with it, and leaves the original as it was', async () => {
+    const { file, fd } = outputFile();
+    const o = await startStopped(fd);
+    const pairs = await copy(o.leader, o.insn, o.tids);
+    for (const p of pairs) expect(existsSync(`/proc/${p.copy}`)).toBe(true);
+    await n.kill(pairs[0].copy);
+    // the threads are reaped; the leader's zombie is left to its real parent, the
+    // original it was forked from (as for a copy of a single-threaded process)
+    for (const p of pairs.slice(1)) expect(existsSync(`/proc/${p.copy}`), `thread ${p.copy} of the killed copy`).toBe(false);
+    expect(stateOf(pairs[0].copy)).toBe('Z');
+    await runToEnd(o.leader, o.tids);
+    closeSync(fd);
+    expect(blocks(file, expected)).toEqual([expected]);
+  });
+
+  it('refuses a process with a thread at a syscall entry, and changes nothing', async () => {
+    const { file, fd } = outputFile();
+    const o = await startStopped(fd);
+    // a worker goes on to its next syscall's entry (its end-of-run checks begin with one)
+    const worker = o.tids[1];
+    expect(await n.resumeAndWait(worker, 'syscall', 0)).toMatchObject({ kind: 'syscall' });
+    const regs = await Promise.all(o.tids.map((t) => n.getRegs(t)));
+    await expect(n.forkThreads(o.leader, o.insn)).rejects.toThrow(/at the entry of a syscall/);
+    await expect(n.forkThreads(0x3fffffff, o.insn)).rejects.toThrow(/gone|ESRCH|No such process/);
+    expect(await Promise.all(o.tids.map((t) => n.getRegs(t)))).toEqual(regs);
+    expect(threadsOf(o.leader)).toEqual(sorted(o.tids));
+    // the refused call stands at its entry still, and runs when the worker goes on
+    await runToEnd(o.leader, o.tids);
+    closeSync(fd);
+    expect(blocks(file, expected)).toEqual([expected]);
+  });
+});
