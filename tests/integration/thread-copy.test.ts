@@ -18,6 +18,8 @@ const SIGTRAP = 5;
 const SIGSTOP = 19;
 const PTRACE_EVENT_CLONE = 3;
 const THREADS = 4;
+const SYS_FUTEX = 202;
+const RESTART_CODES = [-512n, -513n, -514n, -516n]; // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK
 
 const program = programPath('threadcopy');
 const n = native();
@@ -76,26 +78,50 @@ interface Original {
  * worker's first stop, before any of its code, is its auto-attach SIGSTOP).
  */
 async function startStopped(out: number): Promise<Original> {
+  const { leader, tids } = await startWithWorkers(out, [], THREADS - 1);
+  expect(await n.resumeAndWait(leader, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
+  for (const t of tids.slice(1)) expect(await n.resumeAndWait(t, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
+  expect(threadsOf(leader)).toEqual(sorted(tids));
+  return { leader, tids, insn: syscallInsn(leader) };
+}
+
+/**
+ * The program ("join": four workers compute, main joins them) with each worker at
+ * its int3 and main stopped by a SIGSTOP inside the futex wait of its
+ * pthread_join, interrupted (rax holds a restart code, orig_rax the futex call).
+ */
+async function startJoining(out: number): Promise<Original> {
+  const { leader, tids } = await startWithWorkers(out, ['join'], THREADS);
+  await n.resume(leader, 'cont', 0);
+  for (const t of tids.slice(1)) expect(await n.resumeAndWait(t, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
+  // main reaches its wait by itself (the first worker it joins is stopped): wait
+  // for that, not for a time
+  while (readFileSync(`/proc/${leader}/syscall`, 'utf8').split(' ')[0] !== String(SYS_FUTEX))
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  process.kill(leader, 'SIGSTOP');
+  expect(await n.waitStop(leader)).toMatchObject({ kind: 'signal', signal: SIGSTOP });
+  return { leader, tids, insn: syscallInsn(leader) };
+}
+
+/** The program under ptrace, every thread traced from birth; main stopped after making `workers` threads, each stopped before its first instruction. */
+async function startWithWorkers(out: number, args: string[], workers: number): Promise<{ leader: number; tids: number[] }> {
   const devnull = openSync('/dev/null', 'r');
   let leader: number;
   try {
-    leader = await n.spawn({ path: program, argv: [program], envp: [], trapTsc: false, traceForks: true, stdio: [devnull, out, out] });
+    leader = await n.spawn({ path: program, argv: [program, ...args], envp: [], trapTsc: false, traceForks: true, stdio: [devnull, out, out] });
   } finally {
     closeSync(devnull);
   }
   processes.push(leader);
   const tids = [leader];
-  for (let i = 1; i < THREADS; i++) {
+  for (let i = 0; i < workers; i++) {
     expect(await n.resumeAndWait(leader, 'cont', 0)).toMatchObject({ kind: 'event', event: PTRACE_EVENT_CLONE });
     const fresh = threadsOf(leader).filter((t) => !tids.includes(t));
     expect(fresh).toHaveLength(1);
     expect(await n.waitStop(fresh[0])).toMatchObject({ kind: 'signal', signal: SIGSTOP });
     tids.push(fresh[0]);
   }
-  expect(await n.resumeAndWait(leader, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
-  for (const t of tids.slice(1)) expect(await n.resumeAndWait(t, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
-  expect(threadsOf(leader)).toEqual(sorted(tids));
-  return { leader, tids, insn: syscallInsn(leader) };
+  return { leader, tids };
 }
 
 /** A copy of the process of thread `caller`, checked to be one process of stopped threads. */
@@ -190,6 +216,23 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     await runToEnd(o.leader, o.tids);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected, expected, expected, expected, expected]);
+  });
+
+  it('copies a thread stopped inside a blocking syscall: in the copy the call starts again', async () => {
+    const { file, fd } = outputFile();
+    const o = await startJoining(fd);
+    const main = await n.getRegs(o.leader);
+    expect(main.readBigInt64LE(15 * 8)).toBe(BigInt(SYS_FUTEX)); // orig_rax
+    expect(RESTART_CODES).toContain(main.readBigInt64LE(10 * 8)); // rax
+    const regs = new Map<number, Buffer>();
+    for (const t of o.tids) regs.set(t, await n.getRegs(t));
+    // copied from a worker, so that main's copy is a cloned thread, not the forked one
+    const pairs = await copy(o.tids[1], o.insn, o.tids);
+    for (const { original, copy: c } of pairs) expect(await n.getRegs(c)).toEqual(regs.get(original));
+    await runToEnd(pairs[0].copy, pairs.map((p) => p.copy));
+    await runToEnd(o.leader, o.tids);
+    closeSync(fd);
+    expect(blocks(file, expected)).toEqual([expected, expected]);
   });
 
   it('kills every thread of a copy with it, and leaves the original as it was', async () => {
