@@ -42,6 +42,11 @@ function stateOf(tid: number): string | undefined {
   return /State:\s+(\S)/.exec(readFileSync(`/proc/${tid}/status`, 'utf8'))?.[1];
 }
 
+/** The children of the given threads (a copy is a child of the thread it was forked in). */
+function childrenOf(tids: number[]): number[] {
+  return sorted(tids.flatMap((t) => readFileSync(`/proc/${t}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number)));
+}
+
 /** The blocked-signal mask of a thread, as /proc says it. */
 function sigBlk(tid: number): string {
   const line = readFileSync(`/proc/${tid}/status`, 'utf8')
@@ -250,20 +255,38 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     expect(blocks(file, expected)).toEqual([expected]);
   });
 
-  it('refuses a process with a thread at a syscall entry, and changes nothing', async () => {
+  it('refuses a thread at a syscall entry or a thread it cannot copy, changing nothing; copies one at a syscall exit', async () => {
     const { file, fd } = outputFile();
     const o = await startStopped(fd);
+    const refused = async (caller: number, message: RegExp): Promise<void> => {
+      const regs = await Promise.all(o.tids.map((t) => n.getRegs(t)));
+      const children = childrenOf(o.tids);
+      await expect(n.forkThreads(caller, o.insn)).rejects.toThrow(message);
+      expect(await Promise.all(o.tids.map((t) => n.getRegs(t)))).toEqual(regs);
+      expect(childrenOf(o.tids)).toEqual(children);
+      expect(threadsOf(o.leader)).toEqual(sorted(o.tids));
+    };
     // a worker goes on to its next syscall's entry (its end-of-run checks begin with one)
     const worker = o.tids[1];
     expect(await n.resumeAndWait(worker, 'syscall', 0)).toMatchObject({ kind: 'syscall' });
-    const regs = await Promise.all(o.tids.map((t) => n.getRegs(t)));
-    await expect(n.forkThreads(o.leader, o.insn)).rejects.toThrow(/at the entry of a syscall/);
+    await refused(o.leader, /at the entry of a syscall/);
     await expect(n.forkThreads(0x3fffffff, o.insn)).rejects.toThrow(/gone|ESRCH|No such process/);
-    expect(await Promise.all(o.tids.map((t) => n.getRegs(t)))).toEqual(regs);
-    expect(threadsOf(o.leader)).toEqual(sorted(o.tids));
-    // the refused call stands at its entry still, and runs when the worker goes on
+    // a thread whose stack pointer points nowhere: the threads captured before it
+    // (the leader first) are given back their registers and memory
+    const last = o.tids[THREADS - 1];
+    const saved = await n.getRegs(last);
+    const bad = Buffer.from(saved);
+    bad.writeBigUInt64LE(0x1000n, 19 * 8); // rsp
+    await n.setRegs(last, bad);
+    expect(await n.resumeAndWait(worker, 'syscall', 0)).toMatchObject({ kind: 'syscall' }); // now at its exit
+    await refused(o.leader, /stack is not readable/);
+    await n.setRegs(last, saved);
+
+    // at the syscall's exit the worker is copied, and its copy goes on from there
+    const pairs = await copy(o.leader, o.insn, o.tids);
+    await runToEnd(pairs[0].copy, pairs.map((p) => p.copy));
     await runToEnd(o.leader, o.tids);
     closeSync(fd);
-    expect(blocks(file, expected)).toEqual([expected]);
+    expect(blocks(file, expected)).toEqual([expected, expected]);
   });
 });
