@@ -15,6 +15,11 @@
 // mask and the XSAVE area with ptrace, and the registers last, fs and gs base with
 // them. The forked thread keeps its sigaltstack, mask, name and XSAVE state, and
 // gets the robust list and clear-tid address, which fork drops.
+//
+// Signals queued at the copy point (PTRACE_PEEKSIGINFO reads them, siginfo and
+// order, without taking them) are queued again in the copy, each thread's for its
+// copy and the process's for the copy process, by the copy's threads themselves
+// (rt_tgsigqueueinfo, rt_sigqueueinfo), with every signal blocked meanwhile.
 #include "thread_copy.h"
 
 #include <errno.h>
@@ -62,6 +67,7 @@ struct ThreadState {
   uint64_t clearTid = 0;
   AltStack altStack{};
   std::string name;
+  std::vector<siginfo_t> pending;  // its own queue (tgkill, faults), in order
 };
 
 [[noreturn]] void fail(pid_t tid, int err, const std::string& what) {
@@ -72,7 +78,7 @@ struct ThreadState {
 // syscall's argument or result and given back when it goes out of scope.
 class Scratch {
  public:
-  static constexpr size_t kSize = 64;
+  static constexpr size_t kSize = 256;  // room for a siginfo_t
   Scratch(pid_t mem, pid_t tid, uint64_t rsp) : mem_(mem), addr_((rsp - 128 - kSize) & ~uint64_t(15)) {
     if (readMemory(mem, addr_, saved_, kSize) != kSize) fail(tid, EFAULT, "its stack is not readable below rsp");
   }
@@ -141,6 +147,39 @@ void checkCopyable(pid_t tid) {
     fail(tid, EBUSY, "it is stopped at the entry of a syscall");
 }
 
+// The signals queued for thread tid (shared: for its process), in order, with their
+// siginfo, as PTRACE_PEEKSIGINFO reads them without taking them off.
+std::vector<siginfo_t> peekPending(pid_t tid, bool shared) {
+  std::vector<siginfo_t> out;
+  for (;;) {
+    siginfo_t batch[16];
+    struct __ptrace_peeksiginfo_args args = {out.size(), shared ? uint32_t(PTRACE_PEEKSIGINFO_SHARED) : 0u, 16};
+    long got = ptrace(PTRACE_PEEKSIGINFO, tid, &args, batch);
+    if (got < 0) fail(tid, errno, "ptrace(PTRACE_PEEKSIGINFO)");
+    if (got == 0) return out;
+    out.insert(out.end(), batch, batch + got);
+  }
+}
+
+// Whether a signal the thread does not block is pending for it: the single step of
+// an injection would take it (a signal-delivery stop instead of the step's trap).
+bool signalWaiting(pid_t tid, uint64_t blocked) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", int(tid));
+  FILE* f = std::fopen(path, "r");
+  if (!f) return false;
+  char line[256];
+  unsigned long long pending = 0, mask = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "SigPnd: %llx", &mask) == 1 || std::sscanf(line, "ShdPnd: %llx", &mask) == 1) pending |= mask;
+  std::fclose(f);
+  return (pending & ~blocked) != 0;
+}
+
+void setSigmask(pid_t tid, uint64_t mask) {
+  if (ptrace(PTRACE_SETSIGMASK, tid, (void*)sizeof mask, &mask) != 0) fail(tid, errno, "ptrace(PTRACE_SETSIGMASK)");
+}
+
 std::string threadName(pid_t pid, pid_t tid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/comm");
   std::string name;
@@ -163,11 +202,23 @@ ThreadState capture(pid_t pid, pid_t tid, uint64_t insn) {
   s.robustHead = uint64_t(head);
   s.robustLen = len;
   s.name = threadName(pid, tid);
+  s.pending = peekPending(tid, false);
+  // a signal waiting for the thread stays queued through the injections below
+  // (PTRACE_SETSIGMASK also forgets a mask that rt_sigsuspend would restore: only
+  // done when needed)
+  bool holdSignals = signalWaiting(tid, s.sigmask);
+  if (holdSignals) setSigmask(tid, ~uint64_t(0));
   Scratch scratch(pid, tid, s.regs.rsp);
-  injectInto(tid, insn, SYS_prctl, "prctl(PR_GET_TID_ADDRESS)", {kPrGetTidAddress, scratch.addr()});
-  readMemory(pid, scratch.addr(), &s.clearTid, sizeof s.clearTid);
-  injectInto(tid, insn, SYS_sigaltstack, "sigaltstack", {0, scratch.addr()});
-  readMemory(pid, scratch.addr(), &s.altStack, sizeof s.altStack);
+  try {
+    injectInto(tid, insn, SYS_prctl, "prctl(PR_GET_TID_ADDRESS)", {kPrGetTidAddress, scratch.addr()});
+    readMemory(pid, scratch.addr(), &s.clearTid, sizeof s.clearTid);
+    injectInto(tid, insn, SYS_sigaltstack, "sigaltstack", {0, scratch.addr()});
+    readMemory(pid, scratch.addr(), &s.altStack, sizeof s.altStack);
+  } catch (...) {
+    if (holdSignals) setSigmask(tid, s.sigmask);
+    throw;
+  }
+  if (holdSignals) setSigmask(tid, s.sigmask);
   return s;
 }
 
@@ -235,6 +286,25 @@ void setDroppedState(pid_t mem, pid_t tid, pid_t stack, uint64_t insn, const Thr
   injectInto(tid, insn, SYS_prctl, "prctl(PR_SET_NAME)", {PR_SET_NAME, scratch.addr()});
 }
 
+// Queues the signals `sigs` again in the copy: for thread tid of process tgid
+// (rt_tgsigqueueinfo), or for the process (shared: rt_sigqueueinfo, injected in its
+// leader tid), with their siginfo (a thread may give any si_code to signals it sends
+// itself). The thread must block every signal meanwhile, or the next injection's
+// step would take one. SIGSTOP and SIGKILL are not queued again (see the docs).
+void queueSignals(pid_t tgid, pid_t tid, uint64_t insn, const std::vector<siginfo_t>& sigs, bool shared) {
+  if (sigs.empty()) return;
+  Scratch scratch(tgid, tid, getRegs(tid).rsp);
+  for (const siginfo_t& si : sigs) {
+    if (si.si_signo == SIGSTOP || si.si_signo == SIGKILL) continue;
+    writeMemory(tgid, scratch.addr(), &si, sizeof si);
+    if (shared)
+      injectInto(tid, insn, SYS_rt_sigqueueinfo, "rt_sigqueueinfo", {uint64_t(tgid), uint64_t(si.si_signo), scratch.addr()});
+    else
+      injectInto(tid, insn, SYS_rt_tgsigqueueinfo, "rt_tgsigqueueinfo",
+                 {uint64_t(tgid), uint64_t(tid), uint64_t(si.si_signo), scratch.addr()});
+  }
+}
+
 }  // namespace
 
 std::vector<pid_t> threadsOf(pid_t pid) {
@@ -250,8 +320,10 @@ std::vector<ThreadCopy> forkCopyThreads(pid_t pid, uint64_t insn, const std::map
   for (pid_t t : tids) checkCopyable(t);
   std::vector<ThreadState> states;
   for (pid_t t : tids) states.push_back(capture(pid, t, insn));
+  std::vector<siginfo_t> shared = peekPending(pid, true);
   pid_t child = forkCopyCaller(pid, insn, sw);
   std::vector<ThreadCopy> out{{pid, child}};
+  constexpr uint64_t kAll = ~uint64_t(0);
   try {
     setDroppedState(child, child, child, insn, states[0], false);
     for (size_t i = 1; i < states.size(); i++) {
@@ -259,11 +331,17 @@ std::vector<ThreadCopy> forkCopyThreads(pid_t pid, uint64_t insn, const std::map
       pid_t t = cloneThread(child, insn);
       out.push_back({s.tid, t});
       setXState(t, s.xstate);
-      if (ptrace(PTRACE_SETSIGMASK, t, (void*)sizeof s.sigmask, &s.sigmask) != 0)
-        fail(t, errno, "ptrace(PTRACE_SETSIGMASK)");
+      setSigmask(t, kAll);
       setDroppedState(child, t, child, insn, s, true);
+      queueSignals(child, t, insn, s.pending, false);
+      setSigmask(t, s.sigmask);  // no injection into t after this
       setRegs(t, s.regs);
     }
+    // last, as no injection into the leader follows: the signals fork does not copy
+    setSigmask(child, kAll);
+    queueSignals(child, child, insn, states[0].pending, false);
+    queueSignals(child, child, insn, shared, true);
+    setSigmask(child, states[0].sigmask);
   } catch (...) {
     killTracee(child);
     throw;

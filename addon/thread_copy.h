@@ -3,7 +3,8 @@
 // copy (forkCopyCaller, process_copy.h), then re-creates every other thread in it
 // with an injected clone(CLONE_THREAD) and gives each new thread its original's
 // per-thread state: registers (fs and gs base among them), the XSAVE area, the
-// signal mask, sigaltstack, robust list, clear-tid address and name. As rr's
+// signal mask, sigaltstack, robust list, clear-tid address, name and the signals
+// queued for it (the process's queued signals go to the copy's). As rr's
 // ReplaySession::clone does with its tasks, but from what the kernel says now
 // rather than from what the recording said. What is not copied: docs/timeline.md,
 // "Checkpoints of threads".

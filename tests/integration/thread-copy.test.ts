@@ -47,13 +47,20 @@ function childrenOf(tids: number[]): number[] {
   return sorted(tids.flatMap((t) => readFileSync(`/proc/${t}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number)));
 }
 
-/** The blocked-signal mask of a thread, as /proc says it. */
-function sigBlk(tid: number): string {
+/** A line of /proc/TID/status (SigBlk: blocked signals, SigPnd: the thread's pending, ShdPnd: the process's). */
+function statusLine(tid: number, field: string): string {
   const line = readFileSync(`/proc/${tid}/status`, 'utf8')
     .split('\n')
-    .find((l) => l.startsWith('SigBlk:'));
-  if (!line) throw new Error(`no SigBlk in /proc/${tid}/status`);
+    .find((l) => l.startsWith(`${field}:`));
+  if (!line) throw new Error(`no ${field} in /proc/${tid}/status`);
   return line;
+}
+
+const SIGUSR2 = 12;
+
+/** Whether signal sig is in a /proc mask line. */
+function hasSignal(line: string, sig: number): boolean {
+  return ((BigInt(`0x${line.split(/\s+/)[1]}`) >> BigInt(sig - 1)) & 1n) === 1n;
 }
 
 /** Where the program's `syscall` instruction is in the process (a PIE: its load base plus nm's offset). */
@@ -142,13 +149,26 @@ async function copy(caller: number, insn: bigint, originals: number[]): Promise<
 
 /**
  * Runs every thread of process `pid` to its end: all set going, then each waited
- * for (the workers end by themselves; main joins them and exits), the process's
- * own pid last: a leader is reaped only after its other threads.
+ * for, a signal it stops for delivered (thread 1's SIGUSR2): the workers first (they
+ * end by themselves), then main (it joins them), the process's own pid last (a
+ * leader is reaped only after its other threads).
  */
-async function runToEnd(pid: number, tids: number[]): Promise<void> {
+async function runToEnd(pid: number, tids: number[], main: number): Promise<void> {
   for (const t of tids) await n.resume(t, 'cont', 0);
-  for (const t of tids) if (t !== pid) expect(await n.waitStop(t)).toMatchObject({ kind: 'exited', code: 0 });
-  expect(await n.waitStop(pid)).toMatchObject({ kind: 'exited', code: 0 });
+  const order = [...tids.filter((t) => t !== pid && t !== main), ...(main !== pid ? [main] : []), pid];
+  for (const t of order) {
+    let stop = await n.waitStop(t);
+    while (stop.kind === 'signal') {
+      await n.resume(t, 'cont', stop.signal);
+      stop = await n.waitStop(t);
+    }
+    expect(stop, `the end of thread ${t}`).toMatchObject({ kind: 'exited', code: 0 });
+  }
+}
+
+/** runToEnd for a copy: main's copy is the copy of the original's main thread. */
+async function runCopyToEnd(pairs: ThreadCopy[], originalMain: number): Promise<void> {
+  await runToEnd(pairs[0].copy, pairs.map((p) => p.copy), pairs.find((p) => p.original === originalMain)!.copy);
 }
 
 /** What each process printed, in the order they ran (each writes its lines at its exit, in one write). */
@@ -188,11 +208,16 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
       regs.set(t, await n.getRegs(t));
       xstate.set(t, await n.getXState(t));
     }
+    // thread 1 has a SIGUSR2 waiting (not blocked), each thread two values of its own
+    // realtime signal (blocked), the process one of its own
+    expect(hasSignal(statusLine(o.tids[1], 'SigPnd'), SIGUSR2)).toBe(true);
+    expect(hasSignal(statusLine(o.tids[1], 'SigBlk'), SIGUSR2)).toBe(false);
+    expect(statusLine(o.leader, 'ShdPnd')).not.toBe('ShdPnd:\t0000000000000000');
     const pairs = await copy(o.leader, o.insn, o.tids);
     for (const { original, copy: c } of pairs) {
       expect(await n.getRegs(c), `registers of ${c}, the copy of ${original}`).toEqual(regs.get(original));
       expect(await n.getXState(c), `XSAVE area of ${c}, the copy of ${original}`).toEqual(xstate.get(original));
-      expect(sigBlk(c)).toBe(sigBlk(original));
+      for (const field of ['SigBlk', 'SigPnd', 'ShdPnd']) expect(statusLine(c, field)).toBe(statusLine(original, field));
       // the original is as it was
       expect(await n.getRegs(original)).toEqual(regs.get(original));
       expect(await n.getXState(original)).toEqual(xstate.get(original));
@@ -201,8 +226,8 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     // that gave every thread one thread's registers would have failed above
     expect(new Set(o.tids.map((t) => regs.get(t)!.readBigUInt64LE(21 * 8))).size).toBe(THREADS);
 
-    await runToEnd(pairs[0].copy, pairs.map((p) => p.copy));
-    await runToEnd(o.leader, o.tids);
+    await runCopyToEnd(pairs, o.leader);
+    await runToEnd(o.leader, o.tids, o.leader);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected, expected]);
   });
@@ -217,8 +242,9 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     const fromWorker = await copy(o.tids[2], o.insn, o.tids);
     expect(fromWorker.find((p) => p.original === o.leader)!.copy).not.toBe(fromWorker[0].copy);
 
-    for (const pairs of [first, second, ofCopy, fromWorker]) await runToEnd(pairs[0].copy, pairs.map((p) => p.copy));
-    await runToEnd(o.leader, o.tids);
+    for (const pairs of [first, second, fromWorker]) await runCopyToEnd(pairs, o.leader);
+    await runCopyToEnd(ofCopy, first[0].copy);
+    await runToEnd(o.leader, o.tids, o.leader);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected, expected, expected, expected, expected]);
   });
@@ -234,8 +260,8 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     // copied from a worker, so that main's copy is a cloned thread, not the forked one
     const pairs = await copy(o.tids[1], o.insn, o.tids);
     for (const { original, copy: c } of pairs) expect(await n.getRegs(c)).toEqual(regs.get(original));
-    await runToEnd(pairs[0].copy, pairs.map((p) => p.copy));
-    await runToEnd(o.leader, o.tids);
+    await runCopyToEnd(pairs, o.leader);
+    await runToEnd(o.leader, o.tids, o.leader);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected, expected]);
   });
@@ -250,7 +276,7 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     // original it was forked from (as for a copy of a single-threaded process)
     for (const p of pairs.slice(1)) expect(existsSync(`/proc/${p.copy}`), `thread ${p.copy} of the killed copy`).toBe(false);
     expect(stateOf(pairs[0].copy)).toBe('Z');
-    await runToEnd(o.leader, o.tids);
+    await runToEnd(o.leader, o.tids, o.leader);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected]);
   });
@@ -267,7 +293,7 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
       expect(threadsOf(o.leader)).toEqual(sorted(o.tids));
     };
     // a worker goes on to its next syscall's entry (its end-of-run checks begin with one)
-    const worker = o.tids[1];
+    const worker = o.tids[2];
     expect(await n.resumeAndWait(worker, 'syscall', 0)).toMatchObject({ kind: 'syscall' });
     await refused(o.leader, /at the entry of a syscall/);
     await expect(n.forkThreads(0x3fffffff, o.insn)).rejects.toThrow(/gone|ESRCH|No such process/);
@@ -284,8 +310,8 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
 
     // at the syscall's exit the worker is copied, and its copy goes on from there
     const pairs = await copy(o.leader, o.insn, o.tids);
-    await runToEnd(pairs[0].copy, pairs.map((p) => p.copy));
-    await runToEnd(o.leader, o.tids);
+    await runCopyToEnd(pairs, o.leader);
+    await runToEnd(o.leader, o.tids, o.leader);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected, expected]);
   });
