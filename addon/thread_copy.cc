@@ -321,9 +321,20 @@ std::vector<ThreadCopy> forkCopyThreads(pid_t pid, uint64_t insn, const std::map
   std::vector<ThreadState> states;
   for (pid_t t : tids) states.push_back(capture(pid, t, insn));
   std::vector<siginfo_t> shared = peekPending(pid, true);
-  pid_t child = forkCopyCaller(pid, insn, sw);
-  std::vector<ThreadCopy> out{{pid, child}};
   constexpr uint64_t kAll = ~uint64_t(0);
+  // the fork is injected in pid: held as in capture(); the copy inherits the mask
+  // held, and gets its own back at the end
+  bool holdCaller = signalWaiting(pid, states[0].sigmask);
+  if (holdCaller) setSigmask(pid, kAll);
+  pid_t child;
+  try {
+    child = forkCopyCaller(pid, insn, sw);
+  } catch (...) {
+    if (holdCaller) setSigmask(pid, states[0].sigmask);
+    throw;
+  }
+  if (holdCaller) setSigmask(pid, states[0].sigmask);
+  std::vector<ThreadCopy> out{{pid, child}};
   try {
     setDroppedState(child, child, child, insn, states[0], false);
     for (size_t i = 1; i < states.size(); i++) {

@@ -82,6 +82,8 @@ interface Original {
   /** the leader (main) first, then the workers in creation order */
   tids: number[];
   insn: bigint;
+  /** the program's thread 1, for which a SIGUSR2 waits at the copy point */
+  thread1: number;
 }
 
 /**
@@ -94,7 +96,7 @@ async function startStopped(out: number): Promise<Original> {
   expect(await n.resumeAndWait(leader, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
   for (const t of tids.slice(1)) expect(await n.resumeAndWait(t, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
   expect(threadsOf(leader)).toEqual(sorted(tids));
-  return { leader, tids, insn: syscallInsn(leader) };
+  return { leader, tids, insn: syscallInsn(leader), thread1: tids[1] };
 }
 
 /**
@@ -112,7 +114,7 @@ async function startJoining(out: number): Promise<Original> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   process.kill(leader, 'SIGSTOP');
   expect(await n.waitStop(leader)).toMatchObject({ kind: 'signal', signal: SIGSTOP });
-  return { leader, tids, insn: syscallInsn(leader) };
+  return { leader, tids, insn: syscallInsn(leader), thread1: tids[2] };
 }
 
 /** The program under ptrace, every thread traced from birth; main stopped after making `workers` threads, each stopped before its first instruction. */
@@ -149,26 +151,24 @@ async function copy(caller: number, insn: bigint, originals: number[]): Promise<
 
 /**
  * Runs every thread of process `pid` to its end: all set going, then each waited
- * for, a signal it stops for delivered (thread 1's SIGUSR2): the workers first (they
- * end by themselves), then main (it joins them), the process's own pid last (a
- * leader is reaped only after its other threads).
+ * for, a signal it stops for delivered. Thread 1 first: it stops at once for the
+ * SIGUSR2 waiting for it, which nothing else may wait behind (main joins it). Then
+ * the other workers (they end by themselves), main (it joins them), and the
+ * process's own pid last (a leader's end is reported only after its other threads
+ * are reaped).
  */
-async function runToEnd(pid: number, tids: number[], main: number): Promise<void> {
+async function runToEnd(pid: number, tids: number[], main: number, thread1: number): Promise<void> {
   for (const t of tids) await n.resume(t, 'cont', 0);
+  expect(await n.waitStop(thread1), `thread ${thread1}'s SIGUSR2`).toMatchObject({ kind: 'signal', signal: SIGUSR2 });
+  await n.resume(thread1, 'cont', SIGUSR2);
   const order = [...tids.filter((t) => t !== pid && t !== main), ...(main !== pid ? [main] : []), pid];
-  for (const t of order) {
-    let stop = await n.waitStop(t);
-    while (stop.kind === 'signal') {
-      await n.resume(t, 'cont', stop.signal);
-      stop = await n.waitStop(t);
-    }
-    expect(stop, `the end of thread ${t}`).toMatchObject({ kind: 'exited', code: 0 });
-  }
+  for (const t of order) expect(await n.waitStop(t), `the end of thread ${t}`).toMatchObject({ kind: 'exited', code: 0 });
 }
 
-/** runToEnd for a copy: main's copy is the copy of the original's main thread. */
-async function runCopyToEnd(pairs: ThreadCopy[], originalMain: number): Promise<void> {
-  await runToEnd(pairs[0].copy, pairs.map((p) => p.copy), pairs.find((p) => p.original === originalMain)!.copy);
+/** runToEnd for a copy of `original`: the copies of its main thread and thread 1. */
+async function runCopyToEnd(pairs: ThreadCopy[], original: { leader: number; thread1: number }): Promise<void> {
+  const copyOf = (t: number): number => pairs.find((p) => p.original === t)!.copy;
+  await runToEnd(pairs[0].copy, pairs.map((p) => p.copy), copyOf(original.leader), copyOf(original.thread1));
 }
 
 /** What each process printed, in the order they ran (each writes its lines at its exit, in one write). */
@@ -226,8 +226,8 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     // that gave every thread one thread's registers would have failed above
     expect(new Set(o.tids.map((t) => regs.get(t)!.readBigUInt64LE(21 * 8))).size).toBe(THREADS);
 
-    await runCopyToEnd(pairs, o.leader);
-    await runToEnd(o.leader, o.tids, o.leader);
+    await runCopyToEnd(pairs, o);
+    await runToEnd(o.leader, o.tids, o.leader, o.thread1);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected, expected]);
   });
@@ -238,13 +238,15 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     const first = await copy(o.leader, o.insn, o.tids);
     const second = await copy(o.leader, o.insn, o.tids);
     const ofCopy = await copy(first[0].copy, o.insn, first.map((p) => p.copy));
-    // a worker's copy leads this one; main's copy is one of its other threads
-    const fromWorker = await copy(o.tids[2], o.insn, o.tids);
+    // a worker's copy leads this one; main's copy is one of its other threads. The
+    // worker is thread 1, with a signal waiting that the injected fork must not take
+    const fromWorker = await copy(o.tids[1], o.insn, o.tids);
     expect(fromWorker.find((p) => p.original === o.leader)!.copy).not.toBe(fromWorker[0].copy);
 
-    for (const pairs of [first, second, fromWorker]) await runCopyToEnd(pairs, o.leader);
-    await runCopyToEnd(ofCopy, first[0].copy);
-    await runToEnd(o.leader, o.tids, o.leader);
+    for (const pairs of [first, second, fromWorker]) await runCopyToEnd(pairs, o);
+    const copyOf = (t: number): number => first.find((p) => p.original === t)!.copy;
+    await runCopyToEnd(ofCopy, { leader: copyOf(o.leader), thread1: copyOf(o.thread1) });
+    await runToEnd(o.leader, o.tids, o.leader, o.thread1);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected, expected, expected, expected, expected]);
   });
@@ -260,8 +262,8 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     // copied from a worker, so that main's copy is a cloned thread, not the forked one
     const pairs = await copy(o.tids[1], o.insn, o.tids);
     for (const { original, copy: c } of pairs) expect(await n.getRegs(c)).toEqual(regs.get(original));
-    await runCopyToEnd(pairs, o.leader);
-    await runToEnd(o.leader, o.tids, o.leader);
+    await runCopyToEnd(pairs, o);
+    await runToEnd(o.leader, o.tids, o.leader, o.thread1);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected, expected]);
   });
@@ -276,7 +278,7 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     // original it was forked from (as for a copy of a single-threaded process)
     for (const p of pairs.slice(1)) expect(existsSync(`/proc/${p.copy}`), `thread ${p.copy} of the killed copy`).toBe(false);
     expect(stateOf(pairs[0].copy)).toBe('Z');
-    await runToEnd(o.leader, o.tids, o.leader);
+    await runToEnd(o.leader, o.tids, o.leader, o.thread1);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected]);
   });
@@ -310,8 +312,8 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
 
     // at the syscall's exit the worker is copied, and its copy goes on from there
     const pairs = await copy(o.leader, o.insn, o.tids);
-    await runCopyToEnd(pairs, o.leader);
-    await runToEnd(o.leader, o.tids, o.leader);
+    await runCopyToEnd(pairs, o);
+    await runToEnd(o.leader, o.tids, o.leader, o.thread1);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected, expected]);
   });
