@@ -40,9 +40,9 @@ void Debugger::takeSlice() {
   }
   lastSliceRegs = now;
   haveSliceRegs = true;
-  pid_t child = forkCopy(pid, forkAt, &sw);
+  TraceePtr child = forkCopy(*tracee, forkAt, &sw);
   StopInfo s;
-  s.num("pid", child);
+  s.num("pid", child->pid);
   s.num("event", event);
   s.big("pc", regs().rip);
   s.num("watchHits", double(watchHits));
@@ -59,7 +59,10 @@ void Debugger::takeSlice() {
   for (auto& sl : slots)
     if (sl.used && sl.type == 0 && !sw.count(sl.addr)) add(sl.addr);
   s.bigs("counts", std::move(cs));
-  if (slicesTaken) slicesTaken->push_back(std::move(s));
+  if (slicesTaken) {
+    slicesTaken->infos.push_back(std::move(s));
+    slicesTaken->copies.push_back(std::move(child));
+  }
   if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
   while (!sliceAt.empty() && sliceAt.front() <= ranNs) sliceAt.erase(sliceAt.begin());
 }

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cpuid_emulation.h"
 #include "event_format.h"
 #include "loop_result.h"
 #include "memory_io.h"
@@ -52,6 +53,7 @@ struct ProgramView {
 enum class ExitFix { kNone, kIntAtArg1, kResult, kPersona };
 
 struct Session {
+  CpuidState cpuid;  // its CPUID emulation (cpuid_emulation.h): answers, faulting, patched sites
   bool inSyscall = false;
   user_regs_struct entry{};
   int pendingSig = 0;

@@ -127,7 +127,7 @@ void onSignalStop(pid_t pid, Session& s, const Stop& st, const std::vector<Row>&
     }
   }
   // The recorder's own CPUID trap (a patched site's SIGILL, a faulting CPUID's SIGSEGV).
-  if (cpuidRecordTrap(pid, st.sig, si, w)) {
+  if (cpuidRecordTrap(pid, s.cpuid, st.sig, si, w)) {
     count++;
     s.atExit = false;
     return;

@@ -307,16 +307,18 @@ void queueSignals(pid_t tgid, pid_t tid, uint64_t insn, const std::vector<siginf
 
 }  // namespace
 
-std::vector<pid_t> threadsOf(pid_t pid) {
-  std::vector<pid_t> tids = threadIds(pid);
-  std::vector<pid_t> out{pid};
-  for (pid_t t : tids)
-    if (t != pid) out.push_back(t);
-  return out;
-}
-
-std::vector<ThreadCopy> forkCopyThreads(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
-  std::vector<pid_t> tids = threadsOf(pid);
+ThreadsCopy forkCopyThreads(Tracee& original, pid_t caller, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
+  if (original.gone) throw NativeError{ESRCH, "process " + std::to_string(original.pid) + " has ended"};
+  const pid_t pid = caller;
+  // the caller first
+  std::vector<pid_t> tids{pid};
+  bool ours = false;
+  for (pid_t t : threadIds(original.pid)) {
+    if (t == pid) ours = true;
+    else tids.push_back(t);
+  }
+  if (!ours)
+    throw NativeError{ESRCH, "thread " + std::to_string(pid) + " is not a thread of process " + std::to_string(original.pid)};
   for (pid_t t : tids) checkCopyable(t);
   std::vector<ThreadState> states;
   for (pid_t t : tids) states.push_back(capture(pid, t, insn));
@@ -326,14 +328,15 @@ std::vector<ThreadCopy> forkCopyThreads(pid_t pid, uint64_t insn, const std::map
   // held, and gets its own back at the end
   bool holdCaller = signalWaiting(pid, states[0].sigmask);
   if (holdCaller) setSigmask(pid, kAll);
-  pid_t child;
+  TraceePtr copy;
   try {
-    child = forkCopyCaller(pid, insn, sw);
+    copy = forkCopyCaller(original, pid, insn, sw);
   } catch (...) {
     if (holdCaller) setSigmask(pid, states[0].sigmask);
     throw;
   }
   if (holdCaller) setSigmask(pid, states[0].sigmask);
+  const pid_t child = copy->pid;
   std::vector<ThreadCopy> out{{pid, child}};
   try {
     setDroppedState(child, child, child, insn, states[0], false);
@@ -354,10 +357,10 @@ std::vector<ThreadCopy> forkCopyThreads(pid_t pid, uint64_t insn, const std::map
     queueSignals(child, child, insn, shared, true);
     setSigmask(child, states[0].sigmask);
   } catch (...) {
-    killTracee(child);
+    copy->kill();
     throw;
   }
-  return out;
+  return {copy, out};
 }
 
 }  // namespace rw

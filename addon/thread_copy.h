@@ -15,6 +15,8 @@
 #include <map>
 #include <vector>
 
+#include "tracee.h"
+
 namespace rw {
 
 struct ThreadCopy {
@@ -22,17 +24,19 @@ struct ThreadCopy {
   pid_t copy;      // the thread standing for it in the copy
 };
 
-// The threads of pid's process (from /proc/pid/task), pid first.
-std::vector<pid_t> threadsOf(pid_t pid);
+struct ThreadsCopy {
+  TraceePtr process;                // the copy (its pid: the copy of `caller`)
+  std::vector<ThreadCopy> threads;  // one pair per thread, the caller's first
+};
 
-// A stopped copy of pid's whole process. pid is the thread the fork is injected in
-// (at the `syscall` instruction at insn; `sw`: the int3s to lift around it, as for
-// forkCopy); its copy leads the new process. Every thread of the process must be
-// in a ptrace stop of this tracer, and none at a syscall-entry or seccomp stop
-// (an error changes nothing then). Returns one pair per thread, pid's first; every
-// copy is ptrace-stopped with its original's registers, and dies with the copy's
-// process (killTracee kills and reaps them all). The originals keep their
-// registers and memory; each is left at a signal-delivery stop (see the .cc).
-std::vector<ThreadCopy> forkCopyThreads(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
+// A stopped copy of t's whole process. `caller`, one of its threads, is the one the
+// fork is injected in (at the `syscall` instruction at insn; `sw`: the int3s to
+// lift around it, as for forkCopy); its copy leads the new process. Every thread
+// must be in a ptrace stop of this tracer, and none at a syscall-entry or seccomp
+// stop (an error changes nothing then). Every copy is ptrace-stopped with its
+// original's registers, and dies with the copy's process (closing its Tracee kills
+// and reaps them all). The originals keep their registers, memory and queued
+// signals; each is left at a signal-delivery stop (see the .cc).
+ThreadsCopy forkCopyThreads(Tracee& t, pid_t caller, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
 
 }  // namespace rw

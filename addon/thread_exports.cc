@@ -12,6 +12,7 @@
 #include "js_args.h"
 #include "ptrace_ops.h"
 #include "thread_copy.h"
+#include "tracee_exports.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -21,23 +22,35 @@ using Napi::CallbackInfo;
 using Napi::Value;
 
 Value ForkThreads(const CallbackInfo& info) {
-  const char* usage = "forkThreads(pid, insnAddr: bigint): { original, copy }[] (pid's first)";
-  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBigInt(), usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  uint64_t insn = big(info[1]);
-  USAGE_CHECK(pid > 0, usage);
-  return submitToTracer(info.Env(), usage, [pid, insn] {
-    auto pairs = std::make_shared<std::vector<ThreadCopy>>(forkCopyThreads(pid, insn, nullptr));
+  const char* usage = "forkThreads(tracee: Tracee, caller: number (one of its threads), insnAddr: bigint): "
+                      "{ tracee: Tracee, threads: { original, copy }[] }";
+  USAGE_CHECK(info.Length() == 3 && isTracee(info.Env(), info[0]) && info[1].IsNumber() && info[2].IsBigInt(), usage);
+  TraceePtr t = traceeFrom(info.Env(), info[0]);
+  pid_t caller = info[1].As<Napi::Number>().Int32Value();
+  uint64_t insn = big(info[2]);
+  USAGE_CHECK(caller > 0, usage);
+  if (!t) {  // a bug in the caller, said as a closed Tracee's own calls say it
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    Napi::Error e = Napi::Error::New(info.Env(), std::string("the tracee was closed (usage: ") + usage + ")");
+    e.Set("code", Napi::String::New(info.Env(), "EDISPOSED"));
+    d.Reject(e.Value());
+    return d.Promise();
+  }
+  return submitToTracer(info.Env(), usage, [t, caller, insn] {
+    auto copy = std::make_shared<ThreadsCopy>(forkCopyThreads(*t, caller, insn, nullptr));
     Outcome o;
-    o.build = [pairs](Napi::Env env) {
-      Napi::Array a = Napi::Array::New(env, pairs->size());
-      for (uint32_t i = 0; i < pairs->size(); i++) {
+    o.build = [copy](Napi::Env env) {
+      Napi::Array a = Napi::Array::New(env, copy->threads.size());
+      for (uint32_t i = 0; i < copy->threads.size(); i++) {
         Napi::Object p = Napi::Object::New(env);
-        p.Set("original", (*pairs)[i].original);
-        p.Set("copy", (*pairs)[i].copy);
+        p.Set("original", copy->threads[i].original);
+        p.Set("copy", copy->threads[i].copy);
         a.Set(i, p);
       }
-      return a;
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("tracee", wrapTracee(env, copy->process));
+      r.Set("threads", a);
+      return r;
     };
     return o;
   });

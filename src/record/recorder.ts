@@ -174,7 +174,7 @@ export class Recorder {
     const first = { ...(await captureAddressSpace(pid, writer, path)), argv: commandLineOf(pid) };
     writer.append(encodeJsonEvent(EventKind.Exec, pid, first));
     writer.flush(); // the start of the program is on disk before it runs
-    await cpuid.afterExec(pid, first, stored);
+    await cpuid.afterExec(recording, pid, first, stored);
 
     let running = recording.run(table, BATCH_BYTES);
     for (;;) {
@@ -219,7 +219,7 @@ export class Recorder {
           case 'mmap-file': {
             const map = recordMapping(at, stop, writer, writer.eventCount - 1);
             writer.append(encodeJsonEvent(EventKind.MapFile, at, map));
-            await cpuid.afterMap(at, map, stored);
+            await cpuid.afterMap(recording, at, map, stored);
             break;
           }
           case 'mremap-grow': {
@@ -233,7 +233,7 @@ export class Recorder {
           case 'exec': {
             const snap = { ...(await captureAddressSpace(at, writer, fs.readlinkSync(`/proc/${at}/exe`))), argv: commandLineOf(at) };
             writer.append(encodeJsonEvent(EventKind.Exec, at, snap));
-            await cpuid.afterExec(at, snap, stored);
+            await cpuid.afterExec(recording, at, snap, stored);
             break;
           }
           case 'released': {

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { native, type ThreadCopy } from '../../src/native/addon.js';
+import { native, type NativeTracee, type ThreadCopy } from '../../src/native/addon.js';
 import { programPath, tempDir } from '../helpers.js';
 
 const SIGTRAP = 5;
@@ -23,8 +23,8 @@ const RESTART_CODES = [-512n, -513n, -514n, -516n]; // ERESTARTSYS, ERESTARTNOIN
 
 const program = programPath('threadcopy');
 const n = native();
-/** Every process the tests made (originals and copies): killed at the end whatever happened. */
-const processes: number[] = [];
+/** Every process the tests made (originals and copies): closed (killed) at the end whatever happened. */
+const processes: NativeTracee[] = [];
 
 function threadsOf(pid: number): number[] {
   return readdirSync(`/proc/${pid}/task`)
@@ -78,6 +78,7 @@ function syscallInsn(pid: number): bigint {
 }
 
 interface Original {
+  tracee: NativeTracee;
   leader: number;
   /** the leader (main) first, then the workers in creation order */
   tids: number[];
@@ -92,11 +93,11 @@ interface Original {
  * worker's first stop, before any of its code, is its auto-attach SIGSTOP).
  */
 async function startStopped(out: number): Promise<Original> {
-  const { leader, tids } = await startWithWorkers(out, [], THREADS - 1);
+  const { tracee, leader, tids } = await startWithWorkers(out, [], THREADS - 1);
   expect(await n.resumeAndWait(leader, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
   for (const t of tids.slice(1)) expect(await n.resumeAndWait(t, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
   expect(threadsOf(leader)).toEqual(sorted(tids));
-  return { leader, tids, insn: syscallInsn(leader), thread1: tids[1] };
+  return { tracee, leader, tids, insn: syscallInsn(leader), thread1: tids[1] };
 }
 
 /**
@@ -105,7 +106,7 @@ async function startStopped(out: number): Promise<Original> {
  * pthread_join, interrupted (rax holds a restart code, orig_rax the futex call).
  */
 async function startJoining(out: number): Promise<Original> {
-  const { leader, tids } = await startWithWorkers(out, ['join'], THREADS);
+  const { tracee, leader, tids } = await startWithWorkers(out, ['join'], THREADS);
   await n.resume(leader, 'cont', 0);
   for (const t of tids.slice(1)) expect(await n.resumeAndWait(t, 'cont', 0)).toMatchObject({ kind: 'signal', signal: SIGTRAP });
   // main reaches its wait by itself (the first worker it joins is stopped): wait
@@ -114,11 +115,15 @@ async function startJoining(out: number): Promise<Original> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   process.kill(leader, 'SIGSTOP');
   expect(await n.waitStop(leader)).toMatchObject({ kind: 'signal', signal: SIGSTOP });
-  return { leader, tids, insn: syscallInsn(leader), thread1: tids[2] };
+  return { tracee, leader, tids, insn: syscallInsn(leader), thread1: tids[2] };
 }
 
 /** The program under ptrace, every thread traced from birth; main stopped after making `workers` threads, each stopped before its first instruction. */
-async function startWithWorkers(out: number, args: string[], workers: number): Promise<{ leader: number; tids: number[] }> {
+async function startWithWorkers(
+  out: number,
+  args: string[],
+  workers: number,
+): Promise<{ tracee: NativeTracee; leader: number; tids: number[] }> {
   const devnull = openSync('/dev/null', 'r');
   let leader: number;
   try {
@@ -126,7 +131,8 @@ async function startWithWorkers(out: number, args: string[], workers: number): P
   } finally {
     closeSync(devnull);
   }
-  processes.push(leader);
+  const tracee = new n.Tracee(leader);
+  processes.push(tracee);
   const tids = [leader];
   for (let i = 0; i < workers; i++) {
     expect(await n.resumeAndWait(leader, 'cont', 0)).toMatchObject({ kind: 'event', event: PTRACE_EVENT_CLONE });
@@ -135,18 +141,24 @@ async function startWithWorkers(out: number, args: string[], workers: number): P
     expect(await n.waitStop(fresh[0])).toMatchObject({ kind: 'signal', signal: SIGSTOP });
     tids.push(fresh[0]);
   }
-  return { leader, tids };
+  return { tracee, leader, tids };
 }
 
-/** A copy of the process of thread `caller`, checked to be one process of stopped threads. */
-async function copy(caller: number, insn: bigint, originals: number[]): Promise<ThreadCopy[]> {
-  const pairs = await n.forkThreads(caller, insn);
-  processes.push(pairs[0].copy);
+interface Copied {
+  tracee: NativeTracee;
+  pairs: ThreadCopy[];
+}
+
+/** A copy of process `of` forked in its thread `caller`, checked to be one process of stopped threads. */
+async function copy(of: NativeTracee, caller: number, insn: bigint, originals: number[]): Promise<Copied> {
+  const { tracee, threads: pairs } = await n.forkThreads(of, caller, insn);
+  processes.push(tracee);
+  expect(tracee.pid).toBe(pairs[0].copy);
   expect(pairs[0].original).toBe(caller);
   expect(sorted(pairs.map((p) => p.original))).toEqual(sorted(originals));
-  expect(threadsOf(pairs[0].copy)).toEqual(sorted(pairs.map((p) => p.copy)));
+  expect(threadsOf(tracee.pid)).toEqual(sorted(pairs.map((p) => p.copy)));
   for (const p of pairs) expect(originals).not.toContain(p.copy);
-  return pairs;
+  return { tracee, pairs };
 }
 
 /**
@@ -191,7 +203,7 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
   });
 
   afterAll(async () => {
-    for (const pid of processes) await n.kill(pid);
+    for (const t of processes) if (!t.closed) await t.close();
   });
 
   function outputFile(): { file: string; fd: number } {
@@ -213,7 +225,7 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     expect(hasSignal(statusLine(o.tids[1], 'SigPnd'), SIGUSR2)).toBe(true);
     expect(hasSignal(statusLine(o.tids[1], 'SigBlk'), SIGUSR2)).toBe(false);
     expect(statusLine(o.leader, 'ShdPnd')).not.toBe('ShdPnd:\t0000000000000000');
-    const pairs = await copy(o.leader, o.insn, o.tids);
+    const { pairs } = await copy(o.tracee, o.leader, o.insn, o.tids);
     for (const { original, copy: c } of pairs) {
       expect(await n.getRegs(c), `registers of ${c}, the copy of ${original}`).toEqual(regs.get(original));
       expect(await n.getXState(c), `XSAVE area of ${c}, the copy of ${original}`).toEqual(xstate.get(original));
@@ -235,12 +247,13 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
   it('copies twice, copies a copy, and copies from a worker thread: all end as a native run does', async () => {
     const { file, fd } = outputFile();
     const o = await startStopped(fd);
-    const first = await copy(o.leader, o.insn, o.tids);
-    const second = await copy(o.leader, o.insn, o.tids);
-    const ofCopy = await copy(first[0].copy, o.insn, first.map((p) => p.copy));
+    const firstCopy = await copy(o.tracee, o.leader, o.insn, o.tids);
+    const first = firstCopy.pairs;
+    const second = (await copy(o.tracee, o.leader, o.insn, o.tids)).pairs;
+    const ofCopy = (await copy(firstCopy.tracee, first[0].copy, o.insn, first.map((p) => p.copy))).pairs;
     // a worker's copy leads this one; main's copy is one of its other threads. The
     // worker is thread 1, with a signal waiting that the injected fork must not take
-    const fromWorker = await copy(o.tids[1], o.insn, o.tids);
+    const fromWorker = (await copy(o.tracee, o.tids[1], o.insn, o.tids)).pairs;
     expect(fromWorker.find((p) => p.original === o.leader)!.copy).not.toBe(fromWorker[0].copy);
 
     for (const pairs of [first, second, fromWorker]) await runCopyToEnd(pairs, o);
@@ -260,7 +273,7 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     const regs = new Map<number, Buffer>();
     for (const t of o.tids) regs.set(t, await n.getRegs(t));
     // copied from a worker, so that main's copy is a cloned thread, not the forked one
-    const pairs = await copy(o.tids[1], o.insn, o.tids);
+    const { pairs } = await copy(o.tracee, o.tids[1], o.insn, o.tids);
     for (const { original, copy: c } of pairs) expect(await n.getRegs(c)).toEqual(regs.get(original));
     await runCopyToEnd(pairs, o);
     await runToEnd(o.leader, o.tids, o.leader, o.thread1);
@@ -271,13 +284,14 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
   it('kills every thread of a copy with it, and leaves the original as it was', async () => {
     const { file, fd } = outputFile();
     const o = await startStopped(fd);
-    const pairs = await copy(o.leader, o.insn, o.tids);
+    const { tracee, pairs } = await copy(o.tracee, o.leader, o.insn, o.tids);
     for (const p of pairs) expect(existsSync(`/proc/${p.copy}`)).toBe(true);
-    await n.kill(pairs[0].copy);
+    await tracee.close();
     // the threads are reaped; the leader's zombie is left to its real parent, the
     // original it was forked from (as for a copy of a single-threaded process)
     for (const p of pairs.slice(1)) expect(existsSync(`/proc/${p.copy}`), `thread ${p.copy} of the killed copy`).toBe(false);
     expect(stateOf(pairs[0].copy)).toBe('Z');
+    await expect(n.forkThreads(tracee, pairs[0].copy, o.insn)).rejects.toMatchObject({ code: 'EDISPOSED' });
     await runToEnd(o.leader, o.tids, o.leader, o.thread1);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected]);
@@ -289,7 +303,7 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     const refused = async (caller: number, message: RegExp): Promise<void> => {
       const regs = await Promise.all(o.tids.map((t) => n.getRegs(t)));
       const children = childrenOf(o.tids);
-      await expect(n.forkThreads(caller, o.insn)).rejects.toThrow(message);
+      await expect(n.forkThreads(o.tracee, caller, o.insn)).rejects.toThrow(message);
       expect(await Promise.all(o.tids.map((t) => n.getRegs(t)))).toEqual(regs);
       expect(childrenOf(o.tids)).toEqual(children);
       expect(threadsOf(o.leader)).toEqual(sorted(o.tids));
@@ -298,7 +312,7 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     const worker = o.tids[2];
     expect(await n.resumeAndWait(worker, 'syscall', 0)).toMatchObject({ kind: 'syscall' });
     await refused(o.leader, /at the entry of a syscall/);
-    await expect(n.forkThreads(0x3fffffff, o.insn)).rejects.toThrow(/gone|ESRCH|No such process/);
+    await refused(0x3fffffff, /not a thread of process/);
     // a thread whose stack pointer points nowhere: the threads captured before it
     // (the leader first) are given back their registers and memory
     const last = o.tids[THREADS - 1];
@@ -311,7 +325,7 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     await n.setRegs(last, saved);
 
     // at the syscall's exit the worker is copied, and its copy goes on from there
-    const pairs = await copy(o.leader, o.insn, o.tids);
+    const { pairs } = await copy(o.tracee, o.leader, o.insn, o.tids);
     await runCopyToEnd(pairs, o);
     await runToEnd(o.leader, o.tids, o.leader, o.thread1);
     closeSync(fd);
