@@ -313,6 +313,11 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     expect(await n.resumeAndWait(worker, 'syscall', 0)).toMatchObject({ kind: 'syscall' });
     await refused(o.leader, /at the entry of a syscall/);
     await refused(0x3fffffff, /not a thread of process/);
+    // arguments of the wrong kind are refused at the call, before any work
+    expect(() => n.forkThreads(o.leader as never, o.leader, o.insn)).toThrow(/usage: forkThreads/);
+    expect(() => n.forkThreads(o.tracee, o.leader, 0 as never)).toThrow(/usage: forkThreads/);
+    expect(() => n.resume(o.leader, 'run' as never, 0)).toThrow(/usage: resume/);
+    expect(() => n.waitStop(-1)).toThrow(/usage: waitStop/);
     // a thread whose stack pointer points nowhere: the threads captured before it
     // (the leader first) are given back their registers and memory
     const last = o.tids[THREADS - 1];
