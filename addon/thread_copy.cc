@@ -61,6 +61,7 @@ static_assert(sizeof(AltStack) == 24, "stack_t");
 struct ThreadState {
   pid_t tid = 0;
   user_regs_struct regs;
+  bool atEntry = false;  // stopped at a syscall's entry (regs: as there)
   std::vector<uint8_t> xstate;
   uint64_t sigmask = 0;
   uint64_t robustHead = 0, robustLen = 0;
@@ -124,9 +125,9 @@ int64_t injectInto(pid_t tid, uint64_t insn, long nr, const char* what, std::ini
   return r;
 }
 
-// A thread must be in a ptrace stop of this tracer, and not at a syscall's entry
-// (nor a seccomp stop): an injection there would lose the call it stopped in.
-void checkCopyable(pid_t tid) {
+// A thread must be in a ptrace stop of this tracer, and not at a seccomp stop.
+// Returns whether it stands at a syscall's entry (see leaveEntry).
+bool checkCopyable(pid_t tid) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/status", int(tid));
   FILE* f = std::fopen(path, "r");
@@ -142,9 +143,9 @@ void checkCopyable(pid_t tid) {
     fail(tid, ESRCH, "it is not in a ptrace stop of this tracer (every thread must be stopped)");
   struct __ptrace_syscall_info info;
   std::memset(&info, 0, sizeof info);
-  if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void*)sizeof info, &info) > 0 &&
-      (info.op == PTRACE_SYSCALL_INFO_ENTRY || info.op == PTRACE_SYSCALL_INFO_SECCOMP))
-    fail(tid, EBUSY, "it is stopped at the entry of a syscall");
+  if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void*)sizeof info, &info) <= 0) fail(tid, errno, "PTRACE_GET_SYSCALL_INFO");
+  if (info.op == PTRACE_SYSCALL_INFO_SECCOMP) fail(tid, EBUSY, "it is stopped at a seccomp stop");
+  return info.op == PTRACE_SYSCALL_INFO_ENTRY;
 }
 
 // The signals queued for thread tid (shared: for its process), in order, with their
@@ -178,6 +179,52 @@ bool signalWaiting(pid_t tid, uint64_t blocked) {
 
 void setSigmask(pid_t tid, uint64_t mask) {
   if (ptrace(PTRACE_SETSIGMASK, tid, (void*)sizeof mask, &mask) != 0) fail(tid, errno, "ptrace(PTRACE_SETSIGMASK)");
+}
+
+// A thread at a syscall's entry stop cannot take an injection: stepping from there
+// traps before any instruction, the call still pending. leaveEntry puts it just
+// before its `syscall` instruction instead (the call skipped: orig_rax -1), at a
+// signal-delivery stop; returnToEntry runs that instruction again to the entry stop
+// of the same call, and gives it the registers it had there. A thread made in the
+// copy reaches its original's entry stop the same way. Every signal is held
+// meanwhile, so that none is delivered on the way.
+void leaveEntry(pid_t tid, const user_regs_struct& atEntry) {
+  user_regs_struct r = atEntry;
+  r.orig_rax = uint64_t(-1);
+  r.rax = atEntry.orig_rax;
+  r.rip = atEntry.rip - 2;  // `syscall` (0f 05) is two bytes
+  uint64_t mask = 0;
+  if (ptrace(PTRACE_GETSIGMASK, tid, (void*)sizeof mask, &mask) != 0) fail(tid, errno, "ptrace(PTRACE_GETSIGMASK)");
+  bool hold = signalWaiting(tid, mask);
+  if (hold) setSigmask(tid, ~uint64_t(0));
+  setRegs(tid, r);
+  resume(tid, PTRACE_SINGLESTEP, 0);
+  Stop st = waitStop(tid);
+  if (hold) setSigmask(tid, mask);
+  if (st.kind != Stop::kSignal || st.sig != SIGTRAP) fail(tid, EPROTO, "it did not leave its syscall's entry for a trap");
+  setRegs(tid, r);
+}
+
+void returnToEntry(pid_t tid, const user_regs_struct& atEntry) {
+  user_regs_struct r = atEntry;
+  r.orig_rax = uint64_t(-1);
+  r.rax = atEntry.orig_rax;
+  r.rip = atEntry.rip - 2;
+  uint64_t mask = 0;
+  if (ptrace(PTRACE_GETSIGMASK, tid, (void*)sizeof mask, &mask) != 0) fail(tid, errno, "ptrace(PTRACE_GETSIGMASK)");
+  bool hold = signalWaiting(tid, mask);
+  if (hold) setSigmask(tid, ~uint64_t(0));
+  setRegs(tid, r);
+  Stop st;
+  // a seccomp filter that traces the call stops it before its entry stop
+  for (int tries = 0; tries < 3; tries++) {
+    resume(tid, PTRACE_SYSCALL, 0);
+    st = waitStop(tid);
+    if (!(st.kind == Stop::kEvent && st.event == PTRACE_EVENT_SECCOMP)) break;
+  }
+  if (hold) setSigmask(tid, mask);
+  if (st.kind != Stop::kSyscall) fail(tid, EPROTO, "it did not come back to its syscall's entry");
+  setRegs(tid, atEntry);
 }
 
 std::string threadName(pid_t pid, pid_t tid) {
@@ -319,26 +366,39 @@ ThreadsCopy forkCopyThreads(Tracee& original, pid_t caller, uint64_t insn, const
   }
   if (!ours)
     throw NativeError{ESRCH, "thread " + std::to_string(pid) + " is not a thread of process " + std::to_string(original.pid)};
-  for (pid_t t : tids) checkCopyable(t);
-  std::vector<ThreadState> states;
-  for (pid_t t : tids) states.push_back(capture(pid, t, insn));
-  std::vector<siginfo_t> shared = peekPending(pid, true);
-  constexpr uint64_t kAll = ~uint64_t(0);
-  // the fork is injected in pid: held as in capture(); the copy inherits the mask
-  // held, and gets its own back at the end
-  bool holdCaller = signalWaiting(pid, states[0].sigmask);
-  if (holdCaller) setSigmask(pid, kAll);
+  std::vector<std::pair<pid_t, user_regs_struct>> entries;  // threads at a syscall's entry, as they were
+  for (pid_t t : tids)
+    if (checkCopyable(t)) entries.push_back({t, getRegs(t)});
+  auto backToEntries = [&] {
+    for (auto& [t, r] : entries) returnToEntry(t, r);
+  };
   TraceePtr copy;
+  std::vector<ThreadCopy> out;
   try {
-    copy = forkCopyCaller(original, pid, insn, sw);
-  } catch (...) {
+    for (auto& [t, r] : entries) leaveEntry(t, r);
+    std::vector<ThreadState> states;
+    for (pid_t t : tids) states.push_back(capture(pid, t, insn));
+    for (ThreadState& s : states)
+      for (auto& [t, r] : entries)
+        if (t == s.tid) {
+          s.regs = r;
+          s.atEntry = true;
+        }
+    std::vector<siginfo_t> shared = peekPending(pid, true);
+    constexpr uint64_t kAll = ~uint64_t(0);
+    // the fork is injected in pid: held as in capture(); the copy inherits the mask
+    // held, and gets its own back at the end
+    bool holdCaller = signalWaiting(pid, states[0].sigmask);
+    if (holdCaller) setSigmask(pid, kAll);
+    try {
+      copy = forkCopyCaller(original, pid, insn, sw);
+    } catch (...) {
+      if (holdCaller) setSigmask(pid, states[0].sigmask);
+      throw;
+    }
     if (holdCaller) setSigmask(pid, states[0].sigmask);
-    throw;
-  }
-  if (holdCaller) setSigmask(pid, states[0].sigmask);
-  const pid_t child = copy->pid;
-  std::vector<ThreadCopy> out{{pid, child}};
-  try {
+    const pid_t child = copy->pid;
+    out.push_back({pid, child});
     setDroppedState(child, child, child, insn, states[0], false);
     for (size_t i = 1; i < states.size(); i++) {
       const ThreadState& s = states[i];
@@ -348,18 +408,27 @@ ThreadsCopy forkCopyThreads(Tracee& original, pid_t caller, uint64_t insn, const
       setSigmask(t, kAll);
       setDroppedState(child, t, child, insn, s, true);
       queueSignals(child, t, insn, s.pending, false);
-      setSigmask(t, s.sigmask);  // no injection into t after this
-      setRegs(t, s.regs);
+      if (s.atEntry)
+        returnToEntry(t, s.regs);
+      else
+        setRegs(t, s.regs);
+      setSigmask(t, s.sigmask);  // nothing runs in t after this
     }
     // last, as no injection into the leader follows: the signals fork does not copy
     setSigmask(child, kAll);
     queueSignals(child, child, insn, states[0].pending, false);
     queueSignals(child, child, insn, shared, true);
+    if (states[0].atEntry) returnToEntry(child, states[0].regs);
     setSigmask(child, states[0].sigmask);
   } catch (...) {
-    copy->kill();
+    if (copy) copy->kill();
+    try {
+      backToEntries();
+    } catch (...) {
+    }
     throw;
   }
+  backToEntries();
   return {copy, out};
 }
 

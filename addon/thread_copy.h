@@ -32,11 +32,13 @@ struct ThreadsCopy {
 // A stopped copy of t's whole process. `caller`, one of its threads, is the one the
 // fork is injected in (at the `syscall` instruction at insn; `sw`: the int3s to
 // lift around it, as for forkCopy); its copy leads the new process. Every thread
-// must be in a ptrace stop of this tracer, and none at a syscall-entry or seccomp
-// stop (an error changes nothing then). Every copy is ptrace-stopped with its
-// original's registers, and dies with the copy's process (closing its Tracee kills
-// and reaps them all). The originals keep their registers, memory and queued
-// signals; each is left at a signal-delivery stop (see the .cc).
+// must be in a ptrace stop of this tracer, and none at a seccomp stop (an error
+// changes nothing then). Every copy is ptrace-stopped with its original's
+// registers, at a syscall's entry stop where its original stands at one, and dies
+// with the copy's process (closing its Tracee kills and reaps them all). The
+// originals keep their registers, memory and queued signals; one at a syscall's
+// entry is back at the entry of the same call, the others are left at a
+// signal-delivery stop (see the .cc).
 ThreadsCopy forkCopyThreads(Tracee& t, pid_t caller, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
 
 }  // namespace rw

@@ -19,6 +19,7 @@ const SIGSTOP = 19;
 const PTRACE_EVENT_CLONE = 3;
 const THREADS = 4;
 const SYS_FUTEX = 202;
+const SYS_RT_SIGTIMEDWAIT = 128;
 const RESTART_CODES = [-512n, -513n, -514n, -516n]; // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK
 
 const program = programPath('threadcopy');
@@ -40,6 +41,11 @@ function sorted(xs: number[]): number[] {
 function stateOf(tid: number): string | undefined {
   if (!existsSync(`/proc/${tid}`)) return undefined;
   return /State:\s+(\S)/.exec(readFileSync(`/proc/${tid}/status`, 'utf8'))?.[1];
+}
+
+/** The syscall a stopped thread stands in (its number), or -1 (/proc/TID/syscall). */
+function syscallOf(tid: number): string {
+  return readFileSync(`/proc/${tid}/syscall`, 'utf8').split(' ')[0].trim();
 }
 
 /** The children of the given threads (a copy is a child of the thread it was forked in). */
@@ -297,21 +303,24 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     expect(blocks(file, expected)).toEqual([expected]);
   });
 
-  it('refuses a thread at a syscall entry or a thread it cannot copy, changing nothing; copies one at a syscall exit', async () => {
+  it('copies threads stopped at a syscall entry and exit; refuses one it cannot copy, changing nothing', async () => {
     const { file, fd } = outputFile();
     const o = await startStopped(fd);
     const refused = async (caller: number, message: RegExp): Promise<void> => {
       const regs = await Promise.all(o.tids.map((t) => n.getRegs(t)));
+      const calls = o.tids.map(syscallOf);
       const children = childrenOf(o.tids);
       await expect(n.forkThreads(o.tracee, caller, o.insn)).rejects.toThrow(message);
       expect(await Promise.all(o.tids.map((t) => n.getRegs(t)))).toEqual(regs);
+      expect(o.tids.map(syscallOf)).toEqual(calls);
       expect(childrenOf(o.tids)).toEqual(children);
       expect(threadsOf(o.leader)).toEqual(sorted(o.tids));
     };
-    // a worker goes on to its next syscall's entry (its end-of-run checks begin with one)
+    // a worker goes on to its next syscall's entry (its end-of-run checks begin with
+    // sigtimedwait)
     const worker = o.tids[2];
     expect(await n.resumeAndWait(worker, 'syscall', 0)).toMatchObject({ kind: 'syscall' });
-    await refused(o.leader, /at the entry of a syscall/);
+    expect(syscallOf(worker)).toBe(String(SYS_RT_SIGTIMEDWAIT));
     await refused(0x3fffffff, /not a thread of process/);
     // arguments of the wrong kind are refused at the call, before any work
     expect(() => n.forkThreads(o.leader as never, o.leader, o.insn)).toThrow(/usage: forkThreads/);
@@ -319,21 +328,29 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     expect(() => n.resume(o.leader, 'run' as never, 0)).toThrow(/usage: resume/);
     expect(() => n.waitStop(-1)).toThrow(/usage: waitStop/);
     // a thread whose stack pointer points nowhere: the threads captured before it
-    // (the leader first) are given back their registers and memory
+    // (the leader first) get their registers and memory back, the worker its entry
     const last = o.tids[THREADS - 1];
     const saved = await n.getRegs(last);
     const bad = Buffer.from(saved);
     bad.writeBigUInt64LE(0x1000n, 19 * 8); // rsp
     await n.setRegs(last, bad);
-    expect(await n.resumeAndWait(worker, 'syscall', 0)).toMatchObject({ kind: 'syscall' }); // now at its exit
     await refused(o.leader, /stack is not readable/);
     await n.setRegs(last, saved);
 
-    // at the syscall's exit the worker is copied, and its copy goes on from there
-    const { pairs } = await copy(o.tracee, o.leader, o.insn, o.tids);
-    await runCopyToEnd(pairs, o);
+    // copied in the worker at its entry: its copy leads the copy, at the entry of the
+    // same call with the same registers, and the worker is there still
+    const regs = await n.getRegs(worker);
+    const atEntry = await copy(o.tracee, worker, o.insn, o.tids);
+    expect(syscallOf(atEntry.tracee.pid)).toBe(String(SYS_RT_SIGTIMEDWAIT));
+    expect(await n.getRegs(atEntry.tracee.pid)).toEqual(regs);
+    expect(syscallOf(worker)).toBe(String(SYS_RT_SIGTIMEDWAIT));
+    expect(await n.getRegs(worker)).toEqual(regs);
+    // and copied at the call's exit
+    expect(await n.resumeAndWait(worker, 'syscall', 0)).toMatchObject({ kind: 'syscall' });
+    const atExit = await copy(o.tracee, o.leader, o.insn, o.tids);
+    for (const c of [atEntry, atExit]) await runCopyToEnd(c.pairs, o);
     await runToEnd(o.leader, o.tids, o.leader, o.thread1);
     closeSync(fd);
-    expect(blocks(file, expected)).toEqual([expected, expected]);
+    expect(blocks(file, expected)).toEqual([expected, expected, expected]);
   });
 });
