@@ -34,7 +34,11 @@
         "addon/thread_copy.cc",
         "addon/thread_exports.cc",
         "addon/slice_timer.cc",
-        "addon/cpuid_emulation.cc"
+        "addon/cpuid_emulation.cc",
+        "addon/state_hash.cc",
+        "addon/record_preempt.cc",
+        "addon/replay_points.cc",
+        "addon/point_exports.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

@@ -168,6 +168,9 @@ class Debugger : public DebugHook {
   uint64_t watchHits = 0;        // data watchpoint triggers in this interval
   uint64_t skipAt = kNone;       // execute the instruction here without trapping on it (already counted)
   bool boundaryPending = false;  // at a boundary state: a breakpoint here is a hit
+  // An interval began outside the loop (an event JS applied: a mapping, an
+  // asynchronous signal's point): a target at its first state ends the run there.
+  bool startTargetPending = false;
 
   // ---- The target of this run (see TargetKind)
   int targetKind = kNoTarget;

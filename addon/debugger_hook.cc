@@ -19,6 +19,7 @@ void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
     event = req.event;
     resetBoundary();
     boundaryPending = !req.fresh;
+    startTargetPending = !req.fresh;
   }
   if (req.fresh) {
     fresh = true;
@@ -137,6 +138,13 @@ Stop Debugger::runUserCode(pid_t, int& sig) {
   if (fresh) {
     fresh = false;
     skipAt = regs().rip;  // leaving the stop: its breakpoint is not hit again
+  }
+  if (startTargetPending) {
+    startTargetPending = false;
+    uint64_t pc = regs().rip;
+    if (event == targetEvent && pc == targetPc &&
+        ((targetKind == kTargetArrival && targetN == 1) || (targetKind == kTargetFingerprint && fpMatches())))
+      targetReached(pc);
   }
   for (;;) {
     if (skipAt != kNone || boundaryPending) {

@@ -23,6 +23,7 @@ namespace rw {
 
 void registerFileExports(Napi::Env env, Napi::Object exports);  // file_exports.cc
 void registerRecordingExports(Napi::Env env, Napi::Object exports);  // recording_exports.cc
+void registerPointExports(Napi::Env env, Napi::Object exports);  // point_exports.cc
 
 Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
   Napi::Object o = Napi::Object::New(env);
@@ -261,6 +262,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerRecordingExports(env, exports);
   registerCpuidExports(env, exports);
   registerThreadExports(env, exports);
+  registerPointExports(env, exports);
   return exports;
 }
 

@@ -27,6 +27,7 @@
 #include "record_buffer.h"
 #include "record_children.h"
 #include "record_files.h"
+#include "record_preempt.h"
 #include "record_processes.h"
 #include "cpuid_emulation.h"
 #include "record_session.h"
@@ -410,6 +411,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
     }
 
     onSignalStop(pid, s, st, table, w, out.eventCount);
+    if (asyncPointStop(pid, s, out)) return withPid(out, pid);
   }
   out.stop.reason = "batch";
   return out;

@@ -67,6 +67,10 @@ struct Session {
   bool execed = false;
   int deferredSig = 0;  // asynchronous signal held back until the next syscall
   siginfo_t deferredInfo{};
+  // An asynchronous signal that stopped the program while it computed, to be
+  // delivered where it arrived once JS has named the point (record_preempt.h).
+  int pointSig = 0;
+  siginfo_t pointInfo{};
   // A signal was just delivered (resumed with it): signals pending at that moment
   // are delivered by the kernel right after it, before any user instruction.
   bool chainArmed = false;

@@ -19,6 +19,7 @@
 #include "loop_result.h"
 #include "record_processes.h"
 #include "record_loop.h"
+#include "record_preempt.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -36,6 +37,9 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
                        {InstanceAccessor<&RecordingObject::Root>("root"),
                         InstanceMethod<&RecordingObject::Run>("run"),
                         InstanceMethod<&RecordingObject::RequestStop>("requestStop"),
+                        InstanceMethod<&RecordingObject::PointRunTo>("pointRunTo"),
+                        InstanceMethod<&RecordingObject::PointDeliver>("pointDeliver"),
+                        InstanceMethod<&RecordingObject::PointHoldBack>("pointHoldBack"),
                         InstanceMethod<&RecordingObject::CpuidSetAnswers>("cpuidSetAnswers"),
                         InstanceMethod<&RecordingObject::CpuidEnableFaulting>("cpuidEnableFaulting"),
                         InstanceMethod<&RecordingObject::CpuidPatch>("cpuidPatch"),
@@ -81,6 +85,49 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
       Outcome o;
       o.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };
       return o;
+    });
+  }
+
+  // The asynchronous signal's point (record_preempt.h), between runs: steering, then
+  // delivery or holding back.
+  Napi::Value PointRunTo(const CallbackInfo& info) {
+    const char* usage =
+        "pointRunTo(pid, addr: bigint, wantRsp: bigint, budgetTicks: number): "
+        "{ regs: Buffer (user_regs_struct), arrived: boolean, events: Buffer } | null";
+    USAGE_CHECK(info.Length() == 4 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsBigInt() && info[3].IsNumber(),
+                usage);
+    pid_t pid = info[0].As<Napi::Number>().Int32Value();
+    uint64_t addr = big(info[1]), rsp = big(info[2]);
+    uint64_t budget = uint64_t(info[3].As<Napi::Number>().Int64Value());
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, pid, addr, rsp, budget] {
+      user_regs_struct r{};
+      bool arrived = false;
+      auto flushed = std::make_shared<std::vector<uint8_t>>();
+      bool stands = pointRunTo(*rec, pid, addr, rsp, budget, r, arrived, *flushed);
+      Outcome o;
+      o.build = [stands, arrived, r, flushed](Napi::Env env) -> Napi::Value {
+        if (!stands) return env.Null();
+        Napi::Object res = Napi::Object::New(env);
+        res.Set("regs", Napi::Buffer<uint8_t>::Copy(env, (const uint8_t*)&r, sizeof r));
+        res.Set("arrived", arrived);
+        res.Set("events", Napi::Buffer<uint8_t>::Copy(env, flushed->data(), flushed->size()));
+        return res;
+      };
+      return o;
+    });
+  }
+
+  Napi::Value PointDeliver(const CallbackInfo& info) { return pointCall(info, "pointDeliver(pid)", pointDeliver); }
+  Napi::Value PointHoldBack(const CallbackInfo& info) { return pointCall(info, "pointHoldBack(pid)", pointHoldBack); }
+
+  Napi::Value pointCall(const CallbackInfo& info, const char* usage, void (*f)(Recording&, pid_t)) {
+    USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
+    pid_t pid = info[0].As<Napi::Number>().Int32Value();
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, pid, f] {
+      f(*rec, pid);
+      return nothing();
     });
   }
 

@@ -146,6 +146,40 @@ export interface NativeRecording {
   requestStop(): void;
   /** Every process still recorded dies (SIGKILL, reaped); the state goes. Safe to call again. */
   close(): Promise<void>;
+  /**
+   * After an 'async-signal' stop (addon/record_preempt.h): runs the process, its
+   * signal not delivered, to the next arrival at addr (with that rsp unless 0n; one
+   * instruction on when addr is 0n) and
+   * resolves to its registers there; after budgetTicks of its CPU time it is stopped
+   * where it is instead (arrived false). `events`: the syscall buffer's records of
+   * calls made on the way, which go into the trace before the point. null when
+   * another stop came first (left for the loop; the signal is then held back to the
+   * next syscall).
+   */
+  pointRunTo(pid: number, addr: bigint, wantRsp: bigint, budgetTicks: number): Promise<{ regs: Buffer; arrived: boolean; events: Buffer } | null>;
+  /** The signal is delivered where the process stands (by the next run). */
+  pointDeliver(pid: number): Promise<void>;
+  /** The point is given up: the signal waits for the next syscall, as before points. */
+  pointHoldBack(pid: number): Promise<void>;
+}
+
+/** A search for a point named by its state (addon/replay_points.h). */
+export interface NativePointSearch {
+  pc: bigint;
+  /** the recorded user_regs_struct */
+  regs: Buffer;
+  /** xxh3-128 of the exact state (addon/state_hash.h) */
+  hash: Buffer;
+  /** start, end pairs left out of the hash */
+  excluded: bigint[];
+  /** rip after the filter's int3 */
+  trapAfter: bigint;
+  /** where a rejected candidate goes on */
+  miss: bigint;
+  /** the program's bytes under the patch at pc (written back when the search ends) */
+  original: Buffer;
+  /** user CPU time the search may use, in clock ticks */
+  budgetTicks: number;
 }
 
 /**
@@ -229,6 +263,12 @@ export interface Native {
   spawn(opts: SpawnOptions): Promise<number>;
   /** struct user_regs_struct, 27 little-endian u64 */
   getRegs(pid: number): Promise<Buffer>;
+  /** xxh3-128 of the stopped process's vector registers and writable memory, the ranges (start, end pairs) left out */
+  stateHash(pid: number, excluded: bigint[]): Promise<Buffer>;
+  /** Runs a replayed process with the filter in place to the point (addon/replay_points.h). */
+  reachPoint(tracee: NativeTracee, search: NativePointSearch): Promise<{ found: boolean; why: string; candidates: number }>;
+  /** The replay loop's next resume delivers this signal, with this siginfo (128 bytes). */
+  replayDeliverAtPoint(tracee: NativeTracee, signal: number, siginfo: Buffer): Promise<void>;
   setRegs(pid: number, regs: Buffer): Promise<void>;
   /**
    * Raw memory of a stopped tracee by pid (a recorded process): as much as is

@@ -9,6 +9,7 @@ import { native, preloadLibraryPath, type NativeRecording } from '../native/addo
 import { captureAddressSpace } from '../replay/address-space.js';
 import { handOverChildren } from './babysitter.js';
 import { MappingRefused, recordFileChange, recordGrowth, recordMapping } from './mapped-files.js';
+import { nameSignalPoint } from '../points/record-point.js';
 import { syscallName } from '../syscalls/names.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { tracerCpu } from '../arch/cpu.js';
@@ -234,6 +235,17 @@ export class Recorder {
             const snap = { ...(await captureAddressSpace(at, writer, fs.readlinkSync(`/proc/${at}/exe`))), argv: commandLineOf(at) };
             writer.append(encodeJsonEvent(EventKind.Exec, at, snap));
             await cpuid.afterExec(recording, at, snap, stored);
+            break;
+          }
+          case 'async-signal': {
+            // A signal arrived while the program computed: delivered there, once named.
+            const named = await nameSignalPoint(recording, at, Number(stop.signal), Buffer.from(String(stop.siginfo), 'hex'),
+              writer, stop.buffer as unknown as bigint[] | undefined);
+            writer.append(named.before);
+            if (named.point) {
+              writer.append(encodeJsonEvent(EventKind.AsyncPoint, at, named.point));
+              await recording.pointDeliver(at);
+            }
             break;
           }
           case 'released': {

@@ -11,6 +11,7 @@ import { tracerCpu } from '../arch/cpu.js';
 import { setReg } from '../arch/registers.js';
 import { STUB_BASE, stubPath } from './stub.js';
 import { syscallName } from '../syscalls/names.js';
+import { reachSignalPoint } from '../points/replay-point.js';
 import { checkCpuForReplay, cpuidAfterMap, cpuidAfterRebuild, cpuidBeforeMap, cpuidBeforeRebuild } from '../cpuid/replaying.js';
 
 /** The exec event every trace starts with. */
@@ -105,6 +106,11 @@ export async function applyJsEvent(tracee: NativeTracee | undefined, trace: Trac
       return undefined;
     case 'stop':
       return ev.reason;
+    case 'async-point':
+      if (!tracee) break;
+      // an asynchronous signal where it arrived: reached by its state (src/points)
+      await reachSignalPoint(tracee, ev.tid, index, ev.point);
+      return undefined;
     default:
       throw new Error(`event ${index}: unexpected ${ev.kind} event left to the replayer`);
   }
