@@ -35,6 +35,8 @@
         "addon/debugger_counters.cc",
         "addon/debug_regs.cc",
         "addon/process_copy.cc",
+        "addon/thread_copy.cc",
+        "addon/thread_exports.cc",
         "addon/slice_timer.cc",
         "addon/cpuid_emulation.cc",
         "addon/state_hash.cc",

@@ -322,6 +322,28 @@ export interface Native {
   /** XSAVE area (PTRACE_GETREGSET NT_X86_XSTATE), or the 512-byte FXSAVE area. */
   getXState(pid: number): Promise<Buffer>;
   setXState(pid: number, data: Buffer): Promise<void>;
+
+  // Threads (addon/thread_copy.h, addon/thread_exports.cc, docs/timeline.md).
+  /**
+   * A stopped copy of every thread of the stopped process of `tracee`: a fork
+   * injected at insnAddr in its thread `caller` (tracee.pid, or another of its
+   * threads), the other threads cloned in the copy with their registers, XSAVE
+   * area, signal mask, sigaltstack, robust list, clear-tid address, name and queued
+   * signals. The copy's Tracee (its pid: the copy of `caller`), and one pair per
+   * thread, the caller's first. Every thread must be in a ptrace stop, none at a
+   * syscall's entry. Closing the copy's Tracee ends all its threads.
+   */
+  forkThreads(tracee: NativeTracee, caller: number, insnAddr: bigint): Promise<{ tracee: NativeTracee; threads: ThreadCopy[] }>;
+  /** Sets one stopped thread going, without waiting (waitStop waits). */
+  resume(tid: number, mode: 'cont' | 'syscall' | 'step', signal: number): Promise<void>;
+  /** The next stop (or the end) of one tracee. */
+  waitStop(tid: number): Promise<NativeWaitResult>;
+}
+
+/** A thread of a copied process and the thread that stands for it in the copy. */
+export interface ThreadCopy {
+  original: number;
+  copy: number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
