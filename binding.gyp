@@ -41,6 +41,7 @@
         "addon/cpuid_emulation.cc",
         "addon/state_hash.cc",
         "addon/record_preempt.cc",
+        "addon/record_slices.cc",
         "addon/replay_points.cc",
         "addon/point_exports.cc"
       ],

@@ -34,6 +34,7 @@
 #include "record_session.h"
 #include "record_shared.h"
 #include "record_signals.h"
+#include "record_slices.h"
 #include "record_threads.h"
 #include "record_views.h"
 #include "tracer_thread.h"
@@ -445,6 +446,12 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
       continue;  // group-stop and other event stops: resume
     }
 
+    // The recorder's SIGSTOP at the end of a runner's slice (record_slices.h).
+    if (int p = preemptStop(rec, pid, s, st, out)) {
+      if (p == 1) continue;
+      flushBuffer(pid, s, w, out.eventCount);
+      return withPid(out, pid);
+    }
     onSignalStop(pid, s, st, table, w, out.eventCount);
     if (asyncPointStop(pid, s, out)) return withPid(out, pid);
   }

@@ -100,7 +100,7 @@ std::pair<pid_t, Stop> waitAnyRecorded(Recording& rec) {
     // blocked in a buffered (untraced) syscall that nothing would interrupt: the
     // signal is sent again every few milliseconds, so that the call stops and is
     // redone traced.
-    bool poll = false;
+    bool poll = preemptDue(rec);  // a runner's slice ends while others are ready
     for (auto& [pid, s] : rec.procs) poll |= s.seccompMode && s.deferredSig && s.deferredSig < SIGRTMIN;
     pid_t r = waitpid(-1, &status, __WALL | __WNOTHREAD | (poll ? WNOHANG : 0));
     if (r > 0) {

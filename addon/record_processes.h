@@ -23,6 +23,7 @@
 #include "ptrace_ops.h"
 #include "record_images.h"
 #include "record_session.h"
+#include "record_slices.h"
 #include "record_threads.h"
 
 namespace rw {
@@ -63,6 +64,8 @@ struct Recording {
   int rootStatus = 0;
   // ELF images whose mappings the loop records without a stop (record_images.h).
   KnownImages images;
+  // Time slices of threads, --chaos (record_slices.h).
+  SliceSettings slices;
 };
 
 // Waits for the next stop of any recorded process; live children (of the root,

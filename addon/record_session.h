@@ -76,6 +76,8 @@ struct Session {
   // delivered where it arrived once JS has named the point (record_preempt.h).
   int pointSig = 0;
   siginfo_t pointInfo{};
+  // Its slice is over: a SIGSTOP of the recorder's is on its way (record_slices.h).
+  bool preemptSent = false;
   // A signal was just delivered (resumed with it): signals pending at that moment
   // are delivered by the kernel right after it, before any user instruction.
   bool chainArmed = false;

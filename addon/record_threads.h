@@ -38,6 +38,9 @@ struct ThreadGroup {
   std::set<pid_t> threads;
   pid_t runner = 0;          // the thread that runs user code, 0 when none does
   std::deque<pid_t> ready;   // stopped threads waiting to run user code, in order
+  // The runner whose time slice runs, and when it ends (record_slices.h).
+  pid_t slicedRunner = 0;
+  double sliceEndMs = 0;
 };
 
 inline pid_t groupOf(pid_t tid, const Session& s) { return s.tgid ? s.tgid : tid; }

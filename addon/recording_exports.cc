@@ -20,6 +20,7 @@
 #include "record_processes.h"
 #include "record_loop.h"
 #include "record_preempt.h"
+#include "record_slices.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -41,6 +42,8 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
                         InstanceMethod<&RecordingObject::PointRunTo>("pointRunTo"),
                         InstanceMethod<&RecordingObject::PointDeliver>("pointDeliver"),
                         InstanceMethod<&RecordingObject::PointHoldBack>("pointHoldBack"),
+                        InstanceMethod<&RecordingObject::PreemptSwitch>("preemptSwitch"),
+                        InstanceMethod<&RecordingObject::SetSlices>("setSlices"),
                         InstanceMethod<&RecordingObject::CpuidSetAnswers>("cpuidSetAnswers"),
                         InstanceMethod<&RecordingObject::CpuidEnableFaulting>("cpuidEnableFaulting"),
                         InstanceMethod<&RecordingObject::CpuidPatch>("cpuidPatch"),
@@ -121,6 +124,35 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
 
   Napi::Value PointDeliver(const CallbackInfo& info) { return pointCall(info, "pointDeliver(pid)", pointDeliver); }
   Napi::Value PointHoldBack(const CallbackInfo& info) { return pointCall(info, "pointHoldBack(pid)", pointHoldBack); }
+
+  // After a 'preempt' stop (record_slices.h): the runner is switched out, or runs on.
+  Napi::Value PreemptSwitch(const CallbackInfo& info) {
+    const char* usage = "preemptSwitch(pid, switched: boolean)";
+    USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBoolean(), usage);
+    pid_t pid = info[0].As<Napi::Number>().Int32Value();
+    bool switched = info[1].As<Napi::Boolean>().Value();
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, pid, switched] {
+      preemptSwitch(*rec, pid, switched);
+      return nothing();
+    });
+  }
+
+  // Before the first run: the threads' slice length, and chaos with its seed.
+  Napi::Value SetSlices(const CallbackInfo& info) {
+    const char* usage = "setSlices(sliceMs: number > 0, chaos: boolean, seed: bigint)";
+    USAGE_CHECK(info.Length() == 3 && info[0].IsNumber() && info[0].As<Napi::Number>().DoubleValue() > 0 &&
+                    info[1].IsBoolean() && info[2].IsBigInt(), usage);
+    SliceSettings c;
+    c.sliceMs = info[0].As<Napi::Number>().DoubleValue();
+    c.chaos = info[1].As<Napi::Boolean>().Value();
+    c.rng = big(info[2]);
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, c] {
+      rec->slices = c;
+      return nothing();
+    });
+  }
 
   Napi::Value pointCall(const CallbackInfo& info, const char* usage, void (*f)(Recording&, pid_t)) {
     USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { Recorder } from '../record/recorder.js';
 import { inheritedStdioNonBlocking } from './inherited-stdio.js';
@@ -6,6 +7,7 @@ import { markLatest, newTraceDir } from './trace-store.js';
 
 export async function recordCommand(argv: {
   output?: string; command: string[]; syscallbuf?: boolean; portable?: boolean; cpuidFrom?: string;
+  chaos?: boolean; chaosSeed?: number;
 }): Promise<number> {
   globalThis.__rewindMark?.('command loaded');
   const [program, ...args] = argv.command;
@@ -13,6 +15,9 @@ export async function recordCommand(argv: {
   const dir = argv.output ? path.resolve(argv.output) : newTraceDir(program);
   markLatest(dir);  // now, so that a recorder killed mid-run still leaves `latest` at its trace
   const recorder = new Recorder();
+  // --chaos: the seed is printed, so that a run that showed a rare interleaving can be tried again.
+  const seed = argv.chaosSeed !== undefined ? BigInt.asUintN(64, BigInt(argv.chaosSeed)) : randomBytes(8).readBigUInt64LE(0);
+  if (argv.chaos) notice(`chaos: random time slices and thread choices, seed ${seed} (--chaos-seed ${seed})`);
   // The program has the terminal (its own process group in the foreground): Ctrl-C
   // reaches it, not the recorder. A signal to the recorder itself (SIGINT included)
   // ends the recording at once, with the trace kept; the status says which.
@@ -32,6 +37,7 @@ export async function recordCommand(argv: {
     outcome = await recorder.record({
       program, args, traceDir: dir, stdioNonBlocking, ...(argv.syscallbuf === false ? { syscallbuf: false } : {}),
       cpuid: { portable: argv.portable, answersFrom: argv.cpuidFrom },
+      ...(argv.chaos ? { schedule: { chaos: true, seed } } : {}),
     });
   } catch (e) {
     await recorder.abort(`recorder error: ${(e as Error).message}`);

@@ -114,8 +114,8 @@ export interface AsyncPointInfo {
   userTicks: number;
   /** how the recorder moved the point before naming it: 'none', 'rep' (to the end of a rep-string instruction), 'next' (one arrival on), 'caller' (out of a leaf function), 'stepped' (on to code the replay's filter fits) */
   steered: string;
-  /** what happens there: a signal is delivered (with the siginfo it arrived with, hex) */
-  what: { signal: number; siginfo: string };
+  /** what happens there: a signal is delivered (with the siginfo it arrived with, hex), or the thread is preempted (its time slice ended: the next record is another thread's) */
+  what: { signal: number; siginfo: string } | { switch: true };
 }
 
 export type TraceEvent =

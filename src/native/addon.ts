@@ -169,6 +169,10 @@ export interface NativeRecording {
   pointDeliver(pid: number): Promise<void>;
   /** The point is given up: the signal waits for the next syscall, as before points. */
   pointHoldBack(pid: number): Promise<void>;
+  /** After a 'preempt' stop (addon/record_slices.h): `switched` (its point is in the trace) puts the runner behind the ready threads; else it runs on. */
+  preemptSwitch(pid: number, switched: boolean): Promise<void>;
+  /** Before the first run: the threads' time slice, and chaos (random slices and choices, from `seed`). */
+  setSlices(sliceMs: number, chaos: boolean, seed: bigint): Promise<void>;
 }
 
 /** A search for a point named by its state (addon/replay_points.h). */

@@ -75,9 +75,15 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   return { candidates: result.candidates };
 }
 
-/** Reaches an asynchronous signal's point and has the replay loop's next resume deliver the signal there. */
+/**
+ * Reaches an asynchronous signal's point and has the replay loop's next resume
+ * deliver the signal there; a preemption's point (what: switch) is only reached:
+ * the thread stays there, and the next record is another thread's.
+ */
 export async function reachSignalPoint(tracee: NativeTracee, tid: number, index: number, point: AsyncPointInfo): Promise<void> {
-  const what = `thread ${tid}'s ${signalName(point.what.signal)} at its event ${point.threadEvent} (event ${index} of the trace)`;
+  const what = 'signal' in point.what
+    ? `thread ${tid}'s ${signalName(point.what.signal)} at its event ${point.threadEvent} (event ${index} of the trace)`
+    : `thread ${tid}'s preemption at its event ${point.threadEvent} (event ${index} of the trace)`;
   await reachPoint(tracee, point, what);
-  await native().replayDeliverAtPoint(tracee, point.what.signal, Buffer.from(point.what.siginfo, 'hex'));
+  if ('signal' in point.what) await native().replayDeliverAtPoint(tracee, point.what.signal, Buffer.from(point.what.siginfo, 'hex'));
 }

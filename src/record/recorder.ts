@@ -10,6 +10,7 @@ import { captureAddressSpace } from '../replay/address-space.js';
 import { handOverChildren } from './babysitter.js';
 import { MappingRefused, recordFileChange, recordGrowth, recordMapping } from './mapped-files.js';
 import { nameSignalPoint } from '../points/record-point.js';
+import { namePreemptionPoint } from '../points/record-switch.js';
 import { syscallName } from '../syscalls/names.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { tracerCpu } from '../arch/cpu.js';
@@ -46,6 +47,8 @@ export interface RecordOptions {
    * children must not be traced (they ptrace each other).
    */
   children?: boolean;
+  /** how threads are preempted (addon/record_slices.h): the slice (default 50 ms), chaos with its seed */
+  schedule?: { sliceMs?: number; chaos?: boolean; seed?: bigint };
 }
 
 /** Whether the ELF file at PATH asks for a dynamic loader (has a PT_INTERP header). */
@@ -161,6 +164,7 @@ export class Recorder {
     const recording = (this.recording = new n.Recording(this.pid, children));
     // A stop asked for while the program was being spawned: the first run honours it.
     if (this.stopReason) recording.requestStop();
+    if (opts.schedule) await recording.setSlices(opts.schedule.sliceMs ?? 50, opts.schedule.chaos ?? false, opts.schedule.seed ?? 0n);
     try {
       return await this.run(recording, path, writer, cpuid, (sha) => fs.readFileSync(joinPath(opts.traceDir, 'files', sha)));
     } finally {
@@ -255,6 +259,13 @@ export class Recorder {
               writer.append(encodeJsonEvent(EventKind.AsyncPoint, at, named.point));
               await recording.pointDeliver(at);
             }
+            break;
+          }
+          case 'preempt': {
+            // A thread's time slice ended while others were ready: a switch, once named.
+            const point = await namePreemptionPoint(at, writer, stop.buffer as unknown as bigint[] | undefined);
+            if (point) writer.append(encodeJsonEvent(EventKind.AsyncPoint, at, point));
+            await recording.preemptSwitch(at, point !== undefined);
             break;
           }
           case 'unknown-syscall':

@@ -1,0 +1,107 @@
+// Time-slice preemption of threads while recording: see record_slices.h.
+#include "record_slices.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "ptrace_ops.h"
+#include "record_buffer.h"
+#include "record_processes.h"
+#include "record_threads.h"
+#include "tracer_thread.h"
+
+namespace rw {
+namespace {
+
+uint64_t nextRandom(SliceSettings& c) {
+  // xorshift64: enough to vary slices and choices; the seed makes a run repeatable
+  // as far as timing allows (the recorded order, not the seed, is what replay uses).
+  uint64_t x = c.rng ? c.rng : 0x9e3779b97f4a7c15ull;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  c.rng = x;
+  return x;
+}
+
+// A new slice's length: the setting, or with chaos anything from a tenth of a
+// millisecond to twice the setting (short slices make rare interleavings likely).
+double sliceLength(SliceSettings& c) {
+  if (!c.chaos) return c.sliceMs;
+  return 0.1 + double(nextRandom(c) % 10000) / 10000.0 * 2 * c.sliceMs;
+}
+
+}  // namespace
+
+bool preemptDue(Recording& rec) {
+  bool poll = false;
+  double now = 0;
+  for (auto& [tgid, g] : rec.groups) {
+    if (!g.runner || g.ready.empty()) continue;
+    auto it = rec.procs.find(g.runner);
+    if (it == rec.procs.end()) continue;
+    poll = true;
+    if (!now) now = nowMs();
+    if (g.slicedRunner != g.runner) {
+      g.slicedRunner = g.runner;
+      g.sliceEndMs = now + sliceLength(rec.slices);
+    }
+    Session& s = it->second;
+    if (now < g.sliceEndMs || s.preemptSent || s.inSyscall) continue;
+    // The runner may stop elsewhere before the SIGSTOP is taken (a syscall entry):
+    // preemptStop then swallows it where it comes.
+    if (syscall(SYS_tgkill, tgid, g.runner, SIGSTOP) == 0) s.preemptSent = true;
+  }
+  return poll;
+}
+
+int preemptStop(Recording& rec, pid_t pid, Session& s, const Stop& st, LoopResult& out) {
+  if (st.kind != Stop::kSignal || st.sig != SIGSTOP || !s.preemptSent) return 0;
+  siginfo_t si;
+  std::memset(&si, 0, sizeof si);
+  if (ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si) != 0) return 0;  // a group-stop
+  if (si.si_code != SI_TKILL || si.si_pid != getpid()) return 0;    // the program's own SIGSTOP
+  s.preemptSent = false;
+  auto it = rec.groups.find(groupOf(pid, s));
+  if (it == rec.groups.end() || it->second.runner != pid || it->second.ready.empty() || s.inSyscall) return 1;
+  // Right at a syscall's return nothing has run since its event: no switch there
+  // (the next slice tries again).
+  user_regs_struct r = getRegs(pid);
+  if (s.atExit && r.rip == s.exitRegs.rip && r.rsp == s.exitRegs.rsp) {
+    it->second.slicedRunner = 0;
+    return 1;
+  }
+  out.stop.reason = "preempt";
+  if (s.bufAddr) {
+    // as for a signal's point (record_preempt.cc): the buffer is out of the state hash
+    uint64_t end = (s.bufAddr + kBufHeader + s.bufCapacity + 4095) & ~uint64_t(4095);
+    out.stop.bigs("buffer", {s.bufAddr & ~uint64_t(4095), end});
+  }
+  return 2;
+}
+
+void preemptSwitch(Recording& rec, pid_t pid, bool switched) {
+  auto p = rec.procs.find(pid);
+  if (p == rec.procs.end()) throw NativeError{ESRCH, "thread " + std::to_string(pid) + " is not recorded"};
+  Session& s = p->second;
+  s.preemptSent = false;
+  s.atExit = false;
+  auto it = rec.groups.find(groupOf(pid, s));
+  if (it == rec.groups.end()) return;
+  ThreadGroup& g = it->second;
+  g.slicedRunner = 0;  // a new slice, whoever runs
+  if (!switched || g.runner != pid || g.ready.empty()) return;
+  size_t pick = rec.slices.chaos ? size_t(nextRandom(rec.slices) % g.ready.size()) : 0;
+  pid_t next = g.ready[pick];
+  g.ready.erase(g.ready.begin() + long(pick));
+  g.ready.push_back(pid);
+  g.runner = next;
+  rec.held.insert(next);  // resumed with the held ones; pid waits in ready (mayResume)
+}
+
+}  // namespace rw
