@@ -6,6 +6,7 @@ import type { TraceReader } from '../history/index.js';
 import { CLONE_THREAD, EventKind } from '../history/events.js';
 import type { NativeTracee } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
+import { PointNotFoundError } from '../points/replay-point.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
 
 /** `served`: of the events, the buffered calls the programs took in-process (docs/syscallbuf.md) */
@@ -237,7 +238,15 @@ export class Replayer {
         await replayExec(tracee, trace, next);
         return { kind: 'exec', next: next + 1 };
       case 'need-js': {
-        const stopped = await applyJsEvent(tracee, trace, next);
+        let stopped;
+        try {
+          stopped = await applyJsEvent(tracee, trace, next);
+        } catch (e) {
+          // A point not found in a thread: which process it belongs to, as for the loop's divergences.
+          if (!(e instanceof PointNotFoundError)) throw e;
+          const process = this.processOf.get(tid) ?? tid;
+          throw new PointNotFoundError(`${e.message} (process ${process}, thread ${tid})`);
+        }
         return stopped === undefined ? { kind: 'more', next: next + 1 } : { kind: 'stopped', next: next + 1, reason: stopped };
       }
       default:
