@@ -85,6 +85,10 @@ int preemptStop(Recording& rec, pid_t pid, Session& s, const Stop& st, LoopResul
   return 2;
 }
 
+size_t readyChoice(Recording& rec, size_t ready) {
+  return rec.slices.chaos && ready > 1 ? size_t(nextRandom(rec.slices) % ready) : 0;
+}
+
 void preemptSwitch(Recording& rec, pid_t pid, bool switched) {
   auto p = rec.procs.find(pid);
   if (p == rec.procs.end()) throw NativeError{ESRCH, "thread " + std::to_string(pid) + " is not recorded"};
@@ -96,7 +100,7 @@ void preemptSwitch(Recording& rec, pid_t pid, bool switched) {
   ThreadGroup& g = it->second;
   g.slicedRunner = 0;  // a new slice, whoever runs
   if (!switched || g.runner != pid || g.ready.empty()) return;
-  size_t pick = rec.slices.chaos ? size_t(nextRandom(rec.slices) % g.ready.size()) : 0;
+  size_t pick = readyChoice(rec, g.ready.size());
   pid_t next = g.ready[pick];
   g.ready.erase(g.ready.begin() + long(pick));
   g.ready.push_back(pid);

@@ -11,6 +11,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 
 #include "loop_result.h"
@@ -37,6 +38,10 @@ bool preemptDue(Recording& rec);
 // thread had left user code or stands right at a syscall's return; the loop
 // resumes it), 2 when JS must name the point (out is the 'preempt' stop).
 int preemptStop(Recording& rec, pid_t pid, Session& s, const Stop& st, LoopResult& out);
+
+// Which of `ready` ready threads runs next: the first (first come, first served),
+// or with chaos a random one.
+size_t readyChoice(Recording& rec, size_t ready);
 
 // After JS handled a 'preempt' stop of `pid`: with `switched` (the point is in the
 // trace) the runner goes to the back of its process's ready queue and the next

@@ -12,6 +12,7 @@
 #include "memory_io.h"
 #include "record_buffer.h"
 #include "record_processes.h"
+#include "record_slices.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -131,8 +132,9 @@ std::vector<pid_t> nextRunners(Recording& rec) {
   std::vector<pid_t> out;
   for (auto& [tgid, g] : rec.groups) {
     while (g.runner == 0 && !g.ready.empty()) {
-      pid_t next = g.ready.front();
-      g.ready.pop_front();
+      size_t pick = readyChoice(rec, g.ready.size());  // the first, or a random one (--chaos)
+      pid_t next = g.ready[pick];
+      g.ready.erase(g.ready.begin() + long(pick));
       if (!rec.procs.count(next)) continue;
       g.runner = next;
       out.push_back(next);
