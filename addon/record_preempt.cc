@@ -21,7 +21,8 @@ namespace {
 
 Session& pointSession(Recording& rec, pid_t pid) {
   auto it = rec.procs.find(pid);
-  if (it == rec.procs.end() || !it->second.pointSig)
+  // (or a thread preempted at the end of its slice, whose point is steered alike: record_slices.h)
+  if (it == rec.procs.end() || !(it->second.pointSig || it->second.preempting))
     throw NativeError{EINVAL, "process " + std::to_string(pid) + " has no asynchronous signal to place"};
   return it->second;
 }

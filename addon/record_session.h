@@ -78,6 +78,8 @@ struct Session {
   siginfo_t pointInfo{};
   // Its slice is over: a SIGSTOP of the recorder's is on its way (record_slices.h).
   bool preemptSent = false;
+  // Stopped by it, until JS has named the point (or given up): pointRunTo may steer it.
+  bool preempting = false;
   // A signal was just delivered (resumed with it): signals pending at that moment
   // are delivered by the kernel right after it, before any user instruction.
   bool chainArmed = false;

@@ -76,6 +76,7 @@ int preemptStop(Recording& rec, pid_t pid, Session& s, const Stop& st, LoopResul
     it->second.slicedRunner = 0;
     return 1;
   }
+  s.preempting = true;
   out.stop.reason = "preempt";
   if (s.bufAddr) {
     // as for a signal's point (record_preempt.cc): the buffer is out of the state hash
@@ -94,6 +95,7 @@ void preemptSwitch(Recording& rec, pid_t pid, bool switched) {
   if (p == rec.procs.end()) throw NativeError{ESRCH, "thread " + std::to_string(pid) + " is not recorded"};
   Session& s = p->second;
   s.preemptSent = false;
+  s.preempting = false;
   s.atExit = false;
   auto it = rec.groups.find(groupOf(pid, s));
   if (it == rec.groups.end()) return;

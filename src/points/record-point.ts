@@ -28,7 +28,7 @@ import { codeAround, filterFor, filterPlace } from './process-code.js';
 /** CPU time a steering run may take before the point is named where the process stands (ticks; only speed depends on it). */
 const STEER_BUDGET_TICKS = 10;
 /** instructions the point may move on to find code the replay's filter fits */
-const FILTER_STEPS = 32;
+export const FILTER_STEPS = 32;
 
 export interface RecordedPoint {
   /** the syscall buffer's records of calls made while steering: they go into the trace before the point */
@@ -47,13 +47,13 @@ async function valuesAt(pid: number, regs: Buffer): Promise<LoopValue[]> {
 const UNTRACED_PAGE = 0x6ffd00000000n;
 
 /** pc is in the syscall buffer's preload library (mapped from librwpreload.so), or in its page after an exec. */
-function inPreloadLibrary(pid: number, pc: bigint): boolean {
+export function inPreloadLibrary(pid: number, pc: bigint): boolean {
   if (pc >= UNTRACED_PAGE && pc < UNTRACED_PAGE + 4096n) return true;
   return readMaps(pid).some((m) => pc >= m.start && pc < m.end && path.basename(m.name) === path.basename(preloadLibraryPath()));
 }
 
 /** The rep-string instruction at pc: its length, else 0. */
-function repStringLength(code: Uint8Array, pc: bigint): number {
+export function repStringLength(code: Uint8Array, pc: bigint): number {
   const d = new Decoder(64, code, DecoderOptions.None);
   d.ip = pc;
   const insn = new Instruction();
@@ -123,7 +123,7 @@ export async function nameState(pid: number, regs: Buffer, excluded: [bigint, bi
   };
 }
 
-function countRecords(records: Buffer): number {
+export function countRecords(records: Buffer): number {
   let n = 0;
   for (let at = 0; at + 4 <= records.length; at += records.readUInt32LE(at)) n++;
   return n;

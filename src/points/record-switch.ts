@@ -4,17 +4,66 @@
 // asynchronous signal's point is (nameState: registers, the loop's values, the state
 // hash), and written as an async-point event whose outcome is a thread switch: the
 // replay reaches the point in that thread and goes on with the next record, another
-// thread's. Where the replay's filter cannot be put (nameState refuses the code at
-// pc), there is no switch: the thread runs on, and the next slice tries again.
-import { native } from '../native/addon.js';
+// thread's. As for a signal's point (record-point.ts), a rep-string instruction
+// stopped between iterations is finished first, and where the replay's filter cannot
+// be put (a tight spin loop's two-byte jump back) the point moves on an instruction at
+// a time. Where no point can be named (in the syscall buffer's library, at a syscall
+// instruction, another stop came first) there is no switch: the thread runs on, and
+// the next slice tries again.
+import { getReg } from '../arch/registers.js';
 import type { AsyncPointInfo } from '../history/events.js';
-import { nameState, pointExclusions } from './record-point.js';
+import { native, type NativeRecording } from '../native/addon.js';
+import { countRecords, FILTER_STEPS, inPreloadLibrary, nameState, pointExclusions, repStringLength } from './record-point.js';
 
-/** The preemption's point of stopped thread `tid`, or undefined when it cannot be named where it stands. */
-export async function namePreemptionPoint(tid: number, trace: { eventsOf(tid: number): number },
-  buffer: bigint[] | undefined): Promise<AsyncPointInfo | undefined> {
-  const regs = await native().getRegs(tid);
-  const state = await nameState(tid, regs, pointExclusions(buffer));
-  if (!state) return undefined;
-  return { threadEvent: trace.eventsOf(tid), ...state, steered: 'none', what: { switch: true } };
+/** CPU time a steering run may take before the point is named where the thread stands (ticks; only speed depends on it). */
+const STEER_BUDGET_TICKS = 10;
+
+export interface PreemptionPoint {
+  /** the syscall buffer's records of calls made while steering: in the trace before the point */
+  before: Buffer;
+  /** the point; absent when none could be named (no switch) */
+  point?: AsyncPointInfo;
+}
+
+/** `syscall`, `sysenter` or `int 0x80` at pc: a single step would run the call out of the record loop's sight. */
+function isSyscallInstruction(code: Buffer): boolean {
+  return code.length >= 2 && ((code[0] === 0x0f && (code[1] === 0x05 || code[1] === 0x34)) || (code[0] === 0xcd && code[1] === 0x80));
+}
+
+/** The preemption's point of stopped thread `tid` (the caller then calls recording.preemptSwitch). */
+export async function namePreemptionPoint(recording: NativeRecording, tid: number, trace: { eventsOf(tid: number): number },
+  buffer: bigint[] | undefined): Promise<PreemptionPoint> {
+  const n = native();
+  const excluded = pointExclusions(buffer);
+  const steps: Buffer[] = [];
+  const given = () => ({ before: Buffer.concat(steps) });
+  let regs = await n.getRegs(tid);
+  // false when another stop came first (the loop takes it; no switch)
+  const runTo = async (addr: bigint): Promise<boolean> => {
+    const r = await recording.pointRunTo(tid, addr, 0n, STEER_BUDGET_TICKS);
+    if (!r) return false;
+    steps.push(r.events);
+    regs = r.regs;
+    return true;
+  };
+  const pc0 = getReg(regs, 'rip');
+  if (inPreloadLibrary(tid, pc0)) return given();
+  const rep = repStringLength(await n.readMemory(tid, pc0, 16), pc0);
+  if (rep && !await runTo(pc0 + BigInt(rep))) return given();
+  let state = await nameState(tid, regs, excluded);
+  for (let i = 0; !state && i < FILTER_STEPS; i++) {
+    const pc = getReg(regs, 'rip');
+    const code = await n.readMemory(tid, pc, 16);
+    if (isSyscallInstruction(code) || repStringLength(code, pc) || !await runTo(0n)) return given();
+    state = await nameState(tid, regs, excluded);
+  }
+  const before = Buffer.concat(steps);
+  if (!state) return { before };
+  const point: AsyncPointInfo = {
+    threadEvent: trace.eventsOf(tid) + countRecords(before),
+    ...state,
+    steered: rep ? 'rep' : steps.length ? 'stepped' : 'none',
+    what: { switch: true },
+  };
+  return { before, point };
 }

@@ -263,9 +263,10 @@ export class Recorder {
           }
           case 'preempt': {
             // A thread's time slice ended while others were ready: a switch, once named.
-            const point = await namePreemptionPoint(at, writer, stop.buffer as unknown as bigint[] | undefined);
-            if (point) writer.append(encodeJsonEvent(EventKind.AsyncPoint, at, point));
-            await recording.preemptSwitch(at, point !== undefined);
+            const named = await namePreemptionPoint(recording, at, writer, stop.buffer as unknown as bigint[] | undefined);
+            writer.append(named.before);
+            if (named.point) writer.append(encodeJsonEvent(EventKind.AsyncPoint, at, named.point));
+            await recording.preemptSwitch(at, named.point !== undefined);
             break;
           }
           case 'unknown-syscall':
