@@ -86,6 +86,10 @@ int main(void) {
 `;
 const FLAG_LINE = FLAG_SOURCE.split('\n').findIndex((l) => l.includes('while (!stop) iterations++')) + 1;
 
+/** the flag loop with its count on a line of its own, for a breakpoint hit on every iteration */
+const LOOP_SOURCE = FLAG_SOURCE.replace('while (!stop) iterations++;', 'while (!stop) {\n    iterations++;\n  }');
+const LOOP_LINE = LOOP_SOURCE.split('\n').findIndex((l) => l.trim() === 'iterations++;') + 1;
+
 /** no handler: SIGALRM's default action ends the program; the loop is three instructions and a two-byte jump back */
 const DIE_SOURCE = `#include <sys/time.h>
 static volatile unsigned long n;
@@ -265,5 +269,40 @@ describe('asynchronous signals where they arrived', () => {
     expect(again).toBe(inHandler);
     expect(pcAgain).not.toBe(p.point.pc);  // in the handler again
     expect(out).toMatch(/on_alarm \(sig=14\)[\s\S]*No more reverse-execution history[\s\S]*Breakpoint \d+, on_alarm \(sig=14\)/);
+  });
+
+  // Skipped: fails today, the fix is not built. The debugger does not run the stretch
+  // between the thread's previous event and the point itself (its breakpoints are
+  // lifted during the search), so these stretch positions are unreachable; the plan
+  // is in docs/timeline.md under Status. Unskip with the fix.
+  it.skip('gdb: the loop before the point is seen by breakpoints forwards and backwards, and reverse-step goes back into it', async () => {
+    const loop = compileC('loopline', LOOP_SOURCE, 'rewind-async-stretch-');
+    const root = tempDir('rewind-async-stretch-');
+    const trace = path.join(root, 'trace');
+    const rec = rewind(['record', '-o', trace, '--', loop], { traceRoot: root });
+    expect(rec.status, describeRun(rec)).toBe(0);
+    const printed = Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]);
+    expect(printed).toBeGreaterThan(2);
+    expect(points(trace).length, 'the trace holds the signal\'s point').toBe(1);
+    const { gdb } = await debugReplay(trace, [
+      `break loopline.c:${LOOP_LINE}`, 'continue', 'print iterations', 'continue', 'print iterations', 'continue', 'print iterations',
+      'break on_alarm', 'disable 2', 'continue', 'print iterations', 'enable 2',
+      'reverse-continue', 'print iterations', 'reverse-continue', 'print iterations',
+      'disable 2', 'continue', 'reverse-step', 'reverse-step', 'print iterations', 'reverse-stepi', 'print/x $pc',
+    ]);
+    const out = afterMark(gdb);
+    const values = [...out.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => m[1]);
+    const [first, second, third, inHandler, lastBefore, oneBefore, afterReverseStep] = values.map(Number);
+    // forwards: the loop line's first three arrivals
+    expect([first, second, third], out).toEqual([0, 1, 2]);
+    // the handler interrupted `iterations++` before or after its store: the program printed one of these
+    expect([printed - 1, printed]).toContain(inHandler);
+    // backwards from the handler: the last arrival at the loop line before the signal, then the one before
+    expect([inHandler - 1, inHandler], out).toContain(lastBefore);
+    expect(oneBefore, out).toBe(lastBefore - 1);
+    // reverse-step out of the handler to the point, then on back into the loop: history goes on
+    expect([inHandler - 1, inHandler], out).toContain(afterReverseStep);
+    expect(out).not.toContain('No more reverse-execution history');
+    expect(values[values.length - 1]).toMatch(/^0x[0-9a-f]+$/);
   });
 });
