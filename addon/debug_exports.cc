@@ -20,6 +20,7 @@
 
 #include "debugger.h"
 #include "js_args.h"
+#include "point_exports.h"
 #include "process_copy.h"
 #include "tracee_exports.h"
 
@@ -93,6 +94,15 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
     if (!o.Get("forkAt").IsBigInt()) return false;  // copies need a place to inject their clone
   }
   req.forkAt = o.Get("forkAt").IsBigInt() ? big(o.Get("forkAt")) : 0;
+  if (o.Get("point").IsObject()) {  // the next event is this asynchronous signal's point (debugger_point.cc)
+    Napi::Object p = o.Get("point").As<Napi::Object>();
+    auto search = std::make_shared<PointSearch>();
+    if (!pointSearchFrom(p, *search) || !p.Get("patch").IsBuffer() || !p.Get("arrivals").IsBigInt()) return false;
+    req.pointArrivals = big(p.Get("arrivals"));
+    req.pointPatch = *bytesFrom(p.Get("patch"));
+    if (req.pointPatch.size() != search->original.size()) return false;
+    req.point = search;
+  }
   return true;
 }
 

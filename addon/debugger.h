@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +34,7 @@
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "replay_loop.h"
+#include "replay_points.h"
 #include "syscall_abi.h"
 #include "tracee.h"
 
@@ -66,6 +68,11 @@ struct RunRequest {
   uint64_t forkAt = 0;            // a `syscall` instruction to inject the copies' clone at (0: keep the last)
   std::map<uint64_t, uint64_t> counterTraps;  // in-process hit counters: the stub's int3 -> the counted pc
   uint64_t counterSeq = 0;                    // their shared hit sequence, which search traps take a number of too
+  // The next event is an asynchronous signal's point: the run finds it itself
+  // (debugger_point.cc). `pointPatch` is the jump to the filter, written over pc.
+  std::shared_ptr<const PointSearch> point;
+  std::vector<uint8_t> pointPatch;
+  uint64_t pointArrivals = 0;  // the filter's u64 count of arrivals at pc
 };
 
 // A search's record of the last trap it passed (reported as lastEvent, lastPc, ...).
@@ -132,6 +139,9 @@ class Debugger : public DebugHook {
   bool afterOtherEvent(pid_t pid, StopInfo& info) override;
   // the start of the interval after an event; true when the run's target is that state
   bool startInterval(StopInfo& info);
+  // debugger_point.cc: the next event is the point armed for this run: run to it
+  void runToPoint(pid_t pid, int& sig) override;
+  bool armedFor(uint8_t kind) const override;
 
  private:
   // What a trap stop means to the loop (debugger_traps.cc): keep going, hand the stop
@@ -200,6 +210,16 @@ class Debugger : public DebugHook {
   std::map<uint64_t, uint64_t> counterTraps;
   uint64_t counterSeq = 0;  // the stubs' shared hit sequence: a trap recorded in a search takes a number too
 
+  // ---- An asynchronous signal's point armed for this run (debugger_point.cc): the
+  // run stops with reason "point" at the first arrival with its state.
+  std::shared_ptr<const PointSearch> point;
+  std::vector<uint8_t> pointPatch;
+  uint32_t pointEvent = 0;
+  bool pointPatched = false;          // the filter's jump is over pc
+  uint64_t pointArrivals = 0;         // where the filter counts arrivals at pc
+  uint64_t pointArrivedBefore = 0;    // its count when the jump went in
+  std::unique_ptr<CandidateJudge> pointJudge;
+
   // ---- The registers at the current stop, read once
   user_regs_struct regsCache{};
   bool regsValid = false;
@@ -232,6 +252,13 @@ class Debugger : public DebugHook {
   Stop waitFor(int request, bool sliceHere);
   void resumeWatched(int request, int* sig, bool sliceHere);
   void drainStops();
+
+  // debugger_point.cc
+  void armPoint(const RunRequest& req);
+  bool pointHere(uint64_t pc) const { return pointJudge && event == pointEvent && pc == point->pc; }
+  bool filterTrap(user_regs_struct r);
+  void judgeArrival(const char* then);
+  void setPatch(bool on);
 
   // debugger_hook.cc
   void beginRun(const RunRequest& req, SliceCopies& slicesTaken);

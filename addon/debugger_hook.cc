@@ -46,6 +46,7 @@ void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
   counterTraps = req.counterTraps;
   counterSeq = req.counterSeq;
   if (!counterTraps.empty()) sliceAt.clear();  // a copy would hold the stubs' jumps
+  armPoint(req);
 }
 
 // The run's own breakpoints, which only count arrivals: in the process for this run

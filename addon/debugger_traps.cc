@@ -56,7 +56,7 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
       // A slice's SIGSTOP sent as the interrupt came is taken first (it is reported
       // before the next instruction runs): without the copy, the stop is named by its
       // fingerprint, and going back from it steps a whole slice.
-      bool copyHere = mode == kCont && forkAt && slicesTaken && counterTraps.empty();
+      bool copyHere = mode == kCont && forkAt && slicesTaken && counterTraps.empty() && !pointPatched;
       if (copyHere && pendingSignals(pid) == (1ull << (SIGSTOP - 1))) {
         staleStops = std::max(staleStops, 1);
         drainStops();
@@ -77,12 +77,18 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
   if (si.si_code == SI_KERNEL) {  // int3
     user_regs_struct r = regs();
     uint64_t pc = r.rip - 1;
-    if (!sw.count(pc)) return counterTrap(pc) ? kAgain : kReturn;  // a counting stub's, or the program's own
+    if (!sw.count(pc)) return filterTrap(r) || counterTrap(pc) ? kAgain : kReturn;  // the filter's, a counting stub's, or the program's own
     r.rip = pc;
     setRegs(pid, r);
     regsCache = r;
     skipAt = pc;
     arrive(pc);
+    if (pointHere(pc)) {  // an int3 at an asynchronous signal's point: is this arrival the point?
+      bool reports = !silent.count(pc);
+      if (reports && search) record("swbreak", pc, -1);
+      judgeArrival(reports && !search ? "swbreak" : "");
+      if (reports && search) return kAgain;
+    }
     if (silent.count(pc)) return kAgain;
     if (search) {
       record("swbreak", pc, -1);
@@ -150,7 +156,9 @@ bool Debugger::landed() {
   arrive(pc);
   if (search && reportingAt(pc)) record(sw.count(pc) ? "swbreak" : "hwbreak", pc, -1);  // landing on a trap
   if (trapAt(pc)) skipAt = pc;  // counted: the next step lifts the breakpoint instead of trapping on it
-  return continueAfterStep(pc);
+  bool more = continueAfterStep(pc);
+  if (pointHere(pc)) judgeArrival(more ? "" : "step");
+  return more;
 }
 
 bool Debugger::continueAfterStep(uint64_t pc) {

@@ -442,6 +442,11 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
           return out;
         }
         default:
+          if (s.hook && s.hook->armedFor(v.kind())) {
+            // the program runs to the point (a DebugStop); anything else first is a divergence
+            s.userCodeNext = false;
+            s.hook->runToPoint(pid, s.pendingSig);
+          }
           out.consumed = at - offset;
           out.stop.reason = "need-js";
           out.stop.num("kind", v.kind());

@@ -34,6 +34,10 @@ class DebugHook {
   // After an event of another process, skipped (it is an interval in which this
   // process does nothing): true stops the loop there, as afterEvent.
   virtual bool afterOtherEvent(pid_t pid, StopInfo& info) { return false; }
+  // An event JS applies (kind) whose point the hook finds itself (an asynchronous
+  // signal's): runToPoint runs the program to it and throws its DebugStop.
+  virtual bool armedFor(uint8_t kind) const { return false; }
+  virtual void runToPoint(pid_t pid, int& sig) {}
 };
 
 struct ReplaySession {

@@ -5,12 +5,14 @@
 // nothing of it is left behind for others to read.
 import type { TraceReader } from '../history/index.js';
 import { decodeEvent } from '../history/events.js';
-import { native, RunMode, type DebugRunOptions, type NativeSlice, type NativeTracee, type ProcessDebugger } from '../native/addon.js';
+import { native, RunMode, type DebugRunOptions, type NativeRunPoint, type NativeSlice, type NativeTracee, type ProcessDebugger } from '../native/addon.js';
 import { decodeStopReport, type RunPosition, type SearchHit } from '../native/stop-report.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, replayExec } from '../replay/replay-process.js';
-import { PointNotFoundError } from '../points/replay-point.js';
+import { PointNotFoundError, signalName } from '../points/replay-point.js';
+import type { AsyncPointInfo } from '../history/events.js';
+import { applyPoint, armPoint } from './point-stretch.js';
 import { EngineError, type ResumeRequest, type StopEvent, type WatchKind } from './target.js';
 
 /** Options of a run beyond the resume request. */
@@ -38,6 +40,8 @@ export interface RunReport {
   interrupted: boolean;
   /** single-steps done by the whole run */
   steps: number;
+  /** the last asynchronous signal's point the run passed, named in its interval (e: the point's event) */
+  point?: { e: number; base: number; pc: bigint; n: number; exact: boolean };
 }
 
 export interface RunHooks {
@@ -209,6 +213,8 @@ export class ReplayedProcess {
     const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0 };
     const runStartT = this.curT;
     let fresh = true;
+    /** an asynchronous signal's point armed for the runs of its event (point-stretch.ts) */
+    let armed: { index: number; point: NativeRunPoint; info: AsyncPointInfo } | undefined;
     this.stats.forwardRuns++;
     const started = Date.now();
     try {
@@ -230,6 +236,7 @@ export class ReplayedProcess {
           delete opts.slices;
         }
         opts.forkAt = STUB_SYSCALL;
+        if (armed?.index === this.next) opts.point = armed.point;
         const startedAt = this.next;
         const r = await this.debugger.run(this.table, chunk.data, offset, max, opts);
         const stop = decodeStopReport(r.stop);
@@ -263,7 +270,42 @@ export class ReplayedProcess {
             await replayExec(this.tracee, this.trace, this.next);
             this.advance(1);
             continue;
+          case 'point': {
+            // the run found the signal's point: the signal is delivered from there
+            const index = this.next;
+            if (!armed || armed.index !== index) throw new Error(`event ${index}: a point stop without an armed point`);
+            report.point = { e: index, base: this.baseFor(index), pc: stop.pc, n: stop.position.n, exact: stop.position.exact && stop.position.at === stop.pc };
+            await applyPoint(this.tracee, this.trace, index, armed.info);
+            armed = undefined;
+            this.advance(1);
+            hooks.replayed?.(this.next);
+            if (stop.then === '') continue;
+            // the point is also where gdb stops (a breakpoint at its pc, the end of a
+            // step): the first state of the interval after it, arrival 1 at pc
+            await this.debugger.setPosition(this.next, true, stop.pc, 1);
+            report.position = { ...stop.position, event: this.next, at: stop.pc, n: 1, exact: true, watchHits: 0 };
+            return this.finish(report, { kind: 'stopped', signal: 5, reason: stop.then });
+          }
           case 'need-js': {
+            const ev = decodeEvent(this.trace.record(this.next));
+            if (ev.kind === 'async-point') {
+              // The run finds the point itself, with gdb's traps in (addon/debugger_point.cc).
+              // The filter is planned from the program's own bytes: gdb's breakpoints are
+              // lifted meanwhile.
+              const all = { start: 0n, end: 2n ** 64n - 1n };
+              await hooks.beforeMapping?.(all.start, all.end);
+              try {
+                const what = `thread ${ev.tid}'s ${signalName(ev.point.what.signal)} at its event ${ev.point.threadEvent} (event ${this.next} of the trace)`;
+                const targetFirst = extra.target !== undefined && extra.target.event === this.next;
+                armed = { index: this.next, point: await armPoint(this.tracee, this.trace, this.next, ev.point, what, targetFirst), info: ev.point };
+              } catch (e) {
+                if (!(e instanceof PointNotFoundError)) throw e;
+                return this.finish(report, this.ended(e.message));
+              } finally {
+                await hooks.afterMapping?.(all.start, all.end);
+              }
+              continue;
+            }
             const mapped = mappedRange(this.trace, this.next);
             if (mapped) await hooks.beforeMapping?.(mapped.start, mapped.end);
             let why: string | undefined;
@@ -320,10 +362,6 @@ export class ReplayedProcess {
 /** The memory a map-file event maps (undefined for other events). */
 function mappedRange(trace: TraceReader, index: number): { start: bigint; end: bigint } | undefined {
   const ev = decodeEvent(trace.record(index));
-  // The search for an asynchronous signal's point runs the program's code with no
-  // breakpoints in (a hit there would end it): the stretch before such a point is
-  // not seen by gdb's software breakpoints yet (docs/timeline.md, Signals).
-  if (ev.kind === 'async-point') return { start: 0n, end: 2n ** 64n - 1n };
   if (ev.kind !== 'map-file') return undefined;
   const start = BigInt(ev.map.addr);
   return { start, end: start + BigInt(ev.map.length) };

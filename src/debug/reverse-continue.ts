@@ -5,6 +5,7 @@
 // the first windows are short; a window over breakpoints alone is instead counted
 // in the process (counted-runs.ts), at native speed however often they are hit.
 import { native } from '../native/addon.js';
+import { decodeEvent } from '../history/events.js';
 import { COUNT_IN_PROCESS_FROM, countWindow, searchToCountedEnd } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import { describeMark, rename, type Mark } from './marks.js';
@@ -63,12 +64,46 @@ export class ReverseSearch {
       windows = planWindows(anchors.map((a) => ({ start: { cp: a.cp, e: a.cp.mark.e } as Start, dist: a.dist })), known);
     }
     traceRuns(() => `windows from ${windows.map((w) => (w.cp ? `#${w.cp.id} (${((endT - w.cp.t) / 1e6).toFixed(3)} ms)` : `interval ${w.e}`)).join(', ')}`);
+    let stretchSearched = !(end.e >= 2 && decodeEvent(this.proc.trace.record(end.e - 1)).kind === 'async-point');
+    // Now in the stretch before an asynchronous signal's point: once the window from
+    // the stretch's start has nothing, an earlier window ends at that start (its
+    // arrivals at now's pc, maybe millions in a loop, are not counted one by one).
+    const inStretch = end.e < this.proc.trace.eventCount && decodeEvent(this.proc.trace.record(end.e)).kind === 'async-point';
+    let stretchStartSearched = false;
     for (const s of windows) {
-      const found = await this.searchWindow(s, end, sw, slots, s.cp ? endT - s.cp.t : Infinity);
+      if (!stretchSearched && s.e < end.e) {
+        stretchSearched = true;
+        const found = await this.searchStretch(end.e - 1, sw, slots);
+        if (found) return this.stopAt(found);
+      }
+      const to = inStretch && stretchStartSearched && s.e < end.e
+        ? { e: end.e, base: 0, pc: await this.seeker.boundaryPc(end.e), n: 1, steps: 0 }
+        : end;
+      const found = await this.searchWindow(s, to, sw, slots, s.cp ? endT - s.cp.t : Infinity);
+      if (s.e === end.e && (!s.cp || s.cp.boundary)) stretchStartSearched = true;
       if (found) return this.stopAt(found);
     }
     await this.timeline.switchTo(this.timeline.store.root!);
     return { kind: 'stopped', signal: 5, reason: 'begin' };
+  }
+
+  /**
+   * Nothing since the asynchronous signal's point of event e (the first state of
+   * now's interval, and the last of the stretch before it): the stretch is searched
+   * on its own, in windows that end at the point, counted in the process when they
+   * can be. A window that crosses the point then has no hit after it, and runs through
+   * the stretch at native speed (the filter finds the point, addon/debugger_point.cc).
+   */
+  private async searchStretch(e: number, sw: bigint[], slots: SlotSet): Promise<Found | undefined> {
+    let point = await this.stepper.pointOfInterval(e);
+    traceRuns(() => `reverse-continue: the stretch before the point, ${describeMark(point)}`);
+    point = { ...point, fp: await native().fingerprint(this.proc.pid) };
+    const endT = this.proc.curT;
+    for (const s of (await this.startsBefore(point)).filter((x) => x.e === e)) {
+      const found = await this.searchWindow(s, point, sw, slots, s.cp ? endT - s.cp.t : Infinity);
+      if (found) return found;
+    }
+    return undefined;
   }
 
   /**

@@ -120,7 +120,17 @@ export interface DebugRunOptions {
   counterTraps?: bigint[];
   /** the counters' shared hit sequence (a u64 in the process): a search's trap takes a number of it too */
   counterSeq?: bigint;
+  /** the next event is this asynchronous signal's point: the run finds it (stop reason 'point') */
+  point?: NativeRunPoint;
 }
+
+/** A point a debug run finds itself (addon/debugger_point.cc): the search without a budget, with the filter's jump. */
+export type NativeRunPoint = Omit<NativePointSearch, 'budgetTicks'> & {
+  /** the jump to the filter, written over pc while a continue run is in the stretch */
+  patch: Buffer;
+  /** the filter's count of arrivals at pc (a u64 in its data page) */
+  arrivals: bigint;
+};
 
 /**
  * One recording (addon/record_processes.h, addon/recording_exports.cc): every process

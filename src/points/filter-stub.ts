@@ -12,7 +12,7 @@
 // OF from seto's byte). Its page pair (code, then data) is mapped by the caller
 // within a rel32 jump of pc, and is left out of the state hash.
 //
-//   mov [save_rax],rax; lahf; seto al; mov [save_flags],ax
+//   mov [save_rax],rax; lahf; seto al; mov [save_flags],ax; inc qword [arrivals]
 //   cmp ax,[rec_flags]; jne miss
 //   mov rax,[save_rax]; cmp rax,[rec_rax]; jne miss
 //   cmp rbx,[rec_rbx]; jne miss ... (the 15 other general registers)
@@ -34,6 +34,12 @@ import type { LoopValue } from './loop-operands.js';
 /** the filter's pages: code, then data */
 export const FILTER_SIZE = 8192n;
 const DATA = 4096n;
+/**
+ * Where in the pages the filter counts every arrival at pc (a u64, zero in the
+ * image): a debug run that finds the point itself names it by its arrival count
+ * (addon/debugger_point.cc).
+ */
+export const FILTER_ARRIVALS = FILTER_SIZE - 8n;
 
 export interface FilterPlan {
   /** where the pages are mapped */
@@ -106,6 +112,8 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
     own(Instruction.create(Code.Lahf)),
     own(Instruction.createReg(Code.Seto_rm8, Register.AL)),
     own(Instruction.createMemReg(Code.Mov_rm16_r16, ripMem(saveFlags), Register.AX)),
+    // one more arrival at pc (the flags are saved: inc may change them)
+    own(Instruction.createMem(Code.Inc_rm64, ripMem(base + FILTER_ARRIVALS))),
     own(Instruction.createRegMem(Code.Cmp_r16_rm16, Register.AX, ripMem(recFlags))), jne(),
     own(Instruction.createRegMem(Code.Mov_r64_rm64, Register.RAX, ripMem(saveRax))),
     own(Instruction.createRegMem(Code.Cmp_r64_rm64, Register.RAX, ripMem(recRax))), jne(),

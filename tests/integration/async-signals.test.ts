@@ -8,7 +8,8 @@
 // Negative: a trace whose recorded state hash is changed makes the replay stop with
 // a divergence that names the thread, its event index and the reason.
 // Under gdb: a breakpoint in the handler, the interrupted frame at the recorded
-// point, reverse-step out of the handler to it, reverse-continue over it to the
+// point, reverse-finish out of the handler to it and on back into the loop, breakpoints in the
+// loop before it forwards and backwards, reverse-continue over it to the
 // start and forward again to the same state, checked against the program's own
 // printed count (gdb's own \`record full\` cannot replay a real timer's signal).
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -239,7 +240,7 @@ describe('asynchronous signals where they arrived', () => {
     expect(err).toContain('within the CPU-time budget');
   });
 
-  it('gdb: a breakpoint in the handler, reverse-step out of it to the point, reverse-continue over it and back', async () => {
+  it('gdb: a breakpoint in the handler, reverse-finish out of it to the point, on back into the loop, reverse-continue over it and back', async () => {
     const flag = compileC('flagloop', FLAG_SOURCE, 'rewind-async-gdb-');
     const root = tempDir('rewind-async-gdb-');
     const trace = path.join(root, 'trace');
@@ -250,8 +251,8 @@ describe('asynchronous signals where they arrived', () => {
     const [p] = points(trace);
     expect(p, 'the trace holds the signal\'s point').toBeDefined();
     const { gdb } = await debugReplay(trace, [
-      'break on_alarm', 'continue', 'frame 2', 'print iterations',
-      'reverse-step', 'print/x $pc', 'print iterations', 'print stop',
+      'break on_alarm', 'continue', 'frame 2', 'print iterations', 'frame 0',
+      'reverse-finish', 'print/x $pc', 'print iterations', 'print stop', 'reverse-stepi', 'print/x $pc',
       'reverse-continue', 'continue', 'print iterations', 'print/x $pc', 'bt 1',
     ]);
     const out = afterMark(gdb);
@@ -260,22 +261,23 @@ describe('asynchronous signals where they arrived', () => {
     expect(out).toContain(`#2  ${p.point.pc.replace(/^0x/, '0x0000')} in main () at flagloop.c:${FLAG_LINE}`);
     const values = [...out.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => m[1]);
     // iterations in the handler, at the point, and in the handler again after going back
-    const [inHandler, pcBack, atPoint, stopAtPoint, again, pcAgain] = values;
+    const [inHandler, pcBack, atPoint, stopAtPoint, pcBefore, again, pcAgain] = values;
     // the handler interrupted `iterations++` before or after its store: the program printed one of these
     expect([printed - 1, printed]).toContain(Number(inHandler));
     expect(pcBack).toBe(p.point.pc);
     expect(atPoint).toBe(inHandler);
     expect(stopAtPoint).toBe('0');
+    // the history goes on before the point: one instruction back is still in the loop
+    expect(pcBefore).toMatch(/^0x[0-9a-f]+$/);
+    expect(pcBefore).not.toBe(p.point.pc);
+    expect(out).not.toContain('No more reverse-execution history');
     expect(again).toBe(inHandler);
     expect(pcAgain).not.toBe(p.point.pc);  // in the handler again
-    expect(out).toMatch(/on_alarm \(sig=14\)[\s\S]*No more reverse-execution history[\s\S]*Breakpoint \d+, on_alarm \(sig=14\)/);
+    // reverse-continue from the loop goes back over the program's start to main's breakpoint, continue to the handler
+    expect(out).toMatch(/on_alarm \(sig=14\)[\s\S]*Breakpoint \d+, main \(\)[\s\S]*Breakpoint \d+, on_alarm \(sig=14\)/);
   });
 
-  // Skipped: fails today, the fix is not built. The debugger does not run the stretch
-  // between the thread's previous event and the point itself (its breakpoints are
-  // lifted during the search), so these stretch positions are unreachable; the plan
-  // is in docs/timeline.md under Status. Unskip with the fix.
-  it.skip('gdb: the loop before the point is seen by breakpoints forwards and backwards, and reverse-step goes back into it', async () => {
+  it('gdb: the loop before the point is seen by breakpoints forwards and backwards, and reverse-step goes back into it', async () => {
     const loop = compileC('loopline', LOOP_SOURCE, 'rewind-async-stretch-');
     const root = tempDir('rewind-async-stretch-');
     const trace = path.join(root, 'trace');
