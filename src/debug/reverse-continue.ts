@@ -5,7 +5,8 @@
 // the first windows are short; a window over breakpoints alone is instead counted
 // in the process (counted-runs.ts), at native speed however often they are hit.
 import { native } from '../native/addon.js';
-import { decodeEvent } from '../history/events.js';
+import { decodeEvent, EventKind } from '../history/events.js';
+import type { TraceReader } from '../history/index.js';
 import { COUNT_IN_PROCESS_FROM, countWindow, searchToCountedEnd } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import { describeMark, rename, type Mark } from './marks.js';
@@ -30,6 +31,21 @@ interface Found {
 const HOT_ARRIVALS = 4096;
 /** a window search keeps this many of the copies it left before the hit */
 const KEEP_BEFORE_HIT = 8;
+
+/** async-point event indices of each trace, in order (found once: a scan of the kinds) */
+const pointsOf = new WeakMap<TraceReader, number[]>();
+
+/** The latest asynchronous signal's point event p with from <= p < to (undefined: none). */
+function latestPoint(trace: TraceReader, from: number, to: number): number | undefined {
+  let points = pointsOf.get(trace);
+  if (!points) {
+    points = [];
+    for (let i = 0; i < trace.eventCount; i++) if (trace.record(i)[4] === EventKind.AsyncPoint) points.push(i);
+    pointsOf.set(trace, points);
+  }
+  for (let k = points.length - 1; k >= 0; k--) if (points[k] < to && points[k] >= from) return points[k];
+  return undefined;
+}
 
 export class ReverseSearch {
   constructor(
@@ -64,22 +80,37 @@ export class ReverseSearch {
       windows = planWindows(anchors.map((a) => ({ start: { cp: a.cp, e: a.cp.mark.e } as Start, dist: a.dist })), known);
     }
     traceRuns(() => `windows from ${windows.map((w) => (w.cp ? `#${w.cp.id} (${((endT - w.cp.t) / 1e6).toFixed(3)} ms)` : `interval ${w.e}`)).join(', ')}`);
-    let stretchSearched = !(end.e >= 2 && decodeEvent(this.proc.trace.record(end.e - 1)).kind === 'async-point');
+    const minE = Math.min(end.e, ...windows.map((w) => w.e));
+    const crossed = latestPoint(this.proc.trace, minE, end.e);
     // Now in the stretch before an asynchronous signal's point: once the window from
     // the stretch's start has nothing, an earlier window ends at that start (its
     // arrivals at now's pc, maybe millions in a loop, are not counted one by one).
     const inStretch = end.e < this.proc.trace.eventCount && decodeEvent(this.proc.trace.record(end.e)).kind === 'async-point';
     let stretchStartSearched = false;
+    const startsSearched = new Set<number>();
     for (const s of windows) {
-      if (!stretchSearched && s.e < end.e) {
-        stretchSearched = true;
-        const found = await this.searchStretch(end.e - 1, sw, slots);
+      if (crossed !== undefined && s.e <= crossed) {
+        // This window would cross an asynchronous signal's point: the search goes on
+        // in three parts instead, latest first: from the interval after the point to
+        // now, the stretch before the point (searchStretch), and before the stretch
+        // (a search that ends at the stretch's first state). No window runs a stretch
+        // with its hits trapped one by one, nor counts millions of arrivals at now's pc.
+        if (!startsSearched.has(crossed + 1)) {
+          const found = await this.searchWindow({ cp: undefined, e: crossed + 1 }, end, sw, slots, Infinity);
+          if (found) return this.stopAt(found);
+        }
+        const found = await this.searchStretch(crossed, sw, slots);
         if (found) return this.stopAt(found);
+        const before: Mark = { e: crossed, base: 0, pc: await this.seeker.boundaryPc(crossed), n: 1, steps: 0 };
+        await this.seeker.reachMark(before);
+        traceRuns(() => `reverse-continue: on before the stretch of event ${crossed}`);
+        return this.run(before, sw, slots);
       }
       const to = inStretch && stretchStartSearched && s.e < end.e
         ? { e: end.e, base: 0, pc: await this.seeker.boundaryPc(end.e), n: 1, steps: 0 }
         : end;
       const found = await this.searchWindow(s, to, sw, slots, s.cp ? endT - s.cp.t : Infinity);
+      if (!s.cp || s.cp.boundary) startsSearched.add(s.e);
       if (s.e === end.e && (!s.cp || s.cp.boundary)) stretchStartSearched = true;
       if (found) return this.stopAt(found);
     }

@@ -307,4 +307,26 @@ describe('asynchronous signals where they arrived', () => {
     expect(out).not.toContain('No more reverse-execution history');
     expect(values[values.length - 1]).toMatch(/^0x[0-9a-f]+$/);
   });
+  it('gdb: reverse-continue from the end to a breakpoint in the loop lands on its last iteration before the signal, then back over the stretch', async () => {
+    const loop = compileC('loopline', LOOP_SOURCE, 'rewind-async-fromend-');
+    const root = tempDir('rewind-async-fromend-');
+    const trace = path.join(root, 'trace');
+    const rec = rewind(['record', '-o', trace, '--', loop], { traceRoot: root });
+    expect(rec.status, describeRun(rec)).toBe(0);
+    const printed = Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]);
+    expect(printed).toBeGreaterThan(2);
+    expect(points(trace).length, 'the trace holds the signal\'s point').toBe(1);
+    const { gdb } = await debugReplay(trace, [
+      'continue', `break loopline.c:${LOOP_LINE}`, 'reverse-continue', 'print iterations', 'reverse-continue', 'print iterations',
+      'disable 2', 'reverse-continue', 'print iterations',
+    ]);
+    const out = afterMark(gdb);
+    const [last, beforeLast, atMain] = [...out.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => Number(m[1]));
+    // the loop's last iteration loaded printed - 1 and stored the printed count, wherever the signal came in it
+    expect(last, out).toBe(printed - 1);
+    expect(beforeLast, out).toBe(printed - 2);
+    // with the loop's breakpoint disabled, back over the stretch and the point to main's
+    expect(out).toMatch(/Breakpoint 1, main \(\)[^\n]*\n[^$]*\$3 = 0/);
+    expect(atMain).toBe(0);
+  });
 });
