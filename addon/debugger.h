@@ -259,6 +259,7 @@ class Debugger : public DebugHook {
   bool filterTrap(user_regs_struct r);
   void judgeArrival(const char* then);
   void setPatch(bool on);
+  void leaveFilter();
 
   // debugger_hook.cc
   void beginRun(const RunRequest& req, SliceCopies& slicesTaken);

@@ -13,6 +13,7 @@
 // "then": the stop gdb must see at the point too ("swbreak", "step") or "". JS then
 // unmaps the filter's pages and has the signal delivered (src/debug/point-stretch.ts).
 #include <errno.h>
+#include <signal.h>
 #include <sys/ptrace.h>
 
 #include <cstdio>
@@ -93,6 +94,37 @@ bool Debugger::filterTrap(user_regs_struct r) {
   return true;
 }
 
+// The user's interrupt stopped the program inside the filter: it is stepped out to
+// a state of the program (the moved instructions run, then the jump back), judging a
+// candidate it passes, so gdb never sees the filter's addresses. An arrival where it
+// comes out, at a trapped address, is counted (as a stop there would have been).
+void Debugger::leaveFilter() {
+  const uint64_t page = point->trapAfter & ~uint64_t(0xfff);
+  for (int i = 0; i < 4096; i++) {
+    user_regs_struct r = getRegs(pid);
+    regsCache = r;
+    regsValid = true;
+    if ((r.rip & ~uint64_t(0xfff)) != page) {
+      if (trapAt(r.rip)) counts[r.rip]++;
+      return;
+    }
+    resume(pid, PTRACE_SINGLESTEP, 0);
+    Stop st = waitStop(pid);
+    if (st.kind != Stop::kSignal || st.sig != SIGTRAP) throw NativeError{EIO, "the program did not step out of the filter of the point at " + hex(point->pc)};
+    regsValid = false;
+    user_regs_struct at = getRegs(pid);
+    if (at.rip == point->trapAfter) {
+      try {
+        filterTrap(at);  // a miss goes on at `miss`; the point ends the run there, as the interrupt
+      } catch (DebugStop& d) {
+        if (d.info.reason == "point") d.info.str("then", "interrupted");
+        throw;
+      }
+    }
+  }
+  throw NativeError{EIO, "the program did not step out of the filter of the point at " + hex(point->pc)};
+}
+
 void Debugger::runToPoint(pid_t, int& sig) {
   const uint64_t pc = point->pc, len = point->original.size();
   auto notThere = [&](const Stop& st) {
@@ -120,6 +152,9 @@ void Debugger::runToPoint(pid_t, int& sig) {
     else underJump = true;
   }
   for (auto& sl : slots) underJump |= sl.used && sl.type == 0 && sl.addr >= pc && sl.addr < pc + len;
+  // A data watchpoint could trigger inside the filter (its own reads of the loop's
+  // values, or a moved instruction's write): gdb would see the filter's addresses.
+  for (auto& sl : slots) underJump |= sl.used && sl.type != 0;
   for (auto& [stub, counted] : counterTraps)
     if (counted + 16 > pc && counted < pc + len)
       throw NativeError{EINVAL, "a counted run cannot cross the asynchronous signal's point at " + hex(pc) +
@@ -146,6 +181,15 @@ void Debugger::runToPoint(pid_t, int& sig) {
   Stop st;
   try {
     st = runUserCode(pid, sig);
+  } catch (DebugStop& d) {
+    try {
+      if (d.info.reason == "interrupted" && pointPatched) leaveFilter();
+    } catch (...) {
+      undo();
+      throw;
+    }
+    undo();
+    throw;
   } catch (...) {
     undo();
     throw;

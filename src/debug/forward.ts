@@ -284,6 +284,11 @@ export class ReplayedProcess {
             // step): the first state of the interval after it, arrival 1 at pc
             await this.debugger.setPosition(this.next, true, stop.pc, 1);
             report.position = { ...stop.position, event: this.next, at: stop.pc, n: 1, exact: true, watchHits: 0 };
+            if (stop.then === 'interrupted') {
+              report.interrupted = true;
+              this.interruptRequested = true;
+              return this.finish(report, { kind: 'stopped', signal: 2, reason: 'interrupted' });
+            }
             return this.finish(report, { kind: 'stopped', signal: 5, reason: stop.then });
           }
           case 'need-js': {

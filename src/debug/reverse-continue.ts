@@ -130,7 +130,9 @@ export class ReverseSearch {
     traceRuns(() => `reverse-continue: the stretch before the point, ${describeMark(point)}`);
     point = { ...point, fp: await native().fingerprint(this.proc.pid) };
     const endT = this.proc.curT;
-    for (const s of (await this.startsBefore(point)).filter((x) => x.e === e)) {
+    // only starts the point is counted from (a stop's checkpoint may only name it by
+    // its fingerprint: a trap per arrival at a hot pc); the interval's start always is
+    for (const s of (await this.startsBefore(point)).filter((x) => x.e === e && (this.endFrom(point, x)?.n ?? 0) > 0)) {
       const found = await this.searchWindow(s, point, sw, slots, s.cp ? endT - s.cp.t : Infinity);
       if (found) return found;
     }

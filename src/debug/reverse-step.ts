@@ -129,8 +129,8 @@ export class ReverseStepper {
    * point itself, named by the arrival count the run that finds it reports.
    */
   async pointOfInterval(e: number): Promise<Mark> {
-    const inside = this.timeline.store.find((c) => c.mark.e === e && !c.boundary);
-    await this.seeker.reachStart(inside ? { cp: inside, e } : { cp: undefined, e });
+    // from the interval's start: a count from there renames to any checkpoint with counts
+    await this.seeker.reachStart({ cp: undefined, e });
     await this.traps.install([], NO_SLOTS);
     const run = await this.timeline.run({ action: 'continue' }, e + 1, { search: true });
     this.seeker.checkInterrupt();

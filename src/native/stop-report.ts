@@ -48,7 +48,7 @@ export type StopCause =
   | { reason: 'signal'; signal: number }
   | { reason: 'watch'; slot: number }
   /** the run found an asynchronous signal's point; `then`: the stop gdb sees there too ('' none) */
-  | { reason: 'point'; then: '' | 'swbreak' | 'step'; pc: bigint }
+  | { reason: 'point'; then: '' | 'swbreak' | 'step' | 'interrupted'; pc: bigint }
   | { reason: 'divergence'; expected: unknown; actual: unknown }
   | { reason: 'unknown'; name: string };
 
@@ -77,7 +77,7 @@ function causeOf(bag: NativeStopInfo): StopCause {
     case 'watch':
       return { reason: 'watch', slot: num(bag.slot) };
     case 'point':
-      return { reason: 'point', then: String(bag.then ?? '') as '' | 'swbreak' | 'step', pc: big(bag.pc) ?? 0n };
+      return { reason: 'point', then: String(bag.then ?? '') as '' | 'swbreak' | 'step' | 'interrupted', pc: big(bag.pc) ?? 0n };
     case 'divergence':
       return { reason: 'divergence', expected: bag.expected, actual: bag.actual };
     default:
