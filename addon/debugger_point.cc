@@ -140,6 +140,10 @@ void Debugger::runToPoint(pid_t, int& sig) {
     Stop st = runUserCode(pid, sig);
     throw notThere(st);
   }
+  // A resume from a state at pc (a stop named by its count in the stretch): that
+  // arrival may be the point itself, which no run judged yet.
+  regsValid = false;
+  if (fresh && pointJudge && regs().rip == pc) judgeArrival("");
   // Under the filter's jump an int3 would not be seen (its instruction runs in the
   // filter's copy). gdb's traps there, and a target's counting there, need every
   // arrival at pc judged with an int3; the run's other silent breakpoints only count

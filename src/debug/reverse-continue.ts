@@ -128,6 +128,11 @@ export class ReverseSearch {
   private async searchStretch(e: number, sw: bigint[], slots: SlotSet): Promise<Found | undefined> {
     let point = await this.stepper.pointOfInterval(e);
     traceRuns(() => `reverse-continue: the stretch before the point, ${describeMark(point)}`);
+    // a breakpoint at the point's pc: the point itself is the latest hit, named by its
+    // count in the stretch (a run resumed there judges it first: addon/debugger_point.cc)
+    if (sw.includes(point.pc) || slots.some((x) => x?.type === 0 && x.addr === point.pc)) {
+      return { pos: { kind: 'mark', mark: point }, reason: sw.includes(point.pc) ? 'swbreak' : 'hwbreak', slot: sw.includes(point.pc) ? -1 : this.traps.slotAt(point.pc) };
+    }
     point = { ...point, fp: await native().fingerprint(this.proc.pid) };
     const endT = this.proc.curT;
     // only starts the point is counted from (a stop's checkpoint may only name it by

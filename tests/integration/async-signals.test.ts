@@ -329,4 +329,34 @@ describe('asynchronous signals where they arrived', () => {
     expect(out).toMatch(/Breakpoint 1, main \(\)[^\n]*\n[^$]*\$3 = 0/);
     expect(atMain).toBe(0);
   });
+  it('gdb: a breakpoint at the point\'s own pc: the point is hit forwards and found backwards, then the handler', async () => {
+    const loop = compileC('loopline', LOOP_SOURCE, 'rewind-async-atpc-');
+    const root = tempDir('rewind-async-atpc-');
+    const trace = path.join(root, 'trace');
+    const rec = rewind(['record', '-o', trace, '--', loop], { traceRoot: root });
+    expect(rec.status, describeRun(rec)).toBe(0);
+    const printed = Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]);
+    const [p] = points(trace);
+    expect(p, 'the trace holds the signal\'s point').toBeDefined();
+    const { gdb } = await debugReplay(trace, [
+      'break on_alarm', 'continue', 'print iterations', `break *${p.point.pc}`,
+      'reverse-continue', 'print iterations', 'print/x $pc', 'reverse-continue', 'print iterations',
+      'continue', 'print iterations', 'print/x $pc', 'continue', 'print iterations', 'print stop',
+    ]);
+    const out = afterMark(gdb);
+    const v = [...out.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => m[1]);
+    const inHandler = Number(v[0]);
+    expect([printed - 1, printed]).toContain(inHandler);
+    // back from the handler: the point itself (the handler's state before it ran), then the arrival before it
+    expect(Number(v[1]), out).toBe(inHandler);
+    expect(v[2]).toBe(p.point.pc);
+    expect(Number(v[3]), out).toBeLessThan(inHandler);
+    // forwards again: the point, stopped at its breakpoint with the signal not yet delivered, then the handler
+    expect(Number(v[4]), out).toBe(inHandler);
+    expect(v[5]).toBe(p.point.pc);
+    expect(out).toMatch(/Breakpoint \d+, on_alarm[\s\S]*Breakpoint \d+, on_alarm/);
+    expect(Number(v[6])).toBe(inHandler);
+    expect(v[7]).toBe('0');
+    expect(out).not.toContain('No more reverse-execution history');
+  });
 });
