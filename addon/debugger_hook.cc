@@ -25,6 +25,7 @@ void Debugger::beginRun(const RunRequest& req, std::vector<StopInfo>& taken) {
     stepDone = false;
     boundaryPending = req.startCandidate;
     interrupts.asked.store(false);  // a stale interrupt from the last resume
+    deferredInterrupt = false;
     sliceAt = req.sliceAt;
     haveSliceRegs = false;
     ranNs = 0;
@@ -44,6 +45,7 @@ void Debugger::beginRun(const RunRequest& req, std::vector<StopInfo>& taken) {
   targetFp = req.targetFp;
   counterTraps = req.counterTraps;
   counterSeq = req.counterSeq;
+  feedAllowed = !req.noFeed;
   if (!counterTraps.empty()) sliceAt.clear();  // a copy would hold the stubs' jumps
 }
 
@@ -136,6 +138,12 @@ void Debugger::abandonRun(const std::vector<uint64_t>& added, const std::vector<
 // event's syscall, signal or rdtsc trap), handling every trap on the way: counting,
 // stepping over trapped instructions, and stopping where gdb must see the process.
 Stop Debugger::runUserCode(pid_t, int& sig) {
+  // The user's interrupt came while the tracee was not running (between two runs of a
+  // continue, or while the loop replayed an event): the stop is here, before counting
+  // in continue mode drops the exactness of every count, so that a stop between two
+  // events is named as the start of its interval (arrival 1 at its pc), not by a
+  // fingerprint that a run from that start never reaches again (it starts there).
+  if (interrupts.take()) throw stopWith("interrupted");
   if (mode == kCont && (allExact || !exact.empty())) enterContinue();
   regsValid = false;
   if (fresh) {

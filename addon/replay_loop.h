@@ -6,6 +6,7 @@
 #include "event_format.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"
+#include "replay_syscallbuf.h"
 #include "syscall_abi.h"
 
 namespace rw {
@@ -43,6 +44,15 @@ class DebugHook {
   // After an event of another process, skipped (it is an interval in which this
   // process does nothing): true stops the loop there, as afterEvent.
   virtual bool afterOtherEvent(pid_t pid, StopInfo& info) { return false; }
+  // Buffered calls served in-process (replay_syscallbuf.cc, debugger_feed.cc): how
+  // many of the `room` events from here on the next resume may pass without a stop
+  // (the feed holds at most room - 1 of them; below 2, it stays empty).
+  virtual uint32_t feedRoom(const BufferFeed& feed, uint32_t room) { return 0; }
+  // The next runUserCode runs over a fill: the library counts the records it takes
+  // at `consumedAt` in the process, from `consumed`. feedEnd: after that resume, the
+  // count reached `consumed` (the events it passed are replayed).
+  virtual void feedBegin(uint64_t consumedAt, uint64_t consumed) {}
+  virtual void feedEnd(uint64_t consumed) {}
 };
 void replaySetDebugHook(pid_t pid, DebugHook* hook);
 

@@ -14,6 +14,7 @@
 #include "replay_syscallbuf.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "ptrace_ops.h"
@@ -102,12 +103,41 @@ void feedMmapArgs(uint64_t m[6]) {
   std::memcpy(m, args, sizeof args);
 }
 
-void feedInstall(pid_t pid, BufferFeed& feed, uint64_t header, int64_t mapped) {
+namespace {
+
+// The executable mapping that holds `ip` (the library's text), from /proc/PID/maps.
+bool codeRange(pid_t pid, uint64_t ip, uint64_t& start, uint64_t& end) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/maps", int(pid));
+  FILE* f = fopen(path, "r");
+  if (!f) return false;
+  char line[512];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f)) {
+    unsigned long long lo, hi;
+    char perms[8];
+    if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 && ip >= lo && ip < hi && perms[2] == 'x') {
+      start = lo;
+      end = hi;
+      found = true;
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+}  // namespace
+
+void feedInstall(pid_t pid, BufferFeed& feed, const uint64_t registration[6], int64_t mapped) {
   if (uint64_t(mapped) != kFeedAddress) return;  // no room there: every call stops, as before
-  uint64_t address = kFeedAddress;
+  uint64_t address = kFeedAddress, header = registration[1];
   writeMemory(pid, header + kHeaderFeedField, &address, 8);
   feed = BufferFeed{};
   feed.address = address;
+  feed.bufStart = header;
+  feed.bufEnd = header + registration[2];
+  // without the library's text a debugger cannot tell its states apart: it keeps the feed empty
+  if (!codeRange(pid, registration[3], feed.codeStart, feed.codeEnd)) feed.codeStart = feed.codeEnd = 0;
 }
 
 namespace {
@@ -191,6 +221,22 @@ uint32_t feedTaken(pid_t pid, BufferFeed& feed, const std::vector<uint8_t>& even
     feed.next = events.data() + at + size;
   }
   return taken;
+}
+
+uint32_t feedStopped(pid_t pid, BufferFeed& feed) {
+  if (!feed.armed) return 0;
+  uint64_t consumed = 0;
+  if (readMemory(pid, feed.address, &consumed, 8) != 8 || consumed < feed.passed || consumed > feed.filled)
+    throw NativeError{EIO, "the syscall buffer's feed was overwritten"};
+  uint32_t taken = uint32_t(consumed - feed.passed);
+  feed.passed = uint32_t(consumed);
+  feedDisarm(pid, feed);
+  return taken;
+}
+
+void feedEmptyCopy(pid_t copy, uint64_t feedAddress) {
+  uint64_t header[3] = {0, 0, kFeedHeader};
+  writeMemory(copy, feedAddress, header, sizeof header);
 }
 
 void feedDisarm(pid_t pid, BufferFeed& feed) {

@@ -101,6 +101,8 @@ export interface DebugRunOptions {
   stopSignals?: bigint;
   /** the start state is a boundary whose breakpoint counts as a hit */
   startCandidate?: boolean;
+  /** every buffered call stops, as before the debugger used the feed (docs/syscallbuf.md) */
+  noFeed?: boolean;
   /**
    * stop (reason 'target') at arrival n at pc, data trigger n, or the first arrival
    * at pc whose fingerprint is fp, in interval `event`
