@@ -39,7 +39,7 @@ function bufloopValues(n: number): bigint[] {
 }
 
 describe('gdb with the feed: a loop of buffered calls', () => {
-  const N = 400;
+  const N = 240;
   let trace: string;
   let printed: { last: string; check: string };
 
