@@ -71,24 +71,29 @@ bool takesStop(const RecordView& v) {
   return false;
 }
 
-void put32(std::vector<uint8_t>& b, uint32_t v) { b.insert(b.end(), (uint8_t*)&v, (uint8_t*)&v + 4); }
-void put64(std::vector<uint8_t>& b, uint64_t v) { b.insert(b.end(), (uint8_t*)&v, (uint8_t*)&v + 8); }
-
+// Appends the feed record of trace record v: its fixed part written in place, then the
+// trace record's memory writes verbatim (a fill writes thousands: no byte-wise inserts).
 void appendRecord(std::vector<uint8_t>& b, const Row& row, const RecordView& v) {
   size_t start = b.size();
-  put32(b, 0);
-  put32(b, v.get32(12));
-  for (int i = 0; i < 6; i++) put64(b, v.get64(20 + 8 * i) & argMask(row, i));
-  for (int i = 0; i < 6; i++) put64(b, argMask(row, i));
-  put64(b, v.get64(68));
-  put32(b, v.get32(76));
-  put32(b, v.get32(80));
-  put32(b, row.check == kCheckBuffer ? 1 : 0);
-  put32(b, v.get32(16));
-  b.insert(b.end(), v.p + kSyscallFixed, v.p + v.n);
-  b.resize((b.size() + 7) & ~size_t(7));
-  uint32_t size = uint32_t(b.size() - start);
-  std::memcpy(&b[start], &size, 4);
+  size_t writes = v.n - kSyscallFixed;
+  size_t size = (kWritesAt + writes + 7) & ~size_t(7);
+  b.resize(start + size);
+  uint8_t* r = b.data() + start;
+  auto put32 = [&](size_t at, uint32_t x) { std::memcpy(r + at, &x, 4); };
+  auto put64 = [&](size_t at, uint64_t x) { std::memcpy(r + at, &x, 8); };
+  put32(0, uint32_t(size));
+  put32(4, v.get32(12));
+  for (int i = 0; i < 6; i++) {
+    put64(kArgsAt + 8 * i, v.get64(20 + 8 * i) & argMask(row, i));
+    put64(kMasksAt + 8 * i, argMask(row, i));
+  }
+  put64(kResultAt, v.get64(68));
+  put32(kCheckAt, v.get32(76));
+  put32(kCheckAt + 4, v.get32(80));
+  put32(kCheckAt + 8, row.check == kCheckBuffer ? 1 : 0);
+  put32(kCheckAt + 12, v.get32(16));
+  std::memcpy(r + kWritesAt, v.p + kSyscallFixed, writes);
+  std::memset(r + kWritesAt + writes, 0, size - kWritesAt - writes);
 }
 
 }  // namespace
@@ -146,7 +151,9 @@ namespace {
 uint32_t fill(pid_t pid, BufferFeed& feed, const Row* table, const std::vector<uint8_t>& events, size_t at,
               uint32_t maxRecords) {
   maxRecords = std::min(maxRecords, kMaxRecordsPerFill);
-  std::vector<uint8_t> buf(kFeedHeader, 0);
+  // one buffer for every fill (only the tracer thread fills): its pages stay mapped
+  static std::vector<uint8_t> buf;
+  buf.assign(kFeedHeader, 0);
   std::vector<uint32_t> offsets{uint32_t(kFeedHeader)};
   size_t end = events.size();
   RecordView v{};
