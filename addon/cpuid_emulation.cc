@@ -26,18 +26,7 @@ constexpr uint64_t kArchSetCpuid = 0x1012;
 
 enum How : uint32_t { kPatchedSite = 0, kFaulted = 1 };
 
-struct Answer {
-  uint32_t a, b, c, d;
-};
-
-struct State {
-  std::set<uint64_t> sites;  // addresses of patched CPUID instructions (now ud2)
-  bool faulting = false;     // ARCH_SET_CPUID(0) is in force in the tracee
-  // Recording: the answers the program gets, by (leaf << 32 | subleaf); empty: this CPU's.
-  std::shared_ptr<const std::map<uint64_t, Answer>> answers;
-};
-
-std::map<pid_t, State> states;
+using Answer = CpuidAnswer;
 
 // Leaves whose answer depends on ECX (the subleaf); for the others ECX is ignored.
 bool hasSubleaves(uint32_t leaf) {
@@ -82,9 +71,8 @@ bool bytesAre(pid_t pid, uint64_t addr, const uint8_t want[2]) {
 
 // The program's CPUID at this stop, if it is one: a patched site's SIGILL or a
 // faulting CPUID's SIGSEGV (si_code SI_KERNEL, like a trapped rdtsc).
-bool isCpuidStop(pid_t pid, int sig, int siCode, uint64_t rip, How& how) {
-  auto it = states.find(pid);
-  if (sig == SIGILL && it != states.end() && it->second.sites.count(rip) && bytesAre(pid, rip, kUd2)) {
+bool isCpuidStop(pid_t pid, const CpuidState& state, int sig, int siCode, uint64_t rip, How& how) {
+  if (sig == SIGILL && state.sites.count(rip) && bytesAre(pid, rip, kUd2)) {
     how = kPatchedSite;
     return true;
   }
@@ -213,96 +201,15 @@ Value CpuidDump(const CallbackInfo& info) {
   });
 }
 
-Value CpuidSetAnswers(const CallbackInfo& info) {
-  const char* usage = "cpuidSetAnswers(pid, rows: [leaf, subleaf, eax, ebx, ecx, edx][] | null)";
-  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && (info[1].IsArray() || info[1].IsNull()), usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  auto table = std::make_shared<std::map<uint64_t, Answer>>();
-  if (info[1].IsArray()) {
-    Napi::Array rows = info[1].As<Napi::Array>();
-    for (uint32_t i = 0; i < rows.Length(); i++) {
-      USAGE_CHECK(rows.Get(i).IsArray() && rows.Get(i).As<Napi::Array>().Length() == 6, usage);
-      Napi::Array r = rows.Get(i).As<Napi::Array>();
-      uint32_t v[6];
-      for (uint32_t k = 0; k < 6; k++) v[k] = r.Get(k).As<Napi::Number>().Uint32Value();
-      (*table)[keyOf(v[0], v[1])] = Answer{v[2], v[3], v[4], v[5]};
-    }
-  }
-  bool fromTable = info[1].IsArray();
-  return submitToTracer(info.Env(), usage, [pid, table, fromTable] {
-    states[pid].answers = fromTable ? table : nullptr;
-    return nothing();
-  });
-}
-
-Value CpuidEnableFaulting(const CallbackInfo& info) {
-  const char* usage = "cpuidEnableFaulting(pid): boolean (ARCH_SET_CPUID 0 in the stopped tracee)";
-  USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  return submitToTracer(info.Env(), usage, [pid] {
-    uint64_t args[6] = {kArchSetCpuid, 0, 0, 0, 0, 0};
-    bool on = injectAtPc(pid, kNrArchPrctl, args) == 0;
-    states[pid].faulting = on;
-    Outcome o;
-    o.build = [on](Napi::Env env) { return Napi::Boolean::New(env, on); };
-    return o;
-  });
-}
-
-// Forgets the sites in [start, end) (code unmapped or replaced there), then patches
-// `sites` in it. Returns the number patched: a site that does not hold CPUID bytes
-// is left alone.
-Value CpuidPatch(const CallbackInfo& info) {
-  const char* usage = "cpuidPatch(pid, start: bigint, end: bigint, sites: bigint[]): number patched";
-  USAGE_CHECK(info.Length() == 4 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsBigInt() && info[3].IsArray(),
-              usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  uint64_t start = big(info[1]), end = big(info[2]);
-  std::vector<uint64_t> sites;
-  Napi::Array arr = info[3].As<Napi::Array>();
-  for (uint32_t i = 0; i < arr.Length(); i++) sites.push_back(big(arr.Get(i)));
-  return submitToTracer(info.Env(), usage, [pid, start, end, sites] {
-    State& st = states[pid];
-    st.sites.erase(st.sites.lower_bound(start), st.sites.lower_bound(end));
-    int patched = 0;
-    for (uint64_t a : sites) {
-      if (a < start || a + 2 > end || !bytesAre(pid, a, kCpuid)) continue;
-      writeMemory(pid, a, kUd2, 2);
-      st.sites.insert(a);
-      patched++;
-    }
-    return number(patched);
-  });
-}
-
-Value CpuidSites(const CallbackInfo& info) {
-  const char* usage = "cpuidSites(pid): bigint[] (the patched CPUID instructions)";
-  USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  return submitToTracer(info.Env(), usage, [pid] {
-    auto it = states.find(pid);
-    auto sites = std::make_shared<std::vector<uint64_t>>();
-    if (it != states.end()) sites->assign(it->second.sites.begin(), it->second.sites.end());
-    Outcome o;
-    o.build = [sites](Napi::Env env) {
-      Napi::Array a = Napi::Array::New(env, sites->size());
-      for (size_t i = 0; i < sites->size(); i++) a.Set(uint32_t(i), Napi::BigInt::New(env, (*sites)[i]));
-      return a;
-    };
-    return o;
-  });
-}
-
 }  // namespace
 
-bool cpuidRecordTrap(pid_t pid, int sig, const siginfo_t& si, RecordWriter& w) {
+bool cpuidRecordTrap(pid_t pid, const CpuidState& state, int sig, const siginfo_t& si, RecordWriter& w) {
   if (sig != SIGILL && sig != SIGSEGV) return false;
   user_regs_struct r = getRegs(pid);
   How how;
-  if (!isCpuidStop(pid, sig, si.si_code, r.rip, how)) return false;
+  if (!isCpuidStop(pid, state, sig, si.si_code, r.rip, how)) return false;
   uint32_t leaf = uint32_t(r.rax), subleaf = uint32_t(r.rcx);
-  auto it = states.find(pid);
-  Answer x = it != states.end() && it->second.answers ? lookup(*it->second.answers, leaf, subleaf) : live(leaf, subleaf);
+  Answer x = state.answers ? lookup(*state.answers, leaf, subleaf) : live(leaf, subleaf);
   answerInRegisters(pid, r, x);
   size_t start = w.begin(kEvCpuid, 0, uint32_t(pid));
   w.u32(leaf);
@@ -316,19 +223,17 @@ bool cpuidRecordTrap(pid_t pid, int sig, const siginfo_t& si, RecordWriter& w) {
   return true;
 }
 
-void cpuidReleaseChild(pid_t parent, pid_t child, bool sharesMemory, uint64_t insnAddr) {
-  auto it = states.find(parent);
-  if (it == states.end()) return;
-  if (it->second.faulting) {
+void cpuidReleaseChild(const CpuidState& parent, pid_t child, bool sharesMemory, uint64_t insnAddr) {
+  if (parent.faulting) {
     uint64_t args[6] = {kArchSetCpuid, 1, 0, 0, 0, 0};
     injectSyscall(child, insnAddr, kNrArchPrctl, args);
   }
   if (!sharesMemory)
-    for (uint64_t a : it->second.sites)
+    for (uint64_t a : parent.sites)
       if (bytesAre(child, a, kUd2)) writeMemory(child, a, kCpuid, 2);
 }
 
-std::string cpuidReplayEvent(pid_t pid, const Stop& st, const RecordView& v) {
+std::string cpuidReplayEvent(pid_t pid, const CpuidState& state, const Stop& st, const RecordView& v) {
   uint32_t leaf = v.get32(12), subleaf = v.get32(16);
   Answer x{v.get32(20), v.get32(24), v.get32(28), v.get32(32)};
   if (st.kind != Stop::kSignal) return "not a CPUID instruction";
@@ -338,7 +243,7 @@ std::string cpuidReplayEvent(pid_t pid, const Stop& st, const RecordView& v) {
   user_regs_struct r = getRegs(pid);
   How how;
   char buf[160];
-  if (!isCpuidStop(pid, st.sig, si.si_code, r.rip, how)) {
+  if (!isCpuidStop(pid, state, st.sig, si.si_code, r.rip, how)) {
     std::snprintf(buf, sizeof buf, "signal %d at 0x%llx, not at a CPUID instruction", st.sig, (unsigned long long)r.rip);
     return buf;
   }
@@ -351,28 +256,59 @@ std::string cpuidReplayEvent(pid_t pid, const Stop& st, const RecordView& v) {
   return "";
 }
 
-void cpuidCopyState(pid_t from, pid_t to) {
-  auto it = states.find(from);
-  if (it == states.end()) states.erase(to);
-  else states[to] = it->second;
+bool cpuidAnswersFrom(const Napi::Value& rows, std::shared_ptr<const std::map<uint64_t, CpuidAnswer>>& out) {
+  if (rows.IsNull()) {
+    out = nullptr;
+    return true;
+  }
+  if (!rows.IsArray()) return false;
+  auto table = std::make_shared<std::map<uint64_t, Answer>>();
+  Napi::Array a = rows.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    if (!(a.Get(i).IsArray() && a.Get(i).As<Napi::Array>().Length() == 6)) return false;
+    Napi::Array r = a.Get(i).As<Napi::Array>();
+    uint32_t v[6];
+    for (uint32_t k = 0; k < 6; k++) {
+      if (!r.Get(k).IsNumber()) return false;
+      v[k] = r.Get(k).As<Napi::Number>().Uint32Value();
+    }
+    (*table)[keyOf(v[0], v[1])] = Answer{v[2], v[3], v[4], v[5]};
+  }
+  out = table;
+  return true;
 }
 
-void cpuidForget(pid_t pid) { states.erase(pid); }
+bool cpuidEnableFaulting(pid_t pid, CpuidState& state) {
+  uint64_t args[6] = {kArchSetCpuid, 0, 0, 0, 0, 0};
+  bool on = injectAtPc(pid, kNrArchPrctl, args) == 0;
+  state.faulting = on;
+  return on;
+}
 
-void cpuidHidePatches(pid_t pid, uint64_t addr, uint8_t* data, size_t len) {
-  auto it = states.find(pid);
-  if (it == states.end() || len == 0) return;
-  auto& sites = it->second.sites;
+int cpuidPatch(pid_t pid, CpuidState& state, uint64_t start, uint64_t end, const std::vector<uint64_t>& sites) {
+  state.sites.erase(state.sites.lower_bound(start), state.sites.lower_bound(end));
+  int patched = 0;
+  for (uint64_t a : sites) {
+    if (a < start || a + 2 > end || !bytesAre(pid, a, kCpuid)) continue;
+    writeMemory(pid, a, kUd2, 2);
+    state.sites.insert(a);
+    patched++;
+  }
+  return patched;
+}
+
+void cpuidHidePatches(const CpuidState& state, uint64_t addr, uint8_t* data, size_t len) {
+  if (len == 0) return;
+  auto& sites = state.sites;
   for (auto s = sites.lower_bound(addr > 0 ? addr - 1 : 0); s != sites.end() && *s < addr + len; ++s) {
     uint64_t second = *s + 1;  // ud2 and cpuid share their first byte
     if (second >= addr && second < addr + len) data[second - addr] = kCpuid[1];
   }
 }
 
-void cpuidAfterWrite(pid_t pid, uint64_t addr, size_t len) {
-  auto it = states.find(pid);
-  if (it == states.end() || len == 0) return;
-  auto& sites = it->second.sites;
+void cpuidAfterWrite(pid_t pid, CpuidState& state, uint64_t addr, size_t len) {
+  if (len == 0) return;
+  auto& sites = state.sites;
   for (auto s = sites.lower_bound(addr > 0 ? addr - 1 : 0); s != sites.end() && *s < addr + len;) {
     if (bytesAre(pid, *s, kCpuid)) writeMemory(pid, *s, kUd2, 2);  // the original put back: still ours
     if (bytesAre(pid, *s, kUd2)) ++s;
@@ -382,10 +318,6 @@ void cpuidAfterWrite(pid_t pid, uint64_t addr, size_t len) {
 
 void registerCpuidExports(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuidDump", Napi::Function::New(env, CpuidDump));
-  exports.Set("cpuidSetAnswers", Napi::Function::New(env, CpuidSetAnswers));
-  exports.Set("cpuidEnableFaulting", Napi::Function::New(env, CpuidEnableFaulting));
-  exports.Set("cpuidPatch", Napi::Function::New(env, CpuidPatch));
-  exports.Set("cpuidSites", Napi::Function::New(env, CpuidSites));
 }
 
 }  // namespace rw

@@ -1,9 +1,9 @@
-// The debugger's JS surface (typed in src/native/addon.ts). `new Debugger(pid)` is
-// the Debugger (debugger.h) of one process, as a JS object whose lifetime JS owns:
-// its methods check their arguments on the JS thread, copy them off the JS heap,
-// and run the work on the tracer thread; dispose() (or the garbage collector)
-// lets the state go. Also the exports that act on any stopped tracee:
-// forkProcess, fingerprint, the XSAVE area.
+// The debugger's JS surface (typed in src/native/addon.ts). `new Debugger(tracee)`
+// is the Debugger (debugger.h) of one process (a Tracee, tracee_exports.cc), as a
+// JS object whose lifetime JS owns: its methods check their arguments on the JS
+// thread, copy them off the JS heap, and run the work on the tracer thread;
+// dispose() (or the garbage collector) lets the state go. Also the exports that
+// act on any stopped tracee: fingerprint, the XSAVE area.
 #include "debug_exports.h"
 
 #include <elf.h>
@@ -21,6 +21,7 @@
 #include "debugger.h"
 #include "js_args.h"
 #include "process_copy.h"
+#include "tracee_exports.h"
 
 namespace rw {
 namespace {
@@ -115,12 +116,25 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
   }
 
   explicit DebuggerObject(const CallbackInfo& info) : Napi::ObjectWrap<DebuggerObject>(info) {
-    if (!(info.Length() == 1 && info[0].IsNumber() && info[0].As<Napi::Number>().Int32Value() > 0)) {
-      Napi::TypeError::New(info.Env(), "bad arguments (usage: new Debugger(pid: a traced process))").ThrowAsJavaScriptException();
+    if (!(info.Length() == 1 && isTracee(info.Env(), info[0]))) {
+      Napi::TypeError::New(info.Env(), "bad arguments (usage: new Debugger(tracee: Tracee))").ThrowAsJavaScriptException();
       return;
     }
-    pid = info[0].As<Napi::Number>().Int32Value();
-    state = std::make_shared<Debugger>(pid);
+    TraceePtr t = traceeFrom(info.Env(), info[0]);
+    if (!t) {
+      Napi::Error e = Napi::Error::New(info.Env(), "the tracee was closed (usage: new Debugger(tracee: Tracee))");
+      e.Set("code", Napi::String::New(info.Env(), "EDISPOSED"));
+      e.ThrowAsJavaScriptException();
+      return;
+    }
+    pid = t->pid;
+    state = std::make_shared<Debugger>(std::move(t));
+  }
+
+  // Garbage collected without dispose(): the state holds the process's Tracee, whose
+  // last reference must go on the tracer thread (it may kill the process).
+  ~DebuggerObject() override {
+    if (state) postToTracer([d = std::move(state)]() mutable { d.reset(); });
   }
 
  private:
@@ -224,11 +238,16 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
 
   // A stopped copy of the process (a checkpoint) without this debugger's int3s.
   Napi::Value ForkCopy(const CallbackInfo& info) {
-    const char* usage = "forkCopy(insnAddr: bigint): child pid";
+    const char* usage = "forkCopy(insnAddr: bigint): Tracee";
     USAGE_CHECK(info.Length() == 1 && info[0].IsBigInt(), usage);
     uint64_t insn = big(info[0]);
     if (!state) return disposed(info, usage);
-    return submitToTracer(info.Env(), usage, [d = state, insn] { return number(d->forkCopyAt(insn)); });
+    return submitToTracer(info.Env(), usage, [d = state, insn] {
+      TraceePtr copy = d->forkCopyAt(insn);
+      Outcome o;
+      o.build = [copy](Napi::Env env) { return wrapTracee(env, copy); };
+      return o;
+    });
   }
 
   // Runs on the JS thread, not on the tracer thread: wakes a waiting run.
@@ -248,16 +267,6 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
     });
   }
 };
-
-// A copy (forkCopy) of a stopped tracee without breakpoints: a checkpoint. A
-// process with breakpoints is copied by its debugger (DebuggerObject::ForkCopy).
-Value ForkProcess(const CallbackInfo& info) {
-  const char* usage = "forkProcess(pid, insnAddr: bigint): child pid (a process without breakpoints)";
-  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBigInt(), usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  uint64_t insn = big(info[1]);
-  return submitToTracer(info.Env(), usage, [pid, insn] { return number(forkCopy(pid, insn, nullptr)); });
-}
 
 Value Fingerprint(const CallbackInfo& info) {
   const char* usage = "fingerprint(pid): Buffer (registers and the 64 bytes at the stack pointer)";
@@ -312,7 +321,6 @@ Value SetXState(const CallbackInfo& info) {
 
 void registerDebugExports(Napi::Env env, Napi::Object exports) {
   exports.Set("Debugger", DebuggerObject::define(env));
-  exports.Set("forkProcess", Napi::Function::New(env, ForkProcess));
   exports.Set("fingerprint", Napi::Function::New(env, Fingerprint));
   exports.Set("getXState", Napi::Function::New(env, GetXState));
   exports.Set("setXState", Napi::Function::New(env, SetXState));

@@ -35,6 +35,7 @@
 #include "ptrace_ops.h"
 #include "replay_loop.h"
 #include "syscall_abi.h"
+#include "tracee.h"
 
 namespace rw {
 
@@ -92,6 +93,13 @@ struct InterruptLine {
   bool take() { return asked.exchange(false); }
 };
 
+// The copies a run left at slice times (continue mode): what JS is told of each,
+// and the copy itself, handed to JS as a Tracee with the run's result.
+struct SliceCopies {
+  std::vector<StopInfo> infos;
+  std::vector<TraceePtr> copies;
+};
+
 // A stop of the program's code (swbreak, step, target, ...): thrown out of the
 // replay loop, which reports it with the event in progress not consumed.
 DebugStop stopWith(const char* reason);
@@ -100,7 +108,7 @@ bool isSyscallInsn(pid_t pid, uint64_t pc);
 
 class Debugger : public DebugHook {
  public:
-  explicit Debugger(pid_t pid) : pid(pid) {}
+  explicit Debugger(TraceePtr t) : pid(t->pid), tracee(std::move(t)) {}
 
   // ---- what the JS exports call (on the tracer thread)
   // A run: replays up to maxEvents events from offset with the program's code
@@ -115,7 +123,7 @@ class Debugger : public DebugHook {
   void removeBreakpoint(uint64_t addr);
   void setSlots(const Slots& s);
   // A stopped copy of the process without this debugger's breakpoints (forkCopy).
-  pid_t forkCopyAt(uint64_t insn);
+  TraceePtr forkCopyAt(uint64_t insn);
   // On the JS thread: stops a run in progress (it reports "interrupted"), or the
   // next one to start before a fresh resume. True when the tracee was running.
   bool interrupt();
@@ -136,7 +144,8 @@ class Debugger : public DebugHook {
   // to the replay, a completed single step, a single step already counted.
   enum Verdict { kAgain, kReturn, kStepped, kLandedCounted };
 
-  const pid_t pid;  // the tracee
+  const pid_t pid;          // the tracee's
+  const TraceePtr tracee;   // the process: its replay session, memory file, CPUID state
   InterruptLine interrupts;
 
   // ---- Traps: what is installed in the process
@@ -165,6 +174,9 @@ class Debugger : public DebugHook {
   uint64_t watchHits = 0;        // data watchpoint triggers in this interval
   uint64_t skipAt = kNone;       // execute the instruction here without trapping on it (already counted)
   bool boundaryPending = false;  // at a boundary state: a breakpoint here is a hit
+  // An interval began outside the loop (an event JS applied: a mapping, an
+  // asynchronous signal's point): a target at its first state ends the run there.
+  bool startTargetPending = false;
 
   // ---- The target of this run (see TargetKind)
   int targetKind = kNoTarget;
@@ -183,7 +195,7 @@ class Debugger : public DebugHook {
   bool sliceArmed = false;            // the slice timer is armed for this tracee
   int staleStops = 0;                 // slice SIGSTOPs sent but not seen yet
   uint64_t forkAt = 0;                // where the copies' clone is injected
-  std::vector<StopInfo>* slicesTaken = nullptr;  // the current run's result, while it runs
+  SliceCopies* slicesTaken = nullptr;  // the current run's copies, while it runs
   user_regs_struct lastSliceRegs{};   // the state of the last copy: never two copies of one state
   bool haveSliceRegs = false;
   uint64_t resumeRip = kNone;  // the pc the main resume started from, while a copy may be due
@@ -247,9 +259,9 @@ class Debugger : public DebugHook {
   void drainStops();
 
   // debugger_hook.cc
-  void beginRun(const RunRequest& req, std::vector<StopInfo>& slicesTaken);
+  void beginRun(const RunRequest& req, SliceCopies& slicesTaken);
   std::vector<uint64_t> insertSilent(const std::vector<uint64_t>& addrs);
-  void abandonRun(const std::vector<uint64_t>& added, const std::vector<StopInfo>& taken);
+  void abandonRun(const std::vector<uint64_t>& added, SliceCopies& taken);
 };
 
 }  // namespace rw

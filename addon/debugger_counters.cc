@@ -28,7 +28,7 @@ bool Debugger::counterTrap(uint64_t int3At) {
   user_regs_struct inStub = regs();
   user_regs_struct r = inStub;
   uint64_t savedRcx = 0;
-  if (readMemory(pid, r.rsp, &savedRcx, 8) != 8) throw NativeError{EFAULT, "a counting stub's frame is unreadable"};
+  if (tracee->read(r.rsp, &savedRcx, 8) != 8) throw NativeError{EFAULT, "a counting stub's frame is unreadable"};
   r.rcx = savedRcx;
   r.rsp += 8 + kStubRedZone;
   r.rip = pc;
@@ -54,9 +54,9 @@ bool Debugger::counterTrap(uint64_t int3At) {
 // hit of all is known.
 uint64_t Debugger::takeCounterSeq() {
   uint64_t v = 0;
-  if (readMemory(pid, counterSeq, &v, 8) != 8) throw NativeError{EFAULT, "the counters' hit sequence is unreadable"};
+  if (tracee->read(counterSeq, &v, 8) != 8) throw NativeError{EFAULT, "the counters' hit sequence is unreadable"};
   v++;
-  writeMemory(pid, counterSeq, &v, 8);
+  tracee->write(counterSeq, &v, 8);
   return v;
 }
 

@@ -62,7 +62,7 @@ void Debugger::feedEnd(uint64_t consumed) {
 void Debugger::syncFeed() {
   if (!fedCounter) return;
   uint64_t consumed = 0;
-  if (readMemory(pid, fedCounter, &consumed, 8) != 8) throw NativeError{EFAULT, "the syscall buffer's feed is unreadable"};
+  if (tracee->read(fedCounter, &consumed, 8) != 8) throw NativeError{EFAULT, "the syscall buffer's feed is unreadable"};
   passIntervals(consumed);
 }
 

@@ -11,7 +11,7 @@
 namespace rw {
 
 // The run's settings; a fresh resume also starts a new run time, slices and search.
-void Debugger::beginRun(const RunRequest& req, std::vector<StopInfo>& taken) {
+void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
   mode = req.mode;
   start = req.start;
   end = req.end;
@@ -19,6 +19,7 @@ void Debugger::beginRun(const RunRequest& req, std::vector<StopInfo>& taken) {
     event = req.event;
     resetBoundary();
     boundaryPending = !req.fresh;
+    startTargetPending = !req.fresh;
   }
   if (req.fresh) {
     fresh = true;
@@ -56,8 +57,8 @@ std::vector<uint64_t> Debugger::insertSilent(const std::vector<uint64_t>& addrs)
   for (uint64_t addr : addrs) {
     if (sw.count(addr)) continue;
     uint8_t orig;
-    if (readMemory(pid, addr, &orig, 1) != 1) continue;
-    writeMemory(pid, addr, "\xcc", 1);
+    if (tracee->read(addr, &orig, 1) != 1) continue;
+    tracee->write(addr, "\xcc", 1);
     sw[addr] = orig;
     silent.insert(addr);
     added.push_back(addr);
@@ -67,29 +68,30 @@ std::vector<uint64_t> Debugger::insertSilent(const std::vector<uint64_t>& addrs)
 
 LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                          size_t offset, uint32_t maxEvents) {
-  std::vector<StopInfo> taken;
+  SliceCopies taken;
   beginRun(req, taken);
   std::vector<uint64_t> added = insertSilent(req.silent);
-  replaySetDebugHook(pid, this);
+  tracee->replay.hook = this;
   LoopResult r;
   try {
-    r = replayRun(pid, table, events, offset, maxEvents);
+    r = replayRun(*tracee, table, events, offset, maxEvents);
   } catch (...) {
     abandonRun(added, taken);
     throw;
   }
-  r.slices = std::move(taken);
+  r.slices = std::move(taken.infos);
+  r.sliceCopies = std::move(taken.copies);
   slicesTaken = nullptr;
   bool gone = r.stop.reason == "exited" || r.stop.reason == "killed";
   if (sliceArmed) {
     if (disarmSlice()) staleStops++;
     sliceArmed = false;
   }
+  tracee->replay.hook = nullptr;
   if (!gone) {
-    replaySetDebugHook(pid, nullptr);
     drainStops();
     for (uint64_t addr : added) {
-      writeMemory(pid, addr, &sw[addr], 1);
+      tracee->write(addr, &sw[addr], 1);
       sw.erase(addr);
     }
     describe(r.stop);
@@ -107,8 +109,8 @@ LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, c
 // the slice timer would stop the tracee later, and the copies the run left would
 // stay stopped with nobody to use them. The process is left as it is, for JS to
 // kill; what cannot be undone in it (it may be gone) is skipped.
-void Debugger::abandonRun(const std::vector<uint64_t>& added, const std::vector<StopInfo>& taken) {
-  replaySetDebugHook(pid, nullptr);
+void Debugger::abandonRun(const std::vector<uint64_t>& added, SliceCopies& taken) {
+  tracee->replay.hook = nullptr;
   slicesTaken = nullptr;
   if (sliceArmed) {
     if (disarmSlice()) staleStops++;
@@ -116,17 +118,12 @@ void Debugger::abandonRun(const std::vector<uint64_t>& added, const std::vector<
   }
   for (uint64_t addr : added) {
     try {
-      writeMemory(pid, addr, &sw[addr], 1);
+      tracee->write(addr, &sw[addr], 1);
     } catch (const NativeError&) {
     }
     sw.erase(addr);
   }
-  for (const StopInfo& copy : taken)
-    for (auto& [k, v] : copy.numbers)
-      if (k == "pid") {
-        killTracee(pid_t(v));
-        replayForget(pid_t(v));
-      }
+  taken.copies.clear();  // their Tracees kill them
   silent.clear();
   counterTraps.clear();
   counterSeq = 0;
@@ -149,6 +146,13 @@ Stop Debugger::runUserCode(pid_t, int& sig) {
   if (fresh) {
     fresh = false;
     skipAt = regs().rip;  // leaving the stop: its breakpoint is not hit again
+  }
+  if (startTargetPending) {
+    startTargetPending = false;
+    uint64_t pc = regs().rip;
+    if (event == targetEvent && pc == targetPc &&
+        ((targetKind == kTargetArrival && targetN == 1) || (targetKind == kTargetFingerprint && fpMatches())))
+      targetReached(pc);
   }
   for (;;) {
     if (skipAt != kNone || boundaryPending) {

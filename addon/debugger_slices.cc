@@ -41,11 +41,11 @@ void Debugger::takeSlice() {
   lastSliceRegs = now;
   haveSliceRegs = true;
   syncFeed();  // inside a fill: the copy's interval is where the library got to
-  pid_t child = forkCopy(pid, forkAt, &sw);
+  TraceePtr child = forkCopy(*tracee, forkAt, &sw);
   // the copy's feed holds the rest of the fill, which no run of the copy accounts for
-  if (fedCounter) feedEmptyCopy(child, fedCounter);
+  if (fedCounter) feedEmptyCopy(child->pid, fedCounter);
   StopInfo s;
-  s.num("pid", child);
+  s.num("pid", child->pid);
   s.num("event", event);
   s.big("pc", regs().rip);
   s.num("watchHits", double(watchHits));
@@ -62,7 +62,10 @@ void Debugger::takeSlice() {
   for (auto& sl : slots)
     if (sl.used && sl.type == 0 && !sw.count(sl.addr)) add(sl.addr);
   s.bigs("counts", std::move(cs));
-  if (slicesTaken) slicesTaken->push_back(std::move(s));
+  if (slicesTaken) {
+    slicesTaken->infos.push_back(std::move(s));
+    slicesTaken->copies.push_back(std::move(child));
+  }
   if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
   while (!sliceAt.empty() && sliceAt.front() <= ranNs) sliceAt.erase(sliceAt.begin());
 }

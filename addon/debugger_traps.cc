@@ -24,8 +24,8 @@ uint8_t Debugger::insertBreakpoint(uint64_t addr) {
   auto it = sw.find(addr);
   if (it != sw.end()) return it->second;  // already ours: the byte under it is the program's
   uint8_t orig;
-  if (readMemory(pid, addr, &orig, 1) != 1) throw NativeError{EFAULT, "no memory for a breakpoint"};
-  writeMemory(pid, addr, "\xcc", 1);
+  if (tracee->read(addr, &orig, 1) != 1) throw NativeError{EFAULT, "no memory for a breakpoint"};
+  tracee->write(addr, "\xcc", 1);
   sw[addr] = orig;
   return orig;
 }
@@ -35,7 +35,7 @@ void Debugger::removeBreakpoint(uint64_t addr) {
   if (it == sw.end()) return;
   uint8_t orig = it->second;
   sw.erase(it);
-  writeMemory(pid, addr, &orig, 1);
+  tracee->write(addr, &orig, 1);
 }
 
 void Debugger::setSlots(const Slots& s) {
@@ -43,7 +43,7 @@ void Debugger::setSlots(const Slots& s) {
   writeDebugRegs(pid, slots);
 }
 
-pid_t Debugger::forkCopyAt(uint64_t insn) { return forkCopy(pid, insn, &sw); }
+TraceePtr Debugger::forkCopyAt(uint64_t insn) { return forkCopy(*tracee, insn, &sw); }
 
 // What a stop of the program's code means: an interrupt, one of our int3s, a debug
 // register (a hardware breakpoint, a data trigger, a completed single step), or
@@ -179,7 +179,7 @@ bool Debugger::continueAfterStep(uint64_t pc) {
 // Executes the instruction at pc with any breakpoint there lifted.
 Stop Debugger::stepOver(uint64_t pc, int& sig, bool& overSyscall) {
   bool hadSw = sw.count(pc) > 0;
-  if (hadSw) writeMemory(pid, pc, &sw[pc], 1);
+  if (hadSw) tracee->write(pc, &sw[pc], 1);
   uint64_t full = dr7For(slots), masked = full;
   for (int i = 0; i < 4; i++)
     if (slots[i].used && slots[i].type == 0 && slots[i].addr == pc) masked &= ~(1ull << (2 * i));
@@ -191,12 +191,12 @@ Stop Debugger::stepOver(uint64_t pc, int& sig, bool& overSyscall) {
     resumeWatched(request, &sig, false);
     st = waitFor(request, false);
   } catch (...) {
-    if (hadSw) writeMemory(pid, pc, "\xcc", 1);
+    if (hadSw) tracee->write(pc, "\xcc", 1);
     if (masked != full) pokeDr(pid, 7, full);
     throw;
   }
   if (st.kind != Stop::kExited && st.kind != Stop::kKilled) {
-    if (hadSw) writeMemory(pid, pc, "\xcc", 1);
+    if (hadSw) tracee->write(pc, "\xcc", 1);
     if (masked != full) pokeDr(pid, 7, full);
   }
   return st;

@@ -3,11 +3,14 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace rw {
+
+struct Tracee;  // tracee.h
 
 struct StopInfo {
   std::string reason;
@@ -42,6 +45,8 @@ struct LoopResult {
   std::vector<std::pair<int, std::vector<uint8_t>>> echo;  // replay: (fd, bytes) in order
   StopInfo stop;
   std::vector<StopInfo> slices;  // debug runs: checkpoints left on the way (docs/timeline.md)
+  std::vector<std::shared_ptr<Tracee>> sliceCopies;  // the copies of `slices`, in order
+  std::shared_ptr<Tracee> child;  // replay: the child made again at a clone stop
 };
 
 Napi::Object loopResultToJs(Napi::Env env, LoopResult& r);

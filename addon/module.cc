@@ -15,12 +15,14 @@
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "replay_loop.h"
+#include "tracee_exports.h"
 #include "tracer_thread.h"
 
 namespace rw {
 
 void registerFileExports(Napi::Env env, Napi::Object exports);  // file_exports.cc
 void registerRecordingExports(Napi::Env env, Napi::Object exports);  // recording_exports.cc
+void registerPointExports(Napi::Env env, Napi::Object exports);  // point_exports.cc
 
 Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
   Napi::Object o = Napi::Object::New(env);
@@ -38,8 +40,13 @@ Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
   o.Set("echo", echo);
   o.Set("stop", r.stop.toJs(env));
   Napi::Array slices = Napi::Array::New(env, r.slices.size());
-  for (size_t i = 0; i < r.slices.size(); i++) slices.Set(uint32_t(i), r.slices[i].toJs(env));
+  for (size_t i = 0; i < r.slices.size(); i++) {
+    Napi::Object slice = r.slices[i].toJs(env);
+    if (i < r.sliceCopies.size()) slice.Set("tracee", wrapTracee(env, r.sliceCopies[i]));
+    slices.Set(uint32_t(i), slice);
+  }
   o.Set("slices", slices);
+  if (r.child) o.Set("child", wrapTracee(env, r.child));
   return o;
 }
 
@@ -120,6 +127,8 @@ Value SetRegs(const CallbackInfo& info) {
   });
 }
 
+// Raw memory of any stopped tracee by pid (a recorded process). A replayed process's
+// memory is read through its Tracee, which knows its patched CPUID sites.
 Value ReadMemory(const CallbackInfo& info) {
   const char* usage = "readMemory(pid, addr: bigint, length: number): Buffer (short if unreadable)";
   USAGE_CHECK(info.Length() == 3 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsNumber(), usage);
@@ -129,7 +138,6 @@ Value ReadMemory(const CallbackInfo& info) {
   return submitToTracer(info.Env(), usage, [pid, addr, len] {
     auto buf = std::make_shared<std::vector<uint8_t>>(len);
     buf->resize(readMemory(pid, addr, buf->data(), len));
-    cpuidHidePatches(pid, addr, buf->data(), buf->size());
     Outcome o;
     o.build = [buf](Napi::Env env) { return Napi::Buffer<uint8_t>::Copy(env, buf->data(), buf->size()); };
     return o;
@@ -144,7 +152,6 @@ Value WriteMemory(const CallbackInfo& info) {
   auto data = bytesFrom(info[2]);
   return submitToTracer(info.Env(), usage, [pid, addr, data] {
     writeMemory(pid, addr, data->data(), data->size());
-    cpuidAfterWrite(pid, addr, data->size());
     return nothing();
   });
 }
@@ -192,59 +199,18 @@ Value ResumeAndWait(const CallbackInfo& info) {
   });
 }
 
-Value ReplayRun(const CallbackInfo& info) {
-  const char* usage = "replayRun(pid, table: Int32Array, events: Buffer, offset: number, maxEvents: number)";
-  USAGE_CHECK(info.Length() == 5 && info[0].IsNumber() && info[1].IsTypedArray() && info[2].IsBuffer() &&
-                  info[3].IsNumber() && info[4].IsNumber(),
-              usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  auto table = std::make_shared<std::vector<Row>>(tableFrom(info[1]));
-  auto events = bytesFrom(info[2]);
-  size_t offset = size_t(info[3].As<Napi::Number>().Int64Value());
-  uint32_t maxEvents = info[4].As<Napi::Number>().Uint32Value();
-  return submitToTracer(info.Env(), usage, [pid, table, events, offset, maxEvents] {
-    auto r = std::make_shared<LoopResult>(replayRun(pid, *table, *events, offset, maxEvents));
-    Outcome o;
-    o.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };
-    return o;
-  });
-}
-
-Value ReplaySetBrk(const CallbackInfo& info) {
-  const char* usage = "replaySetBrk(pid, brk: bigint)";
-  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsBigInt(), usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  uint64_t brk = big(info[1]);
-  return submitToTracer(info.Env(), usage, [pid, brk] {
-    replaySetBrk(pid, brk);
-    return nothing();
-  });
-}
-
-Value ReplaySetProcess(const CallbackInfo& info) {
-  const char* usage = "replaySetProcess(pid, recordedPid: number, followChildren: boolean, echoMarked: boolean)";
-  USAGE_CHECK(info.Length() == 4 && info[0].IsNumber() && info[1].IsNumber() && info[2].IsBoolean() &&
-                  info[3].IsBoolean(),
-              usage);
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  uint32_t recorded = info[1].As<Napi::Number>().Uint32Value();
-  bool follow = info[2].As<Napi::Boolean>().Value();
-  bool echoMarked = info[3].As<Napi::Boolean>().Value();
-  return submitToTracer(info.Env(), usage, [pid, recorded, follow, echoMarked] {
-    replaySetProcess(pid, recorded, follow, echoMarked);
-    return nothing();
-  });
-}
-
 Value Kill(const CallbackInfo& info) {
   const char* usage = "kill(pid)";
   USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  // Only a process the tracer thread traces: any other pid (the recorder's or node's
+  // own children, a process that is gone) is left alone and the call resolves false.
+  // There is no table of pids to consult: the kernel says whose tracee it is.
   return submitToTracer(info.Env(), usage, [pid] {
-    killTracee(pid);
-    replayForget(pid);
-    cpuidForget(pid);
-    return nothing();
+    bool killed = tracedByThisThread(pid) && killTracee(pid);
+    Outcome o;
+    o.build = [killed](Napi::Env env) { return Napi::Boolean::New(env, killed); };
+    return o;
   });
 }
 
@@ -287,15 +253,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writeMemory", Napi::Function::New(env, WriteMemory));
   exports.Set("injectSyscall", Napi::Function::New(env, InjectSyscall));
   exports.Set("resumeAndWait", Napi::Function::New(env, ResumeAndWait));
-  exports.Set("replayRun", Napi::Function::New(env, ReplayRun));
-  exports.Set("replaySetBrk", Napi::Function::New(env, ReplaySetBrk));
-  exports.Set("replaySetProcess", Napi::Function::New(env, ReplaySetProcess));
   exports.Set("kill", Napi::Function::New(env, Kill));
   exports.Set("cpuidLeaves", Napi::Function::New(env, CpuidLeaves));
+  registerTraceeExports(env, exports);
   registerDebugExports(env, exports);
   registerFileExports(env, exports);
   registerRecordingExports(env, exports);
   registerCpuidExports(env, exports);
+  registerPointExports(env, exports);
   return exports;
 }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "ptrace_ops.h"
+#include "replay_files.h"
 #include "replay_loop.h"
 #include "tracer_thread.h"
 
@@ -21,16 +22,18 @@ namespace rw {
 // child is auto-attached (PTRACE_O_TRACECLONE), gets the parent's registers and
 // replay session, and stays stopped. The breakpoints in `sw` are lifted around the
 // fork so that the copy holds none; debug registers are not inherited.
-pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
+TraceePtr forkCopy(Tracee& t, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
+  if (t.gone) throw NativeError{ESRCH, "process " + std::to_string(t.pid) + " has ended"};
+  const pid_t pid = t.pid;
   if (sw)
-    for (auto& [a, b] : *sw) writeMemory(pid, a, &b, 1);
+    for (auto& [a, b] : *sw) t.write(a, &b, 1);
   long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE;
   user_regs_struct saved = getRegs(pid), r = saved;
   pid_t child = -1;
   auto restoreParent = [&] {
     setRegs(pid, saved);
     if (sw)
-      for (auto& [a, b] : *sw) writeMemory(pid, a, "\xcc", 1);
+      for (auto& [a, b] : *sw) t.write(a, "\xcc", 1);
   };
   try {
     if (ptrace(PTRACE_SETOPTIONS, pid, nullptr, (void*)opts) != 0) throw NativeError{errno, "ptrace(PTRACE_SETOPTIONS)"};
@@ -79,8 +82,10 @@ pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) 
     throw;
   }
   restoreParent();
-  replayCopySession(pid, child);
-  return child;
+  TraceePtr copy = t.forkedAs(child);
+  // The copy must not see the original's later stores to shared memory.
+  emuUnshareWritable(child);
+  return copy;
 }
 
 // A state's fingerprint: its registers (orig_rax and the trap flags left out) and

@@ -10,13 +10,16 @@
 #include <map>
 #include <vector>
 
+#include "tracee.h"
+
 namespace rw {
 
 // A stopped copy of the stopped tracee pid, made by a clone injected at the
 // `syscall` instruction at insn. `sw` (address -> original byte) are the int3s in
 // pid: lifted around the fork, so that the copy holds none. Debug registers are
-// not inherited. The copy gets pid's registers and replay session.
-pid_t forkCopy(pid_t pid, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
+// not inherited. The copy gets the registers, the replay session and the CPUID
+// state of `t` (Tracee::forkedAs), and its own emulated files where they are written.
+TraceePtr forkCopy(Tracee& t, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
 
 // The registers (orig_rax and the trap flags left out) and the 64 bytes at rsp.
 std::vector<uint8_t> fingerprint(pid_t pid);

@@ -27,59 +27,63 @@ namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw NativeError{errno, what}; }
 
-std::map<pid_t, int> memFds;
-
-int memFd(pid_t pid) {
-  auto it = memFds.find(pid);
-  if (it != memFds.end()) return it->second;
+int openMemory(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/mem";
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) fail("open " + path);
-  memFds[pid] = fd;
   return fd;
 }
 
+// pread or pwrite through /proc/pid/mem: the caller's open file (reopened once when
+// it belongs to an image the process has left by exec: the kernel then answers 0
+// bytes), or one opened for this call.
+template <typename Op>
+ssize_t throughMemFile(pid_t pid, MemFile* file, Op op) {
+  if (!file) {
+    int fd = openMemory(pid);
+    ssize_t n = op(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n;
+  }
+  bool fresh = file->fd < 0;
+  if (fresh) file->fd = openMemory(pid);
+  ssize_t n = op(file->fd);
+  if (n == 0 && !fresh) {
+    file->reset();
+    file->fd = openMemory(pid);
+    n = op(file->fd);
+  }
+  return n;
+}
+
 }  // namespace
+
+void MemFile::reset() {
+  if (fd >= 0) close(fd);
+  fd = -1;
+}
 
 Stop decodeStatus(pid_t pid, int status) {
   Stop s{};
   if (WIFEXITED(status)) {
     s.kind = Stop::kExited;
     s.code = WEXITSTATUS(status);
-    forgetMemoryFd(pid);
   } else if (WIFSIGNALED(status)) {
     s.kind = Stop::kKilled;
     s.sig = WTERMSIG(status);
-    forgetMemoryFd(pid);
   } else if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
     s.kind = Stop::kSyscall;
   } else if (status >> 16) {
     s.kind = Stop::kEvent;
     s.event = status >> 16;
     s.sig = WSTOPSIG(status);
-    if (s.event == PTRACE_EVENT_EXEC) forgetMemoryFd(pid);  // /proc/pid/mem belongs to the old image
   } else {
     s.kind = Stop::kSignal;
     s.sig = WSTOPSIG(status);
   }
   return s;
-}
-
-namespace {
-// Statuses reaped by a wait for any tracee (recording with traced children) that
-// belonged to another tracee: its own waitStop finds them here.
-std::map<pid_t, std::vector<int>> stashed;
-}  // namespace
-
-void stashStatus(pid_t pid, int status) { stashed[pid].push_back(status); }
-
-bool takeStashed(pid_t pid, int* status) {
-  auto it = stashed.find(pid);
-  if (it == stashed.end()) return false;
-  *status = it->second.front();
-  it->second.erase(it->second.begin());
-  if (it->second.empty()) stashed.erase(it);
-  return true;
 }
 
 Stop waitStop(pid_t pid) {
@@ -109,7 +113,7 @@ void setRegs(pid_t pid, const user_regs_struct& r) {
   if (ptrace(PTRACE_SETREGS, pid, nullptr, &r) != 0) fail("ptrace(PTRACE_SETREGS, " + std::to_string(pid) + ")");
 }
 
-size_t readMemory(pid_t pid, uint64_t addr, void* out, size_t len) {
+size_t readMemory(pid_t pid, uint64_t addr, void* out, size_t len, MemFile* file) {
   if (len == 0) return 0;
   struct iovec local = {out, len}, remote = {(void*)addr, len};
   ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
@@ -118,17 +122,24 @@ size_t readMemory(pid_t pid, uint64_t addr, void* out, size_t len) {
   // /proc/pid/mem, which reads what the kernel can fault in.
   size_t done = n > 0 ? size_t(n) : 0;
   while (done < len) {
-    ssize_t m = pread(memFd(pid), (char*)out + done, len - done, (off_t)(addr + done));
+    ssize_t m = throughMemFile(pid, file, [&](int fd) { return pread(fd, (char*)out + done, len - done, (off_t)(addr + done)); });
     if (m <= 0) break;
     done += size_t(m);
   }
   return done;
 }
 
-void writeMemory(pid_t pid, uint64_t addr, const void* data, size_t len) {
+void writeMemory(pid_t pid, uint64_t addr, const void* data, size_t len, MemFile* file) {
   size_t done = 0;
+  if (!file && len) {
+    // Without an open /proc/pid/mem, writable memory takes one call; what is left
+    // (read-only code: breakpoints, patches) goes through the file.
+    struct iovec local = {const_cast<void*>(data), len}, remote = {(void*)addr, len};
+    ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+    if (n > 0) done = size_t(n);
+  }
   while (done < len) {
-    ssize_t m = pwrite(memFd(pid), (const char*)data + done, len - done, (off_t)(addr + done));
+    ssize_t m = throughMemFile(pid, file, [&](int fd) { return pwrite(fd, (const char*)data + done, len - done, (off_t)(addr + done)); });
     if (m <= 0) {
       if (m == 0) errno = EFAULT;
       char hex[32];
@@ -137,13 +148,6 @@ void writeMemory(pid_t pid, uint64_t addr, const void* data, size_t len) {
     }
     done += size_t(m);
   }
-}
-
-void forgetMemoryFd(pid_t pid) {
-  auto it = memFds.find(pid);
-  if (it == memFds.end()) return;
-  close(it->second);
-  memFds.erase(it);
 }
 
 int64_t injectSyscall(pid_t pid, uint64_t insnAddr, int64_t nr, const uint64_t args[6]) {
@@ -288,17 +292,42 @@ pid_t spawnTracee(const SpawnOptions& o) {
     errno = EPROTO;
     fail("no execve return stop after exec of " + o.path);
   }
-  forgetMemoryFd(pid);
   return pid;
 }
 
-void killTracee(pid_t pid) {
-  if (pid <= 0) return;
-  kill(pid, SIGKILL);
+bool tracedByThisThread(pid_t pid) {
+  if (pid <= 0) return false;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
+  FILE* f = std::fopen(path, "r");
+  if (!f) return false;
+  char line[256];
+  long tracer = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "TracerPid: %ld", &tracer) == 1) break;
+  std::fclose(f);
+  return tracer == long(syscall(SYS_gettid));
+}
+
+bool killTracee(pid_t pid) {
+  if (pid <= 0) return false;
   int status;
-  while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+  if (takeStashed(pid, &status) && (WIFEXITED(status) || WIFSIGNALED(status))) return false;  // reaped already
+  // Only a process this one may wait for (its tracee or child) is killed: waitpid
+  // refuses any other pid (ECHILD), and then nothing is sent. A tracee's pid cannot
+  // be reused until it is reaped here, so the signal reaches the process meant.
+  pid_t r;
+  while ((r = waitpid(pid, &status, WNOHANG | __WALL)) < 0 && errno == EINTR) {
   }
-  forgetMemoryFd(pid);
+  if (r < 0) return false;
+  if (r == pid && (WIFEXITED(status) || WIFSIGNALED(status))) return true;
+  kill(pid, SIGKILL);
+  for (;;) {
+    r = waitpid(pid, &status, __WALL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;
+  }
+  return true;
 }
 
 // The tracee's pending signals (private and shared queues), bit n-1 for signal n.

@@ -18,17 +18,28 @@ struct Stop {
 
 Stop waitStop(pid_t pid);
 Stop decodeStatus(pid_t pid, int status);
-// A status reaped for another tracee than the one waited for is kept for it.
-void stashStatus(pid_t pid, int status);
-bool takeStashed(pid_t pid, int* status);
 void resume(pid_t pid, int request, int sig);
 user_regs_struct getRegs(pid_t pid);
 void setRegs(pid_t pid, const user_regs_struct& regs);
 
-// Reads as much as is readable; returns the byte count.
-size_t readMemory(pid_t pid, uint64_t addr, void* out, size_t len);
-void writeMemory(pid_t pid, uint64_t addr, const void* data, size_t len);
-void forgetMemoryFd(pid_t pid);
+// A process's /proc/pid/mem, kept open by its owner (a Tracee, tracee.h): opened
+// at the first use, reopened after an exec (the old file reads nothing then),
+// closed with its owner.
+struct MemFile {
+  int fd = -1;
+  MemFile() = default;
+  MemFile(const MemFile&) = delete;
+  MemFile& operator=(const MemFile&) = delete;
+  ~MemFile() { reset(); }
+  void reset();
+};
+
+// Reads as much as is readable; returns the byte count. Without a MemFile, a
+// /proc/pid/mem needed (unreadable pages for process_vm_readv, read-only pages
+// for process_vm_writev) is opened for the call.
+size_t readMemory(pid_t pid, uint64_t addr, void* out, size_t len, MemFile* file = nullptr);
+void writeMemory(pid_t pid, uint64_t addr, const void* data, size_t len, MemFile* file = nullptr);
+int openMemory(pid_t pid);
 
 // Runs one syscall in a stopped tracee by pointing rip at a `syscall` instruction
 // at insnAddr and single-stepping; registers are restored afterwards.
@@ -58,8 +69,12 @@ void restoreTerminal();
 // Forks and execs the program stopped at the return of its execve.
 pid_t spawnTracee(const SpawnOptions& opts);
 
-// SIGKILL and reap; safe on a pid that is already gone.
-void killTracee(pid_t pid);
+// SIGKILL and reap. Harmless on a pid that is gone or that is not this process's
+// tracee or child (nothing is sent): returns whether it killed or reaped one.
+bool killTracee(pid_t pid);
+// The process is traced by the calling thread (its TracerPid): on the tracer
+// thread, whether it is one of ours.
+bool tracedByThisThread(pid_t pid);
 
 // The tracee's pending signals (private and shared queues), bit n-1 for signal n.
 uint64_t pendingSignals(pid_t pid);

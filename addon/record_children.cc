@@ -72,7 +72,7 @@ void adoptForkChild(pid_t pid, pid_t child, bool sharesMemory, Session& s) {
     // Its rdtsc trapping (and CPUID trapping) is turned off through the library's
     // untraced instruction.
     injectSyscall(child, s.untracedAfter - 2, kNrPrctl, args);
-    cpuidReleaseChild(pid, child, sharesMemory, s.untracedAfter - 2);
+    cpuidReleaseChild(s.cpuid, child, sharesMemory, s.untracedAfter - 2);
     s.children.insert(child);
     ptrace(PTRACE_CONT, child, nullptr, nullptr);
     return;
@@ -84,7 +84,7 @@ void adoptForkChild(pid_t pid, pid_t child, bool sharesMemory, Session& s) {
   readMemory(child, r.rip - 2, insn, 2);
   if (insn[0] == 0x0f && insn[1] == 0x05) {
     injectSyscall(child, r.rip - 2, kNrPrctl, args);
-    cpuidReleaseChild(pid, child, sharesMemory, r.rip - 2);
+    cpuidReleaseChild(s.cpuid, child, sharesMemory, r.rip - 2);
   }
   ptrace(PTRACE_DETACH, child, nullptr, nullptr);
 }

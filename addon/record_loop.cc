@@ -27,6 +27,7 @@
 #include "record_buffer.h"
 #include "record_children.h"
 #include "record_files.h"
+#include "record_preempt.h"
 #include "record_processes.h"
 #include "cpuid_emulation.h"
 #include "record_session.h"
@@ -157,7 +158,6 @@ void mmapStop(const Session& s, int64_t result, LoopResult& out) {
 void recordKillAll(Recording& rec) {
   for (auto& [p, s] : rec.procs) {
     killTracee(p);
-    cpuidForget(p);
   }
   rec.procs.clear();
   rec.held.clear();
@@ -233,8 +233,6 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
       out.eventCount++;
       // Children still traced (seccomp mode) go to the helper, which serves them.
       for (pid_t c : releaseChildren(s)) rec.released.push_back(c);
-      forgetMemoryFd(pid);
-      cpuidForget(pid);
       rec.procs.erase(pid);
       endStdioWrite(rec, pid);
       rec.releasing.erase(pid);
@@ -376,7 +374,6 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         s.flushed = 0;
         s.clearDisabled = false;
         s.execed = false;
-        forgetMemoryFd(pid);
         out.stop.reason = "exec";
         return withPid(out, pid);
       }
@@ -400,7 +397,6 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
       if (st.event == PTRACE_EVENT_EXEC) {
         s.execed = true;
         s.syscallInsn = 0;
-        forgetMemoryFd(pid);
       } else if (st.event == PTRACE_EVENT_FORK || st.event == PTRACE_EVENT_VFORK ||
                  st.event == PTRACE_EVENT_CLONE) {
         unsigned long child = 0;
@@ -415,6 +411,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
     }
 
     onSignalStop(pid, s, st, table, w, out.eventCount);
+    if (asyncPointStop(pid, s, out)) return withPid(out, pid);
   }
   out.stop.reason = "batch";
   return out;

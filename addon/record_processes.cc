@@ -42,7 +42,7 @@ void untrap(pid_t pid, Session& s) {
   if (!insn) return;
   uint64_t args[6] = {uint64_t(kPrSetTsc), uint64_t(kPrTscEnable), 0, 0, 0, 0};
   injectSyscall(pid, insn, kNrPrctl, args);
-  cpuidReleaseChild(pid, pid, false, insn);
+  cpuidReleaseChild(s.cpuid, pid, false, insn);
 }
 
 }  // namespace
@@ -134,7 +134,7 @@ void adoptRecordedChild(Recording& rec, pid_t parent, pid_t child, int event, Re
   c.shared = p.shared;  // the parent's copies of shared memory: the child's at its start
   c.echoIds[0] = p.echoIds[0];
   c.echoIds[1] = p.echoIds[1];
-  cpuidCopyState(parent, child);
+  c.cpuid = p.cpuid;
 
   // What the child's memory holds that its parent's does not: written here as the
   // clone event's child writes, applied to the replayed child the same way.

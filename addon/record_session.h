@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cpuid_emulation.h"
 #include "event_format.h"
 #include "loop_result.h"
 #include "memory_io.h"
@@ -52,6 +53,7 @@ struct ProgramView {
 enum class ExitFix { kNone, kIntAtArg1, kResult, kPersona };
 
 struct Session {
+  CpuidState cpuid;  // its CPUID emulation (cpuid_emulation.h): answers, faulting, patched sites
   bool inSyscall = false;
   user_regs_struct entry{};
   int pendingSig = 0;
@@ -65,6 +67,10 @@ struct Session {
   bool execed = false;
   int deferredSig = 0;  // asynchronous signal held back until the next syscall
   siginfo_t deferredInfo{};
+  // An asynchronous signal that stopped the program while it computed, to be
+  // delivered where it arrived once JS has named the point (record_preempt.h).
+  int pointSig = 0;
+  siginfo_t pointInfo{};
   // A signal was just delivered (resumed with it): signals pending at that moment
   // are delivered by the kernel right after it, before any user instruction.
   bool chainArmed = false;

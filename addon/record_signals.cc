@@ -127,7 +127,7 @@ void onSignalStop(pid_t pid, Session& s, const Stop& st, const std::vector<Row>&
     }
   }
   // The recorder's own CPUID trap (a patched site's SIGILL, a faulting CPUID's SIGSEGV).
-  if (cpuidRecordTrap(pid, st.sig, si, w)) {
+  if (cpuidRecordTrap(pid, s.cpuid, st.sig, si, w)) {
     count++;
     s.atExit = false;
     return;
@@ -137,10 +137,22 @@ void onSignalStop(pid_t pid, Session& s, const Stop& st, const std::vector<Row>&
     how = kSigSync;
   } else if ((s.atExit && sameRegs(r, s.exitRegs)) || chained) {
     how = kSigAtSyscallExit;
+  } else if (st.sig != SIGSTOP && (!s.deferredSig || st.sig == s.deferredSig)) {
+    // Arrived while the program computed: delivered there, once the point has a
+    // name the replay can find it by (record_preempt.h, docs/timeline.md). A signal
+    // held back before (a point that could not be named, the recorder's resend of
+    // it) is placed here, with the siginfo it first came with.
+    s.pointSig = st.sig;
+    s.pointInfo = si;
+    if (st.sig == s.deferredSig) {
+      s.pointInfo = s.deferredInfo;
+      s.deferredSig = 0;
+    }
+    s.atExit = false;
+    return;
   } else {
-    // Arrived while the program computed: there is no way yet to find that point
-    // again in replay, so it is held back and delivered when the next syscall
-    // returns (see docs/timeline.md).
+    // Another one while one is held back (or a SIGSTOP): held back to the next
+    // syscall's return.
     if (!s.deferredSig) {
       s.deferredSig = st.sig;
       s.deferredInfo = si;

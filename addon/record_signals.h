@@ -9,7 +9,8 @@
 // - Delivered as a syscall returns, or right after another signal was delivered
 //   (the kernel delivers every pending signal before it returns to user code):
 //   replay queues it at the same point.
-// - Arrived while the program computed: held back to the next syscall.
+// - Arrived while the program computed: delivered where it arrived, once named
+//   (record_preempt.h); one more while one is held back waits for the next syscall.
 #pragma once
 #include <sys/types.h>
 

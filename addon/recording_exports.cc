@@ -8,12 +8,18 @@
 // its memory only (its processes die with the recorder: PTRACE_O_EXITKILL).
 #include <napi.h>
 
+#include <errno.h>
+
+#include <map>
 #include <memory>
 #include <string>
 
 #include "js_args.h"
+#include "cpuid_emulation.h"
 #include "loop_result.h"
+#include "record_processes.h"
 #include "record_loop.h"
+#include "record_preempt.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -31,6 +37,12 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
                        {InstanceAccessor<&RecordingObject::Root>("root"),
                         InstanceMethod<&RecordingObject::Run>("run"),
                         InstanceMethod<&RecordingObject::RequestStop>("requestStop"),
+                        InstanceMethod<&RecordingObject::PointRunTo>("pointRunTo"),
+                        InstanceMethod<&RecordingObject::PointDeliver>("pointDeliver"),
+                        InstanceMethod<&RecordingObject::PointHoldBack>("pointHoldBack"),
+                        InstanceMethod<&RecordingObject::CpuidSetAnswers>("cpuidSetAnswers"),
+                        InstanceMethod<&RecordingObject::CpuidEnableFaulting>("cpuidEnableFaulting"),
+                        InstanceMethod<&RecordingObject::CpuidPatch>("cpuidPatch"),
                         InstanceMethod<&RecordingObject::Close>("close")});
   }
 
@@ -73,6 +85,101 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
       Outcome o;
       o.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };
       return o;
+    });
+  }
+
+  // The asynchronous signal's point (record_preempt.h), between runs: steering, then
+  // delivery or holding back.
+  Napi::Value PointRunTo(const CallbackInfo& info) {
+    const char* usage =
+        "pointRunTo(pid, addr: bigint, wantRsp: bigint, budgetTicks: number): "
+        "{ regs: Buffer (user_regs_struct), arrived: boolean, events: Buffer } | null";
+    USAGE_CHECK(info.Length() == 4 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsBigInt() && info[3].IsNumber(),
+                usage);
+    pid_t pid = info[0].As<Napi::Number>().Int32Value();
+    uint64_t addr = big(info[1]), rsp = big(info[2]);
+    uint64_t budget = uint64_t(info[3].As<Napi::Number>().Int64Value());
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, pid, addr, rsp, budget] {
+      user_regs_struct r{};
+      bool arrived = false;
+      auto flushed = std::make_shared<std::vector<uint8_t>>();
+      bool stands = pointRunTo(*rec, pid, addr, rsp, budget, r, arrived, *flushed);
+      Outcome o;
+      o.build = [stands, arrived, r, flushed](Napi::Env env) -> Napi::Value {
+        if (!stands) return env.Null();
+        Napi::Object res = Napi::Object::New(env);
+        res.Set("regs", Napi::Buffer<uint8_t>::Copy(env, (const uint8_t*)&r, sizeof r));
+        res.Set("arrived", arrived);
+        res.Set("events", Napi::Buffer<uint8_t>::Copy(env, flushed->data(), flushed->size()));
+        return res;
+      };
+      return o;
+    });
+  }
+
+  Napi::Value PointDeliver(const CallbackInfo& info) { return pointCall(info, "pointDeliver(pid)", pointDeliver); }
+  Napi::Value PointHoldBack(const CallbackInfo& info) { return pointCall(info, "pointHoldBack(pid)", pointHoldBack); }
+
+  Napi::Value pointCall(const CallbackInfo& info, const char* usage, void (*f)(Recording&, pid_t)) {
+    USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
+    pid_t pid = info[0].As<Napi::Number>().Int32Value();
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, pid, f] {
+      f(*rec, pid);
+      return nothing();
+    });
+  }
+
+  // ---- CPUID (cpuid_emulation.h) of one recorded process: its state is its Session's.
+  // The root (before the first run too) or a process the loop reported; any other
+  // pid is refused (ESRCH), and nothing is made for it.
+  static Session& recorded(Recording& rec, pid_t pid) {
+    if (pid != rec.root && !rec.procs.count(pid))
+      throw NativeError{ESRCH, "process " + std::to_string(pid) + " is not recorded"};
+    return rec.procs[pid];
+  }
+
+  Napi::Value CpuidSetAnswers(const CallbackInfo& info) {
+    const char* usage = "cpuidSetAnswers(pid, rows: [leaf, subleaf, eax, ebx, ecx, edx][] | null)";
+    std::shared_ptr<const std::map<uint64_t, CpuidAnswer>> answers;
+    USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && cpuidAnswersFrom(info[1], answers), usage);
+    pid_t pid = info[0].As<Napi::Number>().Int32Value();
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, pid, answers] {
+      recorded(*rec, pid).cpuid.answers = answers;
+      return nothing();
+    });
+  }
+
+  Napi::Value CpuidEnableFaulting(const CallbackInfo& info) {
+    const char* usage = "cpuidEnableFaulting(pid): boolean (ARCH_SET_CPUID 0 in the stopped tracee)";
+    USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
+    pid_t pid = info[0].As<Napi::Number>().Int32Value();
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, pid] {
+      bool on = cpuidEnableFaulting(pid, recorded(*rec, pid).cpuid);
+      Outcome o;
+      o.build = [on](Napi::Env env) { return Napi::Boolean::New(env, on); };
+      return o;
+    });
+  }
+
+  Napi::Value CpuidPatch(const CallbackInfo& info) {
+    const char* usage = "cpuidPatch(pid, start: bigint, end: bigint, sites: bigint[]): number patched";
+    USAGE_CHECK(info.Length() == 4 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsBigInt() && info[3].IsArray(),
+                usage);
+    pid_t pid = info[0].As<Napi::Number>().Int32Value();
+    uint64_t start = big(info[1]), end = big(info[2]);
+    std::vector<uint64_t> sites;
+    Napi::Array arr = info[3].As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      USAGE_CHECK(arr.Get(i).IsBigInt(), usage);
+      sites.push_back(big(arr.Get(i)));
+    }
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, pid, start, end, sites] {
+      return number(cpuidPatch(pid, recorded(*rec, pid).cpuid, start, end, sites));
     });
   }
 

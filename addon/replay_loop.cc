@@ -14,6 +14,7 @@
 #include "event_format.h"
 #include "memory_io.h"
 #include "ptrace_ops.h"
+#include "replay_divergence.h"
 #include "replay_files.h"
 #include "replay_syscallbuf.h"
 #include "replay_processes.h"
@@ -29,62 +30,10 @@ constexpr uint64_t kMadvDontfork = 10, kMadvWipeonfork = 18;
 const Row kUnknownNumber = {kEmulate, kCheckNone, 0xfff << kArgBitsShift, 0, {}};
 constexpr uint64_t kPage = 4096;
 
-struct Session {
-  int pendingSig = 0;
-  siginfo_t pendingInfo{};  // the recorded siginfo of pendingSig
-  uint64_t brk = 0;
-  bool signalQueued = false;
-  bool execPending = false;  // stopped at the entry of an execve that succeeded when recorded
-  DebugHook* hook = nullptr;  // debugging: runs the program's code before each event
-  bool userCodeNext = false;  // the next resume is the first of an event
-  BufferFeed feed;            // buffered calls served in-process (replay_syscallbuf.cc)
-  bool hasFedStop = false;    // fedStop is the next stop: the program ran to it through fed calls
-  Stop fedStop{};
-  // Processes (replay_processes.h): the recorded pid whose events this process
-  // replays (0: every event), whether clone events create the children, and the
-  // fork-like call in progress (stopped inside it, its entry registers).
-  uint32_t recordedTid = 0;
-  bool followChildren = false;
-  bool echoMarked = false;  // format 4: only writes marked kSysEchoed are echoed
-  bool cloning = false;
-  user_regs_struct cloneEntry{};
-};
-
-std::map<pid_t, Session> sessions;
+using Session = ReplaySession;
 
 uint64_t pageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 bool isError(int64_t v) { return v < 0 && v >= -4095; }
-
-void args6(const user_regs_struct& r, uint64_t a[6]) {
-  a[0] = r.rdi; a[1] = r.rsi; a[2] = r.rdx; a[3] = r.r10; a[4] = r.r8; a[5] = r.r9;
-}
-void setArgs(user_regs_struct& r, const uint64_t a[6]) {
-  r.rdi = a[0]; r.rsi = a[1]; r.rdx = a[2]; r.r10 = a[3]; r.r8 = a[4]; r.r9 = a[5];
-}
-
-std::string describeCall(int64_t nr, const uint64_t a[6]) {
-  char buf[256];
-  snprintf(buf, sizeof buf, "syscall %lld (0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx)", (long long)nr,
-           (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
-           (unsigned long long)a[3], (unsigned long long)a[4], (unsigned long long)a[5]);
-  return buf;
-}
-
-std::string describeStop(pid_t pid, const Stop& st) {
-  switch (st.kind) {
-    case Stop::kExited: return "the process exited with status " + std::to_string(st.code);
-    case Stop::kKilled: return "the process was killed by signal " + std::to_string(st.sig);
-    case Stop::kEvent: return "ptrace event " + std::to_string(st.event);
-    case Stop::kSignal: return "signal " + std::to_string(st.sig);
-    case Stop::kSyscall: {
-      user_regs_struct r = getRegs(pid);
-      uint64_t a[6];
-      args6(r, a);
-      return describeCall(int64_t(r.orig_rax), a);
-    }
-  }
-  return "?";
-}
 
 // The recorded and replayed arguments agree in every bit the kernel reads (the
 // syscall's arity and argument widths, syscall_abi.h): a register the call does
@@ -95,16 +44,6 @@ bool sameArguments(const Row& row, const uint64_t recorded[6], const uint64_t re
     if ((recorded[i] ^ replayed[i]) & argMask(row, i)) return false;
   return true;
 }
-
-std::string hex32(uint32_t v) {
-  char buf[16];
-  snprintf(buf, sizeof buf, "%x", v);
-  return buf;
-}
-
-struct Diverged {
-  std::string expected, actual;
-};
 
 Stop resumeAndWait(pid_t pid, Session& s) {
   if (s.hasFedStop) {  // the program already ran to this stop, over fed calls
@@ -403,35 +342,17 @@ bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<ui
 
 }  // namespace
 
-void replayForget(pid_t pid) { sessions.erase(pid); }
-void replaySetProcess(pid_t pid, uint32_t recordedPid, bool followChildren, bool echoMarked) {
-  sessions[pid].recordedTid = recordedPid;
-  sessions[pid].followChildren = followChildren;
-  sessions[pid].echoMarked = echoMarked;
-}
-void replaySetBrk(pid_t pid, uint64_t brk) { sessions[pid].brk = brk; }
-void replaySetDebugHook(pid_t pid, DebugHook* hook) { sessions[pid].hook = hook; }
-void replayCopySession(pid_t from, pid_t to) {
-  Session copy;
-  auto it = sessions.find(from);
-  if (it != sessions.end()) {
-    copy.pendingSig = it->second.pendingSig;
-    copy.pendingInfo = it->second.pendingInfo;
-    copy.brk = it->second.brk;
-    copy.signalQueued = it->second.signalQueued;
-    copy.feed = it->second.feed;
-    copy.recordedTid = it->second.recordedTid;
-    copy.echoMarked = it->second.echoMarked;
-  }
-  sessions[to] = copy;
-  cpuidCopyState(from, to);
-  // The copy must not see the original's later stores to shared memory.
-  emuUnshareWritable(to);
+void replaySetProcess(Tracee& t, uint32_t recordedPid, bool followChildren, bool echoMarked) {
+  t.replay.recordedTid = recordedPid;
+  t.replay.followChildren = followChildren;
+  t.replay.echoMarked = echoMarked;
 }
 
-static LoopResult replayEvents(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
-                        size_t offset, uint32_t maxEvents) {
-  Session& s = sessions[pid];
+static LoopResult replayEvents(Tracee& t, const std::vector<Row>& table, const std::vector<uint8_t>& events,
+                               size_t offset, uint32_t maxEvents) {
+  if (t.gone) throw NativeError{ESRCH, "process " + std::to_string(t.pid) + " has ended"};
+  const pid_t pid = t.pid;
+  Session& s = t.replay;
   feedNewBatch(s.feed);
   LoopResult out;
   size_t at = offset;
@@ -495,7 +416,8 @@ static LoopResult replayEvents(pid_t pid, const std::vector<Row>& table, const s
           }
           s.cloning = true;
           s.cloneEntry = entry;
-          Session& c = sessions[child];
+          auto made = std::make_shared<Tracee>(child);
+          Session& c = made->replay;
           c.brk = s.brk;
           c.recordedTid = v.get32(12);
           c.followChildren = true;
@@ -503,7 +425,8 @@ static LoopResult replayEvents(pid_t pid, const std::vector<Row>& table, const s
           // A forked child has its own copy of the feed (private memory); one in the
           // parent's memory has none of its own.
           if (!(v.get64(20) & 0x100 /* CLONE_VM */)) c.feed = s.feed;
-          cpuidCopyState(pid, child);
+          made->cpuid = t.cpuid;
+          out.child = std::move(made);
           at += v.n;
           out.eventCount++;
           out.consumed = at - offset;
@@ -515,7 +438,7 @@ static LoopResult replayEvents(pid_t pid, const std::vector<Row>& table, const s
         }
         case kEvCpuid: {
           Stop st = resumeAndWait(pid, s);
-          std::string why = cpuidReplayEvent(pid, st, v);
+          std::string why = cpuidReplayEvent(pid, t.cpuid, st, v);
           if (!why.empty()) throw Diverged{"cpuid leaf 0x" + hex32(v.get32(12)) + " subleaf 0x" + hex32(v.get32(16)),
                                            st.kind == Stop::kSignal ? why : describeStop(pid, st)};
           break;
@@ -535,7 +458,7 @@ static LoopResult replayEvents(pid_t pid, const std::vector<Row>& table, const s
           out.consumed = at + v.n - offset;
           out.stop.reason = killed ? "killed" : "exited";
           out.stop.num(killed ? "signal" : "code", code);
-          sessions.erase(pid);
+          t.ended();
           return out;
         }
         default:
@@ -573,15 +496,14 @@ static LoopResult replayEvents(pid_t pid, const std::vector<Row>& table, const s
   return out;
 }
 
-LoopResult replayRun(pid_t pid, const std::vector<Row>& table, const std::vector<uint8_t>& events,
+LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                      size_t offset, uint32_t maxEvents) {
-  LoopResult out = replayEvents(pid, table, events, offset, maxEvents);
+  LoopResult out = replayEvents(t, table, events, offset, maxEvents);
   // Between a debugger's runs the program may run code of gdb's (a function call in
   // a copy): the library must find nothing in the feed to take.
-  auto it = sessions.find(pid);
-  if (it != sessions.end() && it->second.hook) {
+  if (!t.gone && t.replay.hook) {
     try {
-      feedDisarm(pid, it->second.feed);
+      feedDisarm(t.pid, t.replay.feed);
     } catch (const NativeError&) {  // the process is gone (a divergence reported how)
     }
   }

@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
+#include <vector>
 #include <mutex>
 #include <thread>
 
@@ -26,6 +28,7 @@ struct Queue {
 };
 
 Queue* queue = nullptr;
+std::map<pid_t, std::vector<int>> stashed;  // only the tracer thread touches it
 Napi::ThreadSafeFunction tsfn;
 int pendingCount = 0;
 int cpu = -1;
@@ -103,6 +106,27 @@ uint64_t readTsc(uint32_t* aux) {
   return t;
 }
 int tracerCpu() { return cpu; }
+
+void stashStatus(pid_t pid, int status) { stashed[pid].push_back(status); }
+
+bool takeStashed(pid_t pid, int* status) {
+  auto it = stashed.find(pid);
+  if (it == stashed.end()) return false;
+  *status = it->second.front();
+  it->second.erase(it->second.begin());
+  if (it->second.empty()) stashed.erase(it);
+  return true;
+}
+
+void postToTracer(std::function<void()> job) {
+  if (!queue) {  // the thread never ran: no tracee exists
+    job();
+    return;
+  }
+  std::lock_guard<std::mutex> lock(queue->mu);
+  queue->jobs.push_back(std::move(job));
+  queue->cv.notify_one();
+}
 
 Napi::Promise submitToTracer(Napi::Env env, const char* usage, std::function<Outcome()> job) {
   ensureStarted(env);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <sys/types.h>
 
 namespace rw {
 
@@ -37,6 +38,15 @@ void setTracerCpu(int cpu);
 uint64_t readTsc(uint32_t* aux);
 int tracerCpu();
 
+// Statuses reaped by a wait for any tracee (a recording with traced children)
+// that belonged to another tracee: its own waitStop finds them here. They are the
+// tracer thread's, as the kernel's wait queue is; only that thread calls these.
+void stashStatus(pid_t pid, int status);
+bool takeStashed(pid_t pid, int* status);
+
 Napi::Promise submitToTracer(Napi::Env env, const char* usage, std::function<Outcome()> job);
+// A job without a result, after those already queued (from a finalizer: a
+// Tracee's last reference is dropped there, since its destructor kills and reaps).
+void postToTracer(std::function<void()> job);
 
 }  // namespace rw

@@ -46,6 +46,8 @@ export function describeEvent(e: TraceEvent): string {
       return e.killed ? `killed by ${signalName(e.code)}` : `exit ${e.code}`;
     case 'stop':
       return `stop: ${e.reason}`;
+    case 'async-point':
+      return `${signalName(e.point.what.signal)} delivered at ${e.point.pc} while computing (state ${e.point.hash.slice(0, 12)}, ${e.point.loopValues.length} loop values${e.point.steered === 'none' ? '' : `, steered: ${e.point.steered}`})`;
     case 'clone': {
       const how = e.ptraceEvent === 2 ? 'vfork' : e.ptraceEvent === 1 ? 'fork' : 'clone';
       const writes = e.childWrites.map((w) => ` <${w.data.length}B @0x${w.addr.toString(16)} in the child>`).join('');

@@ -4,7 +4,7 @@
 // dlopen). The sites come from code-sites.ts; the native side writes `ud2` over
 // them and answers the trap (addon/cpuid_emulation.cc).
 import type { ExecSnapshot, MapFileInfo } from '../history/events.js';
-import { native } from '../native/addon.js';
+import type { CpuidTarget } from '../native/addon.js';
 
 const PROT_EXEC = 4;
 const ALL = [0n, (1n << 64n) - 1n] as const;
@@ -21,16 +21,15 @@ async function sitesIn(file: Buffer, sha: string | undefined, start: bigint, off
 }
 
 /** After an exec: forgets every earlier site, patches the snapshot's executable file mappings. */
-export async function patchExecSnapshot(pid: number, snap: ExecSnapshot, fileOf: (sha: string) => Buffer): Promise<number> {
-  const n = native();
-  await n.cpuidPatch(pid, ALL[0], ALL[1], []);
+export async function patchExecSnapshot(p: CpuidTarget, snap: ExecSnapshot, fileOf: (sha: string) => Buffer): Promise<number> {
+  await p.cpuidPatch(ALL[0], ALL[1], []);
   let patched = 0;
   for (const m of snap.mappings) {
     if (m.perms[2] !== 'x' || !('file' in m.source)) continue;
     const start = BigInt(m.start);
     const end = BigInt(m.end);
     const sites = await sitesIn(fileOf(m.source.file), m.source.file, start, m.source.offset, Number(end - start));
-    if (sites.length) patched += await n.cpuidPatch(pid, start, end, sites);
+    if (sites.length) patched += await p.cpuidPatch(start, end, sites);
   }
   return patched;
 }
@@ -40,24 +39,24 @@ export async function patchExecSnapshot(pid: number, snap: ExecSnapshot, fileOf:
  * write over a known site with its original bytes keeps it patched, which would
  * turn the new image's instruction at the same address into a ud2 no site names.
  */
-export async function forgetAllSites(pid: number): Promise<void> {
-  await native().cpuidPatch(pid, ALL[0], ALL[1], []);
+export async function forgetAllSites(p: CpuidTarget): Promise<void> {
+  await p.cpuidPatch(ALL[0], ALL[1], []);
 }
 
 /** Before a file's bytes are (re)written at a mapping: the old sites there are gone. */
-export async function forgetSitesIn(pid: number, map: MapFileInfo): Promise<void> {
+export async function forgetSitesIn(p: CpuidTarget, map: MapFileInfo): Promise<void> {
   const start = BigInt(map.addr);
-  await native().cpuidPatch(pid, start, start + BigInt(map.length), []);
+  await p.cpuidPatch(start, start + BigInt(map.length), []);
 }
 
 /** After a file was mapped: patches it when the mapping is executable. */
-export async function patchMappedFile(pid: number, map: MapFileInfo, file: Buffer): Promise<number> {
+export async function patchMappedFile(p: CpuidTarget, map: MapFileInfo, file: Buffer): Promise<number> {
   const start = BigInt(map.addr);
   const end = start + BigInt(map.length);
   if (!(map.prot & PROT_EXEC)) {
-    await native().cpuidPatch(pid, start, end, []);
+    await p.cpuidPatch(start, end, []);
     return 0;
   }
   const sites = await sitesIn(file, map.sha, start, Number(BigInt(map.offset)), Number(BigInt(map.length)));
-  return native().cpuidPatch(pid, start, end, sites);
+  return p.cpuidPatch(start, end, sites);
 }

@@ -5,7 +5,7 @@
 // says about it. One CpuidRecording per recorded process.
 import * as fs from 'node:fs';
 import type { ExecSnapshot, MapFileInfo } from '../history/events.js';
-import { native } from '../native/addon.js';
+import type { CpuidTarget, NativeRecording } from '../native/addon.js';
 import { hostCpuidDump } from './host-dump.js';
 import { type CpuidRow, portableAnswers, regOf } from './leaves.js';
 import { forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
@@ -106,25 +106,35 @@ export class CpuidRecording {
     return new CpuidRecording(meta, answers);
   }
 
-  /** The recorded program stands at its first instruction (or after an exec). */
-  async afterExec(pid: number, snap: ExecSnapshot, fileOf: (sha: string) => Buffer): Promise<void> {
-    const n = native();
-    await n.cpuidSetAnswers(pid, this.answers);
+  /** The recorded process `pid` stands at its first instruction (or after an exec). */
+  async afterExec(recording: NativeRecording, pid: number, snap: ExecSnapshot, fileOf: (sha: string) => Buffer): Promise<void> {
+    const p = recordedProcess(recording, pid);
+    await recording.cpuidSetAnswers(pid, this.answers);
     if (this.meta.trap === 'faulting') {
       // reset by every exec
-      if (!(await n.cpuidEnableFaulting(pid))) {
+      if (!(await p.cpuidEnableFaulting())) {
         throw new Error('this CPU advertises CPUID faulting (cpuid_fault) but ARCH_SET_CPUID failed; record with REWIND_CPUID_FAULTING=0');
       }
       return;
     }
-    await patchExecSnapshot(pid, snap, fileOf);
+    await patchExecSnapshot(p, snap, fileOf);
   }
 
   /** The program mapped a file (the mmap-file stop, after the map-file event). */
-  async afterMap(pid: number, map: MapFileInfo, fileOf: (sha: string) => Buffer): Promise<void> {
+  async afterMap(recording: NativeRecording, pid: number, map: MapFileInfo, fileOf: (sha: string) => Buffer): Promise<void> {
     if (this.meta.trap !== 'patched') return;
-    await forgetSitesIn(pid, map);
+    const p = recordedProcess(recording, pid);
+    await forgetSitesIn(p, map);
     // Only ELF images are patched (their sites come from the ELF's code sections).
-    if (map.sha) await patchMappedFile(pid, map, fileOf(map.sha));
+    if (map.sha) await patchMappedFile(p, map, fileOf(map.sha));
   }
+}
+
+/** A recorded process as the patching code sees it: its CPUID state is kept by the recording. */
+function recordedProcess(recording: NativeRecording, pid: number): CpuidTarget {
+  return {
+    pid,
+    cpuidEnableFaulting: () => recording.cpuidEnableFaulting(pid),
+    cpuidPatch: (start, end, sites) => recording.cpuidPatch(pid, start, end, sites),
+  };
 }

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import type { TraceReader } from '../history/index.js';
 import { EventKind, eventKindOf, type ExecSnapshot, type MapFileInfo } from '../history/events.js';
-import { native } from '../native/addon.js';
+import type { CpuidTarget } from '../native/addon.js';
 import { hostCpuidDump } from './host-dump.js';
 import { type CpuidRow, featuresOnlyIn, FEATURES, regOf, trampolineXsave, xsaveWrites, xstateName } from './leaves.js';
 import { forgetAllSites, forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
@@ -117,25 +117,25 @@ function policyOf(trace: TraceReader): Policy {
 
 /** After the address space of an exec is rebuilt: the program's CPUIDs trap from here on. */
 /** At an exec, before the new image is rebuilt (see forgetAllSites). */
-export async function cpuidBeforeRebuild(pid: number, trace: TraceReader): Promise<void> {
-  if (policyOf(trace).patch) await forgetAllSites(pid);
+export async function cpuidBeforeRebuild(t: CpuidTarget, trace: TraceReader): Promise<void> {
+  if (policyOf(trace).patch) await forgetAllSites(t);
 }
 
-export async function cpuidAfterRebuild(pid: number, trace: TraceReader, snap: ExecSnapshot): Promise<void> {
+export async function cpuidAfterRebuild(t: CpuidTarget, trace: TraceReader, snap: ExecSnapshot): Promise<void> {
   const p = policyOf(trace);
-  if (p.faulting && !(await native().cpuidEnableFaulting(pid))) {
+  if (p.faulting && !(await t.cpuidEnableFaulting())) {
     throw new Error('this CPU advertises CPUID faulting (cpuid_fault) but ARCH_SET_CPUID failed; replay with REWIND_CPUID_FAULTING=0');
   }
-  if (p.patch) await patchExecSnapshot(pid, snap, (sha) => trace.file(sha));
+  if (p.patch) await patchExecSnapshot(t, snap, (sha) => trace.file(sha));
 }
 
 /** Before a map-file event writes the file's bytes. */
-export async function cpuidBeforeMap(pid: number, trace: TraceReader, map: MapFileInfo): Promise<void> {
-  if (policyOf(trace).patch) await forgetSitesIn(pid, map);
+export async function cpuidBeforeMap(t: CpuidTarget, trace: TraceReader, map: MapFileInfo): Promise<void> {
+  if (policyOf(trace).patch) await forgetSitesIn(t, map);
 }
 
 /** After a map-file event wrote the file's bytes. */
-export async function cpuidAfterMap(pid: number, trace: TraceReader, map: MapFileInfo): Promise<void> {
+export async function cpuidAfterMap(t: CpuidTarget, trace: TraceReader, map: MapFileInfo): Promise<void> {
   // Only ELF images are patched (their sites come from the ELF's code sections).
-  if (policyOf(trace).patch && map.sha) await patchMappedFile(pid, map, trace.file(map.sha));
+  if (policyOf(trace).patch && map.sha) await patchMappedFile(t, map, trace.file(map.sha));
 }

@@ -32,7 +32,7 @@ async function ripOf(pid: number): Promise<bigint> {
  * installed. `arm` gets the optional sites that cannot be counted, to trap on them.
  */
 async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: CounterSite[], target: Mark, search: boolean, silent: bigint[], arm?: (pcs: bigint[]) => Promise<void>, trapped: bigint[] = []) {
-  const installed = await installCounters(proc.pid, sites, [await ripOf(proc.pid), ...silent, ...trapped]);
+  const installed = await installCounters(proc.tracee, sites, [await ripOf(proc.pid), ...silent, ...trapped]);
   if ('refused' in installed) {
     traceRuns(() => `no counting in the process: ${installed.refused}`);
     return installed;
@@ -133,7 +133,7 @@ export async function runToArrivalCounted(proc: ReplayedProcess, timeline: Timel
  */
 export async function reachWatchCounted(proc: ReplayedProcess, timeline: Timeline, traps: Traps, e: number, k: number, slots: SlotSet, pc: bigint): Promise<{ pos?: RunPosition; ran: boolean }> {
   await traps.install([], slots);
-  const installed = await installCounters(proc.pid, [{ pc }], [await ripOf(proc.pid)]);
+  const installed = await installCounters(proc.tracee, [{ pc }], [await ripOf(proc.pid)]);
   if ('refused' in installed) {
     traceRuns(() => `no counting in the process: ${installed.refused}`);
     return { ran: false };

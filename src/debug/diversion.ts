@@ -3,16 +3,16 @@
 // process waits, parked at the recorded state (rr's DiversionSession). The replay
 // resumes from the parked process as soon as gdb resumes at the recorded pc and stack.
 import { getReg, setReg } from '../arch/registers.js';
-import { native, type ProcessDebugger } from '../native/addon.js';
+import { native } from '../native/addon.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
-import { debuggerOf, killDebugged, type ReplayedProcess } from './forward.js';
+import { debuggerOf, killDebugged, type DebuggedProcess, type ReplayedProcess } from './forward.js';
 import type { Inspector } from './inspector.js';
 import type { ResumeRequest, StopEvent } from './target.js';
 import type { InstalledTraps, Traps } from './traps.js';
 
 interface Parked {
   /** the replayed process, with its debugger (its breakpoints stay in it) */
-  process: ProcessDebugger;
+  process: DebuggedProcess;
   pc: bigint;
   sp: bigint;
   traps: InstalledTraps;

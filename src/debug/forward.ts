@@ -5,11 +5,12 @@
 // nothing of it is left behind for others to read.
 import type { TraceReader } from '../history/index.js';
 import { decodeEvent } from '../history/events.js';
-import { native, RunMode, type DebugRunOptions, type NativeSlice, type ProcessDebugger } from '../native/addon.js';
+import { native, RunMode, type DebugRunOptions, type NativeSlice, type NativeTracee, type ProcessDebugger } from '../native/addon.js';
 import { decodeStopReport, type RunPosition, type SearchHit } from '../native/stop-report.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, replayExec } from '../replay/replay-process.js';
+import { PointNotFoundError } from '../points/replay-point.js';
 import { EngineError, type ResumeRequest, type StopEvent, type WatchKind } from './target.js';
 
 /** Events per native run; per run whose program takes buffered calls from the feed (a run's fixed cost is then most of its time). */
@@ -59,9 +60,15 @@ export interface RunHooks {
 
 export type ProcessState = 'stopped' | 'exited' | 'killed' | 'ended';
 
+/** A process that stands for the replay: its Tracee and the native debugger made for it. */
+export interface DebuggedProcess {
+  readonly tracee: NativeTracee;
+  readonly debugger: ProcessDebugger;
+}
+
 export class ReplayedProcess {
   /** the process that stands for the replay, with its native debugger (undefined: none) */
-  private current: ProcessDebugger | undefined;
+  private current: DebuggedProcess | undefined;
   /** the index of the next event to replay */
   next = 0;
   state: ProcessState = 'stopped';
@@ -111,13 +118,19 @@ export class ReplayedProcess {
 
   /** the process that stands for the replay (0: none) */
   get pid(): number {
-    return this.current?.pid ?? 0;
+    return this.current?.tracee.pid ?? 0;
   }
 
   /** The native debugger of the process that stands for the replay (its breakpoints, slots, counters). */
   get debugger(): ProcessDebugger {
     if (!this.current) throw new EngineError('no-process', 'the replayed process is not running');
-    return this.current;
+    return this.current.debugger;
+  }
+
+  /** The process that stands for the replay (its memory, as the program and gdb see it). */
+  get tracee(): NativeTracee {
+    if (!this.current) throw new EngineError('no-process', 'the replayed process is not running');
+    return this.current.tracee;
   }
 
   /**
@@ -125,7 +138,7 @@ export class ReplayedProcess {
    * stood there; neither is killed, and the listeners are not told (the diversion
    * swaps its copy in and out, and keeps track of the traps itself).
    */
-  exchange(next: ProcessDebugger | undefined): ProcessDebugger | undefined {
+  exchange(next: DebuggedProcess | undefined): DebuggedProcess | undefined {
     const old = this.current;
     this.current = next;
     return old;
@@ -146,13 +159,13 @@ export class ReplayedProcess {
   }
 
   /**
-   * Makes `pid` (a fresh copy standing at the start of a counting base) the replayed
-   * process, killing the one before; counting starts at `base` in interval e.
+   * Makes `tracee` (a fresh copy standing at the start of a counting base) the
+   * replayed process, killing the one before; counting starts at `base` in interval e.
    */
-  async adopt(pid: number, e: number, base: number, pc: bigint, t: number): Promise<void> {
+  async adopt(tracee: NativeTracee, e: number, base: number, pc: bigint, t: number): Promise<void> {
     const old = this.current;
-    if (old?.pid !== pid) {
-      this.current = debuggerOf(pid);
+    if (old?.tracee !== tracee) {
+      this.current = debuggerOf(tracee);
       if (old) await killDebugged(old);
     }
     this.curT = t;
@@ -167,7 +180,7 @@ export class ReplayedProcess {
   /** Asks a running run to stop (it then reports 'interrupted'). */
   interrupt(): void {
     this.interruptRequested = true;
-    if (this.running) this.current?.interrupt();
+    if (this.running) this.current?.debugger.interrupt();
   }
 
   /** Kills the replayed process. */
@@ -178,11 +191,11 @@ export class ReplayedProcess {
     await killDebugged(d);
   }
 
-  /** The process ended in a run (its exit was reaped): only its debugger is left to let go. */
+  /** The process ended in a run (its exit was reaped): only its objects are left to let go. */
   private async gone(): Promise<void> {
     const d = this.current;
     this.current = undefined;
-    await d?.dispose().catch(() => undefined);
+    if (d) await killDebugged(d);
   }
 
   /** Events replayed: the native counters now start at the new interval. */
@@ -262,13 +275,19 @@ export class ReplayedProcess {
           case 'divergence':
             return this.finish(report, this.ended(divergenceMessage(this.next, stop.expected, stop.actual)));
           case 'exec':
-            await replayExec(this.pid, this.trace, this.next);
+            await replayExec(this.tracee, this.trace, this.next);
             this.advance(1);
             continue;
           case 'need-js': {
             const mapped = mappedRange(this.trace, this.next);
             if (mapped) await hooks.beforeMapping?.(mapped.start, mapped.end);
-            const why = await applyJsEvent(this.pid, this.trace, this.next);
+            let why: string | undefined;
+            try {
+              why = await applyJsEvent(this.tracee, this.trace, this.next);
+            } catch (e) {
+              if (!(e instanceof PointNotFoundError)) throw e;
+              return this.finish(report, this.ended(e.message));
+            }
             if (mapped) await hooks.afterMapping?.(mapped.start, mapped.end);
             if (why) return this.finish(report, this.ended(`the recording stops here: ${why}`));
             this.advance(1);
@@ -316,23 +335,27 @@ export class ReplayedProcess {
 /** The memory a map-file event maps (undefined for other events). */
 function mappedRange(trace: TraceReader, index: number): { start: bigint; end: bigint } | undefined {
   const ev = decodeEvent(trace.record(index));
+  // The search for an asynchronous signal's point runs the program's code with no
+  // breakpoints in (a hit there would end it): the stretch before such a point is
+  // not seen by gdb's software breakpoints yet (docs/timeline.md, Signals).
+  if (ev.kind === 'async-point') return { start: 0n, end: 2n ** 64n - 1n };
   if (ev.kind !== 'map-file') return undefined;
   const start = BigInt(ev.map.addr);
   return { start, end: start + BigInt(ev.map.length) };
 }
 
-/** A new native debugger for a traced process (owned by whoever stands it for the replay). */
-export function debuggerOf(pid: number): ProcessDebugger {
-  return new (native().Debugger)(pid);
+/** A new native debugger for a replayed process (owned by whoever stands it for the replay). */
+export function debuggerOf(tracee: NativeTracee): DebuggedProcess {
+  return { tracee, debugger: new (native().Debugger)(tracee) };
 }
 
-/** SIGKILL a process without a debugger (a checkpoint). */
-export async function killProcess(pid: number): Promise<void> {
-  await native().kill(pid).catch(() => undefined);
+/** SIGKILL a process without a debugger (a checkpoint); closing it again is harmless. */
+export async function killProcess(tracee: NativeTracee): Promise<void> {
+  if (!tracee.closed) await tracee.close();
 }
 
 /** SIGKILL a debugged process and let its native debugger go. */
-export async function killDebugged(d: ProcessDebugger): Promise<void> {
-  await killProcess(d.pid);
-  await d.dispose().catch(() => undefined);
+export async function killDebugged(d: DebuggedProcess): Promise<void> {
+  await killProcess(d.tracee);
+  await d.debugger.dispose().catch(() => undefined);
 }

@@ -11,7 +11,7 @@
 // stubs' code in the second half.
 import * as fs from 'node:fs';
 import { getReg } from '../arch/registers.js';
-import { native } from '../native/addon.js';
+import { native, type NativeTracee } from '../native/addon.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
 import { branchesInto, negatedRegisters, planStub, STUB_MAX, type CounterWords, type FingerprintCompare, type Refusal, type StubPlan } from './counter-stub.js';
 
@@ -62,7 +62,8 @@ interface Placed {
 
 /** Counters installed in a process, for one run. */
 export interface InstalledCounters {
-  pid: number;
+  /** the process (its memory as gdb sees it: patched CPUID sites read as CPUID) */
+  tracee: NativeTracee;
   pages: bigint[];
   placed: Placed[];
   /** the run option: [int3 address, counted pc] pairs */
@@ -122,7 +123,8 @@ async function inject(pid: number, nr: number, ...args: bigint[]): Promise<bigin
  * cannot be (then nothing was changed). `keepClear`: addresses that must not fall
  * inside a patch past its first byte (where the process stands, the run's int3s).
  */
-export async function installCounters(pid: number, sites: CounterSite[], keepClear: bigint[]): Promise<InstalledCounters | Refusal> {
+export async function installCounters(tracee: NativeTracee, sites: CounterSite[], keepClear: bigint[]): Promise<InstalledCounters | Refusal> {
+  const pid = tracee.pid;
   const n = native();
   const maps = mapsOf(pid);
   const pages: bigint[] = [];
@@ -150,14 +152,14 @@ export async function installCounters(pid: number, sites: CounterSite[], keepCle
     const k = BigInt(used.get(page) ?? 0);
     const words = { count: page + WORDS_AT + k * WORDS_SIZE, left: page + WORDS_AT + k * WORDS_SIZE + 8n, last: page + WORDS_AT + k * WORDS_SIZE + 16n };
     const fp: FingerprintCompare | undefined = site.fp ? { negatedAt: page + FP_WORDS_AT } : undefined;
-    const why = await placeable(pid, site, region, { ...words, seq: pages[0] }, page + CODE_AT + k * BigInt(STUB_MAX), fp, slots * STUB_MAX);
+    const why = await placeable(tracee, site, region, { ...words, seq: pages[0] }, page + CODE_AT + k * BigInt(STUB_MAX), fp, slots * STUB_MAX);
     if (typeof why === 'string') {
       if (!site.optional) return refuse(`0x${site.pc.toString(16)}: ${why}`);
       uncounted.push({ pc: site.pc, why });
       continue;
     }
     used.set(page, Number(k) + slots);
-    if (site.fp && fp) await n.writeMemory(pid, fp.negatedAt, negatedRegisters(site.fp));
+    if (site.fp && fp) await tracee.writeMemory(fp.negatedAt, negatedRegisters(site.fp));
     placed.push({ site, plan: why.plan, original: why.original, words });
   }
   if (!placed.length) return refuse(`nothing here can be counted (${uncounted.map((u) => u.why).join('; ')})`);
@@ -172,32 +174,32 @@ export async function installCounters(pid: number, sites: CounterSite[], keepCle
   }
   // every page's words start at zero (a fresh anonymous mapping); the targets' counts to go
   for (const p of placed) {
-    await n.writeMemory(pid, p.plan.codeAt, p.plan.code);
+    await tracee.writeMemory(p.plan.codeAt, p.plan.code);
     if (p.site.target !== undefined) {
       const left = Buffer.alloc(8);
       left.writeBigUInt64LE(BigInt(p.site.target));
-      await n.writeMemory(pid, p.words.left, left);
+      await tracee.writeMemory(p.words.left, left);
     }
   }
-  for (const p of placed) await n.writeMemory(pid, p.site.pc, p.plan.patch);
+  for (const p of placed) await tracee.writeMemory(p.site.pc, p.plan.patch);
   const traps = [
     ...placed.filter((p) => p.site.target !== undefined).flatMap((p) => [p.plan.trapAt, p.site.pc]),
     ...placed.flatMap((p) => (p.plan.fpTrapAt !== undefined ? [p.plan.fpTrapAt, p.site.pc] : [])),
   ];
-  return { pid, pages, placed, traps, seq: pages[0] ?? 0n, uncounted };
+  return { tracee, pages, placed, traps, seq: pages[0] ?? 0n, uncounted };
 }
 
 /** The stub of one site and the bytes its patch covers, or why its instruction cannot be counted. */
-async function placeable(pid: number, site: CounterSite, region: Region, w: CounterWords, codeAt: bigint, fp: FingerprintCompare | undefined, room: number): Promise<{ plan: StubPlan; original: Buffer } | string> {
+async function placeable(tracee: NativeTracee, site: CounterSite, region: Region, w: CounterWords, codeAt: bigint, fp: FingerprintCompare | undefined, room: number): Promise<{ plan: StubPlan; original: Buffer } | string> {
   const n = native();
   // only code: a breakpoint gdb put in data is an int3 there, never a 5-byte patch
   if (!region.perms.includes('x')) return 'not in executable memory';
-  const code = await n.readMemory(pid, site.pc, 32);
+  const code = await tracee.readMemory(site.pc, 32);
   const plan = planStub(code, site.pc, codeAt, w, fp, room);
   if ('refused' in plan) return plan.refused;
   const lo = site.pc - SCAN > region.start ? site.pc - SCAN : region.start;
   const hi = site.pc + SCAN < region.end ? site.pc + SCAN : region.end;
-  const into = branchesInto(await n.readMemory(pid, lo, Number(hi - lo)), lo, site.pc, plan.displaced);
+  const into = branchesInto(await tracee.readMemory(lo, Number(hi - lo)), lo, site.pc, plan.displaced);
   if (into.length) return `a branch at 0x${into[0].toString(16)} lands inside the displaced bytes`;
   return { plan, original: code.subarray(0, plan.displaced) };
 }
@@ -206,7 +208,7 @@ async function placeable(pid: number, site: CounterSite, region: Region, w: Coun
 export async function readCounters(c: InstalledCounters): Promise<CounterReading[]> {
   const out: CounterReading[] = [];
   for (const p of c.placed) {
-    const b = await native().readMemory(c.pid, p.words.count, 24);
+    const b = await c.tracee.readMemory(p.words.count, 24);
     out.push({ pc: p.site.pc, count: Number(b.readBigUInt64LE(0)), last: Number(b.readBigUInt64LE(16)) });
   }
   return out;
@@ -219,7 +221,7 @@ export async function readCounters(c: InstalledCounters): Promise<CounterReading
  */
 export async function removeCounters(c: InstalledCounters): Promise<void> {
   const n = native();
-  for (const p of c.placed) await n.writeMemory(c.pid, p.site.pc, p.original);
-  const rip = getReg(await n.getRegs(c.pid), 'rip');
-  for (const page of c.pages) if (rip < page || rip >= page + SIZE) await inject(c.pid, NR_MUNMAP, page, SIZE);
+  for (const p of c.placed) await c.tracee.writeMemory(p.site.pc, p.original);
+  const rip = getReg(await n.getRegs(c.tracee.pid), 'rip');
+  for (const page of c.pages) if (rip < page || rip >= page + SIZE) await inject(c.tracee.pid, NR_MUNMAP, page, SIZE);
 }

@@ -122,7 +122,7 @@ export class Inspector {
   /** Memory as the program sees it: breakpoint bytes replaced by the originals. */
   async readMemory(addr: bigint, length: number): Promise<Buffer> {
     this.proc.requireProcess();
-    const data = await native().readMemory(this.proc.pid, addr, length);
+    const data = await this.proc.tracee.readMemory(addr, length);
     for (const [a, orig] of this.traps.sw) if (a >= addr && a < addr + BigInt(data.length)) data[Number(a - addr)] = orig;
     return data;
   }
@@ -134,11 +134,11 @@ export class Inspector {
 
   async writeMemory(addr: bigint, data: Buffer): Promise<void> {
     this.proc.requireProcess();
-    const pid = this.proc.pid;
+    const tracee = this.proc.tracee;
     const before = await this.readMemory(addr, data.length);
     if (before.length < data.length) throw new EngineError('bad-address', `cannot write ${data.length} bytes at 0x${addr.toString(16)}`);
     try {
-      await native().writeMemory(pid, addr, data);
+      await tracee.writeMemory(addr, data);
     } catch (e) {
       throw new EngineError('bad-address', `cannot write ${data.length} bytes at 0x${addr.toString(16)}: ${(e as Error).message}`);
     }
@@ -150,7 +150,7 @@ export class Inspector {
     for (const a of this.traps.sw.keys()) {
       if (a >= addr && a < addr + BigInt(data.length)) {
         this.traps.sw.set(a, data[Number(a - addr)]);
-        await native().writeMemory(pid, a, Buffer.from([0xcc]));
+        await tracee.writeMemory(a, Buffer.from([0xcc]));
       }
     }
   }
@@ -164,7 +164,7 @@ export class Inspector {
     this.savedUser = this.savedX = undefined;
     for (const [a, b] of this.memUndo) {
       if (this.traps.sw.has(a)) this.traps.sw.set(a, b);
-      else await n.writeMemory(pid, a, Buffer.from([b]));
+      else await this.proc.tracee.writeMemory(a, Buffer.from([b]));
     }
     this.memUndo.clear();
     this.xstateCache = undefined;

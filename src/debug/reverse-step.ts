@@ -104,10 +104,10 @@ export class ReverseStepper {
     const regs = await n.getRegs(pid);
     const sites = new Set<bigint>();
     for (const at of [getReg(regs, 'rsp'), getReg(regs, 'rbp') + 8n]) {
-      const word = await n.readMemory(pid, at, 8);
+      const word = await this.proc.tracee.readMemory(at, 8);
       if (word.length < 8) continue;
       const ret = word.readBigUInt64LE(0);
-      const site = callSiteBefore(ret, await n.readMemory(pid, ret - 7n, 7));
+      const site = callSiteBefore(ret, await this.proc.tracee.readMemory(ret - 7n, 7));
       if (site !== undefined) sites.add(site);
     }
     if (!sites.size && m.n < 2) return undefined;

@@ -4,19 +4,18 @@
 // the rooms behind it. A command that fails unexpectedly is logged with its stack,
 // the replay goes back to where the command started, and the session stays usable.
 import type { TraceReader } from '../history/index.js';
-import { decodeEvent } from '../history/events.js';
 import type { ExecSnapshot } from '../history/events.js';
 import { getReg } from '../arch/registers.js';
 import { native } from '../native/addon.js';
 import { debugSlotAddress, librariesSvr4Xml, readLinkMap } from '../replay/link-map.js';
 import { RecordedNames, replayRegion, type MemoryRegion } from '../replay/memory-regions.js';
 import { readProcessIds, type ProcessIds } from '../replay/process-ids.js';
-import { firstExec, startReplayProcess } from '../replay/replay-process.js';
-import { Replayer } from '../replay/replayer.js';
-import { imageOf, type RecordedProcess } from '../replay/process-tree.js';
+import type { RecordedProcess } from '../replay/process-tree.js';
+import { debuggedTarget, startTarget, type DebuggedTarget } from './debugged-target.js';
 import { Diversion } from './diversion.js';
 import { ReplayedProcess, type RunExtra } from './forward.js';
 import { Inspector } from './inspector.js';
+import { INTERRUPTED, positionAfterInterrupt, takePendingInterrupt } from './interrupts.js';
 import type { Checkpoint, Mark } from './marks.js';
 import { monitorCommand, type MonitoredSession } from './monitor.js';
 import { ReverseSearch } from './reverse-continue.js';
@@ -32,9 +31,6 @@ export type { StopEvent, ResumeRequest } from './target.js';
 /** a forward continue leaves a copy this often inside a long stretch without events */
 const FORWARD_SLICE_NS = 50e6;
 const FORWARD_SLICES = 2000;
-const INTERRUPTED: StopEvent = { kind: 'stopped', signal: 2, reason: 'interrupted' };
-/** an interrupted continue stops this many instructions after the interrupt (see afterInterrupt) */
-const AFTER_INTERRUPT_STEPS = 1000;
 /** what gdb shows when a reverse command finds that the replay does not retrace its steps (NotRetraced) */
 const NOT_RETRACED = 'cannot go back from here: replayed again, the program does not come back to this point '
   + '(a breakpoint inside an instruction changes what it does?); remove such breakpoints, or `monitor restart`';
@@ -50,19 +46,11 @@ export interface SessionOptions {
   process?: RecordedProcess;
 }
 
-/** The trace's last event if it is the exit of the first process (another's, in a trace of several: null). */
-function rootExit(trace: TraceReader, tid: number): number | null {
-  const last = trace.eventCount - 1;
-  if (last < 1) return null;
-  const e = decodeEvent(trace.record(last));
-  return e.kind === 'exit' && (e.tid === tid || trace.meta.version < 4) ? last : null;
-}
-
 export class DebugSession implements DebugTarget, MonitoredSession {
   readonly snapshot: ExecSnapshot;
   readonly tid: number;
-  /** the index of the debugged process's first event: 1, or its clone event's + 1 */
-  private readonly firstEvent: number;
+  /** the recorded process debugged, and where its history starts and ends */
+  private readonly target: DebuggedTarget;
   avx = false;
   private readonly proc: ReplayedProcess;
   private readonly traps: Traps;
@@ -76,10 +64,9 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   private stopSignals = (1n << 64n) - 2n;
 
   private constructor(readonly trace: TraceReader, private readonly opts: SessionOptions) {
-    const child = opts.process && opts.process.parent ? opts.process : undefined;
-    ({ snapshot: this.snapshot, tid: this.tid } = child ? imageOf(trace, child) : firstExec(trace));
-    this.firstEvent = child ? child.firstEvent + 1 : 1;
-    this.proc = new ReplayedProcess(trace, opts.onOutput, child ? child.end?.event ?? null : rootExit(trace, this.tid));
+    this.target = debuggedTarget(trace, opts.process);
+    ({ snapshot: this.snapshot, tid: this.tid } = this.target);
+    this.proc = new ReplayedProcess(trace, opts.onOutput, this.target.exitEvent);
     this.traps = new Traps(this.proc);
     this.inspector = new Inspector(this.proc, this.traps);
     this.diversion = new Diversion(this.proc, this.traps, this.inspector);
@@ -96,21 +83,20 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   }
 
   private async begin(): Promise<void> {
-    const pid = this.firstEvent > 1
-      ? (await (await Replayer.start(this.trace)).handOver(this.tid)).pid
-      : await startReplayProcess(this.trace, this.snapshot);
+    const tracee = await startTarget(this.trace, this.target);
+    const first = this.target.firstEvent;
     let pc: bigint;
     try {
-      pc = getReg(await native().getRegs(pid), 'rip');
-      await this.proc.adopt(pid, this.firstEvent, 0, pc, 0);
+      pc = getReg(await native().getRegs(tracee.pid), 'rip');
+      await this.proc.adopt(tracee, first, 0, pc, 0);
       this.avx = await this.inspector.detectAvx();
     } catch (e) {
       await this.proc.kill();
-      await native().kill(pid).catch(() => undefined);
+      if (!tracee.closed) await tracee.close();
       throw e;
     }
     this.proc.lastStop = { kind: 'stopped', signal: 5, reason: 'start' };
-    await this.timeline.begin(pc, this.firstEvent);
+    await this.timeline.begin(pc, first);
   }
 
   // ---------------------------------------------------------------- state
@@ -216,7 +202,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   resume(req: ResumeRequest): Promise<StopEvent> {
     return this.command('resume', async () => {
       if (this.proc.state !== 'stopped') return this.proc.lastStop;
-      if (this.takePendingInterrupt()) return this.stopped(INTERRUPTED);
+      if (takePendingInterrupt(this.proc)) return this.stopped(INTERRUPTED);
       if (await this.diversion.diverted()) {
         const stop = await this.diversion.run(req);
         if (stop.kind === 'stopped' && stop.reason === 'interrupted') this.proc.interruptRequested = false;
@@ -235,47 +221,10 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       // the run stopped for the interrupt: it is answered (one that came after the run
       // stopped for another reason stays for the next resume, see takePendingInterrupt)
       if (run.interrupted) this.proc.interruptRequested = false;
-      this.timeline.here = run.interrupted ? await this.afterInterrupt(run) : await this.timeline.positionAfter(run, slots);
+      this.timeline.here = run.interrupted ? await positionAfterInterrupt(this.proc, this.timeline, run) : await this.timeline.positionAfter(run, slots);
       await this.timeline.checkpointHere();
       return this.stopped(run.stop);
     });
-  }
-
-  /**
-   * An interrupt that came while no run was going (gdb sends ^C whenever it thinks
-   * the target runs: also while the server answers its reads between two resumes of
-   * a conditional breakpoint's checks, or just after a resume packet the server has
-   * not started yet) is kept for the next resume, which then stops at once, as a
-   * SIGINT pending in a native process stops its next resume. Clearing it at the
-   * start of a resume lost it, and a continue over a never-true condition ran on.
-   */
-  private takePendingInterrupt(): boolean {
-    if (!this.proc.interruptRequested) return false;
-    this.proc.interruptRequested = false;
-    return true;
-  }
-
-  /**
-   * An interrupted continue stops anywhere. The loop left a copy there; the stop
-   * moves a few instructions on, so that it is named by steps from that copy and
-   * going back over those steps is cheap.
-   */
-  private async afterInterrupt(run: TimelineRun): Promise<Pos | undefined> {
-    const here = run.slices[run.slices.length - 1];
-    const proc = this.proc;
-    // the copy must stand at the stop itself, not merely at its pc: the loop leaves none
-    // there when another signal is pending, and in a loop an older copy shares the pc
-    // (named from it, the stop would be another iteration). Nothing ran between the
-    // copy and the stop exactly when their run times agree.
-    const atStop = here !== undefined && here.slice?.ran === run.position?.ranNs && here.mark.pc === run.position?.at;
-    if (!atStop || here.mark.e !== proc.next || proc.state !== 'stopped') return this.timeline.positionAfter(run, []);
-    const e = proc.next;
-    const interrupted = proc.lastStop;
-    proc.countBase = { e, base: here.id };
-    const steps = await this.timeline.run({ action: 'step' }, e + 1, { steps: AFTER_INTERRUPT_STEPS });
-    proc.lastStop = interrupted;
-    if (steps.stop.kind !== 'stopped' || proc.next !== e) return this.timeline.positionAfter(steps, []);
-    return { kind: 'mark', mark: { e, base: here.id, pc: here.mark.pc, n: 1, steps: steps.steps } };
   }
 
   /**
@@ -297,7 +246,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
         run = await this.timeline.run({ action: 'continue' }, event + 1, {}, false, replayed);
         // an interrupt ends the seek where it is, and is answered by it
         if (run.interrupted) this.proc.interruptRequested = false;
-        this.timeline.here = run.interrupted ? await this.afterInterrupt(run) : await this.timeline.positionAfter(run, []);
+        this.timeline.here = run.interrupted ? await positionAfterInterrupt(this.proc, this.timeline, run) : await this.timeline.positionAfter(run, []);
       } finally {
         if (proc.state === 'stopped') await this.traps.installGdb();
       }
@@ -310,7 +259,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   reverse(kind: 'step' | 'continue'): Promise<StopEvent> {
     return this.command(kind === 'step' ? 'reverse-step' : 'reverse-continue', async () => {
       if (this.proc.state !== 'stopped') return this.proc.lastStop;
-      if (this.takePendingInterrupt()) return this.stopped(INTERRUPTED);
+      if (takePendingInterrupt(this.proc)) return this.stopped(INTERRUPTED);
       await this.diversion.leave();
       await this.inspector.undoWrites();
       const start = this.timeline.here;

@@ -41,7 +41,7 @@ function countsOf(s: NativeSlice): Map<bigint, number> {
 }
 
 export class Timeline {
-  readonly store = new CheckpointStore((pid) => killProcess(pid));
+  readonly store = new CheckpointStore((tracee) => killProcess(tracee));
   /** where the process stands (how to come back here); undefined: not named */
   here: Pos | undefined;
   /** the pc at the start of each interval met so far */
@@ -96,7 +96,7 @@ export class Timeline {
       ? { e: s.event, base, pc: s.pc, n: k + 1, steps: 0 }
       : { e: s.event, base, pc: s.pc, n: 0, steps: 0, fp: await native().fingerprint(s.pid) };
     this.proc.stats.checkpointsTaken++;
-    return this.store.add(s.pid, mark, false, t, counts, s.watchHits, { run, ran: s.ranNs, seq: s.seq });
+    return this.store.add(s.tracee, mark, false, t, counts, s.watchHits, { run, ran: s.ranNs, seq: s.seq });
   }
 
   /** The name of the stop a forward run ended at (relative to the latest copy it left before it). */
@@ -135,11 +135,11 @@ export class Timeline {
     const p = this.proc;
     if (this.here?.kind !== 'mark' || p.state !== 'stopped' || !p.pid) return undefined;
     if (p.next < p.trace.eventCount && decodeEvent(p.trace.record(p.next)).kind === 'exit') return undefined;
-    const pid = await p.debugger.forkCopy(STUB_SYSCALL);
+    const copy = await p.debugger.forkCopy(STUB_SYSCALL);
     // what its name says of the counts: arrival n at pc means n-1 arrivals there before it
     const m = this.here.mark;
     const counts = new Map<bigint, number>(m.n > 0 && m.steps === 0 ? [[m.pc, m.n - 1]] : []);
-    const cp = this.store.add(pid, m, boundary, p.curT, counts);
+    const cp = this.store.add(copy, m, boundary, p.curT, counts);
     p.stats.checkpointsTaken++;
     this.lastCheckpointAt = Date.now();
     if (boundary) this.lastCheckpointEvent = this.here.mark.e;
@@ -189,7 +189,7 @@ export class Timeline {
   /** Makes a fresh copy of checkpoint `cp` the replayed process; counting starts there. */
   async switchTo(cp: Checkpoint): Promise<void> {
     this.store.touch(cp);
-    const child = await native().forkProcess(cp.pid, STUB_SYSCALL);
+    const child = await cp.tracee!.forkCopy(STUB_SYSCALL);
     this.proc.stats.restores++;
     await this.proc.adopt(child, cp.mark.e, cp.boundary ? 0 : cp.id, cp.mark.pc, cp.t);
     this.here = { kind: 'mark', mark: cp.mark };

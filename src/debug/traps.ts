@@ -145,7 +145,6 @@ export class Traps {
   /** Removes one of gdb's breakpoints or watchpoints; `currentByte` is what gdb wrote under a software one. */
   async remove(kind: 0 | HwKind, addr: bigint, length: number): Promise<void> {
     this.proc.requireProcess();
-    const pid = this.proc.pid;
     if (kind === 0) {
       if (!this.sw.has(addr)) return;
       const orig = this.sw.get(addr)!;
@@ -153,8 +152,8 @@ export class Traps {
       this.installed.wanted.delete(addr);
       if (this.installed.sw.delete(addr)) await this.proc.debugger.removeBreakpoint(addr).catch(() => undefined);
       // a gdb write under the breakpoint changed the byte to restore
-      const now = await native().readMemory(pid, addr, 1);
-      if (now.length === 1 && now[0] !== orig) await native().writeMemory(pid, addr, Buffer.from([orig]));
+      const now = await this.proc.tracee.readMemory(addr, 1);
+      if (now.length === 1 && now[0] !== orig) await this.proc.tracee.writeMemory(addr, Buffer.from([orig]));
       return;
     }
     const len = kind === 1 ? 1 : length;

@@ -14,6 +14,8 @@ export const EventKind = {
   Stop: 8,
   FileData: 9,
   Clone: 10,
+  /** 11 is taken by the threads work (thread entry); 12: an asynchronous signal's point, named by its state */
+  AsyncPoint: 12,
 } as const;
 
 export const HEADER_SIZE = 12;
@@ -85,6 +87,32 @@ export interface FileDataInfo {
   changed: boolean;
 }
 
+/**
+ * A point in time no event marks, named by its exact state (docs/preemption.md,
+ * src/points/): where an asynchronous signal was delivered while the thread computed
+ * (later also where the threads work preempts a thread). Replay reaches it after
+ * the thread's previous event with the in-process filter and the state hash.
+ */
+export interface AsyncPointInfo {
+  /** events of this thread (same tid) before the point */
+  threadEvent: number;
+  pc: string; // hex
+  /** struct user_regs_struct at the point, hex */
+  regs: string;
+  /** the values of the loop's memory operands at the point (src/points/loop-operands.ts) */
+  loopValues: { addr: string; size: number; value: string }[];
+  /** xxh3-128 of the vector registers and writable memory (addon/state_hash.cc), hex */
+  hash: string;
+  /** [start, end) ranges (hex) left out of the hash: the syscall buffer, the replay's own pages */
+  excluded: [string, string][];
+  /** the process's user CPU time at the point (clock ticks): bounds the replay's search */
+  userTicks: number;
+  /** how the recorder moved the point before naming it: 'none', 'rep' (to the end of a rep-string instruction), 'next' (one arrival on), 'caller' (out of a leaf function), 'stepped' (on to code the replay's filter fits) */
+  steered: string;
+  /** what happens there: a signal is delivered (with the siginfo it arrived with, hex) */
+  what: { signal: number; siginfo: string };
+}
+
 export type TraceEvent =
   | { kind: 'syscall'; tid: number; flags: number; nr: number; args: bigint[]; result: bigint; checkLen: number; checkCrc: number; writes: { addr: bigint; data: Buffer }[] }
   | { kind: 'signal'; tid: number; signo: number; how: number; siginfo: Buffer }
@@ -97,7 +125,8 @@ export type TraceEvent =
   | { kind: 'exit'; tid: number; killed: boolean; code: number }
   /** in the parent's stream: it created process `child` (ptrace event 1 fork, 2 vfork, 3 clone); childWrites: the child's memory that differs from the parent's */
   | { kind: 'clone'; tid: number; child: number; ptraceEvent: number; flags: bigint; childWrites: { addr: bigint; data: Buffer }[] }
-  | { kind: 'stop'; tid: number; reason: string };
+  | { kind: 'stop'; tid: number; reason: string }
+  | { kind: 'async-point'; tid: number; point: AsyncPointInfo };
 
 export class EventFormatError extends Error {}
 
@@ -181,6 +210,8 @@ export function decodeEvent(rec: Buffer): TraceEvent {
       return { kind: 'file-data', tid, data: json<FileDataInfo>(rec) };
     case EventKind.Stop:
       return { kind: 'stop', tid, reason: json<{ reason: string }>(rec).reason };
+    case EventKind.AsyncPoint:
+      return { kind: 'async-point', tid, point: json<AsyncPointInfo>(rec) };
     default:
       throw new EventFormatError(`unknown event kind ${kind}`);
   }

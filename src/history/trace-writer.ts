@@ -51,6 +51,8 @@ export class TraceWriter {
   private pending = Buffer.allocUnsafe(2 * CHUNK_TARGET_BYTES);
   private pendingBytes = 0;
   private pendingCount = 0;
+  /** records appended per tid (the thread event index of a point, src/points/record-point.ts) */
+  private readonly perThread = new Map<number, number>();
   private flushedCount = 0;
   private timer: NodeJS.Timeout | null = null;
   private failure: unknown = null;
@@ -92,17 +94,25 @@ export class TraceWriter {
     return this.flushedCount + this.pendingCount;
   }
 
+  /** Records of thread (or process) `tid` appended so far: the index of its next one in its own stream. */
+  eventsOf(tid: number): number {
+    return this.perThread.get(tid) ?? 0;
+  }
+
   /** Appends one or more whole records; each starts with its u32 LE total size. The bytes are copied. */
   append(records: Buffer): void {
     this.check();
     let count = 0;
+    const tids: number[] = [];
     for (let off = 0; off < records.length; count++) {
       if (records.length - off < 4) throw new RangeError(`record at byte ${off} is cut short: ${records.length - off} bytes left, a size needs 4`);
       const size = records.readUInt32LE(off);
       if (size < 4) throw new RangeError(`record at byte ${off} has invalid size ${size}`);
       if (off + size > records.length) throw new RangeError(`record at byte ${off} has size ${size} but only ${records.length - off} bytes are left`);
+      if (size >= 12) tids.push(records.readUInt32LE(off + 8));
       off += size;
     }
+    for (const tid of tids) this.perThread.set(tid, (this.perThread.get(tid) ?? 0) + 1);
     if (count === 0) return;
     if (this.pendingBytes + records.length > this.pending.length) {
       const grown = Buffer.allocUnsafe(Math.max(2 * this.pending.length, this.pendingBytes + records.length));

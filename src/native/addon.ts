@@ -24,6 +24,8 @@ export interface NativeLoopResult {
   stop: NativeStopInfo;
   /** ProcessDebugger.run with `slices`: the copies left on the way */
   slices: NativeSlice[];
+  /** replay, stop 'clone': the child made again (its Tracee; the stop's `child` is its pid) */
+  child?: NativeTracee;
 }
 
 /**
@@ -33,6 +35,8 @@ export interface NativeLoopResult {
  */
 export interface NativeSlice {
   pid: number;
+  /** the copy itself: JS owns it from now on (close it, or keep it as a checkpoint) */
+  tracee: NativeTracee;
   event: number;
   pc: bigint;
   counts: bigint[];
@@ -127,6 +131,10 @@ export interface DebugRunOptions {
  */
 export interface NativeRecording {
   readonly root: number;
+  /** CPUID of a recorded process (the root, or one a stop reported): the answers it gets (null: this CPU's). */
+  cpuidSetAnswers(pid: number, rows: number[][] | null): Promise<void>;
+  cpuidEnableFaulting(pid: number): Promise<boolean>;
+  cpuidPatch(pid: number, start: bigint, end: bigint, sites: bigint[]): Promise<number>;
   /**
    * Runs the program until maxBytes of events are encoded or something needs the
    * recorder; a stop JS handles carries `pid`. Rejects once the recording has ended.
@@ -140,6 +148,82 @@ export interface NativeRecording {
   requestStop(): void;
   /** Every process still recorded dies (SIGKILL, reaped); the state goes. Safe to call again. */
   close(): Promise<void>;
+  /**
+   * After an 'async-signal' stop (addon/record_preempt.h): runs the process, its
+   * signal not delivered, to the next arrival at addr (with that rsp unless 0n; one
+   * instruction on when addr is 0n) and
+   * resolves to its registers there; after budgetTicks of its CPU time it is stopped
+   * where it is instead (arrived false). `events`: the syscall buffer's records of
+   * calls made on the way, which go into the trace before the point. null when
+   * another stop came first (left for the loop; the signal is then held back to the
+   * next syscall).
+   */
+  pointRunTo(pid: number, addr: bigint, wantRsp: bigint, budgetTicks: number): Promise<{ regs: Buffer; arrived: boolean; events: Buffer } | null>;
+  /** The signal is delivered where the process stands (by the next run). */
+  pointDeliver(pid: number): Promise<void>;
+  /** The point is given up: the signal waits for the next syscall, as before points. */
+  pointHoldBack(pid: number): Promise<void>;
+}
+
+/** A search for a point named by its state (addon/replay_points.h). */
+export interface NativePointSearch {
+  pc: bigint;
+  /** the recorded user_regs_struct */
+  regs: Buffer;
+  /** xxh3-128 of the exact state (addon/state_hash.h) */
+  hash: Buffer;
+  /** start, end pairs left out of the hash */
+  excluded: bigint[];
+  /** rip after the filter's int3 */
+  trapAfter: bigint;
+  /** where a rejected candidate goes on */
+  miss: bigint;
+  /** the program's bytes under the patch at pc (written back when the search ends) */
+  original: Buffer;
+  /** user CPU time the search may use, in clock ticks */
+  budgetTicks: number;
+}
+
+/**
+ * One replayed process (addon/tracee.h, addon/tracee_exports.cc): what the replay
+ * loop keeps of it, its CPUID emulation and its /proc/pid/mem. JS owns it: make one
+ * (`new native.Tracee(pid)`) for a process it spawned; the addon hands back one for
+ * each process it makes (forkCopy, a debug run's slice copies, a clone stop's
+ * child). close() kills the process; after it every call rejects with EDISPOSED.
+ * One garbage collected without close() has its process killed on the tracer thread.
+ */
+export interface NativeTracee extends CpuidTarget {
+  readonly pid: number;
+  /** close() was called */
+  readonly closed: boolean;
+  /** Replays events from `offset` until the buffer ends, maxEvents are done, or an event needs JS. */
+  run(table: Int32Array, events: Buffer, offset: number, maxEvents: number): Promise<NativeLoopResult>;
+  setBrk(brk: bigint): Promise<void>;
+  /**
+   * Which recorded process this one replays (other processes' records are skipped;
+   * 0: all), and whether its clone events create the children (stop 'clone' with
+   * child, recordedChild, flags; the result's `child`) or are skipped. echoMarked:
+   * only writes the trace marks as reaching the recording's stdout/stderr are echoed
+   * (format 4), else every write to fd 1 or 2.
+   */
+  setProcess(recordedPid: number, followChildren: boolean, echoMarked: boolean): Promise<void>;
+  /** As much as is readable from addr (possibly short); patched CPUID sites read as the original bytes. */
+  readMemory(addr: bigint, length: number): Promise<Buffer>;
+  /** Through /proc/pid/mem: works on read-only mappings. */
+  writeMemory(addr: bigint, data: Buffer): Promise<void>;
+  /** A stopped copy of this process, which must hold no breakpoints (a checkpoint; clone injected at insnAddr). */
+  forkCopy(insnAddr: bigint): Promise<NativeTracee>;
+  /** Kills the process (SIGKILL, reaped) and closes its memory file. */
+  close(): Promise<void>;
+}
+
+/** A process whose CPUID the tracer answers (addon/cpuid_emulation.h): a Tracee, or a recorded process (cpuid/recording.ts). */
+export interface CpuidTarget {
+  readonly pid: number;
+  /** ARCH_SET_CPUID(0) in the stopped tracee: its CPUID instructions fault from now on. */
+  cpuidEnableFaulting(): Promise<boolean>;
+  /** Forgets the sites in [start, end), then turns the CPUID instructions at `sites` into ud2; resolves to how many. */
+  cpuidPatch(start: bigint, end: bigint, sites: bigint[]): Promise<number>;
 }
 
 /**
@@ -147,7 +231,8 @@ export interface NativeRecording {
  * inserted, its debug-register slots and arrival counters, and runs of the replay
  * loop with the program's code under its control. JS owns it: it lives until
  * dispose() (call it when the process is killed or has exited) or until it is
- * garbage collected. After dispose() every call but interrupt() rejects.
+ * garbage collected. After dispose() every call but interrupt() rejects. It holds
+ * its Tracee: the process lives while the debugger does, even if JS lets the Tracee go.
  */
 export interface ProcessDebugger {
   readonly pid: number;
@@ -167,7 +252,7 @@ export interface ProcessDebugger {
   /** DR0-3 and DR7; type 0 execute, 1 write, 3 read/write. */
   setDebugRegs(slots: ({ addr: bigint; type: 0 | 1 | 3; len: 1 | 2 | 4 | 8 } | null)[]): Promise<void>;
   /** Forks the stopped process without its breakpoints (clone injected at insnAddr); resolves to the stopped copy. */
-  forkCopy(insnAddr: bigint): Promise<number>;
+  forkCopy(insnAddr: bigint): Promise<NativeTracee>;
   /** Synchronous (JS thread): stops a running run, which reports 'interrupted'. */
   interrupt(): boolean;
   /** Lets the native state go (after the jobs already submitted). */
@@ -180,27 +265,32 @@ export interface Native {
   spawn(opts: SpawnOptions): Promise<number>;
   /** struct user_regs_struct, 27 little-endian u64 */
   getRegs(pid: number): Promise<Buffer>;
+  /** xxh3-128 of the stopped process's vector registers and writable memory, the ranges (start, end pairs) left out */
+  stateHash(pid: number, excluded: bigint[]): Promise<Buffer>;
+  /** Runs a replayed process with the filter in place to the point (addon/replay_points.h). */
+  reachPoint(tracee: NativeTracee, search: NativePointSearch): Promise<{ found: boolean; why: string; candidates: number }>;
+  /** The replay loop's next resume delivers this signal, with this siginfo (128 bytes). */
+  replayDeliverAtPoint(tracee: NativeTracee, signal: number, siginfo: Buffer): Promise<void>;
   setRegs(pid: number, regs: Buffer): Promise<void>;
-  /** As much as is readable from addr (possibly short). */
+  /**
+   * Raw memory of a stopped tracee by pid (a recorded process): as much as is
+   * readable from addr. A replayed process's memory: its Tracee's readMemory, which
+   * shows patched CPUID sites with their original bytes.
+   */
   readMemory(pid: number, addr: bigint, length: number): Promise<Buffer>;
-  /** Through /proc/pid/mem: works on read-only mappings. */
+  /** Raw: through process_vm_writev, then /proc/pid/mem for read-only mappings. */
   writeMemory(pid: number, addr: bigint, data: Buffer): Promise<void>;
   injectSyscall(pid: number, insnAddr: bigint, nr: number, args: bigint[]): Promise<bigint>;
   resumeAndWait(pid: number, mode: 'cont' | 'syscall' | 'step', signal: number): Promise<NativeWaitResult>;
   /** The recording of a spawned root; its children are recorded too unless recordChildren is false. */
   Recording: new (root: number, recordChildren: boolean) => NativeRecording;
-  replayRun(pid: number, table: Int32Array, events: Buffer, offset: number, maxEvents: number): Promise<NativeLoopResult>;
-  replaySetBrk(pid: number, brk: bigint): Promise<void>;
+  /** A replayed process JS spawned (see NativeTracee). */
+  Tracee: new (pid: number) => NativeTracee;
   /**
-   * Which recorded process `pid` replays (other processes' records are skipped;
-   * 0: all), and whether its clone events create the children (stop 'clone' with
-   * child, recordedChild, flags) or are skipped. echoMarked: only writes the trace
-   * marks as reaching the recording's stdout/stderr are echoed (format 4), else
-   * every write to fd 1 or 2.
+   * SIGKILL and reap a process this one traces or started (the recording's root
+   * before its Recording exists). Any other pid is left alone: resolves to false.
    */
-  replaySetProcess(pid: number, recordedPid: number, followChildren: boolean, echoMarked: boolean): Promise<void>;
-  /** SIGKILL and reap. */
-  kill(pid: number): Promise<void>;
+  kill(pid: number): Promise<boolean>;
   /** Synchronous: the [start, end) ranges of data (not holes) in path between from and to, flattened. */
   fileDataExtents(path: string, from: number, to: number): number[];
   /** Synchronous: gives the terminal back to this process's group after spawn({ newProcessGroup }). */
@@ -213,25 +303,12 @@ export interface Native {
   // CPUID from the trace (addon/cpuid_emulation.cc, docs/portability.md).
   /** Every leaf and subleaf this CPU answers, and XCR0, read on the tracer's CPU. */
   cpuidDump(): Promise<{ leaves: number[][]; xcr0: bigint }>;
-  /** Recording: the answers the program gets (rows as cpuidDump's), or null for this CPU's. */
-  cpuidSetAnswers(pid: number, rows: number[][] | null): Promise<void>;
-  /** ARCH_SET_CPUID(0) in the stopped tracee: its CPUID instructions fault from now on. */
-  cpuidEnableFaulting(pid: number): Promise<boolean>;
-  /** Forgets the sites in [start, end), then turns the CPUID instructions at `sites` into ud2. */
-  cpuidPatch(pid: number, start: bigint, end: bigint, sites: bigint[]): Promise<number>;
-  /** The patched sites (readMemory shows them with their original bytes). */
-  cpuidSites(pid: number): Promise<bigint[]>;
 
   // Debugging a replay (addon/debugger.h, addon/debug_exports.cc).
-  /** The debugger of one traced process: create one per process that stands for the replay. */
-  Debugger: new (pid: number) => ProcessDebugger;
+  /** The debugger of one replayed process: create one per process that stands for the replay. */
+  Debugger: new (tracee: NativeTracee) => ProcessDebugger;
   /** The registers (orig_rax, RF and TF left out) and the 64 bytes at rsp: names a state. */
   fingerprint(pid: number): Promise<Buffer>;
-  /**
-   * Forks a stopped tracee that holds no breakpoints (a checkpoint; clone injected at
-   * insnAddr); resolves to the stopped copy. A debugged process: ProcessDebugger.forkCopy.
-   */
-  forkProcess(pid: number, insnAddr: bigint): Promise<number>;
   /** XSAVE area (PTRACE_GETREGSET NT_X86_XSTATE), or the 512-byte FXSAVE area. */
   getXState(pid: number): Promise<Buffer>;
   setXState(pid: number, data: Buffer): Promise<void>;

@@ -9,6 +9,7 @@ import { native, preloadLibraryPath, type NativeRecording } from '../native/addo
 import { captureAddressSpace } from '../replay/address-space.js';
 import { handOverChildren } from './babysitter.js';
 import { MappingRefused, recordFileChange, recordGrowth, recordMapping } from './mapped-files.js';
+import { nameSignalPoint } from '../points/record-point.js';
 import { syscallName } from '../syscalls/names.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { tracerCpu } from '../arch/cpu.js';
@@ -174,7 +175,7 @@ export class Recorder {
     const first = { ...(await captureAddressSpace(pid, writer, path)), argv: commandLineOf(pid) };
     writer.append(encodeJsonEvent(EventKind.Exec, pid, first));
     writer.flush(); // the start of the program is on disk before it runs
-    await cpuid.afterExec(pid, first, stored);
+    await cpuid.afterExec(recording, pid, first, stored);
 
     let running = recording.run(table, BATCH_BYTES);
     for (;;) {
@@ -219,7 +220,7 @@ export class Recorder {
           case 'mmap-file': {
             const map = recordMapping(at, stop, writer, writer.eventCount - 1);
             writer.append(encodeJsonEvent(EventKind.MapFile, at, map));
-            await cpuid.afterMap(at, map, stored);
+            await cpuid.afterMap(recording, at, map, stored);
             break;
           }
           case 'mremap-grow': {
@@ -233,7 +234,18 @@ export class Recorder {
           case 'exec': {
             const snap = { ...(await captureAddressSpace(at, writer, fs.readlinkSync(`/proc/${at}/exe`))), argv: commandLineOf(at) };
             writer.append(encodeJsonEvent(EventKind.Exec, at, snap));
-            await cpuid.afterExec(at, snap, stored);
+            await cpuid.afterExec(recording, at, snap, stored);
+            break;
+          }
+          case 'async-signal': {
+            // A signal arrived while the program computed: delivered there, once named.
+            const named = await nameSignalPoint(recording, at, Number(stop.signal), Buffer.from(String(stop.siginfo), 'hex'),
+              writer, stop.buffer as unknown as bigint[] | undefined);
+            writer.append(named.before);
+            if (named.point) {
+              writer.append(encodeJsonEvent(EventKind.AsyncPoint, at, named.point));
+              await recording.pointDeliver(at);
+            }
             break;
           }
           case 'released': {

@@ -4,13 +4,14 @@
 import * as fs from 'node:fs';
 import type { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
-import { native } from '../native/addon.js';
+import { native, type NativeTracee } from '../native/addon.js';
 import { rebuildAddressSpace } from './address-space.js';
 import { applyFileData, applyMapFile } from './emulated-files.js';
 import { tracerCpu } from '../arch/cpu.js';
 import { setReg } from '../arch/registers.js';
 import { STUB_BASE, stubPath } from './stub.js';
 import { syscallName } from '../syscalls/names.js';
+import { reachSignalPoint } from '../points/replay-point.js';
 import { checkCpuForReplay, cpuidAfterMap, cpuidAfterRebuild, cpuidBeforeMap, cpuidBeforeRebuild } from '../cpuid/replaying.js';
 
 /** The exec event every trace starts with. */
@@ -25,8 +26,11 @@ export function firstExec(trace: TraceReader): { snapshot: ExecSnapshot; tid: nu
   return { snapshot: first.snapshot, tid: first.tid };
 }
 
-/** A stub process turned into the recorded program at its first instruction. */
-export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnapshot): Promise<number> {
+/**
+ * A stub process turned into the recorded program at its first instruction. The
+ * caller owns the returned Tracee: close() it (which kills the process) when done.
+ */
+export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnapshot): Promise<NativeTracee> {
   const n = native();
   n.configure({ cpu: tracerCpu() });
   await checkCpuForReplay(trace, snapshot);
@@ -37,16 +41,17 @@ export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnaps
   } finally {
     fs.closeSync(devnull);
   }
+  const tracee = new n.Tracee(pid);
   try {
     await rebuildAddressSpace(pid, trace, snapshot);
-    await cpuidAfterRebuild(pid, trace, snapshot);
+    await cpuidAfterRebuild(tracee, trace, snapshot);
     // It replays the first process's events only; its children are not created.
-    await n.replaySetProcess(pid, firstExec(trace).tid, false, trace.meta.version >= 4);
+    await tracee.setProcess(firstExec(trace).tid, false, trace.meta.version >= 4);
   } catch (e) {
-    await n.kill(pid).catch(() => undefined);
+    await tracee.close();
     throw e;
   }
-  return pid;
+  return tracee;
 }
 
 /**
@@ -54,8 +59,9 @@ export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnaps
  * (native stop reason 'exec'): it execs the stub instead, and the exec event at
  * `index` rebuilds the new program's recorded address space around it.
  */
-export async function replayExec(pid: number, trace: TraceReader, index: number): Promise<void> {
+export async function replayExec(tracee: NativeTracee, trace: TraceReader, index: number): Promise<void> {
   const n = native();
+  const pid = tracee.pid;
   const ev = index < trace.eventCount ? decodeEvent(trace.record(index)) : undefined;
   if (ev?.kind !== 'exec') throw new Error(`event ${index}: the recording has no exec snapshot after a successful execve`);
   const scratch = STUB_BASE + 0x800n; // the stub page after its code: the old image goes away anyway
@@ -74,29 +80,37 @@ export async function replayExec(pid: number, trace: TraceReader, index: number)
   if (stop.kind !== 'event') throw new Error(`event ${index}: re-exec of the replay stub failed (${stop.kind} ${stop.signal})`);
   stop = await n.resumeAndWait(pid, 'syscall', 0);
   if (stop.kind !== 'syscall') throw new Error(`event ${index}: no execve return after re-exec of the replay stub`);
-  await n.replaySetBrk(pid, 0n);
-  await cpuidBeforeRebuild(pid, trace);
+  await tracee.setBrk(0n);
+  await cpuidBeforeRebuild(tracee, trace);
   await rebuildAddressSpace(pid, trace, ev.snapshot);
-  await cpuidAfterRebuild(pid, trace, ev.snapshot);
+  await cpuidAfterRebuild(tracee, trace, ev.snapshot);
 }
 
 /**
  * An event the native loop leaves to JS (native stop reason 'need-js'). Returns
  * why the history ends there, or undefined to go on with the next event.
  */
-export async function applyJsEvent(pid: number, trace: TraceReader, index: number): Promise<string | undefined> {
+export async function applyJsEvent(tracee: NativeTracee | undefined, trace: TraceReader, index: number): Promise<string | undefined> {
   const ev = decodeEvent(trace.record(index));
+  if (!tracee && ev.kind !== 'stop') throw new Error(`event ${index}: a ${ev.kind} event of no replayed process`);
   switch (ev.kind) {
     case 'map-file':
-      await cpuidBeforeMap(pid, trace, ev.map);
-      await applyMapFile(pid, trace, ev.map);
-      await cpuidAfterMap(pid, trace, ev.map);
+      if (!tracee) break;
+      await cpuidBeforeMap(tracee, trace, ev.map);
+      await applyMapFile(tracee.pid, trace, ev.map);
+      await cpuidAfterMap(tracee, trace, ev.map);
       return undefined;
     case 'file-data':
-      await applyFileData(pid, trace, ev.data);
+      if (!tracee) break;
+      await applyFileData(tracee.pid, trace, ev.data);
       return undefined;
     case 'stop':
       return ev.reason;
+    case 'async-point':
+      if (!tracee) break;
+      // an asynchronous signal where it arrived: reached by its state (src/points)
+      await reachSignalPoint(tracee, ev.tid, index, ev.point);
+      return undefined;
     default:
       throw new Error(`event ${index}: unexpected ${ev.kind} event left to the replayer`);
   }

@@ -4,7 +4,7 @@
 // writes to fd 1/2 in that order.
 import type { TraceReader } from '../history/index.js';
 import { EventKind } from '../history/events.js';
-import { native } from '../native/addon.js';
+import type { NativeTracee } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
 
@@ -56,8 +56,8 @@ type Step =
   | { kind: 'stopped'; next: number; reason: string };
 
 export class Replayer {
-  /** recorded pid -> the replayed process standing for it */
-  private readonly procs = new Map<number, number>();
+  /** recorded pid -> the replayed process standing for it (closed when it is dropped from here) */
+  private readonly procs = new Map<number, NativeTracee>();
   /** recorded pid -> a child that runs in its memory until it execs or exits (vfork, posix_spawn) */
   private readonly memoryChild = new Map<number, number>();
   /** recorded pid -> the index before which its events were replayed ahead of the trace's order */
@@ -76,11 +76,11 @@ export class Replayer {
     const r = new Replayer(trace);
     const started = performance.now();
     const first = firstExec(trace);
-    const pid = await startReplayProcess(trace, first.snapshot);
+    const tracee = await startReplayProcess(trace, first.snapshot);
     r.times.startMs += performance.now() - started;
     r.root = first.tid;
-    r.procs.set(first.tid, pid);
-    await native().replaySetProcess(pid, first.tid, true, trace.meta.version >= 4);
+    r.procs.set(first.tid, tracee);
+    await tracee.setProcess(first.tid, true, trace.meta.version >= 4);
     r.next = 1;
     return r;
   }
@@ -93,19 +93,20 @@ export class Replayer {
    * Replays until process `tid` has been created (its clone event), then hands it
    * over: the returned replayed process stands at its first instruction, replaying
    * its own events only and making no children; every other process is killed.
+   * The caller owns the returned Tracee.
    */
-  async handOver(tid: number): Promise<{ pid: number; next: number }> {
+  async handOver(tid: number): Promise<{ tracee: NativeTracee; next: number }> {
     const end = await this.runLoop({}, () => this.procs.has(tid));
-    const pid = this.procs.get(tid);
-    if (pid === undefined || end) {
+    const tracee = this.procs.get(tid);
+    if (tracee === undefined || end) {
       await this.close();
       throw new Error(`process ${tid} was not created in the replay (${end ? `the replay ended first: ${end.kind}` : 'no clone event'})`);
     }
     this.procs.delete(tid);
     this.memoryChild.clear();
     await this.close();
-    await native().replaySetProcess(pid, tid, false, this.trace.meta.version >= 4);
-    return { pid, next: this.next };
+    await tracee.setProcess(tid, false, this.trace.meta.version >= 4);
+    return { tracee, next: this.next };
   }
 
   /** Replays to the end of the trace; the outcome is the first process's. */
@@ -132,7 +133,7 @@ export class Replayer {
         const { tid, count } = runOfOneProcess(chunk.data, offset);
         if (!this.procs.has(tid) && chunk.data[offset + 4] === EventKind.Stop) {
           // The recorder's own stop (tid 0): the trace ends there for every process.
-          const stopped = await applyJsEvent(0, trace, this.next);
+          const stopped = await applyJsEvent(undefined, trace, this.next);
           if (stopped !== undefined) return { kind: 'incomplete', reason: stopped, events: this.next, served: this.served };
         }
         if ((this.doneBefore.get(tid) ?? 0) > this.next) {
@@ -154,9 +155,9 @@ export class Replayer {
         // made a thread, or outlived the program, and was handed over).
         if (step.kind === 'stopped' && tid !== this.root) {
           hooks.onNote?.(`the history of process ${tid} ends at event ${this.next - 1}: ${step.reason}`);
-          const pid = this.procs.get(tid);
+          const tracee = this.procs.get(tid);
           this.procs.delete(tid);
-          if (pid !== undefined) await native().kill(pid).catch(() => undefined);
+          await tracee?.close();
         } else if (step.kind === 'stopped') {
           return { kind: 'incomplete', reason: step.reason, events: this.next - 1, served: this.served };
         }
@@ -196,8 +197,8 @@ export class Replayer {
   /** Replays up to `count` records from `index` for process `tid` (the records of others are skipped). */
   private async step(tid: number, index: number, count: number, hooks: ReplayHooks): Promise<Step> {
     const trace = this.trace;
-    const pid = this.procs.get(tid);
-    if (pid === undefined) {
+    const tracee = this.procs.get(tid);
+    if (tracee === undefined) {
       throw new DivergenceError(`replay cannot go on at event ${index}: it belongs to process ${tid}, which the replay has not created (or which has ended)`);
     }
     const times = this.times;
@@ -207,7 +208,7 @@ export class Replayer {
     times.chunksMs += performance.now() - t;
     t = performance.now();
     // The loop gets a copy of what it is given: only the records from here on.
-    const r = await native().replayRun(pid, this.table, chunk.data.subarray(offset), 0, count);
+    const r = await tracee.run(this.table, chunk.data.subarray(offset), 0, count);
     times.nativeMs += performance.now() - t;
     times.nativeRuns++;
     for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
@@ -223,13 +224,15 @@ export class Replayer {
         return { kind: 'more', next };
       case 'clone': {
         const child = Number(r.stop.recordedChild);
-        this.procs.set(child, Number(r.stop.child));
+        if (!r.child) throw new Error('native replay loop: a clone stop without the child');
+        this.procs.set(child, r.child);
         if (BigInt(r.stop.flags as bigint) & CLONE_VM) this.memoryChild.set(tid, child);
         return { kind: 'more', next };
       }
       case 'exited':
       case 'killed': {
         this.procs.delete(tid);
+        await tracee.close(); // reaped already: this only lets the object go
         const outcome: ReplayOutcome = r.stop.reason === 'exited'
           ? { kind: 'exited', code: Number(r.stop.code), events: next, served: this.served }
           : { kind: 'killed', signal: Number(r.stop.signal), events: next, served: this.served };
@@ -241,13 +244,13 @@ export class Replayer {
       }
       case 'exec':
         t = performance.now();
-        await replayExec(pid, trace, next);
+        await replayExec(tracee, trace, next);
         times.jsEventsMs += performance.now() - t;
         times.jsEvents++;
         return { kind: 'exec', next: next + 1 };
       case 'need-js': {
         t = performance.now();
-        const stopped = await applyJsEvent(pid, trace, next);
+        const stopped = await applyJsEvent(tracee, trace, next);
         times.jsEventsMs += performance.now() - t;
         times.jsEvents++;
         return stopped === undefined ? { kind: 'more', next: next + 1 } : { kind: 'stopped', next: next + 1, reason: stopped };
@@ -258,8 +261,8 @@ export class Replayer {
   }
 
   async close(): Promise<void> {
-    const pids = [...this.procs.values()];
+    const tracees = [...this.procs.values()];
     this.procs.clear();
-    for (const pid of pids) await native().kill(pid).catch(() => undefined);
+    for (const t of tracees) await t.close();
   }
 }

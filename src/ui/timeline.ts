@@ -69,6 +69,8 @@ function axisEntry(index: number, e: TraceEvent): TimelineEvent | undefined {
     }
     case 'signal':
       return { ...base, kind: 'signal', name: describeEvent(e).split(' ')[1] ?? 'signal' };
+    case 'async-point':
+      return { ...base, kind: 'signal', name: describeEvent(e).split(' ')[0] };
     case 'exec':
       return { ...base, kind: 'exec', name: 'exec' };
     case 'exit':

@@ -3,6 +3,7 @@
 // site before a return address, and the planners of reverse-continue.
 import { describe, expect, it } from 'vitest';
 import { describeMark, lower, raise, rename, sameMark, type Checkpoint, type Mark } from '../../src/debug/marks.js';
+import type { NativeTracee } from '../../src/native/addon.js';
 import { CheckpointStore, MAX_CHECKPOINTS } from '../../src/debug/checkpoint-store.js';
 import { alignedPieces } from '../../src/debug/traps.js';
 import { callSiteBefore } from '../../src/debug/reverse-step.js';
@@ -64,19 +65,21 @@ describe('marks', () => {
 describe('the checkpoint store', () => {
   it('keeps the root, drops the least recently used beyond its bound, keeps every record', async () => {
     const dropped: number[] = [];
-    const store = new CheckpointStore(async (pid) => void dropped.push(pid));
+    const store = new CheckpointStore(async (t) => void dropped.push(t.pid));
+    // a checkpoint holds its process's Tracee; only its pid matters here
+    const proc = (pid: number) => ({ pid }) as NativeTracee;
     const mark = (e: number): Mark => ({ e, base: 0, pc: PC, n: 1, steps: 0 });
-    const root = store.add(1, mark(1), true, 0);
-    const made = Array.from({ length: MAX_CHECKPOINTS + 1 }, (_, i) => store.add(100 + i, mark(2 + i), true, i));
+    const root = store.add(proc(1), mark(1), true, 0);
+    const made = Array.from({ length: MAX_CHECKPOINTS + 1 }, (_, i) => store.add(proc(100 + i), mark(2 + i), true, i));
     expect(store.root).toBe(root);
     expect(dropped).toEqual([100]); // the oldest non-root copy
     expect(made[0].pid).toBe(0);
     expect(store.get(made[0].id)).toBe(made[0]); // the record stays: names refer to it
     expect(store.alive()).toHaveLength(MAX_CHECKPOINTS + 1);
     store.touch(made[1]);
-    store.add(999, mark(999), true, 0);
+    store.add(proc(999), mark(999), true, 0);
     expect(dropped).toEqual([100, 102]); // made[1] was used, so made[2] went
-    store.revive(made[0], 555);
+    store.revive(made[0], proc(555));
     expect(store.find((c) => c.mark.e === 2)?.pid).toBe(555);
     store.release(made[0]);
     expect(made[0].pid).toBe(0);

@@ -1,0 +1,126 @@
+// Reaching a point named by its state in a replay: see replay_points.h.
+#include "replay_points.h"
+
+#include <errno.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "memory_io.h"
+#include "cpu_budget.h"
+#include "ptrace_ops.h"
+#include "tracer_thread.h"
+
+namespace rw {
+namespace {
+
+constexpr uint64_t kTrapFlags = 0x10100;  // TF, RF: the tracer's, not the program's
+
+// The CPU time a search has used: the program's, and the tracer's own (hashing
+// candidates: where the name is weak, arrivals with the recorded registers and loop
+// values come often and cost the tracer far more than the program).
+struct SearchClock {
+  pid_t pid;
+  uint64_t program0, tracer0;
+  explicit SearchClock(pid_t p) : pid(p), program0(processUserTicks(p)), tracer0(callingThreadTicks()) {}
+  uint64_t used() const { return processUserTicks(pid) - program0 + callingThreadTicks() - tracer0; }
+};
+
+std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", (unsigned long long)v);
+  return b;
+}
+
+}  // namespace
+
+user_regs_struct pointComparable(user_regs_struct r) {
+  r.orig_rax = 0;
+  r.eflags &= ~kTrapFlags;
+  return r;
+}
+
+PointFound reachPoint(Tracee& t, const PointSearch& p) {
+  const pid_t pid = t.pid;
+  PointFound out;
+  const user_regs_struct want = pointComparable(p.regs);
+  std::set<std::pair<uint64_t, uint64_t>> seen;  // states of rejected candidates with the recorded registers
+  auto restoreCode = [&] {
+    if (!p.original.empty()) t.write(p.pc, p.original.data(), p.original.size());
+  };
+  // The signal the replay loop would deliver on its next resume (a recorded signal
+  // just before the point) goes with the search's first resume.
+  int sig = t.replay.pendingSig;
+  siginfo_t info = t.replay.pendingInfo;
+  t.replay.pendingSig = 0;
+  if (sig) ptrace(PTRACE_SETSIGINFO, pid, nullptr, &info);
+  SearchClock clock(pid);
+  const std::string overBudget = "no arrival with the recorded state within the CPU-time budget";
+  for (;;) {
+    if (clock.used() > p.budgetTicks) {  // stopped at a rejected candidate
+      restoreCode();
+      out.why = overBudget;
+      return out;
+    }
+    resume(pid, PTRACE_SYSCALL, sig);
+    sig = 0;
+    int status = 0;
+    // Only CPU time counts, never the wall clock: a loaded machine slows the search
+    // but does not end it.
+    if (!waitWithinBudget(pid, status, [&] { return clock.used() > p.budgetTicks; })) {
+      // Stopped where it is, so that the caller can look at it (or kill it).
+      kill(pid, SIGSTOP);
+      waitpid(pid, &status, __WALL);
+      restoreCode();
+      out.why = overBudget;
+      return out;
+    }
+    Stop st = decodeStatus(pid, status);
+    if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
+      t.ended();
+      out.why = "the program ended before it";
+      return out;
+    }
+    if (st.kind == Stop::kSyscall) {
+      restoreCode();
+      out.why = "the program made a syscall before it (" + std::to_string(int64_t(getRegs(pid).orig_rax)) + ")";
+      return out;
+    }
+    if (st.kind != Stop::kSignal) continue;  // an event stop: nothing to deliver
+    user_regs_struct r = getRegs(pid);
+    if (st.sig != SIGTRAP || r.rip != p.trapAfter) {
+      restoreCode();
+      out.why = "signal " + std::to_string(st.sig) + " at " + hex(r.rip) + " came before it";
+      return out;
+    }
+    out.candidates++;
+    r.rip = p.pc;
+    const user_regs_struct got = pointComparable(r);
+    if (std::memcmp(&want, &got, sizeof want) == 0) {
+      StateHash h = stateHash(pid, p.excluded);
+      if (h == p.hash) {
+        restoreCode();
+        setRegs(pid, r);
+        out.found = true;
+        return out;
+      }
+      // The same registers and state again: the loop is periodic at this pc and can
+      // never reach the recorded state (the spin on a flag that nothing sets).
+      if (!seen.insert({h.low, h.high}).second) {
+        restoreCode();
+        setRegs(pid, r);
+        out.why = "the state at its pc cycles without matching (after " + std::to_string(out.candidates) + " candidates)";
+        return out;
+      }
+    }
+    r.rip = p.miss;
+    setRegs(pid, r);
+  }
+}
+
+}  // namespace rw

@@ -1,0 +1,84 @@
+// What the replay loop (replay_loop.cc) keeps of one replayed process between two
+// runs: the recorded signal it is about to deliver, brk, the syscall buffer's feed,
+// which recorded process it stands for, the clone in progress, and the debugger's
+// hook while a debug run is in progress. It lives in the process's Tracee
+// (tracee.h); nothing else holds it.
+#pragma once
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include <cstdint>
+
+#include "event_format.h"
+#include "loop_result.h"
+#include "ptrace_ops.h"
+#include "replay_syscallbuf.h"
+
+namespace rw {
+
+// Debugging (addon/debugger.h): a hook that runs the program's own code before
+// each event and may stop the loop there, without consuming the event.
+struct DebugStop {
+  StopInfo info;
+};
+class DebugHook {
+ public:
+  virtual ~DebugHook() = default;
+  // Resumes the tracee for the event about to be replayed and returns the first stop
+  // the replay must see, or throws DebugStop. `sig` is delivered on the first resume
+  // (and zeroed then).
+  virtual Stop runUserCode(pid_t pid, int& sig) = 0;
+  // After each event: true (with info filled in) stops the loop there.
+  virtual bool afterEvent(pid_t pid, const RecordView& done, const RecordView* next, StopInfo& info) = 0;
+  // After an event of another process, skipped (it is an interval in which this
+  // process does nothing): true stops the loop there, as afterEvent.
+  virtual bool afterOtherEvent(pid_t pid, StopInfo& info) { return false; }
+  // Buffered calls served in-process (replay_syscallbuf.cc, debugger_feed.cc): how
+  // many of the `room` events from here on the next resume may pass without a stop
+  // (the feed holds at most room - 1 of them; below 2, it stays empty).
+  virtual uint32_t feedRoom(const BufferFeed& feed, uint32_t room) { return 0; }
+  // The next runUserCode runs over a fill: the library counts the records it takes
+  // at `consumedAt` in the process, from `consumed`. feedEnd: after that resume, the
+  // count reached `consumed` (the events it passed are replayed).
+  virtual void feedBegin(uint64_t consumedAt, uint64_t consumed) {}
+  virtual void feedEnd(uint64_t consumed) {}
+};
+
+struct ReplaySession {
+  int pendingSig = 0;
+  siginfo_t pendingInfo{};  // the recorded siginfo of pendingSig
+  uint64_t brk = 0;
+  bool signalQueued = false;
+  bool execPending = false;   // stopped at the entry of an execve that succeeded when recorded
+  DebugHook* hook = nullptr;  // debugging: runs the program's code before each event (set for one run)
+  bool userCodeNext = false;  // the next resume is the first of an event
+  BufferFeed feed;            // buffered calls served in-process (replay_syscallbuf.cc)
+  bool hasFedStop = false;    // fedStop is the next stop: the program ran to it through fed calls
+  Stop fedStop{};
+  // Processes (replay_processes.h): the recorded pid whose events this process
+  // replays (0: every event), whether clone events create the children, and the
+  // fork-like call in progress (stopped inside it, its entry registers).
+  uint32_t recordedTid = 0;
+  bool followChildren = false;
+  bool echoMarked = false;  // format 4: only writes marked kSysEchoed are echoed
+  bool cloning = false;
+  user_regs_struct cloneEntry{};
+
+  // What a forked copy (a checkpoint) continues with: the same replay at the same
+  // point (brk, the pending signal, the queued-signal flag, the feed), without the
+  // debugger's hook or a clone in progress.
+  ReplaySession forkedCopy() const {
+    ReplaySession c;
+    c.pendingSig = pendingSig;
+    c.pendingInfo = pendingInfo;
+    c.brk = brk;
+    c.signalQueued = signalQueued;
+    c.feed = feed;
+    c.recordedTid = recordedTid;
+    c.echoMarked = echoMarked;
+    return c;
+  }
+};
+
+}  // namespace rw

@@ -1,0 +1,46 @@
+// Which recorded process a debug session debugs (the first, or the one `replay
+// --pid` names), where its history starts and ends in the trace, and its replayed
+// process brought to its first instruction: the first process's from a fresh stub,
+// a child's by replaying the trace until its clone event made it.
+import type { TraceReader } from '../history/index.js';
+import { decodeEvent, type ExecSnapshot } from '../history/events.js';
+import type { NativeTracee } from '../native/addon.js';
+import { imageOf, type RecordedProcess } from '../replay/process-tree.js';
+import { firstExec, startReplayProcess } from '../replay/replay-process.js';
+import { Replayer } from '../replay/replayer.js';
+
+export interface DebuggedTarget {
+  /** the address space it starts with */
+  snapshot: ExecSnapshot;
+  /** its recorded pid */
+  tid: number;
+  /** the index of its first event: 1, or its clone event's + 1 */
+  firstEvent: number;
+  /** the index of its recorded exit (null: the history has none) */
+  exitEvent: number | null;
+}
+
+/** The trace's last event if it is the exit of the first process (another's, in a trace of several: null). */
+function rootExit(trace: TraceReader, tid: number): number | null {
+  const last = trace.eventCount - 1;
+  if (last < 1) return null;
+  const e = decodeEvent(trace.record(last));
+  return e.kind === 'exit' && (e.tid === tid || trace.meta.version < 4) ? last : null;
+}
+
+/** The process to debug: `process` if it is a child, else the first. */
+export function debuggedTarget(trace: TraceReader, process?: RecordedProcess): DebuggedTarget {
+  const child = process && process.parent ? process : undefined;
+  if (!child) {
+    const { snapshot, tid } = firstExec(trace);
+    return { snapshot, tid, firstEvent: 1, exitEvent: rootExit(trace, tid) };
+  }
+  const { snapshot, tid } = imageOf(trace, child);
+  return { snapshot, tid, firstEvent: child.firstEvent + 1, exitEvent: child.end?.event ?? null };
+}
+
+/** Its replayed process at its first instruction; the caller owns (and closes) the Tracee. */
+export async function startTarget(trace: TraceReader, target: DebuggedTarget): Promise<NativeTracee> {
+  if (target.firstEvent === 1) return startReplayProcess(trace, target.snapshot);
+  return (await (await Replayer.start(trace)).handOver(target.tid)).tracee;
+}

@@ -1,0 +1,229 @@
+// The in-process filter of a replay (docs/preemption.md): the code at a named
+// point's pc jumps to a stub that compares, at native speed, the registers and the
+// values of the loop's memory operands (loop-operands.ts) with the recorded ones,
+// and traps (int3) only when all are equal; the tracer then decides with the
+// exact-state hash (addon/replay_points.cc). A miss runs the displaced instructions
+// (relocated) and jumps back. So finding the point costs a few instructions per
+// arrival instead of a ptrace stop per arrival. Pure: no process is touched here.
+//
+// The stub touches no stack (so no red zone to respect, and the state hash sees
+// memory exactly as the program left it): it keeps rax and the arithmetic flags in
+// its own data page (lahf + seto; restored by `add al,0x7f` + sahf, which rebuilds
+// OF from seto's byte). Its page pair (code, then data) is mapped by the caller
+// within a rel32 jump of pc, and is left out of the state hash.
+//
+//   mov [save_rax],rax; lahf; seto al; mov [save_flags],ax
+//   cmp ax,[rec_flags]; jne miss
+//   mov rax,[save_rax]; cmp rax,[rec_rax]; jne miss
+//   cmp rbx,[rec_rbx]; jne miss ... (the 15 other general registers)
+//   mov al/ax/eax/rax,[operand]; cmp al..,[rec_value]; jne miss   (each loop value)
+//   <restore rax and flags>; int3            ; a candidate: the tracer decides
+// miss:
+//   <restore rax and flags>
+//   <the displaced instructions, relocated>; jmp pc+displaced
+//
+// The displaced window follows the rules of src/debug/counter-stub.ts: whole
+// instructions covering 5 bytes, no call, return, syscall or instruction the
+// replay emulates by its address, no branch into the window from the code around.
+// The relocation is iced-x86's BlockEncoder.
+import { BlockEncoder, BlockEncoderOptions, Code, Decoder, DecoderOptions, FlowControl, Instruction, MemoryOperand, Mnemonic, Register } from 'iced-x86';
+import { getReg, type UserReg } from '../arch/registers.js';
+import type { LoopValue } from './loop-operands.js';
+
+/** the filter's pages: code, then data */
+export const FILTER_SIZE = 8192n;
+const DATA = 4096n;
+const JUMP_LENGTH = 5;
+
+export interface FilterPlan {
+  /** where the pages are mapped */
+  base: bigint;
+  /** both pages' bytes (code at base, data at base + 4096) */
+  image: Buffer;
+  /** written at pc: a jump to the stub, then int3 fill over the rest of the window */
+  patch: Buffer;
+  /** rip after the int3 of a candidate */
+  trapAfter: bigint;
+  /** where a rejected candidate goes on (rax and flags restored, then the displaced code) */
+  miss: bigint;
+}
+
+export type FilterRefusal = { refused: string };
+
+const MOVABLE = new Set([FlowControl.Next, FlowControl.ConditionalBranch, FlowControl.UnconditionalBranch]);
+const PINNED = new Set([Mnemonic.Syscall, Mnemonic.Sysenter, Mnemonic.Rdtsc, Mnemonic.Rdtscp, Mnemonic.Cpuid, Mnemonic.Ud2, Mnemonic.Int3, Mnemonic.Int, Mnemonic.Int1]);
+
+/** The general registers the stub compares besides rax, with their user_regs_struct names. */
+const COMPARED: [Register, UserReg][] = [
+  [Register.RBX, 'rbx'], [Register.RCX, 'rcx'], [Register.RDX, 'rdx'], [Register.RSI, 'rsi'], [Register.RDI, 'rdi'],
+  [Register.RBP, 'rbp'], [Register.RSP, 'rsp'], [Register.R8, 'r8'], [Register.R9, 'r9'], [Register.R10, 'r10'],
+  [Register.R11, 'r11'], [Register.R12, 'r12'], [Register.R13, 'r13'], [Register.R14, 'r14'], [Register.R15, 'r15'],
+];
+
+/** [rip + (addr - next ip)], given by its absolute address (the encoder resolves it); the operand's size is in the Code */
+function ripMem(addr: bigint): MemoryOperand {
+  return MemoryOperand.new64(Register.RIP, Register.None, 1, addr, 8, false, Register.None);
+}
+
+/** The instructions the jump at pc displaces, or why they cannot move. */
+function displaced(code: Uint8Array, pc: bigint): Instruction[] | FilterRefusal {
+  const decoder = new Decoder(64, code, DecoderOptions.None);
+  decoder.ip = pc;
+  const out: Instruction[] = [];
+  let len = 0;
+  try {
+    while (len < JUMP_LENGTH) {
+      if (!decoder.canDecode) return { refused: 'the code ends inside the displaced bytes' };
+      const insn = decoder.decode();
+      if (insn.code === Code.INVALID) return { refused: `no valid instruction at 0x${insn.ip.toString(16)}` };
+      if (PINNED.has(insn.mnemonic) || !MOVABLE.has(insn.flowControl)) return { refused: `a ${Mnemonic[insn.mnemonic].toLowerCase()} at 0x${insn.ip.toString(16)} cannot move` };
+      out.push(insn);
+      len += insn.length;
+      if (insn.flowControl === FlowControl.UnconditionalBranch && len < JUMP_LENGTH) return { refused: 'a jump ends the code before five bytes' };
+    }
+  } finally {
+    decoder.free();
+  }
+  return out;
+}
+
+/** Branch targets inside (pc, pc+len) among the instructions decoded from `around` (a jump there would land in the patch). */
+function branchesInto(around: Uint8Array, at: bigint, pc: bigint, len: number): bigint[] {
+  const decoder = new Decoder(64, around, DecoderOptions.None);
+  decoder.ip = at;
+  const hits: bigint[] = [];
+  const insn = new Instruction();
+  try {
+    while (decoder.canDecode) {
+      decoder.decodeOut(insn);
+      const f = insn.flowControl;
+      if (f !== FlowControl.ConditionalBranch && f !== FlowControl.UnconditionalBranch && f !== FlowControl.Call) continue;
+      const t = insn.nearBranchTarget;
+      if (t > pc && t < pc + BigInt(len)) hits.push(insn.ip);
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return hits;
+}
+
+/**
+ * The filter for a point at pc, its pages at `base`: `code` holds the program's
+ * bytes at pc (32 or more), `around` the code near it (at address aroundAt) to
+ * check that no branch lands inside the patch.
+ */
+export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: { at: bigint; bytes: Uint8Array }, regs: Buffer, values: LoopValue[]): FilterPlan | FilterRefusal {
+  const moved = displaced(code, pc);
+  if ('refused' in moved) return moved;
+  const window = moved.reduce((n, i) => n + i.length, 0);
+  const into = branchesInto(around.bytes, around.at, pc, window);
+  if (into.length) {
+    for (const i of moved) i.free();
+    return { refused: `a branch at 0x${into[0].toString(16)} lands inside the patch` };
+  }
+  const data = base + DATA;
+  const saveRax = data, saveFlags = data + 8n, recFlags = data + 16n, recRax = data + 24n, recRegs = data + 32n;
+  const recValues = recRegs + 8n * BigInt(COMPARED.length + 1);
+  const dataBytes = Buffer.alloc(Number(DATA));
+  const eflags = getReg(regs, 'eflags');
+  // what lahf (AH: SF ZF 0 AF 0 PF 1 CF) and seto (AL: OF) leave in ax
+  dataBytes.writeUInt16LE(Number((((eflags & 0xd5n) | 2n) << 8n) | ((eflags >> 11n) & 1n)), 16);
+  dataBytes.writeBigUInt64LE(getReg(regs, 'rax'), 24);
+  COMPARED.forEach(([, name], i) => dataBytes.writeBigUInt64LE(getReg(regs, name), 32 + 8 * i));
+  values.forEach((v, k) => dataBytes.writeBigUInt64LE(v.value, Number(recValues - data) + 8 * k));
+
+  // The stub's own instructions get made-up addresses far from any code, so that
+  // the encoder tells them apart from the displaced ones when it resolves branches.
+  let fake = 0x10n;
+  const own = (i: Instruction) => {
+    i.ip = fake;
+    fake += 0x10n;
+    return i;
+  };
+  const restore = () => [
+    own(Instruction.createRegMem(Code.Mov_r16_rm16, Register.AX, ripMem(saveFlags))),
+    own(Instruction.createRegI32(Code.Add_rm8_imm8, Register.AL, 0x7f)),
+    own(Instruction.create(Code.Sahf)),
+    own(Instruction.createRegMem(Code.Mov_r64_rm64, Register.RAX, ripMem(saveRax))),
+  ];
+  const missList = restore();
+  const missAt = missList[0].ip;
+  const jne = () => own(Instruction.createBranch(Code.Jne_rel32_64, missAt));
+  const compare: Instruction[] = [
+    own(Instruction.createMemReg(Code.Mov_rm64_r64, ripMem(saveRax), Register.RAX)),
+    own(Instruction.create(Code.Lahf)),
+    own(Instruction.createReg(Code.Seto_rm8, Register.AL)),
+    own(Instruction.createMemReg(Code.Mov_rm16_r16, ripMem(saveFlags), Register.AX)),
+    own(Instruction.createRegMem(Code.Cmp_r16_rm16, Register.AX, ripMem(recFlags))), jne(),
+    own(Instruction.createRegMem(Code.Mov_r64_rm64, Register.RAX, ripMem(saveRax))),
+    own(Instruction.createRegMem(Code.Cmp_r64_rm64, Register.RAX, ripMem(recRax))), jne(),
+  ];
+  COMPARED.forEach(([reg], i) => {
+    compare.push(own(Instruction.createRegMem(Code.Cmp_r64_rm64, reg, ripMem(recRegs + 8n * BigInt(i)))), jne());
+  });
+  const acc: Record<number, [Register, Code, Code]> = {
+    1: [Register.AL, Code.Mov_r8_rm8, Code.Cmp_r8_rm8], 2: [Register.AX, Code.Mov_r16_rm16, Code.Cmp_r16_rm16],
+    4: [Register.EAX, Code.Mov_r32_rm32, Code.Cmp_r32_rm32], 8: [Register.RAX, Code.Mov_r64_rm64, Code.Cmp_r64_rm64],
+  };
+  values.forEach((v, k) => {
+    const [a, mov, cmp] = acc[v.size];
+    const far = v.addr - base + 0x7fff0000n > 0xffff0000n;  // out of a rip-relative operand's reach: through rax
+    if (far) {
+      compare.push(own(Instruction.createRegU64(Code.Mov_r64_imm64, Register.RAX, v.addr)));
+      compare.push(own(Instruction.createRegMem(mov, a, MemoryOperand.new64(Register.RAX, Register.None, 1, 0n, 0, false, Register.None))));
+    } else {
+      compare.push(own(Instruction.createRegMem(mov, a, ripMem(v.addr))));
+    }
+    compare.push(own(Instruction.createRegMem(cmp, a, ripMem(recValues + 8n * BigInt(k)))), jne());
+  });
+  const trap = own(Instruction.create(Code.Int3));
+  // The moved instructions get made-up addresses too: a branch among them back to pc
+  // (a loop of five bytes or fewer) must go to the program's pc, through the filter,
+  // not to the moved copy (the encoder sends a branch to an address in the block to
+  // the block's instruction there). Their targets and rip-relative operands are
+  // absolute in iced's instructions, so they keep their meaning.
+  for (const i of moved) own(i);
+  const list = [
+    ...compare, ...restore(), trap, ...missList, ...moved,
+    own(Instruction.createBranch(Code.Jmp_rel32_64, pc + BigInt(window))),
+  ];
+  const enc = new BlockEncoder(64, BlockEncoderOptions.None);
+  let bytes: Uint8Array;
+  try {
+    for (const i of list) enc.add(i);
+    bytes = enc.encode(base);
+  } catch (e) {
+    return { refused: `the filter cannot be encoded: ${(e as Error).message ?? String(e)}` };
+  } finally {
+    enc.free();
+    for (const i of list) i.free();
+  }
+  if (bytes.length > Number(DATA)) return { refused: `the filter takes ${bytes.length} bytes` };
+  const trapAt = firstInt3(bytes, base);
+  const rel = base - (pc + BigInt(JUMP_LENGTH));
+  if (rel < -(2n ** 31n) || rel >= 2n ** 31n) return { refused: 'the filter is out of a jump\'s reach' };
+  const patch = Buffer.alloc(window, 0xcc);
+  patch[0] = 0xe9;
+  patch.writeInt32LE(Number(rel), 1);
+  const image = Buffer.concat([Buffer.from(bytes), Buffer.alloc(Number(DATA) - bytes.length, 0xcc), dataBytes]);
+  // the miss path starts right after the int3, so a candidate's rip already is `miss`
+  return { base, image, patch, trapAfter: trapAt + 1n, miss: trapAt + 1n };
+}
+
+/** The address of the stub's int3 (the encoder chose the branches' sizes; none of the moved instructions is one). */
+function firstInt3(bytes: Uint8Array, at: bigint): bigint {
+  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+  decoder.ip = at;
+  const insn = new Instruction();
+  try {
+    while (decoder.canDecode) {
+      decoder.decodeOut(insn);
+      if (insn.mnemonic === Mnemonic.Int3) return insn.ip;
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  throw new Error('the filter has no int3');
+}

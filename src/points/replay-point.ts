@@ -1,0 +1,83 @@
+// Reaching an asynchronous signal's point in a replay (docs/preemption.md,
+// docs/timeline.md "Signals"): the replayed process stands after the thread's event
+// before the point. The filter (filter-stub.ts) is mapped near pc (an mmap injected
+// at the replay stub's syscall, as checkpoints inject clone) and patched over pc;
+// addon/replay_points.cc runs the program and confirms each candidate with the
+// state hash; then the code is put back, the filter's pages unmapped, and the
+// signal is handed to the replay loop, whose next resume delivers it with its
+// recorded siginfo, as for a recorded signal. A point that does not come is a
+// divergence that names the process, the event and the reason.
+import * as os from 'node:os';
+import type { AsyncPointInfo } from '../history/events.js';
+import { native, type NativeTracee } from '../native/addon.js';
+import { STUB_SYSCALL } from '../replay/stub.js';
+import { FILTER_SIZE } from './filter-stub.js';
+import type { LoopValue } from './loop-operands.js';
+import { filterFor, filterPlace } from './process-code.js';
+
+const NR_MMAP = 9, NR_MUNMAP = 11;
+const PROT_RWX = 7n;
+const MAP_PRIVATE_ANONYMOUS_FIXED_NOREPLACE = 0x2n | 0x20n | 0x100000n;
+/** clock ticks of CPU time beyond 10x the recorded user time before a search gives up (1 s at USER_HZ 100) */
+const BUDGET_SLACK_TICKS = 100;
+
+/** SIGALRM for 14: how points name their signals in messages. */
+export function signalName(sig: number): string {
+  const name = Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0];
+  return name ?? `signal ${sig}`;
+}
+
+/** A point that was not found: the replay cannot go on (a divergence). */
+export class PointNotFoundError extends Error {}
+
+function valuesOf(point: AsyncPointInfo): LoopValue[] {
+  return point.loopValues.map((v) => ({ addr: BigInt(v.addr), size: v.size, value: BigInt(v.value) }));
+}
+
+async function inject(pid: number, nr: number, args: bigint[]): Promise<bigint> {
+  return BigInt.asIntN(64, await native().injectSyscall(pid, STUB_SYSCALL, nr, args));
+}
+
+/**
+ * Runs replayed process `tracee` from the thread's event before the point to the
+ * point: there it stands with the recorded registers and state. `what` names the
+ * point in errors ("thread 1234's SIGALRM at its event 30 ..."). What the threads
+ * work calls to reach a preemption point before switching threads.
+ */
+export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, what: string): Promise<{ candidates: number }> {
+  const n = native();
+  const pid = tracee.pid;
+  const regs = Buffer.from(point.regs, 'hex');
+  const pc = BigInt(point.pc);
+  const fail = (why: string) => new PointNotFoundError(`divergence: ${what} (pc ${point.pc}) was not found: ${why}`);
+  const base = filterPlace(pid, pc);
+  if (base === undefined) throw fail('no room for the filter within reach of its pc');
+  const mapped = await inject(pid, NR_MMAP, [base, FILTER_SIZE, PROT_RWX, MAP_PRIVATE_ANONYMOUS_FIXED_NOREPLACE, -1n, 0n]);
+  if (mapped !== base) throw fail(`the filter's pages could not be mapped (mmap returned ${mapped})`);
+  let result: { found: boolean; why: string; candidates: number };
+  try {
+    const plan = await filterFor(pid, base, regs, valuesOf(point));
+    if ('refused' in plan) throw fail(`the code at its pc cannot hold the filter: ${plan.refused}`);
+    const original = await n.readMemory(pid, pc, plan.patch.length);
+    await n.writeMemory(pid, base, plan.image);
+    await n.writeMemory(pid, pc, plan.patch);
+    const excluded = [...point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]), base, base + FILTER_SIZE];
+    result = await n.reachPoint(tracee, {
+      pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: plan.trapAfter, miss: plan.miss, original,
+      budgetTicks: 10 * point.userTicks + BUDGET_SLACK_TICKS,
+    });
+  } finally {
+    // The filter's pages go in every case where the process lives on: the address
+    // space is the recorded one again.
+    await inject(pid, NR_MUNMAP, [base, FILTER_SIZE, 0n, 0n, 0n, 0n]).catch(() => undefined);
+  }
+  if (!result.found) throw fail(`${result.why} (${result.candidates} candidates had the recorded registers and loop values)`);
+  return { candidates: result.candidates };
+}
+
+/** Reaches an asynchronous signal's point and has the replay loop's next resume deliver the signal there. */
+export async function reachSignalPoint(tracee: NativeTracee, tid: number, index: number, point: AsyncPointInfo): Promise<void> {
+  const what = `thread ${tid}'s ${signalName(point.what.signal)} at its event ${point.threadEvent} (event ${index} of the trace)`;
+  await reachPoint(tracee, point, what);
+  await native().replayDeliverAtPoint(tracee, point.what.signal, Buffer.from(point.what.siginfo, 'hex'));
+}
