@@ -47,6 +47,7 @@ void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
   counterTraps = req.counterTraps;
   counterSeq = req.counterSeq;
   feedAllowed = !req.noFeed;
+  fedCounter = 0;  // no fill runs yet (a run that failed in one may have left it set)
   if (!counterTraps.empty()) sliceAt.clear();  // a copy would hold the stubs' jumps
 }
 
