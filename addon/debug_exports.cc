@@ -21,6 +21,7 @@
 #include "debugger.h"
 #include "js_args.h"
 #include "process_copy.h"
+#include "ptrace_ops.h"
 #include "tracee_exports.h"
 
 namespace rw {
@@ -285,15 +286,7 @@ Value GetXState(const CallbackInfo& info) {
   USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   return submitToTracer(info.Env(), usage, [pid] {
-    auto buf = std::make_shared<std::vector<uint8_t>>(16384);
-    struct iovec iov = {buf->data(), buf->size()};
-    if (ptrace(PTRACE_GETREGSET, pid, (void*)NT_X86_XSTATE, &iov) == 0) {
-      buf->resize(iov.iov_len);
-    } else {
-      buf->resize(sizeof(user_fpregs_struct));
-      if (ptrace(PTRACE_GETFPREGS, pid, nullptr, buf->data()) != 0)
-        throw NativeError{errno, "ptrace(PTRACE_GETFPREGS)"};
-    }
+    auto buf = std::make_shared<std::vector<uint8_t>>(getXState(pid));
     Outcome o;
     o.build = [buf](Napi::Env env) { return Napi::Buffer<uint8_t>::Copy(env, buf->data(), buf->size()); };
     return o;
@@ -306,13 +299,7 @@ Value SetXState(const CallbackInfo& info) {
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   auto data = bytesFrom(info[1]);
   return submitToTracer(info.Env(), usage, [pid, data] {
-    if (data->size() == sizeof(user_fpregs_struct)) {
-      if (ptrace(PTRACE_SETFPREGS, pid, nullptr, data->data()) != 0) throw NativeError{errno, "ptrace(PTRACE_SETFPREGS)"};
-    } else {
-      struct iovec iov = {data->data(), data->size()};
-      if (ptrace(PTRACE_SETREGSET, pid, (void*)NT_X86_XSTATE, &iov) != 0)
-        throw NativeError{errno, "ptrace(PTRACE_SETREGSET, NT_X86_XSTATE)"};
-    }
+    setXState(pid, *data);
     return nothing();
   });
 }

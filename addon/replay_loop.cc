@@ -16,8 +16,10 @@
 #include "ptrace_ops.h"
 #include "replay_divergence.h"
 #include "replay_files.h"
+#include "replay_images.h"
 #include "replay_syscallbuf.h"
 #include "replay_processes.h"
+#include "replay_threads.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -31,6 +33,8 @@ const Row kUnknownNumber = {kEmulate, kCheckNone, 0xfff << kArgBitsShift, 0, {}}
 constexpr uint64_t kPage = 4096;
 
 using Session = ReplaySession;
+
+constexpr uint64_t kCloneThreadFlag = 0x10000;
 
 uint64_t pageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 bool isError(int64_t v) { return v < 0 && v >= -4095; }
@@ -99,7 +103,13 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
 
   bool cloning = s.cloning;
   s.cloning = false;
-  if (!cloning) {
+  bool atEntry = s.atEntry;
+  s.atEntry = false;
+  if (s.exiting) {
+    s.exitCalled = true;
+    return;  // its exit_group runs already (startGroupExit)
+  }
+  if (!cloning && !atEntry) {
     Stop st = resumeAndWait(pid, s);
     if (st.kind != Stop::kSyscall) throw Diverged{describeCall(nr, a), describeStop(pid, st)};
   }
@@ -178,10 +188,11 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   }
   switch (row.action) {
     case kExit:
+      s.exitCalled = true;
       return;  // the exit event that follows resumes it
     case kWaitSignal:
       if (next && next->kind() == kEvSignal) {
-        syscall(SYS_tgkill, pid, pid, int(next->get32(12)));
+        syscall(SYS_tkill, pid, int(next->get32(12)));
         s.signalQueued = true;
       }
       execute(nr, a, true, result);
@@ -221,7 +232,10 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
         uint64_t m[6] = {to, from - to, 0, 0, 0, 0};
         execute(kNrMunmap, m, true, 0);
       }
-      if (!isError(result)) s.brk = uint64_t(result);
+      if (!isError(result)) {
+        s.brk = uint64_t(result);
+        if (s.threads) s.threads->setBrk(s.brk);
+      }
       break;
     }
     case kMremap: {
@@ -250,12 +264,13 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       break;
   }
   applyWrites(pid, v, nwrites);
+  restartWithoutHandler(pid, result, next);
 }
 
 void replaySignal(pid_t pid, Session& s, const RecordView& v) {
   int sig = int(v.get32(12));
   uint32_t how = v.get32(16);
-  if (how == kSigAtSyscallExit && !s.signalQueued) syscall(SYS_tgkill, pid, pid, sig);
+  if (how == kSigAtSyscallExit && !s.signalQueued) syscall(SYS_tkill, pid, sig);
   s.signalQueued = false;
   Stop st = resumeAndWait(pid, s);
   if (st.kind != Stop::kSignal || st.sig != sig)
@@ -348,14 +363,17 @@ void replaySetProcess(Tracee& t, uint32_t recordedPid, bool followChildren, bool
   t.replay.echoMarked = echoMarked;
 }
 
-static LoopResult replayEvents(Tracee& t, const std::vector<Row>& table, const std::vector<uint8_t>& events,
-                               size_t offset, uint32_t maxEvents) {
+namespace {
+
+// The events of thread `t` from `at` on (replayRun). Returns the thread of the same
+// process to go on with at `at` (its records follow), or null when `out` is complete.
+std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::vector<Row>& table,
+                                        const std::vector<uint8_t>& events, size_t offset, size_t& at,
+                                        uint32_t maxEvents, LoopResult& out) {
   if (t.gone) throw NativeError{ESRCH, "process " + std::to_string(t.pid) + " has ended"};
   const pid_t pid = t.pid;
   Session& s = t.replay;
   feedNewBatch(s.feed);
-  LoopResult out;
-  size_t at = offset;
   auto view = [&](size_t pos, RecordView& v) {
     if (pos + kHeaderSize > events.size()) return false;
     v = RecordView{events.data() + pos, 0};
@@ -374,13 +392,21 @@ static LoopResult replayEvents(Tracee& t, const std::vector<Row>& table, const s
       return false;
     };
     while (out.eventCount < maxEvents && view(at, v)) {
+      // The threads of a process take turns in the recorded order, in one run.
+      auto sibling = s.recordedTid && v.tid() != s.recordedTid ? siblingThread(s, v.tid()) : nullptr;
+      if (sibling && threadSwitchable(v)) return sibling;
+      if (sibling || (!firstThread && !threadSwitchable(v))) {
+        out.consumed = at - offset;
+        out.stop.reason = "batch";
+        return nullptr;
+      }
       if (s.recordedTid && v.tid() != s.recordedTid) {
         // Another process's event: replayed by its own process, if at all.
         at += v.n;
         out.eventCount++;
         if (s.hook && s.hook->afterOtherEvent(pid, out.stop)) {
           out.consumed = at - offset;
-          return out;
+          return nullptr;
         }
         continue;
       }
@@ -390,7 +416,7 @@ static LoopResult replayEvents(Tracee& t, const std::vector<Row>& table, const s
       if (!s.cloning && serveBuffered(pid, s, table.data(), events, at, room, out)) continue;
       RecordView nextView{};
       bool hasNext = nextOwn(at + v.n, nextView);
-      s.userCodeNext = !s.cloning;
+      s.userCodeNext = !s.cloning && !s.atEntry;
       switch (v.kind()) {
         case kEvSyscall:
           if (v.n < kSyscallFixed) throw NativeError{EINVAL, "short syscall record"};
@@ -402,17 +428,24 @@ static LoopResult replayEvents(Tracee& t, const std::vector<Row>& table, const s
         case kEvRdtsc:
           replayTsc(pid, s, v);
           break;
+        case kEvEnter:
+          atSyscallEntry(pid, s, resumeAndWait(pid, s), v);
+          break;
         case kEvClone: {
           if (!s.followChildren) break;  // the child is not replayed: its parent sees only results
-          Stop st = resumeAndWait(pid, s);
-          if (st.kind != Stop::kSyscall) throw Diverged{"the creation of process " + std::to_string(v.get32(12)),
-                                                        describeStop(pid, st)};
+          bool thread = v.get64(20) & kCloneThreadFlag;
+          const std::string what = thread ? "the creation of thread " : "the creation of process ";
+          if (!s.atEntry) {
+            Stop st = resumeAndWait(pid, s);
+            if (st.kind != Stop::kSyscall) throw Diverged{what + std::to_string(v.get32(12)), describeStop(pid, st)};
+          }
+          s.atEntry = false;
           user_regs_struct entry = getRegs(pid);
           pid_t child;
           try {
             child = replayCreateChild(pid, entry, v);
           } catch (const ReplayCloneError& e) {
-            throw Diverged{"the creation of process " + std::to_string(v.get32(12)), e.what};
+            throw Diverged{what + std::to_string(v.get32(12)), e.what};
           }
           s.cloning = true;
           s.cloneEntry = entry;
@@ -426,6 +459,7 @@ static LoopResult replayEvents(Tracee& t, const std::vector<Row>& table, const s
           // parent's memory has none of its own.
           if (!(v.get64(20) & 0x100 /* CLONE_VM */)) c.feed = s.feed;
           made->cpuid = t.cpuid;
+          if (thread) joinThreads(t, made);
           out.child = std::move(made);
           at += v.n;
           out.eventCount++;
@@ -434,7 +468,7 @@ static LoopResult replayEvents(Tracee& t, const std::vector<Row>& table, const s
           out.stop.num("child", child);
           out.stop.num("recordedChild", int64_t(v.get32(12)));
           out.stop.big("flags", v.get64(20));
-          return out;
+          return nullptr;
         }
         case kEvCpuid: {
           Stop st = resumeAndWait(pid, s);
@@ -449,8 +483,11 @@ static LoopResult replayEvents(Tracee& t, const std::vector<Row>& table, const s
           // SIGKILL (the OOM killer, kill -9) never shows as a signal event: the
           // recording just ends there, and so does the replay.
           bool sigkill = killed && code == SIGKILL && !s.pendingSig;
+          // A thread that did not call exit itself dies in its process's exit_group,
+          // whose caller stands at its entry: it runs now, and takes every thread.
+          if (s.threads && !s.exiting && !s.exitCalled && !sigkill) startGroupExit(*s.threads);
           if (sigkill) kill(pid, SIGKILL);
-          Stop st = sigkill ? waitStop(pid) : resumeAndWait(pid, s);
+          Stop st = sigkill || s.exiting ? waitStop(pid) : resumeAndWait(pid, s);
           bool ok = killed ? st.kind == Stop::kKilled && st.sig == code : st.kind == Stop::kExited && st.code == code;
           if (!ok) throw Diverged{killed ? "death by signal " + std::to_string(code) : "exit with status " + std::to_string(code),
                                   describeStop(pid, st)};
@@ -458,14 +495,18 @@ static LoopResult replayEvents(Tracee& t, const std::vector<Row>& table, const s
           out.consumed = at + v.n - offset;
           out.stop.reason = killed ? "killed" : "exited";
           out.stop.num(killed ? "signal" : "code", code);
+          // A fatal signal takes every thread of the process: their deaths follow.
+          if (killed && s.threads) allDying(*s.threads);
           t.ended();
-          return out;
+          return nullptr;
         }
         default:
+          // an ELF image JS has mapped once already (replay_images.h)
+          if (v.kind() == kEvMapFile && !s.hook && replayKnownImageMap(pid, t.cpuid, v)) break;
           out.consumed = at - offset;
           out.stop.reason = "need-js";
           out.stop.num("kind", v.kind());
-          return out;
+          return nullptr;
       }
       at += v.n;
       out.eventCount++;
@@ -473,11 +514,11 @@ static LoopResult replayEvents(Tracee& t, const std::vector<Row>& table, const s
         s.execPending = false;
         out.consumed = at - offset;
         out.stop.reason = "exec";
-        return out;
+        return nullptr;
       }
       if (s.hook && s.hook->afterEvent(pid, v, hasNext ? &nextView : nullptr, out.stop)) {
         out.consumed = at - offset;
-        return out;
+        return nullptr;
       }
     }
     out.consumed = at - offset;
@@ -488,17 +529,26 @@ static LoopResult replayEvents(Tracee& t, const std::vector<Row>& table, const s
     out.stop.reason = "divergence";
     out.stop.str("expected", d.expected);
     out.stop.str("actual", d.actual);
+    out.stop.num("tid", s.recordedTid);
   } catch (const DebugStop& d) {
     s.hasFedStop = false;
     out.consumed = at - offset;  // the event in progress is not consumed
     out.stop = d.info;
   }
-  return out;
+  return nullptr;
 }
+
+}  // namespace
 
 LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                      size_t offset, uint32_t maxEvents) {
-  LoopResult out = replayEvents(t, table, events, offset, maxEvents);
+  LoopResult out;
+  size_t at = offset;
+  auto next = replayThreadRun(t, true, table, events, offset, at, maxEvents, out);
+  while (next) {
+    auto thread = next;  // held while it runs
+    next = replayThreadRun(*thread, false, table, events, offset, at, maxEvents, out);
+  }
   // Between a debugger's runs the program may run code of gdb's (a function call in
   // a copy): the library must find nothing in the feed to take.
   if (!t.gone && t.replay.hook) {

@@ -9,11 +9,13 @@
 #include <sys/user.h>
 
 #include <cstdint>
+#include <memory>
 
 #include "event_format.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "replay_syscallbuf.h"
+#include "replay_threads.h"
 
 namespace rw {
 
@@ -64,6 +66,15 @@ struct ReplaySession {
   bool echoMarked = false;  // format 4: only writes marked kSysEchoed are echoed
   bool cloning = false;
   user_regs_struct cloneEntry{};
+  // Threads (replay_threads.h): the threads of its process (null while it has one);
+  // stopped at a syscall entry by an enter event (the call's event is still to
+  // come) and which call; dying in an exit_group already running or a fatal signal;
+  // its own exit or exit_group call was replayed.
+  std::shared_ptr<ReplayThreads> threads;
+  bool atEntry = false;
+  int64_t entryNr = -1;
+  bool exiting = false;
+  bool exitCalled = false;
 
   // What a forked copy (a checkpoint) continues with: the same replay at the same
   // point (brk, the pending signal, the queued-signal flag, the feed), without the

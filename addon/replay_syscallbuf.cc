@@ -24,7 +24,7 @@ namespace rw {
 namespace {
 
 constexpr int64_t kNrPrctl = 157;
-constexpr uint64_t kMagic = 0x52574e44, kMagicOk = 0x52574e4f4bull, kCanFeed = 1;
+constexpr uint64_t kMagic = 0x52574e44, kMagicOk = 0x52574e4f4bull, kMagicFiltered = 0x52574e4f46ull, kCanFeed = 1;
 constexpr uint64_t kHeaderFeedField = 32;  // rw_header.feed
 constexpr size_t kFeedHeader = 64;         // rw_feed, padded
 // Record layout (rwpreload.c): size, nr, args, masks, result, checkLen, checkCrc,
@@ -99,7 +99,8 @@ void appendRecord(std::vector<uint8_t>& b, const Row& row, const RecordView& v) 
 }  // namespace
 
 bool isFeedRegistration(int64_t nr, const uint64_t a[6], int64_t result) {
-  return nr == kNrPrctl && a[0] == kMagic && uint64_t(result) == kMagicOk && (a[5] & kCanFeed);
+  return nr == kNrPrctl && a[0] == kMagic && (uint64_t(result) == kMagicOk || uint64_t(result) == kMagicFiltered) &&
+         (a[5] & kCanFeed);
 }
 
 void feedMmapArgs(uint64_t m[6]) {

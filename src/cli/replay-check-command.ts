@@ -10,11 +10,16 @@ import { resolveTrace } from './trace-store.js';
 export async function replayCheckCommand(argv: { trace?: string }): Promise<number> {
   let replayer: Replayer | undefined;
   const began = performance.now();
+  globalThis.__rewindMark?.('command loaded');
   try {
     const trace = TraceReader.open(resolveTrace(argv.trace));
+    globalThis.__rewindMark?.('trace opened');
     await warnAboutCpu(trace);
+    globalThis.__rewindMark?.('cpu checked');
     replayer = await Replayer.start(trace);
+    globalThis.__rewindMark?.('address space rebuilt');
     const outcome = await replayer.run({ onOutput: (fd, data) => writeAllSync(fd, data), onNote: (text) => notice(text) });
+    globalThis.__rewindMark?.('program ended');
     if (process.env.REWIND_TRACE_RUNS) {
       const t = replayer.times;
       const ms = (x: number) => x.toFixed(1);

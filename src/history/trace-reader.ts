@@ -1,3 +1,4 @@
+import { checkedBefore, rememberChecked } from './checked-files.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -69,6 +70,28 @@ function unsupported(what: string, version: unknown, supported: number | readonl
   return new TraceError('VERSION', `${what} version ${version} is not supported (this rewind reads ${reads}): ${where}`);
 }
 
+const HASH_PIECE = Buffer.allocUnsafe(1 << 20);
+
+/**
+ * sha256 of a file, read a piece at a time into one buffer: reading cc1 (25 MB)
+ * whole into a fresh buffer cost more than hashing it (page faults).
+ */
+function hashOfFile(file: string): string {
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let at = 0; ; ) {
+      const n = fs.readSync(fd, HASH_PIECE, 0, HASH_PIECE.length, at);
+      if (n <= 0) break;
+      h.update(HASH_PIECE.subarray(0, n));
+      at += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
 export class TraceReader {
   readonly chunks: readonly ChunkInfo[];
   readonly eventCount: number;
@@ -81,6 +104,8 @@ export class TraceReader {
   private readonly verified = new Set<string>();
   /** chunks being decompressed off the JS thread (prefetchChunk) */
   private readonly pending = new Map<number, Promise<Chunk>>();
+  /** checked files that are in files/ unpacked (unpackedFilePath) */
+  private readonly unpacked = new Set<string>();
   private fd: number;
 
   private constructor(readonly dir: string, readonly meta: TraceMeta, readonly end: TraceEnd | null) {
@@ -336,6 +361,31 @@ export class TraceReader {
     const store = FileStore.open();
     if (!store) throw new TraceError('MISSING', `trace file ${FILES_DIR}/${sha} is packed, and there is no file store to unpack it into: ${this.dir}`);
     return store.addContent(buf, sha);
+  }
+
+  /**
+   * Path of a stored file the trace holds unpacked (files/<sha>, a hard link to the
+   * store or its own), checked against its hash the first time; undefined for a
+   * packed one. Replay maps these (a replay of make maps cc1, 25 MB, at each exec).
+   * A file checked by an earlier replay and unchanged since is not read
+   * (checked-files.ts).
+   */
+  unpackedFilePath(sha: string): string | undefined {
+    const p = this.storedPath(sha);
+    if (this.unpacked.has(sha)) return p;
+    let st: fs.BigIntStats;
+    try {
+      st = fs.statSync(p, { bigint: true });
+    } catch {
+      return undefined;
+    }
+    if (!this.verified.has(sha) && !checkedBefore(sha, st)) {
+      if (hashOfFile(p) !== sha) this.file(sha);  // throws the error file() gives
+      this.verified.add(sha);
+      rememberChecked(sha, st);
+    }
+    this.unpacked.add(sha);
+    return p;
   }
 
   close(): void {

@@ -3,7 +3,7 @@
 // order (docs/timeline.md, "Processes"), echoing what each replayed process
 // writes to fd 1/2 in that order.
 import type { TraceReader } from '../history/index.js';
-import { EventKind } from '../history/events.js';
+import { CLONE_THREAD, EventKind } from '../history/events.js';
 import type { NativeTracee } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
@@ -40,11 +40,19 @@ export interface ReplayHooks {
 
 const CLONE_VM = 0x100n;
 
-/** How many records from `offset` in a chunk belong to the process of the first one. */
-function runOfOneProcess(data: Buffer, offset: number): { tid: number; count: number } {
+/**
+ * How many records from `offset` in a chunk belong to the process of the first one
+ * (`processOf`: a thread's process; the native loop takes the threads' turns itself).
+ */
+function runOfOneProcess(data: Buffer, offset: number, processOf: Map<number, number>): { tid: number; count: number } {
   const tid = data.readUInt32LE(offset + 8);
+  const process = processOf.get(tid) ?? tid;
   let count = 0;
-  for (let at = offset; at + 12 <= data.length && data.readUInt32LE(at + 8) === tid; at += data.readUInt32LE(at)) count++;
+  for (let at = offset; at + 12 <= data.length; at += data.readUInt32LE(at)) {
+    const t = data.readUInt32LE(at + 8);
+    if (t !== tid && (processOf.get(t) ?? t) !== process) break;
+    count++;
+  }
   return { tid, count };
 }
 
@@ -56,8 +64,10 @@ type Step =
   | { kind: 'stopped'; next: number; reason: string };
 
 export class Replayer {
-  /** recorded pid -> the replayed process standing for it (closed when it is dropped from here) */
+  /** recorded pid (or tid, format 5) -> the replayed process (or thread) standing for it (closed when it is dropped from here) */
   private readonly procs = new Map<number, NativeTracee>();
+  /** recorded tid of a thread other than its process's first -> the recorded pid of its process */
+  private readonly processOf = new Map<number, number>();
   /** recorded pid -> a child that runs in its memory until it execs or exits (vfork, posix_spawn) */
   private readonly memoryChild = new Map<number, number>();
   /** recorded pid -> the index before which its events were replayed ahead of the trace's order */
@@ -90,13 +100,14 @@ export class Replayer {
   }
 
   /**
-   * Replays until process `tid` has been created (its clone event), then hands it
-   * over: the returned replayed process stands at its first instruction, replaying
-   * its own events only and making no children; every other process is killed.
-   * The caller owns the returned Tracee.
+   * Replays until process `tid` has been created (its clone event) and its events
+   * before `from` are replayed (an exec it made: it then stands in the new program),
+   * then hands it over: the returned replayed process stands at its first
+   * instruction, replaying its own events only and making no children; every other
+   * process is killed. The caller owns the returned Tracee.
    */
-  async handOver(tid: number): Promise<{ tracee: NativeTracee; next: number }> {
-    const end = await this.runLoop({}, () => this.procs.has(tid));
+  async handOver(tid: number, from = 0): Promise<{ tracee: NativeTracee; next: number }> {
+    const end = await this.runLoop({}, () => this.procs.has(tid) && Math.max(this.next, this.doneBefore.get(tid) ?? 0) >= from);
     const tracee = this.procs.get(tid);
     if (tracee === undefined || end) {
       await this.close();
@@ -130,7 +141,7 @@ export class Replayer {
         // the next chunk decompresses on another thread while the loop replays this one
         trace.prefetchChunk(index + 1);
         const offset = chunk.offsets[this.next - chunk.firstRecord];
-        const { tid, count } = runOfOneProcess(chunk.data, offset);
+        const { tid, count } = runOfOneProcess(chunk.data, offset, this.processOf);
         if (!this.procs.has(tid) && chunk.data[offset + 4] === EventKind.Stop) {
           // The recorder's own stop (tid 0): the trace ends there for every process.
           const stopped = await applyJsEvent(undefined, trace, this.next);
@@ -226,7 +237,11 @@ export class Replayer {
         const child = Number(r.stop.recordedChild);
         if (!r.child) throw new Error('native replay loop: a clone stop without the child');
         this.procs.set(child, r.child);
-        if (BigInt(r.stop.flags as bigint) & CLONE_VM) this.memoryChild.set(tid, child);
+        const flags = BigInt(r.stop.flags as bigint);
+        // A thread runs in turn with the others, in the order of the trace; a child
+        // in its parent's memory runs before the parent's code runs again.
+        if (flags & CLONE_THREAD) this.processOf.set(child, this.processOf.get(tid) ?? tid);
+        else if (flags & CLONE_VM) this.memoryChild.set(tid, child);
         return { kind: 'more', next };
       }
       case 'exited':
@@ -239,7 +254,9 @@ export class Replayer {
         return { kind: 'ended', next, outcome };
       }
       case 'divergence': {
-        const who = tid === this.root ? '' : ` (process ${tid})`;
+        const thread = r.stop.tid !== undefined ? Number(r.stop.tid) : tid;
+        const process = this.processOf.get(thread);
+        const who = process !== undefined ? ` (process ${process}, thread ${thread})` : thread === this.root ? '' : ` (process ${thread})`;
         throw new DivergenceError(divergenceMessage(next, r.stop.expected, r.stop.actual) + who);
       }
       case 'exec':
