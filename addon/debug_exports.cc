@@ -22,6 +22,7 @@
 #include "js_args.h"
 #include "point_exports.h"
 #include "process_copy.h"
+#include "ptrace_ops.h"
 #include "tracee_exports.h"
 
 namespace rw {
@@ -53,6 +54,7 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
   req.steps = o.Get("steps").IsNumber() ? uint64_t(o.Get("steps").As<Napi::Number>().Int64Value()) : 1;
   req.search = o.Get("search").ToBoolean();
   req.startCandidate = o.Get("startCandidate").ToBoolean();
+  req.noFeed = o.Get("noFeed").ToBoolean();
   req.stopSignals = o.Get("stopSignals").IsBigInt() ? big(o.Get("stopSignals")) : 0;
   if (o.Get("silent").IsArray()) {
     Napi::Array arr = o.Get("silent").As<Napi::Array>();
@@ -165,7 +167,7 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
   Napi::Value Run(const CallbackInfo& info) {
     const char* usage =
         "run(table: Int32Array, events: Buffer, offset, maxEvents, { mode: 0|1|2, start: bigint, end: bigint, "
-        "fresh: boolean, event: number, steps?: number, silent?: bigint[], search?: boolean, startCandidate?: boolean, "
+        "fresh: boolean, event: number, steps?: number, silent?: bigint[], search?: boolean, startCandidate?: boolean, noFeed?: boolean, "
         "target?: { kind: 0|1|2, event: number, pc?: bigint, n?: number, fp?: Buffer }, slices?: number[], forkAt?: bigint, counterTraps?: bigint[], counterSeq?: bigint })";
     USAGE_CHECK(info.Length() == 5 && info[0].IsTypedArray() && info[1].IsBuffer() && info[2].IsNumber() &&
                     info[3].IsNumber() && info[4].IsObject(),
@@ -294,15 +296,7 @@ Value GetXState(const CallbackInfo& info) {
   USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   return submitToTracer(info.Env(), usage, [pid] {
-    auto buf = std::make_shared<std::vector<uint8_t>>(16384);
-    struct iovec iov = {buf->data(), buf->size()};
-    if (ptrace(PTRACE_GETREGSET, pid, (void*)NT_X86_XSTATE, &iov) == 0) {
-      buf->resize(iov.iov_len);
-    } else {
-      buf->resize(sizeof(user_fpregs_struct));
-      if (ptrace(PTRACE_GETFPREGS, pid, nullptr, buf->data()) != 0)
-        throw NativeError{errno, "ptrace(PTRACE_GETFPREGS)"};
-    }
+    auto buf = std::make_shared<std::vector<uint8_t>>(getXState(pid));
     Outcome o;
     o.build = [buf](Napi::Env env) { return Napi::Buffer<uint8_t>::Copy(env, buf->data(), buf->size()); };
     return o;
@@ -315,13 +309,7 @@ Value SetXState(const CallbackInfo& info) {
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   auto data = bytesFrom(info[1]);
   return submitToTracer(info.Env(), usage, [pid, data] {
-    if (data->size() == sizeof(user_fpregs_struct)) {
-      if (ptrace(PTRACE_SETFPREGS, pid, nullptr, data->data()) != 0) throw NativeError{errno, "ptrace(PTRACE_SETFPREGS)"};
-    } else {
-      struct iovec iov = {data->data(), data->size()};
-      if (ptrace(PTRACE_SETREGSET, pid, (void*)NT_X86_XSTATE, &iov) != 0)
-        throw NativeError{errno, "ptrace(PTRACE_SETREGSET, NT_X86_XSTATE)"};
-    }
+    setXState(pid, *data);
     return nothing();
   });
 }

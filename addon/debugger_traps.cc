@@ -50,8 +50,17 @@ TraceePtr Debugger::forkCopyAt(uint64_t insn) { return forkCopy(*tracee, insn, &
 // something the replay must see (a syscall, a recorded signal).
 Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
   if (st.kind != Stop::kSignal) return kReturn;
+  syncFeed();  // inside a fill: the interval is where the library got to
   if (st.sig == SIGSTOP) {  // sent by interrupt(); never part of a replay
-    if (interrupts.take()) {
+    if (interrupts.take() || deferredInterrupt) {
+      // inside the library's code while it serves calls: no replay without the feed
+      // stands there, so the interrupt is taken once the program is out of it
+      if (inFedCode(regs().rip)) {
+        deferredInterrupt = true;
+        deferStop();
+        return kAgain;
+      }
+      deferredInterrupt = false;
       // a copy here with the counts, so that the point can be named (docs/timeline.md).
       // A slice's SIGSTOP sent as the interrupt came is taken first (it is reported
       // before the next instruction runs): without the copy, the stop is named by its
@@ -111,9 +120,16 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
     } else if (stepping) {
       dr6 = kDr6SingleStep;  // a plain single-step: no debug register to look at
     }
+    bool fedStore = false;
     for (int i = 0; i < 4; i++) {
       if (!(dr6 & (1ull << i)) || !slots[i].used) continue;
       uint64_t pc = regs().rip;
+      // the library writing a fed call's recorded memory: a stopped replay writes it
+      // with ptrace, which triggers nothing (debugger_feed.cc)
+      if (slots[i].type != 0 && inFedCode(pc)) {
+        fedStore = true;
+        continue;
+      }
       bool landing = stepping && (dr6 & kDr6SingleStep) && mode != kCont;
       if (landing) steps++;
       if (slots[i].type != 0) watchHits++;
@@ -135,6 +151,7 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
       d.info.num("slot", i);
       throw d;
     }
+    if (fedStore) return kAgain;
     if (stepping && si.si_code == TRAP_TRACE) return kStepped;
     if (!stepping && si.si_code == TRAP_TRACE) {
       // The trap flag of an earlier single-step leaked: a signal delivered by a

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,6 +14,7 @@
 #include "js_args.h"
 #include "ptrace_ops.h"
 #include "replay_files.h"
+#include "replay_images.h"
 
 namespace rw {
 namespace {
@@ -67,12 +70,56 @@ Value EmuUnshare(const CallbackInfo& info) {
   });
 }
 
+// A stored file (an ELF image of the trace) mapped privately into a stopped tracee:
+// its path written at `scratch`, then openat, mmap and close injected at `insn`, in
+// one job (src/replay/stored-mappings.ts). Resolves to mmap's result, or the
+// negative errno of openat.
+Value MapFileInto(const CallbackInfo& info) {
+  const char* usage =
+      "mapFileInto(pid, insnAddr: bigint, scratch: bigint, path: string, addr: bigint, length: bigint, prot: number, offset: bigint): bigint";
+  USAGE_CHECK(info.Length() == 8 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsBigInt() && info[3].IsString() &&
+                  info[4].IsBigInt() && info[5].IsBigInt() && info[6].IsNumber() && info[7].IsBigInt(),
+              usage);
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  uint64_t insn = big(info[1]), scratch = big(info[2]), addr = big(info[4]), length = big(info[5]), offset = big(info[7]);
+  std::string path = info[3].As<Napi::String>().Utf8Value();
+  uint64_t prot = uint64_t(info[6].As<Napi::Number>().Int64Value());
+  return submitToTracer(info.Env(), usage, [=] {
+    int64_t r = mapTraceFile(pid, insn, scratch, path, addr, length, prot, offset);
+    Outcome o;
+    o.build = [r](Napi::Env env) { return Napi::BigInt::New(env, r); };
+    return o;
+  });
+}
+
+// Replay: the checked trace file of the ELF image `sha`; the replay loop maps later
+// map-file events of it itself (replay_images.h). A job, so that it applies before
+// the next run.
+Value ReplayKnowImage(const CallbackInfo& info) {
+  const char* usage = "replayKnowImage(sha: string, path: string, sites: number[] | null)";
+  USAGE_CHECK(info.Length() == 3 && info[0].IsString() && info[1].IsString() && (info[2].IsNull() || info[2].IsArray()),
+              usage);
+  std::string sha = info[0].As<Napi::String>().Utf8Value(), path = info[1].As<Napi::String>().Utf8Value();
+  bool patch = info[2].IsArray();
+  std::vector<uint64_t> sites;
+  if (patch) {
+    Napi::Array a = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) sites.push_back(uint64_t(a.Get(i).As<Napi::Number>().Int64Value()));
+  }
+  return submitToTracer(info.Env(), usage, [sha, path, patch, sites] {
+    replayKnowImage(sha, path, patch, sites);
+    return nothing();
+  });
+}
+
 }  // namespace
 
 void registerFileExports(Napi::Env env, Napi::Object exports) {
   exports.Set("fileDataExtents", Napi::Function::New(env, FileDataExtents));
   exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
   exports.Set("emuUnshare", Napi::Function::New(env, EmuUnshare));
+  exports.Set("mapFileInto", Napi::Function::New(env, MapFileInto));
+  exports.Set("replayKnowImage", Napi::Function::New(env, ReplayKnowImage));
 }
 
 }  // namespace rw

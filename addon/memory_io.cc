@@ -88,6 +88,11 @@ uint32_t captureOutputs(pid_t pid, const Row& row, const uint64_t a[6], int64_t 
     switch (o.size) {
       case kSizeFixed: len = uint64_t(o.param); break;
       case kSizeFixedIfOk: len = ret >= 0 ? uint64_t(o.param) : 0; break;
+      case kSizeFutexWord: {
+        uint64_t cmd = a[1] & ~uint64_t(0x180);  // FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME
+        len = cmd < 31 && ((uint64_t(o.param) >> cmd) & 1) ? 4 : 0;
+        break;
+      }
       case kSizeArg: len = a[o.param]; break;
       case kSizeRet: len = ret > 0 ? uint64_t(ret) : 0; break;
       case kSizeRetTimes: len = ret > 0 ? uint64_t(ret) * uint64_t(o.param) : 0; break;

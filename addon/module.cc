@@ -15,6 +15,7 @@
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "replay_loop.h"
+#include "thread_exports.h"
 #include "tracee_exports.h"
 #include "tracer_thread.h"
 
@@ -260,6 +261,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerFileExports(env, exports);
   registerRecordingExports(env, exports);
   registerCpuidExports(env, exports);
+  registerThreadExports(env, exports);
   registerPointExports(env, exports);
   return exports;
 }

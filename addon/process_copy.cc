@@ -13,18 +13,28 @@
 #include "ptrace_ops.h"
 #include "replay_files.h"
 #include "replay_loop.h"
+#include "thread_copy.h"
 #include "tracer_thread.h"
 
 namespace rw {
 
-// A copy of the stopped tracee: clone(flags 0: no exit signal, so the replayed
-// process never sees a SIGCHLD) injected at the `syscall` instruction at insn. The
-// child is auto-attached (PTRACE_O_TRACECLONE), gets the parent's registers and
-// replay session, and stays stopped. The breakpoints in `sw` are lifted around the
-// fork so that the copy holds none; debug registers are not inherited.
+// A process of several threads is copied whole (thread_copy.cc), around a copy of
+// its calling thread.
 TraceePtr forkCopy(Tracee& t, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
   if (t.gone) throw NativeError{ESRCH, "process " + std::to_string(t.pid) + " has ended"};
-  const pid_t pid = t.pid;
+  if (threadIds(t.pid).size() > 1) return forkCopyThreads(t, t.pid, insn, sw).process;
+  return forkCopyCaller(t, t.pid, insn, sw);
+}
+
+// A copy of the stopped tracee's thread `caller`: clone(flags 0: no exit signal, so
+// the replayed process never sees a SIGCHLD) injected at the `syscall` instruction at
+// insn. The child is auto-attached (PTRACE_O_TRACECLONE), gets the thread's
+// registers and the replay session, and stays stopped. The breakpoints in `sw` are
+// lifted around the fork so that the copy holds none; debug registers are not
+// inherited.
+TraceePtr forkCopyCaller(Tracee& t, pid_t caller, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
+  if (t.gone) throw NativeError{ESRCH, "process " + std::to_string(t.pid) + " has ended"};
+  const pid_t pid = caller;
   if (sw)
     for (auto& [a, b] : *sw) t.write(a, &b, 1);
   long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE;

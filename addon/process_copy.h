@@ -19,7 +19,13 @@ namespace rw {
 // pid: lifted around the fork, so that the copy holds none. Debug registers are
 // not inherited. The copy gets the registers, the replay session and the CPUID
 // state of `t` (Tracee::forkedAs), and its own emulated files where they are written.
+// The other threads of a multi-threaded process are re-created in the copy
+// (forkCopyThreads, thread_copy.h, which also says which thread copies which).
 TraceePtr forkCopy(Tracee& t, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
+
+// forkCopy of one thread of t's process alone (`caller`, t.pid for forkCopy): the
+// copy is a process of one thread, its copy.
+TraceePtr forkCopyCaller(Tracee& t, pid_t caller, uint64_t insn, const std::map<uint64_t, uint8_t>* sw);
 
 // The registers (orig_rax and the trap flags left out) and the 64 bytes at rsp.
 std::vector<uint8_t> fingerprint(pid_t pid);

@@ -1,5 +1,8 @@
 #include "ptrace_ops.h"
 
+#include <cpuid.h>
+#include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -9,11 +12,15 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include <cstring>
@@ -251,7 +258,8 @@ pid_t spawnTracee(const SpawnOptions& o) {
       _exit(127);
     }
     personality(ADDR_NO_RANDOMIZE);
-    if (o.trapTsc) prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
+    // the tracer thread it was forked from traps rdtsc (tracer_thread.cc): say both ways
+    prctl(PR_SET_TSC, o.trapTsc ? PR_TSC_SIGSEGV : PR_TSC_ENABLE);
     ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
     raise(SIGSTOP);
     execve(o.path.c_str(), argv.data(), envp.data());
@@ -295,6 +303,34 @@ pid_t spawnTracee(const SpawnOptions& o) {
   return pid;
 }
 
+namespace {
+// Waits for a killed tracee's death. A stop reported first (one it had made before
+// the kill, an exit event) is let go on until the death itself.
+void reapKilled(pid_t tid) {
+  for (;;) {
+    int status;
+    pid_t r = waitpid(tid, &status, __WALL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;
+    ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+  }
+}
+
+// The process's thread-group id (the leader's tid), or 0 when it is gone.
+pid_t threadGroupOf(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", int(pid));
+  FILE* f = std::fopen(path, "r");
+  if (!f) return 0;
+  char line[256];
+  int tgid = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "Tgid: %d", &tgid) == 1) break;
+  std::fclose(f);
+  return pid_t(tgid);
+}
+}  // namespace
+
 bool tracedByThisThread(pid_t pid) {
   if (pid <= 0) return false;
   char path[64];
@@ -321,13 +357,56 @@ bool killTracee(pid_t pid) {
   }
   if (r < 0) return false;
   if (r == pid && (WIFEXITED(status) || WIFSIGNALED(status))) return true;
+  pid_t leader = threadGroupOf(pid);
   kill(pid, SIGKILL);
-  for (;;) {
-    r = waitpid(pid, &status, __WALL);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;
-  }
+  // Each traced thread's exit is reported to the tracer, and a group leader is
+  // reaped only after its other threads: those first. Listed after the kill: a
+  // process with a fatal signal pending makes no threads.
+  if (leader > 0)
+    for (pid_t tid : threadIds(pid))
+      if (tid != leader) reapKilled(tid);
+  reapKilled(leader > 0 ? leader : pid);
   return true;
+}
+
+std::vector<pid_t> threadIds(pid_t pid) {
+  std::vector<pid_t> tids;
+  std::string path = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(path.c_str());
+  if (!d) return tids;
+  while (struct dirent* e = readdir(d)) {
+    char* end;
+    long tid = std::strtol(e->d_name, &end, 10);
+    if (*end == 0 && tid > 0) tids.push_back(pid_t(tid));
+  }
+  closedir(d);
+  std::sort(tids.begin(), tids.end());
+  return tids;
+}
+
+std::vector<uint8_t> getXState(pid_t pid) {
+  // the kernel answers its whole XSAVE layout (with AMX tiles, 11 KiB): ask for at
+  // least what CPUID says the enabled features take
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  __get_cpuid_count(0xd, 0, &a, &b, &c, &d);
+  std::vector<uint8_t> buf(std::max<size_t>(16384, c));
+  struct iovec iov = {buf.data(), buf.size()};
+  if (ptrace(PTRACE_GETREGSET, pid, (void*)NT_X86_XSTATE, &iov) == 0) {
+    buf.resize(iov.iov_len);
+    return buf;
+  }
+  buf.resize(sizeof(user_fpregs_struct));
+  if (ptrace(PTRACE_GETFPREGS, pid, nullptr, buf.data()) != 0) fail("ptrace(PTRACE_GETFPREGS)");
+  return buf;
+}
+
+void setXState(pid_t pid, const std::vector<uint8_t>& data) {
+  if (data.size() == sizeof(user_fpregs_struct)) {
+    if (ptrace(PTRACE_SETFPREGS, pid, nullptr, data.data()) != 0) fail("ptrace(PTRACE_SETFPREGS)");
+    return;
+  }
+  struct iovec iov = {const_cast<uint8_t*>(data.data()), data.size()};
+  if (ptrace(PTRACE_SETREGSET, pid, (void*)NT_X86_XSTATE, &iov) != 0) fail("ptrace(PTRACE_SETREGSET, NT_X86_XSTATE)");
 }
 
 // The tracee's pending signals (private and shared queues), bit n-1 for signal n.

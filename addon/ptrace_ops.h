@@ -69,12 +69,23 @@ void restoreTerminal();
 // Forks and execs the program stopped at the return of its execve.
 pid_t spawnTracee(const SpawnOptions& opts);
 
-// SIGKILL and reap. Harmless on a pid that is gone or that is not this process's
-// tracee or child (nothing is sent): returns whether it killed or reaped one.
+// SIGKILL and reap, every thread of the process (each traced thread's exit is
+// reported to the tracer, and a group leader is reaped only after the others).
+// Harmless on a pid that is gone or that is not this process's tracee or child
+// (nothing is sent): returns whether it killed or reaped one.
 bool killTracee(pid_t pid);
 // The process is traced by the calling thread (its TracerPid): on the tracer
 // thread, whether it is one of ours.
 bool tracedByThisThread(pid_t pid);
+
+// The ids of the threads of pid's process (/proc/pid/task), in ascending order;
+// empty when it is gone.
+std::vector<pid_t> threadIds(pid_t pid);
+
+// The XSAVE area (PTRACE_GETREGSET NT_X86_XSTATE), or the 512-byte FXSAVE area on
+// a CPU without XSAVE; setXState takes either back.
+std::vector<uint8_t> getXState(pid_t pid);
+void setXState(pid_t pid, const std::vector<uint8_t>& data);
 
 // The tracee's pending signals (private and shared queues), bit n-1 for signal n.
 uint64_t pendingSignals(pid_t pid);

@@ -40,7 +40,7 @@ void flushBuffer(pid_t pid, Session& s, RecordWriter& w, uint32_t& count) {
 }
 
 uint32_t tracedWanted(const Session& s) {
-  return (s.writableMapped ? kTracedFileWrites : 0) | (s.shared.empty() ? 0 : kTracedAll) |
+  return (s.writableMapped ? kTracedFileWrites : 0) | (s.shared.empty() && !s.threaded ? 0 : kTracedAll) |
          (s.orderStdio ? kTracedStdioWrites : 0);
 }
 

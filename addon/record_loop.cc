@@ -27,12 +27,14 @@
 #include "record_buffer.h"
 #include "record_children.h"
 #include "record_files.h"
+#include "record_images.h"
 #include "record_preempt.h"
 #include "record_processes.h"
 #include "cpuid_emulation.h"
 #include "record_session.h"
 #include "record_shared.h"
 #include "record_signals.h"
+#include "record_threads.h"
 #include "record_views.h"
 #include "tracer_thread.h"
 
@@ -43,7 +45,8 @@ namespace {
 constexpr uint64_t kCloneThread = 0x00010000;
 constexpr double kHandOverMs = 5;
 constexpr int kNrClone = 56, kNrIoctl = 16, kNrPrctl = 157, kNrSeccomp = 317;
-constexpr int kNrFork = 57, kNrVfork = 58, kNrMunmap = 11, kNrMprotect = 10;
+constexpr int kNrFork = 57, kNrVfork = 58, kNrMunmap = 11, kNrMprotect = 10, kNrRestartSyscall = 219;
+constexpr int64_t kRestartBlock = -516;  // -ERESTART_RESTARTBLOCK
 constexpr uint64_t kMapShared = 0x01, kMapAnonymous = 0x20;
 
 // A syscall number the table does not know is run, and recorded if the kernel
@@ -63,8 +66,9 @@ std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uin
   s.annul = false;
   s.generic = row.action == kGeneric;
   if (row.action == kUnsupported) return "it cannot be replayed faithfully yet";
-  if (row.action == kFork && nr == kNrClone && (a[0] & kCloneThread))
-    return "it creates a thread, and multithreaded programs are not supported yet";
+  // The kernel would end the other threads and give this one the process's pid: not
+  // followed yet (docs/timeline.md, Threads, status).
+  if (row.action == kExec && s.tgid && s.tgid != pid) return "it execs from a thread other than the process's first";
   if (row.action == kRefuse) {
     s.annul = true;
     s.forcedResult = -ENOSYS;
@@ -75,6 +79,11 @@ std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uin
   std::string why = viewAtEntry(pid, s, nr, a);
   if (!why.empty()) return why;
   if (nr == kNrIoctl && ioctlNeedsGeneric(a[1])) s.generic = true;
+  // restart_syscall goes on with the call a signal interrupted: it writes what that
+  // call writes. (Comparing all memory instead also took the stores other threads
+  // made meanwhile, and replay wrote those back at the wrong time.)
+  if (nr == kNrRestartSyscall && s.restarting.nr >= 0) s.generic = false;
+  else s.restarting.nr = -1;
   if (s.generic) s.snapshot = snapshotWritable(pid);
   s.checkLen = s.checkCrc = 0;
   if (row.check != kCheckNone) {
@@ -87,7 +96,9 @@ std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uin
 
 bool isForkLike(int64_t nr) { return nr == kNrClone || nr == kNrFork || nr == kNrVfork; }
 
-void appendSyscall(pid_t pid, Session& s, const Row& row, int64_t nr, int64_t result, RecordWriter& w) {
+// `restarted`: for restart_syscall, the row of the call it goes on with (its outputs).
+void appendSyscall(pid_t pid, Session& s, const Row& row, int64_t nr, int64_t result, RecordWriter& w,
+                   const Row* restarted = nullptr) {
   uint64_t a[6];
   args6(s.entry, a);
   uint8_t flags = (s.annul ? kSysAnnulledInRecord : 0) | (s.generic ? kSysGenericCapture : 0) |
@@ -100,7 +111,9 @@ void appendSyscall(pid_t pid, Session& s, const Row& row, int64_t nr, int64_t re
   w.u64(uint64_t(result));
   w.u32(s.checkLen);
   w.u32(s.checkCrc);
-  uint32_t n = s.generic ? emitDifferences(pid, s.snapshot, w) : captureOutputs(pid, row, a, result, w);
+  uint32_t n = s.generic   ? emitDifferences(pid, s.snapshot, w)
+               : restarted ? captureOutputs(pid, *restarted, s.restarting.args, result, w)
+                           : captureOutputs(pid, row, a, result, w);
   if (row.action != kExit && !s.execed) {
     n += appendSharedChanges(pid, s, w);
     n += appendBufferWrites(pid, s, w);
@@ -153,6 +166,22 @@ void mmapStop(const Session& s, int64_t result, LoopResult& out) {
   out.stop.num("flags", int64_t(s.entry.r10));
 }
 
+// The records of a death: exit/exit_group never return, so the call is recorded
+// here (replay checks its arguments), then the exit event.
+void recordDeath(pid_t pid, Session& s, const Stop& st, const std::vector<Row>& table, RecordWriter& w,
+                 uint32_t& count) {
+  if (s.inSyscall && rowFor(table, int64_t(s.entry.orig_rax)) && table[size_t(s.entry.orig_rax)].action == kExit) {
+    appendSyscall(pid, s, table[size_t(s.entry.orig_rax)], int64_t(s.entry.orig_rax), 0, w);
+    count++;
+  }
+  size_t start = w.begin(kEvExit, 0, uint32_t(pid));
+  w.u32(st.kind == Stop::kExited ? 0 : 1);
+  w.u32(uint32_t(st.kind == Stop::kExited ? st.code : st.sig));
+  w.end(start);
+  count++;
+  s.exitRecorded = true;
+}
+
 }  // namespace
 
 void recordKillAll(Recording& rec) {
@@ -160,6 +189,7 @@ void recordKillAll(Recording& rec) {
     killTracee(p);
   }
   rec.procs.clear();
+  rec.groups.clear();
   rec.held.clear();
   rec.ended = true;
 }
@@ -210,27 +240,19 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
   double t0 = nowMs();
 
   while (out.events.size() < maxBytes) {
-    resumeHeld(rec);
+    resumeHeld(rec, [&](pid_t p, Session& ps) { recordDeath(p, ps, ps.death, table, w, out.eventCount); });
     auto [pid, st] = waitAnyRecorded(rec);
     Session& s = rec.procs[pid];
     if (!s.resumedWithSignal || st.kind != Stop::kSignal) endSignalChain(s);
     s.resumedWithSignal = false;
+    threadStopped(rec, pid, s, st);
     rec.held.insert(pid);  // resumed at the top of the loop, or by the next run
     if (rec.stopRequested && st.kind != Stop::kExited && st.kind != Stop::kKilled) return stopAll(rec, pid, s, w, out);
 
     if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
       rec.held.erase(pid);
-      if (s.inSyscall && rowFor(table, int64_t(s.entry.orig_rax)) &&
-          table[size_t(s.entry.orig_rax)].action == kExit) {
-        // exit/exit_group never return: record the call so replay checks its arguments.
-        appendSyscall(pid, s, table[size_t(s.entry.orig_rax)], int64_t(s.entry.orig_rax), 0, w);
-        out.eventCount++;
-      }
-      size_t start = w.begin(kEvExit, 0, uint32_t(pid));
-      w.u32(st.kind == Stop::kExited ? 0 : 1);
-      w.u32(uint32_t(st.kind == Stop::kExited ? st.code : st.sig));
-      w.end(start);
-      out.eventCount++;
+      if (!s.exitRecorded) recordDeath(pid, s, st, table, w, out.eventCount);
+      threadGone(rec, pid, s);
       // Children still traced (seccomp mode) go to the helper, which serves them.
       for (pid_t c : releaseChildren(s)) rec.released.push_back(c);
       rec.procs.erase(pid);
@@ -260,24 +282,33 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
       continue;
     }
 
+    if (st.kind == Stop::kEvent && st.event == PTRACE_EVENT_EXIT) {
+      // A thread other than the first dies: its exit is recorded at its turn (record_threads.h).
+      s.exitPending = threadExitStatus(pid, s, s.death);
+      s.dying = true;
+      continue;
+    }
     bool seccompEntry = st.kind == Stop::kEvent && st.event == PTRACE_EVENT_SECCOMP;
     if (st.kind == Stop::kSyscall || seccompEntry) {
       user_regs_struct r = getRegs(pid);
       int64_t nr = int64_t(r.orig_rax);
       if (!s.inSyscall) {
         flushBuffer(pid, s, w, out.eventCount);
+        markEntry(rec, pid, s, nr, w, out.eventCount);
         s.entry = r;
         s.atExit = false;
         uint64_t a[6];
         args6(r, a);
         if (nr == kNrPrctl && a[0] == kBufMagic) {
-          // The preload library registers its buffer: refused once in seccomp mode
-          // (a second filter after an exec would trace the library's calls too).
-          bool ok = !s.seccompMode && !s.bufAddr && a[2] > kBufHeader;
+          // The preload library registers its buffer. After an exec, under the filter
+          // an earlier image installed, it uses that filter's untraced instruction (a
+          // page at a fixed address, docs/syscallbuf.md): told so, it installs none.
+          bool ok = !s.bufAddr && a[2] > kBufHeader;
+          bool filtered = s.seccompMode;
           if (ok) {
             s.bufAddr = a[1];
             s.bufCapacity = a[2] - kBufHeader;
-            s.untracedAfter = a[3];
+            s.untracedAfter = filtered ? kUntracedPageAfter : a[3];
             s.tracedAfter = a[4];
             s.flushed = 0;
           }
@@ -285,7 +316,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
           s.generic = false;
           s.exitFix = ExitFix::kNone;
           s.checkLen = s.checkCrc = 0;
-          s.forcedResult = ok ? kBufMagicOk : -EINVAL;
+          s.forcedResult = !ok ? -EINVAL : filtered ? kBufMagicFiltered : kBufMagicOk;
           r.orig_rax = uint64_t(-1);
           setRegs(pid, r);
           s.inSyscall = true;
@@ -295,13 +326,6 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         // with ENOSYS, which is recorded (checked at the exit).
         const Row* row = rowFor(table, nr);
         std::string why = atEntry(pid, s, row ? *row : kUnknownNumber, nr, a);
-        if (!why.empty() && isForkLike(nr) && (a[0] & kCloneThread) && releaseAtEntry(rec, pid, s)) {
-          // A child that makes a thread runs on unrecorded; the others go on.
-          out.stop.reason = "released";
-          out.stop.str("why", why);
-          out.stop.bigs("children", {uint64_t(pid)});
-          return withPid(out, pid);
-        }
         if (!why.empty()) {
           out.stop.reason = "unsupported";
           out.stop.num("nr", nr);
@@ -311,8 +335,9 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         s.inSyscall = true;
         s.syscallInsn = r.rip - 2;
         if (isForkLike(nr) && rec.recordChildren) s.orderStdio = true;
-        if (isForkLike(nr) && !s.watchingShared) watchSharedMemory(pid, s);
-        if (s.bufAddr && isForkLike(nr)) {
+        bool thread = nr == kNrClone && (a[0] & kCloneThread);
+        if (isForkLike(nr) && !thread && !s.watchingShared) watchSharedMemory(pid, s);
+        if (s.bufAddr && isForkLike(nr) && !thread) {
           // A vfork child shares the buffer: keep the library off it until the call returns.
           uint32_t one = 1;
           writeMemory(pid, s.bufAddr + 12, &one, 4);
@@ -320,7 +345,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         }
         if (s.deferredSig) {
           // queued now, delivered when the call returns (a seccomp stop cannot inject)
-          if (seccompEntry) syscall(SYS_tgkill, pid, pid, s.deferredSig);
+          if (seccompEntry) syscall(SYS_tkill, pid, s.deferredSig);
           else s.pendingSig = s.deferredSig;
         }
         if (s.orderStdio && echoFlag(pid, s, nr, a[0]) && holdStdioWrite(rec, pid)) continue;
@@ -355,10 +380,17 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         if (dataFileIdentity(pid, fd, id) && !isElfFile(pid, fd)) {
           s.mappedFiles.insert(id);
           s.writableMapped |= (s.entry.r10 & kMapShared) || openedForWriting(pid, fd);
+          shareMappedFiles(rec, pid, s);
         }
       }
-      appendSyscall(pid, s, row, nr, result, w);
+      const Row* restarted = nr == kNrRestartSyscall && s.restarting.nr >= 0 ? rowFor(table, s.restarting.nr) : nullptr;
+      appendSyscall(pid, s, row, nr, result, w, restarted);
       out.eventCount++;
+      // Interrupted, to go on with restart_syscall (ERESTART_RESTARTBLOCK): what it writes.
+      if (result == kRestartBlock && nr != kNrRestartSyscall) {
+        s.restarting.nr = nr;
+        args6(s.entry, s.restarting.args);
+      }
       s.atExit = true;
       s.exitRegs = r;
       if (nr == kNrSeccomp && !s.seccompMode && s.bufAddr && s.entry.rip == s.tracedAfter && result == 0) {
@@ -378,6 +410,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         return withPid(out, pid);
       }
       if (row.action == kMmap && !isError(result) && (!(s.entry.r10 & kMapAnonymous) || (s.entry.r10 & kMapShared))) {
+        if (writeKnownImageMap(rec.images, pid, s, result, w, out.eventCount)) continue;
         mmapStop(s, result, out);
         return withPid(out, pid);
       }
@@ -402,7 +435,9 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         unsigned long child = 0;
         ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &child);
         bool thread = st.event == PTRACE_EVENT_CLONE && (s.entry.rdi & kCloneThread);
-        if (child && rec.recordChildren && !thread)
+        if (child && thread)
+          adoptThread(rec, pid, pid_t(child), w, out.eventCount);
+        else if (child && rec.recordChildren)
           adoptRecordedChild(rec, pid, pid_t(child), st.event, w, out.eventCount);
         else if (child)
           adoptForkChild(pid, pid_t(child), st.event == PTRACE_EVENT_VFORK, s);

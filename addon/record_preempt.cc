@@ -134,7 +134,7 @@ bool pointRunTo(Recording& rec, pid_t pid, uint64_t addr, uint64_t wantRsp, uint
       // Too long to the next arrival (the loop ended, say): the point is where the
       // process stands once stopped. A SIGSTOP of ours stops it; should the
       // breakpoint come first, the SIGSTOP is taken before any instruction runs.
-      syscall(SYS_tgkill, pid, pid, SIGSTOP);
+      syscall(SYS_tkill, pid, SIGSTOP);  // pid may be a thread other than the first
       wait();
       bool atBreakpoint = WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP;
       if (WIFSTOPPED(status)) writeMemory(pid, addr, &original, 1);

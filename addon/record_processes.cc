@@ -65,19 +65,29 @@ uint8_t echoFlag(pid_t pid, const Session& s, int64_t nr, uint64_t fd) {
   return id == s.echoIds[0] || id == s.echoIds[1] ? kSysEchoed : 0;
 }
 
-void resumeHeld(Recording& rec) {
-  for (pid_t pid : rec.held) {
+void resumeHeld(Recording& rec, const std::function<void(pid_t, Session&)>& onExitTurn) {
+  auto resumeOne = [&](pid_t pid) {
     auto it = rec.procs.find(pid);
-    if (it == rec.procs.end()) continue;
+    if (it == rec.procs.end()) return;
     Session& s = it->second;
+    if (s.exitPending) {
+      onExitTurn(pid, s);
+      s.exitPending = false;
+    }
     int request = s.seccompMode && !s.inSyscall ? PTRACE_CONT : PTRACE_SYSCALL;
     s.resumedWithSignal = s.pendingSig != 0;
     // ESRCH: killed meanwhile (SIGKILL from another process); waitpid tells.
     if (ptrace(__ptrace_request(request), pid, nullptr, (void*)(long)s.pendingSig) != 0 && errno != ESRCH)
       throw NativeError{errno, "ptrace resume(" + std::to_string(pid) + ")"};
     s.pendingSig = 0;
+  };
+  for (pid_t pid : rec.held) {
+    auto it = rec.procs.find(pid);
+    // A thread whose process runs another thread's user code waits its turn.
+    if (it != rec.procs.end() && mayResume(rec, pid, it->second)) resumeOne(pid);
   }
   rec.held.clear();
+  for (pid_t pid : nextRunners(rec)) resumeOne(pid);
 }
 
 std::pair<pid_t, Stop> waitAnyRecorded(Recording& rec) {
@@ -106,7 +116,7 @@ std::pair<pid_t, Stop> waitAnyRecorded(Recording& rec) {
     if (t - start > 5) {
       for (auto& [pid, s] : rec.procs) {
         if (!(s.seccompMode && s.deferredSig && s.deferredSig < SIGRTMIN) || t - s.lastResendMs <= 20) continue;
-        syscall(SYS_tgkill, pid, pid, s.deferredSig);
+        syscall(SYS_tkill, pid, s.deferredSig);
         s.lastResendMs = t;
       }
     }
@@ -215,27 +225,6 @@ void beginRelease(Recording& rec) {
     rec.releasing.insert(pid);
     kill(pid, SIGSTOP);
   }
-}
-
-bool releaseAtEntry(Recording& rec, pid_t pid, Session& s) {
-  uint64_t insn = s.seccompMode ? s.untracedAfter - 2 : s.syscallInsn;
-  if (pid == rec.root || !insn) return false;
-  user_regs_struct entry = getRegs(pid);
-  // The injected call skips this one (orig_rax -1) and runs at insn; afterwards the
-  // registers go back to the entry's, one instruction earlier, with the call's
-  // number in rax: the `syscall` runs again once the process is released.
-  untrap(pid, s);
-  entry.rip -= 2;
-  entry.rax = entry.orig_rax;
-  setRegs(pid, entry);
-  for (pid_t c : releaseChildren(s)) rec.released.push_back(c);
-  // From the injection's single-step stop: the SIGSTOP holds it until the helper has it.
-  if (ptrace(PTRACE_DETACH, pid, nullptr, (void*)(long)SIGSTOP) != 0) return false;
-  rec.released.push_back(pid);
-  rec.held.erase(pid);
-  rec.procs.erase(pid);
-  endStdioWrite(rec, pid);
-  return true;
 }
 
 bool releaseAtStop(Recording& rec, pid_t pid, Session& s, const Stop& st) {

@@ -14,13 +14,16 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <utility>
 #include <vector>
 
 #include "ptrace_ops.h"
+#include "record_images.h"
 #include "record_session.h"
+#include "record_threads.h"
 
 namespace rw {
 
@@ -42,7 +45,10 @@ struct Recording {
   // Set from the JS thread (requestStop): at the next stop the loop copies the
   // syscall buffer into the trace, kills the program and returns.
   std::atomic<bool> stopRequested{false};
+  // Every recorded thread of every process, by tid (a process is its first thread).
   std::map<pid_t, Session> procs;
+  // The processes with more than one thread, by tgid: who runs user code (record_threads.h).
+  std::map<pid_t, ThreadGroup> groups;
   // Processes in a ptrace-stop the loop holds: resumed at the start of the next run.
   std::set<pid_t> held;
   // The root has ended: these are handed to rewind-babysit at their next stop.
@@ -55,6 +61,8 @@ struct Recording {
   std::deque<pid_t> stdioQueue;
   bool rootEnded = false, rootKilled = false;
   int rootStatus = 0;
+  // ELF images whose mappings the loop records without a stop (record_images.h).
+  KnownImages images;
 };
 
 // Waits for the next stop of any recorded process; live children (of the root,
@@ -62,8 +70,9 @@ struct Recording {
 std::pair<pid_t, Stop> waitAnyRecorded(Recording& rec);
 
 // Resumes every held process (a process that died meanwhile is skipped: its
-// death is reported by waitpid).
-void resumeHeld(Recording& rec);
+// death is reported by waitpid). A dying thread whose exit waits for its turn
+// (record_threads.h) is handed to `onExitTurn` first, which records its exit.
+void resumeHeld(Recording& rec, const std::function<void(pid_t, Session&)>& onExitTurn);
 
 // A PTRACE_EVENT_FORK/VFORK/CLONE stop of `parent` for a child that is not a
 // thread: the child becomes a recorded process, held at its first stop. Writes
@@ -83,13 +92,6 @@ void beginRelease(Recording& rec);
 bool holdStdioWrite(Recording& rec, pid_t pid);
 // A process left its write (returned, or died): the next one queued may go on.
 void endStdioWrite(Recording& rec, pid_t pid);
-
-// A process other than the first is about to do what cannot be recorded yet (make a
-// thread): it stands at that call's entry stop. Its trapping is turned off, the call
-// is set to run again, and it is detached stopped (SIGSTOP) for rewind-babysit to
-// serve: it runs on, unrecorded, and its stream ends here. Returns false if it could
-// not be (then the recording stops, as for the first process).
-bool releaseAtEntry(Recording& rec, pid_t pid, Session& s);
 
 // Notes the recording's stdout and stderr, as the root has them at its start.
 void noteStdio(pid_t root, Session& s);

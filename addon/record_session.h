@@ -17,6 +17,7 @@
 #include "event_format.h"
 #include "loop_result.h"
 #include "memory_io.h"
+#include "ptrace_ops.h"
 #include "syscall_abi.h"
 
 namespace rw {
@@ -34,7 +35,11 @@ constexpr uint32_t kTracedAll = 2;         // every call (children share memory 
 constexpr uint32_t kTracedStdioWrites = 4; // writes to fds 1 and 2 (several processes: the recorder orders them)
 constexpr uint64_t kBufHeader = 64;               // records start after the header
 constexpr uint64_t kBufMagic = 0x52574e44;        // prctl option the preload library registers with
-constexpr int64_t kBufMagicOk = 0x52574e4f4bLL;   // the recorder's answer
+constexpr int64_t kBufMagicOk = 0x52574e4f4bLL;   // the recorder's answer: install the filter
+constexpr int64_t kBufMagicFiltered = 0x52574e4f46LL;  // its answer under the filter of an earlier image
+// After an exec, the library's untraced instruction is the one in its page at a
+// fixed address, which the first image's filter lets through (rwpreload.c).
+constexpr uint64_t kUntracedPageAfter = 0x6ffd00000002ull;
 constexpr int64_t kBufInterrupted = -0x5257000000LL;  // result of a buffered call a signal interrupted
 
 // What the program would see natively of the settings the recorder changes in it
@@ -110,6 +115,23 @@ struct Session {
   // The recording has more than this process (it forked, or is a child): its writes
   // to the recording's stdout and stderr go traced, so that their order is known.
   bool orderStdio = false;
+  // Threads (record_threads.h): the process's first thread (0: this is it), whether
+  // the process has had more than one thread (every call goes traced, entries are
+  // marked), the thread is dying (PTRACE_EVENT_EXIT seen) and its exit is recorded.
+  // The call a signal interrupted with -ERESTART_RESTARTBLOCK (its number, -1 for
+  // none, and arguments): restart_syscall goes on with it.
+  struct {
+    int64_t nr = -1;
+    uint64_t args[6] = {};
+  } restarting;
+  pid_t tgid = 0;
+  bool threaded = false;
+  bool dying = false;
+  bool exitRecorded = false;
+  // Dying at PTRACE_EVENT_EXIT, its exit (death, below) still to be recorded: it
+  // waits for its turn to run, as user code does (record_threads.h).
+  bool exitPending = false;
+  Stop death{};
 };
 
 inline void args6(const user_regs_struct& r, uint64_t a[6]) {

@@ -37,6 +37,7 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
                        {InstanceAccessor<&RecordingObject::Root>("root"),
                         InstanceMethod<&RecordingObject::Run>("run"),
                         InstanceMethod<&RecordingObject::RequestStop>("requestStop"),
+                        InstanceMethod<&RecordingObject::KnowImage>("knowImage"),
                         InstanceMethod<&RecordingObject::PointRunTo>("pointRunTo"),
                         InstanceMethod<&RecordingObject::PointDeliver>("pointDeliver"),
                         InstanceMethod<&RecordingObject::PointHoldBack>("pointHoldBack"),
@@ -188,6 +189,31 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
   Napi::Value RequestStop(const CallbackInfo& info) {
     if (state) state->stopRequested = true;
     return info.Env().Undefined();
+  }
+
+  // An ELF image JS stored (record_images.h): its key, content hash and, when CPUID
+  // sites are patched, their file offsets (null: nothing to patch); the loop writes
+  // the map-file events of its later mappings itself. A job like a run, so it
+  // applies before the next run.
+  Napi::Value KnowImage(const CallbackInfo& info) {
+    const char* usage =
+        "knowImage(dev: bigint, ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint, sha: string, sites: number[] | null)";
+    USAGE_CHECK(info.Length() == 7 && info[0].IsBigInt() && info[1].IsBigInt() && info[2].IsBigInt() && info[3].IsBigInt() &&
+                    info[4].IsBigInt() && info[5].IsString() && (info[6].IsNull() || info[6].IsArray()),
+                usage);
+    ImageKey key{big(info[0]), big(info[1]), big(info[2]), big(info[3]), big(info[4])};
+    KnownImage image;
+    image.sha = info[5].As<Napi::String>().Utf8Value();
+    image.patch = info[6].IsArray();
+    if (image.patch) {
+      Napi::Array a = info[6].As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) image.sites.push_back(uint64_t(a.Get(i).As<Napi::Number>().Int64Value()));
+    }
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, key, image] {
+      rec->images[key] = image;
+      return nothing();
+    });
   }
 
   // Every process still recorded dies; then the state goes, after the jobs already

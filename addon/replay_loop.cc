@@ -16,8 +16,10 @@
 #include "ptrace_ops.h"
 #include "replay_divergence.h"
 #include "replay_files.h"
+#include "replay_images.h"
 #include "replay_syscallbuf.h"
 #include "replay_processes.h"
+#include "replay_threads.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -31,6 +33,8 @@ const Row kUnknownNumber = {kEmulate, kCheckNone, 0xfff << kArgBitsShift, 0, {}}
 constexpr uint64_t kPage = 4096;
 
 using Session = ReplaySession;
+
+constexpr uint64_t kCloneThreadFlag = 0x10000;
 
 uint64_t pageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 bool isError(int64_t v) { return v < 0 && v >= -4095; }
@@ -46,8 +50,9 @@ bool sameArguments(const Row& row, const uint64_t recorded[6], const uint64_t re
 }
 
 Stop resumeAndWait(pid_t pid, Session& s) {
-  if (s.hasFedStop) {
+  if (s.hasFedStop) {  // the program already ran to this stop, over fed calls
     s.hasFedStop = false;
+    s.userCodeNext = false;
     return s.fedStop;
   }
   // The stop we resume from may no longer be the signal's own delivery stop (a
@@ -98,7 +103,13 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
 
   bool cloning = s.cloning;
   s.cloning = false;
-  if (!cloning) {
+  bool atEntry = s.atEntry;
+  s.atEntry = false;
+  if (s.exiting) {
+    s.exitCalled = true;
+    return;  // its exit_group runs already (startGroupExit)
+  }
+  if (!cloning && !atEntry) {
     Stop st = resumeAndWait(pid, s);
     if (st.kind != Stop::kSyscall) throw Diverged{describeCall(nr, a), describeStop(pid, st)};
   }
@@ -177,10 +188,11 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   }
   switch (row.action) {
     case kExit:
+      s.exitCalled = true;
       return;  // the exit event that follows resumes it
     case kWaitSignal:
       if (next && next->kind() == kEvSignal) {
-        syscall(SYS_tgkill, pid, pid, int(next->get32(12)));
+        syscall(SYS_tkill, pid, int(next->get32(12)));
         s.signalQueued = true;
       }
       execute(nr, a, true, result);
@@ -220,7 +232,10 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
         uint64_t m[6] = {to, from - to, 0, 0, 0, 0};
         execute(kNrMunmap, m, true, 0);
       }
-      if (!isError(result)) s.brk = uint64_t(result);
+      if (!isError(result)) {
+        s.brk = uint64_t(result);
+        if (s.threads) s.threads->setBrk(s.brk);
+      }
       break;
     }
     case kMremap: {
@@ -242,19 +257,20 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       if (isFeedRegistration(nr, a, result)) {  // the syscall buffer's library: map its replay feed
         uint64_t m[6];
         feedMmapArgs(m);
-        feedInstall(pid, s.feed, a[1], execute(kNrMmap, m, false, 0));
+        feedInstall(pid, s.feed, a, execute(kNrMmap, m, false, 0));
         break;
       }
       annul();
       break;
   }
   applyWrites(pid, v, nwrites);
+  restartWithoutHandler(pid, result, next);
 }
 
 void replaySignal(pid_t pid, Session& s, const RecordView& v) {
   int sig = int(v.get32(12));
   uint32_t how = v.get32(16);
-  if (how == kSigAtSyscallExit && !s.signalQueued) syscall(SYS_tgkill, pid, pid, sig);
+  if (how == kSigAtSyscallExit && !s.signalQueued) syscall(SYS_tkill, pid, sig);
   s.signalQueued = false;
   Stop st = resumeAndWait(pid, s);
   if (st.kind != Stop::kSignal || st.sig != sig)
@@ -282,10 +298,6 @@ void replayTsc(pid_t pid, Session& s, const RecordView& v) {
   setRegs(pid, r);
 }
 
-// Without a debugger, the library serves the buffered calls from `at` on in-process
-// (replay_syscallbuf.cc): fill its feed, run the program to its next stop (kept for
-// the event it belongs to) and pass the events it replayed. True when `at` moved.
-// A debugger sees every event stop by stop, so its runs keep the feed empty.
 // How many records from `at` on belong to process `tid`, before another's.
 uint32_t ownRecordsFrom(const std::vector<uint8_t>& events, size_t at, uint32_t tid) {
   uint32_t n = 0;
@@ -298,25 +310,48 @@ uint32_t ownRecordsFrom(const std::vector<uint8_t>& events, size_t at, uint32_t 
   return n;
 }
 
-bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<uint8_t>& events, size_t& at,
-                   uint32_t room, LoopResult& out) {
-  if (s.hasFedStop) return false;
-  if (s.hook) room = 0;  // empties the feed
-  if (!feedReady(pid, s.feed, table, events, at, room)) return false;
-  s.fedStop = resumeAndWait(pid, s);
-  s.hasFedStop = true;
-  if (s.fedStop.kind == Stop::kExited || s.fedStop.kind == Stop::kKilled) {
-    s.feed = BufferFeed{};  // gone: the event at `at` reports how
-    return false;
-  }
-  uint32_t taken = feedTaken(pid, s.feed, events, at);
-  for (uint32_t i = 0; i < taken; i++) {
+void passRecords(const std::vector<uint8_t>& events, size_t& at, uint32_t n, LoopResult& out) {
+  for (uint32_t i = 0; i < n; i++) {
     uint32_t size;
     std::memcpy(&size, events.data() + at, 4);
     at += size;
     out.eventCount++;
   }
-  out.served += taken;
+  out.served += n;
+}
+
+// The library serves the buffered calls from `at` on in-process (replay_syscallbuf.cc):
+// fill its feed, run the program to its next stop (kept for the event it belongs to)
+// and pass the events it replayed. True when `at` moved.
+// Under a debugger the hook says how far the feed may go (its traps see where the
+// library is), the resume is the program's own code with its traps, and a stop of
+// the debugger in the middle of the fill counts what the library took before it.
+bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<uint8_t>& events, size_t& at,
+                   uint32_t room, LoopResult& out) {
+  if (s.hasFedStop) return false;
+  if (s.hook) room = s.hook->feedRoom(s.feed, room);
+  if (!feedReady(pid, s.feed, table, events, at, room)) return false;
+  if (s.hook) {
+    s.hook->feedBegin(s.feed.address, s.feed.passed);
+    s.userCodeNext = true;
+  }
+  uint32_t before = s.feed.passed;
+  try {
+    s.fedStop = resumeAndWait(pid, s);
+  } catch (const DebugStop&) {
+    passRecords(events, at, feedStopped(pid, s.feed), out);
+    s.hook->feedEnd(s.feed.passed);
+    throw;
+  }
+  s.hasFedStop = true;
+  if (s.fedStop.kind == Stop::kExited || s.fedStop.kind == Stop::kKilled) {
+    s.feed = BufferFeed{};  // gone: the event at `at` reports how
+    if (s.hook) s.hook->feedEnd(before);
+    return false;
+  }
+  uint32_t taken = feedTaken(pid, s.feed, events, at);
+  if (s.hook) s.hook->feedEnd(before + taken);
+  passRecords(events, at, taken, out);
   return taken > 0;
 }
 
@@ -328,14 +363,17 @@ void replaySetProcess(Tracee& t, uint32_t recordedPid, bool followChildren, bool
   t.replay.echoMarked = echoMarked;
 }
 
-LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector<uint8_t>& events,
-                     size_t offset, uint32_t maxEvents) {
+namespace {
+
+// The events of thread `t` from `at` on (replayRun). Returns the thread of the same
+// process to go on with at `at` (its records follow), or null when `out` is complete.
+std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::vector<Row>& table,
+                                        const std::vector<uint8_t>& events, size_t offset, size_t& at,
+                                        uint32_t maxEvents, LoopResult& out) {
   if (t.gone) throw NativeError{ESRCH, "process " + std::to_string(t.pid) + " has ended"};
   const pid_t pid = t.pid;
   Session& s = t.replay;
   feedNewBatch(s.feed);
-  LoopResult out;
-  size_t at = offset;
   auto view = [&](size_t pos, RecordView& v) {
     if (pos + kHeaderSize > events.size()) return false;
     v = RecordView{events.data() + pos, 0};
@@ -354,13 +392,21 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
       return false;
     };
     while (out.eventCount < maxEvents && view(at, v)) {
+      // The threads of a process take turns in the recorded order, in one run.
+      auto sibling = s.recordedTid && v.tid() != s.recordedTid ? siblingThread(s, v.tid()) : nullptr;
+      if (sibling && threadSwitchable(v)) return sibling;
+      if (sibling || (!firstThread && !threadSwitchable(v))) {
+        out.consumed = at - offset;
+        out.stop.reason = "batch";
+        return nullptr;
+      }
       if (s.recordedTid && v.tid() != s.recordedTid) {
         // Another process's event: replayed by its own process, if at all.
         at += v.n;
         out.eventCount++;
         if (s.hook && s.hook->afterOtherEvent(pid, out.stop)) {
           out.consumed = at - offset;
-          return out;
+          return nullptr;
         }
         continue;
       }
@@ -370,7 +416,7 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
       if (!s.cloning && serveBuffered(pid, s, table.data(), events, at, room, out)) continue;
       RecordView nextView{};
       bool hasNext = nextOwn(at + v.n, nextView);
-      s.userCodeNext = !s.cloning;
+      s.userCodeNext = !s.cloning && !s.atEntry;
       switch (v.kind()) {
         case kEvSyscall:
           if (v.n < kSyscallFixed) throw NativeError{EINVAL, "short syscall record"};
@@ -382,17 +428,24 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
         case kEvRdtsc:
           replayTsc(pid, s, v);
           break;
+        case kEvEnter:
+          atSyscallEntry(pid, s, resumeAndWait(pid, s), v);
+          break;
         case kEvClone: {
           if (!s.followChildren) break;  // the child is not replayed: its parent sees only results
-          Stop st = resumeAndWait(pid, s);
-          if (st.kind != Stop::kSyscall) throw Diverged{"the creation of process " + std::to_string(v.get32(12)),
-                                                        describeStop(pid, st)};
+          bool thread = v.get64(20) & kCloneThreadFlag;
+          const std::string what = thread ? "the creation of thread " : "the creation of process ";
+          if (!s.atEntry) {
+            Stop st = resumeAndWait(pid, s);
+            if (st.kind != Stop::kSyscall) throw Diverged{what + std::to_string(v.get32(12)), describeStop(pid, st)};
+          }
+          s.atEntry = false;
           user_regs_struct entry = getRegs(pid);
           pid_t child;
           try {
             child = replayCreateChild(pid, entry, v);
           } catch (const ReplayCloneError& e) {
-            throw Diverged{"the creation of process " + std::to_string(v.get32(12)), e.what};
+            throw Diverged{what + std::to_string(v.get32(12)), e.what};
           }
           s.cloning = true;
           s.cloneEntry = entry;
@@ -406,6 +459,7 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
           // parent's memory has none of its own.
           if (!(v.get64(20) & 0x100 /* CLONE_VM */)) c.feed = s.feed;
           made->cpuid = t.cpuid;
+          if (thread) joinThreads(t, made);
           out.child = std::move(made);
           at += v.n;
           out.eventCount++;
@@ -414,7 +468,7 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
           out.stop.num("child", child);
           out.stop.num("recordedChild", int64_t(v.get32(12)));
           out.stop.big("flags", v.get64(20));
-          return out;
+          return nullptr;
         }
         case kEvCpuid: {
           Stop st = resumeAndWait(pid, s);
@@ -429,8 +483,11 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
           // SIGKILL (the OOM killer, kill -9) never shows as a signal event: the
           // recording just ends there, and so does the replay.
           bool sigkill = killed && code == SIGKILL && !s.pendingSig;
+          // A thread that did not call exit itself dies in its process's exit_group,
+          // whose caller stands at its entry: it runs now, and takes every thread.
+          if (s.threads && !s.exiting && !s.exitCalled && !sigkill) startGroupExit(*s.threads);
           if (sigkill) kill(pid, SIGKILL);
-          Stop st = sigkill ? waitStop(pid) : resumeAndWait(pid, s);
+          Stop st = sigkill || s.exiting ? waitStop(pid) : resumeAndWait(pid, s);
           bool ok = killed ? st.kind == Stop::kKilled && st.sig == code : st.kind == Stop::kExited && st.code == code;
           if (!ok) throw Diverged{killed ? "death by signal " + std::to_string(code) : "exit with status " + std::to_string(code),
                                   describeStop(pid, st)};
@@ -438,8 +495,10 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
           out.consumed = at + v.n - offset;
           out.stop.reason = killed ? "killed" : "exited";
           out.stop.num(killed ? "signal" : "code", code);
+          // A fatal signal takes every thread of the process: their deaths follow.
+          if (killed && s.threads) allDying(*s.threads);
           t.ended();
-          return out;
+          return nullptr;
         }
         default:
           if (s.hook && s.hook->armedFor(v.kind())) {
@@ -447,10 +506,12 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
             s.userCodeNext = false;
             s.hook->runToPoint(pid, s.pendingSig);
           }
+          // an ELF image JS has mapped once already (replay_images.h)
+          if (v.kind() == kEvMapFile && !s.hook && replayKnownImageMap(pid, t.cpuid, v)) break;
           out.consumed = at - offset;
           out.stop.reason = "need-js";
           out.stop.num("kind", v.kind());
-          return out;
+          return nullptr;
       }
       at += v.n;
       out.eventCount++;
@@ -458,11 +519,11 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
         s.execPending = false;
         out.consumed = at - offset;
         out.stop.reason = "exec";
-        return out;
+        return nullptr;
       }
       if (s.hook && s.hook->afterEvent(pid, v, hasNext ? &nextView : nullptr, out.stop)) {
         out.consumed = at - offset;
-        return out;
+        return nullptr;
       }
     }
     out.consumed = at - offset;
@@ -473,10 +534,33 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
     out.stop.reason = "divergence";
     out.stop.str("expected", d.expected);
     out.stop.str("actual", d.actual);
+    out.stop.num("tid", s.recordedTid);
   } catch (const DebugStop& d) {
     s.hasFedStop = false;
     out.consumed = at - offset;  // the event in progress is not consumed
     out.stop = d.info;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector<uint8_t>& events,
+                     size_t offset, uint32_t maxEvents) {
+  LoopResult out;
+  size_t at = offset;
+  auto next = replayThreadRun(t, true, table, events, offset, at, maxEvents, out);
+  while (next) {
+    auto thread = next;  // held while it runs
+    next = replayThreadRun(*thread, false, table, events, offset, at, maxEvents, out);
+  }
+  // Between a debugger's runs the program may run code of gdb's (a function call in
+  // a copy): the library must find nothing in the feed to take.
+  if (!t.gone && t.replay.hook) {
+    try {
+      feedDisarm(t.pid, t.replay.feed);
+    } catch (const NativeError&) {  // the process is gone (a divergence reported how)
+    }
   }
   return out;
 }

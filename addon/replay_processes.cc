@@ -23,6 +23,12 @@ constexpr int kNrClone = 56, kNrFork = 57, kNrVfork = 58;
 constexpr uint64_t kCloneVm = 0x100, kCloneFs = 0x200, kCloneFiles = 0x400, kCloneSighand = 0x800,
                    kCloneSettls = 0x80000;
 constexpr uint64_t kKeptFlags = kCloneVm | kCloneFs | kCloneFiles | kCloneSighand | kCloneSettls;
+// A thread (format 5) is made a thread again, in the same thread group; the kernel
+// clears its CLONE_CHILD_CLEARTID word when it exits, as when recorded (pthread_join
+// waits for that). Its tid where CLONE_PARENT_SETTID and CLONE_CHILD_SETTID put it is
+// the recorded one, from the trace.
+constexpr uint64_t kCloneThread = 0x10000, kCloneSysvsem = 0x40000, kCloneChildCleartid = 0x200000;
+constexpr uint64_t kKeptThreadFlags = kKeptFlags | kCloneThread | kCloneSysvsem | kCloneChildCleartid;
 // The replayed processes' own options (ptrace_ops.cc spawnTracee): restored after
 // the call, which needs the fork events on.
 constexpr long kReplayOptions = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
@@ -51,7 +57,7 @@ pid_t replayCreateChild(pid_t parent, const user_regs_struct& entry, const Recor
   uint64_t recordedFlags = ev.get64(20);
   user_regs_struct r = entry;
   r.orig_rax = kNrClone;
-  r.rdi = recordedFlags & kKeptFlags;  // exit signal 0
+  r.rdi = recordedFlags & (recordedFlags & kCloneThread ? kKeptThreadFlags : kKeptFlags);  // exit signal 0
   if (nr != kNrClone) r.rsi = 0;       // fork and vfork: the child runs on the parent's stack
   setRegs(parent, r);
   setOptions(parent, kForkOptions);

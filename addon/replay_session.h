@@ -9,11 +9,13 @@
 #include <sys/user.h>
 
 #include <cstdint>
+#include <memory>
 
 #include "event_format.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "replay_syscallbuf.h"
+#include "replay_threads.h"
 
 namespace rw {
 
@@ -38,6 +40,15 @@ class DebugHook {
   // signal's): runToPoint runs the program to it and throws its DebugStop.
   virtual bool armedFor(uint8_t kind) const { return false; }
   virtual void runToPoint(pid_t pid, int& sig) {}
+  // Buffered calls served in-process (replay_syscallbuf.cc, debugger_feed.cc): how
+  // many of the `room` events from here on the next resume may pass without a stop
+  // (the feed holds at most room - 1 of them; below 2, it stays empty).
+  virtual uint32_t feedRoom(const BufferFeed& feed, uint32_t room) { return 0; }
+  // The next runUserCode runs over a fill: the library counts the records it takes
+  // at `consumedAt` in the process, from `consumed`. feedEnd: after that resume, the
+  // count reached `consumed` (the events it passed are replayed).
+  virtual void feedBegin(uint64_t consumedAt, uint64_t consumed) {}
+  virtual void feedEnd(uint64_t consumed) {}
 };
 
 struct ReplaySession {
@@ -59,6 +70,15 @@ struct ReplaySession {
   bool echoMarked = false;  // format 4: only writes marked kSysEchoed are echoed
   bool cloning = false;
   user_regs_struct cloneEntry{};
+  // Threads (replay_threads.h): the threads of its process (null while it has one);
+  // stopped at a syscall entry by an enter event (the call's event is still to
+  // come) and which call; dying in an exit_group already running or a fatal signal;
+  // its own exit or exit_group call was replayed.
+  std::shared_ptr<ReplayThreads> threads;
+  bool atEntry = false;
+  int64_t entryNr = -1;
+  bool exiting = false;
+  bool exitCalled = false;
 
   // What a forked copy (a checkpoint) continues with: the same replay at the same
   // point (brk, the pending signal, the queued-signal flag, the feed), without the

@@ -20,7 +20,7 @@ enum Check : int32_t { kCheckNone = 0, kCheckBuffer = 1, kCheckIovec = 2, kCheck
 enum SizeKind : int32_t {
   kSizeNone = 0, kSizeFixed = 1, kSizeArg = 2, kSizeRet = 3, kSizeRetTimes = 4,
   kSizeDerefU32 = 5, kSizeIovecRet = 6, kSizeMsghdr = 7, kSizeFdSet = 8,
-  kSizeArgTimes = 9, kSizeIoctl = 10, kSizeFixedIfOk = 11,
+  kSizeArgTimes = 9, kSizeIoctl = 10, kSizeFixedIfOk = 11, kSizeFutexWord = 12,
 };
 
 enum RowFlag : int32_t { kFlagEcho = 1 };

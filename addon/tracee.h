@@ -11,9 +11,8 @@
 // tracer thread: the JS finalizers hand their reference over there) kills it if
 // close() did not, so a forgotten Tracee leaves no orphan.
 //
-// Threads (to come) belong here: a process's tracee holds its threads (their tids,
-// registers, pending signals), while what is the whole process's (memory, brk,
-// CPUID patches, the feed) stays at this level.
+// Threads: each thread of a replayed process has a Tracee of its own (its tid as
+// pid), linked to the others of its process by ReplayThreads (replay_threads.h).
 #pragma once
 #include <sys/types.h>
 
@@ -26,7 +25,7 @@
 
 namespace rw {
 
-struct Tracee {
+struct Tracee : std::enable_shared_from_this<Tracee> {
   explicit Tracee(pid_t pid) : pid(pid) {}
   Tracee(const Tracee&) = delete;
   Tracee& operator=(const Tracee&) = delete;

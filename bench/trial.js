@@ -31,10 +31,17 @@ const traceDir = path.join(WORK, `trace-${name}-${process.pid}`);
 fs.rmSync(traceDir, { recursive: true, force: true });
 const devnull = fs.openSync('/dev/null', 'w');
 try {
+  const cpuFile = path.join(WORK, `cpu-${process.pid}`);
+  const env = workload.reportsCpu ? { ...process.env, REWIND_BENCH_CPU: cpuFile } : process.env;
   let t = process.hrtime();
-  const nat = spawnSync(program, args, { stdio: ['ignore', devnull, 'inherit'] });
+  const nat = spawnSync(program, args, { stdio: ['ignore', devnull, 'inherit'], env });
   const native = seconds(t);
   if (nat.status !== 0) throw new Error(`${program} failed natively: ${nat.status}`);
+  let nativeCpu;
+  if (workload.reportsCpu) {
+    nativeCpu = Number(fs.readFileSync(cpuFile, 'utf8'));
+    fs.rmSync(cpuFile, { force: true });
+  }
 
   t = process.hrtime();
   const outcome = await new Recorder().record({ program, args, traceDir, env: process.env, stdio: [devnull, devnull, 2] });
@@ -47,7 +54,7 @@ try {
   const result = await replayer.run({});
   const replay = seconds(t);
   if (result.kind !== 'exited' || result.code !== 0) throw new Error(`replay failed: ${JSON.stringify(result)}`);
-  process.stdout.write(JSON.stringify({ native, record, replay, events: outcome.events, traceBytes: dirSize(traceDir) }) + '\n');
+  process.stdout.write(JSON.stringify({ native, nativeCpu, record, replay, events: outcome.events, traceBytes: dirSize(traceDir) }) + '\n');
 } finally {
   fs.rmSync(traceDir, { recursive: true, force: true });
 }

@@ -5,7 +5,9 @@
 // inherited-stdio.js notes whether stdio is non-blocking before Node makes it so
 // (see that module); main.js comes in by a dynamic import after it: a static one
 // would load its graph first, and loading `assert` already touches process.stderr.
-import { statSync } from 'node:fs';
+// process.getBuiltinModule (Node >= 20.16) gives fs without the ES module facade,
+// which reads every lazy export of fs (all of streams, ~2 ms)
+const { statSync } = process.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
 
 const dist = new URL('../dist/', import.meta.url);
 const mtime = (rel) => {

@@ -1,8 +1,7 @@
 // Bundles the compiled CLI (dist/) into a few files under dist/bundle/, for start-up:
 // Node's ES module loader spends ~1 ms of CPU per file it resolves and loads, and
 // `rewind record` loaded about 40 of them before recording anything
-// (docs/benchmarks.md, start-up). Code splitting keeps each command's modules in
-// chunks of their own, loaded when that command runs. bin/rewind.js runs the
+// (docs/benchmarks.md, start-up). Each command is a bundle loaded when it runs. bin/rewind.js runs the
 // bundle when it is at least as new as tsc's output, else dist/ itself, so a bare
 // `npx tsc` never runs stale code, only slower code.
 //
@@ -14,17 +13,63 @@ import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+// Node's builtins through require(), not import: an ES module's import of a builtin
+// builds a facade of all its exports, which reads every lazy getter (node:fs loads
+// all of streams for fs.ReadStream, node:crypto the whole of webcrypto). ~8 ms of a
+// record's start. The module standing for a builtin is an ES module of its own
+// whose exports are the builtin's plain properties (a CommonJS one made esbuild copy
+// every property, ~100 for fs, into a namespace object for each module importing it:
+// ~3 ms); a lazy getter that yields a function is exported as a function calling it,
+// the other lazy getters (fs.promises, crypto.webcrypto, classes) not at all, and a
+// use of one fails the build (import-is-undefined is an error below).
+const requireHere = createRequire(import.meta.url);
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(build) {
+    build.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'import-statement' && args.path !== 'node:module'
+      ? { path: args.path, namespace: 'builtin-require' } : undefined));
+    build.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => {
+      const m = requireHere(args.path);
+      const lines = [`const m = require(${JSON.stringify(args.path)});`, 'export default m;'];
+      Object.entries(Object.getOwnPropertyDescriptors(m)).forEach(([name, d], i) => {
+        if (!/^[A-Za-z_$][\w$]*$/.test(name) || name === 'default') return;
+        const key = JSON.stringify(name);
+        if (!d.get) lines.push(`const v${i} = m[${key}]; export { v${i} as ${name} };`);
+        else if (typeof m[name] === 'function' && !/^class\b/.test(Function.prototype.toString.call(m[name])) && !/^[A-Z]/.test(name)) {
+          lines.push(`function f${i}(...a) { return m[${key}](...a); } export { f${i} as ${name} };`);
+        }
+      });
+      return { contents: lines.join('\n'), loader: 'js' };
+    });
+  },
+};
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-// chunk names carry a hash of their content: the old ones would pile up
+// Each command is a bundle of its own, without shared chunks: a record loaded 13
+// chunks (ESM resolution and loading ~0.7 ms each); now main.js and one file. The
+// modules that must be one instance (inherited-stdio.js, read by bin/rewind.js and
+// a command), the commands main.js imports when they run, and the x86 decoder's
+// wrapper (loaded only when CPUID sites are patched; inlined, its static import of
+// iced-x86 would load it at every start) stay separate files, imported by path.
+const separate = /^\.\/(inherited-stdio|[a-z-]+-command|code-sites)\.js$/;
+const keepSeparate = {
+  name: 'keep-separate',
+  setup(build) {
+    build.onResolve({ filter: separate }, (args) => (args.kind === 'entry-point' ? undefined : { path: args.path, external: true }));
+  },
+};
+
 fs.rmSync(path.join(root, 'dist', 'bundle'), { recursive: true, force: true });
+const commands = fs.readdirSync(path.join(root, 'dist', 'cli')).filter((f) => /^[a-z-]+-command\.js$/.test(f)).map((f) => `dist/cli/${f}`);
 await esbuild.build({
   absWorkingDir: root,
-  entryPoints: ['dist/cli/inherited-stdio.js', 'dist/cli/main.js'],
+  entryPoints: ['dist/cli/inherited-stdio.js', 'dist/cli/main.js', 'dist/cpuid/code-sites.js', ...commands],
   outdir: 'dist/bundle',
+  entryNames: '[name]',
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
@@ -32,10 +77,13 @@ await esbuild.build({
   // dist/bundle/ is as deep as dist/<room>/: paths built from import.meta.url stay right
   sourcemap: 'linked',
   logLevel: 'warning',
+  logOverride: { 'import-is-undefined': 'error' },
+  plugins: [keepSeparate, builtinsByRequire],
   // less for V8 to scan at every start (~10% of a record's CPU under load); names are
   // kept, so stack traces still read
   minifyWhitespace: true,
   minifySyntax: true,
   // CommonJS packages bundled into ES modules call require() for builtins
-  banner: { js: "import { createRequire as __rewindRequire } from 'node:module'; const require = __rewindRequire(import.meta.url);" },
+  // (process.getBuiltinModule, Node >= 20.16, skips the ES module facade of node:module)
+  banner: { js: "const require = (process.getBuiltinModule?.('node:module') ?? (await import('node:module'))).createRequire(import.meta.url);" },
 });

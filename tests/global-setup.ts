@@ -5,7 +5,8 @@
 //   cc -g -O0 -static -o tests/.build/NAME.static NAME.c  (statically linked)
 // The edge corpus tests/programs/edge/NAME.c (tests/integration/edge.test.ts) and
 // the helpers in tests/programs/tools/NAME.c and the multi-process programs in
-// tests/programs/procs/NAME.c are compiled dynamically only, into
+// tests/programs/procs/NAME.c and the threaded programs in tests/programs/threads/NAME.c
+// are compiled dynamically only, into
 // tests/.build/<dir>/NAME.
 // A build whose output is newer than its source is skipped. A program that
 // fails to build dynamically fails the run; one that cannot be linked
@@ -23,7 +24,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PROGRAMS_DIR = path.join(ROOT, 'tests', 'programs');
 const BUILD_DIR = path.join(ROOT, 'tests', '.build');
 /** Subdirectories of tests/programs built dynamically only, into tests/.build/<dir>. */
-const DYNAMIC_ONLY_DIRS = ['edge', 'tools', 'procs'];
+const DYNAMIC_ONLY_DIRS = ['edge', 'tools', 'procs', 'threads'];
 const REPORT = path.join(BUILD_DIR, 'build-report.json');
 
 interface BuildJob {

@@ -280,3 +280,15 @@ export function compileC(name: string, source: string, prefix = 'rewind-c-'): st
   expect(cc.status, describeRun(cc)).toBe(0);
   return exe;
 }
+
+/** `tool` is on PATH (looked up by the shell, as a test's command would be). */
+export function onPath(tool: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+}
+
+/** A tool the test records, installed through apt when missing: the test fails loudly if it cannot be. */
+export function requireTool(tool: string): void {
+  if (onPath(tool)) return;
+  const apt = spawnSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${tool}`], { encoding: 'utf8', timeout: 600_000 });
+  if (!onPath(tool)) throw new Error(`${tool} is not on PATH and apt-get install ${tool} failed (exit ${apt.status}): ${(apt.stderr || apt.stdout || '').slice(-500)}`);
+}

@@ -17,7 +17,8 @@
 #include <stdint.h>
 
 #define RW_MAGIC 0x52574e44L          /* prctl option: "RWND" */
-#define RW_MAGIC_OK 0x52574e4f4bL     /* the recorder's answer */
+#define RW_MAGIC_OK 0x52574e4f4bL     /* the recorder's answer: install the filter */
+#define RW_MAGIC_FILTERED 0x52574e4f46L /* its answer after an exec: the filter is there already */
 #define RW_INTERRUPTED (-0x5257000000L) /* set by the recorder: redo this call traced */
 #define RW_BUF_SIZE (1L << 20)
 #define RW_HEADER 64
@@ -63,13 +64,31 @@ enum {
   NR_getcwd = 79, NR_readlink = 89, NR_getppid = 110, NR_prctl = 157,
   NR_fadvise64 = 221, NR_clock_gettime = 228, NR_openat = 257, NR_newfstatat = 262,
   NR_readlinkat = 267, NR_faccessat = 269, NR_seccomp = 317, NR_statx = 332,
-  NR_faccessat2 = 439, NR_getdents64 = 217,
+  NR_faccessat2 = 439, NR_getdents64 = 217, NR_execve = 59,
 };
 
+/* The syscall instructions the seccomp filter lets through untraced: the one in
+ * rw_untraced below (the first image's: a debugger sees a function there), and
+ * `syscall; ret` in a page at a fixed address. The filter outlives exec, and a
+ * second filter could only trace more (the kernel takes the strictest answer), so
+ * a program exec'd by a recorded process, whose library is elsewhere, maps this
+ * page and uses its parent's filter (docs/syscallbuf.md, "exec"). Below replay's
+ * feed (addon/replay_syscallbuf.h) and stub (src/replay/stub.ts). */
+#define RW_UNTRACED_PAGE 0x6ffd00000000L
+#define RW_UNTRACED_PAGE_AFTER (RW_UNTRACED_PAGE + 2)
+
 long rw_untraced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+long rw_untraced_page(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long rw_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long rw_handle(long nr, long *a);
+/* rwpreload_env.c: this library out of the program's environment, and back into
+ * the environment of a program it execs */
+void rw_strip_env(char **envp);
+long rw_execve(const long *a);
 extern char rw_untraced_after[], rw_traced_after[], rw_entry[];
+/* The address after the untraced syscall instruction this image uses: what rw_entry
+ * leaves in rcx, as the instruction does, whether the call was made or served. */
+__attribute__((visibility("hidden"))) long rw_untraced_ip;
 
 /* The two syscall instructions, and the entry the patched sites reach. rw_entry
  * keeps every register a syscall instruction keeps (all but rax, rcx, r11). */
@@ -83,6 +102,12 @@ __asm__(
     ".globl rw_untraced_after\n.hidden rw_untraced_after\n"
     "rw_untraced_after:\n"
     "  ret\n"
+    ".globl rw_untraced_page\n.hidden rw_untraced_page\n.type rw_untraced_page,@function\n"
+    "rw_untraced_page:\n"
+    "  mov %rdi,%rax\n  mov %rsi,%rdi\n  mov %rdx,%rsi\n  mov %rcx,%rdx\n"
+    "  mov %r8,%r10\n  mov %r9,%r8\n  mov 8(%rsp),%r9\n"
+    "  movabs $0x6ffd00000000,%r11\n"  /* RW_UNTRACED_PAGE: its syscall returns to our caller */
+    "  jmp *%r11\n"
     ".globl rw_traced\n.hidden rw_traced\n.type rw_traced,@function\n"
     "rw_traced:\n"
     "  mov %rdi,%rax\n  mov %rsi,%rdi\n  mov %rdx,%rsi\n  mov %rcx,%rdx\n"
@@ -108,11 +133,12 @@ __asm__(
     /* What a syscall instruction leaves in rcx and r11 (the address after it, the
      * flags), the same whether the call was made or served from replay's feed. */
     "  pop %r11\n"
-    "  lea rw_untraced_after(%rip),%rcx\n"
+    "  mov rw_untraced_ip(%rip),%rcx\n"
     "  ret\n");
 
 static struct rw_header *buf;
-static int active;  /* the filter is installed: rw_untraced is really untraced */
+static int active;    /* the filter is installed: the untraced instruction is really untraced */
+static int use_page;  /* exec'd under an earlier image's filter: the page's instruction is ours */
 static uint32_t crc_table[256];
 
 static long sys(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
@@ -216,7 +242,7 @@ static int changes_files(long nr, const long *a) {
 static int patchable(long nr) {
   long a[6] = {0, 0, 0, 0, 0, 0};
   struct out o;
-  return nr == NR_fcntl || nr == NR_ioctl || plan(nr, a, &o);
+  return nr == NR_fcntl || nr == NR_ioctl || nr == NR_execve || plan(nr, a, &o);
 }
 
 #define SYSCALL_FIXED 84  /* kEvSyscall record without writes (addon/event_format.h) */
@@ -224,6 +250,7 @@ static int patchable(long nr) {
 long rw_handle(long nr, long *a) {
   struct rw_header *h = buf;
   struct out o;
+  if (nr == NR_execve && active) return rw_execve(a);
   if (!active || h->disabled || h->busy || !plan(nr, a, &o) || (h->traced & TRACED_ALL) ||
       ((h->traced & TRACED_FILE_WRITES) && changes_files(nr, a)) ||
       ((h->traced & TRACED_STDIO_WRITES) && (nr == NR_write || nr == NR_pwrite64) && (a[0] == 1 || a[0] == 2)))
@@ -233,7 +260,9 @@ long rw_handle(long nr, long *a) {
     return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);  /* the recorder empties the buffer at this stop */
   h->busy = 1;
   long ret;
-  if (!h->feed || !serve(h, nr, a, &ret)) ret = rw_untraced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (!h->feed || !serve(h, nr, a, &ret))
+    ret = use_page ? rw_untraced_page(nr, a[0], a[1], a[2], a[3], a[4], a[5])
+                   : rw_untraced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   if (ret == RW_INTERRUPTED) {
     /* A signal arrived while the call blocked: the recorder recorded it as this
      * result and holds the signal back; the traced call gets it. */
@@ -390,44 +419,30 @@ static void patch_libc(void) {
 
 /* ---- start-up ------------------------------------------------------------------- */
 
-/* Takes this library out of LD_PRELOAD, so the program and its children see the
- * environment they were given (/proc/self/environ still shows the original). */
-static void strip_env(char **envp) {
-  static const char key[] = "LD_PRELOAD=", me[] = "/librwpreload.so";
-  for (char **e = envp; e && *e; e++) {
-    char *v = *e;
-    int match = 1;
-    for (int i = 0; key[i]; i++) match &= v[i] == key[i];
-    if (!match) continue;
-    v += sizeof key - 1;
-    char *end = v;
-    while (*end && *end != ':' && *end != ' ') end++;
-    long ml = sizeof me - 1;
-    if (end - v < ml) return;
-    for (long i = 0; i < ml; i++)
-      if (end[-ml + i] != me[i]) return;
-    if (*end == 0) {
-      for (char **f = e; *f; f++) f[0] = f[1];
-    } else {
-      char *src = end + 1, *dst = v;
-      while ((*dst++ = *src++)) {
-      }
-    }
-    return;
-  }
-}
-
 struct sock_filter { uint16_t code; uint8_t jt, jf; uint32_t k; };
 struct sock_fprog { unsigned short len; struct sock_filter *filter; };
+
+/* Maps the page of the untraced syscall instruction (RW_UNTRACED_PAGE). */
+static int map_untraced_page(void) {
+  long p = sys(NR_mmap, RW_UNTRACED_PAGE, 4096, 3, 0x22 | 0x100000 /* MAP_FIXED_NOREPLACE */, -1, 0);
+  if (p != RW_UNTRACED_PAGE) {
+    if (p >= 0 || p < -4095) sys(NR_munmap, p, 4096, 0, 0, 0, 0);
+    return 0;
+  }
+  static const unsigned char code[] = {0x0f, 0x05, 0xc3};  /* syscall; ret */
+  copy((void *)p, code, sizeof code);
+  return sys(NR_mprotect, p, 4096, 5, 0, 0, 0) == 0;
+}
 
 __attribute__((constructor)) static void rw_init(int argc, char **argv, char **envp) {
   (void)argc;
   (void)argv;
-  strip_env(envp);
+  rw_strip_env(envp);
   long b = sys(NR_mmap, 0, RW_BUF_SIZE, 3, 0x22, -1, 0);
   if (b < 0 && b > -4096) return;
+  /* (after an exec the recorder takes the page's instruction as the untraced one) */
   long ok = sys(NR_prctl, RW_MAGIC, b, RW_BUF_SIZE, (long)rw_untraced_after, (long)rw_traced_after, RW_CAN_FEED);
-  if (ok != RW_MAGIC_OK) {  /* not recorded by rewind */
+  if (ok != RW_MAGIC_OK && ok != RW_MAGIC_FILTERED) {  /* not recorded by rewind */
     sys(NR_munmap, b, RW_BUF_SIZE, 0, 0, 0, 0);
     return;
   }
@@ -438,19 +453,35 @@ __attribute__((constructor)) static void rw_init(int argc, char **argv, char **e
     for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
     crc_table[i] = c;
   }
+  if (ok == RW_MAGIC_FILTERED) {
+    /* exec'd by a recorded process: its filter lets the page's instruction through;
+     * without the page no call can go untraced, and the buffer stays empty */
+    if (!map_untraced_page()) return;
+    use_page = 1;
+    rw_untraced_ip = RW_UNTRACED_PAGE_AFTER;
+    patch_libc();
+    active = 1;
+    return;
+  }
+  rw_untraced_ip = (long)rw_untraced_after;
   patch_libc();
-  uint64_t ip = (uint64_t)(long)rw_untraced_after;
-  struct sock_filter f[8] = {
-      {0x20, 0, 0, 4},                    /* ld arch */
-      {0x15, 0, 5, 0xc000003e},           /* x86-64? */
-      {0x20, 0, 0, 8},                    /* ld instruction_pointer (low) */
-      {0x15, 0, 3, (uint32_t)ip},
-      {0x20, 0, 0, 12},                   /* (high) */
-      {0x15, 0, 1, (uint32_t)(ip >> 32)},
-      {0x06, 0, 0, 0x7fff0000},           /* SECCOMP_RET_ALLOW */
-      {0x06, 0, 0, 0x7ff00000},           /* SECCOMP_RET_TRACE */
+  /* Let through this image's untraced instruction, and the page's, for the
+   * programs this process and its children exec. */
+  uint64_t ip = (uint64_t)(long)rw_untraced_after, page = (uint64_t)RW_UNTRACED_PAGE_AFTER;
+  struct sock_filter f[11] = {
+      {0x20, 0, 0, 4},                      /* 0: ld arch */
+      {0x15, 0, 8, 0xc000003e},             /* 1: x86-64? else 10 */
+      {0x20, 0, 0, 8},                      /* 2: ld instruction_pointer (low) */
+      {0x15, 0, 2, (uint32_t)ip},           /* 3: ours? else 6 */
+      {0x20, 0, 0, 12},                     /* 4: ld (high) */
+      {0x15, 3, 4, (uint32_t)(ip >> 32)},   /* 5: ours: 9, else 10 */
+      {0x15, 0, 3, (uint32_t)page},         /* 6: the page's? else 10 */
+      {0x20, 0, 0, 12},                     /* 7: ld (high) */
+      {0x15, 0, 1, (uint32_t)(page >> 32)}, /* 8: the page's: 9, else 10 */
+      {0x06, 0, 0, 0x7fff0000},             /* 9: SECCOMP_RET_ALLOW */
+      {0x06, 0, 0, 0x7ff00000},             /* 10: SECCOMP_RET_TRACE */
   };
-  struct sock_fprog prog = {8, f};
+  struct sock_fprog prog = {11, f};
   long r = sys(NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, (long)&prog, 0, 0, 0);
   if (r == -13 /* EACCES: needs no_new_privs without CAP_SYS_ADMIN */) {
     sys(NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0, 0);

@@ -1,5 +1,5 @@
 import { TraceReader } from '../history/index.js';
-import { decodeEvent, type TraceEvent } from '../history/events.js';
+import { CLONE_THREAD, decodeEvent, type TraceEvent } from '../history/events.js';
 import { syscallName } from '../syscalls/names.js';
 import { writeAllSync } from './output.js';
 import { resolveTrace } from './trace-store.js';
@@ -51,8 +51,11 @@ export function describeEvent(e: TraceEvent): string {
     case 'clone': {
       const how = e.ptraceEvent === 2 ? 'vfork' : e.ptraceEvent === 1 ? 'fork' : 'clone';
       const writes = e.childWrites.map((w) => ` <${w.data.length}B @0x${w.addr.toString(16)} in the child>`).join('');
-      return `${how} of process ${e.child} (flags 0x${e.flags.toString(16)})${writes}`;
+      const what = (e.flags & CLONE_THREAD) !== 0n ? 'thread' : 'process';
+      return `${how} of ${what} ${e.child} (flags 0x${e.flags.toString(16)})${writes}`;
     }
+    case 'enter':
+      return `enter ${syscallName(e.nr)}`;
   }
 }
 

@@ -5,6 +5,7 @@
 import { type CommandSpec, type OptionValues, parseCommandLine, UsageError } from './command-line.js';
 import { EXIT_REWIND_ERROR, fail, writeAllSync } from './output.js';
 
+globalThis.__rewindMark?.('main');
 const TRACE_OPTIONAL = '[TRACE]';
 
 const COMMANDS: (CommandSpec & { run(v: OptionValues, positionals: string[]): Promise<number> })[] = [

@@ -1,5 +1,5 @@
 // `rewind ps [TRACE]`: the processes of a recording, one a line: pid, parent,
-// how it ended, command line (docs/usage.md).
+// how it ended, how many threads it had, command line (docs/usage.md).
 import { TraceReader } from '../history/index.js';
 import { recordedProcesses } from '../replay/process-tree.js';
 import { writeAllSync } from './output.js';
@@ -13,9 +13,10 @@ export function psCommand(argv: { trace?: string }): number {
       String(p.pid),
       p.parent ? String(p.parent) : '-',
       !p.end ? (p.unrecordedAfter !== undefined ? `unrecorded after event ${p.unrecordedAfter}` : 'running') : p.end.killed ? `killed by ${signalName(p.end.code)}` : `exit ${p.end.code}`,
+      String(1 + (p.threads?.length ?? 0)),
       p.argv.join(' '),
     ]);
-    const head = ['PID', 'PARENT', 'END', 'COMMAND'];
+    const head = ['PID', 'PARENT', 'END', 'THREADS', 'COMMAND'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ') + '\n';
     writeAllSync(1, Buffer.from([head, ...rows].map(line).join('')));

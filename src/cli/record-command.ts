@@ -7,6 +7,7 @@ import { markLatest, newTraceDir } from './trace-store.js';
 export async function recordCommand(argv: {
   output?: string; command: string[]; syscallbuf?: boolean; portable?: boolean; cpuidFrom?: string;
 }): Promise<number> {
+  globalThis.__rewindMark?.('command loaded');
   const [program, ...args] = argv.command;
   if (!program) fail('usage: rewind record [-o DIR] -- PROGRAM [ARGS...]');
   const dir = argv.output ? path.resolve(argv.output) : newTraceDir(program);

@@ -5,17 +5,19 @@
 // them and answers the trap (addon/cpuid_emulation.cc).
 import type { ExecSnapshot, MapFileInfo } from '../history/events.js';
 import type { CpuidTarget } from '../native/addon.js';
+import { cpuidSitesOf } from './site-cache.js';
 
 const PROT_EXEC = 4;
 const ALL = [0n, (1n << 64n) - 1n] as const;
 
 /**
- * The addresses of the CPUID sites of `file` mapped from file offset `offset` at `start`, `length` bytes.
- * The decoder (iced-x86, slow to load) comes in on first use: with CPUID faulting nothing is patched.
+ * The addresses of the CPUID sites of the file `sha` mapped from file offset
+ * `offset` at `start`, `length` bytes. The file is read, and the decoder loaded,
+ * only when its sites are not known yet (site-cache.ts): with CPUID faulting
+ * nothing is patched.
  */
-async function sitesIn(file: Buffer, sha: string | undefined, start: bigint, offset: number, length: number): Promise<bigint[]> {
-  const { cpuidSitesInFile } = await import('./code-sites.js');
-  return cpuidSitesInFile(file, sha)
+async function sitesIn(sha: string, fileOf: (sha: string) => Buffer, start: bigint, offset: number, length: number): Promise<bigint[]> {
+  return (await cpuidSitesOf(sha, () => fileOf(sha)))
     .filter((at) => at >= offset && at + 2 <= offset + length)
     .map((at) => start + BigInt(at - offset));
 }
@@ -28,7 +30,7 @@ export async function patchExecSnapshot(p: CpuidTarget, snap: ExecSnapshot, file
     if (m.perms[2] !== 'x' || !('file' in m.source)) continue;
     const start = BigInt(m.start);
     const end = BigInt(m.end);
-    const sites = await sitesIn(fileOf(m.source.file), m.source.file, start, m.source.offset, Number(end - start));
+    const sites = await sitesIn(m.source.file, fileOf, start, m.source.offset, Number(end - start));
     if (sites.length) patched += await p.cpuidPatch(start, end, sites);
   }
   return patched;
@@ -49,14 +51,14 @@ export async function forgetSitesIn(p: CpuidTarget, map: MapFileInfo): Promise<v
   await p.cpuidPatch(start, start + BigInt(map.length), []);
 }
 
-/** After a file was mapped: patches it when the mapping is executable. */
-export async function patchMappedFile(p: CpuidTarget, map: MapFileInfo, file: Buffer): Promise<number> {
+/** After an ELF image was mapped: patches it when the mapping is executable. */
+export async function patchMappedFile(p: CpuidTarget, map: MapFileInfo & { sha: string }, fileOf: (sha: string) => Buffer): Promise<number> {
   const start = BigInt(map.addr);
   const end = start + BigInt(map.length);
   if (!(map.prot & PROT_EXEC)) {
     await p.cpuidPatch(start, end, []);
     return 0;
   }
-  const sites = await sitesIn(file, map.sha, start, Number(BigInt(map.offset)), Number(BigInt(map.length)));
+  const sites = await sitesIn(map.sha, fileOf, start, Number(BigInt(map.offset)), Number(BigInt(map.length)));
   return p.cpuidPatch(start, end, sites);
 }

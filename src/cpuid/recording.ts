@@ -9,6 +9,7 @@ import type { CpuidTarget, NativeRecording } from '../native/addon.js';
 import { hostCpuidDump } from './host-dump.js';
 import { type CpuidRow, portableAnswers, regOf } from './leaves.js';
 import { forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
+import { cpuidSitesOf } from './site-cache.js';
 
 export interface CpuidOptions {
   /** mask the answers to the portable baseline (x86-64-v3, no AVX-512, no TSX) */
@@ -120,13 +121,18 @@ export class CpuidRecording {
     await patchExecSnapshot(p, snap, fileOf);
   }
 
+  /** The CPUID sites (file offsets) of image `sha` when they are patched at each mapping, else null. */
+  async imageSites(sha: string, fileOf: (sha: string) => Buffer): Promise<number[] | null> {
+    return this.meta.trap === 'patched' ? cpuidSitesOf(sha, () => fileOf(sha)) : null;
+  }
+
   /** The program mapped a file (the mmap-file stop, after the map-file event). */
   async afterMap(recording: NativeRecording, pid: number, map: MapFileInfo, fileOf: (sha: string) => Buffer): Promise<void> {
     if (this.meta.trap !== 'patched') return;
     const p = recordedProcess(recording, pid);
     await forgetSitesIn(p, map);
     // Only ELF images are patched (their sites come from the ELF's code sections).
-    if (map.sha) await patchMappedFile(p, map, fileOf(map.sha));
+    if (map.sha) await patchMappedFile(p, { ...map, sha: map.sha }, fileOf);
   }
 }
 

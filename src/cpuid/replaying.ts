@@ -11,6 +11,7 @@ import type { CpuidTarget } from '../native/addon.js';
 import { hostCpuidDump } from './host-dump.js';
 import { type CpuidRow, featuresOnlyIn, FEATURES, regOf, trampolineXsave, xsaveWrites, xstateName } from './leaves.js';
 import { forgetAllSites, forgetSitesIn, patchExecSnapshot, patchMappedFile } from './patching.js';
+import { cpuidSitesOf } from './site-cache.js';
 import { type CpuidMeta, faultingAvailable } from './recording.js';
 
 const AT_MINSIGSTKSZ = 51n;
@@ -129,6 +130,11 @@ export async function cpuidAfterRebuild(t: CpuidTarget, trace: TraceReader, snap
   if (p.patch) await patchExecSnapshot(t, snap, (sha) => trace.file(sha));
 }
 
+/** The CPUID sites (file offsets) of image `sha` when they are patched at each mapping, else null. */
+export async function cpuidImageSites(trace: TraceReader, sha: string): Promise<number[] | null> {
+  return policyOf(trace).patch ? cpuidSitesOf(sha, () => trace.file(sha)) : null;
+}
+
 /** Before a map-file event writes the file's bytes. */
 export async function cpuidBeforeMap(t: CpuidTarget, trace: TraceReader, map: MapFileInfo): Promise<void> {
   if (policyOf(trace).patch) await forgetSitesIn(t, map);
@@ -137,5 +143,5 @@ export async function cpuidBeforeMap(t: CpuidTarget, trace: TraceReader, map: Ma
 /** After a map-file event wrote the file's bytes. */
 export async function cpuidAfterMap(t: CpuidTarget, trace: TraceReader, map: MapFileInfo): Promise<void> {
   // Only ELF images are patched (their sites come from the ELF's code sections).
-  if (policyOf(trace).patch && map.sha) await patchMappedFile(t, map, trace.file(map.sha));
+  if (policyOf(trace).patch && map.sha) await patchMappedFile(t, { ...map, sha: map.sha }, (sha) => trace.file(sha));
 }

@@ -1,11 +1,12 @@
 // Which recorded process a debug session debugs (the first, or the one `replay
 // --pid` names), where its history starts and ends in the trace, and its replayed
 // process brought to its first instruction: the first process's from a fresh stub,
-// a child's by replaying the trace until its clone event made it.
+// a child's by replaying the trace until its clone event made it (and, for a child
+// that exec'd, until its last exec).
 import type { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
 import type { NativeTracee } from '../native/addon.js';
-import { imageOf, type RecordedProcess } from '../replay/process-tree.js';
+import { debugStartOf, type RecordedProcess } from '../replay/process-tree.js';
 import { firstExec, startReplayProcess } from '../replay/replay-process.js';
 import { Replayer } from '../replay/replayer.js';
 
@@ -14,7 +15,7 @@ export interface DebuggedTarget {
   snapshot: ExecSnapshot;
   /** its recorded pid */
   tid: number;
-  /** the index of its first event: 1, or its clone event's + 1 */
+  /** the index of its first event: 1, or its clone event's + 1, or its last exec's + 1 (a child that exec'd) */
   firstEvent: number;
   /** the index of its recorded exit (null: the history has none) */
   exitEvent: number | null;
@@ -35,12 +36,13 @@ export function debuggedTarget(trace: TraceReader, process?: RecordedProcess): D
     const { snapshot, tid } = firstExec(trace);
     return { snapshot, tid, firstEvent: 1, exitEvent: rootExit(trace, tid) };
   }
-  const { snapshot, tid } = imageOf(trace, child);
-  return { snapshot, tid, firstEvent: child.firstEvent + 1, exitEvent: child.end?.event ?? null };
+  // after its last exec, in the program it exec'd, if it exec'd; else at its fork's return
+  const { snapshot, tid, event } = debugStartOf(trace, child);
+  return { snapshot, tid, firstEvent: event + 1, exitEvent: child.end?.event ?? null };
 }
 
 /** Its replayed process at its first instruction; the caller owns (and closes) the Tracee. */
 export async function startTarget(trace: TraceReader, target: DebuggedTarget): Promise<NativeTracee> {
   if (target.firstEvent === 1) return startReplayProcess(trace, target.snapshot);
-  return (await (await Replayer.start(trace)).handOver(target.tid)).tracee;
+  return (await (await Replayer.start(trace)).handOver(target.tid, target.firstEvent)).tracee;
 }

@@ -15,6 +15,10 @@ import type { AsyncPointInfo } from '../history/events.js';
 import { applyPoint, armPoint } from './point-stretch.js';
 import { EngineError, type ResumeRequest, type StopEvent, type WatchKind } from './target.js';
 
+/** Events per native run; per run whose program takes buffered calls from the feed (a run's fixed cost is then most of its time). */
+const EVENTS_PER_RUN = 64;
+const EVENTS_PER_FED_RUN = 1024;
+
 /** Options of a run beyond the resume request. */
 export type RunExtra = Omit<DebugRunOptions, 'mode' | 'start' | 'end' | 'fresh' | 'event' | 'forkAt'>;
 
@@ -42,6 +46,8 @@ export interface RunReport {
   steps: number;
   /** the last asynchronous signal's point the run passed, named in its interval (e: the point's event) */
   point?: { e: number; base: number; pc: bigint; n: number; exact: boolean };
+  /** events the program passed in-process, buffered calls served from the feed (docs/syscallbuf.md) */
+  served: number;
 }
 
 export interface RunHooks {
@@ -82,7 +88,9 @@ export class ReplayedProcess {
   /** the user asked the current command to stop (^C); consumed by the command */
   interruptRequested = false;
   /** statistics for `monitor checkpoints` and the benchmarks */
-  readonly stats = { checkpointsTaken: 0, restores: 0, forwardRuns: 0, steps: 0 };
+  readonly stats = { checkpointsTaken: 0, restores: 0, forwardRuns: 0, steps: 0, served: 0 };
+  /** REWIND_DEBUG_FEED=0: every buffered call stops under the debugger (to compare, or to rule the feed out) */
+  private readonly noFeed = process.env.REWIND_DEBUG_FEED === '0';
   private readonly table = encodeSyscallTable();
   /** events whose output (fd 1/2 writes) was already shown: re-running them is silent */
   private shownUpTo = 0;
@@ -210,11 +218,14 @@ export class ReplayedProcess {
   async run(req: ResumeRequest, untilEvent: number, extra: RunExtra, hooks: RunHooks, throughExit = false): Promise<RunReport> {
     const end = throughExit || this.exitEvent === undefined ? Infinity : this.exitEvent;
     this.running = true;
-    const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0 };
+    const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0, served: 0 };
     const runStartT = this.curT;
     let fresh = true;
     /** an asynchronous signal's point armed for the runs of its event (point-stretch.ts) */
     let armed: { index: number; point: NativeRunPoint; info: AsyncPointInfo } | undefined;
+    // events per native run: few while every event stops (periodic checkpoints and
+    // output come between two runs), more while the program passes them in-process
+    let batch = EVENTS_PER_RUN;
     this.stats.forwardRuns++;
     const started = Date.now();
     try {
@@ -227,7 +238,7 @@ export class ReplayedProcess {
         const offset = chunk.offsets[this.next - chunk.firstRecord];
         // a chunk of events ends where the output shown so far ends: what follows is shown
         const stopAt = Math.min(untilEvent, end, !extra.search && this.next < this.shownUpTo ? this.shownUpTo : Infinity);
-        const max = Math.min(stopAt === Infinity ? 0xffffffff : stopAt - this.next, 64);
+        const max = Math.min(stopAt === Infinity ? 0xffffffff : stopAt - this.next, batch);
         const opts: DebugRunOptions = req.action === 'range'
           ? { mode: RunMode.range, start: req.start, end: req.end, fresh, event: this.next, ...extra }
           : { mode: req.action === 'step' ? RunMode.step : RunMode.continue, fresh, event: this.next, ...extra };
@@ -237,6 +248,7 @@ export class ReplayedProcess {
         }
         opts.forkAt = STUB_SYSCALL;
         if (armed?.index === this.next) opts.point = armed.point;
+        if (this.noFeed) opts.noFeed = true;
         const startedAt = this.next;
         const r = await this.debugger.run(this.table, chunk.data, offset, max, opts);
         const stop = decodeStopReport(r.stop);
@@ -246,6 +258,9 @@ export class ReplayedProcess {
         if (!extra.search) this.shownUpTo = Math.max(this.shownUpTo, startedAt + r.count);
         if (extra.steps !== undefined) extra = { ...extra, steps: Math.max(1, extra.steps - stop.position.steps) };
         report.steps += stop.position.steps;
+        report.served += r.served;
+        batch = r.served > 0 ? EVENTS_PER_FED_RUN : EVENTS_PER_RUN;
+        this.stats.served += r.served;
         this.stats.steps += stop.position.steps;
         report.position = stop.position;
         if (stop.lastHit) report.lastHit = stop.lastHit;

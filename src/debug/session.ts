@@ -10,7 +10,7 @@ import { native } from '../native/addon.js';
 import { debugSlotAddress, librariesSvr4Xml, readLinkMap } from '../replay/link-map.js';
 import { RecordedNames, replayRegion, type MemoryRegion } from '../replay/memory-regions.js';
 import { readProcessIds, type ProcessIds } from '../replay/process-ids.js';
-import type { RecordedProcess } from '../replay/process-tree.js';
+import { recordedProcesses, threadedRefusal, type RecordedProcess } from '../replay/process-tree.js';
 import { debuggedTarget, startTarget, type DebuggedTarget } from './debugged-target.js';
 import { Diversion } from './diversion.js';
 import { ReplayedProcess, type RunExtra } from './forward.js';
@@ -83,6 +83,11 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   }
 
   private async begin(): Promise<void> {
+    // The front ends that do not go through `rewind replay` (DAP, ui) meet the same refusal.
+    if (this.trace.meta.version >= 5) {
+      const refusal = threadedRefusal(this.opts.process ?? recordedProcesses(this.trace)[0]);
+      if (refusal) throw new EngineError('refused', refusal);
+    }
     const tracee = await startTarget(this.trace, this.target);
     const first = this.target.firstEvent;
     let pc: bigint;

@@ -3,15 +3,18 @@ import { crc32 } from './crc32.js';
 
 export const FORMAT_NAME = 'rewind-trace';
 /**
+ * 5: threads: a record's tid is the thread it belongs to; a clone event with
+ * CLONE_THREAD made a thread of the parent's process; enter events (kind 11) name
+ * the order in which the threads of a process ended their runs of user code.
  * 4: the events of every process of the program (clone events, kind 10, where one
  * was created; records carry the pid they belong to); writes that reached the
  * recording's stdout or stderr are marked (syscall flag 4).
  * 3: map-file events name an emulated file and carry the mapped range in pieces;
  * file-data events (kind 9). 2: cpuid events (kind 4).
  */
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 /** meta.json versions this rewind reads: 1 had no cpuid events, 1 and 2 only whole-file map-file events. */
-export const FORMAT_VERSIONS_READ: readonly number[] = [1, 2, 3, 4];
+export const FORMAT_VERSIONS_READ: readonly number[] = [1, 2, 3, 4, 5];
 
 export const META_FILE = 'meta.json';
 export const END_FILE = 'end.json';

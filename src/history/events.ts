@@ -14,9 +14,14 @@ export const EventKind = {
   Stop: 8,
   FileData: 9,
   Clone: 10,
-  /** 11 is taken by the threads work (thread entry); 12: an asynchronous signal's point, named by its state */
+  /** (format 5) a thread of a process with several stopped at a syscall entry */
+  Enter: 11,
+  /** 12: an asynchronous signal's point, named by its state */
   AsyncPoint: 12,
 } as const;
+
+/** clone flags: the clone made a thread of the parent's process (format 5) */
+export const CLONE_THREAD = 0x10000n;
 
 export const HEADER_SIZE = 12;
 export const SYSCALL_FIXED_SIZE = 84;
@@ -126,6 +131,8 @@ export type TraceEvent =
   /** in the parent's stream: it created process `child` (ptrace event 1 fork, 2 vfork, 3 clone); childWrites: the child's memory that differs from the parent's */
   | { kind: 'clone'; tid: number; child: number; ptraceEvent: number; flags: bigint; childWrites: { addr: bigint; data: Buffer }[] }
   | { kind: 'stop'; tid: number; reason: string }
+  /** (format 5) thread `tid` of a process with several threads stopped at the entry of syscall `nr`: its run of user code ended here */
+  | { kind: 'enter'; tid: number; nr: number }
   | { kind: 'async-point'; tid: number; point: AsyncPointInfo };
 
 export class EventFormatError extends Error {}
@@ -202,6 +209,9 @@ export function decodeEvent(rec: Buffer): TraceEvent {
         flags: rec.readBigUInt64LE(HEADER_SIZE + 8), childWrites,
       };
     }
+    case EventKind.Enter:
+      need(rec, HEADER_SIZE + 4, 'enter');
+      return { kind: 'enter', tid, nr: rec.readUInt32LE(HEADER_SIZE) };
     case EventKind.Exec:
       return { kind: 'exec', tid, snapshot: json<ExecSnapshot>(rec) };
     case EventKind.MapFile:

@@ -105,6 +105,8 @@ export interface DebugRunOptions {
   stopSignals?: bigint;
   /** the start state is a boundary whose breakpoint counts as a hit */
   startCandidate?: boolean;
+  /** every buffered call stops, as before the debugger used the feed (docs/syscallbuf.md) */
+  noFeed?: boolean;
   /**
    * stop (reason 'target') at arrival n at pc, data trigger n, or the first arrival
    * at pc whose fingerprint is fp, in interval `event`
@@ -154,6 +156,14 @@ export interface NativeRecording {
    * reason 'stopped'.
    */
   requestStop(): void;
+  /**
+   * An ELF image JS stored at a mapping (addon/record_images.h): its file's key,
+   * content hash and, when CPUID sites are patched, their file offsets (else null).
+   * Later private mappings of the same file get their map-file event (and patches)
+   * from the loop itself, without an 'mmap-file' stop. Applies before the next run
+   * (no need to await it).
+   */
+  knowImage(dev: bigint, ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint, sha: string, sites: number[] | null): Promise<void>;
   /** Every process still recorded dies (SIGKILL, reaped); the state goes. Safe to call again. */
   close(): Promise<void>;
   /**
@@ -305,6 +315,10 @@ export interface Native {
   restoreTerminal(): void;
   /** Gives the stopped replayed process its own copy of the emulated file at fd (addon/replay_files.h). */
   emuUnshare(pid: number, fd: number): Promise<void>;
+  /** Replay: the checked trace file of ELF image sha and its CPUID sites if they are patched (else null); the loop maps its later map-file events itself (addon/replay_images.h). */
+  replayKnowImage(sha: string, path: string, sites: number[] | null): Promise<void>;
+  /** Maps `path` privately at addr in the stopped process (openat, mmap, close injected at insnAddr; the path goes to scratch): mmap's result, or openat's -errno. */
+  mapFileInto(pid: number, insnAddr: bigint, scratch: bigint, path: string, addr: bigint, length: bigint, prot: number, offset: bigint): Promise<bigint>;
   /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
   cpuidLeaves(): Promise<number[][]>;
 
@@ -320,6 +334,28 @@ export interface Native {
   /** XSAVE area (PTRACE_GETREGSET NT_X86_XSTATE), or the 512-byte FXSAVE area. */
   getXState(pid: number): Promise<Buffer>;
   setXState(pid: number, data: Buffer): Promise<void>;
+
+  // Threads (addon/thread_copy.h, addon/thread_exports.cc, docs/timeline.md).
+  /**
+   * A stopped copy of every thread of the stopped process of `tracee`: a fork
+   * injected at insnAddr in its thread `caller` (tracee.pid, or another of its
+   * threads), the other threads cloned in the copy with their registers, XSAVE
+   * area, signal mask, sigaltstack, robust list, clear-tid address, name and queued
+   * signals. The copy's Tracee (its pid: the copy of `caller`), and one pair per
+   * thread, the caller's first. Every thread must be in a ptrace stop, none at a
+   * syscall's entry. Closing the copy's Tracee ends all its threads.
+   */
+  forkThreads(tracee: NativeTracee, caller: number, insnAddr: bigint): Promise<{ tracee: NativeTracee; threads: ThreadCopy[] }>;
+  /** Sets one stopped thread going, without waiting (waitStop waits). */
+  resume(tid: number, mode: 'cont' | 'syscall' | 'step', signal: number): Promise<void>;
+  /** The next stop (or the end) of one tracee. */
+  waitStop(tid: number): Promise<NativeWaitResult>;
+}
+
+/** A thread of a copied process and the thread that stands for it in the copy. */
+export interface ThreadCopy {
+  original: number;
+  copy: number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

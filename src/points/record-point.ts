@@ -43,8 +43,12 @@ async function valuesAt(pid: number, regs: Buffer): Promise<LoopValue[]> {
   return loopValues(ops, regs, (addr, len) => native().readMemory(pid, addr, len));
 }
 
-/** pc is in the syscall buffer's preload library (mapped from librwpreload.so). */
+/** The page of the untraced syscall an exec'd image's library uses (addon/preload/rwpreload.c). */
+const UNTRACED_PAGE = 0x6ffd00000000n;
+
+/** pc is in the syscall buffer's preload library (mapped from librwpreload.so), or in its page after an exec. */
 function inPreloadLibrary(pid: number, pc: bigint): boolean {
+  if (pc >= UNTRACED_PAGE && pc < UNTRACED_PAGE + 4096n) return true;
   return readMaps(pid).some((m) => pc >= m.start && pc < m.end && path.basename(m.name) === path.basename(preloadLibraryPath()));
 }
 

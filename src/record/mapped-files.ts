@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import type { TraceWriter } from '../history/index.js';
 import type { FileDataInfo, MapFileInfo, Pieces } from '../history/events.js';
 import { native } from '../native/addon.js';
-import { hex, readMaps, type ProcMapping } from '../replay/proc-maps.js';
+import { fileIdentity, hex, readMaps, type ProcMapping } from '../replay/proc-maps.js';
 
 const PIECE = 1 << 20;
 const MAP_SHARED = 0x01;
@@ -23,13 +23,7 @@ const MAP_ANONYMOUS = 0x20;
 /** A mapping the recorder cannot record faithfully: the recording stops with this. */
 export class MappingRefused extends Error {}
 
-/** "major:minor:inode", as /proc/PID/maps names a mapping's file. */
-export function fileIdentity(st: fs.BigIntStats): string {
-  const dev = st.dev;
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-  return `${major}:${minor}:${st.ino}`;
-}
+export { fileIdentity };
 
 const ZEROS = Buffer.alloc(PIECE);
 
@@ -44,22 +38,25 @@ function storeRange(writer: TraceWriter, file: string, from: number, length: num
   const extents = native().fileDataExtents(file, from, from + length);
   const fd = fs.openSync(file, 'r');
   try {
-    const buf = Buffer.alloc(PIECE);
+    // no larger than the range: most mapped data files are a few KiB (ld.so.cache,
+    // locale and gconv files), mapped by every process of a build
+    const buf = Buffer.allocUnsafe(Math.min(PIECE, length));
     const done = new Set<number>();
     for (let i = 0; i < extents.length; i += 2) {
       for (let at = Math.floor((extents[i] - from) / PIECE) * PIECE; from + at < extents[i + 1]; at += PIECE) {
         if (done.has(at)) continue;
         done.add(at);
         const want = Math.min(PIECE, length - at);
-        buf.fill(0);
         let got = 0;
         while (got < want) {
           const n = fs.readSync(fd, buf, got, want - got, from + at + got);
           if (n <= 0) break;
           got += n;
         }
+        buf.fill(0, got, want);
         const piece = buf.subarray(0, want);
-        if (!isZero(piece)) pieces.push([at, writer.storeBuffer(Buffer.from(piece))]);
+        // storeBuffer hashes and writes it before returning: the buffer is reused
+        if (!isZero(piece)) pieces.push([at, writer.storeBuffer(piece)]);
       }
     }
   } finally {
@@ -106,8 +103,13 @@ function describeObject(link: string, st: fs.BigIntStats): string {
   return `${kind} ${target}`;
 }
 
-/** The 'mmap-file' stop: a successful mmap of a file, or of shared memory, at event `index`. */
-export function recordMapping(pid: number, stop: Record<string, unknown>, writer: TraceWriter, index: number): MapFileInfo {
+/**
+ * The 'mmap-file' stop: a successful mmap of a file, or of shared memory, at event
+ * `index`. `onImage` hears of each ELF image stored (the record loop writes the
+ * events of its later mappings itself: addon/record_images.h).
+ */
+export function recordMapping(pid: number, stop: Record<string, unknown>, writer: TraceWriter, index: number,
+  onImage?: (st: fs.BigIntStats, sha: string) => void): MapFileInfo {
   const flags = Number(stop.flags);
   const length = Number(stop.length as bigint);
   const offset = Number(stop.offset as bigint);
@@ -130,7 +132,11 @@ export function recordMapping(pid: number, stop: Record<string, unknown>, writer
     throw new MappingRefused(`mmap of a ${describeObject(link, st)} (fd ${stop.fd}): the kernel writes its contents outside syscalls, which rewind cannot record`);
   const path = fs.readlinkSync(link);
   const size = Math.max(0, Math.min(length, Number(st.size) - offset));
-  if (startsWithElf(link)) return { ...base, sha: storeImage(writer, link, st), path, size };
+  if (startsWithElf(link)) {
+    const sha = storeImage(writer, link, st);
+    onImage?.(st, sha);
+    return { ...base, sha, path, size };
+  }
   let readOnly = false;
   try {
     readOnly = (Number(/flags:\s*([0-7]+)/.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${stop.fd}`, 'utf8'))?.[1] ?? '2') & 3) === 0;

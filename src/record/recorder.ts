@@ -3,7 +3,7 @@
 // (files the program maps, exec, calls that cannot be recorded).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { TraceWriter } from '../history/index.js';
+import { TraceWriter } from '../history/trace-writer.js';  // not the index: the reader's LRU cache loads perf_hooks
 import { EventKind, encodeJsonEvent } from '../history/events.js';
 import { native, preloadLibraryPath, type NativeRecording } from '../native/addon.js';
 import { captureAddressSpace } from '../replay/address-space.js';
@@ -156,6 +156,7 @@ export class Recorder {
       this.finish({ kind: 'stopped', reason: `could not start ${path}`, events: writer.eventCount });
       throw new RecordError((e as Error).message);
     }
+    globalThis.__rewindMark?.('spawned');
     const children = opts.children ?? env.REWIND_CHILDREN !== 'live';
     const recording = (this.recording = new n.Recording(this.pid, children));
     // A stop asked for while the program was being spawned: the first run honours it.
@@ -174,9 +175,11 @@ export class Recorder {
     const table = encodeSyscallTable();
     const first = { ...(await captureAddressSpace(pid, writer, path)), argv: commandLineOf(pid) };
     writer.append(encodeJsonEvent(EventKind.Exec, pid, first));
+    globalThis.__rewindMark?.('captured');
     writer.flush(); // the start of the program is on disk before it runs
     await cpuid.afterExec(recording, pid, first, stored);
 
+    globalThis.__rewindMark?.('ready to run');
     let running = recording.run(table, BATCH_BYTES);
     for (;;) {
       let r;
@@ -218,9 +221,15 @@ export class Recorder {
             return outcome;
           }
           case 'mmap-file': {
-            const map = recordMapping(at, stop, writer, writer.eventCount - 1);
+            const image: { st?: fs.BigIntStats; sha?: string } = {};
+            const map = recordMapping(at, stop, writer, writer.eventCount - 1, (st, sha) => Object.assign(image, { st, sha }));
             writer.append(encodeJsonEvent(EventKind.MapFile, at, map));
             await cpuid.afterMap(recording, at, map, stored);
+            // the loop records this image's later mappings itself (addon/record_images.h)
+            if (image.st && image.sha) {
+              const { st, sha } = image;
+              void recording.knowImage(st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs, sha, await cpuid.imageSites(sha, stored));
+            }
             break;
           }
           case 'mremap-grow': {
@@ -246,13 +255,6 @@ export class Recorder {
               writer.append(encodeJsonEvent(EventKind.AsyncPoint, at, named.point));
               await recording.pointDeliver(at);
             }
-            break;
-          }
-          case 'released': {
-            // A process other than the first did what cannot be recorded yet: it runs on
-            // unrecorded, served by the helper; its history ends here.
-            writer.append(encodeJsonEvent(EventKind.Stop, at, { reason: `process ${at} runs on unrecorded from here: ${stop.why}` }));
-            handOverChildren(stop.children as unknown as bigint[]);
             break;
           }
           case 'unknown-syscall':
@@ -299,7 +301,9 @@ export class Recorder {
     this.finished = true;
     clearTimeout(this.stopFallback);
     // signals: replay on a CPU with other signal frame sizes is refused only if there were any
+    globalThis.__rewindMark?.('program ended');
     this.writer?.close({ outcome, signals: this.signalEvents });
+    globalThis.__rewindMark?.('trace closed');
   }
 
   /**

@@ -4,7 +4,9 @@ import type { TraceWriter, TraceReader } from '../history/index.js';
 import type { ExecSnapshot, MappingSnapshot } from '../history/events.js';
 import { native } from '../native/addon.js';
 import { getReg, setReg } from '../arch/registers.js';
-import { hex, isSpecialMapping, readMaps } from './proc-maps.js';
+import { fileIdentity, hex, isSpecialMapping, readMaps, type ProcMapping } from './proc-maps.js';
+import { mapStoredFile } from './stored-mappings.js';
+import { untouchedMappings } from './untouched-mappings.js';
 import { STUB_BASE, STUB_SIZE, STUB_STACK_PROBE, STUB_SYSCALL } from './stub.js';
 
 const AT_NULL = 0n;
@@ -63,6 +65,31 @@ function sameAsFile(path: string, offset: bigint, data: Buffer): boolean {
   }
 }
 
+const ZEROS = Buffer.alloc(1 << 16);
+
+/** All bytes zero: compared a block at a time (a byte loop in JS cost ~1 ms per 100 KiB). */
+function isZero(data: Buffer): boolean {
+  for (let at = 0; at < data.length; at += ZEROS.length) {
+    const n = Math.min(ZEROS.length, data.length - at);
+    if (!data.subarray(at, at + n).equals(ZEROS.subarray(0, n))) return false;
+  }
+  return true;
+}
+
+/**
+ * The file at PATH is the one the mapping shows (not replaced since it was mapped),
+ * and reaches into the mapping's last page (past the end of a file, the pages of a
+ * mapping fault; the capture reads such a mapping, as before).
+ */
+function isFileAt(path: string, m: ProcMapping): boolean {
+  try {
+    const st = fs.statSync(path, { bigint: true });
+    return fileIdentity(st) === `${m.major}:${m.minor}:${m.inode}` && st.size > m.offset + (m.end - m.start) - 4096n;
+  } catch {
+    return false;
+  }
+}
+
 export async function captureAddressSpace(pid: number, writer: TraceWriter, exe: string): Promise<ExecSnapshot> {
   const n = native();
   const regs = await n.getRegs(pid);
@@ -74,16 +101,28 @@ export async function captureAddressSpace(pid: number, writer: TraceWriter, exe:
   const mappings: MappingSnapshot[] = [];
   // A file mapped several times (an ELF's segments) is stored once per snapshot.
   const stored = new Map<string, string>();
+  const untouched = untouchedMappings(pid);
   for (const m of maps) {
     if (isSpecialMapping(m.name)) continue;
+    // the executable and ld.so: through the machine's file store, like every mapped image
+    const image = () => {
+      const sha = stored.get(m.name) ?? writer.storeImage(m.name, fs.statSync(m.name, { bigint: true }));
+      stored.set(m.name, sha);
+      return { file: sha, offset: Number(m.offset) };
+    };
+    if (untouched.files.has(m.start) && m.name.startsWith('/') && isFileAt(m.name, m)) {
+      mappings.push({ start: hex(m.start), end: hex(m.end), perms: m.perms, name: m.name, source: image() });
+      continue;
+    }
+    if (untouched.zero.has(m.start)) {
+      mappings.push({ start: hex(m.start), end: hex(m.end), perms: m.perms, name: m.name, source: { zero: true } });
+      continue;
+    }
     const data = await n.readMemory(pid, m.start, Number(m.end - m.start));
     let source: MappingSnapshot['source'];
     if (m.name.startsWith('/') && data.length === Number(m.end - m.start) && sameAsFile(m.name, m.offset, data)) {
-      // the executable and ld.so: through the machine's file store, like every mapped image
-      const sha = stored.get(m.name) ?? writer.storeImage(m.name, fs.statSync(m.name, { bigint: true }));
-      stored.set(m.name, sha);
-      source = { file: sha, offset: Number(m.offset) };
-    } else if (data.every((b) => b === 0)) {
+      source = image();
+    } else if (isZero(data)) {
       source = { zero: true };
     } else {
       source = { blob: writer.storeBuffer(data) };
@@ -122,6 +161,12 @@ export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap
     const end = BigInt(m.end);
     if (start < STUB_BASE + STUB_SIZE && end > STUB_BASE)
       throw new Error(`the recorded mapping ${m.start}-${m.end} overlaps rewind's replay stub at ${hex(STUB_BASE)}`);
+    const prot = protOf(m.perms);
+    if ('file' in m.source) {
+      // an ELF image: mapped from the trace's file where the file reaches
+      const mapped = await mapStoredFile(pid, reader, m.source.file, start, Number(end - start), m.source.offset, prot);
+      if (mapped >= Number(end - start)) continue;
+    }
     // Contents are written through /proc/pid/mem, which writes read-only pages of
     // private mappings only: a shared file mapping is replayed as a private one.
     const shared = m.perms[3] === 's' && !('file' in m.source) ? 1n : 2n;
@@ -129,7 +174,6 @@ export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap
     if (got !== start) throw new Error(`replay could not map ${m.start}-${m.end} (mmap returned ${got})`);
     const data = await contentOf(reader, m, Number(end - start));
     if (data && data.length) await n.writeMemory(pid, start, data);
-    const prot = protOf(m.perms);
     if (prot !== 3n) await syscall(NR_MPROTECT, start, end - start, prot);
   }
   if (!stack) throw new Error('the recorded exec snapshot has no [stack] mapping');

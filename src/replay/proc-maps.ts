@@ -34,6 +34,14 @@ export function isSpecialMapping(name: string): boolean {
   return name === '[vdso]' || name === '[vsyscall]' || name.startsWith('[vvar');
 }
 
+/** "major:minor:inode", as /proc/PID/maps names a mapping's file (major and minor in decimal, as parseMaps gives them). */
+export function fileIdentity(st: fs.BigIntStats): string {
+  const dev = st.dev;
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  return `${major}:${minor}:${st.ino}`;
+}
+
 export function hex(v: bigint | number): string {
   return '0x' + v.toString(16);
 }

@@ -3,7 +3,7 @@
 // the command line the recorder read at each exec), and how each ended (exit
 // events). `rewind ps` prints it; `replay --pid` picks a process by it.
 import type { TraceReader } from '../history/index.js';
-import { decodeEvent, EventKind, type ExecSnapshot } from '../history/events.js';
+import { CLONE_THREAD, decodeEvent, EventKind, type ExecSnapshot } from '../history/events.js';
 
 export interface RecordedProcess {
   /** the pid it had when recorded */
@@ -16,8 +16,12 @@ export interface RecordedProcess {
   firstEvent: number;
   /** the exec event whose image it started with (its parent's last, for a child) */
   imageEvent: number;
+  /** its own last exec event, for a child that exec'd: a debugger starts there, in that image */
+  lastExec?: number;
   /** how it ended (its exit event); undefined if the trace ends first */
   end?: { killed: boolean; code: number; event: number };
+  /** its threads other than the first, by recorded tid (format 5) */
+  threads?: number[];
   /** the stop event after which it ran on unrecorded (it made a thread, or outlived the program) */
   unrecordedAfter?: number;
 }
@@ -36,9 +40,15 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
     if (e.kind === 'exec') {
       const p = byPid.get(e.tid);
       const argv = e.snapshot.argv ?? (p ? p.argv : firstArgv);
-      if (p) p.argv = argv;
-      else byPid.set(e.tid, { pid: e.tid, parent: 0, argv, firstEvent: index, imageEvent: index });
+      if (p) {
+        p.argv = argv;
+        if (p.parent) p.lastExec = index;
+      } else byPid.set(e.tid, { pid: e.tid, parent: 0, argv, firstEvent: index, imageEvent: index });
       lastImage.set(e.tid, index);
+    } else if (e.kind === 'clone' && (e.flags & CLONE_THREAD) !== 0n) {
+      // a thread of the parent's process (format 5): its events carry its own tid
+      const p = byPid.get(e.tid) ?? [...byPid.values()].find((q) => q.threads?.includes(e.tid));
+      if (p) (p.threads ??= []).push(e.child);
     } else if (e.kind === 'clone') {
       const parent = byPid.get(e.tid);
       const image = lastImage.get(e.tid) ?? 0;
@@ -55,11 +65,28 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
   return [...byPid.values()];
 }
 
-/** The image a child started with (its parent's), as the exec event that made it. */
-export function imageOf(trace: TraceReader, p: RecordedProcess): { snapshot: ExecSnapshot; tid: number } {
-  const e = decodeEvent(trace.record(p.imageEvent));
-  if (e.kind !== 'exec') throw new Error(`event ${p.imageEvent} is not the exec event of process ${p.pid}'s image`);
-  return { snapshot: e.snapshot, tid: p.pid };
+/**
+ * Where a debugger of a child starts (replay --pid): after its last exec, in the
+ * program it exec'd, if it exec'd; else at its fork's return, in the image it
+ * started with (its parent's). `event` is the exec event or the clone event.
+ */
+export function debugStartOf(trace: TraceReader, p: RecordedProcess): { snapshot: ExecSnapshot; tid: number; event: number } {
+  const image = p.lastExec ?? p.imageEvent;
+  const e = decodeEvent(trace.record(image));
+  if (e.kind !== 'exec') throw new Error(`event ${image} is not the exec event of process ${p.pid}'s image`);
+  return { snapshot: e.snapshot, tid: p.pid, event: p.lastExec ?? p.firstEvent };
+}
+
+/**
+ * Why a debugger cannot have process `p` (undefined if it can): one with threads
+ * replays headless (replay --check), but the debugger follows one thread, and its
+ * checkpoints are forks, which copy only the calling thread (docs/timeline.md, Threads).
+ */
+export function threadedRefusal(p: RecordedProcess): string | undefined {
+  if (!p.threads?.length) return undefined;
+  return `process ${p.pid} made ${p.threads.length} thread${p.threads.length > 1 ? 's' : ''} (${p.threads.slice(0, 4).join(', ')}${p.threads.length > 4 ? ', ...' : ''}): `
+    + 'debugging a process with threads is not supported yet (gdb would see one thread without the others\' effects, and reverse execution needs checkpoints that re-create threads); '
+    + '`rewind replay --check` replays it, and `--pid` chooses another process of the trace';
 }
 
 /**

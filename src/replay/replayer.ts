@@ -3,10 +3,24 @@
 // order (docs/timeline.md, "Processes"), echoing what each replayed process
 // writes to fd 1/2 in that order.
 import type { TraceReader } from '../history/index.js';
-import { EventKind } from '../history/events.js';
+import { CLONE_THREAD, EventKind } from '../history/events.js';
 import type { NativeTracee } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
+
+/** Where a replay's time went (ms, wall clock), for REWIND_TRACE_RUNS: the answer to "why is replay slower than native". */
+export interface ReplayTimes {
+  /** starting the first process: the stub, the recorded address space rebuilt */
+  startMs: number;
+  /** in the native loop, and how many times it was entered */
+  nativeMs: number;
+  nativeRuns: number;
+  /** events JS applies (mapped files, exec), and how many */
+  jsEventsMs: number;
+  jsEvents: number;
+  /** reading and decompressing chunks of events */
+  chunksMs: number;
+}
 
 /** `served`: of the events, the buffered calls the programs took in-process (docs/syscallbuf.md) */
 export type ReplayOutcome =
@@ -26,11 +40,19 @@ export interface ReplayHooks {
 
 const CLONE_VM = 0x100n;
 
-/** How many records from `offset` in a chunk belong to the process of the first one. */
-function runOfOneProcess(data: Buffer, offset: number): { tid: number; count: number } {
+/**
+ * How many records from `offset` in a chunk belong to the process of the first one
+ * (`processOf`: a thread's process; the native loop takes the threads' turns itself).
+ */
+function runOfOneProcess(data: Buffer, offset: number, processOf: Map<number, number>): { tid: number; count: number } {
   const tid = data.readUInt32LE(offset + 8);
+  const process = processOf.get(tid) ?? tid;
   let count = 0;
-  for (let at = offset; at + 12 <= data.length && data.readUInt32LE(at + 8) === tid; at += data.readUInt32LE(at)) count++;
+  for (let at = offset; at + 12 <= data.length; at += data.readUInt32LE(at)) {
+    const t = data.readUInt32LE(at + 8);
+    if (t !== tid && (processOf.get(t) ?? t) !== process) break;
+    count++;
+  }
   return { tid, count };
 }
 
@@ -42,8 +64,10 @@ type Step =
   | { kind: 'stopped'; next: number; reason: string };
 
 export class Replayer {
-  /** recorded pid -> the replayed process standing for it (closed when it is dropped from here) */
+  /** recorded pid (or tid, format 5) -> the replayed process (or thread) standing for it (closed when it is dropped from here) */
   private readonly procs = new Map<number, NativeTracee>();
+  /** recorded tid of a thread other than its process's first -> the recorded pid of its process */
+  private readonly processOf = new Map<number, number>();
   /** recorded pid -> a child that runs in its memory until it execs or exits (vfork, posix_spawn) */
   private readonly memoryChild = new Map<number, number>();
   /** recorded pid -> the index before which its events were replayed ahead of the trace's order */
@@ -54,13 +78,16 @@ export class Replayer {
   /** events the programs replayed in-process from the syscall buffer's feed */
   private served = 0;
   private readonly table = encodeSyscallTable();
+  readonly times: ReplayTimes = { startMs: 0, nativeMs: 0, nativeRuns: 0, jsEventsMs: 0, jsEvents: 0, chunksMs: 0 };
 
   private constructor(readonly trace: TraceReader) {}
 
   static async start(trace: TraceReader): Promise<Replayer> {
     const r = new Replayer(trace);
+    const started = performance.now();
     const first = firstExec(trace);
     const tracee = await startReplayProcess(trace, first.snapshot);
+    r.times.startMs += performance.now() - started;
     r.root = first.tid;
     r.procs.set(first.tid, tracee);
     await tracee.setProcess(first.tid, true, trace.meta.version >= 4);
@@ -73,13 +100,14 @@ export class Replayer {
   }
 
   /**
-   * Replays until process `tid` has been created (its clone event), then hands it
-   * over: the returned replayed process stands at its first instruction, replaying
-   * its own events only and making no children; every other process is killed.
-   * The caller owns the returned Tracee.
+   * Replays until process `tid` has been created (its clone event) and its events
+   * before `from` are replayed (an exec it made: it then stands in the new program),
+   * then hands it over: the returned replayed process stands at its first
+   * instruction, replaying its own events only and making no children; every other
+   * process is killed. The caller owns the returned Tracee.
    */
-  async handOver(tid: number): Promise<{ tracee: NativeTracee; next: number }> {
-    const end = await this.runLoop({}, () => this.procs.has(tid));
+  async handOver(tid: number, from = 0): Promise<{ tracee: NativeTracee; next: number }> {
+    const end = await this.runLoop({}, () => this.procs.has(tid) && Math.max(this.next, this.doneBefore.get(tid) ?? 0) >= from);
     const tracee = this.procs.get(tid);
     if (tracee === undefined || end) {
       await this.close();
@@ -108,9 +136,12 @@ export class Replayer {
           handingOver = true;
           return undefined;
         }
-        const chunk = trace.readChunk(trace.chunkIndexOf(this.next));
+        const index = trace.chunkIndexOf(this.next);
+        const chunk = await trace.readChunkAsync(index);
+        // the next chunk decompresses on another thread while the loop replays this one
+        trace.prefetchChunk(index + 1);
         const offset = chunk.offsets[this.next - chunk.firstRecord];
-        const { tid, count } = runOfOneProcess(chunk.data, offset);
+        const { tid, count } = runOfOneProcess(chunk.data, offset, this.processOf);
         if (!this.procs.has(tid) && chunk.data[offset + 4] === EventKind.Stop) {
           // The recorder's own stop (tid 0): the trace ends there for every process.
           const stopped = await applyJsEvent(undefined, trace, this.next);
@@ -181,10 +212,16 @@ export class Replayer {
     if (tracee === undefined) {
       throw new DivergenceError(`replay cannot go on at event ${index}: it belongs to process ${tid}, which the replay has not created (or which has ended)`);
     }
+    const times = this.times;
+    let t = performance.now();
     const chunk = trace.readChunk(trace.chunkIndexOf(index));
     const offset = chunk.offsets[index - chunk.firstRecord];
+    times.chunksMs += performance.now() - t;
+    t = performance.now();
     // The loop gets a copy of what it is given: only the records from here on.
     const r = await tracee.run(this.table, chunk.data.subarray(offset), 0, count);
+    times.nativeMs += performance.now() - t;
+    times.nativeRuns++;
     for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
     this.served += r.served;
     const next = index + r.count;
@@ -200,7 +237,11 @@ export class Replayer {
         const child = Number(r.stop.recordedChild);
         if (!r.child) throw new Error('native replay loop: a clone stop without the child');
         this.procs.set(child, r.child);
-        if (BigInt(r.stop.flags as bigint) & CLONE_VM) this.memoryChild.set(tid, child);
+        const flags = BigInt(r.stop.flags as bigint);
+        // A thread runs in turn with the others, in the order of the trace; a child
+        // in its parent's memory runs before the parent's code runs again.
+        if (flags & CLONE_THREAD) this.processOf.set(child, this.processOf.get(tid) ?? tid);
+        else if (flags & CLONE_VM) this.memoryChild.set(tid, child);
         return { kind: 'more', next };
       }
       case 'exited':
@@ -213,14 +254,22 @@ export class Replayer {
         return { kind: 'ended', next, outcome };
       }
       case 'divergence': {
-        const who = tid === this.root ? '' : ` (process ${tid})`;
+        const thread = r.stop.tid !== undefined ? Number(r.stop.tid) : tid;
+        const process = this.processOf.get(thread);
+        const who = process !== undefined ? ` (process ${process}, thread ${thread})` : thread === this.root ? '' : ` (process ${thread})`;
         throw new DivergenceError(divergenceMessage(next, r.stop.expected, r.stop.actual) + who);
       }
       case 'exec':
+        t = performance.now();
         await replayExec(tracee, trace, next);
+        times.jsEventsMs += performance.now() - t;
+        times.jsEvents++;
         return { kind: 'exec', next: next + 1 };
       case 'need-js': {
+        t = performance.now();
         const stopped = await applyJsEvent(tracee, trace, next);
+        times.jsEventsMs += performance.now() - t;
+        times.jsEvents++;
         return stopped === undefined ? { kind: 'more', next: next + 1 } : { kind: 'stopped', next: next + 1, reason: stopped };
       }
       default:

@@ -80,6 +80,8 @@ export const Size = {
   Ioctl: 10,
   /** param = byte count, only if the argument (pointer) is non-null and the return value is >= 0 */
   FixedIfOk: 11,
+  /** futex: the 4-byte word, only for the commands (op without PRIVATE and CLOCK_REALTIME) whose bit is set in param */
+  FutexWord: 12,
 } as const;
 
 /** Flag bits in a row's flags slot. */

@@ -86,6 +86,12 @@ type Body = Omit<SyscallSpec, 'name'>;
 const fixed = (arg: number, bytes: number): OutSpec => ({ arg, size: Size.Fixed, param: bytes });
 /** `bytes` at the pointer in `arg`, only when the call succeeded (result >= 0). */
 const fixedIfOk = (arg: number, bytes: number): OutSpec => ({ arg, size: Size.FixedIfOk, param: bytes });
+/** the futex word at `arg` (4 bytes) for the futex commands in the bit set `commands` */
+const futexWord = (arg: number, commands: number): OutSpec => ({ arg, size: Size.FutexWord, param: commands });
+// futex commands: WAKE_OP 5, LOCK_PI 6, UNLOCK_PI 7, TRYLOCK_PI 8, WAIT_REQUEUE_PI 11,
+// CMP_REQUEUE_PI 12, LOCK_PI2 13.
+const FUTEX_WRITES_UADDR = (1 << 6) | (1 << 7) | (1 << 8) | (1 << 11) | (1 << 13);
+const FUTEX_WRITES_UADDR2 = (1 << 5) | (1 << 11) | (1 << 12);
 /** as many bytes as the (positive) result */
 const ret = (arg: number): OutSpec => ({ arg, size: Size.Ret });
 /** result × `elem` bytes */
@@ -486,9 +492,10 @@ const BODIES: Record<string, Body> = {
   rseq: { action: Action.Refuse },
   // futex(uaddr, op, val, timeout/val2, uaddr2, val3): the PI operations update *uaddr
   // (owner tid, FUTEX_WAITERS, OWNER_DIED), FUTEX_WAKE_OP and the requeue-PI operations
-  // modify *uaddr2. For the other operations uaddr2 is unused (possibly garbage in the
-  // register): not readable, or over-captured harmlessly.
-  futex: emulate(fixed(0, S.int), fixed(4, S.int)),
+  // modify *uaddr2. Only those words are recorded: the others (a WAIT's, a WAKE's) are
+  // the program's, which other threads change while the call is in the kernel, so a
+  // copy read at the call's return would undo their stores in replay.
+  futex: emulate(futexWord(0, FUTEX_WRITES_UADDR), futexWord(4, FUTEX_WRITES_UADDR2)),
   futex_waitv: emulate(),
   futex_wake: emulate(),
   futex_wait: emulate(),

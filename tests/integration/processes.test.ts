@@ -2,11 +2,10 @@
 // "Processes"): programs that fork, vfork+exec and posix_spawn, a shell pipeline,
 // make building a two-file C program and git, each compared with its native run;
 // `rewind ps`; a divergence in a child names the process; gdb on a child (--pid).
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUILD_DIR, describeRun, recordAndReplay, rewind, runNative, tempDir } from '../helpers.js';
+import { BUILD_DIR, describeRun, recordAndReplay, requireTool, rewind, runNative, tempDir } from '../helpers.js';
 import { rewriteTrace } from '../trace-edit.js';
 import { afterMark, debugReplay, GDB_TIMEOUT_MS, record } from './gdb-support.js';
 import { TraceReader } from '../../src/history/index.js';
@@ -14,17 +13,6 @@ import { decodeEvent } from '../../src/history/events.js';
 
 const text = (b: Buffer) => b.toString('utf8');
 const proc = (name: string) => path.join(BUILD_DIR, 'procs', name);
-
-function onPath(tool: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-}
-
-/** A tool the test records, installed through apt when missing: the test fails loudly if it cannot be. */
-function requireTool(tool: string): void {
-  if (onPath(tool)) return;
-  const apt = spawnSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${tool}`], { encoding: 'utf8', timeout: 600_000 });
-  if (!onPath(tool)) throw new Error(`${tool} is not on PATH and apt-get install ${tool} failed (exit ${apt.status}): ${(apt.stderr || apt.stdout || '').slice(-500)}`);
-}
 
 /** Records CMD and replays it: the recording prints what the native run does, the replay what the recording did. */
 function expectRecordedAndReplayed(cmd: string[], opts: { cwd?: string; nativeCwd?: string; linesInAnyOrder?: boolean; env?: Record<string, string> } = {}) {
@@ -68,18 +56,12 @@ describe('every process of a program', () => {
     });
   }
 
-  it('a child that makes a thread goes on unrecorded; the others are recorded and replayed to their ends', () => {
-    const native = runNative([proc('child_thread')]);
-    const rr = recordAndReplay([proc('child_thread')]);
-    expect(rr.record.status, describeRun(rr.record)).toBe(0);
-    expect(text(rr.record.stdout)).toBe(text(native.stdout));
-    expect(text(rr.record.stdout)).toBe('parent starts\nthread in the child\nchild exited 3\n');
-    // The thread's line was not recorded: the replay prints the parent's and says why the child's history ends.
-    expect(rr.replay.status, describeRun(rr.replay)).toBe(0);
-    expect(text(rr.replay.stdout)).toBe('parent starts\nchild exited 3\n');
-    expect(text(rr.replay.stderr)).toMatch(/rewind: the history of process \d+ ends at event \d+: process \d+ runs on unrecorded from here: it creates a thread/);
+  it('a child that makes a thread: its thread is recorded and replayed too', () => {
+    const rr = expectRecordedAndReplayed([proc('child_thread')]);
+    expect(text(rr.replay.stdout)).toBe('parent starts\nthread in the child\nchild exited 3\n');
     const ps = rewind(['ps', rr.traceDir]);
-    expect(text(ps.stdout)).toMatch(/\n\d+\s+\d+\s+unrecorded after event \d+\s+\S*child_thread\n$/);
+    // The child made one thread: two in all.
+    expect(text(ps.stdout)).toMatch(/\n\d+\s+\d+\s+exit 3\s+2\s+\S*child_thread\n$/);
   });
 
   it('a shell pipeline: sh -c "seq 1 30000 | sort -rn | head -3"', () => {
@@ -89,15 +71,16 @@ describe('every process of a program', () => {
     const ps = rewind(['ps', rr.traceDir]);
     expect(ps.status, describeRun(ps)).toBe(0);
     const lines = text(ps.stdout).trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^PID\s+PARENT\s+END\s+COMMAND$/);
+    expect(lines[0]).toMatch(/^PID\s+PARENT\s+END\s+THREADS\s+COMMAND$/);
     const rows = lines.slice(1).map((l) => l.split(/\s{2,}/));
     expect(rows.length, text(ps.stdout)).toBe(4);
-    expect(rows.map((r) => r[3])).toEqual(['/bin/sh -c seq 1 30000 | sort -rn | head -3', 'seq 1 30000', 'sort -rn', 'head -3']);
+    expect(rows.map((r) => r[4])).toEqual(['/bin/sh -c seq 1 30000 | sort -rn | head -3', 'seq 1 30000', 'sort -rn', 'head -3']);
+    expect(rows.map((r) => r[3])).toEqual(['1', '1', '1', '1']);
     const [sh, ...children] = rows;
     expect(sh[1]).toBe('-');
     expect(sh[2]).toBe('exit 0');
     for (const c of children) expect(c[1]).toBe(sh[0]);
-    expect(children.find((c) => c[3] === 'head -3')![2]).toBe('exit 0');
+    expect(children.find((c) => c[4] === 'head -3')![2]).toBe('exit 0');
   });
 
   it('make builds a two-file C program (make, cc, cc1, as, ld)', () => {

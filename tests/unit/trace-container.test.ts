@@ -99,7 +99,7 @@ describe('byte layout', () => {
     expect(actual.readUInt32LE(16 + 12)).toBe(records.length);
     expect(actual.readUInt32LE(16 + 16)).toBe(3);
 
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8'))).toEqual({ format: 'rewind-trace', version: 4, arch: 'x86-64' });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8'))).toEqual({ format: 'rewind-trace', version: 5, arch: 'x86-64' });
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'end.json'), 'utf8'))).toEqual({ eventCount: 3, exitCode: 7 });
     expect(fs.readdirSync(dir).sort()).toEqual(['end.json', 'events.rwe', 'files', 'meta.json']);
   });
@@ -187,7 +187,7 @@ describe('round trip', () => {
     const r = TraceReader.open(dir);
     expect(r.complete).toBe(true);
     expect(r.truncated).toBeNull();
-    expect(r.meta).toMatchObject({ format: 'rewind-trace', version: 4, n: 1 });
+    expect(r.meta).toMatchObject({ format: 'rewind-trace', version: 5, n: 1 });
     expect(r.end).toEqual({ eventCount: 20000, reason: 'exit' });
     expect(r.eventCount).toBe(20000);
     expect(r.chunks.length).toBeGreaterThan(2);
@@ -337,10 +337,10 @@ describe('corruption', () => {
 describe('versions', () => {
   it('rejects an unknown format version in meta.json', () => {
     const { dir } = writeTrace([1]);
-    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ format: 'rewind-trace', version: 5 }));
+    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ format: 'rewind-trace', version: 6 }));
     const e = errorOf(() => TraceReader.open(dir));
     expect(e.code).toBe('VERSION');
-    expect(e.message).toBe(`trace format version 5 is not supported (this rewind reads versions 1, 2, 3 and 4): ${dir}`);
+    expect(e.message).toBe(`trace format version 6 is not supported (this rewind reads versions 1, 2, 3, 4 and 5): ${dir}`);
   });
 
   it('rejects an unknown version in the events file header', () => {

@@ -1,4 +1,4 @@
-/* A forked child makes a thread (not recorded yet: the child goes on unrecorded);
+/* A forked child makes a thread (recorded and replayed, as every thread is);
  * the parent, recorded throughout, waits for it and prints its status. */
 #include <pthread.h>
 #include <stdio.h>

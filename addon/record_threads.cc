@@ -1,0 +1,195 @@
+// Threads while recording: see record_threads.h.
+#include "record_threads.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#include <cstddef>
+
+#include "cpuid_emulation.h"
+#include "memory_io.h"
+#include "record_buffer.h"
+#include "record_processes.h"
+#include "tracer_thread.h"
+
+namespace rw {
+namespace {
+
+constexpr uint64_t kCloneChildSettid = 0x01000000;
+constexpr int kThreadClone = 3;  // the clone event's ptrace event: PTRACE_EVENT_CLONE
+
+ThreadGroup& groupFor(Recording& rec, pid_t tid, const Session& s) {
+  ThreadGroup& g = rec.groups[groupOf(tid, s)];
+  if (g.threads.empty()) g.threads.insert(groupOf(tid, s));
+  return g;
+}
+
+}  // namespace
+
+void adoptThread(Recording& rec, pid_t parent, pid_t child, RecordWriter& w, uint32_t& count) {
+  Session& p = rec.procs[parent];
+  uint64_t flags = p.entry.rdi;
+  Stop st = waitStop(child);  // its attach stop (SIGSTOP), or its death
+  // Per-process state is the parent's; per-thread state starts afresh.
+  Session c;
+  c.tgid = groupOf(parent, p);
+  c.view = p.view;
+  c.seccompMode = p.seccompMode;
+  c.bufAddr = p.bufAddr;
+  c.bufCapacity = p.bufCapacity;
+  c.untracedAfter = p.untracedAfter;
+  c.tracedAfter = p.tracedAfter;
+  c.flushed = p.flushed;
+  c.syscallInsn = p.syscallInsn;
+  c.mappedFiles = p.mappedFiles;
+  c.writableMapped = p.writableMapped;
+  c.watchingShared = p.watchingShared;
+  c.shared = p.shared;
+  c.parent = p.parent;
+  c.orderStdio = p.orderStdio;
+  c.echoIds[0] = p.echoIds[0];
+  c.echoIds[1] = p.echoIds[1];
+  c.threaded = p.threaded = true;
+  c.cpuid = p.cpuid;
+  rec.procs[child] = c;
+  ThreadGroup& g = groupFor(rec, parent, p);
+
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> writes;
+  bool alive = st.kind != Stop::kExited && st.kind != Stop::kKilled;
+  if (alive) {
+    // Its exit is recorded at PTRACE_EVENT_EXIT (threadExitStatus).
+    long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACEFORK |
+                PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXIT |
+                (p.seccompMode ? PTRACE_O_TRACESECCOMP : 0);
+    if (ptrace(PTRACE_SETOPTIONS, child, nullptr, (void*)opts) != 0)
+      throw NativeError{errno, "ptrace(PTRACE_SETOPTIONS) on new thread " + std::to_string(child)};
+    if ((flags & kCloneChildSettid) && p.entry.r10) {
+      std::vector<uint8_t> tid(4);
+      if (readMemory(child, p.entry.r10, tid.data(), 4) == 4) writes.push_back({p.entry.r10, tid});
+    }
+    if (p.bufAddr) {
+      // One buffer for the process: every call of every thread goes traced from now
+      // on (tracedWanted), in the thread's memory and so in the replay's too.
+      uint32_t traced = tracedWanted(c);
+      uint64_t at = p.bufAddr + offsetof(BufHeader, traced);
+      writeMemory(child, at, &traced, 4);
+      writes.push_back({at, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(&traced),
+                                                 reinterpret_cast<uint8_t*>(&traced) + 4)});
+    }
+    g.threads.insert(child);
+    rec.held.insert(child);
+  }
+  size_t start = w.begin(kEvClone, 0, uint32_t(parent));
+  w.u32(uint32_t(child));
+  w.u32(uint32_t(kThreadClone));
+  w.u64(flags);
+  w.u32(uint32_t(writes.size()));
+  for (auto& [addr, bytes] : writes) {
+    w.u64(addr);
+    w.u32(uint32_t(bytes.size()));
+    w.bytes(bytes.data(), bytes.size());
+  }
+  w.end(start);
+  count++;
+  if (!alive) {
+    size_t at = w.begin(kEvExit, 0, uint32_t(child));
+    w.u32(st.kind == Stop::kExited ? 0 : 1);
+    w.u32(uint32_t(st.kind == Stop::kExited ? st.code : st.sig));
+    w.end(at);
+    count++;
+    rec.procs.erase(child);
+  }
+}
+
+void threadStopped(Recording& rec, pid_t tid, const Session& s, const Stop& st) {
+  auto it = rec.groups.find(groupOf(tid, s));
+  if (it == rec.groups.end() || it->second.runner != tid) return;
+  bool entry = (st.kind == Stop::kSyscall && !s.inSyscall) ||
+               (st.kind == Stop::kEvent && (st.event == PTRACE_EVENT_SECCOMP || st.event == PTRACE_EVENT_EXIT)) ||
+               st.kind == Stop::kExited || st.kind == Stop::kKilled;
+  if (entry) it->second.runner = 0;
+}
+
+bool mayResume(Recording& rec, pid_t tid, const Session& s) {
+  if (!s.exitPending && (s.inSyscall || s.dying)) return true;
+  auto it = rec.groups.find(groupOf(tid, s));
+  if (it == rec.groups.end()) return true;  // one thread: nothing to order
+  ThreadGroup& g = it->second;
+  if (g.runner == 0 || g.runner == tid) {
+    g.runner = tid;
+    return true;
+  }
+  for (pid_t r : g.ready)
+    if (r == tid) return false;
+  g.ready.push_back(tid);
+  return false;
+}
+
+std::vector<pid_t> nextRunners(Recording& rec) {
+  std::vector<pid_t> out;
+  for (auto& [tgid, g] : rec.groups) {
+    while (g.runner == 0 && !g.ready.empty()) {
+      pid_t next = g.ready.front();
+      g.ready.pop_front();
+      if (!rec.procs.count(next)) continue;
+      g.runner = next;
+      out.push_back(next);
+    }
+  }
+  return out;
+}
+
+void markEntry(Recording& rec, pid_t tid, const Session& s, int64_t nr, RecordWriter& w, uint32_t& count) {
+  if (!s.threaded) return;
+  size_t start = w.begin(kEvEnter, 0, uint32_t(tid));
+  w.u32(uint32_t(nr));
+  w.end(start);
+  count++;
+}
+
+bool threadExitStatus(pid_t tid, const Session& s, Stop& death) {
+  if (groupOf(tid, s) == tid || s.exitRecorded) return false;
+  unsigned long status = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &status) != 0) return false;
+  int ws = int(status);
+  if (WIFEXITED(ws)) {
+    death.kind = Stop::kExited;
+    death.code = WEXITSTATUS(ws);
+  } else if (WIFSIGNALED(ws)) {
+    death.kind = Stop::kKilled;
+    death.sig = WTERMSIG(ws);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void threadGone(Recording& rec, pid_t tid, const Session& s) {
+  auto it = rec.groups.find(groupOf(tid, s));
+  if (it == rec.groups.end()) return;
+  ThreadGroup& g = it->second;
+  g.threads.erase(tid);
+  if (g.runner == tid) g.runner = 0;
+  for (auto r = g.ready.begin(); r != g.ready.end();) r = *r == tid ? g.ready.erase(r) : r + 1;
+  if (g.threads.empty()) rec.groups.erase(it);
+}
+
+void shareMappedFiles(Recording& rec, pid_t tid, const Session& s) {
+  auto it = rec.groups.find(groupOf(tid, s));
+  if (it == rec.groups.end()) return;
+  for (pid_t t : it->second.threads) {
+    auto o = rec.procs.find(t);
+    if (o == rec.procs.end() || t == tid) continue;
+    o->second.mappedFiles = s.mappedFiles;
+    o->second.writableMapped = s.writableMapped;
+  }
+}
+
+size_t threadCount(const Recording& rec, pid_t tid, const Session& s) {
+  auto it = rec.groups.find(groupOf(tid, s));
+  return it == rec.groups.end() ? 1 : it->second.threads.size();
+}
+
+}  // namespace rw

@@ -1,0 +1,102 @@
+// forkThreads (a copy of every thread of a stopped process, thread_copy.h), and
+// resume/waitStop: a thread set going, and the next stop of one thread waited for
+// apart, which a process whose threads wait for each other needs (resumeAndWait
+// would wait for one while the thread it waits on stays stopped).
+#include "thread_exports.h"
+
+#include <sys/ptrace.h>
+
+#include <memory>
+#include <string>
+
+#include "js_args.h"
+#include "ptrace_ops.h"
+#include "thread_copy.h"
+#include "tracee_exports.h"
+#include "tracer_thread.h"
+
+namespace rw {
+namespace {
+
+using Napi::CallbackInfo;
+using Napi::Value;
+
+Value ForkThreads(const CallbackInfo& info) {
+  const char* usage = "forkThreads(tracee: Tracee, caller: number (one of its threads), insnAddr: bigint): "
+                      "{ tracee: Tracee, threads: { original, copy }[] }";
+  USAGE_CHECK(info.Length() == 3 && isTracee(info.Env(), info[0]) && info[1].IsNumber() && info[2].IsBigInt(), usage);
+  TraceePtr t = traceeFrom(info.Env(), info[0]);
+  pid_t caller = info[1].As<Napi::Number>().Int32Value();
+  uint64_t insn = big(info[2]);
+  USAGE_CHECK(caller > 0, usage);
+  if (!t) {  // a bug in the caller, said as a closed Tracee's own calls say it
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    Napi::Error e = Napi::Error::New(info.Env(), std::string("the tracee was closed (usage: ") + usage + ")");
+    e.Set("code", Napi::String::New(info.Env(), "EDISPOSED"));
+    d.Reject(e.Value());
+    return d.Promise();
+  }
+  return submitToTracer(info.Env(), usage, [t, caller, insn] {
+    auto copy = std::make_shared<ThreadsCopy>(forkCopyThreads(*t, caller, insn, nullptr));
+    Outcome o;
+    o.build = [copy](Napi::Env env) {
+      Napi::Array a = Napi::Array::New(env, copy->threads.size());
+      for (uint32_t i = 0; i < copy->threads.size(); i++) {
+        Napi::Object p = Napi::Object::New(env);
+        p.Set("original", copy->threads[i].original);
+        p.Set("copy", copy->threads[i].copy);
+        a.Set(i, p);
+      }
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("tracee", wrapTracee(env, copy->process));
+      r.Set("threads", a);
+      return r;
+    };
+    return o;
+  });
+}
+
+Value Resume(const CallbackInfo& info) {
+  const char* usage = "resume(tid, mode: 'cont'|'syscall'|'step', signal: number)";
+  USAGE_CHECK(info.Length() == 3 && info[0].IsNumber() && info[1].IsString() && info[2].IsNumber(), usage);
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  std::string mode = info[1].As<Napi::String>().Utf8Value();
+  int sig = info[2].As<Napi::Number>().Int32Value();
+  int req = mode == "cont" ? PTRACE_CONT : mode == "syscall" ? PTRACE_SYSCALL : mode == "step" ? PTRACE_SINGLESTEP : -1;
+  USAGE_CHECK(req != -1 && tid > 0 && sig >= 0 && sig < 65, usage);
+  return submitToTracer(info.Env(), usage, [tid, req, sig] {
+    resume(tid, req, sig);
+    return nothing();
+  });
+}
+
+Value WaitStop(const CallbackInfo& info) {
+  const char* usage = "waitStop(tid): { kind, signal, event, code } (the next stop of a tracee)";
+  USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  USAGE_CHECK(tid > 0, usage);
+  return submitToTracer(info.Env(), usage, [tid] {
+    Stop s = waitStop(tid);
+    Outcome o;
+    o.build = [s](Napi::Env env) {
+      static const char* kinds[] = {"syscall", "signal", "event", "exited", "killed"};
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("kind", kinds[s.kind]);
+      r.Set("signal", s.sig);
+      r.Set("event", s.event);
+      r.Set("code", s.code);
+      return r;
+    };
+    return o;
+  });
+}
+
+}  // namespace
+
+void registerThreadExports(Napi::Env env, Napi::Object exports) {
+  exports.Set("forkThreads", Napi::Function::New(env, ForkThreads));
+  exports.Set("resume", Napi::Function::New(env, Resume));
+  exports.Set("waitStop", Napi::Function::New(env, WaitStop));
+}
+
+}  // namespace rw

@@ -1,0 +1,164 @@
+// Threads are recorded and replayed (docs/timeline.md, "Threads"): C programs that
+// lock, race, wait on condition variables, block in pipe reads while another thread
+// runs, crash in a worker and exit with live threads, each compared with its native run where the output is deterministic and
+// with the recording's own output otherwise; python3's ThreadPoolExecutor and
+// node's crypto thread pool; a divergence in a thread names the process, the thread
+// and the event; an exec from a thread is refused with a clear reason.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUILD_DIR, describeRun, PROGRAMS_DIR, recordAndReplay, requireTool, rewind, runNative, tempDir } from '../helpers.js';
+import { rewriteTrace } from '../trace-edit.js';
+import { TraceReader } from '../../src/history/index.js';
+import { CLONE_THREAD, decodeEvent } from '../../src/history/events.js';
+
+const text = (b: Buffer) => b.toString('utf8');
+const program = (name: string) => path.join(BUILD_DIR, 'threads', name);
+
+/** The threads the trace made (clone events with CLONE_THREAD), by recorded tid. */
+function threadsOf(traceDir: string): number[] {
+  const trace = TraceReader.open(traceDir);
+  try {
+    const threads: number[] = [];
+    for (const { record } of trace.records(0)) {
+      const e = decodeEvent(record);
+      if (e.kind === 'clone' && (e.flags & CLONE_THREAD) !== 0n) threads.push(e.child);
+    }
+    return threads;
+  } finally {
+    trace.close();
+  }
+}
+
+/** Records CMD and replays it; the recording prints what the native run does (unless told otherwise), the replay what the recording did. */
+function expectRecordedAndReplayed(cmd: string[], opts: { status?: number; nativeSignal?: string; nativeOrder?: 'same' | 'any' | 'differs' } = {}) {
+  const status = opts.status ?? 0;
+  const native = runNative(cmd);
+  const rr = recordAndReplay(cmd);
+  expect(rr.record.status, describeRun(rr.record)).toBe(status);
+  const sorted = (b: Buffer) => text(b).split('\n').sort().join('\n');
+  if (opts.nativeOrder !== 'differs') {
+    if (opts.nativeSignal) expect(native.signal, describeRun(native)).toBe(opts.nativeSignal);
+    else expect(native.status, describeRun(native)).toBe(status);
+    if (opts.nativeOrder === 'any') expect(sorted(rr.record.stdout)).toBe(sorted(native.stdout));
+    else expect(text(rr.record.stdout)).toBe(text(native.stdout));
+  }
+  expect(rr.replay.status, describeRun(rr.replay)).toBe(status);
+  expect(text(rr.replay.stdout)).toBe(text(rr.record.stdout));
+  return rr;
+}
+
+describe('threads', () => {
+  it('a mutex-protected counter in 8 threads; gdb is refused a threaded process with the reason', () => {
+    const rr = expectRecordedAndReplayed([program('mutex_counter')]);
+    expect(text(rr.replay.stdout)).toBe('counter 160000\n');
+    const threads = threadsOf(rr.traceDir);
+    expect(threads).toHaveLength(8);
+    // gdb would see one thread without the others' effects: refused before anything is served.
+    const served = rewind(['replay', '--port', '0', '--once', rr.traceDir]);
+    expect(served.status, describeRun(served)).toBe(125);
+    expect(text(served.stderr)).toContain(`made 8 threads (${threads.slice(0, 4).join(', ')}, ...): debugging a process with threads is not supported yet`);
+  });
+
+  it('statically linked (no syscall buffer): the mutex counter, and threads that end while main joins them', () => {
+    const dir = tempDir('rewind-threads-static-');
+    const exe = path.join(dir, 'mutex_counter.static');
+    const cc = runNative(['cc', '-O1', '-static', '-pthread', '-o', exe, path.join(PROGRAMS_DIR, 'threads', 'mutex_counter.c')]);
+    expect(cc.status, describeRun(cc)).toBe(0);
+    const rr = expectRecordedAndReplayed([exe]);
+    expect(text(rr.replay.stdout)).toBe('counter 160000\n');
+  });
+
+  it('an unprotected counter in 4 threads loses updates, and the replay loses the same ones', () => {
+    const rr = expectRecordedAndReplayed([program('racy_counter')], { nativeOrder: 'differs' });
+    expect(text(rr.record.stdout)).toMatch(/^total \d+ of 80000 \(updates lost\)\n$/);
+    expect(threadsOf(rr.traceDir)).toHaveLength(4);
+  });
+
+  it('producer and consumer on a condition variable', () => {
+    const rr = expectRecordedAndReplayed([program('condvar')]);
+    expect(text(rr.replay.stdout)).toBe('sum 2001000\n');
+  });
+
+  it('two threads pass a number through two pipes, each blocked in a read while the other runs', () => {
+    const rr = expectRecordedAndReplayed([program('pipe_pingpong')]);
+    expect(text(rr.replay.stdout)).toBe('after 1000 rounds: 2000\n');
+  });
+
+  it("a worker signals its process while the main thread sleeps: main's sleep is restarted, the handler runs in the worker", () => {
+    const rr = expectRecordedAndReplayed([program('signal_threads')]);
+    expect(text(rr.replay.stdout)).toBe('got at least 10 signals\n');
+  });
+
+  it('a worker thread dies of SIGSEGV while the main thread joins it', () => {
+    const rr = expectRecordedAndReplayed([program('worker_crash')], { status: 139, nativeSignal: 'SIGSEGV' });
+    expect(text(rr.replay.stdout)).toBe('main starts a worker\nworker about to crash\n');
+  });
+
+  it('exit with three live threads (blocked in a futex wait and a read), tgkill to a thread, its sigaltstack', () => {
+    const rr = expectRecordedAndReplayed([program('exit_group')], { status: 7 });
+    expect(text(rr.replay.stdout)).toBe("handler ran on the thread's sigaltstack\nmain exits with three threads alive\n");
+    expect(threadsOf(rr.traceDir)).toHaveLength(3);
+  });
+
+  it('an exec from a thread other than the first stops the recording with the reason; the trace replays to there', () => {
+    const rr = recordAndReplay([program('thread_exec')]);
+    expect(rr.record.status, describeRun(rr.record)).toBe(125);
+    expect(text(rr.record.stderr)).toMatch(/recording stopped at event \d+ in process \d+: syscall execve \(59\): it execs from a thread other than the process's first/);
+    expect(text(rr.replay.stdout)).toBe('main starts a worker that execs\n');
+    expect(text(rr.replay.stderr)).toMatch(/the trace is incomplete: recording stopped at event \d+/);
+  });
+
+  it('python3 with a ThreadPoolExecutor', () => {
+    const script = [
+      'from concurrent.futures import ThreadPoolExecutor',
+      'def work(n): return sum(i * i for i in range(n))',
+      'with ThreadPoolExecutor(max_workers=4) as ex: print("results", sum(ex.map(work, [10000 + i for i in range(16)])))',
+    ].join('\n');
+    // The system's python3, not a version manager's shim (a shell script that runs several processes first).
+    if (!fs.existsSync('/usr/bin/python3')) requireTool('python3');
+    const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+    const rr = expectRecordedAndReplayed([python, '-c', script]);
+    expect(text(rr.replay.stdout)).toBe('results 5344544564200\n');
+    expect(threadsOf(rr.traceDir).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("node -e with the crypto thread pool (libuv's workers)", () => {
+    const script = "const c = require('crypto'); let n = 0; for (let i = 0; i < 4; i++) "
+      + "c.pbkdf2('pw', 'salt' + i, 2000, 32, 'sha256', (e, k) => { console.log(i, k.toString('hex').slice(0, 16)); if (++n === 4) console.log('done'); });";
+    // The pool finishes the four jobs in any order natively; the replay keeps the recorded one.
+    const rr = expectRecordedAndReplayed([process.execPath, '-e', script], { nativeOrder: 'any' });
+    expect(text(rr.replay.stdout)).toContain('0 ca2d50c68dd20689\n');
+    expect(threadsOf(rr.traceDir).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('a divergence in a thread names the process, the thread and the event', () => {
+    const rr = recordAndReplay([program('worker_crash')]);
+    expect(rr.record.status, describeRun(rr.record)).toBe(139);
+    const trace = TraceReader.open(rr.traceDir);
+    const first = decodeEvent(trace.record(0)).tid;
+    let target = -1;
+    let thread = 0;
+    for (const { index, record } of trace.records(0)) {
+      const e = decodeEvent(record);
+      if (e.kind === 'syscall' && e.nr === 1 && e.tid !== first) {
+        target = index;
+        thread = e.tid;
+        break;
+      }
+    }
+    trace.close();
+    expect(target).toBeGreaterThan(0);
+    const edited = path.join(tempDir('rewind-threads-edit-'), 'edited');
+    rewriteTrace(rr.traceDir, edited, {
+      record(i, rec) {
+        if (i === target) rec.writeUInt32LE((rec.readUInt32LE(80) ^ 1) >>> 0, 80); // the recorded crc of the bytes written
+        return rec;
+      },
+    });
+    const again = rewind(['replay', '--check', edited]);
+    expect(again.status, describeRun(again)).toBe(125);
+    expect(text(again.stderr)).toContain(`replay diverged from the recording at event ${target}: the recording has write(`);
+    expect(text(again.stderr)).toContain(`(process ${first}, thread ${thread})`);
+  });
+});
