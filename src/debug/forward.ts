@@ -10,7 +10,7 @@ import { decodeStopReport, type RunPosition, type SearchHit } from '../native/st
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, replayExec } from '../replay/replay-process.js';
-import { PointNotFoundError, signalName } from '../points/replay-point.js';
+import { PointNotFoundError } from '../points/replay-point.js';
 import type { AsyncPointInfo } from '../history/events.js';
 import { applyPoint, armPoint } from './point-stretch.js';
 import { EngineError, type ResumeRequest, type StopEvent, type WatchKind } from './target.js';
@@ -299,12 +299,9 @@ export class ReplayedProcess {
             // step): the first state of the interval after it, arrival 1 at pc
             await this.debugger.setPosition(this.next, true, stop.pc, 1);
             report.position = { ...stop.position, event: this.next, at: stop.pc, n: 1, exact: true, watchHits: 0 };
-            if (stop.then === 'interrupted') {
-              report.interrupted = true;
-              this.interruptRequested = true;
-              return this.finish(report, { kind: 'stopped', signal: 2, reason: 'interrupted' });
-            }
-            return this.finish(report, { kind: 'stopped', signal: 5, reason: stop.then });
+            if (stop.then !== 'interrupted') return this.finish(report, { kind: 'stopped', signal: 5, reason: stop.then });
+            report.interrupted = this.interruptRequested = true;
+            return this.finish(report, { kind: 'stopped', signal: 2, reason: 'interrupted' });
           }
           case 'need-js': {
             const ev = decodeEvent(this.trace.record(this.next));
@@ -315,9 +312,8 @@ export class ReplayedProcess {
               const all = { start: 0n, end: 2n ** 64n - 1n };
               await hooks.beforeMapping?.(all.start, all.end);
               try {
-                const what = `thread ${ev.tid}'s ${signalName(ev.point.what.signal)} at its event ${ev.point.threadEvent} (event ${this.next} of the trace)`;
                 const targetFirst = extra.target !== undefined && extra.target.event === this.next;
-                armed = { index: this.next, point: await armPoint(this.tracee, this.trace, this.next, ev.point, what, targetFirst), info: ev.point };
+                armed = { index: this.next, point: await armPoint(this.tracee, this.trace, this.next, ev.tid, ev.point, targetFirst), info: ev.point };
               } catch (e) {
                 if (!(e instanceof PointNotFoundError)) throw e;
                 return this.finish(report, this.ended(e.message));

@@ -14,7 +14,7 @@ import { native, type NativeRunPoint, type NativeTracee } from '../native/addon.
 import { STUB_SYSCALL } from '../replay/stub.js';
 import { FILTER_ARRIVALS, FILTER_SIZE } from '../points/filter-stub.js';
 import { filterFor, filterPlace } from '../points/process-code.js';
-import { PointNotFoundError } from '../points/replay-point.js';
+import { PointNotFoundError, signalName } from '../points/replay-point.js';
 
 const NR_MMAP = 9, NR_MUNMAP = 11;
 const PROT_RWX = 7n;
@@ -43,7 +43,8 @@ function mappedAt(pid: number, addr: bigint): boolean {
  * `point` option takes. The caller lifts gdb's breakpoints around this call: the
  * filter is planned from the program's own bytes at pc.
  */
-export async function armPoint(tracee: NativeTracee, trace: TraceReader, index: number, point: AsyncPointInfo, what: string, targetFirst: boolean): Promise<NativeRunPoint> {
+export async function armPoint(tracee: NativeTracee, trace: TraceReader, index: number, tid: number, point: AsyncPointInfo, targetFirst: boolean): Promise<NativeRunPoint> {
+  const what = `thread ${tid}'s ${signalName(point.what.signal)} at its event ${point.threadEvent} (event ${index} of the trace)`;
   const n = native();
   const pid = tracee.pid;
   const pc = BigInt(point.pc);
