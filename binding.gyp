@@ -33,6 +33,8 @@
         "addon/debugger_slices.cc",
         "addon/debugger_traps.cc",
         "addon/debugger_counters.cc",
+        "addon/debugger_point.cc",
+        "addon/debugger_feed.cc",
         "addon/debug_regs.cc",
         "addon/process_copy.cc",
         "addon/thread_copy.cc",

@@ -20,6 +20,7 @@
 
 #include "debugger.h"
 #include "js_args.h"
+#include "point_exports.h"
 #include "process_copy.h"
 #include "ptrace_ops.h"
 #include "tracee_exports.h"
@@ -53,6 +54,7 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
   req.steps = o.Get("steps").IsNumber() ? uint64_t(o.Get("steps").As<Napi::Number>().Int64Value()) : 1;
   req.search = o.Get("search").ToBoolean();
   req.startCandidate = o.Get("startCandidate").ToBoolean();
+  req.noFeed = o.Get("noFeed").ToBoolean();
   req.stopSignals = o.Get("stopSignals").IsBigInt() ? big(o.Get("stopSignals")) : 0;
   if (o.Get("silent").IsArray()) {
     Napi::Array arr = o.Get("silent").As<Napi::Array>();
@@ -94,6 +96,15 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
     if (!o.Get("forkAt").IsBigInt()) return false;  // copies need a place to inject their clone
   }
   req.forkAt = o.Get("forkAt").IsBigInt() ? big(o.Get("forkAt")) : 0;
+  if (o.Get("point").IsObject()) {  // the next event is this asynchronous signal's point (debugger_point.cc)
+    Napi::Object p = o.Get("point").As<Napi::Object>();
+    auto search = std::make_shared<PointSearch>();
+    if (!pointSearchFrom(p, *search) || !p.Get("patch").IsBuffer() || !p.Get("arrivals").IsBigInt()) return false;
+    req.pointArrivals = big(p.Get("arrivals"));
+    req.pointPatch = *bytesFrom(p.Get("patch"));
+    if (req.pointPatch.size() != search->original.size()) return false;
+    req.point = search;
+  }
   return true;
 }
 
@@ -156,7 +167,7 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
   Napi::Value Run(const CallbackInfo& info) {
     const char* usage =
         "run(table: Int32Array, events: Buffer, offset, maxEvents, { mode: 0|1|2, start: bigint, end: bigint, "
-        "fresh: boolean, event: number, steps?: number, silent?: bigint[], search?: boolean, startCandidate?: boolean, "
+        "fresh: boolean, event: number, steps?: number, silent?: bigint[], search?: boolean, startCandidate?: boolean, noFeed?: boolean, "
         "target?: { kind: 0|1|2, event: number, pc?: bigint, n?: number, fp?: Buffer }, slices?: number[], forkAt?: bigint, counterTraps?: bigint[], counterSeq?: bigint })";
     USAGE_CHECK(info.Length() == 5 && info[0].IsTypedArray() && info[1].IsBuffer() && info[2].IsNumber() &&
                     info[3].IsNumber() && info[4].IsObject(),

@@ -11,6 +11,7 @@
 //   debugger_traps.cc      breakpoints, debug-register slots, trap stops, stepping
 //   debugger_slices.cc     resuming and waiting: slices and interrupts
 //   debugger_hook.cc       a run: the DebugHook callbacks the replay loop calls
+//   debugger_feed.cc       runs over buffered calls the library serves in-process
 //
 // JS owns each Debugger (debug_exports.cc wraps it in a JS object, one per process
 // that stands for the replay, disposed when the process is killed): the object
@@ -24,6 +25,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +35,7 @@
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "replay_loop.h"
+#include "replay_points.h"
 #include "syscall_abi.h"
 #include "tracee.h"
 
@@ -56,6 +59,7 @@ struct RunRequest {
   uint64_t steps = 1;           // kStep: single-steps to do
   bool search = false;          // record traps instead of stopping
   bool startCandidate = false;  // the start state is a boundary whose breakpoint counts as a hit
+  bool noFeed = false;          // every buffered call stops (debugger_feed.cc)
   uint64_t stopSignals = 0;     // bit n: stop before delivering recorded signal n
   std::vector<uint64_t> silent;  // breakpoints for this run that only count arrivals
   int targetKind = kNoTarget;
@@ -66,6 +70,11 @@ struct RunRequest {
   uint64_t forkAt = 0;            // a `syscall` instruction to inject the copies' clone at (0: keep the last)
   std::map<uint64_t, uint64_t> counterTraps;  // in-process hit counters: the stub's int3 -> the counted pc
   uint64_t counterSeq = 0;                    // their shared hit sequence, which search traps take a number of too
+  // The next event is an asynchronous signal's point: the run finds it itself
+  // (debugger_point.cc). `pointPatch` is the jump to the filter, written over pc.
+  std::shared_ptr<const PointSearch> point;
+  std::vector<uint8_t> pointPatch;
+  uint64_t pointArrivals = 0;  // the filter's u64 count of arrivals at pc
 };
 
 // A search's record of the last trap it passed (reported as lastEvent, lastPc, ...).
@@ -132,6 +141,13 @@ class Debugger : public DebugHook {
   bool afterOtherEvent(pid_t pid, StopInfo& info) override;
   // the start of the interval after an event; true when the run's target is that state
   bool startInterval(StopInfo& info);
+  // debugger_point.cc: the next event is the point armed for this run: run to it
+  void runToPoint(pid_t pid, int& sig) override;
+  bool armedFor(uint8_t kind) const override;
+  // DebugHook: buffered calls served in-process (debugger_feed.cc)
+  uint32_t feedRoom(const BufferFeed& feed, uint32_t room) override;
+  void feedBegin(uint64_t consumedAt, uint64_t consumed) override;
+  void feedEnd(uint64_t consumed) override;
 
  private:
   // What a trap stop means to the loop (debugger_traps.cc): keep going, hand the stop
@@ -200,6 +216,28 @@ class Debugger : public DebugHook {
   std::map<uint64_t, uint64_t> counterTraps;
   uint64_t counterSeq = 0;  // the stubs' shared hit sequence: a trap recorded in a search takes a number too
 
+  // ---- An asynchronous signal's point armed for this run (debugger_point.cc): the
+  // run stops with reason "point" at the first arrival with its state.
+  std::shared_ptr<const PointSearch> point;
+  std::vector<uint8_t> pointPatch;
+  uint32_t pointEvent = 0;
+  bool pointPatched = false;          // the filter's jump is over pc
+  uint64_t pointArrivals = 0;         // where the filter counts arrivals at pc
+  uint64_t pointArrivedBefore = 0;    // its count when the jump went in
+  std::unique_ptr<CandidateJudge> pointJudge;
+  // ---- Buffered calls served in-process during a resume (debugger_feed.cc): the
+  // library passes events without a stop, so the interval is read from its count of
+  // records taken at each trap. States inside its text exist only in a fed replay:
+  // no stop, slice or interrupt is taken there while a fill runs.
+  uint64_t fedCounter = 0;             // where the library counts the records it took (0: no fill running)
+  uint64_t fedSeen = 0;                // that count, as far as `event` has followed it
+  uint64_t libStart = 0, libEnd = 0;   // the library's text
+  bool feedAllowed = true;             // this run may use the feed
+  bool deferredInterrupt = false;      // the user's interrupt came inside it: taken once out
+  // How long a slice or an interrupt that came inside the library's code is put off:
+  // its work per call is a few microseconds (a copy, a crc32 of the bytes a write reads).
+  static constexpr uint64_t kFedSlicePutOffNs = 50000;
+
   // ---- The registers at the current stop, read once
   user_regs_struct regsCache{};
   bool regsValid = false;
@@ -223,6 +261,12 @@ class Debugger : public DebugHook {
   bool continueAfterStep(uint64_t pc);
   Stop stepOver(uint64_t pc, int& sig, bool& overSyscall);
 
+  // debugger_feed.cc
+  bool inFedCode(uint64_t pc) const { return fedCounter && pc >= libStart && pc < libEnd; }
+  void syncFeed();
+  void passIntervals(uint64_t consumed);
+  void deferStop();
+
   // debugger_counters.cc
   bool counterTrap(uint64_t int3At);
   uint64_t takeCounterSeq();
@@ -232,6 +276,14 @@ class Debugger : public DebugHook {
   Stop waitFor(int request, bool sliceHere);
   void resumeWatched(int request, int* sig, bool sliceHere);
   void drainStops();
+
+  // debugger_point.cc
+  void armPoint(const RunRequest& req);
+  bool pointHere(uint64_t pc) const { return pointJudge && event == pointEvent && pc == point->pc; }
+  bool filterTrap(user_regs_struct r);
+  void judgeArrival(const char* then);
+  void setPatch(bool on);
+  void leaveFilter();
 
   // debugger_hook.cc
   void beginRun(const RunRequest& req, SliceCopies& slicesTaken);

@@ -26,6 +26,7 @@ void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
     stepDone = false;
     boundaryPending = req.startCandidate;
     interrupts.asked.store(false);  // a stale interrupt from the last resume
+    deferredInterrupt = false;
     sliceAt = req.sliceAt;
     haveSliceRegs = false;
     ranNs = 0;
@@ -45,7 +46,10 @@ void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
   targetFp = req.targetFp;
   counterTraps = req.counterTraps;
   counterSeq = req.counterSeq;
+  feedAllowed = !req.noFeed;
+  fedCounter = 0;  // no fill runs yet (a run that failed in one may have left it set)
   if (!counterTraps.empty()) sliceAt.clear();  // a copy would hold the stubs' jumps
+  armPoint(req);
 }
 
 // The run's own breakpoints, which only count arrivals: in the process for this run
@@ -133,6 +137,12 @@ void Debugger::abandonRun(const std::vector<uint64_t>& added, SliceCopies& taken
 // event's syscall, signal or rdtsc trap), handling every trap on the way: counting,
 // stepping over trapped instructions, and stopping where gdb must see the process.
 Stop Debugger::runUserCode(pid_t, int& sig) {
+  // The user's interrupt came while the tracee was not running (between two runs of a
+  // continue, or while the loop replayed an event): the stop is here, before counting
+  // in continue mode drops the exactness of every count, so that a stop between two
+  // events is named as the start of its interval (arrival 1 at its pc), not by a
+  // fingerprint that a run from that start never reaches again (it starts there).
+  if (interrupts.take()) throw stopWith("interrupted");
   if (mode == kCont && (allExact || !exact.empty())) enterContinue();
   regsValid = false;
   if (fresh) {

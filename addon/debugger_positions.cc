@@ -62,6 +62,7 @@ void Debugger::enterContinue() {
   for (auto& [a, b] : sw) trapped.insert(a);
   for (auto& sl : slots)
     if (sl.used && sl.type == 0) trapped.insert(sl.addr);
+  if (pointPatched) trapped.insert(point->pc);  // the filter counts its arrivals (debugger_point.cc)
   if (allExact) exact = trapped;
   else {
     std::set<uint64_t> keep;

@@ -40,7 +40,10 @@ void Debugger::takeSlice() {
   }
   lastSliceRegs = now;
   haveSliceRegs = true;
+  syncFeed();  // inside a fill: the copy's interval is where the library got to
   TraceePtr child = forkCopy(*tracee, forkAt, &sw);
+  // the copy's feed holds the rest of the fill, which no run of the copy accounts for
+  if (fedCounter) feedEmptyCopy(child->pid, fedCounter);
   StopInfo s;
   s.num("pid", child->pid);
   s.num("event", event);
@@ -86,14 +89,19 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
     if (sent && !isStop) staleStops++;
     if (!isStop || !(sent || staleStops > 0)) return st;
     if (!sent) staleStops--;
-    if (interrupts.asked.load()) return st;  // the user's interrupt came with it
+    if (interrupts.asked.load() || deferredInterrupt) return st;  // the user's interrupt came with it, or is due
     regsValid = false;
     // another signal pending (an rdtsc's SIGSEGV, a fault) comes first: no copy here.
     // Nor where no instruction ran since the resume: a SIGSTOP reported before the
     // first instruction stands at a state that other paths reach differently (the
     // first instruction of a signal handler entered by a step over a breakpoint,
     // whose frame remembers the step), and re-execution did not find it again.
-    if (sliceHere && !sliceAt.empty() && sliceAt.front() <= ranNs + 50000 && pendingSignals(pid) == 0 && regs().rip != resumeRip) takeSlice();
+    bool due = sliceHere && !sliceAt.empty() && sliceAt.front() <= ranNs + 50000;
+    // Nor inside the library's code while it serves calls (debugger_feed.cc): the copy
+    // is put off a little, when the program is out of it (a timer due at once would
+    // stop it again before it got anywhere).
+    if (due && inFedCode(regs().rip)) sliceAt.front() = ranNs + kFedSlicePutOffNs;
+    else if (due && pendingSignals(pid) == 0 && regs().rip != resumeRip) takeSlice();
     resumeWatched(request, nullptr, sliceHere);
   }
 }
@@ -105,6 +113,10 @@ void Debugger::resumeWatched(int request, int* sig, bool sliceHere) {
     throw stopWith("interrupted");
   }
   int s = sig ? *sig : 0;
+  // an interrupt put off while the program was in the library's code: its SIGSTOP
+  // comes a moment after this resume (stopping here instead, where the loop happens
+  // to stand, would leave no copy to name the stop by)
+  if (deferredInterrupt && sliceHere && s == 0 && !sliceArmed) deferStop();
   // where this resume starts, while a copy may be due (see waitFor)
   resumeRip = sliceHere && !sliceAt.empty() ? regs().rip : kNone;
   if (sliceHere && s == 0 && !sliceAt.empty() && !sliceArmed) {

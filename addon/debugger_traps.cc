@@ -50,13 +50,22 @@ TraceePtr Debugger::forkCopyAt(uint64_t insn) { return forkCopy(*tracee, insn, &
 // something the replay must see (a syscall, a recorded signal).
 Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
   if (st.kind != Stop::kSignal) return kReturn;
+  syncFeed();  // inside a fill: the interval is where the library got to
   if (st.sig == SIGSTOP) {  // sent by interrupt(); never part of a replay
-    if (interrupts.take()) {
+    if (interrupts.take() || deferredInterrupt) {
+      // inside the library's code while it serves calls: no replay without the feed
+      // stands there, so the interrupt is taken once the program is out of it
+      if (inFedCode(regs().rip)) {
+        deferredInterrupt = true;
+        deferStop();
+        return kAgain;
+      }
+      deferredInterrupt = false;
       // a copy here with the counts, so that the point can be named (docs/timeline.md).
       // A slice's SIGSTOP sent as the interrupt came is taken first (it is reported
       // before the next instruction runs): without the copy, the stop is named by its
       // fingerprint, and going back from it steps a whole slice.
-      bool copyHere = mode == kCont && forkAt && slicesTaken && counterTraps.empty();
+      bool copyHere = mode == kCont && forkAt && slicesTaken && counterTraps.empty() && !pointPatched;
       if (copyHere && pendingSignals(pid) == (1ull << (SIGSTOP - 1))) {
         staleStops = std::max(staleStops, 1);
         drainStops();
@@ -77,12 +86,18 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
   if (si.si_code == SI_KERNEL) {  // int3
     user_regs_struct r = regs();
     uint64_t pc = r.rip - 1;
-    if (!sw.count(pc)) return counterTrap(pc) ? kAgain : kReturn;  // a counting stub's, or the program's own
+    if (!sw.count(pc)) return filterTrap(r) || counterTrap(pc) ? kAgain : kReturn;  // the filter's, a counting stub's, or the program's own
     r.rip = pc;
     setRegs(pid, r);
     regsCache = r;
     skipAt = pc;
     arrive(pc);
+    if (pointHere(pc)) {  // an int3 at an asynchronous signal's point: is this arrival the point?
+      bool reports = !silent.count(pc);
+      if (reports && search) record("swbreak", pc, -1);
+      judgeArrival(reports && !search ? "swbreak" : "");
+      if (reports && search) return kAgain;
+    }
     if (silent.count(pc)) return kAgain;
     if (search) {
       record("swbreak", pc, -1);
@@ -105,9 +120,16 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
     } else if (stepping) {
       dr6 = kDr6SingleStep;  // a plain single-step: no debug register to look at
     }
+    bool fedStore = false;
     for (int i = 0; i < 4; i++) {
       if (!(dr6 & (1ull << i)) || !slots[i].used) continue;
       uint64_t pc = regs().rip;
+      // the library writing a fed call's recorded memory: a stopped replay writes it
+      // with ptrace, which triggers nothing (debugger_feed.cc)
+      if (slots[i].type != 0 && inFedCode(pc)) {
+        fedStore = true;
+        continue;
+      }
       bool landing = stepping && (dr6 & kDr6SingleStep) && mode != kCont;
       if (landing) steps++;
       if (slots[i].type != 0) watchHits++;
@@ -129,6 +151,7 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
       d.info.num("slot", i);
       throw d;
     }
+    if (fedStore) return kAgain;
     if (stepping && si.si_code == TRAP_TRACE) return kStepped;
     if (!stepping && si.si_code == TRAP_TRACE) {
       // The trap flag of an earlier single-step leaked: a signal delivered by a
@@ -150,7 +173,9 @@ bool Debugger::landed() {
   arrive(pc);
   if (search && reportingAt(pc)) record(sw.count(pc) ? "swbreak" : "hwbreak", pc, -1);  // landing on a trap
   if (trapAt(pc)) skipAt = pc;  // counted: the next step lifts the breakpoint instead of trapping on it
-  return continueAfterStep(pc);
+  bool more = continueAfterStep(pc);
+  if (pointHere(pc)) judgeArrival(more ? "" : "step");
+  return more;
 }
 
 bool Debugger::continueAfterStep(uint64_t pc) {

@@ -22,6 +22,7 @@ enum EventKind : uint8_t {
   kEvClone = 10,   // (9 is file-data, JSON) in the parent's stream: u32 child pid, u32 ptrace event, u64 clone flags,
                    // u32 nwrites, then nwrites x { u64 addr, u32 len, bytes[len] } of the child's memory
   kEvEnter = 11,   // (format 5) u32 nr: a thread of a process with several stopped at a syscall entry
+  kEvAsyncPoint = 12,  // JSON: an asynchronous signal's point (written by TypeScript)
 };
 
 enum SyscallFlag : uint8_t {

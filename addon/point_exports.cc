@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "js_args.h"
+#include "point_exports.h"
 #include "tracee_exports.h"
 #include "replay_points.h"
 #include "state_hash.h"
@@ -69,19 +70,14 @@ Value StateHashJs(const CallbackInfo& info) {
   });
 }
 
-Value ReachPoint(const CallbackInfo& info) {
-  const char* usage =
-      "reachPoint(tracee: Tracee, { pc: bigint, regs: Buffer (216), hash: Buffer (16), excluded: bigint[], trapAfter: bigint, "
-      "miss: bigint, original: Buffer, budgetTicks: number }): { found, why, candidates }";
-  USAGE_CHECK(info.Length() == 2 && isTracee(info.Env(), info[0]) && info[1].IsObject(), usage);
-  Napi::Object o = info[1].As<Napi::Object>();
-  USAGE_CHECK(isBig(o, "pc") && isBuffer(o, "regs", sizeof(user_regs_struct)) && isBuffer(o, "hash", 16) &&
-                  o.Has("excluded") && isRanges(o.Get("excluded")) && isBig(o, "trapAfter") && isBig(o, "miss") &&
-                  isBuffer(o, "original", 0) && o.Get("budgetTicks").IsNumber(),
-              usage);
-  TraceePtr t = traceeFrom(info.Env(), info[0]);
-  if (!t) return closedTracee(info, usage);
-  PointSearch p;
+}  // namespace
+
+// A point as JS describes it ({ pc, regs, hash, excluded, trapAfter, miss, original }):
+// false when a field is missing or of the wrong type.
+bool pointSearchFrom(Napi::Object o, PointSearch& p) {
+  if (!(isBig(o, "pc") && isBuffer(o, "regs", sizeof(user_regs_struct)) && isBuffer(o, "hash", 16) && o.Has("excluded") &&
+        isRanges(o.Get("excluded")) && isBig(o, "trapAfter") && isBig(o, "miss") && isBuffer(o, "original", 0)))
+    return false;
   p.pc = big(o.Get("pc"));
   std::memcpy(&p.regs, o.Get("regs").As<Napi::Buffer<uint8_t>>().Data(), sizeof p.regs);
   const uint8_t* h = o.Get("hash").As<Napi::Buffer<uint8_t>>().Data();
@@ -91,6 +87,21 @@ Value ReachPoint(const CallbackInfo& info) {
   p.trapAfter = big(o.Get("trapAfter"));
   p.miss = big(o.Get("miss"));
   p.original = *bytesFrom(o.Get("original"));
+  return true;
+}
+
+namespace {
+
+Value ReachPoint(const CallbackInfo& info) {
+  const char* usage =
+      "reachPoint(tracee: Tracee, { pc: bigint, regs: Buffer (216), hash: Buffer (16), excluded: bigint[], trapAfter: bigint, "
+      "miss: bigint, original: Buffer, budgetTicks: number }): { found, why, candidates }";
+  USAGE_CHECK(info.Length() == 2 && isTracee(info.Env(), info[0]) && info[1].IsObject(), usage);
+  Napi::Object o = info[1].As<Napi::Object>();
+  PointSearch p;
+  USAGE_CHECK(pointSearchFrom(o, p) && o.Get("budgetTicks").IsNumber(), usage);
+  TraceePtr t = traceeFrom(info.Env(), info[0]);
+  if (!t) return closedTracee(info, usage);
   p.budgetTicks = uint64_t(o.Get("budgetTicks").As<Napi::Number>().Int64Value());
   return submitToTracer(info.Env(), usage, [t, p] {
     PointFound f = reachPoint(*t, p);

@@ -50,8 +50,9 @@ bool sameArguments(const Row& row, const uint64_t recorded[6], const uint64_t re
 }
 
 Stop resumeAndWait(pid_t pid, Session& s) {
-  if (s.hasFedStop) {
+  if (s.hasFedStop) {  // the program already ran to this stop, over fed calls
     s.hasFedStop = false;
+    s.userCodeNext = false;
     return s.fedStop;
   }
   // The stop we resume from may no longer be the signal's own delivery stop (a
@@ -256,7 +257,7 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       if (isFeedRegistration(nr, a, result)) {  // the syscall buffer's library: map its replay feed
         uint64_t m[6];
         feedMmapArgs(m);
-        feedInstall(pid, s.feed, a[1], execute(kNrMmap, m, false, 0));
+        feedInstall(pid, s.feed, a, execute(kNrMmap, m, false, 0));
         break;
       }
       annul();
@@ -297,10 +298,6 @@ void replayTsc(pid_t pid, Session& s, const RecordView& v) {
   setRegs(pid, r);
 }
 
-// Without a debugger, the library serves the buffered calls from `at` on in-process
-// (replay_syscallbuf.cc): fill its feed, run the program to its next stop (kept for
-// the event it belongs to) and pass the events it replayed. True when `at` moved.
-// A debugger sees every event stop by stop, so its runs keep the feed empty.
 // How many records from `at` on belong to process `tid`, before another's.
 uint32_t ownRecordsFrom(const std::vector<uint8_t>& events, size_t at, uint32_t tid) {
   uint32_t n = 0;
@@ -313,25 +310,48 @@ uint32_t ownRecordsFrom(const std::vector<uint8_t>& events, size_t at, uint32_t 
   return n;
 }
 
-bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<uint8_t>& events, size_t& at,
-                   uint32_t room, LoopResult& out) {
-  if (s.hasFedStop) return false;
-  if (s.hook) room = 0;  // empties the feed
-  if (!feedReady(pid, s.feed, table, events, at, room)) return false;
-  s.fedStop = resumeAndWait(pid, s);
-  s.hasFedStop = true;
-  if (s.fedStop.kind == Stop::kExited || s.fedStop.kind == Stop::kKilled) {
-    s.feed = BufferFeed{};  // gone: the event at `at` reports how
-    return false;
-  }
-  uint32_t taken = feedTaken(pid, s.feed, events, at);
-  for (uint32_t i = 0; i < taken; i++) {
+void passRecords(const std::vector<uint8_t>& events, size_t& at, uint32_t n, LoopResult& out) {
+  for (uint32_t i = 0; i < n; i++) {
     uint32_t size;
     std::memcpy(&size, events.data() + at, 4);
     at += size;
     out.eventCount++;
   }
-  out.served += taken;
+  out.served += n;
+}
+
+// The library serves the buffered calls from `at` on in-process (replay_syscallbuf.cc):
+// fill its feed, run the program to its next stop (kept for the event it belongs to)
+// and pass the events it replayed. True when `at` moved.
+// Under a debugger the hook says how far the feed may go (its traps see where the
+// library is), the resume is the program's own code with its traps, and a stop of
+// the debugger in the middle of the fill counts what the library took before it.
+bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<uint8_t>& events, size_t& at,
+                   uint32_t room, LoopResult& out) {
+  if (s.hasFedStop) return false;
+  if (s.hook) room = s.hook->feedRoom(s.feed, room);
+  if (!feedReady(pid, s.feed, table, events, at, room)) return false;
+  if (s.hook) {
+    s.hook->feedBegin(s.feed.address, s.feed.passed);
+    s.userCodeNext = true;
+  }
+  uint32_t before = s.feed.passed;
+  try {
+    s.fedStop = resumeAndWait(pid, s);
+  } catch (const DebugStop&) {
+    passRecords(events, at, feedStopped(pid, s.feed), out);
+    s.hook->feedEnd(s.feed.passed);
+    throw;
+  }
+  s.hasFedStop = true;
+  if (s.fedStop.kind == Stop::kExited || s.fedStop.kind == Stop::kKilled) {
+    s.feed = BufferFeed{};  // gone: the event at `at` reports how
+    if (s.hook) s.hook->feedEnd(before);
+    return false;
+  }
+  uint32_t taken = feedTaken(pid, s.feed, events, at);
+  if (s.hook) s.hook->feedEnd(before + taken);
+  passRecords(events, at, taken, out);
   return taken > 0;
 }
 
@@ -481,6 +501,11 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           return nullptr;
         }
         default:
+          if (s.hook && s.hook->armedFor(v.kind())) {
+            // the program runs to the point (a DebugStop); anything else first is a divergence
+            s.userCodeNext = false;
+            s.hook->runToPoint(pid, s.pendingSig);
+          }
           // an ELF image JS has mapped once already (replay_images.h)
           if (v.kind() == kEvMapFile && !s.hook && replayKnownImageMap(pid, t.cpuid, v)) break;
           out.consumed = at - offset;
@@ -528,6 +553,14 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
   while (next) {
     auto thread = next;  // held while it runs
     next = replayThreadRun(*thread, false, table, events, offset, at, maxEvents, out);
+  }
+  // Between a debugger's runs the program may run code of gdb's (a function call in
+  // a copy): the library must find nothing in the feed to take.
+  if (!t.gone && t.replay.hook) {
+    try {
+      feedDisarm(t.pid, t.replay.feed);
+    } catch (const NativeError&) {  // the process is gone (a divergence reported how)
+    }
   }
   return out;
 }

@@ -8,8 +8,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <set>
-#include <utility>
 
 #include "memory_io.h"
 #include "cpu_budget.h"
@@ -45,11 +43,21 @@ user_regs_struct pointComparable(user_regs_struct r) {
   return r;
 }
 
+CandidateJudge::Verdict CandidateJudge::judge(pid_t pid, const PointSearch& p, const user_regs_struct& atPc) {
+  const user_regs_struct want = pointComparable(p.regs);
+  const user_regs_struct got = pointComparable(atPc);
+  if (std::memcmp(&want, &got, sizeof want) != 0) return kMiss;
+  StateHash h = stateHash(pid, p.excluded);
+  if (h == p.hash) return kFound;
+  // The same registers and state again: the loop is periodic at this pc and can
+  // never reach the recorded state (the spin on a flag that nothing sets).
+  return rejected_.insert({h.low, h.high}).second ? kMiss : kCycles;
+}
+
 PointFound reachPoint(Tracee& t, const PointSearch& p) {
   const pid_t pid = t.pid;
   PointFound out;
-  const user_regs_struct want = pointComparable(p.regs);
-  std::set<std::pair<uint64_t, uint64_t>> seen;  // states of rejected candidates with the recorded registers
+  CandidateJudge judge;
   auto restoreCode = [&] {
     if (!p.original.empty()) t.write(p.pc, p.original.data(), p.original.size());
   };
@@ -100,23 +108,13 @@ PointFound reachPoint(Tracee& t, const PointSearch& p) {
     }
     out.candidates++;
     r.rip = p.pc;
-    const user_regs_struct got = pointComparable(r);
-    if (std::memcmp(&want, &got, sizeof want) == 0) {
-      StateHash h = stateHash(pid, p.excluded);
-      if (h == p.hash) {
-        restoreCode();
-        setRegs(pid, r);
-        out.found = true;
-        return out;
-      }
-      // The same registers and state again: the loop is periodic at this pc and can
-      // never reach the recorded state (the spin on a flag that nothing sets).
-      if (!seen.insert({h.low, h.high}).second) {
-        restoreCode();
-        setRegs(pid, r);
-        out.why = "the state at its pc cycles without matching (after " + std::to_string(out.candidates) + " candidates)";
-        return out;
-      }
+    CandidateJudge::Verdict v = judge.judge(pid, p, r);
+    if (v != CandidateJudge::kMiss) {
+      restoreCode();
+      setRegs(pid, r);
+      out.found = v == CandidateJudge::kFound;
+      if (!out.found) out.why = "the state at its pc cycles without matching (after " + std::to_string(out.candidates) + " candidates)";
+      return out;
     }
     r.rip = p.miss;
     setRegs(pid, r);

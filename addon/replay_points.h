@@ -11,7 +11,9 @@
 #include <sys/user.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "state_hash.h"
@@ -34,6 +36,21 @@ struct PointFound {
   bool found = false;
   std::string why;               // when not found
   uint64_t candidates = 0;       // filter traps the hash had to decide
+};
+
+// The test of one filter candidate (the process stopped at the filter's int3, its
+// registers `atPc` as at the point's pc): is it the point, a miss, or proof that the
+// point never comes (the same rejected state again: the loop is periodic at pc)?
+// One per search, since it remembers the rejected states; the search below and a
+// debugger that runs the stretch before a point itself (docs/timeline.md, the plan
+// under *Status*) judge candidates the same way.
+class CandidateJudge {
+ public:
+  enum Verdict { kMiss, kFound, kCycles };
+  Verdict judge(pid_t pid, const PointSearch& p, const user_regs_struct& atPc);
+
+ private:
+  std::set<std::pair<uint64_t, uint64_t>> rejected_;  // state hashes of candidates with the recorded registers
 };
 
 // Runs the stopped process (its pending signal delivered first) until the point:

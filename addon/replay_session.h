@@ -36,6 +36,19 @@ class DebugHook {
   // After an event of another process, skipped (it is an interval in which this
   // process does nothing): true stops the loop there, as afterEvent.
   virtual bool afterOtherEvent(pid_t pid, StopInfo& info) { return false; }
+  // An event JS applies (kind) whose point the hook finds itself (an asynchronous
+  // signal's): runToPoint runs the program to it and throws its DebugStop.
+  virtual bool armedFor(uint8_t kind) const { return false; }
+  virtual void runToPoint(pid_t pid, int& sig) {}
+  // Buffered calls served in-process (replay_syscallbuf.cc, debugger_feed.cc): how
+  // many of the `room` events from here on the next resume may pass without a stop
+  // (the feed holds at most room - 1 of them; below 2, it stays empty).
+  virtual uint32_t feedRoom(const BufferFeed& feed, uint32_t room) { return 0; }
+  // The next runUserCode runs over a fill: the library counts the records it takes
+  // at `consumedAt` in the process, from `consumed`. feedEnd: after that resume, the
+  // count reached `consumed` (the events it passed are replayed).
+  virtual void feedBegin(uint64_t consumedAt, uint64_t consumed) {}
+  virtual void feedEnd(uint64_t consumed) {}
 };
 
 struct ReplaySession {

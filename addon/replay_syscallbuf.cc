@@ -14,6 +14,7 @@
 #include "replay_syscallbuf.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "ptrace_ops.h"
@@ -70,24 +71,29 @@ bool takesStop(const RecordView& v) {
   return false;
 }
 
-void put32(std::vector<uint8_t>& b, uint32_t v) { b.insert(b.end(), (uint8_t*)&v, (uint8_t*)&v + 4); }
-void put64(std::vector<uint8_t>& b, uint64_t v) { b.insert(b.end(), (uint8_t*)&v, (uint8_t*)&v + 8); }
-
+// Appends the feed record of trace record v: its fixed part written in place, then the
+// trace record's memory writes verbatim (a fill writes thousands: no byte-wise inserts).
 void appendRecord(std::vector<uint8_t>& b, const Row& row, const RecordView& v) {
   size_t start = b.size();
-  put32(b, 0);
-  put32(b, v.get32(12));
-  for (int i = 0; i < 6; i++) put64(b, v.get64(20 + 8 * i) & argMask(row, i));
-  for (int i = 0; i < 6; i++) put64(b, argMask(row, i));
-  put64(b, v.get64(68));
-  put32(b, v.get32(76));
-  put32(b, v.get32(80));
-  put32(b, row.check == kCheckBuffer ? 1 : 0);
-  put32(b, v.get32(16));
-  b.insert(b.end(), v.p + kSyscallFixed, v.p + v.n);
-  b.resize((b.size() + 7) & ~size_t(7));
-  uint32_t size = uint32_t(b.size() - start);
-  std::memcpy(&b[start], &size, 4);
+  size_t writes = v.n - kSyscallFixed;
+  size_t size = (kWritesAt + writes + 7) & ~size_t(7);
+  b.resize(start + size);
+  uint8_t* r = b.data() + start;
+  auto put32 = [&](size_t at, uint32_t x) { std::memcpy(r + at, &x, 4); };
+  auto put64 = [&](size_t at, uint64_t x) { std::memcpy(r + at, &x, 8); };
+  put32(0, uint32_t(size));
+  put32(4, v.get32(12));
+  for (int i = 0; i < 6; i++) {
+    put64(kArgsAt + 8 * i, v.get64(20 + 8 * i) & argMask(row, i));
+    put64(kMasksAt + 8 * i, argMask(row, i));
+  }
+  put64(kResultAt, v.get64(68));
+  put32(kCheckAt, v.get32(76));
+  put32(kCheckAt + 4, v.get32(80));
+  put32(kCheckAt + 8, row.check == kCheckBuffer ? 1 : 0);
+  put32(kCheckAt + 12, v.get32(16));
+  std::memcpy(r + kWritesAt, v.p + kSyscallFixed, writes);
+  std::memset(r + kWritesAt + writes, 0, size - kWritesAt - writes);
 }
 
 }  // namespace
@@ -103,12 +109,41 @@ void feedMmapArgs(uint64_t m[6]) {
   std::memcpy(m, args, sizeof args);
 }
 
-void feedInstall(pid_t pid, BufferFeed& feed, uint64_t header, int64_t mapped) {
+namespace {
+
+// The executable mapping that holds `ip` (the library's text), from /proc/PID/maps.
+bool codeRange(pid_t pid, uint64_t ip, uint64_t& start, uint64_t& end) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/maps", int(pid));
+  FILE* f = fopen(path, "r");
+  if (!f) return false;
+  char line[512];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f)) {
+    unsigned long long lo, hi;
+    char perms[8];
+    if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 && ip >= lo && ip < hi && perms[2] == 'x') {
+      start = lo;
+      end = hi;
+      found = true;
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+}  // namespace
+
+void feedInstall(pid_t pid, BufferFeed& feed, const uint64_t registration[6], int64_t mapped) {
   if (uint64_t(mapped) != kFeedAddress) return;  // no room there: every call stops, as before
-  uint64_t address = kFeedAddress;
+  uint64_t address = kFeedAddress, header = registration[1];
   writeMemory(pid, header + kHeaderFeedField, &address, 8);
   feed = BufferFeed{};
   feed.address = address;
+  feed.bufStart = header;
+  feed.bufEnd = header + registration[2];
+  // without the library's text a debugger cannot tell its states apart: it keeps the feed empty
+  if (!codeRange(pid, registration[3], feed.codeStart, feed.codeEnd)) feed.codeStart = feed.codeEnd = 0;
 }
 
 namespace {
@@ -117,7 +152,9 @@ namespace {
 uint32_t fill(pid_t pid, BufferFeed& feed, const Row* table, const std::vector<uint8_t>& events, size_t at,
               uint32_t maxRecords) {
   maxRecords = std::min(maxRecords, kMaxRecordsPerFill);
-  std::vector<uint8_t> buf(kFeedHeader, 0);
+  // one buffer for every fill (only the tracer thread fills): its pages stay mapped
+  static std::vector<uint8_t> buf;
+  buf.assign(kFeedHeader, 0);
   std::vector<uint32_t> offsets{uint32_t(kFeedHeader)};
   size_t end = events.size();
   RecordView v{};
@@ -192,6 +229,22 @@ uint32_t feedTaken(pid_t pid, BufferFeed& feed, const std::vector<uint8_t>& even
     feed.next = events.data() + at + size;
   }
   return taken;
+}
+
+uint32_t feedStopped(pid_t pid, BufferFeed& feed) {
+  if (!feed.armed) return 0;
+  uint64_t consumed = 0;
+  if (readMemory(pid, feed.address, &consumed, 8) != 8 || consumed < feed.passed || consumed > feed.filled)
+    throw NativeError{EIO, "the syscall buffer's feed was overwritten"};
+  uint32_t taken = uint32_t(consumed - feed.passed);
+  feed.passed = uint32_t(consumed);
+  feedDisarm(pid, feed);
+  return taken;
+}
+
+void feedEmptyCopy(pid_t copy, uint64_t feedAddress) {
+  uint64_t header[3] = {0, 0, kFeedHeader};
+  writeMemory(copy, feedAddress, header, sizeof header);
 }
 
 void feedDisarm(pid_t pid, BufferFeed& feed) {

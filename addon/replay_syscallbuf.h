@@ -23,6 +23,10 @@ struct BufferFeed {
   std::vector<uint32_t> offsets;   // of each record in the feed, and of its end
   const uint8_t* next = nullptr;   // the trace record `passed` stands for (in this batch's events)
   bool armed = false;              // the feed may hold records the library could still take
+  // The preload library's text and its buffer: a debugger must not stop inside the
+  // text while the library serves calls (those states exist only in a fed replay),
+  // and treats its stores there specially (debugger_feed.cc).
+  uint64_t codeStart = 0, codeEnd = 0, bufStart = 0, bufEnd = 0;
 };
 
 // Where replay maps the feed, if the registration asks for one: far from where the
@@ -36,7 +40,9 @@ bool isFeedRegistration(int64_t nr, const uint64_t a[6], int64_t result);
 // The mmap that maps the feed.
 void feedMmapArgs(uint64_t m[6]);
 // After that mmap returned `mapped`: tells the library (the buffer header's feed field).
-void feedInstall(pid_t pid, BufferFeed& feed, uint64_t header, int64_t mapped);
+// `registration` is the registration's arguments (the buffer, its size, an address in
+// the library's text).
+void feedInstall(pid_t pid, BufferFeed& feed, const uint64_t registration[6], int64_t mapped);
 
 // Makes the feed serve the buffered syscall events from `at` on (at most `room`,
 // all before the end of `events`, the event after them too): the current fill when
@@ -50,6 +56,12 @@ bool feedReady(pid_t pid, BufferFeed& feed, const Row* table, const std::vector<
 // after them; if that is a record of the fill, the loop replays it (the call went the
 // traced way) and the library will skip it.
 uint32_t feedTaken(pid_t pid, BufferFeed& feed, const std::vector<uint8_t>& events, size_t at);
+// A debugger's stop in the middle of a fill: how many records the library took
+// since the resume (each a replayed event, in order); the feed is emptied, so that
+// nothing runs on from it but the loop's next fill.
+uint32_t feedStopped(pid_t pid, BufferFeed& feed);
+// Writes an empty feed into a copy of the process (a checkpoint), which nothing accounts for.
+void feedEmptyCopy(pid_t copy, uint64_t feedAddress);
 // A new batch of events: positions in the last one mean nothing.
 inline void feedNewBatch(BufferFeed& feed) { feed.next = nullptr; }
 // Empties the feed, so the library takes nothing rewind does not account for.

@@ -14,6 +14,16 @@ export function measuredOn() {
     + `Linux ${os.release()}, Node ${process.version}; load average ${os.loadavg()[0].toFixed(1)} when it started (the machine may be shared).`;
 }
 
+/** The lines of the section `script: id` as docs/benchmarks.md has it now (empty when it has none). */
+export function readSection(script, id) {
+  if (!fs.existsSync(docs)) return [];
+  const text = fs.readFileSync(docs, 'utf8');
+  const begin = `<!-- ${script}: ${id} -->`;
+  const at = text.indexOf(begin);
+  const stop = at < 0 ? -1 : text.indexOf(`<!-- end: ${id} -->`, at);
+  return stop < 0 ? [] : text.slice(at + begin.length, stop).split('\n');
+}
+
 /** Replaces (or appends) the section `script: id` with `lines`, and prints it. */
 export function writeSection(script, id, lines) {
   const begin = `<!-- ${script}: ${id} -->`;

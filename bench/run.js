@@ -2,15 +2,25 @@
 // in a fresh process (trial.js) that times the workload natively, recorded and
 // replayed side by side; the medians go into docs/benchmarks.md with the date
 // and the machine, between this script's markers (other sections are kept).
+// `node bench/run.js NAME...` runs only the named workloads and suites: a section
+// it did not run stays as it is, and the record-replay table keeps the rows of the
+// workloads it did not run.
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WORKLOADS } from './workloads.js';
-import { measuredOn, writeSection } from './report.js';
+import { measuredOn, readSection, writeSection } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
+const SUITES = ['rsp.js', 'reverse.js', 'hit-costs.js', 'startup.js'];
 const only = process.argv.slice(2);
+const known = [...Object.keys(WORKLOADS), ...SUITES.map((s) => s.replace('.js', ''))];
+const unknown = only.filter((n) => !known.includes(n));
+if (unknown.length) {
+  process.stderr.write(`bench/run.js: no workload or suite named ${unknown.join(', ')} (known: ${known.join(', ')})\n`);
+  process.exit(2);
+}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const f2 = (x) => x.toFixed(2);
@@ -39,25 +49,41 @@ for (const [name, w] of Object.entries(WORKLOADS)) {
   });
 }
 
-writeSection('bench/run.js', 'record-replay', [
-  '## Record and replay overhead',
-  '',
-  `${measuredOn()} `
-    + `Median of ${TRIALS} trials; each trial is a fresh process that runs the workload natively, records it and replays it (\`replay\` = headless replay to the end), side by side. `
-    + 'Times are wall-clock and include starting the program and, for record and replay, capturing or rebuilding its address space.',
-  '',
-  '| workload | native | record | record / native | replay | replay / native | events | trace size |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...rows.map((r) => `| ${r.title} | ${f2(r.native)} s | ${f2(r.record)} s | **${f2(r.recordRatio)}x** | ${f2(r.replay)} s | ${f2(r.replayRatio)}x | ${r.events} | ${(r.traceBytes / 2 ** 20).toFixed(1)} MiB |`),
-  // Threads run one at a time when recorded: what a recording can match is the native run's CPU time, not its wall time.
-  ...rows.filter((r) => r.recordToCpu !== undefined).flatMap((r) => [
+const row = (r) => `| ${r.title} | ${f2(r.native)} s | ${f2(r.record)} s | **${f2(r.recordRatio)}x** | ${f2(r.replay)} s | ${f2(r.replayRatio)}x | ${r.events} | ${(r.traceBytes / 2 ** 20).toFixed(1)} MiB |`;
+// Threads run one at a time when recorded: what a recording can match is the native run's CPU time, not its wall time.
+const cpuLine = (r) => `${r.title}: the native run used ${f2(r.nativeCpu)} s of CPU in all (its threads in parallel); record / native CPU = **${f2(r.recordToCpu)}x** (issue 9's target: ≤ 1.2x).`;
+// A run that measured no workload leaves the section as it is; one that measured some
+// keeps the rows (and CPU lines) of the others as an earlier run wrote them, and says so.
+if (rows.length) {
+  const earlier = readSection('bench/run.js', 'record-replay');
+  const measured = (w) => rows.find((x) => x.title === w.title);
+  const lines = Object.values(WORKLOADS).flatMap((w) => {
+    const r = measured(w);
+    return r ? [row(r)] : earlier.filter((line) => line.startsWith(`| ${w.title} |`));
+  });
+  const cpuLines = Object.values(WORKLOADS).flatMap((w) => {
+    const r = measured(w);
+    if (r) return r.recordToCpu !== undefined ? [cpuLine(r)] : [];
+    return earlier.filter((line) => line.startsWith(`${w.title}: the native run used`));
+  });
+  const partial = rows.length < Object.keys(WORKLOADS).length
+    ? ` This run measured ${rows.map((r) => r.name).join(', ')} only; the other rows are from an earlier run.` : '';
+  writeSection('bench/run.js', 'record-replay', [
+    '## Record and replay overhead',
     '',
-    `${r.title}: the native run used ${f2(r.nativeCpu)} s of CPU in all (its threads in parallel); record / native CPU = **${f2(r.recordToCpu)}x** (issue 9's target: ≤ 1.2x).`,
-  ]),
-]);
+    `${measuredOn()} `
+      + `Median of ${TRIALS} trials; each trial is a fresh process that runs the workload natively, records it and replays it (\`replay\` = headless replay to the end), side by side. `
+      + 'Times are wall-clock and include starting the program and, for record and replay, capturing or rebuilding its address space.' + partial,
+    '',
+    '| workload | native | record | record / native | replay | replay / native | events | trace size |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...lines,
+    ...cpuLines.flatMap((line) => ['', line]),
+  ]);
+}
 
 // The gdb server's latencies, reverse execution, the cost of a hit and start-up, each suite in a fresh process of its own.
-for (const suite of ['rsp.js', 'reverse.js', 'hit-costs.js', 'startup.js']) {
+for (const suite of SUITES) {
   if (only.length && !only.includes(suite.replace('.js', ''))) continue;
   execFileSync(process.execPath, [path.join(here, suite)], { stdio: 'inherit' });
 }

@@ -9,6 +9,7 @@ import { resolveTrace } from './trace-store.js';
 
 export async function replayCheckCommand(argv: { trace?: string }): Promise<number> {
   let replayer: Replayer | undefined;
+  const began = performance.now();
   globalThis.__rewindMark?.('command loaded');
   try {
     const trace = TraceReader.open(resolveTrace(argv.trace));
@@ -19,6 +20,13 @@ export async function replayCheckCommand(argv: { trace?: string }): Promise<numb
     globalThis.__rewindMark?.('address space rebuilt');
     const outcome = await replayer.run({ onOutput: (fd, data) => writeAllSync(fd, data), onNote: (text) => notice(text) });
     globalThis.__rewindMark?.('program ended');
+    if (process.env.REWIND_TRACE_RUNS) {
+      const t = replayer.times;
+      const ms = (x: number) => x.toFixed(1);
+      notice(`replay: ${ms(performance.now() - began)} ms in the command (${ms(performance.now())} since the process started): `
+        + `start ${ms(t.startMs)}, native loop ${ms(t.nativeMs)} in ${t.nativeRuns} runs, `
+        + `${t.jsEvents} JS events ${ms(t.jsEventsMs)}, chunks ${ms(t.chunksMs)}; ${outcome.events} events, ${outcome.served} served in-process`);
+    }
     if (outcome.kind === 'incomplete') fail(`the trace is incomplete: ${outcome.reason}; replayed ${outcome.events} events`);
     return shellStatus(outcome);
   } catch (e) {

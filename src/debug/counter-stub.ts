@@ -27,17 +27,14 @@
 // all match trap, and the tracer, which compares the whole fingerprint, lets a
 // false match go on past the int3.
 //
-// The relocation is iced-x86's BlockEncoder (a maintained encoder that fixes
-// rip-relative operands and relative branches for the new address, and widens
-// short branches), not a hand-written table. Instructions that cannot move are
-// refused (the caller then traps with int3 as before): calls (the return address
-// would be the stub's), syscalls and the instructions the replay emulates by their
-// address (rdtsc, cpuid, a patched ud2), and anything after an instruction that
-// does not fall through.
-import { BlockEncoder, BlockEncoderOptions, Code, Decoder, DecoderOptions, FlowControl, Instruction, MemoryOperand, Mnemonic, Register } from 'iced-x86';
+// Which instructions move, and how (iced-x86's BlockEncoder, with made-up
+// addresses so that a short loop back to pc is counted on every iteration), is
+// src/arch/displaced-code.ts, shared with the point filter. Instructions that
+// cannot move are refused (the caller then traps with int3 as before).
+import { BlockEncoder, BlockEncoderOptions, Code, Decoder, DecoderOptions, Instruction, MemoryOperand, Mnemonic, Register } from 'iced-x86';
+import { branchesInto, displacedAt, displacedLength, JUMP_LENGTH, jumpPatch, StubAddresses, type Refusal } from '../arch/displaced-code.js';
 
-/** the bytes of the jump written at the counted pc */
-export const JUMP_LENGTH = 5;
+export { JUMP_LENGTH, displacedAt, branchesInto, type Refusal };
 /** below the stack pointer: the System V red zone, which the stub must not overwrite */
 export const RED_ZONE = 128n;
 /** the most bytes a stub takes (its instructions and up to four displaced ones, relocated) */
@@ -96,42 +93,12 @@ export interface StubPlan {
   fpTrapAt?: bigint;
 }
 
-/** why a pc cannot be counted in the process */
-export type Refusal = { refused: string };
-
-const MOVABLE_FLOW = new Set([FlowControl.Next, FlowControl.ConditionalBranch, FlowControl.UnconditionalBranch]);
-/** instructions the replay traps and emulates by their address, or a syscall: never moved */
-const PINNED = new Set([Mnemonic.Syscall, Mnemonic.Sysenter, Mnemonic.Rdtsc, Mnemonic.Rdtscp, Mnemonic.Cpuid, Mnemonic.Ud2, Mnemonic.Int3, Mnemonic.Int, Mnemonic.Int1]);
-
 function ripMem(addr: bigint): MemoryOperand {
   return MemoryOperand.new64(Register.RIP, Register.None, 1, addr, 8, false, Register.None);
 }
 
 function absMem(addr: bigint): MemoryOperand {
   return MemoryOperand.new64(Register.None, Register.None, 1, addr, 8, false, Register.None);
-}
-
-/** The instructions at pc that the jump displaces, or why they cannot move. */
-export function displacedAt(code: Uint8Array, pc: bigint): Instruction[] | Refusal {
-  const decoder = new Decoder(64, code, DecoderOptions.None);
-  decoder.ip = pc;
-  const out: Instruction[] = [];
-  let len = 0;
-  try {
-    while (len < JUMP_LENGTH) {
-      if (!decoder.canDecode) return { refused: 'the code ends inside the displaced bytes' };
-      const insn = decoder.decode();
-      if (insn.code === Code.INVALID) return { refused: `no valid instruction at 0x${insn.ip.toString(16)}` };
-      if (PINNED.has(insn.mnemonic)) return { refused: `a ${Mnemonic[insn.mnemonic].toLowerCase()} cannot move` };
-      if (!MOVABLE_FLOW.has(insn.flowControl)) return { refused: `a ${Mnemonic[insn.mnemonic].toLowerCase()} cannot move (its control flow)` };
-      out.push(insn);
-      len += insn.length;
-      if (insn.flowControl === FlowControl.UnconditionalBranch && len < JUMP_LENGTH) return { refused: 'a jump ends the code before five bytes' };
-    }
-  } finally {
-    decoder.free();
-  }
-  return out;
 }
 
 /**
@@ -141,15 +108,12 @@ export function displacedAt(code: Uint8Array, pc: bigint): Instruction[] | Refus
 export function planStub(code: Uint8Array, pc: bigint, codeAt: bigint, w: CounterWords, fp?: FingerprintCompare, maxBytes = STUB_MAX): StubPlan | Refusal {
   const moved = displacedAt(code, pc);
   if ('refused' in moved) return moved;
-  const displaced = moved.reduce((n, i) => n + i.length, 0);
-  // The stub's own instructions get made-up addresses far from any code, so that
-  // the encoder tells them apart from the displaced ones when it resolves branches.
-  let fake = 0x10n;
-  const own = (i: Instruction) => {
-    i.ip = fake;
-    fake += 0x10n;
-    return i;
-  };
+  const displaced = displacedLength(moved);
+  // Every instruction of the stub, the moved ones too, has a made-up address
+  // (src/arch/displaced-code.ts): a loop of five bytes or fewer back to pc then
+  // goes through the patch and is counted on every iteration.
+  const addresses = new StubAddresses();
+  const own = <T extends Instruction>(i: T) => addresses.own(i);
   const trap = own(Instruction.create(Code.Int3));
   const rsp = (d: bigint) => own(Instruction.createRegMem(Code.Lea_r64_m, Register.RSP, MemoryOperand.new64(Register.RSP, Register.None, 1, d, 1, false, Register.None)));
   const rcxAdd = (d: bigint) => own(Instruction.createRegMem(Code.Lea_r64_m, Register.RCX, MemoryOperand.new64(Register.RCX, Register.None, 1, d, 1, false, Register.None)));
@@ -165,7 +129,7 @@ export function planStub(code: Uint8Array, pc: bigint, codeAt: bigint, w: Counte
       compare.push(own(Instruction.createRegMem(Code.Lea_r64_m, Register.RCX, reg === Register.RSP
         ? MemoryOperand.new64(Register.RSP, Register.RCX, 1, RED_ZONE + 8n, 1, false, Register.None)
         : MemoryOperand.new64(Register.RCX, reg, 1, 0n, 0, false, Register.None))));
-      const next = fake + 0x20n; // the instruction after the jump back
+      const next = addresses.peek() + 0x20n; // the instruction after the jump back
       compare.push(own(Instruction.createBranch(Code.Jrcxz_rel8_64, next)));
       compare.push(own(Instruction.createBranch(Code.Jmp_rel32_64, back.ip)));
     });
@@ -187,7 +151,7 @@ export function planStub(code: Uint8Array, pc: bigint, codeAt: bigint, w: Counte
     own(Instruction.createReg(Code.Pop_r64, Register.RAX)),
     own(Instruction.createReg(Code.Pop_r64, Register.RCX)),
     rsp(RED_ZONE),
-    ...moved,
+    ...moved.map(own),
     own(Instruction.createBranch(Code.Jmp_rel32_64, pc + BigInt(displaced))),
     trap,
     ...compare,
@@ -206,11 +170,8 @@ export function planStub(code: Uint8Array, pc: bigint, codeAt: bigint, w: Counte
   }
   if (bytes.length > maxBytes) return { refused: `the stub takes ${bytes.length} bytes` };
   const traps = int3sIn(bytes, codeAt);
-  const rel = codeAt - (pc + BigInt(JUMP_LENGTH));
-  if (rel < -(2n ** 31n) || rel >= 2n ** 31n) return { refused: 'the stub is out of a jump\'s reach' };
-  const patch = Buffer.alloc(displaced, 0xcc);
-  patch[0] = 0xe9;
-  patch.writeInt32LE(Number(rel), 1);
+  const patch = jumpPatch(pc, codeAt, displaced);
+  if ('refused' in patch) return patch;
   return { pc, displaced, patch, code: Buffer.from(bytes), codeAt, trapAt: traps[0], fpTrapAt: fp ? traps[1] : undefined };
 }
 
@@ -230,31 +191,4 @@ function int3sIn(bytes: Uint8Array, at: bigint): bigint[] {
     decoder.free();
   }
   return out;
-}
-
-/**
- * The near-branch targets that land inside (pc, pc+len) among the instructions
- * decoded from `code` (at address `at`): a jump there would land in the patch.
- * Decoding from an arbitrary point falls into step with the real instructions
- * within a few, so this finds the branches of the surrounding function; an
- * indirect jump (a switch table) into the displaced bytes is not seen.
- */
-export function branchesInto(code: Uint8Array, at: bigint, pc: bigint, len: number): bigint[] {
-  const decoder = new Decoder(64, code, DecoderOptions.None);
-  decoder.ip = at;
-  const hits: bigint[] = [];
-  const insn = new Instruction();
-  try {
-    while (decoder.canDecode) {
-      decoder.decodeOut(insn);
-      const f = insn.flowControl;
-      if (f !== FlowControl.ConditionalBranch && f !== FlowControl.UnconditionalBranch && f !== FlowControl.Call) continue;
-      const t = insn.nearBranchTarget;
-      if (t > pc && t < pc + BigInt(len)) hits.push(insn.ip);
-    }
-  } finally {
-    insn.free();
-    decoder.free();
-  }
-  return hits;
 }

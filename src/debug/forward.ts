@@ -5,13 +5,19 @@
 // nothing of it is left behind for others to read.
 import type { TraceReader } from '../history/index.js';
 import { decodeEvent } from '../history/events.js';
-import { native, RunMode, type DebugRunOptions, type NativeSlice, type NativeTracee, type ProcessDebugger } from '../native/addon.js';
+import { native, RunMode, type DebugRunOptions, type NativeRunPoint, type NativeSlice, type NativeTracee, type ProcessDebugger } from '../native/addon.js';
 import { decodeStopReport, type RunPosition, type SearchHit } from '../native/stop-report.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, replayExec } from '../replay/replay-process.js';
 import { PointNotFoundError } from '../points/replay-point.js';
+import type { AsyncPointInfo } from '../history/events.js';
+import { applyPoint, armPoint } from './point-stretch.js';
 import { EngineError, type ResumeRequest, type StopEvent, type WatchKind } from './target.js';
+
+/** Events per native run; per run whose program takes buffered calls from the feed (a run's fixed cost is then most of its time). */
+const EVENTS_PER_RUN = 64;
+const EVENTS_PER_FED_RUN = 1024;
 
 /** Options of a run beyond the resume request. */
 export type RunExtra = Omit<DebugRunOptions, 'mode' | 'start' | 'end' | 'fresh' | 'event' | 'forkAt'>;
@@ -38,6 +44,10 @@ export interface RunReport {
   interrupted: boolean;
   /** single-steps done by the whole run */
   steps: number;
+  /** the last asynchronous signal's point the run passed, named in its interval (e: the point's event) */
+  point?: { e: number; base: number; pc: bigint; n: number; exact: boolean };
+  /** events the program passed in-process, buffered calls served from the feed (docs/syscallbuf.md) */
+  served: number;
 }
 
 export interface RunHooks {
@@ -78,7 +88,9 @@ export class ReplayedProcess {
   /** the user asked the current command to stop (^C); consumed by the command */
   interruptRequested = false;
   /** statistics for `monitor checkpoints` and the benchmarks */
-  readonly stats = { checkpointsTaken: 0, restores: 0, forwardRuns: 0, steps: 0 };
+  readonly stats = { checkpointsTaken: 0, restores: 0, forwardRuns: 0, steps: 0, served: 0 };
+  /** REWIND_DEBUG_FEED=0: every buffered call stops under the debugger (to compare, or to rule the feed out) */
+  private readonly noFeed = process.env.REWIND_DEBUG_FEED === '0';
   private readonly table = encodeSyscallTable();
   /** events whose output (fd 1/2 writes) was already shown: re-running them is silent */
   private shownUpTo = 0;
@@ -206,9 +218,14 @@ export class ReplayedProcess {
   async run(req: ResumeRequest, untilEvent: number, extra: RunExtra, hooks: RunHooks, throughExit = false): Promise<RunReport> {
     const end = throughExit || this.exitEvent === undefined ? Infinity : this.exitEvent;
     this.running = true;
-    const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0 };
+    const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0, served: 0 };
     const runStartT = this.curT;
     let fresh = true;
+    /** an asynchronous signal's point armed for the runs of its event (point-stretch.ts) */
+    let armed: { index: number; point: NativeRunPoint; info: AsyncPointInfo } | undefined;
+    // events per native run: few while every event stops (periodic checkpoints and
+    // output come between two runs), more while the program passes them in-process
+    let batch = EVENTS_PER_RUN;
     this.stats.forwardRuns++;
     const started = Date.now();
     try {
@@ -221,7 +238,7 @@ export class ReplayedProcess {
         const offset = chunk.offsets[this.next - chunk.firstRecord];
         // a chunk of events ends where the output shown so far ends: what follows is shown
         const stopAt = Math.min(untilEvent, end, !extra.search && this.next < this.shownUpTo ? this.shownUpTo : Infinity);
-        const max = Math.min(stopAt === Infinity ? 0xffffffff : stopAt - this.next, 64);
+        const max = Math.min(stopAt === Infinity ? 0xffffffff : stopAt - this.next, batch);
         const opts: DebugRunOptions = req.action === 'range'
           ? { mode: RunMode.range, start: req.start, end: req.end, fresh, event: this.next, ...extra }
           : { mode: req.action === 'step' ? RunMode.step : RunMode.continue, fresh, event: this.next, ...extra };
@@ -230,6 +247,8 @@ export class ReplayedProcess {
           delete opts.slices;
         }
         opts.forkAt = STUB_SYSCALL;
+        if (armed?.index === this.next) opts.point = armed.point;
+        if (this.noFeed) opts.noFeed = true;
         const startedAt = this.next;
         const r = await this.debugger.run(this.table, chunk.data, offset, max, opts);
         const stop = decodeStopReport(r.stop);
@@ -239,6 +258,9 @@ export class ReplayedProcess {
         if (!extra.search) this.shownUpTo = Math.max(this.shownUpTo, startedAt + r.count);
         if (extra.steps !== undefined) extra = { ...extra, steps: Math.max(1, extra.steps - stop.position.steps) };
         report.steps += stop.position.steps;
+        report.served += r.served;
+        batch = r.served > 0 ? EVENTS_PER_FED_RUN : EVENTS_PER_RUN;
+        this.stats.served += r.served;
         this.stats.steps += stop.position.steps;
         report.position = stop.position;
         if (stop.lastHit) report.lastHit = stop.lastHit;
@@ -263,7 +285,43 @@ export class ReplayedProcess {
             await replayExec(this.tracee, this.trace, this.next);
             this.advance(1);
             continue;
+          case 'point': {
+            // the run found the signal's point: the signal is delivered from there
+            const index = this.next;
+            if (!armed || armed.index !== index) throw new Error(`event ${index}: a point stop without an armed point`);
+            report.point = { e: index, base: this.baseFor(index), pc: stop.pc, n: stop.position.n, exact: stop.position.exact && stop.position.at === stop.pc };
+            await applyPoint(this.tracee, this.trace, index, armed.info);
+            armed = undefined;
+            this.advance(1);
+            hooks.replayed?.(this.next);
+            if (stop.then === '') continue;
+            // the point is also where gdb stops (a breakpoint at its pc, the end of a
+            // step): the first state of the interval after it, arrival 1 at pc
+            await this.debugger.setPosition(this.next, true, stop.pc, 1);
+            report.position = { ...stop.position, event: this.next, at: stop.pc, n: 1, exact: true, watchHits: 0 };
+            if (stop.then !== 'interrupted') return this.finish(report, { kind: 'stopped', signal: 5, reason: stop.then });
+            report.interrupted = this.interruptRequested = true;
+            return this.finish(report, { kind: 'stopped', signal: 2, reason: 'interrupted' });
+          }
           case 'need-js': {
+            const ev = decodeEvent(this.trace.record(this.next));
+            if (ev.kind === 'async-point') {
+              // The run finds the point itself, with gdb's traps in (addon/debugger_point.cc).
+              // The filter is planned from the program's own bytes: gdb's breakpoints are
+              // lifted meanwhile.
+              const all = { start: 0n, end: 2n ** 64n - 1n };
+              await hooks.beforeMapping?.(all.start, all.end);
+              try {
+                const targetFirst = extra.target !== undefined && extra.target.event === this.next;
+                armed = { index: this.next, point: await armPoint(this.tracee, this.trace, this.next, ev.tid, ev.point, targetFirst), info: ev.point };
+              } catch (e) {
+                if (!(e instanceof PointNotFoundError)) throw e;
+                return this.finish(report, this.ended(e.message));
+              } finally {
+                await hooks.afterMapping?.(all.start, all.end);
+              }
+              continue;
+            }
             const mapped = mappedRange(this.trace, this.next);
             if (mapped) await hooks.beforeMapping?.(mapped.start, mapped.end);
             let why: string | undefined;
@@ -320,10 +378,6 @@ export class ReplayedProcess {
 /** The memory a map-file event maps (undefined for other events). */
 function mappedRange(trace: TraceReader, index: number): { start: bigint; end: bigint } | undefined {
   const ev = decodeEvent(trace.record(index));
-  // The search for an asynchronous signal's point runs the program's code with no
-  // breakpoints in (a hit there would end it): the stretch before such a point is
-  // not seen by gdb's software breakpoints yet (docs/timeline.md, Signals).
-  if (ev.kind === 'async-point') return { start: 0n, end: 2n ** 64n - 1n };
   if (ev.kind !== 'map-file') return undefined;
   const start = BigInt(ev.map.addr);
   return { start, end: start + BigInt(ev.map.length) };

@@ -5,6 +5,8 @@
 // the first windows are short; a window over breakpoints alone is instead counted
 // in the process (counted-runs.ts), at native speed however often they are hit.
 import { native } from '../native/addon.js';
+import { decodeEvent, EventKind } from '../history/events.js';
+import type { TraceReader } from '../history/index.js';
 import { COUNT_IN_PROCESS_FROM, countWindow, searchToCountedEnd } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import { describeMark, rename, type Mark } from './marks.js';
@@ -29,6 +31,21 @@ interface Found {
 const HOT_ARRIVALS = 4096;
 /** a window search keeps this many of the copies it left before the hit */
 const KEEP_BEFORE_HIT = 8;
+
+/** async-point event indices of each trace, in order (found once: a scan of the kinds) */
+const pointsOf = new WeakMap<TraceReader, number[]>();
+
+/** The latest asynchronous signal's point event p with from <= p < to (undefined: none). */
+function latestPoint(trace: TraceReader, from: number, to: number): number | undefined {
+  let points = pointsOf.get(trace);
+  if (!points) {
+    points = [];
+    for (let i = 0; i < trace.eventCount; i++) if (trace.record(i)[4] === EventKind.AsyncPoint) points.push(i);
+    pointsOf.set(trace, points);
+  }
+  for (let k = points.length - 1; k >= 0; k--) if (points[k] < to && points[k] >= from) return points[k];
+  return undefined;
+}
 
 export class ReverseSearch {
   constructor(
@@ -63,12 +80,68 @@ export class ReverseSearch {
       windows = planWindows(anchors.map((a) => ({ start: { cp: a.cp, e: a.cp.mark.e } as Start, dist: a.dist })), known);
     }
     traceRuns(() => `windows from ${windows.map((w) => (w.cp ? `#${w.cp.id} (${((endT - w.cp.t) / 1e6).toFixed(3)} ms)` : `interval ${w.e}`)).join(', ')}`);
+    const minE = Math.min(end.e, ...windows.map((w) => w.e));
+    const crossed = latestPoint(this.proc.trace, minE, end.e);
+    // Now in the stretch before an asynchronous signal's point: once the window from
+    // the stretch's start has nothing, an earlier window ends at that start (its
+    // arrivals at now's pc, maybe millions in a loop, are not counted one by one).
+    const inStretch = end.e < this.proc.trace.eventCount && decodeEvent(this.proc.trace.record(end.e)).kind === 'async-point';
+    let stretchStartSearched = false;
+    const startsSearched = new Set<number>();
     for (const s of windows) {
-      const found = await this.searchWindow(s, end, sw, slots, s.cp ? endT - s.cp.t : Infinity);
+      if (crossed !== undefined && s.e <= crossed) {
+        // This window would cross an asynchronous signal's point: the search goes on
+        // in three parts instead, latest first: from the interval after the point to
+        // now, the stretch before the point (searchStretch), and before the stretch
+        // (a search that ends at the stretch's first state). No window runs a stretch
+        // with its hits trapped one by one, nor counts millions of arrivals at now's pc.
+        if (!startsSearched.has(crossed + 1)) {
+          const found = await this.searchWindow({ cp: undefined, e: crossed + 1 }, end, sw, slots, Infinity);
+          if (found) return this.stopAt(found);
+        }
+        const found = await this.searchStretch(crossed, sw, slots);
+        if (found) return this.stopAt(found);
+        const before: Mark = { e: crossed, base: 0, pc: await this.seeker.boundaryPc(crossed), n: 1, steps: 0 };
+        await this.seeker.reachMark(before);
+        traceRuns(() => `reverse-continue: on before the stretch of event ${crossed}`);
+        return this.run(before, sw, slots);
+      }
+      const to = inStretch && stretchStartSearched && s.e < end.e
+        ? { e: end.e, base: 0, pc: await this.seeker.boundaryPc(end.e), n: 1, steps: 0 }
+        : end;
+      const found = await this.searchWindow(s, to, sw, slots, s.cp ? endT - s.cp.t : Infinity);
+      if (!s.cp || s.cp.boundary) startsSearched.add(s.e);
+      if (s.e === end.e && (!s.cp || s.cp.boundary)) stretchStartSearched = true;
       if (found) return this.stopAt(found);
     }
     await this.timeline.switchTo(this.timeline.store.root!);
     return { kind: 'stopped', signal: 5, reason: 'begin' };
+  }
+
+  /**
+   * Nothing since the asynchronous signal's point of event e (the first state of
+   * now's interval, and the last of the stretch before it): the stretch is searched
+   * on its own, in windows that end at the point, counted in the process when they
+   * can be. A window that crosses the point then has no hit after it, and runs through
+   * the stretch at native speed (the filter finds the point, addon/debugger_point.cc).
+   */
+  private async searchStretch(e: number, sw: bigint[], slots: SlotSet): Promise<Found | undefined> {
+    let point = await this.stepper.pointOfInterval(e);
+    traceRuns(() => `reverse-continue: the stretch before the point, ${describeMark(point)}`);
+    // a breakpoint at the point's pc: the point itself is the latest hit, named by its
+    // count in the stretch (a run resumed there judges it first: addon/debugger_point.cc)
+    if (sw.includes(point.pc) || slots.some((x) => x?.type === 0 && x.addr === point.pc)) {
+      return { pos: { kind: 'mark', mark: point }, reason: sw.includes(point.pc) ? 'swbreak' : 'hwbreak', slot: sw.includes(point.pc) ? -1 : this.traps.slotAt(point.pc) };
+    }
+    point = { ...point, fp: await native().fingerprint(this.proc.pid) };
+    const endT = this.proc.curT;
+    // only starts the point is counted from (a stop's checkpoint may only name it by
+    // its fingerprint: a trap per arrival at a hot pc); the interval's start always is
+    for (const s of (await this.startsBefore(point)).filter((x) => x.e === e && (this.endFrom(point, x)?.n ?? 0) > 0)) {
+      const found = await this.searchWindow(s, point, sw, slots, s.cp ? endT - s.cp.t : Infinity);
+      if (found) return found;
+    }
+    return undefined;
   }
 
   /**

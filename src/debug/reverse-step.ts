@@ -43,7 +43,9 @@ export class ReverseStepper {
       if (m.base) return this.predecessor(this.timeline.store.get(m.base)!.mark);
       const last = await this.lastOfInterval(m.e - 1, m.pc);
       // a signal's delivery state is the same machine state as the start of the next interval
-      if (last !== 'begin' && m.e >= 2 && decodeEvent(this.proc.trace.record(m.e - 1)).kind === 'signal') return this.predecessor(last);
+      // (as is an asynchronous signal's point the same state as the first of the interval after it)
+      const kind = m.e >= 2 ? decodeEvent(this.proc.trace.record(m.e - 1)).kind : undefined;
+      if (last !== 'begin' && (kind === 'signal' || kind === 'async-point')) return this.predecessor(last);
       return last;
     }
     // Q: the previous arrival at the same pc (if a few thousand steps reach m from
@@ -122,6 +124,21 @@ export class ReverseStepper {
     return { e: m.e, base: m.base, pc: hit.pc, n: hit.n, steps: 0 };
   }
 
+  /**
+   * The last state of interval e, whose event is an asynchronous signal's point: the
+   * point itself, named by the arrival count the run that finds it reports.
+   */
+  async pointOfInterval(e: number): Promise<Mark> {
+    // from the interval's start: a count from there renames to any checkpoint with counts
+    await this.seeker.reachStart({ cp: undefined, e });
+    await this.traps.install([], NO_SLOTS);
+    const run = await this.timeline.run({ action: 'continue' }, e + 1, { search: true });
+    this.seeker.checkInterrupt();
+    const p = run.point;
+    if (!p || p.e !== e || !p.exact || p.n < 1) throw new NotRetraced(`no exact name for the asynchronous signal's point of event ${e}`);
+    return { e, base: p.base, pc: p.pc, n: p.n, steps: 0 };
+  }
+
   /** The last state of interval e, whose next event starts interval e+1 at pc bpc. */
   private async lastOfInterval(e: number, bpc: bigint): Promise<Mark | 'begin'> {
     if (e < 1) return 'begin';
@@ -132,6 +149,7 @@ export class ReverseStepper {
     else if (ev.kind === 'cpuid') pc = bpc - 2n; // a CPUID (or its ud2 patch) is 2 bytes
     else if (ev.kind === 'signal') pc = bpc;
     else if (ev.kind === 'map-file') return this.lastOfInterval(e - 1, bpc);
+    else if (ev.kind === 'async-point') return this.pointOfInterval(e);
     else return 'begin';
     // any state of interval e comes before its last one
     const inside = this.timeline.store.find((c) => c.mark.e === e && !c.boundary);

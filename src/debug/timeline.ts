@@ -82,7 +82,7 @@ export class Timeline {
     for (const c of report.copies) slices.push(await this.keepCopy(c.slice, c.base, c.t, runId));
     traceRuns(() => {
       const show = (v: unknown) => JSON.stringify(v, (k, x) => (typeof x === 'bigint' ? `0x${x.toString(16)}` : k === 'fp' ? 'fp' : k === 'slices' ? x.length : x));
-      return `run ${req.action} ${show(extra)} -> ${show(report.stop)} in ${Date.now() - t} ms, ${slices.length} slices, ${show(report.position)} last ${show(report.lastHit)}`;
+      return `run ${req.action} ${show(extra)} -> ${show(report.stop)} in ${Date.now() - t} ms, ${slices.length} slices, ${report.served} served in-process, ${show(report.position)} last ${show(report.lastHit)}`;
     });
     const { copies: _, ...rest } = report;
     return { ...rest, slices };

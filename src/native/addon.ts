@@ -105,6 +105,8 @@ export interface DebugRunOptions {
   stopSignals?: bigint;
   /** the start state is a boundary whose breakpoint counts as a hit */
   startCandidate?: boolean;
+  /** every buffered call stops, as before the debugger used the feed (docs/syscallbuf.md) */
+  noFeed?: boolean;
   /**
    * stop (reason 'target') at arrival n at pc, data trigger n, or the first arrival
    * at pc whose fingerprint is fp, in interval `event`
@@ -120,7 +122,17 @@ export interface DebugRunOptions {
   counterTraps?: bigint[];
   /** the counters' shared hit sequence (a u64 in the process): a search's trap takes a number of it too */
   counterSeq?: bigint;
+  /** the next event is this asynchronous signal's point: the run finds it (stop reason 'point') */
+  point?: NativeRunPoint;
 }
+
+/** A point a debug run finds itself (addon/debugger_point.cc): the search without a budget, with the filter's jump. */
+export type NativeRunPoint = Omit<NativePointSearch, 'budgetTicks'> & {
+  /** the jump to the filter, written over pc while a continue run is in the stretch */
+  patch: Buffer;
+  /** the filter's count of arrivals at pc (a u64 in its data page) */
+  arrivals: bigint;
+};
 
 /**
  * One recording (addon/record_processes.h, addon/recording_exports.cc): every process

@@ -47,6 +47,8 @@ export type StopCause =
   | { reason: 'killed'; signal: number }
   | { reason: 'signal'; signal: number }
   | { reason: 'watch'; slot: number }
+  /** the run found an asynchronous signal's point; `then`: the stop gdb sees there too ('' none) */
+  | { reason: 'point'; then: '' | 'swbreak' | 'step' | 'interrupted'; pc: bigint }
   | { reason: 'divergence'; expected: unknown; actual: unknown }
   | { reason: 'unknown'; name: string };
 
@@ -74,6 +76,8 @@ function causeOf(bag: NativeStopInfo): StopCause {
       return { reason: bag.reason, signal: num(bag.signal) };
     case 'watch':
       return { reason: 'watch', slot: num(bag.slot) };
+    case 'point':
+      return { reason: 'point', then: String(bag.then ?? '') as '' | 'swbreak' | 'step' | 'interrupted', pc: big(bag.pc) ?? 0n };
     case 'divergence':
       return { reason: 'divergence', expected: bag.expected, actual: bag.actual };
     default:

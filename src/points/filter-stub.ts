@@ -12,7 +12,7 @@
 // OF from seto's byte). Its page pair (code, then data) is mapped by the caller
 // within a rel32 jump of pc, and is left out of the state hash.
 //
-//   mov [save_rax],rax; lahf; seto al; mov [save_flags],ax
+//   mov [save_rax],rax; lahf; seto al; mov [save_flags],ax; inc qword [arrivals]
 //   cmp ax,[rec_flags]; jne miss
 //   mov rax,[save_rax]; cmp rax,[rec_rax]; jne miss
 //   cmp rbx,[rec_rbx]; jne miss ... (the 15 other general registers)
@@ -22,18 +22,24 @@
 //   <restore rax and flags>
 //   <the displaced instructions, relocated>; jmp pc+displaced
 //
-// The displaced window follows the rules of src/debug/counter-stub.ts: whole
-// instructions covering 5 bytes, no call, return, syscall or instruction the
-// replay emulates by its address, no branch into the window from the code around.
-// The relocation is iced-x86's BlockEncoder.
-import { BlockEncoder, BlockEncoderOptions, Code, Decoder, DecoderOptions, FlowControl, Instruction, MemoryOperand, Mnemonic, Register } from 'iced-x86';
+// The displaced window and its relocation are src/arch/displaced-code.ts, shared
+// with the hit counter: whole instructions covering 5 bytes, no call, return,
+// syscall or instruction the replay emulates by its address, no branch into the
+// window from the code around; iced-x86's BlockEncoder moves them.
+import { BlockEncoder, BlockEncoderOptions, Code, Decoder, DecoderOptions, Instruction, MemoryOperand, Mnemonic, Register } from 'iced-x86';
+import { branchesInto, displacedAt, displacedLength, jumpPatch, StubAddresses } from '../arch/displaced-code.js';
 import { getReg, type UserReg } from '../arch/registers.js';
 import type { LoopValue } from './loop-operands.js';
 
 /** the filter's pages: code, then data */
 export const FILTER_SIZE = 8192n;
 const DATA = 4096n;
-const JUMP_LENGTH = 5;
+/**
+ * Where in the pages the filter counts every arrival at pc (a u64, zero in the
+ * image): a debug run that finds the point itself names it by its arrival count
+ * (addon/debugger_point.cc).
+ */
+export const FILTER_ARRIVALS = FILTER_SIZE - 8n;
 
 export interface FilterPlan {
   /** where the pages are mapped */
@@ -50,9 +56,6 @@ export interface FilterPlan {
 
 export type FilterRefusal = { refused: string };
 
-const MOVABLE = new Set([FlowControl.Next, FlowControl.ConditionalBranch, FlowControl.UnconditionalBranch]);
-const PINNED = new Set([Mnemonic.Syscall, Mnemonic.Sysenter, Mnemonic.Rdtsc, Mnemonic.Rdtscp, Mnemonic.Cpuid, Mnemonic.Ud2, Mnemonic.Int3, Mnemonic.Int, Mnemonic.Int1]);
-
 /** The general registers the stub compares besides rax, with their user_regs_struct names. */
 const COMPARED: [Register, UserReg][] = [
   [Register.RBX, 'rbx'], [Register.RCX, 'rcx'], [Register.RDX, 'rdx'], [Register.RSI, 'rsi'], [Register.RDI, 'rdi'],
@@ -65,58 +68,15 @@ function ripMem(addr: bigint): MemoryOperand {
   return MemoryOperand.new64(Register.RIP, Register.None, 1, addr, 8, false, Register.None);
 }
 
-/** The instructions the jump at pc displaces, or why they cannot move. */
-function displaced(code: Uint8Array, pc: bigint): Instruction[] | FilterRefusal {
-  const decoder = new Decoder(64, code, DecoderOptions.None);
-  decoder.ip = pc;
-  const out: Instruction[] = [];
-  let len = 0;
-  try {
-    while (len < JUMP_LENGTH) {
-      if (!decoder.canDecode) return { refused: 'the code ends inside the displaced bytes' };
-      const insn = decoder.decode();
-      if (insn.code === Code.INVALID) return { refused: `no valid instruction at 0x${insn.ip.toString(16)}` };
-      if (PINNED.has(insn.mnemonic) || !MOVABLE.has(insn.flowControl)) return { refused: `a ${Mnemonic[insn.mnemonic].toLowerCase()} at 0x${insn.ip.toString(16)} cannot move` };
-      out.push(insn);
-      len += insn.length;
-      if (insn.flowControl === FlowControl.UnconditionalBranch && len < JUMP_LENGTH) return { refused: 'a jump ends the code before five bytes' };
-    }
-  } finally {
-    decoder.free();
-  }
-  return out;
-}
-
-/** Branch targets inside (pc, pc+len) among the instructions decoded from `around` (a jump there would land in the patch). */
-function branchesInto(around: Uint8Array, at: bigint, pc: bigint, len: number): bigint[] {
-  const decoder = new Decoder(64, around, DecoderOptions.None);
-  decoder.ip = at;
-  const hits: bigint[] = [];
-  const insn = new Instruction();
-  try {
-    while (decoder.canDecode) {
-      decoder.decodeOut(insn);
-      const f = insn.flowControl;
-      if (f !== FlowControl.ConditionalBranch && f !== FlowControl.UnconditionalBranch && f !== FlowControl.Call) continue;
-      const t = insn.nearBranchTarget;
-      if (t > pc && t < pc + BigInt(len)) hits.push(insn.ip);
-    }
-  } finally {
-    insn.free();
-    decoder.free();
-  }
-  return hits;
-}
-
 /**
  * The filter for a point at pc, its pages at `base`: `code` holds the program's
  * bytes at pc (32 or more), `around` the code near it (at address aroundAt) to
  * check that no branch lands inside the patch.
  */
 export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: { at: bigint; bytes: Uint8Array }, regs: Buffer, values: LoopValue[]): FilterPlan | FilterRefusal {
-  const moved = displaced(code, pc);
+  const moved = displacedAt(code, pc);
   if ('refused' in moved) return moved;
-  const window = moved.reduce((n, i) => n + i.length, 0);
+  const window = displacedLength(moved);
   const into = branchesInto(around.bytes, around.at, pc, window);
   if (into.length) {
     for (const i of moved) i.free();
@@ -133,14 +93,11 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
   COMPARED.forEach(([, name], i) => dataBytes.writeBigUInt64LE(getReg(regs, name), 32 + 8 * i));
   values.forEach((v, k) => dataBytes.writeBigUInt64LE(v.value, Number(recValues - data) + 8 * k));
 
-  // The stub's own instructions get made-up addresses far from any code, so that
-  // the encoder tells them apart from the displaced ones when it resolves branches.
-  let fake = 0x10n;
-  const own = (i: Instruction) => {
-    i.ip = fake;
-    fake += 0x10n;
-    return i;
-  };
+  // Every instruction of the stub, the moved ones too, has a made-up address
+  // (src/arch/displaced-code.ts): a loop of five bytes or fewer back to pc goes
+  // through the filter at every arrival, not round the moved copy.
+  const addresses = new StubAddresses();
+  const own = <T extends Instruction>(i: T) => addresses.own(i);
   const restore = () => [
     own(Instruction.createRegMem(Code.Mov_r16_rm16, Register.AX, ripMem(saveFlags))),
     own(Instruction.createRegI32(Code.Add_rm8_imm8, Register.AL, 0x7f)),
@@ -155,6 +112,8 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
     own(Instruction.create(Code.Lahf)),
     own(Instruction.createReg(Code.Seto_rm8, Register.AL)),
     own(Instruction.createMemReg(Code.Mov_rm16_r16, ripMem(saveFlags), Register.AX)),
+    // one more arrival at pc (the flags are saved: inc may change them)
+    own(Instruction.createMem(Code.Inc_rm64, ripMem(base + FILTER_ARRIVALS))),
     own(Instruction.createRegMem(Code.Cmp_r16_rm16, Register.AX, ripMem(recFlags))), jne(),
     own(Instruction.createRegMem(Code.Mov_r64_rm64, Register.RAX, ripMem(saveRax))),
     own(Instruction.createRegMem(Code.Cmp_r64_rm64, Register.RAX, ripMem(recRax))), jne(),
@@ -178,11 +137,6 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
     compare.push(own(Instruction.createRegMem(cmp, a, ripMem(recValues + 8n * BigInt(k)))), jne());
   });
   const trap = own(Instruction.create(Code.Int3));
-  // The moved instructions get made-up addresses too: a branch among them back to pc
-  // (a loop of five bytes or fewer) must go to the program's pc, through the filter,
-  // not to the moved copy (the encoder sends a branch to an address in the block to
-  // the block's instruction there). Their targets and rip-relative operands are
-  // absolute in iced's instructions, so they keep their meaning.
   for (const i of moved) own(i);
   const list = [
     ...compare, ...restore(), trap, ...missList, ...moved,
@@ -201,11 +155,8 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
   }
   if (bytes.length > Number(DATA)) return { refused: `the filter takes ${bytes.length} bytes` };
   const trapAt = firstInt3(bytes, base);
-  const rel = base - (pc + BigInt(JUMP_LENGTH));
-  if (rel < -(2n ** 31n) || rel >= 2n ** 31n) return { refused: 'the filter is out of a jump\'s reach' };
-  const patch = Buffer.alloc(window, 0xcc);
-  patch[0] = 0xe9;
-  patch.writeInt32LE(Number(rel), 1);
+  const patch = jumpPatch(pc, base, window);
+  if ('refused' in patch) return patch;
   const image = Buffer.concat([Buffer.from(bytes), Buffer.alloc(Number(DATA) - bytes.length, 0xcc), dataBytes]);
   // the miss path starts right after the int3, so a candidate's rip already is `miss`
   return { base, image, patch, trapAfter: trapAt + 1n, miss: trapAt + 1n };

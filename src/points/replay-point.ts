@@ -75,15 +75,18 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   return { candidates: result.candidates };
 }
 
+/** How errors name a point: "thread 1234's SIGALRM at its event 30 (event 95 of the trace)", or its preemption. */
+export function pointWhat(tid: number, index: number, point: AsyncPointInfo): string {
+  const happens = 'signal' in point.what ? signalName(point.what.signal) : 'preemption';
+  return `thread ${tid}'s ${happens} at its event ${point.threadEvent} (event ${index} of the trace)`;
+}
+
 /**
  * Reaches an asynchronous signal's point and has the replay loop's next resume
  * deliver the signal there; a preemption's point (what: switch) is only reached:
  * the thread stays there, and the next record is another thread's.
  */
 export async function reachSignalPoint(tracee: NativeTracee, tid: number, index: number, point: AsyncPointInfo): Promise<void> {
-  const what = 'signal' in point.what
-    ? `thread ${tid}'s ${signalName(point.what.signal)} at its event ${point.threadEvent} (event ${index} of the trace)`
-    : `thread ${tid}'s preemption at its event ${point.threadEvent} (event ${index} of the trace)`;
-  await reachPoint(tracee, point, what);
+  await reachPoint(tracee, point, pointWhat(tid, index, point));
   if ('signal' in point.what) await native().replayDeliverAtPoint(tracee, point.what.signal, Buffer.from(point.what.siginfo, 'hex'));
 }

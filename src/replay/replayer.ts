@@ -9,6 +9,20 @@ import { encodeSyscallTable } from '../syscalls/table.js';
 import { PointNotFoundError } from '../points/replay-point.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
 
+/** Where a replay's time went (ms, wall clock), for REWIND_TRACE_RUNS: the answer to "why is replay slower than native". */
+export interface ReplayTimes {
+  /** starting the first process: the stub, the recorded address space rebuilt */
+  startMs: number;
+  /** in the native loop, and how many times it was entered */
+  nativeMs: number;
+  nativeRuns: number;
+  /** events JS applies (mapped files, exec), and how many */
+  jsEventsMs: number;
+  jsEvents: number;
+  /** reading and decompressing chunks of events */
+  chunksMs: number;
+}
+
 /** `served`: of the events, the buffered calls the programs took in-process (docs/syscallbuf.md) */
 export type ReplayOutcome =
   | { kind: 'exited'; code: number; events: number; served: number }
@@ -65,13 +79,16 @@ export class Replayer {
   /** events the programs replayed in-process from the syscall buffer's feed */
   private served = 0;
   private readonly table = encodeSyscallTable();
+  readonly times: ReplayTimes = { startMs: 0, nativeMs: 0, nativeRuns: 0, jsEventsMs: 0, jsEvents: 0, chunksMs: 0 };
 
   private constructor(readonly trace: TraceReader) {}
 
   static async start(trace: TraceReader): Promise<Replayer> {
     const r = new Replayer(trace);
+    const started = performance.now();
     const first = firstExec(trace);
     const tracee = await startReplayProcess(trace, first.snapshot);
+    r.times.startMs += performance.now() - started;
     r.root = first.tid;
     r.procs.set(first.tid, tracee);
     await tracee.setProcess(first.tid, true, trace.meta.version >= 4);
@@ -120,7 +137,10 @@ export class Replayer {
           handingOver = true;
           return undefined;
         }
-        const chunk = trace.readChunk(trace.chunkIndexOf(this.next));
+        const index = trace.chunkIndexOf(this.next);
+        const chunk = await trace.readChunkAsync(index);
+        // the next chunk decompresses on another thread while the loop replays this one
+        trace.prefetchChunk(index + 1);
         const offset = chunk.offsets[this.next - chunk.firstRecord];
         const { tid, count } = runOfOneProcess(chunk.data, offset, this.processOf);
         if (!this.procs.has(tid) && chunk.data[offset + 4] === EventKind.Stop) {
@@ -193,10 +213,16 @@ export class Replayer {
     if (tracee === undefined) {
       throw new DivergenceError(`replay cannot go on at event ${index}: it belongs to process ${tid}, which the replay has not created (or which has ended)`);
     }
+    const times = this.times;
+    let t = performance.now();
     const chunk = trace.readChunk(trace.chunkIndexOf(index));
     const offset = chunk.offsets[index - chunk.firstRecord];
+    times.chunksMs += performance.now() - t;
+    t = performance.now();
     // The loop gets a copy of what it is given: only the records from here on.
     const r = await tracee.run(this.table, chunk.data.subarray(offset), 0, count);
+    times.nativeMs += performance.now() - t;
+    times.nativeRuns++;
     for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
     this.served += r.served;
     const next = index + r.count;
@@ -235,9 +261,13 @@ export class Replayer {
         throw new DivergenceError(divergenceMessage(next, r.stop.expected, r.stop.actual) + who);
       }
       case 'exec':
+        t = performance.now();
         await replayExec(tracee, trace, next);
+        times.jsEventsMs += performance.now() - t;
+        times.jsEvents++;
         return { kind: 'exec', next: next + 1 };
       case 'need-js': {
+        t = performance.now();
         let stopped;
         try {
           stopped = await applyJsEvent(tracee, trace, next);
@@ -247,6 +277,8 @@ export class Replayer {
           const process = this.processOf.get(tid) ?? tid;
           throw new PointNotFoundError(`${e.message} (process ${process}, thread ${tid})`);
         }
+        times.jsEventsMs += performance.now() - t;
+        times.jsEvents++;
         return stopped === undefined ? { kind: 'more', next: next + 1 } : { kind: 'stopped', next: next + 1, reason: stopped };
       }
       default:

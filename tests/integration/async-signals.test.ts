@@ -8,7 +8,8 @@
 // Negative: a trace whose recorded state hash is changed makes the replay stop with
 // a divergence that names the thread, its event index and the reason.
 // Under gdb: a breakpoint in the handler, the interrupted frame at the recorded
-// point, reverse-step out of the handler to it, reverse-continue over it to the
+// point, reverse-finish out of the handler to it and on back into the loop, breakpoints in the
+// loop before it forwards and backwards, reverse-continue over it to the
 // start and forward again to the same state, checked against the program's own
 // printed count (gdb's own \`record full\` cannot replay a real timer's signal).
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +86,10 @@ int main(void) {
 }
 `;
 const FLAG_LINE = FLAG_SOURCE.split('\n').findIndex((l) => l.includes('while (!stop) iterations++')) + 1;
+
+/** the flag loop with its count on a line of its own, for a breakpoint hit on every iteration */
+const LOOP_SOURCE = FLAG_SOURCE.replace('while (!stop) iterations++;', 'while (!stop) {\n    iterations++;\n  }');
+const LOOP_LINE = LOOP_SOURCE.split('\n').findIndex((l) => l.trim() === 'iterations++;') + 1;
 
 /** no handler: SIGALRM's default action ends the program; the loop is three instructions and a two-byte jump back */
 const DIE_SOURCE = `#include <sys/time.h>
@@ -235,7 +240,7 @@ describe('asynchronous signals where they arrived', () => {
     expect(err).toContain('within the CPU-time budget');
   });
 
-  it('gdb: a breakpoint in the handler, reverse-step out of it to the point, reverse-continue over it and back', async () => {
+  it('gdb: a breakpoint in the handler, reverse-finish out of it to the point, on back into the loop, reverse-continue over it and back', async () => {
     const flag = compileC('flagloop', FLAG_SOURCE, 'rewind-async-gdb-');
     const root = tempDir('rewind-async-gdb-');
     const trace = path.join(root, 'trace');
@@ -246,8 +251,8 @@ describe('asynchronous signals where they arrived', () => {
     const [p] = points(trace);
     expect(p, 'the trace holds the signal\'s point').toBeDefined();
     const { gdb } = await debugReplay(trace, [
-      'break on_alarm', 'continue', 'frame 2', 'print iterations',
-      'reverse-step', 'print/x $pc', 'print iterations', 'print stop',
+      'break on_alarm', 'continue', 'frame 2', 'print iterations', 'frame 0',
+      'reverse-finish', 'print/x $pc', 'print iterations', 'print stop', 'reverse-stepi', 'print/x $pc',
       'reverse-continue', 'continue', 'print iterations', 'print/x $pc', 'bt 1',
     ]);
     const out = afterMark(gdb);
@@ -256,14 +261,102 @@ describe('asynchronous signals where they arrived', () => {
     expect(out).toContain(`#2  ${p.point.pc.replace(/^0x/, '0x0000')} in main () at flagloop.c:${FLAG_LINE}`);
     const values = [...out.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => m[1]);
     // iterations in the handler, at the point, and in the handler again after going back
-    const [inHandler, pcBack, atPoint, stopAtPoint, again, pcAgain] = values;
+    const [inHandler, pcBack, atPoint, stopAtPoint, pcBefore, again, pcAgain] = values;
     // the handler interrupted `iterations++` before or after its store: the program printed one of these
     expect([printed - 1, printed]).toContain(Number(inHandler));
     expect(pcBack).toBe(p.point.pc);
     expect(atPoint).toBe(inHandler);
     expect(stopAtPoint).toBe('0');
+    // the history goes on before the point: one instruction back is still in the loop
+    expect(pcBefore).toMatch(/^0x[0-9a-f]+$/);
+    expect(pcBefore).not.toBe(p.point.pc);
+    expect(out).not.toContain('No more reverse-execution history');
     expect(again).toBe(inHandler);
     expect(pcAgain).not.toBe(p.point.pc);  // in the handler again
-    expect(out).toMatch(/on_alarm \(sig=14\)[\s\S]*No more reverse-execution history[\s\S]*Breakpoint \d+, on_alarm \(sig=14\)/);
+    // reverse-continue from the loop goes back over the program's start to main's breakpoint, continue to the handler
+    expect(out).toMatch(/on_alarm \(sig=14\)[\s\S]*Breakpoint \d+, main \(\)[\s\S]*Breakpoint \d+, on_alarm \(sig=14\)/);
+  });
+
+  it('gdb: the loop before the point is seen by breakpoints forwards and backwards, and reverse-step goes back into it', async () => {
+    const loop = compileC('loopline', LOOP_SOURCE, 'rewind-async-stretch-');
+    const root = tempDir('rewind-async-stretch-');
+    const trace = path.join(root, 'trace');
+    const rec = rewind(['record', '-o', trace, '--', loop], { traceRoot: root });
+    expect(rec.status, describeRun(rec)).toBe(0);
+    const printed = Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]);
+    expect(printed).toBeGreaterThan(2);
+    expect(points(trace).length, 'the trace holds the signal\'s point').toBe(1);
+    const { gdb } = await debugReplay(trace, [
+      `break loopline.c:${LOOP_LINE}`, 'continue', 'print iterations', 'continue', 'print iterations', 'continue', 'print iterations',
+      'break on_alarm', 'disable 2', 'continue', 'print iterations', 'enable 2',
+      'reverse-continue', 'print iterations', 'reverse-continue', 'print iterations',
+      'disable 2', 'continue', 'reverse-step', 'reverse-step', 'print iterations', 'reverse-stepi', 'print/x $pc',
+    ]);
+    const out = afterMark(gdb);
+    const values = [...out.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => m[1]);
+    const [first, second, third, inHandler, lastBefore, oneBefore, afterReverseStep] = values.map(Number);
+    // forwards: the loop line's first three arrivals
+    expect([first, second, third], out).toEqual([0, 1, 2]);
+    // the handler interrupted `iterations++` before or after its store: the program printed one of these
+    expect([printed - 1, printed]).toContain(inHandler);
+    // backwards from the handler: the last arrival at the loop line before the signal, then the one before
+    expect([inHandler - 1, inHandler], out).toContain(lastBefore);
+    expect(oneBefore, out).toBe(lastBefore - 1);
+    // reverse-step out of the handler to the point, then on back into the loop: history goes on
+    expect([inHandler - 1, inHandler], out).toContain(afterReverseStep);
+    expect(out).not.toContain('No more reverse-execution history');
+    expect(values[values.length - 1]).toMatch(/^0x[0-9a-f]+$/);
+  });
+  it('gdb: reverse-continue from the end to a breakpoint in the loop lands on its last iteration before the signal, then back over the stretch', async () => {
+    const loop = compileC('loopline', LOOP_SOURCE, 'rewind-async-fromend-');
+    const root = tempDir('rewind-async-fromend-');
+    const trace = path.join(root, 'trace');
+    const rec = rewind(['record', '-o', trace, '--', loop], { traceRoot: root });
+    expect(rec.status, describeRun(rec)).toBe(0);
+    const printed = Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]);
+    expect(printed).toBeGreaterThan(2);
+    expect(points(trace).length, 'the trace holds the signal\'s point').toBe(1);
+    const { gdb } = await debugReplay(trace, [
+      'continue', `break loopline.c:${LOOP_LINE}`, 'reverse-continue', 'print iterations', 'reverse-continue', 'print iterations',
+      'disable 2', 'reverse-continue', 'print iterations',
+    ]);
+    const out = afterMark(gdb);
+    const [last, beforeLast, atMain] = [...out.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => Number(m[1]));
+    // the loop's last iteration loaded printed - 1 and stored the printed count, wherever the signal came in it
+    expect(last, out).toBe(printed - 1);
+    expect(beforeLast, out).toBe(printed - 2);
+    // with the loop's breakpoint disabled, back over the stretch and the point to main's
+    expect(out).toMatch(/Breakpoint 1, main \(\)[^\n]*\n[^$]*\$3 = 0/);
+    expect(atMain).toBe(0);
+  });
+  it('gdb: a breakpoint at the point\'s own pc: the point is hit forwards and found backwards, then the handler', async () => {
+    const loop = compileC('loopline', LOOP_SOURCE, 'rewind-async-atpc-');
+    const root = tempDir('rewind-async-atpc-');
+    const trace = path.join(root, 'trace');
+    const rec = rewind(['record', '-o', trace, '--', loop], { traceRoot: root });
+    expect(rec.status, describeRun(rec)).toBe(0);
+    const printed = Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]);
+    const [p] = points(trace);
+    expect(p, 'the trace holds the signal\'s point').toBeDefined();
+    const { gdb } = await debugReplay(trace, [
+      'break on_alarm', 'continue', 'print iterations', `break *${p.point.pc}`,
+      'reverse-continue', 'print iterations', 'print/x $pc', 'reverse-continue', 'print iterations',
+      'continue', 'print iterations', 'print/x $pc', 'continue', 'print iterations', 'print stop',
+    ]);
+    const out = afterMark(gdb);
+    const v = [...out.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => m[1]);
+    const inHandler = Number(v[0]);
+    expect([printed - 1, printed]).toContain(inHandler);
+    // back from the handler: the point itself (the handler's state before it ran), then the arrival before it
+    expect(Number(v[1]), out).toBe(inHandler);
+    expect(v[2]).toBe(p.point.pc);
+    expect(Number(v[3]), out).toBeLessThan(inHandler);
+    // forwards again: the point, stopped at its breakpoint with the signal not yet delivered, then the handler
+    expect(Number(v[4]), out).toBe(inHandler);
+    expect(v[5]).toBe(p.point.pc);
+    expect(out).toMatch(/Breakpoint \d+, on_alarm[\s\S]*Breakpoint \d+, on_alarm/);
+    expect(Number(v[6])).toBe(inHandler);
+    expect(v[7]).toBe('0');
+    expect(out).not.toContain('No more reverse-execution history');
   });
 });

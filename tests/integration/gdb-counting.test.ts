@@ -102,4 +102,44 @@ describe('breakpoints counted in the process', () => {
     expect(withoutAddresses(code), context).toBe(withoutAddresses(fromFile.stdout.toString()));
     expect(code).toMatch(/^=> 0x[0-9a-f]+ <main\+\d+>:\s+je\s/); // where the process stands: the branch, not a jmp
   });
+
+  it('a loop of five bytes back to its own head is counted on every iteration', async () => {
+    // `for (;;) if (--left == 0) break;` as sub + jnz: the whole loop is the five
+    // bytes the counter's jump displaces, so its moved copy must branch back to
+    // the program's head (through the counter), not round itself
+    const M = 100000;
+    const tight = compileC('tight', `#include <stdio.h>
+__attribute__((noinline)) void done(void) { __asm__ volatile(""); }
+int main(void) {
+  long left = ${M};
+  __asm__ volatile(".globl tight_head\\n"
+                   "tight_head:\\n1: subl $1, %%ecx\\n jnz 1b\\n" : "+c"(left) : : "cc");
+  done();
+  printf("%ld\\n", left);
+  return 0;
+}
+`, 'rewind-tight-');
+    const tightTrace = record(tight);
+    const { gdb, server } = await debugReplay(tightTrace, [
+      'x/2i tight_head', 'break done', 'continue', 'break *tight_head',
+      'reverse-continue', 'print $rcx',
+      'reverse-continue', 'print $rcx',
+      'continue', 'print $rcx',
+    ]);
+    const out = afterMark(gdb);
+    const context = `gdb:\n${out}\nserver:\n${server}`;
+    // the loop really is five bytes that branch back to their first (gdb names it main+k)
+    const head = /Breakpoint 3 at (0x[0-9a-f]+)/.exec(out)?.[1];
+    expect(head, context).toBeTruthy();
+    const loop = /^(0x[0-9a-f]+) <[^>]+>:\s+sub\s+\$0x1,%ecx\n\s+(0x[0-9a-f]+) <[^>]+>:\s+jne\s+(0x[0-9a-f]+) /m.exec(out);
+    expect(loop?.slice(1).map((a) => BigInt(a)), context).toEqual([BigInt(head!), BigInt(head!) + 3n, BigInt(head!)]);
+    // the last iteration (ecx 1 before its sub), the one before, then forward again to the last
+    const prints = [...out.matchAll(/^\$\d+ = (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(prints, context).toEqual([1, 2, 1]);
+    // counted in the process, not trapped, and every iteration counted: the windows
+    // start at an event before the loop (it has none), so they see all M arrivals
+    const windows = [...server.matchAll(/^rewind: counted window: (.*)$/gm)].map((m) => m[1]);
+    expect(windows.length, context).toBeGreaterThanOrEqual(1);
+    for (const w of windows) expect(w, context).toContain(`${head} x${M}`);
+  });
 });

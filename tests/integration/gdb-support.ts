@@ -24,8 +24,9 @@ export interface Server {
  * are guards against hangs, generous because a loaded machine may be slow to start
  * a node process: they never decide a result.
  */
-export function startServer(trace: string, extra: string[] = ['--once'], opts: { lifetimeMs?: number } = {}): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, 'replay', trace, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startServer(trace: string, extra: string[] = ['--once'], opts: { lifetimeMs?: number; env?: Record<string, string> } = {}): Promise<Server> {
+  const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+  const child = spawn(process.execPath, [CLI, 'replay', trace, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.lifetimeMs ?? 180_000);
@@ -123,8 +124,8 @@ export function record(program: string, args: string[] = []): string {
 }
 
 /** Serves the trace once and runs gdb against it; returns gdb's result and the server's stderr. */
-export async function debugReplay(trace: string, commands: string[], opts: { breakMain?: boolean; extra?: string[]; extended?: boolean } = {}): Promise<{ gdb: RunResult; server: string; status: number | null }> {
-  const server = await startServer(trace, opts.extra ?? ['--once']);
+export async function debugReplay(trace: string, commands: string[], opts: { breakMain?: boolean; extra?: string[]; extended?: boolean; env?: Record<string, string> } = {}): Promise<{ gdb: RunResult; server: string; status: number | null }> {
+  const server = await startServer(trace, opts.extra ?? ['--once'], { env: opts.env });
   try {
     const gdb = gdbRemote(server.port, commands, opts);
     const status = await Promise.race([server.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);

@@ -180,6 +180,14 @@ const programs: ProgramCase[] = [
     check: (out) => expect(out).toMatch(new RegExp(`^bufferedio: ${fx.mmapData.length} bytes, checksum [0-9a-f]+\n$`)),
   },
   {
+    // loops of buffered pwrite, lseek and pread (gdb-feed.test.ts debugs it)
+    name: 'bufloop',
+    args: () => ['500', path.join(fx.workDir, 'bufloop.bin')],
+    status: 0,
+    native: same,
+    check: (out) => expect(out).toMatch(/^bufloop: 500 values, last [0-9a-f]+, check [0-9a-f]+\n$/),
+  },
+  {
     name: 'dirlist',
     args: () => [fx.listDir],
     status: 0,
@@ -310,8 +318,8 @@ const programs: ProgramCase[] = [
 
 /** Programs with tests of their own below (or in failures.test.ts, slow-reader.test.ts, or the gdb tests). */
 // exercised by their own tests: revextra, revsignal, revloop (gdb-reverse*), junkargs (syscall-arity),
-// cpuinfo and forkcpuid (cpuid, gdb-cpuid), pipewrite (slow-reader)
-const specialPrograms = ['unknown_syscall', 'revextra', 'revsignal', 'revloop', 'junkargs', 'cpuinfo', 'forkcpuid', 'pipewrite'];
+// cpuinfo and forkcpuid (cpuid, gdb-cpuid), pipewrite (slow-reader), threadcopy (thread-copy)
+const specialPrograms = ['unknown_syscall', 'revextra', 'revsignal', 'revloop', 'junkargs', 'cpuinfo', 'forkcpuid', 'pipewrite', 'threadcopy'];
 
 const variants = [
   { label: 'dynamic', static: false },

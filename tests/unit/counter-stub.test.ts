@@ -62,6 +62,19 @@ describe('the counting stub', () => {
     expect(jumpBack.nearBranchTarget).toBe(PC + 10n);
   });
 
+  it('a loop of five bytes back to pc goes through the stub at every iteration, not round the moved copy', () => {
+    // pc: add eax,1; jne pc (the whole loop is displaced), then ret
+    const p = plan('83c001 75fb c3');
+    expect(p.displaced).toBe(5);
+    const [add, jne, jumpBack] = relocated(p);
+    expect(add.mnemonic).toBe(Mnemonic.Add);
+    expect(jne.mnemonic).toBe(Mnemonic.Jne);
+    // back to the program's pc, whose patch jumps to the stub's counting: not to the moved add
+    expect(jne.nearBranchTarget).toBe(PC);
+    expect(jne.nearBranchTarget).not.toBe(add.ip);
+    expect(jumpBack.nearBranchTarget).toBe(PC + 5n);
+  });
+
   it('counts with lea and jrcxz only, and traps with the int3 it names', () => {
     const p = plan('488b15892e0000');
     const all = decode(p.code, p.codeAt);
