@@ -103,6 +103,7 @@ std::pair<pid_t, Stop> waitAnyRecorded(Recording& rec) {
     bool poll = preemptDue(rec);  // a runner's slice ends while others are ready
     for (auto& [pid, s] : rec.procs) poll |= s.seccompMode && s.deferredSig && s.deferredSig < SIGRTMIN;
     pid_t r = waitpid(-1, &status, __WALL | __WNOTHREAD | (poll ? WNOHANG : 0));
+    preemptWaited(rec);
     if (r > 0) {
       if (rec.procs.count(r)) return {r, decodeStatus(r, status)};
       if (!serveLiveChild(rec.procs[rec.root], r, status)) stashStatus(r, status);

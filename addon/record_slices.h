@@ -29,9 +29,14 @@ struct SliceSettings {
   uint64_t rng = 0;  // xorshift64 state (chaos)
 };
 
-// In the record loop's wait: true when some process has ready threads (the wait must
-// poll). Sends SIGSTOP to every runner whose slice is over (once per slice).
+// In the record loop's wait, before it blocks: sends SIGSTOP to every runner whose
+// slice is over (once per slice), and arms the slice timer for the earliest slice
+// end to come. Returns whether the wait must poll (never, with the timer).
 bool preemptDue(Recording& rec);
+
+// After the wait: the timer disarmed; a SIGSTOP it sent is marked on its runner
+// (preemptStop takes its stop).
+void preemptWaited(Recording& rec);
 
 // A stop of `pid` that is the SIGSTOP preemptDue sent. Returns 0 when it is not
 // (the loop goes on as before), 1 when it was swallowed (it came too late: the
