@@ -159,6 +159,9 @@ void Debugger::runToPoint(pid_t, int& sig) {
   // A data watchpoint could trigger inside the filter (its own reads of the loop's
   // values, or a moved instruction's write): gdb would see the filter's addresses.
   for (auto& sl : slots) underJump |= sl.used && sl.type != 0;
+  // A resume from inside the jump's window (a handler returned into its middle) would
+  // run the jump's bytes as code: every arrival is judged at an int3 instead.
+  underJump |= regs().rip > pc && regs().rip < pc + len;
   for (auto& [stub, counted] : counterTraps)
     if (counted + 16 > pc && counted < pc + len)
       throw NativeError{EINVAL, "a counted run cannot cross the asynchronous signal's point at " + hex(pc) +

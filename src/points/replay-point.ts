@@ -13,6 +13,7 @@ import { native, type NativeTracee } from '../native/addon.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
 import { FILTER_SIZE } from './filter-stub.js';
 import type { LoopValue } from './loop-operands.js';
+import { getReg } from '../arch/registers.js';
 import { filterFor, filterPlace } from './process-code.js';
 
 const NR_MMAP = 9, NR_MUNMAP = 11;
@@ -32,6 +33,24 @@ export class PointNotFoundError extends Error {}
 
 function valuesOf(point: AsyncPointInfo): LoopValue[] {
   return point.loopValues.map((v) => ({ addr: BigInt(v.addr), size: v.size, value: BigInt(v.value) }));
+}
+
+/**
+ * The thread may stand strictly inside the window the filter's jump is about to cover
+ * (a handler returned into the middle of it, an earlier point was there): resumed
+ * there it would run the jump's bytes as code. It is single-stepped out first,
+ * running the program's own instructions; an arrival at pc itself is left to the
+ * filter (pc is the window's start, so stepping stops there).
+ */
+async function stepOutOfWindow(pid: number, pc: bigint, length: number, fail: (why: string) => Error): Promise<void> {
+  const n = native();
+  for (let i = 0; i < 64; i++) {
+    const rip = getReg(await n.getRegs(pid), 'rip');
+    if (rip <= pc || rip >= pc + BigInt(length)) return;
+    const st = await n.resumeAndWait(pid, 'step', 0);
+    if (st.kind !== 'signal' || st.signal !== 5) throw fail(`stepping out of the filter's window at 0x${rip.toString(16)} stopped with ${st.kind} ${st.signal}`);
+  }
+  throw fail('the thread did not leave the filter\'s window in 64 steps');
 }
 
 async function inject(pid: number, nr: number, args: bigint[]): Promise<bigint> {
@@ -58,6 +77,7 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   try {
     const plan = await filterFor(pid, base, regs, valuesOf(point));
     if ('refused' in plan) throw fail(`the code at its pc cannot hold the filter: ${plan.refused}`);
+    await stepOutOfWindow(pid, pc, plan.patch.length, fail);
     const original = await n.readMemory(pid, pc, plan.patch.length);
     await n.writeMemory(pid, base, plan.image);
     await n.writeMemory(pid, pc, plan.patch);
