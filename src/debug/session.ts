@@ -207,7 +207,10 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   resume(req: ResumeRequest): Promise<StopEvent> {
     return this.command('resume', async () => {
       if (this.proc.state !== 'stopped') return this.proc.lastStop;
-      if (takePendingInterrupt(this.proc)) return this.stopped(INTERRUPTED);
+      const endShown = this.proc.atEnd && this.proc.lastStop.kind === 'stopped' && this.proc.lastStop.reason === 'end';
+      // A ^C that came after the end's stop answered the continue is late: only the
+      // exit is left, and it is replayed (kept, it stopped every later resume there).
+      if (takePendingInterrupt(this.proc) && !endShown) return this.stopped(INTERRUPTED);
       if (await this.diversion.diverted()) {
         const stop = await this.diversion.run(req);
         if (stop.kind === 'stopped' && stop.reason === 'interrupted') this.proc.interruptRequested = false;
@@ -217,8 +220,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       // The end of the recording is a place: a run stops there first ("No more
       // reverse-execution history"); a resume from there replays the exit as recorded.
       const atEnd = this.proc.atEnd;
-      const lastWasEnd = this.proc.lastStop.kind === 'stopped' && this.proc.lastStop.reason === 'end';
-      if (atEnd && !lastWasEnd) return this.stopped({ kind: 'stopped', signal: 5, reason: 'end' });
+      if (atEnd && !endShown) return this.stopped({ kind: 'stopped', signal: 5, reason: 'end' });
       const slots = this.traps.gdbSlots();
       const extra: RunExtra = { stopSignals: this.stopSignals };
       if (req.action === 'continue') extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
