@@ -421,8 +421,10 @@ describe('a long seek in rewind ui', () => {
   beforeAll(async () => {
     const root = tempDir('rewind-ui-');
     const trace = path.join(root, 'trace');
-    // 30000 syscalls, each a stop of the replay (no syscall buffer): a seek across them takes seconds
-    const r = rewind(['record', '--no-syscallbuf', '-o', trace, '--', programPath('manysyscalls'), '10000'], { traceRoot: root });
+    // 180000 syscalls, each a stop of the replay (no syscall buffer): a seek across them
+    // takes seconds, so the stop button comes while it runs (a third of that was once
+    // done before the click reached the server, on a loaded machine)
+    const r = rewind(['record', '--no-syscallbuf', '-o', trace, '--', programPath('manysyscalls'), '60000'], { traceRoot: root });
     expect(r.stderr.toString()).toMatch(/trace saved to/);
     seekUi = await startUi(trace);
     seekPage = await browser.newPage();
