@@ -66,8 +66,11 @@ describe('gdb with the feed: a loop of buffered calls', () => {
       'delete', `break got if i == ${N / 2}`, 'continue', 'print i', 'print/x word',
       'reverse-stepi', 'reverse-next', 'print i', 'next', 'next', 'print/x word',
     ];
-    const fed = await debugReplay(trace, commands, { env: { REWIND_TRACE_RUNS: '1' } });
-    const stopped = await debugReplay(trace, commands, { env: { REWIND_TRACE_RUNS: '1', REWIND_DEBUG_FEED: '0' } });
+    // the guard against a hang only: the session without the feed (every call a stop)
+    // took 90 s and more on a loaded CI machine
+    const timeoutMs = 280_000;
+    const fed = await debugReplay(trace, commands, { env: { REWIND_TRACE_RUNS: '1' }, timeoutMs });
+    const stopped = await debugReplay(trace, commands, { env: { REWIND_TRACE_RUNS: '1', REWIND_DEBUG_FEED: '0' }, timeoutMs });
     const out = afterMark(fed.gdb);
     expect(out, `server stderr:\n${fed.server.slice(-4000)}`).not.toMatch(/Remote failure|Remote connection closed|internal error|diverged/i);
     expect(out).toBe(afterMark(stopped.gdb));

@@ -124,7 +124,7 @@ export function record(program: string, args: string[] = []): string {
 }
 
 /** Serves the trace once and runs gdb against it; returns gdb's result and the server's stderr. */
-export async function debugReplay(trace: string, commands: string[], opts: { breakMain?: boolean; extra?: string[]; extended?: boolean; env?: Record<string, string> } = {}): Promise<{ gdb: RunResult; server: string; status: number | null }> {
+export async function debugReplay(trace: string, commands: string[], opts: { breakMain?: boolean; extra?: string[]; extended?: boolean; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ gdb: RunResult; server: string; status: number | null }> {
   const server = await startServer(trace, opts.extra ?? ['--once'], { env: opts.env });
   try {
     const gdb = gdbRemote(server.port, commands, opts);
