@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ptrace_ops.h"
 #include "syscall_abi.h"
 #include "tracer_thread.h"
 
@@ -44,6 +45,21 @@ inline std::shared_ptr<std::vector<uint8_t>> bytesFrom(const Napi::Value& v) {
 inline Outcome number(double v) {
   Outcome o;
   o.build = [v](Napi::Env env) { return Napi::Number::New(env, v); };
+  return o;
+}
+
+// A stop as JS sees it (NativeWaitResult in src/native/addon.ts).
+inline Outcome waitResult(const Stop& s) {
+  Outcome o;
+  o.build = [s](Napi::Env env) {
+    static const char* kinds[] = {"syscall", "signal", "event", "exited", "killed"};
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("kind", kinds[s.kind]);
+    r.Set("signal", s.sig);
+    r.Set("event", s.event);
+    r.Set("code", s.code);
+    return r;
+  };
   return o;
 }
 

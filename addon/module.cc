@@ -186,17 +186,7 @@ Value ResumeAndWait(const CallbackInfo& info) {
   return submitToTracer(info.Env(), usage, [pid, req, sig] {
     resume(pid, req, sig);
     Stop s = waitStop(pid);
-    Outcome o;
-    o.build = [s](Napi::Env env) {
-      static const char* kinds[] = {"syscall", "signal", "event", "exited", "killed"};
-      Napi::Object r = Napi::Object::New(env);
-      r.Set("kind", kinds[s.kind]);
-      r.Set("signal", s.sig);
-      r.Set("event", s.event);
-      r.Set("code", s.code);
-      return r;
-    };
-    return o;
+    return waitResult(s);
   });
 }
 

@@ -77,17 +77,7 @@ Value WaitStop(const CallbackInfo& info) {
   USAGE_CHECK(tid > 0, usage);
   return submitToTracer(info.Env(), usage, [tid] {
     Stop s = waitStop(tid);
-    Outcome o;
-    o.build = [s](Napi::Env env) {
-      static const char* kinds[] = {"syscall", "signal", "event", "exited", "killed"};
-      Napi::Object r = Napi::Object::New(env);
-      r.Set("kind", kinds[s.kind]);
-      r.Set("signal", s.sig);
-      r.Set("event", s.event);
-      r.Set("code", s.code);
-      return r;
-    };
-    return o;
+    return waitResult(s);
   });
 }
 
