@@ -126,6 +126,26 @@ std::pair<pid_t, Stop> waitAnyRecorded(Recording& rec) {
   }
 }
 
+void addChildSettid(pid_t child, const Session& p, uint64_t flags, ChildWrites& writes) {
+  if (!(flags & kCloneChildSettid) || !p.entry.r10) return;
+  std::vector<uint8_t> tid(4);
+  if (readMemory(child, p.entry.r10, tid.data(), 4) == 4) writes.push_back({p.entry.r10, tid});
+}
+
+void writeCloneEvent(RecordWriter& w, pid_t parent, pid_t child, uint32_t kind, uint64_t flags, const ChildWrites& writes) {
+  size_t start = w.begin(kEvClone, 0, uint32_t(parent));
+  w.u32(uint32_t(child));
+  w.u32(kind);
+  w.u64(flags);
+  w.u32(uint32_t(writes.size()));
+  for (auto& [addr, bytes] : writes) {
+    w.u64(addr);
+    w.u32(uint32_t(bytes.size()));
+    w.bytes(bytes.data(), bytes.size());
+  }
+  w.end(start);
+}
+
 void adoptRecordedChild(Recording& rec, pid_t parent, pid_t child, int event, RecordWriter& w,
                         uint32_t& count) {
   Session& p = rec.procs[parent];
@@ -149,12 +169,9 @@ void adoptRecordedChild(Recording& rec, pid_t parent, pid_t child, int event, Re
 
   // What the child's memory holds that its parent's does not: written here as the
   // clone event's child writes, applied to the replayed child the same way.
-  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> writes;
+  ChildWrites writes;
   if (st.kind != Stop::kExited && st.kind != Stop::kKilled) {
-    if ((flags & kCloneChildSettid) && p.entry.r10) {
-      std::vector<uint8_t> tid(4);
-      if (readMemory(child, p.entry.r10, tid.data(), 4) == 4) writes.push_back({p.entry.r10, tid});
-    }
+    addChildSettid(child, p, flags, writes);
     if (p.bufAddr && !sharesMemory) {
       // A forked child has its own copy of the buffer, fork guard up: it lifts it,
       // and sends its writes to stdout and stderr the traced way from its start.
@@ -174,17 +191,7 @@ void adoptRecordedChild(Recording& rec, pid_t parent, pid_t child, int event, Re
     if (p.watchingShared && !sharesMemory) watchSharedMemory(child, c);
     rec.held.insert(child);
   }
-  size_t start = w.begin(kEvClone, 0, uint32_t(parent));
-  w.u32(uint32_t(child));
-  w.u32(uint32_t(event));
-  w.u64(flags);
-  w.u32(uint32_t(writes.size()));
-  for (auto& [addr, bytes] : writes) {
-    w.u64(addr);
-    w.u32(uint32_t(bytes.size()));
-    w.bytes(bytes.data(), bytes.size());
-  }
-  w.end(start);
+  writeCloneEvent(w, parent, child, uint32_t(event), flags, writes);
   count++;
   if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
     // Died before its first instruction (a SIGKILL to its group): its exit record.

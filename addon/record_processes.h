@@ -77,6 +77,18 @@ std::pair<pid_t, Stop> waitAnyRecorded(Recording& rec);
 // (record_threads.h) is handed to `onExitTurn` first, which records its exit.
 void resumeHeld(Recording& rec, const std::function<void(pid_t, Session&)>& onExitTurn);
 
+// What a new child's memory holds that its parent's does not, as the clone event's
+// child writes (applied to the replayed child the same way).
+using ChildWrites = std::vector<std::pair<uint64_t, std::vector<uint8_t>>>;
+
+// The tid CLONE_CHILD_SETTID had the kernel store in the child (parent `p` at the
+// clone's entry), added to `writes`.
+void addChildSettid(pid_t child, const Session& p, uint64_t flags, ChildWrites& writes);
+
+// Appends the clone event: `parent` made `child` (`kind`: the ptrace event, or
+// kThreadClone for a thread) with clone flags `flags`, and the child's writes.
+void writeCloneEvent(RecordWriter& w, pid_t parent, pid_t child, uint32_t kind, uint64_t flags, const ChildWrites& writes);
+
 // A PTRACE_EVENT_FORK/VFORK/CLONE stop of `parent` for a child that is not a
 // thread: the child becomes a recorded process, held at its first stop. Writes
 // the clone event (the child's pid, the event, the clone flags, and the bytes of

@@ -18,7 +18,6 @@
 namespace rw {
 namespace {
 
-constexpr uint64_t kCloneChildSettid = 0x01000000;
 constexpr int kThreadClone = 3;  // the clone event's ptrace event: PTRACE_EVENT_CLONE
 
 ThreadGroup& groupFor(Recording& rec, pid_t tid, const Session& s) {
@@ -57,7 +56,7 @@ void adoptThread(Recording& rec, pid_t parent, pid_t child, RecordWriter& w, uin
   rec.procs[child] = c;
   ThreadGroup& g = groupFor(rec, parent, p);
 
-  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> writes;
+  ChildWrites writes;
   bool alive = st.kind != Stop::kExited && st.kind != Stop::kKilled;
   if (alive) {
     // Its exit is recorded at PTRACE_EVENT_EXIT (threadExitStatus).
@@ -66,10 +65,7 @@ void adoptThread(Recording& rec, pid_t parent, pid_t child, RecordWriter& w, uin
                 (p.seccompMode ? PTRACE_O_TRACESECCOMP : 0);
     if (ptrace(PTRACE_SETOPTIONS, child, nullptr, (void*)opts) != 0)
       throw NativeError{errno, "ptrace(PTRACE_SETOPTIONS) on new thread " + std::to_string(child)};
-    if ((flags & kCloneChildSettid) && p.entry.r10) {
-      std::vector<uint8_t> tid(4);
-      if (readMemory(child, p.entry.r10, tid.data(), 4) == 4) writes.push_back({p.entry.r10, tid});
-    }
+    addChildSettid(child, p, flags, writes);
     if (p.bufAddr) {
       // One buffer for the process: every call of every thread goes traced from now
       // on (tracedWanted), in the thread's memory and so in the replay's too.
@@ -82,17 +78,7 @@ void adoptThread(Recording& rec, pid_t parent, pid_t child, RecordWriter& w, uin
     g.threads.insert(child);
     rec.held.insert(child);
   }
-  size_t start = w.begin(kEvClone, 0, uint32_t(parent));
-  w.u32(uint32_t(child));
-  w.u32(uint32_t(kThreadClone));
-  w.u64(flags);
-  w.u32(uint32_t(writes.size()));
-  for (auto& [addr, bytes] : writes) {
-    w.u64(addr);
-    w.u32(uint32_t(bytes.size()));
-    w.bytes(bytes.data(), bytes.size());
-  }
-  w.end(start);
+  writeCloneEvent(w, parent, child, kThreadClone, flags, writes);
   count++;
   if (!alive) {
     size_t at = w.begin(kEvExit, 0, uint32_t(child));
