@@ -94,6 +94,13 @@ bool pointRunTo(Recording& rec, pid_t pid, uint64_t addr, uint64_t wantRsp, uint
     flushBuffer(pid, s, w, count);
   };
   arrived = true;
+  // The point is where the process stands now, not the arrival asked for.
+  auto standHere = [&] {
+    out = getRegs(pid);
+    arrived = false;
+    flush();
+    return true;
+  };
   const uint64_t limit = processUserTicks(pid) + budgetTicks;
   int request = s.seccompMode ? PTRACE_CONT : PTRACE_SYSCALL;
   int status = 0;
@@ -108,10 +115,7 @@ bool pointRunTo(Recording& rec, pid_t pid, uint64_t addr, uint64_t wantRsp, uint
     wait();
     if (otherSignalArrived(pid, status, other)) {
       standAtOtherSignal(s, status, other);
-      out = getRegs(pid);
-      arrived = false;
-      flush();
-      return true;
+      return standHere();
     }
     if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP) {
       leaveToLoop(rec, pid, s, status);
@@ -160,18 +164,12 @@ bool pointRunTo(Recording& rec, pid_t pid, uint64_t addr, uint64_t wantRsp, uint
         leaveToLoop(rec, pid, s, status);
         return false;
       }
-      out = getRegs(pid);
-      arrived = false;
-      flush();
-      return true;
+      return standHere();
     }
     if (WIFSTOPPED(status)) writeMemory(pid, addr, &original, 1);
     if (otherSignalArrived(pid, status, other)) {
       standAtOtherSignal(s, status, other);
-      out = getRegs(pid);
-      arrived = false;
-      flush();
-      return true;
+      return standHere();
     }
     if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP || (status >> 16) != 0) {
       leaveToLoop(rec, pid, s, status);
@@ -189,10 +187,7 @@ bool pointRunTo(Recording& rec, pid_t pid, uint64_t addr, uint64_t wantRsp, uint
     wait();
     if (otherSignalArrived(pid, status, other)) {
       standAtOtherSignal(s, status, other);
-      out = getRegs(pid);
-      arrived = false;
-      flush();
-      return true;
+      return standHere();
     }
     if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP) {
       leaveToLoop(rec, pid, s, status);
