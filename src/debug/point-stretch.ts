@@ -11,14 +11,9 @@ import { readFileSync } from 'node:fs';
 import type { TraceReader } from '../history/index.js';
 import type { AsyncPointInfo } from '../history/events.js';
 import { native, type NativeRunPoint, type NativeTracee } from '../native/addon.js';
-import { STUB_SYSCALL } from '../replay/stub.js';
 import { FILTER_ARRIVALS, FILTER_SIZE } from '../points/filter-stub.js';
 import { filterFor, filterPlace } from '../points/process-code.js';
-import { PointNotFoundError, pointWhat } from '../points/replay-point.js';
-
-const NR_MMAP = 9, NR_MUNMAP = 11;
-const PROT_RWX = 7n;
-const MAP_PRIVATE_ANONYMOUS_FIXED_NOREPLACE = 0x2n | 0x20n | 0x100000n;
+import { mapFilterPages, PointNotFoundError, pointWhat, unmapFilterPages, valuesOf } from '../points/replay-point.js';
 
 /**
  * Where each point's filter lives, per trace (event index -> base): the same address
@@ -26,10 +21,6 @@ const MAP_PRIVATE_ANONYMOUS_FIXED_NOREPLACE = 0x2n | 0x20n | 0x100000n;
  * pages) and a fresh replay of it agree.
  */
 const basesOf = new WeakMap<TraceReader, Map<number, bigint>>();
-
-async function inject(pid: number, nr: number, args: bigint[]): Promise<bigint> {
-  return BigInt.asIntN(64, await native().injectSyscall(pid, STUB_SYSCALL, nr, args));
-}
 
 /** The process has a mapping starting at `addr` (the filter's pages, left by an earlier arming). */
 function mappedAt(pid: number, addr: bigint): boolean {
@@ -62,12 +53,10 @@ export async function armPoint(tracee: NativeTracee, trace: TraceReader, index: 
   if (base === undefined || !mappedAt(pid, base)) {
     base ??= filterPlace(pid, pc);
     if (base === undefined) throw fail('no room for the filter within reach of its pc');
-    const mapped = await inject(pid, NR_MMAP, [base, FILTER_SIZE, PROT_RWX, MAP_PRIVATE_ANONYMOUS_FIXED_NOREPLACE, -1n, 0n]);
-    if (mapped !== base) throw fail(`the filter's pages could not be mapped (mmap returned ${mapped})`);
+    await mapFilterPages(pid, base, fail);
     bases.set(index, base);
   }
-  const values = point.loopValues.map((v) => ({ addr: BigInt(v.addr), size: v.size, value: BigInt(v.value) }));
-  const plan = await filterFor(pid, base, regs, values);
+  const plan = await filterFor(pid, base, regs, valuesOf(point));
   if ('refused' in plan) throw fail(`the code at its pc cannot hold the filter: ${plan.refused}`);
   const original = await n.readMemory(pid, pc, plan.patch.length);
   await n.writeMemory(pid, base, plan.image);
@@ -78,7 +67,7 @@ export async function armPoint(tracee: NativeTracee, trace: TraceReader, index: 
 /** The run found the point: the filter's pages go, and the replay loop's next resume delivers the signal there. */
 export async function applyPoint(tracee: NativeTracee, trace: TraceReader, index: number, point: AsyncPointInfo): Promise<void> {
   const base = basesOf.get(trace)?.get(index);
-  if (base !== undefined && mappedAt(tracee.pid, base)) await inject(tracee.pid, NR_MUNMAP, [base, FILTER_SIZE, 0n, 0n, 0n, 0n]);
+  if (base !== undefined && mappedAt(tracee.pid, base)) await unmapFilterPages(tracee.pid, base);
   // a thread switch delivers nothing (docs/timeline.md, "Threads: preemption")
   if ('signal' in point.what) await native().replayDeliverAtPoint(tracee, point.what.signal, Buffer.from(point.what.siginfo, 'hex'));
 }

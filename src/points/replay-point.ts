@@ -31,7 +31,8 @@ export function signalName(sig: number): string {
 /** A point that was not found: the replay cannot go on (a divergence). */
 export class PointNotFoundError extends Error {}
 
-function valuesOf(point: AsyncPointInfo): LoopValue[] {
+/** The point's recorded loop values, as the filter's planner takes them. */
+export function valuesOf(point: AsyncPointInfo): LoopValue[] {
   return point.loopValues.map((v) => ({ addr: BigInt(v.addr), size: v.size, value: BigInt(v.value) }));
 }
 
@@ -57,6 +58,17 @@ async function inject(pid: number, nr: number, args: bigint[]): Promise<bigint> 
   return BigInt.asIntN(64, await native().injectSyscall(pid, STUB_SYSCALL, nr, args));
 }
 
+/** Maps the filter's pages at `base` in process pid (an mmap injected at the replay stub's syscall). */
+export async function mapFilterPages(pid: number, base: bigint, fail: (why: string) => Error): Promise<void> {
+  const mapped = await inject(pid, NR_MMAP, [base, FILTER_SIZE, PROT_RWX, MAP_PRIVATE_ANONYMOUS_FIXED_NOREPLACE, -1n, 0n]);
+  if (mapped !== base) throw fail(`the filter's pages could not be mapped (mmap returned ${mapped})`);
+}
+
+/** Unmaps the filter's pages at `base`: the address space is the recorded one again. */
+export async function unmapFilterPages(pid: number, base: bigint): Promise<void> {
+  await inject(pid, NR_MUNMAP, [base, FILTER_SIZE, 0n, 0n, 0n, 0n]);
+}
+
 /**
  * Runs replayed process `tracee` from the thread's event before the point to the
  * point: there it stands with the recorded registers and state. `what` names the
@@ -71,8 +83,7 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   const fail = (why: string) => new PointNotFoundError(`divergence: ${what} (pc ${point.pc}) was not found: ${why}`);
   const base = filterPlace(pid, pc);
   if (base === undefined) throw fail('no room for the filter within reach of its pc');
-  const mapped = await inject(pid, NR_MMAP, [base, FILTER_SIZE, PROT_RWX, MAP_PRIVATE_ANONYMOUS_FIXED_NOREPLACE, -1n, 0n]);
-  if (mapped !== base) throw fail(`the filter's pages could not be mapped (mmap returned ${mapped})`);
+  await mapFilterPages(pid, base, fail);
   let result: { found: boolean; why: string; candidates: number };
   try {
     const plan = await filterFor(pid, base, regs, valuesOf(point));
@@ -89,7 +100,7 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   } finally {
     // The filter's pages go in every case where the process lives on: the address
     // space is the recorded one again.
-    await inject(pid, NR_MUNMAP, [base, FILTER_SIZE, 0n, 0n, 0n, 0n]).catch(() => undefined);
+    await unmapFilterPages(pid, base).catch(() => undefined);
   }
   if (!result.found) throw fail(`${result.why} (${result.candidates} candidates had the recorded registers and loop values)`);
   return { candidates: result.candidates };
