@@ -292,3 +292,15 @@ export function requireTool(tool: string): void {
   const apt = spawnSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${tool}`], { encoding: 'utf8', timeout: 600_000 });
   if (!onPath(tool)) throw new Error(`${tool} is not on PATH and apt-get install ${tool} failed (exit ${apt.status}): ${(apt.stderr || apt.stdout || '').slice(-500)}`);
 }
+
+/** Whether process pid lives: gone, or a zombie (killed, reaped by its tracer, not yet by its parent), is dead. */
+export function processAlive(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+}

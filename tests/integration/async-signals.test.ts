@@ -137,6 +137,16 @@ function points(traceDir: string): { index: number; tid: number; point: AsyncPoi
   }
 }
 
+/** Compiles `source` as `name`, records it, and returns the trace and the `iterations N` it printed. */
+function recordIterations(name: string, source: string, prefix: string): { trace: string; printed: number } {
+  const program = compileC(name, source, prefix);
+  const root = tempDir(prefix);
+  const trace = path.join(root, 'trace');
+  const rec = rewind(['record', '-o', trace, '--', program], { traceRoot: root });
+  expect(rec.status, describeRun(rec)).toBe(0);
+  return { trace, printed: Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]) };
+}
+
 /** Records `mode`, replays it, and checks both printed the same count and the trace holds the signal's point. */
 function recordsAndReplays(mode: string): { traceDir: string; count: number } {
   const { record, replay, traceDir } = recordAndReplay([program(), mode]);
@@ -241,12 +251,7 @@ describe('asynchronous signals where they arrived', () => {
   });
 
   it('gdb: a breakpoint in the handler, reverse-finish out of it to the point, on back into the loop, reverse-continue over it and back', async () => {
-    const flag = compileC('flagloop', FLAG_SOURCE, 'rewind-async-gdb-');
-    const root = tempDir('rewind-async-gdb-');
-    const trace = path.join(root, 'trace');
-    const rec = rewind(['record', '-o', trace, '--', flag], { traceRoot: root });
-    expect(rec.status, describeRun(rec)).toBe(0);
-    const printed = Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]);
+    const { trace, printed } = recordIterations('flagloop', FLAG_SOURCE, 'rewind-async-gdb-');
     expect(printed).toBeGreaterThan(0);
     const [p] = points(trace);
     expect(p, 'the trace holds the signal\'s point').toBeDefined();
@@ -278,12 +283,7 @@ describe('asynchronous signals where they arrived', () => {
   });
 
   it('gdb: the loop before the point is seen by breakpoints forwards and backwards, and reverse-step goes back into it', async () => {
-    const loop = compileC('loopline', LOOP_SOURCE, 'rewind-async-stretch-');
-    const root = tempDir('rewind-async-stretch-');
-    const trace = path.join(root, 'trace');
-    const rec = rewind(['record', '-o', trace, '--', loop], { traceRoot: root });
-    expect(rec.status, describeRun(rec)).toBe(0);
-    const printed = Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]);
+    const { trace, printed } = recordIterations('loopline', LOOP_SOURCE, 'rewind-async-stretch-');
     expect(printed).toBeGreaterThan(2);
     expect(points(trace).length, 'the trace holds the signal\'s point').toBe(1);
     const { gdb } = await debugReplay(trace, [
@@ -308,12 +308,7 @@ describe('asynchronous signals where they arrived', () => {
     expect(values[values.length - 1]).toMatch(/^0x[0-9a-f]+$/);
   });
   it('gdb: reverse-continue from the end to a breakpoint in the loop lands on its last iteration before the signal, then back over the stretch', async () => {
-    const loop = compileC('loopline', LOOP_SOURCE, 'rewind-async-fromend-');
-    const root = tempDir('rewind-async-fromend-');
-    const trace = path.join(root, 'trace');
-    const rec = rewind(['record', '-o', trace, '--', loop], { traceRoot: root });
-    expect(rec.status, describeRun(rec)).toBe(0);
-    const printed = Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]);
+    const { trace, printed } = recordIterations('loopline', LOOP_SOURCE, 'rewind-async-fromend-');
     expect(printed).toBeGreaterThan(2);
     expect(points(trace).length, 'the trace holds the signal\'s point').toBe(1);
     const { gdb } = await debugReplay(trace, [
@@ -330,12 +325,7 @@ describe('asynchronous signals where they arrived', () => {
     expect(atMain).toBe(0);
   });
   it('gdb: a breakpoint at the point\'s own pc: the point is hit forwards and found backwards, then the handler', async () => {
-    const loop = compileC('loopline', LOOP_SOURCE, 'rewind-async-atpc-');
-    const root = tempDir('rewind-async-atpc-');
-    const trace = path.join(root, 'trace');
-    const rec = rewind(['record', '-o', trace, '--', loop], { traceRoot: root });
-    expect(rec.status, describeRun(rec)).toBe(0);
-    const printed = Number(/^iterations (\d+)$/m.exec(rec.stdout.toString())?.[1]);
+    const { trace, printed } = recordIterations('loopline', LOOP_SOURCE, 'rewind-async-atpc-');
     const [p] = points(trace);
     expect(p, 'the trace holds the signal\'s point').toBeDefined();
     const { gdb } = await debugReplay(trace, [

@@ -4,28 +4,15 @@
 // recorded (the children too, which kill(root) alone would leave); requestStop()
 // ends the next run; after close() it refuses clearly. Driven on real programs
 // through the addon, as the recorder drives it.
-import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { native, type NativeLoopResult, type NativeRecording } from '../../src/native/addon.js';
 import { encodeSyscallTable } from '../../src/syscalls/table.js';
-import { programPath } from '../helpers.js';
+import { processAlive as alive, programPath } from '../helpers.js';
 
 const table = encodeSyscallTable();
 
 async function spawnTraced(path: string, argv: string[]): Promise<number> {
   return native().spawn({ path, argv, envp: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`], trapTsc: true, traceForks: true });
-}
-
-/** Gone or a zombie (killed, reaped by the tracer, not yet by its parent): dead. */
-function alive(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-  return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
 }
 
 /** Runs until a stop that is not routine (batch, mapped files): the program's end, an exec, a stop. */

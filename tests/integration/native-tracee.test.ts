@@ -6,7 +6,6 @@
 // close() has its process killed too; and kill(pid) leaves alone a process the
 // addon does not trace. Driven on a real replay of a real program.
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,22 +15,10 @@ import { native, type NativeTracee } from '../../src/native/addon.js';
 import { applyJsEvent, firstExec, replayExec, startReplayProcess } from '../../src/replay/replay-process.js';
 import { STUB_SYSCALL } from '../../src/replay/stub.js';
 import { encodeSyscallTable } from '../../src/syscalls/table.js';
-import { programPath } from '../helpers.js';
+import { processAlive as alive, programPath } from '../helpers.js';
 import { record } from './gdb-support.js';
 
 const table = encodeSyscallTable();
-
-/** Gone or a zombie: dead. */
-function alive(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-  return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-}
 
 /** Replays the tracee's events from `next` to its exit, as the headless replayer does; returns the exit and fd 1's text. */
 async function replayToEnd(t: NativeTracee, trace: TraceReader, next: number): Promise<{ reason: string; code: number; out: string }> {
