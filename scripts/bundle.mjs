@@ -55,10 +55,15 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // wrapper (loaded only when CPUID sites are patched; inlined, its static import of
 // iced-x86 would load it at every start) stay separate files, imported by path.
 const separate = /^\.\/(inherited-stdio|[a-z-]+-command|code-sites)\.js$/;
+// The asynchronous signals' points (src/points) load iced-x86 too, and are needed only
+// by a trace that has points: not bundled, loaded from dist/points/ when one comes.
+// Their error class is the one file every bundle and they import by that path.
+const points = /^\.\.\/points\/(record-point|record-switch|replay-point|point-not-found)\.js$/;
 const keepSeparate = {
   name: 'keep-separate',
   setup(build) {
     build.onResolve({ filter: separate }, (args) => (args.kind === 'entry-point' ? undefined : { path: args.path, external: true }));
+    build.onResolve({ filter: points }, (args) => ({ path: args.path, external: true }));
   },
 };
 

@@ -10,7 +10,7 @@ import { decodeStopReport, type RunPosition, type SearchHit } from '../native/st
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, replayExec } from '../replay/replay-process.js';
-import { PointNotFoundError } from '../points/replay-point.js';
+import { PointNotFoundError } from '../points/point-not-found.js';
 import type { AsyncPointInfo } from '../history/events.js';
 import { applyPoint, armPoint } from './point-stretch.js';
 import { EngineError, type ResumeRequest, type StopEvent, type WatchKind } from './target.js';

@@ -13,6 +13,7 @@ import { native, type NativeTracee } from '../native/addon.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
 import { FILTER_SIZE } from './filter-stub.js';
 import type { LoopValue } from './loop-operands.js';
+import { PointNotFoundError } from './point-not-found.js';
 import { getReg } from '../arch/registers.js';
 import { filterFor, filterPlace } from './process-code.js';
 
@@ -28,8 +29,7 @@ export function signalName(sig: number): string {
   return name ?? `signal ${sig}`;
 }
 
-/** A point that was not found: the replay cannot go on (a divergence). */
-export class PointNotFoundError extends Error {}
+export { PointNotFoundError } from './point-not-found.js';
 
 /** The point's recorded loop values, as the filter's planner takes them. */
 export function valuesOf(point: AsyncPointInfo): LoopValue[] {

@@ -9,8 +9,6 @@ import { native, preloadLibraryPath, type NativeRecording } from '../native/addo
 import { captureAddressSpace } from '../replay/address-space.js';
 import { handOverChildren } from './babysitter.js';
 import { MappingRefused, recordFileChange, recordGrowth, recordMapping } from './mapped-files.js';
-import { nameSignalPoint } from '../points/record-point.js';
-import { namePreemptionPoint } from '../points/record-switch.js';
 import { syscallName } from '../syscalls/names.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { tracerCpu } from '../arch/cpu.js';
@@ -252,6 +250,8 @@ export class Recorder {
           }
           case 'async-signal': {
             // A signal arrived while the program computed: delivered there, once named.
+            // loaded here, not at start: the points' code loads the x86 decoder (scripts/bundle.mjs)
+            const { nameSignalPoint } = await import('../points/record-point.js');
             const named = await nameSignalPoint(recording, at, Number(stop.signal), Buffer.from(String(stop.siginfo), 'hex'),
               writer, stop.buffer as unknown as bigint[] | undefined);
             writer.append(named.before);
@@ -263,6 +263,7 @@ export class Recorder {
           }
           case 'preempt': {
             // A thread's time slice ended while others were ready: a switch, once named.
+            const { namePreemptionPoint } = await import('../points/record-switch.js');
             const named = await namePreemptionPoint(recording, at, writer, stop.buffer as unknown as bigint[] | undefined);
             writer.append(named.before);
             if (named.point) writer.append(encodeJsonEvent(EventKind.AsyncPoint, at, named.point));

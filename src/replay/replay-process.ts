@@ -11,7 +11,6 @@ import { tracerCpu } from '../arch/cpu.js';
 import { setReg } from '../arch/registers.js';
 import { STUB_BASE, stubPath } from './stub.js';
 import { syscallName } from '../syscalls/names.js';
-import { reachSignalPoint } from '../points/replay-point.js';
 import { checkCpuForReplay, cpuidAfterMap, cpuidAfterRebuild, cpuidBeforeMap, cpuidBeforeRebuild } from '../cpuid/replaying.js';
 
 /** The exec event every trace starts with. */
@@ -109,6 +108,8 @@ export async function applyJsEvent(tracee: NativeTracee | undefined, trace: Trac
     case 'async-point':
       if (!tracee) break;
       // an asynchronous signal where it arrived: reached by its state (src/points)
+      // loaded here, not at start: the points' code loads the x86 decoder (scripts/bundle.mjs)
+      const { reachSignalPoint } = await import('../points/replay-point.js');
       await reachSignalPoint(tracee, ev.tid, index, ev.point);
       return undefined;
     default:

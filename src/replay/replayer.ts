@@ -6,7 +6,7 @@ import type { TraceReader } from '../history/index.js';
 import { CLONE_THREAD, EventKind } from '../history/events.js';
 import type { NativeTracee } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
-import { PointNotFoundError } from '../points/replay-point.js';
+import { PointNotFoundError } from '../points/point-not-found.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
 
 /** Where a replay's time went (ms, wall clock), for REWIND_TRACE_RUNS: the answer to "why is replay slower than native". */
