@@ -20,6 +20,18 @@ namespace {
 
 constexpr int kThreadClone = 3;  // the clone event's ptrace event: PTRACE_EVENT_CLONE
 
+// mmap, mprotect, munmap, brk, mremap, madvise, shmat, shmdt, mlock, munlock,
+// mlockall, munlockall, remap_file_pages, mlock2, pkey_mprotect.
+bool changesAddressSpace(int64_t nr) {
+  switch (nr) {
+    case 9: case 10: case 11: case 12: case 25: case 28: case 30: case 67:
+    case 149: case 150: case 151: case 152: case 216: case 325: case 329:
+      return true;
+    default:
+      return false;
+  }
+}
+
 ThreadGroup& groupFor(Recording& rec, pid_t tid, const Session& s) {
   ThreadGroup& g = rec.groups[groupOf(tid, s)];
   if (g.threads.empty()) g.threads.insert(groupOf(tid, s));
@@ -135,6 +147,16 @@ void markEntry(Recording& rec, pid_t tid, const Session& s, int64_t nr, RecordWr
   w.u32(uint32_t(nr));
   w.end(start);
   count++;
+  // A call that changes the address space never blocks: its thread keeps the
+  // process through it, so no other thread's run (or its mmap) falls inside it.
+  // Replay makes such a call at its exit event; had another thread's mmap taken
+  // the range this munmap was freeing in the kernel meanwhile, replay would make
+  // the munmap after the mmap and unmap the new mapping (seen as a later mprotect
+  // failing with ENOMEM).
+  if (changesAddressSpace(nr)) {
+    auto it = rec.groups.find(groupOf(tid, s));
+    if (it != rec.groups.end() && it->second.runner == 0) it->second.runner = tid;
+  }
 }
 
 bool threadExitStatus(pid_t tid, const Session& s, Stop& death) {

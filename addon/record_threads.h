@@ -67,6 +67,8 @@ bool mayResume(Recording& rec, pid_t tid, const Session& s);
 std::vector<pid_t> nextRunners(Recording& rec);
 
 // At a syscall entry of `tid`: the enter event, when its process has other threads.
+// A call that changes the address space (mmap, munmap, mprotect, madvise, ...) does
+// not give up the process: no other thread runs until it returns.
 void markEntry(Recording& rec, pid_t tid, const Session& s, int64_t nr, RecordWriter& w, uint32_t& count);
 
 // PTRACE_EVENT_EXIT of a thread that is not its process's first (only those have
