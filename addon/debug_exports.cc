@@ -43,7 +43,7 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
         optional(o, "stopSignals", &Napi::Value::IsBigInt) && optional(o, "silent", &Napi::Value::IsArray) &&
         optional(o, "target", &Napi::Value::IsObject) && optional(o, "slices", &Napi::Value::IsArray) &&
         optional(o, "forkAt", &Napi::Value::IsBigInt) && optional(o, "counterTraps", &Napi::Value::IsArray) &&
-        optional(o, "counterSeq", &Napi::Value::IsBigInt)))
+        optional(o, "counterSeq", &Napi::Value::IsBigInt) && optional(o, "thread", &Napi::Value::IsNumber)))
     return false;
   req.mode = o.Get("mode").As<Napi::Number>().Int32Value();
   if (!(req.mode >= kCont && req.mode <= kRange)) return false;
@@ -52,6 +52,7 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
   req.fresh = o.Get("fresh").ToBoolean();
   req.event = o.Get("event").As<Napi::Number>().Uint32Value();
   req.steps = o.Get("steps").IsNumber() ? uint64_t(o.Get("steps").As<Napi::Number>().Int64Value()) : 1;
+  req.thread = o.Get("thread").IsNumber() ? o.Get("thread").As<Napi::Number>().Uint32Value() : 0;
   req.search = o.Get("search").ToBoolean();
   req.startCandidate = o.Get("startCandidate").ToBoolean();
   req.noFeed = o.Get("noFeed").ToBoolean();
@@ -168,7 +169,7 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
     const char* usage =
         "run(table: Int32Array, events: Buffer, offset, maxEvents, { mode: 0|1|2, start: bigint, end: bigint, "
         "fresh: boolean, event: number, steps?: number, silent?: bigint[], search?: boolean, startCandidate?: boolean, noFeed?: boolean, "
-        "target?: { kind: 0|1|2, event: number, pc?: bigint, n?: number, fp?: Buffer }, slices?: number[], forkAt?: bigint, counterTraps?: bigint[], counterSeq?: bigint })";
+        "target?: { kind: 0|1|2, event: number, pc?: bigint, n?: number, fp?: Buffer }, slices?: number[], forkAt?: bigint, counterTraps?: bigint[], counterSeq?: bigint, thread?: number })";
     USAGE_CHECK(info.Length() == 5 && info[0].IsTypedArray() && info[1].IsBuffer() && info[2].IsNumber() &&
                     info[3].IsNumber() && info[4].IsObject(),
                 usage);

@@ -57,6 +57,7 @@ struct RunRequest {
   bool fresh = false;           // the first run of a resume (not a continuation after JS handled an event)
   uint32_t event = 0;           // the index of the next event: the interval the counts belong to
   uint64_t steps = 1;           // kStep: single-steps to do
+  uint32_t thread = 0;          // step modes: the recorded tid of the thread that steps (0: whichever runs)
   bool search = false;          // record traps instead of stopping
   bool startCandidate = false;  // the start state is a boundary whose breakpoint counts as a hit
   bool noFeed = false;          // every buffered call stops (debugger_feed.cc)
@@ -115,7 +116,7 @@ bool isSyscallInsn(pid_t pid, uint64_t pc);
 
 class Debugger : public DebugHook {
  public:
-  explicit Debugger(TraceePtr t) : pid(t->pid), tracee(std::move(t)) {}
+  explicit Debugger(TraceePtr t) : pid(t->pid), tracee(std::move(t)), cur(tracee) { runningPid.store(pid); }
 
   // ---- what the JS exports call (on the tracer thread)
   // A run: replays up to maxEvents events from offset with the program's code
@@ -148,14 +149,28 @@ class Debugger : public DebugHook {
   uint32_t feedRoom(const BufferFeed& feed, uint32_t room) override;
   void feedBegin(uint64_t consumedAt, uint64_t consumed) override;
   void feedEnd(uint64_t consumed) override;
+  // debugger_threads.cc: the run goes on in thread t
+  void enterThread(Tracee& t) override;
 
  private:
   // What a trap stop means to the loop (debugger_traps.cc): keep going, hand the stop
   // to the replay, a completed single step, a single step already counted.
   enum Verdict { kAgain, kReturn, kStepped, kLandedCounted };
 
-  const pid_t pid;          // the tracee's
-  const TraceePtr tracee;   // the process: its replay session, memory file, CPUID state
+  // Threads (debugger_threads.cc): every thread of the process has its Tracee; a run
+  // goes through them in the recorded order, and `pid` is the one whose code runs
+  // (or last ran) now. Breakpoints are the process's memory; debug registers are
+  // each thread's, written into each the first time a run enters it after a change.
+  pid_t pid;                // the current thread's
+  const TraceePtr tracee;   // the process (its first thread): replay session, memory file, CPUID state
+  TraceePtr cur;            // the current thread (tracee, or one of its ReplayThreads)
+  std::atomic<pid_t> runningPid{0};  // pid, for interrupt() on the JS thread
+  uint64_t slotsGen = 0;             // bumped by setSlots
+  std::map<pid_t, uint64_t> slotsIn;  // thread -> the slotsGen its debug registers hold
+  int reqMode = kCont;               // the run's mode; `mode` is this thread's (kCont for a thread that does not step)
+  uint32_t stepThread = 0;           // the recorded tid that steps (0: whichever)
+  bool manyThreads = false;          // the process has more than one live thread: no fork copies of it
+  std::shared_ptr<ReplayThreads> threadGroup;  // its threads, once it has made one (kept when the first one ends)
   InterruptLine interrupts;
 
   // ---- Traps: what is installed in the process
@@ -284,6 +299,13 @@ class Debugger : public DebugHook {
   void judgeArrival(const char* then);
   void setPatch(bool on);
   void leaveFilter();
+
+  // debugger_threads.cc
+  TraceePtr firstThreadOf(const std::vector<uint8_t>& events, size_t offset) const;
+  void hookThreads(DebugHook* hook) const;
+  void afterThreads();
+  void writeSlotsHere();
+  void useThread(Tracee& t);
 
   // debugger_hook.cc
   void beginRun(const RunRequest& req, SliceCopies& slicesTaken);

@@ -12,7 +12,6 @@ namespace rw {
 
 // The run's settings; a fresh resume also starts a new run time, slices and search.
 void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
-  mode = req.mode;
   start = req.start;
   end = req.end;
   if (event != req.event) {  // the interval changed outside the loop (events applied by JS)
@@ -71,12 +70,17 @@ std::vector<uint64_t> Debugger::insertSilent(const std::vector<uint64_t>& addrs)
 LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                          size_t offset, uint32_t maxEvents) {
   SliceCopies taken;
+  reqMode = req.mode;
+  stepThread = req.thread;
+  // the run starts in the thread whose record comes first (debugger_threads.cc)
+  TraceePtr first = firstThreadOf(events, offset);
+  useThread(*first);
   beginRun(req, taken);
   std::vector<uint64_t> added = insertSilent(req.silent);
-  tracee->replay.hook = this;
+  hookThreads(this);
   LoopResult r;
   try {
-    r = replayRun(*tracee, table, events, offset, maxEvents);
+    r = replayRun(*first, table, events, offset, maxEvents);
   } catch (...) {
     abandonRun(added, taken);
     throw;
@@ -84,12 +88,14 @@ LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, c
   r.slices = std::move(taken.infos);
   r.sliceCopies = std::move(taken.copies);
   slicesTaken = nullptr;
-  bool gone = r.stop.reason == "exited" || r.stop.reason == "killed";
+  // a thread's death with others left is not the process's end
+  bool gone = (r.stop.reason == "exited" || r.stop.reason == "killed") && (!threadGroup || threadGroup->live().empty());
   if (sliceArmed) {
     if (disarmSlice()) staleStops++;
     sliceArmed = false;
   }
-  tracee->replay.hook = nullptr;
+  hookThreads(nullptr);
+  afterThreads();
   if (!gone) {
     drainStops();
     for (uint64_t addr : added) {
@@ -112,7 +118,7 @@ LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, c
 // stay stopped with nobody to use them. The process is left as it is, for JS to
 // kill; what cannot be undone in it (it may be gone) is skipped.
 void Debugger::abandonRun(const std::vector<uint64_t>& added, SliceCopies& taken) {
-  tracee->replay.hook = nullptr;
+  hookThreads(nullptr);
   slicesTaken = nullptr;
   if (sliceArmed) {
     if (disarmSlice()) staleStops++;
@@ -176,12 +182,12 @@ Stop Debugger::runUserCode(pid_t, int& sig) {
         bool overSyscall = false;
         Stop st = stepOver(pc, sig, overSyscall);
         if (overSyscall && st.kind == Stop::kSyscall) {
-          stepDone = true;
+          if (mode != kCont) stepDone = true;  // (a thread that does not step leaves the stepping one's alone)
           return st;
         }
         Verdict v = classify(st, !overSyscall);
         if (v == kReturn) {
-          stepDone = mode != kCont;
+          if (mode != kCont) stepDone = true;
           return st;
         }
         if (v == kStepped) {
@@ -200,18 +206,18 @@ Stop Debugger::runUserCode(pid_t, int& sig) {
         stepping = true;
       }
     }
-    bool sliceHere = mode == kCont;
+    bool sliceHere = mode == kCont && !manyThreads;  // a fork copies one thread only
     resumeWatched(request, &sig, sliceHere);
     Stop st = waitFor(request, sliceHere);
     if (overSyscall && st.kind == Stop::kSyscall) {
-      stepDone = true;
+      if (mode != kCont) stepDone = true;
       return st;
     }
     switch (classify(st, stepping)) {
       case kAgain:
         continue;
       case kReturn:
-        stepDone = stepping;
+        if (mode != kCont) stepDone = stepping;
         return st;
       case kStepped:
         if (landed()) continue;
@@ -264,6 +270,9 @@ bool Debugger::afterEvent(pid_t, const RecordView& done, const RecordView* next,
     return true;
   }
   if (mode == kCont || !stepDone) return false;
+  // a step over a `syscall` of a threaded process: the call's entry is an event of its
+  // own (the others run while it is in the kernel); the step ends at its return
+  if (done.kind() == kEvEnter) return false;
   stepDone = false;
   if (done.kind() == kEvSignal) return false;  // a signal arrived: the step enters its handler
   if (next && next->kind() == kEvExit) return false;  // exit_group: let the exit happen

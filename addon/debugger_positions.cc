@@ -109,6 +109,7 @@ void Debugger::record(const char* reason, uint64_t pc, int slot) {
 // Every stop reports where the process stands (and a search the last trap it passed).
 void Debugger::describe(StopInfo& info) {
   info.num("event", event);
+  info.num("thread", cur->replay.recordedTid);  // the thread the run stopped in (debugger_threads.cc)
   info.num("steps", double(steps));
   info.num("watchHits", double(watchHits));
   info.num("ranNs", double(ranNs));

@@ -23,7 +23,10 @@ namespace rw {
 bool Debugger::interrupt() {
   interrupts.asked.store(true);
   bool running = interrupts.running.load();
-  if (running) syscall(SYS_tgkill, pid, pid, SIGSTOP);
+  if (running) {
+    pid_t p = runningPid.load();
+    syscall(SYS_tgkill, tracee->pid, p, SIGSTOP);
+  }
   return running;
 }
 
@@ -33,6 +36,10 @@ void Debugger::takeSlice() {
   // a second slice due at once would stand at the same state (no instruction ran
   // since the last one): two copies of one point, which later searches would take
   // for two points in order
+  if (manyThreads) {  // fork would copy one thread of several (debugger_threads.cc)
+    if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
+    return;
+  }
   user_regs_struct now = regs();
   if (haveSliceRegs && std::memcmp(&now, &lastSliceRegs, sizeof now) == 0) {
     if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());

@@ -432,8 +432,10 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           atSyscallEntry(pid, s, resumeAndWait(pid, s), v);
           break;
         case kEvClone: {
-          if (!s.followChildren) break;  // the child is not replayed: its parent sees only results
           bool thread = v.get64(20) & kCloneThreadFlag;
+          // A child process is not replayed under a debugger (its parent sees only
+          // results); a thread always is: it shares the memory the debugger shows.
+          if (!s.followChildren && !thread) break;
           const std::string what = thread ? "the creation of thread " : "the creation of process ";
           if (!s.atEntry) {
             Stop st = resumeAndWait(pid, s);
@@ -453,7 +455,7 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           Session& c = made->replay;
           c.brk = s.brk;
           c.recordedTid = v.get32(12);
-          c.followChildren = true;
+          c.followChildren = s.followChildren;
           c.echoMarked = s.echoMarked;
           // A forked child has its own copy of the feed (private memory); one in the
           // parent's memory has none of its own.
@@ -495,6 +497,10 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           out.consumed = at + v.n - offset;
           out.stop.reason = killed ? "killed" : "exited";
           out.stop.num(killed ? "signal" : "code", code);
+          // whose death, and how many threads of its process live on (a debugger
+          // goes on with them: src/debug/forward.ts)
+          out.stop.num("tid", s.recordedTid);
+          out.stop.num("threadsLeft", s.threads ? double(s.threads->live().size() - 1) : 0);
           // A fatal signal takes every thread of the process: their deaths follow.
           if (killed && s.threads) allDying(*s.threads);
           t.ended();
@@ -552,6 +558,7 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
   auto next = replayThreadRun(t, true, table, events, offset, at, maxEvents, out);
   while (next) {
     auto thread = next;  // held while it runs
+    if (thread->replay.hook) thread->replay.hook->enterThread(*thread);  // a debug run goes on in it
     next = replayThreadRun(*thread, false, table, events, offset, at, maxEvents, out);
   }
   // Between a debugger's runs the program may run code of gdb's (a function call in

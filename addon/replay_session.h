@@ -19,6 +19,8 @@
 
 namespace rw {
 
+struct Tracee;
+
 // Debugging (addon/debugger.h): a hook that runs the program's own code before
 // each event and may stop the loop there, without consuming the event.
 struct DebugStop {
@@ -49,6 +51,9 @@ class DebugHook {
   // count reached `consumed` (the events it passed are replayed).
   virtual void feedBegin(uint64_t consumedAt, uint64_t consumed) {}
   virtual void feedEnd(uint64_t consumed) {}
+  // Threads: the loop goes on with the events of thread `t` of the same process
+  // (replay_threads.h), inside the same run.
+  virtual void enterThread(Tracee& t) {}
 };
 
 struct ReplaySession {

@@ -32,7 +32,7 @@ void ReplayThreads::setBrk(uint64_t brk) const {
 }
 
 std::shared_ptr<Tracee> siblingThread(const ReplaySession& s, uint32_t tid) {
-  if (!s.threads || s.hook) return nullptr;
+  if (!s.threads) return nullptr;
   return s.threads->byRecorded(tid);
 }
 

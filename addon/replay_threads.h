@@ -32,8 +32,9 @@ struct ReplayThreads {
   void setBrk(uint64_t brk) const;
 };
 
-// The thread of the same process as `s` that replays recorded thread `tid`, or null
-// (always null under a debugger, which sees one thread).
+// The thread of the same process as `s` that replays recorded thread `tid`, or null.
+// Under a debugger every thread has the debugger's hook (Debugger::run sets it), and
+// the loop tells the hook which thread it goes on in (DebugHook::enterThread).
 std::shared_ptr<Tracee> siblingThread(const ReplaySession& s, uint32_t tid);
 
 // An event the replay loop replays for any thread of the process without returning:

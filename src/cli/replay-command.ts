@@ -2,7 +2,7 @@ import { TraceReader } from '../history/index.js';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { firstExec } from '../replay/replay-process.js';
-import { debugStartOf, findProcess, recordedProcesses, threadedRefusal, type RecordedProcess } from '../replay/process-tree.js';
+import { debugStartOf, findProcess, recordedProcesses, type RecordedProcess } from '../replay/process-tree.js';
 import { checkSymbolFile, TraceFiles } from '../replay/trace-files.js';
 import { DebugSession } from '../debug/session.js';
 import { readFileSync } from 'node:fs';
@@ -39,9 +39,6 @@ export async function replayServeCommand(argv: ServeArgs): Promise<number> {
       debugged = findProcess(recordedProcesses(trace), argv.pid);
       if (debugged.parent) first = debugStartOf(trace, debugged);
     }
-    // Threads (format 5) are replayed headless only, for now.
-    const refusal = trace.meta.version >= 5 ? threadedRefusal(debugged ?? recordedProcesses(trace)[0]) : undefined;
-    if (refusal) throw new Error(refusal);
   } catch (e) {
     fail((e as Error).message);
   }

@@ -73,6 +73,14 @@ export interface DebuggedProcess {
 export class ReplayedProcess {
   /** the process that stands for the replay, with its native debugger (undefined: none) */
   private current: DebuggedProcess | undefined;
+  /**
+   * Its other threads (recorded tid -> Tracee), made by the replay at their clone
+   * events; the native debugger runs them in turn (addon/debugger_threads.cc). They
+   * are the process's: closed with it.
+   */
+  private readonly threadTracees = new Map<number, NativeTracee>();
+  /** the thread gdb looks at (recorded tid; undefined: the first) */
+  selected: number | undefined;
   /** the index of the next event to replay */
   next = 0;
   state: ProcessState = 'stopped';
@@ -104,7 +112,7 @@ export class ReplayedProcess {
   readonly exitEvent: number | undefined;
 
   /** exitEvent: the debugged process's exit (replay --pid; null: it has none), else the trace's last event if it is an exit */
-  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void, exitEvent?: number | null) {
+  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void, exitEvent?: number | null, readonly firstTid = 0) {
     const last = trace.eventCount - 1;
     this.exitEvent = exitEvent !== undefined ? exitEvent ?? undefined
       : last >= 1 && decodeEvent(trace.record(last)).kind === 'exit' ? last : undefined;
@@ -123,6 +131,43 @@ export class ReplayedProcess {
   /** the process that stands for the replay (0: none) */
   get pid(): number {
     return this.current?.tracee.pid ?? 0;
+  }
+
+  /** The process has more than one thread now (fork copies of it would copy one). */
+  get threaded(): boolean {
+    return this.threadTracees.size > 0;
+  }
+
+  /** The recorded tids of its live threads, the first thread first. */
+  threadIds(): number[] {
+    if (!this.current) return [];
+    return [this.firstTid, ...this.threadTracees.keys()];
+  }
+
+  /** The Tracee of thread `tid` (recorded), or undefined. */
+  threadTracee(tid: number): NativeTracee | undefined {
+    if (tid === this.firstTid) return this.current?.tracee;
+    return this.threadTracees.get(tid);
+  }
+
+  /** The pid of the thread whose registers gdb reads and writes (the selected one). */
+  get regsPid(): number {
+    const t = this.selected === undefined ? undefined : this.threadTracee(this.selected);
+    return t?.pid ?? this.pid;
+  }
+
+  /** The Tracee of the thread that event `index` belongs to (its process's first thread if none else). */
+  private ownerOf(index: number): NativeTracee {
+    const tid = decodeEvent(this.trace.record(index)).tid;
+    return this.threadTracees.get(tid) ?? this.tracee;
+  }
+
+  /** Closes the threads of the process that stood for the replay (its first thread is closed by the caller). */
+  private async dropThreads(): Promise<void> {
+    const threads = [...this.threadTracees.values()];
+    this.threadTracees.clear();
+    this.selected = undefined;
+    for (const t of threads) if (!t.closed) await t.close();
   }
 
   /** The native debugger of the process that stands for the replay (its breakpoints, slots, counters). */
@@ -171,6 +216,7 @@ export class ReplayedProcess {
     if (old?.tracee !== tracee) {
       this.current = debuggerOf(tracee);
       if (old) await killDebugged(old);
+      await this.dropThreads();
     }
     this.curT = t;
     this.next = e;
@@ -193,6 +239,7 @@ export class ReplayedProcess {
     if (!d) return;
     this.current = undefined;
     await killDebugged(d);
+    await this.dropThreads();
   }
 
   /** The process ended in a run (its exit was reaped): only its objects are left to let go. */
@@ -200,6 +247,7 @@ export class ReplayedProcess {
     const d = this.current;
     this.current = undefined;
     if (d) await killDebugged(d);
+    await this.dropThreads();
   }
 
   /** Events replayed: the native counters now start at the new interval. */
@@ -242,6 +290,7 @@ export class ReplayedProcess {
         const opts: DebugRunOptions = req.action === 'range'
           ? { mode: RunMode.range, start: req.start, end: req.end, fresh, event: this.next, ...extra }
           : { mode: req.action === 'step' ? RunMode.step : RunMode.continue, fresh, event: this.next, ...extra };
+        if (req.action !== 'continue' && req.thread !== undefined) opts.thread = req.thread;
         if (!fresh) {
           opts.startCandidate = false;
           delete opts.slices;
@@ -272,15 +321,27 @@ export class ReplayedProcess {
           case 'batch':
             continue;
           case 'exited':
-            await this.gone();
-            this.state = 'exited';
-            return this.finish(report, { kind: 'exited', code: stop.code });
           case 'killed':
+            if (stop.threadsLeft > 0) {
+              // a thread's death (its exit, or its part of an exit_group): the process lives on
+              await this.threadEnded(stop.tid);
+              continue;
+            }
+            if (stop.reason === 'exited') {
+              await this.gone();
+              this.state = 'exited';
+              return this.finish(report, { kind: 'exited', code: stop.code });
+            }
             await this.gone();
             this.state = 'killed';
             return this.finish(report, { kind: 'killed', signal: stop.signal });
           case 'divergence':
             return this.finish(report, this.ended(divergenceMessage(this.next, stop.expected, stop.actual)));
+          case 'clone':
+            // a thread of the process, made again (a child process is not replayed under a debugger)
+            if (!r.child) throw new Error(`event ${this.next - 1}: a clone stop without the thread`);
+            this.threadTracees.set(stop.recordedChild, r.child);
+            continue;
           case 'exec':
             await replayExec(this.tracee, this.trace, this.next);
             this.advance(1);
@@ -290,7 +351,7 @@ export class ReplayedProcess {
             const index = this.next;
             if (!armed || armed.index !== index) throw new Error(`event ${index}: a point stop without an armed point`);
             report.point = { e: index, base: this.baseFor(index), pc: stop.pc, n: stop.position.n, exact: stop.position.exact && stop.position.at === stop.pc };
-            await applyPoint(this.tracee, this.trace, index, armed.info);
+            await applyPoint(this.ownerOf(index), this.trace, index, armed.info);
             armed = undefined;
             this.advance(1);
             hooks.replayed?.(this.next);
@@ -313,7 +374,7 @@ export class ReplayedProcess {
               await hooks.beforeMapping?.(all.start, all.end);
               try {
                 const targetFirst = extra.target !== undefined && extra.target.event === this.next;
-                armed = { index: this.next, point: await armPoint(this.tracee, this.trace, this.next, ev.tid, ev.point, targetFirst), info: ev.point };
+                armed = { index: this.next, point: await armPoint(this.ownerOf(this.next), this.trace, this.next, ev.tid, ev.point, targetFirst), info: ev.point };
               } catch (e) {
                 if (!(e instanceof PointNotFoundError)) throw e;
                 return this.finish(report, this.ended(e.message));
@@ -326,7 +387,7 @@ export class ReplayedProcess {
             if (mapped) await hooks.beforeMapping?.(mapped.start, mapped.end);
             let why: string | undefined;
             try {
-              why = await applyJsEvent(this.tracee, this.trace, this.next);
+              why = await applyJsEvent(this.ownerOf(this.next), this.trace, this.next);
             } catch (e) {
               if (!(e instanceof PointNotFoundError)) throw e;
               return this.finish(report, this.ended(e.message));
@@ -361,7 +422,18 @@ export class ReplayedProcess {
     }
   }
 
+  /** Thread `tid` died, its process lives on: its Tracee (reaped already) goes. */
+  private async threadEnded(tid: number): Promise<void> {
+    const t = this.threadTracees.get(tid);
+    if (!t) return; // the first thread (pthread_exit in main): it stays the process's Tracee
+    this.threadTracees.delete(tid);
+    if (this.selected === tid) this.selected = undefined;
+    await t.close();
+  }
+
   private finish(report: RunReport, stop: StopEvent): RunReport {
+    // which thread stopped: gdb makes it the current one
+    if (stop.kind === 'stopped' && report.position?.thread && this.threaded) stop = { ...stop, thread: report.position.thread };
     if (!(stop.kind === 'stopped' && stop.reason === 'signal')) this.lastSiginfo = undefined;
     this.lastStop = stop;
     report.stop = stop;

@@ -14,12 +14,13 @@ import type { Traps } from './traps.js';
 const ORIG_RAX = 57;
 
 export class Inspector {
-  /** registers before gdb's first write since the last stop */
-  private savedUser: Buffer | undefined;
-  private savedX: Buffer | undefined;
+  /** thread (pid) -> its registers before gdb's first write there since the last stop */
+  private readonly saved = new Map<number, { user: Buffer; x: Buffer }>();
   /** address -> the byte before gdb's first write there since the last stop */
   private readonly memUndo = new Map<bigint, number>();
   private xstateCache: Buffer | undefined;
+  /** the thread xstateCache is of */
+  private xstatePid = 0;
 
   constructor(private readonly proc: ReplayedProcess, private readonly traps: Traps) {
     proc.onSwitch(() => this.forget());
@@ -33,27 +34,34 @@ export class Inspector {
   /** Drops what was kept of the current process (another one stands for the replay now). */
   forget(): void {
     this.memUndo.clear();
-    this.savedUser = this.savedX = this.xstateCache = undefined;
+    this.saved.clear();
+    this.xstateCache = undefined;
   }
 
   /** gdb changed registers or memory since the last stop. */
   get changed(): boolean {
-    return !!this.savedUser || !!this.savedX || this.memUndo.size > 0;
+    return this.saved.size > 0 || this.memUndo.size > 0;
   }
 
   /** The pc and stack pointer of the recorded state, when gdb changed the registers. */
   recordedPcSp(): [bigint, bigint] | undefined {
-    return this.savedUser ? [getReg(this.savedUser, 'rip'), getReg(this.savedUser, 'rsp')] : undefined;
+    const saved = this.saved.get(this.proc.pid);
+    return saved ? [getReg(saved.user, 'rip'), getReg(saved.user, 'rsp')] : undefined;
   }
 
+  /** the registers of the thread gdb looks at (Hg; the process's only thread, or the one that stopped) */
   async user(): Promise<Buffer> {
     this.proc.requireProcess();
-    return native().getRegs(this.proc.pid);
+    return native().getRegs(this.proc.regsPid);
   }
 
   private async xstate(): Promise<Buffer> {
     this.proc.requireProcess();
-    if (!this.xstateCache) this.xstateCache = await native().getXState(this.proc.pid);
+    const pid = this.proc.regsPid;
+    if (!this.xstateCache || this.xstatePid !== pid) {
+      this.xstateCache = await native().getXState(pid);
+      this.xstatePid = pid;
+    }
     return this.xstateCache;
   }
 
@@ -87,22 +95,26 @@ export class Inspector {
     const x = Buffer.from(await this.xstate());
     const before = { user: Buffer.from(user), x: Buffer.from(x) };
     const part = writeRegister(info, value, user, x);
+    const pid = this.proc.regsPid;
     try {
-      if (part === 'user') await native().setRegs(this.proc.pid, user);
-      else await native().setXState(this.proc.pid, x);
+      if (part === 'user') await native().setRegs(pid, user);
+      else await native().setXState(pid, x);
     } catch (e) {
       throw new EngineError('bad-register', `the kernel refuses that value of register ${regno}: ${(e as Error).message}`);
     }
-    this.savedUser ??= before.user;
-    this.savedX ??= before.x;
-    if (part !== 'user') this.xstateCache = x;
+    if (!this.saved.has(pid)) this.saved.set(pid, before);
+    if (part !== 'user') {
+      this.xstateCache = x;
+      this.xstatePid = pid;
+    }
   }
 
   /** gdb's `G`: the registers that differ, written one by one; all or nothing. */
   async writeRegisters(avx: boolean, data: Buffer): Promise<void> {
     const user = Buffer.from(await this.user());
     const x = Buffer.from(await this.xstate());
-    const hadSaved = this.changed;
+    const pid = this.proc.regsPid;
+    const hadSaved = this.saved.has(pid);
     try {
       for (const r of registerLayout({ avx })) {
         if (r.offset + r.bytes > data.length) break;
@@ -111,10 +123,10 @@ export class Inspector {
       }
     } catch (e) {
       // put back what this packet wrote before the refused value
-      await native().setRegs(this.proc.pid, user).catch(() => undefined);
-      await native().setXState(this.proc.pid, x).catch(() => undefined);
+      await native().setRegs(pid, user).catch(() => undefined);
+      await native().setXState(pid, x).catch(() => undefined);
       this.xstateCache = undefined;
-      if (!hadSaved) this.savedUser = this.savedX = undefined;
+      if (!hadSaved) this.saved.delete(pid);
       throw e;
     }
   }
@@ -158,10 +170,11 @@ export class Inspector {
   /** Puts back the recorded state gdb changed (registers, memory) before the replay goes on. */
   async undoWrites(): Promise<void> {
     const n = native();
-    const pid = this.proc.pid;
-    if (this.savedUser) await n.setRegs(pid, this.savedUser);
-    if (this.savedX) await n.setXState(pid, this.savedX);
-    this.savedUser = this.savedX = undefined;
+    for (const [pid, { user, x }] of this.saved) {
+      await n.setRegs(pid, user);
+      await n.setXState(pid, x);
+    }
+    this.saved.clear();
     for (const [a, b] of this.memUndo) {
       if (this.traps.sw.has(a)) this.traps.sw.set(a, b);
       else await this.proc.tracee.writeMemory(a, Buffer.from([b]));

@@ -21,16 +21,19 @@ export type StopEvent =
       watch?: { kind: WatchKind; addr: bigint };
       /** a line for the user, shown on gdb's console with the stop */
       message?: string;
+      /** the recorded tid of the thread that stopped (undefined: the process's first) */
+      thread?: number;
     }
   | { kind: 'exited'; code: number }
   | { kind: 'killed'; signal: number }
   /** the history ends here: the trace stops early, or the replay diverged */
   | { kind: 'end'; message: string };
 
+/** thread: the recorded tid of the thread that steps (all-stop: the others run as the recording did) */
 export type ResumeRequest =
   | { action: 'continue' }
-  | { action: 'step' }
-  | { action: 'range'; start: bigint; end: bigint };
+  | { action: 'step'; thread?: number }
+  | { action: 'range'; start: bigint; end: bigint; thread?: number };
 
 /** gdb's Z1-Z4 kinds: hardware breakpoint, write, read, access watchpoint */
 export type HwKind = 1 | 2 | 3 | 4;
@@ -41,7 +44,7 @@ export type HwKind = 1 | 2 | 3 | 4;
  * process) change nothing and become an error reply; 'internal' is a bug, logged
  * with its stack, after which the session is still usable.
  */
-export type EngineErrorCode = 'no-process' | 'bad-address' | 'too-many' | 'refused' | 'bad-register' | 'internal';
+export type EngineErrorCode = 'no-process' | 'no-thread' | 'bad-address' | 'too-many' | 'refused' | 'bad-register' | 'internal';
 
 export class EngineError extends Error {
   constructor(readonly code: EngineErrorCode, message: string) {
@@ -60,6 +63,12 @@ export interface DebugTarget {
   readonly alive: boolean;
   /** the last stop, for `?` */
   readonly stopEvent: StopEvent;
+  /** the recorded tids of the process's live threads, its first thread first (all-stop: all stand still) */
+  threads(): number[];
+  /** the thread whose registers readRegisters and friends serve (gdb's Hg); an unknown tid is an EngineError */
+  selectThread(tid: number): void;
+  /** the thread selected now */
+  readonly selectedThread: number;
   /** the recorded auxiliary vector */
   auxv(): Buffer;
   /** the recorded siginfo when stopped by a signal */

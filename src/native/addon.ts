@@ -97,6 +97,8 @@ export interface DebugRunOptions {
   event: number;
   /** mode 1: single-steps to do (default 1) */
   steps?: number;
+  /** step modes: the recorded tid of the thread that steps; the others run as in a continue (default: whichever runs) */
+  thread?: number;
   /** breakpoints that only count arrivals, for this run */
   silent?: bigint[];
   /** record breakpoint and watchpoint hits instead of stopping */

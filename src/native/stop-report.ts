@@ -19,6 +19,8 @@ export interface RunPosition {
   watchHits: number;
   /** run time of the run so far, in ns */
   ranNs: number;
+  /** the recorded tid of the thread the run stopped in (its process's pid if it has one thread) */
+  thread: number;
 }
 
 /** The last trap a search run passed without stopping (search mode). */
@@ -43,10 +45,13 @@ export interface SearchHit {
 
 export type StopCause =
   | { reason: 'end-of-buffer' | 'batch' | 'exec' | 'need-js' | 'interrupted' | 'swbreak' | 'hwbreak' | 'step' | 'target' }
-  | { reason: 'exited'; code: number }
-  | { reason: 'killed'; signal: number }
+  /** tid: whose death (a thread's, when threadsLeft > 0: its process lives on) */
+  | { reason: 'exited'; code: number; tid: number; threadsLeft: number }
+  | { reason: 'killed'; signal: number; tid: number; threadsLeft: number }
   | { reason: 'signal'; signal: number }
   | { reason: 'watch'; slot: number }
+  /** a thread made again (its Tracee is the run's `child`) */
+  | { reason: 'clone'; recordedChild: number }
   /** the run found an asynchronous signal's point; `then`: the stop gdb sees there too ('' none) */
   | { reason: 'point'; then: '' | 'swbreak' | 'step' | 'interrupted'; pc: bigint }
   | { reason: 'divergence'; expected: unknown; actual: unknown }
@@ -70,12 +75,15 @@ function causeOf(bag: NativeStopInfo): StopCause {
     case 'target':
       return { reason: bag.reason };
     case 'exited':
-      return { reason: 'exited', code: num(bag.code) };
+      return { reason: 'exited', code: num(bag.code), tid: num(bag.tid), threadsLeft: num(bag.threadsLeft) };
     case 'killed':
+      return { reason: 'killed', signal: num(bag.signal), tid: num(bag.tid), threadsLeft: num(bag.threadsLeft) };
     case 'signal':
       return { reason: bag.reason, signal: num(bag.signal) };
     case 'watch':
       return { reason: 'watch', slot: num(bag.slot) };
+    case 'clone':
+      return { reason: 'clone', recordedChild: num(bag.recordedChild) };
     case 'point':
       return { reason: 'point', then: String(bag.then ?? '') as '' | 'swbreak' | 'step' | 'interrupted', pc: big(bag.pc) ?? 0n };
     case 'divergence':
@@ -95,6 +103,7 @@ export function decodeStopReport(bag: NativeStopInfo): StopReport {
     steps: num(bag.steps),
     watchHits: num(bag.watchHits),
     ranNs: num(bag.ranNs),
+    thread: num(bag.thread),
   };
   const lastHit: SearchHit | undefined = bag.lastReason === undefined ? undefined : {
     event: num(bag.lastEvent),

@@ -78,18 +78,6 @@ export function debugStartOf(trace: TraceReader, p: RecordedProcess): { snapshot
 }
 
 /**
- * Why a debugger cannot have process `p` (undefined if it can): one with threads
- * replays headless (replay --check), but the debugger follows one thread, and its
- * checkpoints are forks, which copy only the calling thread (docs/timeline.md, Threads).
- */
-export function threadedRefusal(p: RecordedProcess): string | undefined {
-  if (!p.threads?.length) return undefined;
-  return `process ${p.pid} made ${p.threads.length} thread${p.threads.length > 1 ? 's' : ''} (${p.threads.slice(0, 4).join(', ')}${p.threads.length > 4 ? ', ...' : ''}): `
-    + 'debugging a process with threads is not supported yet (gdb would see one thread without the others\' effects, and reverse execution needs checkpoints that re-create threads); '
-    + '`rewind replay --check` replays it, and `--pid` chooses another process of the trace';
-}
-
-/**
  * The process `which` names: a recorded pid, or a command name (the base name of
  * argv[0] of its last exec; the first process of that name).
  */

@@ -11,6 +11,7 @@ import {
 import type { Request, ThreadId, VContAction, VFileRequest } from './requests.js';
 import { LldbQueries } from './lldb-queries.js';
 import { gPacketSize, targetXml } from './target-xml.js';
+import { ThreadPackets } from './threads.js';
 
 export type Reply = string | Buffer;
 
@@ -45,10 +46,12 @@ export class Dispatcher {
   private nextFd = 3;
 
   private readonly lldb: LldbQueries;
+  private readonly threads: ThreadPackets;
   /** sends replies at once, before the answer of the request being handled (a monitor command's progress) */
   sendNow?: (replies: Reply[]) => void;
 
   constructor(private readonly engine: DebugTarget, private readonly opts: DispatcherOptions) {
+    this.threads = new ThreadPackets(engine);
     this.lldb = new LldbQueries(engine, async () => (await this.stopReplies(engine.stopEvent)).at(-1)!, this.programName());
   }
 
@@ -57,18 +60,17 @@ export class Dispatcher {
     this.engine.interrupt();
   }
 
+  /** the current thread: the one that stopped, or the one Hg chose */
   private get thread(): { pid: number; tid: number } {
-    return { pid: this.engine.tid, tid: this.engine.tid };
+    return { pid: this.engine.tid, tid: this.engine.selectedThread };
   }
 
   private threadId(): ThreadId {
-    return this.multiprocess ? this.thread : { tid: this.engine.tid };
+    return this.multiprocess ? this.thread : { tid: this.thread.tid };
   }
 
   private ours(t: ThreadId | undefined): boolean {
-    if (!t) return true;
-    if (t.pid !== undefined && t.pid !== -1 && t.pid !== 0 && t.pid !== this.engine.tid) return false;
-    return t.tid === -1 || t.tid === 0 || t.tid === this.engine.tid;
+    return this.threads.ours(t);
   }
 
   async handle(req: Request): Promise<DispatchResult> {
@@ -82,6 +84,7 @@ export class Dispatcher {
           'bad-address': RspError.BadAddress,
           'too-many': RspError.TooManyWatchpoints,
           refused: RspError.NotSupportedHere,
+          'no-thread': RspError.NoSuchThread,
           'bad-register': RspError.BadRegister,
         }[e.code];
         return this.one(this.lldb.error(code, e.message));
@@ -127,6 +130,7 @@ export class Dispatcher {
 
   private async resume(r: ResumeRequest): Promise<DispatchResult> {
     const stop = await this.engine.resume(r);
+    this.threads.stopped();
     return { replies: await this.stopReplies(stop) };
   }
 
@@ -170,11 +174,11 @@ export class Dispatcher {
       case 'qSymbol':
         return this.one(ok());
       case 'setThread':
-        return this.one(this.ours(req.thread) ? ok() : error(RspError.NoSuchThread));
+        return this.one(this.threads.set(req.op, req.thread) ? ok() : error(RspError.NoSuchThread));
       case 'qC':
         return this.one(currentThread(this.threadId(), this.multiprocess));
       case 'qfThreadInfo':
-        return this.one(e.alive ? threadList([this.threadId()], this.multiprocess) : 'l');
+        return this.one(e.alive ? threadList(this.threads.list(), this.multiprocess) : 'l');
       case 'qsThreadInfo':
         return this.one('l');
       case 'qAttached':
@@ -204,7 +208,7 @@ export class Dispatcher {
       case 'writeRegisters':
       case 'writeRegister':
         // LLDB names the thread in a suffix instead of Hg
-        if (!this.ours(req.thread)) return this.one(error(RspError.NoSuchThread));
+        if (req.thread && !this.threads.set('g', req.thread)) return this.one(error(RspError.NoSuchThread));
         return this.registers(req);
       case 'readMemory': {
         if (req.length > 0x8000) return this.one(error(RspError.BadLength));
@@ -228,12 +232,15 @@ export class Dispatcher {
       case 'reverseContinue':
       case 'reverseStep': {
         const stop = await e.reverse(req.type === 'reverseStep' ? 'step' : 'continue');
+        this.threads.stopped();
         return { replies: await this.stopReplies(stop) };
       }
       case 'continue':
         return this.resume({ action: 'continue' });
-      case 'step':
-        return this.resume({ action: 'step' });
+      case 'step': {
+        const choice = this.threads.vCont([{ action: 's' }]);
+        return this.resume({ action: 'step', thread: choice.kind === 'step' ? choice.thread : undefined });
+      }
       case 'vCtrlC':
         this.interrupt();
         return this.one(ok());
@@ -285,18 +292,17 @@ export class Dispatcher {
   }
 
   private vCont(actions: VContAction[]): Promise<DispatchResult> {
-    const mine = actions.find((a) => this.ours(a.thread));
-    if (!mine) return Promise.resolve(this.one(error(RspError.NoSuchThread)));
-    switch (mine.action) {
-      case 'c':
-      case 'C':
+    const choice = this.threads.vCont(actions);
+    switch (choice.kind) {
+      case 'no-thread':
+        return Promise.resolve(this.one(error(RspError.NoSuchThread)));
+      case 'continue':
         return this.resume({ action: 'continue' });
-      case 's':
-      case 'S':
-        return this.resume({ action: 'step' });
-      case 'r':
-        return this.resume({ action: 'range', start: mine.start!, end: mine.end! });
-      case 't':
+      case 'step':
+        return this.resume(choice.start !== undefined
+          ? { action: 'range', start: choice.start, end: choice.end!, thread: choice.thread }
+          : { action: 'step', thread: choice.thread });
+      case 'stop':
         return Promise.resolve(this.one(ok()));
     }
   }
@@ -315,11 +321,8 @@ export class Dispatcher {
         // the whole list at offset 0; later chunks from the same document
         if (offset === 0 || this.svr4 === undefined) this.svr4 = await e.librariesSvr4();
         return qXferChunk(this.svr4, offset, length);
-      case 'threads': {
-        const id = this.multiprocess ? `p${e.tid.toString(16)}.${e.tid.toString(16)}` : e.tid.toString(16);
-        const body = e.alive ? `<thread id="${id}" core="0" name="${this.programName()}"/>` : '';
-        return qXferChunk(`<?xml version="1.0"?>\n<threads>${body}</threads>\n`, offset, length);
-      }
+      case 'threads':
+        return qXferChunk(this.threads.xml(this.programName(), this.multiprocess), offset, length);
       case 'siginfo': {
         const si = e.siginfo();
         return si ? qXferChunk(si, offset, length) : error(RspError.NotSupportedHere);

@@ -1,0 +1,102 @@
+// The Debugger in a process of several threads (docs/timeline.md, "Threads" and
+// "gdb with threads"). All-stop, in rr's way: a run replays the recorded schedule,
+// the threads taking their turns inside it as in replay --check (replay_loop.cc
+// switches at their records), and whichever thread hits a breakpoint, a watchpoint
+// or the end of a step stops the run; the others stay where the schedule left them.
+//
+// Between two events only one thread runs user code (the one whose record comes
+// next), so the positions of docs/timeline.md stay "the n-th arrival at pc in
+// interval e": the interval names the thread. What is each thread's here:
+//   - which one runs now (`pid`, `cur`): every ptrace call of the Debugger goes to it;
+//   - its debug registers: gdb's watchpoints apply to every thread, so the slots are
+//     written into a thread the first time a run enters it after they changed;
+//   - a step: gdb steps one thread (vCont;s:TID); the others run as in a continue
+//     until that thread has done its step, and their breakpoints stop the run;
+//   - the boundary of an interval: the state of the thread that runs in it.
+// Fork copies (slices, checkpoints) copy only the calling thread: none is taken
+// while the process has more than one live thread.
+#include <errno.h>
+
+#include <cstring>
+
+#include "debugger.h"
+#include "replay_threads.h"
+
+namespace rw {
+
+// The thread whose record is at `offset` (the run starts with it), else the one the
+// last run ended in (a record of another process, or of no thread still alive).
+TraceePtr Debugger::firstThreadOf(const std::vector<uint8_t>& events, size_t offset) const {
+  auto group = threadGroup ? threadGroup : tracee->replay.threads;
+  if (!group) return tracee;
+  if (offset + kHeaderSize <= events.size()) {
+    RecordView v{events.data() + offset, events.size() - offset};
+    if (auto t = group->byRecorded(v.tid())) return t;
+  }
+  for (auto& t : group->live())
+    if (t == cur) return t;
+  if (!tracee->gone) return tracee;
+  auto live = group->live();
+  if (live.empty()) return tracee;
+  return live.front();
+}
+
+// The hook goes to every live thread (null: taken off again at the end of a run).
+void Debugger::hookThreads(DebugHook* hook) const {
+  if (!tracee->gone) tracee->replay.hook = hook;
+  if (auto group = threadGroup ? threadGroup : tracee->replay.threads)
+    for (auto& t : group->live()) t->replay.hook = hook;
+}
+
+void Debugger::writeSlotsHere() {
+  auto it = slotsIn.find(pid);
+  if (it != slotsIn.end() && it->second == slotsGen) return;
+  writeDebugRegs(pid, slots);
+  slotsIn[pid] = slotsGen;
+}
+
+// The run goes on in thread t (at its start, and at each switch of the loop).
+void Debugger::useThread(Tracee& t) {
+  cur = t.shared_from_this();
+  pid = t.pid;
+  runningPid.store(pid);
+  regsValid = false;
+  writeSlotsHere();
+  if (t.replay.threads) threadGroup = t.replay.threads;
+  manyThreads = threadGroup && threadGroup->live().size() > 1;
+  // a process of one thread steps it, whatever its recorded tid says
+  bool steps = !stepThread || !threadGroup || t.replay.recordedTid == stepThread;
+  mode = reqMode != kCont && steps ? reqMode : kCont;
+}
+
+void Debugger::enterThread(Tracee& t) {
+  bool switched = cur.get() != &t;
+  useThread(t);
+  // A switch at the start of an interval: its first state is this thread's.
+  if (switched && boundaryPending) resetBoundary();
+}
+
+// After the loop: a thread that died in the run (its exit event) is no longer the
+// current one; forget the debug registers of the threads that are gone.
+void Debugger::afterThreads() {
+  if (!threadGroup && tracee->replay.threads) threadGroup = tracee->replay.threads;  // made in this run
+  auto group = threadGroup;
+  if (!group) return;
+  if (cur->gone) {
+    auto live = group->live();
+    if (!live.empty()) {
+      cur = live.front();
+      pid = cur->pid;
+      runningPid.store(pid);
+      regsValid = false;
+    }
+  }
+  for (auto it = slotsIn.begin(); it != slotsIn.end();) {
+    bool alive = false;
+    for (auto& t : group->live()) alive |= t->pid == it->first;
+    it = alive ? std::next(it) : slotsIn.erase(it);
+  }
+  manyThreads = group->live().size() > 1;
+}
+
+}  // namespace rw
