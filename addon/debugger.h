@@ -169,7 +169,10 @@ class Debugger : public DebugHook {
   std::map<pid_t, uint64_t> slotsIn;  // thread -> the slotsGen its debug registers hold
   int reqMode = kCont;               // the run's mode; `mode` is this thread's (kCont for a thread that does not step)
   uint32_t stepThread = 0;           // the recorded tid that steps (0: whichever)
-  bool manyThreads = false;          // the process has more than one live thread: no fork copies of it
+  // The process has made a thread: no fork copies of it. fork copies the calling
+  // thread only, and one standing at a syscall's entry (an enter event: the others
+  // ran while it was in the kernel) cannot make the call (thread_copy.cc will).
+  bool madeThreads = false;
   std::shared_ptr<ReplayThreads> threadGroup;  // its threads, once it has made one (kept when the first one ends)
   InterruptLine interrupts;
 

@@ -206,7 +206,7 @@ Stop Debugger::runUserCode(pid_t, int& sig) {
         stepping = true;
       }
     }
-    bool sliceHere = mode == kCont && !manyThreads;  // a fork copies one thread only
+    bool sliceHere = mode == kCont && !madeThreads;  // a fork copies one thread only
     resumeWatched(request, &sig, sliceHere);
     Stop st = waitFor(request, sliceHere);
     if (overSyscall && st.kind == Stop::kSyscall) {

@@ -36,7 +36,7 @@ void Debugger::takeSlice() {
   // a second slice due at once would stand at the same state (no instruction ran
   // since the last one): two copies of one point, which later searches would take
   // for two points in order
-  if (manyThreads) {  // fork would copy one thread of several (debugger_threads.cc)
+  if (madeThreads) {  // fork would copy one thread of several (debugger.h)
     if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
     return;
   }

@@ -63,7 +63,7 @@ void Debugger::useThread(Tracee& t) {
   regsValid = false;
   writeSlotsHere();
   if (t.replay.threads) threadGroup = t.replay.threads;
-  manyThreads = threadGroup && threadGroup->live().size() > 1;
+  madeThreads = threadGroup != nullptr;
   // a process of one thread steps it, whatever its recorded tid says
   bool steps = !stepThread || !threadGroup || t.replay.recordedTid == stepThread;
   mode = reqMode != kCont && steps ? reqMode : kCont;
@@ -96,7 +96,7 @@ void Debugger::afterThreads() {
     for (auto& t : group->live()) alive |= t->pid == it->first;
     it = alive ? std::next(it) : slotsIn.erase(it);
   }
-  manyThreads = group->live().size() > 1;
+  madeThreads = true;
 }
 
 }  // namespace rw

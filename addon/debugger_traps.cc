@@ -45,7 +45,7 @@ void Debugger::setSlots(const Slots& s) {
 }
 
 TraceePtr Debugger::forkCopyAt(uint64_t insn) {
-  if (manyThreads) throw NativeError{EINVAL, "a copy of a process with several threads needs every thread re-created (not yet: docs/timeline.md, gdb with threads)"};
+  if (madeThreads) throw NativeError{EINVAL, "a copy of a process that made threads needs every thread re-created (not yet: docs/timeline.md, gdb with threads)"};
   return forkCopy(*tracee, insn, &sw);
 }
 
@@ -69,7 +69,7 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
       // A slice's SIGSTOP sent as the interrupt came is taken first (it is reported
       // before the next instruction runs): without the copy, the stop is named by its
       // fingerprint, and going back from it steps a whole slice.
-      bool copyHere = mode == kCont && forkAt && slicesTaken && counterTraps.empty() && !pointPatched && !manyThreads;
+      bool copyHere = mode == kCont && forkAt && slicesTaken && counterTraps.empty() && !pointPatched && !madeThreads;
       if (copyHere && pendingSignals(pid) == (1ull << (SIGSTOP - 1))) {
         staleStops = std::max(staleStops, 1);
         drainStops();

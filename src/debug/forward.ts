@@ -13,6 +13,7 @@ import { applyJsEvent, divergenceMessage, endOfTraceMessage, replayExec } from '
 import { PointNotFoundError } from '../points/point-not-found.js';
 import type { AsyncPointInfo } from '../history/events.js';
 import { applyPoint, armPoint } from './point-stretch.js';
+import { ProcessThreads } from './threads.js';
 import { EngineError, type ResumeRequest, type StopEvent, type WatchKind } from './target.js';
 
 /** Events per native run; per run whose program takes buffered calls from the feed (a run's fixed cost is then most of its time). */
@@ -73,14 +74,8 @@ export interface DebuggedProcess {
 export class ReplayedProcess {
   /** the process that stands for the replay, with its native debugger (undefined: none) */
   private current: DebuggedProcess | undefined;
-  /**
-   * Its other threads (recorded tid -> Tracee), made by the replay at their clone
-   * events; the native debugger runs them in turn (addon/debugger_threads.cc). They
-   * are the process's: closed with it.
-   */
-  private readonly threadTracees = new Map<number, NativeTracee>();
-  /** the thread gdb looks at (recorded tid; undefined: the first) */
-  selected: number | undefined;
+  /** its threads (threads.ts): made by the replay at their clone events, closed with it */
+  readonly threads: ProcessThreads;
   /** the index of the next event to replay */
   next = 0;
   state: ProcessState = 'stopped';
@@ -112,7 +107,8 @@ export class ReplayedProcess {
   readonly exitEvent: number | undefined;
 
   /** exitEvent: the debugged process's exit (replay --pid; null: it has none), else the trace's last event if it is an exit */
-  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void, exitEvent?: number | null, readonly firstTid = 0) {
+  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void, exitEvent?: number | null, firstTid = 0) {
+    this.threads = new ProcessThreads(firstTid);
     const last = trace.eventCount - 1;
     this.exitEvent = exitEvent !== undefined ? exitEvent ?? undefined
       : last >= 1 && decodeEvent(trace.record(last)).kind === 'exit' ? last : undefined;
@@ -133,41 +129,15 @@ export class ReplayedProcess {
     return this.current?.tracee.pid ?? 0;
   }
 
-  /** The process has more than one thread now (fork copies of it would copy one). */
-  get threaded(): boolean {
-    return this.threadTracees.size > 0;
-  }
-
-  /** The recorded tids of its live threads, the first thread first. */
-  threadIds(): number[] {
-    if (!this.current) return [];
-    return [this.firstTid, ...this.threadTracees.keys()];
-  }
-
-  /** The Tracee of thread `tid` (recorded), or undefined. */
-  threadTracee(tid: number): NativeTracee | undefined {
-    if (tid === this.firstTid) return this.current?.tracee;
-    return this.threadTracees.get(tid);
-  }
-
   /** The pid of the thread whose registers gdb reads and writes (the selected one). */
   get regsPid(): number {
-    const t = this.selected === undefined ? undefined : this.threadTracee(this.selected);
+    const t = this.threads.selected === undefined || !this.current ? undefined : this.threads.tracee(this.threads.selected, this.current.tracee);
     return t?.pid ?? this.pid;
   }
 
-  /** The Tracee of the thread that event `index` belongs to (its process's first thread if none else). */
+  /** The Tracee of the thread that event `index` belongs to. */
   private ownerOf(index: number): NativeTracee {
-    const tid = decodeEvent(this.trace.record(index)).tid;
-    return this.threadTracees.get(tid) ?? this.tracee;
-  }
-
-  /** Closes the threads of the process that stood for the replay (its first thread is closed by the caller). */
-  private async dropThreads(): Promise<void> {
-    const threads = [...this.threadTracees.values()];
-    this.threadTracees.clear();
-    this.selected = undefined;
-    for (const t of threads) if (!t.closed) await t.close();
+    return this.threads.owner(decodeEvent(this.trace.record(index)).tid, this.tracee);
   }
 
   /** The native debugger of the process that stands for the replay (its breakpoints, slots, counters). */
@@ -216,7 +186,7 @@ export class ReplayedProcess {
     if (old?.tracee !== tracee) {
       this.current = debuggerOf(tracee);
       if (old) await killDebugged(old);
-      await this.dropThreads();
+      await this.threads.drop();
     }
     this.curT = t;
     this.next = e;
@@ -239,7 +209,7 @@ export class ReplayedProcess {
     if (!d) return;
     this.current = undefined;
     await killDebugged(d);
-    await this.dropThreads();
+    await this.threads.drop();
   }
 
   /** The process ended in a run (its exit was reaped): only its objects are left to let go. */
@@ -247,7 +217,7 @@ export class ReplayedProcess {
     const d = this.current;
     this.current = undefined;
     if (d) await killDebugged(d);
-    await this.dropThreads();
+    await this.threads.drop();
   }
 
   /** Events replayed: the native counters now start at the new interval. */
@@ -324,7 +294,7 @@ export class ReplayedProcess {
           case 'killed':
             if (stop.threadsLeft > 0) {
               // a thread's death (its exit, or its part of an exit_group): the process lives on
-              await this.threadEnded(stop.tid);
+              await this.threads.ended(stop.tid);
               continue;
             }
             if (stop.reason === 'exited') {
@@ -340,7 +310,7 @@ export class ReplayedProcess {
           case 'clone':
             // a thread of the process, made again (a child process is not replayed under a debugger)
             if (!r.child) throw new Error(`event ${this.next - 1}: a clone stop without the thread`);
-            this.threadTracees.set(stop.recordedChild, r.child);
+            this.threads.add(stop.recordedChild, r.child);
             continue;
           case 'exec':
             await replayExec(this.tracee, this.trace, this.next);
@@ -422,18 +392,9 @@ export class ReplayedProcess {
     }
   }
 
-  /** Thread `tid` died, its process lives on: its Tracee (reaped already) goes. */
-  private async threadEnded(tid: number): Promise<void> {
-    const t = this.threadTracees.get(tid);
-    if (!t) return; // the first thread (pthread_exit in main): it stays the process's Tracee
-    this.threadTracees.delete(tid);
-    if (this.selected === tid) this.selected = undefined;
-    await t.close();
-  }
-
   private finish(report: RunReport, stop: StopEvent): RunReport {
     // which thread stopped: gdb makes it the current one
-    if (stop.kind === 'stopped' && report.position?.thread && this.threaded) stop = { ...stop, thread: report.position.thread };
+    if (stop.kind === 'stopped' && report.position?.thread && this.threads.made) stop = { ...stop, thread: report.position.thread };
     if (!(stop.kind === 'stopped' && stop.reason === 'signal')) this.lastSiginfo = undefined;
     this.lastStop = stop;
     report.stop = stop;

@@ -25,7 +25,8 @@ import { Interrupted, NotRetraced, Seeker } from './seek.js';
 import { EngineError, type DebugTarget, type HwKind, type ResumeRequest, type StopEvent } from './target.js';
 import { Timeline, type Pos, type TimelineRun } from './timeline.js';
 import { NO_SLOTS, Traps } from './traps.js';
-import { reverseRefusal, ThreadView } from './threads.js';
+import { reverseRefusal } from './threads.js';
+import { tlsAddress } from './tls.js';
 
 export type { StopEvent, ResumeRequest } from './target.js';
 
@@ -61,7 +62,6 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   private readonly seeker: Seeker;
   private readonly stepper: ReverseStepper;
   private readonly search: ReverseSearch;
-  private readonly threadView: ThreadView;
   /** Signals gdb wants reported before delivery: all but those QPassSignals passes. */
   private stopSignals = (1n << 64n) - 2n;
 
@@ -69,7 +69,6 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     this.target = debuggedTarget(trace, opts.process);
     ({ snapshot: this.snapshot, tid: this.tid } = this.target);
     this.proc = new ReplayedProcess(trace, opts.onOutput, this.target.exitEvent, this.target.tid);
-    this.threadView = new ThreadView(trace, this.proc, this.target.tid);
     this.traps = new Traps(this.proc);
     this.inspector = new Inspector(this.proc, this.traps);
     this.diversion = new Diversion(this.proc, this.traps, this.inspector);
@@ -127,16 +126,24 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   }
 
   threads(): number[] {
-    return this.proc.threadIds();
+    return this.alive ? this.proc.threads.ids() : [];
   }
 
   selectThread(tid: number): void {
-    this.threadView.select(tid);
+    this.proc.threads.select(tid);
     this.inspector.invalidate();
   }
 
   get selectedThread(): number {
-    return this.proc.selected ?? this.tid;
+    return this.proc.threads.selected ?? this.tid;
+  }
+
+  async tlsAddress(tid: number, offset: bigint, lm: bigint): Promise<bigint> {
+    this.proc.requireProcess();
+    const thread = this.proc.threads.tracee(tid, this.proc.tracee);
+    if (!thread) throw new EngineError('no-thread', `no thread ${tid} in the replayed process`);
+    const fsBase = getReg(await native().getRegs(thread.pid), 'fs_base');
+    return tlsAddress((addr, length) => this.readMemory(addr, length).catch(() => Buffer.alloc(0)), this.snapshot, fsBase, offset, lm);
   }
 
   auxv(): Buffer {
@@ -211,7 +218,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
 
   private stopped(s: StopEvent): StopEvent {
     this.inspector.invalidate();
-    this.proc.selected = s.kind === 'stopped' ? s.thread : undefined; // gdb makes the stopped thread current
+    this.proc.threads.selected = s.kind === 'stopped' ? s.thread : undefined; // gdb makes the stopped thread current
     if (!(s.kind === 'stopped' && s.reason === 'signal')) this.proc.lastSiginfo = undefined;
     return (this.proc.lastStop = s);
   }
@@ -236,7 +243,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       const slots = this.traps.gdbSlots();
       const extra: RunExtra = { stopSignals: this.stopSignals };
       // copies are forks, which copy one thread (addon/debugger_threads.cc)
-      if (req.action === 'continue' && !this.proc.threaded) extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
+      if (req.action === 'continue' && !this.proc.threads.made) extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
       const run = await this.timeline.run(req, Infinity, extra, atEnd);
       // the run stopped for the interrupt: it is answered (one that came after the run
       // stopped for another reason stays for the next resume, see takePendingInterrupt)
@@ -281,7 +288,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       if (this.proc.state !== 'stopped') return this.proc.lastStop;
       if (takePendingInterrupt(this.proc)) return this.stopped(INTERRUPTED);
       // not yet with threads: the checkpoints would have to re-create them (debug/threads.ts)
-      const refusal = reverseRefusal(this.threadView);
+      const refusal = reverseRefusal(this.proc.threads);
       if (refusal) throw new EngineError('refused', refusal);
       await this.diversion.leave();
       await this.inspector.undoWrites();

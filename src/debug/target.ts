@@ -69,6 +69,8 @@ export interface DebugTarget {
   selectThread(tid: number): void;
   /** the thread selected now */
   readonly selectedThread: number;
+  /** gdb's qGetTLSAddr: the address of `offset` in thread `tid`'s TLS block of the object whose link map is at `lm` */
+  tlsAddress(tid: number, offset: bigint, lm: bigint): Promise<bigint>;
   /** the recorded auxiliary vector */
   auxv(): Buffer;
   /** the recorded siginfo when stopped by a signal */

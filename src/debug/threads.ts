@@ -1,62 +1,88 @@
-// The debugged process's threads as gdb sees them (docs/rsp.md, "Threads"): which
-// one gdb looks at (Hg), and what the engine cannot do with threads yet. All-stop:
-// every thread stands still while gdb looks; a resume replays the recorded schedule
-// and the thread that stops it becomes the current one (src/debug/forward.ts). Thread
-// ids are the recorded tids, which glibc keeps in each thread's struct pthread and
-// which the replayed program sees (gettid, clone's result), so gdb's libthread_db
-// view and ours agree.
-import type { TraceReader } from '../history/index.js';
-import { CLONE_THREAD, decodeEvent, EventKind } from '../history/events.js';
-import type { ReplayedProcess } from './forward.js';
+// The threads of the replayed process, as the engine keeps them and gdb sees them
+// (docs/rsp.md, "Threads"). All-stop, in rr's way: every thread stands still while
+// gdb looks; a resume replays the recorded schedule, the native debugger taking the
+// threads' turns (addon/debugger_threads.cc), and the thread that stops it becomes
+// the current one. Thread ids are the recorded tids, which the replayed program sees
+// (gettid, clone's result) and glibc keeps in each struct pthread, so what gdb reads
+// of the program agrees with what it is told.
+//
+// What is not done yet: copies of a process that made threads (checkpoints, slices,
+// the diversion's copy) are forks, which copy only the calling thread; so none is
+// taken, and reverse commands are refused there (reverseRefusal).
+import type { NativeTracee } from '../native/addon.js';
 import { EngineError } from './target.js';
 
-export class ThreadView {
-  /** the index of the process's first thread clone event (null: it makes none), found once when asked */
-  private firstClone: number | null | undefined;
+export class ProcessThreads {
+  /** recorded tid -> Tracee of every thread but the first, made by the replay at their clone events */
+  private readonly others = new Map<number, NativeTracee>();
+  /** the process standing for the replay has made a thread (it cannot be copied by fork) */
+  made = false;
+  /** the thread gdb looks at (recorded tid; undefined: the first) */
+  selected: number | undefined;
 
-  constructor(private readonly trace: TraceReader, private readonly proc: ReplayedProcess, private readonly tid: number) {}
+  constructor(readonly firstTid: number) {}
+
+  get count(): number {
+    return this.others.size + 1;
+  }
+
+  /** The recorded tids of the live threads, the first thread first. */
+  ids(): number[] {
+    return [this.firstTid, ...this.others.keys()];
+  }
+
+  /** The Tracee of thread `tid` (`first`: the process's own), or undefined. */
+  tracee(tid: number, first: NativeTracee): NativeTracee | undefined {
+    return tid === this.firstTid ? first : this.others.get(tid);
+  }
+
+  /** The thread that replays the records of `tid` (the first thread's records, and those of no thread known here, go to `first`). */
+  owner(tid: number, first: NativeTracee): NativeTracee {
+    return this.others.get(tid) ?? first;
+  }
+
+  /** A thread made again at its clone event. */
+  add(tid: number, tracee: NativeTracee): void {
+    this.others.set(tid, tracee);
+    this.made = true;
+  }
+
+  /** Thread `tid` died, its process lives on: its Tracee (reaped already) goes. */
+  async ended(tid: number): Promise<void> {
+    const t = this.others.get(tid);
+    if (!t) return; // the first thread (pthread_exit in main): it stays the process's Tracee
+    this.others.delete(tid);
+    if (this.selected === tid) this.selected = undefined;
+    await t.close();
+  }
+
+  /** Another process stands for the replay (or none): the old one's threads are closed. */
+  async drop(): Promise<void> {
+    const threads = [...this.others.values()];
+    this.others.clear();
+    this.made = false;
+    this.selected = undefined;
+    for (const t of threads) if (!t.closed) await t.close();
+  }
 
   /** gdb's Hg: the registers served are thread `tid`'s from now on (until the next stop). */
   select(tid: number): void {
-    if (!this.proc.threadIds().includes(tid)) {
-      throw new EngineError('no-thread', `no thread ${tid} in the replayed process (it has: ${this.proc.threadIds().join(', ') || 'none'})`);
+    if (tid !== this.firstTid && !this.others.has(tid)) {
+      throw new EngineError('no-thread', `no thread ${tid} in the replayed process (it has: ${this.ids().join(', ')})`);
     }
-    this.proc.selected = tid === this.tid && !this.proc.threaded ? undefined : tid;
-  }
-
-  /** The index of the first event that makes a thread of the debugged process (null: none). */
-  firstThreadEvent(): number | null {
-    if (this.firstClone !== undefined) return this.firstClone;
-    this.firstClone = null;
-    if (this.trace.meta.version < 5) return null;
-    // Only clone records are decoded. The first thread is made by the process's first
-    // thread (format 5 names the maker by its tid).
-    for (const { index, record } of this.trace.records(0)) {
-      if (record[4] !== EventKind.Clone) continue;
-      const e = decodeEvent(record);
-      if (e.kind !== 'clone' || (e.flags & CLONE_THREAD) === 0n || e.tid !== this.tid) continue;
-      this.firstClone = index;
-      break;
-    }
-    return this.firstClone;
-  }
-
-  /** The process has made a thread before the current position. */
-  get madeThreads(): boolean {
-    const first = this.firstThreadEvent();
-    return first !== null && this.proc.next > first;
+    this.selected = tid;
   }
 }
 
 /**
- * Why a reverse command cannot run here (undefined if it can). A checkpoint is a
- * fork, which copies only the calling thread: going back into (or across) the
- * stretch where the process has threads needs checkpoints that re-create every
- * thread (issue 9, item 9; addon/thread_copy.cc). Until the engine uses them, the
- * command is refused rather than answered wrongly.
+ * Why a reverse command cannot run here (undefined if it can). Its checkpoints are
+ * forks, which copy only the calling thread: going back in a process that has made
+ * threads needs copies that re-create every thread (issue 9, item 9;
+ * addon/thread_copy.cc). Until the engine uses them the command is refused, never
+ * answered wrongly.
  */
-export function reverseRefusal(view: ThreadView): string | undefined {
-  if (!view.madeThreads) return undefined;
-  return 'reverse execution in a process with threads is not supported yet (its checkpoints would have to re-create every thread); '
+export function reverseRefusal(threads: ProcessThreads): string | undefined {
+  if (!threads.made) return undefined;
+  return 'reverse execution in a process that has made threads is not supported yet (its checkpoints would have to re-create every thread); '
     + 'forward execution, breakpoints, watchpoints and stepping work in every thread';
 }

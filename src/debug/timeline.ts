@@ -134,8 +134,8 @@ export class Timeline {
   async takeCheckpoint(boundary: boolean): Promise<Checkpoint | undefined> {
     const p = this.proc;
     if (this.here?.kind !== 'mark' || p.state !== 'stopped' || !p.pid) return undefined;
-    // a fork copies one thread of several: none until copies re-create them (debug/threads.ts)
-    if (p.threaded) return undefined;
+    // a fork copies one thread of several: none until copies re-create them (threads.ts)
+    if (p.threads.made) return undefined;
     if (p.next < p.trace.eventCount && decodeEvent(p.trace.record(p.next)).kind === 'exit') return undefined;
     const copy = await p.debugger.forkCopy(STUB_SYSCALL);
     // what its name says of the counts: arrival n at pc means n-1 arrivals there before it

@@ -185,6 +185,11 @@ export class Dispatcher {
         return this.one('1');
       case 'threadAlive':
         return this.one(e.alive && this.ours(req.thread) ? ok() : error(RspError.NoSuchThread));
+      case 'qGetTLSAddr': {
+        const tid = req.thread.tid > 0 ? req.thread.tid : e.selectedThread;
+        if (!this.ours(req.thread)) return this.one(error(RspError.NoSuchThread));
+        return this.one((await e.tlsAddress(tid, req.offset, req.lm)).toString(16));
+      }
       case 'qThreadExtraInfo':
         return this.one(encodeHex('replayed'));
       case 'haltReason':

@@ -71,6 +71,7 @@ export type Request =
   | { type: 'QPassSignals' | 'QProgramSignals'; signals: number[] }
   | { type: 'QCatchSyscalls'; enable: boolean; syscalls: number[] }
   | { type: 'qCRC'; addr: bigint; length: number }
+  | { type: 'qGetTLSAddr'; thread: ThreadId; offset: bigint; lm: bigint }
   | { type: 'qSearchMemory'; addr: bigint; length: number; pattern: Buffer }
   | { type: 'vCtrlC' }
   | LldbRequest
@@ -332,6 +333,11 @@ function parseQuery(text: string, data: Buffer): Request | undefined {
       ...(value !== '' ? { value: addr(value, 'symbol value') } : {}),
       ...(sym !== '' ? { name: hexString(sym, 'symbol name') } : {}),
     };
+  }
+  if (name === 'qGetTLSAddr' && args !== undefined) {
+    const [t, rest] = split2(args, ',', 'qGetTLSAddr');
+    const [offset, lm] = split2(rest, ',', 'qGetTLSAddr');
+    return { type: 'qGetTLSAddr', thread: threadId(t), offset: addr(offset, 'offset'), lm: addr(lm, 'link map') };
   }
   if (name === 'qCRC' && args !== undefined) {
     const [a, l] = split2(args, ',', 'qCRC');
