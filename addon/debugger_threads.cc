@@ -11,7 +11,8 @@
 //   - its debug registers: gdb's watchpoints apply to every thread, so the slots are
 //     written into a thread the first time a run enters it after they changed;
 //   - a step: gdb steps one thread (vCont;s:TID); the others run as in a continue
-//     until that thread has done its step, and their breakpoints stop the run;
+//     until that thread has done its step, and their breakpoints stop the run; a
+//     thread in a syscall steps by returning from it;
 //   - the boundary of an interval: the state of the thread that runs in it.
 // Fork copies (slices, checkpoints) copy only the calling thread: none is taken
 // while the process has more than one live thread.
@@ -67,6 +68,10 @@ void Debugger::useThread(Tracee& t) {
   // a process of one thread steps it, whatever its recorded tid says
   bool steps = !stepThread || !threadGroup || t.replay.recordedTid == stepThread;
   mode = reqMode != kCont && steps ? reqMode : kCont;
+  // A thread that stands in a syscall (at its entry, an enter event: the others run
+  // while it is in the kernel) steps by returning from it, as natively: the step ends
+  // after the call's own event, no instruction further.
+  if (mode != kCont && t.replay.atEntry) stepDone = true;
 }
 
 void Debugger::enterThread(Tracee& t) {

@@ -236,7 +236,15 @@ export class Dispatcher {
         return this.vCont(req.actions);
       case 'reverseContinue':
       case 'reverseStep': {
-        const stop = await e.reverse(req.type === 'reverseStep' ? 'step' : 'continue');
+        let stop: StopEvent;
+        try {
+          stop = await e.reverse(req.type === 'reverseStep' ? 'step' : 'continue');
+        } catch (err) {
+          // a refusal (threads) is said on gdb's console too: an E reply alone shows only its number
+          if (!(err instanceof EngineError && err.code === 'refused') || this.lldb.client) throw err;
+          this.opts.log?.(err.message);
+          return { replies: [consoleOutput(`rewind: ${err.message}\n`), error(RspError.NotSupportedHere)] };
+        }
         this.threads.stopped();
         return { replies: await this.stopReplies(stop) };
       }
