@@ -102,13 +102,16 @@ describe('debug-register pieces', () => {
 
 describe('the stop report', () => {
   it('is decoded once into a union, with the last search hit apart', () => {
-    const r = decodeStopReport({ reason: 'watch', slot: 2, event: 9, at: 0x10n, n: 3, exact: 1, steps: 4, watchHits: 1, ranNs: 5e6, lastReason: 'swbreak', lastEvent: 9, lastPc: 0x20n, lastN: 2, lastExact: 1, lastWatch: 0, lastSlot: -1, lastSeq: 7, lastSteps: 0, lastOrder: 5 });
+    const r = decodeStopReport({ reason: 'watch', slot: 2, event: 9, at: 0x10n, n: 3, exact: 1, steps: 4, watchHits: 1, ranNs: 5e6, thread: 77, lastReason: 'swbreak', lastEvent: 9, lastPc: 0x20n, lastN: 2, lastExact: 1, lastWatch: 0, lastSlot: -1, lastSeq: 7, lastSteps: 0, lastOrder: 5 });
     expect(r.reason).toBe('watch');
     if (r.reason === 'watch') expect(r.slot).toBe(2);
-    expect(r.position).toEqual({ event: 9, at: 0x10n, n: 3, exact: true, steps: 4, watchHits: 1, ranNs: 5e6 });
+    expect(r.position).toEqual({ event: 9, at: 0x10n, n: 3, exact: true, steps: 4, watchHits: 1, ranNs: 5e6, thread: 77 });
     expect(r.lastHit).toEqual({ event: 9, reason: 'swbreak', pc: 0x20n, n: 2, exact: true, watch: 0, slot: -1, seq: 7, steps: 0, order: 5 });
     const e = decodeStopReport({ reason: 'exited', code: 3 });
-    expect(e).toMatchObject({ reason: 'exited', code: 3 });
+    expect(e).toMatchObject({ reason: 'exited', code: 3, threadsLeft: 0 });
+    // a thread's death, its process living on (gdb on threaded replays)
+    expect(decodeStopReport({ reason: 'killed', signal: 9, tid: 12, threadsLeft: 2 })).toMatchObject({ reason: 'killed', signal: 9, tid: 12, threadsLeft: 2 });
+    expect(decodeStopReport({ reason: 'clone', recordedChild: 13 })).toMatchObject({ reason: 'clone', recordedChild: 13 });
     expect(e.lastHit).toBeUndefined();
     expect(decodeStopReport({ reason: 'what' })).toMatchObject({ reason: 'unknown', name: 'what' });
   });

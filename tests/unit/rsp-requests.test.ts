@@ -105,6 +105,8 @@ describe('parseRequest: threads', () => {
     expect(p('Hc-1')).toEqual({ type: 'setThread', op: 'c', thread: { tid: -1 } });
     expect(p('Hcp2a.-1')).toEqual({ type: 'setThread', op: 'c', thread: { pid: 0x2a, tid: -1 } });
     expect(p('Tp2a.2b')).toEqual({ type: 'threadAlive', thread: { pid: 0x2a, tid: 0x2b } });
+    expect(p('qGetTLSAddr:p2a.2b,1c,7ffff7ffe2e0')).toEqual({ type: 'qGetTLSAddr', thread: { pid: 0x2a, tid: 0x2b }, offset: 0x1cn, lm: 0x7ffff7ffe2e0n });
+    expect(p('qGetTLSAddr:2b,1c').type).toBe('malformed');
     expect(p('qThreadExtraInfo,p2a.2b')).toEqual({ type: 'qThreadExtraInfo', thread: { pid: 0x2a, tid: 0x2b } });
   });
 });
