@@ -50,6 +50,15 @@ export class Inspector {
   }
 
   /** the registers of the thread gdb looks at (Hg; the process's only thread, or the one that stopped) */
+  /** gdb moved the pc or the stack of some thread away from the recorded state (a call, a jump). */
+  async movedPcSp(): Promise<boolean> {
+    for (const [pid, { user }] of this.saved) {
+      const now = await native().getRegs(pid);
+      if (getReg(now, 'rip') !== getReg(user, 'rip') || getReg(now, 'rsp') !== getReg(user, 'rsp')) return true;
+    }
+    return false;
+  }
+
   async user(): Promise<Buffer> {
     this.proc.requireProcess();
     return native().getRegs(this.proc.regsPid);

@@ -37,6 +37,10 @@ const FORWARD_SLICES = 2000;
 const NOT_RETRACED = 'cannot go back from here: replayed again, the program does not come back to this point '
   + '(a breakpoint inside an instruction changes what it does?); remove such breakpoints, or `monitor restart`';
 
+/** what gdb is told when it would run its own code (call, jump) in a process that has made threads */
+const DIVERSION_REFUSED = 'running gdb\'s own code (call, jump, a changed pc or stack) in a process that has made threads is not supported yet '
+  + '(it runs in a copy of the process, which would have one thread); set the pc and stack back, or step and continue';
+
 export interface SessionOptions {
   /** what the replayed program writes to fd 1 and 2, once, the first time the replay gets there */
   onOutput?: (fd: number, data: Buffer) => void;
@@ -230,6 +234,13 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       // A ^C that came after the end's stop answered the continue is late: only the
       // exit is left, and it is replayed (kept, it stopped every later resume there).
       if (takePendingInterrupt(this.proc) && !endShown) return this.stopped(INTERRUPTED);
+      // gdb's own code runs in a fork of the process, which would have one thread (threads.ts)
+      // (refused with a stop where gdb stands, saying why: an E reply to a resume leaves gdb
+      // believing the program runs, and it asks again and again)
+      if (this.proc.threads.made && await this.inspector.movedPcSp()) {
+        this.opts.log?.(DIVERSION_REFUSED);
+        return { kind: 'stopped', signal: 0, message: DIVERSION_REFUSED, ...(this.proc.lastStop.kind === 'stopped' ? { thread: this.proc.lastStop.thread } : {}) };
+      }
       if (await this.diversion.diverted()) {
         const stop = await this.diversion.run(req);
         if (stop.kind === 'stopped' && stop.reason === 'interrupted') this.proc.interruptRequested = false;

@@ -9,6 +9,7 @@ const GDB_SIGNAL_UNKNOWN = 143;
 
 /** gdb's number for a Linux signal. */
 export function gdbSignal(linux: number): number {
+  if (linux === 0) return 0; // GDB_SIGNAL_0: a stop without a signal
   if (LINUX_TO_GDB[linux] !== undefined) return LINUX_TO_GDB[linux];
   if (linux === 32) return 77; // GDB_SIGNAL_REALTIME_32
   if (linux >= 33 && linux <= 63) return 45 + (linux - 33); // GDB_SIGNAL_REALTIME_33..63
