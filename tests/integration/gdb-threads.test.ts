@@ -1,7 +1,9 @@
 // gdb on a threaded replay (docs/rsp.md, "Threads"; issue 9, item 8): the real gdb
 // against `rewind replay` and against the same program run natively, same commands,
 // compared line by line. tests/programs/threads/gdb_workers.c puts every thread at
-// the same place natively and in the replay when worker 1 reaches worker_mark.
+// the same place natively and in the replay when worker 1 reaches worker_mark. A
+// spinner that only preemption lets finish is debugged too (replay side only: where
+// its threads stand natively depends on the scheduler).
 // What is normalised, and why it may honestly differ:
 //   - thread ids: natively gdb names threads by libthread_db (`Thread 0x... (LWP n)`),
 //     over the protocol by pid.tid (`Thread p.t`); both are mapped to gdb's thread
@@ -14,10 +16,32 @@
 //     lines, which only libthread_db reports.
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { BUILD_DIR, requireTool } from '../helpers.js';
+import { BUILD_DIR, compileC, requireTool } from '../helpers.js';
 import { afterMark, debugReplay, gdbNative, record, withoutEndOfHistory } from './gdb-support.js';
 
 const PROGRAM = path.join(BUILD_DIR, 'threads', 'gdb_workers');
+
+// Two threads that spin without syscalls, each waiting for the other: the recording
+// must preempt one (docs/timeline.md, "Threads: preemption"), and the replay under
+// gdb finds that switch point again with gdb's traps in.
+const SPIN_SOURCE = `
+#include <pthread.h>
+#include <stdio.h>
+static volatile int started, flag;
+static volatile long spins;
+__attribute__((noinline)) void seen(void) { flag = 1; }
+static void* a(void* x) { (void)x; started = 1; while (!flag) spins++; return 0; }
+static void* b(void* x) { (void)x; while (!started) {} seen(); return 0; }
+int main(void) {
+  pthread_t ta, tb;
+  pthread_create(&ta, 0, a, 0);
+  pthread_create(&tb, 0, b, 0);
+  pthread_join(ta, 0);
+  pthread_join(tb, 0);
+  printf("flag seen\\n");
+  return 0;
+}
+`;
 
 /** gdb's thread numbers by the kernel's tid, from an `info threads` table in `text`. */
 function threadNumbers(text: string): Map<string, number> {
@@ -138,6 +162,24 @@ describe('gdb on a threaded replay', () => {
     // (gdb writes the server's console text to one stream and the rest to another: not compared in order)
     expect(out).toContain("running gdb's own code (call, jump, a changed pc or stack) in a process that has made threads is not supported yet");
     expect(out).toMatch(/\nThread 2 "gdb_workers" stopped\.\nworker_mark \(id=1, sum=499500\) at threads\/gdb_workers\.c:35\n[^]*\$3 = 2\n\$4 = 1\n/);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
+  });
+
+  it('threads that spin until preempted: a breakpoint in one, the other standing in its loop, a watchpoint on the flag, to the end', async () => {
+    requireTool('gdb');
+    const exe = compileC('spin', SPIN_SOURCE, 'rewind-gdb-spin-');
+    const { gdb, server, status } = await debugReplay(record(exe), [
+      'break seen', 'continue', 'bt 2', 'info threads', 'p flag', 'delete', 'watch flag', 'continue', 'p $_thread', 'delete', 'continue', 'continue',
+    ]);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    expect(out).toMatch(/Thread (\d) "spin" hit Breakpoint 2, seen \(\) at [^\n]*\n[^]*#1  0x[0-9a-f]+ in b \(x=0x0\)/);
+    const stopped = /Thread (\d) "spin" hit Breakpoint 2/.exec(out)![1];
+    // the other worker stands in its loop, as the recording preempted it
+    expect(out).toMatch(/\n {2}\d +Thread \d+\.\d+ "spin" (0x[0-9a-f]+ in )?a \(x=0x0\) at /);
+    expect(out).toMatch(/\$1 = 0\n/);
+    expect(out).toContain(`Thread ${stopped} "spin" hit Hardware watchpoint 3: flag\n\nOld value = 0\nNew value = 1\n`);
+    expect(out).toContain(`$2 = ${stopped}\n`);
     expect(out).toContain('[Inferior 1 (process N) exited normally]');
   });
 });
