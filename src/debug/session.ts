@@ -25,7 +25,7 @@ import { Interrupted, NotRetraced, Seeker } from './seek.js';
 import { EngineError, type DebugTarget, type HwKind, type ResumeRequest, type StopEvent } from './target.js';
 import { Timeline, type Pos, type TimelineRun } from './timeline.js';
 import { NO_SLOTS, Traps } from './traps.js';
-import { reverseRefusal } from './threads.js';
+import { DIVERSION_REFUSED, reverseRefusal } from './threads.js';
 import { tlsAddress } from './tls.js';
 
 export type { StopEvent, ResumeRequest } from './target.js';
@@ -36,10 +36,6 @@ const FORWARD_SLICES = 2000;
 /** what gdb shows when a reverse command finds that the replay does not retrace its steps (NotRetraced) */
 const NOT_RETRACED = 'cannot go back from here: replayed again, the program does not come back to this point '
   + '(a breakpoint inside an instruction changes what it does?); remove such breakpoints, or `monitor restart`';
-
-/** what gdb is told when it would run its own code (call, jump) in a process that has made threads */
-const DIVERSION_REFUSED = 'running gdb\'s own code (call, jump, a changed pc or stack) in a process that has made threads is not supported yet '
-  + '(it runs in a copy of the process, which would have one thread); set the pc and stack back, or step and continue';
 
 export interface SessionOptions {
   /** what the replayed program writes to fd 1 and 2, once, the first time the replay gets there */
@@ -144,10 +140,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
 
   async tlsAddress(tid: number, offset: bigint, lm: bigint): Promise<bigint> {
     this.proc.requireProcess();
-    const thread = this.proc.threads.tracee(tid, this.proc.tracee);
-    if (!thread) throw new EngineError('no-thread', `no thread ${tid} in the replayed process`);
-    const fsBase = getReg(await native().getRegs(thread.pid), 'fs_base');
-    return tlsAddress((addr, length) => this.readMemory(addr, length).catch(() => Buffer.alloc(0)), this.snapshot, fsBase, offset, lm);
+    return tlsAddress((addr, length) => this.readMemory(addr, length).catch(() => Buffer.alloc(0)), this.snapshot, this.proc.threads.pidOf(tid, this.proc.tracee), offset, lm);
   }
 
   auxv(): Buffer {
@@ -234,9 +227,8 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       // A ^C that came after the end's stop answered the continue is late: only the
       // exit is left, and it is replayed (kept, it stopped every later resume there).
       if (takePendingInterrupt(this.proc) && !endShown) return this.stopped(INTERRUPTED);
-      // gdb's own code runs in a fork of the process, which would have one thread (threads.ts)
-      // (refused with a stop where gdb stands, saying why: an E reply to a resume leaves gdb
-      // believing the program runs, and it asks again and again)
+      // gdb's own code runs in a fork of the process, which would have one thread: refused
+      // with a stop where gdb stands (an E reply to a resume left gdb asking again and again)
       if (this.proc.threads.made && await this.inspector.movedPcSp()) {
         this.opts.log?.(DIVERSION_REFUSED);
         return { kind: 'stopped', signal: 0, message: DIVERSION_REFUSED, ...(this.proc.lastStop.kind === 'stopped' ? { thread: this.proc.lastStop.thread } : {}) };

@@ -36,6 +36,13 @@ export class ProcessThreads {
     return tid === this.firstTid ? first : this.others.get(tid);
   }
 
+  /** The pid of thread `tid` (`first`: the process's own Tracee); an unknown thread is an EngineError. */
+  pidOf(tid: number, first: NativeTracee): number {
+    const t = this.tracee(tid, first);
+    if (!t) throw new EngineError('no-thread', `no thread ${tid} in the replayed process`);
+    return t.pid;
+  }
+
   /** The thread that replays the records of `tid` (the first thread's records, and those of no thread known here, go to `first`). */
   owner(tid: number, first: NativeTracee): NativeTracee {
     return this.others.get(tid) ?? first;
@@ -86,3 +93,7 @@ export function reverseRefusal(threads: ProcessThreads): string | undefined {
   return 'reverse execution in a process that has made threads is not supported yet (its checkpoints would have to re-create every thread); '
     + 'forward execution, breakpoints, watchpoints and stepping work in every thread';
 }
+
+/** What gdb is told when it would run its own code (call, jump) in a process that has made threads: it runs in a fork, which would have one thread. */
+export const DIVERSION_REFUSED = 'running gdb\'s own code (call, jump, a changed pc or stack) in a process that has made threads is not supported yet '
+  + '(it runs in a copy of the process, which would have one thread); set the pc and stack back, or step and continue';

@@ -5,7 +5,9 @@
 // address, then what to free) holds module m's TLS block. Module ids are given by
 // the dynamic linker in load order to the objects that have a PT_TLS segment: the
 // program first, then its libraries, which the link map lists in that order.
+import { getReg } from '../arch/registers.js';
 import type { ExecSnapshot } from '../history/events.js';
+import { native } from '../native/addon.js';
 import { readLinkMap } from '../replay/link-map.js';
 import { EngineError } from './target.js';
 
@@ -48,8 +50,9 @@ async function moduleId(read: ReadMemory, snap: ExecSnapshot, lm: bigint): Promi
   throw new EngineError('bad-address', `no loaded object has its link map at 0x${lm.toString(16)}`);
 }
 
-/** The address of `offset` in the TLS block of module `lm` of the thread whose fs base is `fsBase`. */
-export async function tlsAddress(read: ReadMemory, snap: ExecSnapshot, fsBase: bigint, offset: bigint, lm: bigint): Promise<bigint> {
+/** The address of `offset` in the TLS block of module `lm` of thread `pid` (a stopped tracee). */
+export async function tlsAddress(read: ReadMemory, snap: ExecSnapshot, pid: number, offset: bigint, lm: bigint): Promise<bigint> {
+  const fsBase = getReg(await native().getRegs(pid), 'fs_base');
   const id = await moduleId(read, snap, lm);
   const dtv = await u64(read, fsBase + 8n);
   if (dtv === undefined || dtv === 0n) throw new EngineError('bad-address', 'the thread has no thread-local storage set up yet');
