@@ -263,6 +263,7 @@ bool Debugger::startInterval(StopInfo& info) {
   resetBoundary();
   regsValid = false;
   if (event == targetEvent) insertDeferredSilent();
+  if (cur->replay.exiting) return false;  // its process is dying: no registers, no target there
   uint64_t pc = regs().rip;
   if (event == targetEvent && pc == targetPc && ((targetKind == kTargetArrival && targetN == 1) || (targetKind == kTargetFingerprint && fpMatches()))) {
     info.reason = "target";
@@ -276,6 +277,7 @@ bool Debugger::afterEvent(pid_t, const RecordView& done, const RecordView* next,
   // The target first: a run that looks for the state a signal is delivered from
   // (the state gdb was shown at a fatal signal, say) ends there, as the target.
   if (startInterval(info)) return true;
+  if (cur->replay.exiting) return false;
   uint64_t pc = regs().rip;
   // A fatal signal: stop at the faulting instruction before it is delivered.
   if (done.kind() == kEvSignal && next && next->kind() == kEvExit && next->get32(12) == 1) {

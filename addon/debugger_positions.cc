@@ -28,6 +28,17 @@ user_regs_struct Debugger::regs() {
 // The process stands at the start of interval `event`: arrival 1 at its pc, every
 // count exact, and the instruction here is not trapped on again.
 void Debugger::resetBoundary() {
+  // a thread of a process whose threads are dying (an exit_group, a fatal signal) has
+  // no registers left to read: no position is named there
+  if (cur->replay.exiting) {
+    counts.clear();
+    allExact = false;
+    exact.clear();
+    watchHits = 0;
+    skipAt = kNone;
+    boundaryPending = false;
+    return;
+  }
   uint64_t pc = getRegs(pid).rip;
   counts.clear();
   counts[pc] = 1;

@@ -62,7 +62,7 @@ void Debugger::useThread(Tracee& t) {
   pid = t.pid;
   runningPid.store(pid);
   regsValid = false;
-  writeSlotsHere();
+  if (!t.replay.exiting) writeSlotsHere();  // (a dying thread takes none)
   if (t.replay.threads) threadGroup = t.replay.threads;
   madeThreads = threadGroup != nullptr;
   // a process of one thread steps it, whatever its recorded tid says

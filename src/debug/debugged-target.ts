@@ -6,7 +6,7 @@
 import type { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
 import type { NativeTracee } from '../native/addon.js';
-import { debugStartOf, type RecordedProcess } from '../replay/process-tree.js';
+import { debugStartOf, recordedProcesses, type RecordedProcess } from '../replay/process-tree.js';
 import { firstExec, startReplayProcess } from '../replay/replay-process.js';
 import { Replayer } from '../replay/replayer.js';
 
@@ -29,16 +29,39 @@ function rootExit(trace: TraceReader, tid: number): number | null {
   return e.kind === 'exit' && (e.tid === tid || trace.meta.version < 4) ? last : null;
 }
 
+const NR_EXIT_GROUP = 231;
+
+/**
+ * Where the last deaths of a process of several threads begin: its threads' exit
+ * events (and the exit_group call they die in) that come before the process's own,
+ * which are recorded first (docs/timeline.md, "Thread exit"). The end of the
+ * recording is the place before them, where every thread still stands (a run that
+ * stopped at the process's own exit event would find them dead).
+ */
+function lastDeaths(trace: TraceReader, exit: number | null, p: RecordedProcess | undefined): number | null {
+  if (exit === null || !p?.threads?.length) return exit;
+  const tids = new Set([p.pid, ...p.threads]);
+  let at = exit;
+  for (; at > 1; at--) {
+    const e = decodeEvent(trace.record(at - 1));
+    if (!tids.has(e.tid) || !(e.kind === 'exit' || (e.kind === 'syscall' && e.nr === NR_EXIT_GROUP))) break;
+  }
+  return at;
+}
+
 /** The process to debug: `process` if it is a child, else the first. */
 export function debuggedTarget(trace: TraceReader, process?: RecordedProcess): DebuggedTarget {
   const child = process && process.parent ? process : undefined;
   if (!child) {
     const { snapshot, tid } = firstExec(trace);
-    return { snapshot, tid, firstEvent: 1, exitEvent: rootExit(trace, tid) };
+    const exit = rootExit(trace, tid);
+    // a trace of threads (format 5): where their deaths begin
+    const root = exit !== null && trace.meta.version >= 5 ? (process ?? recordedProcesses(trace)[0]) : undefined;
+    return { snapshot, tid, firstEvent: 1, exitEvent: lastDeaths(trace, exit, root) };
   }
   // after its last exec, in the program it exec'd, if it exec'd; else at its fork's return
   const { snapshot, tid, event } = debugStartOf(trace, child);
-  return { snapshot, tid, firstEvent: event + 1, exitEvent: child.end?.event ?? null };
+  return { snapshot, tid, firstEvent: event + 1, exitEvent: lastDeaths(trace, child.end?.event ?? null, child) };
 }
 
 /** Its replayed process at its first instruction; the caller owns (and closes) the Tracee. */

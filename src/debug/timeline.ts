@@ -163,6 +163,7 @@ export class Timeline {
   /** During a forward run, between two events: a checkpoint every 100 ms or 200 events. */
   private async periodicCheckpoint(runStartedMs: number): Promise<void> {
     const p = this.proc;
+    if (p.threads.made) return; // no copies of threads yet (threads.ts); its first thread may be gone
     if (Date.now() - Math.max(this.lastCheckpointAt, runStartedMs) <= CHECKPOINT_EVERY_MS && p.next - this.lastCheckpointEvent < CHECKPOINT_EVERY_EVENTS) return;
     const pc = getReg(await native().getRegs(p.pid), 'rip');
     this.boundaryPcs.set(p.next, pc);

@@ -182,4 +182,31 @@ describe('gdb on a threaded replay', () => {
     expect(out).toContain(`$2 = ${stopped}\n`);
     expect(out).toContain('[Inferior 1 (process N) exited normally]');
   });
+
+  it('a worker that crashes: the stop is in the worker before the signal is delivered, then the process dies of it, as natively', async () => {
+    requireTool('gdb');
+    const exe = path.join(BUILD_DIR, 'threads', 'worker_crash');
+    const commands = ['continue', 'bt', 'p $_siginfo.si_signo', 'p $_siginfo._sifields._sigfault.si_addr', 'continue'];
+    const native = gdbNative(exe, commands);
+    const { gdb, server, status } = await debugReplay(record(exe), [...commands, 'continue']);
+    expect(status, server).toBe(0);
+    const raw = afterMark(gdb);
+    expect(raw).toMatch(/Thread 2 "worker_crash" received signal SIGSEGV, Segmentation fault\.\n/);
+    expect(raw).toContain('Program terminated with signal SIGSEGV, Segmentation fault.');
+    expect(normalise(withoutEnd(raw))).toBe(normalise(afterMark(native)));
+  });
+
+  it('exit() with three threads alive: a signal stops in its thread, the end of the recording stands before the deaths, the exit status', async () => {
+    requireTool('gdb');
+    const exe = path.join(BUILD_DIR, 'threads', 'exit_group');
+    const { gdb, server, status } = await debugReplay(record(exe), ['continue', 'p $_siginfo.si_signo', 'continue', 'info threads', 'continue']);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    expect(out).toMatch(/Thread (\d) "exit_group" received signal SIGUSR1, User defined signal 1\.\n/);
+    expect(out).toMatch(/\$1 = 10\n/);
+    // every thread still stands at the end of the recording: main in exit's exit_group
+    const end = out.slice(out.indexOf('No more reverse-execution history.'));
+    expect(end).toMatch(/\* 1 +Thread \d+\.\d+ "exit_group" [^\n]*_exit[^\n]*\n(  [234] +Thread [^\n]*\n){3}/);
+    expect(out).toContain('[Inferior 1 (process N) exited with code 07]');
+  });
 });
