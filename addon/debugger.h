@@ -239,6 +239,10 @@ class Debugger : public DebugHook {
   // How long a slice or an interrupt that came inside the library's code is put off:
   // its work per call is a few microseconds (a copy, a crc32 of the bytes a write reads).
   static constexpr uint64_t kFedSlicePutOffNs = 50000;
+  // A slice put off again and again (the program in the library's code, or not
+  // one instruction run since the resume) waits twice as long each time, up to this.
+  static constexpr uint64_t kFedSlicePutOffMaxNs = 20000000;
+  uint64_t fedSlicePutOff = kFedSlicePutOffNs;  // the next put-off of a slice
 
   // ---- The registers at the current stop, read once
   user_regs_struct regsCache{};

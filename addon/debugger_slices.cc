@@ -4,6 +4,7 @@
 // (interrupt() on the JS thread sends SIGSTOP and the run ends "interrupted").
 // Both come as a SIGSTOP; the run time (ranNs) is kept here to tell when a slice
 // is due.
+#include <algorithm>
 #include <errno.h>
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -100,8 +101,17 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
     // Nor inside the library's code while it serves calls (debugger_feed.cc): the copy
     // is put off a little, when the program is out of it (a timer due at once would
     // stop it again before it got anywhere).
-    if (due && inFedCode(regs().rip)) sliceAt.front() = ranNs + kFedSlicePutOffNs;
-    else if (due && pendingSignals(pid) == 0 && regs().rip != resumeRip) takeSlice();
+    // A copy not taken here is put off, not left due: a timer re-armed due at once
+    // stopped the program again before it ran an instruction, again and again (a
+    // search over buffered calls with a breakpoint between them crawled, minutes
+    // on a loaded machine).
+    if (due && (inFedCode(regs().rip) || pendingSignals(pid) != 0 || regs().rip == resumeRip)) {
+      sliceAt.front() = ranNs + fedSlicePutOff;
+      fedSlicePutOff = std::min(2 * fedSlicePutOff, kFedSlicePutOffMaxNs);
+    } else if (due) {
+      takeSlice();
+      fedSlicePutOff = kFedSlicePutOffNs;
+    }
     resumeWatched(request, nullptr, sliceHere);
   }
 }
