@@ -15,6 +15,7 @@
 
 #include "debugger.h"
 #include "process_copy.h"
+#include "replay_thread_copy.h"
 #include "tracer_thread.h"
 #include "slice_timer.h"
 
@@ -92,6 +93,7 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
     if (interrupts.asked.load() || deferredInterrupt) return st;  // the user's interrupt came with it, or is due
     regsValid = false;
     // another signal pending (an rdtsc's SIGSEGV, a fault) comes first: no copy here.
+    // (In any thread: a copy of a process of several threads is taken at once.)
     // Nor where no instruction ran since the resume: a SIGSTOP reported before the
     // first instruction stands at a state that other paths reach differently (the
     // first instruction of a signal handler entered by a step over a breakpoint,
@@ -101,7 +103,7 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
     // is put off a little, when the program is out of it (a timer due at once would
     // stop it again before it got anywhere).
     if (due && inFedCode(regs().rip)) sliceAt.front() = ranNs + kFedSlicePutOffNs;
-    else if (due && pendingSignals(pid) == 0 && regs().rip != resumeRip) takeSlice();
+    else if (due && pendingSignalsOfProcess(pid) == 0 && regs().rip != resumeRip) takeSlice();
     resumeWatched(request, nullptr, sliceHere);
   }
 }

@@ -11,6 +11,7 @@
 
 #include "debugger.h"
 #include "process_copy.h"
+#include "replay_thread_copy.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -70,7 +71,7 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
         staleStops = std::max(staleStops, 1);
         drainStops();
       }
-      if (copyHere && pendingSignals(pid) == 0) {
+      if (copyHere && pendingSignalsOfProcess(pid) == 0) {
         regsValid = false;
         sliceAt.insert(sliceAt.begin(), 0);
         takeSlice();

@@ -346,14 +346,36 @@ export interface Native {
    * threads), the other threads cloned in the copy with their registers, XSAVE
    * area, signal mask, sigaltstack, robust list, clear-tid address, name and queued
    * signals. The copy's Tracee (its pid: the copy of `caller`), and one pair per
-   * thread, the caller's first. Every thread must be in a ptrace stop, none at a
-   * syscall's entry. Closing the copy's Tracee ends all its threads.
+   * thread, the caller's first. Every thread must be in a ptrace stop (a syscall's
+   * entry stop is kept), none at a seccomp stop. Closing the copy's Tracee ends all
+   * its threads. The copy has no replay sessions but the caller's: forkReplayed.
    */
   forkThreads(tracee: NativeTracee, caller: number, insnAddr: bigint): Promise<{ tracee: NativeTracee; threads: ThreadCopy[] }>;
+  /**
+   * A stopped copy of a replayed process that replays on (addon/replay_thread_copy.h,
+   * docs/timeline.md "Checkpoints of threads"): every thread copied (as forkThreads,
+   * the fork injected in `tracee`'s thread at insnAddr, STUB_SYSCALL), each with a
+   * Tracee of its own holding a copy of its original's replay (where it stands in
+   * the trace, the signal it is about to get, an enter event's syscall entry...),
+   * joined as the originals are, so that `run` of the copies replays the rest of the
+   * trace as the originals would. `tracee` is any thread's Tracee of the process,
+   * stopped between two runs; every thread of the process must have a live Tracee.
+   * Resolves to one entry per thread, `tracee`'s copy first. The caller owns every
+   * returned Tracee: closing any one kills and reaps the whole copy (and marks the
+   * others closed natively: their own close() then only lets them go); one garbage
+   * collected unclosed kills it too, so keep them all while the copy replays.
+   */
+  forkReplayed(tracee: NativeTracee, insnAddr: bigint): Promise<ReplayedThread[]>;
   /** Sets one stopped thread going, without waiting (waitStop waits). */
   resume(tid: number, mode: 'cont' | 'syscall' | 'step', signal: number): Promise<void>;
   /** The next stop (or the end) of one tracee. */
   waitStop(tid: number): Promise<NativeWaitResult>;
+}
+
+/** A thread of a replayed process's copy (forkReplayed): the recorded thread it replays, and its Tracee. */
+export interface ReplayedThread {
+  recordedTid: number;
+  tracee: NativeTracee;
 }
 
 /** A thread of a copied process and the thread that stands for it in the copy. */

@@ -297,6 +297,7 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     // (CLONE_PARENT), a child of this process, which reaps it whole
     for (const p of pairs) expect(existsSync(`/proc/${p.copy}`), `thread ${p.copy} of the killed copy`).toBe(false);
     await expect(n.forkThreads(tracee, pairs[0].copy, o.insn)).rejects.toMatchObject({ code: 'EDISPOSED' });
+    await expect(n.forkReplayed(tracee, o.insn)).rejects.toMatchObject({ code: 'EDISPOSED' });
     await runToEnd(o.leader, o.tids, o.leader, o.thread1);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected]);
@@ -322,9 +323,12 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     expect(await n.resumeAndWait(worker, 'syscall', 0)).toMatchObject({ kind: 'syscall' });
     expect(syscallOf(worker)).toBe(String(SYS_RT_SIGTIMEDWAIT));
     await refused(() => n.forkThreads(o.tracee, 0x3fffffff, o.insn), /not a thread of process/);
+    // a replay's copy wants every thread's replay: these threads have none
+    await refused(() => n.forkReplayed(o.tracee, o.insn), /thread \d+ has no Tracee in its replay/);
     // arguments of the wrong kind are refused at the call, before any work
     expect(() => n.forkThreads(o.leader as never, o.leader, o.insn)).toThrow(/usage: forkThreads/);
     expect(() => n.forkThreads(o.tracee, o.leader, 0 as never)).toThrow(/usage: forkThreads/);
+    expect(() => n.forkReplayed(o.leader as never, o.insn)).toThrow(/usage: forkReplayed/);
     expect(() => n.resume(o.leader, 'run' as never, 0)).toThrow(/usage: resume/);
     expect(() => n.waitStop(-1)).toThrow(/usage: waitStop/);
     // a thread whose stack pointer points nowhere: the threads captured before it
