@@ -78,6 +78,10 @@ std::vector<TraceePtr> forkReplayedProcess(Tracee& t, uint64_t insn, const std::
                                    std::to_string(m->pid) + " (recorded " + std::to_string(m->replay.recordedTid) +
                                    ") is gone"};
     if (m->replay.hook) throw NativeError{EBUSY, "copy of replayed thread " + std::to_string(m->pid) + ": it is being debugged"};
+    // its threads run to their deaths (an exit_group under way, a fatal signal)
+    if (m->replay.exiting)
+      throw NativeError{EBUSY, "copy of replayed process " + std::to_string(t.pid) + ": it is ending (thread " +
+                                   std::to_string(m->pid) + " is dying): there is nothing left to copy"};
   }
   for (auto& m : members) finishClone(*m);
 

@@ -17,6 +17,7 @@ import { BUILD_DIR, compileC, describeRun, PROGRAMS_DIR, rewind, runNative, temp
 
 const SYS_READ = 0;
 const SYS_FUTEX = 202;
+const SYS_CLOCK_NANOSLEEP = 230;
 
 // Two threads spinning on flags each other sets (as in threads-preempt.test.ts): the
 // recording ends only by preempting one, so its trace has switch points, which a
@@ -93,6 +94,13 @@ function expectGone(tasks: Task[], what: string): void {
   expect(tasks.length).toBeGreaterThan(0);
   const left = tasks.filter((t) => startTime(t.pid) === t.start);
   expect(left.map((t) => `${t.pid} (${readFileSync(`/proc/${t.pid}/stat`, 'utf8').split(') ')[1]?.[0]})`), what).toEqual([]);
+}
+
+/** This process's children (a replay's processes and copies are: CLONE_PARENT makes a copy its original's sibling). */
+function ourChildren(): number[] {
+  return readdirSync('/proc/self/task')
+    .flatMap((t) => readFileSync(`/proc/self/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number))
+    .sort((a, b) => a - b);
 }
 
 /** The syscall a thread stands in, from /proc (its number, or -1 / running). */
@@ -271,6 +279,31 @@ describe('copies of a threaded replay replay on', () => {
   it("mm_race: four threads mapping and unmapping; each copy's address space is the recorded one", async () => {
     const rec = record(program('mm_race'));
     await copiesReplayOn(rec, pointsOf(rec.traceDir, { fractions: [0.25, 0.5, 0.75] }));
+  });
+
+  it('signal_threads: copies while a worker signals its process and main sleeps', async () => {
+    const rec = record(program('signal_threads'));
+    await copiesReplayOn(rec, pointsOf(rec.traceDir, { fractions: [0.3, 0.6], parkedAt: [SYS_CLOCK_NANOSLEEP] }));
+  });
+
+  it('exit_group: a copy asked while the process ends is refused, and the replay ends as recorded', async () => {
+    const rec = record(program('exit_group'));
+    expect(rec.status).toBe(7);
+    const trace = TraceReader.open(rec.traceDir);
+    open.trace = trace;
+    const original = await Replayer.start(trace);
+    open.replays.push(original);
+    const out = new Output();
+    // the last event is a thread's death in the exit_group main called: every
+    // thread is on its way out, none stopped
+    expect(await original.runTo(trace.eventCount - 1, out.hooks)).toBeUndefined();
+    const threads = original.threads();
+    const children = ourChildren();
+    await expect(original.fork()).rejects.toThrow(/it is ending \(thread \d+ is dying\): there is nothing left to copy/);
+    expect(original.threads()).toEqual(threads);
+    expect(ourChildren()).toEqual(children);
+    expectEnd(await original.run(out.hooks), rec, out, 'the replay after the refused copy');
+    open.replays = [];
   });
 
   it('a preempted spinner: copies made before a switch point reach it again', async () => {
