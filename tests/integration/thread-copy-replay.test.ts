@@ -6,7 +6,8 @@
 // point. There the replay is copied, and the copy runs to the end: it must print
 // what the recording printed and end as it did. The original then runs on from
 // there and must too. A copy of a copy; a copy closed where it stands leaves no
-// thread behind, not even a zombie.
+// thread behind, not even a zombie; a copy of a process that is ending is refused
+// and changes nothing; a small sweep copies two programs at 40 points each.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -304,6 +305,34 @@ describe('copies of a threaded replay replay on', () => {
     expect(ourChildren()).toEqual(children);
     expectEnd(await original.run(out.hooks), rec, out, 'the replay after the refused copy');
     open.replays = [];
+  });
+
+  it('copies at 40 points of condvar and signal_threads each replay 300 events on', async () => {
+    for (const name of ['condvar', 'signal_threads']) {
+      const rec = record(program(name));
+      const trace = TraceReader.open(rec.traceDir);
+      open.trace = trace;
+      const original = await Replayer.start(trace);
+      open.replays.push(original);
+      const n = trace.eventCount;
+      const out = new Output();
+      for (let at = 1; at < n; at += Math.max(1, Math.floor(n / 40))) {
+        expect(await original.runTo(at, out.hooks), `${name}: the replay ended before event ${at}`).toBeUndefined();
+        const copy = await original.fork();
+        open.replays.push(copy);
+        const tasks = tasksOf(copy);
+        // a divergence throws; the end, if it comes, is the recording's
+        const copyOut = out.copy();
+        const end = await copy.runTo(Math.min(n, at + 300), copyOut.hooks);
+        if (end) expectEnd(end, rec, copyOut, `${name}: the copy made at event ${at}`);
+        await copy.close();
+        expectGone(tasks, `${name}: the copy made at event ${at}, closed`);
+      }
+      expectEnd(await original.run(out.hooks), rec, out, `${name}: the original`);
+      open.replays = [];
+      trace.close();
+      open.trace = undefined;
+    }
   });
 
   it('a preempted spinner: copies made before a switch point reach it again', async () => {
