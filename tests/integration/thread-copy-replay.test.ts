@@ -7,14 +7,16 @@
 // what the recording printed and end as it did. The original then runs on from
 // there and must too. A copy of a copy; a copy closed where it stands leaves no
 // thread behind, not even a zombie; a copy of a process that is ending is refused
-// and changes nothing; a small sweep copies two programs at 40 points each.
+// and changes nothing, as is one of a replay standing in several processes; a
+// process of one thread is copied the same way; a small sweep copies two
+// programs at 40 points each.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent } from '../../src/history/events.js';
 import { TraceReader } from '../../src/history/index.js';
 import { type ReplayHooks, type ReplayOutcome, Replayer } from '../../src/replay/replayer.js';
-import { BUILD_DIR, compileC, describeRun, PROGRAMS_DIR, rewind, runNative, tempDir } from '../helpers.js';
+import { BUILD_DIR, compileC, describeRun, programPath, PROGRAMS_DIR, rewind, runNative, tempDir } from '../helpers.js';
 
 const SYS_READ = 0;
 const SYS_FUTEX = 202;
@@ -333,6 +335,29 @@ describe('copies of a threaded replay replay on', () => {
       trace.close();
       open.trace = undefined;
     }
+  });
+
+  it('signals: a process of one thread is copied the same way, its pending signals with it', async () => {
+    const rec = record(programPath('signals'));
+    await copiesReplayOn(rec, pointsOf(rec.traceDir, { fractions: [0.25, 0.5, 0.75] }));
+  });
+
+  it('fork_pipes: a replay that stands in several processes is not copied', async () => {
+    const rec = record(path.join(BUILD_DIR, 'procs', 'fork_pipes'));
+    const trace = TraceReader.open(rec.traceDir);
+    open.trace = trace;
+    const original = await Replayer.start(trace);
+    open.replays.push(original);
+    const out = new Output();
+    // after the third child's clone event, all four processes live
+    const clones = [...Array(trace.eventCount).keys()].filter((i) => decodeEvent(trace.record(i)).kind === 'clone');
+    expect(clones).toHaveLength(3);
+    expect(await original.runTo(clones[2] + 1, out.hooks)).toBeUndefined();
+    const children = ourChildren();
+    await expect(original.fork()).rejects.toThrow(/a copy of a replay is made of one process and its threads; this one stands in 4 processes/);
+    expect(ourChildren()).toEqual(children);
+    expectEnd(await original.run(out.hooks), rec, out, 'the replay after the refused copy');
+    open.replays = [];
   });
 
   it('a preempted spinner: copies made before a switch point reach it again', async () => {
