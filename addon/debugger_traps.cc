@@ -45,6 +45,7 @@ void Debugger::setSlots(const Slots& s) {
 }
 
 TraceePtr Debugger::forkCopyAt(uint64_t insn) { return forkCopy(*tracee, insn, &sw); }
+std::vector<TraceePtr> Debugger::forkReplayedAt(uint64_t insn) { return forkReplayedProcess(*tracee, insn, &sw); }
 
 // What a stop of the program's code means: an interrupt, one of our int3s, a debug
 // register (a hardware breakpoint, a data trigger, a completed single step), or

@@ -72,16 +72,7 @@ Value ForkReplayed(const CallbackInfo& info) {
   return submitToTracer(info.Env(), usage, [t, insn] {
     auto copies = std::make_shared<std::vector<TraceePtr>>(forkReplayedProcess(*t, insn, nullptr));
     Outcome o;
-    o.build = [copies](Napi::Env env) {
-      Napi::Array a = Napi::Array::New(env, copies->size());
-      for (uint32_t i = 0; i < copies->size(); i++) {
-        Napi::Object p = Napi::Object::New(env);
-        p.Set("recordedTid", (*copies)[i]->replay.recordedTid);
-        p.Set("tracee", wrapTracee(env, (*copies)[i]));
-        a.Set(i, p);
-      }
-      return a;
-    };
+    o.build = [copies](Napi::Env env) { return replayedCopyToJs(env, *copies); };
     return o;
   });
 }
@@ -112,6 +103,17 @@ Value WaitStop(const CallbackInfo& info) {
 }
 
 }  // namespace
+
+Napi::Value replayedCopyToJs(Napi::Env env, const std::vector<TraceePtr>& copies) {
+  Napi::Array a = Napi::Array::New(env, copies.size());
+  for (uint32_t i = 0; i < copies.size(); i++) {
+    Napi::Object p = Napi::Object::New(env);
+    p.Set("recordedTid", copies[i]->replay.recordedTid);
+    p.Set("tracee", wrapTracee(env, copies[i]));
+    a.Set(i, p);
+  }
+  return a;
+}
 
 void registerThreadExports(Napi::Env env, Napi::Object exports) {
   exports.Set("forkThreads", Napi::Function::New(env, ForkThreads));

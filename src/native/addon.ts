@@ -275,6 +275,8 @@ export interface ProcessDebugger {
   setDebugRegs(slots: ({ addr: bigint; type: 0 | 1 | 3; len: 1 | 2 | 4 | 8 } | null)[]): Promise<void>;
   /** Forks the stopped process without its breakpoints (clone injected at insnAddr); resolves to the stopped copy. */
   forkCopy(insnAddr: bigint): Promise<NativeTracee>;
+  /** Native.forkReplayed of the debugged process, without its breakpoints (the copy holds none; debug registers are not copied). */
+  forkReplayed(insnAddr: bigint): Promise<ReplayedThread[]>;
   /** Synchronous (JS thread): stops a running run, which reports 'interrupted'. */
   interrupt(): boolean;
   /** Lets the native state go (after the jobs already submitted). */

@@ -106,6 +106,11 @@ export class Replayer {
     return [...this.procs].map(([recordedTid, tracee]) => ({ recordedTid, pid: tracee.pid }));
   }
 
+  /** The Tracee of the replayed process or thread of recorded tid, lent: this replay owns it and closes it. */
+  tracee(recordedTid: number): NativeTracee | undefined {
+    return this.procs.get(recordedTid);
+  }
+
   /**
    * Replays until process `tid` has been created (its clone event) and its events
    * before `from` are replayed (an exec it made: it then stands in the new program),

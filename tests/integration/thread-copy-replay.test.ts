@@ -14,6 +14,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent } from '../../src/history/events.js';
+import { native } from '../../src/native/addon.js';
+import { STUB_SYSCALL } from '../../src/replay/stub.js';
 import { TraceReader } from '../../src/history/index.js';
 import { type ReplayHooks, type ReplayOutcome, Replayer } from '../../src/replay/replayer.js';
 import { BUILD_DIR, compileC, describeRun, programPath, PROGRAMS_DIR, rewind, runNative, tempDir } from '../helpers.js';
@@ -357,6 +359,41 @@ describe('copies of a threaded replay replay on', () => {
     await expect(original.fork()).rejects.toThrow(/a copy of a replay is made of one process and its threads; this one stands in 4 processes/);
     expect(ourChildren()).toEqual(children);
     expectEnd(await original.run(out.hooks), rec, out, 'the replay after the refused copy');
+    open.replays = [];
+  });
+
+  it("a debugged thread's process is copied without the debugger's breakpoints", async () => {
+    const rec = record(program('condvar'));
+    const [point] = pointsOf(rec.traceDir, { fractions: [], parkedAt: [SYS_FUTEX] });
+    const trace = TraceReader.open(rec.traceDir);
+    open.trace = trace;
+    const original = await Replayer.start(trace);
+    open.replays.push(original);
+    const out = new Output();
+    expect(await original.runTo(point.index, out.hooks)).toBeUndefined();
+    const parked = original.tracee(point.parked!.tid)!;
+    // a breakpoint on the parked thread's `syscall` instruction (rip is past it)
+    const rip = (await native().getRegs(parked.pid)).readBigUInt64LE(16 * 8);
+    const d = new (native().Debugger)(parked);
+    const byte = await d.insertBreakpoint(rip - 2n);
+    expect((await native().readMemory(parked.pid, rip - 2n, 1))[0]).toBe(0xcc);
+    const copies = await d.forkReplayed(STUB_SYSCALL);
+    const tasks = copies.map((c) => ({ pid: c.tracee.pid, start: startTime(c.tracee.pid)! }));
+    try {
+      expect(copies[0].recordedTid).toBe(point.parked!.tid);
+      expect(copies.map((c) => c.recordedTid).sort()).toEqual(original.threads().map((t) => t.recordedTid).sort());
+      expect(syscallOf(copies[0].tracee.pid)).toBe(String(SYS_FUTEX));
+      expect([...(await native().readMemory(copies[0].tracee.pid, rip - 2n, 2))]).toEqual([byte, 0x05]);
+      expect((await native().readMemory(parked.pid, rip - 2n, 1))[0]).toBe(0xcc);
+    } finally {
+      // closing any one kills the whole copy; the others' close only lets them go
+      await copies[1].tracee.close();
+      for (const c of copies) if (c !== copies[1]) await c.tracee.close();
+    }
+    expectGone(tasks, 'the closed copy of the debugged process');
+    await d.removeBreakpoint(rip - 2n);
+    await d.dispose();
+    expectEnd(await original.run(out.hooks), rec, out, 'the debugged original, its breakpoint removed');
     open.replays = [];
   });
 
