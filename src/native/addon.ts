@@ -354,18 +354,12 @@ export interface Native {
    */
   forkThreads(tracee: NativeTracee, caller: number, insnAddr: bigint): Promise<{ tracee: NativeTracee; threads: ThreadCopy[] }>;
   /**
-   * A stopped copy of a replayed process that replays on (addon/replay_thread_copy.h,
-   * docs/timeline.md "Checkpoints of threads"): every thread copied (as forkThreads,
-   * the fork injected in `tracee`'s thread at insnAddr, STUB_SYSCALL), each with a
-   * Tracee of its own holding a copy of its original's replay (where it stands in
-   * the trace, the signal it is about to get, an enter event's syscall entry...),
-   * joined as the originals are, so that `run` of the copies replays the rest of the
-   * trace as the originals would. `tracee` is any thread's Tracee of the process,
-   * stopped between two runs; every thread of the process must have a live Tracee.
-   * Resolves to one entry per thread, `tracee`'s copy first. The caller owns every
-   * returned Tracee: closing any one kills and reaps the whole copy (and marks the
-   * others closed natively: their own close() then only lets them go); one garbage
-   * collected unclosed kills it too, so keep them all while the copy replays.
+   * A copy of a replayed process that replays on (docs/timeline.md, "Checkpoints of
+   * threads"): every thread copied as forkThreads does, the fork injected in
+   * `tracee`'s thread (any thread's Tracee, stopped between two runs), each copy with
+   * its original's replay. One entry per thread, `tracee`'s copy first. Keep them all:
+   * closing (or collecting) any one kills the whole copy; the others' close() then
+   * only lets them go.
    */
   forkReplayed(tracee: NativeTracee, insnAddr: bigint): Promise<ReplayedThread[]>;
   /** Sets one stopped thread going, without waiting (waitStop waits). */
@@ -375,10 +369,7 @@ export interface Native {
 }
 
 /** A thread of a replayed process's copy (forkReplayed): the recorded thread it replays, and its Tracee. */
-export interface ReplayedThread {
-  recordedTid: number;
-  tracee: NativeTracee;
-}
+export interface ReplayedThread { recordedTid: number; tracee: NativeTracee }
 
 /** A thread of a copied process and the thread that stands for it in the copy. */
 export interface ThreadCopy {
