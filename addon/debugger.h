@@ -131,6 +131,9 @@ class Debugger : public DebugHook {
   void setSlots(const Slots& s);
   // A stopped copy of the process without this debugger's breakpoints (forkCopy).
   TraceePtr forkCopyAt(uint64_t insn);
+  // The same of a replayed process of several threads, every thread with its replay
+  // (forkReplayedProcess, replay_thread_copy.h), the debugged thread's copy first.
+  std::vector<TraceePtr> forkReplayedAt(uint64_t insn);
   // On the JS thread: stops a run in progress (it reports "interrupted"), or the
   // next one to start before a fresh resume. True when the tracee was running.
   bool interrupt();

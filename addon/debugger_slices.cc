@@ -16,6 +16,7 @@
 
 #include "debugger.h"
 #include "process_copy.h"
+#include "replay_thread_copy.h"
 #include "tracer_thread.h"
 #include "slice_timer.h"
 
@@ -93,6 +94,7 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
     if (interrupts.asked.load() || deferredInterrupt) return st;  // the user's interrupt came with it, or is due
     regsValid = false;
     // another signal pending (an rdtsc's SIGSEGV, a fault) comes first: no copy here.
+    // (In any thread: a copy of a process of several threads is taken at once.)
     // Nor where no instruction ran since the resume: a SIGSTOP reported before the
     // first instruction stands at a state that other paths reach differently (the
     // first instruction of a signal handler entered by a step over a breakpoint,
@@ -105,7 +107,7 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
     // stopped the program again before it ran an instruction, again and again (a
     // search over buffered calls with a breakpoint between them crawled, minutes
     // on a loaded machine).
-    if (due && (inFedCode(regs().rip) || pendingSignals(pid) != 0 || regs().rip == resumeRip)) {
+    if (due && (inFedCode(regs().rip) || pendingSignalsOfProcess(pid) != 0 || regs().rip == resumeRip)) {
       sliceAt.front() = ranNs + fedSlicePutOff;
       fedSlicePutOff = std::min(2 * fedSlicePutOff, kFedSlicePutOffMaxNs);
     } else if (due) {
