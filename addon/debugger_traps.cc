@@ -11,6 +11,7 @@
 
 #include "debugger.h"
 #include "process_copy.h"
+#include "replay_thread_copy.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -45,9 +46,11 @@ void Debugger::setSlots(const Slots& s) {
 }
 
 TraceePtr Debugger::forkCopyAt(uint64_t insn) {
-  if (madeThreads) throw NativeError{EINVAL, "a copy of a process that made threads needs every thread re-created (not yet: docs/timeline.md, gdb with threads)"};
+  // fork copies one thread: a process that made threads is copied by forkReplayedAt
+  if (madeThreads) throw NativeError{EINVAL, "a fork copy of a process that made threads would have one thread (its copy is forkReplayed's)"};
   return forkCopy(*tracee, insn, &sw);
 }
+std::vector<TraceePtr> Debugger::forkReplayedAt(uint64_t insn) { return forkReplayedProcess(*tracee, insn, &sw); }
 
 // What a stop of the program's code means: an interrupt, one of our int3s, a debug
 // register (a hardware breakpoint, a data trigger, a completed single step), or
@@ -74,7 +77,7 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
         staleStops = std::max(staleStops, 1);
         drainStops();
       }
-      if (copyHere && pendingSignals(pid) == 0) {
+      if (copyHere && pendingSignalsOfProcess(pid) == 0) {
         regsValid = false;
         sliceAt.insert(sliceAt.begin(), 0);
         takeSlice();
