@@ -1,9 +1,10 @@
 // gdb on a threaded replay (docs/rsp.md, "Threads"; issue 9, item 8): the real gdb
 // against `rewind replay` and against the same program run natively, same commands,
 // compared line by line. tests/programs/threads/gdb_workers.c puts every thread at
-// the same place natively and in the replay when worker 1 reaches worker_mark. A
-// spinner that only preemption lets finish is debugged too (replay side only: where
-// its threads stand natively depends on the scheduler).
+// the same place natively and in the replay when worker 1 reaches worker_mark; a
+// worker that crashes is compared too. A spinner that only preemption lets finish,
+// and exit() with live threads, are checked on the replay side only (where their
+// threads stand natively depends on the scheduler).
 // What is normalised, and why it may honestly differ:
 //   - thread ids: natively gdb names threads by libthread_db (`Thread 0x... (LWP n)`),
 //     over the protocol by pid.tid (`Thread p.t`); both are mapped to gdb's thread
@@ -68,7 +69,6 @@ function normalise(text: string): string {
       .replace(/0x[0-9a-f]+ in clone3? \(\) at \S+/g, '<clone>')
       .replace(/0x(0000)?7ffff[0-9a-f]{7}/g, '0x<mmap>')
       .replace(/threadid=\d+/g, 'threadid=<pthread_t>')
-
       .replace(/^( +Id +Target Id) +Frame $/, '$1 Frame'))
     .map((l) => l.replace(/^([* ] +\d+ +Thread <tid \d+> "\S+") +/, '$1 '))
     .join('\n');
