@@ -31,8 +31,12 @@ async function ripOf(pid: number): Promise<bigint> {
  * A run with counters at `sites`; the counters' readings, or why they could not be
  * installed. `arm` gets the optional sites that cannot be counted, to trap on them.
  */
+/** No counting stubs in a process that made threads (yet): the runs trap instead. */
+const THREADS_REFUSED = { refused: 'the process has made threads' } as const;
+
 async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: CounterSite[], target: Mark, search: boolean, silent: bigint[], arm?: (pcs: bigint[]) => Promise<void>, trapped: bigint[] = []) {
-  const installed = await installCounters(proc.tracee, sites, [await ripOf(proc.pid), ...silent, ...trapped]);
+  // the stubs' pages are mapped by syscalls injected in the first thread, which may stand in a syscall
+  const installed = proc.threads.made ? THREADS_REFUSED : await installCounters(proc.tracee, sites, [await ripOf(proc.runningPid), ...silent, ...trapped]);
   if ('refused' in installed) {
     traceRuns(() => `no counting in the process: ${installed.refused}`);
     return installed;
@@ -135,7 +139,7 @@ export async function runToArrivalCounted(proc: ReplayedProcess, timeline: Timel
  */
 export async function reachWatchCounted(proc: ReplayedProcess, timeline: Timeline, traps: Traps, e: number, k: number, slots: SlotSet, pc: bigint): Promise<{ pos?: RunPosition; ran: boolean }> {
   await traps.install([], slots);
-  const installed = await installCounters(proc.tracee, [{ pc }], [await ripOf(proc.pid)]);
+  const installed = proc.threads.made ? THREADS_REFUSED : await installCounters(proc.tracee, [{ pc }], [await ripOf(proc.runningPid)]);
   if ('refused' in installed) {
     traceRuns(() => `no counting in the process: ${installed.refused}`);
     return { ran: false };
@@ -149,7 +153,7 @@ export async function reachWatchCounted(proc: ReplayedProcess, timeline: Timelin
   }
   const reached = run.stop.kind === 'stopped' && run.stop.reason === 'target';
   const [reading] = reached ? await readCounters(installed) : [];
-  const at = reached ? await ripOf(proc.pid) : undefined;
+  const at = reached ? await ripOf(proc.runningPid) : undefined;
   if (proc.pid) await removeCounters(installed);
   if (!reached || !run.position || at !== pc) return { ran: true };
   // the trap comes before the instruction at pc runs: this arrival is not counted yet

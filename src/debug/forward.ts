@@ -135,6 +135,23 @@ export class ReplayedProcess {
     return t?.pid ?? this.pid;
   }
 
+  /**
+   * The pid of the thread whose state names the current position: between two events
+   * only the thread of the next record runs, so positions (and their pcs and
+   * fingerprints) are that thread's (addon/debugger_threads.cc).
+   */
+  get runningPid(): number {
+    if (!this.threads.made || this.next >= this.trace.eventCount) return this.pid;
+    return this.ownerOf(this.next).pid;
+  }
+
+  /** The recorded tid of that thread (undefined: the first thread's). */
+  get runningThread(): number | undefined {
+    if (!this.threads.made || this.next >= this.trace.eventCount) return undefined;
+    const tid = decodeEvent(this.trace.record(this.next)).tid;
+    return this.threads.tracee(tid, this.tracee) ? tid : undefined;
+  }
+
   /** The Tracee of the thread that event `index` belongs to. */
   private ownerOf(index: number): NativeTracee {
     return this.threads.owner(decodeEvent(this.trace.record(index)).tid, this.tracee);

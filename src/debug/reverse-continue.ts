@@ -66,7 +66,7 @@ export class ReverseSearch {
       end = { ...end, steps: 0 };
     }
     // the process stands at end's arrival: its fingerprint names it from any earlier base
-    if (!end.fp) end = { ...end, fp: await native().fingerprint(this.proc.pid) };
+    if (!end.fp) end = { ...end, fp: await native().fingerprint(this.proc.runningPid) };
     const starts = await this.startsBefore(end);
     traceRuns(() => `reverse-continue to ${describeMark(end)}: ${starts.length} starts`);
     let windows: Start[] = [];
@@ -144,7 +144,7 @@ export class ReverseSearch {
     if (sw.includes(point.pc) || slots.some((x) => x?.type === 0 && x.addr === point.pc)) {
       return { pos: { kind: 'mark', mark: point }, reason: sw.includes(point.pc) ? 'swbreak' : 'hwbreak', slot: sw.includes(point.pc) ? -1 : this.traps.slotAt(point.pc) };
     }
-    point = { ...point, fp: await native().fingerprint(this.proc.pid) };
+    point = { ...point, fp: await native().fingerprint(this.proc.runningPid) };
     const endT = this.proc.curT;
     // only starts the point is counted from (a stop's checkpoint may only name it by
     // its fingerprint: a trap per arrival at a hot pc); the interval's start always is

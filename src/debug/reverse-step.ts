@@ -102,7 +102,7 @@ export class ReverseStepper {
   private async closeStart(m: Mark): Promise<Mark | undefined> {
     await this.seeker.reachMark(m);
     const n = native();
-    const pid = this.proc.pid;
+    const pid = this.proc.runningPid;
     const regs = await n.getRegs(pid);
     const sites = new Set<bigint>();
     for (const at of [getReg(regs, 'rsp'), getReg(regs, 'rbp') + 8n]) {

@@ -58,7 +58,7 @@ export class Seeker {
       const run = await tl.run({ action: 'continue' }, e);
       this.checkInterrupt();
       if (run.stop.kind !== 'stopped' || this.proc.next !== e) throw new NotRetraced(`cannot replay to event ${e}`);
-      const pc = getReg(await native().getRegs(this.proc.pid), 'rip');
+      const pc = getReg(await native().getRegs(this.proc.runningPid), 'rip');
       tl.boundaryPcs.set(e, pc);
       tl.here = { kind: 'mark', mark: { e, base: 0, pc, n: 1, steps: 0 } };
       await tl.checkpointHere();
@@ -104,7 +104,7 @@ export class Seeker {
 
   /** Runs from the current state (m's base, or later) to m's arrival. */
   private async runToArrival(m: Mark, counters: bigint[]): Promise<void> {
-    if (m.n === 0 && getReg(await native().getRegs(this.proc.pid), 'rip') === m.pc && (await native().fingerprint(this.proc.pid)).equals(m.fp!)) return;
+    if (m.n === 0 && getReg(await native().getRegs(this.proc.runningPid), 'rip') === m.pc && (await native().fingerprint(this.proc.runningPid)).equals(m.fp!)) return;
     // a hot pc: counted in the process, not trapped n times (from the base, in its interval)
     if (!counters.length && m.n >= COUNT_IN_PROCESS_FROM && this.proc.next === m.e && (await runToArrivalCounted(this.proc, this.timeline, m))) {
       this.checkInterrupt();

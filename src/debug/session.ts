@@ -25,7 +25,7 @@ import { Interrupted, NotRetraced, Seeker } from './seek.js';
 import { EngineError, type DebugTarget, type HwKind, type ResumeRequest, type StopEvent } from './target.js';
 import { Timeline, type Pos, type TimelineRun } from './timeline.js';
 import { NO_SLOTS, Traps } from './traps.js';
-import { DIVERSION_REFUSED, reverseRefusal } from './threads.js';
+import { DIVERSION_REFUSED } from './threads.js';
 import { tlsAddress } from './tls.js';
 
 export type { StopEvent, ResumeRequest } from './target.js';
@@ -290,9 +290,6 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     return this.command(kind === 'step' ? 'reverse-step' : 'reverse-continue', async () => {
       if (this.proc.state !== 'stopped') return this.proc.lastStop;
       if (takePendingInterrupt(this.proc)) return this.stopped(INTERRUPTED);
-      // not yet with threads: the checkpoints would have to re-create them (debug/threads.ts)
-      const refusal = reverseRefusal(this.proc.threads);
-      if (refusal) throw new EngineError('refused', refusal);
       await this.diversion.leave();
       await this.inspector.undoWrites();
       const start = this.timeline.here;
@@ -302,13 +299,15 @@ export class DebugSession implements DebugTarget, MonitoredSession {
         let now = await this.seeker.canon();
         if (!now) return this.stopped({ kind: 'stopped', signal: 5, reason: 'begin', message: 'this point cannot be found again; step or continue first' });
         if (!now.fp && now.steps === 0) {
-          now = { ...now, fp: await native().fingerprint(this.proc.pid) };
+          now = { ...now, fp: await native().fingerprint(this.proc.runningPid) };
           this.timeline.here = { kind: 'mark', mark: now };
         }
         const stop = kind === 'step' ? await this.reverseStep(now) : await this.search.run(now, sw, slots);
         await this.traps.installGdb();
         await this.timeline.checkpointHere();
-        return this.stopped(stop);
+        // the thread that runs where the search stopped (threads.ts): gdb switches to it
+        const thread = this.proc.runningThread;
+        return this.stopped(stop.kind === 'stopped' && thread !== undefined ? { ...stop, thread } : stop);
       } catch (e) {
         if (!(e instanceof Interrupted) && !(e instanceof NotRetraced)) throw e;
         await this.backTo(start);

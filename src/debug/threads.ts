@@ -6,9 +6,11 @@
 // (gettid, clone's result) and glibc keeps in each struct pthread, so what gdb reads
 // of the program agrees with what it is told.
 //
-// What is not done yet: copies of a process that made threads (checkpoints, slices,
-// the diversion's copy) are forks, which copy only the calling thread; so none is
-// taken, and reverse commands are refused there (reverseRefusal).
+// Copies of a process that made threads (checkpoints, slices, the diversion's copy)
+// are forks, which copy only the calling thread: none is taken. Reverse execution
+// still works, from the checkpoints taken before the first thread (a debug run makes
+// the threads again at their clone events), and gdb's own code is refused
+// (DIVERSION_REFUSED).
 import type { NativeTracee } from '../native/addon.js';
 import { EngineError } from './target.js';
 
@@ -79,19 +81,6 @@ export class ProcessThreads {
     }
     this.selected = tid;
   }
-}
-
-/**
- * Why a reverse command cannot run here (undefined if it can). Its checkpoints are
- * forks, which copy only the calling thread: going back in a process that has made
- * threads needs copies that re-create every thread (issue 9, item 9;
- * addon/thread_copy.cc). Until the engine uses them the command is refused, never
- * answered wrongly.
- */
-export function reverseRefusal(threads: ProcessThreads): string | undefined {
-  if (!threads.made) return undefined;
-  return 'reverse execution in a process that has made threads is not supported yet (its checkpoints would have to re-create every thread); '
-    + 'forward execution, breakpoints, watchpoints and stepping work in every thread';
 }
 
 /** What gdb is told when it would run its own code (call, jump) in a process that has made threads: it runs in a fork, which would have one thread. */

@@ -110,7 +110,7 @@ export class Timeline {
     let pos: Pos;
     if (run.stop.watch && !exact) pos = { kind: 'watch', e, base, k: at.watchHits, slots, pc };
     else if (exact) pos = { kind: 'mark', mark: { e, base, pc, n: at.n, steps: 0 } };
-    else pos = { kind: 'mark', mark: { e, base, pc, n: 0, steps: 0, fp: await native().fingerprint(this.proc.pid) } };
+    else pos = { kind: 'mark', mark: { e, base, pc, n: 0, steps: 0, fp: await native().fingerprint(this.proc.runningPid) } };
     return this.afterSlices(pos, run.slices, Infinity);
   }
 

@@ -136,12 +136,11 @@ describe('gdb on a threaded replay', () => {
     expect(replayed).toBe(native);
   });
 
-  it('Hg and T of a thread that does not exist get an E reply and change nothing; reverse execution and gdb\'s own code are refused with the reason', async () => {
+  it('Hg and T of a thread that does not exist get an E reply and change nothing; gdb\'s own code is refused with the reason', async () => {
     requireTool('gdb');
     const { gdb, server, status } = await debugReplay(record(PROGRAM), [
       'break worker_mark', 'continue',
       'maint packet g', 'maint packet Hgp0.1', 'maint packet Tp0.1', 'maint packet g', 'p $_thread', 'info registers rip',
-      'reverse-continue', 'p $_thread', 'info registers rip',
       // a jump would run in a copy of the process, with one thread: refused, the replay stays
       'set var $here = $pc', 'jump 35', 'p $_thread', 'p $pc != $here', 'p $pc = $here',
       'delete', 'continue', 'continue',
@@ -153,15 +152,10 @@ describe('gdb on a threaded replay', () => {
     expect(packets[1]).toMatch(/^E[0-9a-f]{2}$/);
     expect(packets[2]).toMatch(/^E[0-9a-f]{2}$/);
     expect(packets[3]).toBe(packets[0]); // the registers served are still the stopped thread's
-    expect(out).toContain('reverse execution in a process that has made threads is not supported yet');
-    // nothing moved: the same thread at the same pc
-    const rips = [...out.matchAll(/^rip +(0x[0-9a-f]+)/gm)].map((m) => m[1]);
-    expect(rips).toHaveLength(2);
-    expect(rips[1]).toBe(rips[0]);
-    expect(out).toMatch(/\$1 = 2\n[^]*\$2 = 2\n/);
+    expect(out).toMatch(/\$1 = 2\nrip +0x[0-9a-f]+ +0x[0-9a-f]+ <worker_mark\+\d+>\n/);
     // (gdb writes the server's console text to one stream and the rest to another: not compared in order)
     expect(out).toContain("running gdb's own code (call, jump, a changed pc or stack) in a process that has made threads is not supported yet");
-    expect(out).toMatch(/\nThread 2 "gdb_workers" stopped\.\nworker_mark \(id=1, sum=499500\) at threads\/gdb_workers\.c:35\n[^]*\$3 = 2\n\$4 = 1\n/);
+    expect(out).toMatch(/\nThread 2 "gdb_workers" stopped\.\nworker_mark \(id=1, sum=499500\) at threads\/gdb_workers\.c:35\n[^]*\$2 = 2\n\$3 = 1\n/);
     expect(out).toContain('[Inferior 1 (process N) exited normally]');
   });
 
@@ -208,5 +202,31 @@ describe('gdb on a threaded replay', () => {
     const end = out.slice(out.indexOf('No more reverse-execution history.'));
     expect(end).toMatch(/\* 1 +Thread \d+\.\d+ "exit_group" [^\n]*_exit[^\n]*\n(  [234] +Thread [^\n]*\n){3}/);
     expect(out).toContain('[Inferior 1 (process N) exited with code 07]');
+  });
+
+  it('a watchpoint, then reverse-continue lands on the other threads\' writes, latest first, with gdb\'s Old/New values, switching thread; and forwards again', async () => {
+    requireTool('gdb');
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [
+      'watch shared_total', 'continue', 'continue',
+      'reverse-continue', 'p $_thread', 'bt 2', 'p tls_value',
+      'reverse-continue', 'p $_thread', 'p id', 'p tls_value',
+      'reverse-stepi', 'p $_thread',
+      'continue', 'p $_thread', 'p shared_total',
+      'delete', 'continue', 'continue',
+    ]);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    // forwards: worker 1 (thread 2) writes, then worker 2 (thread 3)
+    const hits = [...out.matchAll(/Thread (\d) "gdb_workers" hit Hardware watchpoint 2: shared_total\n\nOld value = (\d+)\nNew value = (\d+)\n/g)].map((m) => m.slice(1).join(' '));
+    expect(hits).toEqual([
+      '2 0 499500', '3 499500 1498500', // continue, continue
+      '3 1498500 499500', '2 499500 0', // reverse-continue twice: the same writes backwards
+      '2 0 499500', // continue: worker 1's write again
+    ]);
+    expect(out).toMatch(/\$1 = 3\n#0  0x[0-9a-f]+ in worker_mark \(id=2, sum=999000\) at [^\n]*\n#1  0x[0-9a-f]+ in worker \(arg=0x2\) at [^\n]*\n\$2 = 102\n/);
+    expect(out).toMatch(/\$3 = 2\n\$4 = 1\n\$5 = 101\n/);
+    expect(out).toMatch(/\$6 = 2\n/);
+    expect(out).toMatch(/\$7 = 2\n\$8 = 499500\n/);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
   });
 });
