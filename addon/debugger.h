@@ -226,6 +226,7 @@ class Debugger : public DebugHook {
   std::vector<uint64_t> sliceAt;
   uint64_t ranNs = 0, resumedAt = 0;  // run time so far; when the tracee was last resumed
   bool sliceArmed = false;            // the slice timer is armed for this tracee
+  pid_t slicePid = 0;                 // the thread it was armed for (its SIGSTOP goes there)
   int staleStops = 0;                 // slice SIGSTOPs sent but not seen yet
   uint64_t forkAt = 0;                // where the copies' clone is injected
   SliceCopies* slicesTaken = nullptr;  // the current run's copies, while it runs

@@ -81,6 +81,7 @@ void Debugger::passIntervals(uint64_t consumed) {
 // while an interrupt is deferred).
 void Debugger::deferStop() {
   if (sliceArmed && disarmSlice()) staleStops++;
+  slicePid = pid;
   armSlice(pid, monotonicNs() + kFedSlicePutOffNs);
   sliceArmed = true;
 }

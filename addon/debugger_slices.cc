@@ -140,6 +140,7 @@ void Debugger::resumeWatched(int request, int* sig, bool sliceHere) {
   resumeRip = sliceHere && !sliceAt.empty() ? regs().rip : kNone;
   if (sliceHere && s == 0 && !sliceAt.empty() && !sliceArmed) {
     uint64_t due = sliceAt.front() > ranNs ? sliceAt.front() - ranNs : 0;
+    slicePid = pid;
     armSlice(pid, monotonicNs() + due);
     sliceArmed = true;
   } else if (sliceArmed && (!sliceHere || s != 0)) {
@@ -159,6 +160,13 @@ void Debugger::resumeWatched(int request, int* sig, bool sliceHere) {
 // the SIGSTOP stays pending and counted, for the next run's waitFor to swallow.
 void Debugger::drainStops() {
   if (staleStops <= 0) return;
+  // the SIGSTOP went to the thread the timer was armed for, which the run may have left
+  // since (a thread made meanwhile runs: debugger_threads.cc)
+  const pid_t pid = slicePid ? slicePid : this->pid;
+  // a thread parked at a syscall's entry (an enter event) is inside the kernel too
+  if (threadGroup)
+    for (auto& t : threadGroup->live())
+      if (t->pid == pid && t->replay.atEntry) return;
   siginfo_t si;
   std::memset(&si, 0, sizeof si);
   if (ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si) == 0 && si.si_code == (SIGTRAP | 0x80)) return;

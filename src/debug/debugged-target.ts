@@ -33,10 +33,11 @@ const NR_EXIT_GROUP = 231;
 
 /**
  * Where the last deaths of a process of several threads begin: its threads' exit
- * events (and the exit_group call they die in) that come before the process's own,
- * which are recorded first (docs/timeline.md, "Thread exit"). The end of the
- * recording is the place before them, where every thread still stands (a run that
- * stopped at the process's own exit event would find them dead).
+ * events, which are recorded before the process's own (docs/timeline.md, "Thread
+ * exit"), and the exit_group call they die in (its entry's event and its own). The
+ * end of the recording is the place before them, where every thread still stands
+ * and the caller has not entered exit_group yet, as in a process of one thread (a run
+ * that stopped at the process's own exit event would find them dead).
  */
 function lastDeaths(trace: TraceReader, exit: number | null, p: RecordedProcess | undefined): number | null {
   if (exit === null || !p?.threads?.length) return exit;
@@ -44,7 +45,7 @@ function lastDeaths(trace: TraceReader, exit: number | null, p: RecordedProcess 
   let at = exit;
   for (; at > 1; at--) {
     const e = decodeEvent(trace.record(at - 1));
-    if (!tids.has(e.tid) || !(e.kind === 'exit' || (e.kind === 'syscall' && e.nr === NR_EXIT_GROUP))) break;
+    if (!tids.has(e.tid) || !(e.kind === 'exit' || ((e.kind === 'syscall' || e.kind === 'enter') && e.nr === NR_EXIT_GROUP))) break;
   }
   return at;
 }
