@@ -244,4 +244,21 @@ describe('gdb on a threaded replay', () => {
     expect(out).toMatch(/\$7 = 2\n\$8 = 499500\n/);
     expect(out).toContain('[Inferior 1 (process N) exited normally]');
   });
+
+  it('from the end of the recording, after the threads ended, reverse-continue finds the last write in its worker', async () => {
+    requireTool('gdb');
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [
+      'continue', 'watch shared_total', 'reverse-continue', 'p $_thread', 'p id', 'p tls_value', 'continue', 'p $_thread', 'continue', 'continue',
+    ]);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    // gdb meets the workers during the reverse search: it numbers the one that stopped first
+    const back = /Thread (\d) "gdb_workers" hit Hardware watchpoint 2: shared_total\n\nOld value = 1498500\nNew value = 499500\n0x[0-9a-f]+ in worker_mark \(id=2, sum=999000\)/.exec(out);
+    expect(back, out).not.toBeNull();
+    expect(out).toContain(`$1 = ${back![1]}\n$2 = 2\n$3 = 102\n`);
+    // forwards again: the same write, in the same thread
+    expect(out).toMatch(new RegExp(`Thread ${back![1]} "gdb_workers" hit Hardware watchpoint 2: shared_total\\n\\nOld value = 499500\\nNew value = 1498500\\n`));
+    expect(out).toContain(`$4 = ${back![1]}\n`);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
+  });
 });
