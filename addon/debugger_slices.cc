@@ -169,7 +169,9 @@ void Debugger::drainStops() {
       if (t->pid == pid && t->replay.atEntry) return;
   siginfo_t si;
   std::memset(&si, 0, sizeof si);
-  if (ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si) == 0 && si.si_code == (SIGTRAP | 0x80)) return;
+  // at a syscall stop or a ptrace event stop (a clone the run returned to JS at) the
+  // resume finishes the call first: the SIGSTOP stays pending, for a later waitFor
+  if (ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si) == 0 && (si.si_code == (SIGTRAP | 0x80) || (si.si_signo == SIGTRAP && (si.si_code >> 8) != 0))) return;
   staleStops = 0;
   if (pendingSignals(pid) != (1ull << (SIGSTOP - 1))) return;
   resume(pid, PTRACE_SINGLESTEP, 0);

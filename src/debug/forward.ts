@@ -411,7 +411,9 @@ export class ReplayedProcess {
 
   private finish(report: RunReport, stop: StopEvent): RunReport {
     // which thread stopped: gdb makes it the current one
-    if (stop.kind === 'stopped' && report.position?.thread && this.threads.made) stop = { ...stop, thread: report.position.thread };
+    // (at the end of the recording: the thread whose record is next, which ends the process)
+    if (stop.kind === 'stopped' && stop.reason === 'end' && this.threads.made) stop = { ...stop, thread: this.runningThread ?? this.threads.firstTid };
+    else if (stop.kind === 'stopped' && report.position?.thread && this.threads.made) stop = { ...stop, thread: report.position.thread };
     if (!(stop.kind === 'stopped' && stop.reason === 'signal')) this.lastSiginfo = undefined;
     this.lastStop = stop;
     report.stop = stop;
