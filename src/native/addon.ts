@@ -354,6 +354,14 @@ export interface Native {
   resume(tid: number, mode: 'cont' | 'syscall' | 'step', signal: number): Promise<void>;
   /** The next stop (or the end) of one tracee. */
   waitStop(tid: number): Promise<NativeWaitResult>;
+  /**
+   * The exec of a thread other than its process's first (addon/replay_thread_exec.h):
+   * `thread` stands at the entry of an execve, its registers set for the exec the
+   * replay makes; the kernel ends the other threads and the process goes on at the
+   * first thread's pid, stopped at the execve's return. `leader` stands for it from
+   * then on; `thread` and the other threads of the process are gone.
+   */
+  execFromThread(leader: NativeTracee, thread: NativeTracee): Promise<void>;
 }
 
 /** A thread of a copied process and the thread that stands for it in the copy. */

@@ -1,19 +1,40 @@
-/* A thread other than the first execs: the kernel ends the other threads. */
+/* A thread other than the first execs a program that prints: the kernel ends the
+ * other threads, and the execing thread takes over the process's pid.
+ *   thread_exec [join|read] [busy]
+ * join (the default): the main thread waits in pthread_join (a futex wait) when
+ * the worker execs; read: it waits in a read of a pipe nobody writes. busy: a
+ * second worker computes in a loop meanwhile, killed by the exec too. */
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
+
+static volatile unsigned long spins;
+
+static void *spin(void *arg) {
+  for (;;) spins++;
+  return arg;
+}
 
 static void *work(void *arg) {
   char *argv[] = {"echo", "exec from a thread", NULL};
   execv("/bin/echo", argv);
+  perror("execv");
   return arg;
 }
 
-int main(void) {
-  pthread_t t;
-  printf("main starts a worker that execs\n");
+int main(int argc, char **argv) {
+  int readMode = argc > 1 && strcmp(argv[1], "read") == 0;
+  int busy = (argc > 1 && strcmp(argv[argc - 1], "busy") == 0);
+  pthread_t t, b;
+  int fds[2];
+  char c;
+  if (pipe(fds) != 0) return 2;
+  printf("main starts a worker that execs%s\n", busy ? ", and a busy one" : "");
   fflush(stdout);
+  if (busy) pthread_create(&b, NULL, spin, NULL);
   pthread_create(&t, NULL, work, NULL);
-  pthread_join(t, NULL);
+  if (readMode) read(fds[0], &c, 1);
+  else pthread_join(t, NULL);
   return 1;
 }
