@@ -22,6 +22,8 @@ export interface RecordedProcess {
   end?: { killed: boolean; code: number; event: number };
   /** its threads other than the first, by recorded tid (format 5) */
   threads?: number[];
+  /** those made since its last exec (an exec ends every thread but the one that made it) */
+  imageThreads?: number[];
   /** the stop event after which it ran on unrecorded (it made a thread, or outlived the program) */
   unrecordedAfter?: number;
 }
@@ -43,12 +45,16 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
       if (p) {
         p.argv = argv;
         if (p.parent) p.lastExec = index;
+        p.imageThreads = undefined;
       } else byPid.set(e.tid, { pid: e.tid, parent: 0, argv, firstEvent: index, imageEvent: index });
       lastImage.set(e.tid, index);
     } else if (e.kind === 'clone' && (e.flags & CLONE_THREAD) !== 0n) {
       // a thread of the parent's process (format 5): its events carry its own tid
       const p = byPid.get(e.tid) ?? [...byPid.values()].find((q) => q.threads?.includes(e.tid));
-      if (p) (p.threads ??= []).push(e.child);
+      if (p) {
+        (p.threads ??= []).push(e.child);
+        (p.imageThreads ??= []).push(e.child);
+      }
     } else if (e.kind === 'clone') {
       const parent = byPid.get(e.tid);
       const image = lastImage.get(e.tid) ?? 0;
@@ -81,10 +87,13 @@ export function debugStartOf(trace: TraceReader, p: RecordedProcess): { snapshot
  * Why a debugger cannot have process `p` (undefined if it can): one with threads
  * replays headless (replay --check), but the debugger follows one thread, and its
  * checkpoints are forks, which copy only the calling thread (docs/timeline.md, Threads).
+ * A child is debugged from its last exec on (debugStartOf): only the threads of
+ * that image count (an exec from a thread ended the others).
  */
 export function threadedRefusal(p: RecordedProcess): string | undefined {
-  if (!p.threads?.length) return undefined;
-  return `process ${p.pid} made ${p.threads.length} thread${p.threads.length > 1 ? 's' : ''} (${p.threads.slice(0, 4).join(', ')}${p.threads.length > 4 ? ', ...' : ''}): `
+  const threads = p.parent ? p.imageThreads : p.threads;
+  if (!threads?.length) return undefined;
+  return `process ${p.pid} made ${threads.length} thread${threads.length > 1 ? 's' : ''} (${threads.slice(0, 4).join(', ')}${threads.length > 4 ? ', ...' : ''}): `
     + 'debugging a process with threads is not supported yet (gdb would see one thread without the others\' effects, and reverse execution needs checkpoints that re-create threads); '
     + '`rewind replay --check` replays it, and `--pid` chooses another process of the trace';
 }

@@ -1,9 +1,10 @@
 /* A thread other than the first execs a program that prints: the kernel ends the
  * other threads, and the execing thread takes over the process's pid.
- *   thread_exec [join|read] [busy]
+ *   thread_exec [join|read] [busy] [PROGRAM]
  * join (the default): the main thread waits in pthread_join (a futex wait) when
  * the worker execs; read: it waits in a read of a pipe nobody writes. busy: a
- * second worker computes in a loop meanwhile, killed by the exec too. */
+ * second worker computes in a loop meanwhile, killed by the exec too. The worker
+ * execs PROGRAM (an absolute path) if given, else echo. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,16 +17,22 @@ static void *spin(void *arg) {
   return arg;
 }
 
+static char *program;
+
 static void *work(void *arg) {
-  char *argv[] = {"echo", "exec from a thread", NULL};
-  execv("/bin/echo", argv);
+  char *argv[] = {program ? program : "echo", "exec from a thread", NULL};
+  execv(program ? program : "/bin/echo", argv);
   perror("execv");
   return arg;
 }
 
 int main(int argc, char **argv) {
-  int readMode = argc > 1 && strcmp(argv[1], "read") == 0;
-  int busy = (argc > 1 && strcmp(argv[argc - 1], "busy") == 0);
+  int readMode = 0, busy = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "read") == 0) readMode = 1;
+    else if (strcmp(argv[i], "busy") == 0) busy = 1;
+    else if (argv[i][0] == '/') program = argv[i];
+  }
   pthread_t t, b;
   int fds[2];
   char c;
