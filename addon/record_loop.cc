@@ -248,6 +248,10 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
     threadStopped(rec, pid, s, st);
     rec.held.insert(pid);  // resumed at the top of the loop, or by the next run
     if (rec.stopRequested && st.kind != Stop::kExited && st.kind != Stop::kKilled) return stopAll(rec, pid, s, w, out);
+    if (st.kind != Stop::kExited && st.kind != Stop::kKilled && vanishedInExec(rec, pid, s)) {
+      rec.held.erase(pid);  // a sibling's exec ended it meanwhile (record_thread_exec.h)
+      continue;
+    }
 
     if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
       rec.held.erase(pid);

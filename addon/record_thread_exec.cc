@@ -27,10 +27,8 @@ void leaveStdioOrder(Recording& rec, pid_t tid) {
   q.erase(std::remove(q.begin(), q.end(), tid), q.end());
 }
 
-}  // namespace
-
-bool endedByExec(const Recording& rec, pid_t tid, const Session& s) {
-  if (s.inSyscall && s.entry.orig_rax == kNrExit) return false;  // it ends by itself
+// Another thread of `tid`'s process is inside an execve.
+bool siblingInExec(const Recording& rec, pid_t tid, const Session& s) {
   auto g = rec.groups.find(groupOf(tid, s));
   if (g == rec.groups.end()) return false;
   for (pid_t t : g->second.threads) {
@@ -38,6 +36,19 @@ bool endedByExec(const Recording& rec, pid_t tid, const Session& s) {
     if (t != tid && o != rec.procs.end() && inExec(o->second)) return true;
   }
   return false;
+}
+
+}  // namespace
+
+bool endedByExec(const Recording& rec, pid_t tid, const Session& s) {
+  if (s.inSyscall && s.entry.orig_rax == kNrExit) return false;  // it ends by itself
+  return siblingInExec(rec, tid, s);
+}
+
+bool vanishedInExec(const Recording& rec, pid_t tid, const Session& s) {
+  if (!siblingInExec(rec, tid, s)) return false;
+  unsigned long msg;
+  return ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &msg) != 0 && errno == ESRCH;
 }
 
 void execFromThread(Recording& rec, pid_t leader, pid_t former) {

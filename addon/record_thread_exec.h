@@ -27,6 +27,12 @@ struct Recording;
 // runner, never stops again to give the process up.
 bool endedByExec(const Recording& rec, pid_t tid, const Session& s);
 
+// A stop of `tid` the loop reaped, but the thread is gone since: a sibling's exec
+// ended it (the first thread stopped at a syscall, after a sibling had gone into
+// its execve, is woken by the kernel's SIGKILL and released unreported; another
+// thread reports its death next). The stop is let go: nothing of it is recorded.
+bool vanishedInExec(const Recording& rec, pid_t tid, const Session& s);
+
 // PTRACE_EVENT_EXEC of `leader` (the process's pid) for an exec made by thread
 // `former` of its process: `former`'s Session becomes the process's (the first
 // thread's, one thread from now on, the ptrace options of a first thread), the

@@ -113,9 +113,15 @@ describe('threads', () => {
   });
 
   // exec from a thread other than the first (docs/timeline.md, "Threads", exec from a thread)
-  for (const how of ['join', 'read', 'join busy', 'read busy']) {
+  const mainDoes: Record<string, string> = {
+    join: 'waits in pthread_join (a futex wait)',
+    read: 'waits in a read',
+    spin: 'computes in a loop (it is the runner)',
+    exit: 'has left with pthread_exit',
+  };
+  for (const how of ['join', 'read', 'join busy', 'read busy', 'spin', 'exit']) {
     const [waits, busy] = how.split(' ');
-    it(`a worker execs a program that prints while main waits in ${waits === 'join' ? 'pthread_join (a futex wait)' : 'a read'}${busy ? ' and a second worker computes in a loop' : ''}`, () => {
+    it(`a worker execs a program that prints while main ${mainDoes[waits]}${busy ? ' and a second worker computes in a loop' : ''}`, () => {
       const rr = expectRecordedAndReplayed([program('thread_exec'), ...how.split(' ')]);
       expect(text(rr.replay.stdout)).toBe(`main starts a worker that execs${busy ? ', and a busy one' : ''}\nexec from a thread\n`);
       // The trace as it happened: the worker's execve (entered and returned in its
@@ -144,6 +150,12 @@ describe('threads', () => {
       }
     });
   }
+
+  it('a worker execs a program that makes threads of its own (mutex_counter), while a second worker computes', () => {
+    const rr = expectRecordedAndReplayed([program('thread_exec'), 'join', 'busy', program('mutex_counter')]);
+    expect(text(rr.replay.stdout)).toBe('main starts a worker that execs, and a busy one\ncounter 160000\n');
+    expect(threadsOf(rr.traceDir)).toHaveLength(2 + 8);
+  });
 
   it('python3 with a ThreadPoolExecutor', () => {
     const script = [

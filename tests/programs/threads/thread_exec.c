@@ -1,10 +1,11 @@
 /* A thread other than the first execs a program that prints: the kernel ends the
  * other threads, and the execing thread takes over the process's pid.
- *   thread_exec [join|read] [busy] [PROGRAM]
+ *   thread_exec [join|read|spin|exit] [busy] [PROGRAM]
  * join (the default): the main thread waits in pthread_join (a futex wait) when
- * the worker execs; read: it waits in a read of a pipe nobody writes. busy: a
- * second worker computes in a loop meanwhile, killed by the exec too. The worker
- * execs PROGRAM (an absolute path) if given, else echo. */
+ * the worker execs; read: it waits in a read of a pipe nobody writes; spin: it
+ * computes in a loop; exit: it has left with pthread_exit (the process lives on
+ * in the worker). busy: a second worker computes in a loop meanwhile, killed by
+ * the exec too. The worker execs PROGRAM (an absolute path) if given, else echo. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,10 +28,11 @@ static void *work(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  int readMode = 0, busy = 0;
+  const char *mode = "join";
+  int busy = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "read") == 0) readMode = 1;
-    else if (strcmp(argv[i], "busy") == 0) busy = 1;
+    if (strcmp(argv[i], "busy") == 0) busy = 1;
+    else if (argv[i][0] != '/') mode = argv[i];
     else if (argv[i][0] == '/') program = argv[i];
   }
   pthread_t t, b;
@@ -41,7 +43,9 @@ int main(int argc, char **argv) {
   fflush(stdout);
   if (busy) pthread_create(&b, NULL, spin, NULL);
   pthread_create(&t, NULL, work, NULL);
-  if (readMode) read(fds[0], &c, 1);
+  if (strcmp(mode, "read") == 0) read(fds[0], &c, 1);
+  else if (strcmp(mode, "spin") == 0) spin(NULL);
+  else if (strcmp(mode, "exit") == 0) pthread_exit(NULL);
   else pthread_join(t, NULL);
   return 1;
 }
