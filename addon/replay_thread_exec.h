@@ -17,10 +17,11 @@ namespace rw {
 
 struct Tracee;
 
-// At the exit event of thread `t`, which did not call exit itself: true if a
-// thread of its process stands at an execve's entry (and none at an exit_group's),
-// whose exec ends it. `t` is then left to that exec (its tid kept in the group's
-// ReplayThreads, reaped by execFromThread) and done with here.
+// At an exit event of thread `t` (status 0, as the kernel reports the threads an
+// exec ends), which did not call exit itself: true if a thread of its process
+// stands at an execve's entry (and none at an exit_group's), whose exec ends it.
+// `t` is then left to that exec (its tid kept in the group's ReplayThreads,
+// reaped by execFromThread) and done with here.
 bool leftToSiblingExec(Tracee& t);
 
 // `thread` stands at the entry of its execve with the registers of the exec the
