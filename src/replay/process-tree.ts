@@ -16,7 +16,11 @@ export interface RecordedProcess {
   firstEvent: number;
   /** the exec event whose image it started with (its parent's last, for a child) */
   imageEvent: number;
-  /** its own last exec event, for a child that exec'd: a debugger starts there, in that image */
+  /**
+   * its own last exec event, for a child that exec'd: a debugger starts there, in that
+   * image; for the first process, its last exec that ended threads of an earlier image
+   * (an exec from a thread other than the first ends them all)
+   */
   lastExec?: number;
   /** how it ended (its exit event); undefined if the trace ends first */
   end?: { killed: boolean; code: number; event: number };
@@ -44,7 +48,7 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
       const argv = e.snapshot.argv ?? (p ? p.argv : firstArgv);
       if (p) {
         p.argv = argv;
-        if (p.parent) p.lastExec = index;
+        if (p.parent || p.imageThreads?.length) p.lastExec = index;
         p.imageThreads = undefined;
       } else byPid.set(e.tid, { pid: e.tid, parent: 0, argv, firstEvent: index, imageEvent: index });
       lastImage.set(e.tid, index);
@@ -75,6 +79,7 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
  * Where a debugger of a child starts (replay --pid): after its last exec, in the
  * program it exec'd, if it exec'd; else at its fork's return, in the image it
  * started with (its parent's). `event` is the exec event or the clone event.
+ * The first process starts there too once an exec ended its threads (`lastExec`).
  */
 export function debugStartOf(trace: TraceReader, p: RecordedProcess): { snapshot: ExecSnapshot; tid: number; event: number } {
   const image = p.lastExec ?? p.imageEvent;
@@ -83,15 +88,20 @@ export function debugStartOf(trace: TraceReader, p: RecordedProcess): { snapshot
   return { snapshot: e.snapshot, tid: p.pid, event: p.lastExec ?? p.firstEvent };
 }
 
+/** The debugger starts at process `p`'s last exec (debugStartOf), not at the trace's start or its fork. */
+export function debuggedFromExec(p: RecordedProcess): boolean {
+  return p.lastExec !== undefined;
+}
+
 /**
  * Why a debugger cannot have process `p` (undefined if it can): one with threads
  * replays headless (replay --check), but the debugger follows one thread, and its
  * checkpoints are forks, which copy only the calling thread (docs/timeline.md, Threads).
- * A child is debugged from its last exec on (debugStartOf): only the threads of
- * that image count (an exec from a thread ended the others).
+ * A process debugged from its last exec on counts only the threads of that image
+ * (an exec from a thread ended the others).
  */
 export function threadedRefusal(p: RecordedProcess): string | undefined {
-  const threads = p.parent ? p.imageThreads : p.threads;
+  const threads = debuggedFromExec(p) ? p.imageThreads : p.threads;
   if (!threads?.length) return undefined;
   return `process ${p.pid} made ${threads.length} thread${threads.length > 1 ? 's' : ''} (${threads.slice(0, 4).join(', ')}${threads.length > 4 ? ', ...' : ''}): `
     + 'debugging a process with threads is not supported yet (gdb would see one thread without the others\' effects, and reverse execution needs checkpoints that re-create threads); '

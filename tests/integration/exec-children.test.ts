@@ -77,10 +77,10 @@ describe('programs exec\'d by a recorded process', () => {
 });
 
 /**
- * gdb on the replayed process `pid` of `trace`, which exec'd exec_child: a breakpoint in its
- * main and in its function, bt, print, then reverse-continue, against gdb on exec_child natively.
+ * gdb on the replayed process `pid` of `trace` (the first if undefined), which exec'd exec_child: a breakpoint
+ * in its main and in its function, bt, print, then reverse-continue, against gdb on exec_child natively.
  */
-async function expectDebuggedAsNative(trace: string, pid: string): Promise<void> {
+async function expectDebuggedAsNative(trace: string, pid: string | undefined): Promise<void> {
   const stops = (t: string) => t.split('\n').filter((l) => /^(Breakpoint \d+, |\$\d+ = |#\d+ )/.test(l)).join('\n');
   const commands = ['break exec_work', 'continue', 'bt', 'print i', 'continue', 'bt', 'print i'];
   // natively: exec_child run by itself, as the child ran it
@@ -88,7 +88,7 @@ async function expectDebuggedAsNative(trace: string, pid: string): Promise<void>
   const native = stops(text(nativeRun.stdout));
   expect(native).toMatch(/^Breakpoint 1, main \(\) at .*exec_child\.c:\d+\nBreakpoint 2, exec_work \(i=0\)/);
   const { gdb } = await debugReplay(trace, ['break main', 'continue', ...commands, 'reverse-continue', 'print i', 'bt'],
-    { breakMain: false, extra: ['--once', '--pid', pid] });
+    { breakMain: false, extra: ['--once', ...(pid === undefined ? [] : ['--pid', pid])] });
   const replayed = stops(afterMark(gdb));
   // Forward: what gdb shows natively; reverse-continue goes back to the first call of exec_work.
   const firstCall = native.split('\n').slice(1, 5);
@@ -124,5 +124,17 @@ describe('gdb on a child that exec\'d (replay --pid)', () => {
     const line = ps.split('\n').find((l) => /^\d+\s+\d+\s+.*\s\S*\/exec_child exec from a thread$/.test(l));
     expect(line, ps).toMatch(/^\d+\s+\d+\s+exit 28\s+3\s+/);
     await expectDebuggedAsNative(trace, line!.split(/\s+/)[0]);
+  }, 180_000);
+
+  it('the first process is debugged from the exec of a worker thread on, which ended its threads', async () => {
+    const root = tempDir('rewind-thread-exec-root-');
+    const trace = path.join(root, 'trace');
+    const r = rewind(['record', '-o', trace, '--', path.join(BUILD_DIR, 'threads', 'thread_exec'), 'read', proc('exec_child')], { traceRoot: root });
+    expect(r.status, describeRun(r)).toBe(28);
+    expect(text(r.stdout)).toBe("main starts a worker that execs\nexec'd step 0: 0\nexec'd step 1: 7\nexec'd step 2: 21\n");
+    // without --pid: the first process, which is the one that exec'd
+    await expectDebuggedAsNative(trace, undefined);
+    const byName = await debugReplay(trace, ['break exec_work', 'continue', 'bt 1'], { breakMain: false, extra: ['--once', '--pid', 'exec_child'] });
+    expect(afterMark(byName.gdb)).toMatch(/#0  exec_work \(i=0\) at .*exec_child\.c:\d+/);
   }, 180_000);
 });
