@@ -12,6 +12,7 @@ import { BUILD_DIR, describeRun, PROGRAMS_DIR, recordAndReplay, requireTool, rew
 import { rewriteTrace } from '../trace-edit.js';
 import { TraceReader } from '../../src/history/index.js';
 import { CLONE_THREAD, decodeEvent } from '../../src/history/events.js';
+import { cpuidMetaOf } from '../../src/cpuid/replaying.js';
 
 const text = (b: Buffer) => b.toString('utf8');
 const program = (name: string) => path.join(BUILD_DIR, 'threads', name);
@@ -150,6 +151,21 @@ describe('threads', () => {
       }
     });
   }
+
+  it('a worker execs while a second worker computes, without CPUID faulting (patched CPUID sites, as on a CPU without it)', () => {
+    const cmd = [program('thread_exec'), 'join', 'busy'];
+    const rr = recordAndReplay(cmd, { env: { REWIND_CPUID_FAULTING: '0' } });
+    expect(rr.record.status, describeRun(rr.record)).toBe(0);
+    expect(rr.replay.status, describeRun(rr.replay)).toBe(0);
+    expect(text(rr.replay.stdout)).toBe('main starts a worker that execs, and a busy one\nexec from a thread\n');
+    expect(text(rr.replay.stdout)).toBe(text(rr.record.stdout));
+    const trace = TraceReader.open(rr.traceDir);
+    try {
+      expect(cpuidMetaOf(trace)?.trap).toBe('patched');
+    } finally {
+      trace.close();
+    }
+  });
 
   it('a worker execs a program that makes threads of its own (mutex_counter), while a second worker computes', () => {
     const rr = expectRecordedAndReplayed([program('thread_exec'), 'join', 'busy', program('mutex_counter')]);
