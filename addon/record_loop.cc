@@ -226,22 +226,25 @@ void rootEnded(Recording& rec, LoopResult& out) {
 
 }  // namespace
 
-LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBytes) {
+namespace {
+
+// The stop the loop is handling, and where the trace stood before it (recordRun).
+struct StopMark {
+  pid_t pid = 0;
+  size_t bytes = 0;
+  uint32_t count = 0;
+};
+
+LoopResult recordStops(Recording& rec, const std::vector<Row>& table, size_t maxBytes, LoopResult& out,
+                       StopMark& mark) {
   const pid_t root = rec.root;
-  if (rec.ended) throw NativeError{EINVAL, "the recording of process " + std::to_string(root) + " has ended"};
-  if (!rec.started) {
-    rec.started = true;
-    rec.procs[root].view = initialView();
-    noteStdio(root, rec.procs[root]);
-    rec.held.insert(root);
-  }
-  LoopResult out;
   RecordWriter w(out.events);
   double t0 = nowMs();
 
   while (out.events.size() < maxBytes) {
     resumeHeld(rec, [&](pid_t p, Session& ps) { recordDeath(p, ps, ps.death, table, w, out.eventCount); });
     auto [pid, st] = waitAnyRecorded(rec);
+    mark = {pid, out.events.size(), out.eventCount};
     Session& s = rec.procs[pid];
     if (!s.resumedWithSignal || st.kind != Stop::kSignal) endSignalChain(s);
     s.resumedWithSignal = false;
@@ -469,6 +472,32 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
   }
   out.stop.reason = "batch";
   return out;
+}
+
+}  // namespace
+
+LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBytes) {
+  const pid_t root = rec.root;
+  if (rec.ended) throw NativeError{EINVAL, "the recording of process " + std::to_string(root) + " has ended"};
+  if (!rec.started) {
+    rec.started = true;
+    rec.procs[root].view = initialView();
+    noteStdio(root, rec.procs[root]);
+    rec.held.insert(root);
+  }
+  LoopResult out;
+  for (;;) {
+    StopMark mark;
+    try {
+      return recordStops(rec, table, maxBytes, out, mark);
+    } catch (const NativeError& e) {
+      // A sibling's exec ended the thread while its stop was handled: the stop's
+      // records are taken back, as if it had never stopped (record_thread_exec.h).
+      if (!takeBackStop(rec, mark.pid, e.err)) throw;
+      out.events.resize(mark.bytes);
+      out.eventCount = mark.count;
+    }
+  }
 }
 
 }  // namespace rw

@@ -51,6 +51,13 @@ bool vanishedInExec(const Recording& rec, pid_t tid, const Session& s) {
   return ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &msg) != 0 && errno == ESRCH;
 }
 
+bool takeBackStop(Recording& rec, pid_t tid, int err) {
+  auto it = rec.procs.find(tid);
+  if (err != ESRCH || it == rec.procs.end() || !vanishedInExec(rec, tid, it->second)) return false;
+  rec.held.erase(tid);
+  return true;
+}
+
 void execFromThread(Recording& rec, pid_t leader, pid_t former) {
   auto f = rec.procs.find(former);
   if (f == rec.procs.end())

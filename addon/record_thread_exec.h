@@ -33,6 +33,11 @@ bool endedByExec(const Recording& rec, pid_t tid, const Session& s);
 // thread reports its death next). The stop is let go: nothing of it is recorded.
 bool vanishedInExec(const Recording& rec, pid_t tid, const Session& s);
 
+// The same, found late: handling a stop of `tid` failed with `err` (ESRCH from
+// ptrace, the thread no longer stopped). True if a sibling's exec ended it: the
+// caller takes back what it recorded of the stop, and the thread is not held.
+bool takeBackStop(Recording& rec, pid_t tid, int err);
+
 // PTRACE_EVENT_EXEC of `leader` (the process's pid) for an exec made by thread
 // `former` of its process: `former`'s Session becomes the process's (the first
 // thread's, one thread from now on, the ptrace options of a first thread), the
