@@ -22,9 +22,10 @@ struct Recording;
 
 // A thread of `tid`'s process is inside an execve or execveat: a thread that dies
 // now without having called exit itself is one the exec ends. Its death is
-// recorded at once, whoever runs: the exec throws the memory its
-// CLONE_CHILD_CLEARTID store goes to away, and the first thread, which may be the
-// runner, never stops again to give the process up.
+// recorded at once, not at its turn: the exec throws the memory its
+// CLONE_CHILD_CLEARTID store goes to away, and the execing thread holds the
+// process (record_threads.h, markEntry) through a call that returns only once the
+// other threads are reaped.
 bool endedByExec(const Recording& rec, pid_t tid, const Session& s);
 
 // A stop of `tid` the loop reaped, but the thread is gone since: a sibling's exec
