@@ -81,13 +81,17 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   const regs = Buffer.from(point.regs, 'hex');
   const pc = BigInt(point.pc);
   const fail = (why: string) => new PointNotFoundError(`divergence: ${what} (pc ${point.pc}) was not found: ${why}`);
+  const budgetTicks = 10 * point.userTicks + BUDGET_SLACK_TICKS;
   const base = filterPlace(pid, pc);
-  if (base === undefined) throw fail('no room for the filter within reach of its pc');
+  if (base === undefined) return reachTrapped(tracee, point, budgetTicks, fail);
   await mapFilterPages(pid, base, fail);
   let result: { found: boolean; why: string; candidates: number };
   try {
     const plan = await filterFor(pid, base, regs, valuesOf(point));
-    if ('refused' in plan) throw fail(`the code at its pc cannot hold the filter: ${plan.refused}`);
+    if ('refused' in plan) {
+      await unmapFilterPages(pid, base);
+      return reachTrapped(tracee, point, budgetTicks, fail);
+    }
     await stepOutOfWindow(pid, pc, plan.patch.length, fail);
     const original = await n.readMemory(pid, pc, plan.patch.length);
     await n.writeMemory(pid, base, plan.image);
@@ -95,7 +99,7 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
     const excluded = [...point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]), base, base + FILTER_SIZE];
     result = await n.reachPoint(tracee, {
       pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: plan.trapAfter, miss: plan.miss, original,
-      budgetTicks: 10 * point.userTicks + BUDGET_SLACK_TICKS,
+      budgetTicks,
     });
   } finally {
     // The filter's pages go in every case where the process lives on: the address
@@ -103,6 +107,25 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
     await unmapFilterPages(pid, base).catch(() => undefined);
   }
   if (!result.found) throw fail(`${result.why} (${result.candidates} candidates had the recorded registers and loop values)`);
+  return { candidates: result.candidates };
+}
+
+/**
+ * The search where no filter can be put (a spin loop whose every byte is a branch
+ * target, as glibc's pthread_spin_lock wait): an int3 at pc, each arrival judged by
+ * the tracer and the instruction stepped over on a miss (miss 0). Slower per
+ * arrival, as exact.
+ */
+async function reachTrapped(tracee: NativeTracee, point: AsyncPointInfo, budgetTicks: number, fail: (why: string) => Error): Promise<{ candidates: number }> {
+  const n = native();
+  const pc = BigInt(point.pc);
+  const original = await n.readMemory(tracee.pid, pc, 1);
+  await n.writeMemory(tracee.pid, pc, Buffer.from([0xcc]));
+  const excluded = point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]);
+  const result = await n.reachPoint(tracee, {
+    pc, regs: Buffer.from(point.regs, 'hex'), hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: pc + 1n, miss: 0n, original, budgetTicks,
+  });
+  if (!result.found) throw fail(`${result.why} (${result.candidates} arrivals at its int3 had the recorded registers)`);
   return { candidates: result.candidates };
 }
 
