@@ -56,7 +56,7 @@ export async function armPoint(tracee: NativeTracee, trace: TraceReader, index: 
     await mapFilterPages(pid, base, fail);
     bases.set(index, base);
   }
-  const plan = await filterFor(pid, base, regs, valuesOf(point));
+  const plan = await filterFor(pid, base, regs, valuesOf(point), true);
   if ('refused' in plan) throw fail(`the code at its pc cannot hold the filter: ${plan.refused}`);
   const original = await n.readMemory(pid, pc, plan.patch.length);
   await n.writeMemory(pid, base, plan.image);

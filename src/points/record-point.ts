@@ -111,7 +111,7 @@ export async function nameState(pid: number, regs: Buffer, excluded: [bigint, bi
   const n = native();
   const pc = getReg(regs, 'rip');
   const values = await valuesAt(pid, regs);
-  const plan = await filterFor(pid, filterPlace(pid, pc) ?? pc, regs, values);
+  const plan = await filterFor(pid, filterPlace(pid, pc) ?? pc, regs, values, false);
   if ('refused' in plan) return undefined;
   return {
     pc: hex(pc),

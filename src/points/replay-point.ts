@@ -86,7 +86,7 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   await mapFilterPages(pid, base, fail);
   let result: { found: boolean; why: string; candidates: number };
   try {
-    const plan = await filterFor(pid, base, regs, valuesOf(point));
+    const plan = await filterFor(pid, base, regs, valuesOf(point), false);
     if ('refused' in plan) throw fail(`the code at its pc cannot hold the filter: ${plan.refused}`);
     await stepOutOfWindow(pid, pc, plan.patch.length, fail);
     const original = await n.readMemory(pid, pc, plan.patch.length);
