@@ -55,10 +55,19 @@ function placeNear(maps: ProcMapping[], pc: bigint): bigint | undefined {
  */
 export async function filterFor(pid: number, base: bigint, regs: Buffer, values: LoopValue[], countArrivals: boolean): Promise<FilterPlan | FilterRefusal> {
   const pc = getReg(regs, 'rip');
-  const code = await native().readMemory(pid, pc, 32);
   const around = await codeAround(pid, pc);
   const key = filterKey(regs, await native().getRegs(pid), loopWrittenRegisters(around, pc));
-  return planFilter(base, pc, code, around, regs, values, { countArrivals, key });
+  return planFilter(base, pc, codeAt(around, pc, 32), around, regs, values, { countArrivals, key });
+}
+
+/**
+ * The program's bytes at [pc, pc + length) out of the window read around it (as far
+ * as it reaches): one read of the process instead of one per use, each a round trip
+ * to the tracer thread that a loaded machine makes slow.
+ */
+export function codeAt(around: CodeWindow, pc: bigint, length: number): Buffer {
+  const from = Number(pc - around.at);
+  return Buffer.from(around.bytes.subarray(from, from + length));
 }
 
 /** Where a filter for pc could go in process pid now (undefined: no room within reach). */
