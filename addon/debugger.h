@@ -161,6 +161,8 @@ class Debugger : public DebugHook {
   // ---- Traps: what is installed in the process
   std::map<uint64_t, uint8_t> sw;  // every int3 we inserted: address -> original byte
   std::set<uint64_t> silent;       // int3s of this run that only count arrivals (never reported)
+  std::vector<uint64_t> runSilent;      // the silent int3s this run inserted (taken out at its end)
+  std::vector<uint64_t> deferredSilent; // the target's pc, trapped from the target's interval on
   Slots slots;                     // the debug registers as written
 
   // ---- The resume JS asked for (set by run())
@@ -288,7 +290,8 @@ class Debugger : public DebugHook {
   // debugger_hook.cc
   void beginRun(const RunRequest& req, SliceCopies& slicesTaken);
   std::vector<uint64_t> insertSilent(const std::vector<uint64_t>& addrs);
-  void abandonRun(const std::vector<uint64_t>& added, SliceCopies& taken);
+  void abandonRun(SliceCopies& taken);
+  void insertDeferredSilent();
 };
 
 }  // namespace rw

@@ -68,17 +68,33 @@ std::vector<uint64_t> Debugger::insertSilent(const std::vector<uint64_t>& addrs)
   return added;
 }
 
+// The run reached its target's interval: the target's pc is trapped from here on.
+void Debugger::insertDeferredSilent() {
+  if (deferredSilent.empty()) return;
+  std::vector<uint64_t> more = insertSilent(deferredSilent);
+  runSilent.insert(runSilent.end(), more.begin(), more.end());
+  deferredSilent.clear();
+}
+
 LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, const std::vector<uint8_t>& events,
                          size_t offset, uint32_t maxEvents) {
   SliceCopies taken;
   beginRun(req, taken);
-  std::vector<uint64_t> added = insertSilent(req.silent);
+  // A target's own pc needs counting only in the target's interval: trapped from an
+  // earlier start, a loop's pc would stop the run at every iteration of every
+  // interval before it (a reverse search from far back over a hot loop took minutes).
+  std::vector<uint64_t> now;
+  deferredSilent.clear();
+  bool countsOnlyThere = mode == kCont && event < targetEvent &&
+                         (targetKind == kTargetArrival || targetKind == kTargetFingerprint);
+  for (uint64_t a : req.silent) (countsOnlyThere && a == targetPc ? deferredSilent : now).push_back(a);
+  runSilent = insertSilent(now);
   tracee->replay.hook = this;
   LoopResult r;
   try {
     r = replayRun(*tracee, table, events, offset, maxEvents);
   } catch (...) {
-    abandonRun(added, taken);
+    abandonRun(taken);
     throw;
   }
   r.slices = std::move(taken.infos);
@@ -92,12 +108,14 @@ LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, c
   tracee->replay.hook = nullptr;
   if (!gone) {
     drainStops();
-    for (uint64_t addr : added) {
+    for (uint64_t addr : runSilent) {
       tracee->write(addr, &sw[addr], 1);
       sw.erase(addr);
     }
     describe(r.stop);
   }
+  runSilent.clear();
+  deferredSilent.clear();
   silent.clear();
   counterTraps.clear();
   counterSeq = 0;
@@ -111,20 +129,22 @@ LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, c
 // the slice timer would stop the tracee later, and the copies the run left would
 // stay stopped with nobody to use them. The process is left as it is, for JS to
 // kill; what cannot be undone in it (it may be gone) is skipped.
-void Debugger::abandonRun(const std::vector<uint64_t>& added, SliceCopies& taken) {
+void Debugger::abandonRun(SliceCopies& taken) {
   tracee->replay.hook = nullptr;
   slicesTaken = nullptr;
   if (sliceArmed) {
     if (disarmSlice()) staleStops++;
     sliceArmed = false;
   }
-  for (uint64_t addr : added) {
+  for (uint64_t addr : runSilent) {
     try {
       tracee->write(addr, &sw[addr], 1);
     } catch (const NativeError&) {
     }
     sw.erase(addr);
   }
+  runSilent.clear();
+  deferredSilent.clear();
   taken.copies.clear();  // their Tracees kill them
   silent.clear();
   counterTraps.clear();
@@ -236,6 +256,7 @@ bool Debugger::startInterval(StopInfo& info) {
   event++;
   resetBoundary();
   regsValid = false;
+  if (event == targetEvent) insertDeferredSilent();
   uint64_t pc = regs().rip;
   if (event == targetEvent && pc == targetPc && ((targetKind == kTargetArrival && targetN == 1) || (targetKind == kTargetFingerprint && fpMatches()))) {
     info.reason = "target";

@@ -70,6 +70,8 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
   const silent: bigint[] = [];
   if (!sw.includes(target.pc)) {
     if (target.n >= COUNT_IN_PROCESS_FROM) sites.push({ pc: target.pc, target: target.n });
+    // named by its fingerprint (a copy's state in a loop, say): the stub compares registers, as for a hot end
+    else if (!target.n && target.fp) sites.push({ pc: target.pc, fp: target.fp });
     else silent.push(target.pc);
   }
   const r = await runCounted(proc, timeline, sites, target, true, silent, arm, byPrint);

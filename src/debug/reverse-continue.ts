@@ -1,7 +1,7 @@
 // reverse-continue (`bc`, docs/timeline.md): the last trap (gdb's breakpoints and
 // watchpoints) hit before now. Every search is a window that ends at now, run
 // forward in search mode from a start before it; the last hit of the first window
-// that has one wins. Narrowing runs first leave copies ever closer to now, so that
+// that has one wins. For breakpoints, a window ends where the last one started. Narrowing runs first leave copies ever closer to now, so that
 // the first windows are short; a window over breakpoints alone is instead counted
 // in the process (counted-runs.ts), at native speed however often they are hit.
 import { native } from '../native/addon.js';
@@ -88,7 +88,15 @@ export class ReverseSearch {
     const inStretch = end.e < this.proc.trace.eventCount && decodeEvent(this.proc.trace.record(end.e)).kind === 'async-point';
     let stretchStartSearched = false;
     const startsSearched = new Set<number>();
+    // Once a window [s, to) had no hit, the next one need only run up to s: the
+    // search then runs the distance back once, not the sum of ever longer windows
+    // (each about twice the last). Only for traps hit on arrival (breakpoints): a
+    // watchpoint triggers after its instruction, so a write just before s would
+    // trap at s, which neither run would then report.
+    const arrivalsOnly = slots.every((x) => !x || x.type === 0);
+    let covered: Mark | undefined; // the start of the stretch searched, up to `end`
     for (const s of windows) {
+      if (s.cp && !s.cp.pid) continue; // dropped meanwhile: a wider window covers it
       if (crossed !== undefined && s.e <= crossed) {
         // This window would cross an asynchronous signal's point: the search goes on
         // in three parts instead, latest first: from the interval after the point to
@@ -106,13 +114,16 @@ export class ReverseSearch {
         traceRuns(() => `reverse-continue: on before the stretch of event ${crossed}`);
         return this.run(before, sw, slots);
       }
-      const to = inStretch && stretchStartSearched && s.e < end.e
+      let to = inStretch && stretchStartSearched && s.e < end.e
         ? { e: end.e, base: 0, pc: await this.seeker.boundaryPc(end.e), n: 1, steps: 0 }
         : end;
-      const found = await this.searchWindow(s, to, sw, slots, s.cp ? endT - s.cp.t : Infinity);
+      let wider: Mark | undefined;
+      if (arrivalsOnly && covered && this.endFrom(covered, s)) [to, wider] = [covered, to];
+      const found = await this.searchWindow(s, to, sw, slots, s.cp ? endT - s.cp.t : Infinity, wider);
       if (!s.cp || s.cp.boundary) startsSearched.add(s.e);
       if (s.e === end.e && (!s.cp || s.cp.boundary)) stretchStartSearched = true;
       if (found) return this.stopAt(found);
+      covered = s.cp ? (s.cp.mark.steps === 0 ? s.cp.mark : undefined) : { e: s.e, base: 0, pc: await this.seeker.boundaryPc(s.e), n: 1, steps: 0 };
     }
     await this.timeline.switchTo(this.timeline.store.root!);
     return { kind: 'stopped', signal: 5, reason: 'begin' };
@@ -226,8 +237,12 @@ export class ReverseSearch {
     return rename(end, s.cp && !s.cp.boundary ? s.cp : 0, get);
   }
 
-  /** The last trap hit in the window [s, end), or undefined. */
-  private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSet, dist: number): Promise<Found | undefined> {
+  /**
+   * The last trap hit in the window [s, end), or undefined. `wider`: an end after
+   * `end` with no hit between them, which the window runs to instead when `end` could
+   * only be found by a trap per arrival at its pc (a copy's state in a hot loop).
+   */
+  private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSet, dist: number, wider?: Mark): Promise<Found | undefined> {
     const tl = this.timeline;
     if (s.cp && !s.cp.pid) return undefined; // dropped meanwhile: a wider window covers it
     const target = this.endFrom(end, s);
@@ -257,6 +272,7 @@ export class ReverseSearch {
         await this.seeker.reachStart(s);
         await this.traps.install(sw, slots);
       }
+      if (!run && wider) return this.searchWindow(s, wider, sw, slots, dist);
     }
     run ??= await tl.run({ action: 'continue' }, end.e + 1, {
       // copies on the way, for what comes next (a reverse-stepi close to the hit)

@@ -324,6 +324,22 @@ describe('asynchronous signals where they arrived', () => {
     expect(out).toMatch(/Breakpoint 1, main \(\)[^\n]*\n[^$]*\$3 = 0/);
     expect(atMain).toBe(0);
   });
+  it('gdb: from the end of a periodic timer\'s run (many points), reverse-continue goes back over all of them to main', async () => {
+    // The search walks back window by window through every point's stretch. It used
+    // to trap the target's pc (the loop's) in every interval from far back, one stop
+    // per iteration, and then to lose its way at an earlier point ("lost the way back").
+    const periodic = compileC('periodic', PERIODIC_SOURCE, 'rewind-async-periodic-gdb-');
+    const { record, traceDir } = recordAndReplay([periodic]);
+    expect(record.status, describeRun(record)).toBe(0);
+    expect(points(traceDir).length).toBeGreaterThan(1);
+    const { gdb } = await debugReplay(traceDir, ['continue', 'print ticks', 'reverse-continue', 'print ticks', 'print iterations']);
+    const out = afterMark(gdb);
+    const v = [...out.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => m[1]);
+    expect(out).toContain('No more reverse-execution history');
+    expect(Number(v[0]), out).toBeGreaterThanOrEqual(30);
+    expect(out).toMatch(/Breakpoint 1, main \(\)/);
+    expect(v.slice(1), out).toEqual(['0', '0']);
+  });
   it('gdb: a breakpoint at the point\'s own pc: the point is hit forwards and found backwards, then the handler', async () => {
     const { trace, printed } = recordIterations('loopline', LOOP_SOURCE, 'rewind-async-atpc-');
     const [p] = points(trace);
