@@ -68,6 +68,8 @@ export interface FilterPlan {
   image: Buffer;
   /** written at pc: a jump to the stub, then int3 fill over the rest of the window */
   patch: Buffer;
+  /** the program's bytes the patch covers, as they were planned from */
+  original: Buffer;
   /** rip after the int3 of a candidate */
   trapAfter: bigint;
   /** where a rejected candidate goes on (rax and flags restored, then the displaced code) */
@@ -186,7 +188,7 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
   if ('refused' in patch) return patch;
   const image = Buffer.concat([Buffer.from(bytes), Buffer.alloc(Number(DATA) - bytes.length, 0xcc), dataBytes]);
   // the miss path starts right after the int3, so a candidate's rip already is `miss`
-  return { base, image, patch, trapAfter: trapAt + 1n, miss: trapAt + 1n };
+  return { base, image, patch, original: Buffer.from(code.subarray(0, window)), trapAfter: trapAt + 1n, miss: trapAt + 1n };
 }
 
 /**

@@ -51,12 +51,14 @@ function placeNear(maps: ProcMapping[], pc: bigint): bigint | undefined {
  * The filter for a point standing at `regs` in process pid, at `base`: what both
  * the recorder (to check that a point it names can be found) and the replay plan.
  * Its key (filter-key.ts) is chosen from the loop around pc and where the thread
- * stands now; `countArrivals` as planFilter takes it.
+ * stands now; `countArrivals` as planFilter takes it. `read`: the thread's registers
+ * now and the code around pc (codeAround), when the caller has read them already.
  */
-export async function filterFor(pid: number, base: bigint, regs: Buffer, values: LoopValue[], countArrivals: boolean): Promise<FilterPlan | FilterRefusal> {
+export async function filterFor(pid: number, base: bigint, regs: Buffer, values: LoopValue[], countArrivals: boolean,
+  read?: { now: Buffer; around: CodeWindow }): Promise<FilterPlan | FilterRefusal> {
   const pc = getReg(regs, 'rip');
-  const around = await codeAround(pid, pc);
-  const key = filterKey(regs, await native().getRegs(pid), loopWrittenRegisters(around, pc));
+  const around = read?.around ?? (await codeAround(pid, pc));
+  const key = filterKey(regs, read?.now ?? (await native().getRegs(pid)), loopWrittenRegisters(around, pc));
   return planFilter(base, pc, codeAt(around, pc, 32), around, regs, values, { countArrivals, key });
 }
 
