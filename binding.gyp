@@ -39,6 +39,7 @@
         "addon/process_copy.cc",
         "addon/thread_copy.cc",
         "addon/thread_exports.cc",
+        "addon/replay_thread_copy.cc",
         "addon/slice_timer.cc",
         "addon/cpuid_emulation.cc",
         "addon/state_hash.cc",

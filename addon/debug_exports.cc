@@ -23,6 +23,7 @@
 #include "point_exports.h"
 #include "process_copy.h"
 #include "ptrace_ops.h"
+#include "thread_exports.h"
 #include "tracee_exports.h"
 
 namespace rw {
@@ -122,6 +123,7 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
                         InstanceMethod<&DebuggerObject::RemoveBreakpoint>("removeBreakpoint"),
                         InstanceMethod<&DebuggerObject::SetDebugRegs>("setDebugRegs"),
                         InstanceMethod<&DebuggerObject::ForkCopy>("forkCopy"),
+                        InstanceMethod<&DebuggerObject::ForkReplayed>("forkReplayed"),
                         InstanceMethod<&DebuggerObject::Interrupt>("interrupt"),
                         InstanceMethod<&DebuggerObject::Dispose>("dispose")});
   }
@@ -257,6 +259,20 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
       TraceePtr copy = d->forkCopyAt(insn);
       Outcome o;
       o.build = [copy](Napi::Env env) { return wrapTracee(env, copy); };
+      return o;
+    });
+  }
+
+  // forkReplayed (thread_exports.cc) of the debugged process, without this debugger's int3s.
+  Napi::Value ForkReplayed(const CallbackInfo& info) {
+    const char* usage = "forkReplayed(insnAddr: bigint): { recordedTid, tracee: Tracee }[]";
+    USAGE_CHECK(info.Length() == 1 && info[0].IsBigInt(), usage);
+    uint64_t insn = big(info[0]);
+    if (!state) return disposed(info, usage);
+    return submitToTracer(info.Env(), usage, [d = state, insn] {
+      auto copies = std::make_shared<std::vector<TraceePtr>>(d->forkReplayedAt(insn));
+      Outcome o;
+      o.build = [copies](Napi::Env env) { return replayedCopyToJs(env, *copies); };
       return o;
     });
   }

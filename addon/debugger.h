@@ -131,6 +131,9 @@ class Debugger : public DebugHook {
   void setSlots(const Slots& s);
   // A stopped copy of the process without this debugger's breakpoints (forkCopy).
   TraceePtr forkCopyAt(uint64_t insn);
+  // The same of a replayed process of several threads, every thread with its replay
+  // (forkReplayedProcess, replay_thread_copy.h), the debugged thread's copy first.
+  std::vector<TraceePtr> forkReplayedAt(uint64_t insn);
   // On the JS thread: stops a run in progress (it reports "interrupted"), or the
   // next one to start before a fresh resume. True when the tracee was running.
   bool interrupt();
@@ -239,6 +242,10 @@ class Debugger : public DebugHook {
   // How long a slice or an interrupt that came inside the library's code is put off:
   // its work per call is a few microseconds (a copy, a crc32 of the bytes a write reads).
   static constexpr uint64_t kFedSlicePutOffNs = 50000;
+  // A slice put off again and again (the program in the library's code, or not
+  // one instruction run since the resume) waits twice as long each time, up to this.
+  static constexpr uint64_t kFedSlicePutOffMaxNs = 20000000;
+  uint64_t fedSlicePutOff = kFedSlicePutOffNs;  // the next put-off of a slice
 
   // ---- The registers at the current stop, read once
   user_regs_struct regsCache{};

@@ -29,6 +29,7 @@ void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
     deferredInterrupt = false;
     sliceAt = req.sliceAt;
     haveSliceRegs = false;
+    fedSlicePutOff = kFedSlicePutOffNs;
     ranNs = 0;
     hitSeq = 0;
   }

@@ -166,6 +166,13 @@ void Debugger::runToPoint(pid_t, int& sig) {
     if (counted + 16 > pc && counted < pc + len)
       throw NativeError{EINVAL, "a counted run cannot cross the asynchronous signal's point at " + hex(pc) +
                                     " (a counting stub beside its pc)"};
+  // A fresh resume standing at pc: that arrival was judged above, and counted at the
+  // stop (runUserCode steps over a trap there as over one it already took). Under the
+  // jump it would be taken again, and a lifted int3's step-over would write its byte
+  // into the jump (a run met SIGILL at pc+3). With a signal to deliver first, every
+  // arrival is judged at an int3 instead.
+  bool stepOff = mode == kCont && !underJump && fresh && regs().rip == pc;
+  if (stepOff && sig != 0) underJump = true;
   bool filter = mode == kCont && !underJump;
   std::vector<uint64_t> added;
   if (!filter && mode == kCont) added = insertSilent({pc});
@@ -184,6 +191,20 @@ void Debugger::runToPoint(pid_t, int& sig) {
     } catch (const NativeError&) {
     }
   };
+  if (filter && stepOff) {
+    // the jump's instructions run unpatched, stepped, before the patch goes in
+    for (int i = 0; regs().rip >= pc && regs().rip < pc + len; i++) {
+      if (i == 16) throw NativeError{EIO, "the program did not step out of the asynchronous signal's point at " + hex(pc)};
+      resume(pid, PTRACE_SINGLESTEP, 0);
+      Stop step = waitStop(pid);
+      regsValid = false;
+      if (step.kind != Stop::kSignal || step.sig != SIGTRAP) {
+        undo();
+        throw notThere(step);
+      }
+    }
+    fresh = false;  // left pc: runUserCode has no stop to step over
+  }
   if (filter) setPatch(true);
   Stop st;
   try {

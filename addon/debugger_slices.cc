@@ -4,6 +4,7 @@
 // (interrupt() on the JS thread sends SIGSTOP and the run ends "interrupted").
 // Both come as a SIGSTOP; the run time (ranNs) is kept here to tell when a slice
 // is due.
+#include <algorithm>
 #include <errno.h>
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -15,6 +16,7 @@
 
 #include "debugger.h"
 #include "process_copy.h"
+#include "replay_thread_copy.h"
 #include "tracer_thread.h"
 #include "slice_timer.h"
 
@@ -92,6 +94,7 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
     if (interrupts.asked.load() || deferredInterrupt) return st;  // the user's interrupt came with it, or is due
     regsValid = false;
     // another signal pending (an rdtsc's SIGSEGV, a fault) comes first: no copy here.
+    // (In any thread: a copy of a process of several threads is taken at once.)
     // Nor where no instruction ran since the resume: a SIGSTOP reported before the
     // first instruction stands at a state that other paths reach differently (the
     // first instruction of a signal handler entered by a step over a breakpoint,
@@ -100,8 +103,17 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
     // Nor inside the library's code while it serves calls (debugger_feed.cc): the copy
     // is put off a little, when the program is out of it (a timer due at once would
     // stop it again before it got anywhere).
-    if (due && inFedCode(regs().rip)) sliceAt.front() = ranNs + kFedSlicePutOffNs;
-    else if (due && pendingSignals(pid) == 0 && regs().rip != resumeRip) takeSlice();
+    // A copy not taken here is put off, not left due: a timer re-armed due at once
+    // stopped the program again before it ran an instruction, again and again (a
+    // search over buffered calls with a breakpoint between them crawled, minutes
+    // on a loaded machine).
+    if (due && (inFedCode(regs().rip) || pendingSignalsOfProcess(pid) != 0 || regs().rip == resumeRip)) {
+      sliceAt.front() = ranNs + fedSlicePutOff;
+      fedSlicePutOff = std::min(2 * fedSlicePutOff, kFedSlicePutOffMaxNs);
+    } else if (due) {
+      takeSlice();
+      fedSlicePutOff = kFedSlicePutOffNs;
+    }
     resumeWatched(request, nullptr, sliceHere);
   }
 }

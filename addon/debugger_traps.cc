@@ -11,6 +11,7 @@
 
 #include "debugger.h"
 #include "process_copy.h"
+#include "replay_thread_copy.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -44,6 +45,7 @@ void Debugger::setSlots(const Slots& s) {
 }
 
 TraceePtr Debugger::forkCopyAt(uint64_t insn) { return forkCopy(*tracee, insn, &sw); }
+std::vector<TraceePtr> Debugger::forkReplayedAt(uint64_t insn) { return forkReplayedProcess(*tracee, insn, &sw); }
 
 // What a stop of the program's code means: an interrupt, one of our int3s, a debug
 // register (a hardware breakpoint, a data trigger, a completed single step), or
@@ -70,7 +72,7 @@ Debugger::Verdict Debugger::classify(const Stop& st, bool stepping) {
         staleStops = std::max(staleStops, 1);
         drainStops();
       }
-      if (copyHere && pendingSignals(pid) == 0) {
+      if (copyHere && pendingSignalsOfProcess(pid) == 0) {
         regsValid = false;
         sliceAt.insert(sliceAt.begin(), 0);
         takeSlice();

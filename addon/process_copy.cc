@@ -18,6 +18,8 @@
 
 namespace rw {
 
+constexpr uint64_t kCloneParent = 0x8000;  // CLONE_PARENT
+
 // A process of several threads is copied whole (thread_copy.cc), around a copy of
 // its calling thread.
 TraceePtr forkCopy(Tracee& t, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
@@ -26,8 +28,8 @@ TraceePtr forkCopy(Tracee& t, uint64_t insn, const std::map<uint64_t, uint8_t>* 
   return forkCopyCaller(t, t.pid, insn, sw);
 }
 
-// A copy of the stopped tracee's thread `caller`: clone(flags 0: no exit signal, so
-// the replayed process never sees a SIGCHLD) injected at the `syscall` instruction at
+// A copy of the stopped tracee's thread `caller`: clone(CLONE_PARENT, no exit signal,
+// so that no process sees a SIGCHLD) injected at the `syscall` instruction at
 // insn. The child is auto-attached (PTRACE_O_TRACECLONE), gets the thread's
 // registers and the replay session, and stays stopped. The breakpoints in `sw` are
 // lifted around the fork so that the copy holds none; debug registers are not
@@ -49,7 +51,12 @@ TraceePtr forkCopyCaller(Tracee& t, pid_t caller, uint64_t insn, const std::map<
     if (ptrace(PTRACE_SETOPTIONS, pid, nullptr, (void*)opts) != 0) throw NativeError{errno, "ptrace(PTRACE_SETOPTIONS)"};
     r.rax = 56;  // clone
     r.orig_rax = uint64_t(-1);
-    r.rdi = 0;  // flags: a new process, exit signal 0
+    // flags: a new process, exit signal 0, a sibling of the original (CLONE_PARENT):
+    // its parent is then the original's, this tracer for a process it started,
+    // which reaps it whole when the copy is killed. A child of the original would
+    // stay a zombie until the original is reaped: a debugging session's dropped
+    // checkpoints piled up under the replayed process.
+    r.rdi = kCloneParent;
     r.rsi = 0;  // same stack (copy-on-write)
     r.rdx = r.r10 = r.r8 = r.r9 = 0;
     r.rip = insn;

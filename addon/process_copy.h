@@ -15,7 +15,8 @@
 namespace rw {
 
 // A stopped copy of the stopped tracee pid, made by a clone injected at the
-// `syscall` instruction at insn. `sw` (address -> original byte) are the int3s in
+// `syscall` instruction at insn; the copy is the original's sibling (CLONE_PARENT:
+// the tracer's child when the tracer started the original, reaped whole when killed). `sw` (address -> original byte) are the int3s in
 // pid: lifted around the fork, so that the copy holds none. Debug registers are
 // not inherited. The copy gets the registers, the replay session and the CPUID
 // state of `t` (Tracee::forkedAs), and its own emulated files where they are written.

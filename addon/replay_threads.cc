@@ -1,6 +1,8 @@
 // Threads while replaying: see replay_threads.h.
 #include "replay_threads.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <sys/ptrace.h>
 
 #include "ptrace_ops.h"
@@ -81,6 +83,18 @@ void startGroupExit(const ReplayThreads& threads) {
 
 void allDying(const ReplayThreads& threads) {
   for (auto& t : threads.live()) t->replay.exiting = true;
+}
+
+void threadsKilled(const ReplayThreads* threads) {
+  if (!threads) return;
+  // killTracee reaped every thread of the group; a tid that exists is another
+  // process's by now, or a thread that outlived a kill that was not sent (its
+  // thread had ended by itself): left to its own Tracee
+  for (auto& t : threads->live())
+    if (::kill(t->pid, 0) != 0 && errno == ESRCH) {
+      t->gone = true;
+      t->mem.reset();
+    }
 }
 
 }  // namespace rw

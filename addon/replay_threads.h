@@ -66,4 +66,8 @@ void startGroupExit(const ReplayThreads& threads);
 // Every thread of the process is dying (a fatal signal, an exit_group under way).
 void allDying(const ReplayThreads& threads);
 
+// One thread's Tracee killed its process (Tracee::kill): the threads that no longer
+// exist are gone (threads may be null: a process of one thread).
+void threadsKilled(const ReplayThreads* threads);
+
 }  // namespace rw

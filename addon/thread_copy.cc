@@ -369,8 +369,22 @@ ThreadsCopy forkCopyThreads(Tracee& original, pid_t caller, uint64_t insn, const
   std::vector<std::pair<pid_t, user_regs_struct>> entries;  // threads at a syscall's entry, as they were
   for (pid_t t : tids)
     if (checkCopyable(t)) entries.push_back({t, getRegs(t)});
+  // The debugger's int3s are lifted for the whole copy, not around the fork only: a
+  // thread at a syscall's entry goes back there through its `syscall` instruction,
+  // which may hold one (and the copy must hold none).
+  auto liftBreakpoints = [&](bool lifted) {
+    if (sw)
+      for (auto& [a, b] : *sw) original.write(a, lifted ? &b : (const uint8_t*)"\xcc", 1);
+  };
+  liftBreakpoints(true);
   auto backToEntries = [&] {
-    for (auto& [t, r] : entries) returnToEntry(t, r);
+    try {
+      for (auto& [t, r] : entries) returnToEntry(t, r);
+    } catch (...) {
+      liftBreakpoints(false);
+      throw;
+    }
+    liftBreakpoints(false);
   };
   TraceePtr copy;
   std::vector<ThreadCopy> out;
@@ -391,7 +405,7 @@ ThreadsCopy forkCopyThreads(Tracee& original, pid_t caller, uint64_t insn, const
     bool holdCaller = signalWaiting(pid, states[0].sigmask);
     if (holdCaller) setSigmask(pid, kAll);
     try {
-      copy = forkCopyCaller(original, pid, insn, sw);
+      copy = forkCopyCaller(original, pid, insn, nullptr);  // the int3s are lifted already
     } catch (...) {
       if (holdCaller) setSigmask(pid, states[0].sigmask);
       throw;

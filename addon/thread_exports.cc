@@ -1,4 +1,6 @@
-// forkThreads (a copy of every thread of a stopped process, thread_copy.h), and
+// forkThreads (a copy of every thread of a stopped process, thread_copy.h),
+// forkReplayed (the same of a replayed process, each copied thread with its replay:
+// replay_thread_copy.h), and
 // resume/waitStop: a thread set going, and the next stop of one thread waited for
 // apart, which a process whose threads wait for each other needs (resumeAndWait
 // would wait for one while the thread it waits on stays stopped).
@@ -11,6 +13,7 @@
 
 #include "js_args.h"
 #include "ptrace_ops.h"
+#include "replay_thread_copy.h"
 #include "thread_copy.h"
 #include "tracee_exports.h"
 #include "tracer_thread.h"
@@ -21,6 +24,15 @@ namespace {
 using Napi::CallbackInfo;
 using Napi::Value;
 
+// A closed Tracee passed in: a bug in the caller, said as a closed Tracee's own calls say it.
+Value closedTracee(const CallbackInfo& info, const char* usage) {
+  auto d = Napi::Promise::Deferred::New(info.Env());
+  Napi::Error e = Napi::Error::New(info.Env(), std::string("the tracee was closed (usage: ") + usage + ")");
+  e.Set("code", Napi::String::New(info.Env(), "EDISPOSED"));
+  d.Reject(e.Value());
+  return d.Promise();
+}
+
 Value ForkThreads(const CallbackInfo& info) {
   const char* usage = "forkThreads(tracee: Tracee, caller: number (one of its threads), insnAddr: bigint): "
                       "{ tracee: Tracee, threads: { original, copy }[] }";
@@ -29,13 +41,7 @@ Value ForkThreads(const CallbackInfo& info) {
   pid_t caller = info[1].As<Napi::Number>().Int32Value();
   uint64_t insn = big(info[2]);
   USAGE_CHECK(caller > 0, usage);
-  if (!t) {  // a bug in the caller, said as a closed Tracee's own calls say it
-    auto d = Napi::Promise::Deferred::New(info.Env());
-    Napi::Error e = Napi::Error::New(info.Env(), std::string("the tracee was closed (usage: ") + usage + ")");
-    e.Set("code", Napi::String::New(info.Env(), "EDISPOSED"));
-    d.Reject(e.Value());
-    return d.Promise();
-  }
+  if (!t) return closedTracee(info, usage);
   return submitToTracer(info.Env(), usage, [t, caller, insn] {
     auto copy = std::make_shared<ThreadsCopy>(forkCopyThreads(*t, caller, insn, nullptr));
     Outcome o;
@@ -52,6 +58,21 @@ Value ForkThreads(const CallbackInfo& info) {
       r.Set("threads", a);
       return r;
     };
+    return o;
+  });
+}
+
+Value ForkReplayed(const CallbackInfo& info) {
+  const char* usage = "forkReplayed(tracee: Tracee (a thread of a replayed process), insnAddr: bigint): "
+                      "{ recordedTid, tracee: Tracee }[] (the copy of every thread, tracee's first)";
+  USAGE_CHECK(info.Length() == 2 && isTracee(info.Env(), info[0]) && info[1].IsBigInt(), usage);
+  TraceePtr t = traceeFrom(info.Env(), info[0]);
+  uint64_t insn = big(info[1]);
+  if (!t) return closedTracee(info, usage);
+  return submitToTracer(info.Env(), usage, [t, insn] {
+    auto copies = std::make_shared<std::vector<TraceePtr>>(forkReplayedProcess(*t, insn, nullptr));
+    Outcome o;
+    o.build = [copies](Napi::Env env) { return replayedCopyToJs(env, *copies); };
     return o;
   });
 }
@@ -83,8 +104,20 @@ Value WaitStop(const CallbackInfo& info) {
 
 }  // namespace
 
+Napi::Value replayedCopyToJs(Napi::Env env, const std::vector<TraceePtr>& copies) {
+  Napi::Array a = Napi::Array::New(env, copies.size());
+  for (uint32_t i = 0; i < copies.size(); i++) {
+    Napi::Object p = Napi::Object::New(env);
+    p.Set("recordedTid", copies[i]->replay.recordedTid);
+    p.Set("tracee", wrapTracee(env, copies[i]));
+    a.Set(i, p);
+  }
+  return a;
+}
+
 void registerThreadExports(Napi::Env env, Napi::Object exports) {
   exports.Set("forkThreads", Napi::Function::New(env, ForkThreads));
+  exports.Set("forkReplayed", Napi::Function::New(env, ForkReplayed));
   exports.Set("resume", Napi::Function::New(env, Resume));
   exports.Set("waitStop", Napi::Function::New(env, WaitStop));
 }

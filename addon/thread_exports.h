@@ -3,7 +3,14 @@
 #pragma once
 #include <napi.h>
 
+#include <vector>
+
+#include "tracee.h"
+
 namespace rw {
+
+// forkReplayed's result (replay_thread_copy.h) as JS: { recordedTid, tracee }[].
+Napi::Value replayedCopyToJs(Napi::Env env, const std::vector<TraceePtr>& copies);
 
 void registerThreadExports(Napi::Env env, Napi::Object exports);
 

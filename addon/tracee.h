@@ -41,9 +41,11 @@ struct Tracee : std::enable_shared_from_this<Tracee> {
 
   size_t read(uint64_t addr, void* out, size_t len) { return readMemory(pid, addr, out, len, &mem); }
   void write(uint64_t addr, const void* data, size_t len) { writeMemory(pid, addr, data, len, &mem); }
-  // SIGKILL and reap (once); the memory file is closed.
+  // SIGKILL and reap (once); the memory file is closed. The kill takes every thread
+  // of the process: their Tracees are gone too (replay_threads.h), so that none
+  // sends anything to its thread's tid, which may name another process by then.
   void kill() {
-    if (!gone) killTracee(pid);
+    if (!gone && killTracee(pid)) threadsKilled(replay.threads.get());
     gone = true;
     mem.reset();
   }

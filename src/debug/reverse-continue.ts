@@ -76,7 +76,7 @@ export class ReverseSearch {
       // window's run time whatever the hits, so it starts from the closest start
       const counted = sw.length > 0 && slots.every((x) => !x) && starts[0].e === end.e;
       const anchors = end.n > HOT_ARRIVALS || counted ? [] : await this.narrow(starts[0], end);
-      const known: Candidate<Start>[] = starts.map((x) => ({ start: x, dist: x.cp ? endT - x.cp.t : Infinity }));
+      const known: Candidate<Start>[] = starts.map((x) => ({ start: x, dist: x.cp ? endT - x.cp.t : this.distanceOfInterval(x.e, end.e, endT) }));
       windows = planWindows(anchors.map((a) => ({ start: { cp: a.cp, e: a.cp.mark.e } as Start, dist: a.dist })), known);
     }
     traceRuns(() => `windows from ${windows.map((w) => (w.cp ? `#${w.cp.id} (${((endT - w.cp.t) / 1e6).toFixed(3)} ms)` : `interval ${w.e}`)).join(', ')}`);
@@ -228,6 +228,21 @@ export class ReverseSearch {
       m = c.mark;
     }
     return out;
+  }
+
+  /**
+   * How far back the start of interval e is from the end (interval endE, run time
+   * endT), estimated: no checkpoint there says. Its time is taken on the line from
+   * the latest checkpoint before it to the end, by event count. Windows are chosen
+   * by these distances (planWindows): with no estimate, every interval start back
+   * to a checkpoint was a window of its own (a search back over 126 buffered calls
+   * was 126 windows, each a seek from the checkpoint).
+   */
+  private distanceOfInterval(e: number, endE: number, endT: number): number {
+    const c = this.timeline.latestBefore(e, true);
+    const span = Math.max(1, endE - c.mark.e);
+    const t = c.t + ((endT - c.t) * (e - c.mark.e)) / span;
+    return Math.max(endE - e, endT - t); // at least a nanosecond per event back
   }
 
   /** end named relative to the start of a window (undefined: it cannot be named from there). */

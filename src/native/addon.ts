@@ -275,6 +275,8 @@ export interface ProcessDebugger {
   setDebugRegs(slots: ({ addr: bigint; type: 0 | 1 | 3; len: 1 | 2 | 4 | 8 } | null)[]): Promise<void>;
   /** Forks the stopped process without its breakpoints (clone injected at insnAddr); resolves to the stopped copy. */
   forkCopy(insnAddr: bigint): Promise<NativeTracee>;
+  /** Native.forkReplayed of the debugged process, without its breakpoints (the copy holds none; debug registers are not copied). */
+  forkReplayed(insnAddr: bigint): Promise<ReplayedThread[]>;
   /** Synchronous (JS thread): stops a running run, which reports 'interrupted'. */
   interrupt(): boolean;
   /** Lets the native state go (after the jobs already submitted). */
@@ -346,15 +348,28 @@ export interface Native {
    * threads), the other threads cloned in the copy with their registers, XSAVE
    * area, signal mask, sigaltstack, robust list, clear-tid address, name and queued
    * signals. The copy's Tracee (its pid: the copy of `caller`), and one pair per
-   * thread, the caller's first. Every thread must be in a ptrace stop, none at a
-   * syscall's entry. Closing the copy's Tracee ends all its threads.
+   * thread, the caller's first. Every thread must be in a ptrace stop (a syscall's
+   * entry stop is kept), none at a seccomp stop. Closing the copy's Tracee ends all
+   * its threads. The copy has no replay sessions but the caller's: forkReplayed.
    */
   forkThreads(tracee: NativeTracee, caller: number, insnAddr: bigint): Promise<{ tracee: NativeTracee; threads: ThreadCopy[] }>;
+  /**
+   * A copy of a replayed process that replays on (docs/timeline.md, "Checkpoints of
+   * threads"): every thread copied as forkThreads does, the fork injected in
+   * `tracee`'s thread (any thread's Tracee, stopped between two runs), each copy with
+   * its original's replay. One entry per thread, `tracee`'s copy first. Keep them all:
+   * closing (or collecting) any one kills the whole copy; the others' close() then
+   * only lets them go.
+   */
+  forkReplayed(tracee: NativeTracee, insnAddr: bigint): Promise<ReplayedThread[]>;
   /** Sets one stopped thread going, without waiting (waitStop waits). */
   resume(tid: number, mode: 'cont' | 'syscall' | 'step', signal: number): Promise<void>;
   /** The next stop (or the end) of one tracee. */
   waitStop(tid: number): Promise<NativeWaitResult>;
 }
+
+/** A thread of a replayed process's copy (forkReplayed): the recorded thread it replays, and its Tracee. */
+export interface ReplayedThread { recordedTid: number; tracee: NativeTracee }
 
 /** A thread of a copied process and the thread that stands for it in the copy. */
 export interface ThreadCopy {

@@ -4,10 +4,11 @@
 // writes to fd 1/2 in that order.
 import type { TraceReader } from '../history/index.js';
 import { CLONE_THREAD, EventKind } from '../history/events.js';
-import type { NativeTracee } from '../native/addon.js';
+import { native, type NativeTracee } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { PointNotFoundError } from '../points/point-not-found.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
+import { STUB_SYSCALL } from './stub.js';
 
 /** Where a replay's time went (ms, wall clock), for REWIND_TRACE_RUNS: the answer to "why is replay slower than native". */
 export interface ReplayTimes {
@@ -100,6 +101,16 @@ export class Replayer {
     return this.next;
   }
 
+  /** The replayed processes and threads alive: the recorded tid each replays, and its pid (tid) in this replay. */
+  threads(): { recordedTid: number; pid: number }[] {
+    return [...this.procs].map(([recordedTid, tracee]) => ({ recordedTid, pid: tracee.pid }));
+  }
+
+  /** The Tracee of the replayed process or thread of recorded tid, lent: this replay owns it and closes it. */
+  tracee(recordedTid: number): NativeTracee | undefined {
+    return this.procs.get(recordedTid);
+  }
+
   /**
    * Replays until process `tid` has been created (its clone event) and its events
    * before `from` are replayed (an exec it made: it then stands in the new program),
@@ -126,8 +137,44 @@ export class Replayer {
     return (await this.runLoop(hooks))!;
   }
 
-  /** run(); with `until`, stops (resolving undefined) as soon as it holds, leaving the processes alive. */
-  private async runLoop(hooks: ReplayHooks, until?: () => boolean): Promise<ReplayOutcome | undefined> {
+  /**
+   * Replays the first `index` events (or to the end, whose outcome it returns),
+   * leaving the processes alive and standing between two events: run() or
+   * runTo() goes on from there, fork() copies the replay there.
+   */
+  async runTo(index: number, hooks: ReplayHooks = {}): Promise<ReplayOutcome | undefined> {
+    return this.runLoop(hooks, () => this.next >= index, index);
+  }
+
+  /**
+   * A copy of this replay where it stands (docs/timeline.md, "Checkpoints of
+   * threads"): its process copied with every thread (native forkReplayed), each
+   * thread replaying on from the same point. The copy and this replay are
+   * independent: either runs to the end or is closed without the other. Only a
+   * replay that stands in one process (with its threads) is copied.
+   */
+  async fork(): Promise<Replayer> {
+    const processes = new Set([...this.procs.keys()].map((tid) => this.processOf.get(tid) ?? tid));
+    if (processes.size !== 1 || this.memoryChild.size > 0) {
+      throw new Error(`a copy of a replay is made of one process and its threads; this one stands in ${processes.size} processes (${[...processes].join(', ')})`);
+    }
+    const [first] = this.procs.values();
+    const threads = await native().forkReplayed(first, STUB_SYSCALL);
+    const copy = new Replayer(this.trace);
+    for (const { recordedTid, tracee } of threads) copy.procs.set(recordedTid, tracee);
+    for (const [tid, process] of this.processOf) copy.processOf.set(tid, process);
+    for (const [tid, before] of this.doneBefore) copy.doneBefore.set(tid, before);
+    copy.root = this.root;
+    copy.next = this.next;
+    copy.served = this.served;
+    return copy;
+  }
+
+  /**
+   * run(); with `until`, stops (resolving undefined) as soon as it holds, leaving the
+   * processes alive; with `limit`, no native run goes past that event.
+   */
+  private async runLoop(hooks: ReplayHooks, until?: () => boolean, limit?: number): Promise<ReplayOutcome | undefined> {
     const trace = this.trace;
     let rootEnd: ReplayOutcome | undefined;
     let handingOver = false;
@@ -160,7 +207,7 @@ export class Replayer {
           if (end) return end;
           continue;
         }
-        const step = await this.step(tid, this.next, count, hooks);
+        const step = await this.step(tid, this.next, limit === undefined ? count : Math.max(1, Math.min(count, limit - this.next)), hooks);
         this.next = step.next;
         if (step.kind === 'ended' && tid === this.root) rootEnd = step.outcome;
         // A stop event of a process other than the first ends only its history (it

@@ -48,7 +48,7 @@ function syscallOf(tid: number): string {
   return readFileSync(`/proc/${tid}/syscall`, 'utf8').split(' ')[0].trim();
 }
 
-/** The children of the given threads (a copy is a child of the thread it was forked in). */
+/** The children of the given threads (a copy is a child of the original's parent: this process's tracer thread). */
 function childrenOf(tids: number[]): number[] {
   return sorted(tids.flatMap((t) => readFileSync(`/proc/${t}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number)));
 }
@@ -293,11 +293,11 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     const { tracee, pairs } = await copy(o.tracee, o.leader, o.insn, o.tids);
     for (const p of pairs) expect(existsSync(`/proc/${p.copy}`)).toBe(true);
     await tracee.close();
-    // the threads are reaped; the leader's zombie is left to its real parent, the
-    // original it was forked from (as for a copy of a single-threaded process)
-    for (const p of pairs.slice(1)) expect(existsSync(`/proc/${p.copy}`), `thread ${p.copy} of the killed copy`).toBe(false);
-    expect(stateOf(pairs[0].copy)).toBe('Z');
+    // every thread is reaped, the leader too: a copy is the original's sibling
+    // (CLONE_PARENT), a child of this process, which reaps it whole
+    for (const p of pairs) expect(existsSync(`/proc/${p.copy}`), `thread ${p.copy} of the killed copy`).toBe(false);
     await expect(n.forkThreads(tracee, pairs[0].copy, o.insn)).rejects.toMatchObject({ code: 'EDISPOSED' });
+    await expect(n.forkReplayed(tracee, o.insn)).rejects.toMatchObject({ code: 'EDISPOSED' });
     await runToEnd(o.leader, o.tids, o.leader, o.thread1);
     closeSync(fd);
     expect(blocks(file, expected)).toEqual([expected]);
@@ -306,14 +306,15 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
   it('copies threads stopped at a syscall entry and exit; refuses one it cannot copy, changing nothing', async () => {
     const { file, fd } = outputFile();
     const o = await startStopped(fd);
-    const refused = async (caller: number, message: RegExp): Promise<void> => {
+    const refused = async (copying: () => Promise<unknown>, message: RegExp): Promise<void> => {
       const regs = await Promise.all(o.tids.map((t) => n.getRegs(t)));
       const calls = o.tids.map(syscallOf);
-      const children = childrenOf(o.tids);
-      await expect(n.forkThreads(o.tracee, caller, o.insn)).rejects.toThrow(message);
+      const ours = threadsOf(process.pid);
+      const children = childrenOf([...o.tids, ...ours]);
+      await expect(copying()).rejects.toThrow(message);
       expect(await Promise.all(o.tids.map((t) => n.getRegs(t)))).toEqual(regs);
       expect(o.tids.map(syscallOf)).toEqual(calls);
-      expect(childrenOf(o.tids)).toEqual(children);
+      expect(childrenOf([...o.tids, ...ours])).toEqual(children);
       expect(threadsOf(o.leader)).toEqual(sorted(o.tids));
     };
     // a worker goes on to its next syscall's entry (its end-of-run checks begin with
@@ -321,10 +322,13 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     const worker = o.tids[2];
     expect(await n.resumeAndWait(worker, 'syscall', 0)).toMatchObject({ kind: 'syscall' });
     expect(syscallOf(worker)).toBe(String(SYS_RT_SIGTIMEDWAIT));
-    await refused(0x3fffffff, /not a thread of process/);
+    await refused(() => n.forkThreads(o.tracee, 0x3fffffff, o.insn), /not a thread of process/);
+    // a replay's copy wants every thread's replay: these threads have none
+    await refused(() => n.forkReplayed(o.tracee, o.insn), /thread \d+ has no Tracee in its replay/);
     // arguments of the wrong kind are refused at the call, before any work
     expect(() => n.forkThreads(o.leader as never, o.leader, o.insn)).toThrow(/usage: forkThreads/);
     expect(() => n.forkThreads(o.tracee, o.leader, 0 as never)).toThrow(/usage: forkThreads/);
+    expect(() => n.forkReplayed(o.leader as never, o.insn)).toThrow(/usage: forkReplayed/);
     expect(() => n.resume(o.leader, 'run' as never, 0)).toThrow(/usage: resume/);
     expect(() => n.waitStop(-1)).toThrow(/usage: waitStop/);
     // a thread whose stack pointer points nowhere: the threads captured before it
@@ -334,7 +338,7 @@ describe('checkpoints of a multi-threaded process (forkThreads)', () => {
     const bad = Buffer.from(saved);
     bad.writeBigUInt64LE(0x1000n, 19 * 8); // rsp
     await n.setRegs(last, bad);
-    await refused(o.leader, /stack is not readable/);
+    await refused(() => n.forkThreads(o.tracee, o.leader, o.insn), /stack is not readable/);
     await n.setRegs(last, saved);
 
     // copied in the worker at its entry: its copy leads the copy, at the entry of the
