@@ -89,22 +89,26 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   // code once.
   const [now, around] = await Promise.all([n.getRegs(pid), codeAround(pid, pc), mapFilterPages(pid, base, fail)]);
   let result: { found: boolean; why: string; candidates: number };
+  // The filter's pages go in every case where the process lives on: the address
+  // space is the recorded one again.
+  const unmap = () => unmapFilterPages(pid, base).catch(() => undefined);
+  let unmapped: Promise<unknown> | undefined;
   try {
     const plan = await filterFor(pid, base, regs, valuesOf(point), false, { now, around });
     if ('refused' in plan) throw fail(`the code at its pc cannot hold the filter: ${plan.refused}`);
     const stepped = await stepOutOfWindow(pid, pc, plan.patch.length, fail, now);
     const original = stepped ? await n.readMemory(pid, pc, plan.patch.length) : plan.original;
-    await n.writeMemory(pid, base, plan.image);
-    await n.writeMemory(pid, pc, plan.patch);
+    // the filter, then the jump to it (a failure of either throws before the search runs)
+    await Promise.all([n.writeMemory(pid, base, plan.image), n.writeMemory(pid, pc, plan.patch)]);
     const excluded = [...point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]), base, base + FILTER_SIZE];
-    result = await n.reachPoint(tracee, {
+    const search = n.reachPoint(tracee, {
       pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: plan.trapAfter, miss: plan.miss, original,
       budgetTicks: 10 * point.userTicks + BUDGET_SLACK_TICKS,
     });
+    unmapped = unmap();  // sent now: the tracer thread runs it right after the search, whatever the search ends with
+    result = await search;
   } finally {
-    // The filter's pages go in every case where the process lives on: the address
-    // space is the recorded one again.
-    await unmapFilterPages(pid, base).catch(() => undefined);
+    await (unmapped ?? unmap());
   }
   if (!result.found) throw fail(`${result.why} (${result.candidates} candidates had the recorded registers and loop values)`);
   return { candidates: result.candidates };
