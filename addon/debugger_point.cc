@@ -156,6 +156,8 @@ void Debugger::runToPoint(pid_t, int& sig) {
     else underJump = true;
   }
   for (auto& sl : slots) underJump |= sl.used && sl.type == 0 && sl.addr >= pc && sl.addr < pc + len;
+  // No filter for this point (its code cannot hold one): every arrival at an int3.
+  underJump |= pointPatch.empty();
   // A data watchpoint could trigger inside the filter (its own reads of the loop's
   // values, or a moved instruction's write): gdb would see the filter's addresses.
   for (auto& sl : slots) underJump |= sl.used && sl.type != 0;

@@ -303,9 +303,6 @@ pid_t spawnTracee(const SpawnOptions& o) {
   return pid;
 }
 
-namespace {
-// Waits for a killed tracee's death. A stop reported first (one it had made before
-// the kill, an exit event) is let go on until the death itself.
 void reapKilled(pid_t tid) {
   for (;;) {
     int status;
@@ -316,6 +313,7 @@ void reapKilled(pid_t tid) {
   }
 }
 
+namespace {
 // The process's thread-group id (the leader's tid), or 0 when it is gone.
 pid_t threadGroupOf(pid_t pid) {
   char path[64];

@@ -74,6 +74,10 @@ pid_t spawnTracee(const SpawnOptions& opts);
 // Harmless on a pid that is gone or that is not this process's tracee or child
 // (nothing is sent): returns whether it killed or reaped one.
 bool killTracee(pid_t pid);
+// Waits for the death of a tracee that was killed (or whose process an exec ends).
+// A stop reported first (one it had made before the kill, an exit event) is let
+// go on until the death itself.
+void reapKilled(pid_t tid);
 // The process is traced by the calling thread (its TracerPid): on the tracer
 // thread, whether it is one of ours.
 bool tracedByThisThread(pid_t pid);

@@ -36,6 +36,7 @@
 #include "record_signals.h"
 #include "record_slices.h"
 #include "record_threads.h"
+#include "record_thread_exec.h"
 #include "record_views.h"
 #include "tracer_thread.h"
 
@@ -67,9 +68,6 @@ std::string atEntry(pid_t pid, Session& s, const Row& row, int64_t nr, const uin
   s.annul = false;
   s.generic = row.action == kGeneric;
   if (row.action == kUnsupported) return "it cannot be replayed faithfully yet";
-  // The kernel would end the other threads and give this one the process's pid: not
-  // followed yet (docs/timeline.md, Threads, status).
-  if (row.action == kExec && s.tgid && s.tgid != pid) return "it execs from a thread other than the process's first";
   if (row.action == kRefuse) {
     s.annul = true;
     s.forcedResult = -ENOSYS;
@@ -104,7 +102,8 @@ void appendSyscall(pid_t pid, Session& s, const Row& row, int64_t nr, int64_t re
   args6(s.entry, a);
   uint8_t flags = (s.annul ? kSysAnnulledInRecord : 0) | (s.generic ? kSysGenericCapture : 0) |
                   echoFlag(pid, s, nr, a[0]);
-  size_t start = w.begin(kEvSyscall, flags, uint32_t(pid));
+  // An exec from another thread is that thread's call (record_thread_exec.h).
+  size_t start = w.begin(kEvSyscall, flags, uint32_t(s.execFormerTid ? s.execFormerTid : pid));
   w.u32(uint32_t(nr));
   size_t nwritesAt = w.size();
   w.u32(0);
@@ -227,28 +226,35 @@ void rootEnded(Recording& rec, LoopResult& out) {
 
 }  // namespace
 
-LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBytes) {
+namespace {
+
+// The stop the loop is handling, and where the trace stood before it (recordRun).
+struct StopMark {
+  pid_t pid = 0;
+  size_t bytes = 0;
+  uint32_t count = 0;
+};
+
+LoopResult recordStops(Recording& rec, const std::vector<Row>& table, size_t maxBytes, LoopResult& out,
+                       StopMark& mark) {
   const pid_t root = rec.root;
-  if (rec.ended) throw NativeError{EINVAL, "the recording of process " + std::to_string(root) + " has ended"};
-  if (!rec.started) {
-    rec.started = true;
-    rec.procs[root].view = initialView();
-    noteStdio(root, rec.procs[root]);
-    rec.held.insert(root);
-  }
-  LoopResult out;
   RecordWriter w(out.events);
   double t0 = nowMs();
 
   while (out.events.size() < maxBytes) {
     resumeHeld(rec, [&](pid_t p, Session& ps) { recordDeath(p, ps, ps.death, table, w, out.eventCount); });
     auto [pid, st] = waitAnyRecorded(rec);
+    mark = {pid, out.events.size(), out.eventCount};
     Session& s = rec.procs[pid];
     if (!s.resumedWithSignal || st.kind != Stop::kSignal) endSignalChain(s);
     s.resumedWithSignal = false;
     threadStopped(rec, pid, s, st);
     rec.held.insert(pid);  // resumed at the top of the loop, or by the next run
     if (rec.stopRequested && st.kind != Stop::kExited && st.kind != Stop::kKilled) return stopAll(rec, pid, s, w, out);
+    if (st.kind != Stop::kExited && st.kind != Stop::kKilled && vanishedInExec(rec, pid, s)) {
+      rec.held.erase(pid);  // a sibling's exec ended it meanwhile (record_thread_exec.h)
+      continue;
+    }
 
     if (st.kind == Stop::kExited || st.kind == Stop::kKilled) {
       rec.held.erase(pid);
@@ -287,6 +293,11 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
       // A thread other than the first dies: its exit is recorded at its turn (record_threads.h).
       s.exitPending = threadExitStatus(pid, s, s.death);
       s.dying = true;
+      // One the exec of another thread ends dies at once (record_thread_exec.h).
+      if (s.exitPending && endedByExec(rec, pid, s)) {
+        recordDeath(pid, s, s.death, table, w, out.eventCount);
+        s.exitPending = false;
+      }
       continue;
     }
     bool seccompEntry = st.kind == Stop::kEvent && st.event == PTRACE_EVENT_SECCOMP;
@@ -407,6 +418,7 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
         s.flushed = 0;
         s.clearDisabled = false;
         s.execed = false;
+        s.execFormerTid = 0;
         out.stop.reason = "exec";
         return withPid(out, pid);
       }
@@ -429,6 +441,9 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
 
     if (st.kind == Stop::kEvent) {
       if (st.event == PTRACE_EVENT_EXEC) {
+        unsigned long former = 0;
+        ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &former);
+        if (former && pid_t(former) != pid) execFromThread(rec, pid, pid_t(former));  // s is now former's
         s.execed = true;
         s.syscallInsn = 0;
       } else if (st.event == PTRACE_EVENT_FORK || st.event == PTRACE_EVENT_VFORK ||
@@ -457,6 +472,32 @@ LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBy
   }
   out.stop.reason = "batch";
   return out;
+}
+
+}  // namespace
+
+LoopResult recordRun(Recording& rec, const std::vector<Row>& table, size_t maxBytes) {
+  const pid_t root = rec.root;
+  if (rec.ended) throw NativeError{EINVAL, "the recording of process " + std::to_string(root) + " has ended"};
+  if (!rec.started) {
+    rec.started = true;
+    rec.procs[root].view = initialView();
+    noteStdio(root, rec.procs[root]);
+    rec.held.insert(root);
+  }
+  LoopResult out;
+  for (;;) {
+    StopMark mark;
+    try {
+      return recordStops(rec, table, maxBytes, out, mark);
+    } catch (const NativeError& e) {
+      // A sibling's exec ended the thread while its stop was handled: the stop's
+      // records are taken back, as if it had never stopped (record_thread_exec.h).
+      if (!takeBackStop(rec, mark.pid, e.err)) throw;
+      out.events.resize(mark.bytes);
+      out.eventCount = mark.count;
+    }
+  }
 }
 
 }  // namespace rw

@@ -136,6 +136,9 @@ struct Session {
   // waits for its turn to run, as user code does (record_threads.h).
   bool exitPending = false;
   Stop death{};
+  // The process exec'd from this thread, whose tid it was (record_thread_exec.h):
+  // the execve's event, at its exit, goes to that thread's stream. 0 otherwise.
+  pid_t execFormerTid = 0;
 };
 
 inline void args6(const user_regs_struct& r, uint64_t a[6]) {

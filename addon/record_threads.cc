@@ -21,11 +21,15 @@ namespace {
 constexpr int kThreadClone = 3;  // the clone event's ptrace event: PTRACE_EVENT_CLONE
 
 // mmap, mprotect, munmap, brk, mremap, madvise, shmat, shmdt, mlock, munlock,
-// mlockall, munlockall, remap_file_pages, mlock2, pkey_mprotect.
+// mlockall, munlockall, remap_file_pages, mlock2, pkey_mprotect; and execve and
+// execveat, which replace it (and end the other threads: one that ran user code
+// meanwhile would be stopped and killed while the loop looks at it,
+// record_thread_exec.h).
 bool changesAddressSpace(int64_t nr) {
   switch (nr) {
     case 9: case 10: case 11: case 12: case 25: case 28: case 30: case 67:
     case 149: case 150: case 151: case 152: case 216: case 325: case 329:
+    case 59: case 322:
       return true;
     default:
       return false;

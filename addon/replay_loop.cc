@@ -20,6 +20,7 @@
 #include "replay_syscallbuf.h"
 #include "replay_processes.h"
 #include "replay_threads.h"
+#include "replay_thread_exec.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -483,6 +484,15 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           // SIGKILL (the OOM killer, kill -9) never shows as a signal event: the
           // recording just ends there, and so does the replay.
           bool sigkill = killed && code == SIGKILL && !s.pendingSig;
+          // A thread a sibling's exec ends (reported exiting with 0) dies when that
+          // exec is made (replay_thread_exec.h).
+          if (!killed && code == 0 && leftToSiblingExec(t)) {
+            out.eventCount++;
+            out.consumed = at + v.n - offset;
+            out.stop.reason = "exited";
+            out.stop.num("code", 0);
+            return nullptr;
+          }
           // A thread that did not call exit itself dies in its process's exit_group,
           // whose caller stands at its entry: it runs now, and takes every thread.
           if (s.threads && !s.exiting && !s.exitCalled && !sigkill) startGroupExit(*s.threads);

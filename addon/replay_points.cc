@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "memory_io.h"
+#include "replay_divergence.h"
 #include "cpu_budget.h"
 #include "ptrace_ops.h"
 #include "tracer_thread.h"
@@ -116,8 +117,28 @@ PointFound reachPoint(Tracee& t, const PointSearch& p) {
       if (!out.found) out.why = "the state at its pc cycles without matching (after " + std::to_string(out.candidates) + " candidates)";
       return out;
     }
-    r.rip = p.miss;
+    if (p.miss) {
+      r.rip = p.miss;
+      setRegs(pid, r);
+      continue;
+    }
+    // No filter (an int3 at pc): the program's instruction runs, stepped, and the
+    // int3 goes back in behind it.
     setRegs(pid, r);
+    t.write(p.pc, p.original.data(), p.original.size());
+    resume(pid, PTRACE_SINGLESTEP, 0);
+    Stop step = waitStop(pid);
+    if (step.kind == Stop::kExited || step.kind == Stop::kKilled) {
+      t.ended();
+      out.why = "the program ended before it";
+      return out;
+    }
+    if (step.kind != Stop::kSignal || step.sig != SIGTRAP) {
+      out.why = "a step from its pc stopped with " + describeStop(pid, step) + " before it";
+      return out;
+    }
+    static const uint8_t kInt3 = 0xcc;
+    t.write(p.pc, &kInt3, 1);
   }
 }
 

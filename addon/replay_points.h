@@ -26,8 +26,9 @@ struct PointSearch {
   user_regs_struct regs{};       // recorded at the point (compared without orig_rax, TF, RF)
   StateHash hash;
   AddressRanges excluded;        // left out of the hash (the filter's page among them)
-  uint64_t trapAfter = 0;        // rip after the filter's int3: a candidate
-  uint64_t miss = 0;             // where a rejected candidate goes on
+  uint64_t trapAfter = 0;        // rip after the filter's int3 (or the int3 at pc): a candidate
+  uint64_t miss = 0;             // where a rejected candidate goes on; 0: no filter, the
+                                 // int3 at pc is stepped over (code the filter cannot hold)
   std::vector<uint8_t> original; // the program's bytes under the patch at pc
   uint64_t budgetTicks = 0;      // user CPU time (clock ticks) the search may take
 };

@@ -24,6 +24,9 @@ struct ReplaySession;
 struct ReplayThreads {
   // Every thread of the process that is still replayed (expired ones are skipped).
   std::vector<std::weak_ptr<Tracee>> members;
+  // Threads whose exit events handed them to a sibling's exec, still to be reaped
+  // when it is made (replay_thread_exec.h).
+  std::vector<pid_t> endedByExec;
 
   // The thread that replays recorded thread `tid`, or null.
   std::shared_ptr<Tracee> byRecorded(uint32_t tid) const;

@@ -3,7 +3,8 @@
 // replay_thread_copy.h), and
 // resume/waitStop: a thread set going, and the next stop of one thread waited for
 // apart, which a process whose threads wait for each other needs (resumeAndWait
-// would wait for one while the thread it waits on stays stopped).
+// would wait for one while the thread it waits on stays stopped); execFromThread,
+// the exec a thread other than the first makes in replay (replay_thread_exec.h).
 #include "thread_exports.h"
 
 #include <sys/ptrace.h>
@@ -14,6 +15,7 @@
 #include "js_args.h"
 #include "ptrace_ops.h"
 #include "replay_thread_copy.h"
+#include "replay_thread_exec.h"
 #include "thread_copy.h"
 #include "tracee_exports.h"
 #include "tracer_thread.h"
@@ -102,6 +104,24 @@ Value WaitStop(const CallbackInfo& info) {
   });
 }
 
+Value ExecFromThread(const CallbackInfo& info) {
+  const char* usage = "execFromThread(leader: Tracee, thread: Tracee) (thread stands at an execve's entry, "
+                      "its registers set for the exec: replay_thread_exec.h)";
+  USAGE_CHECK(info.Length() == 2 && isTracee(info.Env(), info[0]) && isTracee(info.Env(), info[1]), usage);
+  TraceePtr leader = traceeFrom(info.Env(), info[0]), thread = traceeFrom(info.Env(), info[1]);
+  if (!leader || !thread) {
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    Napi::Error e = Napi::Error::New(info.Env(), std::string("the tracee was closed (usage: ") + usage + ")");
+    e.Set("code", Napi::String::New(info.Env(), "EDISPOSED"));
+    d.Reject(e.Value());
+    return d.Promise();
+  }
+  return submitToTracer(info.Env(), usage, [leader, thread] {
+    execFromThread(*leader, *thread);
+    return nothing();
+  });
+}
+
 }  // namespace
 
 Napi::Value replayedCopyToJs(Napi::Env env, const std::vector<TraceePtr>& copies) {
@@ -120,6 +140,7 @@ void registerThreadExports(Napi::Env env, Napi::Object exports) {
   exports.Set("forkReplayed", Napi::Function::New(env, ForkReplayed));
   exports.Set("resume", Napi::Function::New(env, Resume));
   exports.Set("waitStop", Napi::Function::New(env, WaitStop));
+  exports.Set("execFromThread", Napi::Function::New(env, ExecFromThread));
 }
 
 }  // namespace rw

@@ -2,7 +2,7 @@ import { TraceReader } from '../history/index.js';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { firstExec } from '../replay/replay-process.js';
-import { debugStartOf, findProcess, recordedProcesses, threadedRefusal, type RecordedProcess } from '../replay/process-tree.js';
+import { debuggedFromExec, debugStartOf, findProcess, recordedProcesses, threadedRefusal, type RecordedProcess } from '../replay/process-tree.js';
 import { checkSymbolFile, TraceFiles } from '../replay/trace-files.js';
 import { DebugSession } from '../debug/session.js';
 import { readFileSync } from 'node:fs';
@@ -35,12 +35,11 @@ export async function replayServeCommand(argv: ServeArgs): Promise<number> {
   let debugged: RecordedProcess | undefined;
   try {
     first = firstExec(trace);
-    if (argv.pid !== undefined) {
-      debugged = findProcess(recordedProcesses(trace), argv.pid);
-      if (debugged.parent) first = debugStartOf(trace, debugged);
-    }
+    if (argv.pid !== undefined) debugged = findProcess(recordedProcesses(trace), argv.pid);
+    else if (trace.meta.version >= 5) debugged = recordedProcesses(trace)[0];
+    if (debugged && (debugged.parent || debuggedFromExec(debugged))) first = debugStartOf(trace, debugged);
     // Threads (format 5) are replayed headless only, for now.
-    const refusal = trace.meta.version >= 5 ? threadedRefusal(debugged ?? recordedProcesses(trace)[0]) : undefined;
+    const refusal = trace.meta.version >= 5 && debugged ? threadedRefusal(debugged) : undefined;
     if (refusal) throw new Error(refusal);
   } catch (e) {
     fail((e as Error).message);

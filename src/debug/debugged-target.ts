@@ -6,7 +6,7 @@
 import type { TraceReader } from '../history/index.js';
 import { decodeEvent, type ExecSnapshot } from '../history/events.js';
 import type { NativeTracee } from '../native/addon.js';
-import { debugStartOf, type RecordedProcess } from '../replay/process-tree.js';
+import { debuggedFromExec, debugStartOf, recordedProcesses, type RecordedProcess } from '../replay/process-tree.js';
 import { firstExec, startReplayProcess } from '../replay/replay-process.js';
 import { Replayer } from '../replay/replayer.js';
 
@@ -19,6 +19,8 @@ export interface DebuggedTarget {
   firstEvent: number;
   /** the index of its recorded exit (null: the history has none) */
   exitEvent: number | null;
+  /** what the trace says of it (format 5 on, where a process may have threads) */
+  process?: RecordedProcess;
 }
 
 /** The trace's last event if it is the exit of the first process (another's, in a trace of several: null). */
@@ -29,16 +31,20 @@ function rootExit(trace: TraceReader, tid: number): number | null {
   return e.kind === 'exit' && (e.tid === tid || trace.meta.version < 4) ? last : null;
 }
 
-/** The process to debug: `process` if it is a child, else the first. */
+/**
+ * The process to debug: `process` if given, else the first. The first process's history
+ * starts at the trace's start, unless an exec ended its threads (then after that exec).
+ */
 export function debuggedTarget(trace: TraceReader, process?: RecordedProcess): DebuggedTarget {
-  const child = process && process.parent ? process : undefined;
-  if (!child) {
+  const p = process ?? (trace.meta.version >= 5 ? recordedProcesses(trace)[0] : undefined);
+  if (!p || (!p.parent && !debuggedFromExec(p))) {
     const { snapshot, tid } = firstExec(trace);
-    return { snapshot, tid, firstEvent: 1, exitEvent: rootExit(trace, tid) };
+    return { snapshot, tid, firstEvent: 1, exitEvent: rootExit(trace, tid), process: p };
   }
   // after its last exec, in the program it exec'd, if it exec'd; else at its fork's return
-  const { snapshot, tid, event } = debugStartOf(trace, child);
-  return { snapshot, tid, firstEvent: event + 1, exitEvent: child.end?.event ?? null };
+  const { snapshot, tid, event } = debugStartOf(trace, p);
+  const exitEvent = p.parent ? p.end?.event ?? null : rootExit(trace, tid);
+  return { snapshot, tid, firstEvent: event + 1, exitEvent, process: p };
 }
 
 /** Its replayed process at its first instruction; the caller owns (and closes) the Tracee. */

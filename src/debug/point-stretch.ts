@@ -49,15 +49,23 @@ export async function armPoint(tracee: NativeTracee, trace: TraceReader, index: 
   const fail = (why: string) => new PointNotFoundError(`divergence: ${what} (pc ${point.pc}) was not found: ${why}`);
   let bases = basesOf.get(trace);
   if (!bases) basesOf.set(trace, (bases = new Map()));
+  // No filter where none fits (a spin's code, replay-point.ts reachTrapped): an empty
+  // patch, and the run judges every arrival at an int3 (debugger_point.cc).
+  const none = Buffer.alloc(0);
+  const trapped: NativeRunPoint = { pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded: point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]), trapAfter: pc + 1n, miss: 0n, original: none, patch: none, arrivals: 0n };
   let base = bases.get(index);
   if (base === undefined || !mappedAt(pid, base)) {
     base ??= filterPlace(pid, pc);
-    if (base === undefined) throw fail('no room for the filter within reach of its pc');
+    if (base === undefined) return trapped;
     await mapFilterPages(pid, base, fail);
     bases.set(index, base);
   }
   const plan = await filterFor(pid, base, regs, valuesOf(point), true);
-  if ('refused' in plan) throw fail(`the code at its pc cannot hold the filter: ${plan.refused}`);
+  if ('refused' in plan) {
+    await unmapFilterPages(pid, base);
+    bases.delete(index);
+    return trapped;
+  }
   const original = await n.readMemory(pid, pc, plan.patch.length);
   await n.writeMemory(pid, base, plan.image);
   const excluded = [...point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]), base, base + FILTER_SIZE];

@@ -85,7 +85,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   private async begin(): Promise<void> {
     // The front ends that do not go through `rewind replay` (DAP, ui) meet the same refusal.
     if (this.trace.meta.version >= 5) {
-      const refusal = threadedRefusal(this.opts.process ?? recordedProcesses(this.trace)[0]);
+      const refusal = threadedRefusal(this.target.process ?? recordedProcesses(this.trace)[0]);
       if (refusal) throw new EngineError('refused', refusal);
     }
     const tracee = await startTarget(this.trace, this.target);

@@ -366,6 +366,8 @@ export interface Native {
   resume(tid: number, mode: 'cont' | 'syscall' | 'step', signal: number): Promise<void>;
   /** The next stop (or the end) of one tracee. */
   waitStop(tid: number): Promise<NativeWaitResult>;
+  /** `thread`, at an execve's entry set for the replay's exec, execs; the process goes on as `leader` (addon/replay_thread_exec.h). */
+  execFromThread(leader: NativeTracee, thread: NativeTracee): Promise<void>;
 }
 
 /** A thread of a replayed process's copy (forkReplayed): the recorded thread it replays, and its Tracee. */

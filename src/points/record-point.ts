@@ -102,18 +102,19 @@ export type StateName = Pick<AsyncPointInfo, 'pc' | 'regs' | 'loopValues' | 'has
 
 /**
  * Names the state where stopped process `pid` stands: the registers, the loop's
- * values, the state hash without `excluded`. undefined when the replay could not
- * find it (no filter fits the code at pc): the caller must not put a point there.
+ * values, the state hash without `excluded`. undefined when no filter fits the code
+ * at pc, unless `trapped`: the replay then finds it with an int3 at pc, judging every
+ * arrival (replay-point.ts, reachTrapped), slower but as exact.
  * What the threads work calls to preempt a thread where it stands.
  */
-export async function nameState(pid: number, regs: Buffer, excluded: [bigint, bigint][]): Promise<StateName | undefined> {
+export async function nameState(pid: number, regs: Buffer, excluded: [bigint, bigint][], trapped = false): Promise<StateName | undefined> {
   const n = native();
   const pc = getReg(regs, 'rip');
   // the code is read once for the values and the plan (a round trip to the tracer thread each)
   const around = await codeAround(pid, pc);
   const values = await valuesAt(pid, regs, around);
   const plan = await filterFor(pid, filterPlace(pid, pc) ?? pc, regs, values, false, { now: regs, around });
-  if ('refused' in plan) return undefined;
+  if ('refused' in plan && !trapped) return undefined;
   return {
     pc: hex(pc),
     regs: regs.toString('hex'),

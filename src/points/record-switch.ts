@@ -7,7 +7,8 @@
 // thread's. As for a signal's point (record-point.ts), a rep-string instruction
 // stopped between iterations is finished first, and where the replay's filter cannot
 // be put (a tight spin loop's two-byte jump back) the point moves on an instruction at
-// a time. Where no point can be named (in the syscall buffer's library, at a syscall
+// a time, and is named where it then stands if the filter fits nowhere (the replay
+// finds it with an int3 at pc). Where no point can be named (in the syscall buffer's library, at a syscall
 // instruction, another stop came first) there is no switch: the thread runs on, and
 // the next slice tries again.
 import { getReg } from '../arch/registers.js';
@@ -56,6 +57,15 @@ export async function namePreemptionPoint(recording: NativeRecording, tid: numbe
     const code = await n.readMemory(tid, pc, 16);
     if (isSyscallInstruction(code) || repStringLength(code, pc) || !await runTo(0n)) return given();
     state = await nameState(tid, regs, excluded);
+  }
+  // A spin the filter cannot hold anywhere (glibc's pthread_spin_lock wait): named
+  // where it stands, found in replay with an int3 at pc. Without it the spinning
+  // thread was never switched out, and a lock holder preempted inside its critical
+  // section stalled the recording.
+  if (!state) {
+    const pc = getReg(regs, 'rip');
+    const code = await n.readMemory(tid, pc, 16);
+    if (!isSyscallInstruction(code) && !repStringLength(code, pc)) state = await nameState(tid, regs, excluded, true);
   }
   const before = Buffer.concat(steps);
   if (!state) return { before };

@@ -81,8 +81,9 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   const regs = Buffer.from(point.regs, 'hex');
   const pc = BigInt(point.pc);
   const fail = (why: string) => new PointNotFoundError(`divergence: ${what} (pc ${point.pc}) was not found: ${why}`);
+  const budgetTicks = 10 * point.userTicks + BUDGET_SLACK_TICKS;
   const base = filterPlace(pid, pc);
-  if (base === undefined) throw fail('no room for the filter within reach of its pc');
+  if (base === undefined) return reachTrapped(tracee, point, budgetTicks, fail);
   // Each call below is a round trip to the tracer thread, a few ms each on a loaded
   // machine, and there is one search per point: the registers and the code are read
   // with the pages' mmap (the tracer thread takes the three calls in one wake), the
@@ -95,7 +96,11 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   let unmapped: Promise<unknown> | undefined;
   try {
     const plan = await filterFor(pid, base, regs, valuesOf(point), false, { now, around });
-    if ('refused' in plan) throw fail(`the code at its pc cannot hold the filter: ${plan.refused}`);
+    if ('refused' in plan) {
+      unmapped = unmap();
+      await unmapped;
+      return reachTrapped(tracee, point, budgetTicks, fail);
+    }
     const stepped = await stepOutOfWindow(pid, pc, plan.patch.length, fail, now);
     const original = stepped ? await n.readMemory(pid, pc, plan.patch.length) : plan.original;
     // the filter, then the jump to it (a failure of either throws before the search runs)
@@ -103,7 +108,7 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
     const excluded = [...point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]), base, base + FILTER_SIZE];
     const search = n.reachPoint(tracee, {
       pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: plan.trapAfter, miss: plan.miss, original,
-      budgetTicks: 10 * point.userTicks + BUDGET_SLACK_TICKS,
+      budgetTicks,
     });
     unmapped = unmap();  // sent now: the tracer thread runs it right after the search, whatever the search ends with
     result = await search;
@@ -111,6 +116,25 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
     await (unmapped ?? unmap());
   }
   if (!result.found) throw fail(`${result.why} (${result.candidates} candidates had the recorded registers and loop values)`);
+  return { candidates: result.candidates };
+}
+
+/**
+ * The search where no filter can be put (a spin loop whose every byte is a branch
+ * target, as glibc's pthread_spin_lock wait): an int3 at pc, each arrival judged by
+ * the tracer and the instruction stepped over on a miss (miss 0). Slower per
+ * arrival, as exact.
+ */
+async function reachTrapped(tracee: NativeTracee, point: AsyncPointInfo, budgetTicks: number, fail: (why: string) => Error): Promise<{ candidates: number }> {
+  const n = native();
+  const pc = BigInt(point.pc);
+  const original = await n.readMemory(tracee.pid, pc, 1);
+  await n.writeMemory(tracee.pid, pc, Buffer.from([0xcc]));
+  const excluded = point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]);
+  const result = await n.reachPoint(tracee, {
+    pc, regs: Buffer.from(point.regs, 'hex'), hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: pc + 1n, miss: 0n, original, budgetTicks,
+  });
+  if (!result.found) throw fail(`${result.why} (${result.candidates} arrivals at its int3 had the recorded registers)`);
   return { candidates: result.candidates };
 }
 

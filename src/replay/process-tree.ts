@@ -16,12 +16,18 @@ export interface RecordedProcess {
   firstEvent: number;
   /** the exec event whose image it started with (its parent's last, for a child) */
   imageEvent: number;
-  /** its own last exec event, for a child that exec'd: a debugger starts there, in that image */
+  /**
+   * its own last exec event, for a child that exec'd: a debugger starts there, in that
+   * image; for the first process, its last exec that ended threads of an earlier image
+   * (an exec from a thread other than the first ends them all)
+   */
   lastExec?: number;
   /** how it ended (its exit event); undefined if the trace ends first */
   end?: { killed: boolean; code: number; event: number };
   /** its threads other than the first, by recorded tid (format 5) */
   threads?: number[];
+  /** those made since its last exec (an exec ends every thread but the one that made it) */
+  imageThreads?: number[];
   /** the stop event after which it ran on unrecorded (it made a thread, or outlived the program) */
   unrecordedAfter?: number;
 }
@@ -42,13 +48,17 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
       const argv = e.snapshot.argv ?? (p ? p.argv : firstArgv);
       if (p) {
         p.argv = argv;
-        if (p.parent) p.lastExec = index;
+        if (p.parent || p.imageThreads?.length) p.lastExec = index;
+        p.imageThreads = undefined;
       } else byPid.set(e.tid, { pid: e.tid, parent: 0, argv, firstEvent: index, imageEvent: index });
       lastImage.set(e.tid, index);
     } else if (e.kind === 'clone' && (e.flags & CLONE_THREAD) !== 0n) {
       // a thread of the parent's process (format 5): its events carry its own tid
       const p = byPid.get(e.tid) ?? [...byPid.values()].find((q) => q.threads?.includes(e.tid));
-      if (p) (p.threads ??= []).push(e.child);
+      if (p) {
+        (p.threads ??= []).push(e.child);
+        (p.imageThreads ??= []).push(e.child);
+      }
     } else if (e.kind === 'clone') {
       const parent = byPid.get(e.tid);
       const image = lastImage.get(e.tid) ?? 0;
@@ -69,6 +79,7 @@ export function recordedProcesses(trace: TraceReader): RecordedProcess[] {
  * Where a debugger of a child starts (replay --pid): after its last exec, in the
  * program it exec'd, if it exec'd; else at its fork's return, in the image it
  * started with (its parent's). `event` is the exec event or the clone event.
+ * The first process starts there too once an exec ended its threads (`lastExec`).
  */
 export function debugStartOf(trace: TraceReader, p: RecordedProcess): { snapshot: ExecSnapshot; tid: number; event: number } {
   const image = p.lastExec ?? p.imageEvent;
@@ -77,14 +88,22 @@ export function debugStartOf(trace: TraceReader, p: RecordedProcess): { snapshot
   return { snapshot: e.snapshot, tid: p.pid, event: p.lastExec ?? p.firstEvent };
 }
 
+/** The debugger starts at process `p`'s last exec (debugStartOf), not at the trace's start or its fork. */
+export function debuggedFromExec(p: RecordedProcess): boolean {
+  return p.lastExec !== undefined;
+}
+
 /**
  * Why a debugger cannot have process `p` (undefined if it can): one with threads
  * replays headless (replay --check), but the debugger follows one thread, and its
  * checkpoints are forks, which copy only the calling thread (docs/timeline.md, Threads).
+ * A process debugged from its last exec on counts only the threads of that image
+ * (an exec from a thread ended the others).
  */
 export function threadedRefusal(p: RecordedProcess): string | undefined {
-  if (!p.threads?.length) return undefined;
-  return `process ${p.pid} made ${p.threads.length} thread${p.threads.length > 1 ? 's' : ''} (${p.threads.slice(0, 4).join(', ')}${p.threads.length > 4 ? ', ...' : ''}): `
+  const threads = debuggedFromExec(p) ? p.imageThreads : p.threads;
+  if (!threads?.length) return undefined;
+  return `process ${p.pid} made ${threads.length} thread${threads.length > 1 ? 's' : ''} (${threads.slice(0, 4).join(', ')}${threads.length > 4 ? ', ...' : ''}): `
     + 'debugging a process with threads is not supported yet (gdb would see one thread without the others\' effects, and reverse execution needs checkpoints that re-create threads); '
     + '`rewind replay --check` replays it, and `--pid` chooses another process of the trace';
 }

@@ -57,8 +57,11 @@ export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnaps
  * The process stands at the entry of an execve that succeeded when recorded
  * (native stop reason 'exec'): it execs the stub instead, and the exec event at
  * `index` rebuilds the new program's recorded address space around it.
+ * `leader`: `tracee` is a thread other than its process's first, which `leader`
+ * is; the process goes on at the leader's pid (addon/replay_thread_exec.h), and
+ * `leader` stands for it from then on.
  */
-export async function replayExec(tracee: NativeTracee, trace: TraceReader, index: number): Promise<void> {
+export async function replayExec(tracee: NativeTracee, trace: TraceReader, index: number, leader?: NativeTracee): Promise<void> {
   const n = native();
   const pid = tracee.pid;
   const ev = index < trace.eventCount ? decodeEvent(trace.record(index)) : undefined;
@@ -78,14 +81,19 @@ export async function replayExec(tracee: NativeTracee, trace: TraceReader, index
   setReg(regs, 'rsi', scratch + 0x200n);
   setReg(regs, 'rdx', scratch + 0x210n); // an empty envp: the NULL after argv's NULL
   await n.setRegs(pid, regs);
-  let stop = await n.resumeAndWait(pid, 'syscall', 0);
-  if (stop.kind !== 'event') throw new Error(`event ${index}: re-exec of the replay stub failed (${stop.kind} ${stop.signal})`);
-  stop = await n.resumeAndWait(pid, 'syscall', 0);
-  if (stop.kind !== 'syscall') throw new Error(`event ${index}: no execve return after re-exec of the replay stub`);
-  await tracee.setBrk(0n);
-  await cpuidBeforeRebuild(tracee, trace);
-  await rebuildAddressSpace(pid, trace, ev.snapshot);
-  await cpuidAfterRebuild(tracee, trace, ev.snapshot);
+  if (leader) {
+    await n.execFromThread(leader, tracee);
+  } else {
+    let stop = await n.resumeAndWait(pid, 'syscall', 0);
+    if (stop.kind !== 'event') throw new Error(`event ${index}: re-exec of the replay stub failed (${stop.kind} ${stop.signal})`);
+    stop = await n.resumeAndWait(pid, 'syscall', 0);
+    if (stop.kind !== 'syscall') throw new Error(`event ${index}: no execve return after re-exec of the replay stub`);
+  }
+  const process = leader ?? tracee;
+  await process.setBrk(0n);
+  await cpuidBeforeRebuild(process, trace);
+  await rebuildAddressSpace(process.pid, trace, ev.snapshot);
+  await cpuidAfterRebuild(process, trace, ev.snapshot);
 }
 
 /**

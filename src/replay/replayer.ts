@@ -309,7 +309,7 @@ export class Replayer {
       }
       case 'exec':
         t = performance.now();
-        await replayExec(tracee, trace, next);
+        await this.exec(tid, tracee, next);
         times.jsEventsMs += performance.now() - t;
         times.jsEvents++;
         return { kind: 'exec', next: next + 1 };
@@ -330,6 +330,29 @@ export class Replayer {
       }
       default:
         throw new Error(`native replay loop stopped for an unknown reason: ${r.stop.reason}`);
+    }
+  }
+
+  /**
+   * Thread or process `tid` stands at the entry of an execve that succeeded: the
+   * exec event at `index` names the process that goes on. When it is not `tid`, a
+   * thread other than the first exec'd: its process goes on at the first thread's
+   * pid (addon/replay_thread_exec.h), and the process's other threads are gone.
+   */
+  private async exec(tid: number, tracee: NativeTracee, index: number): Promise<void> {
+    const process = this.trace.record(index).readUInt32LE(8);
+    if (process === tid) return replayExec(tracee, this.trace, index);
+    const leader = this.procs.get(process);
+    if (leader === undefined || this.processOf.get(tid) !== process) {
+      throw new DivergenceError(`replay cannot go on at event ${index}: thread ${tid} exec'd as process ${process}, which is not its process in the replay`);
+    }
+    await replayExec(tracee, this.trace, index, leader);
+    for (const [thread, of] of this.processOf) {
+      if (of !== process) continue;
+      this.processOf.delete(thread);
+      const gone = this.procs.get(thread);
+      this.procs.delete(thread);
+      await gone?.close(); // ended by the exec and reaped: this only lets the object go
     }
   }
 

@@ -2,7 +2,8 @@
 // syscall buffer as the first program does, so their calls are buffered when
 // recorded and served in-process when replayed; they see the environment they were
 // given (the preload library takes itself out of it again); and `replay --pid` of
-// a child that exec'd gives gdb the program it exec'd, not its parent's.
+// a child that exec'd gives gdb the program it exec'd, not its parent's, also when
+// a thread other than its first made the exec.
 import * as fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -75,6 +76,26 @@ describe('programs exec\'d by a recorded process', () => {
   });
 });
 
+/**
+ * gdb on the replayed process `pid` of `trace` (the first if undefined), which exec'd exec_child: a breakpoint
+ * in its main and in its function, bt, print, then reverse-continue, against gdb on exec_child natively.
+ */
+async function expectDebuggedAsNative(trace: string, pid: string | undefined): Promise<void> {
+  const stops = (t: string) => t.split('\n').filter((l) => /^(Breakpoint \d+, |\$\d+ = |#\d+ )/.test(l)).join('\n');
+  const commands = ['break exec_work', 'continue', 'bt', 'print i', 'continue', 'bt', 'print i'];
+  // natively: exec_child run by itself, as the child ran it
+  const nativeRun = runNative(['gdb', '-batch', '-nx', '-ex', 'break main', '-ex', 'run > /dev/null', ...commands.flatMap((c) => ['-ex', c]), proc('exec_child')], { timeoutMs: GDB_TIMEOUT_MS });
+  const native = stops(text(nativeRun.stdout));
+  expect(native).toMatch(/^Breakpoint 1, main \(\) at .*exec_child\.c:\d+\nBreakpoint 2, exec_work \(i=0\)/);
+  const { gdb } = await debugReplay(trace, ['break main', 'continue', ...commands, 'reverse-continue', 'print i', 'bt'],
+    { breakMain: false, extra: ['--once', ...(pid === undefined ? [] : ['--pid', pid])] });
+  const replayed = stops(afterMark(gdb));
+  // Forward: what gdb shows natively; reverse-continue goes back to the first call of exec_work.
+  const firstCall = native.split('\n').slice(1, 5);
+  const again = [firstCall[0], firstCall[3].replace('$1', '$3'), firstCall[1], firstCall[2]].join('\n');
+  expect(replayed, afterMark(gdb)).toBe(`${native}\n${again}`);
+}
+
 describe('gdb on a child that exec\'d (replay --pid)', () => {
   it('is given the program it exec\'d: a breakpoint in its main and in its function, bt, reverse-continue', async () => {
     const root = tempDir('rewind-exec-debug-');
@@ -85,20 +106,34 @@ describe('gdb on a child that exec\'d (replay --pid)', () => {
     const ps = rewind(['ps', trace]);
     const child = text(ps.stdout).trimEnd().split('\n')[2]?.split(/\s+/)[0];
     expect(child, text(ps.stdout)).toMatch(/^\d+$/);
-    const stops = (t: string) => t.split('\n').filter((l) => /^(Breakpoint \d+, |\$\d+ = |#\d+ )/.test(l)).join('\n');
-    const commands = ['break exec_work', 'continue', 'bt', 'print i', 'continue', 'bt', 'print i'];
-    // natively: exec_child run by itself, as the child ran it
-    const nativeRun = runNative(['gdb', '-batch', '-nx', '-ex', 'break main', '-ex', 'run > /dev/null', ...commands.flatMap((c) => ['-ex', c]), proc('exec_child')], { timeoutMs: GDB_TIMEOUT_MS });
-    const native = stops(text(nativeRun.stdout));
-    expect(native).toMatch(/^Breakpoint 1, main \(\) at .*exec_child\.c:\d+\nBreakpoint 2, exec_work \(i=0\)/);
-    const { gdb } = await debugReplay(trace, ['break main', 'continue', ...commands, 'reverse-continue', 'print i', 'bt'],
-      { breakMain: false, extra: ['--once', '--pid', child!] });
-    const replayed = stops(afterMark(gdb));
-    // Forward: what gdb shows natively; reverse-continue goes back to the first call of exec_work.
-    const firstCall = native.split('\n').slice(1, 5);
-    const again = [firstCall[0], firstCall[3].replace('$1', '$3'), firstCall[1], firstCall[2]].join('\n');
-    expect(replayed, afterMark(gdb)).toBe(`${native}\n${again}`);
+    await expectDebuggedAsNative(trace, child!);
     // the command name works too
+    const byName = await debugReplay(trace, ['break exec_work', 'continue', 'bt 1'], { breakMain: false, extra: ['--once', '--pid', 'exec_child'] });
+    expect(afterMark(byName.gdb)).toMatch(/#0  exec_work \(i=0\) at .*exec_child\.c:\d+/);
+  }, 180_000);
+
+  it('is given the program a worker thread of it exec\'d, which ended its other threads (one busy in a loop)', async () => {
+    const root = tempDir('rewind-thread-exec-debug-');
+    const trace = path.join(root, 'trace');
+    const cmd = ['/bin/sh', '-c', `${path.join(BUILD_DIR, 'threads', 'thread_exec')} join busy ${proc('exec_child')}; echo shell saw $?`];
+    const r = rewind(['record', '-o', trace, '--', ...cmd], { traceRoot: root });
+    expect(r.status, describeRun(r)).toBe(0);
+    expect(text(r.stdout)).toBe("main starts a worker that execs, and a busy one\nexec'd step 0: 0\nexec'd step 1: 7\nexec'd step 2: 21\nshell saw 28\n");
+    // the child (thread_exec, then exec_child at its pid) and its two threads
+    const ps = text(rewind(['ps', trace]).stdout);
+    const line = ps.split('\n').find((l) => /^\d+\s+\d+\s+.*\s\S*\/exec_child exec from a thread$/.test(l));
+    expect(line, ps).toMatch(/^\d+\s+\d+\s+exit 28\s+3\s+/);
+    await expectDebuggedAsNative(trace, line!.split(/\s+/)[0]);
+  }, 180_000);
+
+  it('the first process is debugged from the exec of a worker thread on, which ended its threads', async () => {
+    const root = tempDir('rewind-thread-exec-root-');
+    const trace = path.join(root, 'trace');
+    const r = rewind(['record', '-o', trace, '--', path.join(BUILD_DIR, 'threads', 'thread_exec'), 'read', proc('exec_child')], { traceRoot: root });
+    expect(r.status, describeRun(r)).toBe(28);
+    expect(text(r.stdout)).toBe("main starts a worker that execs\nexec'd step 0: 0\nexec'd step 1: 7\nexec'd step 2: 21\n");
+    // without --pid: the first process, which is the one that exec'd
+    await expectDebuggedAsNative(trace, undefined);
     const byName = await debugReplay(trace, ['break exec_work', 'continue', 'bt 1'], { breakMain: false, extra: ['--once', '--pid', 'exec_child'] });
     expect(afterMark(byName.gdb)).toMatch(/#0  exec_work \(i=0\) at .*exec_child\.c:\d+/);
   }, 180_000);

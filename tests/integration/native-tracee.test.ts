@@ -103,7 +103,11 @@ describe('the native Tracee object', () => {
     expect(() => t.writeMemory(STUB_SYSCALL, [0x90, 0x90] as unknown as Buffer)).toThrow(/usage: writeMemory/);
     expect(() => t.cpuidPatch(0n, 1n, [1] as unknown as bigint[])).toThrow(/usage: cpuidPatch/);
     expect(() => t.setProcess('1' as unknown as number, false, true)).toThrow(/usage: setProcess/);
+    // a thread's exec (addon/replay_thread_exec.h) wants two threads of one process
+    expect(() => n.execFromThread(t, t.pid as unknown as NativeTracee)).toThrow(/usage: execFromThread/);
+    await expect(n.execFromThread(t, t)).rejects.toThrow(`thread ${t.pid} is not a thread of process ${t.pid} other than its first`);
     expect((await t.readMemory(STUB_SYSCALL, 2)).equals(before)).toBe(true);
+    expect(alive(t.pid)).toBe(true);
     await t.close();
   });
 
