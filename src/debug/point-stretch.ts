@@ -60,7 +60,7 @@ export async function armPoint(tracee: NativeTracee, trace: TraceReader, index: 
     await mapFilterPages(pid, base, fail);
     bases.set(index, base);
   }
-  const plan = await filterFor(pid, base, regs, valuesOf(point));
+  const plan = await filterFor(pid, base, regs, valuesOf(point), true);
   if ('refused' in plan) {
     await unmapFilterPages(pid, base);
     bases.delete(index);

@@ -22,6 +22,16 @@
 //   <restore rax and flags>
 //   <the displaced instructions, relocated>; jmp pc+displaced
 //
+// With a key register (filter-key.ts), the stub starts with a check that leaves the
+// flags alone, so that the arrivals that cannot be the point cost a few instructions
+// (in a hot loop every iteration is an arrival):
+//   mov [save_rcx],rcx; [count: mov rcx,[arrivals]; lea rcx,[rcx+1]; mov [arrivals],rcx]
+//   mov rcx,-rec_key; lea rcx,[key+rcx]; jrcxz equal; mov rcx,[save_rcx]; jmp moved
+//   equal: mov rcx,[save_rcx]; <the comparison above, without its inc>
+// (key rcx: lea rcx,[rcx-rec]; jrcxz equal; lea rcx,[rcx+rec]; jmp moved; equal: lea
+// rcx,[rcx+rec]: nothing saved). A replay that needs no count of arrivals
+// (countArrivals false: replay --check) leaves the count out, a store per arrival.
+//
 // The displaced window and its relocation are src/arch/displaced-code.ts, shared
 // with the hit counter: whole instructions covering 5 bytes, no call, return,
 // syscall or instruction the replay emulates by its address, no branch into the
@@ -40,6 +50,16 @@ const DATA = 4096n;
  * (addon/debugger_point.cc).
  */
 export const FILTER_ARRIVALS = FILTER_SIZE - 8n;
+/** where the key's check keeps rcx */
+const SAVE_RCX = FILTER_SIZE - 16n;
+
+/** What a filter does besides finding candidates. */
+export interface FilterOptions {
+  /** count every arrival at FILTER_ARRIVALS (the debugger names points by the count) */
+  countArrivals: boolean;
+  /** the register compared first, flags untouched (filter-key.ts); rcx only when filterKey allows it */
+  key?: UserReg;
+}
 
 export interface FilterPlan {
   /** where the pages are mapped */
@@ -48,6 +68,8 @@ export interface FilterPlan {
   image: Buffer;
   /** written at pc: a jump to the stub, then int3 fill over the rest of the window */
   patch: Buffer;
+  /** the program's bytes the patch covers, as they were planned from */
+  original: Buffer;
   /** rip after the int3 of a candidate */
   trapAfter: bigint;
   /** where a rejected candidate goes on (rax and flags restored, then the displaced code) */
@@ -63,6 +85,10 @@ const COMPARED: [Register, UserReg][] = [
   [Register.R11, 'r11'], [Register.R12, 'r12'], [Register.R13, 'r13'], [Register.R14, 'r14'], [Register.R15, 'r15'],
 ];
 
+const GPR_OF = new Map<UserReg, Register>([
+  ['rax', Register.RAX], ...COMPARED.map(([reg, name]): [UserReg, Register] => [name, reg]),
+]);
+
 /** [rip + (addr - next ip)], given by its absolute address (the encoder resolves it); the operand's size is in the Code */
 function ripMem(addr: bigint): MemoryOperand {
   return MemoryOperand.new64(Register.RIP, Register.None, 1, addr, 8, false, Register.None);
@@ -73,7 +99,7 @@ function ripMem(addr: bigint): MemoryOperand {
  * bytes at pc (32 or more), `around` the code near it (at address aroundAt) to
  * check that no branch lands inside the patch.
  */
-export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: { at: bigint; bytes: Uint8Array }, regs: Buffer, values: LoopValue[]): FilterPlan | FilterRefusal {
+export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: { at: bigint; bytes: Uint8Array }, regs: Buffer, values: LoopValue[], options: FilterOptions = { countArrivals: true }): FilterPlan | FilterRefusal {
   const moved = displacedAt(code, pc);
   if ('refused' in moved) return moved;
   const window = displacedLength(moved);
@@ -107,13 +133,15 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
   const missList = restore();
   const missAt = missList[0].ip;
   const jne = () => own(Instruction.createBranch(Code.Jne_rel32_64, missAt));
+  // the moved instructions' first address, known before they are owned
+  const keyCheck = options.key ? keyPrefix(options.key, getReg(regs, options.key), base, options.countArrivals, own) : undefined;
   const compare: Instruction[] = [
     own(Instruction.createMemReg(Code.Mov_rm64_r64, ripMem(saveRax), Register.RAX)),
     own(Instruction.create(Code.Lahf)),
     own(Instruction.createReg(Code.Seto_rm8, Register.AL)),
     own(Instruction.createMemReg(Code.Mov_rm16_r16, ripMem(saveFlags), Register.AX)),
-    // one more arrival at pc (the flags are saved: inc may change them)
-    own(Instruction.createMem(Code.Inc_rm64, ripMem(base + FILTER_ARRIVALS))),
+    // one more arrival at pc (the flags are saved: inc may change them), unless the key's check counted it
+    ...(options.countArrivals && !keyCheck ? [own(Instruction.createMem(Code.Inc_rm64, ripMem(base + FILTER_ARRIVALS)))] : []),
     own(Instruction.createRegMem(Code.Cmp_r16_rm16, Register.AX, ripMem(recFlags))), jne(),
     own(Instruction.createRegMem(Code.Mov_r64_rm64, Register.RAX, ripMem(saveRax))),
     own(Instruction.createRegMem(Code.Cmp_r64_rm64, Register.RAX, ripMem(recRax))), jne(),
@@ -138,8 +166,9 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
   });
   const trap = own(Instruction.create(Code.Int3));
   for (const i of moved) own(i);
+  if (keyCheck) keyCheck.toMoved.nearBranch64 = moved[0].ip;
   const list = [
-    ...compare, ...restore(), trap, ...missList, ...moved,
+    ...(keyCheck?.list ?? []), ...compare, ...restore(), trap, ...missList, ...moved,
     own(Instruction.createBranch(Code.Jmp_rel32_64, pc + BigInt(window))),
   ];
   const enc = new BlockEncoder(64, BlockEncoderOptions.None);
@@ -159,7 +188,49 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
   if ('refused' in patch) return patch;
   const image = Buffer.concat([Buffer.from(bytes), Buffer.alloc(Number(DATA) - bytes.length, 0xcc), dataBytes]);
   // the miss path starts right after the int3, so a candidate's rip already is `miss`
-  return { base, image, patch, trapAfter: trapAt + 1n, miss: trapAt + 1n };
+  return { base, image, patch, original: Buffer.from(code.subarray(0, window)), trapAfter: trapAt + 1n, miss: trapAt + 1n };
+}
+
+/**
+ * The key's check at the stub's start: an arrival whose key differs from `recorded`
+ * goes to the moved instructions (`toMoved`, whose target the caller sets) with every
+ * register and flag as it came; one whose key matches falls through to the full
+ * comparison.
+ */
+function keyPrefix(key: UserReg, recorded: bigint, base: bigint, count: boolean, own: <T extends Instruction>(i: T) => T): { list: Instruction[]; toMoved: Instruction } {
+  const keyReg = GPR_OF.get(key)!;
+  const rcxMem = (disp: bigint) => MemoryOperand.new64(Register.RCX, Register.None, 1, disp, 1, false, Register.None);
+  const save = () => own(Instruction.createMemReg(Code.Mov_rm64_r64, ripMem(base + SAVE_RCX), Register.RCX));
+  const reload = () => own(Instruction.createRegMem(Code.Mov_r64_rm64, Register.RCX, ripMem(base + SAVE_RCX)));
+  const rec = BigInt.asIntN(64, recorded);
+  const list: Instruction[] = [];
+  const saved = keyReg !== Register.RCX || count;
+  if (saved) list.push(save());
+  if (count) {
+    list.push(
+      own(Instruction.createRegMem(Code.Mov_r64_rm64, Register.RCX, ripMem(base + FILTER_ARRIVALS))),
+      own(Instruction.createRegMem(Code.Lea_r64_m, Register.RCX, rcxMem(1n))),
+      own(Instruction.createMemReg(Code.Mov_rm64_r64, ripMem(base + FILTER_ARRIVALS), Register.RCX)),
+    );
+    if (keyReg === Register.RCX) list.push(reload());
+  }
+  if (keyReg === Register.RCX) {
+    list.push(own(Instruction.createRegMem(Code.Lea_r64_m, Register.RCX, rcxMem(-rec))));
+  } else {
+    list.push(
+      own(Instruction.createRegU64(Code.Mov_r64_imm64, Register.RCX, BigInt.asUintN(64, -rec))),
+      own(Instruction.createRegMem(Code.Lea_r64_m, Register.RCX, MemoryOperand.new64(keyReg, Register.RCX, 1, 0n, 0, false, Register.None))),
+    );
+  }
+  // rcx is back as the program had it on both ways out: reloaded, or the lea undone
+  const back = () => (saved ? reload() : own(Instruction.createRegMem(Code.Lea_r64_m, Register.RCX, rcxMem(rec))));
+  const jrcxz = own(Instruction.createBranch(Code.Jrcxz_rel8_64, 0n));
+  const missBack = back();
+  const toMoved = own(Instruction.createBranch(Code.Jmp_rel32_64, 0n));
+  const equalBack = back();
+  jrcxz.nearBranch64 = equalBack.ip;
+  list.push(jrcxz, missBack, toMoved, equalBack);
+  return { list, toMoved };
 }
 
 /** The address of the stub's int3 (the encoder chose the branches' sizes; none of the moved instructions is one). */

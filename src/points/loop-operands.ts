@@ -131,6 +131,18 @@ export function loopOperands(code: CodeWindow, pc: bigint): LoopOperand[] {
   return found.filter((op) => op.validHere).map(({ validHere: _, ...op }) => op);
 }
 
+/**
+ * The general registers the code around pc writes: the run from pc and, when a
+ * backward branch closes a loop around pc, the loop's part before pc. What changes
+ * from one arrival at pc to the next is among them (filter-key.ts).
+ */
+export function loopWrittenRegisters(code: CodeWindow, pc: bigint): UserReg[] {
+  const written = new Set<Register>();
+  const head = decodeRun(code, pc, 2n ** 64n, pc, written, []);
+  if (head !== undefined && head < pc) decodeRun(code, head, pc, pc, written, []);
+  return [...GPR_NAMES].filter(([r]) => written.has(r)).map(([, name]) => name);
+}
+
 /** The operand's address with the registers `regs` (a user_regs_struct). */
 export function operandAddress(op: LoopOperand, regs: Buffer): bigint {
   const reg = (r: Register) => (r === Register.None ? 0n : getReg(regs, GPR_NAMES.get(r)!));

@@ -6,7 +6,8 @@ import { getReg } from '../arch/registers.js';
 import { native } from '../native/addon.js';
 import { readMaps, type ProcMapping } from '../replay/proc-maps.js';
 import { FILTER_SIZE, planFilter, type FilterPlan, type FilterRefusal } from './filter-stub.js';
-import { LOOP_REACH, type CodeWindow, type LoopValue } from './loop-operands.js';
+import { filterKey } from './filter-key.js';
+import { LOOP_REACH, loopWrittenRegisters, type CodeWindow, type LoopValue } from './loop-operands.js';
 
 /** a rel32 jump's reach, with room for the stub's size */
 const REACH = 0x7fff0000n;
@@ -49,11 +50,26 @@ function placeNear(maps: ProcMapping[], pc: bigint): bigint | undefined {
 /**
  * The filter for a point standing at `regs` in process pid, at `base`: what both
  * the recorder (to check that a point it names can be found) and the replay plan.
+ * Its key (filter-key.ts) is chosen from the loop around pc and where the thread
+ * stands now; `countArrivals` as planFilter takes it. `read`: the thread's registers
+ * now and the code around pc (codeAround), when the caller has read them already.
  */
-export async function filterFor(pid: number, base: bigint, regs: Buffer, values: LoopValue[]): Promise<FilterPlan | FilterRefusal> {
+export async function filterFor(pid: number, base: bigint, regs: Buffer, values: LoopValue[], countArrivals: boolean,
+  read?: { now: Buffer; around: CodeWindow }): Promise<FilterPlan | FilterRefusal> {
   const pc = getReg(regs, 'rip');
-  const code = await native().readMemory(pid, pc, 32);
-  return planFilter(base, pc, code, await codeAround(pid, pc), regs, values);
+  const around = read?.around ?? (await codeAround(pid, pc));
+  const key = filterKey(regs, read?.now ?? (await native().getRegs(pid)), loopWrittenRegisters(around, pc));
+  return planFilter(base, pc, codeAt(around, pc, 32), around, regs, values, { countArrivals, key });
+}
+
+/**
+ * The program's bytes at [pc, pc + length) out of the window read around it (as far
+ * as it reaches): one read of the process instead of one per use, each a round trip
+ * to the tracer thread that a loaded machine makes slow.
+ */
+export function codeAt(around: CodeWindow, pc: bigint, length: number): Buffer {
+  const from = Number(pc - around.at);
+  return Buffer.from(around.bytes.subarray(from, from + length));
 }
 
 /** Where a filter for pc could go in process pid now (undefined: no room within reach). */

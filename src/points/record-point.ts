@@ -22,7 +22,7 @@ import type { AsyncPointInfo } from '../history/events.js';
 import { native, preloadLibraryPath, type NativeRecording } from '../native/addon.js';
 import { readMaps } from '../replay/proc-maps.js';
 import { comparableRegs, REPLAY_REGION } from './point-state.js';
-import { loopOperands, loopValues, type LoopValue } from './loop-operands.js';
+import { loopOperands, loopValues, type CodeWindow, type LoopValue } from './loop-operands.js';
 import { codeAround, filterFor, filterPlace } from './process-code.js';
 
 /** CPU time a steering run may take before the point is named where the process stands (ticks; only speed depends on it). */
@@ -37,9 +37,8 @@ export interface RecordedPoint {
   point?: AsyncPointInfo;
 }
 
-async function valuesAt(pid: number, regs: Buffer): Promise<LoopValue[]> {
-  const pc = getReg(regs, 'rip');
-  const ops = loopOperands(await codeAround(pid, pc), pc);
+async function valuesAt(pid: number, regs: Buffer, around: CodeWindow): Promise<LoopValue[]> {
+  const ops = loopOperands(around, getReg(regs, 'rip'));
   return loopValues(ops, regs, (addr, len) => native().readMemory(pid, addr, len));
 }
 
@@ -111,8 +110,10 @@ export type StateName = Pick<AsyncPointInfo, 'pc' | 'regs' | 'loopValues' | 'has
 export async function nameState(pid: number, regs: Buffer, excluded: [bigint, bigint][], trapped = false): Promise<StateName | undefined> {
   const n = native();
   const pc = getReg(regs, 'rip');
-  const values = await valuesAt(pid, regs);
-  const plan = await filterFor(pid, filterPlace(pid, pc) ?? pc, regs, values);
+  // the code is read once for the values and the plan (a round trip to the tracer thread each)
+  const around = await codeAround(pid, pc);
+  const values = await valuesAt(pid, regs, around);
+  const plan = await filterFor(pid, filterPlace(pid, pc) ?? pc, regs, values, false, { now: regs, around });
   if ('refused' in plan && !trapped) return undefined;
   return {
     pc: hex(pc),
@@ -168,13 +169,15 @@ export async function nameSignalPoint(recording: NativeRecording, pid: number, s
   }
   // The probe: one more arrival at pc.
   const first = regs;
-  const v1 = await valuesAt(pid, first);
+  // the code at pc does not change between the two arrivals: read once
+  const around = await codeAround(pid, getReg(first, 'rip'));
+  const v1 = await valuesAt(pid, first, around);
   const h1 = await n.stateHash(pid, flat);
   const probe = await runTo(getReg(first, 'rip'), 0n);
   if (probe === 'given-up') return { before: Buffer.concat(steps) };
   if (probe === 'arrived') {
     if (steered === 'none') steered = 'next';
-    const v2 = await valuesAt(pid, regs);
+    const v2 = await valuesAt(pid, regs, around);
     const h2 = await n.stateHash(pid, flat);
     const weak = comparableRegs(first).equals(comparableRegs(regs)) && sameValues(v1, v2) && !h1.equals(h2);
     const ret = weak ? await returnAddress(pid, getReg(regs, 'rsp')) : undefined;

@@ -15,7 +15,7 @@ import { FILTER_SIZE } from './filter-stub.js';
 import type { LoopValue } from './loop-operands.js';
 import { PointNotFoundError } from './point-not-found.js';
 import { getReg } from '../arch/registers.js';
-import { filterFor, filterPlace } from './process-code.js';
+import { codeAround, filterFor, filterPlace } from './process-code.js';
 
 const NR_MMAP = 9, NR_MUNMAP = 11;
 const PROT_RWX = 7n;
@@ -43,11 +43,11 @@ export function valuesOf(point: AsyncPointInfo): LoopValue[] {
  * running the program's own instructions; an arrival at pc itself is left to the
  * filter (pc is the window's start, so stepping stops there).
  */
-async function stepOutOfWindow(pid: number, pc: bigint, length: number, fail: (why: string) => Error): Promise<void> {
+async function stepOutOfWindow(pid: number, pc: bigint, length: number, fail: (why: string) => Error, now: Buffer): Promise<boolean> {
   const n = native();
   for (let i = 0; i < 64; i++) {
-    const rip = getReg(await n.getRegs(pid), 'rip');
-    if (rip <= pc || rip >= pc + BigInt(length)) return;
+    const rip = getReg(i === 0 ? now : await n.getRegs(pid), 'rip');
+    if (rip <= pc || rip >= pc + BigInt(length)) return i > 0;
     const st = await n.resumeAndWait(pid, 'step', 0);
     if (st.kind !== 'signal' || st.signal !== 5) throw fail(`stepping out of the filter's window at 0x${rip.toString(16)} stopped with ${st.kind} ${st.signal}`);
   }
@@ -84,27 +84,36 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   const budgetTicks = 10 * point.userTicks + BUDGET_SLACK_TICKS;
   const base = filterPlace(pid, pc);
   if (base === undefined) return reachTrapped(tracee, point, budgetTicks, fail);
-  await mapFilterPages(pid, base, fail);
+  // Each call below is a round trip to the tracer thread, a few ms each on a loaded
+  // machine, and there is one search per point: the registers and the code are read
+  // with the pages' mmap (the tracer thread takes the three calls in one wake), the
+  // code once.
+  const [now, around] = await Promise.all([n.getRegs(pid), codeAround(pid, pc), mapFilterPages(pid, base, fail)]);
   let result: { found: boolean; why: string; candidates: number };
+  // The filter's pages go in every case where the process lives on: the address
+  // space is the recorded one again.
+  const unmap = () => unmapFilterPages(pid, base).catch(() => undefined);
+  let unmapped: Promise<unknown> | undefined;
   try {
-    const plan = await filterFor(pid, base, regs, valuesOf(point));
+    const plan = await filterFor(pid, base, regs, valuesOf(point), false, { now, around });
     if ('refused' in plan) {
-      await unmapFilterPages(pid, base);
+      unmapped = unmap();
+      await unmapped;
       return reachTrapped(tracee, point, budgetTicks, fail);
     }
-    await stepOutOfWindow(pid, pc, plan.patch.length, fail);
-    const original = await n.readMemory(pid, pc, plan.patch.length);
-    await n.writeMemory(pid, base, plan.image);
-    await n.writeMemory(pid, pc, plan.patch);
+    const stepped = await stepOutOfWindow(pid, pc, plan.patch.length, fail, now);
+    const original = stepped ? await n.readMemory(pid, pc, plan.patch.length) : plan.original;
+    // the filter, then the jump to it (a failure of either throws before the search runs)
+    await Promise.all([n.writeMemory(pid, base, plan.image), n.writeMemory(pid, pc, plan.patch)]);
     const excluded = [...point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]), base, base + FILTER_SIZE];
-    result = await n.reachPoint(tracee, {
+    const search = n.reachPoint(tracee, {
       pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: plan.trapAfter, miss: plan.miss, original,
       budgetTicks,
     });
+    unmapped = unmap();  // sent now: the tracer thread runs it right after the search, whatever the search ends with
+    result = await search;
   } finally {
-    // The filter's pages go in every case where the process lives on: the address
-    // space is the recorded one again.
-    await unmapFilterPages(pid, base).catch(() => undefined);
+    await (unmapped ?? unmap());
   }
   if (!result.found) throw fail(`${result.why} (${result.candidates} candidates had the recorded registers and loop values)`);
   return { candidates: result.candidates };

@@ -144,6 +144,12 @@ async function contentOf(reader: TraceReader, m: MappingSnapshot, length: number
   return file.subarray(s.offset, Math.min(file.length, s.offset + length));
 }
 
+/** Waits for every call, then throws the first failure (Promise.all would return at the first, with calls still running). */
+async function settleAll(calls: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(calls)).find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
 /** Turns a freshly exec'd stub into the recorded process at its exec. */
 export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap: ExecSnapshot): Promise<void> {
   const n = native();
@@ -151,31 +157,39 @@ export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap
     while (args.length < 6) args.push(0n);
     return n.injectSyscall(pid, STUB_SYSCALL, nr, args);
   };
+  // Every call to the process is a round trip to the tracer thread (a few ms each on a
+  // loaded machine, and a make replays an exec per compiler pass): the calls of all
+  // mappings are sent at once and their results checked together. The tracer thread
+  // runs them in the order sent; a failure throws after all have run, and the
+  // process is not used then.
   let stack: MappingSnapshot | undefined;
-  for (const m of snap.mappings) {
-    if (m.name === '[stack]') {
-      stack = m;
-      continue;
-    }
+  const regions = snap.mappings.filter((m) => {
+    if (m.name === '[stack]') stack = m;
+    return m.name !== '[stack]';
+  }).map((m) => {
     const start = BigInt(m.start);
     const end = BigInt(m.end);
     if (start < STUB_BASE + STUB_SIZE && end > STUB_BASE)
       throw new Error(`the recorded mapping ${m.start}-${m.end} overlaps rewind's replay stub at ${hex(STUB_BASE)}`);
-    const prot = protOf(m.perms);
-    if ('file' in m.source) {
-      // an ELF image: mapped from the trace's file where the file reaches
-      const mapped = await mapStoredFile(pid, reader, m.source.file, start, Number(end - start), m.source.offset, prot);
-      if (mapped >= Number(end - start)) continue;
-    }
+    return { m, start, end, prot: protOf(m.perms) };
+  });
+  // ELF images: mapped from the trace's file where the file reaches
+  const mapped = await Promise.all(regions.map(({ m, start, end, prot }) => ('file' in m.source
+    ? mapStoredFile(pid, reader, m.source.file, start, Number(end - start), m.source.offset, prot) : Promise.resolve(0))));
+  const calls: Promise<unknown>[] = [];
+  for (const [i, { m, start, end, prot }] of regions.entries()) {
+    if ('file' in m.source && mapped[i] >= Number(end - start)) continue;
     // Contents are written through /proc/pid/mem, which writes read-only pages of
     // private mappings only: a shared file mapping is replayed as a private one.
     const shared = m.perms[3] === 's' && !('file' in m.source) ? 1n : 2n;
-    const got = await syscall(NR_MMAP, start, end - start, 3n, shared | 0x20n | 0x10n, -1n & 0xffffffffffffffffn, 0n);
-    if (got !== start) throw new Error(`replay could not map ${m.start}-${m.end} (mmap returned ${got})`);
+    calls.push(syscall(NR_MMAP, start, end - start, 3n, shared | 0x20n | 0x10n, -1n & 0xffffffffffffffffn, 0n).then((got) => {
+      if (got !== start) throw new Error(`replay could not map ${m.start}-${m.end} (mmap returned ${got})`);
+    }));
     const data = await contentOf(reader, m, Number(end - start));
-    if (data && data.length) await n.writeMemory(pid, start, data);
-    if (prot !== 3n) await syscall(NR_MPROTECT, start, end - start, prot);
+    if (data && data.length) calls.push(n.writeMemory(pid, start, data));
+    if (prot !== 3n) calls.push(syscall(NR_MPROTECT, start, end - start, prot));
   }
+  await settleAll(calls);
   if (!stack) throw new Error('the recorded exec snapshot has no [stack] mapping');
   const stackStart = BigInt(stack.start);
   const stackEnd = BigInt(stack.end);

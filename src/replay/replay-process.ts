@@ -69,10 +69,13 @@ export async function replayExec(tracee: NativeTracee, trace: TraceReader, index
   const scratch = STUB_BASE + 0x800n; // the stub page after its code: the old image goes away anyway
   const argv = Buffer.alloc(24);
   argv.writeBigUInt64LE(scratch + 0x100n, 0);
-  await n.writeMemory(pid, scratch, Buffer.from(stubPath() + '\0'));
-  await n.writeMemory(pid, scratch + 0x100n, Buffer.from('rewind-stub\0'));
-  await n.writeMemory(pid, scratch + 0x200n, argv);
-  const regs = await n.getRegs(pid);
+  // sent together: the tracer thread takes them in one wake (each call alone is a round trip)
+  const [regs] = await Promise.all([
+    n.getRegs(pid),
+    n.writeMemory(pid, scratch, Buffer.from(stubPath() + '\0')),
+    n.writeMemory(pid, scratch + 0x100n, Buffer.from('rewind-stub\0')),
+    n.writeMemory(pid, scratch + 0x200n, argv),
+  ]);
   setReg(regs, 'orig_rax', 59n); // execve (the program may have called execveat)
   setReg(regs, 'rdi', scratch);
   setReg(regs, 'rsi', scratch + 0x200n);

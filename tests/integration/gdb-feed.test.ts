@@ -94,13 +94,14 @@ describe('gdb with the feed: a loop of buffered calls', () => {
 });
 
 describe('gdb with the feed: ^C inside a stretch of buffered calls', () => {
-  // bufloop with 30 000 values: 90 000 buffered calls, a loop of some seconds under the
-  // debugger, most of it in the syscall buffer's library
+  // bufloop with 300 000 values: 900 000 buffered calls, a loop of about half a second
+  // under the debugger on an idle machine (longer under load), most of it in the
+  // syscall buffer's library; the first interrupt comes 20 ms into it
   it('stops, goes one instruction back and forth, and replays on to the recorded end', async () => {
     const dir = tempDir('rewind-gdb-feed-data-');
-    const native = runNative([programPath('bufloop'), '30000', path.join(dir, 'native.bin')]).stdout.toString().trim();
-    expect(native).toMatch(/^bufloop: 30000 values/);
-    const trace = recordBuffered(programPath('bufloop'), ['30000', path.join(dir, 'recorded.bin')]);
+    const native = runNative([programPath('bufloop'), '300000', path.join(dir, 'native.bin')]).stdout.toString().trim();
+    expect(native).toMatch(/^bufloop: 300000 values/);
+    const trace = recordBuffered(programPath('bufloop'), ['300000', path.join(dir, 'recorded.bin')]);
     const server: Server = await startServer(trace, ['--once'], { env: { REWIND_TRACE_RUNS: '1' }, lifetimeMs: 600_000 });
     let output = '';  // the program's output, which the server writes on its stdout
     server.child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -118,7 +119,7 @@ describe('gdb with the feed: ^C inside a stretch of buffered calls', () => {
       let atEnd = false;
       for (let k = 0; k < 3 && !atEnd; k++) {
         c.sendPacket('vCont;c');
-        await sleep(100);
+        await sleep(20);
         c.interrupt();
         const stop = await c.stopReply(60_000);
         expect(stop, log()).toMatch(/^([TS]02|T05.*replaylog:end;)/);
@@ -133,14 +134,14 @@ describe('gdb with the feed: ^C inside a stretch of buffered calls', () => {
         expect(await c.resume('vCont;s', 60_000), log()).toMatch(/^T05/);
         expect(await c.registers()).toBe(before);
       }
-      // the first interrupt comes 100 ms into a loop that replays for much longer
+      // the first interrupt comes 20 ms into a loop that replays for much longer
       expect(interrupted, log()).toBeGreaterThan(0);
       if (!atEnd) {
         expect(await c.resume('vCont;c', 300_000), log()).toMatch(/^T05.*replaylog:end;/);
       }
       expect(await c.resume('vCont;c', 60_000), log()).toMatch(/^W00/);
       expect(output.trim()).toBe(native);
-      expect(servedInProcess(server.stderr())).toBeGreaterThan(30_000);
+      expect(servedInProcess(server.stderr())).toBeGreaterThan(300_000);
       c.close();
     } finally {
       server.kill();
