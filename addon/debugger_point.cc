@@ -161,19 +161,21 @@ void Debugger::runToPoint(pid_t, int& sig) {
   // A data watchpoint could trigger inside the filter (its own reads of the loop's
   // values, or a moved instruction's write): gdb would see the filter's addresses.
   for (auto& sl : slots) underJump |= sl.used && sl.type != 0;
-  // A resume from inside the jump's window (a handler returned into its middle) would
-  // run the jump's bytes as code: every arrival is judged at an int3 instead.
-  underJump |= regs().rip > pc && regs().rip < pc + len;
   for (auto& [stub, counted] : counterTraps)
     if (counted + 16 > pc && counted < pc + len)
       throw NativeError{EINVAL, "a counted run cannot cross the asynchronous signal's point at " + hex(pc) +
                                     " (a counting stub beside its pc)"};
-  // A fresh resume standing at pc: that arrival was judged above, and counted at the
-  // stop (runUserCode steps over a trap there as over one it already took). Under the
-  // jump it would be taken again, and a lifted int3's step-over would write its byte
-  // into the jump (a run met SIGILL at pc+3). With a signal to deliver first, every
-  // arrival is judged at an int3 instead.
-  bool stepOff = mode == kCont && !underJump && fresh && regs().rip == pc;
+  // The jump cannot go in where the program stands inside its window: a resume from
+  // the middle (a handler returned there, after a point at the next instruction)
+  // would run the jump's bytes as code; and a fresh resume standing at pc has had
+  // that arrival judged above and counted at the stop (runUserCode steps over a trap
+  // there as over one it already took), so under the jump it would be taken again,
+  // and a lifted int3's step-over would write its byte into the jump (a run met
+  // SIGILL at pc+3). Both step out of the window first. (Judging every arrival of the
+  // stretch at an int3 instead took minutes: a trap per loop iteration.) With a
+  // signal to deliver first, the int3 it is.
+  const uint64_t at = regs().rip;
+  bool stepOff = mode == kCont && !underJump && ((fresh && at == pc) || (at > pc && at < pc + len));
   if (stepOff && sig != 0) underJump = true;
   bool filter = mode == kCont && !underJump;
   std::vector<uint64_t> added;
@@ -194,9 +196,13 @@ void Debugger::runToPoint(pid_t, int& sig) {
     }
   };
   if (filter && stepOff) {
-    // the jump's instructions run unpatched, stepped, before the patch goes in
-    for (int i = 0; regs().rip >= pc && regs().rip < pc + len; i++) {
-      if (i == 16) throw NativeError{EIO, "the program did not step out of the asynchronous signal's point at " + hex(pc)};
+    // the window's instructions run unpatched, stepped, before the patch goes in; an
+    // arrival at pc on the way (a loop inside the window) is judged as any other
+    for (int i = 0;; i++) {
+      if (i == 64) {
+        undo();
+        throw NativeError{EIO, "the program did not step out of the asynchronous signal's point at " + hex(pc)};
+      }
       resume(pid, PTRACE_SINGLESTEP, 0);
       Stop step = waitStop(pid);
       regsValid = false;
@@ -204,8 +210,19 @@ void Debugger::runToPoint(pid_t, int& sig) {
         undo();
         throw notThere(step);
       }
+      uint64_t now = regs().rip;
+      if (now == pc) {
+        arrive(pc);
+        try {
+          judgeArrival("");
+        } catch (...) {
+          undo();
+          throw;
+        }
+      }
+      if (now < pc || now >= pc + len) break;
     }
-    fresh = false;  // left pc: runUserCode has no stop to step over
+    fresh = false;  // out of the window: runUserCode has no stop to step over
   }
   if (filter) setPatch(true);
   Stop st;
