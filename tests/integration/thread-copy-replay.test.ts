@@ -12,37 +12,17 @@
 // programs at 40 points each.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { decodeEvent } from '../../src/history/events.js';
 import { native } from '../../src/native/addon.js';
 import { STUB_SYSCALL } from '../../src/replay/stub.js';
 import { TraceReader } from '../../src/history/index.js';
 import { type ReplayHooks, type ReplayOutcome, Replayer } from '../../src/replay/replayer.js';
-import { BUILD_DIR, compileC, describeRun, programPath, PROGRAMS_DIR, rewind, runNative, tempDir } from '../helpers.js';
+import { BUILD_DIR, describeRun, programPath, PROGRAMS_DIR, rewind, runNative, tempDir } from '../helpers.js';
 
 const SYS_READ = 0;
 const SYS_FUTEX = 202;
 const SYS_CLOCK_NANOSLEEP = 230;
-
-// Two threads spinning on flags each other sets (as in threads-preempt.test.ts): the
-// recording ends only by preempting one, so its trace has switch points, which a
-// copy's replay must reach again by running the program's code.
-const SPIN_SOURCE = `
-#include <pthread.h>
-#include <stdio.h>
-static volatile int started, flag;
-static void* a(void* x) { (void)x; started = 1; while (!flag) {} return 0; }
-static void* b(void* x) { (void)x; while (!started) {} flag = 1; return 0; }
-int main(void) {
-  pthread_t ta, tb;
-  pthread_create(&ta, 0, a, 0);
-  pthread_create(&tb, 0, b, 0);
-  pthread_join(ta, 0);
-  pthread_join(tb, 0);
-  printf("flag seen\\n");
-  return 0;
-}
-`;
 
 interface Recorded {
   traceDir: string;
@@ -247,10 +227,10 @@ async function copiesReplayOn(rec: Recorded, points: Point[]): Promise<void> {
 const program = (name: string) => path.join(BUILD_DIR, 'threads', name);
 
 describe('copies of a threaded replay replay on', () => {
-  let spin = '';
-  beforeAll(() => {
-    spin = compileC('spin', SPIN_SOURCE, 'rewind-tcopy-spin-');
-  });
+  // two threads spinning on flags each other sets: the recording ends only by
+  // preempting one, so its trace has switch points, which a copy's replay must reach
+  // again by running the program's code
+  const spin = program('spin_flags');
 
   it('mutex_counter: 8 threads, copies where a thread waits on the lock and where one is being made', async () => {
     const rec = record(program('mutex_counter'));

@@ -15,25 +15,6 @@ import { decodeEvent, encodeJsonEvent, EventKind, type AsyncPointInfo } from '..
 import { BUILD_DIR, compileC, describeRun, recordAndReplay, rewind, tempDir } from '../helpers.js';
 import { rewriteTrace } from '../trace-edit.js';
 
-// A spins until B has seen it start, B spins until A has started: whichever runs
-// first must be preempted for the other to run.
-const SPIN_SOURCE = `
-#include <pthread.h>
-#include <stdio.h>
-static volatile int started, flag;
-static void* a(void* x) { (void)x; started = 1; while (!flag) {} return 0; }
-static void* b(void* x) { (void)x; while (!started) {} flag = 1; return 0; }
-int main(void) {
-  pthread_t ta, tb;
-  pthread_create(&ta, 0, a, 0);
-  pthread_create(&tb, 0, b, 0);
-  pthread_join(ta, 0);
-  pthread_join(tb, 0);
-  printf("flag seen\\n");
-  return 0;
-}
-`;
-
 // The hard case: count++ in memory (the registers repeat, the count names the point),
 // in 4 threads; main stops them once each has counted and the total is large.
 const COUNT_SOURCE = `
@@ -113,7 +94,7 @@ function withTamperedSwitch(traceDir: string): string {
 
 describe('threads: time-slice preemption', () => {
   beforeAll(() => {
-    spin = compileC('spin', SPIN_SOURCE, 'rewind-preempt-spin-');
+    spin = path.join(BUILD_DIR, 'threads', 'spin_flags');
     counter = compileC('counter', COUNT_SOURCE, 'rewind-preempt-count-');
   });
 
