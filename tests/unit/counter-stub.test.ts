@@ -3,21 +3,14 @@
 // (rip-relative operands reach the same data, relative branches the same
 // targets), the stub counts without touching the flags, and what cannot move is
 // refused with a reason. Running it for real is tests/integration/gdb-counting.test.ts.
-import { Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { Code, FlowControl, Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { decodeAll } from '../x86-decode.js';
 import { describe, expect, it } from 'vitest';
 import { branchesInto, displacedAt, FP_REGISTERS, JUMP_LENGTH, negatedRegisters, planStub, RED_ZONE, STUB_MAX, type CounterWords, type StubPlan } from '../../src/debug/counter-stub.js';
 
 const PC = 0x555555555190n;
 const STUB = 0x555555550000n + 0x1000n;
 const WORDS: CounterWords = { count: 0x555555550040n, left: 0x555555550048n, last: 0x555555550050n, seq: 0x555555550000n };
-
-function decode(bytes: Uint8Array, ip: bigint): Instruction[] {
-  const d = new Decoder(64, bytes, DecoderOptions.None);
-  d.ip = ip;
-  const out = d.decodeAll();
-  d.free();
-  return out;
-}
 
 function plan(hex: string, pc = PC, at = STUB): StubPlan {
   const p = planStub(Buffer.from(hex.replace(/ /g, ''), 'hex'), pc, at, WORDS);
@@ -27,7 +20,7 @@ function plan(hex: string, pc = PC, at = STUB): StubPlan {
 
 /** The stub's instructions after its counting part: the relocated ones and the jump back. */
 function relocated(p: StubPlan): Instruction[] {
-  const all = decode(p.code, p.codeAt);
+  const all = decodeAll(p.code, p.codeAt);
   const restore = all.findIndex((i) => i.mnemonic === Mnemonic.Lea && i.op0Register === Register.RSP && i.memoryDisplacementU64 === RED_ZONE);
   expect(restore).toBeGreaterThan(0);
   return all.slice(restore + 1);
@@ -45,7 +38,7 @@ describe('the counting stub', () => {
     expect(jumpBack.flowControl).toBe(FlowControl.UnconditionalBranch);
     expect(jumpBack.nearBranchTarget).toBe(PC + 7n);
     // the patch: a jump to the stub, int3 over the rest of the displaced bytes
-    const [jump] = decode(p.patch, PC);
+    const [jump] = decodeAll(p.patch, PC);
     expect(jump.code).toBe(Code.Jmp_rel32_64);
     expect(jump.nearBranchTarget).toBe(STUB);
     expect([...p.patch.subarray(JUMP_LENGTH)]).toEqual([0xcc, 0xcc]);
@@ -77,7 +70,7 @@ describe('the counting stub', () => {
 
   it('counts with lea and jrcxz only, and traps with the int3 it names', () => {
     const p = plan('488b15892e0000');
-    const all = decode(p.code, p.codeAt);
+    const all = decodeAll(p.code, p.codeAt);
     const counting = all.slice(0, all.findIndex((i) => i.mnemonic === Mnemonic.Mov && i.isIpRelMemoryOperand && i.ipRelMemoryAddress === PC + 7n + 0x2e89n));
     // no instruction before the displaced ones writes the flags (the program's may be live)
     for (const i of counting) expect([Mnemonic.Lea, Mnemonic.Push, Mnemonic.Pop, Mnemonic.Mov, Mnemonic.Jrcxz], Mnemonic[i.mnemonic]).toContain(i.mnemonic);
@@ -115,7 +108,7 @@ describe('the counting stub', () => {
     const negatedAt = 0x555555550800n;
     const p = planStub(Buffer.from('488b15892e0000', 'hex'), PC, STUB, WORDS, { negatedAt }, 3 * STUB_MAX);
     if ('refused' in p) throw new Error(p.refused);
-    const all = decode(p.code, p.codeAt);
+    const all = decodeAll(p.code, p.codeAt);
     const at = (ip: bigint) => all.findIndex((i) => i.ip === ip);
     // after counting, a jump to the comparisons; the counting goes on at the load of `left`
     const toCompare = all[at(all.find((i) => i.isIpRelMemoryOperand && i.ipRelMemoryAddress === WORDS.count && i.op0Kind === OpKind.Memory)!.ip) + 1];

@@ -3,7 +3,8 @@
 // flags alone, gives rcx back on both ways out, sends a miss to the moved
 // instructions, and counts each arrival once when asked. Running the filter for real
 // is tests/integration/threads-preempt.test.ts and async-signals.test.ts.
-import { Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, Register } from 'iced-x86';
+import { FlowControl, Instruction, Mnemonic, Register } from 'iced-x86';
+import { decodeAll } from '../x86-decode.js';
 import { describe, expect, it } from 'vitest';
 import { USER_REGS_SIZE, setReg, type UserReg } from '../../src/arch/registers.js';
 import { FILTER_ARRIVALS, planFilter, type FilterPlan } from '../../src/points/filter-stub.js';
@@ -23,14 +24,6 @@ function regsOf(values: Partial<Record<UserReg, bigint>>): Buffer {
   setReg(r, 'eflags', 0x246n);
   for (const [k, v] of Object.entries(values)) setReg(r, k as UserReg, v);
   return r;
-}
-
-function decode(bytes: Uint8Array, ip: bigint): Instruction[] {
-  const d = new Decoder(64, bytes, DecoderOptions.None);
-  d.ip = ip;
-  const out = d.decodeAll();
-  d.free();
-  return out;
 }
 
 describe('the key of a filter', () => {
@@ -73,7 +66,7 @@ describe("the key's check in the filter", () => {
     planFilter(base, PC, LOOP.subarray(Number(PC - HEAD)), { at: HEAD, bytes: LOOP }, regs, [], { countArrivals, key }) as FilterPlan;
   /** the stub's code up to its int3, and the check before the full comparison (which starts by saving rax) */
   const parts = (p: FilterPlan) => {
-    const code = decode(p.image.subarray(0, 4096), base).filter((i) => i.ip < p.trapAfter);
+    const code = decodeAll(p.image.subarray(0, 4096), base).filter((i) => i.ip < p.trapAfter);
     const full = code.findIndex((i) => i.mnemonic === Mnemonic.Mov && i.op1Register === Register.RAX);
     return { code, check: code.slice(0, full) };
   };
@@ -98,7 +91,7 @@ describe("the key's check in the filter", () => {
       // the miss: rcx back, then the jump to the moved instructions (the window's add, then the jump back past it)
       const toMoved = check[after + 1];
       expect(toMoved.flowControl).toBe(FlowControl.UnconditionalBranch);
-      const moved = decode(p.image.subarray(Number(toMoved.nearBranchTarget - base), 4096), toMoved.nearBranchTarget);
+      const moved = decodeAll(p.image.subarray(Number(toMoved.nearBranchTarget - base), 4096), toMoved.nearBranchTarget);
       expect(moved[0].mnemonic).toBe(Mnemonic.Add);
       expect(moved[0].op0Register).toBe(Register.RDX);
       expect(moved.find((i) => i.flowControl === FlowControl.UnconditionalBranch)?.nearBranchTarget).toBe(PC + 7n);

@@ -3,7 +3,8 @@
 // jump at pc reaches it, the displaced instruction keeps its data, the miss path
 // jumps back past the window, what cannot move is refused). Running them for real
 // is tests/integration/async-signals.test.ts.
-import { Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, Register } from 'iced-x86';
+import { FlowControl, Mnemonic, Register } from 'iced-x86';
+import { decodeAll } from '../x86-decode.js';
 import { describe, expect, it } from 'vitest';
 import { USER_REGS_SIZE, setReg } from '../../src/arch/registers.js';
 import { FILTER_SIZE, planFilter, type FilterPlan } from '../../src/points/filter-stub.js';
@@ -24,14 +25,6 @@ const LOOP = Buffer.from([
 ]);
 const PC = HEAD + 9n; // the load of the flag, after the count's add
 const COUNT = 0x402009n, STOP = 0x40300fn;
-
-function decode(bytes: Uint8Array, ip: bigint): Instruction[] {
-  const d = new Decoder(64, bytes, DecoderOptions.None);
-  d.ip = ip;
-  const out = d.decodeAll();
-  d.free();
-  return out;
-}
 
 function regsAt(pc: bigint, values: Partial<Record<'rbx' | 'rsp' | 'rax', bigint>> = {}): Buffer {
   const r = Buffer.alloc(USER_REGS_SIZE);
@@ -68,11 +61,11 @@ describe('the filter of a replay', () => {
     const p = plan() as FilterPlan;
     expect('refused' in p).toBe(false);
     expect(p.image.length).toBe(Number(FILTER_SIZE));
-    const [jump] = decode(p.patch, PC);
+    const [jump] = decodeAll(p.patch, PC);
     expect(jump.mnemonic).toBe(Mnemonic.Jmp);
     expect(jump.nearBranchTarget).toBe(base);
     expect(p.patch.length).toBe(6); // the whole 6-byte load
-    const code = decode(p.image.subarray(0, 4096), base);
+    const code = decodeAll(p.image.subarray(0, 4096), base);
     const trap = code.find((i) => i.mnemonic === Mnemonic.Int3 && i.ip + 1n === p.trapAfter);
     expect(trap).toBeDefined();
     expect(p.miss).toBe(p.trapAfter);
@@ -95,7 +88,7 @@ describe('the filter of a replay', () => {
     const at = 0x500000n;
     const p = planFilter(at - FILTER_SIZE, at, code, { at, bytes: code }, regsAt(at), []) as FilterPlan;
     expect('refused' in p).toBe(false);
-    const moved = decode(p.image.subarray(0, 4096), at - FILTER_SIZE).filter((i) => i.ip >= p.miss);
+    const moved = decodeAll(p.image.subarray(0, 4096), at - FILTER_SIZE).filter((i) => i.ip >= p.miss);
     const jne = moved.find((i) => i.mnemonic === Mnemonic.Jne);
     expect(jne?.nearBranchTarget).toBe(at);
   });
