@@ -13,7 +13,7 @@ import type { AsyncPointInfo } from '../history/events.js';
 import { native, type NativeRunPoint, type NativeTracee } from '../native/addon.js';
 import { FILTER_ARRIVALS, FILTER_SIZE } from '../points/filter-stub.js';
 import { filterFor, filterPlace } from '../points/process-code.js';
-import { mapFilterPages, PointNotFoundError, pointWhat, unmapFilterPages, valuesOf } from '../points/replay-point.js';
+import { excludedOf, mapFilterPages, PointNotFoundError, pointWhat, unmapFilterPages, valuesOf } from '../points/replay-point.js';
 
 /**
  * Where each point's filter lives, per trace (event index -> base): the same address
@@ -40,19 +40,19 @@ export async function armPoint(tracee: NativeTracee, trace: TraceReader, index: 
   const pid = tracee.pid;
   const pc = BigInt(point.pc);
   const regs = Buffer.from(point.regs, 'hex');
+  const none = Buffer.alloc(0);
   if (targetFirst) {
     // The run's target is in the stretch: it ends there, before the point, and uses
     // neither the filter nor its pages (a counted run's stubs may be where they go).
-    const none = Buffer.alloc(0);
     return { pc, regs, hash: Buffer.alloc(16), excluded: [], trapAfter: 0n, miss: 0n, original: none, patch: none, arrivals: 0n };
   }
   const fail = (why: string) => new PointNotFoundError(`divergence: ${what} (pc ${point.pc}) was not found: ${why}`);
   let bases = basesOf.get(trace);
   if (!bases) basesOf.set(trace, (bases = new Map()));
+  const hash = Buffer.from(point.hash, 'hex');
   // No filter where none fits (a spin's code, replay-point.ts reachTrapped): an empty
   // patch, and the run judges every arrival at an int3 (debugger_point.cc).
-  const none = Buffer.alloc(0);
-  const trapped: NativeRunPoint = { pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded: point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]), trapAfter: pc + 1n, miss: 0n, original: none, patch: none, arrivals: 0n };
+  const trapped: NativeRunPoint = { pc, regs, hash, excluded: excludedOf(point), trapAfter: pc + 1n, miss: 0n, original: none, patch: none, arrivals: 0n };
   let base = bases.get(index);
   if (base === undefined || !mappedAt(pid, base)) {
     base ??= filterPlace(pid, pc);
@@ -68,8 +68,8 @@ export async function armPoint(tracee: NativeTracee, trace: TraceReader, index: 
   }
   const original = await n.readMemory(pid, pc, plan.patch.length);
   await n.writeMemory(pid, base, plan.image);
-  const excluded = [...point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]), base, base + FILTER_SIZE];
-  return { pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: plan.trapAfter, miss: plan.miss, original, patch: plan.patch, arrivals: base + FILTER_ARRIVALS };
+  const excluded = [...excludedOf(point), base, base + FILTER_SIZE];
+  return { pc, regs, hash, excluded, trapAfter: plan.trapAfter, miss: plan.miss, original, patch: plan.patch, arrivals: base + FILTER_ARRIVALS };
 }
 
 /** The run found the point: the filter's pages go, and the replay loop's next resume delivers the signal there. */

@@ -36,6 +36,11 @@ export function valuesOf(point: AsyncPointInfo): LoopValue[] {
   return point.loopValues.map((v) => ({ addr: BigInt(v.addr), size: v.size, value: BigInt(v.value) }));
 }
 
+/** The ranges a point's state hash leaves out, as the native search takes them (start, end, start, end, ...). */
+export function excludedOf(point: AsyncPointInfo): bigint[] {
+  return point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]);
+}
+
 /**
  * The thread may stand strictly inside the window the filter's jump is about to cover
  * (a handler returned into the middle of it, an earlier point was there): resumed
@@ -105,7 +110,7 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
     const original = stepped ? await n.readMemory(pid, pc, plan.patch.length) : plan.original;
     // the filter, then the jump to it (a failure of either throws before the search runs)
     await Promise.all([n.writeMemory(pid, base, plan.image), n.writeMemory(pid, pc, plan.patch)]);
-    const excluded = [...point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]), base, base + FILTER_SIZE];
+    const excluded = [...excludedOf(point), base, base + FILTER_SIZE];
     const search = n.reachPoint(tracee, {
       pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: plan.trapAfter, miss: plan.miss, original,
       budgetTicks,
@@ -130,9 +135,8 @@ async function reachTrapped(tracee: NativeTracee, point: AsyncPointInfo, budgetT
   const pc = BigInt(point.pc);
   const original = await n.readMemory(tracee.pid, pc, 1);
   await n.writeMemory(tracee.pid, pc, Buffer.from([0xcc]));
-  const excluded = point.excluded.flatMap(([a, b]) => [BigInt(a), BigInt(b)]);
   const result = await n.reachPoint(tracee, {
-    pc, regs: Buffer.from(point.regs, 'hex'), hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: pc + 1n, miss: 0n, original, budgetTicks,
+    pc, regs: Buffer.from(point.regs, 'hex'), hash: Buffer.from(point.hash, 'hex'), excluded: excludedOf(point), trapAfter: pc + 1n, miss: 0n, original, budgetTicks,
   });
   if (!result.found) throw fail(`${result.why} (${result.candidates} arrivals at its int3 had the recorded registers)`);
   return { candidates: result.candidates };
