@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <cstddef>
@@ -20,16 +21,15 @@ namespace {
 
 constexpr int kThreadClone = 3;  // the clone event's ptrace event: PTRACE_EVENT_CLONE
 
-// mmap, mprotect, munmap, brk, mremap, madvise, shmat, shmdt, mlock, munlock,
-// mlockall, munlockall, remap_file_pages, mlock2, pkey_mprotect; and execve and
-// execveat, which replace it (and end the other threads: one that ran user code
-// meanwhile would be stopped and killed while the loop looks at it,
-// record_thread_exec.h).
+// The calls that change the address space; and execve and execveat, which replace
+// it (and end the other threads: one that ran user code meanwhile would be stopped
+// and killed while the loop looks at it, record_thread_exec.h).
 bool changesAddressSpace(int64_t nr) {
   switch (nr) {
-    case 9: case 10: case 11: case 12: case 25: case 28: case 30: case 67:
-    case 149: case 150: case 151: case 152: case 216: case 325: case 329:
-    case 59: case 322:
+    case SYS_mmap: case SYS_mprotect: case SYS_munmap: case SYS_brk: case SYS_mremap: case SYS_madvise:
+    case SYS_shmat: case SYS_shmdt: case SYS_mlock: case SYS_munlock: case SYS_mlockall: case SYS_munlockall:
+    case SYS_remap_file_pages: case SYS_mlock2: case SYS_pkey_mprotect:
+    case SYS_execve: case SYS_execveat:
       return true;
     default:
       return false;
