@@ -1,9 +1,10 @@
 // reverse-continue (`bc`, docs/timeline.md): the last trap (gdb's breakpoints and
 // watchpoints) hit before now. Every search is a window that ends at now, run
 // forward in search mode from a start before it; the last hit of the first window
-// that has one wins. For breakpoints, a window ends where the last one started. Narrowing runs first leave copies ever closer to now, so that
-// the first windows are short; a window over breakpoints alone is instead counted
-// in the process (counted-runs.ts), at native speed however often they are hit.
+// that has one wins; for breakpoints, a window ends where the last one started.
+// Narrowing runs first leave copies ever closer to now, so that the first windows
+// are short; a window over breakpoints alone is instead counted in the process
+// (counted-runs.ts), at native speed however often they are hit.
 import { native } from '../native/addon.js';
 import { decodeEvent, EventKind } from '../history/events.js';
 import type { TraceReader } from '../history/index.js';
