@@ -12,6 +12,7 @@
         "addon/record_threads.cc",
         "addon/record_thread_exec.cc",
         "addon/record_buffer.cc",
+        "addon/record_desched.cc",
         "addon/record_children.cc",
         "addon/record_files.cc",
         "addon/record_images.cc",

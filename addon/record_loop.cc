@@ -26,6 +26,7 @@
 #include "ptrace_ops.h"
 #include "record_buffer.h"
 #include "record_children.h"
+#include "record_desched.h"
 #include "record_files.h"
 #include "record_images.h"
 #include "record_preempt.h"
@@ -315,9 +316,19 @@ LoopResult recordStops(Recording& rec, const std::vector<Row>& table, size_t max
           // The preload library registers its buffer. After an exec, under the filter
           // an earlier image installed, it uses that filter's untraced instruction (a
           // page at a fixed address, docs/syscallbuf.md): told so, it installs none.
-          bool ok = !s.bufAddr && a[2] > kBufHeader;
-          bool filtered = s.seccompMode;
-          if (ok) {
+          // A thread other than the first registers a buffer of its own (docs/syscallbuf.md,
+          // "Threads"), as does a child forked from a thread that had none yet; a vfork
+          // child, on its parent's memory and TLS, may not (it has no procBufAddr).
+          bool threadBuffer = a[5] & kBufThread;
+          bool ok = !s.bufAddr && a[2] > kBufHeader && (!threadBuffer || (s.procBufAddr && s.seccompMode));
+          bool filtered = s.seccompMode && !threadBuffer;
+          if (ok && threadBuffer) {
+            s.bufAddr = a[1];
+            s.bufCapacity = a[2] - kBufHeader;
+            s.flushed = 0;
+          } else if (ok) {
+            s.procBufAddr = a[1];
+            s.procBufSize = a[2];
             s.bufAddr = a[1];
             s.bufCapacity = a[2] - kBufHeader;
             s.untracedAfter = filtered ? kUntracedPageAfter : a[3];
@@ -414,7 +425,8 @@ LoopResult recordStops(Recording& rec, const std::vector<Row>& table, size_t max
         s.seccompMode = true;
       }
       if (row.action == kExec && s.execed) {
-        s.bufAddr = 0;  // gone with the old image; the filter stays (all calls traced)
+        s.bufAddr = s.procBufAddr = 0;  // gone with the old image; the filter stays (all calls traced)
+        deschedForget(s);
         s.flushed = 0;
         s.clearDisabled = false;
         s.execed = false;
@@ -468,7 +480,7 @@ LoopResult recordStops(Recording& rec, const std::vector<Row>& table, size_t max
       return withPid(out, pid);
     }
     onSignalStop(pid, s, st, table, w, out.eventCount);
-    if (asyncPointStop(pid, s, out)) return withPid(out, pid);
+    if (asyncPointStop(rec, pid, s, out)) return withPid(out, pid);
   }
   out.stop.reason = "batch";
   return out;

@@ -66,7 +66,7 @@ void standAtOtherSignal(Session& s, int status, const siginfo_t& si) {
 
 }  // namespace
 
-bool asyncPointStop(pid_t pid, Session& s, LoopResult& out) {
+bool asyncPointStop(Recording& rec, pid_t pid, Session& s, LoopResult& out) {
   if (!s.pointSig) return false;
   out.stop.reason = "async-signal";
   out.stop.num("signal", s.pointSig);
@@ -75,12 +75,10 @@ bool asyncPointStop(pid_t pid, Session& s, LoopResult& out) {
   const uint8_t* b = reinterpret_cast<const uint8_t*>(&s.pointInfo);
   for (size_t i = 0; i < sizeof s.pointInfo; i++) info += {digits[b[i] >> 4], digits[b[i] & 15]};
   out.stop.str("siginfo", info);
-  if (s.bufAddr) {
-    // The syscall buffer: the replay's library writes it differently (its feed
-    // field, records served from the feed), so the state hash leaves it out.
-    uint64_t end = (s.bufAddr + kBufHeader + s.bufCapacity + 4095) & ~uint64_t(4095);
-    out.stop.bigs("buffer", {s.bufAddr & ~uint64_t(4095), end});
-  }
+  // The syscall buffers: the replay's library writes them differently (their feed
+  // fields, records served from the feed), so the state hash leaves them out.
+  std::vector<uint64_t> buffers = bufferRanges(rec, pid, s);
+  if (!buffers.empty()) out.stop.bigs("buffer", buffers);
   return true;
 }
 

@@ -22,7 +22,7 @@ namespace rw {
 
 // The record loop's hook after a signal stop: when onSignalStop left a point to
 // name (s.pointSig), fills the stop JS handles ('async-signal') and returns true.
-bool asyncPointStop(pid_t pid, Session& s, LoopResult& out);
+bool asyncPointStop(Recording& rec, pid_t pid, Session& s, LoopResult& out);
 
 // Runs the stopped process (its signal not delivered) to the next arrival at addr
 // (with rsp == wantRsp unless wantRsp is 0), or one instruction on when addr is 0,

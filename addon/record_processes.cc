@@ -13,6 +13,7 @@
 #include "cpuid_emulation.h"
 #include "memory_io.h"
 #include "record_buffer.h"
+#include "record_desched.h"
 #include "record_children.h"
 #include "record_shared.h"
 #include "tracer_thread.h"
@@ -76,6 +77,7 @@ void resumeHeld(Recording& rec, const std::function<void(pid_t, Session&)>& onEx
     }
     int request = s.seccompMode && !s.inSyscall ? PTRACE_CONT : PTRACE_SYSCALL;
     s.resumedWithSignal = s.pendingSig != 0;
+    if (s.pendingSig) deschedSignalDelivered(pid, s);
     // ESRCH: killed meanwhile (SIGKILL from another process); waitpid tells.
     if (ptrace(__ptrace_request(request), pid, nullptr, (void*)(long)s.pendingSig) != 0 && errno != ESRCH)
       throw NativeError{errno, "ptrace resume(" + std::to_string(pid) + ")"};
@@ -156,6 +158,8 @@ void adoptRecordedChild(Recording& rec, pid_t parent, pid_t child, int event, Re
   c.view = p.view;
   c.seccompMode = p.seccompMode;
   c.untracedAfter = p.untracedAfter;
+  c.procBufAddr = sharesMemory ? 0 : p.procBufAddr;
+  c.procBufSize = p.procBufSize;
   c.tracedAfter = p.tracedAfter;
   c.syscallInsn = p.syscallInsn;
   c.mappedFiles = p.mappedFiles;
@@ -181,8 +185,11 @@ void adoptRecordedChild(Recording& rec, pid_t parent, pid_t child, int event, Re
       uint32_t zero = 0;
       writeMemory(child, p.bufAddr + 12, &zero, 4);
       writes.push_back({p.bufAddr + 12, std::vector<uint8_t>(4, 0)});
+      deschedForkedChild(child, p.bufAddr, writes);
+    }
+    if (p.procBufAddr && !sharesMemory) {
       uint32_t traced = tracedWanted(c);
-      uint64_t at = p.bufAddr + offsetof(BufHeader, traced);
+      uint64_t at = p.procBufAddr + offsetof(BufHeader, traced);
       writeMemory(child, at, &traced, 4);
       writes.push_back({at, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(&traced), reinterpret_cast<uint8_t*>(&traced) + 4)});
     }

@@ -9,6 +9,7 @@
 #include <sys/user.h>
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <utility>
 #include <vector>
@@ -33,6 +34,8 @@ struct BufHeader {
 constexpr uint32_t kTracedFileWrites = 1;  // calls that change files (a data file is mapped)
 constexpr uint32_t kTracedAll = 2;         // every call (children share memory with the program)
 constexpr uint32_t kTracedStdioWrites = 4; // writes to fds 1 and 2 (several processes: the recorder orders them)
+constexpr uint32_t kTracedMayBlock = 8;    // calls that may block (the process has threads)
+constexpr uint64_t kBufThread = 2;         // the registration's sixth argument: a thread's own buffer
 constexpr uint64_t kBufHeader = 64;               // records start after the header
 constexpr uint64_t kBufMagic = 0x52574e44;        // prctl option the preload library registers with
 constexpr int64_t kBufMagicOk = 0x52574e4f4bLL;   // the recorder's answer: install the filter
@@ -89,7 +92,17 @@ struct Session {
   int64_t exitValue = 0;
   // Syscall buffer: registered by the preload library; seccomp mode once its
   // filter is installed (resume with PTRACE_CONT, PTRACE_EVENT_SECCOMP is the entry).
+  // bufAddr is this thread's own buffer (0 until it registers one); procBufAddr the
+  // process's first, whose `traced` word the library reads for every thread.
   uint64_t bufAddr = 0, bufCapacity = 0, untracedAfter = 0, tracedAfter = 0;
+  uint64_t procBufAddr = 0, procBufSize = 0;
+  // The thread's desched event (record_desched.h): set up once; the fd in the thread
+  // and the recorder's copy of it (closed with the last copy of the session that
+  // holds it); whether the library was last told the signal is blocked.
+  bool deschedTried = false;
+  int deschedTarget = -1;
+  std::shared_ptr<int> deschedFd;
+  uint32_t deschedBlocked = 0;
   uint64_t flushed = 0;  // bytes of records already copied into the trace
   bool seccompMode = false;
   bool clearDisabled = false;  // set around a fork-like call: cleared at its exit

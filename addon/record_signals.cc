@@ -10,6 +10,7 @@
 
 #include "cpuid_emulation.h"
 #include "record_buffer.h"
+#include "record_desched.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -59,7 +60,7 @@ bool raisedByInstruction(int sig, const siginfo_t& si) {
 // traced call, which gets it as an ordinary call would. Returns false if the stop
 // is not that case.
 bool interruptedBufferedCall(pid_t pid, Session& s, const Stop& st, const siginfo_t& si,
-                             const std::vector<Row>& table, RecordWriter& w, uint32_t& count) {
+                             const std::vector<Row>& table, RecordWriter& w, uint32_t& count, bool holdBack = true) {
   if (!s.seccompMode || !s.bufAddr) return false;
   user_regs_struct r = getRegs(pid);
   int64_t rax = int64_t(r.rax), onr = int64_t(r.orig_rax);
@@ -87,7 +88,7 @@ bool interruptedBufferedCall(pid_t pid, Session& s, const Stop& st, const siginf
   count++;
   r.rax = uint64_t(kBufInterrupted);
   setRegs(pid, r);
-  if (!s.deferredSig) {
+  if (holdBack && !s.deferredSig) {
     s.deferredSig = st.sig;
     s.deferredInfo = si;
   }
@@ -105,6 +106,12 @@ void onSignalStop(pid_t pid, Session& s, const Stop& st, const std::vector<Row>&
   std::memset(&si, 0, sizeof si);
   if (ptrace(PTRACE_GETSIGINFO, pid, nullptr, &si) != 0) {
     s.atExit = false;  // a group-stop: nothing to deliver
+    return;
+  }
+  // The desched event's signal (record_desched.h): never the program's.
+  if (int d = deschedStop(pid, s, st.sig, si)) {
+    if (d == 2) interruptedBufferedCall(pid, s, st, si, table, w, count, false);
+    s.atExit = false;
     return;
   }
   if (interruptedBufferedCall(pid, s, st, si, table, w, count)) {

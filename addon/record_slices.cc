@@ -143,11 +143,9 @@ int preemptStop(Recording& rec, pid_t pid, Session& s, const Stop& st, LoopResul
   }
   s.preempting = true;
   out.stop.reason = "preempt";
-  if (s.bufAddr) {
-    // as for a signal's point (record_preempt.cc): the buffer is out of the state hash
-    uint64_t end = (s.bufAddr + kBufHeader + s.bufCapacity + 4095) & ~uint64_t(4095);
-    out.stop.bigs("buffer", {s.bufAddr & ~uint64_t(4095), end});
-  }
+  // as for a signal's point (record_preempt.cc): the buffers are out of the state hash
+  std::vector<uint64_t> buffers = bufferRanges(rec, pid, s);
+  if (!buffers.empty()) out.stop.bigs("buffer", buffers);
   return 2;
 }
 

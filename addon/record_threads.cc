@@ -53,11 +53,12 @@ void adoptThread(Recording& rec, pid_t parent, pid_t child, RecordWriter& w, uin
   c.tgid = groupOf(parent, p);
   c.view = p.view;
   c.seccompMode = p.seccompMode;
-  c.bufAddr = p.bufAddr;
-  c.bufCapacity = p.bufCapacity;
+  // Its own syscall buffer comes at its first buffered call (registered, as the
+  // process's first thread's was); the process's `traced` word is shared.
+  c.procBufAddr = p.procBufAddr;
+  c.procBufSize = p.procBufSize;
   c.untracedAfter = p.untracedAfter;
   c.tracedAfter = p.tracedAfter;
-  c.flushed = p.flushed;
   c.syscallInsn = p.syscallInsn;
   c.mappedFiles = p.mappedFiles;
   c.writableMapped = p.writableMapped;
@@ -82,11 +83,13 @@ void adoptThread(Recording& rec, pid_t parent, pid_t child, RecordWriter& w, uin
     if (ptrace(PTRACE_SETOPTIONS, child, nullptr, (void*)opts) != 0)
       throw NativeError{errno, "ptrace(PTRACE_SETOPTIONS) on new thread " + std::to_string(child)};
     addChildSettid(child, p, flags, writes);
-    if (p.bufAddr) {
-      // One buffer for the process: every call of every thread goes traced from now
-      // on (tracedWanted), in the thread's memory and so in the replay's too.
-      uint32_t traced = tracedWanted(c);
-      uint64_t at = p.bufAddr + offsetof(BufHeader, traced);
+    if (p.procBufAddr) {
+      // A buffer per thread: from now on calls that may block go traced (tracedWanted;
+      // what was traced stays so), in the thread's memory and so in the replay's too.
+      uint32_t traced = 0;
+      uint64_t at = p.procBufAddr + offsetof(BufHeader, traced);
+      readMemory(child, at, &traced, 4);
+      traced = tracedWanted(c) | (traced & kTracedAll);
       writeMemory(child, at, &traced, 4);
       writes.push_back({at, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(&traced),
                                                  reinterpret_cast<uint8_t*>(&traced) + 4)});

@@ -49,8 +49,8 @@ inline pid_t groupOf(pid_t tid, const Session& s) { return s.tgid ? s.tgid : tid
 // gets its own Session (a copy of the parent's, per-thread state reset), joins the
 // group and is held at its first stop. Writes the clone event (CLONE_THREAD in its
 // flags) with the bytes the thread's start wrote (CLONE_CHILD_SETTID's tid), and
-// turns the syscall buffer to traced-all (buffering is off while a process has
-// threads: the buffer is one per process).
+// sends the calls that may block the traced way (the syscall buffer is one per
+// thread, and one thread runs at a time: docs/syscallbuf.md, "Threads").
 void adoptThread(Recording& rec, pid_t parent, pid_t child, RecordWriter& w, uint32_t& count);
 
 // A stop of `tid` was reaped: a runner that stopped at a syscall entry or died

@@ -256,9 +256,14 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       return;
     default:
       if (isFeedRegistration(nr, a, result)) {  // the syscall buffer's library: map its replay feed
+        // (a thread's own buffer gets the first free slot: the first thread's is taken;
+        // the tries after the first are injected at the call's instruction)
         uint64_t m[6];
-        feedMmapArgs(m);
-        feedInstall(pid, s.feed, a, execute(kNrMmap, m, false, 0));
+        feedMmapArgs(m, 0);
+        int64_t mapped = execute(kNrMmap, m, false, 0);
+        for (uint32_t slot = 1; uint64_t(mapped) != m[0] && feedMmapArgs(m, slot); slot++)
+          mapped = injectSyscall(pid, r.rip - 2, kNrMmap, m);
+        if (uint64_t(mapped) == m[0]) feedInstall(pid, s.feed, a, mapped);
         break;
       }
       annul();
@@ -329,7 +334,9 @@ void passRecords(const std::vector<uint8_t>& events, size_t& at, uint32_t n, Loo
 // the debugger in the middle of the fill counts what the library took before it.
 bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<uint8_t>& events, size_t& at,
                    uint32_t room, LoopResult& out) {
-  if (s.hasFedStop) return false;
+  // A thread standing at a syscall's entry (its enter event) is inside that call: the
+  // event at `at` is its exit, never the library's to serve.
+  if (s.hasFedStop || s.atEntry) return false;
   if (s.hook) room = s.hook->feedRoom(s.feed, room);
   if (!feedReady(pid, s.feed, table, events, at, room)) return false;
   if (s.hook) {

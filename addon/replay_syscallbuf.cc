@@ -38,7 +38,7 @@ bool bufferedNumber(uint32_t nr) {
   switch (nr) {
     case 0: case 1: case 3: case 4: case 5: case 6: case 8: case 16: case 17: case 18: case 21: case 39:
     case 72: case 79: case 89: case 110: case 217: case 221: case 228: case 257: case 262: case 267:
-    case 269: case 332: case 439:
+    case 269: case 332: case 439: case 202:
       return true;
   }
   return false;
@@ -103,10 +103,12 @@ bool isFeedRegistration(int64_t nr, const uint64_t a[6], int64_t result) {
          (a[5] & kCanFeed);
 }
 
-void feedMmapArgs(uint64_t m[6]) {
+bool feedMmapArgs(uint64_t m[6], uint32_t slot) {
+  if (slot >= kFeedSlots) return false;
   uint64_t flags = 0x22 /* PRIVATE|ANONYMOUS */ | 0x100000 /* FIXED_NOREPLACE */ | 0x4000 /* NORESERVE */;
-  uint64_t args[6] = {kFeedAddress, kFeedSize, 3 /* RW */, flags, uint64_t(-1), 0};
+  uint64_t args[6] = {kFeedAddress + slot * kFeedSize, kFeedSize, 3 /* RW */, flags, uint64_t(-1), 0};
   std::memcpy(m, args, sizeof args);
+  return true;
 }
 
 namespace {
@@ -135,8 +137,8 @@ bool codeRange(pid_t pid, uint64_t ip, uint64_t& start, uint64_t& end) {
 }  // namespace
 
 void feedInstall(pid_t pid, BufferFeed& feed, const uint64_t registration[6], int64_t mapped) {
-  if (uint64_t(mapped) != kFeedAddress) return;  // no room there: every call stops, as before
-  uint64_t address = kFeedAddress, header = registration[1];
+  uint64_t address = uint64_t(mapped), header = registration[1];
+  if (address < kFeedAddress || address >= kFeedAddress + kFeedSlots * kFeedSize) return;  // no room: every call stops
   writeMemory(pid, header + kHeaderFeedField, &address, 8);
   feed = BufferFeed{};
   feed.address = address;

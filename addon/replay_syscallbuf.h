@@ -37,8 +37,11 @@ constexpr uint64_t kFeedSize = 4ull << 20;
 // True for the preload library's registration prctl, recorded as accepted, from a
 // library that reads a feed: replay maps the feed in place of the annulled call.
 bool isFeedRegistration(int64_t nr, const uint64_t a[6], int64_t result);
-// The mmap that maps the feed.
-void feedMmapArgs(uint64_t m[6]);
+// The mmap that maps the feed: each thread that registers a buffer of its own gets
+// its own feed, the first free one of kFeedSlots slots from kFeedAddress up (all
+// below the stub). False past the last slot (the thread's calls then stop).
+constexpr uint32_t kFeedSlots = 256;
+bool feedMmapArgs(uint64_t m[6], uint32_t slot);
 // After that mmap returned `mapped`: tells the library (the buffer header's feed field).
 // `registration` is the registration's arguments (the buffer, its size, an address in
 // the library's text).

@@ -32,6 +32,13 @@ struct rw_header {
   uint32_t traced;   /* set by the recorder: calls it must see (TRACED_*) */
   uint32_t pad;
   uint64_t feed;     /* replay only: rewind's feed of recorded results (below); 0 when recording */
+  /* The thread's desched event (addon/record_desched.h), set up by the recorder: its
+   * fd and whether its signal is blocked now are written while recording only (0 in
+   * replay, which arms nothing); may_block, in the trace too, says calls that may
+   * block can be buffered. */
+  int32_t desched_fd;
+  uint32_t desched_blocked;
+  uint32_t may_block;
 };
 
 /* Replay's feed (addon/replay_syscallbuf.cc writes it ahead of the program): the
@@ -53,9 +60,12 @@ struct rw_feed {
 #define FEED_CHECK 112
 #define FEED_WRITES 128
 #define RW_CAN_FEED 1 /* prctl's sixth argument: this library reads a replay feed */
+#define RW_THREAD_BUFFER 2 /* ... and this is the buffer of a thread other than the process's first */
+#define RW_THREAD_BUF_SIZE (1L << 18)
 #define TRACED_FILE_WRITES 1 /* a data file is mapped: calls that change files */
 #define TRACED_ALL 2         /* children share memory with the program: every call */
 #define TRACED_STDIO_WRITES 4 /* several processes: writes to fds 1 and 2, which the recorder orders */
+#define TRACED_MAY_BLOCK 8    /* threads: calls that may block (another thread must run meanwhile) */
 
 enum {
   NR_read = 0, NR_write = 1, NR_close = 3, NR_stat = 4, NR_fstat = 5, NR_lstat = 6,
@@ -64,8 +74,11 @@ enum {
   NR_getcwd = 79, NR_readlink = 89, NR_getppid = 110, NR_prctl = 157,
   NR_fadvise64 = 221, NR_clock_gettime = 228, NR_openat = 257, NR_newfstatat = 262,
   NR_readlinkat = 267, NR_faccessat = 269, NR_seccomp = 317, NR_statx = 332,
-  NR_faccessat2 = 439, NR_getdents64 = 217, NR_execve = 59,
+  NR_faccessat2 = 439, NR_getdents64 = 217, NR_execve = 59, NR_futex = 202,
 };
+#define FUTEX_CMD(op) ((op) & ~(128L | 256L)) /* without FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME */
+#define FUTEX_WAKE 1
+#define FUTEX_WAKE_BITSET 10
 
 /* The syscall instructions the seccomp filter lets through untraced: the one in
  * rw_untraced below (the first image's: a debugger sees a function there), and
@@ -136,6 +149,15 @@ __asm__(
     "  mov rw_untraced_ip(%rip),%rcx\n"
     "  ret\n");
 
+/* The buffer of the calling thread. Each thread has its own (docs/syscallbuf.md,
+ * "Threads"): the process's first thread the one the constructor registers, another
+ * one that it registers at its first buffered call. Found through TLS: a thread made
+ * by pthread_create has its static TLS block (zeroed .tbss) and fs base before its
+ * first instruction (CLONE_SETTLS), and glibc's own syscall wrappers rely on it
+ * (errno). A forked child keeps its thread's value, over its copy of the buffer. */
+static __thread struct rw_header *tbuf __attribute__((tls_model("initial-exec")));
+/* The process's first buffer: its `traced` word is the process's (the recorder
+ * writes it there, whichever thread stops). */
 static struct rw_header *buf;
 static int active;    /* the filter is installed: the untraced instruction is really untraced */
 static int use_page;  /* exec'd under an earlier image's filter: the page's instruction is ours */
@@ -221,6 +243,9 @@ static int plan(long nr, const long *a, struct out *o) {
     case NR_newfstatat: o->ptr = a[2]; o->max = 144; o->fixed = 1; return 1;
     case NR_statx: o->ptr = a[4]; o->max = 256; o->fixed = 1; return 1;
     case NR_clock_gettime: o->ptr = a[1]; o->max = 16; o->fixed = 1; return 1;
+    case NR_futex:
+      /* wakes never block and write nothing (WAKE_OP writes *uaddr2: traced) */
+      return FUTEX_CMD(a[1]) == FUTEX_WAKE || FUTEX_CMD(a[1]) == FUTEX_WAKE_BITSET;
     case NR_fcntl:
       /* F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC: no memory written */
       return (a[1] >= 0 && a[1] <= 4) || a[1] == 1030;
@@ -242,27 +267,82 @@ static int changes_files(long nr, const long *a) {
 static int patchable(long nr) {
   long a[6] = {0, 0, 0, 0, 0, 0};
   struct out o;
-  return nr == NR_fcntl || nr == NR_ioctl || nr == NR_execve || plan(nr, a, &o);
+  return nr == NR_fcntl || nr == NR_ioctl || nr == NR_execve || nr == NR_futex || plan(nr, a, &o);
+}
+
+/* Calls that may block until another thread of the process acts: one thread runs at
+ * a time while recording, so in a process with threads these are buffered only with
+ * the thread's desched event armed (the recorder sees the call block, and it is made
+ * again traced: the next thread runs while it is in the kernel), else traced. A read
+ * or write may be of a pipe, a socket or a terminal; an openat may open a FIFO. */
+static int may_block(long nr) {
+  return nr == NR_read || nr == NR_write || nr == NR_openat;
+}
+
+#define PERF_EVENT_IOC_ENABLE 0x2400
+#define PERF_EVENT_IOC_DISABLE 0x2401
+
+static long untraced(long nr, long a0, long a1, long a2) {
+  return use_page ? rw_untraced_page(nr, a0, a1, a2, 0, 0, 0) : rw_untraced(nr, a0, a1, a2, 0, 0, 0);
+}
+
+/* A thread's first buffered call: maps its buffer and registers it (two traced
+ * calls, made again in replay). The recorder refuses a process that is not a thread
+ * of a recorded group (a vfork child runs on its parent's TLS): nothing is kept
+ * then, and the call goes traced. */
+static __thread int registering __attribute__((tls_model("initial-exec")));
+static struct rw_header *thread_buffer(void) {
+  if (registering) return 0;
+  registering = 1;
+  struct rw_header *h = 0;
+  long b = sys(NR_mmap, 0, RW_THREAD_BUF_SIZE, 3, 0x22, -1, 0);
+  if (b >= 0 || b < -4095) {
+    long ok = sys(NR_prctl, RW_MAGIC, b, RW_THREAD_BUF_SIZE, (long)rw_untraced_after, (long)rw_traced_after,
+                  RW_CAN_FEED | RW_THREAD_BUFFER);
+    if (ok == RW_MAGIC_OK) {
+      h = (struct rw_header *)b;
+      h->capacity = RW_THREAD_BUF_SIZE - RW_HEADER;
+      tbuf = h;
+    } else {
+      sys(NR_munmap, b, RW_THREAD_BUF_SIZE, 0, 0, 0, 0);
+    }
+  }
+  registering = 0;
+  return h;
 }
 
 #define SYSCALL_FIXED 84  /* kEvSyscall record without writes (addon/event_format.h) */
 
 long rw_handle(long nr, long *a) {
-  struct rw_header *h = buf;
   struct out o;
   if (nr == NR_execve && active) return rw_execve(a);
-  if (!active || h->disabled || h->busy || !plan(nr, a, &o) || (h->traced & TRACED_ALL) ||
-      ((h->traced & TRACED_FILE_WRITES) && changes_files(nr, a)) ||
-      ((h->traced & TRACED_STDIO_WRITES) && (nr == NR_write || nr == NR_pwrite64) && (a[0] == 1 || a[0] == 2)))
+  if (!active || !plan(nr, a, &o)) return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  uint32_t traced = buf->traced;
+  if ((traced & TRACED_ALL) || ((traced & TRACED_FILE_WRITES) && changes_files(nr, a)) ||
+      ((traced & TRACED_STDIO_WRITES) && (nr == NR_write || nr == NR_pwrite64) && (a[0] == 1 || a[0] == 2)))
     return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  struct rw_header *h = tbuf;
+  if (!h && !(h = thread_buffer())) return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (h->disabled || h->busy) return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  int desched = (traced & TRACED_MAY_BLOCK) && may_block(nr);
+  if (desched && (!h->may_block || h->desched_blocked)) return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   long need = SYSCALL_FIXED + (o.ptr ? 12 + o.max : 0);
   if (o.max < 0 || o.max > (long)(h->capacity / 4) || h->used + need > h->capacity)
     return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);  /* the recorder empties the buffer at this stop */
   h->busy = 1;
   long ret;
+  /* Armed while recording only (in replay the fd is 0): a call that blocks is
+   * interrupted, and comes back as RW_INTERRUPTED. An fd the program closed or
+   * reused fails to arm: the call goes traced. */
+  int arm = desched && h->desched_fd > 0;
+  if (arm && untraced(NR_ioctl, h->desched_fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
+    h->busy = 0;
+    return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  }
   if (!h->feed || !serve(h, nr, a, &ret))
     ret = use_page ? rw_untraced_page(nr, a[0], a[1], a[2], a[3], a[4], a[5])
                    : rw_untraced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (arm) untraced(NR_ioctl, h->desched_fd, PERF_EVENT_IOC_DISABLE, 0);
   if (ret == RW_INTERRUPTED) {
     /* A signal arrived while the call blocked: the recorder recorded it as this
      * result and holds the signal back; the traced call gets it. */
@@ -360,6 +440,31 @@ static int find_libc(long *start, long *end) {
 #define STUB 32
 #define TRAMP_SIZE 8192
 
+static const unsigned char stack_down[] = {0x48, 0x8d, 0x64, 0x24, 0x80};  /* lea -0x80(%rsp),%rsp */
+static const unsigned char stack_up[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};  /* lea 0x80(%rsp),%rsp */
+
+/* glibc's lock wake (__lll_lock_wake, __lll_lock_wake_private) is a leaf function
+ * that ends `mov $SYS_futex,%eax; syscall; ret`, without the error check the other
+ * sites have: a mutex unlock that finds waiters makes it. The 8 bytes become a jump
+ * to stub `s` (then a 3-byte nop), which sets eax, calls the entry (slot at `t`) and
+ * returns for the function. Only futex: that function is the one whose body is known
+ * to have no jump into these bytes. */
+static int patch_wake(unsigned char *p, unsigned char *t, unsigned char *s) {
+  if (p[2] != 0xc3 || p[-5] != 0xb8 || p[-4] != NR_futex || p[-3] || p[-2] || p[-1]) return 0;
+  unsigned char *q = s;
+  copy(q, p - 5, 5); q += 5;  /* mov $SYS_futex,%eax */
+  copy(q, stack_down, 5); q += 5;
+  q[0] = 0xff; q[1] = 0x15;  /* call *slot(%rip) */
+  put32(q + 2, (uint32_t)(int32_t)((long)t - (long)(q + 6)));
+  q += 6;
+  copy(q, stack_up, 8); q += 8;
+  q[0] = 0xc3;  /* ret */
+  unsigned char site[8] = {0xe9, 0, 0, 0, 0, 0x0f, 0x1f, 0x00};
+  put32(site + 1, (uint32_t)(int32_t)((long)s - (long)p));
+  copy(p - 5, site, 8);
+  return 1;
+}
+
 static void patch_libc(void) {
   long start, end;
   if (!find_libc(&start, &end)) return;
@@ -380,6 +485,10 @@ static void patch_libc(void) {
     /* syscall, then cmp $-4096/-4095,%rax (48 3d imm32) or cmp $-4096,%eax (3d imm32) */
     if (p[0] != 0x0f || p[1] != 0x05) continue;
     long cmp = p[2] == 0x48 && p[3] == 0x3d ? 6 : p[2] == 0x3d ? 5 : 0;
+    if (!cmp && nstubs < maxStubs && patch_wake(p, t, t + 16 + nstubs * STUB)) {
+      nstubs++;
+      continue;
+    }
     if (!cmp) continue;
     unsigned char *imm = p + 2 + cmp - 4;
     if (!((imm[0] == 0x00 || imm[0] == 0x01) && imm[1] == 0xf0 && imm[2] == 0xff && imm[3] == 0xff)) continue;
@@ -396,13 +505,11 @@ static void patch_libc(void) {
     unsigned char *s = t + 16 + nstubs * STUB;
     nstubs++;
     unsigned char *q = s;
-    static const unsigned char down[] = {0x48, 0x8d, 0x64, 0x24, 0x80};  /* lea -0x80(%rsp),%rsp */
-    static const unsigned char up[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};  /* lea 0x80(%rsp),%rsp */
-    copy(q, down, 5); q += 5;
+    copy(q, stack_down, 5); q += 5;
     q[0] = 0xff; q[1] = 0x15;  /* call *slot(%rip) */
     put32(q + 2, (uint32_t)(int32_t)((long)t - (long)(q + 6)));
     q += 6;
-    copy(q, up, 8); q += 8;
+    copy(q, stack_up, 8); q += 8;
     copy(q, p + 2, (size_t)cmp); q += cmp;  /* the cmp the jump replaces */
     q[0] = 0xe9;  /* jmp back after the patched bytes */
     put32(q + 1, (uint32_t)(int32_t)((long)(p + len) - (long)(q + 5)));
@@ -446,7 +553,7 @@ __attribute__((constructor)) static void rw_init(int argc, char **argv, char **e
     sys(NR_munmap, b, RW_BUF_SIZE, 0, 0, 0, 0);
     return;
   }
-  buf = (struct rw_header *)b;
+  buf = tbuf = (struct rw_header *)b;
   buf->capacity = RW_BUF_SIZE - RW_HEADER;
   for (uint32_t i = 0; i < 256; i++) {
     uint32_t c = i;

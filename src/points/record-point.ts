@@ -90,10 +90,10 @@ function userTicks(pid: number): number {
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
-/** What a point's state hash leaves out: the replay's own region, and the process's syscall buffer ([start, end], from the loop's stop). */
+/** What a point's state hash leaves out: the replay's own region, and the process's syscall buffers (start, end pairs, from the loop's stop: the first thread's and each thread's own). */
 export function pointExclusions(buffer: bigint[] | undefined): [bigint, bigint][] {
   const excluded: [bigint, bigint][] = [REPLAY_REGION];
-  if (buffer && buffer.length === 2) excluded.push([buffer[0], buffer[1]]);
+  for (let i = 0; buffer && i + 1 < buffer.length; i += 2) excluded.push([buffer[i], buffer[i + 1]]);
   return excluded;
 }
 
