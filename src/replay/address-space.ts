@@ -150,18 +150,24 @@ async function settleAll(calls: Promise<unknown>[]): Promise<void> {
   if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
-/** Turns a freshly exec'd stub into the recorded process at its exec. */
-export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap: ExecSnapshot): Promise<void> {
+/**
+ * Turns a freshly exec'd stub into the recorded process at its exec. `sent`: calls
+ * the caller made to the process just before, settled (and their failure thrown)
+ * with the first of this rebuild's own, so that they cost no round trip of their own.
+ */
+export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap: ExecSnapshot, sent: Promise<unknown>[] = []): Promise<void> {
   const n = native();
   const syscall = async (nr: number, ...args: bigint[]) => {
     while (args.length < 6) args.push(0n);
     return n.injectSyscall(pid, STUB_SYSCALL, nr, args);
   };
   // Every call to the process is a round trip to the tracer thread (a few ms each on a
-  // loaded machine, and a make replays an exec per compiler pass): the calls of all
-  // mappings are sent at once and their results checked together. The tracer thread
-  // runs them in the order sent; a failure throws after all have run, and the
-  // process is not used then.
+  // loaded machine, and a make replays an exec per compiler pass): calls that do not
+  // need each other's results are sent at once, in three waves (the stored images
+  // mapped; the other mappings and the stack probe; the stack's contents and the
+  // registers), and their results checked together. The tracer thread runs them in
+  // the order sent; a failure throws after all of its wave have run, and the process
+  // is not used then.
   let stack: MappingSnapshot | undefined;
   const regions = snap.mappings.filter((m) => {
     if (m.name === '[stack]') stack = m;
@@ -173,9 +179,18 @@ export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap
       throw new Error(`the recorded mapping ${m.start}-${m.end} overlaps rewind's replay stub at ${hex(STUB_BASE)}`);
     return { m, start, end, prot: protOf(m.perms) };
   });
-  // ELF images: mapped from the trace's file where the file reaches
-  const mapped = await Promise.all(regions.map(({ m, start, end, prot }) => ('file' in m.source
-    ? mapStoredFile(pid, reader, m.source.file, start, Number(end - start), m.source.offset, prot) : Promise.resolve(0))));
+  if (!stack) throw new Error('the recorded exec snapshot has no [stack] mapping');
+  const stackStart = BigInt(stack.start);
+  const stackEnd = BigInt(stack.end);
+  // Wave 1: ELF images mapped from the trace's file where the file reaches, and the
+  // stub's registers (the stack probe starts from them).
+  const regsCall = n.getRegs(pid);
+  const mapCalls = regions.map(({ m, start, end, prot }) => ('file' in m.source
+    ? mapStoredFile(pid, reader, m.source.file, start, Number(end - start), m.source.offset, prot) : Promise.resolve(0)));
+  await settleAll([...sent, regsCall, ...mapCalls]);
+  const mapped = await Promise.all(mapCalls);
+  // Wave 2: the other mappings and their contents; then the stub's stack grown down
+  // to the recorded stack's lowest page (the probe runs after the mappings are made).
   const calls: Promise<unknown>[] = [];
   for (const [i, { m, start, end, prot }] of regions.entries()) {
     if ('file' in m.source && mapped[i] >= Number(end - start)) continue;
@@ -189,24 +204,23 @@ export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap
     if (data && data.length) calls.push(n.writeMemory(pid, start, data));
     if (prot !== 3n) calls.push(syscall(NR_MPROTECT, start, end - start, prot));
   }
-  await settleAll(calls);
-  if (!stack) throw new Error('the recorded exec snapshot has no [stack] mapping');
-  const stackStart = BigInt(stack.start);
-  const stackEnd = BigInt(stack.end);
-  // Grow the stub's stack down to the recorded stack's lowest page.
-  const regs = await n.getRegs(pid);
-  const probe = Buffer.from(regs);
+  const probe = Buffer.from(await regsCall);
   setReg(probe, 'rsp', stackStart);
   setReg(probe, 'rip', STUB_STACK_PROBE);
   setReg(probe, 'orig_rax', -1n);
-  await n.setRegs(pid, probe);
-  const stop = await n.resumeAndWait(pid, 'cont', 0);
+  calls.push(n.setRegs(pid, probe));
+  const probed = n.resumeAndWait(pid, 'cont', 0);
+  await settleAll([...calls, probed]);
+  const stop = await probed;
   if (stop.kind !== 'signal' || stop.signal !== 5) throw new Error(`replay stub stack probe stopped unexpectedly (${stop.kind} ${stop.signal})`);
   const live = readMaps(pid).find((m) => m.name === '[stack]');
   if (!live || live.end !== stackEnd || live.start > stackStart)
     throw new Error(`this kernel places the stack at ${live ? hex(live.start) + '-' + hex(live.end) : 'nowhere'}, the recording had ${stack.start}-${stack.end}`);
-  if (live.start < stackStart) await n.writeMemory(pid, live.start, Buffer.alloc(Number(stackStart - live.start)));
+  // Wave 3: the stack's contents and the recorded registers.
+  const last: Promise<unknown>[] = [];
+  if (live.start < stackStart) last.push(n.writeMemory(pid, live.start, Buffer.alloc(Number(stackStart - live.start))));
   const content = (await contentOf(reader, stack, Number(stackEnd - stackStart))) ?? Buffer.alloc(Number(stackEnd - stackStart));
-  await n.writeMemory(pid, stackStart, content);
-  await n.setRegs(pid, Buffer.from(snap.regs, 'hex'));
+  last.push(n.writeMemory(pid, stackStart, content));
+  last.push(n.setRegs(pid, Buffer.from(snap.regs, 'hex')));
+  await settleAll(last);
 }
