@@ -149,6 +149,19 @@ Value ReplayKnowImage(const CallbackInfo& info) {
   });
 }
 
+// Replay: the trace's checked file of piece `sha`; the replay loop applies later
+// map-file events of emulated files whose pieces it knows (replay_emu_map.h). A
+// job, so that it applies before the next run.
+Value ReplayKnowPiece(const CallbackInfo& info) {
+  const char* usage = "replayKnowPiece(sha: string, path: string)";
+  USAGE_CHECK(info.Length() == 2 && info[0].IsString() && info[1].IsString(), usage);
+  std::string sha = info[0].As<Napi::String>().Utf8Value(), path = info[1].As<Napi::String>().Utf8Value();
+  return submitToTracer(info.Env(), usage, [sha, path] {
+    replayKnowPiece(sha, path);
+    return nothing();
+  });
+}
+
 }  // namespace
 
 void registerFileExports(Napi::Env env, Napi::Object exports) {
@@ -156,6 +169,7 @@ void registerFileExports(Napi::Env env, Napi::Object exports) {
   exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
   exports.Set("emuUnshare", Napi::Function::New(env, EmuUnshare));
   exports.Set("emuMapFile", Napi::Function::New(env, EmuMapFile));
+  exports.Set("replayKnowPiece", Napi::Function::New(env, ReplayKnowPiece));
   exports.Set("mapFileInto", Napi::Function::New(env, MapFileInto));
   exports.Set("replayKnowImage", Napi::Function::New(env, ReplayKnowImage));
 }

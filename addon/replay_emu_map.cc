@@ -9,8 +9,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <set>
 
+#include "event_format.h"
+#include "event_json.h"
 #include "ptrace_ops.h"
 #include "stub_layout.h"
 #include "tracer_thread.h"
@@ -96,7 +99,79 @@ void setContents(int host, const EmuMapSpec& s) {
   }
 }
 
+// Only the tracer thread reads or writes it (replayKnowPiece runs as a job).
+std::map<std::string, std::string> knownPieces;  // sha -> the trace's checked file of it
+
+std::shared_ptr<std::vector<uint8_t>> readWhole(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  auto bytes = std::make_shared<std::vector<uint8_t>>();
+  uint8_t buf[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      close(fd);
+      return n < 0 ? nullptr : bytes;
+    }
+    bytes->insert(bytes->end(), buf, buf + n);
+  }
+}
+
+// The pieces of the event's JSON: "pieces":[[AT,"SHA"],...], with each piece's bytes
+// from its known file; false when the list is malformed or a piece is not known.
+bool knownPiecesOf(const std::string& json, EmuMapSpec& s) {
+  size_t at = json.find("\"pieces\":[");
+  if (at == std::string::npos) return true;  // none (shared memory)
+  at += 10;
+  for (;;) {
+    if (at < json.size() && json[at] == ']') return true;
+    if (at < json.size() && json[at] == ',') at++;
+    if (at >= json.size() || json[at] != '[') return false;
+    size_t comma = json.find(',', at), close = json.find(']', at);
+    if (comma == std::string::npos || close == std::string::npos || comma > close || close - comma < 3) return false;
+    uint64_t offset;
+    std::string sha = json.substr(comma + 2, close - comma - 3);  // between the quotes
+    if (!number(json.substr(at + 1, comma - at - 1), 10, offset)) return false;
+    auto known = knownPieces.find(sha);
+    if (known == knownPieces.end()) return false;
+    auto bytes = readWhole(known->second);
+    if (!bytes) return false;
+    s.pieces.emplace_back(offset, std::move(bytes));
+    at = close + 1;
+  }
+}
+
 }  // namespace
+
+void replayKnowPiece(const std::string& sha, const std::string& path) { knownPieces[sha] = path; }
+
+bool replayKnownEmuMap(pid_t pid, const RecordView& v) {
+  if (knownPieces.empty() || v.n <= 12) return false;
+  std::string json(reinterpret_cast<const char*>(v.p) + 12, v.n - 12);
+  EmuMapSpec s;
+  std::string addrS, lengthS, offsetS, protS, flagsS, sizeS, fileSizeS, readOnlyS;
+  uint64_t flags;
+  if (!field(json, "file", s.identity) || !field(json, "addr", addrS) || !field(json, "length", lengthS) ||
+      !field(json, "offset", offsetS) || !field(json, "prot", protS) || !field(json, "flags", flagsS) ||
+      !field(json, "size", sizeS) || !number(addrS, 16, s.addr) || !number(lengthS, 16, s.mapLength) ||
+      !number(offsetS, 16, s.offset) || !number(protS, 10, s.prot) || !number(flagsS, 10, flags) ||
+      !number(sizeS, 10, s.length))
+    return false;
+  // as src/replay/emulated-files.ts reads them
+  if (field(json, "fileSize", fileSizeS) && !number(fileSizeS, 10, s.fileSize)) return false;
+  s.readOnly = field(json, "readOnly", readOnlyS) && readOnlyS == "true";
+  s.shared = (flags & 3) != kMapPrivate;
+  s.fill = s.identity.compare(0, 5, "anon:") != 0;
+  s.mapOffset = s.fill ? s.offset : 0;
+  if (s.fill && !knownPiecesOf(json, s)) return false;
+  try {
+    emuMapFile(pid, s);
+  } catch (const NativeError&) {
+    return false;  // JS applies it again (each step can be redone) and says what failed
+  }
+  return true;
+}
 
 int emuMapFile(pid_t pid, const EmuMapSpec& s) {
   const std::string name = "rewind:" + s.identity;

@@ -34,4 +34,16 @@ struct EmuMapSpec {
 // emulated file in the process.
 int emuMapFile(pid_t pid, const EmuMapSpec& spec);
 
+// The replay loop applies later map-file events of emulated files itself, without
+// the 'need-js' stop (two round trips between the threads more), when JS has checked
+// every piece they name: JS tells it each piece's checked file in the trace once
+// (replayKnowPiece), after it applied an event naming it. A make maps the same
+// dozen data files in each of its processes.
+void replayKnowPiece(const std::string& sha, const std::string& path);
+
+// A map-file event (v) of an emulated file whose pieces are all known, for process
+// pid stopped after the mmap: applies it and returns true; false leaves it to JS.
+struct RecordView;
+bool replayKnownEmuMap(pid_t pid, const RecordView& v);
+
 }  // namespace rw

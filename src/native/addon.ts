@@ -345,6 +345,8 @@ export interface Native {
   emuUnshare(pid: number, fd: number): Promise<void>;
   /** A map-file event of an emulated file in one tracer job (addon/replay_emu_map.h); resolves to its fd in the process. */
   emuMapFile(pid: number, spec: EmuMapSpec): Promise<number>;
+  /** Replay: the trace's checked file of piece sha; the loop applies later map-file events of emulated files whose pieces it knows (addon/replay_emu_map.h). */
+  replayKnowPiece(sha: string, path: string): Promise<void>;
   /** Replay: the checked trace file of ELF image sha and its CPUID sites if they are patched (else null); the loop maps its later map-file events itself (addon/replay_images.h). */
   replayKnowImage(sha: string, path: string, sites: number[] | null): Promise<void>;
   /** Maps `path` privately at addr in the stopped process (openat, mmap, close injected at insnAddr; the path goes to scratch): mmap's result, or openat's -errno. */

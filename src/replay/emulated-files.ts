@@ -8,7 +8,7 @@ import type { TraceReader } from '../history/index.js';
 import type { FileDataInfo, MapFileInfo, Pieces } from '../history/events.js';
 import { native } from '../native/addon.js';
 import { mapStoredFile } from './stored-mappings.js';
-import { cpuidImageSites } from '../cpuid/replaying.js';
+import { cpuidImageSites, cpuidPatchesMappings } from '../cpuid/replaying.js';
 
 const MAP_PRIVATE = 2n;
 const ZEROS = Buffer.alloc(1 << 20);
@@ -102,6 +102,26 @@ export async function applyMapFile(pid: number, trace: TraceReader, map: MapFile
     shared,
     readOnly: !!map.readOnly,
   });
+  if (!anon && !cpuidPatchesMappings(trace)) tellLoopPieces(trace, map.pieces ?? []);
+}
+
+/** Pieces the native loop was told of, by trace. */
+const toldPieces = new WeakMap<TraceReader, Set<string>>();
+
+/**
+ * The replay loop applies later map-file events whose pieces it knows itself, with no
+ * stop for JS (addon/replay_emu_map.h): it is told each piece's checked file once.
+ */
+function tellLoopPieces(trace: TraceReader, pieces: Pieces): void {
+  let told = toldPieces.get(trace);
+  if (!told) toldPieces.set(trace, (told = new Set()));
+  for (const [, sha] of pieces) {
+    if (told.has(sha)) continue;
+    told.add(sha);
+    const path = trace.unpackedFilePath(sha);
+    // a job, so that it applies before the next run; a failure only leaves the events to JS
+    if (path) native().replayKnowPiece(sha, path).catch(() => {});
+  }
 }
 
 /** A file-data event: new bytes (and size) of an emulated file the process has. */
