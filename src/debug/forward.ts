@@ -49,6 +49,8 @@ export interface RunReport {
   point?: { e: number; base: number; pc: bigint; n: number; exact: boolean };
   /** events the program passed in-process, buffered calls served from the feed (docs/syscallbuf.md) */
   served: number;
+  /** threads that ended in the run, their process living on (recorded tids, in order) */
+  threadsExited: number[];
 }
 
 export interface RunHooks {
@@ -253,7 +255,7 @@ export class ReplayedProcess {
   async run(req: ResumeRequest, untilEvent: number, extra: RunExtra, hooks: RunHooks, throughExit = false): Promise<RunReport> {
     const end = throughExit || this.exitEvent === undefined ? Infinity : this.exitEvent;
     this.running = true;
-    const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0, served: 0 };
+    const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0, served: 0, threadsExited: [] };
     const runStartT = this.curT;
     let fresh = true;
     /** an asynchronous signal's point armed for the runs of its event (point-stretch.ts) */
@@ -312,6 +314,7 @@ export class ReplayedProcess {
             if (stop.threadsLeft > 0) {
               // a thread's death (its exit, or its part of an exit_group): the process lives on
               await this.threads.ended(stop.tid);
+              report.threadsExited.push(stop.tid);
               continue;
             }
             if (stop.reason === 'exited') {
@@ -328,6 +331,11 @@ export class ReplayedProcess {
             // a thread of the process, made again (a child process is not replayed under a debugger)
             if (!r.child) throw new Error(`event ${this.next - 1}: a clone stop without the thread`);
             this.threads.add(stop.recordedChild, r.child);
+            // gdb numbers threads as it hears of them: told at each creation, it numbers
+            // them as natively (docs/rsp.md, "Threads")
+            if (req.action === 'continue' && req.threadEvents && !extra.search) {
+              return this.finish(report, { kind: 'stopped', signal: 5, reason: 'thread-created', thread: stop.recordedChild });
+            }
             continue;
           case 'exec':
             await replayExec(this.tracee, this.trace, this.next);
@@ -413,7 +421,8 @@ export class ReplayedProcess {
     // which thread stopped: gdb makes it the current one
     // (at the end of the recording: the thread whose record is next, which ends the process)
     if (stop.kind === 'stopped' && stop.reason === 'end' && this.threads.made) stop = { ...stop, thread: this.runningThread ?? this.threads.firstTid };
-    else if (stop.kind === 'stopped' && report.position?.thread && this.threads.made) stop = { ...stop, thread: report.position.thread };
+    else if (stop.kind === 'stopped' && stop.reason !== 'thread-created' && report.position?.thread && this.threads.made) stop = { ...stop, thread: report.position.thread };
+    if (report.threadsExited.length) stop = { ...stop, threadsExited: report.threadsExited };
     if (!(stop.kind === 'stopped' && stop.reason === 'signal')) this.lastSiginfo = undefined;
     this.lastStop = stop;
     report.stop = stop;
