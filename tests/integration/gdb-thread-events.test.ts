@@ -1,0 +1,83 @@
+// gdb's thread numbers and thread exits on a threaded replay, compared with gdb on
+// the same program natively (docs/rsp.md, "Threads"; issue 9, item 8). Natively gdb
+// numbers threads in the order they are made and prints `[Thread ... exited]` as
+// each ends; on the replay it hears of each creation from a `create` stop and the
+// server prints the exits. tests/programs/threads/gdb_lifecycle.c makes a thread
+// that ends before the first stop (it takes a number natively), then two that block
+// in the kernel and end one after the other.
+// gdb runs with its stderr in its stdout, in the order it wrote them: the exit lines
+// come from the server's console text, which gdb writes to its stderr. Natively an
+// exit line comes when gdb reaps the thread, which may be after the next thread is
+// made: the exit lines are compared by the stop they come before, not line by line.
+// What is normalised, and why it may honestly differ: a thread's name (natively
+// `Thread 0x... (LWP n)` from libthread_db, over the protocol `Thread pid.tid`) and the
+// kernel's tids, both put as `<tid k>`, k its place in the program's tids[] (creation
+// order); mmap'd addresses (the recording has a page more); clone3 against clone
+// (the recording answers clone3 ENOSYS). gdb's thread numbers are compared as they are.
+import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { BUILD_DIR, requireTool } from '../helpers.js';
+import { afterMark, debugReplay, gdbNative, record, withoutEndOfHistory } from './gdb-support.js';
+
+const PROGRAM = path.join(BUILD_DIR, 'threads', 'gdb_lifecycle');
+
+/** The transcript with thread names and tids as `<tid k>` (k: the place in tids[], printed by `p tids`). */
+function normalise(text: string): string {
+  const printed = /^\$1 = \{([\d, ]+)\}$/m.exec(text);
+  if (!printed) throw new Error(`no tids printed in:\n${text}`);
+  const place = new Map(printed[1].split(', ').map((t, k) => [t, k]));
+  const tid = (t: string) => `<tid ${place.get(t) ?? '?'}>`;
+  return text
+    .split('\n')
+    .filter((l) => !/^\[Thread debugging using libthread_db enabled\]$/.test(l) && !/^Using host libthread_db library/.test(l))
+    .map((l) => l
+      .replace(/Thread 0x[0-9a-f]+ \(LWP (\d+)\)/g, (_, t: string) => `Thread ${tid(t)}`)
+      .replace(/Thread \d+\.(\d+)/g, (_, t: string) => `Thread ${tid(t)}`)
+      .replace(/\b\d{3,7}\b/g, (n) => (place.has(n) ? tid(n) : n))
+      .replace(/0x[0-9a-f]+ in clone3? \(\) at \S+/g, '<clone>')
+      .replace(/0x(0000)?7ffff[0-9a-f]{7}/g, '0x<mmap>')
+      .replace(/^( +Id +Target Id) +Frame $/, '$1 Frame')
+      .replace(/^([* ] +\d+ +Thread <tid \d>(?: "\S+")?) +/, '$1 '))
+    .join('\n')
+    .trim();
+}
+
+const EXITED = /^\[Thread .* exited\]$/;
+
+/** The exit lines before each stop (sorted: natively their order against other lines depends on when gdb reaped the thread). */
+function exitsByStop(text: string): string[][] {
+  const stops: string[][] = [[]];
+  for (const l of text.split('\n')) {
+    if (EXITED.test(l)) stops.at(-1)!.push(l);
+    else if (/ hit Breakpoint \d+, |^\[Inferior 1 /.test(l)) stops.push([]);
+  }
+  return stops.map((s) => s.sort());
+}
+
+/** The transcript without its exit lines. */
+function withoutExits(text: string): string {
+  return text.split('\n').filter((l) => !EXITED.test(l)).join('\n');
+}
+
+describe('gdb thread events on a threaded replay', () => {
+  it('gdb numbers the threads as natively (one that ended before the first stop too), prints their exits as natively, info threads at each stop', async () => {
+    requireTool('gdb');
+    const commands = [
+      'break mark', 'continue', 'p tids', 'info threads', 'thread apply all bt',
+      'continue', 'info threads', 'continue', 'info threads', 'delete', 'continue',
+    ];
+    const native = gdbNative(PROGRAM, commands, { merged: true });
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [...commands, 'continue'], { merged: true });
+    expect(status, server).toBe(0);
+    const raw = afterMark(gdb);
+    // the numbers themselves: the thread made first and ended is 2, the reader 3, the waiter 4
+    expect(raw).toMatch(/\n\* 1 +Thread \d+\.\d+ "gdb_lifecycle" mark \(n=1\)[^\n]*\n {2}3 +Thread [^\n]*__GI___libc_read [^\n]*\n {2}4 +Thread [^\n]*__futex_abstimed_wait_common64 /);
+    expect(raw).toMatch(/\[New Thread \d+\.(\d+)\]\n\[Thread \d+\.\1 exited\]\n\[New Thread /);
+    const replayed = normalise(withoutEndOfHistory(raw));
+    const natively = normalise(afterMark(native));
+    expect(withoutExits(replayed)).toBe(withoutExits(natively));
+    expect(exitsByStop(replayed)).toEqual(exitsByStop(natively));
+    // (every thread that was made ended, each once)
+    expect(exitsByStop(replayed).flat().sort()).toEqual(['[Thread <tid 1> exited]', '[Thread <tid 2> exited]', '[Thread <tid 3> exited]']);
+  });
+});
