@@ -20,6 +20,8 @@ import { BUILD_DIR, requireTool } from '../helpers.js';
 import { afterMark, debugReplay, gdbNative, record, withoutEndOfHistory } from './gdb-support.js';
 
 const PROGRAM = path.join(BUILD_DIR, 'threads', 'gdb_lifecycle');
+/** gdb's commands to the first stop, where the reader blocks in read() and the waiter in pthread_cond_wait */
+const AT_FIRST_STOP = ['break mark', 'continue', 'p tids', 'thread apply all bt'];
 
 /** The transcript with thread names and tids as `<tid k>` (k: the place in tids[], printed by `p tids`). */
 function normalise(text: string): string {
@@ -54,6 +56,25 @@ function exitsByStop(text: string): string[][] {
   return stops.map((s) => s.sort());
 }
 
+/**
+ * Each thread's backtrace in a `thread apply all bt`, from its first frame outside the
+ * syscall buffer's library (the replay's thread in a buffered call stands in it; natively
+ * there is no such library), without frame numbers and that first frame's pc.
+ */
+function backtraces(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let frames: string[] | undefined;
+  for (const l of text.split('\n')) {
+    const head = /^Thread \d+ \((Thread <tid \d>)/.exec(l);
+    if (head) out.set(head[1], (frames = []));
+    else if (frames && /^#\d+ /.test(l)) {
+      if (frames.length === 0 && / in rw_\w+ \(\) from \S*librwpreload\.so$/.test(l)) continue;
+      frames.push(l.replace(/^#\d+ +/, '').replace(frames.length === 0 ? /^0x\S+ in / : /^$/, ''));
+    } else frames = undefined;
+  }
+  return out;
+}
+
 /** The transcript without its exit lines. */
 function withoutExits(text: string): string {
   return text.split('\n').filter((l) => !EXITED.test(l)).join('\n');
@@ -79,5 +100,19 @@ describe('gdb thread events on a threaded replay', () => {
     expect(exitsByStop(replayed)).toEqual(exitsByStop(natively));
     // (every thread that was made ended, each once)
     expect(exitsByStop(replayed).flat().sort()).toEqual(['[Thread <tid 1> exited]', '[Thread <tid 2> exited]', '[Thread <tid 3> exited]']);
+  });
+
+  it('thread apply all bt with the syscall buffer: a thread blocked in a buffered read() unwinds through the buffer\'s library into libc and its callers, as natively', async () => {
+    requireTool('gdb');
+    const native = gdbNative(PROGRAM, [...AT_FIRST_STOP, 'kill']);
+    const { gdb, server, status } = await debugReplay(record(PROGRAM, [], { syscallbuf: true }), [...AT_FIRST_STOP, 'kill']);
+    expect(status, server).toBe(0);
+    const raw = afterMark(gdb);
+    // the reader stands in the library's syscall, called from its entry, reached from libc's read
+    expect(raw).toMatch(/\n#\d +0x[0-9a-f]+ in rw_entry \(\) from \S*librwpreload\.so\n#\d +0x[0-9a-f]+ in __GI___libc_read \(nbytes=1, buf=0x[0-9a-f]+, fd=3\) at [^\n]*\n#\d +__GI___libc_read \(fd=3, /);
+    const replayed = backtraces(normalise(raw));
+    const natively = backtraces(normalise(afterMark(native)));
+    expect([...replayed.keys()].sort()).toEqual(['Thread <tid 0>', 'Thread <tid 2>', 'Thread <tid 3>']);
+    for (const [thread, frames] of natively) expect(replayed.get(thread), thread).toEqual(frames);
   });
 });
