@@ -108,8 +108,12 @@ export class ReplayedProcess {
    */
   readonly exitEvent: number | undefined;
 
-  /** exitEvent: the debugged process's exit (replay --pid; null: it has none), else the trace's last event if it is an exit */
-  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void, exitEvent?: number | null, firstTid = 0) {
+  /**
+   * exitEvent: the debugged process's exit (replay --pid; null: it has none), else the trace's
+   * last event if it is an exit; firstThreadExit: where its first thread ended before it (debugged-target.ts)
+   */
+  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void, exitEvent?: number | null, firstTid = 0,
+    private readonly firstThreadExit?: number) {
     this.threads = new ProcessThreads(firstTid);
     const last = trace.eventCount - 1;
     this.exitEvent = exitEvent !== undefined ? exitEvent ?? undefined
@@ -133,7 +137,7 @@ export class ReplayedProcess {
 
   /** The pid of the thread whose registers gdb reads and writes (the selected one). */
   get regsPid(): number {
-    const t = this.threads.selected === undefined || !this.current ? undefined : this.threads.tracee(this.threads.selected, this.current.tracee);
+    const t = this.current ? this.threads.tracee(this.threads.current, this.current.tracee) : undefined;
     return t?.pid ?? this.pid;
   }
 
@@ -209,6 +213,7 @@ export class ReplayedProcess {
     }
     this.curT = t;
     this.next = e;
+    this.threads.firstEnded = this.firstThreadExit !== undefined && this.next > this.firstThreadExit;
     this.state = 'stopped';
     this.lastSiginfo = undefined;
     await this.debugger.setPosition(e, true, pc, 1);
@@ -244,6 +249,7 @@ export class ReplayedProcess {
     if (events <= 0) return;
     this.next += events;
     this.countBase = { e: this.next, base: 0 };
+    this.threads.firstEnded = this.firstThreadExit !== undefined && this.next > this.firstThreadExit;
   }
 
   /**
@@ -303,7 +309,9 @@ export class ReplayedProcess {
         report.position = stop.position;
         if (stop.lastHit) report.lastHit = stop.lastHit;
         fresh = false;
+        const firstWasLive = !this.threads.firstEnded;
         this.advance(r.count);
+        if (firstWasLive && this.threads.firstEnded) report.threadsExited.push(this.threads.firstTid);
         hooks.replayed?.(this.next);
         switch (stop.reason) {
           case 'end-of-buffer':
@@ -420,7 +428,7 @@ export class ReplayedProcess {
   private finish(report: RunReport, stop: StopEvent): RunReport {
     // which thread stopped: gdb makes it the current one
     // (at the end of the recording: the thread whose record is next, which ends the process)
-    if (stop.kind === 'stopped' && stop.reason === 'end' && this.threads.made) stop = { ...stop, thread: this.runningThread ?? this.threads.firstTid };
+    if (stop.kind === 'stopped' && stop.reason === 'end' && this.threads.made) stop = { ...stop, thread: this.runningThread ?? this.threads.current };
     else if (stop.kind === 'stopped' && stop.reason !== 'thread-created' && report.position?.thread && this.threads.made) stop = { ...stop, thread: report.position.thread };
     if (report.threadsExited.length) stop = { ...stop, threadsExited: report.threadsExited };
     if (!(stop.kind === 'stopped' && stop.reason === 'signal')) this.lastSiginfo = undefined;

@@ -13,7 +13,9 @@
 // `Thread 0x... (LWP n)` from libthread_db, over the protocol `Thread pid.tid`) and the
 // kernel's tids, both put as `<tid k>`, k its place in the program's tids[] (creation
 // order); mmap'd addresses (the recording has a page more); clone3 against clone
-// (the recording answers clone3 ENOSYS). gdb's thread numbers are compared as they are.
+// (the recording answers clone3 ENOSYS); natively, gdb 13's `[New process N]` when the
+// last thread of a process whose first thread ended exits. gdb's thread numbers are
+// compared as they are.
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { BUILD_DIR, requireTool } from '../helpers.js';
@@ -32,6 +34,8 @@ function normalise(text: string): string {
   return text
     .split('\n')
     .filter((l) => !/^\[Thread debugging using libthread_db enabled\]$/.test(l) && !/^Using host libthread_db library/.test(l))
+    // gdb 13 natively, when the last thread of a process whose first thread ended exits
+    .filter((l) => !/^\[New process \d+\]$/.test(l))
     .map((l) => l
       .replace(/Thread 0x[0-9a-f]+ \(LWP (\d+)\)/g, (_, t: string) => `Thread ${tid(t)}`)
       .replace(/Thread \d+\.(\d+)/g, (_, t: string) => `Thread ${tid(t)}`)
@@ -114,5 +118,25 @@ describe('gdb thread events on a threaded replay', () => {
     const natively = backtraces(normalise(afterMark(native)));
     expect([...replayed.keys()].sort()).toEqual(['Thread <tid 0>', 'Thread <tid 2>', 'Thread <tid 3>']);
     for (const [thread, frames] of natively) expect(replayed.get(thread), thread).toEqual(frames);
+  });
+
+  it('pthread_exit in main, two workers going on: main is gone from info threads and its exit printed, a stop in each worker, the process ends with the last, as natively', async () => {
+    requireTool('gdb');
+    const exe = path.join(BUILD_DIR, 'threads', 'main_exits');
+    const commands = [
+      'break worker_mark', 'continue', 'p tids', 'info threads', 'thread apply all bt', 'thread 1',
+      'continue', 'info threads', 'bt', 'delete', 'continue',
+    ];
+    const native = gdbNative(exe, commands, { merged: true });
+    const { gdb, server, status } = await debugReplay(record(exe), [...commands, 'continue'], { merged: true });
+    expect(status, server).toBe(0);
+    const raw = afterMark(gdb);
+    expect(raw).toMatch(/\[Thread (\d+)\.\1 exited\]\n/); // the first thread's end
+    expect(raw).toMatch(/\nThread 2 "main_exits" hit Breakpoint 2, worker_mark \(id=1\)[^]*\n {2}Id +Target Id +Frame \n\* 2 [^\n]*\n {2}3 [^\n]*__GI___libc_read [^\n]*\n\n/);
+    expect(raw).toContain('Unknown thread 1.');
+    const replayed = normalise(withoutEndOfHistory(raw));
+    const natively = normalise(afterMark(native));
+    expect(withoutExits(replayed)).toBe(withoutExits(natively));
+    expect(exitsByStop(replayed)).toEqual(exitsByStop(natively));
   });
 });
