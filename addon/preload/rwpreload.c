@@ -442,6 +442,7 @@ static void patch_libc(void) {
       nr = 0;
     }
     if (nr < 0 || !patchable(nr)) continue;
+    /* (the layout below is read by rw_entry's unwind info: RW_CFI_STUB_CALLER) */
     unsigned char *s = t + 16 + nstubs * STUB;
     nstubs++;
     unsigned char *q = s;
