@@ -33,7 +33,7 @@ export type StopEvent = (
   /** the history ends here: the trace stops early, or the replay diverged */
   | { kind: 'end'; message: string }
 ) & {
-  /** threads of the process that ended during the run (recorded tids, in order), the process living on after them */
+  /** threads of the process that ended during the run before the process itself (recorded tids, in order) */
   threadsExited?: number[];
 };
 
