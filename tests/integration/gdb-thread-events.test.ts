@@ -4,7 +4,10 @@
 // each ends; on the replay it hears of each creation from a `create` stop and the
 // server prints the exits. tests/programs/threads/gdb_lifecycle.c makes a thread
 // that ends before the first stop (it takes a number natively), then two that block
-// in the kernel and end one after the other.
+// in the kernel and end one after the other; recorded with the syscall buffer, its
+// reader blocks in a buffered read(), whose backtrace must go on into libc and the
+// program (the preload library's unwind info). main_exits.c ends its first thread with
+// pthread_exit while two workers go on.
 // gdb runs with its stderr in its stdout, in the order it wrote them: the exit lines
 // come from the server's console text, which gdb writes to its stderr. Natively an
 // exit line comes when gdb reaps the thread, which may be after the next thread is
