@@ -16,6 +16,7 @@
 #include "ptrace_ops.h"
 #include "replay_divergence.h"
 #include "replay_files.h"
+#include "replay_emu_map.h"
 #include "replay_images.h"
 #include "replay_syscallbuf.h"
 #include "replay_processes.h"
@@ -190,6 +191,7 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   switch (row.action) {
     case kExit:
       s.exitCalled = true;
+      s.groupExitCalled = nr == 231;  // exit_group
       return;  // the exit event that follows resumes it
     case kWaitSignal:
       if (next && next->kind() == kEvSignal) {
@@ -518,8 +520,10 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           // goes on with them: src/debug/forward.ts)
           out.stop.num("tid", s.recordedTid);
           out.stop.num("threadsLeft", s.threads ? double(s.threads->live().size() - 1) : 0);
-          // A fatal signal takes every thread of the process: their deaths follow.
-          if (killed && s.threads) allDying(*s.threads);
+          // A fatal signal takes every thread of the process: their deaths follow. So
+          // does an exit_group that ran: the threads left are ones whose own exit the
+          // kernel reports only now (a first thread that called pthread_exit).
+          if ((killed || s.groupExitCalled) && s.threads) allDying(*s.threads);
           t.ended();
           return nullptr;
         }
@@ -529,8 +533,9 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
             s.userCodeNext = false;
             s.hook->runToPoint(pid, s.pendingSig);
           }
-          // an ELF image JS has mapped once already (replay_images.h)
-          if (v.kind() == kEvMapFile && !s.hook && replayKnownImageMap(pid, t.cpuid, v)) break;
+          // an ELF image JS has mapped once already (replay_images.h), a data file whose
+          // pieces JS has checked (replay_emu_map.h)
+          if (v.kind() == kEvMapFile && !s.hook && (replayKnownImageMap(pid, t.cpuid, v) || replayKnownEmuMap(pid, v))) break;
           out.consumed = at - offset;
           out.stop.reason = "need-js";
           out.stop.num("kind", v.kind());
