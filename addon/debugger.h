@@ -106,6 +106,7 @@ struct InterruptLine {
 struct SliceCopies {
   std::vector<StopInfo> infos;
   std::vector<TraceePtr> copies;
+  std::vector<std::vector<TraceePtr>> threads;  // a threaded process's: each copy's every thread, its first first (else empty)
 };
 
 // A stop of the program's code (swbreak, step, target, ...): thrown out of the
@@ -126,6 +127,9 @@ class Debugger : public DebugHook {
   // Where the process stands, for its counts: at the boundary of `event`, or at
   // the n-th arrival at pc in that interval (n = 0: unknown).
   void setPosition(uint32_t event, bool boundary, uint64_t pc, uint64_t n);
+  // Between runs: recorded thread `tid` is the one that runs now (a restored copy of a
+  // threaded process, whose interval may be another thread's than the first's).
+  void standIn(uint32_t tid);
   // Writes int3 at addr; returns the byte it covers.
   uint8_t insertBreakpoint(uint64_t addr);
   void removeBreakpoint(uint64_t addr);
@@ -172,9 +176,8 @@ class Debugger : public DebugHook {
   std::map<pid_t, uint64_t> slotsIn;  // thread -> the slotsGen its debug registers hold
   int reqMode = kCont;               // the run's mode; `mode` is this thread's (kCont for a thread that does not step)
   uint32_t stepThread = 0;           // the recorded tid that steps (0: whichever)
-  // The process has made a thread: no fork copies of it. fork copies the calling
-  // thread only, and one standing at a syscall's entry (an enter event: the others
-  // ran while it was in the kernel) cannot make the call (thread_copy.cc will).
+  // The process has made a thread: no fork copies of it (fork copies the calling
+  // thread only); its copies, checkpoints and slices, are forkReplayed's.
   bool madeThreads = false;
   std::shared_ptr<ReplayThreads> threadGroup;  // its threads, once it has made one (kept when the first one ends)
   InterruptLine interrupts;
@@ -319,6 +322,7 @@ class Debugger : public DebugHook {
   void afterThreads();
   void writeSlotsHere();
   void useThread(Tracee& t);
+  std::vector<TraceePtr> copyThreadsMidRun();
 
   // debugger_hook.cc
   void beginRun(const RunRequest& req, SliceCopies& slicesTaken);

@@ -104,6 +104,7 @@ LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, c
   }
   r.slices = std::move(taken.infos);
   r.sliceCopies = std::move(taken.copies);
+  r.sliceThreads = std::move(taken.threads);
   slicesTaken = nullptr;
   // a thread's death with others left is not the process's end
   bool gone = (r.stop.reason == "exited" || r.stop.reason == "killed") && (!threadGroup || threadGroup->live().empty());
@@ -153,6 +154,7 @@ void Debugger::abandonRun(SliceCopies& taken) {
   runSilent.clear();
   deferredSilent.clear();
   taken.copies.clear();  // their Tracees kill them
+  taken.threads.clear();
   silent.clear();
   counterTraps.clear();
   counterSeq = 0;
@@ -227,7 +229,7 @@ Stop Debugger::runUserCode(pid_t, int& sig) {
         stepping = true;
       }
     }
-    bool sliceHere = mode == kCont && !madeThreads;  // a fork copies one thread only
+    bool sliceHere = mode == kCont;
     resumeWatched(request, &sig, sliceHere);
     Stop st = waitFor(request, sliceHere);
     if (overSyscall && st.kind == Stop::kSyscall) {

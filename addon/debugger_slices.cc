@@ -38,19 +38,27 @@ void Debugger::takeSlice() {
   // a second slice due at once would stand at the same state (no instruction ran
   // since the last one): two copies of one point, which later searches would take
   // for two points in order
-  if (madeThreads) {  // fork would copy one thread of several (debugger.h)
-    if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
-    return;
-  }
   user_regs_struct now = regs();
   if (haveSliceRegs && std::memcmp(&now, &lastSliceRegs, sizeof now) == 0) {
     if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
     return;
   }
+  syncFeed();  // inside a fill: the copy's interval is where the library got to
+  // a process that made threads: every thread copied (fork would copy one of several)
+  std::vector<TraceePtr> threads;
+  TraceePtr child;
+  if (madeThreads) {
+    threads = copyThreadsMidRun();
+    if (threads.empty()) {  // it cannot be copied here (debugger_threads.cc)
+      if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
+      return;
+    }
+    child = threads.front();
+  } else {
+    child = forkCopy(*tracee, forkAt, &sw);
+  }
   lastSliceRegs = now;
   haveSliceRegs = true;
-  syncFeed();  // inside a fill: the copy's interval is where the library got to
-  TraceePtr child = forkCopy(*tracee, forkAt, &sw);
   // the copy's feed holds the rest of the fill, which no run of the copy accounts for
   if (fedCounter) feedEmptyCopy(child->pid, fedCounter);
   StopInfo s;
@@ -74,6 +82,7 @@ void Debugger::takeSlice() {
   if (slicesTaken) {
     slicesTaken->infos.push_back(std::move(s));
     slicesTaken->copies.push_back(std::move(child));
+    slicesTaken->threads.push_back(std::move(threads));
   }
   if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
   while (!sliceAt.empty() && sliceAt.front() <= ranNs) sliceAt.erase(sliceAt.begin());
@@ -141,7 +150,7 @@ void Debugger::resumeWatched(int request, int* sig, bool sliceHere) {
   if (sliceHere && s == 0 && !sliceAt.empty() && !sliceArmed) {
     uint64_t due = sliceAt.front() > ranNs ? sliceAt.front() - ranNs : 0;
     slicePid = pid;
-    armSlice(pid, monotonicNs() + due);
+    armSlice(tracee->pid, pid, monotonicNs() + due);
     sliceArmed = true;
   } else if (sliceArmed && (!sliceHere || s != 0)) {
     if (disarmSlice()) staleStops++;

@@ -13,6 +13,7 @@ import { applyJsEvent, divergenceMessage, endOfTraceMessage, replayExec } from '
 import { PointNotFoundError } from '../points/point-not-found.js';
 import type { AsyncPointInfo } from '../history/events.js';
 import { applyPoint, armPoint } from './point-stretch.js';
+import type { ProcessCopy } from './process-copy.js';
 import { ProcessThreads } from './threads.js';
 import { EngineError, type ResumeRequest, type StopEvent, type WatchKind } from './target.js';
 
@@ -195,21 +196,25 @@ export class ReplayedProcess {
   }
 
   /**
-   * Makes `tracee` (a fresh copy standing at the start of a counting base) the
-   * replayed process, killing the one before; counting starts at `base` in interval e.
+   * Makes `copy` (a fresh copy standing at the start of a counting base, with its
+   * threads) the replayed process, killing the one before; counting starts at `base`
+   * in interval e, whose first state is its thread's.
    */
-  async adopt(tracee: NativeTracee, e: number, base: number, pc: bigint, t: number): Promise<void> {
+  async adopt(copy: ProcessCopy, e: number, base: number, pc: bigint, t: number): Promise<void> {
     const old = this.current;
-    if (old?.tracee !== tracee) {
-      this.current = debuggerOf(tracee);
+    if (old?.tracee !== copy.tracee) {
+      this.current = debuggerOf(copy.tracee);
       if (old) await killDebugged(old);
       await this.threads.drop();
+      if (copy.threads) this.threads.adopt(copy.threads);
     }
     this.curT = t;
     this.next = e;
     this.state = 'stopped';
     this.lastSiginfo = undefined;
-    await this.debugger.setPosition(e, true, pc, 1);
+    const thread = this.runningThread;
+    if (thread !== undefined) await this.debugger.setPosition(e, true, pc, 1, thread);
+    else await this.debugger.setPosition(e, true, pc, 1);
     this.countBase = { e, base };
     for (const l of this.switchListeners) l();
   }

@@ -56,6 +56,12 @@ export class ProcessThreads {
     this.made = true;
   }
 
+  /** The threads of a process copy that comes to stand for the replay (process-copy.ts): the copy made threads. */
+  adopt(threads: ReadonlyMap<number, NativeTracee>): void {
+    for (const [tid, t] of threads) this.others.set(tid, t);
+    this.made = true;
+  }
+
   /** Thread `tid` died, its process lives on: its Tracee (reaped already) goes. */
   async ended(tid: number): Promise<void> {
     const t = this.others.get(tid);
