@@ -304,6 +304,8 @@ class Debugger : public DebugHook {
 
   // debugger_slices.cc
   void takeSlice();
+  Stop runProgram(pid_t pid, int& sig);
+  Stop withoutSliceStop(const Stop& st);
   Stop waitFor(int request, bool sliceHere);
   void resumeWatched(int request, int* sig, bool sliceHere);
   void drainStops();

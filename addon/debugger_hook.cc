@@ -165,7 +165,9 @@ void Debugger::abandonRun(SliceCopies& taken) {
 // Runs the program's own code up to the stop the replay loop waits for (the next
 // event's syscall, signal or rdtsc trap), handling every trap on the way: counting,
 // stepping over trapped instructions, and stopping where gdb must see the process.
-Stop Debugger::runUserCode(pid_t, int& sig) {
+Stop Debugger::runUserCode(pid_t p, int& sig) { return withoutSliceStop(runProgram(p, sig)); }
+
+Stop Debugger::runProgram(pid_t, int& sig) {
   // The user's interrupt came while the tracee was not running (between two runs of a
   // continue, or while the loop replayed an event): the stop is here, before counting
   // in continue mode drops the exactness of every count, so that a stop between two
