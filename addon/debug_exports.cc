@@ -71,6 +71,8 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
     req.targetKind = t.Get("kind").As<Napi::Number>().Int32Value();
     req.targetEvent = t.Get("event").As<Napi::Number>().Uint32Value();
     req.targetPc = t.Get("pc").IsBigInt() ? big(t.Get("pc")) : 0;
+    if (!optional(t, "thread", &Napi::Value::IsNumber)) return false;
+    req.targetThread = t.Get("thread").IsNumber() ? t.Get("thread").As<Napi::Number>().Uint32Value() : 0;
     if (!(req.targetKind >= kTargetArrival && req.targetKind <= kTargetFingerprint)) return false;
     if (req.targetKind == kTargetFingerprint) {
       if (!t.Get("fp").IsBuffer()) return false;

@@ -65,6 +65,7 @@ struct RunRequest {
   std::vector<uint64_t> silent;  // breakpoints for this run that only count arrivals
   int targetKind = kNoTarget;
   uint32_t targetEvent = 0;
+  uint32_t targetThread = 0;  // the recorded tid whose record targetEvent is (0: unknown)
   uint64_t targetPc = 0, targetN = 0;
   std::vector<uint8_t> targetFp;
   std::vector<uint64_t> sliceAt;  // run times (ns since the run began) to leave copies at
@@ -157,7 +158,7 @@ class Debugger : public DebugHook {
   void feedBegin(uint64_t consumedAt, uint64_t consumed) override;
   void feedEnd(uint64_t consumed) override;
   // debugger_threads.cc: the run goes on in thread t
-  void enterThread(Tracee& t) override;
+  bool enterThread(Tracee& t, StopInfo& info) override;
 
  private:
   // What a trap stop means to the loop (debugger_traps.cc): keep going, hand the stop
@@ -217,6 +218,7 @@ class Debugger : public DebugHook {
   // ---- The target of this run (see TargetKind)
   int targetKind = kNoTarget;
   uint32_t targetEvent = 0;
+  uint32_t targetThread = 0;  // the recorded tid whose record targetEvent is (0: unknown)
   uint64_t targetPc = 0, targetN = 0;
   std::vector<uint8_t> targetFp;
 

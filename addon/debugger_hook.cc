@@ -41,6 +41,7 @@ void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
   last = LastTrap();
   targetKind = req.targetKind;
   targetEvent = req.targetEvent;
+  targetThread = req.targetThread;
   targetPc = req.targetPc;
   targetN = req.targetN;
   targetFp = req.targetFp;
@@ -269,6 +270,12 @@ bool Debugger::startInterval(StopInfo& info) {
   regsValid = false;
   if (event == targetEvent) insertDeferredSilent();
   if (cur->replay.exiting) return false;  // its process is dying: no registers, no target there
+  // The interval's first state is its own thread's: when another thread's record
+  // comes next, the target is judged at the switch (enterThread), not in the
+  // thread that made the event (the pc of another thread, not the interval's, was
+  // judged here: a run to such a boundary missed it and ran on)
+  // (another process's record, replay --pid: judged here as before)
+  if (threadGroup && targetThread && cur->replay.recordedTid != targetThread && threadGroup->byRecorded(targetThread)) return false;
   uint64_t pc = regs().rip;
   if (event == targetEvent && pc == targetPc && ((targetKind == kTargetArrival && targetN == 1) || (targetKind == kTargetFingerprint && fpMatches()))) {
     info.reason = "target";

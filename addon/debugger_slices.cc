@@ -179,9 +179,14 @@ Stop Debugger::withoutSliceStop(const Stop& st) {
   if (!sliceArmed) return st;
   sliceArmed = false;
   if (!disarmSlice()) return st;
+  if (st.kind == Stop::kExited || st.kind == Stop::kKilled) return st;  // the thread is gone, and its signal with it
   const pid_t t = slicePid ? slicePid : pid;
+  if (st.kind != Stop::kSyscall || t != pid) {
+    staleStops++;  // taken before the next instruction of user code (waitFor)
+    return st;
+  }
   user_regs_struct entry = getRegs(t);
-  bool atEntry = st.kind == Stop::kSyscall && t == pid && int64_t(entry.orig_rax) >= 0 && int64_t(entry.rax) == -ENOSYS;
+  bool atEntry = int64_t(entry.orig_rax) >= 0 && int64_t(entry.rax) == -ENOSYS;
   if (!atEntry || pendingSignals(t) != (1ull << (SIGSTOP - 1)) || sw.count(entry.rip - 2) || !isSyscallInsn(t, entry.rip - 2)) {
     staleStops++;  // taken before the next instruction of user code (waitFor)
     return st;

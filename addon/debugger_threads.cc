@@ -111,11 +111,19 @@ std::vector<TraceePtr> Debugger::copyThreadsMidRun() {
   return copies;
 }
 
-void Debugger::enterThread(Tracee& t) {
+bool Debugger::enterThread(Tracee& t, StopInfo& info) {
   bool switched = cur.get() != &t;
   useThread(t);
-  // A switch at the start of an interval: its first state is this thread's.
-  if (switched && boundaryPending) resetBoundary();
+  // A switch at the start of an interval: its first state is this thread's, and so
+  // is a target there (startInterval left it to this thread: debugger_hook.cc).
+  if (!(switched && boundaryPending)) return false;
+  resetBoundary();
+  if (t.replay.exiting || event != targetEvent || !targetThread || t.replay.recordedTid != targetThread) return false;
+  uint64_t pc = regs().rip;
+  if (pc != targetPc || !((targetKind == kTargetArrival && targetN == 1) || (targetKind == kTargetFingerprint && fpMatches()))) return false;
+  info.reason = "target";
+  info.big("pc", pc);
+  return true;
 }
 
 // After the loop: a thread that died in the run (its exit event) is no longer the

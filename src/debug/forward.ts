@@ -283,6 +283,8 @@ export class ReplayedProcess {
           ? { mode: RunMode.range, start: req.start, end: req.end, fresh, event: this.next, ...extra }
           : { mode: req.action === 'step' ? RunMode.step : RunMode.continue, fresh, event: this.next, ...extra };
         if (req.action !== 'continue' && req.thread !== undefined) opts.thread = req.thread;
+        // the target's interval is its record's thread's (addon/debugger_threads.cc, enterThread)
+        if (opts.target && opts.target.event < this.trace.eventCount) opts.target = { ...opts.target, thread: decodeEvent(this.trace.record(opts.target.event)).tid };
         if (!fresh) {
           opts.startCandidate = false;
           delete opts.slices;

@@ -193,6 +193,7 @@ export class Timeline {
   async switchTo(cp: Checkpoint): Promise<void> {
     this.store.touch(cp);
     const child = await copyAgain(cp.copy!);
+    traceRuns(() => `restore #${cp.id} (after event ${cp.mark.e - 1}): pid ${child.tracee.pid}${child.threads ? `, threads ${[...child.threads].map(([tid, t]) => `${tid}:${t.pid}`).join(' ')}` : ''}`);
     this.proc.stats.restores++;
     await this.proc.adopt(child, cp.mark.e, cp.boundary ? 0 : cp.id, cp.mark.pc, cp.t);
     this.here = { kind: 'mark', mark: cp.mark };

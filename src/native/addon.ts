@@ -85,10 +85,14 @@ export type RunMode = (typeof RunMode)[keyof typeof RunMode];
 /** What a run's target stops at (see DebugRunOptions.target). */
 export const TargetKind = { arrival: 0, watchTrigger: 1, fingerprint: 2 } as const;
 
-export type RunTarget =
+export type RunTarget = (
   | { kind: typeof TargetKind.arrival; event: number; pc: bigint; n: number }
   | { kind: typeof TargetKind.watchTrigger; event: number; n: number }
-  | { kind: typeof TargetKind.fingerprint; event: number; pc: bigint; fp: Buffer };
+  | { kind: typeof TargetKind.fingerprint; event: number; pc: bigint; fp: Buffer }
+) & {
+  /** the recorded tid of record `event`, whose thread runs the interval (a process of threads: the target is that thread's) */
+  thread?: number;
+};
 
 export interface DebugRunOptions {
   mode: RunMode;
