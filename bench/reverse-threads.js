@@ -70,12 +70,12 @@ writeSection('bench/reverse-threads.js', 'reverse-threads', [
   '',
   `${measuredOn()} \`node bench/reverse-threads.js\`. The tests' mutex_counter (8 threads, 20 000 locked increments each, recorded with the syscall buffer) is debugged from the end of the recording: a watchpoint on the counter, then two reverse-continues, each one gdb command timed by gdb's python: the median of ${TRIALS} sessions, each with a fresh server (min–max in parentheses). The answers (Old/New values) are checked.`,
   '',
-  '| command | idle |',
+  '| command | time |',
   '| --- | ---: |',
   `| continue to the end of the recording | ${stat('end')} |`,
   `| reverse-continue to the counter's last write (a watchpoint) | ${stat('rc1')} |`,
   `| the same, again (the write before) | ${stat('rc2')} |`,
   '',
-  'Reading: the last worker makes its 20 000 writes in one interval; without checkpoints of threaded states (before branch threadckpt) both searches replayed from the last checkpoint before the first thread. Measured by hand on the same VM under load (load average about 10, one session each): 20.7 s and 11.9 s before, 5.7 s and 4.8 s after. What is left is a trap per write inside that interval: in-process counting is not used in a threaded process yet (docs/timeline.md, "gdb with threads").',
+  'Reading: the last worker makes its 20 000 writes in one interval; without checkpoints of threaded states (before branch threadckpt) both searches replayed from the last checkpoint before the first thread. Measured by hand on one recording, the old and the new build alternately, twice each, on the same VM under load (load average 11-12): 25.9 s + 20.6 s and 22.9 s + 19.2 s before, 7.2 s + 8.6 s and 5.6 s + 7.7 s after. The times depend on the recorded schedule (how long the last worker\'s interval is). What is left is a trap per write inside that interval: in-process counting is not used in a threaded process yet (docs/timeline.md, "gdb with threads").',
 ]);
 fs.rmSync(work, { recursive: true, force: true });
