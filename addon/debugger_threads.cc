@@ -96,8 +96,11 @@ void Debugger::standIn(uint32_t tid) {
 // them, as between two runs. forkReplayedProcess refuses a thread with a hook (a
 // copy of a thread being debugged is the rule's concern there, not this run's), so
 // the hook is lifted for the copy; the copies carry none. Empty where the process
-// cannot be copied (it is ending: EBUSY; its first thread is gone: ESRCH): no slice.
+// cannot be copied (it is ending: EBUSY; its first thread is gone: ESRCH, or has
+// called exit): no slice.
 std::vector<TraceePtr> Debugger::copyThreadsMidRun() {
+  // the first thread ended (pthread_exit in main): the fork has no thread to go in
+  if (tracee->gone || tracee->replay.exitCalled) return {};
   hookThreads(nullptr);
   std::vector<TraceePtr> copies;
   try {

@@ -135,6 +135,8 @@ export class Timeline {
     const p = this.proc;
     if (this.here?.kind !== 'mark' || p.state !== 'stopped' || !p.pid) return undefined;
     if (p.next < p.trace.eventCount && decodeEvent(p.trace.record(p.next)).kind === 'exit') return undefined;
+    // the first thread ended (pthread_exit in main): the copy's fork would have no thread to go in
+    if (p.threads.firstEnded) return undefined;
     // every thread, when the process has made some (process-copy.ts); none of a process that is ending
     const copy = await copyDebugged(p.debugger, p.threads.made);
     if (!copy) return undefined;

@@ -84,8 +84,7 @@ describe('reverse execution in a threaded stretch', () => {
     const trace = record(PROGRAM);
     const events = dump(trace);
     // The yields' returns: each thread's first instruction after its sched_yield
-    // (after_yield) is the start of the interval of its next record. The breakpoint
-    // there stops at these in the order of those intervals.
+    // (after_yield) is the start of the interval of its next record.
     const exits = events.filter((e) => /^sched_yield\(/.test(e.text));
     const resumed = exits.map((x) => ({ exit: x, next: events.find((e) => e.index > x.index && e.tid === x.tid) }))
       .filter((r) => r.next !== undefined).sort((a, b) => a.next!.index - b.next!.index);
@@ -94,13 +93,19 @@ describe('reverse execution in a threaded stretch', () => {
     // that thread's run of user code): one instruction back is the yielder at its
     // entry (the interval of the call's event), two are the other thread at its
     // `syscall` instruction
+    // (after the last thread is made: the stop where gdb hears of a new thread is no concern here)
+    const clones = events.filter((e) => /^clone of thread \d+/.test(e.text));
     const k = resumed.findIndex((r) => r.next!.index === r.exit.index + 1 && events[r.exit.index - 1]?.tid !== r.exit.tid
-      && /^enter \w+/.test(events[r.exit.index - 1].text));
+      && /^enter \w+/.test(events[r.exit.index - 1].text) && r.exit.index > clones[clones.length - 1].index);
     expect(k, 'the recording has no yield right after another thread\'s syscall (rounds.c yields 12 times)').toBeGreaterThanOrEqual(0);
     const yielder = resumed[k].exit.tid;
     const before = events[resumed[k].exit.index - 1].tid;
+    // which worker (the n-th thread made is worker n) and which of its rounds
+    const id = clones.findIndex((c) => c.text.startsWith(`clone of thread ${yielder} `)) + 1;
+    const round = exits.filter((x) => x.tid === yielder && x.index < resumed[k].exit.index).length;
+    expect(id).toBeGreaterThan(0);
     const { gdb, server, status } = await debugReplay(trace, [
-      'break *after_yield', ...(k > 0 ? [`ignore 2 ${k}`] : []), 'continue', 'thread', 'p $pc',
+      `break *after_yield if my_id == ${id} && my_round == ${round}`, 'continue', 'thread', 'p $pc',
       'reverse-stepi', 'thread', 'p $pc',
       'reverse-stepi', 'thread', 'x/i $pc',
       'reverse-stepi', 'thread', 'p $pc',

@@ -12,7 +12,7 @@
 
 long counter;
 int last_id;
-__thread int my_id;
+__thread int my_id, my_round;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 __attribute__((noinline)) void round_done(int id, int r) {
@@ -34,6 +34,7 @@ static void *worker(void *arg) {
     last_id = my_id;
     pthread_mutex_unlock(&lock);
     round_done(my_id, r);
+    my_round = r;
     yield_now();
   }
   return NULL;
