@@ -143,8 +143,19 @@ export class ReverseStepper {
   private async lastOfInterval(e: number, bpc: bigint): Promise<Mark | 'begin'> {
     if (e < 1) return 'begin';
     const ev = decodeEvent(this.proc.trace.record(e));
+    // The instruction that ends interval e is its thread's (the thread of record e):
+    // in a process of threads, interval e+1 may start in another, so its pc is read
+    // from that thread where interval e+1 starts (threads.ts)
+    if (this.proc.threads.made && e + 1 < this.proc.trace.eventCount && decodeEvent(this.proc.trace.record(e + 1)).tid !== ev.tid
+      && ev.kind !== 'signal' && ev.kind !== 'async-point' && ev.kind !== 'map-file') {
+      await this.seeker.reachStart({ cp: undefined, e: e + 1 });
+      const thread = this.proc.threads.tracee(ev.tid, this.proc.tracee);
+      if (!thread) return 'begin'; // a thread that is gone: nothing of it to stand at
+      bpc = getReg(await native().getRegs(thread.pid), 'rip');
+    }
     let pc: bigint;
-    if (ev.kind === 'syscall') pc = bpc - 2n;
+    // a syscall's event, or its entry's (an enter event: its thread stops at the entry, the call to come)
+    if (ev.kind === 'syscall' || ev.kind === 'enter') pc = bpc - 2n;
     else if (ev.kind === 'rdtsc') pc = bpc - BigInt(ev.insnLen);
     else if (ev.kind === 'cpuid') pc = bpc - 2n; // a CPUID (or its ud2 patch) is 2 bytes
     else if (ev.kind === 'signal') pc = bpc;
