@@ -16,6 +16,7 @@ import { firstNarrowingSchedule, INITIAL_NARROWING, nextNarrowing, planWindows, 
 import { NotRetraced, targetOf, type Seeker, type Start } from './seek.js';
 import type { StopEvent } from './target.js';
 import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline.js';
+import { searchCountedTail } from './window-tail.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
 import type { Checkpoint } from './marks.js';
 
@@ -246,6 +247,12 @@ export class ReverseSearch {
     return Math.max(endE - e, endT - t); // at least a nanosecond per event back
   }
 
+  /** m is the first state of its interval. */
+  private async isIntervalStart(m: Mark): Promise<boolean> {
+    const base = m.base ? this.timeline.store.get(m.base) : undefined;
+    return m.steps === 0 && m.n === 1 && (!base || base.boundary) && m.pc === (await this.seeker.boundaryPc(m.e));
+  }
+
   /** end named relative to the start of a window (undefined: it cannot be named from there). */
   private endFrom(end: Mark, s: Start): Mark | undefined {
     const get = (id: number) => this.timeline.store.get(id);
@@ -258,9 +265,16 @@ export class ReverseSearch {
    * `end` with no hit between them, which the window runs to instead when `end` could
    * only be found by a trap per arrival at its pc (a copy's state in a hot loop).
    */
-  private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSet, dist: number, wider?: Mark): Promise<Found | undefined> {
+  private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSet, dist: number, wider?: Mark, tailSearched = false): Promise<Found | undefined> {
     const tl = this.timeline;
     if (s.cp && !s.cp.pid) return undefined; // dropped meanwhile: a wider window covers it
+    if (s.e < end.e && !tailSearched && sw.length && slots.every((x) => !x) && !(await this.isIntervalStart(end))) {
+      // across events: the tail in end's interval counted first (window-tail.ts), then the rest up to its start
+      const tail = await searchCountedTail(this.proc, tl, this.seeker, this.traps, end, sw);
+      traceRuns(() => `window tail in interval ${end.e}: ${'hit' in tail ? describeMark(tail.hit) : 'rest' in tail ? 'no hit' : tail.refused}`);
+      if ('hit' in tail) return { pos: { kind: 'mark', mark: tail.hit }, reason: 'swbreak', slot: -1, counted: true };
+      if ('rest' in tail) [end, wider] = [tail.rest, undefined];
+    }
     const target = this.endFrom(end, s);
     if (!target) throw new Error(`cannot name ${describeMark(end)} from an earlier checkpoint`);
     if (s.cp && tl.isAt(s.cp, end)) return undefined; // the copy stands at end
@@ -275,6 +289,7 @@ export class ReverseSearch {
         const base = s.cp && !s.cp.boundary ? s.cp.id : 0;
         return { pos: { kind: 'mark', mark: { e: end.e, base, pc: counted.hit.pc, n: counted.hit.n, steps: 0 } }, reason: 'swbreak', slot: -1, counted: true };
       }
+      if (counted.moved) await this.seeker.reachStart(s); // stepped on the way: the trapped run starts where the window does
     }
     await this.traps.install(sw, slots);
     let run: TimelineRun | undefined;
