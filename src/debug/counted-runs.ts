@@ -21,6 +21,8 @@ export const COUNT_IN_PROCESS_FROM = 256;
 export interface CountedHit {
   pc: bigint;
   n: number;
+  /** set when the hit was trapped (the tracer named it in its own interval); else n counts from the run's start */
+  event?: number;
 }
 
 async function ripOf(pid: number): Promise<bigint> {
@@ -130,9 +132,9 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
     if (n >= 1 && (!best || x.last > best.last)) best = { pc: x.pc, n, last: x.last };
   }
   const trapped = r.run.lastHit; // a trapped breakpoint's last hit, with its number in the same sequence
-  if (trapped && trapped.reason === 'swbreak' && trapped.exact && (!best || trapped.order > best.last)) best = { pc: trapped.pc, n: trapped.n, last: trapped.order };
+  if (trapped && trapped.reason === 'swbreak' && trapped.exact && (!best || trapped.order > best.last)) best = { pc: trapped.pc, n: trapped.n, last: trapped.order, event: trapped.event };
   traceRuns(() => `counted window: ${r.readings.map((x) => `0x${x.pc.toString(16)} x${x.count}`).join(', ')}`);
-  return best ? { hit: { pc: best.pc, n: best.n } } : {};
+  return best ? { hit: { pc: best.pc, n: best.n, event: best.event } } : {};
 }
 
 /**

@@ -17,6 +17,7 @@ import { NotRetraced, targetOf, type Seeker, type Start } from './seek.js';
 import type { StopEvent } from './target.js';
 import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline.js';
 import { searchCountedTail } from './window-tail.js';
+import { SpanSearch, spanIsCountable } from './counted-spans.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
 import type { Checkpoint } from './marks.js';
 
@@ -274,6 +275,12 @@ export class ReverseSearch {
       traceRuns(() => `window tail in interval ${end.e}: ${'hit' in tail ? describeMark(tail.hit) : 'rest' in tail ? 'no hit' : tail.refused}`);
       if ('hit' in tail) return { pos: { kind: 'mark', mark: tail.hit }, reason: 'swbreak', slot: -1, counted: true };
       if ('rest' in tail) [end, wider] = [tail.rest, undefined];
+    }
+    if (s.e < end.e && sw.length && slots.every((x) => !x) && spanIsCountable(this.proc.trace, s.e, end.e) && (await this.isIntervalStart(end))) {
+      // up to an interval's start over events that map nothing: counted too, across them (counted-spans.ts)
+      const span = await new SpanSearch(this.proc, tl, this.seeker, this.traps).search(s, end.e, sw);
+      if ('hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };
+      if ('none' in span) return undefined;
     }
     const target = this.endFrom(end, s);
     if (!target) throw new Error(`cannot name ${describeMark(end)} from an earlier checkpoint`);
