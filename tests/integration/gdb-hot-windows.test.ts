@@ -10,9 +10,22 @@
 // forward continue from there reports the same calls in forward order; the server's
 // trace of runs shows the hits were counted in the process. With a periodic timer
 // (SIGALRM every 2 ms, many points), the same answers through every stretch.
+// tests/programs/bufhot.c: buffered reads with 2000 calls of hot(j) after each; a
+// window back over many reads is one counted run with the reads served from the
+// feed (counted-spans.ts), then the interval of the last hit is found by counting.
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { programPath } from '../helpers.js';
+import { programPath, rewind, tempDir } from '../helpers.js';
 import { afterMark, debugReplay, record } from './gdb-support.js';
+
+/** Records with the syscall buffer (gdb-support's record() leaves it out), so that replay feeds the buffered reads. */
+function recordBuffered(program: string, args: string[] = []): string {
+  const root = tempDir('rewind-hot-windows-');
+  const trace = path.join(root, 'trace');
+  const r = rewind(['record', '-o', trace, '--', program, ...args], { traceRoot: root });
+  if (!/trace saved to/.test(r.stderr.toString())) throw new Error(`recording ${program} failed:\n${r.stderr}`);
+  return trace;
+}
 
 const HOTS = 300000;
 
@@ -58,5 +71,22 @@ describe('reverse-continue windows that cross events into a hot interval', () =>
     expect(out).toMatch(/Breakpoint \d+, after \(\)/);
     expect(printed(out), `${out}\n${server.slice(-4000)}`).toEqual(ANSWERS);
     expect(out).not.toContain('No more reverse-execution history');
+  });
+
+  it('back over buffered reads with a hot function between them: counted across the reads, served from the feed', async () => {
+    const trace = recordBuffered(programPath('bufhot'));
+    // stop at hot(0) right after the middle read (marker's iteration), then back over the reads before it
+    const { gdb, server } = await debugReplay(trace, [
+      'break marker', 'continue', 'print k', 'delete', 'break hot', 'continue', 'print j',
+      'reverse-continue', 'print j', 'reverse-continue', 'print j', 'continue', 'print j', 'continue', 'print j',
+      'delete', 'break marker', 'break done', 'continue', 'reverse-continue', 'print k',
+    ]);
+    const out = afterMark(gdb);
+    // k = 100; hot(0) after its read; back: hot(1999), hot(1998) of the iteration before; forward: hot(1999), hot(0); back from done: marker(100)
+    expect(printed(out), `${out}\n${server.slice(-4000)}`).toEqual([100, 0, 1999, 1998, 1999, 0, 100]);
+    // the window over the reads was counted, and its run took the reads from the feed
+    expect(server).toMatch(/counted span from .* to interval \d+: last at 0x/);
+    const spanRuns = server.split('\n').filter((l) => /"counterSeq"/.test(l) && /, [1-9]\d* served in-process,/.test(l));
+    expect(spanRuns.length, server.slice(-4000)).toBeGreaterThan(0);
   });
 });
