@@ -371,9 +371,11 @@ export class ReverseSearch {
    * checkpoint at the hit's previous arrival at the same pc, from which the hit
    * is one arrival on and its predecessor a few steps (reverse-step.ts). It costs
    * one run from the base to there (counted when hot) and a fork; the run to the
-   * hit then starts from the copy.
+   * hit then starts from the copy. A first arrival since the base has no previous
+   * one: the copy is then at the close start the predecessor would search for.
    */
   private async copyBefore(hit: Mark): Promise<void> {
+    if (hit.n === 1) return this.stepper.keepCloseStart(hit);
     if (hit.n < 2 || hit.steps !== 0) return;
     await this.seeker.reachMark({ ...hit, n: hit.n - 1 });
     await this.timeline.checkpointHere();
