@@ -32,6 +32,7 @@ interface Found {
 
 /** narrowing stops at end by counting arrivals at its pc: not when that pc is this hot */
 const HOT_ARRIVALS = 4096;
+const NR_RT_SIGRETURN = 15;
 /** a window search keeps this many of the copies it left before the hit */
 const KEEP_BEFORE_HIT = 8;
 
@@ -78,7 +79,7 @@ export class ReverseSearch {
       // counted in the process (breakpoints only, in one interval) costs the
       // window's run time whatever the hits, so it starts from the closest start
       const counted = sw.length > 0 && slots.every((x) => !x) && starts[0].e === end.e;
-      const anchors = end.n > HOT_ARRIVALS || counted ? [] : await this.narrow(starts[0], end);
+      const anchors = end.n > HOT_ARRIVALS || counted || this.onlyHandlersSincePoint(starts[0].e, end.e) ? [] : await this.narrow(starts[0], end);
       const known: Candidate<Start>[] = starts.map((x) => ({ start: x, dist: x.cp ? endT - x.cp.t : this.distanceOfInterval(x.e, end.e, endT) }));
       windows = planWindows(anchors.map((a) => ({ start: { cp: a.cp, e: a.cp.mark.e } as Start, dist: a.dist })), known);
     }
@@ -246,6 +247,23 @@ export class ReverseSearch {
     const span = Math.max(1, endE - c.mark.e);
     const t = c.t + ((endT - c.t) * (e - c.mark.e)) / span;
     return Math.max(endE - e, endT - t); // at least a nanosecond per event back
+  }
+
+  /**
+   * Between the last asynchronous signal's point after interval `from` and interval
+   * `to`, only signal handlers ran (deliveries and their rt_sigreturn): a narrowing
+   * run would leave no copy there worth a window (none inside the stretch before the
+   * point), and the search after the point is one short window anyway. Walking back
+   * over a periodic timer's points, narrowing cost a run per point for nothing.
+   */
+  private onlyHandlersSincePoint(from: number, to: number): boolean {
+    const p = latestPoint(this.proc.trace, from, to);
+    if (p === undefined) return false;
+    for (let e = p + 1; e < to; e++) {
+      const ev = decodeEvent(this.proc.trace.record(e));
+      if (!(ev.kind === 'signal' || (ev.kind === 'syscall' && ev.nr === NR_RT_SIGRETURN))) return false;
+    }
+    return true;
   }
 
   /** m is the first state of its interval. */
