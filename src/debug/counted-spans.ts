@@ -12,30 +12,12 @@
 // that holds the hit in halves, down to one interval, whose count names the hit.
 // One more run when the last interval holds it (a hot function), about
 // 2·log2(intervals) at most, and only for the window that holds the answer.
-import { decodeEvent } from '../history/events.js';
-import type { TraceReader } from '../history/index.js';
 import { countWindow } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import type { Mark } from './marks.js';
 import type { Seeker, Start } from './seek.js';
 import { traceRuns, type Timeline } from './timeline.js';
 import { NO_SLOTS, type Traps } from './traps.js';
-
-/** syscalls whose replay changes the address space: the counters' pages could meet them */
-const MAPPING_CALLS = new Set([
-  9 /* mmap */, 10 /* mprotect */, 11 /* munmap */, 12 /* brk */, 25 /* mremap */, 28 /* madvise */,
-  30 /* shmat */, 67 /* shmdt */, 56 /* clone */, 57 /* fork */, 58 /* vfork */, 59 /* execve */,
-  60 /* exit */, 231 /* exit_group */, 322 /* execveat */, 435 /* clone3 */, 329 /* pkey_mprotect */, 216 /* remap_file_pages */,
-]);
-
-/** Events from..to-1 can be crossed by a run with counters in: syscalls that map nothing, signals, rdtsc, cpuid. */
-export function spanIsCountable(trace: TraceReader, from: number, to: number): boolean {
-  for (let e = from; e < to; e++) {
-    const ev = decodeEvent(trace.record(e));
-    if (ev.kind === 'syscall' ? MAPPING_CALLS.has(ev.nr) : !['signal', 'rdtsc', 'cpuid'].includes(ev.kind)) return false;
-  }
-  return true;
-}
 
 /** The last hit found in a span: named, or nothing; or the span could not be counted. */
 export type SpanResult = { hit: Mark } | { none: true } | { refused: string };

@@ -4,10 +4,11 @@
 // that has one wins; for breakpoints, a window ends where the last one started.
 // Narrowing runs first leave copies ever closer to now, so that the first windows
 // are short; a window over breakpoints alone is instead counted in the process
-// (counted-runs.ts), at native speed however often they are hit.
+// (counted-runs.ts), at native speed however often they are hit, and one across
+// events is counted in parts: its tail in the last interval (window-tail.ts), the
+// rest across events that map nothing (counted-spans.ts, crossed-events.ts).
 import { native } from '../native/addon.js';
-import { decodeEvent, EventKind } from '../history/events.js';
-import type { TraceReader } from '../history/index.js';
+import { decodeEvent } from '../history/events.js';
 import { COUNT_IN_PROCESS_FROM, countWindow, searchToCountedEnd } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import { describeMark, rename, type Mark } from './marks.js';
@@ -17,7 +18,8 @@ import { NotRetraced, targetOf, type Seeker, type Start } from './seek.js';
 import type { StopEvent } from './target.js';
 import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline.js';
 import { searchCountedTail } from './window-tail.js';
-import { SpanSearch, spanIsCountable } from './counted-spans.js';
+import { SpanSearch } from './counted-spans.js';
+import { latestPoint, onlyHandlersSincePoint, spanIsCountable } from './crossed-events.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
 import type { Checkpoint } from './marks.js';
 
@@ -32,24 +34,8 @@ interface Found {
 
 /** narrowing stops at end by counting arrivals at its pc: not when that pc is this hot */
 const HOT_ARRIVALS = 4096;
-const NR_RT_SIGRETURN = 15;
 /** a window search keeps this many of the copies it left before the hit */
 const KEEP_BEFORE_HIT = 8;
-
-/** async-point event indices of each trace, in order (found once: a scan of the kinds) */
-const pointsOf = new WeakMap<TraceReader, number[]>();
-
-/** The latest asynchronous signal's point event p with from <= p < to (undefined: none). */
-function latestPoint(trace: TraceReader, from: number, to: number): number | undefined {
-  let points = pointsOf.get(trace);
-  if (!points) {
-    points = [];
-    for (let i = 0; i < trace.eventCount; i++) if (trace.record(i)[4] === EventKind.AsyncPoint) points.push(i);
-    pointsOf.set(trace, points);
-  }
-  for (let k = points.length - 1; k >= 0; k--) if (points[k] < to && points[k] >= from) return points[k];
-  return undefined;
-}
 
 export class ReverseSearch {
   constructor(
@@ -79,7 +65,7 @@ export class ReverseSearch {
       // counted in the process (breakpoints only, in one interval) costs the
       // window's run time whatever the hits, so it starts from the closest start
       const counted = sw.length > 0 && slots.every((x) => !x) && starts[0].e === end.e;
-      const anchors = end.n > HOT_ARRIVALS || counted || this.onlyHandlersSincePoint(starts[0].e, end.e) ? [] : await this.narrow(starts[0], end);
+      const anchors = end.n > HOT_ARRIVALS || counted || onlyHandlersSincePoint(this.proc.trace, starts[0].e, end.e) ? [] : await this.narrow(starts[0], end);
       const known: Candidate<Start>[] = starts.map((x) => ({ start: x, dist: x.cp ? endT - x.cp.t : this.distanceOfInterval(x.e, end.e, endT) }));
       windows = planWindows(anchors.map((a) => ({ start: { cp: a.cp, e: a.cp.mark.e } as Start, dist: a.dist })), known);
     }
@@ -247,23 +233,6 @@ export class ReverseSearch {
     const span = Math.max(1, endE - c.mark.e);
     const t = c.t + ((endT - c.t) * (e - c.mark.e)) / span;
     return Math.max(endE - e, endT - t); // at least a nanosecond per event back
-  }
-
-  /**
-   * Between the last asynchronous signal's point after interval `from` and interval
-   * `to`, only signal handlers ran (deliveries and their rt_sigreturn): a narrowing
-   * run would leave no copy there worth a window (none inside the stretch before the
-   * point), and the search after the point is one short window anyway. Walking back
-   * over a periodic timer's points, narrowing cost a run per point for nothing.
-   */
-  private onlyHandlersSincePoint(from: number, to: number): boolean {
-    const p = latestPoint(this.proc.trace, from, to);
-    if (p === undefined) return false;
-    for (let e = p + 1; e < to; e++) {
-      const ev = decodeEvent(this.proc.trace.record(e));
-      if (!(ev.kind === 'signal' || (ev.kind === 'syscall' && ev.nr === NR_RT_SIGRETURN))) return false;
-    }
-    return true;
   }
 
   /** m is the first state of its interval. */
