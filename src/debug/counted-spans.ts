@@ -12,6 +12,7 @@
 // that holds the hit in halves, down to one interval, whose count names the hit.
 // One more run when the last interval holds it (a hot function), about
 // 2·log2(intervals) at most, and only for the window that holds the answer.
+import { inPreloadLibrary } from '../points/record-point.js';
 import { countWindow } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import type { Mark } from './marks.js';
@@ -33,10 +34,13 @@ export class SpanSearch {
   /**
    * The last arrival at one of the breakpoints `sw` in [s, start of interval `to`),
    * s in an earlier interval, counted in the process. Refused (nothing decided) when
-   * a breakpoint is at the first instruction of an interval in the span: its stub
-   * would take the run's end for one of its arrivals.
+   * a breakpoint is at the first instruction of an interval in the span (its stub
+   * would take the run's end for one of its arrivals), or in the syscall buffer's
+   * library (the feed runs other code there than a replay that stops at each call).
    */
   async search(s: Start, to: number, sw: bigint[]): Promise<SpanResult> {
+    // the library runs other code when it serves a call from the feed: counts in it would differ
+    if (sw.some((pc) => inPreloadLibrary(this.proc.runningPid, pc))) return { refused: 'a breakpoint in the syscall buffer\'s library' };
     const first = await this.count(s, to, sw);
     if ('refused' in first || 'none' in first || 'hit' in first) return first;
     return this.latestIn(s, to, sw);
