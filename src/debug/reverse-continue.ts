@@ -372,7 +372,11 @@ export class ReverseSearch {
   private async stopAt(found: Found): Promise<StopEvent> {
     const { pos: p, reason, slot } = found;
     if (reason !== 'watch') {
-      if (found.counted && p.kind === 'mark') await this.copyBefore(p.mark);
+      if (found.counted && p.kind === 'mark') {
+        // at the hit first: a first arrival's close start is found from its stack
+        if (p.mark.n === 1) await this.seeker.reach(p);
+        await this.copyBefore(p.mark);
+      }
       await this.seeker.reach(p);
       return { kind: 'stopped', signal: 5, reason };
     }
