@@ -60,6 +60,8 @@ async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: Coun
   // that arrival to the stub, which counts it when the run resumes there.
   let moved = false;
   for (let k = 0; k < STEP_OUT_MAX && 'refused' in installed && installed.inside !== undefined && installed.inside === (await ripOf(proc.runningPid)); k++) {
+    const inside = installed.inside;
+    traceRuns(() => `stepping out of a patch's bytes at 0x${inside.toString(16)}`);
     const step = await timeline.run({ action: 'step' }, target.e + 1, { steps: 1, silent });
     moved = true;
     if (step.stop.kind !== 'stopped' || step.stop.reason !== 'step' || proc.next !== target.e || step.interrupted) {
