@@ -94,7 +94,7 @@ export class ReverseSearch {
         // (a search that ends at the stretch's first state). No window runs a stretch
         // with its hits trapped one by one, nor counts millions of arrivals at now's pc.
         if (!startsSearched.has(crossed + 1)) {
-          const found = await this.searchWindow({ cp: undefined, e: crossed + 1 }, end, sw, slots, Infinity);
+          const found = await this.searchWindow({ cp: undefined, e: crossed + 1 }, end, sw, slots, Infinity, undefined, startsSearched.has(end.e));
           if (found) return this.stopAt(found);
         }
         const found = await this.searchStretch(crossed, sw, slots);
@@ -109,7 +109,7 @@ export class ReverseSearch {
         : end;
       let wider: Mark | undefined;
       if (arrivalsOnly && covered && this.endFrom(covered, s)) [to, wider] = [covered, to];
-      const found = await this.searchWindow(s, to, sw, slots, s.cp ? endT - s.cp.t : Infinity, wider);
+      const found = await this.searchWindow(s, to, sw, slots, s.cp ? endT - s.cp.t : Infinity, wider, startsSearched.has(to.e));
       if (!s.cp || s.cp.boundary) startsSearched.add(s.e);
       if (s.e === end.e && (!s.cp || s.cp.boundary)) stretchStartSearched = true;
       if (found) return this.stopAt(found);
@@ -252,6 +252,8 @@ export class ReverseSearch {
    * The last trap hit in the window [s, end), or undefined. `wider`: an end after
    * `end` with no hit between them, which the window runs to instead when `end` could
    * only be found by a trap per arrival at its pc (a copy's state in a hot loop).
+   * `tailSearched`: a window from the start of end's interval was searched already
+   * (its tail needs no counted run of its own).
    */
   private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSet, dist: number, wider?: Mark, tailSearched = false): Promise<Found | undefined> {
     const tl = this.timeline;
