@@ -17,6 +17,7 @@ import { firstNarrowingSchedule, INITIAL_NARROWING, nextNarrowing, planWindows, 
 import { NotRetraced, targetOf, type Seeker, type Start } from './seek.js';
 import type { StopEvent } from './target.js';
 import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline.js';
+import { reachCountedHit } from './counted-hit.js';
 import { searchCountedTail } from './window-tail.js';
 import { SpanSearch } from './counted-spans.js';
 import { latestPoint, onlyHandlersSincePoint, spanIsCountable } from './crossed-events.js';
@@ -30,6 +31,8 @@ interface Found {
   slot: number;
   /** found by a counted window, which left no copies on the way */
   counted?: boolean;
+  /** the counted window's length in run time (ns), when known */
+  dist?: number;
 }
 
 /** narrowing stops at end by counting arrivals at its pc: not when that pc is this hot */
@@ -283,7 +286,7 @@ export class ReverseSearch {
       if (!('refused' in counted)) {
         if (!counted.hit) return undefined;
         const base = s.cp && !s.cp.boundary ? s.cp.id : 0;
-        return { pos: { kind: 'mark', mark: { e: end.e, base, pc: counted.hit.pc, n: counted.hit.n, steps: 0 } }, reason: 'swbreak', slot: -1, counted: true };
+        return { pos: { kind: 'mark', mark: { e: end.e, base, pc: counted.hit.pc, n: counted.hit.n, steps: 0 } }, reason: 'swbreak', slot: -1, counted: true, dist };
       }
       if (counted.moved) await this.seeker.reachStart(s); // stepped on the way: the trapped run starts where the window does
     }
@@ -354,32 +357,12 @@ export class ReverseSearch {
     return out;
   }
 
-  /**
-   * A counted window leaves no copies (they would hold its stubs), so without this
-   * the first reverse-stepi at its hit would replay the whole window again: a
-   * checkpoint at the hit's previous arrival at the same pc, from which the hit
-   * is one arrival on and its predecessor a few steps (reverse-step.ts). It costs
-   * one run from the base to there (counted when hot) and a fork; the run to the
-   * hit then starts from the copy. A first arrival since the base has no previous
-   * one: the copy is then at the close start the predecessor would search for.
-   */
-  private async copyBefore(hit: Mark): Promise<void> {
-    if (hit.n === 1) return this.stepper.keepCloseStart(hit);
-    if (hit.n < 2 || hit.steps !== 0) return;
-    await this.seeker.reachMark({ ...hit, n: hit.n - 1 });
-    await this.timeline.checkpointHere();
-  }
-
   /** Goes to a stop found by a search and says why gdb stops there. */
   private async stopAt(found: Found): Promise<StopEvent> {
     const { pos: p, reason, slot } = found;
     if (reason !== 'watch') {
-      if (found.counted && p.kind === 'mark') {
-        // at the hit first: a first arrival's close start is found from its stack
-        if (p.mark.n === 1) await this.seeker.reach(p);
-        await this.copyBefore(p.mark);
-      }
-      await this.seeker.reach(p);
+      if (found.counted && p.kind === 'mark') await reachCountedHit(this.proc, this.timeline, this.seeker, this.traps, p.mark, found.dist ?? Infinity);
+      else await this.seeker.reach(p);
       return { kind: 'stopped', signal: 5, reason };
     }
     const watch = this.traps.watchOf(slot);

@@ -6,7 +6,7 @@ import { decodeEvent } from '../history/events.js';
 import { getReg } from '../arch/registers.js';
 import { native } from '../native/addon.js';
 import type { ReplayedProcess } from './forward.js';
-import { describeMark, sameMark, type Checkpoint, type Mark } from './marks.js';
+import { describeMark, type Mark } from './marks.js';
 import { NotRetraced, targetOf, type Seeker, type Start } from './seek.js';
 import { traceRuns, type Timeline } from './timeline.js';
 import { NO_SLOTS, type Traps } from './traps.js';
@@ -15,6 +15,9 @@ import { NO_SLOTS, type Traps } from './traps.js';
 const STEP_CHUNK = 256;
 /** steps tried from the previous arrival before a search for a closer start */
 const STEP_BUDGET = 4096;
+/** a search for a close start leaves copies at these fractions of its run, when longer than CLOSE_COPIES_FROM ns */
+const CLOSE_COPIES = [0.5, 0.8, 0.95, 0.99];
+const CLOSE_COPIES_FROM = 2e6;
 
 /** The call instruction that ends just before return address `ret`, from the 7 bytes before it. */
 export function callSiteBefore(ret: bigint, code: Buffer): bigint | undefined {
@@ -55,31 +58,20 @@ export class ReverseStepper {
       const found = await this.stepFrom({ e: m.e, base: m.base, pc: m.pc, n: m.n - 1, steps: 0 }, m, STEP_BUDGET);
       if (found) return found;
     }
-    // a checkpoint kept between the previous arrival and m (keepCloseStart) saves the search
-    const near = this.checkpointBefore(m);
-    if (near) traceRuns(() => `stepping from checkpoint #${near.id}, kept before ${describeMark(m)}`);
-    const q = near?.mark ?? (await this.closeStart(m)) ?? { e: m.e, base: m.base, pc: await this.seeker.basePc(m), n: 1, steps: 0 };
-    const found = await this.stepFrom(q, m, Infinity, near);
+    const q = (await this.closeStart(m)) ?? { e: m.e, base: m.base, pc: await this.seeker.basePc(m), n: 1, steps: 0 };
+    const found = await this.stepFrom(q, m, Infinity);
     if (!found) throw new NotRetraced(`lost the way back from 0x${m.pc.toString(16)}`);
     return found;
   }
 
   /** Single-steps from q until m (at most `budget` steps): the state before m. q and m share a base. */
-  private async stepFrom(q: Mark, m: Mark, budget: number, atQ?: Checkpoint): Promise<Mark | undefined> {
+  private async stepFrom(q: Mark, m: Mark, budget: number): Promise<Mark | undefined> {
     const tl = this.timeline;
-    let target: Mark | undefined;
-    if (atQ?.pid) {
-      // its counts name m from it: no run from the base
-      await tl.switchTo(atQ);
-      target = tl.nameFromHere(m);
-    }
-    if (!target) {
-      // m's pc is counted from the base so that the target is exact
-      await this.seeker.reachMark(q, m.n && q.pc !== m.pc ? [m.pc] : []);
-      // reaching q may have restored a checkpoint at (or before) it: the native counts
-      // then start there, and m must be named from there
-      target = tl.nameFromHere(m);
-    }
+    // m's pc is counted from q's base (a copy close before it, see closeStart) so that the target is exact
+    await this.seeker.reachMark(q, m.n && q.pc !== m.pc ? [m.pc] : []);
+    // reaching q may have restored a checkpoint at (or before) it: the native counts
+    // then start there, and m must be named from there
+    let target = tl.nameFromHere(m);
     if (!target) {
       await this.seeker.reachMark(q, [m.pc]);
       target = m;
@@ -106,44 +98,13 @@ export class ReverseStepper {
   }
 
   /**
-   * A live checkpoint between m's previous arrival and m (its exact count at m's pc
-   * is m's n − 1 and it does not stand at m), the latest: stepping from it reaches m.
-   */
-  private checkpointBefore(m: Mark): Checkpoint | undefined {
-    if (!m.n) return undefined;
-    let best: Checkpoint | undefined;
-    for (const c of this.timeline.store.alive()) {
-      if (c.mark.e !== m.e || c.mark.base !== m.base || c.counts.get(m.pc) !== m.n - 1) continue;
-      if (c.mark.pc === m.pc && (c.mark.n === m.n || this.timeline.isAt(c, m))) continue;
-      if (!best || c.t > best.t) best = c;
-    }
-    return best;
-  }
-
-  /**
-   * For the first reverse-stepi at m, the first arrival at its pc since its base (a
-   * hit a counted window found, which left no copies): a checkpoint at the close
-   * start the predecessor steps from (the last call whose return address is on m's
-   * stack), with its count at m's pc, so that the reverse-stepi costs a few hundred
-   * steps and not two runs from the base (0.12–0.14 s at bench/reverse.js's mark).
-   */
-  async keepCloseStart(m: Mark): Promise<void> {
-    if (m.n !== 1 || m.steps !== 0) return;
-    const q = await this.closeStart(m);
-    if (!q || q.pc === m.pc) return;
-    await this.seeker.reachMark(q);
-    await this.timeline.checkpointHere();
-    // m is the first arrival at its pc since the base, and q comes before it: none at q
-    this.timeline.store.find((c) => sameMark(c.mark, q))?.counts.set(m.pc, 0);
-  }
-
-  /**
    * The last execution, before m, of a call instruction whose return address is on
    * m's stack ([rsp], or [rbp+8] after a frame setup), or of m's own pc: a close
    * start for stepping. One search run from m's base.
    */
   private async closeStart(m: Mark): Promise<Mark | undefined> {
     await this.seeker.reachMark(m);
+    const atM = this.proc.curT;
     const n = native();
     const pid = this.proc.runningPid;
     const regs = await n.getRegs(pid);
@@ -159,12 +120,23 @@ export class ReverseStepper {
     sites.add(m.pc); // its previous arrival, if later than the calls
     await this.seeker.reachBase(m.e, m.base);
     await this.traps.install(sites, NO_SLOTS);
-    const run = await this.timeline.run({ action: 'continue' }, m.e + 1, { search: true, startCandidate: true, target: targetOf(m) });
+    // The base may be far back (a counted window's start: tens of ms, seconds under
+    // load): copies just before m, so that the start found is named from one of them
+    // and stepFrom reaches it from there, not in a second run from the base
+    // (bench/reverse.js's first reverse-stepi at a hit: 0.137 s for the two runs).
+    const dist = atM - this.proc.curT;
+    const slices = dist > CLOSE_COPIES_FROM ? { slices: CLOSE_COPIES.map((f) => f * dist) } : {};
+    const run = await this.timeline.run({ action: 'continue' }, m.e + 1, { search: true, startCandidate: true, target: targetOf(m), ...slices });
     this.seeker.checkInterrupt();
     const hit = run.lastHit;
-    if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target' || !hit || hit.event !== m.e) return undefined;
+    const named = hit && run.stop.kind === 'stopped' && run.stop.reason === 'target' && hit.event === m.e
+      ? this.timeline.afterSlices({ kind: 'mark', mark: { e: m.e, base: m.base, pc: hit.pc, n: hit.n, steps: 0 } }, run.slices, hit.seq)
+      : undefined;
+    const q = named?.kind === 'mark' ? named.mark : undefined;
+    for (const c of run.slices) if (c.id !== q?.base) this.timeline.store.release(c);
+    if (!q) return undefined;
     this.timeline.here = { kind: 'mark', mark: m };
-    return { e: m.e, base: m.base, pc: hit.pc, n: hit.n, steps: 0 };
+    return q;
   }
 
   /**

@@ -142,16 +142,6 @@ export class Seeker {
         tl.here = { kind: 'mark', mark: m };
         return;
       }
-      const counted = this.countedBefore(m);
-      if (counted) {
-        // k arrivals at m's pc before it: m is arrival n − k from there
-        await tl.switchTo(counted.cp);
-        const from: Mark = { ...m, base: counted.cp.id, n: m.n - counted.k, steps: 0 };
-        if (!(await this.isBaseState(from))) await this.runToArrival(from, []);
-        await this.stepN(m.steps, [], m.e);
-        tl.here = { kind: 'mark', mark: m };
-        return;
-      }
     }
     await this.reachBase(m.e, m.base);
     if (!(await this.isBaseState({ ...m, steps: 0 }))) await this.runToArrival(m, counters);
@@ -169,22 +159,6 @@ export class Seeker {
       if (!near || k.n > near.mark.n || (k.n === near.mark.n && k.steps > near.mark.steps)) near = c;
     }
     return near;
-  }
-
-  /**
-   * The live checkpoint (not a run's slice) in m's interval and base at another pc
-   * whose exact count at m's pc says it comes before m, the one with the most
-   * arrivals there: reverse-step.ts keeps one close before a first arrival.
-   */
-  private countedBefore(m: Mark): { cp: Checkpoint; k: number } | undefined {
-    if (!m.n) return undefined;
-    let best: { cp: Checkpoint; k: number } | undefined;
-    for (const c of this.timeline.store.alive()) {
-      const k = c.counts.get(m.pc);
-      if (c.slice || c.mark.e !== m.e || c.mark.base !== m.base || c.mark.pc === m.pc || k === undefined || k > m.n - 1) continue;
-      if (!best || k > best.k || (k === best.k && c.t > best.cp.t)) best = { cp: c, k };
-    }
-    return best;
   }
 
   /** Brings the process to position p (see reachMark for counters); a watch trigger returns the run's position. */
