@@ -64,7 +64,10 @@ export class ReverseStepper {
     return found;
   }
 
-  /** Single-steps from q until m (at most `budget` steps): the state before m. q and m share a base. */
+  /**
+   * Single-steps from q until m (at most `budget` steps): the state before m. q is
+   * named from m's base or from a copy after it (closeStart) that counted m's pc.
+   */
   private async stepFrom(q: Mark, m: Mark, budget: number): Promise<Mark | undefined> {
     const tl = this.timeline;
     // m's pc is counted from q's base (a copy close before it, see closeStart) so that the target is exact
