@@ -233,6 +233,7 @@ class Debugger : public DebugHook {
   user_regs_struct lastSliceRegs{};   // the state of the last copy: never two copies of one state
   bool haveSliceRegs = false;
   uint64_t resumeRip = kNone;  // the pc the main resume started from, while a copy may be due
+  bool resumeDelivered = false;  // that resume delivered a signal (the stop may be at its handler's entry)
 
   // ---- In-process hit counters (debugger_counters.cc, src/debug/hit-counters.ts):
   // the int3 of each counting stub -> the pc whose arrivals it counts. Only the

@@ -114,7 +114,11 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
     // stopped the program again before it ran an instruction, again and again (a
     // search over buffered calls with a breakpoint between them crawled, minutes
     // on a loaded machine).
-    if (due && (inFedCode(regs().rip) || pendingSignalsOfProcess(pid) != 0 || regs().rip == resumeRip)) {
+    // Nor after a resume that delivered a signal: the SIGSTOP is reported at the
+    // handler's entry before its first instruction (the kernel built the frame and
+    // then took the SIGSTOP), a state that a re-execution stepping into the handler
+    // did not find again (reverse-step out of a handler lost its way, under load).
+    if (due && (inFedCode(regs().rip) || pendingSignalsOfProcess(pid) != 0 || regs().rip == resumeRip || resumeDelivered)) {
       sliceAt.front() = ranNs + fedSlicePutOff;
       fedSlicePutOff = std::min(2 * fedSlicePutOff, kFedSlicePutOffMaxNs);
     } else if (due) {
@@ -138,6 +142,7 @@ void Debugger::resumeWatched(int request, int* sig, bool sliceHere) {
   if (deferredInterrupt && sliceHere && s == 0 && !sliceArmed) deferStop();
   // where this resume starts, while a copy may be due (see waitFor)
   resumeRip = sliceHere && !sliceAt.empty() ? regs().rip : kNone;
+  resumeDelivered = s != 0;
   if (sliceHere && s == 0 && !sliceAt.empty() && !sliceArmed) {
     uint64_t due = sliceAt.front() > ranNs ? sliceAt.front() - ranNs : 0;
     slicePid = pid;

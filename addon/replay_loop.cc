@@ -190,6 +190,7 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   switch (row.action) {
     case kExit:
       s.exitCalled = true;
+      s.groupExitCalled = nr == 231;  // exit_group
       return;  // the exit event that follows resumes it
     case kWaitSignal:
       if (next && next->kind() == kEvSignal) {
@@ -511,8 +512,10 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           // goes on with them: src/debug/forward.ts)
           out.stop.num("tid", s.recordedTid);
           out.stop.num("threadsLeft", s.threads ? double(s.threads->live().size() - 1) : 0);
-          // A fatal signal takes every thread of the process: their deaths follow.
-          if (killed && s.threads) allDying(*s.threads);
+          // A fatal signal takes every thread of the process: their deaths follow. So
+          // does an exit_group that ran: the threads left are ones whose own exit the
+          // kernel reports only now (a first thread that called pthread_exit).
+          if ((killed || s.groupExitCalled) && s.threads) allDying(*s.threads);
           t.ended();
           return nullptr;
         }

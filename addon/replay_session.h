@@ -78,12 +78,13 @@ struct ReplaySession {
   // Threads (replay_threads.h): the threads of its process (null while it has one);
   // stopped at a syscall entry by an enter event (the call's event is still to
   // come) and which call; dying in an exit_group already running or a fatal signal;
-  // its own exit or exit_group call was replayed.
+  // its own exit or exit_group call was replayed (and which of the two).
   std::shared_ptr<ReplayThreads> threads;
   bool atEntry = false;
   int64_t entryNr = -1;
   bool exiting = false;
   bool exitCalled = false;
+  bool groupExitCalled = false;
 
   // What a forked copy (a checkpoint) continues with: the same replay at the same
   // point (brk, the pending signal, the queued-signal flag, the feed), without the

@@ -91,50 +91,99 @@ extern char rw_untraced_after[], rw_traced_after[], rw_entry[];
 __attribute__((visibility("hidden"))) long rw_untraced_ip;
 
 /* The two syscall instructions, and the entry the patched sites reach. rw_entry
- * keeps every register a syscall instruction keeps (all but rax, rcx, r11). */
+ * keeps every register a syscall instruction keeps (all but rax, rcx, r11).
+ *
+ * Unwind info (.cfi_*, in the library's .eh_frame), so that a debugger's backtrace
+ * of a thread standing in a buffered call goes on into the libc function and its
+ * callers, as natively. rw_entry's caller is a stub in an anonymous page (no unwind
+ * info can describe it): its frame says the libc function is the caller. The stub
+ * (patch_libc) is `lea -0x80(%rsp),%rsp; call *slot(%rip); lea 0x80(%rsp),%rsp;
+ * cmp (5 or 6 bytes); jmp back`, so the libc function's stack pointer is rw_entry's
+ * at entry + 8 + 0x80 (the CFA), and its pc is where the stub jumps back to: the
+ * return address R into the stub, + 8 (the lea) + the cmp (6 if it starts with a
+ * REX.W byte 0x48, else 5) is the jmp, whose rel32 says where. The DWARF expression
+ * for the pc (DW_CFA_val_expression of the return-address column 16, the CFA pushed
+ * first) computes that:
+ *   R = *(CFA - 136); J = R + 13 + (R[8] == 0x48); pc = J + 5 + (int32_t)*(J + 1)
+ * (the int32 sign-extended as (u32 ^ 2^31) - 2^31). */
+#define RW_CFI_STUB_CALLER                                                          \
+  "  .cfi_escape 0x16, 0x10, 0x24,"    /* DW_CFA_val_expression, r16, 36 bytes: */  \
+  " 0x10, 0x88, 0x01, 0x1c, 0x06,"     /* constu 136, minus, deref: R */            \
+  " 0x12, 0x23, 0x08, 0x94, 0x01,"     /* dup, plus_uconst 8, deref_size 1 */       \
+  " 0x08, 0x48, 0x29, 0x22,"           /* const1u 0x48, eq, plus */                 \
+  " 0x23, 0x0d, 0x12,"                 /* plus_uconst 13: J; dup */                 \
+  " 0x23, 0x01, 0x94, 0x04,"           /* plus_uconst 1, deref_size 4 */            \
+  " 0x0c, 0x00, 0x00, 0x00, 0x80, 0x27," /* const4u 2^31, xor */                    \
+  " 0x0c, 0x00, 0x00, 0x00, 0x80, 0x1c," /* const4u 2^31, minus */                  \
+  " 0x22, 0x23, 0x05\n"                /* plus, plus_uconst 5 */
 __asm__(
     ".text\n"
     ".globl rw_untraced\n.hidden rw_untraced\n.type rw_untraced,@function\n"
     "rw_untraced:\n"
+    "  .cfi_startproc\n"
     "  mov %rdi,%rax\n  mov %rsi,%rdi\n  mov %rdx,%rsi\n  mov %rcx,%rdx\n"
     "  mov %r8,%r10\n  mov %r9,%r8\n  mov 8(%rsp),%r9\n"
     "  syscall\n"
     ".globl rw_untraced_after\n.hidden rw_untraced_after\n"
     "rw_untraced_after:\n"
     "  ret\n"
+    "  .cfi_endproc\n"
     ".globl rw_untraced_page\n.hidden rw_untraced_page\n.type rw_untraced_page,@function\n"
     "rw_untraced_page:\n"
+    "  .cfi_startproc\n"
     "  mov %rdi,%rax\n  mov %rsi,%rdi\n  mov %rdx,%rsi\n  mov %rcx,%rdx\n"
     "  mov %r8,%r10\n  mov %r9,%r8\n  mov 8(%rsp),%r9\n"
     "  movabs $0x6ffd00000000,%r11\n"  /* RW_UNTRACED_PAGE: its syscall returns to our caller */
     "  jmp *%r11\n"
+    "  .cfi_endproc\n"
     ".globl rw_traced\n.hidden rw_traced\n.type rw_traced,@function\n"
     "rw_traced:\n"
+    "  .cfi_startproc\n"
     "  mov %rdi,%rax\n  mov %rsi,%rdi\n  mov %rdx,%rsi\n  mov %rcx,%rdx\n"
     "  mov %r8,%r10\n  mov %r9,%r8\n  mov 8(%rsp),%r9\n"
     "  syscall\n"
     ".globl rw_traced_after\n.hidden rw_traced_after\n"
     "rw_traced_after:\n"
     "  ret\n"
+    "  .cfi_endproc\n"
     ".globl rw_entry\n.hidden rw_entry\n.type rw_entry,@function\n"
     "rw_entry:\n"
+    "  .cfi_startproc\n"
+    "  .cfi_def_cfa_offset 136\n"
+    RW_CFI_STUB_CALLER
     "  pushfq\n"
+    "  .cfi_adjust_cfa_offset 8\n"
     "  push %rbx\n"
-    "  push %r9\n  push %r8\n  push %r10\n  push %rdx\n  push %rsi\n  push %rdi\n"
+    "  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset %rbx, 0\n"
+    "  push %r9\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset %r9, 0\n"
+    "  push %r8\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset %r8, 0\n"
+    "  push %r10\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset %r10, 0\n"
+    "  push %rdx\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset %rdx, 0\n"
+    "  push %rsi\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset %rsi, 0\n"
+    "  push %rdi\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset %rdi, 0\n"
     "  mov %rax,%rdi\n"
     "  mov %rsp,%rsi\n"
     "  mov %rsp,%rbx\n"
+    "  .cfi_def_cfa_register %rbx\n"  /* the stack is aligned below: rbx holds it */
     "  and $-16,%rsp\n"
     "  cld\n"
     "  call rw_handle\n"
     "  mov %rbx,%rsp\n"
-    "  pop %rdi\n  pop %rsi\n  pop %rdx\n  pop %r10\n  pop %r8\n  pop %r9\n"
-    "  pop %rbx\n"
+    "  .cfi_def_cfa_register %rsp\n"
+    "  pop %rdi\n  .cfi_adjust_cfa_offset -8\n  .cfi_restore %rdi\n"
+    "  pop %rsi\n  .cfi_adjust_cfa_offset -8\n  .cfi_restore %rsi\n"
+    "  pop %rdx\n  .cfi_adjust_cfa_offset -8\n  .cfi_restore %rdx\n"
+    "  pop %r10\n  .cfi_adjust_cfa_offset -8\n  .cfi_restore %r10\n"
+    "  pop %r8\n  .cfi_adjust_cfa_offset -8\n  .cfi_restore %r8\n"
+    "  pop %r9\n  .cfi_adjust_cfa_offset -8\n  .cfi_restore %r9\n"
+    "  pop %rbx\n  .cfi_adjust_cfa_offset -8\n  .cfi_restore %rbx\n"
     /* What a syscall instruction leaves in rcx and r11 (the address after it, the
      * flags), the same whether the call was made or served from replay's feed. */
     "  pop %r11\n"
+    "  .cfi_adjust_cfa_offset -8\n"
     "  mov rw_untraced_ip(%rip),%rcx\n"
-    "  ret\n");
+    "  ret\n"
+    "  .cfi_endproc\n");
 
 static struct rw_header *buf;
 static int active;    /* the filter is installed: the untraced instruction is really untraced */
@@ -393,6 +442,7 @@ static void patch_libc(void) {
       nr = 0;
     }
     if (nr < 0 || !patchable(nr)) continue;
+    /* (the layout below is read by rw_entry's unwind info: RW_CFI_STUB_CALLER) */
     unsigned char *s = t + 16 + nstubs * STUB;
     nstubs++;
     unsigned char *q = s;

@@ -21,6 +21,13 @@ export interface DebuggedTarget {
   exitEvent: number | null;
   /** what the trace says of it (format 5 on, where a process may have threads) */
   process?: RecordedProcess;
+  /**
+   * The index of its first thread's entry into exit when that thread ended before the
+   * others (pthread_exit in main). The kernel reports that exit only once the others
+   * are gone, so the thread's last records come at the process's end; from this entry
+   * on it is gone as natively (gdb's thread list, the thread a stop names).
+   */
+  firstThreadExit?: number;
 }
 
 /** The trace's last event if it is the exit of the first process (another's, in a trace of several: null). */
@@ -31,7 +38,20 @@ function rootExit(trace: TraceReader, tid: number): number | null {
   return e.kind === 'exit' && (e.tid === tid || trace.meta.version < 4) ? last : null;
 }
 
+const NR_EXIT = 60;
 const NR_EXIT_GROUP = 231;
+
+/** The first thread's call of exit, when it ended before its process (its delayed return is the record before the process's exit): see DebuggedTarget. */
+function firstThreadExit(trace: TraceReader, exit: number | null, p: RecordedProcess | undefined): number | undefined {
+  if (exit === null || !p?.threads?.length || exit < 2) return undefined;
+  const isDelayedReturn = (e: ReturnType<typeof decodeEvent>) => e.tid === p.pid && e.kind === 'syscall' && e.nr === NR_EXIT;
+  if (!isDelayedReturn(decodeEvent(trace.record(exit - 1)))) return undefined;
+  for (let at = exit - 2; at >= 1; at--) {
+    const e = decodeEvent(trace.record(at));
+    if (e.tid === p.pid) return e.kind === 'enter' && e.nr === NR_EXIT ? at : undefined;
+  }
+  return undefined;
+}
 
 /**
  * Where the last deaths of a process of several threads begin: its threads' exit
@@ -47,7 +67,9 @@ function lastDeaths(trace: TraceReader, exit: number | null, p: RecordedProcess 
   let at = exit;
   for (; at > 1; at--) {
     const e = decodeEvent(trace.record(at - 1));
-    if (!tids.has(e.tid) || !(e.kind === 'exit' || ((e.kind === 'syscall' || e.kind === 'enter') && e.nr === NR_EXIT_GROUP))) break;
+    // (and the delayed return of a first thread's exit, which comes after its process's exit_group)
+    const delayed = e.tid === p.pid && e.kind === 'syscall' && e.nr === NR_EXIT;
+    if (!tids.has(e.tid) || !(e.kind === 'exit' || delayed || ((e.kind === 'syscall' || e.kind === 'enter') && e.nr === NR_EXIT_GROUP))) break;
   }
   return at;
 }
@@ -61,12 +83,13 @@ export function debuggedTarget(trace: TraceReader, process?: RecordedProcess): D
   if (!p || (!p.parent && !debuggedFromExec(p))) {
     const { snapshot, tid } = firstExec(trace);
     // a trace of threads (format 5): the end is where their deaths begin
-    return { snapshot, tid, firstEvent: 1, exitEvent: lastDeaths(trace, rootExit(trace, tid), p), process: p };
+    const exit = rootExit(trace, tid);
+    return { snapshot, tid, firstEvent: 1, exitEvent: lastDeaths(trace, exit, p), process: p, firstThreadExit: firstThreadExit(trace, exit, p) };
   }
   // after its last exec, in the program it exec'd, if it exec'd; else at its fork's return
   const { snapshot, tid, event } = debugStartOf(trace, p);
   const exitEvent = p.parent ? p.end?.event ?? null : rootExit(trace, tid);
-  return { snapshot, tid, firstEvent: event + 1, exitEvent: lastDeaths(trace, exitEvent, p), process: p };
+  return { snapshot, tid, firstEvent: event + 1, exitEvent: lastDeaths(trace, exitEvent, p), process: p, firstThreadExit: firstThreadExit(trace, exitEvent, p) };
 }
 
 /** Its replayed process at its first instruction; the caller owns (and closes) the Tracee. */

@@ -49,6 +49,8 @@ export interface RunReport {
   point?: { e: number; base: number; pc: bigint; n: number; exact: boolean };
   /** events the program passed in-process, buffered calls served from the feed (docs/syscallbuf.md) */
   served: number;
+  /** threads that ended in the run, their process living on (recorded tids, in order) */
+  threadsExited: number[];
 }
 
 export interface RunHooks {
@@ -106,8 +108,12 @@ export class ReplayedProcess {
    */
   readonly exitEvent: number | undefined;
 
-  /** exitEvent: the debugged process's exit (replay --pid; null: it has none), else the trace's last event if it is an exit */
-  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void, exitEvent?: number | null, firstTid = 0) {
+  /**
+   * exitEvent: the debugged process's exit (replay --pid; null: it has none), else the trace's
+   * last event if it is an exit; firstThreadExit: where its first thread ended before it (debugged-target.ts)
+   */
+  constructor(readonly trace: TraceReader, private readonly onOutput?: (fd: number, data: Buffer) => void, exitEvent?: number | null, firstTid = 0,
+    private readonly firstThreadExit?: number) {
     this.threads = new ProcessThreads(firstTid);
     const last = trace.eventCount - 1;
     this.exitEvent = exitEvent !== undefined ? exitEvent ?? undefined
@@ -131,7 +137,7 @@ export class ReplayedProcess {
 
   /** The pid of the thread whose registers gdb reads and writes (the selected one). */
   get regsPid(): number {
-    const t = this.threads.selected === undefined || !this.current ? undefined : this.threads.tracee(this.threads.selected, this.current.tracee);
+    const t = this.current ? this.threads.tracee(this.threads.current, this.current.tracee) : undefined;
     return t?.pid ?? this.pid;
   }
 
@@ -207,6 +213,7 @@ export class ReplayedProcess {
     }
     this.curT = t;
     this.next = e;
+    this.threads.firstEnded = this.firstThreadExit !== undefined && this.next > this.firstThreadExit;
     this.state = 'stopped';
     this.lastSiginfo = undefined;
     await this.debugger.setPosition(e, true, pc, 1);
@@ -242,6 +249,7 @@ export class ReplayedProcess {
     if (events <= 0) return;
     this.next += events;
     this.countBase = { e: this.next, base: 0 };
+    this.threads.firstEnded = this.firstThreadExit !== undefined && this.next > this.firstThreadExit;
   }
 
   /**
@@ -253,7 +261,7 @@ export class ReplayedProcess {
   async run(req: ResumeRequest, untilEvent: number, extra: RunExtra, hooks: RunHooks, throughExit = false): Promise<RunReport> {
     const end = throughExit || this.exitEvent === undefined ? Infinity : this.exitEvent;
     this.running = true;
-    const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0, served: 0 };
+    const report: RunReport = { stop: this.lastStop, copies: [], interrupted: false, steps: 0, served: 0, threadsExited: [] };
     const runStartT = this.curT;
     let fresh = true;
     /** an asynchronous signal's point armed for the runs of its event (point-stretch.ts) */
@@ -301,7 +309,9 @@ export class ReplayedProcess {
         report.position = stop.position;
         if (stop.lastHit) report.lastHit = stop.lastHit;
         fresh = false;
+        const firstWasLive = !this.threads.firstEnded;
         this.advance(r.count);
+        if (firstWasLive && this.threads.firstEnded) report.threadsExited.push(this.threads.firstTid);
         hooks.replayed?.(this.next);
         switch (stop.reason) {
           case 'end-of-buffer':
@@ -312,6 +322,7 @@ export class ReplayedProcess {
             if (stop.threadsLeft > 0) {
               // a thread's death (its exit, or its part of an exit_group): the process lives on
               await this.threads.ended(stop.tid);
+              report.threadsExited.push(stop.tid);
               continue;
             }
             if (stop.reason === 'exited') {
@@ -328,6 +339,11 @@ export class ReplayedProcess {
             // a thread of the process, made again (a child process is not replayed under a debugger)
             if (!r.child) throw new Error(`event ${this.next - 1}: a clone stop without the thread`);
             this.threads.add(stop.recordedChild, r.child);
+            // gdb numbers threads as it hears of them: told at each creation, it numbers
+            // them as natively (docs/rsp.md, "Threads")
+            if (req.action === 'continue' && req.threadEvents && !extra.search) {
+              return this.finish(report, { kind: 'stopped', signal: 5, reason: 'thread-created', thread: stop.recordedChild });
+            }
             continue;
           case 'exec':
             await replayExec(this.tracee, this.trace, this.next);
@@ -412,8 +428,9 @@ export class ReplayedProcess {
   private finish(report: RunReport, stop: StopEvent): RunReport {
     // which thread stopped: gdb makes it the current one
     // (at the end of the recording: the thread whose record is next, which ends the process)
-    if (stop.kind === 'stopped' && stop.reason === 'end' && this.threads.made) stop = { ...stop, thread: this.runningThread ?? this.threads.firstTid };
-    else if (stop.kind === 'stopped' && report.position?.thread && this.threads.made) stop = { ...stop, thread: report.position.thread };
+    if (stop.kind === 'stopped' && stop.reason === 'end' && this.threads.made) stop = { ...stop, thread: this.runningThread ?? this.threads.current };
+    else if (stop.kind === 'stopped' && stop.reason !== 'thread-created' && report.position?.thread && this.threads.made) stop = { ...stop, thread: report.position.thread };
+    if (report.threadsExited.length) stop = { ...stop, threadsExited: report.threadsExited };
     if (!(stop.kind === 'stopped' && stop.reason === 'signal')) this.lastSiginfo = undefined;
     this.lastStop = stop;
     report.stop = stop;

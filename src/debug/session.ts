@@ -68,7 +68,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   private constructor(readonly trace: TraceReader, private readonly opts: SessionOptions) {
     this.target = debuggedTarget(trace, opts.process);
     ({ snapshot: this.snapshot, tid: this.tid } = this.target);
-    this.proc = new ReplayedProcess(trace, opts.onOutput, this.target.exitEvent, this.target.tid);
+    this.proc = new ReplayedProcess(trace, opts.onOutput, this.target.exitEvent, this.target.tid, this.target.firstThreadExit);
     this.traps = new Traps(this.proc);
     this.inspector = new Inspector(this.proc, this.traps);
     this.diversion = new Diversion(this.proc, this.traps, this.inspector);
@@ -135,7 +135,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   }
 
   get selectedThread(): number {
-    return this.proc.threads.selected ?? this.tid;
+    return this.proc.threads.current;
   }
 
   async tlsAddress(tid: number, offset: bigint, lm: bigint): Promise<bigint> {

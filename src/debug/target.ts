@@ -11,13 +11,17 @@ export type { ProcessIds } from '../replay/process-ids.js';
 
 export type WatchKind = 'watch' | 'rwatch' | 'awatch';
 
-export type StopEvent =
+export type StopEvent = (
   | {
       kind: 'stopped';
       /** signal to report (5 = SIGTRAP for breakpoints and steps) */
       signal: number;
-      /** 'begin' and 'end': the start and the end of the recorded history (gdb: "No more reverse-execution history") */
-      reason?: 'swbreak' | 'hwbreak' | 'step' | 'interrupted' | 'start' | 'signal' | 'target' | 'begin' | 'end';
+      /**
+       * 'begin' and 'end': the start and the end of the recorded history (gdb: "No more
+       * reverse-execution history"); 'thread-created': a continue asked for thread events
+       * stopped where `thread` was made (gdb numbers it, then continues)
+       */
+      reason?: 'swbreak' | 'hwbreak' | 'step' | 'interrupted' | 'start' | 'signal' | 'target' | 'begin' | 'end' | 'thread-created';
       watch?: { kind: WatchKind; addr: bigint };
       /** a line for the user, shown on gdb's console with the stop */
       message?: string;
@@ -27,11 +31,16 @@ export type StopEvent =
   | { kind: 'exited'; code: number }
   | { kind: 'killed'; signal: number }
   /** the history ends here: the trace stops early, or the replay diverged */
-  | { kind: 'end'; message: string };
+  | { kind: 'end'; message: string }
+) & {
+  /** threads of the process that ended during the run before the process itself (recorded tids, in order) */
+  threadsExited?: number[];
+};
 
 /** thread: the recorded tid of the thread that steps (all-stop: the others run as the recording did) */
 export type ResumeRequest =
-  | { action: 'continue' }
+  /** threadEvents: stop where the run makes a thread (reason 'thread-created'), as gdb's thread events ask */
+  | { action: 'continue'; threadEvents?: boolean }
   | { action: 'step'; thread?: number }
   | { action: 'range'; start: bigint; end: bigint; thread?: number };
 

@@ -19,23 +19,34 @@ export class ProcessThreads {
   private readonly others = new Map<number, NativeTracee>();
   /** the process standing for the replay has made a thread (it cannot be copied by fork) */
   made = false;
-  /** the thread gdb looks at (recorded tid; undefined: the first) */
+  /** the thread gdb looks at (recorded tid; undefined: the first live one) */
   selected: number | undefined;
+  /**
+   * The first thread has ended, the process living on (pthread_exit in main): it is
+   * gone for gdb. Its Tracee still stands for the process (its memory, its last
+   * records at the process's end: debugged-target.ts, firstThreadExit).
+   */
+  firstEnded = false;
 
   constructor(readonly firstTid: number) {}
 
   get count(): number {
-    return this.others.size + 1;
+    return this.others.size + (this.firstEnded ? 0 : 1);
   }
 
   /** The recorded tids of the live threads, the first thread first. */
   ids(): number[] {
-    return [this.firstTid, ...this.others.keys()];
+    return this.firstEnded ? [...this.others.keys()] : [this.firstTid, ...this.others.keys()];
+  }
+
+  /** The thread gdb looks at: the selected one, else the first live one. */
+  get current(): number {
+    return this.selected ?? this.ids()[0] ?? this.firstTid;
   }
 
   /** The Tracee of thread `tid` (`first`: the process's own), or undefined. */
   tracee(tid: number, first: NativeTracee): NativeTracee | undefined {
-    return tid === this.firstTid ? first : this.others.get(tid);
+    return tid === this.firstTid ? (this.firstEnded ? undefined : first) : this.others.get(tid);
   }
 
   /** The pid of thread `tid` (`first`: the process's own Tracee); an unknown thread is an EngineError. */
@@ -76,7 +87,7 @@ export class ProcessThreads {
 
   /** gdb's Hg: the registers served are thread `tid`'s from now on (until the next stop). */
   select(tid: number): void {
-    if (tid !== this.firstTid && !this.others.has(tid)) {
+    if (!this.ids().includes(tid)) {
       throw new EngineError('no-thread', `no thread ${tid} in the replayed process (it has: ${this.ids().join(', ')})`);
     }
     this.selected = tid;

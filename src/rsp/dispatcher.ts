@@ -119,6 +119,7 @@ export class Dispatcher {
         let reason: StopReason | undefined;
         if (stop.watch) reason = { kind: stop.watch.kind, addr: stop.watch.addr };
         else if (stop.reason === 'swbreak' || stop.reason === 'hwbreak') reason = { kind: stop.reason };
+        else if (stop.reason === 'thread-created') reason = { kind: 'create' };
         else if (stop.reason === 'begin' || stop.reason === 'end') reason = { kind: 'replaylog', value: stop.reason };
         const registers = await this.engine.expedite();
         const reply = stopReply({ signal: gdbSignal(stop.signal), thread: this.thread, registers, reason, multiprocess: this.multiprocess }) +
@@ -129,9 +130,9 @@ export class Dispatcher {
   }
 
   private async resume(r: ResumeRequest): Promise<DispatchResult> {
-    const stop = await this.engine.resume(r);
+    const stop = await this.engine.resume(this.threads.events && r.action === 'continue' ? { ...r, threadEvents: true } : r);
     this.threads.stopped();
-    return { replies: await this.stopReplies(stop) };
+    return { replies: [...this.threads.exitLines(stop, this.multiprocess), ...await this.stopReplies(stop)] };
   }
 
   private async dispatch(req: Request): Promise<DispatchResult> {
@@ -139,6 +140,7 @@ export class Dispatcher {
     switch (req.type) {
       case 'qSupported':
         this.multiprocess = req.features.get('multiprocess') === true;
+        this.threads.events = req.features.get('QThreadEvents') === true;
         this.lldb.binaryUpload = req.features.get('binary-upload') === true;
         return this.one(supported({
           PacketSize: '10000', QStartNoAckMode: true, swbreak: true, hwbreak: true, vContSupported: true,

@@ -19,6 +19,8 @@ export function formatThreadId(t: ThreadId, multiprocess = t.pid !== undefined):
 
 export type StopReason =
   | { kind: 'swbreak' | 'hwbreak' }
+  /** a thread was made (the stop names it): gdb adds it and resumes */
+  | { kind: 'create' }
   | { kind: 'watch' | 'rwatch' | 'awatch'; addr: bigint }
   | { kind: 'replaylog'; value: 'begin' | 'end' };
 

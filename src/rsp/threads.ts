@@ -5,7 +5,17 @@
 // resume replays the recorded schedule, so a continue has no thread, and a step has
 // one (the others run as they did when recorded until it has stepped).
 // Thread ids are the recorded tids; the process id is the recorded pid.
-import type { DebugTarget } from '../debug/target.js';
+//
+// Thread events, for a client that says it understands them (gdb's qSupported has
+// QThreadEvents+): gdb numbers threads in the order it hears of them, natively in
+// the order they are made. A continue stops where a thread is made, with the `create`
+// reason, and gdb numbers it and continues (gdb 13 takes the reason without asking
+// for it with QThreadEvents, which it sends only in non-stop). A thread's end has the
+// `w` reply, which gdb 13 takes for an invalid reply in all-stop (remote.c waits for
+// T/S/W/X/N only), and gdb 13 prints its "[Thread ... exited]" lines only for native
+// targets: the line gdb prints natively goes to its console as text instead.
+import type { DebugTarget, StopEvent } from '../debug/target.js';
+import { consoleOutput } from './replies.js';
 import type { ThreadId, VContAction } from './requests.js';
 
 /** What a vCont asks for, in the engine's terms. */
@@ -18,6 +28,8 @@ export type VContChoice =
 export class ThreadPackets {
   /** Hc's thread: the one a plain `s` or a vCont step without a thread steps (undefined: the current) */
   private stepThread: number | undefined;
+  /** the client understands thread events (see the top of the file) */
+  events = false;
 
   constructor(private readonly engine: DebugTarget) {}
 
@@ -80,6 +92,13 @@ export class ThreadPackets {
       case 't':
         return { kind: 'stop' };
     }
+  }
+
+  /** The console lines gdb prints natively for the threads that ended in a resume (none without thread events). */
+  exitLines(stop: StopEvent, multiprocess: boolean): string[] {
+    if (!this.events) return [];
+    // gdb names a remote thread `Thread PID.TID` (multiprocess ids) or `Thread TID`
+    return (stop.threadsExited ?? []).map((tid) => consoleOutput(`[Thread ${multiprocess ? `${this.pid}.` : ''}${tid} exited]\n`));
   }
 
   /** The qXfer:threads:read document. */

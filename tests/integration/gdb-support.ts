@@ -57,18 +57,26 @@ function gdbArgs(commands: string[]): string[] {
   return ['-batch', '-nx', '-l', '10000', '-ex', 'set pagination off', '-ex', 'set width 0', '-ex', 'set confirm off', ...commands.flatMap((c) => ['-ex', c])];
 }
 
+/**
+ * gdb with its stderr in its stdout, in the order gdb wrote them (`merged`: the console
+ * text a server sends goes to gdb's stderr, what gdb prints itself to its stdout), or not.
+ */
+function gdb(args: string[], merged: boolean | undefined): string[] {
+  return merged ? ['sh', '-c', 'exec gdb "$@" 2>&1', 'gdb', ...args] : ['gdb', ...args];
+}
+
 /** gdb -batch against a served replay; `commands` run after reaching main. */
-export function gdbRemote(port: number, commands: string[], opts: { breakMain?: boolean; timeoutMs?: number; extended?: boolean } = {}): RunResult {
+export function gdbRemote(port: number, commands: string[], opts: { breakMain?: boolean; timeoutMs?: number; extended?: boolean; merged?: boolean } = {}): RunResult {
   const start = opts.breakMain === false ? [] : ['break main', 'continue'];
   const target = opts.extended ? 'extended-remote' : 'remote';
-  return runNative(['gdb', ...gdbArgs([`target ${target} 127.0.0.1:${port}`, ...start, `echo ${MARK}\\n`, ...commands])], {
+  return runNative(gdb(gdbArgs([`target ${target} 127.0.0.1:${port}`, ...start, `echo ${MARK}\\n`, ...commands]), opts.merged), {
     timeoutMs: opts.timeoutMs ?? GDB_TIMEOUT_MS,
   });
 }
 
 /** gdb -batch running the program natively; `commands` run after reaching main. */
-export function gdbNative(program: string, commands: string[]): RunResult {
-  return runNative(['gdb', ...gdbArgs(['break main', 'run > /dev/null', `echo ${MARK}\\n`, ...commands]), program], {
+export function gdbNative(program: string, commands: string[], opts: { merged?: boolean } = {}): RunResult {
+  return runNative(gdb([...gdbArgs(['break main', 'run > /dev/null', `echo ${MARK}\\n`, ...commands]), program], opts.merged), {
     timeoutMs: GDB_TIMEOUT_MS,
   });
 }
@@ -112,19 +120,19 @@ export function withoutEndOfHistory(text: string): string {
   return lines.join('\n').trim();
 }
 
-/** Records PROGRAM into a fresh trace directory; returns the trace path. */
-export function record(program: string, args: string[] = []): string {
+/** Records PROGRAM into a fresh trace directory (`syscallbuf`: with the syscall buffer); returns the trace path. */
+export function record(program: string, args: string[] = [], opts: { syscallbuf?: boolean } = {}): string {
   const root = tempDir('rewind-gdb-');
   const trace = path.join(root, 'trace');
   // These tests compare gdb's output with a native run byte for byte: without the
   // syscall buffer's preload library, libraries load at the same addresses as natively.
-  const r = rewind(['record', '--no-syscallbuf', '-o', trace, '--', program, ...args], { traceRoot: root });
+  const r = rewind(['record', ...(opts.syscallbuf ? [] : ['--no-syscallbuf']), '-o', trace, '--', program, ...args], { traceRoot: root });
   if (!/trace saved to/.test(r.stderr.toString())) throw new Error(`recording ${program} failed:\n${r.stderr}`);
   return trace;
 }
 
 /** Serves the trace once and runs gdb against it; returns gdb's result and the server's stderr. */
-export async function debugReplay(trace: string, commands: string[], opts: { breakMain?: boolean; extra?: string[]; extended?: boolean; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ gdb: RunResult; server: string; status: number | null }> {
+export async function debugReplay(trace: string, commands: string[], opts: { breakMain?: boolean; extra?: string[]; extended?: boolean; env?: Record<string, string>; timeoutMs?: number; merged?: boolean } = {}): Promise<{ gdb: RunResult; server: string; status: number | null }> {
   const server = await startServer(trace, opts.extra ?? ['--once'], { env: opts.env });
   try {
     const gdb = gdbRemote(server.port, commands, opts);

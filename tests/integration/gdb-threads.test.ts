@@ -14,7 +14,8 @@
 //   - clone3 against clone: the recording answers clone3 ENOSYS, and glibc falls back
 //     to clone (docs/usage.md);
 //   - the replay's stop at the end of the recording and gdb's `[Thread ... exited]`
-//     lines, which only libthread_db reports.
+//     lines (on the replay the server's console text, on gdb's stderr: compared in
+//     order in gdb-thread-events.test.ts).
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { BUILD_DIR, compileC, requireTool } from '../helpers.js';
@@ -71,7 +72,8 @@ function normalise(text: string): string {
       .replace(/threadid=\d+/g, 'threadid=<pthread_t>')
       .replace(/^( +Id +Target Id) +Frame $/, '$1 Frame'))
     .map((l) => l.replace(/^([* ] +\d+ +Thread <tid \d+> "\S+") +/, '$1 '))
-    .join('\n');
+    .join('\n')
+    .trim();
 }
 
 /**

@@ -108,6 +108,12 @@ describe('threads', () => {
     expect(threadsOf(rr.traceDir)).toHaveLength(3);
   });
 
+  it('main ends with pthread_exit while two workers go on: its exit is reported after the last worker\'s exit_group, which ends the process', () => {
+    const rr = expectRecordedAndReplayed([program('main_exits')]);
+    expect(text(rr.replay.stdout)).toBe('second worker done\n');
+    expect(threadsOf(rr.traceDir)).toHaveLength(2);
+  });
+
   // exec from a thread other than the first (docs/timeline.md, "Threads", exec from a thread)
   const mainDoes: Record<string, string> = {
     join: 'waits in pthread_join (a futex wait)',
