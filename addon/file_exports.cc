@@ -13,6 +13,7 @@
 
 #include "js_args.h"
 #include "ptrace_ops.h"
+#include "replay_emu_map.h"
 #include "replay_files.h"
 #include "replay_images.h"
 
@@ -70,6 +71,42 @@ Value EmuUnshare(const CallbackInfo& info) {
   });
 }
 
+// A map-file event of an emulated file, in one job (replay_emu_map.h). Resolves to
+// the emulated file's fd in the process.
+Value EmuMapFile(const CallbackInfo& info) {
+  const char* usage =
+      "emuMapFile(pid, { identity: string, fileSize: bigint, fill: boolean, offset: bigint, length: bigint, "
+      "pieces: [bigint, Buffer][], addr: bigint, mapLength: bigint, prot: number, mapOffset: bigint, shared: boolean, "
+      "readOnly: boolean }): number";
+  USAGE_CHECK(info.Length() == 2 && info[0].IsNumber() && info[1].IsObject(), usage);
+  Napi::Object o = info[1].As<Napi::Object>();
+  const char* bigs[] = {"fileSize", "offset", "length", "addr", "mapLength", "mapOffset"};
+  for (const char* k : bigs) USAGE_CHECK(o.Get(k).IsBigInt(), usage);
+  USAGE_CHECK(o.Get("identity").IsString() && o.Get("prot").IsNumber() && o.Get("pieces").IsArray() &&
+                  o.Get("fill").IsBoolean() && o.Get("shared").IsBoolean() && o.Get("readOnly").IsBoolean(),
+              usage);
+  EmuMapSpec s;
+  s.identity = o.Get("identity").As<Napi::String>().Utf8Value();
+  s.fileSize = big(o.Get("fileSize"));
+  s.fill = o.Get("fill").As<Napi::Boolean>().Value();
+  s.offset = big(o.Get("offset"));
+  s.length = big(o.Get("length"));
+  s.addr = big(o.Get("addr"));
+  s.mapLength = big(o.Get("mapLength"));
+  s.mapOffset = big(o.Get("mapOffset"));
+  s.prot = uint64_t(o.Get("prot").As<Napi::Number>().Int64Value());
+  s.shared = o.Get("shared").As<Napi::Boolean>().Value();
+  s.readOnly = o.Get("readOnly").As<Napi::Boolean>().Value();
+  Napi::Array pieces = o.Get("pieces").As<Napi::Array>();
+  for (uint32_t i = 0; i < pieces.Length(); i++) {
+    Napi::Value p = pieces.Get(i);
+    USAGE_CHECK(p.IsArray() && p.As<Napi::Array>().Get(0u).IsBigInt() && p.As<Napi::Array>().Get(1u).IsBuffer(), usage);
+    s.pieces.emplace_back(big(p.As<Napi::Array>().Get(0u)), bytesFrom(p.As<Napi::Array>().Get(1u)));
+  }
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  return submitToTracer(info.Env(), usage, [pid, s = std::move(s)] { return number(emuMapFile(pid, s)); });
+}
+
 // A stored file (an ELF image of the trace) mapped privately into a stopped tracee:
 // its path written at `scratch`, then openat, mmap and close injected at `insn`, in
 // one job (src/replay/stored-mappings.ts). Resolves to mmap's result, or the
@@ -112,12 +149,27 @@ Value ReplayKnowImage(const CallbackInfo& info) {
   });
 }
 
+// Replay: the trace's checked file of piece `sha`; the replay loop applies later
+// map-file events of emulated files whose pieces it knows (replay_emu_map.h). A
+// job, so that it applies before the next run.
+Value ReplayKnowPiece(const CallbackInfo& info) {
+  const char* usage = "replayKnowPiece(sha: string, path: string)";
+  USAGE_CHECK(info.Length() == 2 && info[0].IsString() && info[1].IsString(), usage);
+  std::string sha = info[0].As<Napi::String>().Utf8Value(), path = info[1].As<Napi::String>().Utf8Value();
+  return submitToTracer(info.Env(), usage, [sha, path] {
+    replayKnowPiece(sha, path);
+    return nothing();
+  });
+}
+
 }  // namespace
 
 void registerFileExports(Napi::Env env, Napi::Object exports) {
   exports.Set("fileDataExtents", Napi::Function::New(env, FileDataExtents));
   exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal));
   exports.Set("emuUnshare", Napi::Function::New(env, EmuUnshare));
+  exports.Set("emuMapFile", Napi::Function::New(env, EmuMapFile));
+  exports.Set("replayKnowPiece", Napi::Function::New(env, ReplayKnowPiece));
   exports.Set("mapFileInto", Napi::Function::New(env, MapFileInto));
   exports.Set("replayKnowImage", Napi::Function::New(env, ReplayKnowImage));
 }

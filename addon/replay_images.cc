@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "event_json.h"
 #include "ptrace_ops.h"
 #include "record_images.h"
 #include "stub_layout.h"
@@ -26,9 +27,9 @@ std::map<std::string, Image> knownImages;
 constexpr uint64_t kPage = 4096;
 constexpr size_t kScratchBytes = 0x400;  // kStubScratch to the end of the stub's page
 
-// The value of "key" in the event's JSON, as written by JSON.stringify (a string's
-// quotes stripped; no escapes expected in the keys read here). A key can only match
-// as a key: inside a string value every quote is escaped.
+}  // namespace
+
+// event_json.h
 bool field(const std::string& json, const char* key, std::string& out) {
   std::string k = std::string("\"") + key + "\":";
   size_t at = json.find(k);
@@ -57,8 +58,6 @@ bool number(const std::string& s, int base, uint64_t& out) {
   out = std::strtoull(start, &end, base);
   return end && *end == 0;
 }
-
-}  // namespace
 
 void replayKnowImage(const std::string& sha, const std::string& path, bool patch, const std::vector<uint64_t>& sites) {
   Image& image = knownImages[sha];

@@ -16,6 +16,7 @@
 #include "ptrace_ops.h"
 #include "replay_divergence.h"
 #include "replay_files.h"
+#include "replay_emu_map.h"
 #include "replay_images.h"
 #include "replay_syscallbuf.h"
 #include "replay_processes.h"
@@ -525,8 +526,9 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
             s.userCodeNext = false;
             s.hook->runToPoint(pid, s.pendingSig);
           }
-          // an ELF image JS has mapped once already (replay_images.h)
-          if (v.kind() == kEvMapFile && !s.hook && replayKnownImageMap(pid, t.cpuid, v)) break;
+          // an ELF image JS has mapped once already (replay_images.h), a data file whose
+          // pieces JS has checked (replay_emu_map.h)
+          if (v.kind() == kEvMapFile && !s.hook && (replayKnownImageMap(pid, t.cpuid, v) || replayKnownEmuMap(pid, v))) break;
           out.consumed = at - offset;
           out.stop.reason = "need-js";
           out.stop.num("kind", v.kind());

@@ -25,7 +25,7 @@ export async function replayCheckCommand(argv: { trace?: string }): Promise<numb
       const ms = (x: number) => x.toFixed(1);
       notice(`replay: ${ms(performance.now() - began)} ms in the command (${ms(performance.now())} since the process started): `
         + `start ${ms(t.startMs)}, native loop ${ms(t.nativeMs)} in ${t.nativeRuns} runs, `
-        + `${t.jsEvents} JS events ${ms(t.jsEventsMs)}, chunks ${ms(t.chunksMs)}; ${outcome.events} events, ${outcome.served} served in-process`);
+        + `${t.execs} execs ${ms(t.execMs)}, ${t.jsEvents} other JS events ${ms(t.jsEventsMs)}, chunks ${ms(t.chunksMs)}; ${outcome.events} events, ${outcome.served} served in-process`);
     }
     if (outcome.kind === 'incomplete') fail(`the trace is incomplete: ${outcome.reason}; replayed ${outcome.events} events`);
     return shellStatus(outcome);

@@ -110,14 +110,15 @@ export class CpuidRecording {
   /** The recorded process `pid` stands at its first instruction (or after an exec). */
   async afterExec(recording: NativeRecording, pid: number, snap: ExecSnapshot, fileOf: (sha: string) => Buffer): Promise<void> {
     const p = recordedProcess(recording, pid);
-    await recording.cpuidSetAnswers(pid, this.answers);
     if (this.meta.trap === 'faulting') {
-      // reset by every exec
-      if (!(await p.cpuidEnableFaulting())) {
+      // reset by every exec; sent with the answers (one wake of the tracer thread)
+      const [, enabled] = await Promise.all([recording.cpuidSetAnswers(pid, this.answers), p.cpuidEnableFaulting()]);
+      if (!enabled) {
         throw new Error('this CPU advertises CPUID faulting (cpuid_fault) but ARCH_SET_CPUID failed; record with REWIND_CPUID_FAULTING=0');
       }
       return;
     }
+    await recording.cpuidSetAnswers(pid, this.answers);
     await patchExecSnapshot(p, snap, fileOf);
   }
 

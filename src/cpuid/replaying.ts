@@ -135,6 +135,11 @@ export async function cpuidImageSites(trace: TraceReader, sha: string): Promise<
   return policyOf(trace).patch ? cpuidSitesOf(sha, () => trace.file(sha)) : null;
 }
 
+/** Whether map-file events patch CPUID sites (then JS applies every one of them). */
+export function cpuidPatchesMappings(trace: TraceReader): boolean {
+  return policyOf(trace).patch;
+}
+
 /** Before a map-file event writes the file's bytes. */
 export async function cpuidBeforeMap(t: CpuidTarget, trace: TraceReader, map: MapFileInfo): Promise<void> {
   if (policyOf(trace).patch) await forgetSitesIn(t, map);

@@ -285,6 +285,26 @@ export interface ProcessDebugger {
   dispose(): Promise<void>;
 }
 
+/** A map-file event of an emulated file (src/replay/emulated-files.ts, addon/replay_emu_map.h). */
+export interface EmuMapSpec {
+  /** the memfd is "rewind:<identity>" */
+  identity: string;
+  fileSize: bigint;
+  /** [offset, offset + length) of the file gets the pieces' bytes and zeros elsewhere (false: an anonymous shared piece of memory, sized only) */
+  fill: boolean;
+  offset: bigint;
+  length: bigint;
+  /** (offset in the range, bytes) */
+  pieces: [bigint, Buffer][];
+  addr: bigint;
+  mapLength: bigint;
+  prot: number;
+  mapOffset: bigint;
+  shared: boolean;
+  /** a shared mapping of a read-only fd: mapped through a read-only fd, as recorded */
+  readOnly: boolean;
+}
+
 export interface Native {
   configure(opts: { cpu: number }): void;
   /** Starts a traced program, stopped at the return of its execve. */
@@ -323,6 +343,10 @@ export interface Native {
   restoreTerminal(): void;
   /** Gives the stopped replayed process its own copy of the emulated file at fd (addon/replay_files.h). */
   emuUnshare(pid: number, fd: number): Promise<void>;
+  /** A map-file event of an emulated file in one tracer job (addon/replay_emu_map.h); resolves to its fd in the process. */
+  emuMapFile(pid: number, spec: EmuMapSpec): Promise<number>;
+  /** Replay: the trace's checked file of piece sha; the loop applies later map-file events of emulated files whose pieces it knows (addon/replay_emu_map.h). */
+  replayKnowPiece(sha: string, path: string): Promise<void>;
   /** Replay: the checked trace file of ELF image sha and its CPUID sites if they are patched (else null); the loop maps its later map-file events itself (addon/replay_images.h). */
   replayKnowImage(sha: string, path: string, sites: number[] | null): Promise<void>;
   /** Maps `path` privately at addr in the stopped process (openat, mmap, close injected at insnAddr; the path goes to scratch): mmap's result, or openat's -errno. */

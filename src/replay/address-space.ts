@@ -18,17 +18,19 @@ const NR_MPROTECT = 10;
 /**
  * Hides the vDSO from the program (its clock functions would read time without a
  * syscall, invisible to ptrace): AT_SYSINFO_EHDR becomes AT_IGNORE in the auxv on
- * the initial stack. Returns the auxv as the program will see it. The stack above
- * rsp (argc, argv, envp, auxv, then their strings) is read in one call: read word by
- * word it cost a round trip to the tracer thread per variable of the environment.
+ * the initial stack. `stack` holds the stack mapping's bytes from `stackStart`; the
+ * auxv is found above rsp (argc, argv, envp, auxv, then their strings), changed in
+ * `stack` as in the process. Returns the auxv as the program will see it, and the
+ * writes to the process (sent, not awaited: the caller settles them).
  */
-async function hideVdso(pid: number, rsp: bigint, stackEnd: bigint): Promise<Buffer> {
+function hideVdso(pid: number, stack: Buffer, stackStart: bigint, rsp: bigint): { auxv: Buffer; writes: Promise<void>[] } {
   const n = native();
-  const stack = await n.readMemory(pid, rsp, Number(stackEnd - rsp));
+  const base = Number(rsp - stackStart);
   const word = (off: number) => {
-    if (off + 8 > stack.length) throw new Error(`the initial stack ends before its auxv (${stack.length} bytes above rsp)`);
-    return stack.readBigUInt64LE(off);
+    if (base + off + 8 > stack.length) throw new Error(`the initial stack ends before its auxv (${stack.length - base} bytes above rsp)`);
+    return stack.readBigUInt64LE(base + off);
   };
+  const writes: Promise<void>[] = [];
   let p = 8; // argc
   while (word(p) !== 0n) p += 8; // argv
   p += 8;
@@ -40,13 +42,13 @@ async function hideVdso(pid: number, rsp: bigint, stackEnd: bigint): Promise<Buf
     if (type === AT_SYSINFO_EHDR) {
       const b = Buffer.alloc(8);
       b.writeBigUInt64LE(AT_IGNORE);
-      await n.writeMemory(pid, rsp + BigInt(p), b);
-      b.copy(stack, p);
+      writes.push(n.writeMemory(pid, rsp + BigInt(p), b));
+      b.copy(stack, base + p);
     }
     p += 16;
     if (type === AT_NULL) break;
   }
-  return Buffer.from(stack.subarray(start, p));
+  return { auxv: Buffer.from(stack.subarray(base + start, base + p)), writes };
 }
 
 function sameAsFile(path: string, offset: bigint, data: Buffer): boolean {
@@ -92,42 +94,63 @@ function isFileAt(path: string, m: ProcMapping): boolean {
 
 export async function captureAddressSpace(pid: number, writer: TraceWriter, exe: string): Promise<ExecSnapshot> {
   const n = native();
-  const regs = await n.getRegs(pid);
   const maps = readMaps(pid);
-  const rsp = getReg(regs, 'rsp');
-  const stackEnd = maps.find((m) => rsp >= m.start && rsp < m.end)?.end;
-  if (stackEnd === undefined) throw new Error(`the program's stack pointer ${hex(rsp)} is in no mapping at its exec`);
-  const auxv = await hideVdso(pid, rsp, stackEnd);
-  const mappings: MappingSnapshot[] = [];
   // A file mapped several times (an ELF's segments) is stored once per snapshot.
   const stored = new Map<string, string>();
   const untouched = untouchedMappings(pid);
-  for (const m of maps) {
-    if (isSpecialMapping(m.name)) continue;
-    // the executable and ld.so: through the machine's file store, like every mapped image
-    const image = () => {
-      const sha = stored.get(m.name) ?? writer.storeImage(m.name, fs.statSync(m.name, { bigint: true }));
-      stored.set(m.name, sha);
-      return { file: sha, offset: Number(m.offset) };
-    };
-    if (untouched.files.has(m.start) && m.name.startsWith('/') && isFileAt(m.name, m)) {
-      mappings.push({ start: hex(m.start), end: hex(m.end), perms: m.perms, name: m.name, source: image() });
-      continue;
+  const kept = maps.filter((m) => !isSpecialMapping(m.name));
+  // Which mappings are their file's pages or were never touched: the others are read.
+  const sourceOf = new Map<ProcMapping, 'image' | 'zero' | 'read'>(kept.map((m) => [m,
+    untouched.files.has(m.start) && m.name.startsWith('/') && isFileAt(m.name, m) ? 'image'
+      : untouched.zero.has(m.start) ? 'zero' : 'read']));
+  // Every read is sent at once with the registers (each call alone is a round trip
+  // to the tracer thread; a make's recording captures 27 execs). The stack is read
+  // whole (its auxv is found once rsp is known) even if it were untouched.
+  const stackMapping = maps.find((m) => m.name === '[stack]');
+  const reads = new Map<ProcMapping, Promise<Buffer>>();
+  for (const m of kept) if (sourceOf.get(m) === 'read' || m === stackMapping) reads.set(m, n.readMemory(pid, m.start, Number(m.end - m.start)));
+  const regsCall = n.getRegs(pid);
+  const settled = await Promise.allSettled([regsCall, ...reads.values()]);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  const regs = await regsCall;
+  const rsp = getReg(regs, 'rsp');
+  const stackOfRsp = maps.find((m) => rsp >= m.start && rsp < m.end);
+  if (stackOfRsp === undefined) throw new Error(`the program's stack pointer ${hex(rsp)} is in no mapping at its exec`);
+  const stack = await (reads.get(stackOfRsp) ?? n.readMemory(pid, stackOfRsp.start, Number(stackOfRsp.end - stackOfRsp.start)));
+  const { auxv, writes } = hideVdso(pid, stack, stackOfRsp.start, rsp);
+  const mappings: MappingSnapshot[] = [];
+  try {
+    for (const m of kept) {
+      // the executable and ld.so: through the machine's file store, like every mapped image
+      const image = () => {
+        const sha = stored.get(m.name) ?? writer.storeImage(m.name, fs.statSync(m.name, { bigint: true }));
+        stored.set(m.name, sha);
+        return { file: sha, offset: Number(m.offset) };
+      };
+      const how = sourceOf.get(m);
+      if (how === 'image') {
+        mappings.push({ start: hex(m.start), end: hex(m.end), perms: m.perms, name: m.name, source: image() });
+        continue;
+      }
+      if (how === 'zero') {
+        mappings.push({ start: hex(m.start), end: hex(m.end), perms: m.perms, name: m.name, source: { zero: true } });
+        continue;
+      }
+      // the stack's bytes with the auxv as the program sees it
+      const data = m === stackOfRsp ? stack : await reads.get(m)!;
+      let source: MappingSnapshot['source'];
+      if (m.name.startsWith('/') && data.length === Number(m.end - m.start) && sameAsFile(m.name, m.offset, data)) {
+        source = image();
+      } else if (isZero(data)) {
+        source = { zero: true };
+      } else {
+        source = { blob: writer.storeBuffer(data) };
+      }
+      mappings.push({ start: hex(m.start), end: hex(m.end), perms: m.perms, name: m.name, source });
     }
-    if (untouched.zero.has(m.start)) {
-      mappings.push({ start: hex(m.start), end: hex(m.end), perms: m.perms, name: m.name, source: { zero: true } });
-      continue;
-    }
-    const data = await n.readMemory(pid, m.start, Number(m.end - m.start));
-    let source: MappingSnapshot['source'];
-    if (m.name.startsWith('/') && data.length === Number(m.end - m.start) && sameAsFile(m.name, m.offset, data)) {
-      source = image();
-    } else if (isZero(data)) {
-      source = { zero: true };
-    } else {
-      source = { blob: writer.storeBuffer(data) };
-    }
-    mappings.push({ start: hex(m.start), end: hex(m.end), perms: m.perms, name: m.name, source });
+  } finally {
+    await settleAll(writes);
   }
   return { regs: regs.toString('hex'), mappings, auxv: auxv.toString('hex'), exe };
 }
@@ -150,18 +173,24 @@ async function settleAll(calls: Promise<unknown>[]): Promise<void> {
   if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
-/** Turns a freshly exec'd stub into the recorded process at its exec. */
-export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap: ExecSnapshot): Promise<void> {
+/**
+ * Turns a freshly exec'd stub into the recorded process at its exec. `sent`: calls
+ * the caller made to the process just before, settled (and their failure thrown)
+ * with the first of this rebuild's own, so that they cost no round trip of their own.
+ */
+export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap: ExecSnapshot, sent: Promise<unknown>[] = []): Promise<void> {
   const n = native();
   const syscall = async (nr: number, ...args: bigint[]) => {
     while (args.length < 6) args.push(0n);
     return n.injectSyscall(pid, STUB_SYSCALL, nr, args);
   };
   // Every call to the process is a round trip to the tracer thread (a few ms each on a
-  // loaded machine, and a make replays an exec per compiler pass): the calls of all
-  // mappings are sent at once and their results checked together. The tracer thread
-  // runs them in the order sent; a failure throws after all have run, and the
-  // process is not used then.
+  // loaded machine, and a make replays an exec per compiler pass): calls that do not
+  // need each other's results are sent at once, in three waves (the stored images
+  // mapped; the other mappings and the stack probe; the stack's contents and the
+  // registers), and their results checked together. The tracer thread runs them in
+  // the order sent; a failure throws after all of its wave have run, and the process
+  // is not used then.
   let stack: MappingSnapshot | undefined;
   const regions = snap.mappings.filter((m) => {
     if (m.name === '[stack]') stack = m;
@@ -173,9 +202,18 @@ export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap
       throw new Error(`the recorded mapping ${m.start}-${m.end} overlaps rewind's replay stub at ${hex(STUB_BASE)}`);
     return { m, start, end, prot: protOf(m.perms) };
   });
-  // ELF images: mapped from the trace's file where the file reaches
-  const mapped = await Promise.all(regions.map(({ m, start, end, prot }) => ('file' in m.source
-    ? mapStoredFile(pid, reader, m.source.file, start, Number(end - start), m.source.offset, prot) : Promise.resolve(0))));
+  if (!stack) throw new Error('the recorded exec snapshot has no [stack] mapping');
+  const stackStart = BigInt(stack.start);
+  const stackEnd = BigInt(stack.end);
+  // Wave 1: ELF images mapped from the trace's file where the file reaches, and the
+  // stub's registers (the stack probe starts from them).
+  const regsCall = n.getRegs(pid);
+  const mapCalls = regions.map(({ m, start, end, prot }) => ('file' in m.source
+    ? mapStoredFile(pid, reader, m.source.file, start, Number(end - start), m.source.offset, prot) : Promise.resolve(0)));
+  await settleAll([...sent, regsCall, ...mapCalls]);
+  const mapped = await Promise.all(mapCalls);
+  // Wave 2: the other mappings and their contents; then the stub's stack grown down
+  // to the recorded stack's lowest page (the probe runs after the mappings are made).
   const calls: Promise<unknown>[] = [];
   for (const [i, { m, start, end, prot }] of regions.entries()) {
     if ('file' in m.source && mapped[i] >= Number(end - start)) continue;
@@ -189,24 +227,23 @@ export async function rebuildAddressSpace(pid: number, reader: TraceReader, snap
     if (data && data.length) calls.push(n.writeMemory(pid, start, data));
     if (prot !== 3n) calls.push(syscall(NR_MPROTECT, start, end - start, prot));
   }
-  await settleAll(calls);
-  if (!stack) throw new Error('the recorded exec snapshot has no [stack] mapping');
-  const stackStart = BigInt(stack.start);
-  const stackEnd = BigInt(stack.end);
-  // Grow the stub's stack down to the recorded stack's lowest page.
-  const regs = await n.getRegs(pid);
-  const probe = Buffer.from(regs);
+  const probe = Buffer.from(await regsCall);
   setReg(probe, 'rsp', stackStart);
   setReg(probe, 'rip', STUB_STACK_PROBE);
   setReg(probe, 'orig_rax', -1n);
-  await n.setRegs(pid, probe);
-  const stop = await n.resumeAndWait(pid, 'cont', 0);
+  calls.push(n.setRegs(pid, probe));
+  const probed = n.resumeAndWait(pid, 'cont', 0);
+  await settleAll([...calls, probed]);
+  const stop = await probed;
   if (stop.kind !== 'signal' || stop.signal !== 5) throw new Error(`replay stub stack probe stopped unexpectedly (${stop.kind} ${stop.signal})`);
   const live = readMaps(pid).find((m) => m.name === '[stack]');
   if (!live || live.end !== stackEnd || live.start > stackStart)
     throw new Error(`this kernel places the stack at ${live ? hex(live.start) + '-' + hex(live.end) : 'nowhere'}, the recording had ${stack.start}-${stack.end}`);
-  if (live.start < stackStart) await n.writeMemory(pid, live.start, Buffer.alloc(Number(stackStart - live.start)));
+  // Wave 3: the stack's contents and the recorded registers.
+  const last: Promise<unknown>[] = [];
+  if (live.start < stackStart) last.push(n.writeMemory(pid, live.start, Buffer.alloc(Number(stackStart - live.start))));
   const content = (await contentOf(reader, stack, Number(stackEnd - stackStart))) ?? Buffer.alloc(Number(stackEnd - stackStart));
-  await n.writeMemory(pid, stackStart, content);
-  await n.setRegs(pid, Buffer.from(snap.regs, 'hex'));
+  last.push(n.writeMemory(pid, stackStart, content));
+  last.push(n.setRegs(pid, Buffer.from(snap.regs, 'hex')));
+  await settleAll(last);
 }

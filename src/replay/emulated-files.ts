@@ -7,28 +7,11 @@ import * as fs from 'node:fs';
 import type { TraceReader } from '../history/index.js';
 import type { FileDataInfo, MapFileInfo, Pieces } from '../history/events.js';
 import { native } from '../native/addon.js';
-import { STUB_SCRATCH, STUB_SYSCALL } from './stub.js';
 import { mapStoredFile } from './stored-mappings.js';
-import { cpuidImageSites } from '../cpuid/replaying.js';
+import { cpuidImageSites, cpuidPatchesMappings } from '../cpuid/replaying.js';
 
-const NR_CLOSE = 3;
-const NR_MMAP = 9;
-const NR_OPENAT = 257;
-const NR_MEMFD_CREATE = 319;
-const MAP_SHARED = 1n;
 const MAP_PRIVATE = 2n;
-const MAP_FIXED = 0x10n;
-const MFD_CLOEXEC = 1n;
-const O_CLOEXEC = 0o2000000n;
-const AT_FDCWD = BigInt.asUintN(64, -100n);
 const ZEROS = Buffer.alloc(1 << 20);
-
-async function inject(pid: number, nr: number, ...args: bigint[]): Promise<bigint> {
-  while (args.length < 6) args.push(0n);
-  const r = BigInt.asIntN(64, await native().injectSyscall(pid, STUB_SYSCALL, nr, args));
-  if (r < 0n && r > -4096n) throw new Error(`emulated file: injected syscall ${nr} failed with errno ${-r}`);
-  return r;
-}
 
 /** The process's fd of the emulated file with this identity, if it has one. */
 function findEmulated(pid: number, identity: string): number | undefined {
@@ -42,15 +25,6 @@ function findEmulated(pid: number, identity: string): number | undefined {
     }
   }
   return undefined;
-}
-
-async function createEmulated(pid: number, identity: string): Promise<number> {
-  // sent together, in this order (one wake of the tracer thread instead of two)
-  const [, fd] = await Promise.all([
-    native().writeMemory(pid, STUB_SCRATCH, Buffer.from(`rewind:${identity}\0`)),
-    inject(pid, NR_MEMFD_CREATE, STUB_SCRATCH, MFD_CLOEXEC),
-  ]);
-  return Number(fd);
 }
 
 /**
@@ -110,27 +84,43 @@ export async function applyMapFile(pid: number, trace: TraceReader, map: MapFile
     if (data.length) await native().writeMemory(pid, BigInt(map.addr), data);
     return;
   }
+  // one tracer job: find or create the memfd, its size and bytes, the mapping
+  // (addon/replay_emu_map.h; step by step, each injected call was a round trip)
   const anon = map.file.startsWith('anon:');
-  const fd = findEmulated(pid, map.file) ?? (await createEmulated(pid, map.file));
-  if (anon) setSize(pid, fd, map.fileSize ?? 0);
-  else {
-    setSize(pid, fd, map.fileSize ?? 0);
-    writeRange(trace, pid, fd, offset, map.size, map.pieces ?? []);
-  }
   const shared = (BigInt(map.flags) & 3n) !== MAP_PRIVATE;
-  let mapFd = BigInt(fd);
-  if (shared && map.readOnly) {
-    // As recorded: a shared mapping of a read-only fd can never be made writable.
-    await native().writeMemory(pid, STUB_SCRATCH, Buffer.from(`/proc/self/fd/${fd}\0`));
-    mapFd = await inject(pid, NR_OPENAT, AT_FDCWD, STUB_SCRATCH, O_CLOEXEC);
-  }
-  try {
-    const addr = BigInt(map.addr);
-    const got = await inject(pid, NR_MMAP, addr, BigInt(map.length), BigInt(map.prot),
-      (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, mapFd, anon ? 0n : BigInt(offset));
-    if (got !== addr) throw new Error(`emulated file ${map.file}: mapped at 0x${got.toString(16)}, not ${map.addr}`);
-  } finally {
-    if (mapFd !== BigInt(fd)) await inject(pid, NR_CLOSE, mapFd);
+  await native().emuMapFile(pid, {
+    identity: map.file,
+    fileSize: BigInt(map.fileSize ?? 0),
+    fill: !anon,
+    offset: BigInt(offset),
+    length: BigInt(map.size),
+    pieces: anon ? [] : (map.pieces ?? []).map(([at, sha]) => [BigInt(at), trace.file(sha)]),
+    addr: BigInt(map.addr),
+    mapLength: BigInt(map.length),
+    prot: Number(BigInt(map.prot)),
+    mapOffset: anon ? 0n : BigInt(offset),
+    shared,
+    readOnly: !!map.readOnly,
+  });
+  if (!anon && !cpuidPatchesMappings(trace)) tellLoopPieces(trace, map.pieces ?? []);
+}
+
+/** Pieces the native loop was told of, by trace. */
+const toldPieces = new WeakMap<TraceReader, Set<string>>();
+
+/**
+ * The replay loop applies later map-file events whose pieces it knows itself, with no
+ * stop for JS (addon/replay_emu_map.h): it is told each piece's checked file once.
+ */
+function tellLoopPieces(trace: TraceReader, pieces: Pieces): void {
+  let told = toldPieces.get(trace);
+  if (!told) toldPieces.set(trace, (told = new Set()));
+  for (const [, sha] of pieces) {
+    if (told.has(sha)) continue;
+    told.add(sha);
+    const path = trace.unpackedFilePath(sha);
+    // a job, so that it applies before the next run; a failure only leaves the events to JS
+    if (path) native().replayKnowPiece(sha, path).catch(() => {});
   }
 }
 

@@ -80,19 +80,22 @@ export async function replayExec(tracee: NativeTracee, trace: TraceReader, index
   setReg(regs, 'rdi', scratch);
   setReg(regs, 'rsi', scratch + 0x200n);
   setReg(regs, 'rdx', scratch + 0x210n); // an empty envp: the NULL after argv's NULL
-  await n.setRegs(pid, regs);
   if (leader) {
+    await n.setRegs(pid, regs);
     await n.execFromThread(leader, tracee);
   } else {
-    let stop = await n.resumeAndWait(pid, 'syscall', 0);
-    if (stop.kind !== 'event') throw new Error(`event ${index}: re-exec of the replay stub failed (${stop.kind} ${stop.signal})`);
-    stop = await n.resumeAndWait(pid, 'syscall', 0);
-    if (stop.kind !== 'syscall') throw new Error(`event ${index}: no execve return after re-exec of the replay stub`);
+    // the registers, the exec's entry and its return: sent together (one wake)
+    const calls = [n.setRegs(pid, regs), n.resumeAndWait(pid, 'syscall', 0), n.resumeAndWait(pid, 'syscall', 0)] as const;
+    await Promise.allSettled(calls);
+    await calls[0];
+    const [entry, exit] = [await calls[1], await calls[2]];
+    if (entry.kind !== 'event') throw new Error(`event ${index}: re-exec of the replay stub failed (${entry.kind} ${entry.signal})`);
+    if (exit.kind !== 'syscall') throw new Error(`event ${index}: no execve return after re-exec of the replay stub`);
   }
   const process = leader ?? tracee;
-  await process.setBrk(0n);
-  await cpuidBeforeRebuild(process, trace);
-  await rebuildAddressSpace(process.pid, trace, ev.snapshot);
+  // sent ahead of the rebuild's first calls and settled with them
+  const sent = [process.setBrk(0n), cpuidBeforeRebuild(process, trace)];
+  await rebuildAddressSpace(process.pid, trace, ev.snapshot, sent);
   await cpuidAfterRebuild(process, trace, ev.snapshot);
 }
 

@@ -17,9 +17,12 @@ export interface ReplayTimes {
   /** in the native loop, and how many times it was entered */
   nativeMs: number;
   nativeRuns: number;
-  /** events JS applies (mapped files, exec), and how many */
+  /** events JS applies (mapped files, points), and how many */
   jsEventsMs: number;
   jsEvents: number;
+  /** execs: the stub re-exec'd and the new program's address space rebuilt, and how many */
+  execMs: number;
+  execs: number;
   /** reading and decompressing chunks of events */
   chunksMs: number;
 }
@@ -80,7 +83,7 @@ export class Replayer {
   /** events the programs replayed in-process from the syscall buffer's feed */
   private served = 0;
   private readonly table = encodeSyscallTable();
-  readonly times: ReplayTimes = { startMs: 0, nativeMs: 0, nativeRuns: 0, jsEventsMs: 0, jsEvents: 0, chunksMs: 0 };
+  readonly times: ReplayTimes = { startMs: 0, nativeMs: 0, nativeRuns: 0, jsEventsMs: 0, jsEvents: 0, execMs: 0, execs: 0, chunksMs: 0 };
 
   private constructor(readonly trace: TraceReader) {}
 
@@ -310,8 +313,8 @@ export class Replayer {
       case 'exec':
         t = performance.now();
         await this.exec(tid, tracee, next);
-        times.jsEventsMs += performance.now() - t;
-        times.jsEvents++;
+        times.execMs += performance.now() - t;
+        times.execs++;
         return { kind: 'exec', next: next + 1 };
       case 'need-js': {
         t = performance.now();
