@@ -71,6 +71,8 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
     req.targetKind = t.Get("kind").As<Napi::Number>().Int32Value();
     req.targetEvent = t.Get("event").As<Napi::Number>().Uint32Value();
     req.targetPc = t.Get("pc").IsBigInt() ? big(t.Get("pc")) : 0;
+    if (!optional(t, "thread", &Napi::Value::IsNumber)) return false;
+    req.targetThread = t.Get("thread").IsNumber() ? t.Get("thread").As<Napi::Number>().Uint32Value() : 0;
     if (!(req.targetKind >= kTargetArrival && req.targetKind <= kTargetFingerprint)) return false;
     if (req.targetKind == kTargetFingerprint) {
       if (!t.Get("fp").IsBuffer()) return false;
@@ -193,14 +195,18 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
   // Where the process stands, for its counts: at the boundary of `event`, or at the
   // n-th arrival at pc in that interval (n = 0: unknown).
   Napi::Value SetPosition(const CallbackInfo& info) {
-    const char* usage = "setPosition(event, boundary: boolean, pc: bigint, n)";
-    USAGE_CHECK(info.Length() == 4 && info[0].IsNumber() && info[2].IsBigInt() && info[3].IsNumber(), usage);
+    const char* usage = "setPosition(event, boundary: boolean, pc: bigint, n, thread?: recorded tid of the thread that runs the interval)";
+    USAGE_CHECK((info.Length() == 4 || info.Length() == 5) && info[0].IsNumber() && info[2].IsBigInt() && info[3].IsNumber() &&
+                    (info.Length() == 4 || info[4].IsNumber()),
+                usage);
     uint32_t event = info[0].As<Napi::Number>().Uint32Value();
     bool boundary = info[1].ToBoolean();
     uint64_t pc = big(info[2]);
     uint64_t n = uint64_t(info[3].As<Napi::Number>().Int64Value());
+    uint32_t thread = info.Length() == 5 ? info[4].As<Napi::Number>().Uint32Value() : 0;
     if (!state) return disposed(info, usage);
-    return submitToTracer(info.Env(), usage, [d = state, event, boundary, pc, n] {
+    return submitToTracer(info.Env(), usage, [d = state, event, boundary, pc, n, thread] {
+      if (thread) d->standIn(thread);
       d->setPosition(event, boundary, pc, n);
       return nothing();
     });

@@ -65,6 +65,7 @@ struct RunRequest {
   std::vector<uint64_t> silent;  // breakpoints for this run that only count arrivals
   int targetKind = kNoTarget;
   uint32_t targetEvent = 0;
+  uint32_t targetThread = 0;  // the recorded tid whose record targetEvent is (0: unknown)
   uint64_t targetPc = 0, targetN = 0;
   std::vector<uint8_t> targetFp;
   std::vector<uint64_t> sliceAt;  // run times (ns since the run began) to leave copies at
@@ -106,6 +107,7 @@ struct InterruptLine {
 struct SliceCopies {
   std::vector<StopInfo> infos;
   std::vector<TraceePtr> copies;
+  std::vector<std::vector<TraceePtr>> threads;  // a threaded process's: each copy's every thread, its first first (else empty)
 };
 
 // A stop of the program's code (swbreak, step, target, ...): thrown out of the
@@ -126,6 +128,9 @@ class Debugger : public DebugHook {
   // Where the process stands, for its counts: at the boundary of `event`, or at
   // the n-th arrival at pc in that interval (n = 0: unknown).
   void setPosition(uint32_t event, bool boundary, uint64_t pc, uint64_t n);
+  // Between runs: recorded thread `tid` is the one that runs now (a restored copy of a
+  // threaded process, whose interval may be another thread's than the first's).
+  void standIn(uint32_t tid);
   // Writes int3 at addr; returns the byte it covers.
   uint8_t insertBreakpoint(uint64_t addr);
   void removeBreakpoint(uint64_t addr);
@@ -153,7 +158,7 @@ class Debugger : public DebugHook {
   void feedBegin(uint64_t consumedAt, uint64_t consumed) override;
   void feedEnd(uint64_t consumed) override;
   // debugger_threads.cc: the run goes on in thread t
-  void enterThread(Tracee& t) override;
+  bool enterThread(Tracee& t, StopInfo& info) override;
 
  private:
   // What a trap stop means to the loop (debugger_traps.cc): keep going, hand the stop
@@ -172,9 +177,8 @@ class Debugger : public DebugHook {
   std::map<pid_t, uint64_t> slotsIn;  // thread -> the slotsGen its debug registers hold
   int reqMode = kCont;               // the run's mode; `mode` is this thread's (kCont for a thread that does not step)
   uint32_t stepThread = 0;           // the recorded tid that steps (0: whichever)
-  // The process has made a thread: no fork copies of it. fork copies the calling
-  // thread only, and one standing at a syscall's entry (an enter event: the others
-  // ran while it was in the kernel) cannot make the call (thread_copy.cc will).
+  // The process has made a thread: no fork copies of it (fork copies the calling
+  // thread only); its copies, checkpoints and slices, are forkReplayed's.
   bool madeThreads = false;
   std::shared_ptr<ReplayThreads> threadGroup;  // its threads, once it has made one (kept when the first one ends)
   InterruptLine interrupts;
@@ -214,6 +218,7 @@ class Debugger : public DebugHook {
   // ---- The target of this run (see TargetKind)
   int targetKind = kNoTarget;
   uint32_t targetEvent = 0;
+  uint32_t targetThread = 0;  // the recorded tid whose record targetEvent is (0: unknown)
   uint64_t targetPc = 0, targetN = 0;
   std::vector<uint8_t> targetFp;
 
@@ -302,6 +307,8 @@ class Debugger : public DebugHook {
 
   // debugger_slices.cc
   void takeSlice();
+  Stop runProgram(pid_t pid, int& sig);
+  Stop withoutSliceStop(const Stop& st);
   Stop waitFor(int request, bool sliceHere);
   void resumeWatched(int request, int* sig, bool sliceHere);
   void drainStops();
@@ -320,6 +327,7 @@ class Debugger : public DebugHook {
   void afterThreads();
   void writeSlotsHere();
   void useThread(Tracee& t);
+  std::vector<TraceePtr> copyThreadsMidRun();
 
   // debugger_hook.cc
   void beginRun(const RunRequest& req, SliceCopies& slicesTaken);

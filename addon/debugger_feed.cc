@@ -82,7 +82,7 @@ void Debugger::passIntervals(uint64_t consumed) {
 void Debugger::deferStop() {
   if (sliceArmed && disarmSlice()) staleStops++;
   slicePid = pid;
-  armSlice(pid, monotonicNs() + kFedSlicePutOffNs);
+  armSlice(tracee->pid, pid, monotonicNs() + kFedSlicePutOffNs);
   sliceArmed = true;
 }
 

@@ -41,6 +41,7 @@ void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
   last = LastTrap();
   targetKind = req.targetKind;
   targetEvent = req.targetEvent;
+  targetThread = req.targetThread;
   targetPc = req.targetPc;
   targetN = req.targetN;
   targetFp = req.targetFp;
@@ -104,6 +105,7 @@ LoopResult Debugger::run(const RunRequest& req, const std::vector<Row>& table, c
   }
   r.slices = std::move(taken.infos);
   r.sliceCopies = std::move(taken.copies);
+  r.sliceThreads = std::move(taken.threads);
   slicesTaken = nullptr;
   // a thread's death with others left is not the process's end
   bool gone = (r.stop.reason == "exited" || r.stop.reason == "killed") && (!threadGroup || threadGroup->live().empty());
@@ -153,6 +155,7 @@ void Debugger::abandonRun(SliceCopies& taken) {
   runSilent.clear();
   deferredSilent.clear();
   taken.copies.clear();  // their Tracees kill them
+  taken.threads.clear();
   silent.clear();
   counterTraps.clear();
   counterSeq = 0;
@@ -163,7 +166,9 @@ void Debugger::abandonRun(SliceCopies& taken) {
 // Runs the program's own code up to the stop the replay loop waits for (the next
 // event's syscall, signal or rdtsc trap), handling every trap on the way: counting,
 // stepping over trapped instructions, and stopping where gdb must see the process.
-Stop Debugger::runUserCode(pid_t, int& sig) {
+Stop Debugger::runUserCode(pid_t p, int& sig) { return withoutSliceStop(runProgram(p, sig)); }
+
+Stop Debugger::runProgram(pid_t, int& sig) {
   // The user's interrupt came while the tracee was not running (between two runs of a
   // continue, or while the loop replayed an event): the stop is here, before counting
   // in continue mode drops the exactness of every count, so that a stop between two
@@ -227,7 +232,7 @@ Stop Debugger::runUserCode(pid_t, int& sig) {
         stepping = true;
       }
     }
-    bool sliceHere = mode == kCont && !madeThreads;  // a fork copies one thread only
+    bool sliceHere = mode == kCont;
     resumeWatched(request, &sig, sliceHere);
     Stop st = waitFor(request, sliceHere);
     if (overSyscall && st.kind == Stop::kSyscall) {
@@ -265,6 +270,12 @@ bool Debugger::startInterval(StopInfo& info) {
   regsValid = false;
   if (event == targetEvent) insertDeferredSilent();
   if (cur->replay.exiting) return false;  // its process is dying: no registers, no target there
+  // The interval's first state is its own thread's: when another thread's record
+  // comes next, the target is judged at the switch (enterThread), not in the
+  // thread that made the event (the pc of another thread, not the interval's, was
+  // judged here: a run to such a boundary missed it and ran on)
+  // (another process's record, replay --pid: judged here as before)
+  if (threadGroup && targetThread && cur->replay.recordedTid != targetThread && threadGroup->byRecorded(targetThread)) return false;
   uint64_t pc = regs().rip;
   if (event == targetEvent && pc == targetPc && ((targetKind == kTargetArrival && targetN == 1) || (targetKind == kTargetFingerprint && fpMatches()))) {
     info.reason = "target";

@@ -14,14 +14,19 @@
 //     until that thread has done its step, and their breakpoints stop the run; a
 //     thread in a syscall steps by returning from it;
 //   - the boundary of an interval: the state of the thread that runs in it.
-// Fork copies (slices, checkpoints) copy only the calling thread: none is taken
-// while the process has more than one live thread.
+// Fork copies (the slices a run leaves) copy only the calling thread: none is taken
+// once the process has made a thread. Checkpoints between runs copy every thread
+// (forkReplayed, replay_thread_copy.h); a restored one names the thread that runs
+// its interval (standIn), whose state is the interval's boundary.
 #include <errno.h>
 
 #include <cstring>
+#include <string>
 
 #include "debugger.h"
+#include "replay_thread_copy.h"
 #include "replay_threads.h"
+#include "tracer_thread.h"
 
 namespace rw {
 
@@ -74,11 +79,54 @@ void Debugger::useThread(Tracee& t) {
   if (mode != kCont && t.replay.atEntry) stepDone = true;
 }
 
-void Debugger::enterThread(Tracee& t) {
+void Debugger::standIn(uint32_t tid) {
+  auto group = threadGroup ? threadGroup : tracee->replay.threads;
+  if (!group) return;
+  TraceePtr t = group->byRecorded(tid);
+  if (!t) throw NativeError{ESRCH, "no live thread of recorded tid " + std::to_string(tid) + " in process " + std::to_string(tracee->pid)};
+  cur = t;
+  pid = t->pid;
+  runningPid.store(pid);
+  regsValid = false;
+}
+
+// A slice of a process of several threads, in the middle of a run: every thread
+// copied with its replay (forkReplayedProcess), the current one stopped in its user
+// code as a single thread's slice is, the others parked where the schedule left
+// them, as between two runs. forkReplayedProcess refuses a thread with a hook (a
+// copy of a thread being debugged is the rule's concern there, not this run's), so
+// the hook is lifted for the copy; the copies carry none. Empty where the process
+// cannot be copied (it is ending: EBUSY; its first thread is gone: ESRCH, or has
+// called exit): no slice.
+std::vector<TraceePtr> Debugger::copyThreadsMidRun() {
+  // the first thread ended (pthread_exit in main): the fork has no thread to go in
+  if (tracee->gone || tracee->replay.exitCalled) return {};
+  hookThreads(nullptr);
+  std::vector<TraceePtr> copies;
+  try {
+    copies = forkReplayedProcess(*tracee, forkAt, &sw);
+  } catch (const NativeError& e) {
+    hookThreads(this);
+    if (e.err == EBUSY || e.err == ESRCH) return {};
+    throw;
+  }
+  hookThreads(this);
+  return copies;
+}
+
+bool Debugger::enterThread(Tracee& t, StopInfo& info) {
   bool switched = cur.get() != &t;
   useThread(t);
-  // A switch at the start of an interval: its first state is this thread's.
-  if (switched && boundaryPending) resetBoundary();
+  // A switch at the start of an interval: its first state is this thread's, and so
+  // is a target there (startInterval left it to this thread: debugger_hook.cc).
+  if (!(switched && boundaryPending)) return false;
+  resetBoundary();
+  if (t.replay.exiting || event != targetEvent || !targetThread || t.replay.recordedTid != targetThread) return false;
+  uint64_t pc = regs().rip;
+  if (pc != targetPc || !((targetKind == kTargetArrival && targetN == 1) || (targetKind == kTargetFingerprint && fpMatches()))) return false;
+  info.reason = "target";
+  info.big("pc", pc);
+  return true;
 }
 
 // After the loop: a thread that died in the run (its exit event) is no longer the

@@ -46,6 +46,7 @@ struct LoopResult {
   StopInfo stop;
   std::vector<StopInfo> slices;  // debug runs: checkpoints left on the way (docs/timeline.md)
   std::vector<std::shared_ptr<Tracee>> sliceCopies;  // the copies of `slices`, in order
+  std::vector<std::vector<std::shared_ptr<Tracee>>> sliceThreads;  // of a threaded process: each copy's every thread (its first is sliceCopies'), else empty
   std::shared_ptr<Tracee> child;  // replay: the child made again at a clone stop
 };
 

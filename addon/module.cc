@@ -44,6 +44,9 @@ Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
   for (size_t i = 0; i < r.slices.size(); i++) {
     Napi::Object slice = r.slices[i].toJs(env);
     if (i < r.sliceCopies.size()) slice.Set("tracee", wrapTracee(env, r.sliceCopies[i]));
+    // a copy of a process that made threads: its other threads (maybe none left), by recorded tid
+    if (i < r.sliceThreads.size() && !r.sliceThreads[i].empty())
+      slice.Set("threads", replayedCopyToJs(env, std::vector<TraceePtr>(r.sliceThreads[i].begin() + 1, r.sliceThreads[i].end())));
     slices.Set(uint32_t(i), slice);
   }
   o.Set("slices", slices);

@@ -209,6 +209,7 @@ void pointDeliver(Recording& rec, pid_t pid) {
   // loop records them as delivered there (record_signals.cc).
   s.chainArmed = true;
   s.chainPending = pendingSignals(pid);
+  s.chainRegs = getRegs(pid);
 }
 
 void pointHoldBack(Recording& rec, pid_t pid) {

@@ -85,8 +85,13 @@ struct Session {
   bool preempting = false;
   // A signal was just delivered (resumed with it): signals pending at that moment
   // are delivered by the kernel right after it, before any user instruction.
+  // Its registers then: a signal stop at the very same registers comes before any
+  // user instruction too (a signal that came while the kernel delivered an ignored
+  // one: the restart of the interrupted call is not made yet, a state the program
+  // never stands at in user mode, so no point could name it).
   bool chainArmed = false;
   uint64_t chainPending = 0;
+  user_regs_struct chainRegs{};
   ProgramView view;
   ExitFix exitFix = ExitFix::kNone;
   int64_t exitValue = 0;

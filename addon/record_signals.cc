@@ -100,7 +100,7 @@ bool interruptedBufferedCall(pid_t pid, Session& s, const Stop& st, const siginf
 void onSignalStop(pid_t pid, Session& s, const Stop& st, const std::vector<Row>& table, RecordWriter& w,
                   uint32_t& count) {
   flushBuffer(pid, s, w, count);
-  bool chained = s.chainArmed && (s.chainPending >> (st.sig - 1) & 1);
+  const bool chainArmed = s.chainArmed;
   s.chainArmed = false;
   siginfo_t si;
   std::memset(&si, 0, sizeof si);
@@ -124,6 +124,7 @@ void onSignalStop(pid_t pid, Session& s, const Stop& st, const std::vector<Row>&
     s.deferredSig = 0;
   }
   user_regs_struct r = getRegs(pid);
+  const bool chained = chainArmed && ((s.chainPending >> (st.sig - 1) & 1) || sameRegs(r, s.chainRegs));
   if (st.sig == SIGSEGV && si.si_code == SI_KERNEL && s.view.tscMode != 2 /* PR_TSC_SIGSEGV */) {
     // The recorder's own rdtsc trap (the program did not ask for one).
     if (uint32_t len = tscInsnAt(pid, r.rip)) {
@@ -179,6 +180,7 @@ void onSignalStop(pid_t pid, Session& s, const Stop& st, const std::vector<Row>&
   // delivered next, before the program runs an instruction.
   s.chainArmed = true;
   s.chainPending = pendingSignals(pid);
+  s.chainRegs = r;
 }
 
 }  // namespace rw

@@ -14,6 +14,7 @@
 
 #include "event_format.h"
 #include "event_json.h"
+#include "replay_files.h"
 #include "ptrace_ops.h"
 #include "stub_layout.h"
 #include "tracer_thread.h"
@@ -31,14 +32,6 @@ constexpr uint64_t kScratchSize = 0x400;  // from kStubScratch to the stub page'
 constexpr uint64_t kBlock = 1 << 20;
 
 std::string fdPath(pid_t pid, int fd) { return "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd); }
-
-int64_t inject(pid_t pid, int nr, uint64_t a0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
-               uint64_t a5 = 0) {
-  uint64_t args[6] = {a0, a1, a2, a3, a4, a5};
-  int64_t r = injectSyscall(pid, kStubSyscall, nr, args);
-  if (r < 0 && r >= -4095) throw NativeError{int(-r), "emulated file: injected syscall " + std::to_string(nr)};
-  return r;
-}
 
 // The process's fd of the emulated file `name` ("rewind:..."), or -1.
 int findEmulated(pid_t pid, const std::string& name) {
@@ -179,7 +172,7 @@ int emuMapFile(pid_t pid, const EmuMapSpec& s) {
   if (fd < 0) {
     if (name.size() + 1 > kScratchSize) throw NativeError{ENAMETOOLONG, "emulated file: name " + name};
     writeMemory(pid, kStubScratch, name.c_str(), name.size() + 1);
-    fd = int(inject(pid, kNrMemfdCreate, kStubScratch, kMfdCloexec));
+    fd = int(injectForFiles(pid, kNrMemfdCreate, kStubScratch, kMfdCloexec));
   }
   int host = open(fdPath(pid, fd).c_str(), O_RDWR | O_CLOEXEC);
   if (host < 0) throw NativeError{errno, "emulated file: open " + fdPath(pid, fd)};
@@ -194,17 +187,17 @@ int emuMapFile(pid_t pid, const EmuMapSpec& s) {
   if (s.shared && s.readOnly) {
     std::string self = "/proc/self/fd/" + std::to_string(fd);
     writeMemory(pid, kStubScratch, self.c_str(), self.size() + 1);
-    mapFd = uint64_t(inject(pid, kNrOpenat, kAtFdcwd, kStubScratch, kOCloexec));
+    mapFd = uint64_t(injectForFiles(pid, kNrOpenat, kAtFdcwd, kStubScratch, kOCloexec));
   }
   int64_t got;
   try {
-    got = inject(pid, kNrMmap, s.addr, s.mapLength, s.prot, (s.shared ? kMapShared : kMapPrivate) | kMapFixed, mapFd,
+    got = injectForFiles(pid, kNrMmap, s.addr, s.mapLength, s.prot, (s.shared ? kMapShared : kMapPrivate) | kMapFixed, mapFd,
                  s.mapOffset);
   } catch (...) {
-    if (mapFd != uint64_t(fd)) inject(pid, kNrClose, mapFd);
+    if (mapFd != uint64_t(fd)) injectForFiles(pid, kNrClose, mapFd);
     throw;
   }
-  if (mapFd != uint64_t(fd)) inject(pid, kNrClose, mapFd);
+  if (mapFd != uint64_t(fd)) injectForFiles(pid, kNrClose, mapFd);
   if (uint64_t(got) != s.addr) throw NativeError{EPROTO, "emulated file " + s.identity + ": mapped elsewhere than recorded"};
   return fd;
 }

@@ -82,13 +82,6 @@ std::vector<Mapping> mappingsOf(pid_t pid, const std::string& name) {
   return out;
 }
 
-int64_t inject(pid_t pid, int nr, uint64_t a0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
-               uint64_t a5 = 0) {
-  uint64_t args[6] = {a0, a1, a2, a3, a4, a5};
-  int64_t r = injectSyscall(pid, kStubSyscall, nr, args);
-  if (r < 0 && r >= -4095) throw NativeError{int(-r), "emulated file: injected syscall " + std::to_string(nr)};
-  return r;
-}
 
 // Copies the data (holes stay holes) and the size of one file into another.
 void copyFile(int from, int to) {
@@ -136,11 +129,18 @@ std::vector<Region> writtenPages(pid_t pid, const Mapping& m) {
 
 }  // namespace
 
+int64_t injectForFiles(pid_t pid, int nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5) {
+  uint64_t args[6] = {a0, a1, a2, a3, a4, a5};
+  int64_t r = injectSyscall(pid, kStubSyscall, nr, args);
+  if (r < 0 && r >= -4095) throw NativeError{int(-r), "emulated file: injected syscall " + std::to_string(nr)};
+  return r;
+}
+
 void emuUnshare(pid_t pid, int fd) {
   std::string name = emuName(pid, fd);
   if (name.empty()) throw NativeError{EINVAL, "fd " + std::to_string(fd) + " is not an emulated file"};
   writeMemory(pid, kStubScratch, name.c_str(), name.size() + 1);
-  int nfd = int(inject(pid, kNrMemfdCreate, kStubScratch, kMfdCloexec));
+  int nfd = int(injectForFiles(pid, kNrMemfdCreate, kStubScratch, kMfdCloexec));
   int from = open(procPath(pid, "fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC);
   int to = open(procPath(pid, "fd/" + std::to_string(nfd)).c_str(), O_RDWR | O_CLOEXEC);
   try {
@@ -156,13 +156,13 @@ void emuUnshare(pid_t pid, int fd) {
   for (const Mapping& m : mappingsOf(pid, name)) {
     bool shared = m.perms[3] == 's';
     std::vector<Region> keep = shared ? std::vector<Region>() : writtenPages(pid, m);
-    int64_t got = inject(pid, kNrMmap, m.start, m.end - m.start, uint64_t(protOf(m.perms)),
+    int64_t got = injectForFiles(pid, kNrMmap, m.start, m.end - m.start, uint64_t(protOf(m.perms)),
                          (shared ? kMapShared : kMapPrivate) | kMapFixed, uint64_t(nfd), m.offset);
     if (uint64_t(got) != m.start) throw NativeError{EPROTO, "emulated file: remap moved"};
     for (const Region& r : keep) writeMemory(pid, r.start, r.bytes.data(), r.bytes.size());
   }
-  inject(pid, kNrDup3, uint64_t(nfd), uint64_t(fd), kCloexec);
-  inject(pid, kNrClose, uint64_t(nfd));
+  injectForFiles(pid, kNrDup3, uint64_t(nfd), uint64_t(fd), kCloexec);
+  injectForFiles(pid, kNrClose, uint64_t(nfd));
 }
 
 void emuUnshareWritable(pid_t pid) {

@@ -14,10 +14,17 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstdint>
+
 namespace rw {
 
 // Gives the stopped process its own copy of the emulated file open at `fd`.
 void emuUnshare(pid_t pid, int fd);
+
+// A syscall injected into the stopped process for its emulated files (at the stub's
+// syscall instruction): its result, or a NativeError naming the call if it failed.
+int64_t injectForFiles(pid_t pid, int nr, uint64_t a0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
+                       uint64_t a4 = 0, uint64_t a5 = 0);
 
 // After a fork: unshares every emulated file that the process can change through
 // a writable shared mapping (the others change only through emuUnshare'd updates).

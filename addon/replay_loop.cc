@@ -580,7 +580,10 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
   auto next = replayThreadRun(t, true, table, events, offset, at, maxEvents, out);
   while (next) {
     auto thread = next;  // held while it runs
-    if (thread->replay.hook) thread->replay.hook->enterThread(*thread);  // a debug run goes on in it
+    if (thread->replay.hook && thread->replay.hook->enterThread(*thread, out.stop)) {  // a debug run goes on in it
+      out.consumed = at - offset;  // (or stops at its target, the first state of the thread's interval)
+      break;
+    }
     next = replayThreadRun(*thread, false, table, events, offset, at, maxEvents, out);
   }
   // Between a debugger's runs the program may run code of gdb's (a function call in

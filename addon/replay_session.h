@@ -52,8 +52,9 @@ class DebugHook {
   virtual void feedBegin(uint64_t consumedAt, uint64_t consumed) {}
   virtual void feedEnd(uint64_t consumed) {}
   // Threads: the loop goes on with the events of thread `t` of the same process
-  // (replay_threads.h), inside the same run.
-  virtual void enterThread(Tracee& t) {}
+  // (replay_threads.h), inside the same run, at the start of an interval that is
+  // t's; true (with info filled in) stops the loop there, before t's record.
+  virtual bool enterThread(Tracee& t, StopInfo& info) { return false; }
 };
 
 struct ReplaySession {

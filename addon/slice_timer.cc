@@ -23,9 +23,11 @@ namespace {
 std::mutex& mu = *new std::mutex;
 std::condition_variable& cv = *new std::condition_variable;
 pid_t armedPid = 0;
+pid_t armedTgid = 0;
 uint64_t armedAt = 0;
 std::atomic<uint64_t> generation{0};
-bool sent = false;
+bool sent = false;       // the deadline passed (the timer is done with this arming)
+bool delivered = false;  // ... and tgkill queued the SIGSTOP
 bool started = false;
 
 // Sleeps until shortly before the deadline, then spins: a sleeping wake-up in a VM
@@ -65,7 +67,7 @@ void timerMain() {
     lock.lock();
     if (generation == gen && armedPid == pid && !sent) {
       sent = true;
-      syscall(SYS_tgkill, pid, pid, SIGSTOP);
+      delivered = syscall(SYS_tgkill, armedTgid, pid, SIGSTOP) == 0;
     }
   }
 }
@@ -78,24 +80,27 @@ uint64_t monotonicNs() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-void armSlice(pid_t pid, uint64_t deadlineNs) {
+void armSlice(pid_t tgid, pid_t pid, uint64_t deadlineNs) {
   std::lock_guard<std::mutex> lock(mu);
   if (!started) {
     started = true;
     std::thread(timerMain).detach();
   }
   armedPid = pid;
+  armedTgid = tgid;
   armedAt = deadlineNs;
   sent = false;
+  delivered = false;
   generation++;
   cv.notify_all();
 }
 
 bool disarmSlice() {
   std::lock_guard<std::mutex> lock(mu);
-  bool was = sent;
+  bool was = sent && delivered;
   armedPid = 0;
   sent = false;
+  delivered = false;
   generation++;
   return was;
 }

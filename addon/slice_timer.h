@@ -12,9 +12,12 @@ namespace rw {
 // vDSO clocks must not run on it.
 uint64_t monotonicNs();
 
-// From now until disarmSlice(): SIGSTOP to pid at deadlineNs (CLOCK_MONOTONIC).
-void armSlice(pid_t pid, uint64_t deadlineNs);
-// Returns true when the SIGSTOP was sent (it is then pending or being reported).
+// From now until disarmSlice(): SIGSTOP to thread tid of process tgid at deadlineNs
+// (CLOCK_MONOTONIC). (tgkill needs the thread's own process: a thread other than the
+// first, named as its own process, got nothing.)
+void armSlice(pid_t tgid, pid_t tid, uint64_t deadlineNs);
+// Returns true when the SIGSTOP was sent (it is then pending or being reported); not
+// when the thread was gone by then.
 bool disarmSlice();
 
 }  // namespace rw

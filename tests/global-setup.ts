@@ -54,9 +54,10 @@ function requireTool(tool: string, why: string): void {
 
 function isUpToDate(source: string, output: string): boolean {
   if (!existsSync(output)) return false;
-  // A program that includes a header of its directory (edge/edge.h) is as old as it.
-  const header = path.join(path.dirname(source), 'edge.h');
-  const newest = Math.max(statSync(source).mtimeMs, existsSync(header) ? statSync(header).mtimeMs : 0);
+  // A program that includes a header of its directory (edge/edge.h, threads/thread_state.h) is as old as it.
+  const dir = path.dirname(source);
+  const headers = readdirSync(dir).filter((f) => f.endsWith('.h')).map((f) => statSync(path.join(dir, f)).mtimeMs);
+  const newest = Math.max(statSync(source).mtimeMs, ...headers);
   return statSync(output).mtimeMs > newest;
 }
 

@@ -1,10 +1,10 @@
 // The checkpoints of one replay: every record ever made (names of points refer to
 // them), and the processes of the most recently used ones, in an LRU bounded in
-// count and resident memory. A checkpoint owns its process's Tracee; a dropped one
-// keeps its record with pid 0 and no Tracee.
+// count and resident memory. A checkpoint owns its process copy (the Tracees of all
+// its threads: process-copy.ts); a dropped one keeps its record with pid 0 and no copy.
 import * as fs from 'node:fs';
 import { LRUCache } from 'lru-cache';
-import type { NativeTracee } from '../native/addon.js';
+import type { ProcessCopy } from './process-copy.js';
 import type { Checkpoint, Mark } from './marks.js';
 
 export const MAX_CHECKPOINTS = 256;
@@ -26,24 +26,24 @@ export class CheckpointStore {
   root: Checkpoint | undefined;
   private readonly live: LRUCache<number, Checkpoint>;
 
-  constructor(private readonly drop: (tracee: NativeTracee) => Promise<void>) {
+  constructor(private readonly drop: (copy: ProcessCopy) => Promise<void>) {
     this.live = new LRUCache<number, Checkpoint>({
       max: MAX_CHECKPOINTS,
       maxSize: MAX_CHECKPOINT_BYTES,
       sizeCalculation: (c) => Math.max(1, c.bytes),
       dispose: (c) => {
-        const tracee = c.tracee;
+        const copy = c.copy;
         c.pid = 0;
-        c.tracee = undefined;
-        if (tracee) void this.drop(tracee);
+        c.copy = undefined;
+        if (copy) void this.drop(copy);
       },
     });
   }
 
-  /** Records a new checkpoint for the process of `tracee` standing at mark; the store owns the Tracee now. */
-  add(tracee: NativeTracee, mark: Mark, boundary: boolean, t: number, counts = new Map<bigint, number>(), watchHits?: number, slice?: Checkpoint['slice']): Checkpoint {
-    const pid = tracee.pid;
-    const c: Checkpoint = { id: ++this.seq, pid, tracee, mark, boundary, counts, watchHits, t, slice, bytes: rssBytes(pid) };
+  /** Records a new checkpoint for the process `copy` standing at mark; the store owns the copy now. */
+  add(copy: ProcessCopy, mark: Mark, boundary: boolean, t: number, counts = new Map<bigint, number>(), watchHits?: number, slice?: Checkpoint['slice']): Checkpoint {
+    const pid = copy.tracee.pid;
+    const c: Checkpoint = { id: ++this.seq, pid, copy, mark, boundary, counts, watchHits, t, slice, bytes: rssBytes(pid) };
     this.records.set(c.id, c);
     if (!this.root) this.root = c;
     else this.live.set(c.id, c);
@@ -51,10 +51,10 @@ export class CheckpointStore {
   }
 
   /** A dropped checkpoint gets a process again. */
-  revive(c: Checkpoint, tracee: NativeTracee): void {
-    c.pid = tracee.pid;
-    c.tracee = tracee;
-    c.bytes = rssBytes(tracee.pid);
+  revive(c: Checkpoint, copy: ProcessCopy): void {
+    c.pid = copy.tracee.pid;
+    c.copy = copy;
+    c.bytes = rssBytes(copy.tracee.pid);
     if (c !== this.root) this.live.set(c.id, c);
   }
 
@@ -91,7 +91,7 @@ export class CheckpointStore {
     const root = this.root;
     this.root = undefined;
     this.records.clear();
-    if (root?.tracee) await this.drop(root.tracee);
-    await Promise.all(all.filter((c) => c !== root && c.tracee).map((c) => this.drop(c.tracee!)));
+    if (root?.copy) await this.drop(root.copy);
+    await Promise.all(all.filter((c) => c !== root && c.copy).map((c) => this.drop(c.copy!)));
   }
 }

@@ -8,7 +8,7 @@ import { native, TargetKind } from '../native/addon.js';
 import type { RunPosition } from '../native/stop-report.js';
 import type { Refusal } from './counter-stub.js';
 import type { ReplayedProcess } from './forward.js';
-import { COUNTER_PAGES_SIZE, installCounters, readCounters, removeCounters, type CounterSite } from './hit-counters.js';
+import { COUNTER_PAGES_SIZE, installCounters, readCounters, removeCounters, type CounterReading, type CounterSite } from './hit-counters.js';
 import type { Mark } from './marks.js';
 import { NotRetraced, targetOf } from './seek.js';
 import { traceRuns, type Timeline, type TimelineRun } from './timeline.js';
@@ -21,25 +21,58 @@ export const COUNT_IN_PROCESS_FROM = 256;
 export interface CountedHit {
   pc: bigint;
   n: number;
+  /** set when the hit was trapped (the tracer named it in its own interval); else n counts from the run's start */
+  event?: number;
 }
 
 async function ripOf(pid: number): Promise<bigint> {
   return getReg(await native().getRegs(pid), 'rip');
 }
 
+/** No counting stubs in a process that made threads (yet): the runs trap instead. */
+const THREADS_REFUSED: CountRefusal = { refused: 'the process has made threads' };
+
+/** Why a run could not be counted; `moved`: the process was stepped on the way (it is no longer where the run was to start). */
+type CountRefusal = Refusal & { moved?: boolean };
+
+interface CountedRun {
+  run: TimelineRun;
+  reached: boolean;
+  readings: CounterReading[];
+  pages: bigint[];
+}
+
+/** at most this many instructions are stepped to leave a patch's bytes before counting (a patch covers 5 bytes or a few more) */
+const STEP_OUT_MAX = 16;
+
 /**
  * A run with counters at `sites`; the counters' readings, or why they could not be
  * installed. `arm` gets the optional sites that cannot be counted, to trap on them.
  */
-/** No counting stubs in a process that made threads (yet): the runs trap instead. */
-const THREADS_REFUSED = { refused: 'the process has made threads' } as const;
-
-async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: CounterSite[], target: Mark, search: boolean, silent: bigint[], arm?: (pcs: bigint[]) => Promise<void>, trapped: bigint[] = []) {
+async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: CounterSite[], target: Mark, search: boolean, silent: bigint[], arm?: (pcs: bigint[]) => Promise<void>, trapped: bigint[] = []): Promise<CountedRun | CountRefusal> {
+  if (proc.threads.made) return THREADS_REFUSED;
   // the stubs' pages are mapped by syscalls injected in the first thread, which may stand in a syscall
-  const installed = proc.threads.made ? THREADS_REFUSED : await installCounters(proc.tracee, sites, [await ripOf(proc.runningPid), ...silent, ...trapped]);
+  let installed = await installCounters(proc.tracee, sites, [await ripOf(proc.runningPid), ...silent, ...trapped]);
+  // The process stands inside the bytes a patch would cover (a handler returned to the
+  // instruction after a counted pc, the start of a stretch): a jump written there would
+  // cut its instruction. It is stepped out first; the instructions stepped are not
+  // counted sites (patches never overlap), and one that lands on a site's pc leaves
+  // that arrival to the stub, which counts it when the run resumes there.
+  let moved = false;
+  for (let k = 0; k < STEP_OUT_MAX && 'refused' in installed && installed.inside !== undefined && installed.inside === (await ripOf(proc.runningPid)); k++) {
+    const inside = installed.inside;
+    traceRuns(() => `stepping out of a patch's bytes at 0x${inside.toString(16)}`);
+    const step = await timeline.run({ action: 'step' }, target.e + 1, { steps: 1, silent });
+    moved = true;
+    if (step.stop.kind !== 'stopped' || step.stop.reason !== 'step' || proc.next !== target.e || step.interrupted) {
+      return { refused: 'could not step out of the bytes a patch covers', moved };
+    }
+    installed = await installCounters(proc.tracee, sites, [await ripOf(proc.runningPid), ...silent, ...trapped]);
+  }
   if ('refused' in installed) {
-    traceRuns(() => `no counting in the process: ${installed.refused}`);
-    return installed;
+    const why = installed.refused;
+    traceRuns(() => `no counting in the process: ${why}`);
+    return { refused: why, moved };
   }
   for (const u of installed.uncounted) traceRuns(() => `0x${u.pc.toString(16)} is trapped, not counted: ${u.why}`);
   let run: TimelineRun;
@@ -66,19 +99,27 @@ async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: Coun
  * A breakpoint whose instruction cannot move is trapped (`arm` installs those
  * int3s), and its hits take numbers in the counters' sequence.
  */
-export async function countWindow(proc: ReplayedProcess, timeline: Timeline, target: Mark, sw: bigint[], arm: (pcs: bigint[]) => Promise<void>): Promise<{ hit?: CountedHit } | Refusal> {
+export async function countWindow(proc: ReplayedProcess, timeline: Timeline, target: Mark, sw: bigint[], arm: (pcs: bigint[]) => Promise<void>): Promise<{ hit?: CountedHit } | CountRefusal> {
   // a breakpoint at the target that cannot be counted is trapped (the native target is then its arrival),
   // and so is one at a target named by its fingerprint (only the tracer can compare that)
   const byPrint = target.n ? [] : sw.filter((pc) => pc === target.pc);
   const sites: CounterSite[] = sw.filter((pc) => !byPrint.includes(pc)).map((pc) => ({ pc, target: pc === target.pc ? target.n : undefined, optional: true }));
-  const silent: bigint[] = [];
+  let end: CounterSite | undefined;
   if (!sw.includes(target.pc)) {
-    if (target.n >= COUNT_IN_PROCESS_FROM) sites.push({ pc: target.pc, target: target.n });
+    if (target.n >= COUNT_IN_PROCESS_FROM) end = { pc: target.pc, target: target.n };
     // named by its fingerprint (a copy's state in a loop, say): the stub compares registers, as for a hot end
-    else if (!target.n && target.fp) sites.push({ pc: target.pc, fp: target.fp });
-    else silent.push(target.pc);
+    else if (!target.n && target.fp) end = { pc: target.pc, fp: target.fp };
   }
-  const r = await runCounted(proc, timeline, sites, target, true, silent, arm, byPrint);
+  const silent = !sw.includes(target.pc) && !end ? [target.pc] : [];
+  let r = await runCounted(proc, timeline, end ? [...sites, end] : sites, target, true, silent, arm, byPrint);
+  if ('refused' in r && end && !r.moved && sites.length) {
+    // The end's instruction cannot move (a `ret` within its 5 bytes: the end of a
+    // function): its arrivals are trapped instead, as a silent breakpoint with the
+    // native target; the breakpoints are still counted, so this costs a trap per
+    // arrival at the end, not one per hit of every breakpoint.
+    traceRuns(() => `the end 0x${target.pc.toString(16)} is trapped, the breakpoints counted`);
+    r = await runCounted(proc, timeline, sites, target, true, [target.pc], arm, byPrint);
+  }
   if ('refused' in r) return r;
   if (!r.reached) {
     if (r.run.interrupted) return {}; // the user's ^C: the caller's checkInterrupt takes it from here
@@ -93,9 +134,9 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
     if (n >= 1 && (!best || x.last > best.last)) best = { pc: x.pc, n, last: x.last };
   }
   const trapped = r.run.lastHit; // a trapped breakpoint's last hit, with its number in the same sequence
-  if (trapped && trapped.reason === 'swbreak' && trapped.exact && (!best || trapped.order > best.last)) best = { pc: trapped.pc, n: trapped.n, last: trapped.order };
+  if (trapped && trapped.reason === 'swbreak' && trapped.exact && (!best || trapped.order > best.last)) best = { pc: trapped.pc, n: trapped.n, last: trapped.order, event: trapped.event };
   traceRuns(() => `counted window: ${r.readings.map((x) => `0x${x.pc.toString(16)} x${x.count}`).join(', ')}`);
-  return best ? { hit: { pc: best.pc, n: best.n } } : {};
+  return best ? { hit: { pc: best.pc, n: best.n, event: best.event } } : {};
 }
 
 /**
@@ -111,7 +152,7 @@ export async function searchToCountedEnd(proc: ReplayedProcess, timeline: Timeli
   // an end named by its fingerprint: the stub compares registers, so only near-matches trap
   const site: CounterSite = target.n ? { pc: target.pc, target: target.n } : { pc: target.pc, fp: target.fp };
   const r = await runCounted(proc, timeline, [site], target, true, [], undefined, trapped);
-  if ('refused' in r) return { ran: false };
+  if ('refused' in r) return { ran: !!r.moved };
   const hit = r.run.lastHit;
   if (hit && r.pages.some((p) => hit.pc >= p && hit.pc < p + COUNTER_PAGES_SIZE)) return { ran: true };
   return { run: r.run, ran: true };

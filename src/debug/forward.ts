@@ -13,6 +13,7 @@ import { applyJsEvent, divergenceMessage, endOfTraceMessage, replayExec } from '
 import { PointNotFoundError } from '../points/point-not-found.js';
 import type { AsyncPointInfo } from '../history/events.js';
 import { applyPoint, armPoint } from './point-stretch.js';
+import type { ProcessCopy } from './process-copy.js';
 import { ProcessThreads } from './threads.js';
 import { EngineError, type ResumeRequest, type StopEvent, type WatchKind } from './target.js';
 
@@ -201,22 +202,26 @@ export class ReplayedProcess {
   }
 
   /**
-   * Makes `tracee` (a fresh copy standing at the start of a counting base) the
-   * replayed process, killing the one before; counting starts at `base` in interval e.
+   * Makes `copy` (a fresh copy standing at the start of a counting base, with its
+   * threads) the replayed process, killing the one before; counting starts at `base`
+   * in interval e, whose first state is its thread's.
    */
-  async adopt(tracee: NativeTracee, e: number, base: number, pc: bigint, t: number): Promise<void> {
+  async adopt(copy: ProcessCopy, e: number, base: number, pc: bigint, t: number): Promise<void> {
     const old = this.current;
-    if (old?.tracee !== tracee) {
-      this.current = debuggerOf(tracee);
+    if (old?.tracee !== copy.tracee) {
+      this.current = debuggerOf(copy.tracee);
       if (old) await killDebugged(old);
       await this.threads.drop();
+      if (copy.threads) this.threads.adopt(copy.threads);
     }
     this.curT = t;
     this.next = e;
     this.threads.firstEnded = this.firstThreadExit !== undefined && this.next > this.firstThreadExit;
     this.state = 'stopped';
     this.lastSiginfo = undefined;
-    await this.debugger.setPosition(e, true, pc, 1);
+    const thread = this.runningThread;
+    if (thread !== undefined) await this.debugger.setPosition(e, true, pc, 1, thread);
+    else await this.debugger.setPosition(e, true, pc, 1);
     this.countBase = { e, base };
     for (const l of this.switchListeners) l();
   }
@@ -286,6 +291,8 @@ export class ReplayedProcess {
           ? { mode: RunMode.range, start: req.start, end: req.end, fresh, event: this.next, ...extra }
           : { mode: req.action === 'step' ? RunMode.step : RunMode.continue, fresh, event: this.next, ...extra };
         if (req.action !== 'continue' && req.thread !== undefined) opts.thread = req.thread;
+        // the target's interval is its record's thread's (addon/debugger_threads.cc, enterThread)
+        if (opts.target && opts.target.event < this.trace.eventCount) opts.target = { ...opts.target, thread: decodeEvent(this.trace.record(opts.target.event)).tid };
         if (!fresh) {
           opts.startCandidate = false;
           delete opts.slices;

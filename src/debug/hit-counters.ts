@@ -121,9 +121,10 @@ async function inject(pid: number, nr: number, ...args: bigint[]): Promise<bigin
 /**
  * Installs counters at `sites` in the stopped process `pid`, or says why they
  * cannot be (then nothing was changed). `keepClear`: addresses that must not fall
- * inside a patch past its first byte (where the process stands, the run's int3s).
+ * inside a patch past its first byte (where the process stands, the run's int3s);
+ * a refusal for one of them names it (`inside`).
  */
-export async function installCounters(tracee: NativeTracee, sites: CounterSite[], keepClear: bigint[]): Promise<InstalledCounters | Refusal> {
+export async function installCounters(tracee: NativeTracee, sites: CounterSite[], keepClear: bigint[]): Promise<InstalledCounters | (Refusal & { inside?: bigint })> {
   const pid = tracee.pid;
   const n = native();
   const maps = mapsOf(pid);
@@ -131,9 +132,9 @@ export async function installCounters(tracee: NativeTracee, sites: CounterSite[]
   const used = new Map<bigint, number>();
   const placed: Placed[] = [];
   const uncounted: { pc: bigint; why: string }[] = [];
-  const refuse = async (why: string): Promise<Refusal> => {
+  const refuse = async (why: string, inside?: bigint): Promise<Refusal & { inside?: bigint }> => {
     for (const p of pages) await inject(pid, NR_MUNMAP, p, SIZE);
-    return { refused: why };
+    return inside === undefined ? { refused: why } : { refused: why, inside };
   };
   for (const site of sites) {
     const region = maps.find((r) => site.pc >= r.start && site.pc < r.end);
@@ -170,7 +171,7 @@ export async function installCounters(tracee: NativeTracee, sites: CounterSite[]
     const other = placed.find((q) => q !== p && (inside(q.site.pc) || (q.site.pc <= p.site.pc && q.site.pc + BigInt(q.plan.displaced) > p.site.pc)));
     if (other) return refuse(`the patches at 0x${p.site.pc.toString(16)} and 0x${other.site.pc.toString(16)} overlap`);
     const clash = [...keepClear, ...uncounted.map((u) => u.pc)].find(inside);
-    if (clash !== undefined) return refuse(`0x${clash.toString(16)} is inside the patch at 0x${p.site.pc.toString(16)}`);
+    if (clash !== undefined) return refuse(`0x${clash.toString(16)} is inside the patch at 0x${p.site.pc.toString(16)}`, clash);
   }
   // every page's words start at zero (a fresh anonymous mapping); the targets' counts to go
   for (const p of placed) {

@@ -2,7 +2,7 @@
 // arrival at a pc since a base (the start of an interval, or a checkpoint), then a
 // number of single-steps. Pure data and the arithmetic that renames a point
 // relative to another base; no process is touched here.
-import type { NativeTracee } from '../native/addon.js';
+import type { ProcessCopy } from './process-copy.js';
 
 export interface Mark {
   /** the interval: the index of the next event to replay */
@@ -21,8 +21,8 @@ export interface Checkpoint {
   id: number;
   /** the stopped copy's pid; 0 once it was dropped (the record stays: names refer to it) */
   pid: number;
-  /** the stopped copy itself (undefined once dropped): the checkpoint owns it */
-  tracee?: NativeTracee;
+  /** the stopped copy itself, every thread of it (undefined once dropped): the checkpoint owns it */
+  copy?: ProcessCopy;
   /** where it stands, named relative to an earlier base */
   mark: Mark;
   /** it is the start of interval mark.e */

@@ -72,7 +72,7 @@ export async function monitorCommand(s: MonitoredSession, command: string, progr
       const all = s.checkpoints();
       return [
         `${all.length} checkpoints:`,
-        ...all.map((c) => `  #${c.id} pid ${c.pid} after event ${c.mark.e - 1}, ${c.boundary ? 'interval start' : describeMark(c.mark)}, ${(c.bytes / 1048576).toFixed(1)} MiB resident`),
+        ...all.map((c) => `  #${c.id} pid ${c.pid} after event ${c.mark.e - 1}, ${c.boundary ? 'interval start' : describeMark(c.mark)}, ${(c.bytes / 1048576).toFixed(1)} MiB resident${c.copy?.threads?.size ? `, ${c.copy.threads.size + 1} threads` : ''}`),
       ];
     }
     case 'info': {

@@ -4,10 +4,11 @@
 // that has one wins; for breakpoints, a window ends where the last one started.
 // Narrowing runs first leave copies ever closer to now, so that the first windows
 // are short; a window over breakpoints alone is instead counted in the process
-// (counted-runs.ts), at native speed however often they are hit.
+// (counted-runs.ts), at native speed however often they are hit, and one across
+// events is counted in parts: its tail in the last interval (window-tail.ts), the
+// rest across events that map nothing (counted-spans.ts, crossed-events.ts).
 import { native } from '../native/addon.js';
-import { decodeEvent, EventKind } from '../history/events.js';
-import type { TraceReader } from '../history/index.js';
+import { decodeEvent } from '../history/events.js';
 import { COUNT_IN_PROCESS_FROM, countWindow, searchToCountedEnd } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import { describeMark, rename, type Mark } from './marks.js';
@@ -16,6 +17,10 @@ import { firstNarrowingSchedule, INITIAL_NARROWING, nextNarrowing, planWindows, 
 import { NotRetraced, targetOf, type Seeker, type Start } from './seek.js';
 import type { StopEvent } from './target.js';
 import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline.js';
+import { reachCountedHit } from './counted-hit.js';
+import { searchCountedTail } from './window-tail.js';
+import { SpanSearch } from './counted-spans.js';
+import { latestPoint, onlyHandlersSincePoint, spanIsCountable } from './crossed-events.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
 import type { Checkpoint } from './marks.js';
 
@@ -26,27 +31,14 @@ interface Found {
   slot: number;
   /** found by a counted window, which left no copies on the way */
   counted?: boolean;
+  /** the counted window's length in run time (ns), when known */
+  dist?: number;
 }
 
 /** narrowing stops at end by counting arrivals at its pc: not when that pc is this hot */
 const HOT_ARRIVALS = 4096;
 /** a window search keeps this many of the copies it left before the hit */
 const KEEP_BEFORE_HIT = 8;
-
-/** async-point event indices of each trace, in order (found once: a scan of the kinds) */
-const pointsOf = new WeakMap<TraceReader, number[]>();
-
-/** The latest asynchronous signal's point event p with from <= p < to (undefined: none). */
-function latestPoint(trace: TraceReader, from: number, to: number): number | undefined {
-  let points = pointsOf.get(trace);
-  if (!points) {
-    points = [];
-    for (let i = 0; i < trace.eventCount; i++) if (trace.record(i)[4] === EventKind.AsyncPoint) points.push(i);
-    pointsOf.set(trace, points);
-  }
-  for (let k = points.length - 1; k >= 0; k--) if (points[k] < to && points[k] >= from) return points[k];
-  return undefined;
-}
 
 export class ReverseSearch {
   constructor(
@@ -76,7 +68,7 @@ export class ReverseSearch {
       // counted in the process (breakpoints only, in one interval) costs the
       // window's run time whatever the hits, so it starts from the closest start
       const counted = sw.length > 0 && slots.every((x) => !x) && starts[0].e === end.e;
-      const anchors = end.n > HOT_ARRIVALS || counted ? [] : await this.narrow(starts[0], end);
+      const anchors = end.n > HOT_ARRIVALS || counted || onlyHandlersSincePoint(this.proc.trace, starts[0].e, end.e) ? [] : await this.narrow(starts[0], end);
       const known: Candidate<Start>[] = starts.map((x) => ({ start: x, dist: x.cp ? endT - x.cp.t : this.distanceOfInterval(x.e, end.e, endT) }));
       windows = planWindows(anchors.map((a) => ({ start: { cp: a.cp, e: a.cp.mark.e } as Start, dist: a.dist })), known);
     }
@@ -105,7 +97,7 @@ export class ReverseSearch {
         // (a search that ends at the stretch's first state). No window runs a stretch
         // with its hits trapped one by one, nor counts millions of arrivals at now's pc.
         if (!startsSearched.has(crossed + 1)) {
-          const found = await this.searchWindow({ cp: undefined, e: crossed + 1 }, end, sw, slots, Infinity);
+          const found = await this.searchWindow({ cp: undefined, e: crossed + 1 }, end, sw, slots, Infinity, undefined, startsSearched.has(end.e));
           if (found) return this.stopAt(found);
         }
         const found = await this.searchStretch(crossed, sw, slots);
@@ -120,7 +112,7 @@ export class ReverseSearch {
         : end;
       let wider: Mark | undefined;
       if (arrivalsOnly && covered && this.endFrom(covered, s)) [to, wider] = [covered, to];
-      const found = await this.searchWindow(s, to, sw, slots, s.cp ? endT - s.cp.t : Infinity, wider);
+      const found = await this.searchWindow(s, to, sw, slots, s.cp ? endT - s.cp.t : Infinity, wider, startsSearched.has(to.e));
       if (!s.cp || s.cp.boundary) startsSearched.add(s.e);
       if (s.e === end.e && (!s.cp || s.cp.boundary)) stretchStartSearched = true;
       if (found) return this.stopAt(found);
@@ -246,6 +238,12 @@ export class ReverseSearch {
     return Math.max(endE - e, endT - t); // at least a nanosecond per event back
   }
 
+  /** m is the first state of its interval. */
+  private async isIntervalStart(m: Mark): Promise<boolean> {
+    const base = m.base ? this.timeline.store.get(m.base) : undefined;
+    return m.steps === 0 && m.n === 1 && (!base || base.boundary) && m.pc === (await this.seeker.boundaryPc(m.e));
+  }
+
   /** end named relative to the start of a window (undefined: it cannot be named from there). */
   private endFrom(end: Mark, s: Start): Mark | undefined {
     const get = (id: number) => this.timeline.store.get(id);
@@ -257,10 +255,25 @@ export class ReverseSearch {
    * The last trap hit in the window [s, end), or undefined. `wider`: an end after
    * `end` with no hit between them, which the window runs to instead when `end` could
    * only be found by a trap per arrival at its pc (a copy's state in a hot loop).
+   * `tailSearched`: a window from the start of end's interval was searched already
+   * (its tail needs no counted run of its own).
    */
-  private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSet, dist: number, wider?: Mark): Promise<Found | undefined> {
+  private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSet, dist: number, wider?: Mark, tailSearched = false): Promise<Found | undefined> {
     const tl = this.timeline;
     if (s.cp && !s.cp.pid) return undefined; // dropped meanwhile: a wider window covers it
+    if (s.e < end.e && !tailSearched && sw.length && slots.every((x) => !x) && !(await this.isIntervalStart(end))) {
+      // across events: the tail in end's interval counted first (window-tail.ts), then the rest up to its start
+      const tail = await searchCountedTail(this.proc, tl, this.seeker, this.traps, end, sw);
+      traceRuns(() => `window tail in interval ${end.e}: ${'hit' in tail ? describeMark(tail.hit) : 'rest' in tail ? 'no hit' : tail.refused}`);
+      if ('hit' in tail) return { pos: { kind: 'mark', mark: tail.hit }, reason: 'swbreak', slot: -1, counted: true };
+      if ('rest' in tail) [end, wider] = [tail.rest, undefined];
+    }
+    if (s.e < end.e && sw.length && slots.every((x) => !x) && spanIsCountable(this.proc.trace, s.e, end.e) && (await this.isIntervalStart(end))) {
+      // up to an interval's start over events that map nothing: counted too, across them (counted-spans.ts)
+      const span = await new SpanSearch(this.proc, tl, this.seeker, this.traps).search(s, end.e, sw);
+      if ('hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };
+      if ('none' in span) return undefined;
+    }
     const target = this.endFrom(end, s);
     if (!target) throw new Error(`cannot name ${describeMark(end)} from an earlier checkpoint`);
     if (s.cp && tl.isAt(s.cp, end)) return undefined; // the copy stands at end
@@ -273,8 +286,9 @@ export class ReverseSearch {
       if (!('refused' in counted)) {
         if (!counted.hit) return undefined;
         const base = s.cp && !s.cp.boundary ? s.cp.id : 0;
-        return { pos: { kind: 'mark', mark: { e: end.e, base, pc: counted.hit.pc, n: counted.hit.n, steps: 0 } }, reason: 'swbreak', slot: -1, counted: true };
+        return { pos: { kind: 'mark', mark: { e: end.e, base, pc: counted.hit.pc, n: counted.hit.n, steps: 0 } }, reason: 'swbreak', slot: -1, counted: true, dist };
       }
+      if (counted.moved) await this.seeker.reachStart(s); // stepped on the way: the trapped run starts where the window does
     }
     await this.traps.install(sw, slots);
     let run: TimelineRun | undefined;
@@ -343,26 +357,12 @@ export class ReverseSearch {
     return out;
   }
 
-  /**
-   * A counted window leaves no copies (they would hold its stubs), so without this
-   * the first reverse-stepi at its hit would replay the whole window again: a
-   * checkpoint at the hit's previous arrival at the same pc, from which the hit
-   * is one arrival on and its predecessor a few steps (reverse-step.ts). It costs
-   * one run from the base to there (counted when hot) and a fork; the run to the
-   * hit then starts from the copy.
-   */
-  private async copyBefore(hit: Mark): Promise<void> {
-    if (hit.n < 2 || hit.steps !== 0) return;
-    await this.seeker.reachMark({ ...hit, n: hit.n - 1 });
-    await this.timeline.checkpointHere();
-  }
-
   /** Goes to a stop found by a search and says why gdb stops there. */
   private async stopAt(found: Found): Promise<StopEvent> {
     const { pos: p, reason, slot } = found;
     if (reason !== 'watch') {
-      if (found.counted && p.kind === 'mark') await this.copyBefore(p.mark);
-      await this.seeker.reach(p);
+      if (found.counted && p.kind === 'mark') await reachCountedHit(this.proc, this.timeline, this.seeker, this.traps, p.mark, found.dist ?? Infinity);
+      else await this.seeker.reach(p);
       return { kind: 'stopped', signal: 5, reason };
     }
     const watch = this.traps.watchOf(slot);

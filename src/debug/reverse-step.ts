@@ -15,6 +15,9 @@ import { NO_SLOTS, type Traps } from './traps.js';
 const STEP_CHUNK = 256;
 /** steps tried from the previous arrival before a search for a closer start */
 const STEP_BUDGET = 4096;
+/** a search for a close start leaves copies at these fractions of its run, when longer than CLOSE_COPIES_FROM ns */
+const CLOSE_COPIES = [0.5, 0.8, 0.95, 0.99];
+const CLOSE_COPIES_FROM = 2e6;
 
 /** The call instruction that ends just before return address `ret`, from the 7 bytes before it. */
 export function callSiteBefore(ret: bigint, code: Buffer): bigint | undefined {
@@ -61,10 +64,13 @@ export class ReverseStepper {
     return found;
   }
 
-  /** Single-steps from q until m (at most `budget` steps): the state before m. q and m share a base. */
+  /**
+   * Single-steps from q until m (at most `budget` steps): the state before m. q is
+   * named from m's base or from a copy after it (closeStart) that counted m's pc.
+   */
   private async stepFrom(q: Mark, m: Mark, budget: number): Promise<Mark | undefined> {
     const tl = this.timeline;
-    // m's pc is counted from the base so that the target is exact
+    // m's pc is counted from q's base (a copy close before it, see closeStart) so that the target is exact
     await this.seeker.reachMark(q, m.n && q.pc !== m.pc ? [m.pc] : []);
     // reaching q may have restored a checkpoint at (or before) it: the native counts
     // then start there, and m must be named from there
@@ -101,6 +107,7 @@ export class ReverseStepper {
    */
   private async closeStart(m: Mark): Promise<Mark | undefined> {
     await this.seeker.reachMark(m);
+    const atM = this.proc.curT;
     const n = native();
     const pid = this.proc.runningPid;
     const regs = await n.getRegs(pid);
@@ -116,12 +123,23 @@ export class ReverseStepper {
     sites.add(m.pc); // its previous arrival, if later than the calls
     await this.seeker.reachBase(m.e, m.base);
     await this.traps.install(sites, NO_SLOTS);
-    const run = await this.timeline.run({ action: 'continue' }, m.e + 1, { search: true, startCandidate: true, target: targetOf(m) });
+    // The base may be far back (a counted window's start: tens of ms, seconds under
+    // load): copies just before m, so that the start found is named from one of them
+    // and stepFrom reaches it from there, not in a second run from the base
+    // (bench/reverse.js's first reverse-stepi at a hit: 0.137 s for the two runs).
+    const dist = atM - this.proc.curT;
+    const slices = dist > CLOSE_COPIES_FROM ? { slices: CLOSE_COPIES.map((f) => f * dist) } : {};
+    const run = await this.timeline.run({ action: 'continue' }, m.e + 1, { search: true, startCandidate: true, target: targetOf(m), ...slices });
     this.seeker.checkInterrupt();
     const hit = run.lastHit;
-    if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target' || !hit || hit.event !== m.e) return undefined;
+    const named = hit && run.stop.kind === 'stopped' && run.stop.reason === 'target' && hit.event === m.e
+      ? this.timeline.afterSlices({ kind: 'mark', mark: { e: m.e, base: m.base, pc: hit.pc, n: hit.n, steps: 0 } }, run.slices, hit.seq)
+      : undefined;
+    const q = named?.kind === 'mark' ? named.mark : undefined;
+    for (const c of run.slices) if (c.id !== q?.base) this.timeline.store.release(c);
+    if (!q) return undefined;
     this.timeline.here = { kind: 'mark', mark: m };
-    return { e: m.e, base: m.base, pc: hit.pc, n: hit.n, steps: 0 };
+    return q;
   }
 
   /**
@@ -143,8 +161,19 @@ export class ReverseStepper {
   private async lastOfInterval(e: number, bpc: bigint): Promise<Mark | 'begin'> {
     if (e < 1) return 'begin';
     const ev = decodeEvent(this.proc.trace.record(e));
+    // The instruction that ends interval e is its thread's (the thread of record e):
+    // in a process of threads, interval e+1 may start in another, so its pc is read
+    // from that thread where interval e+1 starts (threads.ts)
+    if (this.proc.threads.made && e + 1 < this.proc.trace.eventCount && decodeEvent(this.proc.trace.record(e + 1)).tid !== ev.tid
+      && ev.kind !== 'signal' && ev.kind !== 'async-point' && ev.kind !== 'map-file') {
+      await this.seeker.reachStart({ cp: undefined, e: e + 1 });
+      const thread = this.proc.threads.tracee(ev.tid, this.proc.tracee);
+      if (!thread) return 'begin'; // a thread that is gone: nothing of it to stand at
+      bpc = getReg(await native().getRegs(thread.pid), 'rip');
+    }
     let pc: bigint;
-    if (ev.kind === 'syscall') pc = bpc - 2n;
+    // a syscall's event, or its entry's (an enter event: its thread stops at the entry, the call to come)
+    if (ev.kind === 'syscall' || ev.kind === 'enter') pc = bpc - 2n;
     else if (ev.kind === 'rdtsc') pc = bpc - BigInt(ev.insnLen);
     else if (ev.kind === 'cpuid') pc = bpc - 2n; // a CPUID (or its ud2 patch) is 2 bytes
     else if (ev.kind === 'signal') pc = bpc;

@@ -5,10 +5,10 @@
 import { getReg } from '../arch/registers.js';
 import { native, TargetKind, type RunTarget } from '../native/addon.js';
 import type { RunPosition } from '../native/stop-report.js';
-import { STUB_SYSCALL } from '../replay/stub.js';
 import { COUNT_IN_PROCESS_FROM, reachWatchCounted, runToArrivalCounted } from './counted-runs.js';
 import type { ReplayedProcess } from './forward.js';
 import { lower, sameMark, type Checkpoint, type Mark } from './marks.js';
+import { copyDebugged } from './process-copy.js';
 import type { Pos, Timeline } from './timeline.js';
 import { NO_SLOTS, type Traps } from './traps.js';
 
@@ -74,7 +74,8 @@ export class Seeker {
     await this.reachMark(cp.mark);
     await this.proc.debugger.setPosition(cp.mark.e, true, cp.mark.pc, 1);
     this.proc.countBase = { e: cp.mark.e, base: cp.boundary ? 0 : cp.id };
-    this.timeline.store.revive(cp, await this.proc.debugger.forkCopy(STUB_SYSCALL));
+    const copy = await copyDebugged(this.proc.debugger, this.proc.threads.made);
+    if (copy) this.timeline.store.revive(cp, copy);
   }
 
   reachBase(e: number, base: number): Promise<void> {

@@ -90,7 +90,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     let pc: bigint;
     try {
       pc = getReg(await native().getRegs(tracee.pid), 'rip');
-      await this.proc.adopt(tracee, first, 0, pc, 0);
+      await this.proc.adopt({ tracee }, first, 0, pc, 0);
       this.avx = await this.inspector.detectAvx();
     } catch (e) {
       await this.proc.kill();
@@ -245,8 +245,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       if (atEnd && !endShown) return this.stopped({ kind: 'stopped', signal: 5, reason: 'end' });
       const slots = this.traps.gdbSlots();
       const extra: RunExtra = { stopSignals: this.stopSignals };
-      // copies are forks, which copy one thread (addon/debugger_threads.cc)
-      if (req.action === 'continue' && !this.proc.threads.made) extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
+      if (req.action === 'continue') extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
       const run = await this.timeline.run(req, Infinity, extra, atEnd);
       // the run stopped for the interrupt: it is answered (one that came after the run
       // stopped for another reason stays for the next resume, see takePendingInterrupt)

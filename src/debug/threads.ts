@@ -6,11 +6,11 @@
 // (gettid, clone's result) and glibc keeps in each struct pthread, so what gdb reads
 // of the program agrees with what it is told.
 //
-// Copies of a process that made threads (checkpoints, slices, the diversion's copy)
-// are forks, which copy only the calling thread: none is taken. Reverse execution
-// still works, from the checkpoints taken before the first thread (a debug run makes
-// the threads again at their clone events), and gdb's own code is refused
-// (DIVERSION_REFUSED).
+// A checkpoint or slice of a process that made threads copies every thread with its
+// replay (process-copy.ts, forkReplayed); a restored copy's threads come here by
+// `adopt`. Reverse execution starts from such copies inside the threaded stretch as
+// from any other. The diversion's copy (gdb's own code) is still a fork, which would
+// have one thread: gdb's code is refused (DIVERSION_REFUSED).
 import type { NativeTracee } from '../native/addon.js';
 import { EngineError } from './target.js';
 
@@ -64,6 +64,12 @@ export class ProcessThreads {
   /** A thread made again at its clone event. */
   add(tid: number, tracee: NativeTracee): void {
     this.others.set(tid, tracee);
+    this.made = true;
+  }
+
+  /** The threads of a process copy that comes to stand for the replay (process-copy.ts): the copy made threads. */
+  adopt(threads: ReadonlyMap<number, NativeTracee>): void {
+    for (const [tid, t] of threads) this.others.set(tid, t);
     this.made = true;
   }
 

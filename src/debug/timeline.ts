@@ -4,10 +4,10 @@
 import { decodeEvent } from '../history/events.js';
 import { getReg } from '../arch/registers.js';
 import { native, type NativeSlice } from '../native/addon.js';
-import { STUB_SYSCALL } from '../replay/stub.js';
 import { CheckpointStore } from './checkpoint-store.js';
-import { killProcess, type ReplayedProcess, type RunExtra, type RunHooks, type RunReport } from './forward.js';
+import type { ReplayedProcess, RunExtra, RunHooks, RunReport } from './forward.js';
 import { rename, sameMark, type Checkpoint, type Mark } from './marks.js';
+import { closeCopy, copyAgain, copyDebugged, copyOfSlice } from './process-copy.js';
 import type { ResumeRequest } from './target.js';
 import type { SlotSet, Traps } from './traps.js';
 
@@ -41,7 +41,7 @@ function countsOf(s: NativeSlice): Map<bigint, number> {
 }
 
 export class Timeline {
-  readonly store = new CheckpointStore((tracee) => killProcess(tracee));
+  readonly store = new CheckpointStore(closeCopy);
   /** where the process stands (how to come back here); undefined: not named */
   here: Pos | undefined;
   /** the pc at the start of each interval met so far */
@@ -96,7 +96,7 @@ export class Timeline {
       ? { e: s.event, base, pc: s.pc, n: k + 1, steps: 0 }
       : { e: s.event, base, pc: s.pc, n: 0, steps: 0, fp: await native().fingerprint(s.pid) };
     this.proc.stats.checkpointsTaken++;
-    return this.store.add(s.tracee, mark, false, t, counts, s.watchHits, { run, ran: s.ranNs, seq: s.seq });
+    return this.store.add(copyOfSlice(s), mark, false, t, counts, s.watchHits, { run, ran: s.ranNs, seq: s.seq });
   }
 
   /** The name of the stop a forward run ended at (relative to the latest copy it left before it). */
@@ -134,10 +134,12 @@ export class Timeline {
   async takeCheckpoint(boundary: boolean): Promise<Checkpoint | undefined> {
     const p = this.proc;
     if (this.here?.kind !== 'mark' || p.state !== 'stopped' || !p.pid) return undefined;
-    // a fork copies one thread of several: none until copies re-create them (threads.ts)
-    if (p.threads.made) return undefined;
     if (p.next < p.trace.eventCount && decodeEvent(p.trace.record(p.next)).kind === 'exit') return undefined;
-    const copy = await p.debugger.forkCopy(STUB_SYSCALL);
+    // the first thread ended (pthread_exit in main): the copy's fork would have no thread to go in
+    if (p.threads.firstEnded) return undefined;
+    // every thread, when the process has made some (process-copy.ts); none of a process that is ending
+    const copy = await copyDebugged(p.debugger, p.threads.made);
+    if (!copy) return undefined;
     // what its name says of the counts: arrival n at pc means n-1 arrivals there before it
     const m = this.here.mark;
     const counts = new Map<bigint, number>(m.n > 0 && m.steps === 0 ? [[m.pc, m.n - 1]] : []);
@@ -163,9 +165,9 @@ export class Timeline {
   /** During a forward run, between two events: a checkpoint every 100 ms or 200 events. */
   private async periodicCheckpoint(runStartedMs: number): Promise<void> {
     const p = this.proc;
-    if (p.threads.made) return; // no copies of threads yet (threads.ts); its first thread may be gone
     if (Date.now() - Math.max(this.lastCheckpointAt, runStartedMs) <= CHECKPOINT_EVERY_MS && p.next - this.lastCheckpointEvent < CHECKPOINT_EVERY_EVENTS) return;
-    const pc = getReg(await native().getRegs(p.pid), 'rip');
+    // the interval's first state is its thread's (forward.ts, runningPid)
+    const pc = getReg(await native().getRegs(p.runningPid), 'rip');
     this.boundaryPcs.set(p.next, pc);
     const saved = this.here;
     this.here = { kind: 'mark', mark: { e: p.next, base: 0, pc, n: 1, steps: 0 } };
@@ -192,7 +194,8 @@ export class Timeline {
   /** Makes a fresh copy of checkpoint `cp` the replayed process; counting starts there. */
   async switchTo(cp: Checkpoint): Promise<void> {
     this.store.touch(cp);
-    const child = await cp.tracee!.forkCopy(STUB_SYSCALL);
+    const child = await copyAgain(cp.copy!);
+    traceRuns(() => `restore #${cp.id} (after event ${cp.mark.e - 1}): pid ${child.tracee.pid}${child.threads ? `, threads ${[...child.threads].map(([tid, t]) => `${tid}:${t.pid}`).join(' ')}` : ''}`);
     this.proc.stats.restores++;
     await this.proc.adopt(child, cp.mark.e, cp.boundary ? 0 : cp.id, cp.mark.pc, cp.t);
     this.here = { kind: 'mark', mark: cp.mark };

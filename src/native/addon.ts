@@ -37,6 +37,8 @@ export interface NativeSlice {
   pid: number;
   /** the copy itself: JS owns it from now on (close it, or keep it as a checkpoint) */
   tracee: NativeTracee;
+  /** a copy of a process that made threads: its other threads' copies (keep them with it: see forkReplayed) */
+  threads?: ReplayedThread[];
   event: number;
   pc: bigint;
   counts: bigint[];
@@ -83,10 +85,14 @@ export type RunMode = (typeof RunMode)[keyof typeof RunMode];
 /** What a run's target stops at (see DebugRunOptions.target). */
 export const TargetKind = { arrival: 0, watchTrigger: 1, fingerprint: 2 } as const;
 
-export type RunTarget =
+export type RunTarget = (
   | { kind: typeof TargetKind.arrival; event: number; pc: bigint; n: number }
   | { kind: typeof TargetKind.watchTrigger; event: number; n: number }
-  | { kind: typeof TargetKind.fingerprint; event: number; pc: bigint; fp: Buffer };
+  | { kind: typeof TargetKind.fingerprint; event: number; pc: bigint; fp: Buffer }
+) & {
+  /** the recorded tid of record `event`, whose thread runs the interval (a process of threads: the target is that thread's) */
+  thread?: number;
+};
 
 export interface DebugRunOptions {
   mode: RunMode;
@@ -268,8 +274,12 @@ export interface ProcessDebugger {
    * interrupted, signal {signal}. The event in progress at such a stop is not consumed.
    */
   run(table: Int32Array, events: Buffer, offset: number, maxEvents: number, opts: DebugRunOptions): Promise<NativeLoopResult>;
-  /** Tells the position counters where a (restored) process stands. */
-  setPosition(event: number, boundary: boolean, pc: bigint, n: number): Promise<void>;
+  /**
+   * Tells the position counters where a (restored) process stands; `thread`: the
+   * recorded tid of the thread that runs now, in a process of several (its state is
+   * the boundary; default: the thread the debugger last ran, the first at the start).
+   */
+  setPosition(event: number, boundary: boolean, pc: bigint, n: number, thread?: number): Promise<void>;
   /** Writes int3 at addr; resolves to the byte it replaced. */
   insertBreakpoint(addr: bigint): Promise<number>;
   removeBreakpoint(addr: bigint): Promise<void>;

@@ -16,7 +16,7 @@ let server: Server;
 beforeAll(async () => {
   demo = record(programPath('gdbdemo'));
   // a continue of a second or two: usually still running when the client goes
-  loop = record(programPath('revloop'), ['1000000000']);
+  loop = record(programPath('revloop'), ['300000000']); // long enough for a continue to be under way 300 ms in; recorded in seconds even on a loaded machine
   server = await startServer(demo, [], { lifetimeMs: 5 * 60_000 }); // keeps serving: no --once
 });
 

@@ -318,8 +318,9 @@ const programs: ProgramCase[] = [
 
 /** Programs with tests of their own below (or in failures.test.ts, slow-reader.test.ts, or the gdb tests). */
 // exercised by their own tests: revextra, revsignal, revloop (gdb-reverse*), junkargs (syscall-arity),
-// cpuinfo and forkcpuid (cpuid, gdb-cpuid), pipewrite (slow-reader), threadcopy (thread-copy)
-const specialPrograms = ['unknown_syscall', 'revextra', 'revsignal', 'revloop', 'junkargs', 'cpuinfo', 'forkcpuid', 'pipewrite', 'threadcopy'];
+// cpuinfo and forkcpuid (cpuid, gdb-cpuid), pipewrite (slow-reader), threadcopy (thread-copy),
+// hotwindow and bufhot (gdb-hot-windows)
+const specialPrograms = ['unknown_syscall', 'revextra', 'revsignal', 'revloop', 'junkargs', 'cpuinfo', 'forkcpuid', 'pipewrite', 'threadcopy', 'hotwindow', 'bufhot'];
 
 const variants = [
   { label: 'dynamic', static: false },

@@ -92,7 +92,7 @@ describe('threads', () => {
     expect(text(rr.replay.stdout)).toBe('after 1000 rounds: 2000\n');
   });
 
-  it("a worker signals its process while the main thread sleeps: main's sleep is restarted, the handler runs in the worker", () => {
+  it("a worker signals its process while the main thread sleeps: main's sleep is restarted, the handler runs in the thread the kernel chose", () => {
     const rr = expectRecordedAndReplayed([program('signal_threads')]);
     expect(text(rr.replay.stdout)).toBe('got at least 10 signals\n');
   });

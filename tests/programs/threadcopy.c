@@ -36,7 +36,7 @@ static __thread double tls_f;
 static __thread int tls_index;
 static __thread volatile int usr2_count, usr2_onstack;
 static pthread_t th[kThreads];
-static int usr2_sent;
+static int usr2_sent, usr2_ready;
 static char altstacks[kThreads][kAltSize];
 static char results[kThreads][256];
 static int trap;
@@ -105,6 +105,9 @@ static void* run(void* arg) {
   if (i & 2) sigaddset(&block, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &block, NULL);
   pthread_sigmask(SIG_BLOCK, NULL, &mask);
+  // thread 3 sends thread 1 its SIGUSR2 once thread 1 has its alternate stack: sent
+  // before, on a loaded machine, the handler ran on the thread's own stack (onstack=0)
+  if (i == 1) __atomic_store_n(&usr2_ready, 1, __ATOMIC_RELEASE);
   // what the kernel holds for this thread, compared again at its end
   void *head = NULL, *head_now = NULL;
   size_t len = 0, len_now = 0;
@@ -119,6 +122,7 @@ static void* run(void* arg) {
   int queued[2] = {100 * i + 1, 100 * i + 2};
   for (int k = 0; k < 2; k++) pthread_sigqueue(pthread_self(), SIGRTMIN + i, (union sigval){.sival_int = queued[k]});
   if (i == 3) {
+    while (!__atomic_load_n(&usr2_ready, __ATOMIC_ACQUIRE)) sched_yield();
     pthread_kill(th[1], SIGUSR2);
     __atomic_store_n(&usr2_sent, 1, __ATOMIC_RELEASE);
   }

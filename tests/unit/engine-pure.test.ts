@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { describeMark, lower, raise, rename, sameMark, type Checkpoint, type Mark } from '../../src/debug/marks.js';
 import type { NativeTracee } from '../../src/native/addon.js';
 import { CheckpointStore, MAX_CHECKPOINTS } from '../../src/debug/checkpoint-store.js';
+import type { ProcessCopy } from '../../src/debug/process-copy.js';
 import { alignedPieces } from '../../src/debug/traps.js';
 import { callSiteBefore } from '../../src/debug/reverse-step.js';
 import { FINE_NS, firstNarrowingSchedule, INITIAL_NARROWING, nextNarrowing, planWindows, windowSliceTimes } from '../../src/debug/search-plans.js';
@@ -65,9 +66,9 @@ describe('marks', () => {
 describe('the checkpoint store', () => {
   it('keeps the root, drops the least recently used beyond its bound, keeps every record', async () => {
     const dropped: number[] = [];
-    const store = new CheckpointStore(async (t) => void dropped.push(t.pid));
-    // a checkpoint holds its process's Tracee; only its pid matters here
-    const proc = (pid: number) => ({ pid }) as NativeTracee;
+    const store = new CheckpointStore(async (c) => void dropped.push(c.tracee.pid));
+    // a checkpoint holds a copy of its process (process-copy.ts); only its pid matters here
+    const proc = (pid: number): ProcessCopy => ({ tracee: { pid } as NativeTracee });
     const mark = (e: number): Mark => ({ e, base: 0, pc: PC, n: 1, steps: 0 });
     const root = store.add(proc(1), mark(1), true, 0);
     const made = Array.from({ length: MAX_CHECKPOINTS + 1 }, (_, i) => store.add(proc(100 + i), mark(2 + i), true, i));

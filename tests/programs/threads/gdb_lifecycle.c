@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "thread_state.h"
 
 static int go[2];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -16,18 +17,6 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static int ready;
 volatile pid_t tids[4];
 
-// The state letter of thread tid ('S': asleep in the kernel).
-static char state_of(pid_t tid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-  FILE *f = fopen(path, "r");
-  if (!f) return '?';
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  char *close = strrchr(buf, ')');
-  return close && close[1] == ' ' ? close[2] : '?';
-}
 
 __attribute__((noinline)) void mark(int n) {
   (void)n;

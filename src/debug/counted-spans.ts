@@ -1,0 +1,105 @@
+// Reverse-continue windows over several intervals, counted in the process
+// (docs/timeline.md, "Counting across events"): a window that crosses events
+// trapped every breakpoint hit on the way, so a search back over a loop of buffered
+// reads with a hot function between them stopped tens of thousands of times (10 s
+// for 37 reads and 2000 calls each). When the events it crosses cannot meet the
+// counters' pages (no mapping changes, no asynchronous signal's point, no event JS
+// applies), the window is one counted run instead, the buffered calls served from
+// the feed on the way (the run has no counting target until its end, so the feed
+// stays on: addon/debugger_feed.cc). The counters say whether, and at which
+// breakpoint, the last hit came, but not in which interval: chunks of the span
+// are then counted from its end, each twice as long as the last, and the chunk
+// that holds the hit in halves, down to one interval, whose count names the hit.
+// One more run when the last interval holds it (a hot function), about
+// 2·log2(intervals) at most, and only for the window that holds the answer.
+import { inPreloadLibrary } from '../points/record-point.js';
+import { countWindow } from './counted-runs.js';
+import type { ReplayedProcess } from './forward.js';
+import type { Mark } from './marks.js';
+import type { Seeker, Start } from './seek.js';
+import { traceRuns, type Timeline } from './timeline.js';
+import { NO_SLOTS, type Traps } from './traps.js';
+
+/** The last hit found in a span: named, or nothing; or the span could not be counted. */
+export type SpanResult = { hit: Mark } | { none: true } | { refused: string };
+
+export class SpanSearch {
+  constructor(
+    private readonly proc: ReplayedProcess,
+    private readonly timeline: Timeline,
+    private readonly seeker: Seeker,
+    private readonly traps: Traps,
+  ) {}
+
+  /**
+   * The last arrival at one of the breakpoints `sw` in [s, start of interval `to`),
+   * s in an earlier interval, counted in the process. Refused (nothing decided) when
+   * a breakpoint is at the first instruction of an interval in the span (its stub
+   * would take the run's end for one of its arrivals), or in the syscall buffer's
+   * library (the feed runs other code there than a replay that stops at each call).
+   */
+  async search(s: Start, to: number, sw: bigint[]): Promise<SpanResult> {
+    // the library runs other code when it serves a call from the feed: counts in it would differ
+    if (sw.some((pc) => inPreloadLibrary(this.proc.runningPid, pc))) return { refused: 'a breakpoint in the syscall buffer\'s library' };
+    const first = await this.count(s, to, sw);
+    if ('refused' in first || 'none' in first || 'hit' in first) return first;
+    return this.latestIn(s, to, sw);
+  }
+
+  /**
+   * One counted run over [s, start of `to`): nothing, a hit already named (one
+   * interval, or a trapped breakpoint the tracer named), or `some` (counted
+   * somewhere in the span, interval unknown).
+   */
+  private async count(s: Start, to: number, sw: bigint[]): Promise<SpanResult | { some: true }> {
+    const end: Mark = { e: to, base: 0, pc: await this.seeker.boundaryPc(to), n: 1, steps: 0 };
+    if (sw.includes(end.pc)) return { refused: 'a breakpoint at the first instruction of the span\'s end' };
+    await this.seeker.reachStart(s);
+    await this.traps.install([], NO_SLOTS);
+    const counted = await countWindow(this.proc, this.timeline, end, sw, (pcs) => this.traps.install(pcs, NO_SLOTS));
+    this.seeker.checkInterrupt();
+    traceRuns(() => `counted span from ${s.cp ? `#${s.cp.id}` : `interval ${s.e}`} to interval ${to}: ${'refused' in counted ? counted.refused : counted.hit ? `last at 0x${counted.hit.pc.toString(16)}` : 'no hit'}`);
+    if ('refused' in counted) return { refused: counted.refused };
+    const hit = counted.hit;
+    if (!hit) return { none: true };
+    const base = s.cp && !s.cp.boundary ? s.cp.id : 0;
+    if (hit.event !== undefined) return { hit: { e: hit.event, base: hit.event === s.e ? base : 0, pc: hit.pc, n: hit.n, steps: 0 } };
+    if (to === s.e + 1) return { hit: { e: s.e, base, pc: hit.pc, n: hit.n, steps: 0 } };
+    return { some: true };
+  }
+
+  /**
+   * The latest hit in a span known to hold one. Chunks from the end, each twice as
+   * long as the last (a hot function is usually hit in the last interval already),
+   * then the chunk that holds it in halves, the later first, down to one interval.
+   */
+  private async latestIn(s: Start, to: number, sw: bigint[]): Promise<SpanResult> {
+    let size = 1;
+    while (to > s.e) {
+      const lo = Math.max(s.e, to - size);
+      const start: Start = lo === s.e ? s : { cp: undefined, e: lo };
+      const chunk = await this.count(start, to, sw);
+      if ('refused' in chunk || 'hit' in chunk) return chunk;
+      if ('some' in chunk) return this.halves(start, to, sw);
+      to = lo;
+      size *= 2;
+    }
+    throw new Error(`a counted span lost its hit before interval ${to}`);
+  }
+
+  private async halves(s: Start, to: number, sw: bigint[]): Promise<SpanResult> {
+    for (let guard = 0; guard < 64; guard++) {
+      if (to === s.e + 1) {
+        const one = await this.count(s, to, sw);
+        if ('refused' in one || 'hit' in one) return one;
+        throw new Error(`a counted span lost its hit in interval ${s.e}`);
+      }
+      const mid = s.e + Math.ceil((to - s.e) / 2);
+      const later = await this.count({ cp: undefined, e: mid }, to, sw);
+      if ('refused' in later || 'hit' in later) return later;
+      if ('some' in later) s = { cp: undefined, e: mid };
+      else to = mid; // none in the later half: it is in [s, mid)
+    }
+    return { refused: 'the span did not narrow to one interval' };
+  }
+}
