@@ -3,9 +3,11 @@
 // are recorded, then replayed headless (the native loop `replay --check` runs) to
 // several points: after a number of events, right after an enter event that left a
 // thread parked at the entry of a futex wait or a read, just before a preemption
-// point. There the replay is copied, and the copy runs to the end: it must print
-// what the recording printed and end as it did. The original then runs on from
-// there and must too. A copy of a copy; a copy closed where it stands leaves no
+// point, or between two buffered calls of one thread. There the replay is copied,
+// and the copy runs to the end: it must print what the recording printed and end as
+// it did, with as many calls served from the syscall buffer's feeds as a replay
+// that paused where it did (a pause cuts a thread's fed stretch: the call before
+// it stops). The original then runs on from there and must too. A copy of a copy; a copy closed where it stands leaves no
 // thread behind, not even a zombie; a copy of a process that is ending is refused
 // and changes nothing, as is one of a replay standing in several processes; a
 // process of one thread is copied the same way; a small sweep copies two
@@ -23,6 +25,8 @@ import { BUILD_DIR, describeRun, programPath, PROGRAMS_DIR, rewind, runNative, t
 const SYS_READ = 0;
 const SYS_FUTEX = 202;
 const SYS_CLOCK_NANOSLEEP = 230;
+/** the result of a buffered call that blocked, recorded as interrupted (docs/syscallbuf.md, Threads) */
+const DESCHED_INTERRUPTED = -0x5257000000n;
 
 interface Recorded {
   traceDir: string;
@@ -109,10 +113,12 @@ interface PointsWanted {
   inClone?: boolean;
   /** just before the first switch point */
   beforeSwitch?: boolean;
+  /** between a thread's buffered write and its next buffered call (its fed stretch cut) */
+  inFedStretch?: boolean;
 }
 
 /** The points wanted in the trace, in order. */
-function pointsOf(traceDir: string, { fractions, parkedAt = [], inClone = false, beforeSwitch = false }: PointsWanted): Point[] {
+function pointsOf(traceDir: string, { fractions, parkedAt = [], inClone = false, beforeSwitch = false, inFedStretch = false }: PointsWanted): Point[] {
   const trace = TraceReader.open(traceDir);
   try {
     const n = trace.eventCount;
@@ -142,6 +148,19 @@ function pointsOf(traceDir: string, { fractions, parkedAt = [], inClone = false,
       expect(at, 'a switch point in the trace').toBeDefined();
       points.push({ index: at!, why: `before the switch point at event ${at}` });
     }
+    if (inFedStretch) {
+      // a thread's write, then its read that the desched event interrupted (the result
+      // only a buffered call is recorded with): both in its buffer, and a replay that
+      // runs on serves the write from the feed
+      const at = [...Array(n).keys()].find((i) => {
+        if (i < n / 2) return false;
+        const write = decodeEvent(trace.record(i - 1));
+        const read = decodeEvent(trace.record(i));
+        return write.kind === 'syscall' && write.nr === 1 && read.kind === 'syscall' && read.tid === write.tid && read.result === DESCHED_INTERRUPTED;
+      });
+      expect(at, 'a write and an interrupted buffered read of one thread in a row').toBeDefined();
+      points.push({ index: at!, why: `between two buffered calls of one thread, events ${at! - 1} and ${at}` });
+    }
     return points.sort((a, b) => a.index - b.index);
   } finally {
     trace.close();
@@ -162,9 +181,24 @@ afterAll(async () => {
 });
 
 /**
+ * How a replay of `trace` that paused at each of `pauses` (runTo) and then ran to
+ * the end ended. A pause counts: the calls it finds in the middle of a thread's
+ * stretch of buffered ones are served one fewer (the run before it stops at the call
+ * before it, as no fill may take the thread past the pause), so copies made at other
+ * points serve other numbers of calls, and each is compared with its own.
+ */
+async function endPausedAt(trace: TraceReader, pauses: number[]): Promise<ReplayOutcome> {
+  const r = await Replayer.start(trace);
+  open.replays.push(r);
+  for (const p of pauses) expect(await r.runTo(p)).toBeUndefined();
+  return r.run();
+}
+
+/**
  * Replays `rec` to each point in turn; at each, a copy runs to the end and is
  * checked; at the second point a copy of a copy too, and a copy closed where it
- * stands. The original runs to the end last.
+ * stands. The original runs to the end last. Each ends as a replay that paused
+ * where it and its originals did.
  */
 async function copiesReplayOn(rec: Recorded, points: Point[]): Promise<void> {
   const trace = TraceReader.open(rec.traceDir);
@@ -172,8 +206,9 @@ async function copiesReplayOn(rec: Recorded, points: Point[]): Promise<void> {
   const original = await Replayer.start(trace);
   open.replays.push(original);
   const out = new Output();
-  let lastEnd: ReplayOutcome | undefined;
+  const pauses: number[] = [];
   for (const [k, p] of points.entries()) {
+    pauses.push(p.index);
     expect(await original.runTo(p.index, out.hooks), `the replay ended before ${p.why}`).toBeUndefined();
     expect(original.eventIndex, p.why).toBe(p.index);
     const copy = await original.fork();
@@ -200,8 +235,11 @@ async function copiesReplayOn(rec: Recorded, points: Point[]): Promise<void> {
       open.replays.push(second);
       const secondTasks = tasksOf(second);
       const secondOut = copyOut.copy();
-      expectEnd(await second.run(secondOut.hooks), rec, secondOut, `a copy made at event ${further} of the copy made ${p.why}`);
+      const secondEnd = await second.run(secondOut.hooks);
+      expectEnd(secondEnd, rec, secondOut, `a copy made at event ${further} of the copy made ${p.why}`);
       expectGone(secondTasks, 'the copy of the copy, ended');
+      pauses.push(further);
+      expect(secondEnd).toEqual(await endPausedAt(trace, pauses));
       // and one closed where it stands
       const closed = await original.fork();
       const closedTasks = tasksOf(closed);
@@ -211,13 +249,14 @@ async function copiesReplayOn(rec: Recorded, points: Point[]): Promise<void> {
     const end = await copy.run(copyOut.hooks);
     expectEnd(end, rec, copyOut, `the copy made ${p.why}`);
     expectGone(tasks, `the copy made ${p.why}, ended`);
-    if (lastEnd) expect(end).toEqual(lastEnd);
-    lastEnd = end;
+    expect(end, `the copy made ${p.why}`).toEqual(await endPausedAt(trace, pauses));
+    // the copy's own pause is not the original's
+    if (k === 1) pauses.pop();
   }
   const tasks = tasksOf(original);
   const end = await original.run(out.hooks);
   expectEnd(end, rec, out, 'the original, after its copies');
-  expect(end).toEqual(lastEnd);
+  expect(end, 'the original, after its copies').toEqual(await endPausedAt(trace, pauses));
   expectGone(tasks, 'the original, ended');
   open.replays = [];
   trace.close();
@@ -242,9 +281,9 @@ describe('copies of a threaded replay replay on', () => {
     await copiesReplayOn(rec, pointsOf(rec.traceDir, { fractions: [0.3, 0.6], parkedAt: [SYS_FUTEX] }));
   });
 
-  it('pipe_pingpong: two threads, each parked in a read of an empty pipe in turn', async () => {
+  it('pipe_pingpong: two threads, each parked in a read of an empty pipe in turn; a copy between two buffered calls', async () => {
     const rec = record(program('pipe_pingpong'));
-    await copiesReplayOn(rec, pointsOf(rec.traceDir, { fractions: [0.2, 0.5], parkedAt: [SYS_READ] }));
+    await copiesReplayOn(rec, pointsOf(rec.traceDir, { fractions: [0.2, 0.5], parkedAt: [SYS_READ], inFedStretch: true }));
   });
 
   it('pipe_pingpong statically linked: every call an event, no syscall buffer', async () => {
