@@ -587,11 +587,16 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
     next = replayThreadRun(*thread, false, table, events, offset, at, maxEvents, out);
   }
   // Between a debugger's runs the program may run code of gdb's (a function call in
-  // a copy): the library must find nothing in the feed to take.
+  // a copy): the library must find nothing in the feed to take, in any thread's
+  // (each thread that registered a buffer has a feed of its own).
   if (!t.gone && t.replay.hook) {
-    try {
-      feedDisarm(t.pid, t.replay.feed);
-    } catch (const NativeError&) {  // the process is gone (a divergence reported how)
+    std::vector<TraceePtr> threads = t.replay.threads ? t.replay.threads->live() : std::vector<TraceePtr>{};
+    if (threads.empty()) threads.push_back(t.shared_from_this());
+    for (auto& thread : threads) {
+      try {
+        if (!thread->gone) feedDisarm(thread->pid, thread->replay.feed);
+      } catch (const NativeError&) {  // the process is gone (a divergence reported how)
+      }
     }
   }
   return out;
