@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -46,12 +47,22 @@ double sliceLength(SliceSettings& c) {
 // the record loop blocks in waitpid (polling instead delayed every stop by its
 // sleep: a threaded program with many syscalls recorded 3x slower). Never
 // destroyed: at exit the thread still waits on them.
+//
+// The record loop arms it before each wait and disarms it after: twice per stop of a
+// threaded process. Waking the timer thread each time cost two context switches per
+// stop on the other CPU, the one the tracee runs on (a mutex/condvar hand-over,
+// bench threads-token, made about 6 futex calls in the timer thread per stop). So it
+// is woken only when it must send earlier than it sleeps until: a disarm just clears
+// the runner (the thread finds nothing to do when it wakes at its deadline), and a
+// re-arm with a later deadline lets it find the new one then.
 struct SliceTimer {
   std::mutex mu;
   std::condition_variable cv;
   pid_t tgid = 0, tid = 0;  // armed for this runner; 0 when not
   double atMs = 0;
   bool sent = false, started = false;
+  // what the timer thread sleeps until (infinity while it waits to be armed)
+  double sleepsUntilMs = std::numeric_limits<double>::infinity();
 };
 SliceTimer& timer = *new SliceTimer;
 
@@ -59,9 +70,11 @@ void timerMain() {
   prctl(PR_SET_TSC, PR_TSC_ENABLE);  // created from the tracer thread, which traps rdtsc
   std::unique_lock<std::mutex> lock(timer.mu);
   for (;;) {
+    timer.sleepsUntilMs = std::numeric_limits<double>::infinity();
     timer.cv.wait(lock, [] { return timer.tid != 0 && !timer.sent; });
     double now = nowMs();
     if (now < timer.atMs) {
+      timer.sleepsUntilMs = timer.atMs;
       timer.cv.wait_for(lock, std::chrono::microseconds(int64_t((timer.atMs - now) * 1000) + 1));
       continue;  // re-check: disarmed or re-armed meanwhile
     }
@@ -80,7 +93,7 @@ void armTimer(pid_t tgid, pid_t tid, double atMs) {
   timer.tid = tid;
   timer.atMs = atMs;
   timer.sent = false;
-  timer.cv.notify_all();
+  if (atMs < timer.sleepsUntilMs) timer.cv.notify_all();
 }
 
 }  // namespace
@@ -92,7 +105,6 @@ void preemptWaited(Recording& rec) {
     if (timer.sent) sentTo = timer.tid;
     timer.tid = 0;
     timer.sent = false;
-    timer.cv.notify_all();
   }
   auto it = rec.procs.find(sentTo);
   if (sentTo && it != rec.procs.end()) it->second.preemptSent = true;
