@@ -110,7 +110,11 @@ export class Timeline {
     let pos: Pos;
     if (run.stop.watch && !exact) pos = { kind: 'watch', e, base, k: at.watchHits, slots, pc };
     else if (exact) pos = { kind: 'mark', mark: { e, base, pc, n: at.n, steps: 0 } };
-    else pos = { kind: 'mark', mark: { e, base, pc, n: 0, steps: 0, fp: await native().fingerprint(this.proc.runningPid) } };
+    else if (run.stop.reason === 'thread-created') {
+      // the run stopped just after the clone event: the start of interval e, whose first
+      // state is the thread of its record (runningPid), not the one that made the clone
+      pos = { kind: 'mark', mark: { e, base, pc: getReg(await native().getRegs(this.proc.runningPid), 'rip'), n: 1, steps: 0 } };
+    } else pos = { kind: 'mark', mark: { e, base, pc, n: 0, steps: 0, fp: await native().fingerprint(this.proc.runningPid) } };
     return this.afterSlices(pos, run.slices, Infinity);
   }
 
