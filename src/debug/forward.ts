@@ -349,7 +349,7 @@ export class ReplayedProcess {
           case 'clone':
             // a thread of the process, made again (a child process is not replayed under a debugger)
             if (!r.child) throw new Error(`event ${this.next - 1}: a clone stop without the thread`);
-            this.threads.add(stop.recordedChild, r.child);
+            this.threads.add(stop.recordedChild, r.child, this.next - 1);
             // gdb numbers threads as it hears of them: told at each creation, it numbers
             // them as natively (docs/rsp.md, "Threads")
             if (req.action === 'continue' && req.threadEvents && !extra.search) {

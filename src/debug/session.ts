@@ -128,6 +128,10 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     return this.alive ? this.proc.threads.ids() : [];
   }
 
+  madeLater(tid: number): boolean {
+    return this.alive && this.proc.threads.madeLater(tid, this.proc.next);
+  }
+
   selectThread(tid: number): void {
     this.proc.threads.select(tid);
     this.inspector.invalidate();

@@ -19,6 +19,11 @@ export class ProcessThreads {
   private readonly others = new Map<number, NativeTracee>();
   /** the process standing for the replay has made a thread (it cannot be copied by fork) */
   made = false;
+  /**
+   * recorded tid -> the index of the clone event that makes it, for every thread the
+   * replay has made (kept across copies: a thread made once is made there again)
+   */
+  private readonly madeAt = new Map<number, number>();
   /** the thread gdb looks at (recorded tid; undefined: the first live one) */
   selected: number | undefined;
   /**
@@ -66,10 +71,17 @@ export class ProcessThreads {
     return this.others.get(tid) ?? first;
   }
 
-  /** A thread made again at its clone event. */
-  add(tid: number, tracee: NativeTracee): void {
+  /** A thread made again at its clone event (index `event`). */
+  add(tid: number, tracee: NativeTracee, event: number): void {
     this.others.set(tid, tracee);
+    this.madeAt.set(tid, event);
     this.made = true;
+  }
+
+  /** Thread `tid` is made by a clone event the replay has not replayed yet (`next`: the next event's index). */
+  madeLater(tid: number, next: number): boolean {
+    const at = this.madeAt.get(tid);
+    return at !== undefined && at >= next;
   }
 
   /** The threads of a process copy that comes to stand for the replay (process-copy.ts): the copy made threads. */

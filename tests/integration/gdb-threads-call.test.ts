@@ -149,15 +149,27 @@ describe('gdb\'s threads across reverse execution', () => {
     }
   });
 
-  it('reverse-continue from a worker back before the threads were made, then forward again', async () => {
+  it('reverse-continue back before the threads were made, then forward again: gdb keeps their numbers, as natively', async () => {
     requireTool('gdb');
+    const forward = ['break worker_mark', 'continue', 'info threads'];
     const { gdb, server, status } = await debugReplay(record(PROGRAM), [
-      'break worker_mark', 'continue', 'info threads', 'tbreak 75', 'reverse-continue', 'info threads', 'continue', 'info threads', 'delete', 'continue', 'continue',
+      ...forward, 'tbreak 75', 'reverse-continue', 'info threads', 'thread 2', 'print $pc', 'thread 1',
+      'continue', 'info threads', 'delete', 'continue', 'continue',
     ]);
     expect(status, server).toBe(0);
     const out = afterMark(gdb);
-    expect(out).toMatch(/\nThread 1 \"gdb_calls\" hit Temporary breakpoint 3, main \(\) at [^\n]*gdb_calls\.c:75\n/);
-    expect(out).toMatch(/\nThread 2 "gdb_calls" hit Breakpoint 2, worker_mark \(id=1\)[^]*\nThread \d "gdb_calls" hit Breakpoint 2, worker_mark \(id=1\)/);
+    expect(out).toMatch(/\nThread 1 "gdb_calls" hit Temporary breakpoint 3, main \(\) at [^\n]*gdb_calls\.c:75\n/);
+    // before their creation the workers are listed as made later, with nothing to show (threads.ts)
+    expect(out).toMatch(/\n {2}2 +Thread \d+\.\d+ "gdb_calls" \(not made yet here\) <unavailable> in \?\? \(\)\n {2}3 +Thread \d+\.\d+ "gdb_calls" \(not made yet here\) <unavailable> in \?\? \(\)\n/);
+    expect(out).toMatch(/\n\$1 = <unavailable>\n/);
+    // made again on the way forward, they are threads 2 and 3 again, as natively
+    const numbers = (text: string) => otherThreads(text, 0).map((rows) => rows.map((r) => Number(/^ +(\d+)/.exec(r)![1])));
+    const native = afterMark(gdbNative(PROGRAM, [...forward, 'kill']));
+    expect(numbers(native)).toEqual([[1, 2, 3]]);
+    expect(numbers(out)).toEqual([[1, 2, 3], [1, 2, 3], [1, 2, 3]]);
+    expect(out.match(/\nThread 2 "gdb_calls" hit Breakpoint 2, worker_mark \(id=1\)/g)).toHaveLength(2);
+    // gdb heard of each as new once, on the first way forward
+    expect(out.match(/\[New Thread /g)).toHaveLength(2);
     expect(out).toContain('[Inferior 1 (process N) exited normally]');
   });
 });
