@@ -334,6 +334,8 @@ export class ReplayedProcess {
               // a thread's death (its exit, or its part of an exit_group): the process lives on
               await this.threads.ended(stop.tid);
               report.threadsExited.push(stop.tid);
+              // nor the state after a thread's death (clone-boundary.ts)
+              if (await atIntervalStartTarget(extra.target, this.next, this.runningPid)) return this.finish(report, { kind: 'stopped', signal: 5, reason: 'target' });
               continue;
             }
             if (stop.reason === 'exited') {

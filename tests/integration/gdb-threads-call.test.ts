@@ -172,4 +172,20 @@ describe('gdb\'s threads across reverse execution', () => {
     expect(out.match(/\[New Thread /g)).toHaveLength(2);
     expect(out).toContain('[Inferior 1 (process N) exited normally]');
   });
+
+  it('reverse-continue back over the workers\' ends: they are new threads to gdb again (it forgot them at their ends, as natively), then end again', async () => {
+    requireTool('gdb');
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [
+      'break 78', 'continue', 'info threads', 'break worker_mark', 'reverse-continue', 'info threads', 'continue', 'info threads', 'delete', 'continue', 'continue',
+    ]);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    // the latest hit before line 78 is worker 2's; both workers are alive there
+    expect(out).toMatch(/\nThread 1 "gdb_calls" hit Breakpoint 2, main \(\) at [^\n]*gdb_calls\.c:78\n/);
+    expect(out).toMatch(/\nThread \d "gdb_calls" hit Breakpoint 3, worker_mark \(id=2\)/);
+    expect(otherThreads(out, 0).map((rows) => rows.length)).toEqual([1, 3, 1]);
+    expect(out.match(/\[New Thread /g)).toHaveLength(4);
+    expect(out.match(/\[Thread \d+\.\d+ exited\]/g)).toHaveLength(4);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
+  });
 });
