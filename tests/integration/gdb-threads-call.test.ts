@@ -76,6 +76,23 @@ describe('gdb\'s own code in a threaded replay', () => {
     if (!NO_NATIVE_CALLS.test(native)) expect(values(out).slice(0, 8)).toEqual(values(native).slice(0, 8));
   });
 
+  it('a first call in a thread that stands in a syscall (blocked in read, in pthread_join) runs there, and the call is not entered again', async () => {
+    requireTool('gdb');
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [
+      'break worker_mark', 'continue', 'thread 3', 'print scaled_id(3)', 'thread 1', 'print word_sum(&word, 0, 0)', 'print add(20, 22)',
+      'bt 1', 'thread 2', 'continue', 'print $_thread', 'delete', 'continue', 'continue',
+    ]);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    // worker 2 (my_id 102) from its read, main from its futex wait (entered again with
+    // word_sum's arguments, that call would wait for ever: gdb_calls.c), then main again
+    expect(values(out).slice(0, 3)).toEqual(['306', '1', '42']);
+    // main is still in its wait, and the replay goes on: worker 2 stops as recorded
+    expect(out).toMatch(/\n#0 +__futex_abstimed_wait_common64 /);
+    expect(out).toMatch(/\nThread 3 "gdb_calls" hit Breakpoint 2, worker_mark \(id=2\)[^]*\n\$4 = 3\n/);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
+  });
+
   it('jump in a worker runs in the copy to the next breakpoint as natively; its thread\'s end there puts gdb back at the recorded state', async () => {
     requireTool('gdb');
     const jump = ['break 63', 'continue', 'print skipped', 'tbreak after_skip', 'jump 64', 'print skipped', 'print id'];

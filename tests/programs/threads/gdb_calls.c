@@ -79,3 +79,12 @@ int main(void) {
   printf("calls %d skipped %d\n", calls, skipped);
   return 0;
 }
+
+/* gdb calls it in main, which stands at the entry of its futex wait in pthread_join:
+ * with these arguments that futex call, entered again, would wait on `word` for ever
+ * (FUTEX_WAIT while it holds 0). Defined last: the lines above are the test's. */
+int word;
+
+long word_sum(int *p, long op, long val) {
+  return *p + op + val + 1;
+}
