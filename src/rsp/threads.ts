@@ -22,6 +22,7 @@
 // in its extra text and with every register unavailable (`x`), and the same thread
 // made again on the way forward keeps its number. A thread that has ended is not
 // listed (gdb forgets it as natively); gone back over its end, it is new again.
+// Only for gdb (the client of thread events): LLDB numbers threads its own way.
 import type { DebugTarget, StopEvent } from '../debug/target.js';
 import { consoleOutput } from './replies.js';
 import type { ThreadId, VContAction } from './requests.js';
@@ -60,8 +61,9 @@ export class ThreadPackets {
     return [...live, ...this.madeLater(live)].map((tid) => ({ pid: this.pid, tid }));
   }
 
-  /** The threads gdb has heard of that the replay makes after where it stands. */
+  /** The threads gdb has heard of that the replay makes after where it stands (for gdb only: LLDB has no `x` registers in its tests). */
   private madeLater(live: number[]): number[] {
+    if (!this.events) return [];
     return [...this.told].filter((tid) => !live.includes(tid) && this.engine.madeLater(tid));
   }
 
@@ -78,7 +80,7 @@ export class ThreadPackets {
   }
 
   private isLater(tid: number): boolean {
-    return this.told.has(tid) && !this.engine.threads().includes(tid) && this.engine.madeLater(tid);
+    return this.events && this.told.has(tid) && !this.engine.threads().includes(tid) && this.engine.madeLater(tid);
   }
 
   /** The specific thread an id names (undefined: any, or all). */
