@@ -159,10 +159,12 @@ describe('gdb\'s threads across reverse execution', () => {
     const hits = (text: string) => values(text).sort();
     const native = afterMark(gdbNative(ROUNDS, commands));
     expect(hits(native)).toEqual(['10', '11', '12', '13', '20', '21', '22', '23', '30', '31', '32', '33']);
-    // several recordings: which thread's record follows a clone is the schedule's choice
-    for (let k = 0; k < 3; k++) {
-      const { gdb, server } = await debugReplay(record(ROUNDS), [...commands, 'kill']);
-      expect(hits(afterMark(gdb)), server).toEqual(hits(native));
+    // which thread's record follows a clone is the schedule's choice: --chaos runs a
+    // random ready thread next (with these seeds the old continue missed one or two hits
+    // in 5 recordings of 6; without --chaos only under load)
+    for (const seed of [2, 3, 5]) {
+      const { gdb, server } = await debugReplay(record(ROUNDS, [], { options: ['--chaos', '--chaos-seed', String(seed)] }), [...commands, 'kill']);
+      expect(hits(afterMark(gdb)), `--chaos-seed ${seed}\n${server}`).toEqual(hits(native));
     }
   });
 
