@@ -132,13 +132,13 @@ export function withoutEndOfHistory(text: string): string {
   return lines.join('\n').trim();
 }
 
-/** Records PROGRAM into a fresh trace directory (`syscallbuf`: with the syscall buffer); returns the trace path. */
-export function record(program: string, args: string[] = [], opts: { syscallbuf?: boolean } = {}): string {
+/** Records PROGRAM into a fresh trace directory (`syscallbuf`: with the syscall buffer; `options`: more of record's); returns the trace path. */
+export function record(program: string, args: string[] = [], opts: { syscallbuf?: boolean; options?: string[] } = {}): string {
   const root = tempDir('rewind-gdb-');
   const trace = path.join(root, 'trace');
   // These tests compare gdb's output with a native run byte for byte: without the
   // syscall buffer's preload library, libraries load at the same addresses as natively.
-  const r = rewind(['record', ...(opts.syscallbuf ? [] : ['--no-syscallbuf']), '-o', trace, '--', program, ...args], { traceRoot: root });
+  const r = rewind(['record', ...(opts.syscallbuf ? [] : ['--no-syscallbuf']), ...(opts.options ?? []), '-o', trace, '--', program, ...args], { traceRoot: root });
   if (!/trace saved to/.test(r.stderr.toString())) throw new Error(`recording ${program} failed:\n${r.stderr}`);
   return trace;
 }
