@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../native/codecs.js';
 import { SHA256_RE } from './container-format.js';
 
 /** The mtime every object is given when stored (seconds since the epoch). */
@@ -54,7 +54,7 @@ function identityKey(st: fs.BigIntStats): string {
 
 /** Copies `from` to `to` while hashing it; returns the sha256 of the bytes copied. */
 export function copyHashing(from: string, to: string): string {
-  const hash = createHash('sha256');
+  const hash = sha256();
   const src = fs.openSync(from, 'r');
   let dst: number | undefined;
   try {
@@ -68,7 +68,7 @@ export function copyHashing(from: string, to: string): string {
     fs.closeSync(src);
     if (dst !== undefined) fs.closeSync(dst);
   }
-  return hash.digest('hex');
+  return hash.digest();
 }
 
 export class FileStore {

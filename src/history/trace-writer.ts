@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
-import { createHash } from 'node:crypto';
+import { brotliCompress, sha256Of } from '../native/codecs.js';
 import { crc32 } from './crc32.js';
 import { TraceError } from './errors.js';
 import { copyHashing, FileStore } from './file-store.js';
@@ -13,26 +12,24 @@ import {
 export const CHUNK_TARGET_BYTES = 256 * 1024;
 export const FLUSH_DELAY_MS = 200;
 
-const brotli = (quality: number): zlib.BrotliOptions => ({
-  params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_LGWIN]: 22 },
-});
+const LGWIN = 22;
 // Quality 4: on recorded event streams about twice as fast as 5 for data-heavy
 // chunks (file reads), with nearly the same ratio.
-const NORMAL = brotli(4);
+const NORMAL = 4;
 // Incompressible data (reads of compressed or random files) costs brotli as much
 // time at quality 4 as it saves nothing: such chunks use the fastest quality.
-const FAST = brotli(1);
+const FAST = 1;
 const SAMPLE = 32 * 1024;
 
 function incompressible(data: Buffer): boolean {
   if (data.length < 4 * SAMPLE) return false;
   const mid = data.length >> 1;
   const sample = Buffer.concat([data.subarray(0, SAMPLE), data.subarray(mid, mid + SAMPLE)]);
-  return zlib.brotliCompressSync(sample, FAST).length > 0.9 * sample.length;
+  return brotliCompress(sample, FAST, LGWIN).length > 0.9 * sample.length;
 }
 
 export function compressPayload(data: Buffer): Buffer {
-  return zlib.brotliCompressSync(data, incompressible(data) ? FAST : NORMAL);
+  return brotliCompress(data, incompressible(data) ? FAST : NORMAL, LGWIN);
 }
 
 let tmpCounter = 0;
@@ -206,7 +203,7 @@ export class TraceWriter {
 
   storeBuffer(buf: Buffer): string {
     this.check();
-    const sha = createHash('sha256').update(buf).digest('hex');
+    const sha = sha256Of(buf);
     const target = path.join(this.filesDir, sha);
     if (!fs.existsSync(target)) {
       const tmp = tmpName(target);
