@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { brotliCompress, sha256Of } from '../native/codecs.js';
+import { carryCheckAcrossLink, checkBeforeLink } from './checked-files.js';
 import { crc32 } from './crc32.js';
 import { TraceError } from './errors.js';
 import { copyHashing, FileStore } from './file-store.js';
@@ -201,6 +202,7 @@ export class TraceWriter {
     if (!this.store) return this.storeFile(file);
     const sha = this.store.add(file, st);
     const target = path.join(this.filesDir, sha);
+    const checked = checkBeforeLink(sha, this.store.objectPath(sha));
     try {
       this.store.linkInto(sha, target);
     } catch (e) {
@@ -208,6 +210,7 @@ export class TraceWriter {
       // pruned between add() and the link: stored again
       this.store.linkInto(this.store.add(file, st), target);
     }
+    carryCheckAcrossLink(checked, target);
     return sha;
   }
 
