@@ -74,12 +74,15 @@ export function rememberChecked(sha: string, st: fs.BigIntStats): void {
 
 /**
  * The check of store object `sha` (at `object`) as it is before this recorder links it
- * into a trace, if a replay made one: the link changes the inode's ctime, so that the
- * first replay of every new trace hashed its images again (~2 ms for /bin/true's
- * libc, ~30 ms for make's compilers). carryCheckAcrossLink keeps the check for the
- * ctime the link leaves, when the link was the only change (same inode, one more link).
+ * into a trace, if a replay made one or this recorder just stored it (`copiedAs`: its
+ * stat then; its bytes were hashed as they were copied): the link changes the inode's
+ * ctime, so that the first replay of every new trace hashed its images again (~2 ms
+ * for /bin/true's libc, ~30 ms for make's compilers). carryCheckAcrossLink keeps the
+ * check for the ctime the link leaves, when the link was the only change (same inode,
+ * one more link).
  */
-export function checkBeforeLink(sha: string, object: string): { sha: string; st: fs.BigIntStats } | undefined {
+export function checkBeforeLink(sha: string, object: string, copiedAs?: fs.BigIntStats): { sha: string; st: fs.BigIntStats } | undefined {
+  if (copiedAs) return { sha, st: copiedAs };
   try {
     const st = fs.statSync(object, { bigint: true });
     return checkedBefore(sha, st) ? { sha, st } : undefined;

@@ -200,15 +200,15 @@ export class TraceWriter {
     this.check();
     if (this.store === undefined) this.store = FileStore.open() ?? null;
     if (!this.store) return this.storeFile(file);
-    const sha = this.store.add(file, st);
+    const { sha, copiedAs } = this.store.add(file, st);
     const target = path.join(this.filesDir, sha);
-    const checked = checkBeforeLink(sha, this.store.objectPath(sha));
+    const checked = checkBeforeLink(sha, this.store.objectPath(sha), copiedAs);
     try {
       this.store.linkInto(sha, target);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       // pruned between add() and the link: stored again
-      this.store.linkInto(this.store.add(file, st), target);
+      this.store.linkInto(this.store.add(file, st).sha, target);
     }
     carryCheckAcrossLink(checked, target);
     return sha;
