@@ -1,12 +1,14 @@
 // Bundles the compiled CLI (dist/) into a few files under dist/bundle/, for start-up:
 // Node's ES module loader spends ~1 ms of CPU per file it resolves and loads, and
 // `rewind record` loaded about 40 of them before recording anything
-// (docs/benchmarks.md, start-up). Each command is a bundle loaded when it runs. bin/rewind.js runs the
-// bundle when it is at least as new as tsc's output, else dist/ itself, so a bare
-// `npx tsc` never runs stale code, only slower code.
+// (docs/benchmarks.md, start-up). Each command is a bundle loaded when it runs, a
+// CommonJS file (.cjs) that bin/rewind.js compiles with V8's code cache (see there).
+// bin/rewind.js runs the bundles when they are at least as new as tsc's output, else
+// dist/ itself, so a bare `npx tsc` never runs stale code, only slower code.
+// Rebuilding removes dist/bundle/ with the code caches of the old bundles.
 //
-// Two entries: inherited-stdio.js must run before anything touches stdio (see that
-// file), and as one module shared with main.js, which the split keeps it. Kept
+// Two entries: inherited-stdio.cjs must run before anything touches stdio (see that
+// file), and as one module shared with main.cjs, which the split keeps it. Kept
 // outside: iced-x86 (finds its wasm next to itself) and the DAP library (CommonJS
 // with its own requires); the addon is loaded by path at run time.
 import * as esbuild from 'esbuild';
@@ -49,8 +51,8 @@ const builtinsByRequire = {
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // Each command is a bundle of its own, without shared chunks: a record loaded 13
-// chunks (ESM resolution and loading ~0.7 ms each); now main.js and one file. The
-// modules that must be one instance (inherited-stdio.js, read by bin/rewind.js and
+// chunks (ESM resolution and loading ~0.7 ms each); now main.cjs and one file. The
+// modules that must be one instance (inherited-stdio, read by bin/rewind.js and
 // a command), the commands main.js imports when they run, and the x86 decoder's
 // wrapper (loaded only when CPUID sites are patched; inlined, its static import of
 // iced-x86 would load it at every start) stay separate files, imported by path.
