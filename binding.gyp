@@ -50,7 +50,8 @@
         "addon/record_preempt.cc",
         "addon/record_slices.cc",
         "addon/replay_points.cc",
-        "addon/point_exports.cc"
+        "addon/point_exports.cc",
+        "addon/codecs.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

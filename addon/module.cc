@@ -24,6 +24,7 @@ namespace rw {
 void registerFileExports(Napi::Env env, Napi::Object exports);  // file_exports.cc
 void registerRecordingExports(Napi::Env env, Napi::Object exports);  // recording_exports.cc
 void registerPointExports(Napi::Env env, Napi::Object exports);  // point_exports.cc
+void registerCodecExports(Napi::Env env, Napi::Object exports);  // codecs.cc
 
 Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
   Napi::Object o = Napi::Object::New(env);
@@ -256,6 +257,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerCpuidExports(env, exports);
   registerThreadExports(env, exports);
   registerPointExports(env, exports);
+  registerCodecExports(env, exports);
   return exports;
 }
 
