@@ -152,6 +152,8 @@ export interface NativeRecording {
   /** CPUID of a recorded process (the root, or one a stop reported): the answers it gets (null: this CPU's). */
   cpuidSetAnswers(pid: number, rows: number[][] | null): Promise<void>;
   cpuidEnableFaulting(pid: number): Promise<boolean>;
+  /** From now on the loop does both of the above at every exec stop (reported as the stop's cpuidFaulting: 1 on, 0 refused). */
+  cpuidAtExec(rows: number[][] | null): Promise<void>;
   cpuidPatch(pid: number, start: bigint, end: bigint, sites: bigint[]): Promise<number>;
   /**
    * Runs the program until maxBytes of events are encoded or something needs the
