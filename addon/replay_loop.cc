@@ -81,7 +81,7 @@ Stop resumeAndWait(pid_t pid, Session& s, NextStop next) {
 }
 
 Stop expectSyscallExit(pid_t pid, Session& s, int64_t nr, const uint64_t a[6]) {
-  Stop st = resumeAndWait(pid, s, NextStop::kCallThatRuns);
+  Stop st = resumeAndWait(pid, s, NextStop::kExitOfCall);
   if (st.kind != Stop::kSyscall) throw Diverged{"the return of " + describeCall(nr, a), describeStop(pid, st)};
   return st;
 }

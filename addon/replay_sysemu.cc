@@ -2,10 +2,12 @@
 #include "replay_sysemu.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -22,6 +24,19 @@ constexpr uint64_t kMadvDontfork = 10, kMadvWipeonfork = 18;
 constexpr uint64_t kPage = 4096;
 
 uint64_t pageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
+
+enum class Mode { kPredict, kOff, kAlways };
+Mode mode() {
+  static const Mode m = [] {
+    const char* v = getenv("REWIND_SYSEMU");
+    if (!v) return Mode::kPredict;
+    std::string s(v);
+    return s == "off" ? Mode::kOff : s == "always" ? Mode::kAlways : Mode::kPredict;
+  }();
+  return m;
+}
+
+std::atomic<uint64_t> skippedCount{0}, reenteredCount{0}, leftCount{0};
 bool isError(int64_t v) { return v < 0 && v >= -4095; }
 
 }  // namespace
@@ -84,9 +99,12 @@ NextStop stopAfterFeed(const Row* table, const std::vector<uint8_t>& events, siz
   return nextStopFor(table, v, s);
 }
 
+SysemuCounts sysemuCounts() { return {skippedCount.load(), reenteredCount.load(), leftCount.load()}; }
+
 int resumeRequestFor(pid_t pid, ReplaySession& s, NextStop next) {
   // A debugger's runs resume the tracee their own way (debugger_hook.cc).
-  if (s.hook || next == NextStop::kCallThatRuns) {
+  bool runs = next == NextStop::kExitOfCall || (next == NextStop::kCallThatRuns && mode() != Mode::kAlways);
+  if (s.hook || runs || mode() == Mode::kOff) {
     leaveSkippedEntry(pid, s);
     return PTRACE_SYSCALL;
   }
@@ -95,11 +113,13 @@ int resumeRequestFor(pid_t pid, ReplaySession& s, NextStop next) {
 
 void noteStop(ReplaySession& s, int request, const Stop& st) {
   s.skippedEntry = request == PTRACE_SYSEMU && st.kind == Stop::kSyscall;
+  if (s.skippedEntry) skippedCount++;
 }
 
 void enterForReal(pid_t pid, ReplaySession& s) {
   if (!s.skippedEntry) return;
   s.skippedEntry = false;
+  reenteredCount++;
   user_regs_struct r = getRegs(pid);
   uint8_t insn[2] = {0, 0};
   readMemory(pid, r.rip - 2, insn, 2);
@@ -127,6 +147,7 @@ void enterForReal(pid_t pid, ReplaySession& s) {
 void leaveSkippedEntry(pid_t pid, ReplaySession& s) {
   if (!s.skippedEntry) return;
   s.skippedEntry = false;
+  leftCount++;
   resume(pid, PTRACE_SYSCALL, 0);
   Stop st = waitStop(pid);
   if (st.kind != Stop::kSyscall) throw Diverged{"the exit of a skipped syscall", describeStop(pid, st)};

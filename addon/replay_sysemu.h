@@ -23,6 +23,11 @@
 //   copies, JS's injected calls) expects.
 // rr replays emulated syscalls the same way (PTRACE_SYSEMU, and re-entering a call
 // that must be executed).
+//
+// REWIND_SYSEMU=off resumes every call with PTRACE_SYSCALL (two stops each, as
+// before); REWIND_SYSEMU=always skips every syscall entry first, so that each call
+// that runs is entered again: tests use it to exercise the re-entry on every kind of
+// call.
 #pragma once
 #include <sys/types.h>
 
@@ -41,6 +46,7 @@ enum class NextStop {
   kCallThatRuns,   // the entry of a syscall replay runs (mmap, brk, exit, clone...)
   kSkippableCall,  // the entry of a syscall replay only compares and answers
   kNoCall,         // a signal, a trap, an exit: no syscall is expected on the way
+  kExitOfCall,     // the exit of the call the tracee stands at the entry of (it runs)
 };
 
 // Whether the loop (replaySyscall) will answer syscall record `v` without running
@@ -68,6 +74,14 @@ void enterForReal(pid_t pid, ReplaySession& s);
 // At a skipped entry whose answer is written: takes the tracee through the call's
 // exit stop (an ordinary stop that any resume may leave). No-op elsewhere.
 void leaveSkippedEntry(pid_t pid, ReplaySession& s);
+
+// How many entries were answered at one stop, entered again for real, and left
+// through their exit stop, by every replay of this process (diagnostics:
+// REWIND_TRACE_RUNS, and tests that REWIND_SYSEMU=always re-enters).
+struct SysemuCounts {
+  uint64_t skipped = 0, reentered = 0, left = 0;
+};
+SysemuCounts sysemuCounts();
 
 // At the end of a run: the tracee at an ordinary stop, whether or not the skipped
 // entry it stands at was answered yet (a stop the feed ran to is entered for real).

@@ -365,6 +365,12 @@ export interface Native {
   mapFileInto(pid: number, insnAddr: bigint, scratch: bigint, path: string, addr: bigint, length: bigint, prot: number, offset: bigint): Promise<bigint>;
   /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
   cpuidLeaves(): Promise<number[][]>;
+  /**
+   * Syscall entries every replay of this process answered at one stop
+   * (PTRACE_SYSEMU), entered again for real, and left through their exit stop
+   * (addon/replay_sysemu.h): diagnostics, synchronous.
+   */
+  sysemuCounts(): { skipped: number; reentered: number; left: number };
 
   // CPUID from the trace (addon/cpuid_emulation.cc, docs/portability.md).
   /** Every leaf and subleaf this CPU answers, and XCR0, read on the tracer's CPU. */
