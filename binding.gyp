@@ -20,6 +20,8 @@
         "addon/record_views.cc",
         "addon/replay_files.cc",
         "addon/replay_emu_map.cc",
+        "addon/replay_sysemu.cc",
+        "addon/sysemu_exports.cc",
         "addon/replay_images.cc",
         "addon/file_exports.cc",
         "addon/replay_loop.cc",

@@ -15,6 +15,7 @@
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "replay_loop.h"
+#include "sysemu_exports.h"
 #include "thread_exports.h"
 #include "tracee_exports.h"
 #include "tracer_thread.h"
@@ -258,6 +259,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerThreadExports(env, exports);
   registerPointExports(env, exports);
   registerCodecExports(env, exports);
+  registerSysemuExports(env, exports);
   return exports;
 }
 

@@ -68,6 +68,9 @@ function runOfOneProcess(data: Buffer, offset: number, processOf: Map<number, nu
   return { tid, count };
 }
 
+/** chunks decompressed ahead of the replay: one was not enough under load (docs/replay-speed.md) */
+const PREFETCH_DEPTH = 2;
+
 /** What one native run of a process's events ended with, once handled. */
 type Step =
   | { kind: 'more'; next: number }
@@ -98,6 +101,8 @@ export class Replayer {
     const r = new Replayer(trace);
     const started = msNow();
     const first = firstExec(trace);
+    // decompressing while the first process is made (chunk 0 holds its exec)
+    for (let k = 1; k <= PREFETCH_DEPTH; k++) trace.prefetchChunk(k);
     const tracee = await startReplayProcess(trace, first.snapshot);
     r.times.startMs += msNow() - started;
     r.root = first.tid;
@@ -195,9 +200,11 @@ export class Replayer {
           return undefined;
         }
         const index = trace.chunkIndexOf(this.next);
+        const waitedFrom = performance.now();
         const chunk = await trace.readChunkAsync(index);
-        // the next chunk decompresses on another thread while the loop replays this one
-        trace.prefetchChunk(index + 1);
+        this.times.chunksMs += performance.now() - waitedFrom;  // a chunk still decompressing holds the replay up
+        // the next chunks decompress on another thread while the loop replays this one
+        for (let k = 1; k <= PREFETCH_DEPTH; k++) trace.prefetchChunk(index + k);
         const offset = chunk.offsets[this.next - chunk.firstRecord];
         const { tid, count } = runOfOneProcess(chunk.data, offset, this.processOf);
         if (!this.procs.has(tid) && chunk.data[offset + 4] === EventKind.Stop) {
