@@ -103,9 +103,8 @@ export class Timeline {
   async positionAfter(run: TimelineRun, slots: SlotSet): Promise<Pos | undefined> {
     const at = run.position;
     if (run.stop.kind !== 'stopped' || !this.proc.pid || !at || at.at === undefined) return undefined;
-    const e = this.proc.next;
-    if (run.stop.reason === 'thread-created') return { kind: 'mark', mark: await this.threadCreatedMark(e) };
     const pc = at.at;
+    const e = this.proc.next;
     const base = this.proc.baseFor(e);
     const exact = at.exact && at.n > 0;
     let pos: Pos;
@@ -118,25 +117,6 @@ export class Timeline {
     else if (exact) pos = { kind: 'mark', mark: { e, base, pc, n: at.n, steps: 0 } };
     else pos = { kind: 'mark', mark: { e, base, pc, n: 0, steps: 0, fp: await native().fingerprint(this.proc.runningPid) } };
     return this.afterSlices(pos, run.slices, Infinity);
-  }
-
-  /**
-   * A stop where a thread was made (gdb's thread events) stands right after the clone
-   * event, before anything of interval e ran: the interval's start, which is named by
-   * the pc of the thread that runs it (forward.ts, runningPid), as a run to e names it.
-   * Named by the pc of the thread that made the clone instead, as the stop reports it,
-   * a checkpoint there became a base whose arrival no search could find again (that
-   * thread does not run in interval e): a reverse-continue from a state stepped to
-   * from it lost its way back (gdb-threads-reverse, when a slice had named a hit from
-   * such a checkpoint).
-   */
-  private async threadCreatedMark(e: number): Promise<Mark> {
-    let pc = this.boundaryPcs.get(e);
-    if (pc === undefined) {
-      pc = getReg(await native().getRegs(this.proc.runningPid), 'rip');
-      this.boundaryPcs.set(e, pc);
-    }
-    return { e, base: 0, pc, n: 1, steps: 0 };
   }
 
   /** pos renamed relative to the latest of a run's copies before it (before search hit `seq`). */
