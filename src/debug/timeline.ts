@@ -171,8 +171,22 @@ export class Timeline {
   private async periodicCheckpoint(runStartedMs: number): Promise<void> {
     const p = this.proc;
     if (Date.now() - Math.max(this.lastCheckpointAt, runStartedMs) <= CHECKPOINT_EVERY_MS && p.next - this.lastCheckpointEvent < CHECKPOINT_EVERY_EVENTS) return;
-    // the interval's first state is its thread's (forward.ts, runningPid)
-    const pc = getReg(await native().getRegs(p.runningPid), 'rip');
+    // none before a death (takeCheckpoint takes none there either)
+    if (p.next < p.trace.eventCount && decodeEvent(p.trace.record(p.next)).kind === 'exit') return;
+    // the interval's first state is its thread's (forward.ts, runningPid); between the
+    // deaths of an exit_group that thread may be exiting already (main inside the call,
+    // its record next), and its registers cannot be read: no checkpoint of a process
+    // that is ending (copyDebugged refuses one too). Reading them failed the resume
+    // (gdb-threads' exit_group test, when a worker's record came after main entered
+    // exit_group).
+    let regs: Buffer;
+    try {
+      regs = await native().getRegs(p.runningPid);
+    } catch (e) {
+      if (/No such process/.test((e as Error).message)) return;
+      throw e;
+    }
+    const pc = getReg(regs, 'rip');
     this.boundaryPcs.set(p.next, pc);
     const saved = this.here;
     this.here = { kind: 'mark', mark: { e: p.next, base: 0, pc, n: 1, steps: 0 } };
