@@ -268,7 +268,7 @@ export class ReverseSearch {
       if ('hit' in tail) return { pos: { kind: 'mark', mark: tail.hit }, reason: 'swbreak', slot: -1, counted: true };
       if ('rest' in tail) [end, wider] = [tail.rest, undefined];
     }
-    if (s.e < end.e && sw.length && slots.every((x) => !x) && spanIsCountable(this.proc.trace, s.e, end.e) && (await this.isIntervalStart(end))) {
+    if (s.e < end.e && sw.length && slots.every((x) => !x) && spanIsCountable(this.proc.trace, s.e, end.e, this.proc.threads.firstTid || undefined) && (await this.isIntervalStart(end))) {
       // up to an interval's start over events that map nothing: counted too, across them (counted-spans.ts)
       const span = await new SpanSearch(this.proc, tl, this.seeker, this.traps).search(s, end.e, sw);
       if ('hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };

@@ -78,6 +78,8 @@ export class Timeline {
     };
     const runId = ++this.runIds;
     const report = await this.proc.run(req, untilEvent, extra, hooks, throughExit);
+    // the last hit's number is how many the run trapped (it counts from the run's start)
+    if (extra.search && report.lastHit) this.proc.stats.trappedHits += report.lastHit.seq;
     const slices: Checkpoint[] = [];
     for (const c of report.copies) slices.push(await this.keepCopy(c.slice, c.base, c.t, runId));
     traceRuns(() => {
