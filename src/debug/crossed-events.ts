@@ -5,7 +5,7 @@
 // there), and whether counters may stay in the process across the events (none of
 // them can change the address space the counters' pages live in). Scans of the
 // trace's event records; no process is touched here.
-import { decodeEvent, EventKind } from '../history/events.js';
+import { CLONE_THREAD, decodeEvent, EventKind } from '../history/events.js';
 import type { TraceReader } from '../history/index.js';
 
 const NR_RT_SIGRETURN = 15;
@@ -54,7 +54,6 @@ const INSIDE_MAPPINGS = new Set([10 /* mprotect */, 28 /* madvise */, 329 /* pke
 const NR_EXIT = 60;
 const NR_CLONE = 56;
 const NR_CLONE3 = 435;
-const CLONE_THREAD = 0x10000n;
 
 /**
  * Events from..to-1 can be crossed by a run with counters in: syscalls that map
