@@ -149,6 +149,43 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
 }
 
 /**
+ * The last arrival at one of the breakpoints `sw` from where the process stands (a
+ * start in interval e) to the end of interval e (its event replayed, no user code
+ * after it), counted in the process: the count of one interval where no run can
+ * stop at the first state of the next (a thread's turn after a death, or one parked
+ * in the kernel: crossed-events.ts). Breakpoints that cannot be counted are trapped
+ * (`arm`), their hits numbered in the same sequence. Event e must map nothing.
+ */
+export async function countToEvent(proc: ReplayedProcess, timeline: Timeline, e: number, sw: bigint[], arm: (pcs: bigint[]) => Promise<void>): Promise<{ hit?: CountedHit } | CountRefusal> {
+  const host = counterHost(proc);
+  if ('refused' in host) return refusedHere(proc, host.refused);
+  const installed = await installCounters(host, sw.map((pc) => ({ pc, optional: true })), [await ripOf(proc.runningPid)]);
+  if ('refused' in installed) return refusedHere(proc, installed.refused);
+  let run: TimelineRun;
+  try {
+    if (installed.uncounted.length) await arm(installed.uncounted.map((u) => u.pc));
+    run = await timeline.run({ action: 'continue' }, e + 1, { search: true, silent: [], counterTraps: installed.traps, counterSeq: installed.seq });
+  } catch (err) {
+    await removeCounters(installed).catch(() => undefined);
+    throw err;
+  }
+  const reached = run.stop.kind === 'stopped' && run.stop.reason === 'interrupted' && proc.next === e + 1 && !run.interrupted;
+  const readings = reached ? await readCounters(installed) : [];
+  if (proc.pid) await removeCounters(installed);
+  countedHere(proc, readings);
+  if (!reached) {
+    if (run.interrupted) return {};
+    throw new NotRetraced(`lost the way to the end of interval ${e}`);
+  }
+  let best: (CountedHit & { last: number }) | undefined;
+  for (const x of readings) if (x.count >= 1 && (!best || x.last > best.last)) best = { pc: x.pc, n: x.count, last: x.last };
+  const trapped = run.lastHit;
+  if (trapped && trapped.reason === 'swbreak' && trapped.exact && (!best || trapped.order > best.last)) best = { pc: trapped.pc, n: trapped.n, last: trapped.order, event: trapped.event };
+  traceRuns(() => `counted interval ${e} to its event: ${readings.map((x) => `0x${x.pc.toString(16)} x${x.count}`).join(', ')}`);
+  return best ? { hit: { pc: best.pc, n: best.n, event: best.event } } : {};
+}
+
+/**
  * A window search whose traps (gdb's, installed by the caller) trap as usual, but
  * whose end, at a pc passed too often to trap on each arrival (or named only by
  * its fingerprint, at a pc that may be), is a counter that traps at the end's

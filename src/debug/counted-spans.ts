@@ -13,7 +13,7 @@
 // One more run when the last interval holds it (a hot function), about
 // 2·log2(intervals) at most, and only for the window that holds the answer.
 import { inPreloadLibrary } from '../points/record-point.js';
-import { countWindow } from './counted-runs.js';
+import { countToEvent, countWindow } from './counted-runs.js';
 import { intervalKind } from './crossed-events.js';
 import type { ReplayedProcess } from './forward.js';
 import type { Mark } from './marks.js';
@@ -104,6 +104,28 @@ export class SpanSearch {
     return undefined;
   }
 
+  /**
+   * The latest hit in [s, to) when no interval start between can end a run (each is
+   * a thread's turn after a death, or holds no user code): each interval that may
+   * hold user code, latest first, counted from its start to its own event.
+   */
+  private async eachToItsEvent(s: Start, to: number, sw: bigint[]): Promise<SpanResult> {
+    for (let e = to - 1; e >= s.e; e--) {
+      if (e > s.e && intervalKind(this.proc.trace, e) === 'empty') continue;
+      const start: Start = e === s.e ? s : { cp: undefined, e };
+      await this.seeker.reachStart(start);
+      await this.traps.install([], NO_SLOTS);
+      const counted = await countToEvent(this.proc, this.timeline, e, sw, (pcs) => this.traps.install(pcs, NO_SLOTS));
+      this.seeker.checkInterrupt();
+      if ('refused' in counted) return { refused: counted.refused };
+      const hit = counted.hit;
+      if (!hit) continue;
+      const base = e === s.e && s.cp && !s.cp.boundary ? s.cp.id : 0;
+      return { hit: { e: hit.event ?? e, base: (hit.event ?? e) === e ? base : 0, pc: hit.pc, n: hit.n, steps: 0 } };
+    }
+    return { refused: `no interval between ${s.e} and ${to} held the hit the span counted` };
+  }
+
   /** Intervals from..to-1 hold no user code (crossed-events.ts). */
   private allEmpty(from: number, to: number): boolean {
     for (let e = from; e < to; e++) if (intervalKind(this.proc.trace, e) !== 'empty') return false;
@@ -118,7 +140,7 @@ export class SpanSearch {
         throw new Error(`a counted span lost its hit in interval ${s.e}`);
       }
       const mid = this.boundaryNear(s.e + Math.ceil((to - s.e) / 2), s.e, to);
-      if (mid === undefined) return { refused: `no interval between ${s.e} and ${to} whose start a run can stop at` };
+      if (mid === undefined) return this.eachToItsEvent(s, to, sw);
       const later = await this.count({ cp: undefined, e: mid }, to, sw);
       if ('refused' in later || 'hit' in later) return later;
       if ('some' in later) s = { cp: undefined, e: mid };

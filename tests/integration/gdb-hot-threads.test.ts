@@ -67,7 +67,7 @@ const BACKWARDS = [
 /** checks the transcript of BACKWARDS (after `echo ==back==`) against the workers' threads */
 function checkBackwards(back: string, workers: Map<number, number>, server: string): void {
   const [answers, statText] = back.split('==stats==');
-  expect(printed(answers), `${answers}\n${server.slice(-4000)}`).toEqual([
+  expect(printed(answers), `${answers}\n${server.slice(-8000)}`).toEqual([
     TOTAL,
     TOTAL - 1, 2, 2, TOTAL - 1,
     TOTAL - 2, 2,
