@@ -20,6 +20,8 @@
         "addon/record_views.cc",
         "addon/replay_files.cc",
         "addon/replay_emu_map.cc",
+        "addon/replay_sysemu.cc",
+        "addon/sysemu_exports.cc",
         "addon/replay_images.cc",
         "addon/file_exports.cc",
         "addon/replay_loop.cc",
@@ -51,7 +53,8 @@
         "addon/record_preempt.cc",
         "addon/record_slices.cc",
         "addon/replay_points.cc",
-        "addon/point_exports.cc"
+        "addon/point_exports.cc",
+        "addon/codecs.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

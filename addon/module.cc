@@ -15,6 +15,7 @@
 #include "loop_result.h"
 #include "ptrace_ops.h"
 #include "replay_loop.h"
+#include "sysemu_exports.h"
 #include "thread_exports.h"
 #include "tracee_exports.h"
 #include "tracer_thread.h"
@@ -24,6 +25,7 @@ namespace rw {
 void registerFileExports(Napi::Env env, Napi::Object exports);  // file_exports.cc
 void registerRecordingExports(Napi::Env env, Napi::Object exports);  // recording_exports.cc
 void registerPointExports(Napi::Env env, Napi::Object exports);  // point_exports.cc
+void registerCodecExports(Napi::Env env, Napi::Object exports);  // codecs.cc
 
 Napi::Object loopResultToJs(Napi::Env env, LoopResult& r) {
   Napi::Object o = Napi::Object::New(env);
@@ -256,6 +258,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerCpuidExports(env, exports);
   registerThreadExports(env, exports);
   registerPointExports(env, exports);
+  registerCodecExports(env, exports);
+  registerSysemuExports(env, exports);
   return exports;
 }
 

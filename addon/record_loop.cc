@@ -420,6 +420,10 @@ LoopResult recordStops(Recording& rec, const std::vector<Row>& table, size_t max
         s.execed = false;
         s.execFormerTid = 0;
         out.stop.reason = "exec";
+        if (rec.cpuidFaultingAtExec) {  // reset by the exec: what src/cpuid/recording.ts did after this stop
+          s.cpuid.answers = rec.cpuidExecAnswers;
+          out.stop.num("cpuidFaulting", cpuidEnableFaulting(pid, s.cpuid) ? 1 : 0);
+        }
         return withPid(out, pid);
       }
       if (row.action == kMmap && !isError(result) && (!(s.entry.r10 & kMapAnonymous) || (s.entry.r10 & kMapShared))) {

@@ -64,6 +64,11 @@ struct Recording {
   int rootStatus = 0;
   // ELF images whose mappings the loop records without a stop (record_images.h).
   KnownImages images;
+  // Once JS has said so (Recording.cpuidAtExec): the loop switches CPUID faulting on
+  // again at each exec stop, with these answers (the same for every process), which
+  // JS did after the stop, a round trip to the JS thread per exec.
+  bool cpuidFaultingAtExec = false;
+  std::shared_ptr<const std::map<uint64_t, CpuidAnswer>> cpuidExecAnswers;
   // Time slices of threads, --chaos (record_slices.h).
   SliceSettings slices;
 };

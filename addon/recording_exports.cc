@@ -46,6 +46,7 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
                         InstanceMethod<&RecordingObject::SetSlices>("setSlices"),
                         InstanceMethod<&RecordingObject::CpuidSetAnswers>("cpuidSetAnswers"),
                         InstanceMethod<&RecordingObject::CpuidEnableFaulting>("cpuidEnableFaulting"),
+                        InstanceMethod<&RecordingObject::CpuidAtExec>("cpuidAtExec"),
                         InstanceMethod<&RecordingObject::CpuidPatch>("cpuidPatch"),
                         InstanceMethod<&RecordingObject::Close>("close")});
   }
@@ -181,6 +182,18 @@ class RecordingObject : public Napi::ObjectWrap<RecordingObject> {
     if (!state) return closed(info, usage);
     return submitToTracer(info.Env(), usage, [rec = state, pid, answers] {
       recorded(*rec, pid).cpuid.answers = answers;
+      return nothing();
+    });
+  }
+
+  Napi::Value CpuidAtExec(const CallbackInfo& info) {
+    const char* usage = "cpuidAtExec(rows: [leaf, subleaf, eax, ebx, ecx, edx][] | null) (faulting on again at each exec stop)";
+    std::shared_ptr<const std::map<uint64_t, CpuidAnswer>> answers;
+    USAGE_CHECK(info.Length() == 1 && cpuidAnswersFrom(info[0], answers), usage);
+    if (!state) return closed(info, usage);
+    return submitToTracer(info.Env(), usage, [rec = state, answers] {
+      rec->cpuidExecAnswers = answers;
+      rec->cpuidFaultingAtExec = true;
       return nothing();
     });
   }

@@ -19,6 +19,7 @@
 #include "replay_emu_map.h"
 #include "replay_images.h"
 #include "replay_syscallbuf.h"
+#include "replay_sysemu.h"
 #include "replay_processes.h"
 #include "replay_threads.h"
 #include "replay_thread_exec.h"
@@ -51,12 +52,15 @@ bool sameArguments(const Row& row, const uint64_t recorded[6], const uint64_t re
   return true;
 }
 
-Stop resumeAndWait(pid_t pid, Session& s) {
+// `next`: what the loop expects to stop at, which says whether a syscall entry
+// reached may be skipped by the kernel (PTRACE_SYSEMU, replay_sysemu.h).
+Stop resumeAndWait(pid_t pid, Session& s, NextStop next) {
   if (s.hasFedStop) {  // the program already ran to this stop, over fed calls
     s.hasFedStop = false;
     s.userCodeNext = false;
     return s.fedStop;
   }
+  int request = resumeRequestFor(pid, s, next);
   // The stop we resume from may no longer be the signal's own delivery stop (a
   // checkpoint was forked there, gdb looked around): the kernel then invents a
   // siginfo for the signal unless it is given the recorded one.
@@ -65,18 +69,19 @@ Stop resumeAndWait(pid_t pid, Session& s) {
     s.userCodeNext = false;
     return s.hook->runUserCode(pid, s.pendingSig);
   }
-  resume(pid, PTRACE_SYSCALL, s.pendingSig);
+  resume(pid, request, s.pendingSig);
   s.pendingSig = 0;
   Stop st = waitStop(pid);
   while (s.followChildren && isReplayChildSignal(pid, st)) {
-    resume(pid, PTRACE_SYSCALL, 0);
+    resume(pid, request, 0);
     st = waitStop(pid);
   }
+  noteStop(s, request, st);
   return st;
 }
 
 Stop expectSyscallExit(pid_t pid, Session& s, int64_t nr, const uint64_t a[6]) {
-  Stop st = resumeAndWait(pid, s);
+  Stop st = resumeAndWait(pid, s, NextStop::kExitOfCall);
   if (st.kind != Stop::kSyscall) throw Diverged{"the return of " + describeCall(nr, a), describeStop(pid, st)};
   return st;
 }
@@ -112,7 +117,7 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
     return;  // its exit_group runs already (startGroupExit)
   }
   if (!cloning && !atEntry) {
-    Stop st = resumeAndWait(pid, s);
+    Stop st = resumeAndWait(pid, s, recordIsSkippable(table, v, s) ? NextStop::kSkippableCall : NextStop::kCallThatRuns);
     if (st.kind != Stop::kSyscall) throw Diverged{describeCall(nr, a), describeStop(pid, st)};
   }
   user_regs_struct r = cloning ? s.cloneEntry : getRegs(pid);
@@ -139,6 +144,11 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   }
 
   auto annul = [&] {
+    if (s.skippedEntry) {  // the kernel skips the call: its answer, at this one stop
+      r.rax = uint64_t(result);
+      setRegs(pid, r);
+      return;
+    }
     r.orig_rax = uint64_t(-1);
     setRegs(pid, r);
     expectSyscallExit(pid, s, nr, a);
@@ -150,6 +160,7 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   // Runs a (possibly rewritten) call for real and puts back the program's registers;
   // returns what the call returned.
   auto execute = [&](int64_t runNr, const uint64_t runArgs[6], bool checkResult, int64_t expect) -> int64_t {
+    enterForReal(pid, s);
     user_regs_struct x = r;
     x.orig_rax = uint64_t(runNr);
     setArgs(x, runArgs);
@@ -190,10 +201,12 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
   }
   switch (row.action) {
     case kExit:
+      enterForReal(pid, s);
       s.exitCalled = true;
       s.groupExitCalled = nr == 231;  // exit_group
       return;  // the exit event that follows resumes it
     case kWaitSignal:
+      enterForReal(pid, s);  // before the signal is queued: it would come on the way back in
       if (next && next->kind() == kEvSignal) {
         syscall(SYS_tkill, pid, int(next->get32(12)));
         s.signalQueued = true;
@@ -253,6 +266,7 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
     }
     case kExec:
       if (isError(result)) { annul(); break; }
+      enterForReal(pid, s);
       s.feed = BufferFeed{};  // gone with the old image
       s.execPending = true;  // JS turns the process into a fresh stub and rebuilds it
       return;
@@ -275,7 +289,7 @@ void replaySignal(pid_t pid, Session& s, const RecordView& v) {
   uint32_t how = v.get32(16);
   if (how == kSigAtSyscallExit && !s.signalQueued) syscall(SYS_tkill, pid, sig);
   s.signalQueued = false;
-  Stop st = resumeAndWait(pid, s);
+  Stop st = resumeAndWait(pid, s, NextStop::kNoCall);
   if (st.kind != Stop::kSignal || st.sig != sig)
     throw Diverged{"signal " + std::to_string(sig), describeStop(pid, st)};
   std::memcpy(&s.pendingInfo, v.p + 20, kSiginfoSize);
@@ -286,7 +300,7 @@ void replaySignal(pid_t pid, Session& s, const RecordView& v) {
 void replayTsc(pid_t pid, Session& s, const RecordView& v) {
   uint64_t tsc = v.get64(12);
   uint32_t aux = v.get32(20), len = v.get32(24);
-  Stop st = resumeAndWait(pid, s);
+  Stop st = resumeAndWait(pid, s, NextStop::kNoCall);
   if (st.kind != Stop::kSignal || st.sig != SIGSEGV)
     throw Diverged{len == 3 ? "rdtscp" : "rdtsc", describeStop(pid, st)};
   user_regs_struct r = getRegs(pid);
@@ -340,7 +354,7 @@ bool serveBuffered(pid_t pid, Session& s, const Row* table, const std::vector<ui
   }
   uint32_t before = s.feed.passed;
   try {
-    s.fedStop = resumeAndWait(pid, s);
+    s.fedStop = resumeAndWait(pid, s, s.hook ? NextStop::kCallThatRuns : stopAfterFeed(table, events, at, s));
   } catch (const DebugStop&) {
     passRecords(events, at, feedStopped(pid, s.feed), out);
     s.hook->feedEnd(s.feed.passed);
@@ -431,9 +445,12 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
         case kEvRdtsc:
           replayTsc(pid, s, v);
           break;
-        case kEvEnter:
-          atSyscallEntry(pid, s, resumeAndWait(pid, s), v);
+        case kEvEnter: {
+          Stop st = resumeAndWait(pid, s, NextStop::kCallThatRuns);
+          enterForReal(pid, s);  // a stop the feed ran to
+          atSyscallEntry(pid, s, st, v);
           break;
+        }
         case kEvClone: {
           bool thread = v.get64(20) & kCloneThreadFlag;
           // A child process is not replayed under a debugger (its parent sees only
@@ -441,8 +458,9 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           if (!s.followChildren && !thread) break;
           const std::string what = thread ? "the creation of thread " : "the creation of process ";
           if (!s.atEntry) {
-            Stop st = resumeAndWait(pid, s);
+            Stop st = resumeAndWait(pid, s, NextStop::kCallThatRuns);
             if (st.kind != Stop::kSyscall) throw Diverged{what + std::to_string(v.get32(12)), describeStop(pid, st)};
+            enterForReal(pid, s);  // a stop the feed ran to
           }
           s.atEntry = false;
           user_regs_struct entry = getRegs(pid);
@@ -476,7 +494,7 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           return nullptr;
         }
         case kEvCpuid: {
-          Stop st = resumeAndWait(pid, s);
+          Stop st = resumeAndWait(pid, s, NextStop::kNoCall);
           std::string why = cpuidReplayEvent(pid, t.cpuid, st, v);
           if (!why.empty()) throw Diverged{"cpuid leaf 0x" + hex32(v.get32(12)) + " subleaf 0x" + hex32(v.get32(16)),
                                            st.kind == Stop::kSignal ? why : describeStop(pid, st)};
@@ -501,7 +519,7 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           // whose caller stands at its entry: it runs now, and takes every thread.
           if (s.threads && !s.exiting && !s.exitCalled && !sigkill) startGroupExit(*s.threads);
           if (sigkill) kill(pid, SIGKILL);
-          Stop st = sigkill || s.exiting ? waitStop(pid) : resumeAndWait(pid, s);
+          Stop st = sigkill || s.exiting ? waitStop(pid) : resumeAndWait(pid, s, NextStop::kCallThatRuns);
           bool ok = killed ? st.kind == Stop::kKilled && st.sig == code : st.kind == Stop::kExited && st.code == code;
           if (!ok) throw Diverged{killed ? "death by signal " + std::to_string(code) : "exit with status " + std::to_string(code),
                                   describeStop(pid, st)};
@@ -564,6 +582,22 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
   return nullptr;
 }
 
+// The thread that ran left at an ordinary stop (replay_sysemu.h): what runs between
+// two of its runs (another thread, JS, a debugger, a copy) resumes it as it likes.
+void settleAfterRun(Tracee& t, LoopResult& out) {
+  if (t.gone || !t.replay.skippedEntry) return;
+  try {
+    settleSkippedEntry(t.pid, t.replay);
+  } catch (const Diverged& d) {
+    if (out.stop.reason == "divergence") return;  // the first one is the one to report
+    out.stop = StopInfo{};
+    out.stop.reason = "divergence";
+    out.stop.str("expected", d.expected);
+    out.stop.str("actual", d.actual);
+    out.stop.num("tid", t.replay.recordedTid);
+  }
+}
+
 }  // namespace
 
 LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector<uint8_t>& events,
@@ -571,6 +605,7 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
   LoopResult out;
   size_t at = offset;
   auto next = replayThreadRun(t, true, table, events, offset, at, maxEvents, out);
+  settleAfterRun(t, out);
   while (next) {
     auto thread = next;  // held while it runs
     if (thread->replay.hook && thread->replay.hook->enterThread(*thread, out.stop)) {  // a debug run goes on in it
@@ -578,6 +613,7 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
       break;
     }
     next = replayThreadRun(*thread, false, table, events, offset, at, maxEvents, out);
+    settleAfterRun(*thread, out);
   }
   // Between a debugger's runs the program may run code of gdb's (a function call in
   // a copy): the library must find nothing in the feed to take.

@@ -67,6 +67,7 @@ struct ReplaySession {
   bool userCodeNext = false;  // the next resume is the first of an event
   BufferFeed feed;            // buffered calls served in-process (replay_syscallbuf.cc)
   bool hasFedStop = false;    // fedStop is the next stop: the program ran to it through fed calls
+  bool skippedEntry = false;  // stands at a syscall entry the kernel skips (PTRACE_SYSEMU, replay_sysemu.h)
   Stop fedStop{};
   // Processes (replay_processes.h): the recorded pid whose events this process
   // replays (0: every event), whether clone events create the children, and the

@@ -1,12 +1,14 @@
 // Bundles the compiled CLI (dist/) into a few files under dist/bundle/, for start-up:
 // Node's ES module loader spends ~1 ms of CPU per file it resolves and loads, and
 // `rewind record` loaded about 40 of them before recording anything
-// (docs/benchmarks.md, start-up). Each command is a bundle loaded when it runs. bin/rewind.js runs the
-// bundle when it is at least as new as tsc's output, else dist/ itself, so a bare
-// `npx tsc` never runs stale code, only slower code.
+// (docs/benchmarks.md, start-up). Each command is a bundle loaded when it runs, a
+// CommonJS file (.cjs) that bin/rewind.js compiles with V8's code cache (see there).
+// bin/rewind.js runs the bundles when they are at least as new as tsc's output, else
+// dist/ itself, so a bare `npx tsc` never runs stale code, only slower code.
+// Rebuilding removes dist/bundle/ with the code caches of the old bundles.
 //
-// Two entries: inherited-stdio.js must run before anything touches stdio (see that
-// file), and as one module shared with main.js, which the split keeps it. Kept
+// Two entries: inherited-stdio.cjs must run before anything touches stdio (see that
+// file), and as one module shared with main.cjs, which the split keeps it. Kept
 // outside: iced-x86 (finds its wasm next to itself) and the DAP library (CommonJS
 // with its own requires); the addon is loaded by path at run time.
 import * as esbuild from 'esbuild';
@@ -49,21 +51,26 @@ const builtinsByRequire = {
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // Each command is a bundle of its own, without shared chunks: a record loaded 13
-// chunks (ESM resolution and loading ~0.7 ms each); now main.js and one file. The
-// modules that must be one instance (inherited-stdio.js, read by bin/rewind.js and
+// chunks (ESM resolution and loading ~0.7 ms each); now main.cjs and one file. The
+// modules that must be one instance (inherited-stdio, read by bin/rewind.js and
 // a command), the commands main.js imports when they run, and the x86 decoder's
 // wrapper (loaded only when CPUID sites are patched; inlined, its static import of
 // iced-x86 would load it at every start) stay separate files, imported by path.
 const separate = /^\.\/(inherited-stdio|[a-z-]+-command|code-sites)\.js$/;
 // The asynchronous signals' points (src/points) load iced-x86 too, and are needed only
-// by a trace that has points: not bundled, loaded from dist/points/ when one comes.
-// Their error class is the one file every bundle and they import by that path.
-const points = /^\.\.\/points\/(record-point|record-switch|replay-point|point-not-found)\.js$/;
+// by a trace that has points: bundles of their own, loaded when one comes. Their error
+// class is one file that every bundle and they load by that path.
+const points = /^(\.\.\/points|\.)\/(record-point|record-switch|replay-point|point-not-found)\.js$/;
+const pointEntries = ['record-point', 'record-switch', 'replay-point', 'point-not-found'].map((n) => `dist/points/${n}.js`);
+// The separate files are CommonJS bundles too (.cjs, beside this one): a path to one
+// is rewritten to it.
 const keepSeparate = {
   name: 'keep-separate',
   setup(build) {
-    build.onResolve({ filter: separate }, (args) => (args.kind === 'entry-point' ? undefined : { path: args.path, external: true }));
-    build.onResolve({ filter: points }, (args) => ({ path: args.path, external: true }));
+    build.onResolve({ filter: separate }, (args) => (args.kind === 'entry-point' ? undefined
+      : { path: args.path.replace(/\.js$/, '.cjs'), external: true }));
+    build.onResolve({ filter: points }, (args) => (args.kind === 'entry-point' ? undefined
+      : { path: `./${points.exec(args.path)[2]}.cjs`, external: true }));
   },
 };
 
@@ -71,11 +78,20 @@ fs.rmSync(path.join(root, 'dist', 'bundle'), { recursive: true, force: true });
 const commands = fs.readdirSync(path.join(root, 'dist', 'cli')).filter((f) => /^[a-z-]+-command\.js$/.test(f)).map((f) => `dist/cli/${f}`);
 await esbuild.build({
   absWorkingDir: root,
-  entryPoints: ['dist/cli/inherited-stdio.js', 'dist/cli/main.js', 'dist/cpuid/code-sites.js', ...commands],
+  entryPoints: ['dist/cli/inherited-stdio.js', 'dist/cli/main.js', 'dist/cpuid/code-sites.js', ...commands, ...pointEntries],
   outdir: 'dist/bundle',
   entryNames: '[name]',
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  format: 'esm',
+  // CommonJS, not ES modules: bin/rewind.js compiles each bundle itself, with V8's code
+  // cache (vm.Script cachedData; Node 20 has no module.enableCompileCache), and an ES
+  // module entry makes Node start its ES module loader (~3 ms)
+  format: 'cjs',
+  // import() of the separate bundles becomes require(): an import() inside a vm.Script
+  // needs a loader callback, and the bundles are CommonJS
+  supported: { 'dynamic-import': false },
+  // import.meta has no meaning in CommonJS: the bundle's own URL, as the ES module had
+  define: { 'import.meta.url': 'importMetaUrl' },
   platform: 'node',
   target: 'node20',
   external: ['iced-x86', '@vscode/*'],
@@ -88,7 +104,5 @@ await esbuild.build({
   // kept, so stack traces still read
   minifyWhitespace: true,
   minifySyntax: true,
-  // CommonJS packages bundled into ES modules call require() for builtins
-  // (process.getBuiltinModule, Node >= 20.16, skips the ES module facade of node:module)
-  banner: { js: "const require = (process.getBuiltinModule?.('node:module') ?? (await import('node:module'))).createRequire(import.meta.url);" },
+  banner: { js: "\"use strict\";const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });

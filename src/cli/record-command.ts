@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Recorder } from '../record/recorder.js';
 import { inheritedStdioNonBlocking } from './inherited-stdio.js';
@@ -16,7 +16,7 @@ export async function recordCommand(argv: {
   markLatest(dir);  // now, so that a recorder killed mid-run still leaves `latest` at its trace
   const recorder = new Recorder();
   // --chaos: the seed is printed, so that a run that showed a rare interleaving can be tried again.
-  const seed = argv.chaosSeed !== undefined ? BigInt.asUintN(64, BigInt(argv.chaosSeed)) : randomBytes(8).readBigUInt64LE(0);
+  const seed = argv.chaosSeed !== undefined ? BigInt.asUintN(64, BigInt(argv.chaosSeed)) : argv.chaos ? randomSeed() : 0n;
   if (argv.chaos) notice(`chaos: random time slices and thread choices, seed ${seed} (--chaos-seed ${seed})`);
   // The program has the terminal (its own process group in the foreground): Ctrl-C
   // reaches it, not the recorder. A signal to the recorder itself (SIGINT included)
@@ -54,4 +54,13 @@ export async function recordCommand(argv: {
   }
   notice(`trace saved to ${dir}`);
   return shellStatus(outcome);
+}
+
+/**
+ * 64 random bits. node:crypto is loaded here, for --chaos alone: loading it loads all
+ * of Node's streams, ~3 ms of every record's start (docs/startup.md).
+ */
+function randomSeed(): bigint {
+  const { randomBytes } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  return randomBytes(8).readBigUInt64LE(0);
 }

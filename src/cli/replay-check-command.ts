@@ -2,14 +2,15 @@
 // the program wrote to fd 1 and 2, and exits with its status. A file of its own so
 // that a check loads the replayer alone, not the debugger and the protocol server.
 import { TraceReader } from '../history/index.js';
-import { Replayer } from '../replay/replayer.js';
+import { msNow, Replayer } from '../replay/replayer.js';
+import { native } from '../native/addon.js';
 import { cpuidMismatch } from '../arch/cpu.js';
 import { fail, notice, shellStatus, writeAllSync } from './output.js';
 import { resolveTrace } from './trace-store.js';
 
 export async function replayCheckCommand(argv: { trace?: string }): Promise<number> {
   let replayer: Replayer | undefined;
-  const began = performance.now();
+  const began = msNow();
   globalThis.__rewindMark?.('command loaded');
   try {
     const trace = TraceReader.open(resolveTrace(argv.trace));
@@ -23,9 +24,11 @@ export async function replayCheckCommand(argv: { trace?: string }): Promise<numb
     if (process.env.REWIND_TRACE_RUNS) {
       const t = replayer.times;
       const ms = (x: number) => x.toFixed(1);
-      notice(`replay: ${ms(performance.now() - began)} ms in the command (${ms(performance.now())} since the process started): `
+      notice(`replay: ${ms(msNow() - began)} ms in the command (${ms(process.uptime() * 1000)} since the process started): `
         + `start ${ms(t.startMs)}, native loop ${ms(t.nativeMs)} in ${t.nativeRuns} runs, `
         + `${t.execs} execs ${ms(t.execMs)}, ${t.jsEvents} other JS events ${ms(t.jsEventsMs)}, chunks ${ms(t.chunksMs)}; ${outcome.events} events, ${outcome.served} served in-process`);
+      const e = native().sysemuCounts();
+      notice(`replay: syscall entries answered at one stop ${e.skipped}, entered again ${e.reentered}, left through their exit stop ${e.left} (addon/replay_sysemu.h)`);
     }
     if (outcome.kind === 'incomplete') fail(`the trace is incomplete: ${outcome.reason}; replayed ${outcome.events} events`);
     return shellStatus(outcome);

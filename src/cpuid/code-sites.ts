@@ -10,7 +10,7 @@
 // instructions, so a sweep from there stays in step). Only executable sections
 // are searched, so data sections are never touched. Results depend only on the
 // file's bytes and are cached by content hash.
-import { createHash } from 'node:crypto';
+import { sha256Of } from '../native/codecs.js';
 import { Code, Decoder, DecoderOptions, Instruction } from 'iced-x86';
 
 interface Section { offset: number; size: number; addr: bigint }
@@ -27,7 +27,7 @@ const cache = new Map<string, number[]>();
 
 /** File offsets of the CPUID instructions in an ELF's executable code (cached by content). */
 export function cpuidSitesInFile(file: Buffer, sha?: string): number[] {
-  const key = sha ?? createHash('sha256').update(file).digest('hex');
+  const key = sha ?? sha256Of(file);
   let sites = cache.get(key);
   if (!sites) {
     sites = findSites(file);

@@ -108,11 +108,14 @@ export class CpuidRecording {
   }
 
   /** The recorded process `pid` stands at its first instruction (or after an exec). */
-  async afterExec(recording: NativeRecording, pid: number, snap: ExecSnapshot, fileOf: (sha: string) => Buffer): Promise<void> {
+  async afterExec(recording: NativeRecording, pid: number, snap: ExecSnapshot, fileOf: (sha: string) => Buffer,
+    enabledByLoop?: boolean): Promise<void> {
     const p = recordedProcess(recording, pid);
     if (this.meta.trap === 'faulting') {
-      // reset by every exec; sent with the answers (one wake of the tracer thread)
-      const [, enabled] = await Promise.all([recording.cpuidSetAnswers(pid, this.answers), p.cpuidEnableFaulting()]);
+      // reset by every exec; sent with the answers (one wake of the tracer thread),
+      // or done by the loop at the exec stop (execsToLoop)
+      const enabled = enabledByLoop
+        ?? (await Promise.all([recording.cpuidSetAnswers(pid, this.answers), p.cpuidEnableFaulting()]))[1];
       if (!enabled) {
         throw new Error('this CPU advertises CPUID faulting (cpuid_fault) but ARCH_SET_CPUID failed; record with REWIND_CPUID_FAULTING=0');
       }
@@ -120,6 +123,15 @@ export class CpuidRecording {
     }
     await recording.cpuidSetAnswers(pid, this.answers);
     await patchExecSnapshot(p, snap, fileOf);
+  }
+
+  /**
+   * With CPUID faulting, the record loop answers and switches faulting on again at
+   * each exec stop itself (the stop's cpuidFaulting, for afterExec): the same answers
+   * for every process, and no round trip to JS for it.
+   */
+  async execsToLoop(recording: NativeRecording): Promise<void> {
+    if (this.meta.trap === 'faulting') await recording.cpuidAtExec(this.answers);
   }
 
   /** The CPUID sites (file offsets) of image `sha` when they are patched at each mapping, else null. */

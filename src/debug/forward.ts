@@ -12,6 +12,7 @@ import { STUB_SYSCALL } from '../replay/stub.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, replayExec } from '../replay/replay-process.js';
 import { PointNotFoundError } from '../points/point-not-found.js';
 import type { AsyncPointInfo } from '../history/events.js';
+import { atIntervalStartTarget } from './clone-boundary.js';
 import { applyPoint, armPoint } from './point-stretch.js';
 import type { ProcessCopy } from './process-copy.js';
 import { ProcessThreads } from './threads.js';
@@ -298,6 +299,9 @@ export class ReplayedProcess {
         if (req.action !== 'continue' && req.thread !== undefined) opts.thread = req.thread;
         // the target's interval is its record's thread's (addon/debugger_threads.cc, enterThread)
         if (opts.target && opts.target.event < this.trace.eventCount) opts.target = { ...opts.target, thread: decodeEvent(this.trace.record(opts.target.event)).tid };
+        // a stop where gdb heard of a new thread stands at the start of an interval whose
+        // first state (another thread's, often) gdb has not seen: a breakpoint there is a hit
+        if (fresh && req.action === 'continue' && this.lastStop.kind === 'stopped' && this.lastStop.reason === 'thread-created') opts.startCandidate = true;
         if (!fresh) {
           opts.startCandidate = false;
           delete opts.slices;
@@ -335,6 +339,8 @@ export class ReplayedProcess {
               // a thread's death (its exit, or its part of an exit_group): the process lives on
               await this.threads.ended(stop.tid);
               report.threadsExited.push(stop.tid);
+              // nor the state after a thread's death (clone-boundary.ts)
+              if (await atIntervalStartTarget(extra.target, this.next, this.runningPid)) return this.finish(report, { kind: 'stopped', signal: 5, reason: 'target' });
               continue;
             }
             if (stop.reason === 'exited') {
@@ -350,12 +356,14 @@ export class ReplayedProcess {
           case 'clone':
             // a thread of the process, made again (a child process is not replayed under a debugger)
             if (!r.child) throw new Error(`event ${this.next - 1}: a clone stop without the thread`);
-            this.threads.add(stop.recordedChild, r.child);
+            this.threads.add(stop.recordedChild, r.child, this.next - 1);
             // gdb numbers threads as it hears of them: told at each creation, it numbers
             // them as natively (docs/rsp.md, "Threads")
             if (req.action === 'continue' && req.threadEvents && !extra.search) {
               return this.finish(report, { kind: 'stopped', signal: 5, reason: 'thread-created', thread: stop.recordedChild });
             }
+            // the native loop does not judge the state after the clone (clone-boundary.ts)
+            if (await atIntervalStartTarget(extra.target, this.next, this.runningPid)) return this.finish(report, { kind: 'stopped', signal: 5, reason: 'target' });
             continue;
           case 'exec':
             await replayExec(this.tracee, this.trace, this.next);

@@ -12,12 +12,23 @@ import type { Traps } from './traps.js';
 
 /** gdb writes orig_rax (57) with every pc change; the replay keeps its own. */
 const ORIG_RAX = 57;
+/** gdb's numbers of rsp and rip: a thread whose pc or stack gdb writes is where gdb runs its code */
+const RSP = 7;
+const RIP = 16;
+
+/** What gdb wrote since the last stop (Inspector.takeWrites): registers by thread pid, bytes by address. */
+export interface GdbWrites {
+  regs: Map<number, { user: Buffer; x: Buffer }>;
+  mem: Map<bigint, number>;
+}
 
 export class Inspector {
   /** thread (pid) -> its registers before gdb's first write there since the last stop */
   private readonly saved = new Map<number, { user: Buffer; x: Buffer }>();
   /** address -> the byte before gdb's first write there since the last stop */
   private readonly memUndo = new Map<bigint, number>();
+  /** threads (pids) whose pc or stack gdb wrote since the last undo, the latest last */
+  private readonly pcSpWrites: number[] = [];
   private xstateCache: Buffer | undefined;
   /** the thread xstateCache is of */
   private xstatePid = 0;
@@ -35,6 +46,7 @@ export class Inspector {
   forget(): void {
     this.memUndo.clear();
     this.saved.clear();
+    this.pcSpWrites.length = 0;
     this.xstateCache = undefined;
   }
 
@@ -43,22 +55,49 @@ export class Inspector {
     return this.saved.size > 0 || this.memUndo.size > 0;
   }
 
-  /** The pc and stack pointer of the recorded state, when gdb changed the registers. */
-  recordedPcSp(): [bigint, bigint] | undefined {
-    const saved = this.saved.get(this.proc.pid);
-    return saved ? [getReg(saved.user, 'rip'), getReg(saved.user, 'rsp')] : undefined;
+  /** The threads (pids) whose pc or stack gdb wrote since the last call (or undo), the latest last: a call's or a jump's thread. */
+  takePcSpWritten(): number[] {
+    return this.pcSpWrites.splice(0);
+  }
+
+  /**
+   * A thread (pid) whose pc or stack gdb moved away from the recorded state (a call,
+   * a jump), with the recorded pc and sp; `prefer` first (gdb's selected thread).
+   */
+  async movedThread(prefer: number): Promise<{ pid: number; pc: bigint; sp: bigint } | undefined> {
+    const pids = [...this.saved.keys()].sort((a, b) => Number(b === prefer) - Number(a === prefer));
+    for (const pid of pids) {
+      const { user } = this.saved.get(pid)!;
+      const now = await native().getRegs(pid);
+      const [pc, sp] = [getReg(user, 'rip'), getReg(user, 'rsp')];
+      if (getReg(now, 'rip') !== pc || getReg(now, 'rsp') !== sp) return { pid, pc, sp };
+    }
+    return undefined;
+  }
+
+  /**
+   * gdb's writes since the last stop as they stand now (each written thread's
+   * registers, each written byte), then undone: the replayed process is back at the
+   * recorded state, and a copy of it can be given gdb's state (diversion.ts).
+   */
+  async takeWrites(): Promise<GdbWrites> {
+    const regs = new Map<number, { user: Buffer; x: Buffer }>();
+    for (const pid of this.saved.keys()) regs.set(pid, { user: await native().getRegs(pid), x: await native().getXState(pid) });
+    const mem = new Map<bigint, number>();
+    // read in runs of adjacent bytes (gdb writes a call's arguments and return address in blocks)
+    const addrs = [...this.memUndo.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (let i = 0; i < addrs.length;) {
+      let j = i + 1;
+      while (j < addrs.length && addrs[j] === addrs[j - 1] + 1n) j++;
+      const bytes = await this.readMemory(addrs[i], j - i); // gdb's bytes, under a breakpoint too
+      for (let k = 0; k < bytes.length; k++) mem.set(addrs[i] + BigInt(k), bytes[k]);
+      i = j;
+    }
+    await this.undoWrites();
+    return { regs, mem };
   }
 
   /** the registers of the thread gdb looks at (Hg; the process's only thread, or the one that stopped) */
-  /** gdb moved the pc or the stack of some thread away from the recorded state (a call, a jump). */
-  async movedPcSp(): Promise<boolean> {
-    for (const [pid, { user }] of this.saved) {
-      const now = await native().getRegs(pid);
-      if (getReg(now, 'rip') !== getReg(user, 'rip') || getReg(now, 'rsp') !== getReg(user, 'rsp')) return true;
-    }
-    return false;
-  }
-
   async user(): Promise<Buffer> {
     this.proc.requireProcess();
     return native().getRegs(this.proc.regsPid);
@@ -112,6 +151,11 @@ export class Inspector {
       throw new EngineError('bad-register', `the kernel refuses that value of register ${regno}: ${(e as Error).message}`);
     }
     if (!this.saved.has(pid)) this.saved.set(pid, before);
+    if (regno === RIP || regno === RSP) {
+      const at = this.pcSpWrites.indexOf(pid);
+      if (at >= 0) this.pcSpWrites.splice(at, 1);
+      this.pcSpWrites.push(pid);
+    }
     if (part !== 'user') {
       this.xstateCache = x;
       this.xstatePid = pid;
@@ -184,6 +228,7 @@ export class Inspector {
       await n.setXState(pid, x);
     }
     this.saved.clear();
+    this.pcSpWrites.length = 0;
     for (const [a, b] of this.memUndo) {
       if (this.traps.sw.has(a)) this.traps.sw.set(a, b);
       else await this.proc.tracee.writeMemory(a, Buffer.from([b]));

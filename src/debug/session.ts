@@ -25,7 +25,6 @@ import { Interrupted, NotRetraced, Seeker } from './seek.js';
 import { EngineError, type DebugTarget, type HwKind, type ResumeRequest, type StopEvent } from './target.js';
 import { Timeline, type Pos, type TimelineRun } from './timeline.js';
 import { NO_SLOTS, Traps } from './traps.js';
-import { DIVERSION_REFUSED } from './threads.js';
 import { tlsAddress } from './tls.js';
 
 export type { StopEvent, ResumeRequest } from './target.js';
@@ -129,6 +128,10 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     return this.alive ? this.proc.threads.ids() : [];
   }
 
+  madeLater(tid: number): boolean {
+    return this.alive && this.proc.threads.madeLater(tid, this.proc.next);
+  }
+
   selectThread(tid: number): void {
     this.proc.threads.select(tid);
     this.inspector.invalidate();
@@ -158,6 +161,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   }
 
   interrupt(): void {
+    if (this.diversion.interrupt()) return; // gdb's own code runs: it stops there
     this.proc.interrupt();
   }
 
@@ -227,12 +231,6 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       // A ^C that came after the end's stop answered the continue is late: only the
       // exit is left, and it is replayed (kept, it stopped every later resume there).
       if (takePendingInterrupt(this.proc) && !endShown) return this.stopped(INTERRUPTED);
-      // gdb's own code runs in a fork of the process, which would have one thread: refused
-      // with a stop where gdb stands (an E reply to a resume left gdb asking again and again)
-      if (this.proc.threads.made && await this.inspector.movedPcSp()) {
-        this.opts.log?.(DIVERSION_REFUSED);
-        return { kind: 'stopped', signal: 0, message: DIVERSION_REFUSED, ...(this.proc.lastStop.kind === 'stopped' ? { thread: this.proc.lastStop.thread } : {}) };
-      }
       if (await this.diversion.diverted()) {
         const stop = await this.diversion.run(req);
         if (stop.kind === 'stopped' && stop.reason === 'interrupted') this.proc.interruptRequested = false;

@@ -74,6 +74,8 @@ export interface DebugTarget {
   readonly stopEvent: StopEvent;
   /** the recorded tids of the process's live threads, its first thread first (all-stop: all stand still) */
   threads(): number[];
+  /** thread `tid` is one the replay makes later than where it stands (gdb heard of it further on, then went back) */
+  madeLater(tid: number): boolean;
   /** the thread whose registers readRegisters and friends serve (gdb's Hg); an unknown tid is an EngineError */
   selectThread(tid: number): void;
   /** the thread selected now */

@@ -9,8 +9,8 @@
 // A checkpoint or slice of a process that made threads copies every thread with its
 // replay (process-copy.ts, forkReplayed); a restored copy's threads come here by
 // `adopt`. Reverse execution starts from such copies inside the threaded stretch as
-// from any other. The diversion's copy (gdb's own code) is still a fork, which would
-// have one thread: gdb's code is refused (DIVERSION_REFUSED).
+// from any other. The diversion (gdb's own code) runs in such a copy too, whose
+// threads stand in for these while it lasts (`exchange`).
 import type { NativeTracee } from '../native/addon.js';
 import { EngineError } from './target.js';
 
@@ -19,6 +19,11 @@ export class ProcessThreads {
   private readonly others = new Map<number, NativeTracee>();
   /** the process standing for the replay has made a thread (it cannot be copied by fork) */
   made = false;
+  /**
+   * recorded tid -> the index of the clone event that makes it, for every thread the
+   * replay has made (kept across copies: a thread made once is made there again)
+   */
+  private readonly madeAt = new Map<number, number>();
   /** the thread gdb looks at (recorded tid; undefined: the first live one) */
   selected: number | undefined;
   /**
@@ -56,21 +61,44 @@ export class ProcessThreads {
     return t.pid;
   }
 
+  /** The recorded tid of the thread whose Tracee has pid `pid` (`first`: the process's own), or undefined. */
+  tidOf(pid: number, first: NativeTracee): number | undefined {
+    return this.ids().find((tid) => this.tracee(tid, first)?.pid === pid);
+  }
+
   /** The thread that replays the records of `tid` (the first thread's records, and those of no thread known here, go to `first`). */
   owner(tid: number, first: NativeTracee): NativeTracee {
     return this.others.get(tid) ?? first;
   }
 
-  /** A thread made again at its clone event. */
-  add(tid: number, tracee: NativeTracee): void {
+  /** A thread made again at its clone event (index `event`). */
+  add(tid: number, tracee: NativeTracee, event: number): void {
     this.others.set(tid, tracee);
+    this.madeAt.set(tid, event);
     this.made = true;
+  }
+
+  /** Thread `tid` is made by a clone event the replay has not replayed yet (`next`: the next event's index). */
+  madeLater(tid: number, next: number): boolean {
+    const at = this.madeAt.get(tid);
+    return at !== undefined && at >= next;
   }
 
   /** The threads of a process copy that comes to stand for the replay (process-copy.ts): the copy made threads. */
   adopt(threads: ReadonlyMap<number, NativeTracee>): void {
     for (const [tid, t] of threads) this.others.set(tid, t);
     this.made = true;
+  }
+
+  /**
+   * Puts the threads of another process in place of these (the diversion's copy, and
+   * back), returning the ones that stood here; none is closed.
+   */
+  exchange(threads: ReadonlyMap<number, NativeTracee>): Map<number, NativeTracee> {
+    const old = new Map(this.others);
+    this.others.clear();
+    for (const [tid, t] of threads) this.others.set(tid, t);
+    return old;
   }
 
   /** Thread `tid` died, its process lives on: its Tracee (reaped already) goes. */
@@ -99,7 +127,3 @@ export class ProcessThreads {
     this.selected = tid;
   }
 }
-
-/** What gdb is told when it would run its own code (call, jump) in a process that has made threads: it runs in a fork, which would have one thread. */
-export const DIVERSION_REFUSED = 'running gdb\'s own code (call, jump, a changed pc or stack) in a process that has made threads is not supported yet '
-  + '(it runs in a copy of the process, which would have one thread); set the pc and stack back, or step and continue';

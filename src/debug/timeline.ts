@@ -31,7 +31,7 @@ const CHECKPOINT_EVERY_EVENTS = 200;
 /** REWIND_TRACE_RUNS=1: every run of the engine is described on stderr (for studying searches) */
 const TRACE_RUNS = !!process.env.REWIND_TRACE_RUNS;
 export function traceRuns(text: () => string): void {
-  if (TRACE_RUNS) process.stderr.write(`rewind: ${text()}\n`);
+  if (TRACE_RUNS) process.stderr.write(`rewind: [${(performance.now() / 1000).toFixed(3)} s] ${text()}\n`);
 }
 
 function countsOf(s: NativeSlice): Map<bigint, number> {
@@ -133,7 +133,12 @@ export class Timeline {
       return { kind: 'mark', mark: { e, base: 0, pc: startPc, n: 1, steps: 0 } };
     }
     let pos: Pos;
-    if (run.stop.watch && !exact) pos = { kind: 'watch', e, base, k: at.watchHits, slots, pc };
+    if (run.stop.reason === 'thread-created') {
+      // the run stopped just after the clone event, whose interval the native position
+      // still names: the start of interval e, whose first state is the thread of its
+      // record (runningPid), not the one that made the clone (clone-boundary.ts)
+      pos = { kind: 'mark', mark: { e, base, pc: getReg(await native().getRegs(this.proc.runningPid), 'rip'), n: 1, steps: 0 } };
+    } else if (run.stop.watch && !exact) pos = { kind: 'watch', e, base, k: at.watchHits, slots, pc };
     else if (exact) pos = { kind: 'mark', mark: { e, base, pc, n: at.n, steps: 0 } };
     else pos = { kind: 'mark', mark: { e, base, pc, n: 0, steps: 0, fp: await native().fingerprint(this.proc.runningPid) } };
     return this.afterSlices(pos, run.slices, Infinity);

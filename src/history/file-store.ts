@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../native/codecs.js';
 import { SHA256_RE } from './container-format.js';
 
 /** The mtime every object is given when stored (seconds since the epoch). */
@@ -54,7 +54,7 @@ function identityKey(st: fs.BigIntStats): string {
 
 /** Copies `from` to `to` while hashing it; returns the sha256 of the bytes copied. */
 export function copyHashing(from: string, to: string): string {
-  const hash = createHash('sha256');
+  const hash = sha256();
   const src = fs.openSync(from, 'r');
   let dst: number | undefined;
   try {
@@ -68,7 +68,7 @@ export function copyHashing(from: string, to: string): string {
     fs.closeSync(src);
     if (dst !== undefined) fs.closeSync(dst);
   }
-  return hash.digest('hex');
+  return hash.digest();
 }
 
 export class FileStore {
@@ -101,9 +101,10 @@ export class FileStore {
 
   /**
    * The sha256 of `file`, whose stat is `st`: known from an earlier recording by the
-   * file's identity, or copied into the store now (read and hashed once).
+   * file's identity, or copied into the store now (read and hashed once; `copiedAs`
+   * is then the new object's stat, its bytes known to be `sha`).
    */
-  add(file: string, st: fs.BigIntStats): string {
+  add(file: string, st: fs.BigIntStats): { sha: string; copiedAs?: fs.BigIntStats } {
     const key = path.join(this.known, identityKey(st));
     let sha: string | undefined;
     try {
@@ -125,14 +126,15 @@ export class FileStore {
             + `(${ost.size !== Number(st.size) ? `${ost.size} bytes, not ${st.size}` : 'its modification time moved'}); `
             + `traces that hold it will be refused at replay. Remove it (rm ${obj}) and record again`);
         }
-        return sha;
+        return { sha };
       }
     }
     sha = this.storeCopy(file);
+    const copiedAs = fs.statSync(this.objectPath(sha), { bigint: true });
     const tmp = tmpName(key);
     fs.symlinkSync(sha, tmp);
     fs.renameSync(tmp, key);
-    return sha;
+    return { sha, copiedAs };
   }
 
   /** Copies `file` into objects/<sha>, read-only, at STORE_MTIME; returns the sha. */

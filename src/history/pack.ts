@@ -12,7 +12,7 @@
 // file present in both forms is read uncompressed) and can be packed again.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
+import { brotliCompress } from '../native/codecs.js';
 import { TraceError } from './errors.js';
 import { FILES_DIR, PACKED_SUFFIX, SHA256_RE } from './container-format.js';
 import { TraceReader } from './trace-reader.js';
@@ -22,13 +22,7 @@ import { TraceReader } from './trace-reader.js';
  * gains 1% more for four times the time, 11 another 11% for a hundred times.
  */
 function compress(data: Buffer): Buffer {
-  return zlib.brotliCompressSync(data, {
-    params: {
-      [zlib.constants.BROTLI_PARAM_QUALITY]: 5,
-      [zlib.constants.BROTLI_PARAM_LGWIN]: 24,
-      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length,
-    },
-  });
+  return brotliCompress(data, 5, 24);
 }
 
 /** Below this ratio a file is kept uncompressed (compressed data, tiny files). */

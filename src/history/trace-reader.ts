@@ -1,9 +1,9 @@
 import { checkedBefore, rememberChecked } from './checked-files.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
-import { createHash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
+import { createRequire } from 'node:module';
+import { brotliDecompress, sha256, sha256Of } from '../native/codecs.js';
+import { ChunkCache } from './chunk-cache.js';
 import { crc32 } from './crc32.js';
 import { TraceError } from './errors.js';
 import {
@@ -72,12 +72,23 @@ function unsupported(what: string, version: unknown, supported: number | readonl
 
 const HASH_PIECE = Buffer.allocUnsafe(1 << 20);
 
+let zlibModule: typeof import('node:zlib') | undefined;
+/**
+ * node:zlib, for decompressing on libuv's thread pool (prefetchChunk): loaded when a
+ * replay first prefetches, not at start (it loads all of Node's streams, ~2 ms; the
+ * synchronous codecs are src/native/codecs.ts).
+ */
+function asyncZlib(): typeof import('node:zlib') {
+  zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+  return zlibModule;
+}
+
 /**
  * sha256 of a file, read a piece at a time into one buffer: reading cc1 (25 MB)
  * whole into a fresh buffer cost more than hashing it (page faults).
  */
 function hashOfFile(file: string): string {
-  const h = createHash('sha256');
+  const h = sha256();
   const fd = fs.openSync(file, 'r');
   try {
     for (let at = 0; ; ) {
@@ -89,7 +100,7 @@ function hashOfFile(file: string): string {
   } finally {
     fs.closeSync(fd);
   }
-  return h.digest('hex');
+  return h.digest();
 }
 
 export class TraceReader {
@@ -97,10 +108,7 @@ export class TraceReader {
   readonly eventCount: number;
   readonly truncated: Truncation | null;
   readonly complete: boolean;
-  private readonly cache = new LRUCache<number, Chunk>({
-    maxSize: CACHE_BYTES,
-    sizeCalculation: (c) => Math.max(1, c.data.length + 8 * c.offsets.length),
-  });
+  private readonly cache = new ChunkCache<Chunk>(CACHE_BYTES, (c) => c.data.length + 8 * c.offsets.length);
   private readonly verified = new Set<string>();
   /** chunks being decompressed off the JS thread (prefetchChunk) */
   private readonly pending = new Map<number, Promise<Chunk>>();
@@ -197,7 +205,7 @@ export class TraceReader {
     const { compressed, fail, info } = this.compressedChunk(i);
     let data: Buffer;
     try {
-      data = zlib.brotliDecompressSync(compressed, { maxOutputLength: info.uncompressedLength + 1 });
+      data = brotliDecompress(compressed, info.uncompressedLength + 1);
     } catch (e) {
       throw fail(`does not decompress (${(e as Error).message})`);
     }
@@ -219,7 +227,7 @@ export class TraceReader {
       return;  // readChunk reports it when the chunk is needed
     }
     const decoded = new Promise<Chunk>((resolve, reject) => {
-      zlib.brotliDecompress(compressed, { maxOutputLength: info.uncompressedLength + 1 }, (e, data) => {
+      asyncZlib().brotliDecompress(compressed, { maxOutputLength: info.uncompressedLength + 1 }, (e, data) => {
         if (e) reject(fail(`does not decompress (${e.message})`));
         else {
           try {
@@ -324,7 +332,7 @@ export class TraceReader {
       buf = this.packedFile(sha);
     }
     if (!this.verified.has(sha)) {
-      if (createHash('sha256').update(buf).digest('hex') !== sha) {
+      if (sha256Of(buf) !== sha) {
         // a hard link shared with the machine's file store: changed there, or through another trace
         const shared = links > 1 ? ` (it is one of ${links} hard links to a file shared with the file store and other traces, and was changed in place after it was stored)` : '';
         throw new TraceError('CORRUPT', `trace is corrupt: trace file ${FILES_DIR}/${sha} does not match its hash${shared}: ${this.dir}`);
@@ -344,7 +352,7 @@ export class TraceReader {
       throw e;
     }
     try {
-      return zlib.brotliDecompressSync(packed);
+      return brotliDecompress(packed);
     } catch (e) {
       throw new TraceError('CORRUPT', `trace is corrupt: trace file ${FILES_DIR}/${sha}${PACKED_SUFFIX} does not decompress (${(e as Error).message}): ${this.dir}`);
     }

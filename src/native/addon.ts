@@ -152,6 +152,8 @@ export interface NativeRecording {
   /** CPUID of a recorded process (the root, or one a stop reported): the answers it gets (null: this CPU's). */
   cpuidSetAnswers(pid: number, rows: number[][] | null): Promise<void>;
   cpuidEnableFaulting(pid: number): Promise<boolean>;
+  /** From now on the loop does both of the above at every exec stop (reported as the stop's cpuidFaulting: 1 on, 0 refused). */
+  cpuidAtExec(rows: number[][] | null): Promise<void>;
   cpuidPatch(pid: number, start: bigint, end: bigint, sites: bigint[]): Promise<number>;
   /**
    * Runs the program until maxBytes of events are encoded or something needs the
@@ -369,6 +371,12 @@ export interface Native {
   mapFileInto(pid: number, insnAddr: bigint, scratch: bigint, path: string, addr: bigint, length: bigint, prot: number, offset: bigint): Promise<bigint>;
   /** [leaf, subleaf, eax, ebx, ecx, edx] rows run on the tracer's CPU (APIC id masked out) */
   cpuidLeaves(): Promise<number[][]>;
+  /**
+   * Syscall entries every replay of this process answered at one stop
+   * (PTRACE_SYSEMU), entered again for real, and left through their exit stop
+   * (addon/replay_sysemu.h): diagnostics, synchronous.
+   */
+  sysemuCounts(): { skipped: number; reentered: number; left: number };
 
   // CPUID from the trace (addon/cpuid_emulation.cc, docs/portability.md).
   /** Every leaf and subleaf this CPU answers, and XCR0, read on the tracer's CPU. */

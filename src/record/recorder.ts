@@ -180,6 +180,7 @@ export class Recorder {
     globalThis.__rewindMark?.('captured');
     writer.flush(); // the start of the program is on disk before it runs
     await cpuid.afterExec(recording, pid, first, stored);
+    await cpuid.execsToLoop(recording);
 
     globalThis.__rewindMark?.('ready to run');
     let running = recording.run(table, BATCH_BYTES);
@@ -245,7 +246,7 @@ export class Recorder {
           case 'exec': {
             const snap = { ...(await captureAddressSpace(at, writer, fs.readlinkSync(`/proc/${at}/exe`))), argv: commandLineOf(at) };
             writer.append(encodeJsonEvent(EventKind.Exec, at, snap));
-            await cpuid.afterExec(recording, at, snap, stored);
+            await cpuid.afterExec(recording, at, snap, stored, stop.cpuidFaulting === undefined ? undefined : stop.cpuidFaulting === 1);
             break;
           }
           case 'async-signal': {

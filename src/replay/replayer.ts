@@ -11,6 +11,13 @@ import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayEx
 import { STUB_SYSCALL } from './stub.js';
 
 /** Where a replay's time went (ms, wall clock), for REWIND_TRACE_RUNS: the answer to "why is replay slower than native". */
+/**
+ * A clock in milliseconds for the replay's times (REWIND_TRACE_RUNS), from the
+ * process's hrtime: the global `performance` loads perf_hooks when first read (up to
+ * ~5 ms of a `replay --check` on a loaded machine, docs/startup.md).
+ */
+export const msNow = (): number => Number(process.hrtime.bigint()) / 1e6;
+
 export interface ReplayTimes {
   /** starting the first process: the stub, the recorded address space rebuilt */
   startMs: number;
@@ -61,6 +68,9 @@ function runOfOneProcess(data: Buffer, offset: number, processOf: Map<number, nu
   return { tid, count };
 }
 
+/** chunks decompressed ahead of the replay: one was not enough under load (docs/replay-speed.md) */
+const PREFETCH_DEPTH = 2;
+
 /** What one native run of a process's events ended with, once handled. */
 type Step =
   | { kind: 'more'; next: number }
@@ -89,10 +99,12 @@ export class Replayer {
 
   static async start(trace: TraceReader): Promise<Replayer> {
     const r = new Replayer(trace);
-    const started = performance.now();
+    const started = msNow();
     const first = firstExec(trace);
+    // decompressing while the first process is made (chunk 0 holds its exec)
+    for (let k = 1; k <= PREFETCH_DEPTH; k++) trace.prefetchChunk(k);
     const tracee = await startReplayProcess(trace, first.snapshot);
-    r.times.startMs += performance.now() - started;
+    r.times.startMs += msNow() - started;
     r.root = first.tid;
     r.procs.set(first.tid, tracee);
     await tracee.setProcess(first.tid, true, trace.meta.version >= 4);
@@ -188,9 +200,11 @@ export class Replayer {
           return undefined;
         }
         const index = trace.chunkIndexOf(this.next);
+        const waitedFrom = performance.now();
         const chunk = await trace.readChunkAsync(index);
-        // the next chunk decompresses on another thread while the loop replays this one
-        trace.prefetchChunk(index + 1);
+        this.times.chunksMs += performance.now() - waitedFrom;  // a chunk still decompressing holds the replay up
+        // the next chunks decompress on another thread while the loop replays this one
+        for (let k = 1; k <= PREFETCH_DEPTH; k++) trace.prefetchChunk(index + k);
         const offset = chunk.offsets[this.next - chunk.firstRecord];
         const { tid, count } = runOfOneProcess(chunk.data, offset, this.processOf);
         if (!this.procs.has(tid) && chunk.data[offset + 4] === EventKind.Stop) {
@@ -264,14 +278,14 @@ export class Replayer {
       throw new DivergenceError(`replay cannot go on at event ${index}: it belongs to process ${tid}, which the replay has not created (or which has ended)`);
     }
     const times = this.times;
-    let t = performance.now();
+    let t = msNow();
     const chunk = trace.readChunk(trace.chunkIndexOf(index));
     const offset = chunk.offsets[index - chunk.firstRecord];
-    times.chunksMs += performance.now() - t;
-    t = performance.now();
+    times.chunksMs += msNow() - t;
+    t = msNow();
     // The loop gets a copy of what it is given: only the records from here on.
     const r = await tracee.run(this.table, chunk.data.subarray(offset), 0, count);
-    times.nativeMs += performance.now() - t;
+    times.nativeMs += msNow() - t;
     times.nativeRuns++;
     for (const e of r.echo) hooks.onOutput?.(e.fd, e.data);
     this.served += r.served;
@@ -311,13 +325,13 @@ export class Replayer {
         throw new DivergenceError(divergenceMessage(next, r.stop.expected, r.stop.actual) + who);
       }
       case 'exec':
-        t = performance.now();
+        t = msNow();
         await this.exec(tid, tracee, next);
-        times.execMs += performance.now() - t;
+        times.execMs += msNow() - t;
         times.execs++;
         return { kind: 'exec', next: next + 1 };
       case 'need-js': {
-        t = performance.now();
+        t = msNow();
         let stopped;
         try {
           stopped = await applyJsEvent(tracee, trace, next);
@@ -327,7 +341,7 @@ export class Replayer {
           const process = this.processOf.get(tid) ?? tid;
           throw new PointNotFoundError(`${e.message} (process ${process}, thread ${tid})`);
         }
-        times.jsEventsMs += performance.now() - t;
+        times.jsEventsMs += msNow() - t;
         times.jsEvents++;
         return stopped === undefined ? { kind: 'more', next: next + 1 } : { kind: 'stopped', next: next + 1, reason: stopped };
       }

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
+import { sha256Of } from '../native/codecs.js';
 
 export const STUB_BASE = 0x6fff00000000n;
 export const STUB_SIZE = 0x1000n;
@@ -60,7 +60,7 @@ function stubImage(): Buffer {
 /** Writes the stub (once per content) and returns its path. */
 export function stubPath(): string {
   const img = stubImage();
-  const name = `rewind-stub-${createHash('sha256').update(img).digest('hex').slice(0, 16)}`;
+  const name = `rewind-stub-${sha256Of(img).slice(0, 16)}`;
   const file = path.join(os.tmpdir(), name);
   try {
     if (fs.readFileSync(file).equals(img)) return file;

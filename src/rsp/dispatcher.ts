@@ -193,7 +193,7 @@ export class Dispatcher {
         return this.one((await e.tlsAddress(tid, req.offset, req.lm)).toString(16));
       }
       case 'qThreadExtraInfo':
-        return this.one(encodeHex('replayed'));
+        return this.one(encodeHex(this.threads.extraInfo(req.thread?.tid ?? 0)));
       case 'haltReason':
         return { replies: await this.stopReplies(e.stopEvent) };
       case 'qXferRead':
@@ -291,6 +291,12 @@ export class Dispatcher {
 
   private async registers(req: Extract<Request, { type: 'readRegisters' | 'readRegister' | 'writeRegisters' | 'writeRegister' }>): Promise<DispatchResult> {
     const e = this.engine;
+    if (this.threads.laterSelected) {
+      // a thread the replay makes later (threads.ts): no register of it has a value here
+      if (req.type === 'writeRegisters' || req.type === 'writeRegister') return this.one(error(RspError.NoSuchThread));
+      const shape = req.type === 'readRegisters' ? await e.readRegisters() : await e.readRegister(req.regno);
+      return this.one('x'.repeat(shape.length * 2));
+    }
     switch (req.type) {
       case 'readRegisters':
         return this.one((await e.readRegisters()).toString('hex'));

@@ -80,6 +80,11 @@ const S = STRUCT_SIZES;
 
 type Body = Omit<SyscallSpec, 'name'>;
 
+/** The spec of syscall `name`, as SYSCALL_SPECS has it (undefined if it has none). */
+export function specOf(name: string): SyscallSpec | undefined {
+  return Object.prototype.hasOwnProperty.call(BODIES, name) ? { name, ...BODIES[name] } : undefined;
+}
+
 // ---- output descriptors -------------------------------------------------------------
 
 /** `bytes` at the pointer in argument `arg`. */
@@ -656,8 +661,14 @@ const BODIES: Record<string, Body> = {
   vserver: notImplemented,
 };
 
-/** Every x86-64 syscall rewind knows, keyed by name. */
-export const SYSCALL_SPECS: Record<string, SyscallSpec> = Object.fromEntries(
-  Object.entries(BODIES).map(([name, body]) => [name, { name, ...body }]),
-);
+/**
+ * Every x86-64 syscall rewind knows, keyed by name. Built only where it is used (the
+ * bundles drop it otherwise: ~0.5 ms of a start, docs/startup.md); the syscall table
+ * takes each spec from specOf.
+ */
+export const SYSCALL_SPECS: Record<string, SyscallSpec> = /* @__PURE__ */ specsByName();
+
+function specsByName(): Record<string, SyscallSpec> {
+  return Object.fromEntries(Object.entries(BODIES).map(([name, body]) => [name, { name, ...body }]));
+}
 

@@ -110,6 +110,36 @@ describe('the file store', () => {
     expect(r.stdout.toString()).toBe(kept.stdout);
   });
 
+  it('a check of a stored library (by the record that stored it, or a replay) outlives the next record\'s link to it, and a change after that is still caught', () => {
+    const store = tempDir('rewind-filestore-');
+    const hello = programPath('hello');
+    const sha = libcSha(hello);
+    const object = path.join(store, 'objects', sha);
+    const checks = path.join(store, 'checked', sha);
+    // the key src/history/checked-files.ts keeps a check under
+    const keyNow = () => {
+      const st = statSync(object, { bigint: true });
+      return `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}`;
+    };
+    const a = recordWith(store, [hello]);  // stores libc: hashed as it was copied
+    expect(readFileSync(checks, 'utf8').split('\n')).toContain(keyNow());
+    expect(check(a.trace, store).status).toBe(a.status);
+    const b = recordWith(store, [hello]);  // its link moved libc's ctime: the check moved with it
+    expect(readFileSync(checks, 'utf8').split('\n')).toContain(keyNow());
+    expect(check(b.trace, store).status).toBe(b.status);
+
+    // changed in place afterwards (size and mtime kept): the ctime moved, so checked again, and refused
+    chmodSync(object, 0o644);
+    const fd = openSync(object, 'r+');
+    writeSync(fd, Buffer.from('XX'), 0, 2, 1000);
+    closeSync(fd);
+    utimesSync(object, 0, 0);
+    expect(readFileSync(checks, 'utf8').split('\n')).not.toContain(keyNow());
+    const r = check(b.trace, store);
+    expect(r.status).toBe(125);
+    expect(r.stderr.toString()).toContain(`trace file files/${sha} does not match its hash`);
+  });
+
   it('a store file changed in place is refused: by record when its size changed, by replay when only its bytes did', () => {
     const store = tempDir('rewind-filestore-');
     const hello = programPath('hello');

@@ -1,6 +1,7 @@
 // Helpers for the gdb tests: serve a trace with `rewind replay --once --port 0`,
 // drive the real gdb in batch mode against it, and run the same commands natively.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { CLI, rewind, runNative, tempDir, type RunResult } from '../helpers.js';
 
@@ -26,27 +27,38 @@ export interface Server {
  */
 export function startServer(trace: string, extra: string[] = ['--once'], opts: { lifetimeMs?: number; env?: Record<string, string> } = {}): Promise<Server> {
   const env = opts.env ? { ...process.env, ...opts.env } : process.env;
-  const child = spawn(process.execPath, [CLI, 'replay', trace, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let err = '';
+  // The server's stderr goes to a file, not a pipe: gdb runs synchronously (spawnSync)
+  // while the server serves it, so nothing would drain a pipe, and a server that logs
+  // more than a pipe holds (REWIND_TRACE_RUNS, stacks) would wait on it while gdb
+  // waits on the server, until gdb's timeout.
+  const logPath = path.join(tempDir('rewind-server-'), 'stderr');
+  const log = fs.openSync(logPath, 'w+');
+  const child = spawn(process.execPath, [CLI, 'replay', trace, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', log], env });
+  fs.closeSync(log);
+  const err = () => fs.readFileSync(logPath, 'utf8');
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.lifetimeMs ?? 180_000);
   child.on('exit', () => clearTimeout(timer));
   return new Promise((resolve, reject) => {
-    const giveUp = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the server did not start listening within ${SERVER_START_MS / 1000} s:\n${err}`));
-    }, SERVER_START_MS);
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /on 127\.0\.0\.1:(\d+)/.exec(err);
-      if (m) {
-        clearTimeout(giveUp);
-        resolve({ port: Number(m[1]), child, stderr: () => err, exited, kill: () => child.kill('SIGKILL') });
-      }
-    });
-    child.on('exit', (code) => {
+    const done = () => {
       clearTimeout(giveUp);
-      reject(new Error(`the server exited (${code}) before listening:\n${err}`));
+      clearInterval(poll);
+    };
+    const giveUp = setTimeout(() => {
+      done();
+      child.kill('SIGKILL');
+      reject(new Error(`the server did not start listening within ${SERVER_START_MS / 1000} s:\n${err()}`));
+    }, SERVER_START_MS);
+    const poll = setInterval(() => {
+      const m = /on 127\.0\.0\.1:(\d+)/.exec(err());
+      if (m) {
+        done();
+        resolve({ port: Number(m[1]), child, stderr: err, exited, kill: () => child.kill('SIGKILL') });
+      }
+    }, 20);
+    child.on('exit', (code) => {
+      done();
+      reject(new Error(`the server exited (${code}) before listening:\n${err()}`));
     });
   });
 }
@@ -120,13 +132,13 @@ export function withoutEndOfHistory(text: string): string {
   return lines.join('\n').trim();
 }
 
-/** Records PROGRAM into a fresh trace directory (`syscallbuf`: with the syscall buffer); returns the trace path. */
-export function record(program: string, args: string[] = [], opts: { syscallbuf?: boolean } = {}): string {
+/** Records PROGRAM into a fresh trace directory (`syscallbuf`: with the syscall buffer; `options`: more of record's); returns the trace path. */
+export function record(program: string, args: string[] = [], opts: { syscallbuf?: boolean; options?: string[] } = {}): string {
   const root = tempDir('rewind-gdb-');
   const trace = path.join(root, 'trace');
   // These tests compare gdb's output with a native run byte for byte: without the
   // syscall buffer's preload library, libraries load at the same addresses as natively.
-  const r = rewind(['record', ...(opts.syscallbuf ? [] : ['--no-syscallbuf']), '-o', trace, '--', program, ...args], { traceRoot: root });
+  const r = rewind(['record', ...(opts.syscallbuf ? [] : ['--no-syscallbuf']), ...(opts.options ?? []), '-o', trace, '--', program, ...args], { traceRoot: root });
   if (!/trace saved to/.test(r.stderr.toString())) throw new Error(`recording ${program} failed:\n${r.stderr}`);
   return trace;
 }

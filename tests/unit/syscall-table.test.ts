@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ARG_BITS_SHIFT, Action, ArgBits, Check, MAX_OUTS, ROW_INTS, RowFlag, Size, TABLE_ROWS } from '../../src/syscalls/abi.js';
 import { SYSCALL_ARG_BITS, SYSCALLS_WITHOUT_ARITY } from '../../src/syscalls/arity.js';
 import { SYSCALL_NAMES, SYSCALL_NUMBERS, syscallName } from '../../src/syscalls/names.js';
-import { encodeSyscallTable, specFor } from '../../src/syscalls/table.js';
+import { encodeSyscallTable, specFor, validateSyscallSpecs } from '../../src/syscalls/table.js';
 import { STRUCT_SIZES, SYSCALL_SPECS } from '../../src/syscalls/specs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -112,6 +112,13 @@ describe('syscall table encoding', () => {
 });
 
 describe('syscall specs', () => {
+  it('are valid rows of the table (checked here, not at every start)', () => {
+    expect(() => validateSyscallSpecs()).not.toThrow();
+    expect(() => validateSyscallSpecs({ read: { name: 'read', action: 999 } })).toThrow(/syscall spec read: bad action 999/);
+    expect(() => validateSyscallSpecs({ nosuchcall: { name: 'nosuchcall', action: Action.Emulate } })).toThrow(/not an x86-64 syscall/);
+    expect(() => validateSyscallSpecs({ read: { name: 'read', action: Action.Emulate, outs: [{ arg: 7, size: Size.Fixed, param: 8 }] } })).toThrow(/output argument 7/);
+  });
+
   it('names only syscalls in SYSCALL_NAMES, under their own name', () => {
     for (const [key, spec] of Object.entries(SYSCALL_SPECS)) {
       expect(SYSCALL_NUMBERS[key], key).toBeTypeOf('number');

@@ -25,9 +25,11 @@ function rec(tag: number, extra = 0): Buffer {
   return b;
 }
 
+/** Quality 4, the window the smallest that spans the data (2^lgwin - 16 bytes), 2^10 to 2^22. */
 function brotli(data: Buffer): Buffer {
+  const lgwin = Math.min(22, Math.max(10, Math.ceil(Math.log2(data.length + 16))));
   return zlib.brotliCompressSync(data, {
-    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4, [zlib.constants.BROTLI_PARAM_LGWIN]: 22 },
+    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4, [zlib.constants.BROTLI_PARAM_LGWIN]: lgwin },
   });
 }
 

@@ -1,0 +1,210 @@
+// gdb's own code in a threaded replay (docs/timeline.md, "gdb with threads"; issue 9):
+// `call` and `print f(x)` in the thread gdb stands in, the other threads staying where
+// the recording has them; a function that reads the thread-local of the thread it runs
+// in; `jump`; a call that blocks on a lock another thread holds, stopped by ^C; then the
+// replay goes on from the recorded state. tests/programs/threads/gdb_calls.c.
+//
+// gdb 13 cannot call functions in a native process on a CPU with AMX state (it writes
+// an XSAVE buffer of the size it knows and the kernel answers EFAULT: "Couldn't write
+// extended state status"), so where that is so the calls' values are checked against
+// what the program computes (add(a, b) = a + b and counts its calls; scaled_id(k) =
+// the thread's my_id * k: main 7, worker n 100 + n); where native calls work, they are
+// compared with native gdb's. What runs without calls (jump, the thread list) is
+// compared with native gdb's as it is.
+//
+// Also here: gdb's thread numbers after a reverse-continue back past the threads'
+// creation and a continue forward again, and rounds.c's breakpoint at the first state
+// of a worker's interval right after a thread-created stop (it was stepped over).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUILD_DIR, requireTool, tempDir } from '../helpers.js';
+import { afterMark, debugReplay, gdbNative, MARK, record, startServer } from './gdb-support.js';
+
+const PROGRAM = path.join(BUILD_DIR, 'threads', 'gdb_calls');
+const ROUNDS = path.join(BUILD_DIR, 'threads', 'rounds');
+/** native gdb 13 on an AMX CPU: its calls fail (see the top of the file) */
+const NO_NATIVE_CALLS = /Couldn't write extended state status/;
+
+/** The `$N = value` lines of a transcript, in order. */
+function values(text: string): string[] {
+  return [...text.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => m[1]);
+}
+
+/** The frames `info threads` shows for threads other than `but`, at each `info threads` of the transcript. */
+function otherThreads(text: string, but: number): string[][] {
+  const tables: string[][] = [];
+  let rows: string[] | undefined;
+  for (const l of text.split('\n')) {
+    if (/^ +Id +Target Id +Frame/.test(l)) tables.push((rows = []));
+    else if (rows && /^[* ] +\d+ /.test(l)) {
+      if (Number(/^[* ] +(\d+)/.exec(l)![1]) !== but) rows.push(l.replace(/^[* ]/, ' '));
+    } else rows = undefined;
+  }
+  return tables;
+}
+
+/** A transcript without the lines that name threads as only the native run or only the replay does (libthread_db's names, tids). */
+function comparable(text: string): string {
+  return text.split('\n').filter((l) => !/^\[New Thread |^\[Switching to Thread |^\[Thread debugging using libthread_db|^Using host libthread_db/.test(l)).join('\n');
+}
+
+describe('gdb\'s own code in a threaded replay', () => {
+  it('call and print f(x) run in the thread gdb stands in, with its thread-locals, the others staying put; the replay then goes on as recorded', async () => {
+    requireTool('gdb');
+    const calls = [
+      'break worker_mark', 'continue', 'info threads',
+      'call add(2, 3)', 'print scaled_id(10)', 'print my_id', 'print calls', 'info threads',
+      'thread 1', 'print scaled_id(10)', 'thread 3', 'print scaled_id(10)', 'print add(1, 1)', 'print calls',
+    ];
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [...calls, 'continue', 'print calls', 'print my_id', 'delete', 'continue', 'continue']);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    expect(out).toMatch(/^Thread 2 "gdb_calls" hit Breakpoint 2, worker_mark \(id=1\)/m);
+    // worker 1: 2 + 3, its my_id (101) * 10, its my_id, one call made; main: 7 * 10;
+    // worker 2: 102 * 10, 1 + 1, two calls made (in the copy the calls run in)
+    expect(values(out).slice(0, 8)).toEqual(['5', '1010', '101', '1', '70', '1020', '2', '2']);
+    // the others stood still while worker 1 ran gdb's code
+    const [before, after] = otherThreads(out, 2);
+    expect(before).toHaveLength(2);
+    expect(after).toEqual(before);
+    // then the replay: worker 2 stops as recorded, and nothing of the calls is left
+    expect(out).toMatch(/\nThread 3 "gdb_calls" hit Breakpoint 2, worker_mark \(id=2\)[^]*\n\$9 = 0\n\$10 = 102\n/);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
+    const native = afterMark(gdbNative(PROGRAM, [...calls, 'kill']));
+    if (!NO_NATIVE_CALLS.test(native)) expect(values(out).slice(0, 8)).toEqual(values(native).slice(0, 8));
+  });
+
+  it('a first call in a thread that stands in a syscall (blocked in read, in pthread_join) runs there, and the call is not entered again', async () => {
+    requireTool('gdb');
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [
+      'break worker_mark', 'continue', 'thread 3', 'print scaled_id(3)', 'thread 1', 'print word_sum(&word, 0, 0)', 'print add(20, 22)',
+      'bt 1', 'thread 2', 'continue', 'print $_thread', 'delete', 'continue', 'continue',
+    ]);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    // worker 2 (my_id 102) from its read, main from its futex wait (entered again with
+    // word_sum's arguments, that call would wait for ever: gdb_calls.c), then main again
+    expect(values(out).slice(0, 3)).toEqual(['306', '1', '42']);
+    // main is still in its wait, and the replay goes on: worker 2 stops as recorded
+    expect(out).toMatch(/\n#0 +__futex_abstimed_wait_common64 /);
+    expect(out).toMatch(/\nThread 3 "gdb_calls" hit Breakpoint 2, worker_mark \(id=2\)[^]*\n\$4 = 3\n/);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
+  });
+
+  it('jump in a worker runs in the copy to the next breakpoint as natively; its thread\'s end there puts gdb back at the recorded state', async () => {
+    requireTool('gdb');
+    const jump = ['break 63', 'continue', 'print skipped', 'tbreak after_skip', 'jump 64', 'print skipped', 'print id'];
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [
+      ...jump, 'continue', 'print $_thread', 'print skipped', 'next', 'print skipped', 'delete', 'continue', 'continue',
+    ]);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    const native = afterMark(gdbNative(PROGRAM, [...jump, 'kill']));
+    // up to the temporary breakpoint, as natively: skipped is not set, the jump went over it
+    const cut = (t: string) => t.slice(0, t.indexOf('$3 = ') + 6);
+    expect(cut(comparable(out))).toBe(cut(comparable(native)));
+    expect(out).toMatch(/\nThread 2 \"gdb_calls\" hit Temporary breakpoint 3, after_skip \(id=1\)[^]*\n\$2 = 0\n\$3 = 1\n/);
+    // the worker then ends in the copy (no thread runs with it there, as if scheduler-locking were on):
+    // gdb is told, and is back where the recording stands, at line 63 in worker 1, which sets skipped on `next`
+    expect(out).toContain('rewind: the code gdb ran ended its thread or its process');
+    expect(out).toMatch(/\nThread 2 "gdb_calls" received signal SIGKILL, Killed\.\nworker \(arg=0x1\) at [^\n]*gdb_calls\.c:63\n[^]*\$4 = 2\n\$5 = 0\n64\t[^\n]*\n\$6 = 1\n/);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
+  });
+
+  it('a call that blocks on a lock another thread holds waits until ^C, which stops it as a signal in a called function; the replay then goes on', async () => {
+    requireTool('gdb');
+    const mark = path.join(tempDir('rewind-gcall-'), 'call-runs');
+    const server = await startServer(record(PROGRAM));
+    try {
+      const commands = [
+        `target remote 127.0.0.1:${server.port}`, 'break worker_mark', 'continue', `echo ${MARK}\\n`, 'set unwindonsignal on',
+        `print take_lock("${mark}")`, 'print $_thread', 'print add(4, 5)', 'continue', 'print calls', 'delete', 'continue', 'continue',
+      ];
+      const gdb = spawn('gdb', ['-batch', '-nx', '-l', '10000', '-ex', 'set pagination off', '-ex', 'set confirm off', ...commands.flatMap((c) => ['-ex', c])], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      gdb.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      gdb.stderr.on('data', (d: Buffer) => (text += d.toString()));
+      const exited = new Promise<number | null>((resolve) => gdb.on('exit', (code) => resolve(code)));
+      // take_lock leaves the file once it runs: gdb then waits for the call, and its ^C goes to the server
+      // (the guard only ends a hang; it decides nothing)
+      const guard = setTimeout(() => gdb.kill('SIGKILL'), 150_000);
+      const poll = setInterval(() => {
+        if (!existsSync(mark)) return;
+        clearInterval(poll);
+        gdb.kill('SIGINT');
+      }, 50);
+      const code = await exited;
+      clearInterval(poll);
+      clearTimeout(guard);
+      expect(code, text).toBe(0);
+      const out = text.slice(text.indexOf(MARK) + MARK.length);
+      expect(out).toMatch(/\nThread 2 "gdb_calls" received signal SIGINT, Interrupt\.\n/);
+      expect(out).toContain('The program being debugged was signaled while in a function called from GDB.\nGDB has restored the context to what it was before the call.');
+      // worker 1 back at worker_mark, another call there works, and the replay goes on as recorded
+      expect(values(out)).toEqual(['2', '9', '0']);
+      expect(out).toMatch(/\nThread 3 "gdb_calls" hit Breakpoint 1, worker_mark \(id=2\)/);
+      expect(out).toMatch(/\[Inferior 1 \(process \d+\) exited normally\]/);
+    } finally {
+      server.kill();
+    }
+  });
+});
+
+describe('gdb\'s threads across reverse execution', () => {
+  it('a breakpoint at a worker\'s first state right after a thread-created stop is hit (rounds.c: every round of every worker, as natively)', async () => {
+    requireTool('gdb');
+    const commands = ['break *after_yield', ...Array.from({ length: 12 }, () => ['continue', 'print my_id * 10 + my_round']).flat()];
+    const hits = (text: string) => values(text).sort();
+    const native = afterMark(gdbNative(ROUNDS, commands));
+    expect(hits(native)).toEqual(['10', '11', '12', '13', '20', '21', '22', '23', '30', '31', '32', '33']);
+    // which thread's record follows a clone is the schedule's choice: --chaos runs a
+    // random ready thread next (with these seeds the old continue missed one or two hits
+    // in 5 recordings of 6; without --chaos only under load)
+    for (const seed of [2, 3, 5]) {
+      const { gdb, server } = await debugReplay(record(ROUNDS, [], { options: ['--chaos', '--chaos-seed', String(seed)] }), [...commands, 'kill']);
+      expect(hits(afterMark(gdb)), `--chaos-seed ${seed}\n${server}`).toEqual(hits(native));
+    }
+  });
+
+  it('reverse-continue back before the threads were made, then forward again: gdb keeps their numbers, as natively', async () => {
+    requireTool('gdb');
+    const forward = ['break worker_mark', 'continue', 'info threads'];
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [
+      ...forward, 'tbreak 75', 'reverse-continue', 'info threads', 'thread 2', 'print $pc', 'thread 1',
+      'continue', 'info threads', 'delete', 'continue', 'continue',
+    ]);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    expect(out).toMatch(/\nThread 1 "gdb_calls" hit Temporary breakpoint 3, main \(\) at [^\n]*gdb_calls\.c:75\n/);
+    // before their creation the workers are listed as made later, with nothing to show (threads.ts)
+    expect(out).toMatch(/\n {2}2 +Thread \d+\.\d+ "gdb_calls" \(not made yet here\) <unavailable> in \?\? \(\)\n {2}3 +Thread \d+\.\d+ "gdb_calls" \(not made yet here\) <unavailable> in \?\? \(\)\n/);
+    expect(out).toMatch(/\n\$1 = <unavailable>\n/);
+    // made again on the way forward, they are threads 2 and 3 again, as natively
+    const numbers = (text: string) => otherThreads(text, 0).map((rows) => rows.map((r) => Number(/^ +(\d+)/.exec(r)![1])));
+    const native = afterMark(gdbNative(PROGRAM, [...forward, 'kill']));
+    expect(numbers(native)).toEqual([[1, 2, 3]]);
+    expect(numbers(out)).toEqual([[1, 2, 3], [1, 2, 3], [1, 2, 3]]);
+    expect(out.match(/\nThread 2 "gdb_calls" hit Breakpoint 2, worker_mark \(id=1\)/g)).toHaveLength(2);
+    // gdb heard of each as new once, on the first way forward
+    expect(out.match(/\[New Thread /g)).toHaveLength(2);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
+  });
+
+  it('reverse-continue back over the workers\' ends: they are new threads to gdb again (it forgot them at their ends, as natively), then end again', async () => {
+    requireTool('gdb');
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [
+      'break 78', 'continue', 'info threads', 'break worker_mark', 'reverse-continue', 'info threads', 'continue', 'info threads', 'delete', 'continue', 'continue',
+    ]);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    // the latest hit before line 78 is worker 2's; both workers are alive there
+    expect(out).toMatch(/\nThread 1 "gdb_calls" hit Breakpoint 2, main \(\) at [^\n]*gdb_calls\.c:78\n/);
+    expect(out).toMatch(/\nThread \d "gdb_calls" hit Breakpoint 3, worker_mark \(id=2\)/);
+    expect(otherThreads(out, 0).map((rows) => rows.length)).toEqual([1, 3, 1]);
+    expect(out.match(/\[New Thread /g)).toHaveLength(4);
+    expect(out.match(/\[Thread \d+\.\d+ exited\]/g)).toHaveLength(4);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
+  });
+});
