@@ -122,16 +122,6 @@ export class Timeline {
     const e = this.proc.next;
     const base = this.proc.baseFor(e);
     const exact = at.exact && at.n > 0;
-    // A stop in a thread other than the one of the next record (the creator at a
-    // thread-created stop, its clone event done): the interval's own thread has not run
-    // yet, so the state is that interval's first, named by that thread's pc (positions
-    // are the running thread's: forward.ts, runningPid). Named by the stopped thread's
-    // pc, a window ending there ran past it ("lost the way back").
-    const running = this.proc.runningThread;
-    if (this.proc.threads.made && running !== undefined && at.thread !== running && !run.stop.watch) {
-      const startPc = getReg(await native().getRegs(this.proc.runningPid), 'rip');
-      return { kind: 'mark', mark: { e, base: 0, pc: startPc, n: 1, steps: 0 } };
-    }
     let pos: Pos;
     if (run.stop.reason === 'thread-created') {
       // the run stopped just after the clone event, whose interval the native position
