@@ -284,8 +284,7 @@ export class ReverseSearch {
       if ('hit' in tail) return { pos: { kind: 'mark', mark: tail.hit }, reason: 'swbreak', slot: -1, counted: true };
       if ('rest' in tail) [end, wider] = [tail.rest, undefined];
     } else if (s.e < end.e && tailSearched && sw.length && slots.every((x) => !x) && intervalKind(this.proc.trace, end.e) === 'start' && !(await this.isIntervalStart(end))) {
-      // the tail was searched by the window from its interval's start: the rest ends at that start
-      // (without this, the window ran in one piece with a trap per hit: a thread's whole round)
+      // the tail was searched by the window from its interval's start: the rest ends there (else: a trap per hit)
       [end, wider] = [{ e: end.e, base: 0, pc: await this.seeker.boundaryPc(end.e), n: 1, steps: 0 }, undefined];
     }
     if (s.e < end.e && sw.length && slots.every((x) => !x) && spanIsCountable(this.proc.trace, s.e, end.e, this.proc.threads.firstTid || undefined) && (await this.isIntervalStart(end))) {
