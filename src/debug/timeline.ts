@@ -31,7 +31,7 @@ const CHECKPOINT_EVERY_EVENTS = 200;
 /** REWIND_TRACE_RUNS=1: every run of the engine is described on stderr (for studying searches) */
 const TRACE_RUNS = !!process.env.REWIND_TRACE_RUNS;
 export function traceRuns(text: () => string): void {
-  if (TRACE_RUNS) process.stderr.write(`rewind: [${(performance.now() / 1000).toFixed(3)} s] ${text()}\n`);
+  if (TRACE_RUNS) process.stderr.write(`rewind: ${text()}\n`);
 }
 
 function countsOf(s: NativeSlice): Map<bigint, number> {

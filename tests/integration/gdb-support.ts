@@ -35,7 +35,16 @@ export function startServer(trace: string, extra: string[] = ['--once'], opts: {
   const log = fs.openSync(logPath, 'w+');
   const child = spawn(process.execPath, [CLI, 'replay', trace, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', log], env });
   fs.closeSync(log);
-  const err = () => fs.readFileSync(logPath, 'utf8');
+  // (once the test has ended, its temporary directory is gone: what was logged is kept)
+  let last = '';
+  const err = () => {
+    try {
+      last = fs.readFileSync(logPath, 'utf8');
+    } catch {
+      // removed with the test's directory
+    }
+    return last;
+  };
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.lifetimeMs ?? 180_000);
   child.on('exit', () => clearTimeout(timer));
