@@ -45,6 +45,7 @@
         "addon/debug_regs.cc",
         "addon/process_copy.cc",
         "addon/thread_copy.cc",
+        "addon/thread_inject.cc",
         "addon/thread_exports.cc",
         "addon/replay_thread_copy.cc",
         "addon/slice_timer.cc",

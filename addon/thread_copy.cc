@@ -39,6 +39,7 @@
 
 #include "process_copy.h"
 #include "ptrace_ops.h"
+#include "thread_inject.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -160,71 +161,6 @@ std::vector<siginfo_t> peekPending(pid_t tid, bool shared) {
     if (got == 0) return out;
     out.insert(out.end(), batch, batch + got);
   }
-}
-
-// Whether a signal the thread does not block is pending for it: the single step of
-// an injection would take it (a signal-delivery stop instead of the step's trap).
-bool signalWaiting(pid_t tid, uint64_t blocked) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/status", int(tid));
-  FILE* f = std::fopen(path, "r");
-  if (!f) return false;
-  char line[256];
-  unsigned long long pending = 0, mask = 0;
-  while (std::fgets(line, sizeof line, f))
-    if (std::sscanf(line, "SigPnd: %llx", &mask) == 1 || std::sscanf(line, "ShdPnd: %llx", &mask) == 1) pending |= mask;
-  std::fclose(f);
-  return (pending & ~blocked) != 0;
-}
-
-void setSigmask(pid_t tid, uint64_t mask) {
-  if (ptrace(PTRACE_SETSIGMASK, tid, (void*)sizeof mask, &mask) != 0) fail(tid, errno, "ptrace(PTRACE_SETSIGMASK)");
-}
-
-// A thread at a syscall's entry stop cannot take an injection: stepping from there
-// traps before any instruction, the call still pending. leaveEntry puts it just
-// before its `syscall` instruction instead (the call skipped: orig_rax -1), at a
-// signal-delivery stop; returnToEntry runs that instruction again to the entry stop
-// of the same call, and gives it the registers it had there. A thread made in the
-// copy reaches its original's entry stop the same way. Every signal is held
-// meanwhile, so that none is delivered on the way.
-void leaveEntry(pid_t tid, const user_regs_struct& atEntry) {
-  user_regs_struct r = atEntry;
-  r.orig_rax = uint64_t(-1);
-  r.rax = atEntry.orig_rax;
-  r.rip = atEntry.rip - 2;  // `syscall` (0f 05) is two bytes
-  uint64_t mask = 0;
-  if (ptrace(PTRACE_GETSIGMASK, tid, (void*)sizeof mask, &mask) != 0) fail(tid, errno, "ptrace(PTRACE_GETSIGMASK)");
-  bool hold = signalWaiting(tid, mask);
-  if (hold) setSigmask(tid, ~uint64_t(0));
-  setRegs(tid, r);
-  resume(tid, PTRACE_SINGLESTEP, 0);
-  Stop st = waitStop(tid);
-  if (hold) setSigmask(tid, mask);
-  if (st.kind != Stop::kSignal || st.sig != SIGTRAP) fail(tid, EPROTO, "it did not leave its syscall's entry for a trap");
-  setRegs(tid, r);
-}
-
-void returnToEntry(pid_t tid, const user_regs_struct& atEntry) {
-  user_regs_struct r = atEntry;
-  r.orig_rax = uint64_t(-1);
-  r.rax = atEntry.orig_rax;
-  r.rip = atEntry.rip - 2;
-  uint64_t mask = 0;
-  if (ptrace(PTRACE_GETSIGMASK, tid, (void*)sizeof mask, &mask) != 0) fail(tid, errno, "ptrace(PTRACE_GETSIGMASK)");
-  bool hold = signalWaiting(tid, mask);
-  if (hold) setSigmask(tid, ~uint64_t(0));
-  setRegs(tid, r);
-  Stop st;
-  // a seccomp filter that traces the call stops it before its entry stop
-  for (int tries = 0; tries < 3; tries++) {
-    resume(tid, PTRACE_SYSCALL, 0);
-    st = waitStop(tid);
-    if (!(st.kind == Stop::kEvent && st.event == PTRACE_EVENT_SECCOMP)) break;
-  }
-  if (hold) setSigmask(tid, mask);
-  if (st.kind != Stop::kSyscall) fail(tid, EPROTO, "it did not come back to its syscall's entry");
-  setRegs(tid, atEntry);
 }
 
 std::string threadName(pid_t pid, pid_t tid) {

@@ -4,11 +4,14 @@
 // resume/waitStop: a thread set going, and the next stop of one thread waited for
 // apart, which a process whose threads wait for each other needs (resumeAndWait
 // would wait for one while the thread it waits on stays stopped); execFromThread,
-// the exec a thread other than the first makes in replay (replay_thread_exec.h).
+// the exec a thread other than the first makes in replay (replay_thread_exec.h);
+// injectSyscallInThread, a syscall run in a thread from any stop the replay left it
+// in (thread_inject.h).
 #include "thread_exports.h"
 
 #include <sys/ptrace.h>
 
+#include <array>
 #include <memory>
 #include <string>
 
@@ -17,6 +20,7 @@
 #include "replay_thread_copy.h"
 #include "replay_thread_exec.h"
 #include "thread_copy.h"
+#include "thread_inject.h"
 #include "tracee_exports.h"
 #include "tracer_thread.h"
 
@@ -122,6 +126,26 @@ Value ExecFromThread(const CallbackInfo& info) {
   });
 }
 
+Value InjectSyscallInThread(const CallbackInfo& info) {
+  const char* usage = "injectSyscallInThread(tid, insnAddr: bigint, nr: number, args: bigint[6]): bigint "
+                      "(the thread may stand at a syscall's entry: thread_inject.h)";
+  USAGE_CHECK(info.Length() == 4 && info[0].IsNumber() && info[1].IsBigInt() && info[2].IsNumber() &&
+                  info[3].IsArray() && info[3].As<Napi::Array>().Length() == 6,
+              usage);
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  USAGE_CHECK(tid > 0, usage);
+  uint64_t insn = big(info[1]);
+  int64_t nr = info[2].As<Napi::Number>().Int64Value();
+  std::array<uint64_t, 6> args;
+  for (uint32_t i = 0; i < 6; i++) args[i] = big(info[3].As<Napi::Array>().Get(i));
+  return submitToTracer(info.Env(), usage, [tid, insn, nr, args] {
+    int64_t r = injectSyscallInThread(tid, insn, nr, args.data());
+    Outcome o;
+    o.build = [r](Napi::Env env) { return Napi::BigInt::New(env, r); };
+    return o;
+  });
+}
+
 }  // namespace
 
 Napi::Value replayedCopyToJs(Napi::Env env, const std::vector<TraceePtr>& copies) {
@@ -141,6 +165,7 @@ void registerThreadExports(Napi::Env env, Napi::Object exports) {
   exports.Set("resume", Napi::Function::New(env, Resume));
   exports.Set("waitStop", Napi::Function::New(env, WaitStop));
   exports.Set("execFromThread", Napi::Function::New(env, ExecFromThread));
+  exports.Set("injectSyscallInThread", Napi::Function::New(env, InjectSyscallInThread));
 }
 
 }  // namespace rw

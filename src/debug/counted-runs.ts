@@ -2,11 +2,13 @@
 // (docs/timeline.md, "Counting in the process"): a window of a reverse search
 // counted in one run at native speed, and a run to the n-th arrival at a pc hit
 // millions of times. Both stay inside one interval (hit-counters.ts says why) and
-// fall back to int3 traps, with the same answers, when a pc cannot be counted.
+// fall back to int3 traps, with the same answers, when a pc cannot be counted. In a
+// process of several threads they count every thread's arrivals (counter-host.ts).
 import { getReg } from '../arch/registers.js';
 import { native, TargetKind } from '../native/addon.js';
 import type { RunPosition } from '../native/stop-report.js';
 import type { Refusal } from './counter-stub.js';
+import { counterHost } from './counter-host.js';
 import type { ReplayedProcess } from './forward.js';
 import { COUNTER_PAGES_SIZE, installCounters, readCounters, removeCounters, type CounterReading, type CounterSite } from './hit-counters.js';
 import type { Mark } from './marks.js';
@@ -29,9 +31,6 @@ async function ripOf(pid: number): Promise<bigint> {
   return getReg(await native().getRegs(pid), 'rip');
 }
 
-/** No counting stubs in a process that made threads (yet): the runs trap instead. */
-const THREADS_REFUSED: CountRefusal = { refused: 'the process has made threads' };
-
 /** Why a run could not be counted; `moved`: the process was stepped on the way (it is no longer where the run was to start). */
 type CountRefusal = Refusal & { moved?: boolean };
 
@@ -42,6 +41,19 @@ interface CountedRun {
   pages: bigint[];
 }
 
+/** A refusal to count, said in the trace of runs and kept in the process's statistics (`monitor stats`). */
+function refusedHere(proc: ReplayedProcess, why: string): CountRefusal {
+  traceRuns(() => `no counting in the process: ${why}`);
+  proc.stats.countRefusals++;
+  return { refused: why };
+}
+
+/** A run that counted in the process, kept in the statistics (`monitor stats`): the tests check counting was used. */
+function countedHere(proc: ReplayedProcess, readings: CounterReading[]): void {
+  proc.stats.countedRuns++;
+  for (const r of readings) proc.stats.countedArrivals += r.count;
+}
+
 /** at most this many instructions are stepped to leave a patch's bytes before counting (a patch covers 5 bytes or a few more) */
 const STEP_OUT_MAX = 16;
 
@@ -50,9 +62,9 @@ const STEP_OUT_MAX = 16;
  * installed. `arm` gets the optional sites that cannot be counted, to trap on them.
  */
 async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: CounterSite[], target: Mark, search: boolean, silent: bigint[], arm?: (pcs: bigint[]) => Promise<void>, trapped: bigint[] = []): Promise<CountedRun | CountRefusal> {
-  if (proc.threads.made) return THREADS_REFUSED;
-  // the stubs' pages are mapped by syscalls injected in the first thread, which may stand in a syscall
-  let installed = await installCounters(proc.tracee, sites, [await ripOf(proc.runningPid), ...silent, ...trapped]);
+  const host = counterHost(proc);
+  if ('refused' in host) return refusedHere(proc, host.refused);
+  let installed = await installCounters(host, sites, [await ripOf(proc.runningPid), ...silent, ...trapped]);
   // The process stands inside the bytes a patch would cover (a handler returned to the
   // instruction after a counted pc, the start of a stretch): a jump written there would
   // cut its instruction. It is stepped out first; the instructions stepped are not
@@ -67,13 +79,9 @@ async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: Coun
     if (step.stop.kind !== 'stopped' || step.stop.reason !== 'step' || proc.next !== target.e || step.interrupted) {
       return { refused: 'could not step out of the bytes a patch covers', moved };
     }
-    installed = await installCounters(proc.tracee, sites, [await ripOf(proc.runningPid), ...silent, ...trapped]);
+    installed = await installCounters(host, sites, [await ripOf(proc.runningPid), ...silent, ...trapped]);
   }
-  if ('refused' in installed) {
-    const why = installed.refused;
-    traceRuns(() => `no counting in the process: ${why}`);
-    return { refused: why, moved };
-  }
+  if ('refused' in installed) return { ...refusedHere(proc, installed.refused), moved };
   for (const u of installed.uncounted) traceRuns(() => `0x${u.pc.toString(16)} is trapped, not counted: ${u.why}`);
   let run: TimelineRun;
   try {
@@ -87,6 +95,7 @@ async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: Coun
   const reached = run.stop.kind === 'stopped' && run.stop.reason === 'target';
   const readings = reached ? await readCounters(installed) : [];
   if (proc.pid) await removeCounters(installed);
+  countedHere(proc, readings);
   return { run, reached, readings, pages: installed.pages };
 }
 
@@ -140,6 +149,43 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
 }
 
 /**
+ * The last arrival at one of the breakpoints `sw` from where the process stands (a
+ * start in interval e) to the end of interval e (its event replayed, no user code
+ * after it), counted in the process: the count of one interval where no run can
+ * stop at the first state of the next (a thread's turn after a death, or one parked
+ * in the kernel: crossed-events.ts). Breakpoints that cannot be counted are trapped
+ * (`arm`), their hits numbered in the same sequence. Event e must map nothing.
+ */
+export async function countToEvent(proc: ReplayedProcess, timeline: Timeline, e: number, sw: bigint[], arm: (pcs: bigint[]) => Promise<void>): Promise<{ hit?: CountedHit } | CountRefusal> {
+  const host = counterHost(proc);
+  if ('refused' in host) return refusedHere(proc, host.refused);
+  const installed = await installCounters(host, sw.map((pc) => ({ pc, optional: true })), [await ripOf(proc.runningPid)]);
+  if ('refused' in installed) return refusedHere(proc, installed.refused);
+  let run: TimelineRun;
+  try {
+    if (installed.uncounted.length) await arm(installed.uncounted.map((u) => u.pc));
+    run = await timeline.run({ action: 'continue' }, e + 1, { search: true, silent: [], counterTraps: installed.traps, counterSeq: installed.seq });
+  } catch (err) {
+    await removeCounters(installed).catch(() => undefined);
+    throw err;
+  }
+  const reached = run.stop.kind === 'stopped' && run.stop.reason === 'interrupted' && proc.next === e + 1 && !run.interrupted;
+  const readings = reached ? await readCounters(installed) : [];
+  if (proc.pid) await removeCounters(installed);
+  countedHere(proc, readings);
+  if (!reached) {
+    if (run.interrupted) return {};
+    throw new NotRetraced(`lost the way to the end of interval ${e}`);
+  }
+  let best: (CountedHit & { last: number }) | undefined;
+  for (const x of readings) if (x.count >= 1 && (!best || x.last > best.last)) best = { pc: x.pc, n: x.count, last: x.last };
+  const trapped = run.lastHit;
+  if (trapped && trapped.reason === 'swbreak' && trapped.exact && (!best || trapped.order > best.last)) best = { pc: trapped.pc, n: trapped.n, last: trapped.order, event: trapped.event };
+  traceRuns(() => `counted interval ${e} to its event: ${readings.map((x) => `0x${x.pc.toString(16)} x${x.count}`).join(', ')}`);
+  return best ? { hit: { pc: best.pc, n: best.n, event: best.event } } : {};
+}
+
+/**
  * A window search whose traps (gdb's, installed by the caller) trap as usual, but
  * whose end, at a pc passed too often to trap on each arrival (or named only by
  * its fingerprint, at a pc that may be), is a counter that traps at the end's
@@ -180,9 +226,10 @@ export async function runToArrivalCounted(proc: ReplayedProcess, timeline: Timel
  */
 export async function reachWatchCounted(proc: ReplayedProcess, timeline: Timeline, traps: Traps, e: number, k: number, slots: SlotSet, pc: bigint): Promise<{ pos?: RunPosition; ran: boolean }> {
   await traps.install([], slots);
-  const installed = proc.threads.made ? THREADS_REFUSED : await installCounters(proc.tracee, [{ pc }], [await ripOf(proc.runningPid)]);
+  const host = counterHost(proc);
+  const installed = 'refused' in host ? host : await installCounters(host, [{ pc }], [await ripOf(proc.runningPid)]);
   if ('refused' in installed) {
-    traceRuns(() => `no counting in the process: ${installed.refused}`);
+    refusedHere(proc, installed.refused);
     return { ran: false };
   }
   let run: TimelineRun;
@@ -196,6 +243,7 @@ export async function reachWatchCounted(proc: ReplayedProcess, timeline: Timelin
   const [reading] = reached ? await readCounters(installed) : [];
   const at = reached ? await ripOf(proc.runningPid) : undefined;
   if (proc.pid) await removeCounters(installed);
+  countedHere(proc, reached ? [reading] : []);
   if (!reached || !run.position || at !== pc) return { ran: true };
   // the trap comes before the instruction at pc runs: this arrival is not counted yet
   return { pos: { ...run.position, at: pc, n: reading.count + 1, exact: true }, ran: true };

@@ -13,7 +13,8 @@
 // One more run when the last interval holds it (a hot function), about
 // 2·log2(intervals) at most, and only for the window that holds the answer.
 import { inPreloadLibrary } from '../points/record-point.js';
-import { countWindow } from './counted-runs.js';
+import { countToEvent, countWindow } from './counted-runs.js';
+import { intervalKind } from './crossed-events.js';
 import type { ReplayedProcess } from './forward.js';
 import type { Mark } from './marks.js';
 import type { Seeker, Start } from './seek.js';
@@ -64,7 +65,8 @@ export class SpanSearch {
     if (!hit) return { none: true };
     const base = s.cp && !s.cp.boundary ? s.cp.id : 0;
     if (hit.event !== undefined) return { hit: { e: hit.event, base: hit.event === s.e ? base : 0, pc: hit.pc, n: hit.n, steps: 0 } };
-    if (to === s.e + 1) return { hit: { e: s.e, base, pc: hit.pc, n: hit.n, steps: 0 } };
+    // one interval, or one and then only intervals of threads parked in the kernel: the hit is in the first
+    if (to === s.e + 1 || this.allEmpty(s.e + 1, to)) return { hit: { e: s.e, base, pc: hit.pc, n: hit.n, steps: 0 } };
     return { some: true };
   }
 
@@ -76,7 +78,7 @@ export class SpanSearch {
   private async latestIn(s: Start, to: number, sw: bigint[]): Promise<SpanResult> {
     let size = 1;
     while (to > s.e) {
-      const lo = Math.max(s.e, to - size);
+      const lo = this.boundaryAtOrBefore(Math.max(s.e, to - size), s.e);
       const start: Start = lo === s.e ? s : { cp: undefined, e: lo };
       const chunk = await this.count(start, to, sw);
       if ('refused' in chunk || 'hit' in chunk) return chunk;
@@ -87,14 +89,58 @@ export class SpanSearch {
     throw new Error(`a counted span lost its hit before interval ${to}`);
   }
 
+  /** The latest interval start at or before e that a span may end at (crossed-events.ts), else `floor` (the span's own start). */
+  private boundaryAtOrBefore(e: number, floor: number): number {
+    while (e > floor && intervalKind(this.proc.trace, e) !== 'start') e--;
+    return e;
+  }
+
+  /** An interval start strictly between lo and hi that a span may end at, the nearest to e; undefined: none. */
+  private boundaryNear(e: number, lo: number, hi: number): number | undefined {
+    for (let d = 0; e - d > lo || e + d < hi; d++) {
+      if (e + d < hi && e + d > lo && intervalKind(this.proc.trace, e + d) === 'start') return e + d;
+      if (e - d > lo && e - d < hi && intervalKind(this.proc.trace, e - d) === 'start') return e - d;
+    }
+    return undefined;
+  }
+
+  /**
+   * The latest hit in [s, to) when no interval start between can end a run (each is
+   * a thread's turn after a death, or holds no user code): each interval that may
+   * hold user code, latest first, counted from its start to its own event.
+   */
+  private async eachToItsEvent(s: Start, to: number, sw: bigint[]): Promise<SpanResult> {
+    for (let e = to - 1; e >= s.e; e--) {
+      if (e > s.e && intervalKind(this.proc.trace, e) === 'empty') continue;
+      const start: Start = e === s.e ? s : { cp: undefined, e };
+      await this.seeker.reachStart(start);
+      await this.traps.install([], NO_SLOTS);
+      const counted = await countToEvent(this.proc, this.timeline, e, sw, (pcs) => this.traps.install(pcs, NO_SLOTS));
+      this.seeker.checkInterrupt();
+      if ('refused' in counted) return { refused: counted.refused };
+      const hit = counted.hit;
+      if (!hit) continue;
+      const base = e === s.e && s.cp && !s.cp.boundary ? s.cp.id : 0;
+      return { hit: { e: hit.event ?? e, base: (hit.event ?? e) === e ? base : 0, pc: hit.pc, n: hit.n, steps: 0 } };
+    }
+    return { refused: `no interval between ${s.e} and ${to} held the hit the span counted` };
+  }
+
+  /** Intervals from..to-1 hold no user code (crossed-events.ts). */
+  private allEmpty(from: number, to: number): boolean {
+    for (let e = from; e < to; e++) if (intervalKind(this.proc.trace, e) !== 'empty') return false;
+    return true;
+  }
+
   private async halves(s: Start, to: number, sw: bigint[]): Promise<SpanResult> {
     for (let guard = 0; guard < 64; guard++) {
-      if (to === s.e + 1) {
+      if (to === s.e + 1 || this.allEmpty(s.e + 1, to)) {
         const one = await this.count(s, to, sw);
         if ('refused' in one || 'hit' in one) return one;
         throw new Error(`a counted span lost its hit in interval ${s.e}`);
       }
-      const mid = s.e + Math.ceil((to - s.e) / 2);
+      const mid = this.boundaryNear(s.e + Math.ceil((to - s.e) / 2), s.e, to);
+      if (mid === undefined) return this.eachToItsEvent(s, to, sw);
       const later = await this.count({ cp: undefined, e: mid }, to, sw);
       if ('refused' in later || 'hit' in later) return later;
       if ('some' in later) s = { cp: undefined, e: mid };

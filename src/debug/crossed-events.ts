@@ -5,7 +5,7 @@
 // there), and whether counters may stay in the process across the events (none of
 // them can change the address space the counters' pages live in). Scans of the
 // trace's event records; no process is touched here.
-import { decodeEvent, EventKind } from '../history/events.js';
+import { CLONE_THREAD, decodeEvent, EventKind } from '../history/events.js';
 import type { TraceReader } from '../history/index.js';
 
 const NR_RT_SIGRETURN = 15;
@@ -49,11 +49,60 @@ export function onlyHandlersSincePoint(trace: TraceReader, from: number, to: num
   return true;
 }
 
-/** Events from..to-1 can be crossed by a run with counters in: syscalls that map nothing, signals, rdtsc, cpuid. */
-export function spanIsCountable(trace: TraceReader, from: number, to: number): boolean {
+/** calls that change the address space only inside ranges that were all mapped when they succeeded */
+const INSIDE_MAPPINGS = new Set([10 /* mprotect */, 28 /* madvise */, 329 /* pkey_mprotect */]);
+const NR_EXIT = 60;
+const NR_CLONE = 56;
+const NR_CLONE3 = 435;
+
+/**
+ * Events from..to-1 can be crossed by a run with counters in: syscalls that map
+ * nothing, signals, rdtsc, cpuid. In a process of several threads (`firstTid`: its
+ * first thread's recorded tid) also what its threads do around their calls: the
+ * enter events (the call's effect comes with its own event), the return of a clone
+ * that made a thread (the thread was made at the clone's own event, before it, which
+ * a span still does not cross) or of one that failed, the death of a thread
+ * other than the first (its stack stays mapped; the first thread's memory view is
+ * what the counters are read through), and an mprotect or madvise that succeeded:
+ * its range was all mapped then, and the counters' pages lie in a gap of the same
+ * address space (glibc's threads madvise their stacks away as they exit).
+ */
+export function spanIsCountable(trace: TraceReader, from: number, to: number, firstTid?: number): boolean {
   for (let e = from; e < to; e++) {
     const ev = decodeEvent(trace.record(e));
+    const threadEvent = firstTid !== undefined && (ev.kind === 'enter'
+      || (ev.kind === 'syscall' && ((ev.nr === NR_EXIT && ev.tid !== firstTid) || (INSIDE_MAPPINGS.has(ev.nr) && ev.result === 0n)
+        || ((ev.nr === NR_CLONE || ev.nr === NR_CLONE3) && ev.result < 0n) || (ev.nr === NR_CLONE && (ev.args[0] & CLONE_THREAD) !== 0n)))
+      || (ev.kind === 'exit' && !ev.killed && ev.tid !== firstTid));
+    if (threadEvent) continue;
     if (ev.kind === 'syscall' ? MAPPING_CALLS.has(ev.nr) : !['signal', 'rdtsc', 'cpuid'].includes(ev.kind)) return false;
   }
   return true;
+}
+
+/** how far back the previous record of a thread is looked for */
+const PARKED_SCAN = 4096;
+
+/**
+ * What interval e is to a counted span (counted-spans.ts). 'start': the thread of
+ * record e runs user code in it, and a run stops at its first state, so a span may
+ * end there. 'empty': that thread stands in the kernel all along (record e is the
+ * return of a call whose enter event was the thread's last record, or a thread's
+ * death), so the interval holds no user code and its "first state" is a thread
+ * parked at an entry. 'opaque': right after a thread's death (the run goes on in
+ * whichever thread is left, and the switch to the interval's thread is not seen as
+ * one: a run does not stop at its first state). Intervals of a process of one thread
+ * are all starts but the one after its exit.
+ */
+export function intervalKind(trace: TraceReader, e: number): 'start' | 'empty' | 'opaque' {
+  if (e <= 0 || e >= trace.eventCount) return 'opaque';
+  const ev = decodeEvent(trace.record(e));
+  if (ev.kind === 'exit') return 'empty';
+  if (decodeEvent(trace.record(e - 1)).kind === 'exit') return 'opaque';
+  if (ev.kind !== 'syscall') return 'start';
+  for (let k = e - 1; k >= 0 && k >= e - PARKED_SCAN; k--) {
+    const prev = decodeEvent(trace.record(k));
+    if (prev.tid === ev.tid) return prev.kind === 'enter' && prev.nr === ev.nr ? 'empty' : 'start';
+  }
+  return 'start';
 }

@@ -94,8 +94,13 @@ export class ReplayedProcess {
   running = false;
   /** the user asked the current command to stop (^C); consumed by the command */
   interruptRequested = false;
-  /** statistics for `monitor checkpoints` and the benchmarks */
-  readonly stats = { checkpointsTaken: 0, restores: 0, forwardRuns: 0, steps: 0, served: 0 };
+  /**
+   * statistics for `monitor stats` and the benchmarks; counted*: runs that counted
+   * arrivals in the process and the arrivals they counted, countRefusals: runs that
+   * could not (counted-runs.ts); trappedHits: breakpoint and watchpoint hits that
+   * search runs trapped one by one (timeline.ts)
+   */
+  readonly stats = { checkpointsTaken: 0, restores: 0, forwardRuns: 0, steps: 0, served: 0, countedRuns: 0, countedArrivals: 0, countRefusals: 0, trappedHits: 0 };
   /** REWIND_DEBUG_FEED=0: every buffered call stops under the debugger (to compare, or to rule the feed out) */
   private readonly noFeed = process.env.REWIND_DEBUG_FEED === '0';
   private readonly table = encodeSyscallTable();

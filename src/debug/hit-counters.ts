@@ -6,13 +6,16 @@
 // event (an mmap replayed at its recorded address) can meet the pages, and no copy
 // of the process is taken while they are in it.
 //
+// In a process of several threads the pages are shared by all of them, the
+// syscalls go to the thread the replay stands in, and no patch covers the middle of
+// an instruction where any thread stands (counter-host.ts).
+//
 // The layout of a page: the run's hit sequence at offset 0 of the first page (one
 // for all counters), each counter's words (count, left, last) from offset 64, the
 // stubs' code in the second half.
 import * as fs from 'node:fs';
-import { getReg } from '../arch/registers.js';
-import { native, type NativeTracee } from '../native/addon.js';
-import { STUB_SYSCALL } from '../replay/stub.js';
+import type { NativeTracee } from '../native/addon.js';
+import type { CounterHost } from './counter-host.js';
 import { branchesInto, negatedRegisters, planStub, STUB_MAX, type CounterWords, type FingerprintCompare, type Refusal, type StubPlan } from './counter-stub.js';
 
 const PAGE = 4096n;
@@ -62,8 +65,8 @@ interface Placed {
 
 /** Counters installed in a process, for one run. */
 export interface InstalledCounters {
-  /** the process (its memory as gdb sees it: patched CPUID sites read as CPUID) */
-  tracee: NativeTracee;
+  /** the process (its memory as gdb sees it: patched CPUID sites read as CPUID; its threads) */
+  host: CounterHost;
   pages: bigint[];
   placed: Placed[];
   /** the run option: [int3 address, counted pc] pairs */
@@ -113,27 +116,28 @@ function holeNear(maps: Region[], pc: bigint, taken: bigint[]): bigint | undefin
   return best;
 }
 
-async function inject(pid: number, nr: number, ...args: bigint[]): Promise<bigint> {
+function inject(host: CounterHost, nr: number, ...args: bigint[]): Promise<bigint> {
   while (args.length < 6) args.push(0n);
-  return BigInt.asIntN(64, await native().injectSyscall(pid, STUB_SYSCALL, nr, args));
+  return host.syscall(nr, args);
 }
 
 /**
- * Installs counters at `sites` in the stopped process `pid`, or says why they
+ * Installs counters at `sites` in the stopped process `host`, or says why they
  * cannot be (then nothing was changed). `keepClear`: addresses that must not fall
- * inside a patch past its first byte (where the process stands, the run's int3s);
- * a refusal for one of them names it (`inside`).
+ * inside a patch past its first byte (where the process stands, the run's int3s;
+ * where each of its threads stands is added here); a refusal for one of them names
+ * it (`inside`).
  */
-export async function installCounters(tracee: NativeTracee, sites: CounterSite[], keepClear: bigint[]): Promise<InstalledCounters | (Refusal & { inside?: bigint })> {
-  const pid = tracee.pid;
-  const n = native();
-  const maps = mapsOf(pid);
+export async function installCounters(host: CounterHost, sites: CounterSite[], keepClear: bigint[]): Promise<InstalledCounters | (Refusal & { inside?: bigint })> {
+  const tracee = host.tracee;
+  const maps = mapsOf(tracee.pid);
+  keepClear = [...keepClear, ...(await host.threadPcs())];
   const pages: bigint[] = [];
   const used = new Map<bigint, number>();
   const placed: Placed[] = [];
   const uncounted: { pc: bigint; why: string }[] = [];
   const refuse = async (why: string, inside?: bigint): Promise<Refusal & { inside?: bigint }> => {
-    for (const p of pages) await inject(pid, NR_MUNMAP, p, SIZE);
+    for (const p of pages) await inject(host, NR_MUNMAP, p, SIZE);
     return inside === undefined ? { refused: why } : { refused: why, inside };
   };
   for (const site of sites) {
@@ -145,7 +149,13 @@ export async function installCounters(tracee: NativeTracee, sites: CounterSite[]
     if (page === undefined) {
       const hole = holeNear(maps, site.pc, pages);
       if (hole === undefined) return refuse(`no free place within reach of 0x${site.pc.toString(16)}`);
-      const got = await inject(pid, NR_MMAP, hole, SIZE, PROT_RWX, MAP_PRIVATE_ANON_NOREPLACE, 0xffffffffffffffffn, 0n);
+      let got: bigint;
+      try {
+        got = await inject(host, NR_MMAP, hole, SIZE, PROT_RWX, MAP_PRIVATE_ANON_NOREPLACE, 0xffffffffffffffffn, 0n);
+      } catch (e) {
+        // a thread that cannot take the call (at a seccomp or ptrace event stop: EBUSY), nothing changed in it
+        return refuse(`the counters' page cannot be mapped: ${(e as Error).message}`);
+      }
       if (got !== hole) return refuse(`mmap of the counters' page failed (${got})`);
       pages.push(hole);
       page = hole;
@@ -187,12 +197,11 @@ export async function installCounters(tracee: NativeTracee, sites: CounterSite[]
     ...placed.filter((p) => p.site.target !== undefined).flatMap((p) => [p.plan.trapAt, p.site.pc]),
     ...placed.flatMap((p) => (p.plan.fpTrapAt !== undefined ? [p.plan.fpTrapAt, p.site.pc] : [])),
   ];
-  return { tracee, pages, placed, traps, seq: pages[0] ?? 0n, uncounted };
+  return { host, pages, placed, traps, seq: pages[0] ?? 0n, uncounted };
 }
 
 /** The stub of one site and the bytes its patch covers, or why its instruction cannot be counted. */
 async function placeable(tracee: NativeTracee, site: CounterSite, region: Region, w: CounterWords, codeAt: bigint, fp: FingerprintCompare | undefined, room: number): Promise<{ plan: StubPlan; original: Buffer } | string> {
-  const n = native();
   // only code: a breakpoint gdb put in data is an int3 there, never a 5-byte patch
   if (!region.perms.includes('x')) return 'not in executable memory';
   const code = await tracee.readMemory(site.pc, 32);
@@ -209,7 +218,7 @@ async function placeable(tracee: NativeTracee, site: CounterSite, region: Region
 export async function readCounters(c: InstalledCounters): Promise<CounterReading[]> {
   const out: CounterReading[] = [];
   for (const p of c.placed) {
-    const b = await c.tracee.readMemory(p.words.count, 24);
+    const b = await c.host.tracee.readMemory(p.words.count, 24);
     out.push({ pc: p.site.pc, count: Number(b.readBigUInt64LE(0)), last: Number(b.readBigUInt64LE(16)) });
   }
   return out;
@@ -217,12 +226,11 @@ export async function readCounters(c: InstalledCounters): Promise<CounterReading
 
 /**
  * Puts the counted instructions back and unmaps the pages. A process that
- * stands inside a stub (an interrupted run) keeps its pages: the stub's jump back
- * lands on the restored code, so it still runs as recorded.
+ * stands inside a stub (an interrupted run; any of its threads) keeps its pages:
+ * the stub's jump back lands on the restored code, so it still runs as recorded.
  */
 export async function removeCounters(c: InstalledCounters): Promise<void> {
-  const n = native();
-  for (const p of c.placed) await c.tracee.writeMemory(p.site.pc, p.original);
-  const rip = getReg(await n.getRegs(c.tracee.pid), 'rip');
-  for (const page of c.pages) if (rip < page || rip >= page + SIZE) await inject(c.tracee.pid, NR_MUNMAP, page, SIZE);
+  for (const p of c.placed) await c.host.tracee.writeMemory(p.site.pc, p.original);
+  const pcs = await c.host.threadPcs();
+  for (const page of c.pages) if (pcs.every((rip) => rip < page || rip >= page + SIZE)) await inject(c.host, NR_MUNMAP, page, SIZE);
 }

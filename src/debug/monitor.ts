@@ -10,6 +10,8 @@ export interface MonitoredSession {
   readonly eventIndex: number;
   position(): Mark | undefined;
   checkpoints(): Checkpoint[];
+  /** the engine's counts of what it did (forward.ts, ReplayedProcess.stats) */
+  readonly stats: Readonly<Record<string, number>>;
   seek(event: number, replayed?: (next: number) => void): Promise<StopEvent>;
   restart(): Promise<StopEvent>;
 }
@@ -23,6 +25,7 @@ export const MONITOR_HELP = [
   '  monitor restart       start the replay again from the beginning',
   '  monitor position      the current point in time: arrival N at PC after event E (+ steps)',
   '  monitor checkpoints   the checkpoints (forked copies of the replay) kept for going back',
+  '  monitor stats         what the engine did so far: runs, checkpoints, arrivals counted in the process, hits trapped',
   'After seek and restart, run `maintenance flush register-cache` so gdb rereads the state.',
 ];
 
@@ -75,6 +78,8 @@ export async function monitorCommand(s: MonitoredSession, command: string, progr
         ...all.map((c) => `  #${c.id} pid ${c.pid} after event ${c.mark.e - 1}, ${c.boundary ? 'interval start' : describeMark(c.mark)}, ${(c.bytes / 1048576).toFixed(1)} MiB resident${c.copy?.threads?.size ? `, ${c.copy.threads.size + 1} threads` : ''}`),
       ];
     }
+    case 'stats':
+      return Object.entries(s.stats).map(([k, v]) => `${k}: ${v}`);
     case 'info': {
       const meta = s.trace.meta as Record<string, unknown>;
       return [

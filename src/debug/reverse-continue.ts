@@ -20,7 +20,7 @@ import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline
 import { reachCountedHit } from './counted-hit.js';
 import { searchCountedTail } from './window-tail.js';
 import { SpanSearch } from './counted-spans.js';
-import { latestPoint, onlyHandlersSincePoint, spanIsCountable } from './crossed-events.js';
+import { intervalKind, latestPoint, onlyHandlersSincePoint, spanIsCountable } from './crossed-events.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
 import type { Checkpoint } from './marks.js';
 
@@ -116,10 +116,26 @@ export class ReverseSearch {
       if (!s.cp || s.cp.boundary) startsSearched.add(s.e);
       if (s.e === end.e && (!s.cp || s.cp.boundary)) stretchStartSearched = true;
       if (found) return this.stopAt(found);
-      covered = s.cp ? (s.cp.mark.steps === 0 ? s.cp.mark : undefined) : { e: s.e, base: 0, pc: await this.seeker.boundaryPc(s.e), n: 1, steps: 0 };
+      covered = await this.coveredFrom(s, to);
     }
     await this.timeline.switchTo(this.timeline.store.root!);
     return { kind: 'stopped', signal: 5, reason: 'begin' };
+  }
+
+  /**
+   * Where the next window may end once [s, to) had no hit: s itself. Not the first
+   * state of an interval whose thread stands in the kernel all along (a thread's turn
+   * at its call's return, crossed-events.ts): a run does not stop there; the first
+   * interval start after it that a run stops at instead, which is also searched
+   * (the intervals between hold no user code). Undefined: none.
+   */
+  private async coveredFrom(s: Start, to: Mark): Promise<Mark | undefined> {
+    if (s.cp && !s.cp.boundary) return s.cp.mark.steps === 0 ? s.cp.mark : undefined;
+    let e = s.e;
+    while (e <= to.e && intervalKind(this.proc.trace, e) !== 'start') e++;
+    if (e > to.e) return undefined;
+    if (e === s.e && s.cp) return s.cp.mark;
+    return { e, base: 0, pc: await this.seeker.boundaryPc(e), n: 1, steps: 0 };
   }
 
   /**
@@ -267,8 +283,11 @@ export class ReverseSearch {
       traceRuns(() => `window tail in interval ${end.e}: ${'hit' in tail ? describeMark(tail.hit) : 'rest' in tail ? 'no hit' : tail.refused}`);
       if ('hit' in tail) return { pos: { kind: 'mark', mark: tail.hit }, reason: 'swbreak', slot: -1, counted: true };
       if ('rest' in tail) [end, wider] = [tail.rest, undefined];
+    } else if (s.e < end.e && tailSearched && sw.length && slots.every((x) => !x) && intervalKind(this.proc.trace, end.e) === 'start' && !(await this.isIntervalStart(end))) {
+      // the tail was searched by the window from its interval's start: the rest ends there (else: a trap per hit)
+      [end, wider] = [{ e: end.e, base: 0, pc: await this.seeker.boundaryPc(end.e), n: 1, steps: 0 }, undefined];
     }
-    if (s.e < end.e && sw.length && slots.every((x) => !x) && spanIsCountable(this.proc.trace, s.e, end.e) && (await this.isIntervalStart(end))) {
+    if (s.e < end.e && sw.length && slots.every((x) => !x) && spanIsCountable(this.proc.trace, s.e, end.e, this.proc.threads.firstTid || undefined) && (await this.isIntervalStart(end))) {
       // up to an interval's start over events that map nothing: counted too, across them (counted-spans.ts)
       const span = await new SpanSearch(this.proc, tl, this.seeker, this.traps).search(s, end.e, sw);
       if ('hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };

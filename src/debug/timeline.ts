@@ -78,6 +78,8 @@ export class Timeline {
     };
     const runId = ++this.runIds;
     const report = await this.proc.run(req, untilEvent, extra, hooks, throughExit);
+    // the last hit's number is how many the run trapped (it counts from the run's start)
+    if (extra.search && report.lastHit) this.proc.stats.trappedHits += report.lastHit.seq;
     const slices: Checkpoint[] = [];
     for (const c of report.copies) slices.push(await this.keepCopy(c.slice, c.base, c.t, runId));
     traceRuns(() => {
@@ -94,9 +96,22 @@ export class Timeline {
     const k = counts.get(s.pc);
     const mark: Mark = k !== undefined
       ? { e: s.event, base, pc: s.pc, n: k + 1, steps: 0 }
-      : { e: s.event, base, pc: s.pc, n: 0, steps: 0, fp: await native().fingerprint(s.pid) };
+      : { e: s.event, base, pc: s.pc, n: 0, steps: 0, fp: await native().fingerprint(this.runningCopyPid(s)) };
     this.proc.stats.checkpointsTaken++;
     return this.store.add(copyOfSlice(s), mark, false, t, counts, s.watchHits, { run, ran: s.ranNs, seq: s.seq });
+  }
+
+  /**
+   * The pid of a slice's copy of the thread that ran where it was taken: the thread
+   * of the interval's record (positions are that thread's: forward.ts, runningPid).
+   * A copy of a threaded process leads with its first thread's copy (s.pid), whose
+   * fingerprint named a worker's slice by main's registers: a window ending there ran
+   * past it ("lost the way back").
+   */
+  private runningCopyPid(s: NativeSlice): number {
+    if (!s.threads?.length || s.event >= this.proc.trace.eventCount) return s.pid;
+    const tid = decodeEvent(this.proc.trace.record(s.event)).tid;
+    return s.threads.find((t) => t.recordedTid === tid)?.tracee.pid ?? s.pid;
   }
 
   /** The name of the stop a forward run ended at (relative to the latest copy it left before it). */

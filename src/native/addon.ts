@@ -339,6 +339,12 @@ export interface Native {
   /** Raw: through process_vm_writev, then /proc/pid/mem for read-only mappings. */
   writeMemory(pid: number, addr: bigint, data: Buffer): Promise<void>;
   injectSyscall(pid: number, insnAddr: bigint, nr: number, args: bigint[]): Promise<bigint>;
+  /**
+   * injectSyscall into one thread of a process of several threads, from any stop the
+   * replay leaves it in: a syscall's entry is left and gone back to (addon/thread_inject.h).
+   * Rejects with EBUSY (nothing changed) at a seccomp or ptrace event stop.
+   */
+  injectSyscallInThread(tid: number, insnAddr: bigint, nr: number, args: bigint[]): Promise<bigint>;
   resumeAndWait(pid: number, mode: 'cont' | 'syscall' | 'step', signal: number): Promise<NativeWaitResult>;
   /** The recording of a spawned root; its children are recorded too unless recordChildren is false. */
   Recording: new (root: number, recordChildren: boolean) => NativeRecording;
