@@ -54,10 +54,52 @@ const INSIDE_MAPPINGS = new Set([10 /* mprotect */, 28 /* madvise */, 329 /* pke
 const NR_EXIT = 60;
 const NR_CLONE = 56;
 const NR_CLONE3 = 435;
+const NR_MMAP = 9;
+const PROT_EXEC = 4n;
+const MAP_ANONYMOUS = 0x20n;
+
+/** A range a recorded mmap mapped, from event `e` on. */
+export interface LaterMapping {
+  e: number;
+  start: bigint;
+  end: bigint;
+}
+
+/** each trace's successful anonymous mappings without PROT_EXEC, in event order (found once) */
+const dataMappingsOf = new WeakMap<TraceReader, LaterMapping[]>();
+
+/**
+ * A successful mmap of anonymous memory that cannot hold code (a thread's stack, the
+ * syscall buffer a new thread maps, a malloc arena): no breakpoint can lie in it,
+ * and counter pages are kept out of its range (dataMappingsAfter), so a counted run
+ * may cross it.
+ */
+function isDataMapping(ev: ReturnType<typeof decodeEvent>): boolean {
+  return ev.kind === 'syscall' && ev.nr === NR_MMAP && ev.result > 0n && ev.result < 1n << 47n
+    && (ev.args[2] & PROT_EXEC) === 0n && (ev.args[3] & MAP_ANONYMOUS) !== 0n;
+}
+
+/**
+ * The ranges anonymous data mappings recorded at event `from` or later will take:
+ * counter pages placed now must avoid them, or the replayed mmap (at its recorded
+ * address) would map over a counter's page.
+ */
+export function dataMappingsAfter(trace: TraceReader, from: number): LaterMapping[] {
+  let all = dataMappingsOf.get(trace);
+  if (!all) {
+    all = [];
+    for (let i = 0; i < trace.eventCount; i++) {
+      const ev = decodeEvent(trace.record(i));
+      if (ev.kind === 'syscall' && isDataMapping(ev)) all.push({ e: i, start: ev.result, end: ev.result + ((ev.args[1] + 0xfffn) & ~0xfffn) });
+    }
+    dataMappingsOf.set(trace, all);
+  }
+  return all.filter((m) => m.e >= from);
+}
 
 /**
  * Events from..to-1 can be crossed by a run with counters in: syscalls that map
- * nothing, signals, rdtsc, cpuid. In a process of several threads (`firstTid`: its
+ * nothing or only anonymous data (isDataMapping), signals, rdtsc, cpuid. In a process of several threads (`firstTid`: its
  * first thread's recorded tid) also what its threads do around their calls: the
  * enter events (the call's effect comes with its own event), the return of a clone
  * that made a thread (the thread was made at the clone's own event, before it, which
@@ -74,7 +116,7 @@ export function spanIsCountable(trace: TraceReader, from: number, to: number, fi
       || (ev.kind === 'syscall' && ((ev.nr === NR_EXIT && ev.tid !== firstTid) || (INSIDE_MAPPINGS.has(ev.nr) && ev.result === 0n)
         || ((ev.nr === NR_CLONE || ev.nr === NR_CLONE3) && ev.result < 0n) || (ev.nr === NR_CLONE && (ev.args[0] & CLONE_THREAD) !== 0n)))
       || (ev.kind === 'exit' && !ev.killed && ev.tid !== firstTid));
-    if (threadEvent) continue;
+    if (threadEvent || isDataMapping(ev)) continue;
     if (ev.kind === 'syscall' ? MAPPING_CALLS.has(ev.nr) : !['signal', 'rdtsc', 'cpuid'].includes(ev.kind)) return false;
   }
   return true;

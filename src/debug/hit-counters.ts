@@ -96,8 +96,12 @@ function mapsOf(pid: number): Region[] {
 }
 
 /** A free, page-aligned place for SIZE bytes within a jump's reach of pc, closest first. */
-function holeNear(maps: Region[], pc: bigint, taken: bigint[]): bigint | undefined {
-  const busy = [...maps, ...taken.map((a) => ({ start: a, end: a + SIZE, perms: '', name: '' }))].sort((x, y) => (x.start < y.start ? -1 : 1));
+function holeNear(maps: Region[], pc: bigint, taken: bigint[], later: { start: bigint; end: bigint }[]): bigint | undefined {
+  const busy = [
+    ...maps,
+    ...taken.map((a) => ({ start: a, end: a + SIZE, perms: '', name: '' })),
+    ...later.map((m) => ({ ...m, perms: '', name: '' })),
+  ].sort((x, y) => (x.start < y.start ? -1 : 1));
   let best: bigint | undefined;
   const consider = (addr: bigint) => {
     const d = addr > pc ? addr - pc : pc - addr;
@@ -147,7 +151,7 @@ export async function installCounters(host: CounterHost, sites: CounterSite[], k
     const slots = site.fp ? FP_SLOTS : 1;
     let page = pages.find((p) => (used.get(p) ?? 0) + slots <= PER_PAGE && (p > site.pc ? p - site.pc : site.pc - p) < REACH);
     if (page === undefined) {
-      const hole = holeNear(maps, site.pc, pages);
+      const hole = holeNear(maps, site.pc, pages, host.later);
       if (hole === undefined) return refuse(`no free place within reach of 0x${site.pc.toString(16)}`);
       let got: bigint;
       try {

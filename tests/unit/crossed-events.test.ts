@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventKind, HEADER_SIZE, SYSCALL_FIXED_SIZE } from '../../src/history/events.js';
 import type { TraceReader } from '../../src/history/index.js';
-import { intervalKind, spanIsCountable } from '../../src/debug/crossed-events.js';
+import { dataMappingsAfter, intervalKind, spanIsCountable } from '../../src/debug/crossed-events.js';
 
 const MAIN = 100;
 const WORKER = 101;
@@ -100,5 +100,20 @@ describe('where a span may end', () => {
     expect(intervalKind(t, 7)).toBe('opaque');
     expect(intervalKind(t, 0)).toBe('opaque');
     expect(intervalKind(t, 8)).toBe('opaque');
+  });
+
+  it('crosses an anonymous data mapping (a new thread\'s syscall buffer), whose range counter pages then avoid; not code, files or failures', () => {
+    const RW = 3n;
+    const RWX = 7n;
+    const ANON_PRIVATE = 0x22n;
+    const FILE_PRIVATE = 0x2n;
+    const data = syscall(WORKER, MMAP, 0x7ffff7c7b000n, [0n, 0x40000n, RW, ANON_PRIVATE, -1n & 0xffffffffffffffffn, 0n]);
+    expect(spanIsCountable(traceOf([syscall(MAIN, 1, 0n), data, syscall(MAIN, FUTEX, 0n)]), 0, 3)).toBe(true);
+    expect(spanIsCountable(traceOf([syscall(WORKER, MMAP, 0x7ffff7c7b000n, [0n, 0x1000n, RWX, ANON_PRIVATE, 0n, 0n])]), 0, 1)).toBe(false);
+    expect(spanIsCountable(traceOf([syscall(WORKER, MMAP, 0x7ffff7c7b000n, [0n, 0x1000n, RW, FILE_PRIVATE, 3n, 0n])]), 0, 1)).toBe(false);
+    expect(spanIsCountable(traceOf([syscall(WORKER, MMAP, -12n, [0n, 0x1000n, RW, ANON_PRIVATE, 0n, 0n])]), 0, 1)).toBe(false);
+    const t = traceOf([syscall(MAIN, 1, 0n), data, syscall(MAIN, FUTEX, 0n)]);
+    expect(dataMappingsAfter(t, 0)).toEqual([{ e: 1, start: 0x7ffff7c7b000n, end: 0x7ffff7cbb000n }]);
+    expect(dataMappingsAfter(t, 2)).toEqual([]);
   });
 });
