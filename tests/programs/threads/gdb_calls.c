@@ -5,8 +5,8 @@
  * workers start until they have ended), which only the user's ^C ends.
  * Worker 1 stops at worker_mark only once main sleeps in pthread_join and worker 2
  * in its read of a pipe that worker 1 writes afterwards (as gdb_workers.c): every
- * thread stands at the same place in every run. The test asserts source lines of
- * worker(): keep them where they are. */
+ * thread stands at the same place in every run; worker 1 then ends only after
+ * worker 2's mark (`back`). The test asserts worker()'s source lines: keep them. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 __thread int my_id;
 int calls;
 int skipped;
-static int go[2];
+static int go[2], back[2];
 static pthread_barrier_t barrier;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile pid_t tids[3];
@@ -62,15 +62,15 @@ static void *worker(void *arg) {
   worker_mark(id);
   skipped = id; /* line 63: `jump 64` skips it */
   after_skip(id); /* line 64 */
-  if (id == 1 && write(go[1], "x", 1) != 1) return NULL;
-  return NULL;
+  if (id == 1 && (write(go[1], "x", 1) != 1 || read(back[0], &c, 1) != 1)) return NULL;
+  if (id == 2) (void)!write(back[1], "y", 1); return NULL;
 }
 
 int main(void) {
   pthread_t t[2];
   tids[0] = getpid();
   my_id = 7;
-  if (pipe(go) != 0) return 1;
+  if (pipe(go) != 0 || pipe(back) != 0) return 1;
   pthread_barrier_init(&barrier, NULL, 2);
   pthread_mutex_lock(&lock);
   for (long i = 0; i < 2; i++) pthread_create(&t[i], NULL, worker, (void *)(i + 1));
