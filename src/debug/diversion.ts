@@ -14,7 +14,8 @@
 import { getReg, setReg } from '../arch/registers.js';
 import { native, type NativeTracee } from '../native/addon.js';
 import { divertedCopy } from './diversion-copy.js';
-import { debuggerOf, killDebugged, type DebuggedProcess, type ReplayedProcess } from './forward.js';
+import { debuggerOf, killDebugged, type DebuggedProcess } from './debugged-process.js';
+import type { ReplayedProcess } from './forward.js';
 import type { Inspector } from './inspector.js';
 import type { ResumeRequest, StopEvent } from './target.js';
 import type { InstalledTraps, Traps } from './traps.js';

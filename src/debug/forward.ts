@@ -5,8 +5,8 @@
 // nothing of it is left behind for others to read.
 import type { TraceReader } from '../history/index.js';
 import { decodeEvent } from '../history/events.js';
-import { native, RunMode, type DebugRunOptions, type NativeRunPoint, type NativeSlice, type NativeTracee, type ProcessDebugger } from '../native/addon.js';
-import { decodeStopReport, type RunPosition, type SearchHit } from '../native/stop-report.js';
+import { native, RunMode, type DebugRunOptions, type NativeRunPoint, type NativeTracee, type ProcessDebugger } from '../native/addon.js';
+import { decodeStopReport } from '../native/stop-report.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, replayExec } from '../replay/replay-process.js';
@@ -16,64 +16,15 @@ import { atIntervalStartTarget } from './clone-boundary.js';
 import { applyPoint, armPoint } from './point-stretch.js';
 import type { ProcessCopy } from './process-copy.js';
 import { ProcessThreads } from './threads.js';
-import { EngineError, type ResumeRequest, type StopEvent, type WatchKind } from './target.js';
+import { debuggerOf, killDebugged, type DebuggedProcess } from './debugged-process.js';
+import type { RunExtra, RunHooks, RunReport } from './run-report.js';
+import { EngineError, type ResumeRequest, type StopEvent } from './target.js';
 
 /** Events per native run; per run whose program takes buffered calls from the feed (a run's fixed cost is then most of its time). */
 const EVENTS_PER_RUN = 64;
 const EVENTS_PER_FED_RUN = 1024;
 
-/** Options of a run beyond the resume request. */
-export type RunExtra = Omit<DebugRunOptions, 'mode' | 'start' | 'end' | 'fresh' | 'event' | 'forkAt'>;
-
-/** A copy a run left (a slice), with the counting base and run time it was taken at. */
-export interface LeftCopy {
-  slice: NativeSlice;
-  /** the counting base of its interval when it was taken (0: the interval start) */
-  base: number;
-  /** estimated replay time from the start of the replay, ns */
-  t: number;
-}
-
-/** What one run did. */
-export interface RunReport {
-  stop: StopEvent;
-  /** where the native loop stopped (undefined when the run did not start) */
-  position?: RunPosition;
-  /** the latest trap a search run passed */
-  lastHit?: SearchHit;
-  /** copies left on the way, in order */
-  copies: LeftCopy[];
-  /** the user's interrupt ended the run */
-  interrupted: boolean;
-  /** single-steps done by the whole run */
-  steps: number;
-  /** the last asynchronous signal's point the run passed, named in its interval (e: the point's event) */
-  point?: { e: number; base: number; pc: bigint; n: number; exact: boolean };
-  /** events the program passed in-process, buffered calls served from the feed (docs/syscallbuf.md) */
-  served: number;
-  /** threads that ended in the run, their process living on (recorded tids, in order) */
-  threadsExited: number[];
-}
-
-export interface RunHooks {
-  /** the data watchpoint of a debug-register slot, for 'watch' stops */
-  watchOf(slot: number): { kind: WatchKind; addr: bigint };
-  /** called between two events of a run that is not a search (periodic checkpoints) */
-  atBoundary?(runStartedMs: number): Promise<void>;
-  /** around an event that maps [start, end) over what was there (a file's image, written by JS) */
-  beforeMapping?(start: bigint, end: bigint): Promise<void>;
-  afterMapping?(start: bigint, end: bigint): Promise<void>;
-  /** events were replayed: `next` is the index of the next one */
-  replayed?(next: number): void;
-}
-
 export type ProcessState = 'stopped' | 'exited' | 'killed' | 'ended';
-
-/** A process that stands for the replay: its Tracee and the native debugger made for it. */
-export interface DebuggedProcess {
-  readonly tracee: NativeTracee;
-  readonly debugger: ProcessDebugger;
-}
 
 export class ReplayedProcess {
   /** the process that stands for the replay, with its native debugger (undefined: none) */
@@ -470,20 +421,4 @@ function mappedRange(trace: TraceReader, index: number): { start: bigint; end: b
   if (ev.kind !== 'map-file') return undefined;
   const start = BigInt(ev.map.addr);
   return { start, end: start + BigInt(ev.map.length) };
-}
-
-/** A new native debugger for a replayed process (owned by whoever stands it for the replay). */
-export function debuggerOf(tracee: NativeTracee): DebuggedProcess {
-  return { tracee, debugger: new (native().Debugger)(tracee) };
-}
-
-/** SIGKILL a process without a debugger (a checkpoint); closing it again is harmless. */
-export async function killProcess(tracee: NativeTracee): Promise<void> {
-  if (!tracee.closed) await tracee.close();
-}
-
-/** SIGKILL a debugged process and let its native debugger go. */
-export async function killDebugged(d: DebuggedProcess): Promise<void> {
-  await killProcess(d.tracee);
-  await d.debugger.dispose().catch(() => undefined);
 }
