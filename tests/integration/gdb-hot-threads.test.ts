@@ -85,34 +85,28 @@ function checkBackwards(back: string, workers: Map<number, number>, server: stri
   expect(s.trappedHits, `${statText}\n${server.split('\n').filter((l) => /windows from|counted|slices":\d|lost/.test(l)).join('\n').slice(-12000)}`).toBeLessThan(1000);
 }
 
+/** Each worker's rounds forwards (which thread is which worker), then the reverse commands, checked. */
+async function forwardThenBack(trace: string): Promise<void> {
+  const { gdb, server, status } = await debugReplay(trace, [
+    'break round_begin',
+    ...Array.from({ length: 2 * ROUNDS }, () => ['continue', 'print id', 'thread']).flat(),
+    'echo ==back==\\n',
+    ...BACKWARDS,
+  ], { timeoutMs: 240_000 });
+  expect(status, server).toBe(0);
+  const out = afterMark(gdb);
+  const [forward, back] = out.split('==back==');
+  checkBackwards(back, workersOf(forward), server);
+}
+
 describe('reverse-continue to a breakpoint hit millions of times in two threads', () => {
   it('from the end of the work: the last calls, in the thread that made them, and across a thread switch, counted in the process', async () => {
     requireTool('gdb');
-    const trace = record(PROGRAM);
-    const { gdb, server, status } = await debugReplay(trace, [
-      'break round_begin',
-      ...Array.from({ length: 2 * ROUNDS }, () => ['continue', 'print id', 'thread']).flat(),
-      'echo ==back==\\n',
-      ...BACKWARDS,
-    ], { timeoutMs: 240_000 });
-    expect(status, server).toBe(0);
-    const out = afterMark(gdb);
-    const [forward, back] = out.split('==back==');
-    checkBackwards(back, workersOf(forward), server);
+    await forwardThenBack(record(PROGRAM));
   });
 
   it('with the syscall buffer (the turns handed over by buffered futex calls): the same answers', async () => {
     requireTool('gdb');
-    const trace = record(PROGRAM, [], { syscallbuf: true });
-    const { gdb, server, status } = await debugReplay(trace, [
-      'break round_begin',
-      ...Array.from({ length: 2 * ROUNDS }, () => ['continue', 'print id', 'thread']).flat(),
-      'echo ==back==\\n',
-      ...BACKWARDS,
-    ], { timeoutMs: 240_000 });
-    expect(status, server).toBe(0);
-    const out = afterMark(gdb);
-    const [forward, back] = out.split('==back==');
-    checkBackwards(back, workersOf(forward), server);
+    await forwardThenBack(record(PROGRAM, [], { syscallbuf: true }));
   });
 });
