@@ -8,11 +8,12 @@
 // worker's last call. Each command is timed by gdb's python; the answers are
 // checked. The numbers go into docs/benchmarks.md between this script's markers.
 // Never asserted in tests.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gdbSession } from './gdb-session.js';
 import { measuredOn, writeSection } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -30,34 +31,9 @@ function recorded(name) {
   return { exe, trace };
 }
 
-/** One gdb session against a fresh server; the timed commands' times (s) and gdb's output. */
-async function session({ exe, trace }, timed) {
-  const server = spawn(process.execPath, [CLI, 'replay', trace, '--port', '0', '--once'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const port = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no port:\n${err}`)), 20000);
-    server.stderr.on('data', (d) => {
-      err += d;
-      const m = /127\.0\.0\.1:(\d+)/.exec(err);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    });
-  });
-  const args = ['-batch', '-nx', '-l', '10000', '-ex', 'set pagination off', '-ex', `target remote 127.0.0.1:${port}`];
-  for (const [label, c] of timed) {
-    args.push('-ex', 'python import time; _t = time.time()', '-ex', c, '-ex', `python print("TIME ${label} %.4f" % (time.time() - _t))`);
-  }
-  try {
-    const r = spawnSync('gdb', [...args, exe], { encoding: 'utf8', timeout: 1_200_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = `${r.stdout}\n${r.stderr}`;
-    const times = {};
-    for (const m of out.matchAll(/^TIME (\S+) ([\d.]+)$/gm)) times[m[1]] = Number(m[2]);
-    return { times, out, server: err };
-  } finally {
-    server.kill('SIGKILL');
-  }
+/** One gdb session against a fresh server; the timed commands' times (s), gdb's output and the server's log. */
+function session({ exe, trace }, timed) {
+  return gdbSession({ cli: CLI, trace, exe, gdbOptions: ['-l', '10000'], timed });
 }
 
 const mutex = recorded('mutex_counter');

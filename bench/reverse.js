@@ -5,11 +5,12 @@
 // CPU hogs running, side by side: the answers must be the same. The numbers go
 // into docs/benchmarks.md between this script's markers (other sections are
 // kept). Never asserted in tests.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gdbSession } from './gdb-session.js';
 import { measuredOn, writeSection } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,41 +60,14 @@ function record(exe, n) {
 
 /** Runs gdb against a served trace; `timed` commands are timed by gdb's python. */
 async function session(trace, setup, timed) {
-  const server = spawn(process.execPath, [CLI, 'replay', trace, '--port', '0', '--once'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const port = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no port:\n${err}`)), 20000);
-    server.stderr.on('data', (d) => {
-      err += d;
-      const m = /127\.0\.0\.1:(\d+)/.exec(err);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    });
-  });
-  const args = ['-batch', '-nx', '-ex', 'set pagination off', '-ex', `target remote 127.0.0.1:${port}`];
-  for (const c of setup) args.push('-ex', c);
-  for (const [label, c] of timed) {
-    args.push('-ex', 'python import time; _t = time.time()', '-ex', c,
-      '-ex', `python print("TIME ${label} %.4f" % (time.time() - _t))`);
+  const { times, out } = await gdbSession({ cli: CLI, trace, setup, timed, after: ['monitor checkpoints'] });
+  let resident = 0;
+  let count = 0;
+  for (const m of out.matchAll(/, ([\d.]+) MiB resident$/gm)) {
+    resident += Number(m[1]);
+    count++;
   }
-  args.push('-ex', 'monitor checkpoints');
-  try {
-    const r = spawnSync('gdb', args, { encoding: 'utf8', timeout: 1_200_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = `${r.stdout}\n${r.stderr}`;
-    const times = {};
-    for (const m of out.matchAll(/^TIME (.+) ([\d.]+)$/gm)) times[m[1]] = Number(m[2]);
-    let resident = 0;
-    let count = 0;
-    for (const m of out.matchAll(/, ([\d.]+) MiB resident$/gm)) {
-      resident += Number(m[1]);
-      count++;
-    }
-    return { times, out, checkpoints: count, resident };
-  } finally {
-    server.kill('SIGKILL');
-  }
+  return { times, out, checkpoints: count, resident };
 }
 
 const exe = build();
