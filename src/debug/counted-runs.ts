@@ -150,11 +150,12 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
 
 /**
  * The last arrival at one of the breakpoints `sw` from where the process stands (a
- * start in interval e) to the end of interval e (its event replayed, no user code
- * after it), counted in the process: the count of one interval where no run can
- * stop at the first state of the next (a thread's turn after a death, or one parked
- * in the kernel: crossed-events.ts). Breakpoints that cannot be counted are trapped
- * (`arm`), their hits numbered in the same sequence. Event e must map nothing.
+ * start in interval e, or in an earlier one over events that map nothing:
+ * crossed-events.ts) to the end of interval e (its event replayed, no user code
+ * after it), counted in the process: the count up to an interval whose first state
+ * no run stops at (a thread's turn after a death, or one parked in the kernel).
+ * Breakpoints that cannot be counted are trapped (`arm`), their hits numbered in
+ * the same sequence. Event e must map nothing.
  */
 export async function countToEvent(proc: ReplayedProcess, timeline: Timeline, e: number, sw: bigint[], arm: (pcs: bigint[]) => Promise<void>): Promise<{ hit?: CountedHit } | CountRefusal> {
   const host = counterHost(proc);
@@ -181,7 +182,7 @@ export async function countToEvent(proc: ReplayedProcess, timeline: Timeline, e:
   for (const x of readings) if (x.count >= 1 && (!best || x.last > best.last)) best = { pc: x.pc, n: x.count, last: x.last };
   const trapped = run.lastHit;
   if (trapped && trapped.reason === 'swbreak' && trapped.exact && (!best || trapped.order > best.last)) best = { pc: trapped.pc, n: trapped.n, last: trapped.order, event: trapped.event };
-  traceRuns(() => `counted interval ${e} to its event: ${readings.map((x) => `0x${x.pc.toString(16)} x${x.count}`).join(', ')}`);
+  traceRuns(() => `counted up to event ${e}: ${readings.map((x) => `0x${x.pc.toString(16)} x${x.count}`).join(', ')}`);
   return best ? { hit: { pc: best.pc, n: best.n, event: best.event } } : {};
 }
 

@@ -14,7 +14,7 @@
 // 2·log2(intervals) at most, and only for the window that holds the answer.
 import { inPreloadLibrary } from '../points/record-point.js';
 import { countToEvent, countWindow } from './counted-runs.js';
-import { intervalKind } from './crossed-events.js';
+import { intervalKind, spanEnd } from './crossed-events.js';
 import type { ReplayedProcess } from './forward.js';
 import type { Mark } from './marks.js';
 import type { Seeker, Start } from './seek.js';
@@ -53,11 +53,17 @@ export class SpanSearch {
    * somewhere in the span, interval unknown).
    */
   private async count(s: Start, to: number, sw: bigint[]): Promise<SpanResult | { some: true }> {
-    const end: Mark = { e: to, base: 0, pc: await this.seeker.boundaryPc(to), n: 1, steps: 0 };
-    if (sw.includes(end.pc)) return { refused: 'a breakpoint at the first instruction of the span\'s end' };
+    // A run stops at the first state of a 'start' interval; right after a thread's
+    // death it does not (the switch to the interval's thread is not seen as one):
+    // the span then runs until that death's event is replayed (crossed-events.ts).
+    const how = spanEnd(this.proc.trace, to);
+    if (!how) return { refused: `interval ${to} holds no user code for a span to end at` };
+    const end: Mark | undefined = how.at === 'state' ? { e: to, base: 0, pc: await this.seeker.boundaryPc(to), n: 1, steps: 0 } : undefined;
+    if (end && sw.includes(end.pc)) return { refused: 'a breakpoint at the first instruction of the span\'s end' };
     await this.seeker.reachStart(s);
     await this.traps.install([], NO_SLOTS);
-    const counted = await countWindow(this.proc, this.timeline, end, sw, (pcs) => this.traps.install(pcs, NO_SLOTS));
+    const arm = (pcs: bigint[]) => this.traps.install(pcs, NO_SLOTS);
+    const counted = end ? await countWindow(this.proc, this.timeline, end, sw, arm) : await countToEvent(this.proc, this.timeline, to - 1, sw, arm);
     this.seeker.checkInterrupt();
     traceRuns(() => `counted span from ${s.cp ? `#${s.cp.id}` : `interval ${s.e}`} to interval ${to}: ${'refused' in counted ? counted.refused : counted.hit ? `last at 0x${counted.hit.pc.toString(16)}` : 'no hit'}`);
     if ('refused' in counted) return { refused: counted.refused };

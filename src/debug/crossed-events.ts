@@ -148,3 +148,17 @@ export function intervalKind(trace: TraceReader, e: number): 'start' | 'empty' |
   }
   return 'start';
 }
+
+/**
+ * How a counted run over a span ends at the start of interval e: stopped at its
+ * first state ('state': a 'start' interval), or once event e - 1 is replayed
+ * ('event': right after a thread's death, whose first state no run stops at; the
+ * same stretch of user code ends there). Undefined for an interval that holds no
+ * user code (its thread stands in the kernel): a span does not end there.
+ */
+export function spanEnd(trace: TraceReader, e: number): { at: 'state' } | { at: 'event'; event: number } | undefined {
+  const kind = intervalKind(trace, e);
+  if (kind === 'start') return { at: 'state' };
+  if (kind === 'opaque' && e > 0 && e < trace.eventCount) return { at: 'event', event: e - 1 };
+  return undefined;
+}

@@ -20,7 +20,7 @@ import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline
 import { reachCountedHit } from './counted-hit.js';
 import { searchCountedTail } from './window-tail.js';
 import { SpanSearch } from './counted-spans.js';
-import { intervalKind, latestPoint, onlyHandlersSincePoint, spanIsCountable } from './crossed-events.js';
+import { intervalKind, latestPoint, onlyHandlersSincePoint, spanEnd, spanIsCountable } from './crossed-events.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
 import type { Checkpoint } from './marks.js';
 
@@ -277,19 +277,29 @@ export class ReverseSearch {
   private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSet, dist: number, wider?: Mark, tailSearched = false): Promise<Found | undefined> {
     const tl = this.timeline;
     if (s.cp && !s.cp.pid) return undefined; // dropped meanwhile: a wider window covers it
+    // the interval whose start the rest of the window ends at, once its tail was searched
+    let restTo: number | undefined;
     if (s.e < end.e && !tailSearched && sw.length && slots.every((x) => !x) && !(await this.isIntervalStart(end))) {
       // across events: the tail in end's interval counted first (window-tail.ts), then the rest up to its start
       const tail = await searchCountedTail(this.proc, tl, this.seeker, this.traps, end, sw);
       traceRuns(() => `window tail in interval ${end.e}: ${'hit' in tail ? describeMark(tail.hit) : 'rest' in tail ? 'no hit' : tail.refused}`);
       if ('hit' in tail) return { pos: { kind: 'mark', mark: tail.hit }, reason: 'swbreak', slot: -1, counted: true };
-      if ('rest' in tail) [end, wider] = [tail.rest, undefined];
-    } else if (s.e < end.e && tailSearched && sw.length && slots.every((x) => !x) && intervalKind(this.proc.trace, end.e) === 'start' && !(await this.isIntervalStart(end))) {
+      if ('rest' in tail) restTo = end.e;
+    } else if (s.e < end.e && tailSearched && sw.length && slots.every((x) => !x) && spanEnd(this.proc.trace, end.e) && !(await this.isIntervalStart(end))) {
       // the tail was searched by the window from its interval's start: the rest ends there (else: a trap per hit)
-      [end, wider] = [{ e: end.e, base: 0, pc: await this.seeker.boundaryPc(end.e), n: 1, steps: 0 }, undefined];
+      restTo = end.e;
     }
-    if (s.e < end.e && sw.length && slots.every((x) => !x) && spanIsCountable(this.proc.trace, s.e, end.e, this.proc.threads.firstTid || undefined) && (await this.isIntervalStart(end))) {
+    // A run stops at the first state of a 'start' interval, so the rest is a window
+    // of its own, up to it. Right after a thread's death it does not: the span is then
+    // counted up to that death's event (crossed-events.ts, spanEnd), and should it be
+    // refused, the trapped run below still goes to `end`, a state runs do stop at.
+    if (restTo !== undefined && spanEnd(this.proc.trace, restTo)?.at === 'state') {
+      [end, wider] = [{ e: restTo, base: 0, pc: await this.seeker.boundaryPc(restTo), n: 1, steps: 0 }, undefined];
+    }
+    const spanTo = restTo ?? ((await this.isIntervalStart(end)) ? end.e : undefined);
+    if (spanTo !== undefined && s.e < spanTo && sw.length && slots.every((x) => !x) && spanIsCountable(this.proc.trace, s.e, spanTo, this.proc.threads.firstTid || undefined)) {
       // up to an interval's start over events that map nothing: counted too, across them (counted-spans.ts)
-      const span = await new SpanSearch(this.proc, tl, this.seeker, this.traps).search(s, end.e, sw);
+      const span = await new SpanSearch(this.proc, tl, this.seeker, this.traps).search(s, spanTo, sw);
       if ('hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };
       if ('none' in span) return undefined;
     }

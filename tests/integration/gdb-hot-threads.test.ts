@@ -92,7 +92,7 @@ async function forwardThenBack(trace: string): Promise<void> {
     ...Array.from({ length: 2 * ROUNDS }, () => ['continue', 'print id', 'thread']).flat(),
     'echo ==back==\\n',
     ...BACKWARDS,
-  ], { timeoutMs: 240_000 });
+  ], { timeoutMs: 240_000, env: { REWIND_TRACE_RUNS: '1' } });
   expect(status, server).toBe(0);
   const out = afterMark(gdb);
   const [forward, back] = out.split('==back==');

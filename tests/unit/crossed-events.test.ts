@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventKind, HEADER_SIZE, SYSCALL_FIXED_SIZE } from '../../src/history/events.js';
 import type { TraceReader } from '../../src/history/index.js';
-import { dataMappingsAfter, intervalKind, spanIsCountable } from '../../src/debug/crossed-events.js';
+import { dataMappingsAfter, intervalKind, spanEnd, spanIsCountable } from '../../src/debug/crossed-events.js';
 
 const MAIN = 100;
 const WORKER = 101;
@@ -100,6 +100,19 @@ describe('where a span may end', () => {
     expect(intervalKind(t, 7)).toBe('opaque');
     expect(intervalKind(t, 0)).toBe('opaque');
     expect(intervalKind(t, 8)).toBe('opaque');
+  });
+
+  it('how a counted run ends there: at the first state, once the death\'s event is replayed, or not at all', () => {
+    expect(spanEnd(t, 4)).toEqual({ at: 'state' });
+    // the run goes on in main across the death: it ends when the death is replayed
+    // (a recording where main's join returned before the worker died: main's user
+    // code follows the death directly, and a reverse-continue from there trapped a
+    // whole round of 120 000 hits before)
+    expect(spanEnd(t, 7)).toEqual({ at: 'event', event: 6 });
+    expect(spanEnd(t, 3)).toBeUndefined();
+    expect(spanEnd(t, 6)).toBeUndefined();
+    expect(spanEnd(t, 0)).toBeUndefined();
+    expect(spanEnd(t, 8)).toBeUndefined();
   });
 
   it('crosses an anonymous data mapping (a new thread\'s syscall buffer), whose range counter pages then avoid; not code, files or failures', () => {
