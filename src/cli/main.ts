@@ -17,6 +17,7 @@ const COMMANDS: (CommandSpec & { run(v: OptionValues, positionals: string[]): Pr
       { name: 'portable', type: 'boolean', default: false, describe: 'tell the program only of CPU features every x86-64-v3 CPU has (no AVX-512, no TSX), so the trace replays on more machines' },
       { name: 'chaos', type: 'boolean', default: false, describe: 'preempt threads after random time slices and run a random ready thread next (seeded, the seed printed), so that rare interleavings show up' },
       { name: 'chaos-seed', type: 'integer', value: 'n', describe: 'the seed of --chaos (default: a random one)' },
+      { name: 'slice', type: 'string', value: 'ms', describe: 'preempt a thread that computes without syscalls after this many milliseconds while another is ready (default 50; shorter: more switches recorded)' },
       // tests only (docs/portability.md): answer CPUID from a `cpuid -r` dump, as another machine would
       { name: 'cpuid-from', type: 'string', hidden: true, describe: '' },
     ],
@@ -25,7 +26,7 @@ const COMMANDS: (CommandSpec & { run(v: OptionValues, positionals: string[]): Pr
       return recordCommand({
         output: v.output as string | undefined, syscallbuf: v.syscallbuf as boolean | undefined, portable: v.portable as boolean,
         cpuidFrom: v['cpuid-from'] as string | undefined, command,
-        chaos: v.chaos as boolean, chaosSeed: v['chaos-seed'] as number | undefined,
+        chaos: v.chaos as boolean, chaosSeed: v['chaos-seed'] as number | undefined, slice: v.slice as string | undefined,
       });
     },
   },

@@ -7,11 +7,13 @@ import { markLatest, newTraceDir } from './trace-store.js';
 
 export async function recordCommand(argv: {
   output?: string; command: string[]; syscallbuf?: boolean; portable?: boolean; cpuidFrom?: string;
-  chaos?: boolean; chaosSeed?: number;
+  chaos?: boolean; chaosSeed?: number; slice?: string;
 }): Promise<number> {
   globalThis.__rewindMark?.('command loaded');
   const [program, ...args] = argv.command;
   if (!program) fail('usage: rewind record [-o DIR] -- PROGRAM [ARGS...]');
+  const sliceMs = argv.slice === undefined ? undefined : Number(argv.slice);
+  if (sliceMs !== undefined && !(sliceMs >= 0.1 && sliceMs <= 60_000)) fail(`--slice ${argv.slice}: expected milliseconds from 0.1 to 60000`);
   const dir = argv.output ? path.resolve(argv.output) : newTraceDir(program);
   markLatest(dir);  // now, so that a recorder killed mid-run still leaves `latest` at its trace
   const recorder = new Recorder();
@@ -37,7 +39,7 @@ export async function recordCommand(argv: {
     outcome = await recorder.record({
       program, args, traceDir: dir, stdioNonBlocking, ...(argv.syscallbuf === false ? { syscallbuf: false } : {}),
       cpuid: { portable: argv.portable, answersFrom: argv.cpuidFrom },
-      ...(argv.chaos ? { schedule: { chaos: true, seed } } : {}),
+      ...(argv.chaos || sliceMs !== undefined ? { schedule: { chaos: argv.chaos ?? false, seed, ...(sliceMs !== undefined ? { sliceMs } : {}) } } : {}),
     });
   } catch (e) {
     await recorder.abort(`recorder error: ${(e as Error).message}`);

@@ -9,6 +9,7 @@
 // spinlock whose wait loop no filter fits (switched there by an int3 search).
 // How many switches happen depends on the machine's load: at least one must.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { TraceReader } from '../../src/history/index.js';
 import { decodeEvent, encodeJsonEvent, EventKind, type AsyncPointInfo } from '../../src/history/events.js';
@@ -132,6 +133,24 @@ describe('threads: time-slice preemption', () => {
     const again = rewind(['record', '--chaos', '--chaos-seed', '42', '-o', path.join(root, 'seeded'), '--', spin], { traceRoot: root });
     expect(again.status, describeRun(again)).toBe(0);
     expect(again.stderr.toString()).toContain('seed 42 (--chaos-seed 42)');
+  });
+
+  it('--slice 2 on the 4 counting threads: preempted after 2 ms instead of 50, the replay prints the same; a slice out of range is a usage error', () => {
+    const root = tempDir('rewind-preempt-slice-');
+    const traceDir = path.join(root, 'trace');
+    const record = rewind(['record', '--slice', '2', '-o', traceDir, '--', counter], { traceRoot: root });
+    expect(record.status, describeRun(record)).toBe(0);
+    expect(record.stdout.toString()).toMatch(/^(thread \d: [1-9]\d*\n){4}total (\d+) count \2\n$/);
+    const replay = rewind(['replay', '--check', traceDir], { traceRoot: root });
+    expect(replay.status, describeRun(replay)).toBe(0);
+    expect(replay.stdout.toString()).toBe(record.stdout.toString());
+    expect(switches(traceDir).length, `switch points in ${traceDir}`).toBeGreaterThanOrEqual(4);
+    for (const bad of ['0', 'soon', '100000']) {
+      const refused = rewind(['record', '--slice', bad, '-o', path.join(root, `bad-${bad}`), '--', counter], { traceRoot: root });
+      expect(refused.status, describeRun(refused)).toBe(125);
+      expect(refused.stderr.toString()).toBe(`rewind: error: --slice ${bad}: expected milliseconds from 0.1 to 60000\n`);
+      expect(existsSync(path.join(root, `bad-${bad}`))).toBe(false);
+    }
   });
 
   it('a pthread spinlock in 4 threads under --chaos: threads spinning where no filter fits are switched out, and found again by an int3', () => {
