@@ -113,18 +113,37 @@ describe('gdb with the feed: ^C inside a stretch of buffered calls', () => {
       expect(await c.request(`Z0,${hexAddr(sym.main.addr)},1`)).toBe('OK');
       expect(await c.resume('vCont;c', 60_000), log()).toMatch(/^T05/);
       expect(await c.request(`z0,${hexAddr(sym.main.addr)},1`)).toBe('OK');
-      // three interrupts: a fed run spends much of its time in the library's code,
-      // where an interrupt is put off until the program is out of it
+      // Up to three interrupts: a fed run spends much of its time in the library's
+      // code, where an interrupt is put off until the program is out of it. When a
+      // ^C lands is the user's timing, not the replay's: the loop replays for far
+      // longer than the 20 ms before the ^C, but a loaded machine can hold the
+      // test's own timer back longer still (once in 6 runs under a load of 7 to 16),
+      // and the run then reaches the recorded end. The session then goes back to
+      // main (a reverse-continue to a breakpoint there, which no timing changes)
+      // and ^C is pressed again, as a user would, at most 5 times in all. What is
+      // checked at each stop is the same wherever it landed.
       let interrupted = 0;
       let atEnd = false;
-      for (let k = 0; k < 3 && !atEnd; k++) {
+      for (let k = 0; k < 5 && interrupted < 3; k++) {
+        if (atEnd) {
+          if (interrupted > 0) break;
+          expect(await c.request(`Z0,${hexAddr(sym.main.addr)},1`)).toBe('OK');
+          // the ^C that came too late is kept for the next resume, as a SIGINT pending
+          // in a native process is (src/debug/interrupts.ts): it stops at once
+          let back = await c.resume('bc', 300_000);
+          if (/^T02/.test(back)) back = await c.resume('bc', 300_000);
+          expect(back, log()).toMatch(/^T05/);
+          expect(ripOf(await c.registers())).toBe(sym.main.addr);
+          expect(await c.request(`z0,${hexAddr(sym.main.addr)},1`)).toBe('OK');
+          atEnd = false;
+        }
         c.sendPacket('vCont;c');
         await sleep(20);
         c.interrupt();
         const stop = await c.stopReply(60_000);
         expect(stop, log()).toMatch(/^([TS]02|T05.*replaylog:end;)/);
         atEnd = /replaylog:end/.test(stop);
-        if (atEnd) break;
+        if (atEnd) continue;
         interrupted++;
         const before = await c.registers();
         const back = await c.resume('bs', 60_000);
@@ -134,7 +153,6 @@ describe('gdb with the feed: ^C inside a stretch of buffered calls', () => {
         expect(await c.resume('vCont;s', 60_000), log()).toMatch(/^T05/);
         expect(await c.registers()).toBe(before);
       }
-      // the first interrupt comes 20 ms into a loop that replays for much longer
       expect(interrupted, log()).toBeGreaterThan(0);
       if (!atEnd) {
         expect(await c.resume('vCont;c', 300_000), log()).toMatch(/^T05.*replaylog:end;/);
