@@ -63,10 +63,12 @@ bool servable(const Row* table, const RecordView& v) {
   return !((row.flags & kFlagEcho) && (fd == 1 || fd == 2));
 }
 
-// Events a stop can belong to: the loop must be able to take the stop that ends a fill.
+// Events a stop can belong to: the loop must be able to take the stop that ends a fill
+// (an enter event: a thread's run ends at a traced call, a futex wait after the
+// buffered wakes of a condvar's signal and a mutex's unlock).
 bool takesStop(const RecordView& v) {
   switch (v.kind()) {
-    case kEvSyscall: case kEvSignal: case kEvRdtsc: case kEvCpuid: case kEvExit: return true;
+    case kEvSyscall: case kEvSignal: case kEvRdtsc: case kEvCpuid: case kEvExit: case kEvEnter: return true;
   }
   return false;
 }
