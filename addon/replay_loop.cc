@@ -453,8 +453,10 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           replayTsc(pid, s, v);
           break;
         case kEvEnter: {
-          Stop st = resumeAndWait(pid, s, NextStop::kCallThatRuns);
-          enterForReal(pid, s);  // a stop the feed ran to
+          // A call that will only be answered waits at a skipped entry (replay_sysemu.h)
+          NextStop call = enterStopFor(table.data(), v, hasNext ? &nextView : nullptr, s);
+          Stop st = resumeAndWait(pid, s, call);
+          if (call != NextStop::kSkippableCall) enterForReal(pid, s);  // a stop the feed ran to
           atSyscallEntry(pid, s, st, v);
           break;
         }
@@ -590,9 +592,11 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
 }
 
 // The thread that ran left at an ordinary stop (replay_sysemu.h): what runs between
-// two of its runs (another thread, JS, a debugger, a copy) resumes it as it likes.
+// two runs of the loop (JS, a debugger, a copy) resumes it as it likes. (The other
+// threads of the loop's own run never resume it: a thread may wait at a skipped
+// entry through their turns.)
 void settleAfterRun(Tracee& t, LoopResult& out) {
-  if (t.gone || !t.replay.skippedEntry) return;
+  if (t.gone || t.replay.exiting || !t.replay.skippedEntry) return;
   try {
     settleSkippedEntry(t.pid, t.replay);
   } catch (const Diverged& d) {
@@ -612,7 +616,6 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
   LoopResult out;
   size_t at = offset;
   auto next = replayThreadRun(t, true, table, events, offset, at, maxEvents, out);
-  settleAfterRun(t, out);
   while (next) {
     auto thread = next;  // held while it runs
     if (thread->replay.hook && thread->replay.hook->enterThread(*thread, out.stop)) {  // a debug run goes on in it
@@ -620,7 +623,11 @@ LoopResult replayRun(Tracee& t, const std::vector<Row>& table, const std::vector
       break;
     }
     next = replayThreadRun(*thread, false, table, events, offset, at, maxEvents, out);
-    settleAfterRun(*thread, out);
+  }
+  if (t.replay.threads) {
+    for (auto& thread : t.replay.threads->live()) settleAfterRun(*thread, out);
+  } else {
+    settleAfterRun(t, out);
   }
   // Between a debugger's runs the program may run code of gdb's (a function call in
   // a copy): the library must find nothing in the feed to take, in any thread's

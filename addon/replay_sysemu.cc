@@ -84,6 +84,12 @@ NextStop nextStopFor(const Row* table, const RecordView& v, const ReplaySession&
   }
 }
 
+NextStop enterStopFor(const Row* table, const RecordView& enter, const RecordView* call, const ReplaySession& s) {
+  bool answered = call && call->kind() == kEvSyscall && call->get32(12) == enter.get32(12) &&
+                  recordIsSkippable(table, *call, s);
+  return answered ? NextStop::kSkippableCall : NextStop::kCallThatRuns;
+}
+
 NextStop stopAfterFeed(const Row* table, const std::vector<uint8_t>& events, size_t at, const ReplaySession& s) {
   for (uint32_t i = s.feed.passed; i < s.feed.filled; i++) {
     uint32_t size;
@@ -96,6 +102,16 @@ NextStop stopAfterFeed(const Row* table, const std::vector<uint8_t>& events, siz
   v.n = v.size();
   if (v.n < kHeaderSize || at + v.n > events.size() || (s.recordedTid && v.tid() != s.recordedTid))
     return NextStop::kCallThatRuns;
+  if (v.kind() == kEvEnter) {  // the fill ends where the thread's run does: its call's own event decides
+    for (size_t pos = at + v.n; pos + kHeaderSize <= events.size();) {
+      RecordView c{events.data() + pos, 0};
+      c.n = c.size();
+      if (c.n < kHeaderSize || pos + c.n > events.size()) break;
+      if (c.tid() == v.tid()) return enterStopFor(table, v, &c, s);
+      pos += c.n;
+    }
+    return NextStop::kCallThatRuns;
+  }
   return nextStopFor(table, v, s);
 }
 
@@ -154,7 +170,7 @@ void leaveSkippedEntry(pid_t pid, ReplaySession& s) {
 }
 
 void settleSkippedEntry(pid_t pid, ReplaySession& s) {
-  if (s.hasFedStop) enterForReal(pid, s);  // not answered yet: the next run replays it as an ordinary entry
+  if (s.hasFedStop || s.atEntry) enterForReal(pid, s);  // not answered yet: the next run replays it as an ordinary entry
   else leaveSkippedEntry(pid, s);
 }
 

@@ -56,6 +56,15 @@ bool recordIsSkippable(const Row* table, const RecordView& v, const ReplaySessio
 // The kind of the stop at record `v` (any kind of event), for the resume towards it.
 NextStop nextStopFor(const Row* table, const RecordView& v, const ReplaySession& s);
 
+// An enter event (`enter`; `call`: the same thread's next record, null if it is not
+// in this batch): a thread's run ends at the entry of a call whose own event comes
+// later, after other threads' runs. If that event is a call replay only answers
+// (a futex wait, nearly always), the thread may stand at a skipped entry meanwhile:
+// the answer is written at that one stop when its event comes, and the stop at the
+// call's exit is saved. The thread stays there while the others run (they never
+// resume it); replayRun settles it before it returns (settleSkippedEntry).
+NextStop enterStopFor(const Row* table, const RecordView& enter, const RecordView* call, const ReplaySession& s);
+
 // The stop the feed of the syscall buffer runs to (feedReady filled it from `at`):
 // the own event after the records it holds, if the library takes them all.
 NextStop stopAfterFeed(const Row* table, const std::vector<uint8_t>& events, size_t at, const ReplaySession& s);
@@ -84,7 +93,8 @@ struct SysemuCounts {
 SysemuCounts sysemuCounts();
 
 // At the end of a run: the tracee at an ordinary stop, whether or not the skipped
-// entry it stands at was answered yet (a stop the feed ran to is entered for real).
+// entry it stands at was answered yet (a stop the feed ran to, and a thread left at
+// an enter event, whose call is still to be replayed, are entered for real).
 void settleSkippedEntry(pid_t pid, ReplaySession& s);
 
 }  // namespace rw
