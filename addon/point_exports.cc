@@ -87,6 +87,10 @@ bool pointSearchFrom(Napi::Object o, PointSearch& p) {
   p.trapAfter = big(o.Get("trapAfter"));
   p.miss = big(o.Get("miss"));
   p.original = *bytesFrom(o.Get("original"));
+  if (o.Has("flagsDead")) {
+    if (!o.Get("flagsDead").IsBoolean() && !o.Get("flagsDead").IsUndefined()) return false;
+    p.flagsDead = o.Get("flagsDead").ToBoolean().Value();
+  }
   return true;
 }
 
@@ -95,7 +99,7 @@ namespace {
 Value ReachPoint(const CallbackInfo& info) {
   const char* usage =
       "reachPoint(tracee: Tracee, { pc: bigint, regs: Buffer (216), hash: Buffer (16), excluded: bigint[], trapAfter: bigint, "
-      "miss: bigint, original: Buffer, budgetTicks: number }): { found, why, candidates }";
+      "miss: bigint, original: Buffer, budgetTicks: number, flagsDead?: boolean }): { found, why, candidates }";
   USAGE_CHECK(info.Length() == 2 && isTracee(info.Env(), info[0]) && info[1].IsObject(), usage);
   Napi::Object o = info[1].As<Napi::Object>();
   PointSearch p;

@@ -19,6 +19,7 @@ namespace rw {
 namespace {
 
 constexpr uint64_t kTrapFlags = 0x10100;  // TF, RF: the tracer's, not the program's
+constexpr uint64_t kArithmeticFlags = 0x8d5;  // OF SF ZF AF PF CF
 
 // The CPU time a search has used: the program's, and the tracer's own (hashing
 // candidates: where the name is weak, arrivals with the recorded registers and loop
@@ -109,6 +110,9 @@ PointFound reachPoint(Tracee& t, const PointSearch& p) {
     }
     out.candidates++;
     r.rip = p.pc;
+    // Dead flags (src/points/dead-flags.ts): the code from pc on writes them all
+    // before it reads one, so the recorded ones are as good as the program's.
+    if (p.flagsDead) r.eflags = (r.eflags & ~kArithmeticFlags) | (p.regs.eflags & kArithmeticFlags);
     CandidateJudge::Verdict v = judge.judge(pid, p, r);
     if (v != CandidateJudge::kMiss) {
       restoreCode();

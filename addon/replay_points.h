@@ -31,6 +31,8 @@ struct PointSearch {
                                  // int3 at pc is stepped over (code the filter cannot hold)
   std::vector<uint8_t> original; // the program's bytes under the patch at pc
   uint64_t budgetTicks = 0;      // user CPU time (clock ticks) the search may take
+  bool flagsDead = false;        // the filter's key check set the arithmetic flags, which
+                                 // are dead at pc: a candidate gets the recorded ones
 };
 
 struct PointFound {

@@ -212,6 +212,8 @@ export interface NativePointSearch {
   miss: bigint;
   /** the program's bytes under the patch at pc (written back when the search ends) */
   original: Buffer;
+  /** the filter compared its key with the arithmetic flags, dead at pc: a candidate gets the recorded ones */
+  flagsDead?: boolean;
   /** user CPU time the search may use, in clock ticks */
   budgetTicks: number;
 }

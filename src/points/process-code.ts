@@ -7,6 +7,7 @@ import { native } from '../native/addon.js';
 import { readMaps, type ProcMapping } from '../replay/proc-maps.js';
 import { FILTER_SIZE, planFilter, type FilterPlan, type FilterRefusal } from './filter-stub.js';
 import { filterKey } from './filter-key.js';
+import { flagsDeadAt } from './dead-flags.js';
 import { LOOP_REACH, loopWrittenRegisters, type CodeWindow, type LoopValue } from './loop-operands.js';
 
 /** a rel32 jump's reach, with room for the stub's size */
@@ -59,7 +60,11 @@ export async function filterFor(pid: number, base: bigint, regs: Buffer, values:
   const pc = getReg(regs, 'rip');
   const around = read?.around ?? (await codeAround(pid, pc));
   const key = filterKey(regs, read?.now ?? (await native().getRegs(pid)), loopWrittenRegisters(around, pc));
-  return planFilter(base, pc, codeAt(around, pc, 32), around, regs, values, { countArrivals, key });
+  const code = codeAt(around, pc, 32);
+  const flagsDead = !countArrivals && key !== undefined && flagsDeadAt(code, pc);
+  const plan = planFilter(base, pc, code, around, regs, values, { countArrivals, key, flagsDead });
+  // (the flags' key changes only the stub's layout: the usual one if it cannot be encoded)
+  return flagsDead && 'refused' in plan ? planFilter(base, pc, code, around, regs, values, { countArrivals, key }) : plan;
 }
 
 /**

@@ -113,7 +113,7 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
     const excluded = [...excludedOf(point), base, base + FILTER_SIZE];
     const search = n.reachPoint(tracee, {
       pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: plan.trapAfter, miss: plan.miss, original,
-      budgetTicks,
+      budgetTicks, flagsDead: plan.flagsDead,
     });
     unmapped = unmap();  // sent now: the tracer thread runs it right after the search, whatever the search ends with
     result = await search;
