@@ -108,15 +108,18 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
     }
     const stepped = await stepOutOfWindow(pid, pc, plan.patch.length, fail, now);
     const original = stepped ? await n.readMemory(pid, pc, plan.patch.length) : plan.original;
-    // the filter, then the jump to it (a failure of either throws before the search runs)
-    await Promise.all([n.writeMemory(pid, base, plan.image), n.writeMemory(pid, pc, plan.patch)]);
+    // The filter, then the jump to it, then the search, sent together: the tracer thread
+    // runs them in order in one wake (one round trip per point fewer, each a scheduling
+    // delay on a loaded machine). A write that fails is the error reported; the search
+    // behind it has then run on a process this replay gives up.
+    const wrote = Promise.all([n.writeMemory(pid, base, plan.image), n.writeMemory(pid, pc, plan.patch)]);
     const excluded = [...excludedOf(point), base, base + FILTER_SIZE];
     const search = n.reachPoint(tracee, {
       pc, regs, hash: Buffer.from(point.hash, 'hex'), excluded, trapAfter: plan.trapAfter, miss: plan.miss, original,
       budgetTicks, flagsDead: plan.flagsDead,
     });
     unmapped = unmap();  // sent now: the tracer thread runs it right after the search, whatever the search ends with
-    result = await search;
+    [, result] = await Promise.all([wrote, search]);
   } finally {
     await (unmapped ?? unmap());
   }
