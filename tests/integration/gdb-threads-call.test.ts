@@ -76,6 +76,38 @@ describe('gdb\'s own code in a threaded replay', () => {
     if (!NO_NATIVE_CALLS.test(native)) expect(values(out).slice(0, 8)).toEqual(values(native).slice(0, 8));
   });
 
+  it('a hardware breakpoint and a watchpoint stop gdb\'s code in a worker that is not the copy\'s first thread, as natively', async () => {
+    requireTool('gdb');
+    // gdb disables its watchpoints while it runs a call, and enables them again at the
+    // first stop inside it (breakpoint.c, disable_watchpoints_before_interactive_call_start):
+    // the hardware breakpoint stops the call, the continue from there meets the watchpoint
+    const call = ['break worker_mark', 'continue', 'watch calls', 'hbreak add', 'thread 3', 'call add(2, 3)', 'print $_thread', 'continue', 'print $_thread', 'print calls'];
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [...call, 'bt 2', 'continue', 'print calls', 'delete 3 4', 'continue', 'print calls', 'delete', 'continue', 'continue']);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    expect(out).toMatch(/\nThread 3 "gdb_calls" hit Breakpoint 4, add \(a=2, b=3\) at [^\n]*gdb_calls\.c:28\n/);
+    expect(out).toContain('The program being debugged stopped while in a function called from GDB.');
+    expect(out).toMatch(/\nThread 3 "gdb_calls" hit Hardware watchpoint 3: calls\n\nOld value = 0\nNew value = 1\n/);
+    expect(out).toMatch(/\n#0 +add \(a=2, b=3\) at [^\n]*gdb_calls\.c:29\n#1 +<function called from gdb>\n/);
+    // worker 2 ran the call (gdb's thread 3) both times; then the call returned to gdb's
+    // dummy frame, which gdb pops silently, and the replay goes on as recorded: the
+    // call's write is gone with the copy
+    expect(values(out)).toEqual(['3', '3', '1', '1', '0']);
+    expect(out).toMatch(/\nThread 3 "gdb_calls" hit Breakpoint 2, worker_mark \(id=2\)[^]*\n\$5 = 0\n/);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
+    const native = afterMark(gdbNative(PROGRAM, [...call, 'kill']));
+    // native gdb 13 gets this far on an AMX CPU too: it fails only where the call
+    // returns (it restores the XSAVE state then). gdb's notice goes to stderr, whose
+    // place among the stdout lines differs from one run to the other.
+    const stops = (t: string) => {
+      const from = t.indexOf('hit Breakpoint 4');
+      return t.slice(from, t.indexOf('\n', t.indexOf('$3 = ', from))).split('\n')
+        .filter((l) => !/^The program being debugged stopped|^Evaluation of the expression|^\(add\) will be|^When the function is done/.test(l));
+    };
+    expect(stops(native).length).toBeGreaterThan(8);
+    expect(stops(out)).toEqual(stops(native));
+  });
+
   it('a first call in a thread that stands in a syscall (blocked in read, in pthread_join) runs there, and the call is not entered again', async () => {
     requireTool('gdb');
     const { gdb, server, status } = await debugReplay(record(PROGRAM), [
