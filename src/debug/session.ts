@@ -64,6 +64,13 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   private readonly search: ReverseSearch;
   /** Signals gdb wants reported before delivery: all but those QPassSignals passes. */
   private stopSignals = (1n << 64n) - 2n;
+  /**
+   * The stop at the end of the recording was reported and the replay has not moved
+   * since: the next resume replays the exit. gdb's own code, run in a copy at the end,
+   * does not move it (its stops are not the end's, and they used to make the end stop
+   * reported again: one more continue before the exit).
+   */
+  private endShown = false;
 
   private constructor(readonly trace: TraceReader, private readonly opts: SessionOptions) {
     this.target = debuggedTarget(trace, opts.process);
@@ -98,6 +105,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       throw e;
     }
     this.proc.lastStop = { kind: 'stopped', signal: 5, reason: 'start' };
+    this.endShown = false;
     await this.timeline.begin(pc, first);
   }
 
@@ -212,14 +220,16 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       await this.seeker.reach(start);
       await this.traps.installGdb();
       this.proc.lastStop = { kind: 'stopped', signal: 5, reason: 'step' };
+      this.endShown = false;
     } catch (e) {
       this.opts.log?.(`cannot go back to where the command started (${(e as Error).message}): the replay starts again`);
       await this.restart().catch((e2) => this.opts.log?.(`cannot restart the replay: ${(e2 as Error).stack ?? e2}`));
     }
   }
 
-  private stopped(s: StopEvent): StopEvent {
+  private stopped(s: StopEvent, inCopy = false): StopEvent {
     this.inspector.invalidate();
+    if (!inCopy) this.endShown = s.kind === 'stopped' && s.reason === 'end';
     this.proc.threads.selected = s.kind === 'stopped' ? s.thread : undefined; // gdb makes the stopped thread current
     if (!(s.kind === 'stopped' && s.reason === 'signal')) this.proc.lastSiginfo = undefined;
     return (this.proc.lastStop = s);
@@ -228,14 +238,14 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   resume(req: ResumeRequest): Promise<StopEvent> {
     return this.command('resume', async () => {
       if (this.proc.state !== 'stopped') return this.proc.lastStop;
-      const endShown = this.proc.atEnd && this.proc.lastStop.kind === 'stopped' && this.proc.lastStop.reason === 'end';
+      const endShown = this.proc.atEnd && this.endShown;
       // A ^C that came after the end's stop answered the continue is late: only the
       // exit is left, and it is replayed (kept, it stopped every later resume there).
       if (takePendingInterrupt(this.proc) && !endShown) return this.stopped(INTERRUPTED);
       if (await this.diversion.diverted()) {
         const stop = await this.diversion.run(req);
         if (stop.kind === 'stopped' && stop.reason === 'interrupted') this.proc.interruptRequested = false;
-        return this.stopped(stop);
+        return this.stopped(stop, true);
       }
       await this.diversion.leave();
       // The end of the recording is a place: a run stops there first ("No more

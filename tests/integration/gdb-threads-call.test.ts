@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUILD_DIR, requireTool, tempDir } from '../helpers.js';
+import { BUILD_DIR, programPath, requireTool, tempDir } from '../helpers.js';
 import { afterMark, debugReplay, gdbNative, MARK, record, startServer } from './gdb-support.js';
 
 const PROGRAM = path.join(BUILD_DIR, 'threads', 'gdb_calls');
@@ -106,6 +106,23 @@ describe('gdb\'s own code in a threaded replay', () => {
     };
     expect(stops(native).length).toBeGreaterThan(8);
     expect(stops(out)).toEqual(stops(native));
+  });
+
+  it('a call at the end of the recording, then continue: the exit, as after the end\'s stop without a call (threaded and not)', async () => {
+    requireTool('gdb');
+    // the end's stop comes first ("No more reverse-execution history"); gdb's code run
+    // in a copy there does not move the replay, so the next continue replays the exit
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), ['continue', 'print add(1, 1)', 'print scaled_id(2)', 'info threads', 'continue', 'info threads']);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    expect(out.match(/No more reverse-execution history\./g)).toHaveLength(1);
+    expect(values(out)).toEqual(['2', '14']);
+    expect(out).toMatch(/\$2 = 14\n {2}Id +Target Id +Frame *\n\* 1 +Thread [^\n]*\n\[Inferior 1 \(process N\) exited normally\]\nNo threads\.\n/);
+    const demo = await debugReplay(record(programPath('gdbdemo')), ['continue', 'print square(7)', 'continue']);
+    expect(demo.status, demo.server).toBe(0);
+    const single = afterMark(demo.gdb);
+    expect(single.match(/No more reverse-execution history\./g), single).toHaveLength(1);
+    expect(single).toMatch(/\n\$1 = 49\n\[Inferior 1 \(process N\) exited with code 03\]\n/);
   });
 
   it('a first call in a thread that stands in a syscall (blocked in read, in pthread_join) runs there, and the call is not entered again', async () => {
