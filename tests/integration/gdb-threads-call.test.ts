@@ -13,7 +13,7 @@
 // compared with native gdb's as it is.
 //
 // Also here: gdb's thread numbers after a reverse-continue back past the threads'
-// creation and a continue forward again, and rounds.c's breakpoint at the first state
+// creation or their ends and a continue forward again, and rounds.c's breakpoint at the first state
 // of a worker's interval right after a thread-created stop (it was stepped over).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -117,7 +117,7 @@ describe('gdb\'s own code in a threaded replay', () => {
     const out = afterMark(gdb);
     expect(out.match(/No more reverse-execution history\./g)).toHaveLength(1);
     expect(values(out)).toEqual(['2', '14']);
-    expect(out).toMatch(/\$2 = 14\n {2}Id +Target Id +Frame *\n\* 1 +Thread [^\n]*\n\[Inferior 1 \(process N\) exited normally\]\nNo threads\.\n/);
+    expect(out).toMatch(/\$2 = 14\n {2}Id +Target Id +Frame *\n\* 1 +Thread [^\n]*\n( {2}[23] +Thread [^\n]*\(ended here\) [^\n]*\n){2}\[Inferior 1 \(process N\) exited normally\]\nNo threads\.\n/);
     const demo = await debugReplay(record(programPath('gdbdemo')), ['continue', 'print square(7)', 'continue']);
     expect(demo.status, demo.server).toBe(0);
     const single = afterMark(demo.gdb);
@@ -241,18 +241,27 @@ describe('gdb\'s threads across reverse execution', () => {
     expect(out).toContain('[Inferior 1 (process N) exited normally]');
   });
 
-  it('reverse-continue back over the workers\' ends: they are new threads to gdb again (it forgot them at their ends, as natively), then end again', async () => {
+  it('reverse-continue back over the workers\' ends: gdb keeps their numbers (listed as ended here after their ends), they live again, then end again', async () => {
     requireTool('gdb');
     const { gdb, server, status } = await debugReplay(record(PROGRAM), [
-      'break 78', 'continue', 'info threads', 'break worker_mark', 'reverse-continue', 'info threads', 'continue', 'info threads', 'delete', 'continue', 'continue',
+      'break 78', 'continue', 'info threads', 'thread 2', 'print $pc', 'thread 1', 'break worker_mark', 'reverse-continue', 'info threads',
+      'continue', 'info threads', 'delete', 'continue', 'continue',
     ]);
     expect(status, server).toBe(0);
     const out = afterMark(gdb);
     // the latest hit before line 78 is worker 2's; both workers are alive there
     expect(out).toMatch(/\nThread 1 "gdb_calls" hit Breakpoint 2, main \(\) at [^\n]*gdb_calls\.c:78\n/);
-    expect(out).toMatch(/\nThread \d "gdb_calls" hit Breakpoint 3, worker_mark \(id=2\)/);
-    expect(otherThreads(out, 0).map((rows) => rows.length)).toEqual([1, 3, 1]);
-    expect(out.match(/\[New Thread /g)).toHaveLength(4);
+    // after their ends, the workers stay in gdb's list, ended, with nothing to show (src/rsp/threads.ts)
+    const ended = /\n\* 1 +Thread \d+\.\d+ "gdb_calls" +main \(\) at [^\n]*\n {2}2 +Thread \d+\.\d+ "gdb_calls" \(ended here\) <unavailable> in \?\? \(\)\n {2}3 +Thread \d+\.\d+ "gdb_calls" \(ended here\) <unavailable> in \?\? \(\)\n/g;
+    expect(out.match(ended)).toHaveLength(2);
+    expect(out).toMatch(/\n\$1 = <unavailable>\n/);
+    // gone back over their ends they are threads 2 and 3 still, alive: worker 2 is thread 3, as natively
+    expect(out).toMatch(/\nThread 3 "gdb_calls" hit Breakpoint 3, worker_mark \(id=2\)/);
+    const numbers = (text: string) => otherThreads(text, 0).map((rows) => rows.map((r) => Number(/^ +(\d+)/.exec(r)![1])));
+    expect(numbers(out)).toEqual([[1, 2, 3], [1, 2, 3], [1, 2, 3]]);
+    expect(otherThreads(out, 0)[1].filter((r) => r.includes('(ended here)'))).toEqual([]);
+    // gdb heard of each as new once; each end is told as natively, on each way forward
+    expect(out.match(/\[New Thread /g)).toHaveLength(2);
     expect(out.match(/\[Thread \d+\.\d+ exited\]/g)).toHaveLength(4);
     expect(out).toContain('[Inferior 1 (process N) exited normally]');
   });
