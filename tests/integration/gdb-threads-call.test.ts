@@ -217,6 +217,19 @@ describe('gdb\'s threads across reverse execution', () => {
     }
   });
 
+  it('a hardware breakpoint stops each worker, forwards as natively and backwards (the debug registers go into every thread of the replay)', async () => {
+    requireTool('gdb');
+    const forward = ['hbreak worker_mark', 'continue', 'print $_thread', 'continue', 'print $_thread'];
+    const { gdb, server, status } = await debugReplay(record(PROGRAM), [...forward, 'reverse-continue', 'print $_thread', 'continue', 'print $_thread', 'delete', 'continue', 'continue']);
+    expect(status, server).toBe(0);
+    const out = afterMark(gdb);
+    const hits = (text: string) => [...text.matchAll(/\nThread (\d) "gdb_calls" hit Breakpoint 2, worker_mark \(id=(\d)\)/g)].map((m) => `${m[1]}:${m[2]}`);
+    expect(hits(out)).toEqual(['2:1', '3:2', '2:1', '3:2']);
+    expect(values(out)).toEqual(['2', '3', '2', '3']);
+    expect(hits(afterMark(gdbNative(PROGRAM, [...forward, 'kill'])))).toEqual(['2:1', '3:2']);
+    expect(out).toContain('[Inferior 1 (process N) exited normally]');
+  });
+
   it('reverse-continue back before the threads were made, then forward again: gdb keeps their numbers, as natively', async () => {
     requireTool('gdb');
     const forward = ['break worker_mark', 'continue', 'info threads'];
@@ -241,9 +254,10 @@ describe('gdb\'s threads across reverse execution', () => {
     expect(out).toContain('[Inferior 1 (process N) exited normally]');
   });
 
-  it('reverse-continue back over the workers\' ends: gdb keeps their numbers (listed as ended here after their ends), they live again, then end again', async () => {
+  it.each([[[]], [['--chaos', '--chaos-seed', '2']]])('reverse-continue back over the workers\' ends: gdb keeps their numbers (listed as ended here after their ends), they live again, then end again (record %j)', async (options: string[]) => {
     requireTool('gdb');
-    const { gdb, server, status } = await debugReplay(record(PROGRAM), [
+    // (the order the workers end in is the schedule's: --chaos runs a random ready thread)
+    const { gdb, server, status } = await debugReplay(record(PROGRAM, [], { options }), [
       'break 78', 'continue', 'info threads', 'thread 2', 'print $pc', 'thread 1', 'break worker_mark', 'reverse-continue', 'info threads',
       'continue', 'info threads', 'delete', 'continue', 'continue',
     ]);
