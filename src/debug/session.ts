@@ -19,10 +19,9 @@ import { Inspector } from './inspector.js';
 import { INTERRUPTED, positionAfterInterrupt, takePendingInterrupt } from './interrupts.js';
 import type { Checkpoint, Mark } from './marks.js';
 import { monitorCommand, type MonitoredSession } from './monitor.js';
-import { ReverseSearch } from './reverse-continue.js';
-import { ReverseStepper } from './reverse-step.js';
+import { ReverseCommands } from './reverse-commands.js';
 import { periodic } from './search-plans.js';
-import { Interrupted, NotRetraced, Seeker } from './seek.js';
+import { Seeker } from './seek.js';
 import { EngineError, type DebugTarget, type HwKind, type ResumeRequest, type StopEvent } from './target.js';
 import { Timeline, type Pos, type TimelineRun } from './timeline.js';
 import { NO_SLOTS, Traps } from './traps.js';
@@ -33,9 +32,6 @@ export type { StopEvent, ResumeRequest } from './target.js';
 /** a forward continue leaves a copy this often inside a long stretch without events */
 const FORWARD_SLICE_NS = 50e6;
 const FORWARD_SLICES = 2000;
-/** what gdb shows when a reverse command finds that the replay does not retrace its steps (NotRetraced) */
-const NOT_RETRACED = 'cannot go back from here: replayed again, the program does not come back to this point '
-  + '(a breakpoint inside an instruction changes what it does?); remove such breakpoints, or `monitor restart`';
 
 export interface SessionOptions {
   /** what the replayed program writes to fd 1 and 2, once, the first time the replay gets there */
@@ -60,8 +56,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   private readonly diversion: Diversion;
   private readonly timeline: Timeline;
   private readonly seeker: Seeker;
-  private readonly stepper: ReverseStepper;
-  private readonly search: ReverseSearch;
+  private readonly reverseCommands: ReverseCommands;
   /** Signals gdb wants reported before delivery: all but those QPassSignals passes. */
   private stopSignals = (1n << 64n) - 2n;
   /**
@@ -81,8 +76,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     this.diversion = new Diversion(this.proc, this.traps, this.inspector);
     this.timeline = new Timeline(this.proc, this.traps, () => this.inspector.undoWrites());
     this.seeker = new Seeker(this.proc, this.timeline, this.traps);
-    this.stepper = new ReverseStepper(this.proc, this.timeline, this.seeker, this.traps);
-    this.search = new ReverseSearch(this.proc, this.timeline, this.seeker, this.traps, this.stepper);
+    this.reverseCommands = new ReverseCommands(this.proc, this.timeline, this.seeker, this.traps, this.diversion, this.inspector, opts.log);
   }
 
   static async start(trace: TraceReader, opts: SessionOptions = {}): Promise<DebugSession> {
@@ -293,67 +287,13 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     });
   }
 
-  /** gdb's `bs` and `bc`. */
+  /** gdb's `bs` and `bc` (reverse-commands.ts). */
   reverse(kind: 'step' | 'continue'): Promise<StopEvent> {
     return this.command(kind === 'step' ? 'reverse-step' : 'reverse-continue', async () => {
       if (this.proc.state !== 'stopped') return this.proc.lastStop;
       if (takePendingInterrupt(this.proc)) return this.stopped(INTERRUPTED);
-      await this.diversion.leave();
-      await this.inspector.undoWrites();
-      const start = this.timeline.here;
-      const sw = [...this.traps.sw.keys()];
-      const slots = this.traps.gdbSlots();
-      try {
-        let now = await this.seeker.canon();
-        if (!now) return this.stopped({ kind: 'stopped', signal: 5, reason: 'begin', message: 'this point cannot be found again; step or continue first' });
-        if (!now.fp && now.steps === 0) {
-          now = { ...now, fp: await native().fingerprint(this.proc.runningPid) };
-          this.timeline.here = { kind: 'mark', mark: now };
-        }
-        const stop = kind === 'step' ? await this.reverseStep(now) : await this.search.run(now, sw, slots);
-        await this.traps.installGdb();
-        await this.timeline.checkpointHere();
-        // the thread that runs where the search stopped (threads.ts): gdb switches to it
-        const thread = this.proc.runningThread;
-        return this.stopped(stop.kind === 'stopped' && thread !== undefined ? { ...stop, thread } : stop);
-      } catch (e) {
-        if (!(e instanceof Interrupted) && !(e instanceof NotRetraced)) throw e;
-        await this.backTo(start);
-        await this.traps.installGdb();
-        if (e instanceof Interrupted) return this.stopped({ kind: 'stopped', signal: 2, reason: 'interrupted' });
-        // expected when gdb's breakpoints change the program: nothing moved, gdb is told why
-        this.opts.log?.(`reverse execution cannot go back from here: ${e.message}`);
-        return this.stopped({ kind: 'stopped', signal: 5, reason: 'begin', message: NOT_RETRACED });
-      }
+      return this.stopped(await this.reverseCommands.run(kind));
     });
-  }
-
-  /**
-   * Goes back to where a reverse command started (usually a switch to the checkpoint
-   * left there). A ^C meanwhile cannot leave the replay halfway: it is ignored.
-   */
-  private async backTo(start: Pos | undefined): Promise<void> {
-    if (!start) return;
-    for (;;) {
-      this.proc.interruptRequested = false;
-      try {
-        await this.seeker.reach(start);
-        return;
-      } catch (e) {
-        if (!(e instanceof Interrupted)) throw e;
-      }
-    }
-  }
-
-  private async reverseStep(now: Mark): Promise<StopEvent> {
-    const prev = await this.stepper.predecessor(now);
-    if (prev === 'begin') {
-      await this.seeker.reachMark(now);
-      return { kind: 'stopped', signal: 5, reason: 'begin' };
-    }
-    await this.seeker.reachMark(prev);
-    this.seeker.checkInterrupt();
-    return { kind: 'stopped', signal: 5, reason: 'step' };
   }
 
   /** Starts the replay again from the beginning, keeping breakpoints and watchpoints. */
