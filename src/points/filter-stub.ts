@@ -124,13 +124,7 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
   const data = base + DATA;
   const saveRax = data, saveFlags = data + 8n, recFlags = data + 16n, recRax = data + 24n, recRegs = data + 32n;
   const recValues = recRegs + 8n * BigInt(COMPARED.length + 1);
-  const dataBytes = Buffer.alloc(Number(DATA));
-  const eflags = getReg(regs, 'eflags');
-  // what lahf (AH: SF ZF 0 AF 0 PF 1 CF) and seto (AL: OF) leave in ax
-  dataBytes.writeUInt16LE(Number((((eflags & 0xd5n) | 2n) << 8n) | ((eflags >> 11n) & 1n)), 16);
-  dataBytes.writeBigUInt64LE(getReg(regs, 'rax'), 24);
-  COMPARED.forEach(([, name], i) => dataBytes.writeBigUInt64LE(getReg(regs, name), 32 + 8 * i));
-  values.forEach((v, k) => dataBytes.writeBigUInt64LE(v.value, Number(recValues - data) + 8 * k));
+  const dataBytes = filterData(regs, values);
 
   // Every instruction of the stub, the moved ones too, has a made-up address
   // (src/arch/displaced-code.ts): a loop of five bytes or fewer back to pc goes
@@ -215,6 +209,24 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
   const image = Buffer.concat([Buffer.from(bytes), Buffer.alloc(Number(DATA) - bytes.length, 0xcc), dataBytes]);
   // the miss path starts right after the int3, so a candidate's rip already is `miss`
   return { base, image, patch, original: Buffer.from(code.subarray(0, window)), trapAfter: trapAt + 1n, miss: trapAt + 1n, flagsDead: flagsKey };
+}
+
+/**
+ * The filter's data page: the recorded flags (as lahf and seto leave them), registers
+ * and loop values the stub compares with. With the dead flags' key, the stub's code
+ * reads every recorded value from here, so a plan for the same code, place and loop
+ * values takes another point's registers with this page alone (plan-cache.ts).
+ */
+export function filterData(regs: Buffer, values: LoopValue[]): Buffer {
+  const dataBytes = Buffer.alloc(Number(DATA));
+  const eflags = getReg(regs, 'eflags');
+  // what lahf (AH: SF ZF 0 AF 0 PF 1 CF) and seto (AL: OF) leave in ax
+  dataBytes.writeUInt16LE(Number((((eflags & 0xd5n) | 2n) << 8n) | ((eflags >> 11n) & 1n)), 16);
+  dataBytes.writeBigUInt64LE(getReg(regs, 'rax'), 24);
+  COMPARED.forEach(([, name], i) => dataBytes.writeBigUInt64LE(getReg(regs, name), 32 + 8 * i));
+  const recValues = 32 + 8 * (COMPARED.length + 1);
+  values.forEach((v, k) => dataBytes.writeBigUInt64LE(v.value, recValues + 8 * k));
+  return dataBytes;
 }
 
 /**

@@ -8,6 +8,7 @@ import { readMaps, type ProcMapping } from '../replay/proc-maps.js';
 import { FILTER_SIZE, planFilter, type FilterPlan, type FilterRefusal } from './filter-stub.js';
 import { filterKey } from './filter-key.js';
 import { flagsDeadAt } from './dead-flags.js';
+import { keepPlan, keptPlan } from './plan-cache.js';
 import { LOOP_REACH, loopWrittenRegisters, type CodeWindow, type LoopValue } from './loop-operands.js';
 
 /** a rel32 jump's reach, with room for the stub's size */
@@ -62,9 +63,13 @@ export async function filterFor(pid: number, base: bigint, regs: Buffer, values:
   const key = filterKey(regs, read?.now ?? (await native().getRegs(pid)), loopWrittenRegisters(around, pc));
   const code = codeAt(around, pc, 32);
   const flagsDead = !countArrivals && key !== undefined && flagsDeadAt(code, pc);
+  const kept = flagsDead ? keptPlan(base, pc, key, around, regs, values) : undefined;
+  if (kept) return kept;
   const plan = planFilter(base, pc, code, around, regs, values, { countArrivals, key, flagsDead });
   // (the flags' key changes only the stub's layout: the usual one if it cannot be encoded)
-  return flagsDead && 'refused' in plan ? planFilter(base, pc, code, around, regs, values, { countArrivals, key }) : plan;
+  if (flagsDead && 'refused' in plan) return planFilter(base, pc, code, around, regs, values, { countArrivals, key });
+  if (key !== undefined && !('refused' in plan)) keepPlan(base, pc, key, around, values, plan);
+  return plan;
 }
 
 /**

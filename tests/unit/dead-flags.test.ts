@@ -2,13 +2,15 @@
 // its key with them (src/points/filter-stub.ts): which code lets the flags go, and the
 // stub decoded back with iced-x86 (a cmp of the key with its recorded value, a miss
 // falling into the moved instructions, the full comparison without the flags', and the
-// count of arrivals keeping the flag-free check). Running it for real is
+// count of arrivals keeping the flag-free check), and such plans kept from one point
+// to the next (src/points/plan-cache.ts). Running it for real is
 // tests/integration/threads-preempt.test.ts (replay --check of preempted loops).
 import { FlowControl, Mnemonic, Register } from 'iced-x86';
 import { describe, expect, it } from 'vitest';
 import { USER_REGS_SIZE, setReg } from '../../src/arch/registers.js';
 import { flagsDeadAt } from '../../src/points/dead-flags.js';
 import { planFilter, type FilterPlan } from '../../src/points/filter-stub.js';
+import { keepPlan, keptPlan } from '../../src/points/plan-cache.js';
 import { decodeAll } from '../x86-decode.js';
 
 // bench/programs/threads_cpu.c's loop (tests/unit/filter-key.test.ts):
@@ -84,5 +86,44 @@ describe('the filter whose key is compared with dead flags', () => {
       expect(code.some((i) => i.mnemonic === Mnemonic.Jrcxz)).toBe(true);
       expect(code.some((i) => i.mnemonic === Mnemonic.Cmp && i.op0Register === Register.AX)).toBe(true);
     }
+  });
+});
+
+describe('plans kept from one point to the next (src/points/plan-cache.ts)', () => {
+  const base = HEAD - 0x20000n;
+  const pc = HEAD + 4n;
+  const around = { at: HEAD, bytes: LOOP };
+  const pointAt = (rax: bigint, rdx: bigint) => {
+    const r = Buffer.alloc(USER_REGS_SIZE);
+    setReg(r, 'rip', pc);
+    setReg(r, 'eflags', 0x202n);
+    setReg(r, 'rax', rax);
+    setReg(r, 'rdx', rdx);
+    return r;
+  };
+  const fresh = (regs: Buffer, flagsDead: boolean) =>
+    planFilter(base, pc, LOOP.subarray(4), around, regs, [], { countArrivals: false, key: 'rax', flagsDead }) as FilterPlan;
+
+  it('a kept plan with another point\'s registers is the plan made for them', () => {
+    keepPlan(base, pc, 'rax', around, [], fresh(pointAt(1n, 2n), true));
+    const next = pointAt(0xabcdefn, 99n);
+    const got = keptPlan(base, pc, 'rax', around, next, []);
+    expect(got).toBeDefined();
+    const want = fresh(next, true);
+    expect(got!.image.equals(want.image)).toBe(true);
+    expect(got!.patch.equals(want.patch)).toBe(true);
+    expect([got!.trapAfter, got!.miss, got!.flagsDead]).toEqual([want.trapAfter, want.miss, true]);
+  });
+
+  it('other code, another place or key, or a plan whose code holds a recorded value: none kept', () => {
+    keepPlan(base, pc, 'rax', around, [], fresh(pointAt(1n, 2n), true));
+    const changed = Buffer.from(LOOP);
+    changed[20] ^= 1;
+    expect(keptPlan(base, pc, 'rax', { at: HEAD, bytes: changed }, pointAt(3n, 4n), [])).toBeUndefined();
+    expect(keptPlan(base + 0x2000n, pc, 'rax', around, pointAt(3n, 4n), [])).toBeUndefined();
+    expect(keptPlan(base, pc, 'rdx', around, pointAt(3n, 4n), [])).toBeUndefined();
+    const otherBase = base - 0x4000n;
+    keepPlan(otherBase, pc, 'rax', around, [], planFilter(otherBase, pc, LOOP.subarray(4), around, pointAt(1n, 2n), [], { countArrivals: false, key: 'rax' }) as FilterPlan);
+    expect(keptPlan(otherBase, pc, 'rax', around, pointAt(3n, 4n), [])).toBeUndefined();
   });
 });
