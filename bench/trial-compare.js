@@ -5,8 +5,8 @@
 // work on the machine falls on both alike: compare their ratios, not the absolute
 // times. Run it under `chrt -f 10` to stand in for an idle machine. A checkout is
 // built as usual, or is a copy of this one's bin/, dist/, build/, bench/ and
-// package.json taken before the change (node_modules linked). Prints each trial and
-// the medians; writes nothing.
+// package.json taken before the change (node_modules linked). Prints each trial, the
+// medians and the minima; writes nothing.
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,8 +36,10 @@ for (let i = 0; i < trials; i++) {
 }
 for (const [name, ts] of Object.entries(runs)) {
   const m = (k) => median(ts.map((t) => t[k]));
+  const min = (k) => Math.min(...ts.map((t) => t[k]));
   const ratio = (k) => median(ts.map((t) => t[k] / t.native));
   const rr = median(ts.map((t) => t.replay / t.record));
   process.stdout.write(`${name.padEnd(6)} median: native ${f2(m('native'))} s, record ${f2(m('record'))} s (${ratio('record').toFixed(2)}x), `
-    + `replay ${f2(m('replay'))} s (${ratio('replay').toFixed(2)}x), replay/record ${rr.toFixed(2)}\n`);
+    + `replay ${f2(m('replay'))} s (${ratio('replay').toFixed(2)}x), replay/record ${rr.toFixed(2)}; `
+    + `minima: native ${f2(min('native'))}, record ${f2(min('record'))}, replay ${f2(min('replay'))} s\n`);
 }
