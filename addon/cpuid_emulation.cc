@@ -1,6 +1,5 @@
 #include "cpuid_emulation.h"
 
-#include <cpuid.h>
 #include <errno.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
@@ -60,7 +59,7 @@ Answer lookup(const std::map<uint64_t, Answer>& t, uint32_t leaf, uint32_t suble
 
 Answer live(uint32_t leaf, uint32_t subleaf) {
   Answer r;
-  __cpuid_count(leaf, subleaf, r.a, r.b, r.c, r.d);
+  hostCpuid(leaf, subleaf, r.a, r.b, r.c, r.d);
   return r;
 }
 
