@@ -122,6 +122,12 @@ uint64_t readTsc(uint32_t* aux) {
 }
 int tracerCpu() { return cpu; }
 
+void dropTracerTraps() {
+  prctl(PR_SET_TSC, PR_TSC_ENABLE);
+  syscall(SYS_arch_prctl, kArchSetCpuid, 1);
+  cpuidFaults = false;
+}
+
 void hostCpuid(uint32_t leaf, uint32_t subleaf, uint32_t& a, uint32_t& b, uint32_t& c, uint32_t& d) {
   if (cpuidFaults) syscall(SYS_arch_prctl, kArchSetCpuid, 1);
   __cpuid_count(leaf, subleaf, a, b, c, d);
