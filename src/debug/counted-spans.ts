@@ -14,7 +14,8 @@
 // 2·log2(intervals) at most, and only for the window that holds the answer.
 import { inPreloadLibrary } from '../points/record-point.js';
 import { countToEvent, countWindow } from './counted-runs.js';
-import { intervalKind, spanEnd } from './crossed-events.js';
+import { intervalKind, spanEnd, spanRefusal } from './crossed-events.js';
+import { processTids, sitesMappedBy } from './mapping-events.js';
 import type { ReplayedProcess } from './forward.js';
 import type { Mark } from './marks.js';
 import type { Seeker, Start } from './seek.js';
@@ -30,6 +31,8 @@ export class SpanSearch {
     private readonly timeline: Timeline,
     private readonly seeker: Seeker,
     private readonly traps: Traps,
+    /** breakpoints trapped, not counted: in memory an event of the span maps (mapping-events.ts) */
+    private readonly trapOnly: bigint[] = [],
   ) {}
 
   /**
@@ -63,7 +66,7 @@ export class SpanSearch {
     await this.seeker.reachStart(s);
     await this.traps.install([], NO_SLOTS);
     const arm = (pcs: bigint[]) => this.traps.install(pcs, NO_SLOTS);
-    const counted = end ? await countWindow(this.proc, this.timeline, end, sw, arm) : await countToEvent(this.proc, this.timeline, to - 1, sw, arm);
+    const counted = end ? await countWindow(this.proc, this.timeline, end, sw, arm, this.trapOnly) : await countToEvent(this.proc, this.timeline, to - 1, sw, arm, this.trapOnly);
     this.seeker.checkInterrupt();
     traceRuns(() => `counted span from ${s.cp ? `#${s.cp.id}` : `interval ${s.e}`} to interval ${to}: ${'refused' in counted ? counted.refused : counted.hit ? `last at 0x${counted.hit.pc.toString(16)}` : 'no hit'}`);
     if ('refused' in counted) return { refused: counted.refused };
@@ -121,7 +124,7 @@ export class SpanSearch {
       const start: Start = e === s.e ? s : { cp: undefined, e };
       await this.seeker.reachStart(start);
       await this.traps.install([], NO_SLOTS);
-      const counted = await countToEvent(this.proc, this.timeline, e, sw, (pcs) => this.traps.install(pcs, NO_SLOTS));
+      const counted = await countToEvent(this.proc, this.timeline, e, sw, (pcs) => this.traps.install(pcs, NO_SLOTS), this.trapOnly);
       this.seeker.checkInterrupt();
       if ('refused' in counted) return { refused: counted.refused };
       const hit = counted.hit;
@@ -154,4 +157,20 @@ export class SpanSearch {
     }
     return { refused: 'the span did not narrow to one interval' };
   }
+}
+
+/**
+ * How the span [from, start of interval `to`) over breakpoints `sw` may be counted
+ * (crossed-events.ts, mapping-events.ts): the breakpoints in memory its events map
+ * are trapped (`trapOnly`), the others counted; refused (with the latest event that
+ * refuses it) when an event cannot be crossed, or maps memory the run's end is in.
+ */
+export async function spanPlan(proc: ReplayedProcess, seeker: Seeker, from: number, to: number, sw: bigint[]): Promise<{ refusal?: { why: string; event: number }; trapOnly: bigint[] }> {
+  const trace = proc.trace;
+  const firstTid = proc.threads.firstTid;
+  const trapOnly = sitesMappedBy(trace, from, to, processTids(trace, firstTid), sw);
+  const refusal = spanRefusal(trace, from, to, firstTid, sw.filter((pc) => !trapOnly.includes(pc)));
+  if (refusal || spanEnd(trace, to)?.at !== 'state') return { refusal, trapOnly };
+  // the run's end is a target the run must arrive at: not in memory a crossed event maps
+  return { refusal: spanRefusal(trace, from, to, firstTid, [await seeker.boundaryPc(to)]), trapOnly };
 }

@@ -200,3 +200,19 @@ export function processTids(trace: TraceReader, first: number): Set<number> {
   byFirst.set(first, tids);
   return tids;
 }
+
+/**
+ * The pcs of `sites` that a change of events from..to-1 of the process `own` (its
+ * recorded tids; undefined: every event) maps, unmaps or replaces: a counted run
+ * over those events traps them instead of patching them (their bytes change under
+ * the run, as under a trapped window's int3s, which Traps takes out and puts back
+ * around a file mapping).
+ */
+export function sitesMappedBy(trace: TraceReader, from: number, to: number, own: Set<number> | undefined, sites: bigint[]): bigint[] {
+  const out = new Set<bigint>();
+  for (const c of changes(trace)) {
+    if (c.e < from || c.e >= to || !c.replaces || (own && !own.has(c.tid))) continue;
+    for (const r of c.ranges) for (const pc of sites) if (pc >= r.start && pc < r.end) out.add(pc);
+  }
+  return [...out];
+}

@@ -19,8 +19,8 @@ import type { StopEvent } from './target.js';
 import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline.js';
 import { reachCountedHit } from './counted-hit.js';
 import { searchCountedTail } from './window-tail.js';
-import { SpanSearch } from './counted-spans.js';
-import { intervalKind, latestPoint, onlyHandlersSincePoint, spanEnd, spanRefusal } from './crossed-events.js';
+import { SpanSearch, spanPlan } from './counted-spans.js';
+import { intervalKind, latestPoint, onlyHandlersSincePoint, spanEnd } from './crossed-events.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
 import type { Checkpoint } from './marks.js';
 
@@ -120,16 +120,6 @@ export class ReverseSearch {
     }
     await this.timeline.switchTo(this.timeline.store.root!);
     return { kind: 'stopped', signal: 5, reason: 'begin' };
-  }
-
-  /** Why events from..to-1 cannot be crossed by a counted span over `sw` ending at interval `to`'s start (crossed-events.ts). */
-  private async spanRefusal(from: number, to: number, sw: bigint[]): Promise<{ why: string; event: number } | undefined> {
-    const trace = this.proc.trace;
-    const firstTid = this.proc.threads.firstTid;
-    const refusal = spanRefusal(trace, from, to, firstTid, sw);
-    // the run's end is a patched site too (a silent trap): not in memory a crossed event maps
-    if (refusal || spanEnd(trace, to)?.at !== 'state') return refusal;
-    return spanRefusal(trace, from, to, firstTid, [await this.seeker.boundaryPc(to)]);
   }
 
   /**
@@ -308,21 +298,22 @@ export class ReverseSearch {
     }
     const spanTo = restTo ?? ((await this.isIntervalStart(end)) ? end.e : undefined);
     if (spanTo !== undefined && s.e < spanTo && sw.length && slots.every((x) => !x)) {
-      // up to an interval's start, across events that meet no patched site (the run's end is one), counted too (counted-spans.ts)
-      const refusal = await this.spanRefusal(s.e, spanTo, sw);
-      traceRuns(() => `span from interval ${s.e} to ${spanTo}: ${refusal?.why ?? 'countable'}`);
-      const spans = new SpanSearch(this.proc, tl, this.seeker, this.traps);
+      // up to an interval's start, across events that meet no patched site and not the run's end, counted too (counted-spans.ts)
+      const { refusal, trapOnly } = await spanPlan(this.proc, this.seeker, s.e, spanTo, sw);
+      traceRuns(() => `span from interval ${s.e} to ${spanTo}: ${refusal?.why ?? 'countable'}${trapOnly.length ? `, trapping ${trapOnly.map((pc) => `0x${pc.toString(16)}`).join(', ')}` : ''}`);
       const after = (refusal?.event ?? s.e) + 1;
+      const spans = new SpanSearch(this.proc, tl, this.seeker, this.traps, trapOnly);
       if (!refusal) {
         const span = await spans.search(s, spanTo, sw);
         if ('hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };
         if ('none' in span) return undefined;
-      } else if (after > s.e && after < spanTo && spanEnd(this.proc.trace, after)?.at === 'state' && !(await this.spanRefusal(after, spanTo, sw))) {
-        // Refused by one event (a library mapped over the span's end, the process's
-        // start): the part after it is counted, and only the part up to it traps each hit
-        const span = await spans.search({ cp: undefined, e: after }, spanTo, sw);
-        if ('hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };
-        if ('none' in span) return this.searchWindow(s, { e: after, base: 0, pc: await this.seeker.boundaryPc(after), n: 1, steps: 0 }, sw, slots, dist);
+      } else if (after > s.e && after < spanTo && spanEnd(this.proc.trace, after)?.at === 'state') {
+        // Refused by one event (ld.so mapping libc over the end, at the process's start):
+        // the part after it is counted, and only the part up to it traps each hit
+        const later = await spanPlan(this.proc, this.seeker, after, spanTo, sw);
+        const span = later.refusal ? undefined : await new SpanSearch(this.proc, tl, this.seeker, this.traps, later.trapOnly).search({ cp: undefined, e: after }, spanTo, sw);
+        if (span && 'hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };
+        if (span && 'none' in span) return this.searchWindow(s, { e: after, base: 0, pc: await this.seeker.boundaryPc(after), n: 1, steps: 0 }, sw, slots, dist);
       }
     }
     const target = this.endFrom(end, s);

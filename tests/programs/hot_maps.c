@@ -5,7 +5,7 @@
  * heap growth with sbrk (brk), a read-only mmap of the program's own file and its
  * munmap, madvise(MADV_DONTNEED) on part of the big block, realloc of the big block
  * (mremap), a JIT page (mmap RWX, mprotect to RX, called, munmap), dlopen of libm
- * (file mappings with PROT_EXEC) and a call of its cos(), a fork and a vfork whose
+ * (file mappings with PROT_EXEC) and a call of its cbrt(), a fork and a vfork whose
  * children exit at once, the heap shrunk back (brk), free of the big block
  * (munmap); then finish(). Prints a checksum of what it read. */
 #define _GNU_SOURCE
@@ -68,8 +68,8 @@ int main(int argc, char **argv) {
 
   void *libm = dlopen("libm.so.6", RTLD_NOW);
   if (libm) {
-    double (*cosine)(double) = (double (*)(double))dlsym(libm, "cos");
-    if (cosine) check += (unsigned long)(cosine(0.0) * 1000);
+    double (*cube_root)(double) = (double (*)(double))dlsym(libm, "cbrt");
+    if (cube_root) check += (unsigned long)(cube_root(27.0) * 1000);
   }
 
   pid_t child = fork();

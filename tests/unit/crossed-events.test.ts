@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeJsonEvent, EventKind, HEADER_SIZE, SYSCALL_FIXED_SIZE } from '../../src/history/events.js';
 import type { TraceReader } from '../../src/history/index.js';
 import { intervalKind, spanEnd, spanIsCountable, spanRefusal } from '../../src/debug/crossed-events.js';
-import { rangesNamedAfter } from '../../src/debug/mapping-events.js';
+import { rangesNamedAfter, sitesMappedBy } from '../../src/debug/mapping-events.js';
 
 const MAIN = 100;
 const WORKER = 101;
@@ -185,6 +185,14 @@ describe('spans across mapping events (issue 10: however often the breakpoint is
     // mprotect keeps the bytes: a site in the JIT page is refused by its mmap only
     expect(spanRefusal(t, 10, 11, MAIN, [0x7ffff7fa9000n])).toBeUndefined();
     expect(spanRefusal(t, 9, 11, MAIN, [0x7ffff7fa9000n])?.event).toBe(9);
+  });
+
+  it('names the breakpoints in memory the span maps, which its counted runs trap instead of patching', () => {
+    expect(sitesMappedBy(t, 1, 23, new Set([MAIN]), [HOT, IN_LIB])).toEqual([IN_LIB]);
+    expect(sitesMappedBy(t, 15, 23, new Set([MAIN]), [HOT, IN_LIB])).toEqual([]);
+    // an mprotect keeps the bytes; another process's mapping is not the debugged one's
+    expect(sitesMappedBy(t, 10, 11, undefined, [0x7ffff7fa9000n])).toEqual([]);
+    expect(sitesMappedBy(t, 1, 23, new Set([WORKER]), [IN_LIB])).toEqual([]);
   });
 
   it('skips other processes\' events only when the debugged process is named', () => {
