@@ -102,7 +102,9 @@ function changes(trace: TraceReader): Change[] {
         if (!failed(ev.result)) push([range(ev.result, a1)], true, 'an mmap');
         break;
       case NR_MUNMAP:
-        push([range(a0, a1)], true, 'a munmap');
+        // a munmap fails only on bad arguments (EINVAL), unmapping nothing; one that
+        // succeeds may cover holes, where a counter page could be
+        if (!failed(ev.result)) push([range(a0, a1)], true, 'a munmap');
         break;
       case NR_MREMAP:
         push(failed(ev.result) ? [range(a0, a1)] : [range(a0, a1), range(ev.result, a2)], true, 'an mremap');
