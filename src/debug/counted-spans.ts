@@ -3,8 +3,9 @@
 // trapped every breakpoint hit on the way, so a search back over a loop of buffered
 // reads with a hot function between them stopped tens of thousands of times (10 s
 // for 37 reads and 2000 calls each). When the events it crosses cannot meet the
-// counters' pages (no mapping changes, no asynchronous signal's point, no event JS
-// applies), the window is one counted run instead, the buffered calls served from
+// counters' pages or the run's end (mapping events only where no counted site is:
+// mapping-events.ts; breakpoints in memory they map are trapped; no asynchronous
+// signal's point, no exec), the window is one counted run instead, the buffered calls served from
 // the feed on the way (the run has no counting target until its end, so the feed
 // stays on: addon/debugger_feed.cc). The counters say whether, and at which
 // breakpoint, the last hit came, but not in which interval: chunks of the span
@@ -173,4 +174,24 @@ export async function spanPlan(proc: ReplayedProcess, seeker: Seeker, from: numb
   if (refusal || spanEnd(trace, to)?.at !== 'state') return { refusal, trapOnly };
   // the run's end is a target the run must arrive at: not in memory a crossed event maps
   return { refusal: spanRefusal(trace, from, to, firstTid, [await seeker.boundaryPc(to)]), trapOnly };
+}
+
+/**
+ * The latest hit in [s, start of interval `to`) over breakpoints `sw`, counted
+ * across the events between (spanPlan). When one event refuses the span (ld.so
+ * mapping libc over its end, at the process's start), the part after it is counted
+ * on its own: a hit there is the answer, and `noneFrom` says that [s, start of
+ * interval noneFrom) is what is left, for a trapped window.
+ */
+export async function searchSpan(proc: ReplayedProcess, timeline: Timeline, seeker: Seeker, traps: Traps, s: Start, to: number, sw: bigint[]): Promise<SpanResult | { noneFrom: number }> {
+  const { refusal, trapOnly } = await spanPlan(proc, seeker, s.e, to, sw);
+  const hex = (pcs: bigint[]) => pcs.map((pc) => `0x${pc.toString(16)}`).join(', ');
+  traceRuns(() => `span from interval ${s.e} to ${to}: ${refusal?.why ?? 'countable'}${trapOnly.length ? `, trapping ${hex(trapOnly)}` : ''}`);
+  if (!refusal) return new SpanSearch(proc, timeline, seeker, traps, trapOnly).search(s, to, sw);
+  const after = refusal.event + 1;
+  if (after <= s.e || after >= to || spanEnd(proc.trace, after)?.at !== 'state') return { refused: refusal.why };
+  const later = await spanPlan(proc, seeker, after, to, sw);
+  if (later.refusal) return { refused: refusal.why };
+  const found = await new SpanSearch(proc, timeline, seeker, traps, later.trapOnly).search({ cp: undefined, e: after }, to, sw);
+  return 'none' in found ? { noneFrom: after } : found;
 }

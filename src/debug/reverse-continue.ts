@@ -19,7 +19,7 @@ import type { StopEvent } from './target.js';
 import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline.js';
 import { reachCountedHit } from './counted-hit.js';
 import { searchCountedTail } from './window-tail.js';
-import { SpanSearch, spanPlan } from './counted-spans.js';
+import { searchSpan } from './counted-spans.js';
 import { intervalKind, latestPoint, onlyHandlersSincePoint, spanEnd } from './crossed-events.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
 import type { Checkpoint } from './marks.js';
@@ -299,22 +299,11 @@ export class ReverseSearch {
     const spanTo = restTo ?? ((await this.isIntervalStart(end)) ? end.e : undefined);
     if (spanTo !== undefined && s.e < spanTo && sw.length && slots.every((x) => !x)) {
       // up to an interval's start, across events that meet no patched site and not the run's end, counted too (counted-spans.ts)
-      const { refusal, trapOnly } = await spanPlan(this.proc, this.seeker, s.e, spanTo, sw);
-      traceRuns(() => `span from interval ${s.e} to ${spanTo}: ${refusal?.why ?? 'countable'}${trapOnly.length ? `, trapping ${trapOnly.map((pc) => `0x${pc.toString(16)}`).join(', ')}` : ''}`);
-      const after = (refusal?.event ?? s.e) + 1;
-      const spans = new SpanSearch(this.proc, tl, this.seeker, this.traps, trapOnly);
-      if (!refusal) {
-        const span = await spans.search(s, spanTo, sw);
-        if ('hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };
-        if ('none' in span) return undefined;
-      } else if (after > s.e && after < spanTo && spanEnd(this.proc.trace, after)?.at === 'state') {
-        // Refused by one event (ld.so mapping libc over the end, at the process's start):
-        // the part after it is counted, and only the part up to it traps each hit
-        const later = await spanPlan(this.proc, this.seeker, after, spanTo, sw);
-        const span = later.refusal ? undefined : await new SpanSearch(this.proc, tl, this.seeker, this.traps, later.trapOnly).search({ cp: undefined, e: after }, spanTo, sw);
-        if (span && 'hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };
-        if (span && 'none' in span) return this.searchWindow(s, { e: after, base: 0, pc: await this.seeker.boundaryPc(after), n: 1, steps: 0 }, sw, slots, dist);
-      }
+      const span = await searchSpan(this.proc, tl, this.seeker, this.traps, s, spanTo, sw);
+      if ('hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };
+      if ('none' in span) return undefined;
+      // nothing after the event that refused the span: only the part up to it traps each hit
+      if ('noneFrom' in span) return this.searchWindow(s, { e: span.noneFrom, base: 0, pc: await this.seeker.boundaryPc(span.noneFrom), n: 1, steps: 0 }, sw, slots, dist);
     }
     const target = this.endFrom(end, s);
     if (!target) throw new Error(`cannot name ${describeMark(end)} from an earlier checkpoint`);
