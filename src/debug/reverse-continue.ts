@@ -7,6 +7,7 @@
 // (counted-runs.ts), at native speed however often they are hit, and one across
 // events is counted in parts: its tail in the last interval (window-tail.ts), the
 // rest across events that map nothing (counted-spans.ts, crossed-events.ts).
+import { isRepString } from '../arch/rep-string.js';
 import { native } from '../native/addon.js';
 import { decodeEvent } from '../history/events.js';
 import { COUNT_IN_PROCESS_FROM, countWindow, searchToCountedEnd } from './counted-runs.js';
@@ -130,12 +131,19 @@ export class ReverseSearch {
    * (the intervals between hold no user code). Undefined: none.
    */
   private async coveredFrom(s: Start, to: Mark): Promise<Mark | undefined> {
-    if (s.cp && !s.cp.boundary) return s.cp.mark.steps === 0 ? s.cp.mark : undefined;
+    // a copy in the middle of a `rep stos` (a memset) is a state no run arrives at again
+    if (s.cp && !s.cp.boundary) return s.cp.mark.steps === 0 && !(await this.atRepString(s.cp.mark.pc)) ? s.cp.mark : undefined;
     let e = s.e;
     while (e <= to.e && intervalKind(this.proc.trace, e) !== 'start') e++;
     if (e > to.e) return undefined;
     if (e === s.e && s.cp) return s.cp.mark;
     return { e, base: 0, pc: await this.seeker.boundaryPc(e), n: 1, steps: 0 };
+  }
+
+  /** The instruction at pc is a rep-prefixed string instruction (or its bytes cannot be read: no end is made of it either). */
+  private async atRepString(pc: bigint): Promise<boolean> {
+    const code = await this.proc.tracee.readMemory(pc, 15).catch(() => Buffer.alloc(0));
+    return code.length === 0 || isRepString(code);
   }
 
   /**
