@@ -39,6 +39,7 @@
         "addon/debugger_slices.cc",
         "addon/debugger_traps.cc",
         "addon/debugger_threads.cc",
+        "addon/debugger_outside_runs.cc",
         "addon/debugger_counters.cc",
         "addon/debugger_point.cc",
         "addon/debugger_feed.cc",

@@ -125,6 +125,8 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
                         InstanceMethod<&DebuggerObject::InsertBreakpoint>("insertBreakpoint"),
                         InstanceMethod<&DebuggerObject::RemoveBreakpoint>("removeBreakpoint"),
                         InstanceMethod<&DebuggerObject::SetDebugRegs>("setDebugRegs"),
+                        InstanceMethod<&DebuggerObject::ArmThread>("armThread"),
+                        InstanceMethod<&DebuggerObject::TakeHitSlots>("takeHitSlots"),
                         InstanceMethod<&DebuggerObject::ForkCopy>("forkCopy"),
                         InstanceMethod<&DebuggerObject::ForkReplayed>("forkReplayed"),
                         InstanceMethod<&DebuggerObject::Interrupt>("interrupt"),
@@ -253,6 +255,33 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
     return submitToTracer(info.Env(), usage, [d = state, slots] {
       d->setSlots(slots);
       return nothing();
+    });
+  }
+
+  // A thread of the process that JS resumes itself (gdb's code in a diversion) gets
+  // the debug registers (debugger_outside_runs.cc).
+  Napi::Value ArmThread(const CallbackInfo& info) {
+    const char* usage = "armThread(pid: number of a thread of this process)";
+    USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
+    pid_t p = info[0].As<Napi::Number>().Int32Value();
+    if (!state) return disposed(info, usage);
+    return submitToTracer(info.Env(), usage, [d = state, p] {
+      d->armThread(p);
+      return nothing();
+    });
+  }
+
+  // Which debug-register slots that thread's last trap stop hit (a mask; DR6 is cleared).
+  Napi::Value TakeHitSlots(const CallbackInfo& info) {
+    const char* usage = "takeHitSlots(pid: number of a thread of this process)";
+    USAGE_CHECK(info.Length() == 1 && info[0].IsNumber(), usage);
+    pid_t p = info[0].As<Napi::Number>().Int32Value();
+    if (!state) return disposed(info, usage);
+    return submitToTracer(info.Env(), usage, [d = state, p] {
+      uint32_t hit = d->takeHitSlots(p);
+      Outcome out;
+      out.build = [hit](Napi::Env env) { return Napi::Number::New(env, hit); };
+      return out;
     });
   }
 

@@ -135,6 +135,10 @@ class Debugger : public DebugHook {
   uint8_t insertBreakpoint(uint64_t addr);
   void removeBreakpoint(uint64_t addr);
   void setSlots(const Slots& s);
+  // debugger_outside_runs.cc: a thread of the process resumed by JS itself (gdb's code
+  // in a diversion) gets the slots first; which slots its trap stop hit (DR6, cleared)
+  void armThread(pid_t p);
+  uint32_t takeHitSlots(pid_t p);
   // A stopped copy of the process without this debugger's breakpoints (forkCopy).
   TraceePtr forkCopyAt(uint64_t insn);
   // The same of a replayed process of several threads, every thread with its replay

@@ -1,6 +1,5 @@
 // The JS surface of the addon: thin wrappers that validate arguments on the JS
 // thread and run the ptrace work on the tracer thread. Typed in src/native/addon.ts.
-#include <cpuid.h>
 #include <napi.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
@@ -222,7 +221,7 @@ Value CpuidLeaves(const CallbackInfo& info) {
     auto rows = std::make_shared<std::vector<std::array<uint32_t, 6>>>();
     for (auto& l : leaves) {
       uint32_t a, b, c, d;
-      __cpuid_count(l[0], l[1], a, b, c, d);
+      hostCpuid(l[0], l[1], a, b, c, d);
       if (l[0] == 1) b &= 0x00ffffff;  // the initial APIC id says which CPU ran it, not what it can do
       rows->push_back({l[0], l[1], a, b, c, d});
     }

@@ -22,9 +22,20 @@ constexpr uint64_t kCloneParent = 0x8000;  // CLONE_PARENT
 
 // A process of several threads is copied whole (thread_copy.cc), around a copy of
 // its calling thread.
+// The thread stands at a syscall's entry stop (the end of a recording stands at
+// exit_group's).
+static bool atSyscallEntry(pid_t pid) {
+  struct __ptrace_syscall_info info;
+  std::memset(&info, 0, sizeof info);
+  return ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void*)sizeof info, &info) > 0 && info.op == PTRACE_SYSCALL_INFO_ENTRY;
+}
+
 TraceePtr forkCopy(Tracee& t, uint64_t insn, const std::map<uint64_t, uint8_t>* sw) {
   if (t.gone) throw NativeError{ESRCH, "process " + std::to_string(t.pid) + " has ended"};
-  if (threadIds(t.pid).size() > 1) return forkCopyThreads(t, t.pid, insn, sw).process;
+  // A thread at a syscall's entry would leave it with the injected clone's step (the
+  // call skipped, nothing run: "no clone event") and not be there again afterwards:
+  // the copy of threads leaves the entry and goes back to it, in the original and the copy.
+  if (threadIds(t.pid).size() > 1 || atSyscallEntry(t.pid)) return forkCopyThreads(t, t.pid, insn, sw).process;
   return forkCopyCaller(t, t.pid, insn, sw);
 }
 

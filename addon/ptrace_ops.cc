@@ -1,6 +1,5 @@
 #include "ptrace_ops.h"
 
-#include <cpuid.h>
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -385,8 +384,8 @@ std::vector<pid_t> threadIds(pid_t pid) {
 std::vector<uint8_t> getXState(pid_t pid) {
   // the kernel answers its whole XSAVE layout (with AMX tiles, 11 KiB): ask for at
   // least what CPUID says the enabled features take
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  __get_cpuid_count(0xd, 0, &a, &b, &c, &d);
+  uint32_t a = 0, b = 0, c = 0, d = 0;
+  hostCpuid(0xd, 0, a, b, c, d);
   std::vector<uint8_t> buf(std::max<size_t>(16384, c));
   struct iovec iov = {buf.data(), buf.size()};
   if (ptrace(PTRACE_GETREGSET, pid, (void*)NT_X86_XSTATE, &iov) == 0) {

@@ -7,7 +7,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <sys/prctl.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -67,7 +66,7 @@ struct SliceTimer {
 SliceTimer& timer = *new SliceTimer;
 
 void timerMain() {
-  prctl(PR_SET_TSC, PR_TSC_ENABLE);  // created from the tracer thread, which traps rdtsc
+  dropTracerTraps();  // created from the tracer thread, which traps rdtsc and CPUID
   std::unique_lock<std::mutex> lock(timer.mu);
   for (;;) {
     timer.sleepsUntilMs = std::numeric_limits<double>::infinity();

@@ -36,7 +36,7 @@ bool started = false;
 constexpr uint64_t kSpinNs = 30000;
 
 void timerMain() {
-  prctl(PR_SET_TSC, PR_TSC_ENABLE);  // created from the tracer thread, which traps rdtsc
+  dropTracerTraps();  // created from the tracer thread, which traps rdtsc and CPUID
   prctl(PR_SET_TIMERSLACK, 1);
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) {

@@ -187,21 +187,13 @@ ThreadState capture(pid_t pid, pid_t tid, uint64_t insn) {
   s.name = threadName(pid, tid);
   s.pending = peekPending(tid, false);
   // a signal waiting for the thread stays queued through the injections below
-  // (PTRACE_SETSIGMASK also forgets a mask that rt_sigsuspend would restore: only
-  // done when needed)
-  bool holdSignals = signalWaiting(tid, s.sigmask);
-  if (holdSignals) setSigmask(tid, ~uint64_t(0));
+  SignalHold hold(tid, s.sigmask);
   Scratch scratch(pid, tid, s.regs.rsp);
-  try {
-    injectInto(tid, insn, SYS_prctl, "prctl(PR_GET_TID_ADDRESS)", {kPrGetTidAddress, scratch.addr()});
-    readMemory(pid, scratch.addr(), &s.clearTid, sizeof s.clearTid);
-    injectInto(tid, insn, SYS_sigaltstack, "sigaltstack", {0, scratch.addr()});
-    readMemory(pid, scratch.addr(), &s.altStack, sizeof s.altStack);
-  } catch (...) {
-    if (holdSignals) setSigmask(tid, s.sigmask);
-    throw;
-  }
-  if (holdSignals) setSigmask(tid, s.sigmask);
+  injectInto(tid, insn, SYS_prctl, "prctl(PR_GET_TID_ADDRESS)", {kPrGetTidAddress, scratch.addr()});
+  readMemory(pid, scratch.addr(), &s.clearTid, sizeof s.clearTid);
+  injectInto(tid, insn, SYS_sigaltstack, "sigaltstack", {0, scratch.addr()});
+  readMemory(pid, scratch.addr(), &s.altStack, sizeof s.altStack);
+  hold.release();
   return s;
 }
 
@@ -338,15 +330,9 @@ ThreadsCopy forkCopyThreads(Tracee& original, pid_t caller, uint64_t insn, const
     constexpr uint64_t kAll = ~uint64_t(0);
     // the fork is injected in pid: held as in capture(); the copy inherits the mask
     // held, and gets its own back at the end
-    bool holdCaller = signalWaiting(pid, states[0].sigmask);
-    if (holdCaller) setSigmask(pid, kAll);
-    try {
-      copy = forkCopyCaller(original, pid, insn, nullptr);  // the int3s are lifted already
-    } catch (...) {
-      if (holdCaller) setSigmask(pid, states[0].sigmask);
-      throw;
-    }
-    if (holdCaller) setSigmask(pid, states[0].sigmask);
+    SignalHold holdCaller(pid, states[0].sigmask);
+    copy = forkCopyCaller(original, pid, insn, nullptr);  // the int3s are lifted already
+    holdCaller.release();
     const pid_t child = copy->pid;
     out.push_back({pid, child});
     setDroppedState(child, child, child, insn, states[0], false);

@@ -60,24 +60,36 @@ void setSigmask(pid_t tid, uint64_t mask) {
   if (ptrace(PTRACE_SETSIGMASK, tid, (void*)sizeof mask, &mask) != 0) fail(tid, errno, "ptrace(PTRACE_SETSIGMASK)");
 }
 
+SignalHold::SignalHold(pid_t tid, uint64_t mask) : tid_(tid), mask_(mask), held_(signalWaiting(tid, mask)) {
+  if (held_) setSigmask(tid, ~uint64_t(0));
+}
+
+SignalHold::~SignalHold() {
+  if (!held_) return;
+  held_ = false;
+  ptrace(PTRACE_SETSIGMASK, tid_, (void*)sizeof mask_, &mask_);  // best effort: an error is on its way already
+}
+
+void SignalHold::release() {
+  if (!held_) return;
+  held_ = false;
+  setSigmask(tid_, mask_);
+}
+
 void leaveEntry(pid_t tid, const user_regs_struct& atEntry) {
   user_regs_struct r = beforeSyscall(atEntry);
-  uint64_t mask = sigmaskOf(tid);
-  bool hold = signalWaiting(tid, mask);
-  if (hold) setSigmask(tid, ~uint64_t(0));
+  SignalHold hold(tid, sigmaskOf(tid));
   setRegs(tid, r);
   resume(tid, PTRACE_SINGLESTEP, 0);
   Stop st = waitStop(tid);
-  if (hold) setSigmask(tid, mask);
+  hold.release();
   if (st.kind != Stop::kSignal || st.sig != SIGTRAP) fail(tid, EPROTO, "it did not leave its syscall's entry for a trap");
   setRegs(tid, r);
 }
 
 void returnToEntry(pid_t tid, const user_regs_struct& atEntry) {
   user_regs_struct r = beforeSyscall(atEntry);
-  uint64_t mask = sigmaskOf(tid);
-  bool hold = signalWaiting(tid, mask);
-  if (hold) setSigmask(tid, ~uint64_t(0));
+  SignalHold hold(tid, sigmaskOf(tid));
   setRegs(tid, r);
   Stop st;
   // a seccomp filter that traces the call stops it before its entry stop
@@ -86,7 +98,7 @@ void returnToEntry(pid_t tid, const user_regs_struct& atEntry) {
     st = waitStop(tid);
     if (!(st.kind == Stop::kEvent && st.event == PTRACE_EVENT_SECCOMP)) break;
   }
-  if (hold) setSigmask(tid, mask);
+  hold.release();
   if (st.kind != Stop::kSyscall) fail(tid, EPROTO, "it did not come back to its syscall's entry");
   setRegs(tid, atEntry);
 }
@@ -105,22 +117,20 @@ int64_t injectSyscallInThread(pid_t tid, uint64_t insn, int64_t nr, const uint64
     fail(tid, EBUSY, "it is stopped at a ptrace event (inside a clone or an exec)");
   user_regs_struct saved = getRegs(tid);
   if (atEntry) leaveEntry(tid, saved);
-  uint64_t mask = sigmaskOf(tid);
-  bool hold = signalWaiting(tid, mask);  // the injection's single step would take it
-  if (hold) setSigmask(tid, ~uint64_t(0));
+  SignalHold hold(tid, sigmaskOf(tid));  // the injection's single step would take a waiting signal
   int64_t r;
   try {
     r = injectSyscall(tid, insn, nr, args);
   } catch (...) {
     try {
-      if (hold) setSigmask(tid, mask);
+      hold.release();
       if (atEntry) returnToEntry(tid, saved);
       else setRegs(tid, saved);
     } catch (...) {
     }
     throw;
   }
-  if (hold) setSigmask(tid, mask);
+  hold.release();
   if (atEntry) returnToEntry(tid, saved);
   else if (hadInfo) ptrace(PTRACE_SETSIGINFO, tid, nullptr, &si);
   return r;

@@ -19,6 +19,27 @@ namespace rw {
 bool signalWaiting(pid_t tid, uint64_t blocked);
 void setSigmask(pid_t tid, uint64_t mask);
 
+// Every signal held back from thread tid (all blocked) while rewind resumes it for
+// its own purposes, when one is waiting that the thread's mask `mask` lets through;
+// nothing is changed otherwise (PTRACE_SETSIGMASK also forgets a mask that
+// rt_sigsuspend would restore: only done when needed). release() gives the thread
+// its mask back and throws NativeError if it cannot; a hold still held when it goes
+// out of scope (an error on the way) gives it back as best it can and never throws,
+// so that the error being thrown is the one reported.
+class SignalHold {
+ public:
+  SignalHold(pid_t tid, uint64_t mask);
+  ~SignalHold();
+  SignalHold(const SignalHold&) = delete;
+  SignalHold& operator=(const SignalHold&) = delete;
+  void release();
+
+ private:
+  pid_t tid_;
+  uint64_t mask_;
+  bool held_;
+};
+
 // A thread at a syscall's entry stop (its registers there: atEntry) is put just
 // before its `syscall` instruction (the call skipped: orig_rax -1), at a
 // signal-delivery stop; returnToEntry runs that instruction again to the entry stop

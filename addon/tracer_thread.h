@@ -37,6 +37,12 @@ void setTracerCpu(int cpu);
 // counter only through this. Never use the vDSO clocks on the tracer thread.
 uint64_t readTsc(uint32_t* aux);
 int tracerCpu();
+// The tracer thread runs with CPUID faulting, like its tracees (see tracer_thread.cc):
+// this CPU's CPUID only through this, on any thread.
+void hostCpuid(uint32_t leaf, uint32_t subleaf, uint32_t& a, uint32_t& b, uint32_t& c, uint32_t& d);
+// A thread the tracer thread starts inherits its rdtsc trapping and CPUID faulting:
+// its first call lifts both.
+void dropTracerTraps();
 
 // Statuses reaped by a wait for any tracee (a recording with traced children)
 // that belonged to another tracee: its own waitStop finds them here. They are the

@@ -116,18 +116,24 @@ function policyOf(trace: TraceReader): Policy {
   return p;
 }
 
-/** After the address space of an exec is rebuilt: the program's CPUIDs trap from here on. */
-/** At an exec, before the new image is rebuilt (see forgetAllSites). */
+/**
+ * At an exec (or the first process's start), before the new image is rebuilt: the
+ * program's CPUIDs trap from here on (faulting, which the exec reset), and the old
+ * image's patched sites are forgotten (see forgetAllSites). Faulting goes on before
+ * the rebuild, not after: the tracer thread runs with it too (addon/tracer_thread.cc),
+ * and each of the rebuild's stops costs two MSR writes while the two differ.
+ */
 export async function cpuidBeforeRebuild(t: CpuidTarget, trace: TraceReader): Promise<void> {
-  if (policyOf(trace).patch) await forgetAllSites(t);
-}
-
-export async function cpuidAfterRebuild(t: CpuidTarget, trace: TraceReader, snap: ExecSnapshot): Promise<void> {
   const p = policyOf(trace);
   if (p.faulting && !(await t.cpuidEnableFaulting())) {
     throw new Error('this CPU advertises CPUID faulting (cpuid_fault) but ARCH_SET_CPUID failed; replay with REWIND_CPUID_FAULTING=0');
   }
-  if (p.patch) await patchExecSnapshot(t, snap, (sha) => trace.file(sha));
+  if (p.patch) await forgetAllSites(t);
+}
+
+/** After the address space of an exec is rebuilt: its CPUID sites patched, where they are. */
+export async function cpuidAfterRebuild(t: CpuidTarget, trace: TraceReader, snap: ExecSnapshot): Promise<void> {
+  if (policyOf(trace).patch) await patchExecSnapshot(t, snap, (sha) => trace.file(sha));
 }
 
 /** The CPUID sites (file offsets) of image `sha` when they are patched at each mapping, else null. */

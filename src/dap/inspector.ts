@@ -43,7 +43,8 @@ export class Inspector {
 
   async threads(): Promise<DebugProtocol.Thread[]> {
     const threads = await this.gdb.threads();
-    return threads.map((t) => new Thread(t.id, t.name ? `${t.name} (${t.targetId})` : t.targetId));
+    // a thread gdb knows that is absent where the replay stands (ended, or made later) says so
+    return threads.map((t) => new Thread(t.id, `${t.name ? `${t.name} (${t.targetId})` : t.targetId}${t.details ? ` (${t.details})` : ''}`));
   }
 
   async stackTrace(thread: number, start: number, levels: number): Promise<{ stackFrames: DebugProtocol.StackFrame[]; totalFrames: number }> {

@@ -17,7 +17,7 @@ import { divertedCopy } from './diversion-copy.js';
 import { debuggerOf, killDebugged, type DebuggedProcess } from './debugged-process.js';
 import type { ReplayedProcess } from './forward.js';
 import type { Inspector } from './inspector.js';
-import type { ResumeRequest, StopEvent } from './target.js';
+import type { ResumeRequest, StopEvent, WatchKind } from './target.js';
 import type { InstalledTraps, Traps } from './traps.js';
 
 /** What gdb is told when a process cannot be copied for its code (it is ending: an exit_group or a fatal signal under way). */
@@ -162,6 +162,9 @@ export class Diversion {
     for (;;) {
       if (this.asked) return { kind: 'stopped', signal: 2, reason: 'interrupted', ...named };
       const before = getReg(await n.getRegs(pid), 'rip');
+      // gdb's watchpoints and hardware breakpoints apply to every thread: this one may
+      // not be the copy's first, into which the debugger writes them
+      await this.proc.debugger.armThread(pid);
       this.runningPid = pid;
       const st = await n.resumeAndWait(pid, req.action === 'continue' ? 'cont' : 'step', 0);
       this.runningPid = 0;
@@ -191,9 +194,21 @@ export class Diversion {
         await n.setRegs(pid, regs);
         return { kind: 'stopped', signal: 5, reason: 'swbreak', ...named };
       }
+      const watch = await this.watchHit(pid);
+      if (watch) return { kind: 'stopped', signal: 5, watch, ...named };
       if (req.action === 'range' && pc >= req.start && pc < req.end && pc !== before) continue;
       return { kind: 'stopped', signal: 5, reason: req.action === 'continue' ? 'hwbreak' : 'step', ...named };
     }
+  }
+
+  /** The watchpoint a trap stop of thread `pid` of the copy triggered (undefined: none; a hardware breakpoint is not one). */
+  private async watchHit(pid: number): Promise<{ kind: WatchKind; addr: bigint } | undefined> {
+    const hit = await this.proc.debugger.takeHitSlots(pid);
+    const slots = this.traps.gdbSlots();
+    for (let i = 0; i < 4; i++) {
+      if (hit & (1 << i) && slots[i] && slots[i]!.type !== 0) return this.traps.watchOf(i);
+    }
+    return undefined;
   }
 
   /** Back to the replayed process after gdb's own code ran (kills the copy). */

@@ -19,10 +19,9 @@ import { Inspector } from './inspector.js';
 import { INTERRUPTED, positionAfterInterrupt, takePendingInterrupt } from './interrupts.js';
 import type { Checkpoint, Mark } from './marks.js';
 import { monitorCommand, type MonitoredSession } from './monitor.js';
-import { ReverseSearch } from './reverse-continue.js';
-import { ReverseStepper } from './reverse-step.js';
+import { ReverseCommands } from './reverse-commands.js';
 import { periodic } from './search-plans.js';
-import { Interrupted, NotRetraced, Seeker } from './seek.js';
+import { Seeker } from './seek.js';
 import { EngineError, type DebugTarget, type HwKind, type ResumeRequest, type StopEvent } from './target.js';
 import { Timeline, type Pos, type TimelineRun } from './timeline.js';
 import { NO_SLOTS, Traps } from './traps.js';
@@ -33,9 +32,6 @@ export type { StopEvent, ResumeRequest } from './target.js';
 /** a forward continue leaves a copy this often inside a long stretch without events */
 const FORWARD_SLICE_NS = 50e6;
 const FORWARD_SLICES = 2000;
-/** what gdb shows when a reverse command finds that the replay does not retrace its steps (NotRetraced) */
-const NOT_RETRACED = 'cannot go back from here: replayed again, the program does not come back to this point '
-  + '(a breakpoint inside an instruction changes what it does?); remove such breakpoints, or `monitor restart`';
 
 export interface SessionOptions {
   /** what the replayed program writes to fd 1 and 2, once, the first time the replay gets there */
@@ -60,10 +56,16 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   private readonly diversion: Diversion;
   private readonly timeline: Timeline;
   private readonly seeker: Seeker;
-  private readonly stepper: ReverseStepper;
-  private readonly search: ReverseSearch;
+  private readonly reverseCommands: ReverseCommands;
   /** Signals gdb wants reported before delivery: all but those QPassSignals passes. */
   private stopSignals = (1n << 64n) - 2n;
+  /**
+   * The stop at the end of the recording was reported and the replay has not moved
+   * since: the next resume replays the exit. gdb's own code, run in a copy at the end,
+   * does not move it (its stops are not the end's, and they used to make the end stop
+   * reported again: one more continue before the exit).
+   */
+  private endShown = false;
 
   private constructor(readonly trace: TraceReader, private readonly opts: SessionOptions) {
     this.target = debuggedTarget(trace, opts.process);
@@ -74,8 +76,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     this.diversion = new Diversion(this.proc, this.traps, this.inspector);
     this.timeline = new Timeline(this.proc, this.traps, () => this.inspector.undoWrites());
     this.seeker = new Seeker(this.proc, this.timeline, this.traps);
-    this.stepper = new ReverseStepper(this.proc, this.timeline, this.seeker, this.traps);
-    this.search = new ReverseSearch(this.proc, this.timeline, this.seeker, this.traps, this.stepper);
+    this.reverseCommands = new ReverseCommands(this.proc, this.timeline, this.seeker, this.traps, this.diversion, this.inspector, opts.log);
   }
 
   static async start(trace: TraceReader, opts: SessionOptions = {}): Promise<DebugSession> {
@@ -98,6 +99,7 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       throw e;
     }
     this.proc.lastStop = { kind: 'stopped', signal: 5, reason: 'start' };
+    this.endShown = false;
     await this.timeline.begin(pc, first);
   }
 
@@ -212,14 +214,16 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       await this.seeker.reach(start);
       await this.traps.installGdb();
       this.proc.lastStop = { kind: 'stopped', signal: 5, reason: 'step' };
+      this.endShown = false;
     } catch (e) {
       this.opts.log?.(`cannot go back to where the command started (${(e as Error).message}): the replay starts again`);
       await this.restart().catch((e2) => this.opts.log?.(`cannot restart the replay: ${(e2 as Error).stack ?? e2}`));
     }
   }
 
-  private stopped(s: StopEvent): StopEvent {
+  private stopped(s: StopEvent, inCopy = false): StopEvent {
     this.inspector.invalidate();
+    if (!inCopy) this.endShown = s.kind === 'stopped' && s.reason === 'end';
     this.proc.threads.selected = s.kind === 'stopped' ? s.thread : undefined; // gdb makes the stopped thread current
     if (!(s.kind === 'stopped' && s.reason === 'signal')) this.proc.lastSiginfo = undefined;
     return (this.proc.lastStop = s);
@@ -228,14 +232,14 @@ export class DebugSession implements DebugTarget, MonitoredSession {
   resume(req: ResumeRequest): Promise<StopEvent> {
     return this.command('resume', async () => {
       if (this.proc.state !== 'stopped') return this.proc.lastStop;
-      const endShown = this.proc.atEnd && this.proc.lastStop.kind === 'stopped' && this.proc.lastStop.reason === 'end';
+      const endShown = this.proc.atEnd && this.endShown;
       // A ^C that came after the end's stop answered the continue is late: only the
       // exit is left, and it is replayed (kept, it stopped every later resume there).
       if (takePendingInterrupt(this.proc) && !endShown) return this.stopped(INTERRUPTED);
       if (await this.diversion.diverted()) {
         const stop = await this.diversion.run(req);
         if (stop.kind === 'stopped' && stop.reason === 'interrupted') this.proc.interruptRequested = false;
-        return this.stopped(stop);
+        return this.stopped(stop, true);
       }
       await this.diversion.leave();
       // The end of the recording is a place: a run stops there first ("No more
@@ -283,67 +287,13 @@ export class DebugSession implements DebugTarget, MonitoredSession {
     });
   }
 
-  /** gdb's `bs` and `bc`. */
+  /** gdb's `bs` and `bc` (reverse-commands.ts). */
   reverse(kind: 'step' | 'continue'): Promise<StopEvent> {
     return this.command(kind === 'step' ? 'reverse-step' : 'reverse-continue', async () => {
       if (this.proc.state !== 'stopped') return this.proc.lastStop;
       if (takePendingInterrupt(this.proc)) return this.stopped(INTERRUPTED);
-      await this.diversion.leave();
-      await this.inspector.undoWrites();
-      const start = this.timeline.here;
-      const sw = [...this.traps.sw.keys()];
-      const slots = this.traps.gdbSlots();
-      try {
-        let now = await this.seeker.canon();
-        if (!now) return this.stopped({ kind: 'stopped', signal: 5, reason: 'begin', message: 'this point cannot be found again; step or continue first' });
-        if (!now.fp && now.steps === 0) {
-          now = { ...now, fp: await native().fingerprint(this.proc.runningPid) };
-          this.timeline.here = { kind: 'mark', mark: now };
-        }
-        const stop = kind === 'step' ? await this.reverseStep(now) : await this.search.run(now, sw, slots);
-        await this.traps.installGdb();
-        await this.timeline.checkpointHere();
-        // the thread that runs where the search stopped (threads.ts): gdb switches to it
-        const thread = this.proc.runningThread;
-        return this.stopped(stop.kind === 'stopped' && thread !== undefined ? { ...stop, thread } : stop);
-      } catch (e) {
-        if (!(e instanceof Interrupted) && !(e instanceof NotRetraced)) throw e;
-        await this.backTo(start);
-        await this.traps.installGdb();
-        if (e instanceof Interrupted) return this.stopped({ kind: 'stopped', signal: 2, reason: 'interrupted' });
-        // expected when gdb's breakpoints change the program: nothing moved, gdb is told why
-        this.opts.log?.(`reverse execution cannot go back from here: ${e.message}`);
-        return this.stopped({ kind: 'stopped', signal: 5, reason: 'begin', message: NOT_RETRACED });
-      }
+      return this.stopped(await this.reverseCommands.run(kind));
     });
-  }
-
-  /**
-   * Goes back to where a reverse command started (usually a switch to the checkpoint
-   * left there). A ^C meanwhile cannot leave the replay halfway: it is ignored.
-   */
-  private async backTo(start: Pos | undefined): Promise<void> {
-    if (!start) return;
-    for (;;) {
-      this.proc.interruptRequested = false;
-      try {
-        await this.seeker.reach(start);
-        return;
-      } catch (e) {
-        if (!(e instanceof Interrupted)) throw e;
-      }
-    }
-  }
-
-  private async reverseStep(now: Mark): Promise<StopEvent> {
-    const prev = await this.stepper.predecessor(now);
-    if (prev === 'begin') {
-      await this.seeker.reachMark(now);
-      return { kind: 'stopped', signal: 5, reason: 'begin' };
-    }
-    await this.seeker.reachMark(prev);
-    this.seeker.checkInterrupt();
-    return { kind: 'stopped', signal: 5, reason: 'step' };
   }
 
   /** Starts the replay again from the beginning, keeping breakpoints and watchpoints. */

@@ -41,6 +41,8 @@ export interface MiThread {
   id: number;
   targetId: string;
   name?: string;
+  /** the target's extra text: a replay's thread absent where it stands says "not made yet here" or "ended here" */
+  details?: string;
   state?: string;
   frame?: MiFrame;
 }
@@ -133,7 +135,7 @@ export function toBreakpoint(t: MiTuple): MiBreakpoint {
 }
 
 export function toThread(t: MiTuple): MiThread {
-  return { id: int(t.id) ?? 0, targetId: str(t['target-id']) ?? '', name: str(t.name), state: str(t.state), frame: toFrame(tuple(t.frame)) };
+  return { id: int(t.id) ?? 0, targetId: str(t['target-id']) ?? '', name: str(t.name), details: str(t.details), state: str(t.state), frame: toFrame(tuple(t.frame)) };
 }
 
 export function toVariable(t: MiTuple): MiVariable {

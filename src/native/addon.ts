@@ -287,6 +287,14 @@ export interface ProcessDebugger {
   removeBreakpoint(addr: bigint): Promise<void>;
   /** DR0-3 and DR7; type 0 execute, 1 write, 3 read/write. */
   setDebugRegs(slots: ({ addr: bigint; type: 0 | 1 | 3; len: 1 | 2 | 4 | 8 } | null)[]): Promise<void>;
+  /**
+   * The slots into thread `pid` of this process, which JS is about to resume itself
+   * (gdb's code in a diversion: runs of the debugger write them lazily); ESRCH for a
+   * pid that is not a thread of the process.
+   */
+  armThread(pid: number): Promise<void>;
+  /** The slots (a mask of bits 0-3) that thread `pid`'s last trap stop hit; its DR6 is cleared. */
+  takeHitSlots(pid: number): Promise<number>;
   /** Forks the stopped process without its breakpoints (clone injected at insnAddr); resolves to the stopped copy. */
   forkCopy(insnAddr: bigint): Promise<NativeTracee>;
   /** Native.forkReplayed of the debugged process, without its breakpoints (the copy holds none; debug registers are not copied). */

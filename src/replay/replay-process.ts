@@ -42,6 +42,7 @@ export async function startReplayProcess(trace: TraceReader, snapshot: ExecSnaps
   }
   const tracee = new n.Tracee(pid);
   try {
+    await cpuidBeforeRebuild(tracee, trace);
     await rebuildAddressSpace(pid, trace, snapshot);
     await cpuidAfterRebuild(tracee, trace, snapshot);
     // It replays the first process's events only; its children are not created.

@@ -8,6 +8,7 @@ import { native, type NativeTracee } from '../native/addon.js';
 import { encodeSyscallTable } from '../syscalls/table.js';
 import { PointNotFoundError } from '../points/point-not-found.js';
 import { applyJsEvent, divergenceMessage, endOfTraceMessage, firstExec, replayExec, startReplayProcess } from './replay-process.js';
+import { tellLoopAhead } from './known-files.js';
 import { STUB_SYSCALL } from './stub.js';
 
 /** Where a replay's time went (ms, wall clock), for REWIND_TRACE_RUNS: the answer to "why is replay slower than native". */
@@ -104,6 +105,7 @@ export class Replayer {
     // decompressing while the first process is made (chunk 0 holds its exec)
     for (let k = 1; k <= PREFETCH_DEPTH; k++) trace.prefetchChunk(k);
     const tracee = await startReplayProcess(trace, first.snapshot);
+    tellLoopAhead(trace);
     r.times.startMs += msNow() - started;
     r.root = first.tid;
     r.procs.set(first.tid, tracee);

@@ -18,9 +18,36 @@ export const STUB_SCRATCH = STUB_BASE + 0xc00n;
 /** `mov %rax,(%rsp); int3`: touching the stack grows it down to rsp */
 export const STUB_STACK_PROBE = STUB_SYSCALL + 3n;
 const ENTRY = STUB_STACK_PROBE + 5n;
+/**
+ * A file mapped at one stop (addon/stub_layout.h, kStubMapFile): openat (rax, rdi,
+ * rsi, rdx as set), then mmap(r12, r13, r14, rbx, fd, r15) and close(fd); int3 with
+ * the mmap's result in rax, or the openat's error. The replay of a make maps ~700
+ * images; three injected calls each were three stops.
+ */
+const MAP_FILE_OFFSET = 0x110;
+const MAP_FILE_CODE = [
+  0x0f, 0x05, // syscall (openat)
+  0x48, 0x85, 0xc0, // test %rax,%rax
+  0x78, 0x2c, // js int3 (the error in rax)
+  0x48, 0x89, 0xc5, // mov %rax,%rbp (the fd)
+  0x4c, 0x89, 0xe7, // mov %r12,%rdi
+  0x4c, 0x89, 0xee, // mov %r13,%rsi
+  0x4c, 0x89, 0xf2, // mov %r14,%rdx
+  0x49, 0x89, 0xda, // mov %rbx,%r10
+  0x49, 0x89, 0xe8, // mov %rbp,%r8
+  0x4d, 0x89, 0xf9, // mov %r15,%r9
+  0xb8, 0x09, 0x00, 0x00, 0x00, // mov $9,%eax (mmap)
+  0x0f, 0x05, // syscall
+  0x48, 0x89, 0xc3, // mov %rax,%rbx
+  0x48, 0x89, 0xef, // mov %rbp,%rdi
+  0xb8, 0x03, 0x00, 0x00, 0x00, // mov $3,%eax (close)
+  0x0f, 0x05, // syscall
+  0x48, 0x89, 0xd8, // mov %rbx,%rax
+  0xcc, // int3
+];
 
 function stubImage(): Buffer {
-  const img = Buffer.alloc(CODE_OFFSET + 16);
+  const img = Buffer.alloc(MAP_FILE_OFFSET + MAP_FILE_CODE.length);
   // ELF header
   img.write('\x7fELF', 0, 'latin1');
   img[4] = 2; // 64-bit
@@ -54,6 +81,7 @@ function stubImage(): Buffer {
     0x48, 0x89, 0x04, 0x24, 0xcc, // mov %rax,(%rsp); int3
     0xcc, 0xeb, 0xfd, // entry: int3; jmp entry
   ]).copy(img, CODE_OFFSET);
+  Buffer.from(MAP_FILE_CODE).copy(img, MAP_FILE_OFFSET);
   return img;
 }
 

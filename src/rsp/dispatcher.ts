@@ -111,7 +111,7 @@ export class Dispatcher {
         const regs = await this.engine.expedite().catch(() => []);
         return [
           consoleOutput(`rewind: ${stop.message}\n`),
-          stopReply({ signal: 5, thread: this.thread, registers: regs, reason: { kind: 'replaylog', value: 'end' }, multiprocess: this.multiprocess }) +
+          stopReply({ signal: 5, thread: this.threads.current(), registers: regs, reason: { kind: 'replaylog', value: 'end' }, multiprocess: this.multiprocess }) +
             this.lldb.stopReplyKeys(pcOf(regs), false),
         ];
       }
@@ -122,7 +122,7 @@ export class Dispatcher {
         else if (stop.reason === 'thread-created') reason = { kind: 'create' };
         else if (stop.reason === 'begin' || stop.reason === 'end') reason = { kind: 'replaylog', value: stop.reason };
         const registers = await this.engine.expedite();
-        const reply = stopReply({ signal: gdbSignal(stop.signal), thread: this.thread, registers, reason, multiprocess: this.multiprocess }) +
+        const reply = stopReply({ signal: gdbSignal(stop.signal), thread: this.threads.current(), registers, reason, multiprocess: this.multiprocess }) +
           this.lldb.stopReplyKeys(pcOf(registers), stop.reason === 'step' && !stop.watch);
         return stop.message ? [consoleOutput(`rewind: ${stop.message}\n`), reply] : [reply];
       }
@@ -291,8 +291,8 @@ export class Dispatcher {
 
   private async registers(req: Extract<Request, { type: 'readRegisters' | 'readRegister' | 'writeRegisters' | 'writeRegister' }>): Promise<DispatchResult> {
     const e = this.engine;
-    if (this.threads.laterSelected) {
-      // a thread the replay makes later (threads.ts): no register of it has a value here
+    if (this.threads.absentSelected) {
+      // a thread absent here, made later or ended (threads.ts): no register of it has a value here
       if (req.type === 'writeRegisters' || req.type === 'writeRegister') return this.one(error(RspError.NoSuchThread));
       const shape = req.type === 'readRegisters' ? await e.readRegisters() : await e.readRegister(req.regno);
       return this.one('x'.repeat(shape.length * 2));

@@ -15,20 +15,25 @@
 // T/S/W/X/N only), and gdb 13 prints its "[Thread ... exited]" lines only for native
 // targets: the line gdb prints natively goes to its console as text instead.
 //
-// Threads made later (docs/rsp.md, "Threads"): gdb numbers a thread once, when it
-// first hears of it, and forgets a thread that a thread list leaves out; heard of
-// again, it gets a new number. So a reverse command back before a thread's creation
-// keeps listing every thread gdb has heard of that the replay makes later, marked so
-// in its extra text and with every register unavailable (`x`), and the same thread
-// made again on the way forward keeps its number. A thread that has ended is not
-// listed (gdb forgets it as natively); gone back over its end, it is new again.
-// Only for gdb (the client of thread events): LLDB numbers threads its own way.
+// Threads absent here (docs/timeline.md, "gdb's thread numbers across reverse
+// execution"): gdb numbers a thread once, when it first hears of it, and forgets a
+// thread that a thread list leaves out; heard of again, it gets a new number. So every
+// thread gdb has heard of stays in the list wherever the replay stands: one the replay
+// makes later than here ("not made yet here") and one that has ended here ("ended
+// here"), marked so in its extra text, every register unavailable (`x`), no step and no
+// register write. Going back over a thread's end, or forwards over its creation, it is
+// the same thread to gdb, with the same number. Its end is still announced as gdb
+// does natively (`[Thread ... exited]`), but natively gdb then drops it from
+// `info threads`, where here it stays, ended. Only for gdb (the client of thread
+// events): LLDB numbers threads its own way.
 import type { DebugTarget, StopEvent } from '../debug/target.js';
 import { consoleOutput } from './replies.js';
 import type { ThreadId, VContAction } from './requests.js';
 
 /** What gdb shows of a thread the replay makes later than where it stands. */
 const MADE_LATER = 'not made yet here';
+/** What gdb shows of a thread that has ended where the replay stands. */
+const ENDED = 'ended here';
 
 /** What a vCont asks for, in the engine's terms. */
 export type VContChoice =
@@ -44,8 +49,8 @@ export class ThreadPackets {
   events = false;
   /** the threads gdb has heard of (in lists and stop replies), in the order it heard */
   private readonly told = new Set<number>();
-  /** Hg's thread when it is one the replay makes later (its registers are unavailable) */
-  private later: number | undefined;
+  /** Hg's thread when it is one absent here (made later, or ended: its registers are unavailable) */
+  private absentHg: number | undefined;
 
   constructor(private readonly engine: DebugTarget) {}
 
@@ -54,33 +59,39 @@ export class ThreadPackets {
     return this.engine.tid;
   }
 
-  /** Every thread of the process, its first thread first, then those gdb has heard of that the replay makes later. */
+  /** Every thread of the process, its first thread first, then those gdb has heard of that are absent here. */
   list(): ThreadId[] {
     const live = this.engine.threads();
     for (const tid of live) this.told.add(tid);
-    return [...live, ...this.madeLater(live)].map((tid) => ({ pid: this.pid, tid }));
+    return [...live, ...this.absentHere(live)].map((tid) => ({ pid: this.pid, tid }));
   }
 
-  /** The threads gdb has heard of that the replay makes after where it stands (for gdb only: LLDB has no `x` registers in its tests). */
-  private madeLater(live: number[]): number[] {
+  /** The threads gdb has heard of that do not exist where the replay stands (for gdb only: LLDB has no `x` registers in its tests). */
+  private absentHere(live: number[]): number[] {
     if (!this.events) return [];
-    return [...this.told].filter((tid) => !live.includes(tid) && this.engine.madeLater(tid));
+    return [...this.told].filter((tid) => !live.includes(tid));
   }
 
-  /** Hg names a thread the replay makes later: its registers are unavailable, and it cannot run. */
-  get laterSelected(): boolean {
-    return this.later !== undefined;
+  /** Hg names a thread absent here: its registers are unavailable, and it cannot run. */
+  get absentSelected(): boolean {
+    return this.absentHg !== undefined;
   }
 
-  /** A thread id names this process (or any), and a live thread of it, or one made later that gdb knows (or any). */
+  /** A thread id names this process (or any), and a live thread of it, or one absent here that gdb knows (or any). */
   ours(t: ThreadId | undefined): boolean {
     if (!t) return true;
     if (t.pid !== undefined && t.pid !== -1 && t.pid !== 0 && t.pid !== this.pid) return false;
-    return t.tid === -1 || t.tid === 0 || this.engine.threads().includes(t.tid) || this.isLater(t.tid);
+    return t.tid === -1 || t.tid === 0 || this.engine.threads().includes(t.tid) || this.isAbsent(t.tid);
   }
 
-  private isLater(tid: number): boolean {
-    return this.events && this.told.has(tid) && !this.engine.threads().includes(tid) && this.engine.madeLater(tid);
+  /** gdb has heard of thread tid, which does not exist here: made later, or ended. */
+  private isAbsent(tid: number): boolean {
+    return this.events && this.told.has(tid) && !this.engine.threads().includes(tid);
+  }
+
+  /** What gdb shows after the name of a thread absent here. */
+  private absence(tid: number): string {
+    return this.engine.madeLater(tid) ? MADE_LATER : ENDED;
   }
 
   /** The specific thread an id names (undefined: any, or all). */
@@ -93,10 +104,10 @@ export class ThreadPackets {
     if (!this.ours(t)) return false;
     const tid = this.specific(t);
     if (op === 'g') {
-      this.later = tid !== undefined && this.isLater(tid) ? tid : undefined;
-      if (tid !== undefined && this.later === undefined) this.engine.selectThread(tid);
+      this.absentHg = tid !== undefined && this.isAbsent(tid) ? tid : undefined;
+      if (tid !== undefined && this.absentHg === undefined) this.engine.selectThread(tid);
     } else {
-      if (tid !== undefined && this.isLater(tid)) return false; // it cannot step
+      if (tid !== undefined && this.isAbsent(tid)) return false; // it cannot step
       this.stepThread = tid;
     }
     return true;
@@ -105,11 +116,11 @@ export class ThreadPackets {
   /** A stop ends what Hc asked for: gdb sends it again before the next step of another thread. */
   stopped(): void {
     this.stepThread = undefined;
-    this.later = undefined;
+    this.absentHg = undefined;
   }
 
-  /** The thread named in a stop reply: the one that stopped (qC then names it too). */
-  current(): ThreadId {
+  /** The thread named in a stop reply: the one that stopped (qC then names it too); gdb has heard of it. */
+  current(): { pid: number; tid: number } {
     const tid = this.engine.selectedThread;
     this.told.add(tid);
     return { pid: this.pid, tid };
@@ -117,13 +128,13 @@ export class ThreadPackets {
 
   /** qThreadExtraInfo's text for a thread. */
   extraInfo(tid: number): string {
-    return this.isLater(tid) ? MADE_LATER : 'replayed';
+    return this.isAbsent(tid) ? this.absence(tid) : 'replayed';
   }
 
   /** The first action that applies to this process (gdb lists the ones naming a thread first). */
   vCont(actions: VContAction[]): VContChoice {
     const mine = actions.find((a) => this.ours(a.thread));
-    if (!mine || (mine.thread && mine.thread.tid > 0 && this.isLater(mine.thread.tid))) return { kind: 'no-thread' };
+    if (!mine || (mine.thread && mine.thread.tid > 0 && this.isAbsent(mine.thread.tid))) return { kind: 'no-thread' };
     const thread = this.specific(mine.thread) ?? this.stepThread ?? this.engine.selectedThread;
     switch (mine.action) {
       case 'c':
@@ -152,7 +163,7 @@ export class ThreadPackets {
       ? this.list().map((t) => {
         const id = multiprocess ? `p${t.pid!.toString(16)}.${t.tid.toString(16)}` : t.tid.toString(16);
         // the element's text is what gdb shows after the name in `info threads`
-        return this.isLater(t.tid) ? `<thread id="${id}" core="0" name="${name}">${MADE_LATER}</thread>` : `<thread id="${id}" core="0" name="${name}"/>`;
+        return this.isAbsent(t.tid) ? `<thread id="${id}" core="0" name="${name}">${this.absence(t.tid)}</thread>` : `<thread id="${id}" core="0" name="${name}"/>`;
       }).join('')
       : '';
     return `<?xml version="1.0"?>\n<threads>${body}</threads>\n`;

@@ -301,7 +301,8 @@ export class UiSession {
   private async readFrames(): Promise<{ thread?: number; frames: MiFrame[]; sourceFrame?: number }> {
     const threads = await this.gdb.threads().catch(() => []);
     if (!threads.length) return { frames: [] };
-    const thread = threads[0].id;
+    // (a thread absent where the replay stands, ended or made later, has no frame to show)
+    const thread = (threads.find((t) => t.frame?.addr !== '<unavailable>') ?? threads[0]).id;
     const frames = await this.gdb.frames(thread, 0, Math.min(await this.gdb.stackDepth(thread), MAX_FRAMES) - 1);
     // the innermost frame whose source is on this machine: libc's, with its debug
     // symbols, names files relative to where libc was built

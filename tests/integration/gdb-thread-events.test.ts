@@ -82,6 +82,28 @@ function backtraces(text: string): Map<string, string[]> {
   return out;
 }
 
+/**
+ * The transcript without what gdb shows of threads that have ended (src/rsp/threads.ts:
+ * they stay in its list, so that going back over their ends keeps their numbers, where
+ * natively gdb drops them): their `info threads` rows and `thread apply all` blocks.
+ */
+function withoutEnded(text: string): string {
+  const out: string[] = [];
+  let block = false;
+  for (const l of text.split('\n')) {
+    // a block: the blank line before it, its head, its one frame and why the backtrace stops
+    if (/^Thread \d+ \(.*\(ended here\)\):$/.test(l)) {
+      if (out.at(-1) === '') out.pop();
+      block = true;
+      continue;
+    }
+    if (block && /^#0 |^Backtrace stopped: /.test(l)) continue;
+    block = false;
+    if (!/^ +\d+ +Thread .*\(ended here\) <unavailable> in \?\? \(\)$/.test(l)) out.push(l);
+  }
+  return out.join('\n');
+}
+
 /** The transcript without its exit lines. */
 function withoutExits(text: string): string {
   return text.split('\n').filter((l) => !EXITED.test(l)).join('\n');
@@ -98,12 +120,14 @@ describe('gdb thread events on a threaded replay', () => {
     const { gdb, server, status } = await debugReplay(record(PROGRAM), [...commands, 'continue'], { merged: true });
     expect(status, server).toBe(0);
     const raw = afterMark(gdb);
-    // the numbers themselves: the thread made first and ended is 2, the reader 3, the waiter 4
-    expect(raw).toMatch(/\n\* 1 +Thread \d+\.\d+ "gdb_lifecycle" mark \(n=1\)[^\n]*\n {2}3 +Thread [^\n]*__GI___libc_read [^\n]*\n {2}4 +Thread [^\n]*__futex_abstimed_wait_common64 /);
+    // the numbers themselves: the thread made first and ended is 2, the reader 3, the waiter 4;
+    // an ended thread stays listed, ended, with nothing to show (natively gdb drops it)
+    expect(raw).toMatch(/\n\* 1 +Thread \d+\.\d+ "gdb_lifecycle" +mark \(n=1\)[^\n]*\n {2}2 +Thread \d+\.\d+ "gdb_lifecycle" \(ended here\) <unavailable> in \?\? \(\)\n {2}3 +Thread [^\n]*__GI___libc_read [^\n]*\n {2}4 +Thread [^\n]*__futex_abstimed_wait_common64 /);
+    expect(raw).toMatch(/\n\* 1 +Thread [^\n]* mark \(n=3\)[^\n]*\n( {2}[234] +Thread \d+\.\d+ "gdb_lifecycle" \(ended here\) <unavailable> in \?\? \(\)\n){3}/);
     expect(raw).toMatch(/\[New Thread \d+\.(\d+)\]\n\[Thread \d+\.\1 exited\]\n\[New Thread /);
     const replayed = normalise(withoutEndOfHistory(raw));
     const natively = normalise(afterMark(native));
-    expect(withoutExits(replayed)).toBe(withoutExits(natively));
+    expect(withoutEnded(withoutExits(replayed))).toBe(withoutExits(natively));
     expect(exitsByStop(replayed)).toEqual(exitsByStop(natively));
     // (every thread that was made ended, each once)
     expect(exitsByStop(replayed).flat().sort()).toEqual(['[Thread <tid 1> exited]', '[Thread <tid 2> exited]', '[Thread <tid 3> exited]']);
@@ -117,13 +141,13 @@ describe('gdb thread events on a threaded replay', () => {
     const raw = afterMark(gdb);
     // the reader stands in the library's syscall, called from its entry, reached from libc's read
     expect(raw).toMatch(/\n#\d +0x[0-9a-f]+ in rw_entry \(\) from \S*librwpreload\.so\n#\d +0x[0-9a-f]+ in __GI___libc_read \(nbytes=1, buf=0x[0-9a-f]+, fd=3\) at [^\n]*\n#\d +__GI___libc_read \(fd=3, /);
-    const replayed = backtraces(normalise(raw));
+    const replayed = backtraces(withoutEnded(normalise(raw)));
     const natively = backtraces(normalise(afterMark(native)));
     expect([...replayed.keys()].sort()).toEqual(['Thread <tid 0>', 'Thread <tid 2>', 'Thread <tid 3>']);
     for (const [thread, frames] of natively) expect(replayed.get(thread), thread).toEqual(frames);
   });
 
-  it('pthread_exit in main, two workers going on: main is gone from info threads and its exit printed, a stop in each worker, the process ends with the last, as natively', async () => {
+  it('pthread_exit in main, two workers going on: main is listed as ended (natively gone) and its exit printed, a stop in each worker, the process ends with the last, as natively', async () => {
     requireTool('gdb');
     const exe = path.join(BUILD_DIR, 'threads', 'main_exits');
     const commands = [
@@ -135,11 +159,14 @@ describe('gdb thread events on a threaded replay', () => {
     expect(status, server).toBe(0);
     const raw = afterMark(gdb);
     expect(raw).toMatch(/\[Thread (\d+)\.\1 exited\]\n/); // the first thread's end
-    expect(raw).toMatch(/\nThread 2 "main_exits" hit Breakpoint 2, worker_mark \(id=1\)[^]*\n {2}Id +Target Id +Frame \n\* 2 [^\n]*\n {2}3 [^\n]*__GI___libc_read [^\n]*\n\n/);
-    expect(raw).toContain('Unknown thread 1.');
-    const replayed = normalise(withoutEndOfHistory(raw));
-    const natively = normalise(afterMark(native));
-    expect(withoutExits(replayed)).toBe(withoutExits(natively));
+    // main stays listed, ended, with nothing to show: gdb keeps its number (natively it
+    // drops it, and `thread 1` is "Unknown thread 1.")
+    expect(raw).toMatch(/\nThread 2 "main_exits" hit Breakpoint 2, worker_mark \(id=1\)[^]*\n {2}Id +Target Id +Frame \n {2}1 +Thread (\d+)\.\1 "main_exits" \(ended here\) <unavailable> in \?\? \(\)\n\* 2 [^\n]*\n {2}3 [^\n]*__GI___libc_read [^\n]*\n\n/);
+    expect(raw).toMatch(/\n\[Switching to thread 1 \(Thread (\d+)\.\1\)\]\n#0  <unavailable> in \?\? \(\)\n/);
+    expect(afterMark(native)).toContain('Unknown thread 1.');
+    const replayed = normalise(withoutEndOfHistory(raw)).replace(/\n\[Switching to thread 1 \(Thread <tid 0>\)\]\n#0  <unavailable> in \?\? \(\)\n/, '\n');
+    const natively = normalise(afterMark(native)).replace(/\nUnknown thread 1\.\n/, '\n');
+    expect(withoutEnded(withoutExits(replayed))).toBe(withoutExits(natively));
     expect(exitsByStop(replayed)).toEqual(exitsByStop(natively));
   });
 });

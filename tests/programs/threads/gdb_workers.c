@@ -10,24 +10,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "thread_state.h"
+
 __thread int tls_value;
 long shared_total;
 static int go[2];
 static pthread_barrier_t barrier;
 static volatile pid_t tids[3];
-
-// The state letter of thread tid ('S': asleep in the kernel).
-static char state_of(pid_t tid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-  FILE *f = fopen(path, "r");
-  if (!f) return '?';
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  char *close = strrchr(buf, ')');
-  return close && close[1] == ' ' ? close[2] : '?';
-}
 
 __attribute__((noinline)) void worker_mark(int id, long sum) {
   shared_total += sum;
