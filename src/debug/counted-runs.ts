@@ -71,12 +71,14 @@ async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: Coun
   // counted sites (patches never overlap), and one that lands on a site's pc leaves
   // that arrival to the stub, which counts it when the run resumes there.
   let moved = false;
+  // a span's run starts intervals before its target's: the steps stay in the start's interval
+  const startEvent = proc.next;
   for (let k = 0; k < STEP_OUT_MAX && 'refused' in installed && installed.inside !== undefined && installed.inside === (await ripOf(proc.runningPid)); k++) {
     const inside = installed.inside;
     traceRuns(() => `stepping out of a patch's bytes at 0x${inside.toString(16)}`);
-    const step = await timeline.run({ action: 'step' }, target.e + 1, { steps: 1, silent });
+    const step = await timeline.run({ action: 'step' }, startEvent + 1, { steps: 1, silent });
     moved = true;
-    if (step.stop.kind !== 'stopped' || step.stop.reason !== 'step' || proc.next !== target.e || step.interrupted) {
+    if (step.stop.kind !== 'stopped' || step.stop.reason !== 'step' || proc.next !== startEvent || step.interrupted) {
       return { refused: 'could not step out of the bytes a patch covers', moved };
     }
     installed = await installCounters(host, sites, [await ripOf(proc.runningPid), ...silent, ...trapped]);
