@@ -13,7 +13,7 @@ import { measuredOn, readSection, writeSection } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
-const SUITES = ['rsp.js', 'reverse.js', 'reverse-threads.js', 'hit-costs.js', 'startup.js'];
+const SUITES = ['rsp.js', 'reverse.js', 'reverse-threads.js', 'reverse-maps.js', 'hit-costs.js', 'startup.js'];
 const only = process.argv.slice(2);
 const known = [...Object.keys(WORKLOADS), ...SUITES.map((s) => s.replace('.js', ''))];
 const unknown = only.filter((n) => !known.includes(n));

@@ -71,12 +71,14 @@ async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: Coun
   // counted sites (patches never overlap), and one that lands on a site's pc leaves
   // that arrival to the stub, which counts it when the run resumes there.
   let moved = false;
+  // a span's run starts intervals before its target's: the steps stay in the start's interval
+  const startEvent = proc.next;
   for (let k = 0; k < STEP_OUT_MAX && 'refused' in installed && installed.inside !== undefined && installed.inside === (await ripOf(proc.runningPid)); k++) {
     const inside = installed.inside;
     traceRuns(() => `stepping out of a patch's bytes at 0x${inside.toString(16)}`);
-    const step = await timeline.run({ action: 'step' }, target.e + 1, { steps: 1, silent });
+    const step = await timeline.run({ action: 'step' }, startEvent + 1, { steps: 1, silent });
     moved = true;
-    if (step.stop.kind !== 'stopped' || step.stop.reason !== 'step' || proc.next !== target.e || step.interrupted) {
+    if (step.stop.kind !== 'stopped' || step.stop.reason !== 'step' || proc.next !== startEvent || step.interrupted) {
       return { refused: 'could not step out of the bytes a patch covers', moved };
     }
     installed = await installCounters(host, sites, [await ripOf(proc.runningPid), ...silent, ...trapped]);
@@ -106,13 +108,14 @@ async function runCounted(proc: ReplayedProcess, timeline: Timeline, sites: Coun
  * (nothing was run then). A breakpoint at the start state counts (the window
  * includes its start), and one at the target counts its earlier arrivals only.
  * A breakpoint whose instruction cannot move is trapped (`arm` installs those
- * int3s), and its hits take numbers in the counters' sequence.
+ * int3s), and so is one in `trapOnly` (memory an event of the window maps:
+ * mapping-events.ts); their hits take numbers in the counters' sequence.
  */
-export async function countWindow(proc: ReplayedProcess, timeline: Timeline, target: Mark, sw: bigint[], arm: (pcs: bigint[]) => Promise<void>): Promise<{ hit?: CountedHit } | CountRefusal> {
+export async function countWindow(proc: ReplayedProcess, timeline: Timeline, target: Mark, sw: bigint[], arm: (pcs: bigint[]) => Promise<void>, trapOnly: bigint[] = []): Promise<{ hit?: CountedHit } | CountRefusal> {
   // a breakpoint at the target that cannot be counted is trapped (the native target is then its arrival),
-  // and so is one at a target named by its fingerprint (only the tracer can compare that)
-  const byPrint = target.n ? [] : sw.filter((pc) => pc === target.pc);
-  const sites: CounterSite[] = sw.filter((pc) => !byPrint.includes(pc)).map((pc) => ({ pc, target: pc === target.pc ? target.n : undefined, optional: true }));
+  // and so is one at a target named by its fingerprint (only the tracer can compare that), and those the caller says
+  const notCounted = [...sw.filter((pc) => !target.n && pc === target.pc), ...trapOnly.filter((pc) => sw.includes(pc))];
+  const sites: CounterSite[] = sw.filter((pc) => !notCounted.includes(pc)).map((pc) => ({ pc, target: pc === target.pc ? target.n : undefined, optional: true }));
   let end: CounterSite | undefined;
   if (!sw.includes(target.pc)) {
     if (target.n >= COUNT_IN_PROCESS_FROM) end = { pc: target.pc, target: target.n };
@@ -120,14 +123,14 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
     else if (!target.n && target.fp) end = { pc: target.pc, fp: target.fp };
   }
   const silent = !sw.includes(target.pc) && !end ? [target.pc] : [];
-  let r = await runCounted(proc, timeline, end ? [...sites, end] : sites, target, true, silent, arm, byPrint);
+  let r = await runCounted(proc, timeline, end ? [...sites, end] : sites, target, true, silent, arm, notCounted);
   if ('refused' in r && end && !r.moved && sites.length) {
     // The end's instruction cannot move (a `ret` within its 5 bytes: the end of a
     // function): its arrivals are trapped instead, as a silent breakpoint with the
     // native target; the breakpoints are still counted, so this costs a trap per
     // arrival at the end, not one per hit of every breakpoint.
     traceRuns(() => `the end 0x${target.pc.toString(16)} is trapped, the breakpoints counted`);
-    r = await runCounted(proc, timeline, sites, target, true, [target.pc], arm, byPrint);
+    r = await runCounted(proc, timeline, sites, target, true, [target.pc], arm, notCounted);
   }
   if ('refused' in r) return r;
   if (!r.reached) {
@@ -154,17 +157,20 @@ export async function countWindow(proc: ReplayedProcess, timeline: Timeline, tar
  * crossed-events.ts) to the end of interval e (its event replayed, no user code
  * after it), counted in the process: the count up to an interval whose first state
  * no run stops at (a thread's turn after a death, or one parked in the kernel).
- * Breakpoints that cannot be counted are trapped (`arm`), their hits numbered in
- * the same sequence. Event e must map nothing.
+ * Breakpoints that cannot be counted, and those in `trapOnly`, are trapped (`arm`),
+ * their hits numbered in the same sequence. Event e must meet no counted site.
  */
-export async function countToEvent(proc: ReplayedProcess, timeline: Timeline, e: number, sw: bigint[], arm: (pcs: bigint[]) => Promise<void>): Promise<{ hit?: CountedHit } | CountRefusal> {
+export async function countToEvent(proc: ReplayedProcess, timeline: Timeline, e: number, sw: bigint[], arm: (pcs: bigint[]) => Promise<void>, trapOnly: bigint[] = []): Promise<{ hit?: CountedHit } | CountRefusal> {
   const host = counterHost(proc);
   if ('refused' in host) return refusedHere(proc, host.refused);
-  const installed = await installCounters(host, sw.map((pc) => ({ pc, optional: true })), [await ripOf(proc.runningPid)]);
+  const notCounted = trapOnly.filter((pc) => sw.includes(pc));
+  const counted = sw.filter((pc) => !notCounted.includes(pc));
+  const installed = await installCounters(host, counted.map((pc) => ({ pc, optional: true })), [await ripOf(proc.runningPid), ...notCounted]);
   if ('refused' in installed) return refusedHere(proc, installed.refused);
   let run: TimelineRun;
   try {
-    if (installed.uncounted.length) await arm(installed.uncounted.map((u) => u.pc));
+    const toTrap = [...notCounted, ...installed.uncounted.map((u) => u.pc)];
+    if (toTrap.length) await arm(toTrap);
     run = await timeline.run({ action: 'continue' }, e + 1, { search: true, silent: [], counterTraps: installed.traps, counterSeq: installed.seq });
   } catch (err) {
     await removeCounters(installed).catch(() => undefined);

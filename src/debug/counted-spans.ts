@@ -3,8 +3,9 @@
 // trapped every breakpoint hit on the way, so a search back over a loop of buffered
 // reads with a hot function between them stopped tens of thousands of times (10 s
 // for 37 reads and 2000 calls each). When the events it crosses cannot meet the
-// counters' pages (no mapping changes, no asynchronous signal's point, no event JS
-// applies), the window is one counted run instead, the buffered calls served from
+// counters' pages or the run's end (mapping events only where no counted site is:
+// mapping-events.ts; breakpoints in memory they map are trapped; no asynchronous
+// signal's point, no exec), the window is one counted run instead, the buffered calls served from
 // the feed on the way (the run has no counting target until its end, so the feed
 // stays on: addon/debugger_feed.cc). The counters say whether, and at which
 // breakpoint, the last hit came, but not in which interval: chunks of the span
@@ -14,7 +15,8 @@
 // 2·log2(intervals) at most, and only for the window that holds the answer.
 import { inPreloadLibrary } from '../points/record-point.js';
 import { countToEvent, countWindow } from './counted-runs.js';
-import { intervalKind, spanEnd } from './crossed-events.js';
+import { intervalKind, spanEnd, spanRefusal } from './crossed-events.js';
+import { processTids, sitesMappedBy } from './mapping-events.js';
 import type { ReplayedProcess } from './forward.js';
 import type { Mark } from './marks.js';
 import type { Seeker, Start } from './seek.js';
@@ -30,6 +32,8 @@ export class SpanSearch {
     private readonly timeline: Timeline,
     private readonly seeker: Seeker,
     private readonly traps: Traps,
+    /** breakpoints trapped, not counted: in memory an event of the span maps (mapping-events.ts) */
+    private readonly trapOnly: bigint[] = [],
   ) {}
 
   /**
@@ -63,7 +67,7 @@ export class SpanSearch {
     await this.seeker.reachStart(s);
     await this.traps.install([], NO_SLOTS);
     const arm = (pcs: bigint[]) => this.traps.install(pcs, NO_SLOTS);
-    const counted = end ? await countWindow(this.proc, this.timeline, end, sw, arm) : await countToEvent(this.proc, this.timeline, to - 1, sw, arm);
+    const counted = end ? await countWindow(this.proc, this.timeline, end, sw, arm, this.trapOnly) : await countToEvent(this.proc, this.timeline, to - 1, sw, arm, this.trapOnly);
     this.seeker.checkInterrupt();
     traceRuns(() => `counted span from ${s.cp ? `#${s.cp.id}` : `interval ${s.e}`} to interval ${to}: ${'refused' in counted ? counted.refused : counted.hit ? `last at 0x${counted.hit.pc.toString(16)}` : 'no hit'}`);
     if ('refused' in counted) return { refused: counted.refused };
@@ -121,7 +125,7 @@ export class SpanSearch {
       const start: Start = e === s.e ? s : { cp: undefined, e };
       await this.seeker.reachStart(start);
       await this.traps.install([], NO_SLOTS);
-      const counted = await countToEvent(this.proc, this.timeline, e, sw, (pcs) => this.traps.install(pcs, NO_SLOTS));
+      const counted = await countToEvent(this.proc, this.timeline, e, sw, (pcs) => this.traps.install(pcs, NO_SLOTS), this.trapOnly);
       this.seeker.checkInterrupt();
       if ('refused' in counted) return { refused: counted.refused };
       const hit = counted.hit;
@@ -154,4 +158,40 @@ export class SpanSearch {
     }
     return { refused: 'the span did not narrow to one interval' };
   }
+}
+
+/**
+ * How the span [from, start of interval `to`) over breakpoints `sw` may be counted
+ * (crossed-events.ts, mapping-events.ts): the breakpoints in memory its events map
+ * are trapped (`trapOnly`), the others counted; refused (with the latest event that
+ * refuses it) when an event cannot be crossed, or maps memory the run's end is in.
+ */
+export async function spanPlan(proc: ReplayedProcess, seeker: Seeker, from: number, to: number, sw: bigint[]): Promise<{ refusal?: { why: string; event: number }; trapOnly: bigint[] }> {
+  const trace = proc.trace;
+  const firstTid = proc.threads.firstTid;
+  const trapOnly = sitesMappedBy(trace, from, to, processTids(trace, firstTid), sw);
+  const refusal = spanRefusal(trace, from, to, firstTid, sw.filter((pc) => !trapOnly.includes(pc)));
+  if (refusal || spanEnd(trace, to)?.at !== 'state') return { refusal, trapOnly };
+  // the run's end is a target the run must arrive at: not in memory a crossed event maps
+  return { refusal: spanRefusal(trace, from, to, firstTid, [await seeker.boundaryPc(to)]), trapOnly };
+}
+
+/**
+ * The latest hit in [s, start of interval `to`) over breakpoints `sw`, counted
+ * across the events between (spanPlan). When one event refuses the span (ld.so
+ * mapping libc over its end, at the process's start), the part after it is counted
+ * on its own: a hit there is the answer, and `noneFrom` says that [s, start of
+ * interval noneFrom) is what is left, for a trapped window.
+ */
+export async function searchSpan(proc: ReplayedProcess, timeline: Timeline, seeker: Seeker, traps: Traps, s: Start, to: number, sw: bigint[]): Promise<SpanResult | { noneFrom: number }> {
+  const { refusal, trapOnly } = await spanPlan(proc, seeker, s.e, to, sw);
+  const hex = (pcs: bigint[]) => pcs.map((pc) => `0x${pc.toString(16)}`).join(', ');
+  traceRuns(() => `span from interval ${s.e} to ${to}: ${refusal?.why ?? 'countable'}${trapOnly.length ? `, trapping ${hex(trapOnly)}` : ''}`);
+  if (!refusal) return new SpanSearch(proc, timeline, seeker, traps, trapOnly).search(s, to, sw);
+  const after = refusal.event + 1;
+  if (after <= s.e || after >= to || spanEnd(proc.trace, after)?.at !== 'state') return { refused: refusal.why };
+  const later = await spanPlan(proc, seeker, after, to, sw);
+  if (later.refusal) return { refused: refusal.why };
+  const found = await new SpanSearch(proc, timeline, seeker, traps, later.trapOnly).search({ cp: undefined, e: after }, to, sw);
+  return 'none' in found ? { noneFrom: after } : found;
 }

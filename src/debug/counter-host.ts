@@ -17,7 +17,7 @@
 import { getReg } from '../arch/registers.js';
 import { native, type NativeTracee } from '../native/addon.js';
 import { STUB_SYSCALL } from '../replay/stub.js';
-import { dataMappingsAfter } from './crossed-events.js';
+import { rangesNamedAfter } from './mapping-events.js';
 import type { ReplayedProcess } from './forward.js';
 
 export interface CounterHost {
@@ -27,7 +27,7 @@ export interface CounterHost {
   syscall(nr: number, args: bigint[]): Promise<bigint>;
   /** the pc of every thread of the process */
   threadPcs(): Promise<bigint[]>;
-  /** ranges the replay will map later (anonymous data, crossed-events.ts): counter pages go elsewhere */
+  /** ranges later events name (mapped, unmapped, moved, advised: mapping-events.ts): counter pages go elsewhere */
   readonly later: { start: bigint; end: bigint }[];
 }
 
@@ -41,7 +41,7 @@ export function counterHost(proc: ReplayedProcess): CounterHost | { refused: str
       tracee,
       syscall: async (nr, args) => BigInt.asIntN(64, await n.injectSyscall(tracee.pid, STUB_SYSCALL, nr, args)),
       threadPcs: async () => [await ripOf(tracee.pid)],
-      later: dataMappingsAfter(proc.trace, proc.next),
+      later: rangesNamedAfter(proc.trace, proc.next),
     };
   }
   // the first thread gone (pthread_exit in main): its zombie's /proc files show no memory
@@ -52,6 +52,6 @@ export function counterHost(proc: ReplayedProcess): CounterHost | { refused: str
     // the thread the replay stands in when the call is made (after a run, the one it stopped in)
     syscall: async (nr, args) => BigInt.asIntN(64, await n.injectSyscallInThread(proc.runningPid, STUB_SYSCALL, nr, args)),
     threadPcs: async () => Promise.all(pids().map(ripOf)),
-    later: dataMappingsAfter(proc.trace, proc.next),
+    later: rangesNamedAfter(proc.trace, proc.next),
   };
 }

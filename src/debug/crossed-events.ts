@@ -3,18 +3,22 @@
 // lies (a window never runs across one: the stretch before it is searched on its
 // own), whether only signal handlers ran since it (no narrowing is worth a run
 // there), and whether counters may stay in the process across the events (none of
-// them can change the address space the counters' pages live in). Scans of the
-// trace's event records; no process is touched here.
+// them may meet the counters' pages or a patched site: mapping-events.ts says which
+// mapping events cannot). Scans of the trace's event records; no process is touched here.
 import { CLONE_THREAD, decodeEvent, EventKind } from '../history/events.js';
 import type { TraceReader } from '../history/index.js';
+import { isAddressSpaceEvent, isProcessClone, mappingRefusal, processTids } from './mapping-events.js';
 
 const NR_RT_SIGRETURN = 15;
 
-/** syscalls whose replay changes the address space: the counters' pages could meet them */
-const MAPPING_CALLS = new Set([
-  9 /* mmap */, 10 /* mprotect */, 11 /* munmap */, 12 /* brk */, 25 /* mremap */, 28 /* madvise */,
-  30 /* shmat */, 67 /* shmdt */, 56 /* clone */, 57 /* fork */, 58 /* vfork */, 59 /* execve */,
-  60 /* exit */, 231 /* exit_group */, 322 /* execveat */, 435 /* clone3 */, 329 /* pkey_mprotect */, 216 /* remap_file_pages */,
+/**
+ * syscalls a counted run never crosses: they replace the address space (exec), end
+ * the process or its first thread, make a thread (the clone's own event), or map
+ * memory the trace's ranges do not describe (System V shared memory, remapped file pages)
+ */
+const ENDS_SPAN = new Set([
+  30 /* shmat */, 67 /* shmdt */, 56 /* clone */, 59 /* execve */, 60 /* exit */, 231 /* exit_group */,
+  322 /* execveat */, 435 /* clone3 */, 216 /* remap_file_pages */,
 ]);
 
 /** async-point event indices of each trace, in order (found once: a scan of the kinds) */
@@ -49,77 +53,53 @@ export function onlyHandlersSincePoint(trace: TraceReader, from: number, to: num
   return true;
 }
 
-/** calls that change the address space only inside ranges that were all mapped when they succeeded */
-const INSIDE_MAPPINGS = new Set([10 /* mprotect */, 28 /* madvise */, 329 /* pkey_mprotect */]);
 const NR_EXIT = 60;
 const NR_CLONE = 56;
 const NR_CLONE3 = 435;
-const NR_MMAP = 9;
-const PROT_EXEC = 4n;
-const MAP_ANONYMOUS = 0x20n;
-
-/** A range a recorded mmap mapped, from event `e` on. */
-export interface LaterMapping {
-  e: number;
-  start: bigint;
-  end: bigint;
-}
-
-/** each trace's successful anonymous mappings without PROT_EXEC, in event order (found once) */
-const dataMappingsOf = new WeakMap<TraceReader, LaterMapping[]>();
 
 /**
- * A successful mmap of anonymous memory that cannot hold code (a thread's stack, the
- * syscall buffer a new thread maps, a malloc arena): no breakpoint can lie in it,
- * and counter pages are kept out of its range (dataMappingsAfter), so a counted run
- * may cross it.
- */
-function isDataMapping(ev: ReturnType<typeof decodeEvent>): boolean {
-  return ev.kind === 'syscall' && ev.nr === NR_MMAP && ev.result > 0n && ev.result < 1n << 47n
-    && (ev.args[2] & PROT_EXEC) === 0n && (ev.args[3] & MAP_ANONYMOUS) !== 0n;
-}
-
-/**
- * The ranges anonymous data mappings recorded at event `from` or later will take:
- * counter pages placed now must avoid them, or the replayed mmap (at its recorded
- * address) would map over a counter's page.
- */
-export function dataMappingsAfter(trace: TraceReader, from: number): LaterMapping[] {
-  let all = dataMappingsOf.get(trace);
-  if (!all) {
-    all = [];
-    for (let i = 0; i < trace.eventCount; i++) {
-      const ev = decodeEvent(trace.record(i));
-      if (ev.kind === 'syscall' && isDataMapping(ev)) all.push({ e: i, start: ev.result, end: ev.result + ((ev.args[1] + 0xfffn) & ~0xfffn) });
-    }
-    dataMappingsOf.set(trace, all);
-  }
-  return all.filter((m) => m.e >= from);
-}
-
-/**
- * Events from..to-1 can be crossed by a run with counters in: syscalls that map
- * nothing or only anonymous data (isDataMapping), signals, rdtsc, cpuid. In a process of several threads (`firstTid`: its
- * first thread's recorded tid) also what its threads do around their calls: the
+ * Why a run with counters in cannot cross events from..to-1, and the latest event
+ * that refuses it; undefined: it can
+ * (docs/timeline.md, "Counting across events" and "Counting across mapping
+ * events"). Crossed: syscalls that map nothing; signals, rdtsc, cpuid; events that
+ * map, unmap, move, protect or advise memory, and map-file events, when none of
+ * their ranges holds one of `sites` (the run's patched pcs: counter pages avoid
+ * every range a later event names, mapping-events.ts); a fork, vfork or clone of a
+ * process (no child is replayed under a debugger); other processes' events (`firstTid`
+ * given: the debugged process's first thread; the replay skips the others). In a
+ * process of several threads also what its threads do around their calls: the
  * enter events (the call's effect comes with its own event), the return of a clone
  * that made a thread (the thread was made at the clone's own event, before it, which
- * a span still does not cross) or of one that failed, the death of a thread
+ * a span still does not cross) or of one that failed, and the death of a thread
  * other than the first (its stack stays mapped; the first thread's memory view is
- * what the counters are read through), and an mprotect or madvise that succeeded:
- * its range was all mapped then, and the counters' pages lie in a gap of the same
- * address space (glibc's threads madvise their stacks away as they exit).
+ * what the counters are read through). Without `firstTid` every event is taken
+ * for the process's own and the thread rules are off.
  */
-export function spanIsCountable(trace: TraceReader, from: number, to: number, firstTid?: number): boolean {
-  for (let e = from; e < to; e++) {
+export function spanRefusal(trace: TraceReader, from: number, to: number, firstTid?: number, sites: bigint[] = []): { why: string; event: number } | undefined {
+  const own = firstTid === undefined ? undefined : processTids(trace, firstTid);
+  // latest first: a search may count the part after the event that refuses (reverse-continue.ts)
+  for (let e = to - 1; e >= from; e--) {
     const ev = decodeEvent(trace.record(e));
+    if (own && !own.has(ev.tid)) continue;
     const threadEvent = firstTid !== undefined && (ev.kind === 'enter'
-      || (ev.kind === 'syscall' && ((ev.nr === NR_EXIT && ev.tid !== firstTid) || (INSIDE_MAPPINGS.has(ev.nr) && ev.result === 0n)
+      || (ev.kind === 'syscall' && ((ev.nr === NR_EXIT && ev.tid !== firstTid)
         || ((ev.nr === NR_CLONE || ev.nr === NR_CLONE3) && ev.result < 0n) || (ev.nr === NR_CLONE && (ev.args[0] & CLONE_THREAD) !== 0n)))
       || (ev.kind === 'exit' && !ev.killed && ev.tid !== firstTid));
-    if (threadEvent || isDataMapping(ev)) continue;
-    if (ev.kind === 'syscall' ? MAPPING_CALLS.has(ev.nr) : !['signal', 'rdtsc', 'cpuid'].includes(ev.kind)) return false;
+    if (threadEvent || isProcessClone(ev) || ['signal', 'rdtsc', 'cpuid'].includes(ev.kind)) continue;
+    if (isAddressSpaceEvent(ev)) {
+      const why = mappingRefusal(trace, e, sites);
+      if (why) return { why, event: e };
+      continue;
+    }
+    if (ev.kind !== 'syscall') return { why: `the ${ev.kind} event at ${e}`, event: e };
+    if (ENDS_SPAN.has(ev.nr)) return { why: `syscall ${ev.nr} at event ${e}`, event: e };
   }
-  return true;
+  return undefined;
+}
+
+/** Events from..to-1 can be crossed by a run with counters in (spanRefusal). */
+export function spanIsCountable(trace: TraceReader, from: number, to: number, firstTid?: number, sites: bigint[] = []): boolean {
+  return spanRefusal(trace, from, to, firstTid, sites) === undefined;
 }
 
 /** how far back the previous record of a thread is looked for */

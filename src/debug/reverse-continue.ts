@@ -7,6 +7,7 @@
 // (counted-runs.ts), at native speed however often they are hit, and one across
 // events is counted in parts: its tail in the last interval (window-tail.ts), the
 // rest across events that map nothing (counted-spans.ts, crossed-events.ts).
+import { isRepString } from '../arch/rep-string.js';
 import { native } from '../native/addon.js';
 import { decodeEvent } from '../history/events.js';
 import { COUNT_IN_PROCESS_FROM, countWindow, searchToCountedEnd } from './counted-runs.js';
@@ -19,8 +20,8 @@ import type { StopEvent } from './target.js';
 import { traceRuns, type Pos, type Timeline, type TimelineRun } from './timeline.js';
 import { reachCountedHit } from './counted-hit.js';
 import { searchCountedTail } from './window-tail.js';
-import { SpanSearch } from './counted-spans.js';
-import { intervalKind, latestPoint, onlyHandlersSincePoint, spanEnd, spanIsCountable } from './crossed-events.js';
+import { searchSpan } from './counted-spans.js';
+import { intervalKind, latestPoint, onlyHandlersSincePoint, spanEnd } from './crossed-events.js';
 import { NO_SLOTS, type SlotSet, type Traps } from './traps.js';
 import type { Checkpoint } from './marks.js';
 
@@ -130,12 +131,19 @@ export class ReverseSearch {
    * (the intervals between hold no user code). Undefined: none.
    */
   private async coveredFrom(s: Start, to: Mark): Promise<Mark | undefined> {
-    if (s.cp && !s.cp.boundary) return s.cp.mark.steps === 0 ? s.cp.mark : undefined;
+    // a copy in the middle of a `rep stos` (a memset) is a state no run arrives at again
+    if (s.cp && !s.cp.boundary) return s.cp.mark.steps === 0 && !(await this.atRepString(s.cp.mark.pc)) ? s.cp.mark : undefined;
     let e = s.e;
     while (e <= to.e && intervalKind(this.proc.trace, e) !== 'start') e++;
     if (e > to.e) return undefined;
     if (e === s.e && s.cp) return s.cp.mark;
     return { e, base: 0, pc: await this.seeker.boundaryPc(e), n: 1, steps: 0 };
+  }
+
+  /** The instruction at pc is a rep-prefixed string instruction (or its bytes cannot be read: no end is made of it either). */
+  private async atRepString(pc: bigint): Promise<boolean> {
+    const code = await this.proc.tracee.readMemory(pc, 15).catch(() => Buffer.alloc(0));
+    return code.length === 0 || isRepString(code);
   }
 
   /**
@@ -297,11 +305,13 @@ export class ReverseSearch {
       [end, wider] = [{ e: restTo, base: 0, pc: await this.seeker.boundaryPc(restTo), n: 1, steps: 0 }, undefined];
     }
     const spanTo = restTo ?? ((await this.isIntervalStart(end)) ? end.e : undefined);
-    if (spanTo !== undefined && s.e < spanTo && sw.length && slots.every((x) => !x) && spanIsCountable(this.proc.trace, s.e, spanTo, this.proc.threads.firstTid || undefined)) {
-      // up to an interval's start over events that map nothing: counted too, across them (counted-spans.ts)
-      const span = await new SpanSearch(this.proc, tl, this.seeker, this.traps).search(s, spanTo, sw);
+    if (spanTo !== undefined && s.e < spanTo && sw.length && slots.every((x) => !x)) {
+      // up to an interval's start, across events that meet no patched site and not the run's end, counted too (counted-spans.ts)
+      const span = await searchSpan(this.proc, tl, this.seeker, this.traps, s, spanTo, sw);
       if ('hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };
       if ('none' in span) return undefined;
+      // nothing after the event that refused the span: only the part up to it traps each hit
+      if ('noneFrom' in span) return this.searchWindow(s, { e: span.noneFrom, base: 0, pc: await this.seeker.boundaryPc(span.noneFrom), n: 1, steps: 0 }, sw, slots, dist);
     }
     const target = this.endFrom(end, s);
     if (!target) throw new Error(`cannot name ${describeMark(end)} from an earlier checkpoint`);
