@@ -188,10 +188,19 @@ export async function searchSpan(proc: ReplayedProcess, timeline: Timeline, seek
   const hex = (pcs: bigint[]) => pcs.map((pc) => `0x${pc.toString(16)}`).join(', ');
   traceRuns(() => `span from interval ${s.e} to ${to}: ${refusal?.why ?? 'countable'}${trapOnly.length ? `, trapping ${hex(trapOnly)}` : ''}`);
   if (!refusal) return new SpanSearch(proc, timeline, seeker, traps, trapOnly).search(s, to, sw);
-  const after = refusal.event + 1;
-  if (after <= s.e || after >= to || spanEnd(proc.trace, after)?.at !== 'state') return { refused: refusal.why };
-  const later = await spanPlan(proc, seeker, after, to, sw);
-  if (later.refusal) return { refused: refusal.why };
-  const found = await new SpanSearch(proc, timeline, seeker, traps, later.trapOnly).search({ cp: undefined, e: after }, to, sw);
-  return 'none' in found ? { noneFrom: after } : found;
+  // The part after the refusing event starts at the first interval a run stops at
+  // the start of: right after a thread's clone event comes the parent's return from
+  // its call, where it stood in the kernel (an 'empty' interval). The intervals
+  // between go with the trapped part, which ends at that start.
+  let after = refusal.event + 1;
+  for (;;) {
+    while (after < to && spanEnd(proc.trace, after)?.at !== 'state') after++;
+    if (after <= s.e || after >= to) return { refused: refusal.why };
+    const later = await spanPlan(proc, seeker, after, to, sw);
+    if (!later.refusal) {
+      const found = await new SpanSearch(proc, timeline, seeker, traps, later.trapOnly).search({ cp: undefined, e: after }, to, sw);
+      return 'none' in found ? { noneFrom: after } : found;
+    }
+    after = later.refusal.event + 1;
+  }
 }

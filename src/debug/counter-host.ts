@@ -20,6 +20,8 @@ import { STUB_SYSCALL } from '../replay/stub.js';
 import { rangesNamedAfter } from './mapping-events.js';
 import type { ReplayedProcess } from './forward.js';
 
+const EBUSY = 16;
+
 export interface CounterHost {
   /** the process's memory, as gdb sees it (patched CPUID sites read as CPUID) */
   readonly tracee: NativeTracee;
@@ -49,8 +51,24 @@ export function counterHost(proc: ReplayedProcess): CounterHost | { refused: str
   const pids = () => proc.threads.ids().map((tid) => proc.threads.pidOf(tid, tracee));
   return {
     tracee,
-    // the thread the replay stands in when the call is made (after a run, the one it stopped in)
-    syscall: async (nr, args) => BigInt.asIntN(64, await n.injectSyscallInThread(proc.runningPid, STUB_SYSCALL, nr, args)),
+    // The thread the replay stands in when the call is made (after a run, the one it
+    // stopped in); one parked at a ptrace event's stop (inside a clone: a search that
+    // starts at a thread's creation) refuses any injection, and then another thread
+    // makes the call, since they share the memory it maps. Refused like that, the
+    // counters could not go in, and the whole window trapped each hit.
+    syscall: async (nr, args) => {
+      const running = proc.runningPid;
+      let busy: unknown;
+      for (const pid of [running, ...pids().filter((p) => p !== running)]) {
+        try {
+          return BigInt.asIntN(64, await n.injectSyscallInThread(pid, STUB_SYSCALL, nr, args));
+        } catch (e) {
+          if ((e as { errno?: number }).errno !== EBUSY) throw e;
+          busy ??= e;
+        }
+      }
+      throw busy;
+    },
     threadPcs: async () => Promise.all(pids().map(ripOf)),
     later: rangesNamedAfter(proc.trace, proc.next),
   };
