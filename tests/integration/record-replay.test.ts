@@ -319,8 +319,8 @@ const programs: ProgramCase[] = [
 /** Programs with tests of their own below (or in failures.test.ts, slow-reader.test.ts, or the gdb tests). */
 // exercised by their own tests: revextra, revsignal, revloop (gdb-reverse*), junkargs (syscall-arity),
 // cpuinfo and forkcpuid (cpuid, gdb-cpuid), pipewrite (slow-reader), threadcopy (thread-copy),
-// hotwindow and bufhot (gdb-hot-windows)
-const specialPrograms = ['unknown_syscall', 'revextra', 'revsignal', 'revloop', 'junkargs', 'cpuinfo', 'forkcpuid', 'pipewrite', 'threadcopy', 'hotwindow', 'bufhot'];
+// hotwindow and bufhot (gdb-hot-windows), hot_maps (gdb-hot-maps)
+const specialPrograms = ['unknown_syscall', 'revextra', 'revsignal', 'revloop', 'junkargs', 'cpuinfo', 'forkcpuid', 'pipewrite', 'threadcopy', 'hotwindow', 'bufhot', 'hot_maps'];
 
 const variants = [
   { label: 'dynamic', static: false },
