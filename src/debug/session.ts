@@ -30,8 +30,8 @@ import { tlsAddress } from './tls.js';
 export type { StopEvent, ResumeRequest } from './target.js';
 
 /** a forward continue leaves a copy this often inside a long stretch without events */
-const FORWARD_SLICE_NS = 50e6;
-const FORWARD_SLICES = 2000;
+const FORWARD_SLICE_NS = 25e6;
+const FORWARD_SLICES = 4000;
 
 export interface SessionOptions {
   /** what the replayed program writes to fd 1 and 2, once, the first time the replay gets there */
