@@ -62,6 +62,10 @@ function normalise(text: string): string {
   return text
     .split('\n')
     .filter((l) => !/^\[Thread .* exited\]$/.test(l))
+    // native gdb sometimes prints "[New process PID]" (the program's pid) as the
+    // crashed worker's process dies: seen once, in the suite under two CPU hogs, a
+    // matter of when its ptrace stops come; the replay's end is as recorded
+    .filter((l) => !/^\[New process \d+\]$/.test(l))
     .filter((l) => !/^\[Thread debugging using libthread_db enabled\]$/.test(l) && !/^Using host libthread_db library/.test(l))
     .map((l) => l
       .replace(/Thread 0x[0-9a-f]+ \(LWP (\d+)\)/g, (_, t: string) => `Thread ${tid(t)}`)
