@@ -294,15 +294,18 @@ export class ReverseSearch {
   private async searchWindow(s: Start, end: Mark, sw: bigint[], slots: SlotSet, dist: number, wider?: Mark, tailSearched = false): Promise<Found | undefined> {
     const tl = this.timeline;
     if (s.cp && !s.cp.pid) return undefined; // dropped meanwhile: a wider window covers it
+    // breakpoints only: counted in the process (the tail, the span), else a trap per hit
+    const breakpointsOnly = sw.length > 0 && slots.every((x) => !x);
+    const endAtStart = await this.isIntervalStart(end);
     // the interval whose start the rest of the window ends at, once its tail was searched
     let restTo: number | undefined;
-    if (s.e < end.e && !tailSearched && sw.length && slots.every((x) => !x) && !(await this.isIntervalStart(end))) {
+    if (s.e < end.e && !tailSearched && breakpointsOnly && !endAtStart) {
       // across events: the tail in end's interval counted first (window-tail.ts), then the rest up to its start
       const tail = await searchCountedTail(this.proc, tl, this.seeker, this.traps, end, sw);
       traceRuns(() => `window tail in interval ${end.e}: ${'hit' in tail ? describeMark(tail.hit) : 'rest' in tail ? 'no hit' : tail.refused}`);
       if ('hit' in tail) return { pos: { kind: 'mark', mark: tail.hit }, reason: 'swbreak', slot: -1, counted: true };
       if ('rest' in tail) restTo = end.e;
-    } else if (s.e < end.e && tailSearched && sw.length && slots.every((x) => !x) && spanEnd(this.proc.trace, end.e) && !(await this.isIntervalStart(end))) {
+    } else if (s.e < end.e && tailSearched && breakpointsOnly && spanEnd(this.proc.trace, end.e) && !endAtStart) {
       // the tail was searched by the window from its interval's start: the rest ends there (else: a trap per hit)
       restTo = end.e;
     }
@@ -313,8 +316,9 @@ export class ReverseSearch {
     if (restTo !== undefined && spanEnd(this.proc.trace, restTo)?.at === 'state') {
       [end, wider] = [{ e: restTo, base: 0, pc: await this.seeker.boundaryPc(restTo), n: 1, steps: 0 }, undefined];
     }
-    const spanTo = restTo ?? ((await this.isIntervalStart(end)) ? end.e : undefined);
-    if (spanTo !== undefined && s.e < spanTo && sw.length && slots.every((x) => !x)) {
+    // (end is still the window's own end when restTo is undefined)
+    const spanTo = restTo ?? (endAtStart ? end.e : undefined);
+    if (spanTo !== undefined && s.e < spanTo && breakpointsOnly) {
       // up to an interval's start, across events that meet no patched site and not the run's end, counted too (counted-spans.ts)
       const span = await searchSpan(this.proc, tl, this.seeker, this.traps, s, spanTo, sw);
       if ('hit' in span) return { pos: { kind: 'mark', mark: span.hit }, reason: 'swbreak', slot: -1, counted: true };
@@ -326,7 +330,7 @@ export class ReverseSearch {
     if (!target) throw new Error(`cannot name ${describeMark(end)} from an earlier checkpoint`);
     if (s.cp && tl.isAt(s.cp, end)) return undefined; // the copy stands at end
     await this.seeker.reachStart(s);
-    if (s.e === end.e && sw.length && slots.every((x) => !x)) {
+    if (s.e === end.e && breakpointsOnly) {
       // breakpoints only, within one interval: one run that counts their hits in the process
       await this.traps.install([], NO_SLOTS);
       const counted = await countWindow(this.proc, tl, target, sw, (pcs) => this.traps.install(pcs, NO_SLOTS));
