@@ -233,7 +233,7 @@ class Debugger : public DebugHook {
   // ---- Slices (continue mode): at these run times (ns since the resume began) the
   // run leaves a copy of the process, with the counts there, in `slicesTaken`.
   std::vector<uint64_t> sliceAt;
-  uint64_t ranNs = 0, resumedAt = 0;  // run time so far; when the tracee was last resumed
+  uint64_t ranNs = 0, resumedAt = 0;  // run time so far, and the run clock at the last resume (run_clock.h)
   bool sliceArmed = false;            // the slice timer is armed for this tracee
   pid_t slicePid = 0;                 // the thread it was armed for (its SIGSTOP goes there)
   int staleStops = 0;                 // slice SIGSTOPs sent but not seen yet

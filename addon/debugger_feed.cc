@@ -22,6 +22,7 @@
 
 #include "debugger.h"
 #include "process_copy.h"
+#include "run_clock.h"
 #include "slice_timer.h"
 #include "tracer_thread.h"
 
@@ -82,7 +83,7 @@ void Debugger::passIntervals(uint64_t consumed) {
 void Debugger::deferStop() {
   if (sliceArmed && disarmSlice()) staleStops++;
   slicePid = pid;
-  armSlice(tracee->pid, pid, monotonicNs() + kFedSlicePutOffNs);
+  armSlice(tracee->pid, pid, runClockNs(tracee->pid) + kFedSlicePutOffNs);
   sliceArmed = true;
 }
 

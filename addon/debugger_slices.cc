@@ -2,8 +2,8 @@
 // from outside: a slice (slice_timer.cc sends SIGSTOP at a chosen run time, and the
 // run leaves a copy of the process there before going on) and the user's interrupt
 // (interrupt() on the JS thread sends SIGSTOP and the run ends "interrupted").
-// Both come as a SIGSTOP; the run time (ranNs) is kept here to tell when a slice
-// is due.
+// Both come as a SIGSTOP; the run time (ranNs: the process's CPU time while the run
+// resumed it, run_clock.h) is kept here to tell when a slice is due.
 #include <algorithm>
 #include <errno.h>
 #include <signal.h>
@@ -17,6 +17,7 @@
 #include "debugger.h"
 #include "process_copy.h"
 #include "replay_thread_copy.h"
+#include "run_clock.h"
 #include "tracer_thread.h"
 #include "slice_timer.h"
 
@@ -94,7 +95,8 @@ void Debugger::takeSlice() {
 Stop Debugger::waitFor(int request, bool sliceHere) {
   for (;;) {
     Stop st = waitStop(pid);
-    ranNs += monotonicNs() - resumedAt;
+    uint64_t ranTo = runClockNs(tracee->pid);
+    if (ranTo > resumedAt) ranNs += ranTo - resumedAt;  // (0: the process is gone)
     interrupts.running.store(false);
     bool isStop = st.kind == Stop::kSignal && st.sig == SIGSTOP;
     // the timer stays armed across other stops (re-arming at every trap of a busy
@@ -152,17 +154,19 @@ void Debugger::resumeWatched(int request, int* sig, bool sliceHere) {
   // where this resume starts, while a copy may be due (see waitFor)
   resumeRip = sliceHere && !sliceAt.empty() ? regs().rip : kNone;
   resumeDelivered = s != 0;
+  // run time is the process's CPU time (run_clock.h): it stands still while stopped
+  const uint64_t clock = runClockNs(tracee->pid);
   if (sliceHere && s == 0 && !sliceAt.empty() && !sliceArmed) {
     uint64_t due = sliceAt.front() > ranNs ? sliceAt.front() - ranNs : 0;
     slicePid = pid;
-    armSlice(tracee->pid, pid, monotonicNs() + due);
+    armSlice(tracee->pid, pid, clock + due);
     sliceArmed = true;
   } else if (sliceArmed && (!sliceHere || s != 0)) {
     if (disarmSlice()) staleStops++;
     sliceArmed = false;
   }
   regsValid = false;
-  resumedAt = monotonicNs();
+  resumedAt = clock;
   resume(pid, request, s);
   if (sig) *sig = 0;
 }

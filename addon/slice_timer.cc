@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "run_clock.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -35,6 +36,12 @@ bool started = false;
 // slows the tracee down, which makes run times less comparable.
 constexpr uint64_t kSpinNs = 30000;
 
+// The deadline is on the tracee's run clock (its CPU time, run_clock.h), which runs at
+// most as fast as the wall clock: a sleep for what is left cannot overshoot it, and
+// when the tracee was preempted meanwhile (other load) the timer wakes early, reads
+// the clock again and sleeps for what is left then. A spin that the tracee's clock
+// does not follow (it is preempted, maybe by the spin itself on its CPU) gives way
+// after kSpinNs of wall time and sleeps a little before it looks again.
 void timerMain() {
   dropTracerTraps();  // created from the tracer thread, which traps rdtsc and CPUID
   prctl(PR_SET_TIMERSLACK, 1);
@@ -53,18 +60,33 @@ void timerMain() {
     cv.wait(lock, [] { return armedPid != 0 && !sent; });
     uint64_t gen = generation;
     uint64_t at = armedAt;
-    uint64_t now = monotonicNs();
+    pid_t tgid = armedTgid;
+    uint64_t now = runClockNs(tgid);
+    if (now == 0) {  // the process is gone: nothing to stop until the timer is armed again
+      cv.wait(lock, [gen] { return generation != gen; });
+      continue;
+    }
     if (now + kSpinNs < at) {
       cv.wait_for(lock, std::chrono::nanoseconds(at - kSpinNs - now));
       continue;  // re-check: disarmed or re-armed meanwhile
     }
     pid_t pid = armedPid;
     lock.unlock();
-    while (monotonicNs() < at) {
-      if (generation != gen) break;
+    bool due = false;
+    for (uint64_t spinUntil = monotonicNs() + kSpinNs; generation == gen;) {
+      uint64_t clock = runClockNs(tgid);
+      if (clock == 0 || clock >= at) {
+        due = clock != 0;
+        break;
+      }
+      if (monotonicNs() > spinUntil) break;
       __builtin_ia32_pause();  // a sibling hyperthread may be running the tracee
     }
     lock.lock();
+    if (!due) {
+      if (generation == gen) cv.wait_for(lock, std::chrono::nanoseconds(kSpinNs));
+      continue;
+    }
     if (generation == gen && armedPid == pid && !sent) {
       sent = true;
       delivered = syscall(SYS_tgkill, armedTgid, pid, SIGSTOP) == 0;

@@ -1,5 +1,5 @@
 // Time slices of a debug run: a helper thread stops the running tracee (SIGSTOP)
-// at a deadline, so that the run can leave a checkpoint there and go on. Used to
+// at a deadline of its run clock (its CPU time, run_clock.h), so that the run can leave a checkpoint there and go on. Used to
 // place checkpoints inside long stretches without events (docs/timeline.md).
 #pragma once
 #include <sys/types.h>
@@ -12,9 +12,9 @@ namespace rw {
 // vDSO clocks must not run on it.
 uint64_t monotonicNs();
 
-// From now until disarmSlice(): SIGSTOP to thread tid of process tgid at deadlineNs
-// (CLOCK_MONOTONIC). (tgkill needs the thread's own process: a thread other than the
-// first, named as its own process, got nothing.)
+// From now until disarmSlice(): SIGSTOP to thread tid of process tgid when tgid's run
+// clock (run_clock.h: its CPU time) reaches deadlineNs. (tgkill needs the thread's own
+// process: a thread other than the first, named as its own process, got nothing.)
 void armSlice(pid_t tgid, pid_t tid, uint64_t deadlineNs);
 // Returns true when the SIGSTOP was sent (it is then pending or being reported); not
 // when the thread was gone by then.

@@ -33,7 +33,7 @@ export interface Checkpoint {
   watchHits?: number;
   /** resident size when taken (shared copy-on-write with the others) */
   bytes: number;
-  /** replay run time from the start of the replay to it (ns), as measured: an estimate, only for choosing */
+  /** replay run time from the start of the replay to it (ns, the run clock: the process's CPU time, docs/load.md), as measured: an estimate, only for choosing */
   t: number;
   /** a copy a run left on the way (a slice): which run, its run time then, the search hits recorded before it */
   slice?: { run: number; ran: number; seq: number };

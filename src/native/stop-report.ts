@@ -17,7 +17,7 @@ export interface RunPosition {
   steps: number;
   /** data-watch triggers in the interval since the base */
   watchHits: number;
-  /** run time of the run so far, in ns */
+  /** run time of the run so far, in ns: the process's CPU time while the run resumed it (addon/run_clock.h), not the wall clock */
   ranNs: number;
   /** the recorded tid of the thread the run stopped in (its process's pid if it has one thread) */
   thread: number;
