@@ -15,6 +15,7 @@ import { Interrupted, NotRetraced, type Seeker } from './seek.js';
 import type { StopEvent } from './target.js';
 import type { Pos, Timeline } from './timeline.js';
 import type { Traps } from './traps.js';
+import { traceRuns } from './timeline.js';
 
 /** what gdb shows when a reverse command finds that the replay does not retrace its steps (NotRetraced) */
 const NOT_RETRACED = 'cannot go back from here: replayed again, the program does not come back to this point '
@@ -50,6 +51,7 @@ export class ReverseCommands {
     const start = this.timeline.here;
     const sw = [...this.traps.sw.keys()];
     const slots = this.traps.gdbSlots();
+    const began = { at: performance.now(), ...this.proc.stats };
     try {
       let now = await this.seeker.canon();
       if (!now) return { kind: 'stopped', signal: 5, reason: 'begin', message: 'this point cannot be found again; step or continue first' };
@@ -71,6 +73,13 @@ export class ReverseCommands {
       // expected when gdb's breakpoints change the program: nothing moved, gdb is told why
       this.log?.(`reverse execution cannot go back from here: ${e.message}`);
       return { kind: 'stopped', signal: 5, reason: 'begin', message: NOT_RETRACED };
+    } finally {
+      // what the command did, for studying its cost (docs/load.md)
+      traceRuns(() => {
+        const s = this.proc.stats;
+        return `reverse ${kind} done in ${(performance.now() - began.at).toFixed(1)} ms: ${s.forwardRuns - began.forwardRuns} runs, `
+          + `${s.restores - began.restores} restores, ${s.checkpointsTaken - began.checkpointsTaken} copies, ${s.countedRuns - began.countedRuns} counted, ${s.steps - began.steps} steps`;
+      });
     }
   }
 

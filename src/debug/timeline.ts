@@ -31,8 +31,10 @@ const CHECKPOINT_EVERY_EVENTS = 200;
 
 /** REWIND_TRACE_RUNS=1: every run of the engine is described on stderr (for studying searches) */
 const TRACE_RUNS = !!process.env.REWIND_TRACE_RUNS;
+/** REWIND_TRACE_RUNS=times: each line ends with the server's clock (ms), to see where a command's time went (docs/load.md) */
+const TRACE_TIMES = process.env.REWIND_TRACE_RUNS === 'times';
 export function traceRuns(text: () => string): void {
-  if (TRACE_RUNS) process.stderr.write(`rewind: ${text()}\n`);
+  if (TRACE_RUNS) process.stderr.write(`rewind: ${text()}${TRACE_TIMES ? ` @${performance.now().toFixed(1)}` : ''}\n`);
 }
 
 function countsOf(s: NativeSlice): Map<bigint, number> {
