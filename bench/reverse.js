@@ -5,6 +5,11 @@
 // CPU hogs running, side by side: the answers must be the same. The numbers go
 // into docs/benchmarks.md between this script's markers (other sections are
 // kept). Never asserted in tests.
+// Environment: BENCH_REVERSE_ITERS (the loop's length, 1e9), BENCH_REVERSE_TRIALS
+// (sessions per row, 3), BENCH_REVERSE_SESSIONS (which of rc, every, watch; all),
+// BENCH_CLI (the rewind.js to measure; this checkout's), BENCH_COMPARE (another
+// checkout's bin/rewind.js: every trial runs it and BENCH_CLI in turn, on the same
+// recording, and a table of both goes to stdout instead of docs/benchmarks.md).
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,7 +19,10 @@ import { gdbSession } from './gdb-session.js';
 import { measuredOn, writeSection } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(here, '..', 'bin', 'rewind.js');
+const CLI = process.env.BENCH_CLI ?? path.join(here, '..', 'bin', 'rewind.js');
+const BASE_CLI = process.env.BENCH_COMPARE;
+/** the builds measured, each trial in this order: the one compared against first */
+const CLIS = BASE_CLI ? [BASE_CLI, CLI] : [CLI];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rewind-bench-rev-'));
 
 const SOURCE = `
@@ -59,8 +67,8 @@ function record(exe, n) {
 }
 
 /** Runs gdb against a served trace; `timed` commands are timed by gdb's python. */
-async function session(trace, setup, timed) {
-  const { times, out } = await gdbSession({ cli: CLI, trace, setup, timed, after: ['monitor checkpoints'] });
+async function session(cli, trace, setup, timed) {
+  const { times, out } = await gdbSession({ cli, trace, setup, timed, after: ['monitor checkpoints'] });
   let resident = 0;
   let count = 0;
   for (const m of out.matchAll(/, ([\d.]+) MiB resident$/gm)) {
@@ -86,11 +94,15 @@ async function underLoad(fn) {
   }
 }
 
-// Each session runs TRIALS times (a fresh server each time); the median time is reported.
+// Each session runs TRIALS times (a fresh server each time; with BENCH_COMPARE, each
+// build in turn); the median time is reported. Returns one result per build of CLIS.
 const TRIALS = Number(process.env.BENCH_REVERSE_TRIALS ?? 3);
 async function trials(setup, timed) {
-  const runs = [];
-  for (let i = 0; i < TRIALS; i++) runs.push(await session(big, setup, timed));
+  const runs = CLIS.map(() => []);
+  for (let i = 0; i < TRIALS; i++) for (const [k, cli] of CLIS.entries()) runs[k].push(await session(cli, big, setup, timed));
+  return runs.map((r) => summary(r, timed));
+}
+function summary(runs, timed) {
   const times = {};
   const spread = {};
   for (const [label] of timed) {
@@ -111,11 +123,14 @@ const SESSIONS = {
   // a watchpoint on a global written every 65536 iterations
   watch: [['break done', 'continue', 'watch h'], [['watch', 'reverse-continue'], ['watch2', 'reverse-continue']]],
 };
-const idle = {};
-const loaded = {};
-for (const [name, [setup, timed]] of Object.entries(SESSIONS)) {
-  idle[name] = await trials(setup, timed);
-  loaded[name] = await underLoad(() => trials(setup, timed));
+const only = process.env.BENCH_REVERSE_SESSIONS?.split(',');
+const sessions = Object.entries(SESSIONS).filter(([name]) => !only || only.includes(name));
+// per build of CLIS: session name -> summary
+const idleOf = CLIS.map(() => ({}));
+const loadedOf = CLIS.map(() => ({}));
+for (const [name, [setup, timed]] of sessions) {
+  (await trials(setup, timed)).forEach((r, k) => (idleOf[k][name] = r));
+  (await underLoad(() => trials(setup, timed))).forEach((r, k) => (loadedOf[k][name] = r));
 }
 
 // the answers must be right, not only quick, and the same under load
@@ -124,56 +139,76 @@ const check = (ok, what) => {
   if (!ok) throw new Error(`bench/reverse.js: wrong answer: ${what}`);
 };
 const answers = (out) => out.split('\n').filter((l) => !/^(TIME |Reading |warning:|\[Inferior|rewind:)|MiB resident|checkpoint/i.test(l)).join('\n');
-for (const runs of [idle, loaded]) {
-  for (const r of runs.rc.runs) check(JSON.stringify(iters(r.out).slice(0, 5)) === JSON.stringify([1, 2, 3, 4, 5].map((k) => N - (k - 1) * (N / 10) - 1)), `mark hits ${iters(r.out)}`);
-  for (const r of runs.every.runs) check(new RegExp(`Breakpoint 2, main .*revloop\\.c:10[^]*\\$1 = ${N - 1}\\n[^]*\\$2 = ${N - 2}\\n`).test(r.out), 'the every-iteration breakpoint');
+for (const runs of [...idleOf, ...loadedOf]) {
+  for (const r of runs.rc?.runs ?? []) check(JSON.stringify(iters(r.out).slice(0, 5)) === JSON.stringify([1, 2, 3, 4, 5].map((k) => N - (k - 1) * (N / 10) - 1)), `mark hits ${iters(r.out)}`);
+  for (const r of runs.every?.runs ?? []) check(new RegExp(`Breakpoint 2, main .*revloop\\.c:10[^]*\\$1 = ${N - 1}\\n[^]*\\$2 = ${N - 2}\\n`).test(r.out), 'the every-iteration breakpoint');
   const lastH = Math.floor((N - 1) / 65536) * 65536;
   // in reverse, gdb shows the value after the write as Old and the one before as New
-  for (const r of runs.watch.runs) check(r.out.includes(`Old value = ${lastH}\nNew value = ${lastH - 65536}\n`) && r.out.includes(`Old value = ${lastH - 65536}\nNew value = ${lastH - 131072}\n`), `the watchpoint:\n${r.out}`);
+  for (const r of runs.watch?.runs ?? []) check(r.out.includes(`Old value = ${lastH}\nNew value = ${lastH - 65536}\n`) && r.out.includes(`Old value = ${lastH - 65536}\nNew value = ${lastH - 131072}\n`), `the watchpoint:\n${r.out}`);
 }
-for (const name of Object.keys(SESSIONS)) {
-  const want = answers(idle[name].runs[0].out);
-  for (const r of [...idle[name].runs, ...loaded[name].runs]) check(answers(r.out) === want, `${name}: a session answered differently:\n${answers(r.out)}\n---- against ----\n${want}`);
+for (const [name] of sessions) {
+  const want = answers(idleOf[0][name].runs[0].out);
+  for (const r of [...idleOf, ...loadedOf].flatMap((x) => x[name].runs)) check(answers(r.out) === want, `${name}: a session answered differently:\n${answers(r.out)}\n---- against ----\n${want}`);
 }
 
 const f = (x) => (x === undefined ? 'n/a' : `${x.toFixed(3)} s`);
 const range = (xs) => (xs.length ? ` (${xs[0].toFixed(2)}–${xs[xs.length - 1].toFixed(2)})` : '');
 const met = (x, target) => (x === undefined ? 'n/a' : x <= target ? 'yes' : 'no');
-const ratio = (name, label) => {
+const ratio = (idle, loaded, name, label) => {
   const a = idle[name].times[label];
   const b = loaded[name].times[label];
   return a && b ? b / a : undefined;
 };
-const row = (what, back, target, name, label) => {
+const showRatio = (r) => (r === undefined ? 'n/a' : `${r.toFixed(1)}×`);
+// [what, T back, target (s), session, label]
+const ROWS = [
+  ...[1, 2, 3, 4, 5].map((k) => {
+    const T = (k / 10) * native;
+    return [`reverse-continue to \`mark\`, T = ${k / 10} of the run back`, `${T.toFixed(2)} s`, 1.5 * T + 0.5, 'rc', `rc${k}`];
+  }),
+  ...['stepi0', 'stepi1', 'stepi2'].map((l, i) => [`reverse-stepi at a \`mark\` hit (${['first', 'second', 'third'][i]})`, 'one instruction', 0.1, 'rc', l]),
+  ['reverse-stepi right after the forward `continue` over the whole loop', 'one instruction', 0.1, 'every', 'stepiAfter'],
+  ['reverse-continue to a breakpoint hit every iteration, from just after the loop', 'one iteration', 1, 'every', 'bp'],
+  ['the same, again (the iteration before)', 'one iteration', 1, 'every', 'bp2'],
+  ['reverse-continue to the last write of a global written every 65 536 iterations', '65 536 iterations at most', 1, 'watch', 'watch'],
+  ['the same, again (the write before)', '65 536 iterations', 1, 'watch', 'watch2'],
+].filter(([, , , name]) => sessions.some(([n]) => n === name));
+const row = (idle, loaded, [what, back, target, name, label]) => {
   const t = idle[name].times[label];
   const l = loaded[name].times[label];
-  const r = ratio(name, label);
-  return `| ${what} | ${back} | ≤ ${target.toFixed(2)} s | ${f(t)}${range(idle[name].spread[label])} | ${met(t, target)} | ${f(l)}${range(loaded[name].spread[label])} | ${r === undefined ? 'n/a' : `${r.toFixed(1)}×`} | ${r === undefined ? 'n/a' : r <= 3 || (l ?? Infinity) <= target ? 'yes' : 'no'} |`;
+  const r = ratio(idle, loaded, name, label);
+  return `| ${what} | ${back} | ≤ ${target.toFixed(2)} s | ${f(t)}${range(idle[name].spread[label])} | ${met(t, target)} | ${f(l)}${range(loaded[name].spread[label])} | ${showRatio(r)} | ${r === undefined ? 'n/a' : r <= 3 || (l ?? Infinity) <= target ? 'yes' : 'no'} |`;
 };
-const rows = [1, 2, 3, 4, 5].map((k) => {
-  const T = (k / 10) * native;
-  return row(`reverse-continue to \`mark\`, T = ${k / 10} of the run back`, `${T.toFixed(2)} s`, 1.5 * T + 0.5, 'rc', `rc${k}`);
-});
-writeSection('bench/reverse.js', 'reverse', [
-  '## Reverse execution',
-  '',
-  `${measuredOn()} `
-    + `\`node bench/reverse.js\`. The program updates a global every iteration, another every 65 536 iterations, and calls \`mark\` every tenth of the run; ${N} iterations take ${native.toFixed(2)} s natively, all in one interval (no syscalls). `
-    + `gdb stands at the end (\`break done\`, \`continue\`); each time is one gdb command, timed by gdb's python, packets included: the median of ${TRIALS} sessions, each with a fresh server (min–max in parentheses). `
-    + 'Every session runs idle and again with two CPU hogs (`node -e "for (;;);"`) on the 2 CPUs, side by side in one run; the answers gdb printed are compared and must be the same. The targets are the ones of issue 10; under load, the target is at most 3× the idle time (or the idle target itself).',
-  '',
-  '| command | T back | target | idle | met? | two CPU hogs | ratio | met? |',
-  '| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |',
-  ...rows,
-  ...['stepi0', 'stepi1', 'stepi2'].map((l, i) => row(`reverse-stepi at a \`mark\` hit (${['first', 'second', 'third'][i]})`, 'one instruction', 0.1, 'rc', l)),
-  row('reverse-stepi right after the forward `continue` over the whole loop', 'one instruction', 0.1, 'every', 'stepiAfter'),
-  row('reverse-continue to a breakpoint hit every iteration, from just after the loop', 'one iteration', 1, 'every', 'bp'),
-  row('the same, again (the iteration before)', 'one iteration', 1, 'every', 'bp2'),
-  row('reverse-continue to the last write of a global written every 65 536 iterations', '65 536 iterations at most', 1, 'watch', 'watch'),
-  row('the same, again (the write before)', '65 536 iterations', 1, 'watch', 'watch2'),
-  '',
-  `Checkpoints at the end of the first \`mark\` session: ${idle.rc.checkpoints} processes, ${idle.rc.resident.toFixed(1)} MiB resident in total (pages are shared copy-on-write, so real use is lower).`,
-  '',
-  "Reading: the forward `continue` leaves a copy of the process every 50 ms of replay. A reverse-continue first narrows the stretch between the closest copy and the current point with runs that trap only on the current point, leaving copies ever closer to it (down to tens of microseconds), then searches windows that end at the current point, each about twice as long as the last. A window over breakpoints is one run that counts their hits in the process (no stop per hit, see the table above), then one run to the last hit, which leaves a copy at the hit's previous arrival for a reverse-stepi there; watchpoints trap per trigger, and the arrivals at the window's end, when its pc is hot or named only by a fingerprint, are counted in the process. See docs/timeline.md.",
-]);
+const [idle, loaded] = [idleOf[CLIS.length - 1], loadedOf[CLIS.length - 1]];
+const headline = `${measuredOn()} `
+  + `\`node bench/reverse.js\`. The program updates a global every iteration, another every 65 536 iterations, and calls \`mark\` every tenth of the run; ${N} iterations take ${native.toFixed(2)} s natively, all in one interval (no syscalls). `
+  + `gdb stands at the end (\`break done\`, \`continue\`); each time is one gdb command, timed by gdb's python, packets included: the median of ${TRIALS} sessions, each with a fresh server (min–max in parentheses). `
+  + 'Every session runs idle and again with two CPU hogs (`node -e "for (;;);"`) on the 2 CPUs, side by side in one run; the answers gdb printed are compared and must be the same. The targets are the ones of issue 10; under load, the target is at most 3× the idle time (or the idle target itself).';
+if (BASE_CLI) {
+  // before/after, trial by trial in turn on one recording: printed, for the docs of a change
+  const cell = (runs, [, , , name, label]) => `${f(runs[name].times[label])}${range(runs[name].spread[label])}`;
+  console.log([
+    `${headline} Builds compared, each trial in turn: before = ${BASE_CLI}, after = ${CLI}.`,
+    '',
+    '| command | idle before | idle after | hogs before | hogs after | ratio before | ratio after |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...ROWS.map((r) => `| ${r[0]} | ${cell(idleOf[0], r)} | ${cell(idleOf[1], r)} | ${cell(loadedOf[0], r)} | ${cell(loadedOf[1], r)} | ${showRatio(ratio(idleOf[0], loadedOf[0], r[3], r[4]))} | ${showRatio(ratio(idleOf[1], loadedOf[1], r[3], r[4]))} |`),
+  ].join('\n'));
+} else {
+  const lines = [
+    '## Reverse execution',
+    '',
+    headline,
+    '',
+    '| command | T back | target | idle | met? | two CPU hogs | ratio | met? |',
+    '| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |',
+    ...ROWS.map((r) => row(idle, loaded, r)),
+    '',
+    ...(idle.rc ? [`Checkpoints at the end of the first \`mark\` session: ${idle.rc.checkpoints} processes, ${idle.rc.resident.toFixed(1)} MiB resident in total (pages are shared copy-on-write, so real use is lower).`, ''] : []),
+    "Reading: the forward `continue` leaves a copy of the process every 25 ms of replay (run time: the process's CPU time, so the copies stand at the same places under load, docs/load.md). A reverse-continue first narrows the stretch between the closest copy and the current point with runs that trap only on the current point, leaving copies ever closer to it (down to tens of microseconds), then searches windows that end at the current point, each about twice as long as the last. A window over breakpoints is one run that counts their hits in the process (no stop per hit, see the table above), then one run to the last hit, which leaves a copy at the hit's previous arrival for a reverse-stepi there; watchpoints trap per trigger, and the arrivals at the window's end, when its pc is hot or named only by a fingerprint, are counted in the process. See docs/timeline.md.",
+  ];
+  // a subset of the sessions is printed, not written over the full section
+  if (only) console.log(lines.join('\n'));
+  else writeSection('bench/reverse.js', 'reverse', lines);
+}
 fs.rmSync(work, { recursive: true, force: true });
