@@ -131,21 +131,31 @@ function inject(host: CounterHost, nr: number, ...args: bigint[]): Promise<bigin
  * inside a patch past its first byte (where the process stands, the run's int3s;
  * where each of its threads stands is added here); a refusal for one of them names
  * it (`inside`).
+ *
+ * Each call into the tracer is a round trip between two threads, and on a loaded
+ * machine each wake-up waits for a CPU (milliseconds each, 30 of them per window:
+ * docs/load.md). So the calls that do not depend on each other's answers are
+ * submitted together (the tracer runs its jobs in order, and answers them in one
+ * wake-up of JS): every site's code is read at once, then the pages are mapped
+ * (one call each, usually one), then every write goes in one batch, the jumps last.
  */
 export async function installCounters(host: CounterHost, sites: CounterSite[], keepClear: bigint[]): Promise<InstalledCounters | (Refusal & { inside?: bigint })> {
   const tracee = host.tracee;
   const maps = mapsOf(tracee.pid);
-  keepClear = [...keepClear, ...(await host.threadPcs())];
+  const regionOf = (pc: bigint) => maps.find((r) => pc >= r.start && pc < r.end);
+  const [threadPcs, code] = await Promise.all([host.threadPcs(), Promise.all(sites.map((site) => codeAround(tracee, site.pc, regionOf(site.pc))))]);
+  keepClear = [...keepClear, ...threadPcs];
   const pages: bigint[] = [];
   const used = new Map<bigint, number>();
   const placed: Placed[] = [];
   const uncounted: { pc: bigint; why: string }[] = [];
+  const writes: [bigint, Buffer][] = [];
   const refuse = async (why: string, inside?: bigint): Promise<Refusal & { inside?: bigint }> => {
     for (const p of pages) await inject(host, NR_MUNMAP, p, SIZE);
     return inside === undefined ? { refused: why } : { refused: why, inside };
   };
-  for (const site of sites) {
-    const region = maps.find((r) => site.pc >= r.start && site.pc < r.end);
+  for (const [i, site] of sites.entries()) {
+    const region = regionOf(site.pc);
     if (!region) return refuse(`0x${site.pc.toString(16)} is not mapped`);
     if (site.fp && sites.filter((x) => x.fp).length > 1) return refuse('one fingerprint target per run');
     const slots = site.fp ? FP_SLOTS : 1;
@@ -167,14 +177,14 @@ export async function installCounters(host: CounterHost, sites: CounterSite[], k
     const k = BigInt(used.get(page) ?? 0);
     const words = { count: page + WORDS_AT + k * WORDS_SIZE, left: page + WORDS_AT + k * WORDS_SIZE + 8n, last: page + WORDS_AT + k * WORDS_SIZE + 16n };
     const fp: FingerprintCompare | undefined = site.fp ? { negatedAt: page + FP_WORDS_AT } : undefined;
-    const why = await placeable(tracee, site, region, { ...words, seq: pages[0] }, page + CODE_AT + k * BigInt(STUB_MAX), fp, slots * STUB_MAX);
+    const why = placeable(code[i], site, region, { ...words, seq: pages[0] }, page + CODE_AT + k * BigInt(STUB_MAX), fp, slots * STUB_MAX);
     if (typeof why === 'string') {
       if (!site.optional) return refuse(`0x${site.pc.toString(16)}: ${why}`);
       uncounted.push({ pc: site.pc, why });
       continue;
     }
     used.set(page, Number(k) + slots);
-    if (site.fp && fp) await tracee.writeMemory(fp.negatedAt, negatedRegisters(site.fp));
+    if (site.fp && fp) writes.push([fp.negatedAt, negatedRegisters(site.fp)]);
     placed.push({ site, plan: why.plan, original: why.original, words });
   }
   if (!placed.length) return refuse(`nothing here can be counted (${uncounted.map((u) => u.why).join('; ')})`);
@@ -189,14 +199,16 @@ export async function installCounters(host: CounterHost, sites: CounterSite[], k
   }
   // every page's words start at zero (a fresh anonymous mapping); the targets' counts to go
   for (const p of placed) {
-    await tracee.writeMemory(p.plan.codeAt, p.plan.code);
+    writes.push([p.plan.codeAt, p.plan.code]);
     if (p.site.target !== undefined) {
       const left = Buffer.alloc(8);
       left.writeBigUInt64LE(BigInt(p.site.target));
-      await tracee.writeMemory(p.words.left, left);
+      writes.push([p.words.left, left]);
     }
   }
-  for (const p of placed) await tracee.writeMemory(p.site.pc, p.plan.patch);
+  // the jumps last: the tracer runs these in order, and the process is stopped meanwhile
+  for (const p of placed) writes.push([p.site.pc, p.plan.patch]);
+  await Promise.all(writes.map(([addr, data]) => tracee.writeMemory(addr, data)));
   const traps = [
     ...placed.filter((p) => p.site.target !== undefined).flatMap((p) => [p.plan.trapAt, p.site.pc]),
     ...placed.flatMap((p) => (p.plan.fpTrapAt !== undefined ? [p.plan.fpTrapAt, p.site.pc] : [])),
@@ -204,28 +216,39 @@ export async function installCounters(host: CounterHost, sites: CounterSite[], k
   return { host, pages, placed, traps, seq: pages[0] ?? 0n, uncounted };
 }
 
+/** What placeable looks at of the code around pc: its first bytes, and ±SCAN bytes within its mapping. */
+interface CodeAround {
+  code: Buffer;
+  /** the bytes from `lo` on, for the branches that may land in the displaced bytes */
+  around: Buffer;
+  lo: bigint;
+}
+
+/** The code around pc, read together (undefined: pc is not in executable memory, placeable says so). */
+async function codeAround(tracee: NativeTracee, pc: bigint, region: Region | undefined): Promise<CodeAround | undefined> {
+  if (!region || !region.perms.includes('x')) return undefined;
+  const lo = pc - SCAN > region.start ? pc - SCAN : region.start;
+  const hi = pc + SCAN < region.end ? pc + SCAN : region.end;
+  const [code, around] = await Promise.all([tracee.readMemory(pc, 32), tracee.readMemory(lo, Number(hi - lo))]);
+  return { code, around, lo };
+}
+
 /** The stub of one site and the bytes its patch covers, or why its instruction cannot be counted. */
-async function placeable(tracee: NativeTracee, site: CounterSite, region: Region, w: CounterWords, codeAt: bigint, fp: FingerprintCompare | undefined, room: number): Promise<{ plan: StubPlan; original: Buffer } | string> {
+function placeable(read: CodeAround | undefined, site: CounterSite, region: Region, w: CounterWords, codeAt: bigint, fp: FingerprintCompare | undefined, room: number): { plan: StubPlan; original: Buffer } | string {
   // only code: a breakpoint gdb put in data is an int3 there, never a 5-byte patch
-  if (!region.perms.includes('x')) return 'not in executable memory';
-  const code = await tracee.readMemory(site.pc, 32);
-  const plan = planStub(code, site.pc, codeAt, w, fp, room);
+  if (!region.perms.includes('x') || !read) return 'not in executable memory';
+  const plan = planStub(read.code, site.pc, codeAt, w, fp, room);
   if ('refused' in plan) return plan.refused;
-  const lo = site.pc - SCAN > region.start ? site.pc - SCAN : region.start;
-  const hi = site.pc + SCAN < region.end ? site.pc + SCAN : region.end;
-  const into = branchesInto(await tracee.readMemory(lo, Number(hi - lo)), lo, site.pc, plan.displaced);
+  const into = branchesInto(read.around, read.lo, site.pc, plan.displaced);
   if (into.length) return `a branch at 0x${into[0].toString(16)} lands inside the displaced bytes`;
-  return { plan, original: code.subarray(0, plan.displaced) };
+  return { plan, original: read.code.subarray(0, plan.displaced) };
 }
 
 /** The counts of an installed set, by pc. */
 export async function readCounters(c: InstalledCounters): Promise<CounterReading[]> {
-  const out: CounterReading[] = [];
-  for (const p of c.placed) {
-    const b = await c.host.tracee.readMemory(p.words.count, 24);
-    out.push({ pc: p.site.pc, count: Number(b.readBigUInt64LE(0)), last: Number(b.readBigUInt64LE(16)) });
-  }
-  return out;
+  // read together: one round trip to the tracer, not one per counter
+  const words = await Promise.all(c.placed.map((p) => c.host.tracee.readMemory(p.words.count, 24)));
+  return c.placed.map((p, i) => ({ pc: p.site.pc, count: Number(words[i].readBigUInt64LE(0)), last: Number(words[i].readBigUInt64LE(16)) }));
 }
 
 /**
@@ -234,7 +257,7 @@ export async function readCounters(c: InstalledCounters): Promise<CounterReading
  * the stub's jump back lands on the restored code, so it still runs as recorded.
  */
 export async function removeCounters(c: InstalledCounters): Promise<void> {
-  for (const p of c.placed) await c.host.tracee.writeMemory(p.site.pc, p.original);
-  const pcs = await c.host.threadPcs();
+  // the bytes put back and the threads' pcs asked in one batch (the tracer runs them in order)
+  const [, pcs] = await Promise.all([Promise.all(c.placed.map((p) => c.host.tracee.writeMemory(p.site.pc, p.original))), c.host.threadPcs()]);
   for (const page of c.pages) if (pcs.every((rip) => rip < page || rip >= page + SIZE)) await inject(c.host, NR_MUNMAP, page, SIZE);
 }
