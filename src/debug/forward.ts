@@ -165,10 +165,14 @@ export class ReplayedProcess {
    */
   async adopt(copy: ProcessCopy, e: number, base: number, pc: bigint, t: number): Promise<void> {
     const old = this.current;
+    // The old process is let go in the same batch of tracer jobs as the new one's
+    // position is set: the tracer runs them in order, and JS waits once, not once a
+    // job (each wait is a wake-up, which a loaded machine delays: docs/load.md).
+    const lettingGo: Promise<void>[] = [];
     if (old?.tracee !== copy.tracee) {
       this.current = debuggerOf(copy.tracee);
-      if (old) await killDebugged(old);
-      await this.threads.drop();
+      if (old) lettingGo.push(killDebugged(old));
+      lettingGo.push(this.threads.drop()); // forgets the old threads at once, closes them after
       if (copy.threads) this.threads.adopt(copy.threads);
     }
     this.curT = t;
@@ -177,8 +181,8 @@ export class ReplayedProcess {
     this.state = 'stopped';
     this.lastSiginfo = undefined;
     const thread = this.runningThread;
-    if (thread !== undefined) await this.debugger.setPosition(e, true, pc, 1, thread);
-    else await this.debugger.setPosition(e, true, pc, 1);
+    const positioned = thread !== undefined ? this.debugger.setPosition(e, true, pc, 1, thread) : this.debugger.setPosition(e, true, pc, 1);
+    await Promise.all([...lettingGo, positioned]);
     this.countBase = { e, base };
     for (const l of this.switchListeners) l();
   }

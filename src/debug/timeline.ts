@@ -83,8 +83,10 @@ export class Timeline {
     const report = await this.proc.run(req, untilEvent, extra, hooks, throughExit);
     // the last hit's number is how many the run trapped (it counts from the run's start)
     if (extra.search && report.lastHit) this.proc.stats.trappedHits += report.lastHit.seq;
-    const slices: Checkpoint[] = [];
-    for (const c of report.copies) slices.push(await this.keepCopy(c.slice, c.base, c.t, runId));
+    // the fingerprints of copies that no count names are asked together: one round
+    // trip to the tracer, not one a copy (a forward continue leaves a hundred: docs/load.md)
+    const fps = await Promise.all(report.copies.map((c) => (countsOf(c.slice).has(c.slice.pc) ? undefined : native().fingerprint(this.runningCopyPid(c.slice)))));
+    const slices = report.copies.map((c, i) => this.keepCopy(c.slice, c.base, c.t, runId, fps[i]));
     traceRuns(() => {
       const show = (v: unknown) => JSON.stringify(v, (k, x) => (typeof x === 'bigint' ? `0x${x.toString(16)}` : k === 'fp' ? 'fp' : k === 'slices' ? x.length : x));
       return `run ${req.action} ${show(extra)} -> ${show(report.stop)} in ${Date.now() - t} ms, ${slices.length} slices, ${report.served} served in-process, ${show(report.position)} last ${show(report.lastHit)}`;
@@ -93,13 +95,13 @@ export class Timeline {
     return { ...rest, slices };
   }
 
-  /** A copy a run left: a checkpoint named relative to the run's counting base. */
-  private async keepCopy(s: NativeSlice, base: number, t: number, run: number): Promise<Checkpoint> {
+  /** A copy a run left: a checkpoint named relative to the run's counting base (by its fingerprint `fp` where no count names it). */
+  private keepCopy(s: NativeSlice, base: number, t: number, run: number, fp: Buffer | undefined): Checkpoint {
     const counts = countsOf(s);
     const k = counts.get(s.pc);
     const mark: Mark = k !== undefined
       ? { e: s.event, base, pc: s.pc, n: k + 1, steps: 0 }
-      : { e: s.event, base, pc: s.pc, n: 0, steps: 0, fp: await native().fingerprint(this.runningCopyPid(s)) };
+      : { e: s.event, base, pc: s.pc, n: 0, steps: 0, fp: fp! };
     this.proc.stats.checkpointsTaken++;
     return this.store.add(copyOfSlice(s), mark, false, t, counts, s.watchHits, { run, ran: s.ranNs, seq: s.seq });
   }
