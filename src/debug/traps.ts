@@ -167,20 +167,18 @@ export class Traps {
     const d = this.proc.debugger;
     const want = new Set(sw);
     this.installed.wanted = want;
-    for (const a of [...this.installed.sw]) {
-      if (!want.has(a)) {
-        await d.removeBreakpoint(a);
-        this.installed.sw.delete(a);
-      }
-    }
-    for (const a of want) {
-      if (!this.installed.sw.has(a)) {
-        // not mapped yet at an earlier point (a library loaded later): armed when a
-        // run maps it (afterMapping)
-        if (await d.insertBreakpoint(a).then(() => true, () => false)) this.installed.sw.add(a);
-      }
-    }
-    await this.installSlots(slots);
+    // All asked of the tracer at once: it runs them in order, and JS waits once instead
+    // of once a breakpoint (each wait a wake-up that other load delays: docs/load.md).
+    const removed = [...this.installed.sw].filter((a) => !want.has(a)).map(async (a) => {
+      await d.removeBreakpoint(a);
+      this.installed.sw.delete(a);
+    });
+    // one not mapped yet at an earlier point (a library loaded later) is armed when a
+    // run maps it (afterMapping)
+    const inserted = [...want].filter((a) => !this.installed.sw.has(a)).map((a) => d.insertBreakpoint(a).then(() => {
+      this.installed.sw.add(a);
+    }, () => undefined));
+    await Promise.all([...removed, ...inserted, this.installSlots(slots)]);
   }
 
   /**
