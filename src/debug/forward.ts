@@ -236,13 +236,12 @@ export class ReplayedProcess {
     // output come between two runs), more while the program passes them in-process
     let batch = EVENTS_PER_RUN;
     this.stats.forwardRuns++;
-    const started = Date.now();
     try {
       for (;;) {
         if (this.next >= untilEvent) return this.finish(report, { kind: 'stopped', signal: 5, reason: 'interrupted' });
         if (this.next >= end) return this.finish(report, { kind: 'stopped', signal: 5, reason: 'end' });
         if (this.next >= this.trace.eventCount) return this.finish(report, this.ended(endOfTraceMessage(this.trace)));
-        if (!extra.search && !fresh) await hooks.atBoundary?.(started);
+        if (!extra.search && !fresh) await hooks.atBoundary?.(runStartT);
         const chunk = this.trace.readChunk(this.trace.chunkIndexOf(this.next));
         const offset = chunk.offsets[this.next - chunk.firstRecord];
         // a chunk of events ends where the output shown so far ends: what follows is shown

@@ -42,8 +42,8 @@ export interface RunReport {
 export interface RunHooks {
   /** the data watchpoint of a debug-register slot, for 'watch' stops */
   watchOf(slot: number): { kind: WatchKind; addr: bigint };
-  /** called between two events of a run that is not a search (periodic checkpoints) */
-  atBoundary?(runStartedMs: number): Promise<void>;
+  /** called between two events of a run that is not a search (periodic checkpoints), with the run time (ns, the run clock) the run started at */
+  atBoundary?(runStartT: number): Promise<void>;
   /** around an event that maps [start, end) over what was there (a file's image, written by JS) */
   beforeMapping?(start: bigint, end: bigint): Promise<void>;
   afterMapping?(start: bigint, end: bigint): Promise<void>;

@@ -24,8 +24,8 @@ export interface TimelineRun extends Omit<RunReport, 'copies'> {
   slices: Checkpoint[];
 }
 
-/** a periodic checkpoint at the next event boundary after this much replay time */
-const CHECKPOINT_EVERY_MS = 100;
+/** a periodic checkpoint at the next event boundary after this much run time (the run clock: the process's CPU time) */
+const CHECKPOINT_EVERY_NS = 100e6;
 /** ... or after this many events */
 const CHECKPOINT_EVERY_EVENTS = 200;
 
@@ -49,7 +49,8 @@ export class Timeline {
   here: Pos | undefined;
   /** the pc at the start of each interval met so far */
   readonly boundaryPcs = new Map<number, bigint>();
-  private lastCheckpointAt = 0;
+  /** the run time (Pos t, the run clock) of the last checkpoint taken */
+  private lastCheckpointT = 0;
   private lastCheckpointEvent = 0;
   /** numbers the runs that leave copies (a copy's slice.run) */
   private runIds = 0;
@@ -74,7 +75,7 @@ export class Timeline {
     const t = Date.now();
     const hooks: RunHooks = {
       watchOf: (slot) => this.traps.watchOf(slot),
-      atBoundary: extra.search ? undefined : (started) => this.periodicCheckpoint(started),
+      atBoundary: extra.search ? undefined : (runStartT) => this.periodicCheckpoint(runStartT),
       beforeMapping: (start, end) => this.traps.beforeMapping(start, end),
       afterMapping: (start, end) => this.traps.afterMapping(start, end),
       replayed,
@@ -170,7 +171,7 @@ export class Timeline {
     const counts = new Map<bigint, number>(m.n > 0 && m.steps === 0 ? [[m.pc, m.n - 1]] : []);
     const cp = this.store.add(copy, m, boundary, p.curT, counts);
     p.stats.checkpointsTaken++;
-    this.lastCheckpointAt = Date.now();
+    this.lastCheckpointT = p.curT;
     if (boundary) this.lastCheckpointEvent = this.here.mark.e;
     return cp;
   }
@@ -187,10 +188,16 @@ export class Timeline {
     await this.takeCheckpoint(this.isBoundaryMark(m));
   }
 
-  /** During a forward run, between two events: a checkpoint every 100 ms or 200 events. */
-  private async periodicCheckpoint(runStartedMs: number): Promise<void> {
+  /**
+   * During a forward run, between two events: a checkpoint every 100 ms of run time or
+   * 200 events. Run time, not the wall clock: under other load the checkpoints stand
+   * at the same events as on an idle machine (docs/load.md). A checkpoint later than
+   * where the replay now stands (it went back since) does not count.
+   */
+  private async periodicCheckpoint(runStartT: number): Promise<void> {
     const p = this.proc;
-    if (Date.now() - Math.max(this.lastCheckpointAt, runStartedMs) <= CHECKPOINT_EVERY_MS && p.next - this.lastCheckpointEvent < CHECKPOINT_EVERY_EVENTS) return;
+    const since = Math.max(this.lastCheckpointT <= p.curT ? this.lastCheckpointT : 0, runStartT);
+    if (p.curT - since <= CHECKPOINT_EVERY_NS && p.next - this.lastCheckpointEvent < CHECKPOINT_EVERY_EVENTS) return;
     // none before a death (takeCheckpoint takes none there either)
     if (p.next < p.trace.eventCount && decodeEvent(p.trace.record(p.next)).kind === 'exit') return;
     // the interval's first state is its thread's (forward.ts, runningPid); between the
@@ -215,7 +222,7 @@ export class Timeline {
     } finally {
       this.here = saved;
     }
-    this.lastCheckpointAt = Date.now();
+    this.lastCheckpointT = p.curT;
     this.lastCheckpointEvent = p.next;
   }
 
