@@ -22,7 +22,6 @@
 
 #include "debugger.h"
 #include "process_copy.h"
-#include "run_clock.h"
 #include "slice_timer.h"
 #include "tracer_thread.h"
 
@@ -83,7 +82,8 @@ void Debugger::passIntervals(uint64_t consumed) {
 void Debugger::deferStop() {
   if (sliceArmed && disarmSlice()) staleStops++;
   slicePid = pid;
-  armSlice(tracee->pid, pid, runClockNs(tracee->pid) + kFedSlicePutOffNs);
+  // on the wall clock: the user's interrupt must come even if the process stops using the CPU
+  armSlice(tracee->pid, pid, monotonicNs() + kFedSlicePutOffNs, true);
   sliceArmed = true;
 }
 

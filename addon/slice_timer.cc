@@ -26,6 +26,7 @@ std::condition_variable& cv = *new std::condition_variable;
 pid_t armedPid = 0;
 pid_t armedTgid = 0;
 uint64_t armedAt = 0;
+bool armedWall = false;  // armedAt is on CLOCK_MONOTONIC, not the process's run clock
 std::atomic<uint64_t> generation{0};
 bool sent = false;       // the deadline passed (the timer is done with this arming)
 bool delivered = false;  // ... and tgkill queued the SIGSTOP
@@ -61,7 +62,9 @@ void timerMain() {
     uint64_t gen = generation;
     uint64_t at = armedAt;
     pid_t tgid = armedTgid;
-    uint64_t now = runClockNs(tgid);
+    const bool wall = armedWall;
+    auto clockNow = [tgid, wall] { return wall ? monotonicNs() : runClockNs(tgid); };
+    uint64_t now = clockNow();
     if (now == 0) {  // the process is gone: nothing to stop until the timer is armed again
       cv.wait(lock, [gen] { return generation != gen; });
       continue;
@@ -74,7 +77,7 @@ void timerMain() {
     lock.unlock();
     bool due = false;
     for (uint64_t spinUntil = monotonicNs() + kSpinNs; generation == gen;) {
-      uint64_t clock = runClockNs(tgid);
+      uint64_t clock = clockNow();
       if (clock == 0 || clock >= at) {
         due = clock != 0;
         break;
@@ -102,7 +105,7 @@ uint64_t monotonicNs() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-void armSlice(pid_t tgid, pid_t pid, uint64_t deadlineNs) {
+void armSlice(pid_t tgid, pid_t pid, uint64_t deadlineNs, bool wall) {
   std::lock_guard<std::mutex> lock(mu);
   if (!started) {
     started = true;
@@ -111,6 +114,7 @@ void armSlice(pid_t tgid, pid_t pid, uint64_t deadlineNs) {
   armedPid = pid;
   armedTgid = tgid;
   armedAt = deadlineNs;
+  armedWall = wall;
   sent = false;
   delivered = false;
   generation++;

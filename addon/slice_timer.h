@@ -15,7 +15,9 @@ uint64_t monotonicNs();
 // From now until disarmSlice(): SIGSTOP to thread tid of process tgid when tgid's run
 // clock (run_clock.h: its CPU time) reaches deadlineNs. (tgkill needs the thread's own
 // process: a thread other than the first, named as its own process, got nothing.)
-void armSlice(pid_t tgid, pid_t tid, uint64_t deadlineNs);
+// `wall`: the deadline is on CLOCK_MONOTONIC instead (an interrupt put off a moment,
+// which must come even if the process stops using the CPU).
+void armSlice(pid_t tgid, pid_t tid, uint64_t deadlineNs, bool wall = false);
 // Returns true when the SIGSTOP was sent (it is then pending or being reported); not
 // when the thread was gone by then.
 bool disarmSlice();
