@@ -9,7 +9,9 @@
 // (sessions per row, 3), BENCH_REVERSE_SESSIONS (which of rc, every, watch; all),
 // BENCH_CLI (the rewind.js to measure; this checkout's), BENCH_COMPARE (another
 // checkout's bin/rewind.js: every trial runs it and BENCH_CLI in turn, on the same
-// recording, and a table of both goes to stdout instead of docs/benchmarks.md).
+// recording, and a table of both goes to stdout instead of docs/benchmarks.md),
+// BENCH_LOGS (a directory: each session's gdb output and server log are kept there;
+// with REWIND_TRACE_RUNS=times the server says where a slow command's time went).
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -67,8 +69,14 @@ function record(exe, n) {
 }
 
 /** Runs gdb against a served trace; `timed` commands are timed by gdb's python. */
+let sessionsRun = 0;
 async function session(cli, trace, setup, timed) {
-  const { times, out } = await gdbSession({ cli, trace, setup, timed, after: ['monitor checkpoints'] });
+  const { times, out, server } = await gdbSession({ cli, trace, setup, timed, after: ['monitor checkpoints'] });
+  if (process.env.BENCH_LOGS) {
+    const name = path.join(process.env.BENCH_LOGS, `${String(++sessionsRun).padStart(3, '0')}-${cli === CLI ? 'cli' : 'compare'}-${timed[0][0]}`);
+    fs.writeFileSync(`${name}.gdb`, out);
+    fs.writeFileSync(`${name}.server`, server);
+  }
   let resident = 0;
   let count = 0;
   for (const m of out.matchAll(/, ([\d.]+) MiB resident$/gm)) {
