@@ -38,11 +38,17 @@ bool started = false;
 constexpr uint64_t kSpinNs = 30000;
 
 // The deadline is on the tracee's run clock (its CPU time, run_clock.h), which runs at
-// most as fast as the wall clock: a sleep for what is left cannot overshoot it, and
-// when the tracee was preempted meanwhile (other load) the timer wakes early, reads
-// the clock again and sleeps for what is left then. A spin that the tracee's clock
-// does not follow (it is preempted, maybe by the spin itself on its CPU) gives way
-// after kSpinNs of wall time and sleeps a little before it looks again.
+// most as fast as the wall clock, so a sleep for what is left cannot overshoot it.
+// But another process's CPU clock, read while it runs, is only as recent as its last
+// scheduler tick (the kernel updates a running task's runtime for its own thread
+// group only): exact while the tracee is stopped (when the timer is armed), up to a
+// tick behind while it runs. So the timer sleeps on the run clock until the deadline
+// is within a tick, and counts what is left from there on the wall clock (what it did
+// before: a short narrowing run, under a tick long, saw no copy at all on the run
+// clock). Under load that part fires early in run time, a copy closer to the run's
+// start, never a wrong one.
+constexpr uint64_t kTickNs = 4000000;
+
 void timerMain() {
   dropTracerTraps();  // created from the tracer thread, which traps rdtsc and CPUID
   prctl(PR_SET_TIMERSLACK, 1);
@@ -61,35 +67,35 @@ void timerMain() {
     cv.wait(lock, [] { return armedPid != 0 && !sent; });
     uint64_t gen = generation;
     uint64_t at = armedAt;
-    pid_t tgid = armedTgid;
-    const bool wall = armedWall;
-    auto clockNow = [tgid, wall] { return wall ? monotonicNs() : runClockNs(tgid); };
-    uint64_t now = clockNow();
+    uint64_t now = armedWall ? monotonicNs() : runClockNs(armedTgid);
     if (now == 0) {  // the process is gone: nothing to stop until the timer is armed again
       cv.wait(lock, [gen] { return generation != gen; });
       continue;
     }
-    if (now + kSpinNs < at) {
-      cv.wait_for(lock, std::chrono::nanoseconds(at - kSpinNs - now));
+    if (!armedWall && now + kTickNs < at) {
+      cv.wait_for(lock, std::chrono::nanoseconds(at - kTickNs - now));
       continue;  // re-check: disarmed or re-armed meanwhile
     }
-    pid_t pid = armedPid;
-    lock.unlock();
-    bool due = false;
-    for (uint64_t spinUntil = monotonicNs() + kSpinNs; generation == gen;) {
-      uint64_t clock = clockNow();
-      if (clock == 0 || clock >= at) {
-        due = clock != 0;
+    // what is left, on the wall clock from here
+    uint64_t wallAt = monotonicNs() + (at > now ? at - now : 0);
+    bool moved = false;
+    for (;;) {
+      uint64_t w = monotonicNs();
+      if (w + kSpinNs >= wallAt) break;
+      cv.wait_for(lock, std::chrono::nanoseconds(wallAt - kSpinNs - w));
+      if (generation != gen) {
+        moved = true;
         break;
       }
-      if (monotonicNs() > spinUntil) break;
+    }
+    if (moved) continue;
+    pid_t pid = armedPid;
+    lock.unlock();
+    while (monotonicNs() < wallAt) {
+      if (generation != gen) break;
       __builtin_ia32_pause();  // a sibling hyperthread may be running the tracee
     }
     lock.lock();
-    if (!due) {
-      if (generation == gen) cv.wait_for(lock, std::chrono::nanoseconds(kSpinNs));
-      continue;
-    }
     if (generation == gen && armedPid == pid && !sent) {
       sent = true;
       delivered = syscall(SYS_tgkill, armedTgid, pid, SIGSTOP) == 0;
