@@ -37,6 +37,8 @@
         "addon/debugger_hook.cc",
         "addon/debugger_positions.cc",
         "addon/debugger_slices.cc",
+        "addon/debugger_rep_string.cc",
+        "addon/debugger_slice_budget.cc",
         "addon/debugger_traps.cc",
         "addon/debugger_threads.cc",
         "addon/debugger_outside_runs.cc",
