@@ -122,6 +122,12 @@ export interface DebugRunOptions {
   target?: RunTarget;
   /** continue mode: leave a copy (forked at forkAt) at these run times, ns since the run began */
   slices?: number[];
+  /**
+   * `slices` is a periodic schedule that may be spaced out where copies cost much
+   * (a big process, rewriting its memory: addon/debugger_slice_budget.cc); else the
+   * times are kept (a narrowing run's)
+   */
+  spreadSlices?: boolean;
   forkAt?: bigint;
   /**
    * continue mode: [int3 address, counted pc] pairs of in-process counting stubs
