@@ -22,6 +22,7 @@
         "addon/replay_files.cc",
         "addon/replay_emu_map.cc",
         "addon/replay_sysemu.cc",
+        "addon/replay_sigaction.cc",
         "addon/sysemu_exports.cc",
         "addon/replay_images.cc",
         "addon/file_exports.cc",
