@@ -33,6 +33,7 @@
         "addon/memory_io.cc",
         "addon/debug_exports.cc",
         "addon/tracee_exports.cc",
+        "addon/run_inputs.cc",
         "addon/replay_threads.cc",
         "addon/replay_thread_exec.cc",
         "addon/debugger_hook.cc",
