@@ -20,6 +20,7 @@
 
 #include "debugger.h"
 #include "js_args.h"
+#include "run_inputs.h"
 #include "point_exports.h"
 #include "process_copy.h"
 #include "ptrace_ops.h"
@@ -181,14 +182,13 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
     USAGE_CHECK(info.Length() == 5 && info[0].IsTypedArray() && info[1].IsBuffer() && info[2].IsNumber() &&
                     info[3].IsNumber() && info[4].IsObject(),
                 usage);
-    auto table = std::make_shared<std::vector<Row>>(tableFrom(info[0]));
-    auto events = bytesFrom(info[1]);
-    size_t offset = size_t(info[2].As<Napi::Number>().Int64Value());
+    RunInputs in = runInputsFrom(info[0], info[1]);  // (copied once per chunk)
+    size_t offset = in.offset + size_t(info[2].As<Napi::Number>().Int64Value());
     uint32_t maxEvents = info[3].As<Napi::Number>().Uint32Value();
     auto req = std::make_shared<RunRequest>();
     USAGE_CHECK(runRequestFrom(info[4].As<Napi::Object>(), *req), usage);
     if (!state) return disposed(info, usage);
-    return submitToTracer(info.Env(), usage, [d = state, req, table, events, offset, maxEvents] {
+    return submitToTracer(info.Env(), usage, [d = state, req, table = in.table, events = in.events, offset, maxEvents] {
       auto r = std::make_shared<LoopResult>(d->run(*req, *table, *events, offset, maxEvents));
       Outcome out;
       out.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };

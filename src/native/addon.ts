@@ -390,9 +390,10 @@ export interface Native {
   /**
    * Syscall entries every replay of this process answered at one stop
    * (PTRACE_SYSEMU), entered again for real, and left through their exit stop
-   * (addon/replay_sysemu.h): diagnostics, synchronous.
+   * (addon/replay_sysemu.h), and rt_sigaction calls answered without running them
+   * (addon/replay_sigaction.h): diagnostics, synchronous.
    */
-  sysemuCounts(): { skipped: number; reentered: number; left: number };
+  sysemuCounts(): { skipped: number; reentered: number; left: number; sigactions: number };
 
   // CPUID from the trace (addon/cpuid_emulation.cc, docs/portability.md).
   /** Every leaf and subleaf this CPU answers, and XCR0, read on the tracer's CPU. */
