@@ -319,6 +319,8 @@ class Debugger : public DebugHook {
   bool landed();
   bool continueAfterStep(uint64_t pc);
   Stop stepOver(uint64_t pc, int& sig, bool& overSyscall);
+  // stepOver ran a rep-string instruction out to the next one (continue mode): its stop is not a step's
+  bool ranOverRep = false;
 
   // debugger_feed.cc
   bool inFedCode(uint64_t pc) const { return fedCounter && pc >= libStart && pc < libEnd; }
@@ -344,6 +346,7 @@ class Debugger : public DebugHook {
   // runs the thread to `next` (an int3 there, taken out at the stop); kOther: it
   // stopped elsewhere first, that stop in `other`; kNotRun: a trap of its own at next
   RepExit runOutOfRepString(uint64_t next, int request, Stop& other);
+  Stop runOverRep(uint64_t pc, uint64_t next, int& sig);
   Stop runProgram(pid_t pid, int& sig);
   Stop withoutSliceStop(const Stop& st);
   Stop waitFor(int request, bool sliceHere);

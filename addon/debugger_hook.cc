@@ -213,7 +213,7 @@ Stop Debugger::runProgram(pid_t, int& sig) {
           if (mode != kCont) stepDone = true;  // (a thread that does not step leaves the stepping one's alone)
           return st;
         }
-        Verdict v = classify(st, !overSyscall);
+        Verdict v = ranOverRep ? kStepped : classify(st, !overSyscall);
         if (v == kReturn) {
           if (mode != kCont) stepDone = true;
           return st;

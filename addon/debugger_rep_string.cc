@@ -13,9 +13,11 @@
 // legacy prefixes, a REX and the opcode byte decide it exactly (the tracer thread
 // has no decoder; JS decodes the same with iced-x86).
 #include <signal.h>
+#include <sys/ptrace.h>
 
 #include <cstring>
 
+#include "debug_regs.h"
 #include "debugger.h"
 #include "slice_timer.h"
 #include "tracer_thread.h"
@@ -41,6 +43,10 @@ uint64_t Debugger::repStringEnd() {
   const uint64_t pc = regs().rip;
   uint8_t code[15];
   size_t n = tracee->read(pc, code, sizeof code);
+  for (size_t i = 0; i < n; i++) {  // the program's bytes under gdb's breakpoints
+    auto b = sw.find(pc + i);
+    if (b != sw.end()) code[i] = b->second;
+  }
   bool rep = false;
   size_t k = 0;
   for (; k < n; k++) {
@@ -80,6 +86,44 @@ Debugger::RepExit Debugger::runOutOfRepString(uint64_t next, int request, Stop& 
   setRegs(pid, r);
   regsValid = false;
   return RepExit::kAtNext;
+}
+
+// stepOver of a rep-string instruction in continue mode (debugger_traps.cc): the
+// breakpoint at pc lifted (and an execute slot there masked), an int3 at next, one
+// run. A stop before next (a watchpoint's trigger inside the instruction, a fault)
+// is returned as the run's; at next, the thread stands there and ranOverRep says so.
+Stop Debugger::runOverRep(uint64_t pc, uint64_t next, int& sig) {
+  bool hadSw = sw.count(pc) > 0;
+  uint8_t atNext = 0;
+  if (tracee->read(next, &atNext, 1) != 1) throw NativeError{EFAULT, "the instruction after a rep-string instruction is unreadable"};
+  uint64_t full = dr7For(slots), masked = full;
+  for (int i = 0; i < 4; i++)
+    if (slots[i].used && slots[i].type == 0 && slots[i].addr == pc) masked &= ~(1ull << (2 * i));
+  auto put = [&](bool in) {
+    static const uint8_t kInt3 = 0xcc;
+    if (hadSw) tracee->write(pc, in ? &kInt3 : &sw[pc], 1);
+    tracee->write(next, in ? &atNext : &kInt3, 1);
+    if (masked != full) pokeDr(pid, 7, in ? full : masked);
+  };
+  put(false);
+  Stop st;
+  try {
+    resumeWatched(PTRACE_CONT, &sig, false);
+    st = waitFor(PTRACE_CONT, false);
+  } catch (...) {
+    put(true);
+    throw;
+  }
+  if (st.kind == Stop::kExited || st.kind == Stop::kKilled) return st;
+  put(true);
+  user_regs_struct r = regs();
+  if (st.kind == Stop::kSignal && st.sig == SIGTRAP && r.rip == next + 1) {
+    r.rip = next;
+    setRegs(pid, r);
+    regsCache = r;
+    ranOverRep = true;
+  }
+  return st;
 }
 
 }  // namespace rw
