@@ -48,8 +48,8 @@ for (const [name, w] of Object.entries(WORKLOADS)) {
     // threads that hand over: the native run with every thread on one CPU too, and
     // record against the faster of the two (per trial, then the median)
     nativePinned: trials[0].nativePinned === undefined ? undefined : median(trials.map((t) => t.nativePinned)),
-    nativeHalts: trials[0].nativeHalts === undefined ? undefined : median(trials.map((t) => t.nativeHalts)),
-    nativePinnedHalts: trials[0].nativePinnedHalts === undefined ? undefined : median(trials.map((t) => t.nativePinnedHalts)),
+    nativeIpis: trials[0].nativeIpis === undefined ? undefined : median(trials.map((t) => t.nativeIpis)),
+    nativePinnedIpis: trials[0].nativePinnedIpis === undefined ? undefined : median(trials.map((t) => t.nativePinnedIpis)),
     recordToFaster: trials[0].nativePinned === undefined ? undefined
       : median(trials.map((t) => t.record / Math.min(t.native, t.nativePinned))),
     events: trials[0].events,
@@ -60,9 +60,9 @@ for (const [name, w] of Object.entries(WORKLOADS)) {
 const row = (r) => `| ${r.title} | ${f2(r.native)} s | ${f2(r.record)} s | **${f2(r.recordRatio)}x** | ${f2(r.replay)} s | ${f2(r.replayRatio)}x | ${r.events} | ${(r.traceBytes / 2 ** 20).toFixed(1)} MiB |`;
 // Threads run one at a time when recorded: what a recording can match is the native run's CPU time, not its wall time.
 const cpuLine = (r) => `${r.title}: the native run used ${f2(r.nativeCpu)} s of CPU in all (its threads in parallel); record / native CPU = **${f2(r.recordToCpu)}x** (issue 9's target: ≤ 1.2x).`;
-const haltsNote = (h) => h === undefined ? '' : `, ${h} vCPU halts per run`;
-const pinnedLine = (r) => `${r.title}: natively with its threads on one CPU (the recorder's placement) ${f2(r.nativePinned)} s${haltsNote(r.nativePinnedHalts)}; `
-  + `on any CPU ${f2(r.native)} s${haltsNote(r.nativeHalts)} (each the median of the trials' medians of ${process.env.BENCH_NATIVE_RUNS ?? 3} runs); `
+const ipisNote = (n) => n === undefined ? '' : `, ${n} rescheduling IPIs per run`;
+const pinnedLine = (r) => `${r.title}: natively with its threads on one CPU (the recorder's placement) ${f2(r.nativePinned)} s${ipisNote(r.nativePinnedIpis)}; `
+  + `on any CPU ${f2(r.native)} s${ipisNote(r.nativeIpis)} (each the median of the trials' medians of ${process.env.BENCH_NATIVE_RUNS ?? 3} runs); `
   + `record / the faster native = **${f2(r.recordToFaster)}x** (issue 9's target: ≤ 5x).`;
 // A run that measured no workload leaves the section as it is; one that measured some
 // keeps the rows (and CPU lines) of the others as an earlier run wrote them, and says so.

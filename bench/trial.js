@@ -62,8 +62,8 @@ try {
   const replay = seconds(t);
   if (result.kind !== 'exited' || result.code !== 0) throw new Error(`replay failed: ${JSON.stringify(result)}`);
   process.stdout.write(JSON.stringify({
-    native, nativeRuns: nat.free.runs, nativeHalts: nat.free.halts,
-    nativePinned: nat.pinned?.median, nativePinnedRuns: nat.pinned?.runs, nativePinnedHalts: nat.pinned?.halts,
+    native, nativeRuns: nat.free.runs, nativeIpis: nat.free.ipis,
+    nativePinned: nat.pinned?.median, nativePinnedRuns: nat.pinned?.runs, nativePinnedIpis: nat.pinned?.ipis,
     nativeCpu, record, replay, events: outcome.events, traceBytes: dirSize(traceDir),
   }) + '\n');
 } finally {
