@@ -36,7 +36,7 @@ export function keptPlan(base: bigint, pc: bigint, key: UserReg, around: CodeWin
   const k = kept.find((e) => e.base === base && e.pc === pc && e.key === key && e.values === sig && sameCode(e.around, around));
   if (!k) return undefined;
   const code = k.plan.image.subarray(0, k.plan.image.length - 4096);
-  return { ...k.plan, image: Buffer.concat([code, filterData(regs, values)]) };
+  return { ...k.plan, image: Buffer.concat([code, filterData(regs, values, k.plan.laps)]) };
 }
 
 /** Keeps a plan made from these inputs, if its code depends on them alone (its key compared with dead flags). */

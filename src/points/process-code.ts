@@ -65,8 +65,10 @@ export async function filterFor(pid: number, base: bigint, regs: Buffer, values:
   const flagsDead = !countArrivals && key !== undefined && flagsDeadAt(code, pc);
   const kept = flagsDead ? keptPlan(base, pc, key, around, regs, values) : undefined;
   if (kept) return kept;
-  const plan = planFilter(base, pc, code, around, regs, values, { countArrivals, key, flagsDead });
-  // (the flags' key changes only the stub's layout: the usual one if it cannot be encoded)
+  const laps = flagsDead && process.env.REWIND_FILTER_LAPS !== 'off';
+  let plan = planFilter(base, pc, code, around, regs, values, { countArrivals, key, flagsDead, laps });
+  // (the laps and the flags' key change only the stub's layout: the usual one if they cannot be encoded)
+  if (laps && 'refused' in plan) plan = planFilter(base, pc, code, around, regs, values, { countArrivals, key, flagsDead });
   if (flagsDead && 'refused' in plan) return planFilter(base, pc, code, around, regs, values, { countArrivals, key });
   if (key !== undefined && !('refused' in plan)) keepPlan(base, pc, key, around, values, plan);
   return plan;
