@@ -1,6 +1,7 @@
 // The filter's laps (docs/replay-speed.md, "threads_cpu: laps"): where the loop around
 // a point's pc is one straight line closed by a conditional branch back, and one of
-// its registers steps by a constant each time round (its counter: `add rdx,1`), the
+// its registers steps by a constant each time round (its counter: `add rdx,1`, or a
+// 32-bit one, `add ecx,5`, whose lower half is what the check compares), the
 // replay's filter (filter-stub.ts) runs a copy of the loop unrolled `count` times and
 // checks only once per `count` laps, at the first, whether the counter is within
 // `count` steps of its recorded value; only then does it go lap by lap through the
@@ -31,7 +32,9 @@ import { LOOP_REACH, type CodeWindow } from './loop-operands.js';
 export interface LoopLaps {
   /** the counter: written once a lap, by a constant step */
   reg: UserReg;
-  /** what a lap adds to it (mod 2^64) */
+  /** the counter's width: 64, or 32 (a 32-bit write clears the upper half, and the check compares the lower) */
+  width: 32 | 64;
+  /** what a lap adds to it (mod 2^width) */
   step: bigint;
   /** laps run between two checks */
   count: number;
@@ -54,6 +57,13 @@ const COUNTERS = new Map<Register, UserReg>([
   [Register.RSI, 'rsi'], [Register.RDI, 'rdi'], [Register.RBP, 'rbp'],
   [Register.R8, 'r8'], [Register.R9, 'r9'], [Register.R10, 'r10'], [Register.R11, 'r11'],
   [Register.R12, 'r12'], [Register.R13, 'r13'], [Register.R14, 'r14'], [Register.R15, 'r15'],
+]);
+/** each counter's 32-bit half, which a 32-bit counter steps and the check compares */
+const LOWER = new Map<Register, Register>([
+  [Register.RAX, Register.EAX], [Register.RBX, Register.EBX], [Register.RCX, Register.ECX], [Register.RDX, Register.EDX],
+  [Register.RSI, Register.ESI], [Register.RDI, Register.EDI], [Register.RBP, Register.EBP],
+  [Register.R8, Register.R8D], [Register.R9, Register.R9D], [Register.R10, Register.R10D], [Register.R11, Register.R11D],
+  [Register.R12, Register.R12D], [Register.R13, Register.R13D], [Register.R14, Register.R14D], [Register.R15, Register.R15D],
 ]);
 const WRITES = new Set([OpAccess.Write, OpAccess.CondWrite, OpAccess.ReadWrite, OpAccess.ReadCondWrite]);
 
@@ -84,25 +94,36 @@ const freeAll = (insns: Instruction[]) => {
   for (const i of insns) i.free();
 };
 
-/** The constant a counter instruction adds to its 64-bit register, if it is one: add/sub of an immediate, inc, dec, lea r,[r+disp]. */
-function counterStep(insn: Instruction): { reg: Register; step: bigint } | undefined {
-  const reg = insn.op0Kind === OpKind.Register ? insn.op0Register : Register.None;
-  if (!COUNTERS.has(reg)) return undefined;
+/** A counter instruction: add/sub of an immediate, inc, dec, lea r,[r+disp]; its register (the full one), width and step. */
+interface CounterStep {
+  reg: Register;
+  width: 32 | 64;
+  step: bigint;
+}
+
+/** The constant a counter instruction adds to its register, if it is one (64- or 32-bit). */
+function counterStep(insn: Instruction): CounterStep | undefined {
+  const dest = insn.op0Kind === OpKind.Register ? insn.op0Register : Register.None;
+  const width = RegisterExt.isGPR64(dest) ? 64 : RegisterExt.isGPR32(dest) ? 32 : 0;
+  const reg = RegisterExt.fullRegister(dest);
+  if (width === 0 || !COUNTERS.has(reg)) return undefined;
+  const signed = (v: bigint) => BigInt.asIntN(width, v);
   switch (insn.mnemonic) {
     case Mnemonic.Add:
     case Mnemonic.Sub: {
       const k = insn.opCount === 2 ? insn.op1Kind : OpKind.Register;
-      if (k !== OpKind.Immediate8to64 && k !== OpKind.Immediate32to64) return undefined;
-      const imm = BigInt.asIntN(64, insn.immediate(1));
-      return { reg, step: insn.mnemonic === Mnemonic.Add ? imm : -imm };
+      if (k !== OpKind.Immediate8to64 && k !== OpKind.Immediate32to64 && k !== OpKind.Immediate8to32 && k !== OpKind.Immediate32) return undefined;
+      const imm = signed(insn.immediate(1));
+      return { reg, width, step: insn.mnemonic === Mnemonic.Add ? imm : -imm };
     }
     case Mnemonic.Inc:
-      return { reg, step: 1n };
+      return { reg, width, step: 1n };
     case Mnemonic.Dec:
-      return { reg, step: -1n };
+      return { reg, width, step: -1n };
     case Mnemonic.Lea:
+      // lea edx,[rdx+1] as well as lea rdx,[rdx+1]; a 32-bit address (addr32) is not a counter's
       if (insn.memoryBase !== reg || insn.memoryIndex !== Register.None) return undefined;
-      return { reg, step: BigInt.asIntN(64, insn.memoryDisplacementU64) };
+      return { reg, width, step: signed(insn.memoryDisplacementU64) };
     default:
       return undefined;
   }
@@ -142,8 +163,8 @@ export function loopLaps(around: CodeWindow, pc: bigint, window: number): LoopLa
     if (count < MIN_LAPS) return undefined;
     // the skipped range must not wrap mod 2^64 for the argument above to hold
     const size = counter.step < 0n ? -counter.step : counter.step;
-    if (size * BigInt(count) >= 2n ** 62n) return undefined;
-    return { reg: COUNTERS.get(counter.reg)!, step: counter.step, count, head, exit };
+    if (size * BigInt(count) >= 2n ** BigInt(counter.width - 2)) return undefined;
+    return { reg: COUNTERS.get(counter.reg)!, width: counter.width, step: counter.step, count, head, exit };
   } finally {
     freeAll(tail);
     freeAll(lead);
@@ -151,7 +172,7 @@ export function loopLaps(around: CodeWindow, pc: bigint, window: number): LoopLa
 }
 
 /** The register of `body` that one instruction steps by a constant and none other writes. */
-function lapCounter(body: Instruction[]): { reg: Register; step: bigint } | undefined {
+function lapCounter(body: Instruction[]): CounterStep | undefined {
   const factory = new InstructionInfoFactory();
   const writes = new Map<Register, number>();
   try {
@@ -174,13 +195,20 @@ function lapCounter(body: Instruction[]): { reg: Register; step: bigint } | unde
 
 /**
  * The range of counter values at a check from which the next `count` laps may
- * hold the point (counter `recorded` there): [lo, hi], unsigned. A range that
- * would wrap round zero is all values (never skipped).
+ * hold the point (counter `recorded` there): [lo, hi], unsigned, of the counter's
+ * width. A range that would wrap round zero is all values (never skipped); so is
+ * every range of a 32-bit counter whose recorded value has upper bits set (an
+ * arrival before the loop's first write could have them: it is always checked).
+ * Why the lower half suffices for a 32-bit counter: the point's arrival has the
+ * recorded value whole, so its lower half too, and the lower halves of the next
+ * arrivals step by `step` mod 2^32 whatever the upper half was.
  */
-export function lapBounds(laps: Pick<LoopLaps, 'step' | 'count'>, recorded: bigint): [bigint, bigint] {
+export function lapBounds(laps: Pick<LoopLaps, 'step' | 'count' | 'width'>, recorded: bigint): [bigint, bigint] {
+  const all: [bigint, bigint] = [0n, 2n ** BigInt(laps.width) - 1n];
+  if (recorded > all[1]) return all;
   const span = (laps.step < 0n ? -laps.step : laps.step) * BigInt(laps.count - 1);
   const [lo, hi] = laps.step > 0n ? [recorded - span, recorded] : [recorded, recorded + span];
-  if (lo < 0n || hi >= 2n ** 64n) return [0n, 2n ** 64n - 1n];
+  if (lo < 0n || hi > all[1]) return all;
   return [lo, hi];
 }
 
@@ -196,7 +224,7 @@ function ripMem(addr: bigint): MemoryOperand {
  * `exact` (the made-up address of the filter's exact check). `own` gives each
  * instruction its made-up address (src/arch/displaced-code.ts: StubAddresses).
  *
- *   check: cmp reg,[lo]; jae upper
+ *   check: cmp reg,[lo]; jae upper     (reg's lower half for a 32-bit counter)
  *   fast:  <lap> x count (each: from pc to the closing branch, which, inverted,
  *          leaves for the loop's exit; then from the head to pc)
  *          jmp check
@@ -204,8 +232,9 @@ function ripMem(addr: bigint): MemoryOperand {
  */
 export function lapsPrefix(laps: LoopLaps, around: CodeWindow, pc: bigint, lo: bigint, hi: bigint, exact: bigint,
   own: <T extends Instruction>(i: T) => T): Instruction[] {
-  const reg = [...COUNTERS].find(([, name]) => name === laps.reg)![0];
-  const check = own(Instruction.createRegMem(Code.Cmp_r64_rm64, reg, ripMem(lo)));
+  const full = [...COUNTERS].find(([, name]) => name === laps.reg)![0];
+  const [reg, cmp] = laps.width === 64 ? [full, Code.Cmp_r64_rm64] : [LOWER.get(full)!, Code.Cmp_r32_rm32];
+  const check = own(Instruction.createRegMem(cmp, reg, ripMem(lo)));
   const toUpper = own(Instruction.createBranch(Code.Jae_rel32_64, 0n));
   const out: Instruction[] = [check, toUpper];
   for (let k = 0; k < laps.count; k++) {
@@ -218,7 +247,7 @@ export function lapsPrefix(laps: LoopLaps, around: CodeWindow, pc: bigint, lo: b
   }
   const fastAt = out[2].ip;
   out.push(own(Instruction.createBranch(Code.Jmp_rel32_64, check.ip)));
-  const upper = own(Instruction.createRegMem(Code.Cmp_r64_rm64, reg, ripMem(hi)));
+  const upper = own(Instruction.createRegMem(cmp, reg, ripMem(hi)));
   toUpper.nearBranch64 = upper.ip;
   out.push(upper, own(Instruction.createBranch(Code.Ja_rel32_64, fastAt)), own(Instruction.createBranch(Code.Jmp_rel32_64, exact)));
   return out;

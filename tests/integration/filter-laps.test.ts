@@ -1,7 +1,8 @@
 // The replay's filter running a preempted loop as laps (src/points/loop-laps.ts):
-// three threads of an -O2 program, each in a loop of another shape (an LCG counted up
+// four threads of an -O2 program, each in a loop of another shape (an LCG counted up
 // by one as bench threads_cpu's, a counter stepping down by 3, a loop that writes a
-// table the state hash sees), preempted every 2 ms, so that their points fall at
+// table the state hash sees, a 32-bit counter stepping by 5 that may wrap), preempted
+// every 4 ms, so that their points fall at
 // many places in the loops and at any counter value. The replay must find every
 // point (a lap skipped wrongly is a point not found, a divergence) and print what
 // the recording printed, with the laps (REWIND_TRACE_RUNS counts them) and without
@@ -16,7 +17,7 @@ const SOURCE = `
 #include <stdio.h>
 #include <stdlib.h>
 static long rounds;
-static unsigned long result[3];
+static unsigned long result[4];
 static unsigned long table[256];
 static void *up(void *arg) {
   unsigned long x = 1;
@@ -37,13 +38,19 @@ static void *store(void *arg) {
   result[2] = s;
   return arg;
 }
+static void *step32(void *arg) {
+  unsigned long x = 3;
+  for (unsigned n = 7; n != (unsigned)rounds * 5u + 7u; n += 5u) x = (x ^ n) * 0xff51afd7ed558ccdUL;
+  result[3] = x;
+  return arg;
+}
 int main(int argc, char **argv) {
   rounds = argc > 1 ? atol(argv[1]) : 50000000;
-  pthread_t t[3];
-  void *(*work[3])(void *) = {up, down, store};
-  for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, work[i], NULL);
-  for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
-  printf("%lx %lx %lx\\n", result[0], result[1], result[2]);
+  pthread_t t[4];
+  void *(*work[4])(void *) = {up, down, store, step32};
+  for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, work[i], NULL);
+  for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+  printf("%lx %lx %lx %lx\\n", result[0], result[1], result[2], result[3]);
   return 0;
 }
 `;
@@ -66,12 +73,12 @@ describe('the filter\'s laps', () => {
     expect(cc.status, describeRun(cc)).toBe(0);
   });
 
-  it('three loops preempted every 2 ms: every point found with laps and without, the same output', () => {
-    const native = runNative([program, '100000000']);
+  it('four loops preempted every 4 ms: every point found with laps and without, the same output', () => {
+    const native = runNative([program, '50000000']);
     expect(native.status, describeRun(native)).toBe(0);
     const root = tempDir('rewind-laps-trace-');
     const traceDir = path.join(root, 'trace');
-    const record = rewind(['record', '--slice', '2', '-o', traceDir, '--', program, '100000000'], { traceRoot: root, timeoutMs: 120_000 });
+    const record = rewind(['record', '--slice', '4', '-o', traceDir, '--', program, '50000000'], { traceRoot: root, timeoutMs: 120_000 });
     expect(record.status, describeRun(record)).toBe(0);
     expect(record.stdout.toString()).toBe(native.stdout.toString());
 
@@ -79,8 +86,8 @@ describe('the filter\'s laps', () => {
     expect(laps.status, describeRun(laps)).toBe(0);
     expect(laps.stdout.toString()).toBe(record.stdout.toString());
     const withLaps = pointCounts(laps.stderr.toString());
-    // the three loops have dead flags at most of their instructions: most points run laps
-    expect(withLaps.filter, `points in ${traceDir}`).toBeGreaterThanOrEqual(3);
+    // the four loops have dead flags at most of their instructions: most points run laps
+    expect(withLaps.filter, `points in ${traceDir}`).toBeGreaterThanOrEqual(4);
     expect(withLaps.laps).toBeGreaterThan(withLaps.filter / 2);
 
     const off = rewind(['replay', '--check', traceDir], { traceRoot: root, env: { REWIND_TRACE_RUNS: '1', REWIND_FILTER_LAPS: 'off' }, timeoutMs: 120_000 });

@@ -29,7 +29,7 @@ function loopOf(body: string): { at: bigint; bytes: Buffer } {
 
 describe('which loops run as laps', () => {
   it('threads_cpu\'s: rdx steps by 1, 16 laps between checks, its exit after the jne', () => {
-    expect(loopLaps(around, PC, 7)).toEqual({ reg: 'rdx', step: 1n, count: 16, head: HEAD, exit: EXIT });
+    expect(loopLaps(around, PC, 7)).toEqual({ reg: 'rdx', width: 64, step: 1n, count: 16, head: HEAD, exit: EXIT });
     // the same loop from its head, and from the cmp (the flags are another matter: dead-flags.ts)
     expect(loopLaps(around, HEAD, 8)?.reg).toBe('rdx');
     expect(loopLaps(around, HEAD + 11n, 5)?.reg).toBe('rdx');
@@ -44,7 +44,16 @@ describe('which loops run as laps', () => {
     expect(loopLaps(loopOf('488d76084c8b064839fe'), HEAD, 5)).toMatchObject({ reg: 'rsi', step: 8n });
   });
 
-  it('no counter, a counter written twice, a call, an rdtsc, a 32-bit counter or an exit inside the patch: no laps', () => {
+  it('32-bit counters (int loops): add edx,1, lea ecx,[rcx-2]', () => {
+    // add edx,1; add rax,rsi; cmp edx,ecx
+    expect(loopLaps(loopOf('83c2014801f039ca'), HEAD, 5)).toMatchObject({ reg: 'rdx', width: 32, step: 1n });
+    // lea ecx,[rcx-2]; add rax,rcx; test ecx,ecx
+    expect(loopLaps(loopOf('8d49fe4801c885c9'), HEAD, 5)).toMatchObject({ reg: 'rcx', width: 32, step: -2n });
+    // add dx,1 (16 bits): not a counter the check compares
+    expect(loopLaps(loopOf('6683c2014801f039ca'), HEAD, 5)).toBeUndefined();
+  });
+
+  it('no counter, a counter written twice, a call, an rdtsc or an exit inside the patch: no laps', () => {
     // add rax,rsi; cmp rax,rcx (rax steps by a register)
     expect(loopLaps(loopOf('4801f04839c8'), HEAD, 5)).toBeUndefined();
     // add rdx,1; mov edx,edx; cmp rdx,rcx (rdx written twice)
@@ -55,8 +64,6 @@ describe('which loops run as laps', () => {
     expect(loopLaps(loopOf('4883c201e8000000004839ca'), HEAD, 5)).toBeUndefined();
     // add rdx,1; rdtsc; cmp rdx,rcx
     expect(loopLaps(loopOf('4883c2010f314839ca'), HEAD, 5)).toBeUndefined();
-    // add edx,1; cmp rdx,rcx (a 32-bit counter wraps at 2^32)
-    expect(loopLaps(loopOf('83c2014839ca'), HEAD, 5)).toBeUndefined();
     // the loop's exit falls inside the bytes the patch covers
     expect(loopLaps(around, HEAD + 11n, 6)).toBeUndefined();
     // a jump forward ends the line: not one straight loop
@@ -66,15 +73,21 @@ describe('which loops run as laps', () => {
 
 describe('the bounds of the counter', () => {
   it('from R-(count-1)*step to R going up, from R to R+(count-1)*|step| going down', () => {
-    expect(lapBounds({ step: 1n, count: 16 }, 1000n)).toEqual([985n, 1000n]);
-    expect(lapBounds({ step: 8n, count: 4 }, 1000n)).toEqual([976n, 1000n]);
-    expect(lapBounds({ step: -3n, count: 4 }, 1000n)).toEqual([1000n, 1009n]);
+    expect(lapBounds({ step: 1n, count: 16, width: 64 }, 1000n)).toEqual([985n, 1000n]);
+    expect(lapBounds({ step: 8n, count: 4, width: 64 }, 1000n)).toEqual([976n, 1000n]);
+    expect(lapBounds({ step: -3n, count: 4, width: 64 }, 1000n)).toEqual([1000n, 1009n]);
+    expect(lapBounds({ step: 1n, count: 16, width: 32 }, 2n ** 32n - 1n)).toEqual([2n ** 32n - 16n, 2n ** 32n - 1n]);
   });
 
   it('a range that would wrap round zero is every value: those laps are never skipped', () => {
-    expect(lapBounds({ step: 1n, count: 16 }, 14n)).toEqual([0n, 2n ** 64n - 1n]);
-    expect(lapBounds({ step: 1n, count: 16 }, 15n)).toEqual([0n, 15n]);
-    expect(lapBounds({ step: -1n, count: 16 }, 2n ** 64n - 2n)).toEqual([0n, 2n ** 64n - 1n]);
+    expect(lapBounds({ step: 1n, count: 16, width: 64 }, 14n)).toEqual([0n, 2n ** 64n - 1n]);
+    expect(lapBounds({ step: 1n, count: 16, width: 64 }, 15n)).toEqual([0n, 15n]);
+    expect(lapBounds({ step: -1n, count: 16, width: 64 }, 2n ** 64n - 2n)).toEqual([0n, 2n ** 64n - 1n]);
+    expect(lapBounds({ step: -1n, count: 16, width: 32 }, 2n ** 32n - 2n)).toEqual([0n, 2n ** 32n - 1n]);
+  });
+
+  it('a 32-bit counter recorded with upper bits set (before the loop first wrote it) is never skipped', () => {
+    expect(lapBounds({ step: 1n, count: 16, width: 32 }, 2n ** 32n + 1000n)).toEqual([0n, 2n ** 32n - 1n]);
   });
 });
 
@@ -119,6 +132,18 @@ describe('the filter with laps', () => {
     expect([code[exact].mnemonic, code[exact].op0Register]).toEqual([Mnemonic.Cmp, Register.RAX]);
     // the candidate's int3 and the miss path are the exact check's
     expect(p.trapAfter).toBeGreaterThan(code[exact].ip);
+  });
+
+  it('a 32-bit counter is checked by its lower half', () => {
+    // add edx,1; add rax,rsi; cmp edx,ecx; jne head
+    const loop = loopOf('83c2014801f039ca');
+    const regs = pointAt(0x1234n, 70000n);
+    setReg(regs, 'rip', HEAD);
+    const p = planFilter(base, HEAD, loop.bytes, loop, regs, [], { countArrivals: false, key: 'rax', flagsDead: true, laps: true }) as FilterPlan;
+    expect(p.laps).toMatchObject({ reg: 'rdx', width: 32 });
+    const [check] = decodeAll(p.image.subarray(0, 16), base);
+    expect([check.mnemonic, check.op0Register]).toEqual([Mnemonic.Cmp, Register.EDX]);
+    expect(data(p, check.ipRelMemoryAddress)).toBe(70000n - 15n);
   });
 
   it('without laps asked, or counting arrivals, the filter starts with the exact check as before', () => {
