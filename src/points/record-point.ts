@@ -16,8 +16,8 @@
 // stopped thread stands.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Decoder, DecoderOptions, Instruction } from 'iced-x86';
 import { getReg } from '../arch/registers.js';
+import { repStringLength } from '../arch/rep-string.js';
 import type { AsyncPointInfo } from '../history/events.js';
 import { native, preloadLibraryPath, type NativeRecording } from '../native/addon.js';
 import { readMaps } from '../replay/proc-maps.js';
@@ -49,21 +49,6 @@ const UNTRACED_PAGE = 0x6ffd00000000n;
 export function inPreloadLibrary(pid: number, pc: bigint): boolean {
   if (pc >= UNTRACED_PAGE && pc < UNTRACED_PAGE + 4096n) return true;
   return readMaps(pid).some((m) => pc >= m.start && pc < m.end && path.basename(m.name) === path.basename(preloadLibraryPath()));
-}
-
-/** The rep-string instruction at pc: its length, else 0. */
-export function repStringLength(code: Uint8Array, pc: bigint): number {
-  const d = new Decoder(64, code, DecoderOptions.None);
-  d.ip = pc;
-  const insn = new Instruction();
-  try {
-    if (!d.canDecode) return 0;
-    d.decodeOut(insn);
-    return insn.isStringInstruction && (insn.hasRepPrefix || insn.hasRepePrefix || insn.hasRepnePrefix) ? insn.length : 0;
-  } finally {
-    insn.free();
-    d.free();
-  }
 }
 
 /** The return address at rsp follows a call (e8 rel32, or ff /2 of 2, 3 or 6 bytes): pc is then in a function called from there. */

@@ -14,7 +14,8 @@
 import { getReg } from '../arch/registers.js';
 import type { AsyncPointInfo } from '../history/events.js';
 import { native, type NativeRecording } from '../native/addon.js';
-import { countRecords, FILTER_STEPS, inPreloadLibrary, nameState, pointExclusions, repStringLength } from './record-point.js';
+import { countRecords, FILTER_STEPS, inPreloadLibrary, nameState, pointExclusions } from './record-point.js';
+import { repStringLength } from '../arch/rep-string.js';
 
 /** CPU time a steering run may take before the point is named where the thread stands (ticks; only speed depends on it). */
 const STEER_BUDGET_TICKS = 10;
