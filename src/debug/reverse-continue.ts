@@ -358,7 +358,7 @@ export class ReverseSearch {
     }
     run ??= await tl.run({ action: 'continue' }, end.e + 1, {
       // copies on the way, for what comes next (a reverse-stepi close to the hit)
-      search: true, startCandidate: true, target: targetOf(target), silent: [target.pc], slices: windowSliceTimes(dist),
+      search: true, startCandidate: true, target: targetOf(target), silent: [target.pc], slices: windowSliceTimes(dist), spreadSlices: true,
     });
     this.seeker.checkInterrupt();
     if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new NotRetraced(`lost the way back (${run.stop.kind === 'stopped' ? run.stop.reason : run.stop.kind})`);
