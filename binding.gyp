@@ -56,6 +56,7 @@
         "addon/slice_timer.cc",
         "addon/cpuid_emulation.cc",
         "addon/state_hash.cc",
+        "addon/untouched_pages.cc",
         "addon/record_preempt.cc",
         "addon/record_slices.cc",
         "addon/replay_points.cc",
