@@ -20,6 +20,7 @@
 
 #include "debugger.h"
 #include "js_args.h"
+#include "run_inputs.h"
 #include "point_exports.h"
 #include "process_copy.h"
 #include "ptrace_ops.h"
@@ -44,7 +45,8 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
         optional(o, "stopSignals", &Napi::Value::IsBigInt) && optional(o, "silent", &Napi::Value::IsArray) &&
         optional(o, "target", &Napi::Value::IsObject) && optional(o, "slices", &Napi::Value::IsArray) &&
         optional(o, "forkAt", &Napi::Value::IsBigInt) && optional(o, "counterTraps", &Napi::Value::IsArray) &&
-        optional(o, "counterSeq", &Napi::Value::IsBigInt) && optional(o, "thread", &Napi::Value::IsNumber)))
+        optional(o, "counterSeq", &Napi::Value::IsBigInt) && optional(o, "thread", &Napi::Value::IsNumber) &&
+        optional(o, "spreadSlices", &Napi::Value::IsBoolean)))
     return false;
   req.mode = o.Get("mode").As<Napi::Number>().Int32Value();
   if (!(req.mode >= kCont && req.mode <= kRange)) return false;
@@ -91,6 +93,7 @@ bool runRequestFrom(Napi::Object o, RunRequest& req) {
     }
   }
   req.counterSeq = o.Get("counterSeq").IsBigInt() ? big(o.Get("counterSeq")) : 0;
+  req.spreadSlices = o.Get("spreadSlices").IsBoolean() && o.Get("spreadSlices").As<Napi::Boolean>().Value();
   if (o.Get("slices").IsArray()) {
     Napi::Array arr = o.Get("slices").As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); i++) {
@@ -175,18 +178,17 @@ class DebuggerObject : public Napi::ObjectWrap<DebuggerObject> {
     const char* usage =
         "run(table: Int32Array, events: Buffer, offset, maxEvents, { mode: 0|1|2, start: bigint, end: bigint, "
         "fresh: boolean, event: number, steps?: number, silent?: bigint[], search?: boolean, startCandidate?: boolean, noFeed?: boolean, "
-        "target?: { kind: 0|1|2, event: number, pc?: bigint, n?: number, fp?: Buffer }, slices?: number[], forkAt?: bigint, counterTraps?: bigint[], counterSeq?: bigint, thread?: number })";
+        "target?: { kind: 0|1|2, event: number, pc?: bigint, n?: number, fp?: Buffer }, slices?: number[], spreadSlices?: boolean, forkAt?: bigint, counterTraps?: bigint[], counterSeq?: bigint, thread?: number })";
     USAGE_CHECK(info.Length() == 5 && info[0].IsTypedArray() && info[1].IsBuffer() && info[2].IsNumber() &&
                     info[3].IsNumber() && info[4].IsObject(),
                 usage);
-    auto table = std::make_shared<std::vector<Row>>(tableFrom(info[0]));
-    auto events = bytesFrom(info[1]);
-    size_t offset = size_t(info[2].As<Napi::Number>().Int64Value());
+    RunInputs in = runInputsFrom(info[0], info[1]);  // (copied once per chunk)
+    size_t offset = in.offset + size_t(info[2].As<Napi::Number>().Int64Value());
     uint32_t maxEvents = info[3].As<Napi::Number>().Uint32Value();
     auto req = std::make_shared<RunRequest>();
     USAGE_CHECK(runRequestFrom(info[4].As<Napi::Object>(), *req), usage);
     if (!state) return disposed(info, usage);
-    return submitToTracer(info.Env(), usage, [d = state, req, table, events, offset, maxEvents] {
+    return submitToTracer(info.Env(), usage, [d = state, req, table = in.table, events = in.events, offset, maxEvents] {
       auto r = std::make_shared<LoopResult>(d->run(*req, *table, *events, offset, maxEvents));
       Outcome out;
       out.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };

@@ -69,6 +69,7 @@ struct RunRequest {
   uint64_t targetPc = 0, targetN = 0;
   std::vector<uint8_t> targetFp;
   std::vector<uint64_t> sliceAt;  // run times (ns since the run began) to leave copies at
+  bool spreadSlices = false;      // a periodic schedule: spaced out when copies cost much (debugger_slice_budget.cc)
   uint64_t forkAt = 0;            // a `syscall` instruction to inject the copies' clone at (0: keep the last)
   std::map<uint64_t, uint64_t> counterTraps;  // in-process hit counters: the stub's int3 -> the counted pc
   uint64_t counterSeq = 0;                    // their shared hit sequence, which search traps take a number of too
@@ -108,7 +109,22 @@ struct SliceCopies {
   std::vector<StopInfo> infos;
   std::vector<TraceePtr> copies;
   std::vector<std::vector<TraceePtr>> threads;  // a threaded process's: each copy's every thread, its first first (else empty)
+  std::vector<uint64_t> bytes;  // each copy's resident size when taken
+  uint64_t totalBytes = 0;
+  // Keeps the newest copy and every other one before it, killing the rest; the
+  // run's later slices come half as often (debugger_slice_budget.cc).
+  void thin(std::vector<uint64_t>& sliceAt);
 };
+// What the copies of one run may hold, by their resident sizes (which count the
+// pages they share, so the true cost is less). The store of checkpoints keeps 8 GiB
+// of them by the same measure (src/debug/checkpoint-store.ts); a run's copies wait
+// for the run's end to go there, and a long continue over a program rewriting a big
+// heap held a copy of it every 25 ms until then.
+constexpr uint64_t kRunCopiesBytes = 4ull << 30;
+// A process's resident size (/proc/pid/statm), 0 when it cannot be read.
+uint64_t residentBytes(pid_t pid);
+// A process's minor page faults so far (/proc/pid/stat), 0 when it cannot be read.
+uint64_t minorFaults(pid_t pid);
 
 // A stop of the program's code (swbreak, step, target, ...): thrown out of the
 // replay loop, which reports it with the event in progress not consumed.
@@ -233,6 +249,7 @@ class Debugger : public DebugHook {
   // ---- Slices (continue mode): at these run times (ns since the resume began) the
   // run leaves a copy of the process, with the counts there, in `slicesTaken`.
   std::vector<uint64_t> sliceAt;
+  bool spreadSlices = false;  // this run's schedule may be spaced out (debugger_slice_budget.cc)
   uint64_t ranNs = 0, resumedAt = 0;  // run time so far, and the run clock at the last resume (run_clock.h)
   bool sliceArmed = false;            // the slice timer is armed for this tracee
   pid_t slicePid = 0;                 // the thread it was armed for (its SIGSTOP goes there)
@@ -241,7 +258,11 @@ class Debugger : public DebugHook {
   SliceCopies* slicesTaken = nullptr;  // the current run's copies, while it runs
   user_regs_struct lastSliceRegs{};   // the state of the last copy: never two copies of one state
   bool haveSliceRegs = false;
-  uint64_t resumeRip = kNone;  // the pc the main resume started from, while a copy may be due
+  // the registers the main resume started from, while a copy may be due: a stop
+  // with the same ones ran no instruction (a rep-string instruction part way keeps
+  // its rip but not its rcx, rsi, rdi)
+  user_regs_struct resumeRegs{};
+  bool resumeRegsKept = false;
   bool resumeDelivered = false;  // that resume delivered a signal (the stop may be at its handler's entry)
 
   // ---- In-process hit counters (debugger_counters.cc, src/debug/hit-counters.ts):
@@ -298,6 +319,8 @@ class Debugger : public DebugHook {
   bool landed();
   bool continueAfterStep(uint64_t pc);
   Stop stepOver(uint64_t pc, int& sig, bool& overSyscall);
+  // stepOver ran a rep-string instruction out to the next one (continue mode): its stop is not a step's
+  bool ranOverRep = false;
 
   // debugger_feed.cc
   bool inFedCode(uint64_t pc) const { return fedCounter && pc >= libStart && pc < libEnd; }
@@ -311,6 +334,19 @@ class Debugger : public DebugHook {
 
   // debugger_slices.cc
   void takeSlice();
+  bool noneRanSinceResume();
+  // debugger_slice_budget.cc: the run's next slices spaced so that copies cost
+  // at most about an eighth of its time
+  void spaceSlices(uint64_t residentPages);
+  uint64_t faultsAtSlice = 0;  // the process's minor faults at the run's last slice (0: none yet)
+  // debugger_rep_string.cc: a slice due inside a rep-string instruction
+  enum class RepExit { kAtNext, kNotRun, kOther };
+  // the address after the rep-string instruction the thread stands in, else 0
+  uint64_t repStringEnd();
+  // runs the thread to `next` (an int3 there, taken out at the stop); kOther: it
+  // stopped elsewhere first, that stop in `other`; kNotRun: a trap of its own at next
+  RepExit runOutOfRepString(uint64_t next, int request, Stop& other);
+  Stop runOverRep(uint64_t pc, uint64_t next, int& sig);
   Stop runProgram(pid_t pid, int& sig);
   Stop withoutSliceStop(const Stop& st);
   Stop waitFor(int request, bool sliceHere);

@@ -27,6 +27,7 @@ void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
     interrupts.asked.store(false);  // a stale interrupt from the last resume
     deferredInterrupt = false;
     sliceAt = req.sliceAt;
+    spreadSlices = req.spreadSlices;
     haveSliceRegs = false;
     fedSlicePutOff = kFedSlicePutOffNs;
     ranNs = 0;
@@ -34,6 +35,7 @@ void Debugger::beginRun(const RunRequest& req, SliceCopies& taken) {
   }
   if (req.forkAt) forkAt = req.forkAt;
   slicesTaken = &taken;
+  faultsAtSlice = 0;
   steps = 0;
   stepsLeft = req.steps;
   search = req.search;
@@ -211,7 +213,7 @@ Stop Debugger::runProgram(pid_t, int& sig) {
           if (mode != kCont) stepDone = true;  // (a thread that does not step leaves the stepping one's alone)
           return st;
         }
-        Verdict v = classify(st, !overSyscall);
+        Verdict v = ranOverRep ? kStepped : classify(st, !overSyscall);
         if (v == kReturn) {
           if (mode != kCont) stepDone = true;
           return st;

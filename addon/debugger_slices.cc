@@ -60,6 +60,7 @@ void Debugger::takeSlice() {
   }
   lastSliceRegs = now;
   haveSliceRegs = true;
+  const uint64_t residentPages = residentBytes(child->pid) / 4096;
   // the copy's feed holds the rest of the fill, which no run of the copy accounts for
   if (fedCounter) feedEmptyCopy(child->pid, fedCounter);
   StopInfo s;
@@ -81,22 +82,44 @@ void Debugger::takeSlice() {
     if (sl.used && sl.type == 0 && !sw.count(sl.addr)) add(sl.addr);
   s.bigs("counts", std::move(cs));
   if (slicesTaken) {
+    uint64_t bytes = residentPages * 4096;
     slicesTaken->infos.push_back(std::move(s));
     slicesTaken->copies.push_back(std::move(child));
     slicesTaken->threads.push_back(std::move(threads));
+    slicesTaken->bytes.push_back(bytes);
+    slicesTaken->totalBytes += bytes;
+    while (slicesTaken->totalBytes > kRunCopiesBytes && slicesTaken->copies.size() > 1) slicesTaken->thin(sliceAt);
   }
   if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
   while (!sliceAt.empty() && sliceAt.front() <= ranNs) sliceAt.erase(sliceAt.begin());
+  spaceSlices(residentPages);
+}
+
+// The registers are those the main resume started from (eflags and orig_rax aside):
+// no instruction ran. Not the pc alone: a slice stopped inside a rep-string
+// instruction resumes there and is often stopped there again, with its iterations
+// done in between (a program in one big memset got one copy in seconds).
+bool Debugger::noneRanSinceResume() {
+  if (!resumeRegsKept) return false;
+  user_regs_struct a = regs(), b = resumeRegs;
+  a.eflags = b.eflags = 0;
+  a.orig_rax = b.orig_rax = 0;
+  return std::memcmp(&a, &b, sizeof a) == 0;
 }
 
 // Waits for the tracee's next stop. A SIGSTOP of a slice is handled here: the
 // slice is taken where allowed (the main resume of continue mode), and the same
 // request resumes the tracee again.
 Stop Debugger::waitFor(int request, bool sliceHere) {
+  bool carried = false;  // st is a stop that came while running out of a rep-string instruction
+  Stop st;
   for (;;) {
-    Stop st = waitStop(pid);
-    uint64_t ranTo = runClockNs(tracee->pid);
-    if (ranTo > resumedAt) ranNs += ranTo - resumedAt;  // (0: the process is gone)
+    if (!carried) {
+      st = waitStop(pid);
+      uint64_t ranTo = runClockNs(tracee->pid);
+      if (ranTo > resumedAt) ranNs += ranTo - resumedAt;  // (0: the process is gone)
+    }
+    carried = false;
     interrupts.running.store(false);
     bool isStop = st.kind == Stop::kSignal && st.sig == SIGSTOP;
     // the timer stays armed across other stops (re-arming at every trap of a busy
@@ -129,12 +152,24 @@ Stop Debugger::waitFor(int request, bool sliceHere) {
     // handler's entry before its first instruction (the kernel built the frame and
     // then took the SIGSTOP), a state that a re-execution stepping into the handler
     // did not find again (reverse-step out of a handler lost its way, under load).
-    if (due && (inFedCode(regs().rip) || pendingSignalsOfProcess(pid) != 0 || regs().rip == resumeRip || resumeDelivered)) {
+    if (due && (inFedCode(regs().rip) || pendingSignalsOfProcess(pid) != 0 || noneRanSinceResume() || resumeDelivered)) {
       sliceAt.front() = ranNs + fedSlicePutOff;
       fedSlicePutOff = std::min(2 * fedSlicePutOff, kFedSlicePutOffMaxNs);
     } else if (due) {
-      takeSlice();
-      fedSlicePutOff = kFedSlicePutOffNs;
+      // inside a rep-string instruction: the copy is taken after it (debugger_rep_string.cc)
+      uint64_t next = repStringEnd();
+      RepExit out = next ? runOutOfRepString(next, request, st) : RepExit::kAtNext;
+      if (out == RepExit::kOther) {
+        carried = true;  // handled as any stop of the run
+        continue;
+      }
+      if (out == RepExit::kNotRun) {
+        sliceAt.front() = ranNs + fedSlicePutOff;
+        fedSlicePutOff = std::min(2 * fedSlicePutOff, kFedSlicePutOffMaxNs);
+      } else {
+        takeSlice();
+        fedSlicePutOff = kFedSlicePutOffNs;
+      }
     }
     resumeWatched(request, nullptr, sliceHere);
   }
@@ -152,7 +187,8 @@ void Debugger::resumeWatched(int request, int* sig, bool sliceHere) {
   // to stand, would leave no copy to name the stop by)
   if (deferredInterrupt && sliceHere && s == 0 && !sliceArmed) deferStop();
   // where this resume starts, while a copy may be due (see waitFor)
-  resumeRip = sliceHere && !sliceAt.empty() ? regs().rip : kNone;
+  resumeRegsKept = sliceHere && !sliceAt.empty();
+  if (resumeRegsKept) resumeRegs = regs();
   resumeDelivered = s != 0;
   // run time is the process's CPU time (run_clock.h): it stands still while stopped
   const uint64_t clock = runClockNs(tracee->pid);

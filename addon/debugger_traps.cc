@@ -191,8 +191,20 @@ bool Debugger::continueAfterStep(uint64_t pc) {
   return stepsLeft > 0 && --stepsLeft > 0;
 }
 
-// Executes the instruction at pc with any breakpoint there lifted.
+// Executes the instruction at pc with any breakpoint there lifted. A rep-string
+// instruction in continue mode is run out to the next instruction: a single step
+// does one of its iterations, so a breakpoint on `rep stosb` trapped once per byte
+// (a memset of 64 MiB: millions of traps, an hour), and its arrivals counted
+// iterations where a counting stub counts the instruction's starts.
 Stop Debugger::stepOver(uint64_t pc, int& sig, bool& overSyscall) {
+  ranOverRep = false;
+  if (mode == kCont && sig == 0) {
+    uint64_t next = repStringEnd();
+    if (next && !trapAt(next)) {
+      overSyscall = false;
+      return runOverRep(pc, next, sig);
+    }
+  }
   bool hadSw = sw.count(pc) > 0;
   if (hadSw) tracee->write(pc, &sw[pc], 1);
   uint64_t full = dr7For(slots), masked = full;

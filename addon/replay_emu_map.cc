@@ -92,8 +92,15 @@ void setContents(int host, const EmuMapSpec& s) {
   }
 }
 
-// Only the tracer thread reads or writes it (replayKnowPiece runs as a job).
+// Only the tracer thread reads or writes these (replayKnowPiece runs as a job).
 std::map<std::string, std::string> knownPieces;  // sha -> the trace's checked file of it
+// The bytes of pieces read already: every process of a make maps the same few data
+// files (ld.so.cache, the locale files, gconv's cache), each map read its pieces
+// from disk again (~7 ms of a make replay's tracer thread). A piece is at most 1 MiB
+// and its file never changes; the cache stops growing at kCachedBytes.
+std::map<std::string, std::shared_ptr<std::vector<uint8_t>>> pieceBytes;  // (never written to)
+size_t pieceBytesTotal = 0;
+constexpr size_t kCachedBytes = 64u << 20;
 
 std::shared_ptr<std::vector<uint8_t>> readWhole(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -128,8 +135,18 @@ bool knownPiecesOf(const std::string& json, EmuMapSpec& s) {
     if (!number(json.substr(at + 1, comma - at - 1), 10, offset)) return false;
     auto known = knownPieces.find(sha);
     if (known == knownPieces.end()) return false;
-    auto bytes = readWhole(known->second);
-    if (!bytes) return false;
+    auto cached = pieceBytes.find(sha);
+    std::shared_ptr<std::vector<uint8_t>> bytes;
+    if (cached != pieceBytes.end()) {
+      bytes = cached->second;
+    } else {
+      bytes = readWhole(known->second);
+      if (!bytes) return false;
+      if (pieceBytesTotal + bytes->size() <= kCachedBytes) {
+        pieceBytes[sha] = bytes;
+        pieceBytesTotal += bytes->size();
+      }
+    }
     s.pieces.emplace_back(offset, std::move(bytes));
     at = close + 1;
   }

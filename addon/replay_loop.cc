@@ -18,6 +18,7 @@
 #include "replay_files.h"
 #include "replay_emu_map.h"
 #include "replay_images.h"
+#include "replay_sigaction.h"
 #include "replay_syscallbuf.h"
 #include "replay_sysemu.h"
 #include "replay_processes.h"
@@ -28,7 +29,7 @@
 namespace rw {
 namespace {
 
-constexpr int kNrMmap = 9, kNrMunmap = 11, kNrMadvise = 28;
+constexpr int kNrMmap = 9, kNrMunmap = 11, kNrRtSigaction = 13, kNrMadvise = 28;
 constexpr uint64_t kMadvDontfork = 10, kMadvWipeonfork = 18;
 // A syscall number the table does not know (recorded as failing with ENOSYS).
 // Its arguments are compared in full.
@@ -219,6 +220,8 @@ void replaySyscall(pid_t pid, Session& s, const Row* table, const RecordView& v,
       // checkpoints, which they would break (a copy without the region, or with it
       // zeroed); a replay that makes the forks (followChildren) needs them.
       if (nr == kNrMadvise && (a[2] == kMadvDontfork || a[2] == kMadvWipeonfork) && !s.followChildren) annul();
+      else if (nr == kNrRtSigaction && sigactionAnswered(pid, s, v, a)) annul();
+      else if (nr == kNrRtSigaction) execute(nr, a, true, result), sigactionRan(pid, s, a, result);
       else execute(nr, a, row.action == kExecute, result);
       break;
     case kArchPrctl:
@@ -300,6 +303,7 @@ void replaySignal(pid_t pid, Session& s, const RecordView& v) {
   std::memcpy(&s.pendingInfo, v.p + 20, kSiginfoSize);
   if (how == kSigAtSyscallExit) ptrace(PTRACE_SETSIGINFO, pid, nullptr, &s.pendingInfo);
   s.pendingSig = sig;
+  sigactionForget(s);  // its delivery may reset a handler (SA_RESETHAND)
 }
 
 void replayTsc(pid_t pid, Session& s, const RecordView& v) {
@@ -414,6 +418,7 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
   const pid_t pid = t.pid;
   Session& s = t.replay;
   feedNewBatch(s.feed);
+  sigactionForget(s);  // anything may have run since the last run
   auto view = [&](size_t pos, RecordView& v) {
     if (pos + kHeaderSize > events.size()) return false;
     v = RecordView{events.data() + pos, 0};
@@ -504,6 +509,7 @@ std::shared_ptr<Tracee> replayThreadRun(Tracee& t, bool firstThread, const std::
           c.recordedTid = v.get32(12);
           c.followChildren = s.followChildren;
           c.echoMarked = s.echoMarked;
+          c.sigaction.oldActionsRecorded = s.sigaction.oldActionsRecorded;
           // A forked child has its own copy of the feed (private memory); one in the
           // parent's memory has none of its own.
           if (!(v.get64(20) & 0x100 /* CLONE_VM */)) c.feed = s.feed;

@@ -14,6 +14,7 @@
 #include "event_format.h"
 #include "loop_result.h"
 #include "ptrace_ops.h"
+#include "replay_sigaction.h"
 #include "replay_syscallbuf.h"
 #include "replay_threads.h"
 
@@ -87,6 +88,7 @@ struct ReplaySession {
   bool exiting = false;
   bool exitCalled = false;
   bool groupExitCalled = false;
+  SigactionState sigaction;  // rt_sigaction answered without running it (replay_sigaction.h)
 
   // What a forked copy (a checkpoint) continues with: the same replay at the same
   // point (brk, the pending signal, the queued-signal flag, the feed), without the
@@ -100,6 +102,7 @@ struct ReplaySession {
     c.feed = feed;
     c.recordedTid = recordedTid;
     c.echoMarked = echoMarked;
+    c.sigaction.oldActionsRecorded = sigaction.oldActionsRecorded;
     return c;
   }
 };

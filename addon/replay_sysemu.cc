@@ -13,13 +13,14 @@
 
 #include "replay_divergence.h"
 #include "replay_processes.h"
+#include "replay_sigaction.h"
 #include "replay_syscallbuf.h"
 #include "tracer_thread.h"
 
 namespace rw {
 namespace {
 
-constexpr int64_t kNrMadvise = 28;
+constexpr int64_t kNrRtSigaction = 13, kNrMadvise = 28;
 constexpr uint64_t kMadvDontfork = 10, kMadvWipeonfork = 18;
 constexpr uint64_t kPage = 4096;
 
@@ -57,6 +58,7 @@ bool recordIsSkippable(const Row* table, const RecordView& v, const ReplaySessio
       return false;
     case kExecute:
     case kExecuteKeepResult:
+      if (nr == kNrRtSigaction) return sigactionLikelyAnswered(v, s);
       return nr == kNrMadvise && (a[2] == kMadvDontfork || a[2] == kMadvWipeonfork) && !s.followChildren;
     case kArchPrctl:
       return !(a[0] == 0x1001 || a[0] == 0x1002);

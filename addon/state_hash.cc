@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #define XXH_INLINE_ALL
@@ -18,6 +20,7 @@
 
 #include "ptrace_ops.h"
 #include "tracer_thread.h"
+#include "untouched_pages.h"
 
 namespace rw {
 namespace {
@@ -27,12 +30,14 @@ constexpr size_t kXsaveHeader = 64;   // XSTATE_BV/XCOMP_BV: which components ar
 constexpr size_t kXsaveMax = 1 << 14;
 constexpr size_t kChunk = 1 << 20;
 constexpr uint64_t kRedZone = 128;
+constexpr uint64_t kPage = 4096;
 
 struct Mapping { uint64_t start, end; };
 
 // Writable memory, adjacent mappings as one; `stackLow` gets the start of the
-// mapping that holds `rsp` (0 if none does).
-std::vector<Mapping> writableMappings(pid_t pid, uint64_t rsp, uint64_t& stackLow) {
+// mapping that holds `rsp` (0 if none does), `anonymous` the readable private
+// anonymous mappings among them (no file: inode 0).
+std::vector<Mapping> writableMappings(pid_t pid, uint64_t rsp, uint64_t& stackLow, std::vector<std::pair<uint64_t, uint64_t>>& anonymous) {
   std::vector<Mapping> out;
   stackLow = 0;
   std::string path = "/proc/" + std::to_string(pid) + "/maps";
@@ -40,10 +45,13 @@ std::vector<Mapping> writableMappings(pid_t pid, uint64_t rsp, uint64_t& stackLo
   if (!f) throw NativeError{errno, "open " + path};
   char line[4096];
   while (std::fgets(line, sizeof line, f)) {
-    unsigned long lo, hi;
+    unsigned long lo, hi, offset, inode = 1;
+    unsigned major, minor;
     char perms[8];
-    if (std::sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[1] != 'w') continue;
+    int fields = std::sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms, &offset, &major, &minor, &inode);
+    if (fields < 3 || perms[1] != 'w') continue;
     if (rsp >= lo && rsp < hi) stackLow = lo;
+    if (fields == 7 && inode == 0 && perms[0] == 'r' && perms[3] == 'p') anonymous.emplace_back(lo, hi);
     // Adjacent mappings as one: how the kernel splits memory into mappings differs
     // between the runs (a library's .data and .bss are a file mapping and an
     // anonymous one when recorded, one anonymous copy in replay) while the bytes at
@@ -88,6 +96,40 @@ void hashVectorState(XXH3_state_t* st, const uint8_t* x, size_t n) {
   }
 }
 
+// Hashes [a, a + len) of process pid as one process_vm_readv of it would read it: the
+// bytes up to the first unreadable one, then how many there were. Untouched
+// anonymous pages are hashed as the zeros they read as, without copying them out
+// (in runs, so that the byte stream and the hash are those of the one read).
+void hashRange(XXH3_state_t* st, pid_t pid, uint64_t a, size_t len, uint8_t* buf, UntouchedPages& untouched) {
+  static const uint8_t kZeros[64 << 10] = {};
+  const uint64_t end = a + len;
+  size_t have = 0;
+  uint64_t at = a;
+  while (at < end) {
+    uint64_t page = at & ~(kPage - 1);
+    bool zero = untouched.untouched(page);
+    uint64_t runEnd = std::min(end, page + kPage);
+    while (runEnd < end && untouched.untouched(runEnd) == zero) runEnd = std::min(end, runEnd + kPage);
+    size_t n = size_t(runEnd - at);
+    if (zero) {
+      for (size_t done = 0; done < n; done += sizeof kZeros) XXH3_128bits_update(st, kZeros, std::min(sizeof kZeros, n - done));
+      have += n;
+      at = runEnd;
+      continue;
+    }
+    struct iovec local = {buf, n}, remote = {(void*)at, n};
+    ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    // An unreadable tail (past a file's end: SIGBUS natively) reads as absent,
+    // the same way in both runs.
+    size_t read = got > 0 ? size_t(got) : 0;
+    XXH3_128bits_update(st, buf, read);
+    have += read;
+    if (read < n) break;
+    at = runEnd;
+  }
+  XXH3_128bits_update(st, &have, sizeof have);
+}
+
 }  // namespace
 
 StateHash stateHash(pid_t pid, const AddressRanges& excluded) {
@@ -101,9 +143,16 @@ StateHash stateHash(pid_t pid, const AddressRanges& excluded) {
     throw NativeError{errno, "ptrace(PTRACE_GETREGSET, NT_X86_XSTATE)"};
   }
   hashVectorState(st, xsave.data(), std::min(xv.iov_len, xsave.size()));
-  std::vector<uint8_t> buf(kChunk);
+  // (not zero-filled: a megabyte's memset at every hash, and only what a read filled is hashed)
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[kChunk]);
   uint64_t rsp = getRegs(pid).rsp, stackLow = 0;
-  std::vector<Mapping> mappings = writableMappings(pid, rsp, stackLow);
+  std::vector<std::pair<uint64_t, uint64_t>> anonymous;
+  std::vector<Mapping> mappings = writableMappings(pid, rsp, stackLow, anonymous);
+  // REWIND_HASH_READ_ALL: every page read, as before untouched pages were known (to
+  // compare: the hash must come out the same)
+  static const bool readAll = std::getenv("REWIND_HASH_READ_ALL") != nullptr;
+  if (readAll) anonymous.clear();
+  UntouchedPages untouched(pid, std::move(anonymous));
   // The stack below the red zone is dead (the ABI gives it to signal frames and
   // callees): it is left out, because the kernel writes signal frames there whose
   // trapno, err and cr2 are the thread's last trap, which the tracer's own traps
@@ -117,14 +166,7 @@ StateHash stateHash(pid_t pid, const AddressRanges& excluded) {
       // Where it is: the same bytes at another address are another state.
       XXH3_128bits_update(st, &part, sizeof part);
       for (uint64_t a = part.start; a < part.end; a += kChunk) {
-        size_t len = size_t(std::min<uint64_t>(kChunk, part.end - a));
-        struct iovec local = {buf.data(), len}, remote = {(void*)a, len};
-        ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-        // An unreadable tail (past a file's end: SIGBUS natively) reads as absent,
-        // the same way in both runs.
-        size_t have = got > 0 ? size_t(got) : 0;
-        XXH3_128bits_update(st, buf.data(), have);
-        XXH3_128bits_update(st, &have, sizeof have);
+        hashRange(st, pid, a, size_t(std::min<uint64_t>(kChunk, part.end - a)), buf.get(), untouched);
       }
     }
   }

@@ -27,7 +27,8 @@ struct StateHash {
 // bytes, the excluded ranges cut out, and the dead stack below the red zone (the
 // kernel's signal frames there hold the thread's last trap number, which the
 // tracer's own traps change). The general registers are not in it: the callers
-// compare them whole.
+// compare them whole. Untouched private anonymous pages (untouched_pages.h) are
+// hashed as the zeros they read as without being copied: the same bytes, the same hash.
 StateHash stateHash(pid_t pid, const AddressRanges& excluded);
 
 }  // namespace rw

@@ -3,6 +3,7 @@
 // are atomics the tracer thread adds to.
 #include "sysemu_exports.h"
 
+#include "replay_sigaction.h"
 #include "replay_sysemu.h"
 
 namespace rw {
@@ -14,6 +15,7 @@ Napi::Value SysemuCountsJs(const Napi::CallbackInfo& info) {
   o.Set("skipped", Napi::Number::New(info.Env(), double(c.skipped)));
   o.Set("reentered", Napi::Number::New(info.Env(), double(c.reentered)));
   o.Set("left", Napi::Number::New(info.Env(), double(c.left)));
+  o.Set("sigactions", Napi::Number::New(info.Env(), double(sigactionsAnsweredCount())));
   return o;
 }
 

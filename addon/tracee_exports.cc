@@ -20,6 +20,7 @@
 #include "loop_result.h"
 #include "process_copy.h"
 #include "replay_loop.h"
+#include "run_inputs.h"
 #include "tracer_thread.h"
 
 namespace rw {
@@ -95,12 +96,11 @@ class TraceeObject : public Napi::ObjectWrap<TraceeObject> {
     USAGE_CHECK(info.Length() == 4 && info[0].IsTypedArray() && info[1].IsBuffer() && info[2].IsNumber() &&
                     info[3].IsNumber(),
                 usage);
-    auto table = std::make_shared<std::vector<Row>>(tableFrom(info[0]));
-    auto events = bytesFrom(info[1]);
-    size_t offset = size_t(info[2].As<Napi::Number>().Int64Value());
+    RunInputs in = runInputsFrom(info[0], info[1]);  // (copied once per chunk)
+    size_t offset = in.offset + size_t(info[2].As<Napi::Number>().Int64Value());
     uint32_t maxEvents = info[3].As<Napi::Number>().Uint32Value();
     if (!state) return closedError(info, usage);
-    return submitToTracer(info.Env(), usage, [t = state, table, events, offset, maxEvents] {
+    return submitToTracer(info.Env(), usage, [t = state, table = in.table, events = in.events, offset, maxEvents] {
       auto r = std::make_shared<LoopResult>(replayRun(*t, *table, *events, offset, maxEvents));
       Outcome o;
       o.build = [r](Napi::Env env) { return loopResultToJs(env, *r); };

@@ -54,6 +54,8 @@ export const WORKLOADS = {
   'threads-token': {
     title: '2 threads hand a token over a mutex and condvar 100 000 times (threads_token)',
     command: () => [benchProgram('threads_token'), '100000'],
+    /** its threads hand over to each other: natively also timed on one CPU (bench/native.js) */
+    handsOver: true,
   },
 };
 

@@ -59,9 +59,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const separate = /^\.\/(inherited-stdio|[a-z-]+-command|code-sites)\.js$/;
 // The asynchronous signals' points (src/points) load iced-x86 too, and are needed only
 // by a trace that has points: bundles of their own, loaded when one comes. Their error
-// class is one file that every bundle and they load by that path.
-const points = /^(\.\.\/points|\.)\/(record-point|record-switch|replay-point|point-not-found)\.js$/;
-const pointEntries = ['record-point', 'record-switch', 'replay-point', 'point-not-found'].map((n) => `dist/points/${n}.js`);
+// class and the replay's count of points (point-counts) are files that every bundle and
+// they load by that path.
+const points = /^(\.\.\/points|\.)\/(record-point|record-switch|replay-point|point-not-found|point-counts)\.js$/;
+const pointEntries = ['record-point', 'record-switch', 'replay-point', 'point-not-found', 'point-counts'].map((n) => `dist/points/${n}.js`);
 // The separate files are CommonJS bundles too (.cjs, beside this one): a path to one
 // is rewritten to it.
 const keepSeparate = {

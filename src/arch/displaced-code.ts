@@ -25,7 +25,7 @@ export type Refusal = { refused: string };
 
 const MOVABLE_FLOW = new Set([FlowControl.Next, FlowControl.ConditionalBranch, FlowControl.UnconditionalBranch]);
 /** instructions the replay traps and emulates by their address, or a syscall: never moved */
-const PINNED = new Set([Mnemonic.Syscall, Mnemonic.Sysenter, Mnemonic.Rdtsc, Mnemonic.Rdtscp, Mnemonic.Cpuid, Mnemonic.Ud2, Mnemonic.Int3, Mnemonic.Int, Mnemonic.Int1]);
+export const PINNED = new Set([Mnemonic.Syscall, Mnemonic.Sysenter, Mnemonic.Rdtsc, Mnemonic.Rdtscp, Mnemonic.Cpuid, Mnemonic.Ud2, Mnemonic.Int3, Mnemonic.Int, Mnemonic.Int1]);
 
 /**
  * The instructions at pc that the jump displaces, or why they cannot move: calls

@@ -28,7 +28,9 @@ export async function replayCheckCommand(argv: { trace?: string }): Promise<numb
         + `start ${ms(t.startMs)}, native loop ${ms(t.nativeMs)} in ${t.nativeRuns} runs, `
         + `${t.execs} execs ${ms(t.execMs)}, ${t.jsEvents} other JS events ${ms(t.jsEventsMs)}, chunks ${ms(t.chunksMs)}; ${outcome.events} events, ${outcome.served} served in-process`);
       const e = native().sysemuCounts();
-      notice(`replay: syscall entries answered at one stop ${e.skipped}, entered again ${e.reentered}, left through their exit stop ${e.left} (addon/replay_sysemu.h)`);
+      notice(`replay: syscall entries answered at one stop ${e.skipped}, entered again ${e.reentered}, left through their exit stop ${e.left} (addon/replay_sysemu.h); rt_sigaction answered without running ${e.sigactions} (addon/replay_sigaction.h)`);
+      const p = (await import('../points/point-counts.js')).pointCounts();
+      notice(`replay: points reached by the filter ${p.filter} (${p.laps} of them running the loop as laps), by an int3 ${p.trapped} (src/points)`);
     }
     if (outcome.kind === 'incomplete') fail(`the trace is incomplete: ${outcome.reason}; replayed ${outcome.events} events`);
     return shellStatus(outcome);

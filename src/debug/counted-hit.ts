@@ -35,7 +35,7 @@ export async function reachCountedHit(proc: ReplayedProcess, timeline: Timeline,
   if (await seeker.isBaseState(hit)) return hit;
   await traps.install([], NO_SLOTS);
   const slices = windowSliceTimes(dist).slice(0, COPIES_ON_THE_WAY);
-  const run = await timeline.run({ action: 'continue' }, hit.e + 1, { target: targetOf(hit), silent: [hit.pc], slices });
+  const run = await timeline.run({ action: 'continue' }, hit.e + 1, { target: targetOf(hit), silent: [hit.pc], slices, spreadSlices: true });
   seeker.checkInterrupt();
   if (run.stop.kind !== 'stopped' || run.stop.reason !== 'target') throw new NotRetraced(`cannot reach ${hit.n ? `arrival ${hit.n}` : 'the hit'} at 0x${hit.pc.toString(16)} again`);
   const keep = run.slices.slice(-KEEP_BEFORE_HIT);

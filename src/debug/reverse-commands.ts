@@ -72,7 +72,7 @@ export class ReverseCommands {
       if (e instanceof Interrupted) return { kind: 'stopped', signal: 2, reason: 'interrupted' };
       // expected when gdb's breakpoints change the program: nothing moved, gdb is told why
       this.log?.(`reverse execution cannot go back from here: ${e.message}`);
-      return { kind: 'stopped', signal: 5, reason: 'begin', message: NOT_RETRACED };
+      return { kind: 'stopped', signal: 5, reason: 'begin', message: e instanceof NotRetraced && e.forGdb ? e.forGdb : NOT_RETRACED };
     } finally {
       // what the command did, for studying its cost (docs/load.md)
       traceRuns(() => {

@@ -23,8 +23,13 @@ export class Interrupted extends Error {}
  * passed: the replay did not retrace its steps. Replays retrace them unless gdb's
  * breakpoints change what the program does (an int3 inside an instruction or in
  * data it reads); a reverse command then goes back to where it started and says so.
+ * `forGdb`: what gdb is told, when the cause is known (else the common one).
  */
-export class NotRetraced extends Error {}
+export class NotRetraced extends Error {
+  constructor(message: string, readonly forGdb?: string) {
+    super(message);
+  }
+}
 
 /** The native target that stops at m's arrival, m named relative to the run's base. */
 export function targetOf(m: Mark): RunTarget {

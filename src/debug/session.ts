@@ -248,7 +248,10 @@ export class DebugSession implements DebugTarget, MonitoredSession {
       if (atEnd && !endShown) return this.stopped({ kind: 'stopped', signal: 5, reason: 'end' });
       const slots = this.traps.gdbSlots();
       const extra: RunExtra = { stopSignals: this.stopSignals };
-      if (req.action === 'continue') extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
+      if (req.action === 'continue') {
+        extra.slices = periodic(FORWARD_SLICE_NS, FORWARD_SLICES);
+        extra.spreadSlices = true;
+      }
       const run = await this.timeline.run(req, Infinity, extra, atEnd);
       // the run stopped for the interrupt: it is answered (one that came after the run
       // stopped for another reason stays for the next resume, see takePendingInterrupt)

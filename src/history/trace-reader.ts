@@ -227,7 +227,12 @@ export class TraceReader {
       return;  // readChunk reports it when the chunk is needed
     }
     const decoded = new Promise<Chunk>((resolve, reject) => {
-      asyncZlib().brotliDecompress(compressed, { maxOutputLength: info.uncompressedLength + 1 }, (e, data) => {
+      // One output buffer for the whole chunk: node's zlib otherwise decompresses 16 KiB
+      // at a time, a round trip between the thread pool and this thread each (~20 for a
+      // chunk of make's events; the first chunk took 16-37 ms, most of it waiting for
+      // this thread, while the replay waited for the chunk).
+      const whole = { maxOutputLength: info.uncompressedLength + 1, chunkSize: Math.max(64 * 1024, info.uncompressedLength + 1) };
+      asyncZlib().brotliDecompress(compressed, whole, (e, data) => {
         if (e) reject(fail(`does not decompress (${e.message})`));
         else {
           try {

@@ -122,6 +122,12 @@ export interface DebugRunOptions {
   target?: RunTarget;
   /** continue mode: leave a copy (forked at forkAt) at these run times, ns since the run began */
   slices?: number[];
+  /**
+   * `slices` is a periodic schedule that may be spaced out where copies cost much
+   * (a big process, rewriting its memory: addon/debugger_slice_budget.cc); else the
+   * times are kept (a narrowing run's)
+   */
+  spreadSlices?: boolean;
   forkAt?: bigint;
   /**
    * continue mode: [int3 address, counted pc] pairs of in-process counting stubs
@@ -384,9 +390,10 @@ export interface Native {
   /**
    * Syscall entries every replay of this process answered at one stop
    * (PTRACE_SYSEMU), entered again for real, and left through their exit stop
-   * (addon/replay_sysemu.h): diagnostics, synchronous.
+   * (addon/replay_sysemu.h), and rt_sigaction calls answered without running them
+   * (addon/replay_sigaction.h): diagnostics, synchronous.
    */
-  sysemuCounts(): { skipped: number; reentered: number; left: number };
+  sysemuCounts(): { skipped: number; reentered: number; left: number; sigactions: number };
 
   // CPUID from the trace (addon/cpuid_emulation.cc, docs/portability.md).
   /** Every leaf and subleaf this CPU answers, and XCR0, read on the tracer's CPU. */

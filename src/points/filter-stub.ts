@@ -41,6 +41,11 @@
 // The flags at a candidate are then the check's: the tracer gives the point the
 // recorded ones, which the code from pc on overwrites before it reads any.
 //
+// Where the loop around pc also has a counter (loop-laps.ts: a register stepped by a
+// constant once a time round), the stub starts with a check of the counter's range and
+// runs the loop unrolled in its own copy while the point cannot be among the next laps;
+// the exact check above takes over within them (the data page holds the bounds).
+//
 // The displaced window and its relocation are src/arch/displaced-code.ts, shared
 // with the hit counter: whole instructions covering 5 bytes, no call, return,
 // syscall or instruction the replay emulates by its address, no branch into the
@@ -49,6 +54,7 @@ import { BlockEncoder, BlockEncoderOptions, Code, Decoder, DecoderOptions, Instr
 import { branchesInto, displacedAt, displacedLength, jumpPatch, StubAddresses } from '../arch/displaced-code.js';
 import { getReg, type UserReg } from '../arch/registers.js';
 import type { LoopValue } from './loop-operands.js';
+import { lapBounds, lapsPrefix, loopLaps, type LoopLaps } from './loop-laps.js';
 
 /** the filter's pages: code, then data */
 export const FILTER_SIZE = 8192n;
@@ -61,6 +67,8 @@ const DATA = 4096n;
 export const FILTER_ARRIVALS = FILTER_SIZE - 8n;
 /** where the key's check keeps rcx */
 const SAVE_RCX = FILTER_SIZE - 16n;
+/** the laps' bounds of the counter (loop-laps.ts: lapBounds) */
+const LAPS_LO = FILTER_SIZE - 32n, LAPS_HI = FILTER_SIZE - 24n;
 
 /** What a filter does besides finding candidates. */
 export interface FilterOptions {
@@ -70,6 +78,8 @@ export interface FilterOptions {
   key?: UserReg;
   /** the arithmetic flags are dead at pc (dead-flags.ts): the key may be compared with them */
   flagsDead?: boolean;
+  /** run the loop around pc as laps where it can (loop-laps.ts; only with the dead flags' key) */
+  laps?: boolean;
 }
 
 export interface FilterPlan {
@@ -87,6 +97,8 @@ export interface FilterPlan {
   miss: bigint;
   /** the key was compared with the flags (dead at pc): a candidate's arithmetic flags are the filter's */
   flagsDead: boolean;
+  /** the loop runs as laps: its counter's bounds go in the data page (filterData) */
+  laps?: LoopLaps;
 }
 
 export type FilterRefusal = { refused: string };
@@ -124,7 +136,10 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
   const data = base + DATA;
   const saveRax = data, saveFlags = data + 8n, recFlags = data + 16n, recRax = data + 24n, recRegs = data + 32n;
   const recValues = recRegs + 8n * BigInt(COMPARED.length + 1);
-  const dataBytes = filterData(regs, values);
+  // the key compared with the flags: only without a count, whose store would cost what it saves
+  const flagsKey = options.key !== undefined && !!options.flagsDead && !options.countArrivals;
+  const laps = flagsKey && options.laps ? loopLaps(around, pc, window) : undefined;
+  const dataBytes = filterData(regs, values, laps);
 
   // Every instruction of the stub, the moved ones too, has a made-up address
   // (src/arch/displaced-code.ts): a loop of five bytes or fewer back to pc goes
@@ -140,8 +155,6 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
   const missList = restore();
   const missAt = missList[0].ip;
   const jne = () => own(Instruction.createBranch(Code.Jne_rel32_64, missAt));
-  // the key compared with the flags: only without a count, whose store would cost what it saves
-  const flagsKey = options.key !== undefined && !!options.flagsDead && !options.countArrivals;
   // the moved instructions' first address, known before they are owned
   const keyCheck = options.key && !flagsKey ? keyPrefix(options.key, getReg(regs, options.key), base, options.countArrivals, own) : undefined;
   const compare: Instruction[] = [
@@ -188,6 +201,7 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
       ...moved, back, ...compare, ...restore(), trap, ...missList,
       own(Instruction.createBranch(Code.Jmp_rel32_64, moved[0].ip)),
     ];
+    if (laps) list = [...lapsPrefix(laps, around, pc, base + LAPS_LO, base + LAPS_HI, list[0].ip, own), ...list];
   } else {
     list = [...(keyCheck?.list ?? []), ...compare, ...restore(), trap, ...missList, ...moved, back];
   }
@@ -208,7 +222,7 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
   if ('refused' in patch) return patch;
   const image = Buffer.concat([Buffer.from(bytes), Buffer.alloc(Number(DATA) - bytes.length, 0xcc), dataBytes]);
   // the miss path starts right after the int3, so a candidate's rip already is `miss`
-  return { base, image, patch, original: Buffer.from(code.subarray(0, window)), trapAfter: trapAt + 1n, miss: trapAt + 1n, flagsDead: flagsKey };
+  return { base, image, patch, original: Buffer.from(code.subarray(0, window)), trapAfter: trapAt + 1n, miss: trapAt + 1n, flagsDead: flagsKey, laps };
 }
 
 /**
@@ -217,7 +231,7 @@ export function planFilter(base: bigint, pc: bigint, code: Uint8Array, around: {
  * reads every recorded value from here, so a plan for the same code, place and loop
  * values takes another point's registers with this page alone (plan-cache.ts).
  */
-export function filterData(regs: Buffer, values: LoopValue[]): Buffer {
+export function filterData(regs: Buffer, values: LoopValue[], laps?: LoopLaps): Buffer {
   const dataBytes = Buffer.alloc(Number(DATA));
   const eflags = getReg(regs, 'eflags');
   // what lahf (AH: SF ZF 0 AF 0 PF 1 CF) and seto (AL: OF) leave in ax
@@ -226,6 +240,11 @@ export function filterData(regs: Buffer, values: LoopValue[]): Buffer {
   COMPARED.forEach(([, name], i) => dataBytes.writeBigUInt64LE(getReg(regs, name), 32 + 8 * i));
   const recValues = 32 + 8 * (COMPARED.length + 1);
   values.forEach((v, k) => dataBytes.writeBigUInt64LE(v.value, recValues + 8 * k));
+  if (laps) {
+    const [lo, hi] = lapBounds(laps, getReg(regs, laps.reg));
+    dataBytes.writeBigUInt64LE(lo, Number(LAPS_LO - DATA));
+    dataBytes.writeBigUInt64LE(hi, Number(LAPS_HI - DATA));
+  }
   return dataBytes;
 }
 

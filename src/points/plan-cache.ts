@@ -9,7 +9,9 @@
 //
 // The code is compared byte for byte with what the plan was made from (the window
 // codeAround reads, branches into the patch included), so code that changed (another
-// library mapped there, a program that writes its code) is planned again.
+// library mapped there, a program that writes its code) is planned again. What the
+// code says before any plan (the registers the loop writes, whether the flags are
+// dead at pc: iced-x86 decoding, ~0.6 ms a point) is kept the same way.
 import { filterData, type FilterPlan } from './filter-stub.js';
 import type { CodeWindow, LoopValue } from './loop-operands.js';
 import type { UserReg } from '../arch/registers.js';
@@ -36,7 +38,7 @@ export function keptPlan(base: bigint, pc: bigint, key: UserReg, around: CodeWin
   const k = kept.find((e) => e.base === base && e.pc === pc && e.key === key && e.values === sig && sameCode(e.around, around));
   if (!k) return undefined;
   const code = k.plan.image.subarray(0, k.plan.image.length - 4096);
-  return { ...k.plan, image: Buffer.concat([code, filterData(regs, values)]) };
+  return { ...k.plan, image: Buffer.concat([code, filterData(regs, values, k.plan.laps)]) };
 }
 
 /** Keeps a plan made from these inputs, if its code depends on them alone (its key compared with dead flags). */
@@ -44,4 +46,24 @@ export function keepPlan(base: bigint, pc: bigint, key: UserReg, around: CodeWin
   if (!plan.flagsDead) return;
   kept.unshift({ base, pc, key, values: valuesOf(values), around: { at: around.at, bytes: Buffer.from(around.bytes) }, plan });
   kept.length = Math.min(kept.length, MAX_KEPT);
+}
+
+/** What the code around a pc says, whatever the point: kept as plans are, by the code's bytes. */
+export interface CodeFacts {
+  /** the registers the loop around pc writes (loop-operands.ts) */
+  written: UserReg[];
+  /** the arithmetic flags are dead at pc (dead-flags.ts) */
+  flagsDead: boolean;
+}
+
+const facts: { pc: bigint; around: CodeWindow; facts: CodeFacts }[] = [];
+
+/** The facts of the code `around` pc: kept ones if this code was seen, else `find`'s, kept. */
+export function codeFacts(pc: bigint, around: CodeWindow, find: () => CodeFacts): CodeFacts {
+  const k = facts.find((e) => e.pc === pc && sameCode(e.around, around));
+  if (k) return k.facts;
+  const found = find();
+  facts.unshift({ pc, around: { at: around.at, bytes: Buffer.from(around.bytes) }, facts: found });
+  facts.length = Math.min(facts.length, MAX_KEPT);
+  return found;
 }

@@ -8,7 +8,7 @@ import { readMaps, type ProcMapping } from '../replay/proc-maps.js';
 import { FILTER_SIZE, planFilter, type FilterPlan, type FilterRefusal } from './filter-stub.js';
 import { filterKey } from './filter-key.js';
 import { flagsDeadAt } from './dead-flags.js';
-import { keepPlan, keptPlan } from './plan-cache.js';
+import { codeFacts, keepPlan, keptPlan } from './plan-cache.js';
 import { LOOP_REACH, loopWrittenRegisters, type CodeWindow, type LoopValue } from './loop-operands.js';
 
 /** a rel32 jump's reach, with room for the stub's size */
@@ -60,13 +60,16 @@ export async function filterFor(pid: number, base: bigint, regs: Buffer, values:
   read?: { now: Buffer; around: CodeWindow }): Promise<FilterPlan | FilterRefusal> {
   const pc = getReg(regs, 'rip');
   const around = read?.around ?? (await codeAround(pid, pc));
-  const key = filterKey(regs, read?.now ?? (await native().getRegs(pid)), loopWrittenRegisters(around, pc));
   const code = codeAt(around, pc, 32);
-  const flagsDead = !countArrivals && key !== undefined && flagsDeadAt(code, pc);
+  const facts = codeFacts(pc, around, () => ({ written: loopWrittenRegisters(around, pc), flagsDead: flagsDeadAt(code, pc) }));
+  const key = filterKey(regs, read?.now ?? (await native().getRegs(pid)), facts.written);
+  const flagsDead = !countArrivals && key !== undefined && facts.flagsDead;
   const kept = flagsDead ? keptPlan(base, pc, key, around, regs, values) : undefined;
   if (kept) return kept;
-  const plan = planFilter(base, pc, code, around, regs, values, { countArrivals, key, flagsDead });
-  // (the flags' key changes only the stub's layout: the usual one if it cannot be encoded)
+  const laps = flagsDead && process.env.REWIND_FILTER_LAPS !== 'off';
+  let plan = planFilter(base, pc, code, around, regs, values, { countArrivals, key, flagsDead, laps });
+  // (the laps and the flags' key change only the stub's layout: the usual one if they cannot be encoded)
+  if (laps && 'refused' in plan) plan = planFilter(base, pc, code, around, regs, values, { countArrivals, key, flagsDead });
   if (flagsDead && 'refused' in plan) return planFilter(base, pc, code, around, regs, values, { countArrivals, key });
   if (key !== undefined && !('refused' in plan)) keepPlan(base, pc, key, around, values, plan);
   return plan;

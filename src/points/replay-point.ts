@@ -14,6 +14,7 @@ import { STUB_SYSCALL } from '../replay/stub.js';
 import { FILTER_SIZE } from './filter-stub.js';
 import type { LoopValue } from './loop-operands.js';
 import { PointNotFoundError } from './point-not-found.js';
+import { countPoint } from './point-counts.js';
 import { getReg } from '../arch/registers.js';
 import { codeAround, filterFor, filterPlace } from './process-code.js';
 
@@ -95,6 +96,7 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
   // code once.
   const [now, around] = await Promise.all([n.getRegs(pid), codeAround(pid, pc), mapFilterPages(pid, base, fail)]);
   let result: { found: boolean; why: string; candidates: number };
+  let laps = false;
   // The filter's pages go in every case where the process lives on: the address
   // space is the recorded one again.
   const unmap = () => unmapFilterPages(pid, base).catch(() => undefined);
@@ -106,6 +108,7 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
       await unmapped;
       return reachTrapped(tracee, point, budgetTicks, fail);
     }
+    laps = plan.laps !== undefined;
     const stepped = await stepOutOfWindow(pid, pc, plan.patch.length, fail, now);
     const original = stepped ? await n.readMemory(pid, pc, plan.patch.length) : plan.original;
     // The filter, then the jump to it, then the search, sent together: the tracer thread
@@ -124,6 +127,7 @@ export async function reachPoint(tracee: NativeTracee, point: AsyncPointInfo, wh
     await (unmapped ?? unmap());
   }
   if (!result.found) throw fail(`${result.why} (${result.candidates} candidates had the recorded registers and loop values)`);
+  countPoint(laps ? 'laps' : 'filter');
   return { candidates: result.candidates };
 }
 
@@ -142,6 +146,7 @@ async function reachTrapped(tracee: NativeTracee, point: AsyncPointInfo, budgetT
     pc, regs: Buffer.from(point.regs, 'hex'), hash: Buffer.from(point.hash, 'hex'), excluded: excludedOf(point), trapAfter: pc + 1n, miss: 0n, original, budgetTicks,
   });
   if (!result.found) throw fail(`${result.why} (${result.candidates} arrivals at its int3 had the recorded registers)`);
+  countPoint('trapped');
   return { candidates: result.candidates };
 }
 

@@ -85,10 +85,20 @@ function stubImage(): Buffer {
   return img;
 }
 
-/** Writes the stub (once per content) and returns its path. */
+/** The stub's image and the name its content gives it: the same for the whole process. */
+let stubNamed: { img: Buffer; name: string } | undefined;
+
+/**
+ * Writes the stub (once per content) and returns its path. Asked at every exec of a
+ * replay (27 in a make's): the image is built and hashed once per process, the file
+ * still read back each time (someone may have cleaned the temporary directory).
+ */
 export function stubPath(): string {
-  const img = stubImage();
-  const name = `rewind-stub-${sha256Of(img).slice(0, 16)}`;
+  stubNamed ??= (() => {
+    const img = stubImage();
+    return { img, name: `rewind-stub-${sha256Of(img).slice(0, 16)}` };
+  })();
+  const { img, name } = stubNamed;
   const file = path.join(os.tmpdir(), name);
   try {
     if (fs.readFileSync(file).equals(img)) return file;

@@ -453,8 +453,10 @@ const BODIES: Record<string, Body> = {
   pidfd_send_signal: emulate(),
   rt_sigqueueinfo: emulate(),
   rt_tgsigqueueinfo: emulate(),
-  // Replay executes these, so the kernel writes their old-value outputs itself.
-  rt_sigaction: execute,
+  // Replay executes these, so the kernel writes their old-value outputs itself. The
+  // old action is stored all the same: replay answers a query from it, and a set
+  // that changes nothing the kernel does, without running them (addon/replay_sigaction.h).
+  rt_sigaction: { action: Action.Execute, outs: [fixedIfOk(2, S.kernel_sigaction)] },
   rt_sigprocmask: execute,
   sigaltstack: execute,
   rt_sigreturn: execute,

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { USER_REGS_SIZE, setReg } from '../../src/arch/registers.js';
 import { flagsDeadAt } from '../../src/points/dead-flags.js';
 import { planFilter, type FilterPlan } from '../../src/points/filter-stub.js';
-import { keepPlan, keptPlan } from '../../src/points/plan-cache.js';
+import { codeFacts, keepPlan, keptPlan } from '../../src/points/plan-cache.js';
 import { decodeAll } from '../x86-decode.js';
 
 // bench/programs/threads_cpu.c's loop (tests/unit/filter-key.test.ts):
@@ -125,5 +125,21 @@ describe('plans kept from one point to the next (src/points/plan-cache.ts)', () 
     const otherBase = base - 0x4000n;
     keepPlan(otherBase, pc, 'rax', around, [], planFilter(otherBase, pc, LOOP.subarray(4), around, pointAt(1n, 2n), [], { countArrivals: false, key: 'rax' }) as FilterPlan);
     expect(keptPlan(otherBase, pc, 'rax', around, pointAt(3n, 4n), [])).toBeUndefined();
+  });
+
+  it('what the code says (the loop\'s written registers, dead flags) is found once per code, again when it changed', () => {
+    let found = 0;
+    const find = () => {
+      found++;
+      return { written: ['rax' as const, 'rdx' as const], flagsDead: true };
+    };
+    const first = codeFacts(pc, around, find);
+    expect(codeFacts(pc, { at: HEAD, bytes: Buffer.from(LOOP) }, find)).toBe(first);
+    expect(found).toBe(1);
+    const changed = Buffer.from(LOOP);
+    changed[3] ^= 1;
+    codeFacts(pc, { at: HEAD, bytes: changed }, find);
+    codeFacts(pc + 4n, around, find);
+    expect(found).toBe(3);
   });
 });
