@@ -16,25 +16,13 @@
 #include <cstring>
 #include <string>
 
+#include "proc_stat.h"
 #include "tracer_thread.h"
 
 namespace rw {
 
 // utime in clock ticks (/proc/PID/stat field 14); 0 if the process is gone.
-inline uint64_t processUserTicks(pid_t pid) {
-  char path[64], buf[1024];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-  if (fd >= 0) close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  const char* p = std::strrchr(buf, ')');
-  unsigned long ut = 0;
-  // after ")": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
-  if (p) std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu", &ut);
-  return ut;
-}
+inline uint64_t processUserTicks(pid_t pid) { return procStatField(pid, 14); }
 
 // The calling thread's CPU time (user + system) in clock ticks: the tracer's share of
 // a search (hashing candidates), which the tracee's own time does not show.

@@ -110,7 +110,7 @@ struct SliceCopies {
   std::vector<TraceePtr> copies;
   std::vector<std::vector<TraceePtr>> threads;  // a threaded process's: each copy's every thread, its first first (else empty)
   std::vector<uint64_t> bytes;  // each copy's resident size when taken
-  uint64_t totalBytes = 0;
+  uint64_t heldBytes() const;   // theirs in all
   // Keeps the newest copy and every other one before it, killing the rest; the
   // run's later slices come half as often (debugger_slice_budget.cc).
   void thin(std::vector<uint64_t>& sliceAt);
@@ -121,10 +121,9 @@ struct SliceCopies {
 // for the run's end to go there, and a long continue over a program rewriting a big
 // heap held a copy of it every 25 ms until then.
 constexpr uint64_t kRunCopiesBytes = 4ull << 30;
-// A process's resident size (/proc/pid/statm), 0 when it cannot be read.
-uint64_t residentBytes(pid_t pid);
-// A process's minor page faults so far (/proc/pid/stat), 0 when it cannot be read.
-uint64_t minorFaults(pid_t pid);
+// A process's resident size in pages (/proc/pid/statm), 0 when it cannot be read.
+uint64_t residentPages(pid_t pid);
+constexpr uint64_t kPageBytes = 4096;
 
 // A stop of the program's code (swbreak, step, target, ...): thrown out of the
 // replay loop, which reports it with the event in progress not consumed.
@@ -346,7 +345,7 @@ class Debugger : public DebugHook {
   // runs the thread to `next` (an int3 there, taken out at the stop); kOther: it
   // stopped elsewhere first, that stop in `other`; kNotRun: a trap of its own at next
   RepExit runOutOfRepString(uint64_t next, int request, Stop& other);
-  Stop runOverRep(uint64_t pc, uint64_t next, int& sig);
+  bool backFromPlantedTrap(const Stop& st, uint64_t next);
   Stop runProgram(pid_t pid, int& sig);
   Stop withoutSliceStop(const Stop& st);
   Stop waitFor(int request, bool sliceHere);

@@ -23,10 +23,11 @@
 #include <cstring>
 
 #include "debugger.h"
+#include "proc_stat.h"
 
 namespace rw {
 
-uint64_t residentBytes(pid_t pid) {
+uint64_t residentPages(pid_t pid) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/statm", int(pid));
   FILE* f = std::fopen(path, "r");
@@ -34,13 +35,25 @@ uint64_t residentBytes(pid_t pid) {
   unsigned long long size = 0, resident = 0;
   int got = std::fscanf(f, "%llu %llu", &size, &resident);
   std::fclose(f);
-  return got == 2 ? resident * uint64_t(sysconf(_SC_PAGESIZE)) : 0;
+  return got == 2 ? resident : 0;
+}
+
+// The run's later slices come half as often: every other one of them is dropped.
+static void halveSchedule(std::vector<uint64_t>& sliceAt) {
+  std::vector<uint64_t> later;
+  for (size_t i = 1; i < sliceAt.size(); i += 2) later.push_back(sliceAt[i]);
+  sliceAt.swap(later);
+}
+
+uint64_t SliceCopies::heldBytes() const {
+  uint64_t sum = 0;
+  for (uint64_t b : bytes) sum += b;
+  return sum;
 }
 
 void SliceCopies::thin(std::vector<uint64_t>& sliceAt) {
   const size_t n = copies.size();
   size_t kept = 0;
-  totalBytes = 0;
   for (size_t i = 0; i < n; i++) {
     if ((n - 1 - i) % 2 != 0) {
       copies[i].reset();  // the last reference: the copy is killed
@@ -51,32 +64,13 @@ void SliceCopies::thin(std::vector<uint64_t>& sliceAt) {
     copies[kept] = std::move(copies[i]);
     threads[kept] = std::move(threads[i]);
     bytes[kept] = bytes[i];
-    totalBytes += bytes[i];
     kept++;
   }
   infos.resize(kept);
   copies.resize(kept);
   threads.resize(kept);
   bytes.resize(kept);
-  std::vector<uint64_t> later;
-  for (size_t i = 1; i < sliceAt.size(); i += 2) later.push_back(sliceAt[i]);
-  sliceAt.swap(later);
-}
-
-uint64_t minorFaults(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
-  FILE* f = std::fopen(path, "r");
-  if (!f) return 0;
-  char buf[1024];
-  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = 0;
-  // the command name (field 2) may hold spaces and parentheses: fields follow the last ')'
-  const char* p = std::strrchr(buf, ')');
-  unsigned long long minflt = 0;
-  if (!p || std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %llu", &minflt) != 1) return 0;
-  return minflt;
+  halveSchedule(sliceAt);
 }
 
 // the cost of copying one page at a write after a fork, and of a fork per resident
@@ -91,16 +85,12 @@ constexpr uint64_t kForkPerPageNs = 250;
 constexpr uint64_t kCheapCopyNs = 2000000;
 
 void Debugger::spaceSlices(uint64_t residentPages) {
-  const uint64_t faults = minorFaults(tracee->pid);
+  const uint64_t faults = procStatField(tracee->pid, 10);  // minflt
   uint64_t cost = residentPages * kForkPerPageNs;
   if (faultsAtSlice && faults > faultsAtSlice) cost += (faults - faultsAtSlice) * kCopyOnWriteNs;
   faultsAtSlice = faults;
   if (!spreadSlices || cost < kCheapCopyNs) return;
-  while (sliceAt.size() >= 2 && sliceAt[1] - sliceAt[0] < 8 * cost) {
-    std::vector<uint64_t> later;
-    for (size_t i = 1; i < sliceAt.size(); i += 2) later.push_back(sliceAt[i]);
-    sliceAt.swap(later);
-  }
+  while (sliceAt.size() >= 2 && sliceAt[1] - sliceAt[0] < 8 * cost) halveSchedule(sliceAt);
 }
 
 }  // namespace rw

@@ -60,7 +60,7 @@ void Debugger::takeSlice() {
   }
   lastSliceRegs = now;
   haveSliceRegs = true;
-  const uint64_t residentPages = residentBytes(child->pid) / 4096;
+  const uint64_t pages = residentPages(child->pid);
   // the copy's feed holds the rest of the fill, which no run of the copy accounts for
   if (fedCounter) feedEmptyCopy(child->pid, fedCounter);
   StopInfo s;
@@ -82,17 +82,15 @@ void Debugger::takeSlice() {
     if (sl.used && sl.type == 0 && !sw.count(sl.addr)) add(sl.addr);
   s.bigs("counts", std::move(cs));
   if (slicesTaken) {
-    uint64_t bytes = residentPages * 4096;
     slicesTaken->infos.push_back(std::move(s));
     slicesTaken->copies.push_back(std::move(child));
     slicesTaken->threads.push_back(std::move(threads));
-    slicesTaken->bytes.push_back(bytes);
-    slicesTaken->totalBytes += bytes;
-    while (slicesTaken->totalBytes > kRunCopiesBytes && slicesTaken->copies.size() > 1) slicesTaken->thin(sliceAt);
+    slicesTaken->bytes.push_back(pages * kPageBytes);
+    while (slicesTaken->heldBytes() > kRunCopiesBytes && slicesTaken->copies.size() > 1) slicesTaken->thin(sliceAt);
   }
   if (!sliceAt.empty()) sliceAt.erase(sliceAt.begin());
   while (!sliceAt.empty() && sliceAt.front() <= ranNs) sliceAt.erase(sliceAt.begin());
-  spaceSlices(residentPages);
+  spaceSlices(pages);
 }
 
 // The registers are those the main resume started from (eflags and orig_rax aside):
