@@ -17,7 +17,6 @@
 
 #include <cstring>
 
-#include "debug_regs.h"
 #include "debugger.h"
 #include "run_clock.h"
 #include "slice_timer.h"
@@ -79,53 +78,21 @@ Debugger::RepExit Debugger::runOutOfRepString(uint64_t next, int request, Stop& 
     return RepExit::kOther;
   }
   tracee->write(next, &orig, 1);
-  user_regs_struct r = regs();
-  if (st.kind != Stop::kSignal || st.sig != SIGTRAP || r.rip != next + 1) {
-    other = st;  // a fault, a watchpoint's trigger, an interrupt: the caller's
-    return RepExit::kOther;
-  }
-  r.rip = next;
-  setRegs(pid, r);
-  regsValid = false;
-  return RepExit::kAtNext;
+  if (backFromPlantedTrap(st, next)) return RepExit::kAtNext;
+  other = st;  // a fault, a watchpoint's trigger, an interrupt: the caller's
+  return RepExit::kOther;
 }
 
-// stepOver of a rep-string instruction in continue mode (debugger_traps.cc): the
-// breakpoint at pc lifted (and an execute slot there masked), an int3 at next, one
-// run. A stop before next (a watchpoint's trigger inside the instruction, a fault)
-// is returned as the run's; at next, the thread stands there and ranOverRep says so.
-Stop Debugger::runOverRep(uint64_t pc, uint64_t next, int& sig) {
-  bool hadSw = sw.count(pc) > 0;
-  uint8_t atNext = 0;
-  if (tracee->read(next, &atNext, 1) != 1) throw NativeError{EFAULT, "the instruction after a rep-string instruction is unreadable"};
-  uint64_t full = dr7For(slots), masked = full;
-  for (int i = 0; i < 4; i++)
-    if (slots[i].used && slots[i].type == 0 && slots[i].addr == pc) masked &= ~(1ull << (2 * i));
-  auto put = [&](bool in) {
-    static const uint8_t kInt3 = 0xcc;
-    if (hadSw) tracee->write(pc, in ? &kInt3 : &sw[pc], 1);
-    tracee->write(next, in ? &atNext : &kInt3, 1);
-    if (masked != full) pokeDr(pid, 7, in ? full : masked);
-  };
-  put(false);
-  Stop st;
-  try {
-    resumeWatched(PTRACE_CONT, &sig, false);
-    st = waitFor(PTRACE_CONT, false);
-  } catch (...) {
-    put(true);
-    throw;
-  }
-  if (st.kind == Stop::kExited || st.kind == Stop::kKilled) return st;
-  put(true);
+// The stop is the int3 planted at `next` (taken out again by the caller): the
+// thread is put back at next, where the instruction before it left it.
+bool Debugger::backFromPlantedTrap(const Stop& st, uint64_t next) {
+  if (st.kind != Stop::kSignal || st.sig != SIGTRAP) return false;
   user_regs_struct r = regs();
-  if (st.kind == Stop::kSignal && st.sig == SIGTRAP && r.rip == next + 1) {
-    r.rip = next;
-    setRegs(pid, r);
-    regsCache = r;
-    ranOverRep = true;
-  }
-  return st;
+  if (r.rip != next + 1) return false;
+  r.rip = next;
+  setRegs(pid, r);
+  regsCache = r;
+  return true;
 }
 
 }  // namespace rw

@@ -192,39 +192,42 @@ bool Debugger::continueAfterStep(uint64_t pc) {
 }
 
 // Executes the instruction at pc with any breakpoint there lifted. A rep-string
-// instruction in continue mode is run out to the next instruction: a single step
-// does one of its iterations, so a breakpoint on `rep stosb` trapped once per byte
-// (a memset of 64 MiB: millions of traps, an hour), and its arrivals counted
-// iterations where a counting stub counts the instruction's starts.
+// instruction in continue mode is run out to the next instruction (an int3 planted
+// there): a single step does one of its iterations, so a breakpoint on `rep stosb`
+// trapped once per byte (a memset of 64 MiB: millions of traps, an hour), and its
+// arrivals counted iterations where a counting stub counts the instruction's
+// starts. A stop before next (a watchpoint's trigger inside it, a fault) is the
+// run's; at next, ranOverRep says so (debugger_rep_string.cc).
 Stop Debugger::stepOver(uint64_t pc, int& sig, bool& overSyscall) {
   ranOverRep = false;
-  if (mode == kCont && sig == 0) {
-    uint64_t next = repStringEnd();
-    if (next && !trapAt(next)) {
-      overSyscall = false;
-      return runOverRep(pc, next, sig);
-    }
-  }
+  uint64_t next = mode == kCont && sig == 0 ? repStringEnd() : 0;
+  uint8_t atNext = 0;
+  if (next && (trapAt(next) || tracee->read(next, &atNext, 1) != 1)) next = 0;  // a trap of its own there: stepped
   bool hadSw = sw.count(pc) > 0;
   if (hadSw) tracee->write(pc, &sw[pc], 1);
+  if (next) tracee->write(next, "\xcc", 1);
   uint64_t full = dr7For(slots), masked = full;
   for (int i = 0; i < 4; i++)
     if (slots[i].used && slots[i].type == 0 && slots[i].addr == pc) masked &= ~(1ull << (2 * i));
   if (masked != full) pokeDr(pid, 7, masked);
-  overSyscall = hadSw && sw[pc] != 0x0f ? false : isSyscallInsn(pid, pc);
+  auto putBack = [&] {
+    if (hadSw) tracee->write(pc, "\xcc", 1);
+    if (next) tracee->write(next, &atNext, 1);
+    if (masked != full) pokeDr(pid, 7, full);
+  };
+  overSyscall = next || (hadSw && sw[pc] != 0x0f) ? false : isSyscallInsn(pid, pc);
   Stop st;
   try {
-    int request = overSyscall ? PTRACE_SYSCALL : PTRACE_SINGLESTEP;
+    int request = next ? PTRACE_CONT : overSyscall ? PTRACE_SYSCALL : PTRACE_SINGLESTEP;
     resumeWatched(request, &sig, false);
     st = waitFor(request, false);
   } catch (...) {
-    if (hadSw) tracee->write(pc, "\xcc", 1);
-    if (masked != full) pokeDr(pid, 7, full);
+    putBack();
     throw;
   }
   if (st.kind != Stop::kExited && st.kind != Stop::kKilled) {
-    if (hadSw) tracee->write(pc, "\xcc", 1);
-    if (masked != full) pokeDr(pid, 7, full);
+    putBack();
+    if (next) ranOverRep = backFromPlantedTrap(st, next);
   }
   return st;
 }

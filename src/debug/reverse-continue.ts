@@ -434,7 +434,7 @@ export class ReverseSearch {
       // steps from its start would reach only after as many steps as iterations (a
       // memset of 64 MiB: millions, hours), and arrivals at its pc do not name. Said,
       // not hung (docs/timeline.md, "Copies inside a rep-string instruction").
-      if (isRepString(await this.proc.tracee.readMemory(after.pc, 15).catch(() => Buffer.alloc(0)))) {
+      if (await this.atRepString(after.pc)) {
         throw new NotRetraced(`watchpoint trigger inside the rep-string instruction at 0x${after.pc.toString(16)}`, REP_STRING_WRITE);
       }
       writer = await this.stepper.predecessor(after);
